@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages the test suite uses as real peers: softflowd (exporter), nfdump/nfcapd (collector),
+# tshark (capture reference), litecoind (regtest node). Installs only what is missing.
+set -euo pipefail
+need=()
+for pkg in softflowd nfdump tshark litecoind; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-test-deps: missing ${need[*]} and not root; tests that need them will skip" >&2
+    exit 0
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections || true
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${need[@]}"
+fi

@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { formatProblem } from '../flow/diagnostics.js';
+import { ingestFile } from '../flow/ingest.js';
+import '../flow/all-formats.js';
+import { openFlowStore } from '../store/open.js';
+import { defaultDbPath } from '../store/store.js';
+import { loadEnricher } from './enricher.js';
+import { Progress, humanBytes } from './progress.js';
+
+export function register(program: Command): void {
+  program
+    .command('ingest')
+    .description('read captures, NetFlow/IPFIX export files, nfdump CSV or Zeek conn.log into the store (format detected from the bytes)')
+    .argument('<path...>', 'input files')
+    .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
+    .option('--payload-bytes <n>', 'payload bytes kept per direction for detection', '2048')
+    .option('--no-geo', 'skip country/AS enrichment')
+    .option('--watchlist <file>', 'extra CIDR watchlist file (name,cidr per line)')
+    .action(async (paths: string[], o: { db: string; payloadBytes: string; geo: boolean; watchlist?: string }) => {
+      const store = await openFlowStore(o.db);
+      const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
+      let shown = 0;
+      let failed = 0;
+      try {
+        for (const path of paths) {
+          const progress = new Progress(`ingest ${path}`);
+          const r = await ingestFile(path, {
+            store,
+            enricher,
+            payloadCap: Number(o.payloadBytes),
+            onProgress: (_f, n, size) => progress.update(n, `${humanBytes(n)} of ${humanBytes(size)}`),
+            onProblem: (p) => {
+              if (shown++ < 10) process.stderr.write(`warning: ${formatProblem(p)}\n`);
+            },
+          });
+          progress.done();
+          const skipped = r.diagnostics.get('problems');
+          if (r.error) failed++;
+          process.stdout.write(
+            `${path}: ${r.kind}, ${r.flows} flows stored${skipped ? `, ${skipped} problems (${r.diagnostics.summary()})` : ''}${r.error ? `\n  error: ${r.error}` : ''}\n`,
+          );
+        }
+      } finally {
+        await store.close();
+      }
+      if (failed) process.exitCode = 1;
+    });
+}

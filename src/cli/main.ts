@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { commands } from './commands.js';
+
+const program = new Command();
+program
+  .name('coinradar')
+  .description('find cryptocurrency activity in network flows, follow the money on the chain, screen it against sanctions lists')
+  .version('0.1.0');
+for (const c of commands) c.register(program);
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`coinradar: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 2;
+});

@@ -1,0 +1,50 @@
+/** Shared output formats for the CLI: aligned table, CSV, JSON lines, JSON. */
+export type OutputFormat = 'table' | 'csv' | 'jsonl' | 'json';
+
+export function parseFormat(v: string, allowed: OutputFormat[] = ['table', 'csv', 'jsonl', 'json']): OutputFormat {
+  if (!allowed.includes(v as OutputFormat)) throw new Error(`--format must be one of ${allowed.join(', ')}, not ${v}`);
+  return v as OutputFormat;
+}
+
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(3);
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+export function renderTable(rows: Record<string, unknown>[], columns?: string[]): string {
+  const cols = columns ?? (rows.length ? Object.keys(rows[0]) : []);
+  const cells = rows.map((r) => cols.map((c) => cell(r[c])));
+  const width = cols.map((c, k) => Math.max(c.length, ...cells.map((r) => r[k].length)));
+  const numeric = cols.map((c) => rows.length > 0 && rows.every((r) => typeof r[c] === 'number' || r[c] == null));
+  const line = (vals: string[]) =>
+    vals
+      .map((v, k) => (numeric[k] ? v.padStart(width[k]) : v.padEnd(width[k])))
+      .join('  ')
+      .trimEnd();
+  return [line(cols), line(width.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+function csvCell(v: unknown): string {
+  const s = typeof v === 'object' && v !== null ? JSON.stringify(v) : cell(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function renderCsv(rows: Record<string, unknown>[], columns?: string[]): string {
+  const cols = columns ?? (rows.length ? Object.keys(rows[0]) : []);
+  return [cols.join(','), ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n');
+}
+
+export function render(rows: Record<string, unknown>[], format: OutputFormat, columns?: string[]): string {
+  switch (format) {
+    case 'table':
+      return renderTable(rows, columns);
+    case 'csv':
+      return renderCsv(rows, columns);
+    case 'jsonl':
+      return rows.map((r) => JSON.stringify(r)).join('\n');
+    case 'json':
+      return JSON.stringify(rows, null, 2);
+  }
+}

