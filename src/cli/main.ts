@@ -5,7 +5,9 @@ import { commands } from './commands.js';
 const program = new Command();
 program
   .name('coinradar')
-  .description('find cryptocurrency activity in network flows, follow the money on the chain, screen it against sanctions lists')
+  .description(
+    'find cryptocurrency activity in network flows, follow the money on the chain, screen it against sanctions lists',
+  )
   .version('0.1.0');
 for (const c of commands) c.register(program);
 
