@@ -826,6 +826,13 @@ export class NetflowDecoder {
       b.length = i + 1;
       n++;
     }
+    if (n === 0 && end - start >= 4) {
+      this.problem(
+        'short-set',
+        `data set for template ${plan.templateId} has ${end - start} bytes, less than one ${plan.minLength}-byte record`,
+        where,
+      );
+    }
     d.add('records', n);
   }
 
