@@ -1,8 +1,9 @@
 // Every CLI command, one module each; a command module exports register(program).
 import type { Command } from 'commander';
+import * as demo from './demo.js';
 import * as ingest from './ingest.js';
+import * as collect from './collect.js';
 import * as flows from './flows.js';
 import * as summary from './summary.js';
-import * as demo from './demo.js';
 
-export const commands: { register(program: Command): void }[] = [demo, ingest, flows, summary];
+export const commands: { register(program: Command): void }[] = [demo, ingest, collect, flows, summary];

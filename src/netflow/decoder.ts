@@ -1,0 +1,884 @@
+/**
+ * NetFlow v5, NetFlow v9 and IPFIX (RFC 7011) datagram decoder. One instance per input (a live
+ * socket or a file); it keeps the template cache, writes rows straight into FlowBatch columns and
+ * hands full batches to `onBatch`. Bad input is reported through Diagnostics with its location and
+ * skipped; nothing here throws on bytes from the wire.
+ */
+import type { Diagnostics } from '../flow/diagnostics.js';
+import { FlowBatch } from '../flow/record.js';
+import { IE, compilePlan, sameFields, type DecodePlan, type TemplateField } from './plan.js';
+import { TemplateCache, type ExporterSession, type PendingSet } from './templates.js';
+
+export interface NetflowDecoderOptions {
+  /** Source name stored with every batch and used in problem locations. */
+  source: string;
+  /** 'datagram' for a live socket (position = datagram number), 'byte' for files (file offset). */
+  unit: 'datagram' | 'byte';
+  diagnostics: Diagnostics;
+  batchSize?: number;
+  /** Receives each full batch (and the last partial one on flush()). */
+  onBatch: (batch: FlowBatch) => void;
+  /** Supplies the next batch to fill (lets a consumer recycle batches); default: a new FlowBatch. */
+  newBatch?: (capacity: number, source: string) => FlowBatch;
+  /** Data sets kept per exporter session while waiting for their template. */
+  maxPendingSets?: number;
+}
+
+const NTP_EPOCH_OFFSET_S = 2208988800;
+const TWO32 = 4294967296;
+// The record loops switch on FieldKind values written as literals (with the name alongside): under
+// tsx an imported enum member is a getter call per access, which cost 4x in the decode benchmark.
+
+/** Largest number of fields a template may declare (RFC 7011 limits a record to 65535 bytes). */
+const MAX_FIELDS = 16383;
+
+function u16(b: Buffer, p: number): number {
+  return (b[p] << 8) | b[p + 1];
+}
+
+function u32(b: Buffer, p: number): number {
+  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+}
+
+/** Unsigned big-endian integer of 1..8 bytes as a double (exact up to 2^53). */
+function uint(b: Buffer, p: number, len: number): number {
+  switch (len) {
+    case 1:
+      return b[p];
+    case 2:
+      return (b[p] << 8) | b[p + 1];
+    case 4:
+      return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+    case 8:
+      return u32(b, p) * TWO32 + u32(b, p + 4);
+    default: {
+      let v = 0;
+      for (let k = 0; k < len; k++) v = v * 256 + b[p + k];
+      return v;
+    }
+  }
+}
+
+/** NTP 64-bit timestamp (seconds since 1900 + 2^-32 fractions) to Unix milliseconds. */
+function ntpMs(b: Buffer, p: number): number {
+  return (u32(b, p) - NTP_EPOCH_OFFSET_S) * 1000 + (u32(b, p + 4) / TWO32) * 1000;
+}
+
+export class NetflowDecoder {
+  readonly templates = new TemplateCache();
+  private batch: FlowBatch;
+  private src32: Int32Array;
+  private dst32: Int32Array;
+  private exporterIdx = 0;
+  private exporterOfIdx = '';
+  private readonly batchSize: number;
+  private readonly maxPending: number;
+  private readonly newBatch: (capacity: number, source: string) => FlowBatch;
+
+  // The datagram being decoded (fields, not an object per datagram).
+  private curExporter = '';
+  private curExportMs = 0;
+  private curSysUptime = 0;
+  private curPosition = 0;
+  private curDomain = 0;
+  private curV9 = false;
+
+  constructor(private readonly o: NetflowDecoderOptions) {
+    this.batchSize = o.batchSize ?? 4096;
+    this.maxPending = o.maxPendingSets ?? 1024;
+    this.newBatch = o.newBatch ?? ((n, s) => new FlowBatch(n, s));
+    this.batch = this.newBatch(this.batchSize, o.source);
+    this.src32 = new Int32Array(this.batch.src.buffer, this.batch.src.byteOffset, this.batch.capacity * 4);
+    this.dst32 = new Int32Array(this.batch.dst.buffer, this.batch.dst.byteOffset, this.batch.capacity * 4);
+  }
+
+  private problem(kind: string, message: string, position: number, inner = 0): void {
+    const byte = this.o.unit === 'byte';
+    this.o.diagnostics.problem({
+      source: this.o.source,
+      offset: byte ? position + inner : position,
+      unit: this.o.unit,
+      kind,
+      message: byte || inner === 0 ? message : `${message} (at byte ${inner} of the datagram)`,
+    });
+  }
+
+  private rotate(): void {
+    const full = this.batch;
+    this.batch = this.newBatch(this.batchSize, this.o.source);
+    this.src32 = new Int32Array(this.batch.src.buffer, this.batch.src.byteOffset, this.batch.capacity * 4);
+    this.dst32 = new Int32Array(this.batch.dst.buffer, this.batch.dst.byteOffset, this.batch.capacity * 4);
+    this.exporterOfIdx = '';
+    this.o.onBatch(full);
+  }
+
+  /** Hand over the partial batch (if any rows). */
+  flush(): void {
+    if (this.batch.length > 0) this.rotate();
+  }
+
+  /** End of input: count data sets whose template never came, then flush. */
+  finish(): void {
+    for (const s of this.templates.all()) this.dropPending(s, s.pending.length, 'input ended');
+    this.flush();
+  }
+
+  /** Drop data sets kept longer than `maxAgeMs` (live collectors call this periodically). */
+  expirePending(nowMs: number, maxAgeMs: number): void {
+    for (const s of this.templates.all()) {
+      let n = 0;
+      while (n < s.pending.length && nowMs - s.pending[n].keptAt > maxAgeMs) n++;
+      if (n > 0) this.dropPending(s, n, `none within ${maxAgeMs} ms`);
+    }
+  }
+
+  private dropPending(s: ExporterSession, n: number, why: string): void {
+    for (let k = 0; k < n; k++) {
+      const p = s.pending[k];
+      this.o.diagnostics.add('sets.no-template');
+      this.problem(
+        'no-template',
+        `data set for template ${p.templateId} of exporter ${s.exporter} domain ${s.domain} (NetFlow v${s.version}): template never arrived (${why}); ${p.body.length} bytes skipped`,
+        p.where,
+      );
+    }
+    s.pending.splice(0, n);
+  }
+
+  /** Decode one export datagram from `exporter` (address text) at `position`. */
+  decode(buf: Buffer, exporter: string, exporterPort: number, position: number, nowMs = 0): void {
+    const d = this.o.diagnostics;
+    d.add('datagrams');
+    if (buf.length < 2) {
+      this.problem(
+        'truncated-header',
+        `datagram of ${buf.length} bytes is shorter than any NetFlow header`,
+        position,
+      );
+      return;
+    }
+    const version = u16(buf, 0);
+    if (version === 5) this.decodeV5(buf, exporter, position);
+    else if (version === 9) this.decodeV9(buf, exporter, exporterPort, position, nowMs);
+    else if (version === 10) this.decodeIpfix(buf, exporter, exporterPort, position, nowMs);
+    else {
+      this.problem(
+        'bad-version',
+        `not a NetFlow v5/v9/IPFIX datagram (version field ${version}, ${buf.length} bytes)`,
+        position,
+      );
+    }
+  }
+
+  private exporterIndex(exporter: string): number {
+    if (this.exporterOfIdx !== exporter) {
+      this.exporterIdx = this.batch.exporterIndex(exporter);
+      this.exporterOfIdx = exporter;
+    }
+    return this.exporterIdx;
+  }
+
+  // ---- NetFlow v5 ----
+
+  private decodeV5(buf: Buffer, exporter: string, position: number): void {
+    const d = this.o.diagnostics;
+    if (buf.length < 24) {
+      this.problem(
+        'truncated-header',
+        `NetFlow v5 datagram of ${buf.length} bytes is shorter than its 24-byte header`,
+        position,
+      );
+      return;
+    }
+    let count = u16(buf, 2);
+    const sysUptime = u32(buf, 4);
+    const nowMs = u32(buf, 8) * 1000 + Math.floor(u32(buf, 12) / 1e6);
+    const domain = (buf[20] << 8) | buf[21];
+    const interval = u16(buf, 22) & 0x3fff;
+    const sampling = interval > 1 ? interval : 1;
+    const session = this.templates.session(exporter, 0, 5, domain);
+    if (sampling > 1) session.samplingRate = sampling;
+    const fit = Math.floor((buf.length - 24) / 48);
+    if (count > fit) {
+      this.problem(
+        'truncated-record',
+        `NetFlow v5 header says ${count} records but the datagram holds ${fit} (${buf.length} bytes); ${count - fit} skipped`,
+        position,
+        24 + fit * 48,
+      );
+      d.add('records.skipped', count - fit);
+      count = fit;
+    }
+    if (count > 30) d.add('v5.over-30-records');
+    for (let r = 0; r < count; r++) {
+      let b = this.batch;
+      if (b.length >= b.capacity) {
+        this.rotate();
+        b = this.batch;
+      }
+      const i = b.length++;
+      const p = 24 + r * 48;
+      const o4 = i * 4;
+      this.src32[o4] = 0;
+      this.src32[o4 + 1] = 0;
+      this.src32[o4 + 2] = 0;
+      this.src32[o4 + 3] = 0;
+      this.dst32[o4] = 0;
+      this.dst32[o4 + 1] = 0;
+      this.dst32[o4 + 2] = 0;
+      this.dst32[o4 + 3] = 0;
+      const o16 = i * 16;
+      const s = b.src;
+      s[o16] = buf[p];
+      s[o16 + 1] = buf[p + 1];
+      s[o16 + 2] = buf[p + 2];
+      s[o16 + 3] = buf[p + 3];
+      const t = b.dst;
+      t[o16] = buf[p + 4];
+      t[o16 + 1] = buf[p + 5];
+      t[o16 + 2] = buf[p + 6];
+      t[o16 + 3] = buf[p + 7];
+      b.ipVersion[i] = 4;
+      b.packets[i] = u32(buf, p + 16);
+      b.bytes[i] = u32(buf, p + 20);
+      // Signed 32-bit difference: tolerates sysUpTime wrap and FIRST slightly after the header time.
+      b.firstMs[i] = nowMs - ((sysUptime - u32(buf, p + 24)) | 0);
+      b.lastMs[i] = nowMs - ((sysUptime - u32(buf, p + 28)) | 0);
+      b.srcPort[i] = u16(buf, p + 32);
+      b.dstPort[i] = u16(buf, p + 34);
+      b.tcpFlags[i] = buf[p + 37];
+      b.proto[i] = buf[p + 38];
+      b.revPackets[i] = 0;
+      b.revBytes[i] = 0;
+      b.samplingRate[i] = sampling;
+      b.observationDomain[i] = domain;
+      b.position[i] = position;
+      b.exporterIdx[i] = this.exporterIndex(exporter);
+    }
+    d.add('records', count);
+  }
+
+  // ---- NetFlow v9 ----
+
+  private decodeV9(buf: Buffer, exporter: string, port: number, position: number, nowMs: number): void {
+    if (buf.length < 20) {
+      this.problem(
+        'truncated-header',
+        `NetFlow v9 datagram of ${buf.length} bytes is shorter than its 20-byte header`,
+        position,
+      );
+      return;
+    }
+    const sysUptime = u32(buf, 4);
+    const exportMs = u32(buf, 8) * 1000;
+    const domain = u32(buf, 16);
+    const session = this.templates.session(exporter, port, 9, domain);
+    this.walkSets(buf, 20, buf.length, session, exportMs, sysUptime, position, nowMs, true);
+  }
+
+  // ---- IPFIX ----
+
+  private decodeIpfix(buf: Buffer, exporter: string, port: number, position: number, nowMs: number): void {
+    if (buf.length < 16) {
+      this.problem(
+        'truncated-header',
+        `IPFIX message of ${buf.length} bytes is shorter than its 16-byte header`,
+        position,
+      );
+      return;
+    }
+    let end = u16(buf, 2);
+    if (end < 16) {
+      this.problem(
+        'bad-message-length',
+        `IPFIX message length ${end} is shorter than the 16-byte header`,
+        position,
+      );
+      return;
+    }
+    if (end > buf.length) {
+      this.problem(
+        'bad-message-length',
+        `IPFIX message length ${end} is past the end of the ${buf.length}-byte datagram; reading what is there`,
+        position,
+      );
+      end = buf.length;
+    }
+    const exportMs = u32(buf, 4) * 1000;
+    const domain = u32(buf, 12);
+    const session = this.templates.session(exporter, port, 10, domain);
+    this.walkSets(buf, 16, end, session, exportMs, 0, position, nowMs, false);
+  }
+
+  /** Walk the sets (v9 "flowsets") of one message. */
+  private walkSets(
+    buf: Buffer,
+    start: number,
+    end: number,
+    session: ExporterSession,
+    exportMs: number,
+    sysUptime: number,
+    position: number,
+    nowMs: number,
+    v9: boolean,
+  ): void {
+    const tmplSet = v9 ? 0 : 2;
+    const optSet = v9 ? 1 : 3;
+    let p = start;
+    while (p < end) {
+      if (end - p < 4) {
+        this.problem('bad-set-length', `${end - p} stray bytes after the last set`, position, p);
+        return;
+      }
+      const setId = u16(buf, p);
+      const setLen = u16(buf, p + 2);
+      if (setLen < 4) {
+        this.problem(
+          'bad-set-length',
+          `set ${setId} has length ${setLen} (< 4); rest of the datagram skipped`,
+          position,
+          p,
+        );
+        return;
+      }
+      if (p + setLen > end) {
+        this.problem(
+          'bad-set-length',
+          `set ${setId} of ${setLen} bytes runs past the end of the ${end}-byte message; rest of the datagram skipped`,
+          position,
+          p,
+        );
+        return;
+      }
+      const bodyStart = p + 4;
+      const bodyEnd = p + setLen;
+      if (setId === tmplSet) this.readTemplates(buf, bodyStart, bodyEnd, session, position, false, v9);
+      else if (setId === optSet) this.readTemplates(buf, bodyStart, bodyEnd, session, position, true, v9);
+      else if (setId >= 256) {
+        const plan = session.templates.get(setId);
+        this.curExporter = session.exporter;
+        this.curDomain = session.domain;
+        this.curExportMs = exportMs;
+        this.curSysUptime = sysUptime;
+        this.curPosition = position;
+        this.curV9 = v9;
+        if (plan)
+          this.decodeData(
+            plan,
+            session,
+            buf,
+            bodyStart,
+            bodyEnd,
+            position + (this.o.unit === 'byte' ? p : 0),
+          );
+        else
+          this.keepPending(session, setId, buf, bodyStart, bodyEnd, exportMs, sysUptime, position, p, nowMs);
+      } else {
+        this.o.diagnostics.add('sets.reserved');
+        this.problem('reserved-set', `set id ${setId} is reserved; ${setLen} bytes skipped`, position, p);
+      }
+      p = bodyEnd;
+    }
+  }
+
+  private keepPending(
+    s: ExporterSession,
+    templateId: number,
+    buf: Buffer,
+    start: number,
+    end: number,
+    exportMs: number,
+    sysUptime: number,
+    position: number,
+    setOffset: number,
+    nowMs: number,
+  ): void {
+    this.o.diagnostics.add('sets.deferred');
+    if (s.pending.length >= this.maxPending)
+      this.dropPending(s, 1, `more than ${this.maxPending} sets waiting`);
+    s.pending.push({
+      templateId,
+      body: Buffer.from(buf.subarray(start, end)),
+      exportMs,
+      sysUptime,
+      position,
+      where: this.o.unit === 'byte' ? position + setOffset : position,
+      keptAt: nowMs,
+    });
+  }
+
+  private readTemplates(
+    buf: Buffer,
+    start: number,
+    end: number,
+    s: ExporterSession,
+    position: number,
+    options: boolean,
+    v9: boolean,
+  ): void {
+    const d = this.o.diagnostics;
+    let p = start;
+    const what = options ? 'options template' : 'template';
+    // Records need at least 4 bytes (v9 options 6); less is set padding.
+    while (end - p >= (v9 && options ? 6 : 4)) {
+      const recStart = p;
+      const templateId = u16(buf, p);
+      let fieldCount: number;
+      let scopeCount = 0;
+      if (v9 && options) {
+        const scopeLen = u16(buf, p + 2);
+        const optLen = u16(buf, p + 4);
+        if (templateId === 0 && scopeLen === 0 && optLen === 0) return; // padding
+        if (scopeLen % 4 !== 0 || optLen % 4 !== 0) {
+          this.problem(
+            'bad-template',
+            `v9 ${what} ${templateId}: scope length ${scopeLen} / option length ${optLen} not multiples of 4`,
+            position,
+            p,
+          );
+          return;
+        }
+        scopeCount = scopeLen / 4;
+        fieldCount = scopeCount + optLen / 4;
+        p += 6;
+      } else {
+        fieldCount = u16(buf, p + 2);
+        p += 4;
+        if (v9 && templateId === 0 && fieldCount === 0) return; // padding
+        if (!v9 && options && fieldCount > 0) {
+          if (end - p < 2) {
+            this.problem(
+              'bad-template',
+              `IPFIX ${what} ${templateId} is cut off before its scope field count`,
+              position,
+              recStart,
+            );
+            return;
+          }
+          scopeCount = u16(buf, p);
+          p += 2;
+        }
+      }
+      if (!v9 && fieldCount === 0) {
+        this.withdraw(s, templateId, options, position, recStart);
+        continue;
+      }
+      if (templateId < 256) {
+        this.problem(
+          'bad-template',
+          `${what} id ${templateId} is below 256; rest of the set skipped`,
+          position,
+          recStart,
+        );
+        return;
+      }
+      const minBytes = fieldCount * 4;
+      if (fieldCount === 0 || fieldCount > MAX_FIELDS || minBytes > end - p) {
+        d.add('templates.bad');
+        this.problem(
+          'bad-template',
+          `${what} ${templateId} declares ${fieldCount} fields (needs at least ${minBytes} bytes) but ${end - p} bytes remain in the set; rest of the set skipped`,
+          position,
+          recStart,
+        );
+        return;
+      }
+      if (options && (scopeCount === 0 || scopeCount > fieldCount) && !v9) {
+        this.problem(
+          'bad-template',
+          `IPFIX options template ${templateId} has scope field count ${scopeCount} of ${fieldCount}`,
+          position,
+          recStart,
+        );
+        return;
+      }
+      const fields: TemplateField[] = new Array(fieldCount);
+      let ok = true;
+      for (let k = 0; k < fieldCount; k++) {
+        if (end - p < 4) {
+          ok = false;
+          break;
+        }
+        let id = u16(buf, p);
+        const length = u16(buf, p + 2);
+        p += 4;
+        let pen = 0;
+        if (!v9 && id & 0x8000) {
+          if (end - p < 4) {
+            ok = false;
+            break;
+          }
+          id &= 0x7fff;
+          pen = u32(buf, p);
+          p += 4;
+        }
+        if (v9 && length === 0xffff) {
+          ok = false;
+          break;
+        }
+        fields[k] = { id, length, pen };
+      }
+      if (!ok) {
+        d.add('templates.bad');
+        this.problem(
+          'bad-template',
+          `${what} ${templateId} is cut off or malformed inside its field list; rest of the set skipped`,
+          position,
+          recStart,
+        );
+        return;
+      }
+      const plan = compilePlan(templateId, fields, options);
+      if (plan.minLength === 0) {
+        d.add('templates.bad');
+        this.problem('bad-template', `${what} ${templateId} has only zero-length fields`, position, recStart);
+        continue;
+      }
+      const old = s.templates.get(templateId);
+      if (!old) d.add('templates.new');
+      else if (old.options !== options || !sameFields(old.fields, fields)) d.add('templates.changed');
+      else d.add('templates.refreshed');
+      if (!old || old.options !== options || !sameFields(old.fields, fields))
+        s.templates.set(templateId, plan);
+      if (v9 && options) {
+        // v9 options records are padded to 4 bytes inside the flowset.
+        const pad = (p - recStart) % 4;
+        if (pad) p += 4 - pad;
+      }
+      this.replayPending(s, templateId);
+    }
+  }
+
+  private withdraw(
+    s: ExporterSession,
+    templateId: number,
+    options: boolean,
+    position: number,
+    at: number,
+  ): void {
+    const d = this.o.diagnostics;
+    if (templateId === (options ? 3 : 2)) {
+      // All-templates withdrawal (RFC 7011 8.1): the set id as the template id.
+      let n = 0;
+      for (const [id, plan] of s.templates) {
+        if (plan.options === options) {
+          s.templates.delete(id);
+          n++;
+        }
+      }
+      d.add('templates.withdrawn', n);
+      return;
+    }
+    if (s.templates.delete(templateId)) d.add('templates.withdrawn');
+    else {
+      d.add('templates.withdrawn-unknown');
+      this.problem(
+        'unknown-withdrawal',
+        `withdrawal of template ${templateId}, which this exporter never defined`,
+        position,
+        at,
+      );
+    }
+  }
+
+  private replayPending(s: ExporterSession, templateId: number): void {
+    if (s.pending.length === 0) return;
+    const plan = s.templates.get(templateId)!;
+    const rest: PendingSet[] = [];
+    for (const ps of s.pending) {
+      if (ps.templateId !== templateId) {
+        rest.push(ps);
+        continue;
+      }
+      this.o.diagnostics.add('sets.deferred-decoded');
+      const saved = [
+        this.curExporter,
+        this.curDomain,
+        this.curExportMs,
+        this.curSysUptime,
+        this.curPosition,
+        this.curV9,
+      ] as const;
+      this.curExporter = s.exporter;
+      this.curDomain = s.domain;
+      this.curExportMs = ps.exportMs;
+      this.curSysUptime = ps.sysUptime;
+      this.curPosition = ps.position;
+      this.curV9 = s.version === 9;
+      this.decodeData(plan, s, ps.body, 0, ps.body.length, ps.where);
+      [this.curExporter, this.curDomain, this.curExportMs, this.curSysUptime, this.curPosition, this.curV9] =
+        saved;
+    }
+    s.pending = rest;
+  }
+
+  /** Decode the records of one data set with its compiled plan. `where` locates problems. */
+  private decodeData(
+    plan: DecodePlan,
+    s: ExporterSession,
+    buf: Buffer,
+    start: number,
+    end: number,
+    where: number,
+  ): void {
+    if (plan.options) {
+      this.decodeOptions(plan, s, buf, start, end);
+      return;
+    }
+    const d = this.o.diagnostics;
+    const kinds = plan.kinds;
+    const lens = plan.lens;
+    const steps = plan.steps;
+    const minLength = plan.minLength;
+    const exportMs = this.curExportMs;
+    const sysUptime = this.curSysUptime;
+    const v9 = this.curV9;
+    const position = this.curPosition;
+    const domain = this.curDomain;
+    const exporter = this.curExporter;
+    const sessionRate = s.samplingRate;
+    let n = 0;
+    let p = start;
+    while (end - p >= minLength) {
+      let b = this.batch;
+      if (b.length >= b.capacity) {
+        this.rotate();
+        b = this.batch;
+      }
+      const i = b.length;
+      const o4 = i * 4;
+      const o16 = i * 16;
+      this.src32[o4] = 0;
+      this.src32[o4 + 1] = 0;
+      this.src32[o4 + 2] = 0;
+      this.src32[o4 + 3] = 0;
+      this.dst32[o4] = 0;
+      this.dst32[o4 + 1] = 0;
+      this.dst32[o4 + 2] = 0;
+      this.dst32[o4 + 3] = 0;
+      b.ipVersion[i] = 4;
+      b.srcPort[i] = 0;
+      b.dstPort[i] = 0;
+      b.proto[i] = 0;
+      b.packets[i] = 0;
+      b.bytes[i] = 0;
+      b.revPackets[i] = 0;
+      b.revBytes[i] = 0;
+      b.tcpFlags[i] = 0;
+      let startMs = NaN;
+      let endMs = NaN;
+      let startUp = -1;
+      let endUp = -1;
+      let initMs = -1;
+      let rate = 0;
+      let pktInterval = 0;
+      let pktSpace = 0;
+      let icmp = -1;
+      let bad = false;
+      for (let k = 0; k < steps; k++) {
+        let len = lens[k];
+        if (len === 0xffff) {
+          if (p >= end) {
+            bad = true;
+            break;
+          }
+          len = buf[p++];
+          if (len === 255) {
+            if (end - p < 2) {
+              bad = true;
+              break;
+            }
+            len = u16(buf, p);
+            p += 2;
+          }
+          if (end - p < len) {
+            bad = true;
+            break;
+          }
+          p += len;
+          continue;
+        }
+        switch (kinds[k]) {
+          case 0: // SKIP
+            break;
+          case 1: // SRC4
+            b.src[o16] = buf[p];
+            b.src[o16 + 1] = buf[p + 1];
+            b.src[o16 + 2] = buf[p + 2];
+            b.src[o16 + 3] = buf[p + 3];
+            break;
+          case 2: // DST4
+            b.dst[o16] = buf[p];
+            b.dst[o16 + 1] = buf[p + 1];
+            b.dst[o16 + 2] = buf[p + 2];
+            b.dst[o16 + 3] = buf[p + 3];
+            break;
+          case 3: // SRC6
+            b.src.set(buf.subarray(p, p + 16), o16);
+            b.ipVersion[i] = 6;
+            break;
+          case 4: // DST6
+            b.dst.set(buf.subarray(p, p + 16), o16);
+            b.ipVersion[i] = 6;
+            break;
+          case 5: // SRC_PORT
+            b.srcPort[i] = (buf[p] << 8) | buf[p + 1];
+            break;
+          case 6: // DST_PORT
+            b.dstPort[i] = (buf[p] << 8) | buf[p + 1];
+            break;
+          case 7: // PROTO
+            b.proto[i] = buf[p];
+            break;
+          case 8: // TCP_FLAGS
+            b.tcpFlags[i] = buf[p + len - 1];
+            break;
+          case 9: // PACKETS
+            b.packets[i] = uint(buf, p, len);
+            break;
+          case 10: // BYTES
+            b.bytes[i] = uint(buf, p, len);
+            break;
+          case 11: // REV_PACKETS
+            b.revPackets[i] = uint(buf, p, len);
+            break;
+          case 12: // REV_BYTES
+            b.revBytes[i] = uint(buf, p, len);
+            break;
+          case 13: // START_UPTIME
+            if (v9) startMs = exportMs - ((sysUptime - u32(buf, p)) | 0);
+            else startUp = u32(buf, p);
+            break;
+          case 14: // END_UPTIME
+            if (v9) endMs = exportMs - ((sysUptime - u32(buf, p)) | 0);
+            else endUp = u32(buf, p);
+            break;
+          case 15: // START_SEC
+            startMs = u32(buf, p) * 1000;
+            break;
+          case 16: // END_SEC
+            endMs = u32(buf, p) * 1000;
+            break;
+          case 17: // START_MS
+            startMs = uint(buf, p, 8);
+            break;
+          case 18: // END_MS
+            endMs = uint(buf, p, 8);
+            break;
+          case 19: // START_NTP
+            startMs = ntpMs(buf, p);
+            break;
+          case 20: // END_NTP
+            endMs = ntpMs(buf, p);
+            break;
+          case 21: // START_DELTA_US
+            startMs = exportMs - u32(buf, p) / 1000;
+            break;
+          case 22: // END_DELTA_US
+            endMs = exportMs - u32(buf, p) / 1000;
+            break;
+          case 23: // SYS_INIT_MS
+            initMs = uint(buf, p, 8);
+            break;
+          case 24: // SAMPLING_INTERVAL
+            rate = uint(buf, p, len);
+            break;
+          case 25: // SAMPLING_PKT_INTERVAL
+            pktInterval = uint(buf, p, len);
+            break;
+          case 26: // SAMPLING_PKT_SPACE
+            pktSpace = uint(buf, p, len);
+            break;
+          case 27: // ICMP_TYPE_CODE
+            icmp = (buf[p] << 8) | buf[p + 1];
+            break;
+        }
+        p += len;
+      }
+      if (bad) {
+        this.problem(
+          'truncated-record',
+          `record ${n + 1} of template ${plan.templateId}: variable-length field runs past the set end`,
+          where,
+        );
+        d.add('records.skipped');
+        break;
+      }
+      if (startUp >= 0 || endUp >= 0) {
+        const init = initMs >= 0 ? initMs : s.sysInitMs;
+        if (init >= 0) {
+          if (startUp >= 0) startMs = init + startUp;
+          if (endUp >= 0) endMs = init + endUp;
+        } else d.add('records.time-without-init');
+      }
+      if (startMs !== startMs) startMs = endMs === endMs ? endMs : exportMs;
+      if (endMs !== endMs) endMs = startMs;
+      b.firstMs[i] = startMs;
+      b.lastMs[i] = endMs;
+      if (icmp >= 0 && (b.proto[i] === 1 || b.proto[i] === 58) && b.dstPort[i] === 0) b.dstPort[i] = icmp;
+      if (pktInterval > 0) rate = Math.round((pktInterval + pktSpace) / pktInterval);
+      b.samplingRate[i] = rate > 1 ? rate : sessionRate;
+      b.observationDomain[i] = domain;
+      b.position[i] = position;
+      b.exporterIdx[i] = this.exporterIndex(exporter);
+      b.payloadFwd[i] = null;
+      b.payloadRev[i] = null;
+      b.length = i + 1;
+      n++;
+    }
+    if (n === 0 && end - start >= 4) {
+      this.problem(
+        'short-set',
+        `data set for template ${plan.templateId} has ${end - start} bytes, less than one ${plan.minLength}-byte record`,
+        where,
+      );
+    }
+    d.add('records', n);
+  }
+
+  /** Options data: only what describes the exporter (sampling, system init time) is kept. */
+  private decodeOptions(plan: DecodePlan, s: ExporterSession, buf: Buffer, start: number, end: number): void {
+    const d = this.o.diagnostics;
+    let p = start;
+    while (end - p >= plan.minLength) {
+      let rate = 0;
+      let pktInterval = 0;
+      let pktSpace = 0;
+      for (let k = 0; k < plan.steps; k++) {
+        let len = plan.lens[k];
+        if (len === 0xffff) {
+          if (p >= end) return;
+          len = buf[p++];
+          if (len === 255) {
+            if (end - p < 2) return;
+            len = u16(buf, p);
+            p += 2;
+          }
+          if (end - p < len) return;
+          p += len;
+          continue;
+        }
+        switch (plan.kinds[k]) {
+          case 24: // SAMPLING_INTERVAL
+            rate = uint(buf, p, len);
+            break;
+          case 25: // SAMPLING_PKT_INTERVAL
+            pktInterval = uint(buf, p, len);
+            break;
+          case 26: // SAMPLING_PKT_SPACE
+            pktSpace = uint(buf, p, len);
+            break;
+          case 23: // SYS_INIT_MS
+            s.sysInitMs = uint(buf, p, 8);
+            break;
+        }
+        p += len;
+      }
+      if (pktInterval > 0) rate = Math.round((pktInterval + pktSpace) / pktInterval);
+      if (rate >= 1) s.samplingRate = rate;
+      d.add('records.options');
+    }
+  }
+}
+
+export { IE };

@@ -1,0 +1,145 @@
+/**
+ * Worker thread of the live collector: owns the UDP socket and the decoder, so that storing a batch
+ * (DuckDB appends run synchronously on the main thread) never keeps the socket from being drained.
+ * Full batches go to the main thread with their column buffers transferred, not copied.
+ */
+import { createSocket, type RemoteInfo } from 'node:dgram';
+import { parentPort, workerData } from 'node:worker_threads';
+import { Diagnostics, type InputProblem } from '../flow/diagnostics.js';
+import type { FlowBatch } from '../flow/record.js';
+import { NetflowDecoder } from './decoder.js';
+
+export interface ReceiverConfig {
+  host: string;
+  port: number;
+  ipv6: boolean;
+  recvBufferBytes: number;
+  batchSize: number;
+  maxDatagrams: number;
+  flushMs: number;
+  pendingMs: number;
+  /** Problems forwarded verbatim to the main thread (the rest only counted). */
+  maxProblemsForwarded: number;
+}
+
+/** Messages from the receiver to the main thread. */
+export type ReceiverMessage =
+  | { t: 'ready'; port: number; address: string; recvBuffer: number }
+  | { t: 'error'; message: string }
+  | { t: 'batch'; batch: TransferredBatch }
+  | { t: 'problem'; problem: InputProblem }
+  | { t: 'counts'; counts: Record<string, number>; samplingByExporter: Record<string, number> }
+  | { t: 'done' };
+
+export interface TransferredBatch {
+  length: number;
+  exporters: string[];
+  cols: Record<string, ArrayBufferView>;
+}
+
+export const BATCH_COLUMNS = [
+  'firstMs',
+  'lastMs',
+  'ipVersion',
+  'src',
+  'dst',
+  'srcPort',
+  'dstPort',
+  'proto',
+  'packets',
+  'bytes',
+  'revPackets',
+  'revBytes',
+  'tcpFlags',
+  'samplingRate',
+  'observationDomain',
+  'position',
+  'exporterIdx',
+] as const;
+
+function run(cfg: ReceiverConfig): void {
+  const port = parentPort!;
+  const send = (m: ReceiverMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+  let forwarded = 0;
+  const diagnostics = new Diagnostics(0, (p) => {
+    if (forwarded++ < cfg.maxProblemsForwarded) send({ t: 'problem', problem: p });
+  });
+  const sock = createSocket({ type: cfg.ipv6 ? 'udp6' : 'udp4', ipv6Only: cfg.ipv6 });
+  const source = () => `udp://${cfg.ipv6 ? `[${cfg.host}]` : cfg.host}:${boundPort}`;
+  let boundPort = cfg.port;
+  let decoder: NetflowDecoder | null = null;
+  let datagrams = 0;
+  let stopping = false;
+  let timer: NodeJS.Timeout | null = null;
+
+  const postBatch = (b: FlowBatch) => {
+    const cols: Record<string, ArrayBufferView> = {};
+    const transfer: ArrayBuffer[] = [];
+    for (const c of BATCH_COLUMNS) {
+      const a = b[c];
+      cols[c] = a;
+      transfer.push(a.buffer as ArrayBuffer);
+    }
+    send({ t: 'batch', batch: { length: b.length, exporters: b.exporters, cols } }, transfer);
+  };
+  const postCounts = () => {
+    send({
+      t: 'counts',
+      counts: Object.fromEntries(diagnostics.counts),
+      samplingByExporter: Object.fromEntries(decoder ? decoder.templates.samplingByExporter() : []),
+    });
+  };
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    if (timer) clearInterval(timer);
+    const finish = () => {
+      decoder?.finish();
+      postCounts();
+      send({ t: 'done' });
+      port.close();
+    };
+    try {
+      sock.close(finish);
+    } catch {
+      finish();
+    }
+  };
+
+  sock.on('error', (e) => {
+    send({ t: 'error', message: e.message });
+    stop();
+  });
+  sock.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+    if (stopping) return;
+    datagrams++;
+    decoder!.decode(msg, rinfo.address, rinfo.port, datagrams, Date.now());
+    if (cfg.maxDatagrams > 0 && datagrams >= cfg.maxDatagrams) stop();
+  });
+  port.on('message', (m: { t: string }) => {
+    if (m.t === 'stop') stop();
+  });
+  sock.bind(cfg.port, cfg.host, () => {
+    boundPort = sock.address().port;
+    try {
+      sock.setRecvBufferSize(cfg.recvBufferBytes);
+    } catch {
+      // the kernel refused the size; what it granted is reported below
+    }
+    decoder = new NetflowDecoder({
+      source: source(),
+      unit: 'datagram',
+      diagnostics,
+      batchSize: cfg.batchSize,
+      onBatch: postBatch,
+    });
+    timer = setInterval(() => {
+      decoder!.expirePending(Date.now(), cfg.pendingMs);
+      decoder!.flush();
+      postCounts();
+    }, cfg.flushMs);
+    send({ t: 'ready', port: boundPort, address: cfg.host, recvBuffer: sock.getRecvBufferSize() });
+  });
+}
+
+if (parentPort && workerData?.netflowReceiver) run(workerData.netflowReceiver as ReceiverConfig);

@@ -1,0 +1,124 @@
+// softflowd exports each real capture as NetFlow v5, v9, IPFIX and bidirectional IPFIX to coinradar's
+// live collector and to nfdump's nfcapd at once (`-n A,B` sends every datagram to both; a second
+// -n would replace the first); per 5-tuple, coinradar's
+// packets and bytes must equal what nfdump reads back, and so must the totals.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, basename } from 'node:path';
+import { NetflowCollector } from '../../src/netflow/collector.js';
+import { openFlowStore } from '../../src/store/open.js';
+import {
+  byFiveTuple,
+  canonIp,
+  captureFixtures,
+  exited,
+  freeUdpPort,
+  have,
+  nfdumpFlows,
+  sleep,
+  startNfcapd,
+  stopNfcapd,
+  type PeerFlow,
+} from './peers.js';
+
+const MODES: { name: string; args: string[]; bidirectional: boolean; icmp6TypeDropped?: boolean }[] = [
+  { name: 'NetFlow v5', args: ['-v', '5'], bidirectional: false },
+  // nfdump 1.7.1 puts the ICMPv6 type/code of v9 records nowhere (dst port 0), while its IPFIX
+  // decoder puts it in the dst port as for ICMPv4; coinradar does the latter for every version, so
+  // for this one comparison the ICMPv6 type/code is set aside (and checked to be non-zero).
+  { name: 'NetFlow v9', args: ['-v', '9'], bidirectional: false, icmp6TypeDropped: true },
+  { name: 'IPFIX', args: ['-v', '10', '-A', 'milli'], bidirectional: false },
+  { name: 'IPFIX biflow (-b)', args: ['-v', '10', '-A', 'milli', '-b'], bidirectional: true },
+];
+
+const missing = ['softflowd', 'nfcapd', 'nfdump'].filter((c) => !have(c));
+
+async function runOne(capture: string, args: string[], icmp6TypeDropped = false) {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-sfd-'));
+  const store = await openFlowStore(':memory:');
+  try {
+    const collector = await NetflowCollector.start({ listen: 'udp://127.0.0.1:0', store, flushMs: 100 });
+    const nfPort = await freeUdpPort();
+    const nfcapd = await startNfcapd(dir, nfPort);
+    const sfd = spawn(
+      'softflowd',
+      ['-r', capture, '-n', `127.0.0.1:${collector.port},127.0.0.1:${nfPort}`, '-a', ...args],
+      {
+        stdio: 'ignore',
+      },
+    );
+    assert.equal(await exited(sfd), 0, `softflowd ${args.join(' ')} on ${capture}`);
+    await sleep(200);
+    const r = await collector.stop();
+    const nfFile = await stopNfcapd(nfcapd, dir);
+    const theirs = nfdumpFlows(nfFile);
+    const rows = await store.flows({});
+    let icmp6Types = 0;
+    const ours: PeerFlow[] = rows.map((f) => ({
+      src: canonIp(f.src),
+      dst: canonIp(f.dst),
+      srcPort: f.sport,
+      dstPort: icmp6TypeDropped && f.proto === 58 ? (f.dport && icmp6Types++, 0) : f.dport,
+      proto: f.proto,
+      packets: f.packets,
+      bytes: f.bytes,
+      revPackets: f.rev_packets,
+      revBytes: f.rev_bytes,
+    }));
+    return { r, theirs, ours, rows, icmp6Types };
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+for (const mode of MODES) {
+  test(`softflowd ${mode.name} → coinradar collect equals nfcapd/nfdump per flow`, async (t) => {
+    if (missing.length) {
+      t.skip(`${missing.join(', ')} not installed`);
+      return;
+    }
+    const captures = captureFixtures();
+    assert.ok(captures.length >= 10, 'capture fixtures present');
+    let flowsSeen = 0;
+    let revSeen = 0;
+    let icmp6Seen = 0;
+    // Two captures at a time: each run has its own ports, collector and nfcapd.
+    const queue = [...captures];
+    const worker = async () => {
+      for (let c = queue.shift(); c; c = queue.shift()) {
+        const { r, theirs, ours, rows, icmp6Types } = await runOne(c, mode.args, mode.icmp6TypeDropped);
+        icmp6Seen += icmp6Types;
+        const name = basename(c);
+        assert.equal(r.diagnostics.get('problems'), 0, `${name}: no problems (${r.diagnostics.summary()})`);
+        const a = byFiveTuple(ours);
+        const b = byFiveTuple(theirs);
+        const diffs: string[] = [];
+        for (const [k, v] of b.keys) {
+          const mine = a.keys.get(k);
+          if (!mine) diffs.push(`missing ${k} ${JSON.stringify(v)}`);
+          else if (JSON.stringify(mine) !== JSON.stringify(v))
+            diffs.push(`${k}: ours ${JSON.stringify(mine)} nfdump ${JSON.stringify(v)}`);
+        }
+        for (const [k, v] of a.keys) if (!b.keys.has(k)) diffs.push(`extra ${k} ${JSON.stringify(v)}`);
+        assert.deepEqual(diffs.slice(0, 12), [], `${name}: per-5-tuple differences (${diffs.length})`);
+        assert.deepEqual(a.total, b.total, `${name}: totals`);
+        for (const f of rows) {
+          assert.equal(f.exporter, '127.0.0.1');
+          assert.ok(f.position >= 1, 'position is the datagram number');
+          assert.ok(Date.parse(f.first) <= Date.parse(f.last), `${name}: first <= last`);
+        }
+        flowsSeen += b.total.flows;
+        revSeen += b.total.revPackets;
+      }
+    };
+    await Promise.all([worker(), worker()]);
+    assert.ok(flowsSeen > 100, `softflowd exported flows (${flowsSeen})`);
+    if (mode.icmp6TypeDropped) assert.ok(icmp6Seen > 0, 'ICMPv6 type/code decoded into the dst port');
+    if (mode.bidirectional) assert.ok(revSeen > 0, 'reverse counters present');
+    else assert.equal(revSeen, 0);
+  });
+}
