@@ -10,11 +10,17 @@ import { findV4, findV6, readU32 } from './ranges.js';
 import type { WatchTable } from './watchlist.js';
 
 export class GeoEnricher implements FlowEnricher {
+  /** orgStamp[org index] = the batch in which that organisation was last reported (saves a Map probe per row). */
+  private readonly orgStamp: Uint32Array;
+  private stamp = 0;
+
   constructor(
     /** Absent: country/ASN stay empty ('' / 0), only the watchlists apply. */
     readonly geo: GeoDatabase | undefined,
     readonly watch: WatchTable | undefined,
-  ) {}
+  ) {
+    this.orgStamp = new Uint32Array(geo ? geo.orgCount : 0);
+  }
 
   enrich(batch: FlowBatch): EnrichedColumns {
     const n = batch.length;
@@ -27,6 +33,7 @@ export class GeoEnricher implements FlowEnricher {
       dstWatch: new Array<string>(n),
       asOrgs: new Map(),
     };
+    this.stamp = (this.stamp + 1) >>> 0 || 1;
     this.side(batch, batch.src, out.srcCountry, out.srcAsn, out.srcWatch, out.asOrgs);
     this.side(batch, batch.dst, out.dstCountry, out.dstAsn, out.dstWatch, out.asOrgs);
     return out;
@@ -49,6 +56,8 @@ export class GeoEnricher implements FlowEnricher {
       const codes = geo.codes;
       const v4 = geo.v4;
       const v6 = geo.v6;
+      const stamps = this.orgStamp;
+      const stamp = this.stamp;
       for (let i = 0; i < n; i++) {
         const o = i * 16;
         let t: typeof v4 | typeof v6 = v4;
@@ -69,7 +78,11 @@ export class GeoEnricher implements FlowEnricher {
         country[i] = codes[t.country[seg]];
         const asn = t.asn[seg];
         asnOut[i] = asn;
-        if (asn !== 0 && !orgs.has(asn)) orgs.set(asn, geo.orgName(t.org[seg]));
+        const org = t.org[seg];
+        if (asn !== 0 && stamps[org] !== stamp) {
+          stamps[org] = stamp;
+          orgs.set(asn, geo.orgName(org));
+        }
       }
     } else {
       country.fill('');
