@@ -5,5 +5,13 @@ import * as ingest from './ingest.js';
 import * as collect from './collect.js';
 import * as flows from './flows.js';
 import * as summary from './summary.js';
+import * as geo from './geo.js';
 
-export const commands: { register(program: Command): void }[] = [demo, ingest, collect, flows, summary];
+export const commands: { register(program: Command): void }[] = [
+  demo,
+  ingest,
+  collect,
+  flows,
+  summary,
+  geo,
+];
