@@ -3,5 +3,8 @@ import type { Command } from 'commander';
 import * as ingest from './ingest.js';
 import * as flows from './flows.js';
 import * as summary from './summary.js';
+import * as detect from './detect.js';
+import * as detections from './detections.js';
+import * as artifacts from './artifacts.js';
 
-export const commands: { register(program: Command): void }[] = [ingest, flows, summary];
+export const commands: { register(program: Command): void }[] = [ingest, flows, summary, detect, detections, artifacts];
