@@ -6,6 +6,9 @@ import * as collect from './collect.js';
 import * as flows from './flows.js';
 import * as summary from './summary.js';
 import * as geo from './geo.js';
+import * as detect from './detect.js';
+import * as detections from './detections.js';
+import * as artifacts from './artifacts.js';
 
 export const commands: { register(program: Command): void }[] = [
   demo,
@@ -14,4 +17,7 @@ export const commands: { register(program: Command): void }[] = [
   flows,
   summary,
   geo,
+  detect,
+  detections,
+  artifacts,
 ];

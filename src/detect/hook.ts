@@ -1,0 +1,54 @@
+/**
+ * Detection inside the pipeline: a BatchHook for flow/ingest.ts (and the live collector) that runs
+ * the registry over every stored batch and writes the detections beside the flows.
+ */
+import type { BatchHook } from '../flow/ingest.js';
+import type { FlowBatch } from '../flow/record.js';
+import type { DetectionInput, DetectionStore } from '../store/detections.js';
+import { detectBatch, type Detector } from './registry.js';
+import { CONFIDENCE_RANK, type Detection } from './types.js';
+
+export function detectionRow(flowId: number, d: Detection, detectorVersion: string): DetectionInput {
+  return {
+    flowId,
+    label: d.label,
+    coin: d.coin,
+    confidence: d.confidence,
+    confidenceRank: CONFIDENCE_RANK[d.confidence],
+    evidence: d.evidence,
+    artifacts: d.artifacts,
+    listVersion: d.listVersion ?? '',
+    detectorVersion,
+  };
+}
+
+/** Detections of a batch whose first row has id `firstFlowId`, as store rows. */
+export function detectBatchRows(detector: Detector, batch: FlowBatch, firstFlowId: number): DetectionInput[] {
+  const rows: DetectionInput[] = [];
+  detectBatch(detector, batch, (i, d) => rows.push(detectionRow(firstFlowId + i, d, detector.version)));
+  return rows;
+}
+
+export interface DetectionHook {
+  hook: BatchHook;
+  /** Detections written so far, by label. */
+  counts: Map<string, number>;
+}
+
+/**
+ * A hook that stores detections of every batch. Before the first batch of each source it drops
+ * stale detections (of flows a re-ingest replaced), so re-ingesting a file never doubles them.
+ */
+export function createDetectionHook(store: DetectionStore, detector: Detector): DetectionHook {
+  const counts = new Map<string, number>();
+  // A new source starts a new run of ids; its first batch is where stale rows are dropped.
+  let nextId = -1;
+  const hook: BatchHook = async (batch, _enrichment, firstFlowId) => {
+    if (firstFlowId !== nextId) await store.dropStale(firstFlowId);
+    nextId = firstFlowId + batch.length;
+    const rows = detectBatchRows(detector, batch, firstFlowId);
+    for (const r of rows) counts.set(r.label, (counts.get(r.label) ?? 0) + 1);
+    await store.add(rows);
+  };
+  return { hook, counts };
+}
