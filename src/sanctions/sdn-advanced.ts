@@ -49,6 +49,14 @@ export interface SdnAdvancedOptions {
   onChunk?: (bytesRead: number) => void;
 }
 
+/**
+ * A copy that does not point into the parser's chunk: V8 makes substrings of long strings as
+ * slices that keep the whole 64 KB chunk alive, so every value kept past its chunk is copied.
+ */
+function own(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}
+
 function local(name: string): string {
   const i = name.indexOf(':');
   return i < 0 ? name : name.slice(i + 1);
@@ -96,8 +104,8 @@ export async function parseSdnAdvancedXml(path: string, opts: SdnAdvancedOptions
       case 'Profile':
         profiles++;
         profile = {
-          fixedRef: stack.includes('DistinctParty') ? (distinctPartyRef ?? a.ID ?? '') : (a.ID ?? ''),
-          subTypeId: a.PartySubTypeID ?? '',
+          fixedRef: own(stack.includes('DistinctParty') ? (distinctPartyRef ?? a.ID ?? '') : (a.ID ?? '')),
+          subTypeId: own(a.PartySubTypeID ?? ''),
           primaryName: [],
           aliases: [],
           aliasParts: null,
@@ -107,7 +115,7 @@ export async function parseSdnAdvancedXml(path: string, opts: SdnAdvancedOptions
         };
         break;
       case 'DistinctParty':
-        distinctPartyRef = a.FixedRef ?? null;
+        distinctPartyRef = a.FixedRef == null ? null : own(a.FixedRef);
         break;
       case 'Alias':
         if (profile) {
@@ -125,7 +133,7 @@ export async function parseSdnAdvancedXml(path: string, opts: SdnAdvancedOptions
         capturing = profile?.featureCode != null;
         break;
       case 'SanctionsEntry':
-        entryProfile = a.ProfileID ?? null;
+        entryProfile = a.ProfileID == null ? null : own(a.ProfileID);
         break;
       case 'SanctionsMeasure':
         measureType = a.SanctionsTypeID ?? '';
@@ -155,20 +163,20 @@ export async function parseSdnAdvancedXml(path: string, opts: SdnAdvancedOptions
       case 'Year':
       case 'Month':
       case 'Day':
-        if (wasCapturing) date[name] = value;
+        if (wasCapturing) date[name] = own(value);
         break;
       case 'FeatureType':
         if (value.startsWith(DCA_PREFIX))
           dcFeatureTypes.set(refId, value.slice(DCA_PREFIX.length).trim().toUpperCase());
         break;
       case 'PartySubType':
-        subTypes.set(refId, value);
+        subTypes.set(own(refId), own(value));
         break;
       case 'SanctionsType':
-        sanctionsTypes.set(refId, value);
+        sanctionsTypes.set(own(refId), own(value));
         break;
       case 'NamePartValue':
-        if (wasCapturing && profile?.aliasParts && value) profile.aliasParts.push(value);
+        if (wasCapturing && profile?.aliasParts && value) profile.aliasParts.push(own(value));
         break;
       case 'Alias':
         if (profile?.aliasParts) {
@@ -181,7 +189,7 @@ export async function parseSdnAdvancedXml(path: string, opts: SdnAdvancedOptions
         break;
       case 'VersionDetail':
         if (wasCapturing && profile?.featureCode && value)
-          profile.addresses.push({ code: profile.featureCode, address: value, line: parser.line });
+          profile.addresses.push({ code: profile.featureCode, address: own(value), line: parser.line });
         break;
       case 'Feature':
         if (profile) profile.featureCode = null;
@@ -206,7 +214,7 @@ export async function parseSdnAdvancedXml(path: string, opts: SdnAdvancedOptions
           const programType = [...sanctionsTypes].find(([, v]) => v === 'Program')?.[0];
           if (programType === undefined || measureType === programType) {
             const e = kept.get(entryProfile)!;
-            if (!e.programs.includes(value)) e.programs.push(value);
+            if (!e.programs.includes(value)) e.programs.push(own(value));
           }
         }
         break;
