@@ -7,12 +7,26 @@ export async function buildScreeningIndex(
   versions?: SanctionsVersion[],
 ): Promise<ScreeningIndex> {
   const index = new ScreeningIndex();
+  const all = await store.versions();
   for (const v of versions ?? (await store.currentVersions())) {
-    index.addVersion(
-      { versionId: v.id, list: v.list, published: v.published, checksum: v.checksum },
-      await store.entities(v.id),
-      await store.addresses(v.id),
-    );
+    const entities = await store.entities(v.id);
+    let earlier;
+    if (v.entities === 0) {
+      // A list that names no entities (the per-asset JSON arrays) borrows names from the newest
+      // older version of the same list that has them; the match says which version that was.
+      const named = all
+        .filter((x) => x.list === v.list && x.id < v.id && x.entities > 0)
+        .sort((a, b) => b.id - a.id)[0];
+      if (named) {
+        earlier = {
+          versionId: named.id,
+          entities: await store.entities(named.id),
+          addresses: await store.addresses(named.id),
+        };
+      }
+    }
+    const ref = { versionId: v.id, list: v.list, published: v.published, checksum: v.checksum };
+    index.addVersion(ref, entities, await store.addresses(v.id), earlier);
   }
   return index;
 }

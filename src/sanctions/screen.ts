@@ -34,6 +34,11 @@ export interface ScreenMatch {
   /** Whether the listed address passed its coin's validation (invalid ones still match exactly). */
   valid: boolean;
   entity: MatchedEntity | null;
+  /**
+   * Set when this version names no entities (the per-asset JSON lists) and the entity comes from
+   * an older version of the same list that listed the same address.
+   */
+  entityFromVersion?: number;
   list: string;
   versionId: number;
   published: string | null;
@@ -72,13 +77,31 @@ export class ScreeningIndex {
   readonly versions: ListVersionRef[] = [];
   private addressCount = 0;
 
-  /** Add one list version's addresses (entities give names and programs). */
-  addVersion(version: ListVersionRef, entities: SanctionedEntity[], addresses: ListedAddress[]): void {
+  /**
+   * Add one list version's addresses (entities give names and programs). `earlier` is an older
+   * version of the same list that names entities, used for addresses this version leaves unnamed.
+   */
+  addVersion(
+    version: ListVersionRef,
+    entities: SanctionedEntity[],
+    addresses: ListedAddress[],
+    earlier?: { versionId: number; entities: SanctionedEntity[]; addresses: ListedAddress[] },
+  ): void {
     this.versions.push(version);
+    const freeze = (e: SanctionedEntity): MatchedEntity =>
+      Object.freeze({ id: e.id, name: e.name, type: e.type, programs: e.programs });
     const byId = new Map<string, MatchedEntity>();
-    for (const e of entities)
-      byId.set(e.id, Object.freeze({ id: e.id, name: e.name, type: e.type, programs: e.programs }));
+    for (const e of entities) byId.set(e.id, freeze(e));
+    const earlierByKey = new Map<string, MatchedEntity>();
+    if (earlier) {
+      const ents = new Map(earlier.entities.map((e) => [e.id, freeze(e)]));
+      for (const a of earlier.addresses) {
+        const e = a.entityId ? ents.get(a.entityId) : undefined;
+        if (e) earlierByKey.set(`${a.coin} ${a.key}`, e);
+      }
+    }
     for (const a of addresses) {
+      const inherited = a.entityId ? undefined : earlierByKey.get(`${a.coin} ${a.key}`);
       const m: ScreenMatch = Object.freeze({
         kind: 'exact',
         coin: a.coin,
@@ -86,11 +109,12 @@ export class ScreeningIndex {
         valid: a.valid,
         entity: a.entityId
           ? (byId.get(a.entityId) ?? { id: a.entityId, name: '', type: '', programs: [] })
-          : null,
+          : (inherited ?? null),
+        ...(inherited ? { entityFromVersion: earlier!.versionId } : {}),
         list: version.list,
         versionId: version.versionId,
         published: version.published,
-      });
+      } as ScreenMatch);
       this.addressCount++;
       const keys = new Set([a.key, a.address, ...(a.aliases ?? [])]);
       for (const k of keys) {

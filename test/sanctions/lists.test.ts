@@ -169,6 +169,12 @@ test('store versions, screen all 127 addresses, load September 2024 as a second 
     const r = index.screen('bc1q05aktddf9ce4p7hh3stgsf253m4vweu7nkhtmw');
     assert.equal(r.matches[0].versionId, v2.version.id);
     assert.equal(r.matches[0].entity, null);
+    // An address also listed in January 2022 keeps its entity, borrowed from that version and marked so.
+    const t = index.screen('1Hn9ErTCPRP6j5UDBeuXPGuq5RtRjFJxJQ').matches[0];
+    assert.deepEqual(
+      [t.versionId, t.entity?.name, t.entityFromVersion],
+      [v2.version.id, 'TIAN, Yinyin', v1.version.id],
+    );
     await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
