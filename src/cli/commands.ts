@@ -9,6 +9,8 @@ import * as geo from './geo.js';
 import * as detect from './detect.js';
 import * as detections from './detections.js';
 import * as artifacts from './artifacts.js';
+import * as sanctions from './sanctions.js';
+import * as screen from './screen.js';
 
 export const commands: { register(program: Command): void }[] = [
   demo,
@@ -20,4 +22,6 @@ export const commands: { register(program: Command): void }[] = [
   detect,
   detections,
   artifacts,
+  sanctions,
+  screen,
 ];
