@@ -15,7 +15,7 @@ const net = NETWORKS['litecoin-regtest'];
 /** A small chain g..b5 and a stale sibling of b2 (b2x). */
 function makeChain() {
   const blocks: Buffer[] = [];
-  let prev = Buffer.alloc(32);
+  let prev: Buffer = Buffer.alloc(32);
   for (let h = 0; h <= 5; h++) {
     const b = buildBlock(
       prev,
