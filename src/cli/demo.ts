@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { detectionHookFor } from '../detect/pipeline.js';
 import { ingestFile } from '../flow/ingest.js';
 import '../flow/all-formats.js';
 import { openFlowStore } from '../store/open.js';
@@ -36,19 +37,21 @@ export function register(program: Command): void {
       const files = captures(dir);
       const store = await openFlowStore(db);
       const enricher = await loadEnricher({ geo: true });
+      const detection = await detectionHookFor(store);
       const progress = new Progress('demo: ingest', files.length);
       let flows = 0;
       let problems = 0;
       try {
         for (const [k, f] of files.entries()) {
           progress.update(k, relative(ROOT, f));
-          const r = await ingestFile(f, { store, enricher });
+          const r = await ingestFile(f, { store, enricher, hooks: [detection.hook] });
           flows += r.flows;
           problems += r.diagnostics.get('problems');
           if (r.error) process.stderr.write(`warning: ${r.error}\n`);
         }
         progress.done();
         process.stdout.write(`ingested ${files.length} real captures (test/fixtures/pcap) → ${flows} flows, ${problems} input problems\n`);
+        process.stdout.write(`detections: ${detection.summary()}\n`);
         process.stdout.write(`database: ${db}\n\n`);
         process.stdout.write(formatSummary(await store.summary({ top: 10 })) + '\n');
       } finally {

@@ -2,6 +2,12 @@
 import { Command } from 'commander';
 import { commands } from './commands.js';
 
+// `coinradar flows | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 const program = new Command();
 program
   .name('coinradar')
