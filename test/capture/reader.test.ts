@@ -360,3 +360,31 @@ test('pcapMagic recognises captures only by their magic numbers', () => {
   assert.equal(pcapMagic(Buffer.from('hello world')), null);
   assert.equal(pcapMagic(Buffer.alloc(2)), null);
 });
+
+test('ingest formats: pcap and pcapng are registered and detected from the bytes', async () => {
+  await import('../../src/flow/all-formats.js');
+  const { detectFormat } = await import('../../src/flow/formats.js');
+  const { readHead } = await import('../../src/flow/ingest.js');
+  assert.equal(detectFormat(readHead(BITCOIN))?.kind, 'pcap');
+  assert.equal(detectFormat(readHead('test/fixtures/pcap/ndpi/mining.pcapng'))?.kind, 'pcapng');
+  // dns.pcap is a pcapng file despite its name: the bytes decide.
+  assert.equal(detectFormat(readHead('test/fixtures/pcap/ndpi/dns.pcap'))?.kind, 'pcapng');
+});
+
+test('forEachUdpPayload: every UDP datagram with endpoints, time and offset', async () => {
+  const { forEachUdpPayload } = await import('../../src/capture/udp-payloads.js');
+  const seen: string[] = [];
+  const diag = new Diagnostics();
+  await forEachUdpPayload('test/fixtures/pcap/ndpi/dns.pcap', diag, (payload, src, sp, dst, dp, ts, off) => {
+    assert.ok(ts > 0 && off > 0);
+    seen.push(`${src}:${sp}>${dst}:${dp} ${payload.length}`);
+  });
+  // Per nDPI: 82.178.113.245:47255 <-> 82.178.158.181:53 (1/1), 192.168.170.20:53 <-> 192.168.170.8:32795 (2/1).
+  assert.equal(seen.length, 5);
+  assert.equal(seen.filter((s) => s.startsWith('192.168.170.20:53>192.168.170.8:32795')).length, 2);
+  assert.equal(seen.filter((s) => s.startsWith('82.178.113.245:47255>82.178.158.181:53')).length, 1);
+  // A real QinQ + PPPoE frame (VLANs 421 and 785): 91 = 14 + 2 × 4 + 8 (PPPoE/PPP) + 61-byte IP packet,
+  // UDP length 41, so 33 bytes of DNS.
+  assert.ok(seen.includes('82.178.113.245:47255>82.178.158.181:53 33'), seen.join('\n'));
+  assert.equal(diag.get('udp.datagrams'), 5);
+});
