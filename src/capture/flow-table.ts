@@ -469,7 +469,10 @@ export class FlowTable {
       if (forward) this.payF[f] = nb;
       else this.payR[f] = nb;
     }
-    buf.copy(pb, used, from, from + take);
+    if (take <= 64) {
+      // Short copies are cheaper as a loop than through Buffer#copy's native call.
+      for (let k = 0; k < take; k++) pb[used + k] = buf[from + k];
+    } else buf.copy(pb, used, from, from + take);
     used += take;
     if (forward) this.lenF[f] = used;
     else this.lenR[f] = used;
