@@ -14,7 +14,8 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Diagnostics } from '../flow/diagnostics.js';
 import { registerFormat } from '../flow/formats.js';
-import { FlowBatch, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, writeIp } from '../flow/record.js';
+import { FlowBatch, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../flow/record.js';
+import { writeAddress } from './nfdump-csv.js';
 import type { FlowSource, FlowSourceOptions } from '../flow/source.js';
 
 /** conn.log's fields in Zeek's own order (Zeek 4–7 defaults, without optional packages). */
@@ -149,8 +150,8 @@ class ZeekBatcher {
     const i = b.push();
     let v: 4 | 6;
     try {
-      v = writeIp(b.src, i * 16, c.origH);
-      if (writeIp(b.dst, i * 16, c.respH) !== v)
+      v = writeAddress(b.src, i * 16, c.origH);
+      if (writeAddress(b.dst, i * 16, c.respH) !== v)
         throw new Error(`address families differ: ${c.origH} ${c.respH}`);
     } catch (e) {
       b.length--;
@@ -211,6 +212,17 @@ function unescapeZeek(s: string): string {
   return s.replace(/\\x([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 }
 
+/** Field k (in the reader's own order) of a TSV row, undefined when absent or unset. */
+function field(f: string[], idx: number[], k: number, unset: string): string | undefined {
+  const j = idx[k];
+  return j < 0 || f[j] === unset ? undefined : f[j];
+}
+
+function countField(f: string[], idx: number[], k: number, unset: string): number | undefined {
+  const s = field(f, idx, k, unset);
+  return s === undefined ? undefined : /^[0-9]+$/.test(s) ? Number(s) : NaN;
+}
+
 export function readZeekTsv(path: string, opts: FlowSourceOptions): FlowSource {
   return { [Symbol.asyncIterator]: () => zeekTsvBatches(path, opts) };
 }
@@ -269,29 +281,21 @@ async function* zeekTsvBatches(path: string, opts: FlowSourceOptions): AsyncGene
       d.add('records.skipped');
       continue;
     }
-    const at = (k: number) => {
-      const j = idx![k];
-      return j < 0 || f[j] === unset ? undefined : f[j];
-    };
-    const num = (k: number) => {
-      const s = at(k);
-      return s === undefined ? undefined : /^[0-9]+$/.test(s) ? Number(s) : NaN;
-    };
-    const dur = at(6);
+    const dur = field(f, idx, 6, unset);
     const conn: ZeekConn = {
-      ts: secondsToMs(at(0) ?? ''),
-      origH: at(1) ?? '',
-      origP: num(2) ?? NaN,
-      respH: at(3) ?? '',
-      respP: num(4) ?? NaN,
-      proto: at(5) ?? '',
+      ts: secondsToMs(field(f, idx, 0, unset) ?? ''),
+      origH: field(f, idx, 1, unset) ?? '',
+      origP: countField(f, idx, 2, unset) ?? NaN,
+      respH: field(f, idx, 3, unset) ?? '',
+      respP: countField(f, idx, 4, unset) ?? NaN,
+      proto: field(f, idx, 5, unset) ?? '',
       duration: dur === undefined ? undefined : secondsToMs(dur),
-      connState: at(7),
-      history: at(8),
-      origPkts: num(9),
-      origIpBytes: num(10),
-      respPkts: num(11),
-      respIpBytes: num(12),
+      connState: field(f, idx, 7, unset),
+      history: field(f, idx, 8, unset),
+      origPkts: countField(f, idx, 9, unset),
+      origIpBytes: countField(f, idx, 10, unset),
+      respPkts: countField(f, idx, 11, unset),
+      respIpBytes: countField(f, idx, 12, unset),
     };
     if (out.add(conn, lineNo)) d.add('records.kept');
     else d.add('records.skipped');
