@@ -85,7 +85,9 @@ function run(name: string, batches: FlowBatch[], enrich: (b: FlowBatch) => unkno
     for (const b of batches) enrich(b);
     best = Math.max(best, (batches.length * BATCH) / ((performance.now() - t0) / 1000));
   }
-  console.log(`${name}: ${(best / 1e6).toFixed(2)} M flows/s (${((best * 2) / 1e6).toFixed(2)} M address lookups/s)`);
+  console.log(
+    `${name}: ${(best / 1e6).toFixed(2)} M flows/s (${((best * 2) / 1e6).toFixed(2)} M address lookups/s)`,
+  );
   return best;
 }
 
