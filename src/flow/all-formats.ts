@@ -3,3 +3,5 @@
 import '../netflow/pcap-reader.js';
 import '../capture/formats.js';
 export {};
+import '../netflow/nfdump-csv.js';
+import '../netflow/zeek.js';

@@ -208,6 +208,14 @@ test('unknown space answers empty: private, reserved, ends of both spaces', () =
     const got = cached.lookupBytes(bytesOf(r.start, r.version), 0, r.version);
     assert.deepEqual(got, { country: '', asn: 0, org: '' }, ip);
   }
+  // The one overlapping pair in the ASN data: AS749 214.95.0.0–215.0.255.255 and AS721
+  // 215.0.0.0–215.1.3.255. The later-starting range wins; the earlier keeps what precedes it.
+  const asnOf = (ip: string) => cached.lookupBytes(bytesOf(parseCidr(ip).start, 4), 0, 4).asn;
+  assert.equal(asnOf('214.255.255.255'), 749);
+  assert.equal(asnOf('215.0.0.0'), 721);
+  assert.equal(asnOf('215.0.255.255'), 721);
+  assert.equal(asnOf('215.1.3.255'), 721);
+  assert.equal(asnOf('215.1.4.0'), 27066);
   // IPv4-mapped IPv6 is looked up as IPv4.
   const mapped = parseCidr('::ffff:8.8.8.8');
   const v4 = parseCidr('8.8.8.8');

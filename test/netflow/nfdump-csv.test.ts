@@ -10,7 +10,13 @@ import { detectFormat } from '../../src/flow/formats.js';
 import { readHead } from '../../src/flow/ingest.js';
 import type { FlowRecord } from '../../src/flow/record.js';
 import '../../src/flow/all-formats.js';
-import { parseNfdumpFlags, parseNfdumpTime, readNfdumpCsv } from '../../src/netflow/nfdump-csv.js';
+import {
+  parseNfdumpFlags,
+  parseNfdumpTime,
+  readNfdumpCsv,
+  writeAddress,
+} from '../../src/netflow/nfdump-csv.js';
+import { writeIp } from '../../src/flow/record.js';
 
 const FIX = 'test/fixtures/nfdump';
 
@@ -89,6 +95,34 @@ function assertSameFlows(got: FlowRecord[], want: RawRecord[]): void {
     byKey.delete(k);
   }
 }
+
+test('writeAddress (fast dotted-quad path) agrees with writeIp, errors included', () => {
+  const cases = ['0.0.0.0', '1.2.3.4', '255.255.255.255', '192.168.001.010', '256.1.1.1', '1.2.3', '1..2.3', '1.2.3.4.',
+    '.1.2.3', '1.2.3.4a', '1234.1.1.1', ' 1.2.3.4', '::1', '2001:db8::8333', '::ffff:1.2.3.4', 'nonsense', '']; // prettier-ignore
+  for (const c of cases) {
+    const a = new Uint8Array(16).fill(9);
+    const b = new Uint8Array(16).fill(9);
+    let ea = '';
+    let eb = '';
+    let va = 0;
+    let vb = 0;
+    try {
+      va = writeAddress(a, 0, c);
+    } catch (e) {
+      ea = String(e);
+    }
+    try {
+      vb = writeIp(b, 0, c);
+    } catch (e) {
+      eb = String(e);
+    }
+    assert.equal(!!ea, !!eb, `${JSON.stringify(c)} throws in both or neither (${ea} / ${eb})`);
+    if (!ea) {
+      assert.equal(va, vb, c);
+      assert.deepEqual(a, b, c);
+    }
+  }
+});
 
 test('nfdump CSV columns: times, flags', () => {
   assert.equal(parseNfdumpTime('2011-03-28 15:58:57'), Date.UTC(2011, 2, 28, 15, 58, 57));
