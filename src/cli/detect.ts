@@ -33,6 +33,7 @@ export function register(program: Command): void {
         const progress = new Progress('detect');
         const r = await redetectStore(store, det, detector, {
           onProgress: (n) => progress.update(n, `${n} flows`),
+          after: o.behaviour ? () => behaviourPass(det, detector.version, windowMs) : undefined,
         });
         progress.done();
         process.stdout.write(
