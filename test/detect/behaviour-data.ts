@@ -62,7 +62,14 @@ export function captureGroups(
   if (r.status !== 0) throw new Error(`tshark failed on ${path}`);
   const streams = new Map<
     string,
-    { client: string; cport: number; server: string; sport: number; start: number; recs: Map<number, BehaviourRecord> }
+    {
+      client: string;
+      cport: number;
+      server: string;
+      sport: number;
+      start: number;
+      recs: Map<number, BehaviourRecord>;
+    }
   >();
   for (const line of r.stdout.split('\n')) {
     if (!line) continue;
