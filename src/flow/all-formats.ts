@@ -1,2 +1,2 @@
 // Importing this module registers every input format (one line per reader module).
-export {};
+import '../capture/formats.js';
