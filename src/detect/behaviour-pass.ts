@@ -59,8 +59,8 @@ export async function behaviourPass(
 }
 
 /**
- * The same classifier over one batch (the ingest/collect hook): TCP rows without a stronger
- * detection, grouped per (client, server, server port). Returns (row, detection) pairs.
+ * The same classifier over one batch (the ingest/collect hook): TCP rows without payload and
+ * without a stronger detection, grouped per (client, server, server port). Returns (row, detection) pairs.
  */
 export function behaviourOnBatch(
   b: FlowBatch,
@@ -68,7 +68,8 @@ export function behaviourOnBatch(
 ): [number, ReturnType<typeof behaviourDetection>][] {
   const groups = new Map<string, { rows: number[]; recs: BehaviourRecord[] }>();
   for (let i = 0; i < b.length; i++) {
-    if (b.proto[i] !== 6) continue;
+    // Telemetry without payload only: a flow with payload bytes was judged by the matchers.
+    if (b.proto[i] !== 6 || b.payloadFwd[i] || b.payloadRev[i]) continue;
     const request = b.revPackets[i] > 0 || b.srcPort[i] >= b.dstPort[i];
     const client = request ? b.srcText(i) : b.dstText(i);
     const server = request ? b.dstText(i) : b.srcText(i);

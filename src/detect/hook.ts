@@ -48,7 +48,8 @@ export function createDetectionHook(store: DetectionStore, detector: Detector): 
     if (firstFlowId !== nextId) await store.dropStale(firstFlowId);
     nextId = firstFlowId + batch.length;
     const rows = detectBatchRows(detector, batch, firstFlowId, { behaviour: true });
-    for (const r of rows) counts.set(`${r.label}/${r.confidence}`, (counts.get(`${r.label}/${r.confidence}`) ?? 0) + 1);
+    for (const r of rows)
+      counts.set(`${r.label}/${r.confidence}`, (counts.get(`${r.label}/${r.confidence}`) ?? 0) + 1);
     await store.add(rows);
   };
   return { hook, counts };
