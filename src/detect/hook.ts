@@ -5,27 +5,28 @@
 import type { BatchHook } from '../flow/ingest.js';
 import type { FlowBatch } from '../flow/record.js';
 import type { DetectionInput, DetectionStore } from '../store/detections.js';
+import { behaviourOnBatch } from './behaviour-pass.js';
 import { detectBatch, type Detector } from './registry.js';
-import { CONFIDENCE_RANK, type Detection } from './types.js';
-
-export function detectionRow(flowId: number, d: Detection, detectorVersion: string): DetectionInput {
-  return {
-    flowId,
-    label: d.label,
-    coin: d.coin,
-    confidence: d.confidence,
-    confidenceRank: CONFIDENCE_RANK[d.confidence],
-    evidence: d.evidence,
-    artifacts: d.artifacts,
-    listVersion: d.listVersion ?? '',
-    detectorVersion,
-  };
-}
+import { detectionRow } from './rows.js';
+import { CONFIDENCE_RANK } from './types.js';
 
 /** Detections of a batch whose first row has id `firstFlowId`, as store rows. */
-export function detectBatchRows(detector: Detector, batch: FlowBatch, firstFlowId: number): DetectionInput[] {
+export function detectBatchRows(
+  detector: Detector,
+  batch: FlowBatch,
+  firstFlowId: number,
+  opts: { behaviour?: boolean } = {},
+): DetectionInput[] {
   const rows: DetectionInput[] = [];
-  detectBatch(detector, batch, (i, d) => rows.push(detectionRow(firstFlowId + i, d, detector.version)));
+  const known = new Set<number>();
+  detectBatch(detector, batch, (i, d) => {
+    rows.push(detectionRow(firstFlowId + i, d, detector.version));
+    if (CONFIDENCE_RANK[d.confidence] >= CONFIDENCE_RANK.infrastructure) known.add(i);
+  });
+  if (opts.behaviour) {
+    for (const [i, d] of behaviourOnBatch(batch, (row) => known.has(row)))
+      rows.push(detectionRow(firstFlowId + i, d, detector.version));
+  }
   return rows;
 }
 
@@ -46,8 +47,9 @@ export function createDetectionHook(store: DetectionStore, detector: Detector): 
   const hook: BatchHook = async (batch, _enrichment, firstFlowId) => {
     if (firstFlowId !== nextId) await store.dropStale(firstFlowId);
     nextId = firstFlowId + batch.length;
-    const rows = detectBatchRows(detector, batch, firstFlowId);
-    for (const r of rows) counts.set(r.label, (counts.get(r.label) ?? 0) + 1);
+    const rows = detectBatchRows(detector, batch, firstFlowId, { behaviour: true });
+    for (const r of rows)
+      counts.set(`${r.label}/${r.confidence}`, (counts.get(`${r.label}/${r.confidence}`) ?? 0) + 1);
     await store.add(rows);
   };
   return { hook, counts };

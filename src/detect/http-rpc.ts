@@ -4,6 +4,7 @@
  * the body, the User-Agent, the Basic-auth user and the Host.
  */
 import { agentCoin } from './coins.js';
+import { portHint } from './ports.js';
 import {
   addArtifact,
   scanWindow,
@@ -95,6 +96,10 @@ const MONERO_RPC_METHODS = new Set([
   'get_connections',
 ]);
 
+function portCoin(flow: FlowView): string {
+  return portHint(6, flow.dstPort)?.coin ?? portHint(6, flow.srcPort)?.coin ?? '';
+}
+
 const METHOD_RE = /"method"\s*:\s*"([A-Za-z_.]{1,40})"/g;
 
 interface HttpRequest {
@@ -153,16 +158,15 @@ export function matchHttpRpc(flow: FlowView): Detection[] {
     let coin: string;
     if (mining.length) {
       addArtifact(artifacts, 'agent', ua);
-      if (user) {
-        addArtifact(artifacts, 'account', user[0]);
-        if (user[1] && user[1] !== 'x') addArtifact(artifacts, 'rig', user[1]);
-      }
+      // The Basic-auth user is the pool account; the password is a credential, never recorded.
+      if (user) addArtifact(artifacts, 'account', user[0]);
       addArtifact(artifacts, 'pool', host);
       coin = MINING_METHODS.get(mining[0])!;
-      if (coin === 'BTC') coin = agentCoin(ua) || 'BTC';
+      // Bitcoin Core's RPC is shared by its forks: the agent or the port may name the coin, else it stays open.
+      if (coin === 'BTC') coin = agentCoin(ua) || portCoin(flow);
     } else {
       addArtifact(artifacts, 'client', ua);
-      coin = nodeRpc.some((m) => MONERO_RPC_METHODS.has(m)) ? 'XMR' : 'BTC';
+      coin = nodeRpc.some((m) => MONERO_RPC_METHODS.has(m)) ? 'XMR' : portCoin(flow);
     }
     const label = mining.length ? 'getblocktemplate' : 'node-rpc';
     return [

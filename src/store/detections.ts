@@ -51,7 +51,29 @@ export interface StoredArtifact {
   hosts: string;
 }
 
+/** Per (client, server, server port, window) aggregates of TCP flows for the behaviour classifier. */
+export interface BehaviourGroupRow {
+  client: string;
+  server: string;
+  server_port: number;
+  window_start_ms: number;
+  records: number;
+  ackpush: number;
+  bytes_per_packet: number;
+  packets_per_flow: number;
+  packets_per_minute: number;
+  requests: number;
+  syn: number;
+  rst: number;
+  fin: number;
+  /** Flow ids and start times of the group's flows that carry no payload/infrastructure detection. */
+  flow_ids: number[];
+  starts: number[];
+}
+
 export interface DetectionStore {
+  /** Feature rows of every TCP (client, server, server port) group per window of `windowMs`. */
+  behaviourGroups(windowMs: number): Promise<BehaviourGroupRow[]>;
   /**
    * Forget detections whose flow is gone or whose id is at least `fromFlowId` (a re-ingest of a
    * source replaced them). Called once before a source's detections are written.

@@ -60,10 +60,16 @@ export function captureGroups(
     { encoding: 'utf8', maxBuffer: 1 << 30 },
   );
   if (r.status !== 0) throw new Error(`tshark failed on ${path}`);
-  interface Rec extends BehaviourRecord {}
   const streams = new Map<
     string,
-    { client: string; cport: number; server: string; sport: number; start: number; recs: Map<number, Rec> }
+    {
+      client: string;
+      cport: number;
+      server: string;
+      sport: number;
+      start: number;
+      recs: Map<number, BehaviourRecord>;
+    }
   >();
   for (const line of r.stdout.split('\n')) {
     if (!line) continue;

@@ -7,12 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import type { FlowRecord } from '../../src/flow/record.js';
 import { loadInfrastructure } from '../../src/detect/infrastructure.js';
 import { createDetector, detectFlow } from '../../src/detect/registry.js';
 import type { Detection } from '../../src/detect/types.js';
-import { haveTshark, tsharkFlows } from './tshark-flows.js';
+import { haveTshark, tsharkFlows, tsharkMiningConnections } from './tshark-flows.js';
 
 const NDPI = 'test/fixtures/pcap/ndpi';
 const NESFIT = 'test/fixtures/pcap/nesfit';
@@ -112,23 +111,6 @@ for (const name of [
   });
 }
 
-/** Flows (by port pair) whose packets carry Stratum or getwork/getblocktemplate requests, per tshark. */
-function tsharkMiningStreams(path: string): Set<string> {
-  const filter =
-    'tcp contains "mining.subscribe" or tcp contains "mining.authorize" or tcp contains "getblocktemplate" or tcp contains "getwork"';
-  const r = spawnSync(
-    'tshark',
-    ['-r', path, '-Y', filter, '-T', 'fields', '-e', 'tcp.srcport', '-e', 'tcp.dstport'],
-    { encoding: 'utf8' },
-  );
-  return new Set(
-    r.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => portKey(...(l.split('\t').map(Number) as [number, number]))),
-  );
-}
-
 function portKey(a: number, b: number): string {
   return a < b ? `${a}-${b}` : `${b}-${a}`;
 }
@@ -138,7 +120,7 @@ for (const name of ['cgminer.s0.pcapng', 'cgminer.g0.pcapng']) {
     `the study's ${name}: every flow carrying Stratum/getblocktemplate is found by payload, and nothing else`,
     { skip },
     () => {
-      const oracle = tsharkMiningStreams(`${NESFIT}/${name}`);
+      const oracle = tsharkMiningConnections(`${NESFIT}/${name}`, '192.168.1.100');
       assert.ok(oracle.size >= 17);
       const found = new Map<string, Detection>();
       for (const f of tsharkFlows(`${NESFIT}/${name}`)) {

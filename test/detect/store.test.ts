@@ -17,6 +17,7 @@ import { createDetectionHook } from '../../src/detect/hook.js';
 import { loadInfrastructure } from '../../src/detect/infrastructure.js';
 import { createDetector } from '../../src/detect/registry.js';
 import { redetectStore } from '../../src/detect/rerun.js';
+import { behaviourPass } from '../../src/detect/behaviour-pass.js';
 import { haveTshark, tsharkFlows } from './tshark-flows.js';
 
 const skip = haveTshark() ? false : 'tshark not installed';
@@ -115,6 +116,72 @@ test('a user list marks a flow infrastructure with its version; bad lines are re
     assert.equal(hit[0].name, 'Star JV block');
     assert.equal(hit[0].listVersion, 'dprk.csv@2017-05-17');
     assert.deepEqual(infra.lookupIpText('175.45.180.1', 3333), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('detect --db runs the behaviour pass: a payload-less miner-shaped session is found, background is not', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-beh-'));
+  try {
+    const store = await openFlowStore(join(dir, 'db.duckdb'));
+    const det = await openDetectionStore(store);
+    const t0 = Date.UTC(2017, 4, 17, 12);
+    const recs: FlowRecord[] = [];
+    const base = {
+      ipVersion: 4 as const,
+      proto: 6,
+      revPackets: 0,
+      revBytes: 0,
+      samplingRate: 1,
+      exporter: '10.0.0.254',
+      observationDomain: 0,
+      source: 'nf',
+      position: 0,
+      payloadFwd: null,
+      payloadRev: null,
+    };
+    // NetFlow records of one long session cut by a 60 s active timeout: ACK+PSH, ~100-byte packets.
+    for (let k = 0; k < 50; k++) {
+      recs.push({
+        ...base,
+        firstMs: t0 + k * 60000,
+        lastMs: t0 + k * 60000 + 59000,
+        src: '175.45.176.10',
+        dst: '198.51.100.7',
+        srcPort: 50123,
+        dstPort: 7777,
+        packets: 12,
+        bytes: 1250,
+        tcpFlags: k === 0 ? 0x1a : 0x18,
+      });
+    }
+    // Web browsing: short connections with SYN and FIN, big packets.
+    for (let k = 0; k < 50; k++) {
+      recs.push({
+        ...base,
+        firstMs: t0 + k * 30000,
+        lastMs: t0 + k * 30000 + 2000,
+        src: '175.45.176.11',
+        dst: '203.0.113.5',
+        srcPort: 40000 + k,
+        dstPort: 443,
+        packets: 40,
+        bytes: 48000,
+        tcpFlags: 0x1b,
+      });
+    }
+    await ingestFlows(store, 'netflow', recs);
+    const detector = createDetector(null);
+    await redetectStore(store, det, detector, { after: () => behaviourPass(det, detector.version) });
+    const rows = await det.detections({ label: 'mining-behaviour' });
+    assert.equal(rows.length, 50);
+    assert.ok(rows.every((r) => r.dst === '198.51.100.7' && r.confidence === 'behaviour'));
+    assert.equal(rows[0].evidence.group, '175.45.176.10 -> 198.51.100.7:7777');
+    // a second run replaces, never doubles
+    await redetectStore(store, det, detector, { after: () => behaviourPass(det, detector.version) });
+    assert.equal((await det.detections({ label: 'mining-behaviour' })).length, 50);
+    await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

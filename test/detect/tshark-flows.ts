@@ -102,3 +102,39 @@ export function tsharkFlows(path: string, cap = 2048): FlowRecord[] {
     return rec;
   });
 }
+
+/**
+ * Connections (as "lowport-highport") in which `client` sent Stratum, getwork/getblocktemplate or
+ * a CryptoNote login, per tshark looking at each segment on its own (no reassembly).
+ */
+export function tsharkMiningConnections(path: string, client: string): Set<string> {
+  const words = ['mining.', 'getblocktemplate', 'getwork', 'eth_submitLogin', '\\"login\\"'];
+  const filter = `ip.src == ${client} and (${words.map((w) => `tcp contains "${w}"`).join(' or ')})`;
+  const r = spawnSync(
+    'tshark',
+    [
+      '-o',
+      'tcp.desegment_tcp_streams:FALSE',
+      '-r',
+      path,
+      '-Y',
+      filter,
+      '-T',
+      'fields',
+      '-e',
+      'tcp.srcport',
+      '-e',
+      'tcp.dstport',
+    ],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) throw new Error(`tshark failed on ${path}: ${r.stderr}`);
+  const out = new Set<string>();
+  for (const l of r.stdout.split('\n').filter(Boolean)) {
+    const [a, b] = l.split('\t').map(Number);
+    out.add(a < b ? `${a}-${b}` : `${b}-${a}`);
+  }
+  return out;
+}

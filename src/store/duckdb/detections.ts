@@ -1,4 +1,5 @@
 import type {
+  BehaviourGroupRow,
   DetectionInput,
   DetectionQuery,
   DetectionStore,
@@ -116,6 +117,40 @@ export class DuckDbDetectionStore implements DetectionStore {
        GROUP BY a.kind, a.value ORDER BY a.kind, min(f.first_ms), a.value ${limit}`,
       params,
     );
+  }
+
+  async behaviourGroups(windowMs: number): Promise<BehaviourGroupRow[]> {
+    const w = Math.max(1, Math.floor(windowMs));
+    // A record runs client → server when it is a biflow (the capture saw the initiator first) or,
+    // for one-way NetFlow records, when it leaves from the higher port.
+    const rows = await this.db.all<BehaviourGroupRow & { flow_ids: unknown; starts: unknown }>(
+      `WITH r AS (
+         SELECT id, first_ms, last_ms, tcp_flags, packets, bytes,
+                (rev_packets > 0 OR src_port >= dst_port) AS request
+              , CASE WHEN rev_packets > 0 OR src_port >= dst_port THEN src ELSE dst END AS client
+              , CASE WHEN rev_packets > 0 OR src_port >= dst_port THEN dst ELSE src END AS server
+              , CASE WHEN rev_packets > 0 OR src_port >= dst_port THEN dst_port ELSE src_port END AS server_port
+              , (first_ms // ${w}) * ${w} AS window_start_ms
+              , id IN (SELECT flow_id FROM detections WHERE confidence_rank >= 3) AS known
+         FROM flows WHERE proto = 6)
+       SELECT client, server, server_port, window_start_ms, count(*) AS records,
+              100.0 * avg(CASE WHEN tcp_flags & 24 = 24 THEN 1 ELSE 0 END) AS ackpush,
+              coalesce(sum(bytes) / nullif(sum(packets), 0), 0) AS bytes_per_packet,
+              sum(packets) / count(*) AS packets_per_flow,
+              sum(packets) / greatest(1.0, (max(last_ms) - min(first_ms)) / 60000.0) AS packets_per_minute,
+              100.0 * avg(CASE WHEN request THEN 1 ELSE 0 END) AS requests,
+              100.0 * avg(CASE WHEN tcp_flags & 2 = 2 THEN 1 ELSE 0 END) AS syn,
+              100.0 * avg(CASE WHEN tcp_flags & 4 = 4 THEN 1 ELSE 0 END) AS rst,
+              100.0 * avg(CASE WHEN tcp_flags & 1 = 1 THEN 1 ELSE 0 END) AS fin,
+              to_json(list(id ORDER BY id) FILTER (WHERE NOT known))::VARCHAR AS flow_ids,
+              to_json(list(first_ms ORDER BY first_ms))::VARCHAR AS starts
+       FROM r GROUP BY ALL ORDER BY client, server, server_port, window_start_ms`,
+    );
+    return rows.map((r) => ({
+      ...r,
+      flow_ids: JSON.parse(String(r.flow_ids)) ?? [],
+      starts: JSON.parse(String(r.starts)) ?? [],
+    }));
   }
 
   async counts(): Promise<{ label: string; confidence: string; coin: string; n: number }[]> {
