@@ -5,5 +5,15 @@ import * as flows from './flows.js';
 import * as summary from './summary.js';
 import * as sanctions from './sanctions.js';
 import * as screen from './screen.js';
+import * as serve from './serve.js';
+import * as apikey from './apikey.js';
 
-export const commands: { register(program: Command): void }[] = [ingest, flows, summary, sanctions, screen];
+export const commands: { register(program: Command): void }[] = [
+  ingest,
+  flows,
+  summary,
+  sanctions,
+  screen,
+  serve,
+  apikey,
+];
