@@ -29,8 +29,10 @@ export function hashKey(key: string): string {
 
 export class ApiKeyFile {
   private byHash = new Map<string, ApiKeyRecord>();
+  /** Keys seen valid since the file last changed (skips the hash per request); cleared on reload. */
+  private valid = new Map<string, ApiKeyRecord>();
   private records: ApiKeyRecord[] = [];
-  private mtimeMs = -1;
+  private stamp = '';
   private timer: NodeJS.Timeout | null = null;
 
   constructor(readonly path: string) {
@@ -39,15 +41,16 @@ export class ApiKeyFile {
 
   /** Re-read the file if it changed (cheap: one stat). */
   reload(): void {
-    let m: number;
+    // mtime and size together: two writes within one mtime tick still differ in size.
+    let m: string;
     try {
-      m = existsSync(this.path) ? statSync(this.path).mtimeMs : 0;
+      m = existsSync(this.path) ? `${statSync(this.path).mtimeMs}:${statSync(this.path).size}` : 'none';
     } catch {
       return;
     }
-    if (m === this.mtimeMs) return;
-    this.mtimeMs = m;
-    if (m === 0) {
+    if (m === this.stamp) return;
+    this.stamp = m;
+    if (m === 'none') {
       this.records = [];
     } else {
       try {
@@ -59,6 +62,7 @@ export class ApiKeyFile {
       }
     }
     this.byHash = new Map(this.records.map((r) => [r.hash, r]));
+    this.valid.clear();
   }
 
   /** Poll for changes every `ms` (servers); unref'd so it never keeps a process alive. */
@@ -77,9 +81,12 @@ export class ApiKeyFile {
   }
 
   check(key: string): KeyCheck {
+    const seen = this.valid.get(key);
+    if (seen) return { ok: true, key: seen };
     const r = this.byHash.get(hashKey(key));
     if (!r) return { ok: false, reason: 'invalid_api_key' };
     if (r.revokedAt) return { ok: false, reason: 'revoked_api_key' };
+    if (this.valid.size < 10_000) this.valid.set(key, r);
     return { ok: true, key: r };
   }
 
@@ -112,7 +119,7 @@ export class ApiKeyFile {
     const tmp = `${this.path}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify({ keys: records }, null, 2) + '\n', { mode: 0o600 });
     renameSync(tmp, this.path);
-    this.mtimeMs = -1;
+    this.stamp = '';
     this.reload();
   }
 }
