@@ -95,19 +95,34 @@ if (process.argv[2] === '--child') {
     const app = buildServer({ index: fullIndex(), keys, audit, rate: 1e9 });
     const addr = await app.listen({ host: '127.0.0.1', port: 0 });
     process.stdout.write(`${addr}\n`);
+    process.on(
+      'SIGTERM',
+      () =>
+        void app
+          .close()
+          .then(() => audit.close())
+          .then(() => process.exit(0)),
+    );
   }
-  process.on('SIGTERM', () => process.exit(0));
+  process.on('SIGTERM', () => {
+    if (kind === 'hello') process.exit(0);
+  });
 } else {
   await main();
 }
 
-function startChild(args: string[]): Promise<{ url: string; stop: () => void }> {
+function startChild(args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/screen.ts', '--child', ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     child.stdout.setEncoding('utf8');
-    child.stdout.once('data', (d: string) => resolve({ url: d.trim(), stop: () => child.kill('SIGTERM') }));
+    const stop = () =>
+      new Promise<void>((done) => {
+        child.once('exit', () => done());
+        child.kill('SIGTERM');
+      });
+    child.stdout.once('data', (d: string) => resolve({ url: d.trim(), stop }));
     child.once('error', reject);
   });
 }
@@ -153,7 +168,7 @@ async function main(): Promise<void> {
     paths.push(
       i % 10 === 0 ? listed[i % listed.length] : base58CheckEncode(Uint8Array.from([0, ...randomBytes(20)])),
     );
-  const duration = quick ? 3 : 10;
+  const duration = quick ? 3 : 8;
   const hello = await startChild(['hello']);
   const ours = await startChild(['server', dir]);
   try {
@@ -164,30 +179,43 @@ async function main(): Promise<void> {
       [{ method: 'GET', path: `/v1/screen/${paths[0]}`, headers: { authorization: `Bearer ${key}` } }],
       1,
     );
-    const h = await cannon(hello.url, [{ method: 'GET', path: '/' }], duration);
-    const o = await cannon(
-      ours.url,
-      paths.map((p) => ({
-        method: 'GET' as const,
-        path: `/v1/screen/${p}`,
-        headers: { authorization: `Bearer ${key}` },
-      })),
-      duration,
-    );
-    const h2 = await cannon(hello.url, [{ method: 'GET', path: '/' }], duration);
-    const peer = (h.rps + h2.rps) / 2;
+    // Alternate peer and ours in short rounds so that load from other processes on this shared
+    // machine hits both alike; report per-round ratios and medians.
+    const rounds = quick ? 1 : 3;
+    const hs: number[] = [];
+    const os: number[] = [];
+    const p99s: number[] = [];
+    const hp99s: number[] = [];
+    for (let k = 0; k < rounds; k++) {
+      const h = await cannon(hello.url, [{ method: 'GET', path: '/' }], duration);
+      const o = await cannon(
+        ours.url,
+        paths.map((p) => ({
+          method: 'GET' as const,
+          path: `/v1/screen/${p}`,
+          headers: { authorization: `Bearer ${key}` },
+        })),
+        duration,
+      );
+      hs.push(h.rps);
+      hp99s.push(h.p99);
+      os.push(o.rps);
+      p99s.push(o.p99);
+      log(
+        `round ${k + 1}: hello-world ${h.rps.toFixed(0)} req/s (p99 ${h.p99} ms); GET /v1/screen/:address ${o.rps.toFixed(0)} req/s ` +
+          `(p50 ${o.p50} ms, p99 ${o.p99} ms, ${o.total} requests, errors ${o.errors}, non-2xx ${o.non2xx}); ratio ${(o.rps / h.rps).toFixed(2)}`,
+      );
+    }
+    const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+    const oMed = med(os);
+    const p99Med = med(p99s);
     log(
-      `HTTP hello-world (peer ceiling): ${h.rps.toFixed(0)} / ${h2.rps.toFixed(0)} req/s (before/after), p99 ${h.p99} / ${h2.p99} ms`,
-    );
-    log(
-      `HTTP GET /v1/screen/:address (key, rate limiter, audit log on): ${o.rps.toFixed(0)} req/s, p50 ${o.p50} ms, p99 ${o.p99} ms, ${o.total} requests, errors ${o.errors}, non-2xx ${o.non2xx}`,
-    );
-    log(
-      `ratio screen/hello-world: ${(o.rps / peer).toFixed(2)}; target ≥ 20,000 req/s with p99 ≤ 5 ms: ${o.rps >= 20000 && o.p99 <= 5 ? 'met' : 'NOT met'}`,
+      `HTTP median: screen ${oMed.toFixed(0)} req/s p99 ${p99Med} ms; hello-world ${med(hs).toFixed(0)} req/s p99 ${med(hp99s)} ms; ratio ${(oMed / med(hs)).toFixed(2)}; ` +
+        `target ≥ 20,000 req/s with p99 ≤ 5 ms: ${oMed >= 20000 && p99Med <= 5 ? 'met' : 'NOT met'}`,
     );
   } finally {
-    hello.stop();
-    ours.stop();
+    await hello.stop();
+    await ours.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 
@@ -234,22 +262,23 @@ async function main(): Promise<void> {
   const xdir = mkdtempSync(join(tmpdir(), 'cr-bench-xml-'));
   try {
     const p = join(xdir, 'sdn_advanced.xml');
-    const target = quick ? 20e6 : 120e6;
+    const target = quick ? 20e6 : 102e6; // DistinctParties; SanctionsEntries bring the file to ~120 MB
     await generateSdnAdvancedXml(p, { targetBytes: target, seed: 11, addressEvery: 60 });
     const size = statSync(p).size;
     gc();
     const base = process.memoryUsage().heapUsed;
     const rssBase = process.memoryUsage().rss;
-    let maxRetained = 0;
-    let maxRss = 0;
+    let maxHeap = base;
+    let maxRss = rssBase;
     let chunks = 0;
     const t0 = performance.now();
     const l = await parseSdnAdvancedXml(p, {
       onChunk: () => {
-        if (++chunks % 256 === 0) {
+        if (++chunks % 64 === 0) {
           gc();
-          maxRetained = Math.max(maxRetained, process.memoryUsage().heapUsed - base);
-          maxRss = Math.max(maxRss, process.memoryUsage().rss - rssBase);
+          const m = process.memoryUsage();
+          maxHeap = Math.max(maxHeap, m.heapUsed);
+          maxRss = Math.max(maxRss, m.rss);
         }
       },
     });
@@ -265,7 +294,8 @@ async function main(): Promise<void> {
     const MB = 1024 * 1024;
     log(
       `SDN Advanced XML: ${(size / MB).toFixed(0)} MB, ${l.diagnostics.get('profiles')} profiles, ${l.addresses.length} addresses in ${(ms / 1000).toFixed(1)} s (${(size / MB / (ms / 1000)).toFixed(0)} MB/s); ` +
-        `retained heap after GC max ${(maxRetained / MB).toFixed(2)} MB, RSS growth max ${(maxRss / MB).toFixed(0)} MB (the GC calls for sampling are inside the timing)`,
+        `heap used after GC (sampled every 4 MB read): ${(base / MB).toFixed(1)} MB before, max ${(maxHeap / MB).toFixed(1)} MB during (+${((maxHeap - base) / MB).toFixed(2)} MB); ` +
+        `RSS ${(rssBase / MB).toFixed(0)} MB before, max ${(maxRss / MB).toFixed(0)} MB during (the sampling GCs are inside the timing)`,
     );
     log(
       `SDN Advanced XML peer (saxes alone, no handlers): ${(peerMs / 1000).toFixed(1)} s; ratio ${(ms / peerMs).toFixed(2)}`,

@@ -223,8 +223,14 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
         return sendError(reply, 400, 'bad_json', 'empty JSON body');
     }
-    if (err.statusCode === 400 || err instanceof SyntaxError)
-      return sendError(reply, 400, 'bad_json', `body is not valid JSON: ${err.message}`);
+    if (err.statusCode === 400 || err instanceof SyntaxError) {
+      return sendError(
+        reply,
+        400,
+        'bad_json',
+        /json/i.test(err.message) ? err.message : `body is not valid JSON: ${err.message}`,
+      );
+    }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
       return sendError(reply, err.statusCode, 'bad_request', err.message);
     req.log.error(err);
