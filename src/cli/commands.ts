@@ -11,6 +11,8 @@ import * as detections from './detections.js';
 import * as artifacts from './artifacts.js';
 import * as sanctions from './sanctions.js';
 import * as screen from './screen.js';
+import * as serve from './serve.js';
+import * as apikey from './apikey.js';
 
 export const commands: { register(program: Command): void }[] = [
   demo,
@@ -24,4 +26,6 @@ export const commands: { register(program: Command): void }[] = [
   artifacts,
   sanctions,
   screen,
+  serve,
+  apikey,
 ];

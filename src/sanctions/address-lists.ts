@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Diagnostics } from '../flow/diagnostics.js';
-import { checkAddress, coinFromListCode } from './address.js';
+import { listAddress } from './listed.js';
 import { csvRecords } from './csv.js';
 import type { ListedAddress, ParsedList, SanctionedEntity } from './model.js';
 
@@ -21,17 +21,6 @@ export interface AddressListOptions {
   list?: string;
   published?: string | null;
   diagnostics?: Diagnostics;
-}
-
-function invalid(diag: Diagnostics, source: string, line: number, a: ListedAddress, who: string): void {
-  diag.add('addresses.invalid');
-  diag.problem({
-    source,
-    offset: line,
-    unit: 'line',
-    kind: 'invalid-address',
-    message: `${a.listCode} ${a.address} of ${who}: ${a.problem}`,
-  });
 }
 
 /** One version from several per-asset JSON files (sorted by name so the checksum is stable). */
@@ -80,11 +69,10 @@ export function parseAddressJson(paths: string[], opts: AddressListOptions = {})
         });
         return;
       }
-      const a: ListedAddress = { ...checkAddress(code, v), entityId: null, listCode: code };
-      addresses.push(a);
-      diag.add('addresses');
       // The arrays are pretty-printed one address a line after the opening bracket.
-      if (!a.valid) invalid(diag, path, k + 2, a, 'an unnamed SDN entry');
+      addresses.push(
+        listAddress(diag, code, v, null, { source: path, line: k + 2, who: 'an unnamed SDN entry' }),
+      );
     });
   }
   return {
@@ -125,14 +113,7 @@ export function parseAddressCsv(path: string, opts: AddressListOptions = {}): Pa
     const id = entityName;
     if (!entities.has(id))
       entities.set(id, { id, name: entityName, type: 'entity', programs: [], aliases: [], addresses: [] });
-    const a: ListedAddress = {
-      ...checkAddress(coinFromListCode(code), address),
-      entityId: id,
-      listCode: code.toUpperCase(),
-    };
-    addresses.push(a);
-    diag.add('addresses');
-    if (!a.valid) invalid(diag, path, rec.line, a, entityName);
+    addresses.push(listAddress(diag, code, address, id, { source: path, line: rec.line, who: entityName }));
   }
   return {
     list: opts.list ?? basename(path).replace(/\.csv$/i, ''),

@@ -74,6 +74,12 @@ const NONE: readonly ScreenMatch[] = Object.freeze([]);
 
 export class ScreeningIndex {
   private readonly byKey = new Map<string, ScreenMatch[]>();
+  /**
+   * Lengths of the keys stored in folded form (lower case, no prefix). An input that misses
+   * exactly is folded and looked up again only if its length is one of these, so the common
+   * miss (a base58 address) costs one Map.get and no new string.
+   */
+  private readonly foldedLengths = new Set<number>();
   readonly versions: ListVersionRef[] = [];
   private addressCount = 0;
 
@@ -118,6 +124,7 @@ export class ScreeningIndex {
       this.addressCount++;
       const keys = new Set([a.key, a.address, ...(a.aliases ?? [])]);
       for (const k of keys) {
+        if (k === lookupKey(k)) this.foldedLengths.add(k.length);
         const cur = this.byKey.get(k);
         if (!cur) this.byKey.set(k, [m]);
         else if (
@@ -141,7 +148,11 @@ export class ScreeningIndex {
     const n = a.length;
     if (n === 0) return NONE;
     if (a.charCodeAt(0) <= 32 || a.charCodeAt(n - 1) <= 32) a = a.trim();
-    return this.byKey.get(a) ?? this.byKey.get(lookupKey(a)) ?? NONE;
+    const exact = this.byKey.get(a);
+    if (exact) return exact;
+    const colon = a.indexOf(':');
+    if (!this.foldedLengths.has(colon > 0 ? a.length - colon - 1 : a.length)) return NONE;
+    return this.byKey.get(lookupKey(a)) ?? NONE;
   }
 
   isListed = (address: string): boolean => this.lookup(address).length > 0;

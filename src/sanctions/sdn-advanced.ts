@@ -24,7 +24,7 @@ import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { SaxesParser } from 'saxes';
 import { Diagnostics, InputError } from '../flow/diagnostics.js';
-import { checkAddress } from './address.js';
+import { listAddress } from './listed.js';
 import type { ListedAddress, ParsedList, SanctionedEntity } from './model.js';
 
 const DCA_PREFIX = 'Digital Currency Address - ';
@@ -263,19 +263,9 @@ export async function parseSdnAdvancedXml(path: string, opts: SdnAdvancedOptions
   for (const { addressList, ...e } of kept.values()) {
     entities.push(e);
     for (const { code, address, line } of addressList) {
-      const chk = checkAddress(code, address);
-      addresses.push({ ...chk, entityId: e.id, listCode: code });
-      diag.add('addresses');
-      if (!chk.valid) {
-        diag.add('addresses.invalid');
-        diag.problem({
-          source: path,
-          offset: line,
-          unit: 'line',
-          kind: 'invalid-address',
-          message: `${code} ${address} of ${e.id} ${e.name}: ${chk.problem}`,
-        });
-      }
+      addresses.push(
+        listAddress(diag, code, address, e.id, { source: path, line, who: `${e.id} ${e.name}` }),
+      );
     }
   }
   diag.add('entities', entities.length);

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Diagnostics } from '../flow/diagnostics.js';
-import { checkAddress } from './address.js';
+import { listAddress } from './listed.js';
 import { csvRecords, ofacField } from './csv.js';
 import type { ListedAddress, ParsedList, SanctionedEntity } from './model.js';
 
@@ -158,19 +158,9 @@ export function parseSdnCsv(paths: string[], opts: SdnCsvOptions = {}): ParsedLi
   const addresses: ListedAddress[] = [];
   for (const e of entities.values()) {
     for (const { code, address } of remarksAddresses(e.remarks)) {
-      const chk = checkAddress(code, address);
-      addresses.push({ ...chk, entityId: e.id, listCode: code });
-      diag.add('addresses');
-      if (!chk.valid) {
-        diag.add('addresses.invalid');
-        diag.problem({
-          source: sdnPath,
-          offset: e.line,
-          unit: 'line',
-          kind: 'invalid-address',
-          message: `${code} ${address} of ${e.id} ${e.name}: ${chk.problem}`,
-        });
-      }
+      addresses.push(
+        listAddress(diag, code, address, e.id, { source: sdnPath, line: e.line, who: `${e.id} ${e.name}` }),
+      );
     }
   }
   diag.add('entities', entities.size);

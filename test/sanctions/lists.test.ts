@@ -166,6 +166,13 @@ test('store versions, screen all 127 addresses, load September 2024 as a second 
 
     // Screening now uses the newest version: a 2024 address matches with the 2024 version.
     index = await buildScreeningIndex(store);
+    // Folded lookups: upper-case bech32, a cashaddr with its prefix, and the legacy spelling of a listed cashaddr.
+    assert.ok(index.screen('BC1Q05AKTDDF9CE4P7HH3STGSF253M4VWEU7NKHTMW').matched);
+    assert.ok(index.screen('bitcoincash:qpusmp64rajses77x95g9ah825mtyyv74smwwkxhx3').matched);
+    const legacy = sep.addresses.find((a) => a.address === 'qpusmp64rajses77x95g9ah825mtyyv74smwwkxhx3')!
+      .aliases![0];
+    assert.match(legacy, /^1/);
+    assert.equal(index.screen(legacy).matches[0].listedAddress, 'qpusmp64rajses77x95g9ah825mtyyv74smwwkxhx3');
     const r = index.screen('bc1q05aktddf9ce4p7hh3stgsf253m4vweu7nkhtmw');
     assert.equal(r.matches[0].versionId, v2.version.id);
     assert.equal(r.matches[0].entity, null);
