@@ -67,7 +67,10 @@ export interface ClusterUpdate {
   full: boolean;
 }
 
-export async function updateClusters(store: ChainStore, policy: ClusterPolicy = BASE_POLICY): Promise<ClusterUpdate> {
+export async function updateClusters(
+  store: ChainStore,
+  policy: ClusterPolicy = BASE_POLICY,
+): Promise<ClusterUpdate> {
   const st = await store.state();
   const name = policyName(policy);
   const full = st.clusterPolicy !== name;
@@ -79,7 +82,7 @@ export async function updateClusters(store: ChainStore, policy: ClusterPolicy = 
   const { txId, addressId, txFlags } = await store.clusterInputs(after);
   let skipped = 0;
   let folded = 0;
-  for (let i = 0; i < txId.length; ) {
+  for (let i = 0; i < txId.length;) {
     const t = txId[i];
     let j = i + 1;
     while (j < txId.length && txId[j] === t) j++;
@@ -111,5 +114,12 @@ export async function updateClusters(store: ChainStore, policy: ClusterPolicy = 
     }
   }
   await store.writeClusters(Int32Array.from(changedA), Int32Array.from(changedC), st.txs - 1, name, skipped);
-  return { policy: name, txsFolded: folded, coinjoinSkipped: skipped, changeLinks, addressesWritten: changedA.length, full };
+  return {
+    policy: name,
+    txsFolded: folded,
+    coinjoinSkipped: skipped,
+    changeLinks,
+    addressesWritten: changedA.length,
+    full,
+  };
 }

@@ -12,7 +12,13 @@ export const COINJOIN_MIN_INPUTS = 3;
 export const COINJOIN_MIN_INPUT_ADDRESSES = 3;
 export const COINJOIN_MIN_EQUAL_OUTPUTS = 3;
 
-export function looksLikeCoinJoin(inputs: number, inputAddresses: number[], outValue: Float64Array, o0: number, o1: number): boolean {
+export function looksLikeCoinJoin(
+  inputs: number,
+  inputAddresses: number[],
+  outValue: Float64Array,
+  o0: number,
+  o1: number,
+): boolean {
   if (inputs < COINJOIN_MIN_INPUTS || o1 - o0 < COINJOIN_MIN_EQUAL_OUTPUTS) return false;
   if (new Set(inputAddresses).size < COINJOIN_MIN_INPUT_ADDRESSES) return false;
   const counts = new Map<number, number>();

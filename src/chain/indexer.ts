@@ -5,7 +5,15 @@
  * Rows are buffered and written to the store in runs.
  */
 import type { Diagnostics } from '../flow/diagnostics.js';
-import { emptyChainRows, TXF_COINBASE, TXF_COINJOIN, TXF_HOGEX, TXF_SEGWIT, type ChainRows, type ChainStore } from '../store/chain.js';
+import {
+  emptyChainRows,
+  TXF_COINBASE,
+  TXF_COINJOIN,
+  TXF_HOGEX,
+  TXF_SEGWIT,
+  type ChainRows,
+  type ChainStore,
+} from '../store/chain.js';
 import { addressText } from './address.js';
 import { coinbaseHeight, coinbaseText, TX_MWEB, TX_SEGWIT, type ParsedBlock } from './block.js';
 import { looksLikeCoinJoin } from './coinjoin.js';
@@ -58,9 +66,15 @@ export class ChainIndexer {
     private readonly opts: IndexerOptions,
   ) {}
 
-  static async open(store: ChainStore, net: ChainNetwork, diag: Diagnostics, opts: IndexerOptions = {}): Promise<ChainIndexer> {
+  static async open(
+    store: ChainStore,
+    net: ChainNetwork,
+    diag: Diagnostics,
+    opts: IndexerOptions = {},
+  ): Promise<ChainIndexer> {
     const st = await store.state();
-    if (st.network && st.network !== net.name) throw new Error(`the index holds ${st.network}, not ${net.name}`);
+    if (st.network && st.network !== net.name)
+      throw new Error(`the index holds ${st.network}, not ${net.name}`);
     if (!st.network) await store.setNetwork(net.name);
     const ix = new ChainIndexer(store, net, diag, opts);
     if (st.txs > 0 || st.tipHeight >= 0) {
@@ -81,7 +95,10 @@ export class ChainIndexer {
       ix.outputAddress.set(snap.outputAddress);
       snap.addressKeys.forEach((k, i) => {
         const c = k.indexOf(':');
-        ix.addresses.set(String.fromCharCode(Number(k.slice(0, c))) + Buffer.from(k.slice(c + 1), 'hex').toString('latin1'), i);
+        ix.addresses.set(
+          String.fromCharCode(Number(k.slice(0, c))) + Buffer.from(k.slice(c + 1), 'hex').toString('latin1'),
+          i,
+        );
       });
       ix.nextAddress = snap.addressKeys.length;
       ix.tipHeight = st.tipHeight;
@@ -96,7 +113,12 @@ export class ChainIndexer {
   }
 
   get counts(): { txs: number; outputs: number; addresses: number; tipHeight: number } {
-    return { txs: this.nextTx, outputs: this.nextOutput, addresses: this.nextAddress, tipHeight: this.tipHeight };
+    return {
+      txs: this.nextTx,
+      outputs: this.nextOutput,
+      addresses: this.nextAddress,
+      tipHeight: this.tipHeight,
+    };
   }
 
   async add(s: SourcedBlock): Promise<void> {
@@ -132,7 +154,8 @@ export class ChainIndexer {
     let text: string;
     if (type === ScriptType.P2PK) text = 'p2pk:' + payload.toString('hex');
     else if (type === ScriptType.Multisig) text = 'multisig:' + sha256(payload).toString('hex').slice(0, 40);
-    else if (type === ScriptType.WitnessUnknown) text = addressText(type, witnessUnknownPayload(buf, off, len), this.net);
+    else if (type === ScriptType.WitnessUnknown)
+      text = addressText(type, witnessUnknownPayload(buf, off, len), this.net);
     else text = addressText(type, payload, this.net);
     const a = this.rows.addresses;
     a.addressId.push(id);
@@ -147,7 +170,11 @@ export class ChainIndexer {
     const buf = Buffer.from(b.buf.buffer, b.buf.byteOffset, b.buf.byteLength);
     const txidBuf = Buffer.from(b.txid.buffer, b.txid.byteOffset, b.txid.byteLength);
     const R = this.rows;
-    const cbText = coinbaseText(buf, b.inScript[0] + coinbasePushLength(buf, b.inScript[0], b.inScriptLen[0]), b.inScriptLen[0] - coinbasePushLength(buf, b.inScript[0], b.inScriptLen[0]));
+    const cbText = coinbaseText(
+      buf,
+      b.inScript[0] + coinbasePushLength(buf, b.inScript[0], b.inScriptLen[0]),
+      b.inScriptLen[0] - coinbasePushLength(buf, b.inScript[0], b.inScriptLen[0]),
+    );
     R.blocks.height.push(height);
     R.blocks.hash.push(hashHex(b.hash));
     R.blocks.prev.push(hashHex(b.prevHash));
@@ -212,7 +239,9 @@ export class ChainIndexer {
         const id = this.nextOutput++;
         const v = b.outValue[o];
         const type = classifyScript(buf, b.outScript[o], b.outScriptLen[o]);
-        const addr = hasAddress(type) ? this.addressId(type, buf, scriptPayload.off, scriptPayload.len, height) : -1;
+        const addr = hasAddress(type)
+          ? this.addressId(type, buf, scriptPayload.off, scriptPayload.len, height)
+          : -1;
         this.outputValue[id] = v;
         this.outputAddress[id] = addr;
         outValue += v;

@@ -27,10 +27,18 @@ export async function ingestChain(
   net: ChainNetwork,
   spec: ChainSourceSpec,
   diag: Diagnostics,
-  opts: { policy?: ClusterPolicy; checkMerkle?: boolean; flushTxs?: number; onBlock?: (height: number) => void } = {},
+  opts: {
+    policy?: ClusterPolicy;
+    checkMerkle?: boolean;
+    flushTxs?: number;
+    onBlock?: (height: number) => void;
+  } = {},
 ): Promise<ChainIngestResult> {
   const t0 = performance.now();
-  const ix = await ChainIndexer.open(store, net, diag, { allowGaps: spec.kind === 'raw', flushTxs: opts.flushTxs });
+  const ix = await ChainIndexer.open(store, net, diag, {
+    allowGaps: spec.kind === 'raw',
+    flushTxs: opts.flushTxs,
+  });
   const from = ix.nextHeight;
   let blocks = 0;
   const feed = async (s: SourcedBlock) => {
@@ -39,10 +47,15 @@ export async function ingestChain(
     opts.onBlock?.(s.height);
   };
   if (spec.kind === 'blocks-dir') {
-    for await (const s of blocksFromDir(spec.path, net, diag, { fromHeight: from, checkMerkle: opts.checkMerkle })) await feed(s);
+    for await (const s of blocksFromDir(spec.path, net, diag, {
+      fromHeight: from,
+      checkMerkle: opts.checkMerkle,
+    }))
+      await feed(s);
   } else if (spec.kind === 'rpc') {
     const rpc = new NodeRpc({ url: spec.url, cookieFile: spec.cookieFile });
-    for await (const s of blocksFromRpc(rpc, diag, { fromHeight: from, checkMerkle: opts.checkMerkle })) await feed(s);
+    for await (const s of blocksFromRpc(rpc, diag, { fromHeight: from, checkMerkle: opts.checkMerkle }))
+      await feed(s);
   } else {
     const s = blockFromRaw(spec.path, diag, { checkMerkle: opts.checkMerkle ?? true });
     if (s) await feed(s);
@@ -50,5 +63,13 @@ export async function ingestChain(
   await ix.flush();
   const clusters = await updateClusters(store, opts.policy);
   const c = ix.counts;
-  return { blocks, tipHeight: c.tipHeight, txs: c.txs, outputs: c.outputs, addresses: c.addresses, clusters, seconds: (performance.now() - t0) / 1000 };
+  return {
+    blocks,
+    tipHeight: c.tipHeight,
+    txs: c.txs,
+    outputs: c.outputs,
+    addresses: c.addresses,
+    clusters,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }

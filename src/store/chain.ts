@@ -5,7 +5,16 @@
 
 /** Rows of a run of blocks, columnar; every id is dense and assigned by the indexer. */
 export interface ChainRows {
-  blocks: { height: number[]; hash: string[]; prev: string[]; time: number[]; txCount: number[]; size: number[]; coinbaseText: string[]; coinbaseHeight: number[] };
+  blocks: {
+    height: number[];
+    hash: string[];
+    prev: string[];
+    time: number[];
+    txCount: number[];
+    size: number[];
+    coinbaseText: string[];
+    coinbaseHeight: number[];
+  };
   txs: {
     txId: number[];
     txid: string[];
@@ -19,15 +28,48 @@ export interface ChainRows {
     /** 1 coinbase, 2 segwit, 4 looks like CoinJoin, 8 MWEB HogEx. */
     flags: number[];
   };
-  outputs: { outputId: number[]; txId: number[]; vout: number[]; value: number[]; scriptType: number[]; addressId: number[] };
+  outputs: {
+    outputId: number[];
+    txId: number[];
+    vout: number[];
+    value: number[];
+    scriptType: number[];
+    addressId: number[];
+  };
   inputs: { txId: number[]; vin: number[]; spentOutput: number[]; value: number[]; addressId: number[] };
-  addresses: { addressId: number[]; address: string[]; scriptType: number[]; key: string[]; firstHeight: number[] };
+  addresses: {
+    addressId: number[];
+    address: string[];
+    scriptType: number[];
+    key: string[];
+    firstHeight: number[];
+  };
 }
 
 export function emptyChainRows(): ChainRows {
   return {
-    blocks: { height: [], hash: [], prev: [], time: [], txCount: [], size: [], coinbaseText: [], coinbaseHeight: [] },
-    txs: { txId: [], txid: [], height: [], position: [], firstOutput: [], inCount: [], outCount: [], inValue: [], outValue: [], flags: [] },
+    blocks: {
+      height: [],
+      hash: [],
+      prev: [],
+      time: [],
+      txCount: [],
+      size: [],
+      coinbaseText: [],
+      coinbaseHeight: [],
+    },
+    txs: {
+      txId: [],
+      txid: [],
+      height: [],
+      position: [],
+      firstOutput: [],
+      inCount: [],
+      outCount: [],
+      inValue: [],
+      outValue: [],
+      flags: [],
+    },
     outputs: { outputId: [], txId: [], vout: [], value: [], scriptType: [], addressId: [] },
     inputs: { txId: [], vin: [], spentOutput: [], value: [], addressId: [] },
     addresses: { addressId: [], address: [], scriptType: [], key: [], firstHeight: [] },
@@ -74,8 +116,20 @@ export interface StoredTx {
   fee: number | null;
   coinbase: boolean;
   coinjoin: boolean;
-  inputs: { vin: number; prev_txid: string | null; prev_vout: number | null; address: string | null; value: number | null }[];
-  outputs: { vout: number; value: number; script_type: string; address: string | null; spent_by: string | null }[];
+  inputs: {
+    vin: number;
+    prev_txid: string | null;
+    prev_vout: number | null;
+    address: string | null;
+    value: number | null;
+  }[];
+  outputs: {
+    vout: number;
+    value: number;
+    script_type: string;
+    address: string | null;
+    spent_by: string | null;
+  }[];
 }
 
 export interface StoredAddress {
@@ -125,12 +179,22 @@ export interface ChainStore {
   /** Append one run of blocks atomically and move the tip. */
   append(rows: ChainRows): Promise<void>;
   /** Inputs of transactions after `afterTx` for clustering: parallel arrays, ordered by tx. */
-  clusterInputs(afterTx: number): Promise<{ txId: Int32Array; addressId: Int32Array; txFlags: Map<number, number> }>;
+  clusterInputs(
+    afterTx: number,
+  ): Promise<{ txId: Int32Array; addressId: Int32Array; txFlags: Map<number, number> }>;
   /** Two-output transactions after `afterTx` with their outputs (for the change policy). */
-  changeCandidates(afterTx: number): Promise<{ txId: number; outputs: { addressId: number; firstTx: boolean }[]; inputs: number[] }[]>;
+  changeCandidates(
+    afterTx: number,
+  ): Promise<{ txId: number; outputs: { addressId: number; firstTx: boolean }[]; inputs: number[] }[]>;
   /** Current cluster of every address (index = address id; -1: none yet). */
   clusterAssignment(): Promise<Int32Array>;
-  writeClusters(addressIds: Int32Array, clusterIds: Int32Array, clusteredTx: number, policy: string, skippedCoinJoin: number): Promise<void>;
+  writeClusters(
+    addressIds: Int32Array,
+    clusterIds: Int32Array,
+    clusteredTx: number,
+    policy: string,
+    skippedCoinJoin: number,
+  ): Promise<void>;
 
   tx(txid: string): Promise<StoredTx | null>;
   address(text: string): Promise<StoredAddress | null>;
@@ -147,7 +211,9 @@ export interface ChainStore {
   /** Outputs spent by the transactions (their inputs, resolved). */
   inputsOf(txIds: number[]): Promise<MoneyEdge[]>;
   /** Address ids that received coinbase outputs, with the coinbase text of those blocks. */
-  coinbaseRecipients(): Promise<{ addressId: number; txId: number; value: number; height: number; time: number; coinbaseText: string }[]>;
+  coinbaseRecipients(): Promise<
+    { addressId: number; txId: number; value: number; height: number; time: number; coinbaseText: string }[]
+  >;
   /** Write the whole index as Parquet files into a directory. */
   exportParquet(dir: string): Promise<string[]>;
   close(): Promise<void>;

@@ -13,7 +13,18 @@ import type {
 } from '../chain.js';
 import { DuckDbDatabase } from './database.js';
 
-const SCRIPT_TYPES = ['nonstandard', 'p2pk', 'p2pkh', 'p2sh', 'p2wpkh', 'p2wsh', 'p2tr', 'multisig', 'op_return', 'witness_unknown'];
+const SCRIPT_TYPES = [
+  'nonstandard',
+  'p2pk',
+  'p2pkh',
+  'p2sh',
+  'p2wpkh',
+  'p2wsh',
+  'p2tr',
+  'multisig',
+  'op_return',
+  'witness_unknown',
+];
 
 function csvText(s: string): string {
   return '"' + s.replace(/"/g, '""') + '"';
@@ -68,7 +79,10 @@ export class DuckDbChainStore implements ChainStore {
 
   private async setMeta(kv: Record<string, string | number>): Promise<void> {
     for (const [k, v] of Object.entries(kv)) {
-      await this.db.run('INSERT INTO chain_meta VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [k, String(v)]);
+      await this.db.run(
+        'INSERT INTO chain_meta VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+        [k, String(v)],
+      );
     }
   }
 
@@ -93,11 +107,17 @@ export class DuckDbChainStore implements ChainStore {
 
   async snapshot(): Promise<ChainSnapshot> {
     const st = await this.state();
-    const txs = await this.db.all<{ txid: string; f: number }>('SELECT txid, first_output AS f FROM chain_txs ORDER BY tx_id');
-    const outs = await this.db.all<{ v: number; a: number | null }>('SELECT value AS v, address_id AS a FROM chain_outputs ORDER BY output_id');
+    const txs = await this.db.all<{ txid: string; f: number }>(
+      'SELECT txid, first_output AS f FROM chain_txs ORDER BY tx_id',
+    );
+    const outs = await this.db.all<{ v: number; a: number | null }>(
+      'SELECT value AS v, address_id AS a FROM chain_outputs ORDER BY output_id',
+    );
     const addrs = await this.db.all<{ key: string }>('SELECT key FROM chain_addresses ORDER BY address_id');
     if (txs.length !== st.txs || outs.length !== st.outputs || addrs.length !== st.addresses)
-      throw new Error(`chain index is inconsistent: ${txs.length}/${st.txs} txs, ${outs.length}/${st.outputs} outputs`);
+      throw new Error(
+        `chain index is inconsistent: ${txs.length}/${st.txs} txs, ${outs.length}/${st.outputs} outputs`,
+      );
     const snap: ChainSnapshot = {
       txids: txs.map((t) => t.txid),
       txFirstOutput: Float64Array.from(txs, (t) => t.f),
@@ -109,7 +129,9 @@ export class DuckDbChainStore implements ChainStore {
   }
 
   async blockHash(height: number): Promise<string | null> {
-    const [r] = await this.db.all<{ hash: string }>('SELECT hash FROM chain_blocks WHERE height = $1', [height]);
+    const [r] = await this.db.all<{ hash: string }>('SELECT hash FROM chain_blocks WHERE height = $1', [
+      height,
+    ]);
     return r?.hash ?? null;
   }
 
@@ -117,7 +139,9 @@ export class DuckDbChainStore implements ChainStore {
     if (body.length <= 1) return;
     const f = join(this.tmp, `${table}.csv`);
     writeFileSync(f, body);
-    await this.db.run(`COPY ${table} FROM '${f}' (FORMAT csv, HEADER false, NULLSTR '\\N', QUOTE '"', ESCAPE '"')`);
+    await this.db.run(
+      `COPY ${table} FROM '${f}' (FORMAT csv, HEADER false, NULLSTR '\\N', QUOTE '"', ESCAPE '"')`,
+    );
   }
 
   async append(r: ChainRows): Promise<void> {
@@ -126,18 +150,50 @@ export class DuckDbChainStore implements ChainStore {
     await this.db.run('BEGIN TRANSACTION');
     try {
       const b = r.blocks;
-      await this.copy('chain_blocks', csv([b.height, b.hash, b.prev, b.time, b.txCount, b.size, b.coinbaseText, b.coinbaseHeight], ['n', 's', 's', 'n', 'n', 'n', 's', 'n']));
+      await this.copy(
+        'chain_blocks',
+        csv(
+          [b.height, b.hash, b.prev, b.time, b.txCount, b.size, b.coinbaseText, b.coinbaseHeight],
+          ['n', 's', 's', 'n', 'n', 'n', 's', 'n'],
+        ),
+      );
       const t = r.txs;
       await this.copy(
         'chain_txs',
-        csv([t.txId, t.txid, t.height, t.position, t.firstOutput, t.inCount, t.outCount, t.inValue, t.outValue, t.flags], ['n', 's', 'n', 'n', 'n', 'n', 'n', 'n', 'n', 'n']),
+        csv(
+          [
+            t.txId,
+            t.txid,
+            t.height,
+            t.position,
+            t.firstOutput,
+            t.inCount,
+            t.outCount,
+            t.inValue,
+            t.outValue,
+            t.flags,
+          ],
+          ['n', 's', 'n', 'n', 'n', 'n', 'n', 'n', 'n', 'n'],
+        ),
       );
       const o = r.outputs;
-      await this.copy('chain_outputs', csv([o.outputId, o.txId, o.vout, o.value, o.scriptType, o.addressId], ['n', 'n', 'n', 'n', 'n', 'nn']));
+      await this.copy(
+        'chain_outputs',
+        csv(
+          [o.outputId, o.txId, o.vout, o.value, o.scriptType, o.addressId],
+          ['n', 'n', 'n', 'n', 'n', 'nn'],
+        ),
+      );
       const i = r.inputs;
-      await this.copy('chain_inputs', csv([i.txId, i.vin, i.spentOutput, i.value, i.addressId], ['n', 'n', 'nn', 'nn', 'nn']));
+      await this.copy(
+        'chain_inputs',
+        csv([i.txId, i.vin, i.spentOutput, i.value, i.addressId], ['n', 'n', 'nn', 'nn', 'nn']),
+      );
       const a = r.addresses;
-      await this.copy('chain_addresses', csv([a.addressId, a.address, a.scriptType, a.key, a.firstHeight], ['n', 's', 'n', 's', 'n']));
+      await this.copy(
+        'chain_addresses',
+        csv([a.addressId, a.address, a.scriptType, a.key, a.firstHeight], ['n', 's', 'n', 's', 'n']),
+      );
       const last = b.height.length - 1;
       await this.setMeta({
         tip_height: b.height[last],
@@ -153,7 +209,9 @@ export class DuckDbChainStore implements ChainStore {
     }
   }
 
-  async clusterInputs(afterTx: number): Promise<{ txId: Int32Array; addressId: Int32Array; txFlags: Map<number, number> }> {
+  async clusterInputs(
+    afterTx: number,
+  ): Promise<{ txId: Int32Array; addressId: Int32Array; txFlags: Map<number, number> }> {
     const rows = await this.db.all<{ t: number; a: number }>(
       `SELECT tx_id AS t, address_id AS a FROM chain_inputs WHERE tx_id > $1 AND address_id IS NOT NULL ORDER BY tx_id, vin`,
       [afterTx],
@@ -169,7 +227,9 @@ export class DuckDbChainStore implements ChainStore {
     };
   }
 
-  async changeCandidates(afterTx: number): Promise<{ txId: number; outputs: { addressId: number; firstTx: boolean }[]; inputs: number[] }[]> {
+  async changeCandidates(
+    afterTx: number,
+  ): Promise<{ txId: number; outputs: { addressId: number; firstTx: boolean }[]; inputs: number[] }[]> {
     const rows = await this.db.all<{ t: number; a: number; fresh: boolean }>(
       `WITH first_seen AS (SELECT address_id, min(tx_id) AS first_tx FROM chain_outputs WHERE address_id IS NOT NULL GROUP BY address_id)
        SELECT o.tx_id AS t, o.address_id AS a, f.first_tx = o.tx_id AS fresh
@@ -182,7 +242,10 @@ export class DuckDbChainStore implements ChainStore {
        WHERE i.tx_id > $1 AND t.out_count = 2 AND i.address_id IS NOT NULL ORDER BY i.tx_id`,
       [afterTx],
     );
-    const byTx = new Map<number, { txId: number; outputs: { addressId: number; firstTx: boolean }[]; inputs: number[] }>();
+    const byTx = new Map<
+      number,
+      { txId: number; outputs: { addressId: number; firstTx: boolean }[]; inputs: number[] }
+    >();
     for (const r of rows) {
       let e = byTx.get(r.t);
       if (!e) byTx.set(r.t, (e = { txId: r.t, outputs: [], inputs: [] }));
@@ -195,26 +258,43 @@ export class DuckDbChainStore implements ChainStore {
   async clusterAssignment(): Promise<Int32Array> {
     const st = await this.state();
     const out = new Int32Array(st.addresses).fill(-1);
-    const rows = await this.db.all<{ a: number; c: number }>('SELECT address_id AS a, cluster_id AS c FROM chain_clusters');
+    const rows = await this.db.all<{ a: number; c: number }>(
+      'SELECT address_id AS a, cluster_id AS c FROM chain_clusters',
+    );
     for (const r of rows) out[r.a] = r.c;
     return out;
   }
 
-  async writeClusters(addressIds: Int32Array, clusterIds: Int32Array, clusteredTx: number, policy: string, skipped: number): Promise<void> {
+  async writeClusters(
+    addressIds: Int32Array,
+    clusterIds: Int32Array,
+    clusteredTx: number,
+    policy: string,
+    skipped: number,
+  ): Promise<void> {
     const st = await this.state();
     await this.db.run('BEGIN TRANSACTION');
     try {
-      if (st.clusterPolicy !== null && st.clusterPolicy !== policy) await this.db.run('DELETE FROM chain_clusters');
+      if (st.clusterPolicy !== null && st.clusterPolicy !== policy)
+        await this.db.run('DELETE FROM chain_clusters');
       const a = Array.from(addressIds);
       const c = Array.from(clusterIds);
-      await this.db.run('CREATE TEMP TABLE IF NOT EXISTS cluster_changes (address_id INTEGER, cluster_id INTEGER)');
+      await this.db.run(
+        'CREATE TEMP TABLE IF NOT EXISTS cluster_changes (address_id INTEGER, cluster_id INTEGER)',
+      );
       await this.db.run('DELETE FROM cluster_changes');
       await this.copy('cluster_changes', csv([a, c], ['n', 'n']));
-      await this.db.run('DELETE FROM chain_clusters WHERE address_id IN (SELECT address_id FROM cluster_changes)');
+      await this.db.run(
+        'DELETE FROM chain_clusters WHERE address_id IN (SELECT address_id FROM cluster_changes)',
+      );
       await this.db.run('INSERT INTO chain_clusters SELECT address_id, cluster_id FROM cluster_changes');
       const m = await this.meta();
       const prevSkipped = st.clusterPolicy === policy ? Number(m.get('coinjoin_skipped') ?? 0) : 0;
-      await this.setMeta({ clustered_tx: clusteredTx, cluster_policy: policy, coinjoin_skipped: prevSkipped + skipped });
+      await this.setMeta({
+        clustered_tx: clusteredTx,
+        cluster_policy: policy,
+        coinjoin_skipped: prevSkipped + skipped,
+      });
       await this.db.run('COMMIT');
     } catch (e) {
       await this.db.run('ROLLBACK');
@@ -222,10 +302,22 @@ export class DuckDbChainStore implements ChainStore {
     }
   }
 
-  async clusterStats(): Promise<{ clusters: number; largest: number; coinjoinSkipped: number; policy: string | null }> {
-    const [r] = await this.db.all<{ n: number; m: number | null }>('SELECT count(*) AS n, max(size) AS m FROM chain_cluster_sizes');
+  async clusterStats(): Promise<{
+    clusters: number;
+    largest: number;
+    coinjoinSkipped: number;
+    policy: string | null;
+  }> {
+    const [r] = await this.db.all<{ n: number; m: number | null }>(
+      'SELECT count(*) AS n, max(size) AS m FROM chain_cluster_sizes',
+    );
     const m = await this.meta();
-    return { clusters: r.n, largest: r.m ?? 0, coinjoinSkipped: Number(m.get('coinjoin_skipped') ?? 0), policy: m.get('cluster_policy') ?? null };
+    return {
+      clusters: r.n,
+      largest: r.m ?? 0,
+      coinjoinSkipped: Number(m.get('coinjoin_skipped') ?? 0),
+      policy: m.get('cluster_policy') ?? null,
+    };
   }
 
   async tx(txid: string): Promise<StoredTx | null> {
@@ -244,19 +336,34 @@ export class DuckDbChainStore implements ChainStore {
        LEFT JOIN chain_addresses a ON a.address_id = i.address_id WHERE i.tx_id = $1 ORDER BY i.vin`,
       [t.tx_id],
     );
-    const outs = await this.db.all<{ vout: number; value: number; st: number; address: string | null; spent_by: string | null }>(
+    const outs = await this.db.all<{
+      vout: number;
+      value: number;
+      st: number;
+      address: string | null;
+      spent_by: string | null;
+    }>(
       `SELECT o.vout, o.value, o.script_type AS st, a.address, st.txid AS spent_by FROM chain_outputs o
        LEFT JOIN chain_addresses a ON a.address_id = o.address_id LEFT JOIN chain_inputs i ON i.spent_output = o.output_id
        LEFT JOIN chain_txs st ON st.tx_id = i.tx_id WHERE o.tx_id = $1 ORDER BY o.vout`,
       [t.tx_id],
     );
-    t.outputs = outs.map((o) => ({ vout: o.vout, value: o.value, script_type: SCRIPT_TYPES[o.st], address: o.address, spent_by: o.spent_by }));
+    t.outputs = outs.map((o) => ({
+      vout: o.vout,
+      value: o.value,
+      script_type: SCRIPT_TYPES[o.st],
+      address: o.address,
+      spent_by: o.spent_by,
+    }));
     delete (t as { flags?: number }).flags;
     return t;
   }
 
   async addressIdOf(text: string): Promise<number | null> {
-    const [r] = await this.db.all<{ id: number }>('SELECT address_id AS id FROM chain_addresses WHERE address = $1', [text]);
+    const [r] = await this.db.all<{ id: number }>(
+      'SELECT address_id AS id FROM chain_addresses WHERE address = $1',
+      [text],
+    );
     return r?.id ?? null;
   }
 
@@ -290,17 +397,25 @@ export class DuckDbChainStore implements ChainStore {
   }
 
   async clusterOf(addressId: number): Promise<number | null> {
-    const [r] = await this.db.all<{ c: number }>('SELECT cluster_id AS c FROM chain_clusters WHERE address_id = $1', [addressId]);
+    const [r] = await this.db.all<{ c: number }>(
+      'SELECT cluster_id AS c FROM chain_clusters WHERE address_id = $1',
+      [addressId],
+    );
     return r?.c ?? null;
   }
 
   async clusterMembers(clusterId: number): Promise<number[]> {
-    const rows = await this.db.all<{ a: number }>('SELECT address_id AS a FROM chain_clusters WHERE cluster_id = $1 ORDER BY address_id', [clusterId]);
+    const rows = await this.db.all<{ a: number }>(
+      'SELECT address_id AS a FROM chain_clusters WHERE cluster_id = $1 ORDER BY address_id',
+      [clusterId],
+    );
     return rows.map((r) => r.a);
   }
 
   async txIdOf(txid: string): Promise<number | null> {
-    const [r] = await this.db.all<{ id: number }>('SELECT tx_id AS id FROM chain_txs WHERE txid = $1', [txid.toLowerCase()]);
+    const [r] = await this.db.all<{ id: number }>('SELECT tx_id AS id FROM chain_txs WHERE txid = $1', [
+      txid.toLowerCase(),
+    ]);
     return r?.id ?? null;
   }
 
@@ -316,7 +431,9 @@ export class DuckDbChainStore implements ChainStore {
 
   async outputsTo(addressIds: number[]): Promise<MoneyEdge[]> {
     if (addressIds.length === 0) return [];
-    return this.db.all<MoneyEdge>(`${EDGE_SELECT} WHERE o.address_id IN (${ids(addressIds)}) ORDER BY o.output_id`);
+    return this.db.all<MoneyEdge>(
+      `${EDGE_SELECT} WHERE o.address_id IN (${ids(addressIds)}) ORDER BY o.output_id`,
+    );
   }
 
   async outputsOf(txIds: number[]): Promise<MoneyEdge[]> {
@@ -331,7 +448,9 @@ export class DuckDbChainStore implements ChainStore {
     );
   }
 
-  async coinbaseRecipients(): Promise<{ addressId: number; txId: number; value: number; height: number; time: number; coinbaseText: string }[]> {
+  async coinbaseRecipients(): Promise<
+    { addressId: number; txId: number; value: number; height: number; time: number; coinbaseText: string }[]
+  > {
     return this.db.all(
       `SELECT o.address_id AS "addressId", o.tx_id AS "txId", o.value, t.height, b.time, b.coinbase_text AS "coinbaseText"
        FROM chain_txs t JOIN chain_outputs o ON o.tx_id = t.tx_id JOIN chain_blocks b ON b.height = t.height
@@ -342,7 +461,14 @@ export class DuckDbChainStore implements ChainStore {
   async exportParquet(dir: string): Promise<string[]> {
     mkdirSync(dir, { recursive: true });
     const out: string[] = [];
-    for (const t of ['chain_blocks', 'chain_txs', 'chain_outputs', 'chain_inputs', 'chain_addresses', 'chain_clusters']) {
+    for (const t of [
+      'chain_blocks',
+      'chain_txs',
+      'chain_outputs',
+      'chain_inputs',
+      'chain_addresses',
+      'chain_clusters',
+    ]) {
       const f = resolve(dir, `${t.replace('chain_', '')}.parquet`);
       await this.db.run(`COPY ${t} TO '${f.replace(/'/g, "''")}' (FORMAT parquet)`);
       out.push(f);
