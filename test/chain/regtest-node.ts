@@ -66,7 +66,7 @@ export class RegtestNode {
         break;
       } catch (e) {
         if (i > 150 || proc.exitCode !== null)
-          throw new Error(`litecoind did not come up: ${(e as Error).message}`);
+          throw new Error(`litecoind did not come up: ${(e as Error).message}`, { cause: e });
         await new Promise((r) => setTimeout(r, 100));
       }
     }
