@@ -156,3 +156,54 @@ export const STRATUM_SIZES = {
   BTC: { submit: 150, notify: 900, result: 40, hello: 220, helloReply: 1250 },
   XMR: { submit: 190, notify: 260, result: 75, hello: 250, helloReply: 420 },
 } as const;
+
+export interface StratumMessage {
+  timeMs: number;
+  fromClient: boolean;
+  line: string;
+}
+
+export interface StratumMiner extends StratumIdentity {
+  /** Mean seconds between accepted shares (work(difficulty) / hash rate). */
+  shareIntervalS: number;
+}
+
+/**
+ * One Stratum session as it appears on the wire: hello, then shares as a Poisson process at the
+ * miner's cadence (each answered by the pool) and new jobs from the pool.
+ */
+export function stratumSession(
+  m: StratumMiner,
+  startMs: number,
+  seconds: number,
+  rng: Rng,
+): StratumMessage[] {
+  const out: StratumMessage[] = [];
+  for (const line of clientHello(m, rng)) out.push({ timeMs: startMs, fromClient: true, line });
+  let jobId = 1;
+  for (const line of poolHello(m, rng, jobId)) out.push({ timeMs: startMs + 40, fromClient: false, line });
+  const end = startMs + seconds * 1000;
+  const jobEveryS = m.coin === 'BTC' ? 40 : 60;
+  let nextShare = startMs + 40 + rng.exponential(1 / m.shareIntervalS) * 1000;
+  let nextJob = startMs + 40 + rng.exponential(1 / jobEveryS) * 1000;
+  let msgId = 10;
+  while (Math.min(nextShare, nextJob) < end) {
+    if (nextShare <= nextJob) {
+      const t = Math.round(nextShare);
+      out.push({ timeMs: t, fromClient: true, line: submit(m, rng, msgId, jobId, Math.floor(t / 1000)) });
+      out.push({ timeMs: t + 35, fromClient: false, line: submitResult(m.coin, msgId) });
+      msgId++;
+      nextShare += rng.exponential(1 / m.shareIntervalS) * 1000;
+    } else {
+      jobId++;
+      const t = Math.round(nextJob);
+      out.push({
+        timeMs: t,
+        fromClient: false,
+        line: m.coin === 'BTC' ? btcNotify(rng, jobId, false) : xmrJob(m, rng, jobId),
+      });
+      nextJob += rng.exponential(1 / jobEveryS) * 1000;
+    }
+  }
+  return out.sort((a, b) => a.timeMs - b.timeMs);
+}
