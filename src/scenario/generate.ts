@@ -30,12 +30,18 @@ export interface GenerateOptions {
 export function* hours(
   world: World,
   services?: ReadonlySet<Service>,
+  range?: { fromMs: number; toMs: number },
 ): Generator<{ hourMs: number; flows: HourFlows; order: Int32Array }> {
   const model = new FlowModel(world, services ?? new Set(ALL_SERVICES));
   const buf = new HourFlows();
   const c = world.config;
-  const end = c.startMs + c.days * DAY;
-  for (let t = c.startMs; t < end; t += HOUR) {
+  let end = c.startMs + c.days * DAY;
+  let t = c.startMs;
+  if (range) {
+    t = Math.max(t, c.startMs + Math.floor((range.fromMs - c.startMs) / HOUR) * HOUR);
+    end = Math.min(end, range.toMs);
+  }
+  for (; t < end; t += HOUR) {
     buf.clear();
     model.hour(t, buf);
     yield { hourMs: t, flows: buf, order: buf.sort() };
