@@ -4,5 +4,14 @@ import * as ingest from './ingest.js';
 import * as flows from './flows.js';
 import * as summary from './summary.js';
 import * as scenario from './scenario.js';
+import * as series from './series.js';
+import * as surge from './surge.js';
 
-export const commands: { register(program: Command): void }[] = [ingest, flows, summary, scenario];
+export const commands: { register(program: Command): void }[] = [
+  ingest,
+  flows,
+  summary,
+  scenario,
+  series,
+  surge,
+];

@@ -4,6 +4,8 @@ import { parseUdpUrl, replay } from '../scenario/replay.js';
 import { buildWorld, defaultConfig, type Growth } from '../scenario/world.js';
 import { writeScenario, type ScenarioFormat } from '../scenario/write.js';
 import { Progress } from './progress.js';
+import { openFlowStore } from '../store/open.js';
+import { loadWorldIntoStore } from '../scenario/store.js';
 
 function day(v: string, name: string): number {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) throw new Error(`${name} must be a date like 2017-05-17, not ${v}`);
@@ -17,7 +19,8 @@ function int(v: string, name: string, min: number): number {
 }
 
 interface GenerateOpts {
-  out: string;
+  out?: string;
+  db?: string;
   seed: string;
   start: string;
   days: string;
@@ -42,7 +45,8 @@ export function register(program: Command): void {
   cmd
     .command('generate')
     .description('write export datagrams (or a capture) and the ground truth to a directory')
-    .requiredOption('--out <dir>', 'output directory')
+    .option('--out <dir>', 'output directory (export or capture files and the ground truth)')
+    .option('--db <file>', 'also load the flows straight into this store (no export/decode round trip)')
     .option('--seed <n>', 'random seed', '1')
     .option('--start <date>', 'first day (UTC)', '2017-04-01')
     .option('--days <n>', 'number of days', '90')
@@ -58,7 +62,7 @@ export function register(program: Command): void {
     .option('--payload-hosts <fraction>', 'share of hosts whose flows carry payload samples', '0')
     .option('--capture-hosts <n>', 'pcap format: background hosts captured besides the miners', '3')
     .option('--capture-hours <n>', 'pcap format: hours captured from each miner start / the onset', '2')
-    .action((o: GenerateOpts) => {
+    .action(async (o: GenerateOpts) => {
       const growth = o.growth as Growth;
       if (!['step', 'linear', 'exponential'].includes(growth))
         throw new Error(`--growth must be step, linear or exponential, not ${o.growth}`);
@@ -79,10 +83,24 @@ export function register(program: Command): void {
         cryptoPortBackground: Number(o.background),
         payloadHosts: Number(o.payloadHosts),
       });
+      if (!o.out && !o.db) throw new Error('give --out DIR, --db FILE or both');
       const world = buildWorld(config);
-      const progress = new Progress(`scenario ${o.out}`, config.days * 24);
+      if (o.db) {
+        const store = await openFlowStore(o.db);
+        try {
+          const progress = new Progress(`scenario → ${o.db}`);
+          const n = await loadWorldIntoStore(world, store, (k) => progress.update(k, `${k} flows`));
+          progress.done();
+          process.stdout.write(`${o.db}: ${n} flows stored (source scenario:seed=${config.seed})\n`);
+        } finally {
+          await store.close();
+        }
+      }
+      if (!o.out) return;
+      const out = o.out;
+      const progress = new Progress(`scenario ${out}`, config.days * 24);
       const t0 = Date.now();
-      const s = writeScenario(world, o.out, {
+      const s = writeScenario(world, out, {
         format,
         captureHosts: int(o.captureHosts, '--capture-hosts', 0),
         captureHours: Number(o.captureHours),
@@ -91,8 +109,8 @@ export function register(program: Command): void {
       progress.done();
       const secs = (Date.now() - t0) / 1000;
       process.stdout.write(
-        `${o.out}: ${s.flows} flows, ${s.records} export records in ${s.datagrams} datagrams, ${s.packets} packets (${s.files.join(', ')}) in ${secs.toFixed(1)} s\n` +
-          `ground truth: ${join(o.out, 'truth.json')} (${world.crypto.length} crypto hosts${config.onsetMs === null ? ', no onset' : `, onset ${o.onset}`})\n`,
+        `${out}: ${s.flows} flows, ${s.records} export records in ${s.datagrams} datagrams, ${s.packets} packets (${s.files.join(', ')}) in ${secs.toFixed(1)} s\n` +
+          `ground truth: ${join(out, 'truth.json')} (${world.crypto.length} crypto hosts${config.onsetMs === null ? ', no onset' : `, onset ${o.onset}`})\n`,
       );
     });
   cmd
