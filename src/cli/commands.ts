@@ -13,6 +13,9 @@ import * as sanctions from './sanctions.js';
 import * as screen from './screen.js';
 import * as serve from './serve.js';
 import * as apikey from './apikey.js';
+import * as scenario from './scenario.js';
+import * as series from './series.js';
+import * as surge from './surge.js';
 
 export const commands: { register(program: Command): void }[] = [
   demo,
@@ -28,4 +31,7 @@ export const commands: { register(program: Command): void }[] = [
   screen,
   serve,
   apikey,
+  scenario,
+  series,
+  surge,
 ];
