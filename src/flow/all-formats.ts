@@ -2,6 +2,6 @@
 // netflow-pcap first: its sniffer claims only captures of NetFlow/IPFIX export traffic.
 import '../netflow/pcap-reader.js';
 import '../capture/formats.js';
-export {};
 import '../netflow/nfdump-csv.js';
 import '../netflow/zeek.js';
+export {};
