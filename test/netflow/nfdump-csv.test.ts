@@ -202,6 +202,24 @@ test('broken rows: each reported with its line, counted, every good row kept', a
       flows.map((f) => [f.src, f.srcPort, f.packets, f.firstMs]),
       keep.map((f) => [f.src, f.srcPort, f.packets, f.firstMs]),
     );
+    // Two nfdump outputs concatenated: two header/summary blocks, all rows, no problems.
+    const twice = join(dir, 'twice.csv');
+    const one = readFileSync(join(FIX, 'bitcoin-ipfix.csv'), 'utf8');
+    writeFileSync(twice, one + one);
+    const r2 = await readAll(twice);
+    assert.equal(r2.flows.length, 24);
+    assert.equal(r2.d.get('problems'), 0, r2.d.summary());
+    assert.equal(r2.d.get('summary.flows'), 24);
+    // An empty counter is an error, not a zero.
+    const empty = join(dir, 'empty.csv');
+    writeFileSync(empty, [lines[0], lines[1].replace(/,3,1729,/, ',,1729,'), lines[2]].join('\n'));
+    const r3 = await readAll(empty);
+    assert.equal(r3.flows.length, 1);
+    assert.deepEqual(
+      r3.d.problems.map((p) => [p.offset, p.kind]),
+      [[2, 'bad-row']],
+    );
+    assert.match(r3.d.problems[0].message, /empty field/);
     // -q output (no header, no summary) reads with the 1.7 layout.
     const q = join(dir, 'q.csv');
     writeFileSync(q, lines.slice(1, 13).join('\n') + '\n');
