@@ -7,7 +7,12 @@ let geoOnce: GeoDatabase | undefined;
 
 /** The geo database, loaded once per process (from the binary cache after the first build). */
 export function sharedGeoDatabase(): GeoDatabase {
-  geoOnce ??= loadGeoDatabase();
+  geoOnce ??= loadGeoDatabase({
+    onBuild: () =>
+      process.stderr.write(
+        'coinradar: building the geo lookup tables from @ip-location-db (first run only)...\n',
+      ),
+  });
   return geoOnce;
 }
 

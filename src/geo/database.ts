@@ -99,11 +99,16 @@ export class GeoDatabase {
 }
 
 export interface LoadGeoOptions {
-  /** Folder for the binary cache; default: node_modules/.cache/coinradar, else ~/.cache/coinradar, else the temp dir. */
+  /**
+   * Folder for the binary cache; default $COINRADAR_CACHE_DIR, else the first usable of
+   * node_modules/.cache/coinradar, ~/.cache/coinradar and the temp dir.
+   */
   cacheDir?: string;
   /** Do not read or write a cache (always build from the CSVs). */
   noCache?: boolean;
   files?: GeoDataFiles;
+  /** Called when no cache is usable and the tables are about to be built (takes seconds). */
+  onBuild?: () => void;
 }
 
 /** Build from the package CSVs, or load the cache built earlier for the same package versions. */
@@ -115,14 +120,14 @@ export function loadGeoDatabase(o: LoadGeoOptions = {}): GeoDatabase {
     .digest('hex')
     .slice(0, 16);
   const name = `geo-${files.asnVersion}-${key}.bin`;
-  const dirs = o.cacheDir
-    ? [o.cacheDir]
+  const only = o.cacheDir ?? process.env.COINRADAR_CACHE_DIR;
+  const dirs = only
+    ? [only]
     : [
-        process.env.COINRADAR_CACHE_DIR,
         join(files.nodeModules, '.cache', 'coinradar'),
         join(homedir(), '.cache', 'coinradar'),
         join(tmpdir(), 'coinradar-cache'),
-      ].filter((d): d is string => !!d);
+      ];
   if (!o.noCache) {
     for (const d of dirs) {
       const p = join(d, name);
@@ -131,6 +136,7 @@ export function loadGeoDatabase(o: LoadGeoOptions = {}): GeoDatabase {
       if (db) return db;
     }
   }
+  o.onBuild?.();
   const parts = buildParts(files);
   let cacheFile: string | undefined;
   if (!o.noCache) {

@@ -137,6 +137,12 @@ async function* nfdumpCsvBatches(path: string, opts: FlowSourceOptions): AsyncGe
       nextProgress = input.bytesRead + (1 << 20);
     }
     if (line === '') continue;
+    // Outputs of several nfdump runs concatenated: each header starts a new block with its own summary.
+    if (line.startsWith(HEADER_PREFIX) && (col !== undefined || summary !== 'none')) {
+      col = undefined;
+      summary = 'none';
+      rows = 0;
+    }
     if (summary !== 'none') {
       if (summary === 'title') {
         summaryCols = line.split(',');
@@ -201,19 +207,21 @@ async function* nfdumpCsvBatches(path: string, opts: FlowSourceOptions): AsyncGe
     const opkt = c.opkt === undefined ? 0 : Number(f[c.opkt]);
     const obyt = c.obyt === undefined ? 0 : Number(f[c.obyt]);
     const bad =
-      Number.isNaN(ts) || Number.isNaN(te)
-        ? `bad time ${JSON.stringify(f[c.ts])} / ${JSON.stringify(f[c.te])}`
-        : !(td >= 0)
-          ? `bad duration ${JSON.stringify(f[c.td])}`
-          : Number.isNaN(proto)
-            ? `unknown protocol ${JSON.stringify(f[c.pr])}`
-            : !isPort(sp) || !isPort(dp)
-              ? `bad port ${JSON.stringify(f[c.sp])} / ${JSON.stringify(f[c.dp])}`
-              : !isCount(ipkt) || !isCount(ibyt) || !isCount(opkt) || !isCount(obyt)
-                ? `bad counter in ${clip(line)}`
-                : Number.isNaN(flags)
-                  ? `bad TCP flags ${JSON.stringify(f[c.flg])}`
-                  : '';
+      f[c.td] === '' || f[c.sp] === '' || f[c.dp] === '' || f[c.ipkt] === '' || f[c.ibyt] === ''
+        ? `empty field in ${clip(line)}`
+        : Number.isNaN(ts) || Number.isNaN(te)
+          ? `bad time ${JSON.stringify(f[c.ts])} / ${JSON.stringify(f[c.te])}`
+          : !(td >= 0)
+            ? `bad duration ${JSON.stringify(f[c.td])}`
+            : Number.isNaN(proto)
+              ? `unknown protocol ${JSON.stringify(f[c.pr])}`
+              : !isPort(sp) || !isPort(dp)
+                ? `bad port ${JSON.stringify(f[c.sp])} / ${JSON.stringify(f[c.dp])}`
+                : !isCount(ipkt) || !isCount(ibyt) || !isCount(opkt) || !isCount(obyt)
+                  ? `bad counter in ${clip(line)}`
+                  : Number.isNaN(flags)
+                    ? `bad TCP flags ${JSON.stringify(f[c.flg])}`
+                    : '';
     if (bad) {
       problem('bad-row', bad);
       d.add('records.skipped');

@@ -7,7 +7,9 @@
  * Mapping: originator → src, responder → dst; orig_pkts/orig_ip_bytes → packets/bytes and
  * resp_pkts/resp_ip_bytes → revPackets/revBytes (Zeek's IP-layer byte counts, the ones NetFlow
  * uses; orig_bytes/resp_bytes are payload only); first = ts, last = ts + duration. For ICMP,
- * Zeek puts the type in id.orig_p and the code in id.resp_p; proto 'icmp' over IPv6 is ICMPv6.
+ * Zeek puts the type in id.orig_p and the code in id.resp_p; they become NetFlow's form (source
+ * port 0, destination port type·256 + code) like every other source. Proto 'icmp' over IPv6 is
+ * ICMPv6 (58).
  * TCP flags are derived (see `zeekTcpFlags`).
  */
 import { createReadStream } from 'node:fs';
@@ -160,11 +162,18 @@ class ZeekBatcher {
     }
     let proto = PROTO[c.proto] ?? Number(c.proto);
     if (proto === 1 && v === 6) proto = 58;
+    const icmp = proto === 1 || proto === 58;
+    if (icmp && (c.origP > 255 || c.respP > 255)) {
+      b.length--;
+      this.problem(line, 'bad-row', `ICMP type/code out of range: ${c.origP}/${c.respP}`);
+      return false;
+    }
     b.ipVersion[i] = v;
     b.firstMs[i] = c.ts;
     b.lastMs[i] = c.ts + (c.duration ?? 0);
-    b.srcPort[i] = c.origP;
-    b.dstPort[i] = c.respP;
+    // ICMP as NetFlow and nfdump carry it: source port 0, destination port type << 8 | code.
+    b.srcPort[i] = icmp ? 0 : c.origP;
+    b.dstPort[i] = icmp ? (c.origP << 8) | c.respP : c.respP;
     b.proto[i] = proto;
     b.packets[i] = c.origPkts ?? 0;
     b.bytes[i] = c.origIpBytes ?? 0;
