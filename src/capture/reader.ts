@@ -49,6 +49,8 @@ class ReusedPacketView implements PacketView {
 
 export interface ReadCaptureOptions {
   onProgress?: (bytesRead: number) => void;
+  /** Read size (default 4 MiB); small values exist to test records straddling chunk ends. */
+  chunkBytes?: number;
 }
 
 /** The largest packet we accept (libpcap's MAXIMUM_SNAPLEN is 262144; allow headroom). */
@@ -99,7 +101,7 @@ export async function* captureChunks(
   onPacket: (p: PacketView) => void,
   opts: ReadCaptureOptions = {},
 ): AsyncGenerator<void> {
-  const f = await ChunkedFile.open(path);
+  const f = await ChunkedFile.open(path, opts.chunkBytes);
   try {
     await f.fill(24);
     const head = f.buf.subarray(f.start, f.end);

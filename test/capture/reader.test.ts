@@ -388,3 +388,42 @@ test('forEachUdpPayload: every UDP datagram with endpoints, time and offset', as
   assert.ok(seen.includes('82.178.113.245:47255>82.178.158.181:53 33'), seen.join('\n'));
   assert.equal(diag.get('udp.datagrams'), 5);
 });
+
+test('records straddling chunk ends: tiny read sizes give the same packets and problems', async () => {
+  const files = [
+    BITCOIN,
+    'test/fixtures/pcap/ndpi/gnutella.pcap',
+    'test/fixtures/pcap/nesfit/cgminer.s0.pcapng',
+  ];
+  // Corrupt files too: resynchronisation must work across chunk ends.
+  const frames = tcpFrames(40);
+  const blocks = frames.map((f) => pcapngEpb(f, true));
+  const bad = Buffer.from(blocks[7]);
+  bad.writeUInt32LE(0x7ffffff0, 4);
+  files.push(
+    tmp(Buffer.concat([pcapngShb(true), pcapngIdb(1, true), ...blocks.slice(0, 7), bad, ...blocks.slice(8)])),
+  );
+  const recs = frames.map((f) => pcapRecord(f));
+  const badRec = Buffer.from(recs[9]);
+  badRec.writeUInt32LE(0xc0000000, 8);
+  files.push(tmp(Buffer.concat([pcapFile([]), ...recs.slice(0, 9), badRec, ...recs.slice(10)])));
+  for (const path of files) {
+    const digest = async (chunkBytes?: number) => {
+      const d = new Diagnostics();
+      const out: string[] = [];
+      await readCapture(
+        path,
+        d,
+        (p) => out.push(`${p.fileOffset} ${p.tsMs} ${p.caplen} ${p.data.toString('base64')}`),
+        {
+          chunkBytes,
+        },
+      );
+      return { out, problems: d.problems.map((p) => `${p.kind}@${p.offset}`) };
+    };
+    const ref = await digest();
+    assert.ok(ref.out.length > 30, path);
+    for (const chunk of [64, 1000, 4096])
+      assert.deepEqual(await digest(chunk), ref, `${path} chunk ${chunk}`);
+  }
+});
