@@ -219,7 +219,11 @@ class PcapWalker implements Walker {
       const origLen = this.u32(buf, p + 12);
       if (caplen > this.snapLimit) {
         const at = f.offsetOf(p);
-        if (caplen <= MAX_CAPLEN && end - p >= 16 + caplen + 16 && this.plausible(buf, p + 16 + caplen)) {
+        const next = p + 16 + caplen;
+        if (
+          caplen <= MAX_CAPLEN &&
+          ((end - next >= 16 && this.plausible(buf, next)) || (f.eof && next === end))
+        ) {
           // The length is believable and the next header is fine: skip just this record.
           this.problem(
             at,

@@ -250,6 +250,14 @@ test('bad input: pcap caplen beyond snaplen is skipped with its offset; absurd c
     d1.problems.map((p) => [p.kind, p.offset]),
     [['caplen-exceeds-snaplen', head.length + recs[0].length + recs[1].length]],
   );
+  // The same as the last record of the file.
+  const d3 = new Diagnostics();
+  const got3 = await packetsOf(tmp(Buffer.concat([head, recs[0], recs[1], pcapRecord(big)])), d3);
+  assert.equal(got3.length, 2);
+  assert.deepEqual(
+    d3.problems.map((p) => [p.kind, p.offset]),
+    [['caplen-exceeds-snaplen', head.length + recs[0].length + recs[1].length]],
+  );
   // Record 2's caplen is absurd (3 GB): report it, scan to the next plausible record, keep the rest.
   const bad = Buffer.from(recs[2]);
   bad.writeUInt32LE(0xc0000000, 8);
