@@ -471,7 +471,7 @@ export class FlowTable {
     let pb = forward ? this.payF[f] : this.payR[f];
     if (pb === null || pb.length < need) {
       // Most flows carry far less than the cap: start at twice the first piece, double up to the cap.
-      const size = Math.min(cap, Math.max(need, 64, pb ? pb.length * 2 : need * 2));
+      const size = Math.min(cap, Math.max(need, 256, pb ? pb.length * 2 : need * 2));
       const nb = Buffer.allocUnsafe(size);
       if (pb) pb.copy(nb, 0, 0, used);
       pb = nb;
