@@ -1,7 +1,7 @@
 /** pcap/pcapng through the real ingest path into a DuckDB store. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '../../src/flow/all-formats.js';
@@ -45,6 +45,7 @@ test('ingest stores capture flows with counts, positions and problems', async ()
     writeFileSync(junk, Buffer.from('GET / HTTP/1.1\r\n\r\n'));
     const j = await ingestFile(junk, { store });
     assert.match(j.error ?? '', /junk\.pcap:0: unknown-format/);
+    rmSync(dir, { recursive: true, force: true });
   } finally {
     await store.close();
   }

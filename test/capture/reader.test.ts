@@ -2,9 +2,9 @@
  * The capture readers on files written by the test: every pcap magic and both pcapng byte
  * orders (from real packets of bitcoin.pcap), every link type we decode, and bad input.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, openSync, ftruncateSync, closeSync, writeSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, openSync, ftruncateSync, closeSync, writeSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -31,6 +31,7 @@ import {
 } from './synth.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'coinradar-capture-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function tmp(content: Buffer): string {
   const p = join(dir, `f${n++}.cap`);

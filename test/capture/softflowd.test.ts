@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { coinradarFlows } from './peers.js';
@@ -64,6 +64,7 @@ async function softflowdRecords(capture: string): Promise<Map<string, [number, n
       encoding: 'utf8',
     },
   );
+  rmSync(dir, { recursive: true, force: true });
   const m = new Map<string, [number, number]>();
   for (const line of out.stdout.split('\n')) {
     const f = line.split('|').map((x) => x.trim());
