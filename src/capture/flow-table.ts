@@ -31,6 +31,8 @@ export interface FlowTableOptions {
   /** How long a TCP flow closed by RST or FIN/FIN keeps taking trailing packets. */
   closeLingerMs?: number;
   payloadCap?: number;
+  /** Open flows kept at most; beyond it the least recently seen flow is ended (memory bound). */
+  maxFlows?: number;
   batchSize?: number;
   /** Source name written to every batch (the file path). */
   source?: string;
@@ -39,6 +41,8 @@ export interface FlowTableOptions {
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_ACTIVE_TIMEOUT_MS = 1_800_000;
 export const DEFAULT_CLOSE_LINGER_MS = 5_000;
+/** About 170 MB of flow columns, plus payload samples. */
+export const DEFAULT_MAX_FLOWS = 1_000_000;
 
 /** Why a flow ended, for the diagnostics counters. */
 const END_IDLE = 0;
@@ -46,12 +50,14 @@ const END_ACTIVE = 1;
 const END_CLOSED = 2;
 const END_REUSED = 3;
 const END_EOF = 4;
+const END_EVICTED = 5;
 const END_NAMES = [
   'flows.ended-idle',
   'flows.ended-active',
   'flows.ended-tcp-close',
   'flows.ended-port-reuse',
   'flows.ended-eof',
+  'flows.ended-table-full',
 ];
 
 /** Bits of the per-flow state byte. */
@@ -74,6 +80,7 @@ export class FlowTable {
   readonly activeTimeoutMs: number;
   readonly closeLingerMs: number;
   readonly payloadCap: number;
+  readonly maxFlows: number;
   readonly batchSize: number;
   readonly source: string;
 
@@ -134,7 +141,7 @@ export class FlowTable {
     flows: 0,
     retransmitted: 0,
   };
-  private ended = [0, 0, 0, 0, 0];
+  private ended = [0, 0, 0, 0, 0, 0];
 
   constructor(
     opts: FlowTableOptions,
@@ -144,7 +151,8 @@ export class FlowTable {
     this.activeTimeoutMs = opts.activeTimeoutMs ?? DEFAULT_ACTIVE_TIMEOUT_MS;
     this.closeLingerMs = opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS;
     this.payloadCap = Math.max(0, opts.payloadCap ?? DEFAULT_PAYLOAD_CAP);
-    this.batchSize = opts.batchSize ?? 4096;
+    this.maxFlows = Math.max(1, opts.maxFlows ?? DEFAULT_MAX_FLOWS);
+    this.batchSize = Math.max(1, opts.batchSize ?? 4096);
     this.source = opts.source ?? '';
     this.batch = new FlowBatch(this.batchSize, this.source);
     this.growSlots(1024);
@@ -303,6 +311,7 @@ export class FlowTable {
     else if (d.proto === 6 && d.tcpFlags & TCP_SYN) asSent = !(d.tcpFlags & TCP_ACK);
     else if (d.srcPort !== d.dstPort) asSent = d.srcPort > d.dstPort;
     else asSent = true;
+    if (this.count >= this.maxFlows) this.finish(this.lruOldest, END_EVICTED);
     if (this.free === NIL) this.growSlots(this.cap * 2);
     const f = this.free;
     this.free = this.next[f];
@@ -462,7 +471,7 @@ export class FlowTable {
     let pb = forward ? this.payF[f] : this.payR[f];
     if (pb === null || pb.length < need) {
       // Most flows carry far less than the cap: start at twice the first piece, double up to the cap.
-      const size = Math.min(cap, Math.max(need, 64, pb ? pb.length * 2 : need * 2));
+      const size = Math.min(cap, Math.max(need, 256, pb ? pb.length * 2 : need * 2));
       const nb = Buffer.allocUnsafe(size);
       if (pb) pb.copy(nb, 0, 0, used);
       pb = nb;

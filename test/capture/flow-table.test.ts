@@ -332,3 +332,23 @@ test('many flows: batches of batchSize, every flow out once, table grows', () =>
   assert.equal(flows.length, 5000);
   assert.ok(flows.every((f) => f.packets === 1 && f.revPackets === 1 && f.dstPort === 53));
 });
+
+test('maxFlows bounds the table: the least recently seen flow is ended first and counted', () => {
+  const diag = new Diagnostics();
+  const pkt = (k: number, t: number) =>
+    [T0 + t, ether(ipv4(`10.0.0.${k}`, S, { proto: 17, sport: 40000, dport: 53, payload: 'q' }))] as [
+      number,
+      Buffer,
+    ];
+  // Flows 1, 2, 3 open; 1 is seen again; flow 4 needs room: 2 (least recently seen) goes.
+  const flows = assemble(
+    [pkt(1, 0), pkt(2, 1), pkt(3, 2), pkt(1, 3), pkt(4, 4), pkt(2, 5)],
+    { maxFlows: 3 },
+    diag,
+  );
+  assert.deepEqual(
+    flows.map((f) => `${f.src} ${f.packets}`),
+    ['10.0.0.2 1', '10.0.0.3 1', '10.0.0.1 2', '10.0.0.4 1', '10.0.0.2 1'],
+  );
+  assert.equal(diag.get('flows.ended-table-full'), 2);
+});

@@ -2,6 +2,7 @@
  * Reading the reference outputs we compare against: nDPI's `.ndpi.out` flow lines and
  * `tshark -q -z conv,tcp -z conv,udp` conversation tables.
  */
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
 import type { FlowRecord } from '../../src/flow/record.js';
@@ -60,28 +61,63 @@ export function parseNdpiOut(text: string): Conversation[] {
   return out;
 }
 
+export interface TsharkReference {
+  conversations: Conversation[];
+  /** Packets with an IP header, and the sum of their IP-layer lengths (ip.len / 40 + ipv6.plen). */
+  ipPackets: number;
+  ipBytes: number;
+}
+
 /**
- * `tshark -q -z conv,tcp -z conv,udp` rows:
- * `10.0.0.1:51000  <-> 1.2.3.4:3333  12 1234 bytes  10 5678 bytes  22 ...` where the first pair
- * of counts is frames from the right endpoint to the left one (tshark's "<-" column).
+ * One tshark run: per-packet `ip.len` / `ipv6.plen`, then the `-z conv,tcp -z conv,udp` tables,
+ * whose rows read `10.0.0.1:51000  <-> 1.2.3.4:3333  12 1234 bytes  10 5678 bytes ...` with the
+ * first pair of counts being frames from the right endpoint to the left one (the "<-" column).
  */
-export function tsharkConversations(path: string): Conversation[] | null {
-  const r = spawnSync('tshark', ['-n', '-q', '-r', path, '-z', 'conv,tcp', '-z', 'conv,udp'], {
-    encoding: 'utf8',
-  });
+export function tsharkReference(path: string): TsharkReference | null {
+  const args = [
+    '-n',
+    '-r',
+    path,
+    '-T',
+    'fields',
+    '-e',
+    'ip.len',
+    '-e',
+    'ipv6.plen',
+    '-z',
+    'conv,tcp',
+    '-z',
+    'conv,udp',
+  ];
+  const r = spawnSync('tshark', args, { encoding: 'utf8', maxBuffer: 1 << 28 });
   if (r.error || r.status !== 0) return null;
-  const out: Conversation[] = [];
+  const conversations: Conversation[] = [];
   let proto = '';
+  let inStats = false;
+  let ipPackets = 0;
+  let ipBytes = 0;
   for (const l of r.stdout.split('\n')) {
+    if (l.startsWith('=====')) inStats = true;
+    if (!inStats) {
+      // The outer header comes first (ICMP errors quote an inner IP header after a comma).
+      const [v4, v6] = l.split('\t');
+      if (v4) ipBytes += Number(v4.split(',')[0]);
+      else if (v6) ipBytes += 40 + Number(v6.split(',')[0]);
+      else continue;
+      ipPackets++;
+      continue;
+    }
     if (l.startsWith('TCP Conversations')) proto = 'TCP';
     else if (l.startsWith('UDP Conversations')) proto = 'UDP';
     const m = /^(\S+)\s+<->\s+(\S+)\s+(\d+)\s+([\d,]+) (\w+)\s+(\d+)\s+([\d,]+) (\w+)/.exec(l);
     if (!m || !proto) continue;
     const bytes = (n: string, unit: string) => (unit === 'bytes' ? Number(n.replace(/,/g, '')) : NaN);
     // Left→right is the second pair ("->" column), right→left the first ("<-").
-    out.push(conversation(proto, norm(m[1]), norm(m[2]), +m[6], bytes(m[7], m[8]), +m[3], bytes(m[4], m[5])));
+    conversations.push(
+      conversation(proto, norm(m[1]), norm(m[2]), +m[6], bytes(m[7], m[8]), +m[3], bytes(m[4], m[5])),
+    );
   }
-  return out;
+  return { conversations, ipPackets, ipBytes };
 }
 
 /** tshark prints IPv6 endpoints as addr:port without brackets. */
@@ -118,4 +154,56 @@ export function asConversations(
       bytesOf(f, 'rev'),
     ),
   );
+}
+
+export function merged(convs: Conversation[]): Map<string, Conversation> {
+  const m = new Map<string, Conversation>();
+  for (const c of convs) {
+    const k = key(c);
+    const o = m.get(k);
+    if (!o) m.set(k, { ...c });
+    else {
+      o.packetsAB += c.packetsAB;
+      o.packetsBA += c.packetsBA;
+      o.bytesAB += c.bytesAB;
+      o.bytesBA += c.bytesBA;
+    }
+  }
+  return m;
+}
+
+/**
+ * Assert that our conversations equal the peer's: same 5-tuples (only the protocols in `only`, if
+ * given, for our extras), same packets per direction, frame bytes − IP bytes within the link
+ * overhead (see peers.test.ts).
+ */
+export function compare(file: string, ref: Conversation[], ours: Conversation[], only?: Set<string>): void {
+  const mine = merged(ours);
+  const theirs = merged(ref);
+  const missing: string[] = [];
+  const extra: string[] = [];
+  const differ: string[] = [];
+  for (const [k, r] of theirs) {
+    const c = mine.get(k);
+    if (!c) {
+      missing.push(k);
+      continue;
+    }
+    if (c.packetsAB !== r.packetsAB || c.packetsBA !== r.packetsBA) {
+      differ.push(`${k}: ours ${c.packetsAB}/${c.packetsBA} pkts, peer ${r.packetsAB}/${r.packetsBA}`);
+      continue;
+    }
+    for (const [peerBytes, ourBytes, pkts] of [
+      [r.bytesAB, c.bytesAB, c.packetsAB],
+      [r.bytesBA, c.bytesBA, c.packetsBA],
+    ]) {
+      const l2 = peerBytes - ourBytes;
+      if (l2 < 14 * pkts || l2 > (14 + 4 + 18 + 4) * pkts) {
+        differ.push(`${k}: peer frame bytes ${peerBytes} vs our IP bytes ${ourBytes} over ${pkts} packets`);
+      }
+    }
+  }
+  for (const k of mine.keys()) if (!theirs.has(k) && (!only || only.has(k.split(' ')[0]))) extra.push(k);
+  assert.deepEqual({ missing, extra, differ }, { missing: [], extra: [], differ: [] }, file);
+  assert.ok(theirs.size > 0, `${file}: the peer listed no flows`);
 }

@@ -2,9 +2,9 @@
  * The capture readers on files written by the test: every pcap magic and both pcapng byte
  * orders (from real packets of bitcoin.pcap), every link type we decode, and bad input.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, openSync, ftruncateSync, closeSync, writeSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, openSync, ftruncateSync, closeSync, writeSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -31,6 +31,7 @@ import {
 } from './synth.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'coinradar-capture-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function tmp(content: Buffer): string {
   const p = join(dir, `f${n++}.cap`);
@@ -250,6 +251,14 @@ test('bad input: pcap caplen beyond snaplen is skipped with its offset; absurd c
     d1.problems.map((p) => [p.kind, p.offset]),
     [['caplen-exceeds-snaplen', head.length + recs[0].length + recs[1].length]],
   );
+  // The same as the last record of the file.
+  const d3 = new Diagnostics();
+  const got3 = await packetsOf(tmp(Buffer.concat([head, recs[0], recs[1], pcapRecord(big)])), d3);
+  assert.equal(got3.length, 2);
+  assert.deepEqual(
+    d3.problems.map((p) => [p.kind, p.offset]),
+    [['caplen-exceeds-snaplen', head.length + recs[0].length + recs[1].length]],
+  );
   // Record 2's caplen is absurd (3 GB): report it, scan to the next plausible record, keep the rest.
   const bad = Buffer.from(recs[2]);
   bad.writeUInt32LE(0xc0000000, 8);
@@ -387,4 +396,43 @@ test('forEachUdpPayload: every UDP datagram with endpoints, time and offset', as
   // UDP length 41, so 33 bytes of DNS.
   assert.ok(seen.includes('82.178.113.245:47255>82.178.158.181:53 33'), seen.join('\n'));
   assert.equal(diag.get('udp.datagrams'), 5);
+});
+
+test('records straddling chunk ends: tiny read sizes give the same packets and problems', async () => {
+  const files = [
+    BITCOIN,
+    'test/fixtures/pcap/ndpi/gnutella.pcap',
+    'test/fixtures/pcap/nesfit/cgminer.s0.pcapng',
+  ];
+  // Corrupt files too: resynchronisation must work across chunk ends.
+  const frames = tcpFrames(40);
+  const blocks = frames.map((f) => pcapngEpb(f, true));
+  const bad = Buffer.from(blocks[7]);
+  bad.writeUInt32LE(0x7ffffff0, 4);
+  files.push(
+    tmp(Buffer.concat([pcapngShb(true), pcapngIdb(1, true), ...blocks.slice(0, 7), bad, ...blocks.slice(8)])),
+  );
+  const recs = frames.map((f) => pcapRecord(f));
+  const badRec = Buffer.from(recs[9]);
+  badRec.writeUInt32LE(0xc0000000, 8);
+  files.push(tmp(Buffer.concat([pcapFile([]), ...recs.slice(0, 9), badRec, ...recs.slice(10)])));
+  for (const path of files) {
+    const digest = async (chunkBytes?: number) => {
+      const d = new Diagnostics();
+      const out: string[] = [];
+      await readCapture(
+        path,
+        d,
+        (p) => out.push(`${p.fileOffset} ${p.tsMs} ${p.caplen} ${p.data.toString('base64')}`),
+        {
+          chunkBytes,
+        },
+      );
+      return { out, problems: d.problems.map((p) => `${p.kind}@${p.offset}`) };
+    };
+    const ref = await digest();
+    assert.ok(ref.out.length > 30, path);
+    for (const chunk of [64, 1000, 4096])
+      assert.deepEqual(await digest(chunk), ref, `${path} chunk ${chunk}`);
+  }
 });
