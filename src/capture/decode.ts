@@ -154,8 +154,8 @@ export function decodePacket(
     out.proto = buf[p + 9];
     out.srcOffset = p + 12;
     out.dstOffset = p + 16;
-    out.s0 = buf.readUInt32BE(p + 12);
-    out.d0 = buf.readUInt32BE(p + 16);
+    out.s0 = rd32(buf, p + 12);
+    out.d0 = rd32(buf, p + 16);
     out.s1 = out.s2 = out.s3 = out.d1 = out.d2 = out.d3 = 0;
     out.ipBytes = total;
     if (frag & 0x3fff) {
@@ -171,14 +171,14 @@ export function decodePacket(
     out.ipVersion = 6;
     out.srcOffset = p + 8;
     out.dstOffset = p + 24;
-    out.s0 = buf.readUInt32BE(p + 8);
-    out.s1 = buf.readUInt32BE(p + 12);
-    out.s2 = buf.readUInt32BE(p + 16);
-    out.s3 = buf.readUInt32BE(p + 20);
-    out.d0 = buf.readUInt32BE(p + 24);
-    out.d1 = buf.readUInt32BE(p + 28);
-    out.d2 = buf.readUInt32BE(p + 32);
-    out.d3 = buf.readUInt32BE(p + 36);
+    out.s0 = rd32(buf, p + 8);
+    out.s1 = rd32(buf, p + 12);
+    out.s2 = rd32(buf, p + 16);
+    out.s3 = rd32(buf, p + 20);
+    out.d0 = rd32(buf, p + 24);
+    out.d1 = rd32(buf, p + 28);
+    out.d2 = rd32(buf, p + 32);
+    out.d3 = rd32(buf, p + 36);
     out.ipBytes = plen === 0 ? origLen - (p - off) : 40 + plen;
     l4end = p + out.ipBytes;
     let nh = buf[p + 6];
@@ -228,7 +228,7 @@ export function decodePacket(
     if (l4end - l4 < 14) return l4end - l4 < 4 ? Decoded.Truncated : tcpShort(buf, l4, out);
     out.srcPort = (buf[l4] << 8) | buf[l4 + 1];
     out.dstPort = (buf[l4 + 2] << 8) | buf[l4 + 3];
-    out.tcpSeq = buf.readUInt32BE(l4 + 4);
+    out.tcpSeq = rd32(buf, l4 + 4);
     out.tcpFlags = buf[l4 + 13];
     const doff = (buf[l4 + 12] >> 4) * 4;
     if (doff >= 20 && l4 + doff < l4end) {
@@ -245,6 +245,11 @@ export function decodePacket(
     }
   }
   return Decoded.Ok;
+}
+
+/** Big-endian u32 without Buffer#readUInt32BE's bounds checks (callers checked the length). */
+function rd32(buf: Buffer, p: number): number {
+  return ((buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]) >>> 0;
 }
 
 /** A TCP header cut before the flags: ports are known, flags and payload are not. */

@@ -15,8 +15,10 @@
  *   detection: TCP in arrival order, skipping segments whose sequence range was already seen
  *   (retransmissions); UDP datagrams concatenated.
  *
- * The table is an open hash of flow objects (one object per flow, none per packet) with an
- * LRU list for idle expiry. Finished flows are written to columnar FlowBatches.
+ * Storage is struct-of-arrays: a flow is a slot index into typed-array columns, chained in an
+ * Int32Array hash table and an Int32Array LRU list (idle expiry), so neither packets nor flows
+ * allocate objects (only their payload samples do). Finished flows are written to columnar
+ * FlowBatches.
  */
 import { FlowBatch, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, DEFAULT_PAYLOAD_CAP } from '../flow/record.js';
 import type { Diagnostics } from '../flow/diagnostics.js';
@@ -29,6 +31,8 @@ export interface FlowTableOptions {
   /** How long a TCP flow closed by RST or FIN/FIN keeps taking trailing packets. */
   closeLingerMs?: number;
   payloadCap?: number;
+  /** Open flows kept at most; beyond it the least recently seen flow is ended (memory bound). */
+  maxFlows?: number;
   batchSize?: number;
   /** Source name written to every batch (the file path). */
   source?: string;
@@ -37,6 +41,8 @@ export interface FlowTableOptions {
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_ACTIVE_TIMEOUT_MS = 1_800_000;
 export const DEFAULT_CLOSE_LINGER_MS = 5_000;
+/** About 170 MB of flow columns, plus payload samples. */
+export const DEFAULT_MAX_FLOWS = 1_000_000;
 
 /** Why a flow ended, for the diagnostics counters. */
 const END_IDLE = 0;
@@ -44,58 +50,24 @@ const END_ACTIVE = 1;
 const END_CLOSED = 2;
 const END_REUSED = 3;
 const END_EOF = 4;
+const END_EVICTED = 5;
 const END_NAMES = [
   'flows.ended-idle',
   'flows.ended-active',
   'flows.ended-tcp-close',
   'flows.ended-port-reuse',
   'flows.ended-eof',
+  'flows.ended-table-full',
 ];
 
-/** Per-direction payload sample and TCP sequence bookkeeping. */
-class PayloadSample {
-  buf: Buffer | null = null;
-  len = 0;
-  /** Covered TCP sequence range [lo, hi), relative to `base`. */
-  base = 0;
-  lo = 0;
-  hi = 0;
-  seqKnown = false;
-}
+/** Bits of the per-flow state byte. */
+const FIN_FWD = 1;
+const FIN_REV = 2;
+const CLOSED = 4;
+const SEQ_FWD = 8;
+const SEQ_REV = 16;
 
-class Flow {
-  ipVersion = 4;
-  s0 = 0;
-  s1 = 0;
-  s2 = 0;
-  s3 = 0;
-  d0 = 0;
-  d1 = 0;
-  d2 = 0;
-  d3 = 0;
-  srcPort = 0;
-  dstPort = 0;
-  proto = 0;
-  hash = 0;
-  firstMs = 0;
-  lastMs = 0;
-  packets = 0;
-  bytes = 0;
-  revPackets = 0;
-  revBytes = 0;
-  tcpFlags = 0;
-  position = 0;
-  finFwd = false;
-  finRev = false;
-  closed = false;
-  fwd: PayloadSample | null = null;
-  rev: PayloadSample | null = null;
-  /** Next flow in the same hash bucket. */
-  next: Flow | null = null;
-  /** LRU list neighbours (least recently seen first). */
-  older: Flow | null = null;
-  newer: Flow | null = null;
-}
+const NIL = -1;
 
 function mix(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
@@ -108,17 +80,54 @@ export class FlowTable {
   readonly activeTimeoutMs: number;
   readonly closeLingerMs: number;
   readonly payloadCap: number;
+  readonly maxFlows: number;
   readonly batchSize: number;
   readonly source: string;
-  private buckets: (Flow | null)[];
-  private mask: number;
+
+  // Flow columns, indexed by slot.
+  private cap = 0;
+  private ver = new Uint8Array(0);
+  private sa = new Uint32Array(0); // 4 words per slot
+  private da = new Uint32Array(0);
+  private sp = new Uint16Array(0);
+  private dp = new Uint16Array(0);
+  private proto = new Uint8Array(0);
+  private flags = new Uint8Array(0);
+  private state = new Uint8Array(0);
+  private hash = new Int32Array(0);
+  private first = new Float64Array(0);
+  private last = new Float64Array(0);
+  private pk = new Float64Array(0);
+  private by = new Float64Array(0);
+  private rpk = new Float64Array(0);
+  private rby = new Float64Array(0);
+  private pos = new Float64Array(0);
+  /** Hash chain and LRU list links (NIL terminated); `next` doubles as the free list. */
+  private next = new Int32Array(0);
+  private older = new Int32Array(0);
+  private newer = new Int32Array(0);
+  /** Payload samples: buffer, used length, TCP sequence base and covered range [lo, hi) per direction. */
+  private payF: (Buffer | null)[] = [];
+  private payR: (Buffer | null)[] = [];
+  private lenF = new Int32Array(0);
+  private lenR = new Int32Array(0);
+  private baseF = new Uint32Array(0);
+  private baseR = new Uint32Array(0);
+  private loF = new Int32Array(0);
+  private hiF = new Int32Array(0);
+  private loR = new Int32Array(0);
+  private hiR = new Int32Array(0);
+
+  private free = NIL;
+  private buckets = new Int32Array(1024).fill(NIL);
+  private mask = 1023;
   private count = 0;
-  private lruOldest: Flow | null = null;
-  private lruNewest: Flow | null = null;
+  private lruOldest = NIL;
+  private lruNewest = NIL;
   private nowMs = -Infinity;
   private batch: FlowBatch;
   private readonly pkt = new DecodedPacket();
-  /** Counters kept as numbers on the hot path, added to diagnostics by `flush()`. */
+  /** Counters kept as numbers on the hot path, added to diagnostics by `report()`. */
   private n = {
     packets: 0,
     ip: 0,
@@ -132,7 +141,7 @@ export class FlowTable {
     flows: 0,
     retransmitted: 0,
   };
-  private ended = [0, 0, 0, 0, 0];
+  private ended = [0, 0, 0, 0, 0, 0];
 
   constructor(
     opts: FlowTableOptions,
@@ -142,11 +151,11 @@ export class FlowTable {
     this.activeTimeoutMs = opts.activeTimeoutMs ?? DEFAULT_ACTIVE_TIMEOUT_MS;
     this.closeLingerMs = opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS;
     this.payloadCap = Math.max(0, opts.payloadCap ?? DEFAULT_PAYLOAD_CAP);
-    this.batchSize = opts.batchSize ?? 4096;
+    this.maxFlows = Math.max(1, opts.maxFlows ?? DEFAULT_MAX_FLOWS);
+    this.batchSize = Math.max(1, opts.batchSize ?? 4096);
     this.source = opts.source ?? '';
-    this.buckets = new Array(1024).fill(null);
-    this.mask = 1023;
     this.batch = new FlowBatch(this.batchSize, this.source);
+    this.growSlots(1024);
   }
 
   /** Flows currently open. */
@@ -188,201 +197,314 @@ export class FlowTable {
     }
     const hs = mix(d.s0 ^ mix(d.s1 ^ mix(d.s2 ^ mix(d.s3 ^ d.srcPort))));
     const hd = mix(d.d0 ^ mix(d.d1 ^ mix(d.d2 ^ mix(d.d3 ^ d.dstPort))));
-    const hash = mix((hs ^ hd) + d.proto) >>> 0;
-    let f = this.buckets[hash & this.mask];
-    let forward = true;
-    for (; f !== null; f = f.next) {
-      if (f.hash !== hash || f.proto !== d.proto || f.ipVersion !== d.ipVersion) continue;
-      if (
-        f.srcPort === d.srcPort &&
-        f.dstPort === d.dstPort &&
-        f.s0 === d.s0 &&
-        f.d0 === d.d0 &&
-        f.s1 === d.s1 &&
-        f.s2 === d.s2 &&
-        f.s3 === d.s3 &&
-        f.d1 === d.d1 &&
-        f.d2 === d.d2 &&
-        f.d3 === d.d3
-      ) {
-        forward = true;
-        break;
-      }
-      if (
-        f.srcPort === d.dstPort &&
-        f.dstPort === d.srcPort &&
-        f.s0 === d.d0 &&
-        f.d0 === d.s0 &&
-        f.s1 === d.d1 &&
-        f.s2 === d.d2 &&
-        f.s3 === d.d3 &&
-        f.d1 === d.s1 &&
-        f.d2 === d.s2 &&
-        f.d3 === d.s3
-      ) {
-        forward = false;
-        break;
-      }
-    }
+    const hash = mix((hs ^ hd) + d.proto);
+    let f = this.lookup(d, hash);
+    let forward = this.lookupForward;
     const flags = d.tcpFlags;
     const isTcp = d.proto === 6;
-    if (f !== null) {
+    if (f !== NIL) {
+      const st = this.state[f];
       let end = -1;
-      if (f.closed && isTcp && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) end = END_REUSED;
-      else if (f.closed && tsMs - f.lastMs > this.closeLingerMs) end = END_CLOSED;
-      else if (tsMs - f.firstMs >= this.activeTimeoutMs) end = END_ACTIVE;
+      if (st & CLOSED && isTcp && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) end = END_REUSED;
+      else if (st & CLOSED && tsMs - this.last[f] > this.closeLingerMs) end = END_CLOSED;
+      else if (tsMs - this.first[f] >= this.activeTimeoutMs) end = END_ACTIVE;
       if (end >= 0) {
         this.finish(f, end);
         // The 5-tuple continues as a new flow; an active-timeout split keeps the orientation.
-        f = this.create(d, hash, tsMs, fileOffset, end === END_ACTIVE ? forward : null);
-        if (end !== END_ACTIVE) forward = sentBySource(f, d);
+        f = this.create(d, hash, tsMs, fileOffset, end === END_ACTIVE ? (forward ? 1 : 0) : -1);
+        if (end !== END_ACTIVE) forward = this.sentBySource(f, d);
       } else {
         this.touch(f);
       }
     } else {
-      f = this.create(d, hash, tsMs, fileOffset, null);
-      forward = sentBySource(f, d);
+      f = this.create(d, hash, tsMs, fileOffset, -1);
+      forward = this.sentBySource(f, d);
     }
-    if (tsMs > f.lastMs) f.lastMs = tsMs;
-    if (tsMs < f.firstMs) f.firstMs = tsMs;
+    if (tsMs > this.last[f]) this.last[f] = tsMs;
+    if (tsMs < this.first[f]) this.first[f] = tsMs;
     if (forward) {
-      f.packets++;
-      f.bytes += d.ipBytes;
+      this.pk[f]++;
+      this.by[f] += d.ipBytes;
     } else {
-      f.revPackets++;
-      f.revBytes += d.ipBytes;
+      this.rpk[f]++;
+      this.rby[f] += d.ipBytes;
     }
     if (isTcp) {
-      f.tcpFlags |= flags;
-      if (flags & TCP_RST) f.closed = true;
+      this.flags[f] |= flags;
+      if (flags & TCP_RST) this.state[f] |= CLOSED;
       else if (flags & TCP_FIN) {
-        if (forward) f.finFwd = true;
-        else f.finRev = true;
-        if (f.finFwd && f.finRev) f.closed = true;
+        let st = this.state[f] | (forward ? FIN_FWD : FIN_REV);
+        if ((st & (FIN_FWD | FIN_REV)) === (FIN_FWD | FIN_REV)) st |= CLOSED;
+        this.state[f] = st;
       }
     }
     if (d.payloadLength > 0 && this.payloadCap > 0) this.sample(f, forward, d, buf);
   }
 
-  private create(
-    d: DecodedPacket,
-    hash: number,
-    tsMs: number,
-    fileOffset: number,
-    forward: boolean | null,
-  ): Flow {
-    const f = new Flow();
+  /** Set by `lookup`: whether the packet goes from the flow's source to its destination. */
+  private lookupForward = true;
+
+  private lookup(d: DecodedPacket, hash: number): number {
+    const sa = this.sa;
+    const da = this.da;
+    for (let f = this.buckets[hash & this.mask]; f !== NIL; f = this.next[f]) {
+      if (this.hash[f] !== hash || this.proto[f] !== d.proto || this.ver[f] !== d.ipVersion) continue;
+      const w = f * 4;
+      if (
+        this.sp[f] === d.srcPort &&
+        this.dp[f] === d.dstPort &&
+        sa[w] === d.s0 &&
+        da[w] === d.d0 &&
+        sa[w + 1] === d.s1 &&
+        sa[w + 2] === d.s2 &&
+        sa[w + 3] === d.s3 &&
+        da[w + 1] === d.d1 &&
+        da[w + 2] === d.d2 &&
+        da[w + 3] === d.d3
+      ) {
+        this.lookupForward = true;
+        return f;
+      }
+      if (
+        this.sp[f] === d.dstPort &&
+        this.dp[f] === d.srcPort &&
+        sa[w] === d.d0 &&
+        da[w] === d.s0 &&
+        sa[w + 1] === d.d1 &&
+        sa[w + 2] === d.d2 &&
+        sa[w + 3] === d.d3 &&
+        da[w + 1] === d.s1 &&
+        da[w + 2] === d.s2 &&
+        da[w + 3] === d.s3
+      ) {
+        this.lookupForward = false;
+        return f;
+      }
+    }
+    this.lookupForward = true;
+    return NIL;
+  }
+
+  /** Whether the packet in `d` goes from flow `f`'s source to its destination. */
+  private sentBySource(f: number, d: DecodedPacket): boolean {
+    const w = f * 4;
+    const sa = this.sa;
+    const da = this.da;
+    return (
+      this.sp[f] === d.srcPort &&
+      this.dp[f] === d.dstPort &&
+      sa[w] === d.s0 &&
+      sa[w + 1] === d.s1 &&
+      sa[w + 2] === d.s2 &&
+      sa[w + 3] === d.s3 &&
+      da[w] === d.d0 &&
+      da[w + 1] === d.d1 &&
+      da[w + 2] === d.d2 &&
+      da[w + 3] === d.d3
+    );
+  }
+
+  /** `forward`: 1/0 to keep a known orientation (packet sent by the source or not), -1 to decide. */
+  private create(d: DecodedPacket, hash: number, tsMs: number, fileOffset: number, forward: number): number {
     let asSent: boolean;
-    if (forward !== null) asSent = forward;
+    if (forward >= 0) asSent = forward === 1;
     else if (d.proto === 6 && d.tcpFlags & TCP_SYN) asSent = !(d.tcpFlags & TCP_ACK);
     else if (d.srcPort !== d.dstPort) asSent = d.srcPort > d.dstPort;
     else asSent = true;
-    f.ipVersion = d.ipVersion;
-    f.proto = d.proto;
-    f.hash = hash;
+    if (this.count >= this.maxFlows) this.finish(this.lruOldest, END_EVICTED);
+    if (this.free === NIL) this.growSlots(this.cap * 2);
+    const f = this.free;
+    this.free = this.next[f];
+    const w = f * 4;
+    this.ver[f] = d.ipVersion;
+    this.proto[f] = d.proto;
+    this.hash[f] = hash;
+    const sa = this.sa;
+    const da = this.da;
     if (asSent) {
-      f.s0 = d.s0;
-      f.s1 = d.s1;
-      f.s2 = d.s2;
-      f.s3 = d.s3;
-      f.d0 = d.d0;
-      f.d1 = d.d1;
-      f.d2 = d.d2;
-      f.d3 = d.d3;
-      f.srcPort = d.srcPort;
-      f.dstPort = d.dstPort;
+      sa[w] = d.s0;
+      sa[w + 1] = d.s1;
+      sa[w + 2] = d.s2;
+      sa[w + 3] = d.s3;
+      da[w] = d.d0;
+      da[w + 1] = d.d1;
+      da[w + 2] = d.d2;
+      da[w + 3] = d.d3;
+      this.sp[f] = d.srcPort;
+      this.dp[f] = d.dstPort;
     } else {
-      f.s0 = d.d0;
-      f.s1 = d.d1;
-      f.s2 = d.d2;
-      f.s3 = d.d3;
-      f.d0 = d.s0;
-      f.d1 = d.s1;
-      f.d2 = d.s2;
-      f.d3 = d.s3;
-      f.srcPort = d.dstPort;
-      f.dstPort = d.srcPort;
+      sa[w] = d.d0;
+      sa[w + 1] = d.d1;
+      sa[w + 2] = d.d2;
+      sa[w + 3] = d.d3;
+      da[w] = d.s0;
+      da[w + 1] = d.s1;
+      da[w + 2] = d.s2;
+      da[w + 3] = d.s3;
+      this.sp[f] = d.dstPort;
+      this.dp[f] = d.srcPort;
     }
-    f.firstMs = tsMs;
-    f.lastMs = tsMs;
-    f.position = fileOffset;
+    this.first[f] = tsMs;
+    this.last[f] = tsMs;
+    this.pk[f] = 0;
+    this.by[f] = 0;
+    this.rpk[f] = 0;
+    this.rby[f] = 0;
+    this.flags[f] = 0;
+    this.state[f] = 0;
+    this.pos[f] = fileOffset;
+    this.payF[f] = null;
+    this.payR[f] = null;
+    this.lenF[f] = 0;
+    this.lenR[f] = 0;
     const b = hash & this.mask;
-    f.next = this.buckets[b];
+    this.next[f] = this.buckets[b];
     this.buckets[b] = f;
     this.count++;
     this.n.flows++;
     this.linkNewest(f);
-    if (this.count > this.buckets.length) this.grow();
+    if (this.count > this.buckets.length) this.growBuckets();
     return f;
   }
 
-  private sample(f: Flow, forward: boolean, d: DecodedPacket, buf: Buffer): void {
-    let s = forward ? f.fwd : f.rev;
-    if (s === null) {
-      s = new PayloadSample();
-      if (forward) f.fwd = s;
-      else f.rev = s;
+  private growSlots(size: number): void {
+    const old = this.cap;
+    const g = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(
+      a: T,
+      per = 1,
+    ): T => {
+      const b = new (a.constructor as new (n: number) => T)(size * per);
+      b.set(a);
+      return b;
+    };
+    this.ver = g(this.ver);
+    this.sa = g(this.sa, 4);
+    this.da = g(this.da, 4);
+    this.sp = g(this.sp);
+    this.dp = g(this.dp);
+    this.proto = g(this.proto);
+    this.flags = g(this.flags);
+    this.state = g(this.state);
+    this.hash = g(this.hash);
+    this.first = g(this.first);
+    this.last = g(this.last);
+    this.pk = g(this.pk);
+    this.by = g(this.by);
+    this.rpk = g(this.rpk);
+    this.rby = g(this.rby);
+    this.pos = g(this.pos);
+    this.next = g(this.next);
+    this.older = g(this.older);
+    this.newer = g(this.newer);
+    this.lenF = g(this.lenF);
+    this.lenR = g(this.lenR);
+    this.baseF = g(this.baseF);
+    this.baseR = g(this.baseR);
+    this.loF = g(this.loF);
+    this.hiF = g(this.hiF);
+    this.loR = g(this.loR);
+    this.hiR = g(this.hiR);
+    for (let k = old; k < size; k++) {
+      this.payF.push(null);
+      this.payR.push(null);
     }
+    // New slots go on the free list.
+    for (let k = size - 1; k >= old; k--) {
+      this.next[k] = this.free;
+      this.free = k;
+    }
+    this.cap = size;
+  }
+
+  private growBuckets(): void {
+    const size = this.buckets.length * 2;
+    this.buckets = new Int32Array(size).fill(NIL);
+    this.mask = size - 1;
+    // Every open flow is on the LRU list: rehash from there.
+    for (let f = this.lruOldest; f !== NIL; f = this.newer[f]) {
+      const b = this.hash[f] & this.mask;
+      this.next[f] = this.buckets[b];
+      this.buckets[b] = f;
+    }
+  }
+
+  private sample(f: number, forward: boolean, d: DecodedPacket, buf: Buffer): void {
     const cap = this.payloadCap;
-    if (s.len >= cap) return;
+    let used = forward ? this.lenF[f] : this.lenR[f];
+    if (used >= cap) return;
     let from = d.payloadOffset;
     let len = d.payloadLength;
     if (d.proto === 6) {
       // Sequence numbers relative to the first payload segment seen in this direction; a SYN
       // carrying data (TCP Fast Open) starts one past its sequence number.
       const seq = (d.tcpFlags & TCP_SYN ? d.tcpSeq + 1 : d.tcpSeq) >>> 0;
-      if (!s.seqKnown) {
-        s.seqKnown = true;
-        s.base = seq;
-        s.lo = 0;
-        s.hi = len;
+      const bit = forward ? SEQ_FWD : SEQ_REV;
+      const base = forward ? this.baseF : this.baseR;
+      const loA = forward ? this.loF : this.loR;
+      const hiA = forward ? this.hiF : this.hiR;
+      if (!(this.state[f] & bit)) {
+        this.state[f] |= bit;
+        base[f] = seq;
+        loA[f] = 0;
+        hiA[f] = len;
       } else {
-        const rs = (seq - s.base) | 0;
+        const rs = (seq - base[f]) | 0;
         const re = rs + len;
-        if (rs >= s.lo && re <= s.hi) {
+        const lo = loA[f];
+        const hi = hiA[f];
+        if (rs >= lo && re <= hi) {
           this.n.retransmitted++;
           return;
         }
-        if (rs >= s.lo && rs < s.hi) {
+        if (rs >= lo && rs < hi) {
           // Overlaps the covered range: keep only the new tail.
-          from += s.hi - rs;
-          len = re - s.hi;
+          from += hi - rs;
+          len = re - hi;
         }
-        if (rs < s.lo) s.lo = rs;
-        if (re > s.hi) s.hi = re;
+        if (rs < lo) loA[f] = rs;
+        if (re > hi) hiA[f] = re;
       }
     }
-    const take = Math.min(len, cap - s.len);
+    const take = Math.min(len, cap - used);
     if (take <= 0) return;
-    const need = s.len + take;
-    if (s.buf === null || s.buf.length < need) {
-      // Grow by doubling up to the cap: most flows carry far less than the cap.
-      const size = Math.min(cap, Math.max(need, 256, s.buf ? s.buf.length * 2 : 0));
+    const need = used + take;
+    let pb = forward ? this.payF[f] : this.payR[f];
+    if (pb === null || pb.length < need) {
+      // Most flows carry far less than the cap: start at twice the first piece, double up to the cap.
+      const size = Math.min(cap, Math.max(need, 256, pb ? pb.length * 2 : need * 2));
       const nb = Buffer.allocUnsafe(size);
-      if (s.buf) s.buf.copy(nb, 0, 0, s.len);
-      s.buf = nb;
+      if (pb) pb.copy(nb, 0, 0, used);
+      pb = nb;
+      if (forward) this.payF[f] = nb;
+      else this.payR[f] = nb;
     }
-    buf.copy(s.buf, s.len, from, from + take);
-    s.len += take;
+    if (take <= 64) {
+      // Short copies are cheaper as a loop than through Buffer#copy's native call.
+      for (let k = 0; k < take; k++) pb[used + k] = buf[from + k];
+    } else buf.copy(pb, used, from, from + take);
+    used += take;
+    if (forward) this.lenF[f] = used;
+    else this.lenR[f] = used;
   }
 
-  private linkNewest(f: Flow): void {
-    f.newer = null;
-    f.older = this.lruNewest;
-    if (this.lruNewest) this.lruNewest.newer = f;
+  private linkNewest(f: number): void {
+    this.newer[f] = NIL;
+    this.older[f] = this.lruNewest;
+    if (this.lruNewest !== NIL) this.newer[this.lruNewest] = f;
     else this.lruOldest = f;
     this.lruNewest = f;
   }
 
-  private unlink(f: Flow): void {
-    if (f.older) f.older.newer = f.newer;
-    else this.lruOldest = f.newer;
-    if (f.newer) f.newer.older = f.older;
-    else this.lruNewest = f.older;
-    f.older = f.newer = null;
+  private unlink(f: number): void {
+    const o = this.older[f];
+    const w = this.newer[f];
+    if (o !== NIL) this.newer[o] = w;
+    else this.lruOldest = w;
+    if (w !== NIL) this.older[w] = o;
+    else this.lruNewest = o;
   }
 
-  private touch(f: Flow): void {
+  private touch(f: number): void {
     if (this.lruNewest === f) return;
     this.unlink(f);
     this.linkNewest(f);
@@ -391,78 +513,61 @@ export class FlowTable {
   /**
    * End flows not seen for the idle timeout (or, once closed, the linger time). The LRU list is
    * ordered by last packet, so this stops at the first flow still in time; a closed flow deeper
-   * in the list ends at the latest when it reaches the front.
+   * in the list ends when its next packet comes late or when it reaches the front.
    */
   private expireIdle(): void {
     const now = this.nowMs;
     let f = this.lruOldest;
-    while (f !== null) {
-      const older = now - f.lastMs;
-      if (older > this.idleTimeoutMs) {
-        this.finish(f, f.closed ? END_CLOSED : END_IDLE);
-      } else if (f.closed && older > this.closeLingerMs) {
-        this.finish(f, END_CLOSED);
-      } else break;
+    while (f !== NIL) {
+      const age = now - this.last[f];
+      const closed = this.state[f] & CLOSED;
+      if (age > this.idleTimeoutMs) this.finish(f, closed ? END_CLOSED : END_IDLE);
+      else if (closed && age > this.closeLingerMs) this.finish(f, END_CLOSED);
+      else break;
       f = this.lruOldest;
     }
   }
 
-  private removeFromBucket(f: Flow): void {
-    const b = f.hash & this.mask;
+  private finish(f: number, why: number): void {
+    // Out of its hash chain.
+    const b = this.hash[f] & this.mask;
     let p = this.buckets[b];
-    if (p === f) {
-      this.buckets[b] = f.next;
-    } else {
-      while (p !== null && p.next !== f) p = p.next;
-      if (p !== null) p.next = f.next;
+    if (p === f) this.buckets[b] = this.next[f];
+    else {
+      while (p !== NIL && this.next[p] !== f) p = this.next[p];
+      if (p !== NIL) this.next[p] = this.next[f];
     }
-    f.next = null;
-  }
-
-  private finish(f: Flow, why: number): void {
-    this.removeFromBucket(f);
     this.unlink(f);
     this.count--;
     this.ended[why]++;
     this.write(f);
+    this.payF[f] = null;
+    this.payR[f] = null;
+    this.next[f] = this.free;
+    this.free = f;
   }
 
-  private grow(): void {
-    const old = this.buckets;
-    const size = old.length * 2;
-    this.buckets = new Array(size).fill(null);
-    this.mask = size - 1;
-    for (let f of old) {
-      while (f !== null) {
-        const next = f.next;
-        const b = f.hash & this.mask;
-        f.next = this.buckets[b];
-        this.buckets[b] = f;
-        f = next;
-      }
-    }
-  }
-
-  private write(f: Flow): void {
+  private write(f: number): void {
     const b = this.batch;
     const i = b.push();
-    b.firstMs[i] = f.firstMs;
-    b.lastMs[i] = f.lastMs;
-    b.ipVersion[i] = f.ipVersion;
+    b.firstMs[i] = this.first[f];
+    b.lastMs[i] = this.last[f];
+    const v = this.ver[f];
+    b.ipVersion[i] = v;
     const o = i * 16;
-    writeWords(b.src, o, f.ipVersion, f.s0, f.s1, f.s2, f.s3);
-    writeWords(b.dst, o, f.ipVersion, f.d0, f.d1, f.d2, f.d3);
-    b.srcPort[i] = f.srcPort;
-    b.dstPort[i] = f.dstPort;
-    b.proto[i] = f.proto;
-    b.packets[i] = f.packets;
-    b.bytes[i] = f.bytes;
-    b.revPackets[i] = f.revPackets;
-    b.revBytes[i] = f.revBytes;
-    b.tcpFlags[i] = f.tcpFlags;
-    b.position[i] = f.position;
-    b.payloadFwd[i] = sampleBytes(f.fwd);
-    b.payloadRev[i] = sampleBytes(f.rev);
+    writeWords(b.src, o, v, this.sa, f * 4);
+    writeWords(b.dst, o, v, this.da, f * 4);
+    b.srcPort[i] = this.sp[f];
+    b.dstPort[i] = this.dp[f];
+    b.proto[i] = this.proto[f];
+    b.packets[i] = this.pk[f];
+    b.bytes[i] = this.by[f];
+    b.revPackets[i] = this.rpk[f];
+    b.revBytes[i] = this.rby[f];
+    b.tcpFlags[i] = this.flags[f];
+    b.position[i] = this.pos[f];
+    b.payloadFwd[i] = sampleBytes(this.payF[f], this.lenF[f]);
+    b.payloadRev[i] = sampleBytes(this.payR[f], this.lenR[f]);
     if (b.full) {
       this.onBatch(b);
       this.batch = new FlowBatch(this.batchSize, this.source);
@@ -471,10 +576,11 @@ export class FlowTable {
 
   /** End every open flow (end of input), in order of first packet, and hand over the last batch. */
   flush(diagnostics?: Diagnostics): void {
-    const open: Flow[] = [];
-    for (let f = this.lruOldest; f !== null; f = f.newer) open.push(f);
-    open.sort((a, b) => a.position - b.position);
-    for (const f of open) this.finish(f, f.closed ? END_CLOSED : END_EOF);
+    const open: number[] = [];
+    for (let f = this.lruOldest; f !== NIL; f = this.newer[f]) open.push(f);
+    const pos = this.pos;
+    open.sort((a, b) => pos[a] - pos[b]);
+    for (const f of open) this.finish(f, this.state[f] & CLOSED ? END_CLOSED : END_EOF);
     if (this.batch.length > 0) {
       this.onBatch(this.batch);
       this.batch = new FlowBatch(this.batchSize, this.source);
@@ -505,52 +611,18 @@ export class FlowTable {
   }
 }
 
-/** Whether the packet in `d` goes from the flow's source to its destination. */
-function sentBySource(f: Flow, d: DecodedPacket): boolean {
-  return (
-    f.srcPort === d.srcPort &&
-    f.s0 === d.s0 &&
-    f.s1 === d.s1 &&
-    f.s2 === d.s2 &&
-    f.s3 === d.s3 &&
-    f.dstPort === d.dstPort &&
-    f.d0 === d.d0 &&
-    f.d1 === d.d1 &&
-    f.d2 === d.d2 &&
-    f.d3 === d.d3
-  );
+function writeWords(dst: Uint8Array, o: number, v: number, words: Uint32Array, w: number): void {
+  const n = v === 6 ? 4 : 1;
+  for (let k = 0; k < n; k++) {
+    const x = words[w + k];
+    dst[o + 4 * k] = x >>> 24;
+    dst[o + 4 * k + 1] = (x >>> 16) & 255;
+    dst[o + 4 * k + 2] = (x >>> 8) & 255;
+    dst[o + 4 * k + 3] = x & 255;
+  }
 }
 
-function writeWords(
-  dst: Uint8Array,
-  o: number,
-  v: number,
-  w0: number,
-  w1: number,
-  w2: number,
-  w3: number,
-): void {
-  dst[o] = w0 >>> 24;
-  dst[o + 1] = (w0 >>> 16) & 255;
-  dst[o + 2] = (w0 >>> 8) & 255;
-  dst[o + 3] = w0 & 255;
-  if (v !== 6) return;
-  dst[o + 4] = w1 >>> 24;
-  dst[o + 5] = (w1 >>> 16) & 255;
-  dst[o + 6] = (w1 >>> 8) & 255;
-  dst[o + 7] = w1 & 255;
-  dst[o + 8] = w2 >>> 24;
-  dst[o + 9] = (w2 >>> 16) & 255;
-  dst[o + 10] = (w2 >>> 8) & 255;
-  dst[o + 11] = w2 & 255;
-  dst[o + 12] = w3 >>> 24;
-  dst[o + 13] = (w3 >>> 16) & 255;
-  dst[o + 14] = (w3 >>> 8) & 255;
-  dst[o + 15] = w3 & 255;
-}
-
-function sampleBytes(s: PayloadSample | null): Buffer | null {
-  if (s === null || s.len === 0 || s.buf === null) return null;
-  // Trim to the bytes used; a copy when the buffer is much larger, so batches do not pin slack.
-  return s.len === s.buf.length ? s.buf : Buffer.from(s.buf.subarray(0, s.len));
+function sampleBytes(b: Buffer | null, len: number): Buffer | null {
+  if (b === null || len === 0) return null;
+  return len === b.length ? b : b.subarray(0, len);
 }

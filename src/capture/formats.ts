@@ -23,6 +23,7 @@ export async function* captureFlows(
       idleTimeoutMs: opts.idleTimeoutMs,
       activeTimeoutMs: opts.activeTimeoutMs,
       closeLingerMs: opts.closeLingerMs,
+      maxFlows: opts.maxFlows,
       payloadCap: opts.payloadCap,
       batchSize: opts.batchSize,
       source: path,

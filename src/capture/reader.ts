@@ -49,6 +49,8 @@ class ReusedPacketView implements PacketView {
 
 export interface ReadCaptureOptions {
   onProgress?: (bytesRead: number) => void;
+  /** Read size (default 4 MiB); small values exist to test records straddling chunk ends. */
+  chunkBytes?: number;
 }
 
 /** The largest packet we accept (libpcap's MAXIMUM_SNAPLEN is 262144; allow headroom). */
@@ -99,7 +101,7 @@ export async function* captureChunks(
   onPacket: (p: PacketView) => void,
   opts: ReadCaptureOptions = {},
 ): AsyncGenerator<void> {
-  const f = await ChunkedFile.open(path);
+  const f = await ChunkedFile.open(path, opts.chunkBytes);
   try {
     await f.fill(24);
     const head = f.buf.subarray(f.start, f.end);
@@ -217,7 +219,11 @@ class PcapWalker implements Walker {
       const origLen = this.u32(buf, p + 12);
       if (caplen > this.snapLimit) {
         const at = f.offsetOf(p);
-        if (caplen <= MAX_CAPLEN && end - p >= 16 + caplen + 16 && this.plausible(buf, p + 16 + caplen)) {
+        const next = p + 16 + caplen;
+        if (
+          caplen <= MAX_CAPLEN &&
+          ((end - next >= 16 && this.plausible(buf, next)) || (f.eof && next === end))
+        ) {
           // The length is believable and the next header is fine: skip just this record.
           this.problem(
             at,

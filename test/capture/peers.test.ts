@@ -135,3 +135,36 @@ test('nesfit captures: same TCP/UDP conversations and packets per direction as t
     });
   }
 });
+
+test('IP-layer bytes: our byte totals equal the sum of tshark ip.len / ipv6.plen + 40 over all captures', async (t) => {
+  if (!hasTshark) {
+    t.skip('tshark not installed (apt-get install tshark)');
+    return;
+  }
+  const files = [
+    ...captures.map((f) => join(NDPI, f)),
+    ...readdirSync(NESFIT)
+      .filter((f) => f.endsWith('.pcapng'))
+      .map((f) => join(NESFIT, f)),
+  ];
+  for (const path of files) {
+    const r = spawnSync('tshark', ['-n', '-r', path, '-T', 'fields', '-e', 'ip.len', '-e', 'ipv6.plen'], {
+      encoding: 'utf8',
+    });
+    let bytes = 0;
+    let packets = 0;
+    for (const line of r.stdout.split('\n')) {
+      // The outer header comes first (ICMP errors quote an inner IP header after a comma).
+      const [v4, v6] = line.split('\t');
+      if (v4) bytes += Number(v4.split(',')[0]);
+      else if (v6) bytes += 40 + Number(v6.split(',')[0]);
+      else continue;
+      packets++;
+    }
+    const flows = await coinradarFlows(path);
+    const ours = flows.reduce((a, f) => a + f.bytes + f.revBytes, 0);
+    const ourPackets = flows.reduce((a, f) => a + f.packets + f.revPackets, 0);
+    assert.equal(ourPackets, packets, `${path}: packets`);
+    assert.equal(ours, bytes, `${path}: bytes`);
+  }
+});

@@ -250,6 +250,14 @@ test('bad input: pcap caplen beyond snaplen is skipped with its offset; absurd c
     d1.problems.map((p) => [p.kind, p.offset]),
     [['caplen-exceeds-snaplen', head.length + recs[0].length + recs[1].length]],
   );
+  // The same as the last record of the file.
+  const d3 = new Diagnostics();
+  const got3 = await packetsOf(tmp(Buffer.concat([head, recs[0], recs[1], pcapRecord(big)])), d3);
+  assert.equal(got3.length, 2);
+  assert.deepEqual(
+    d3.problems.map((p) => [p.kind, p.offset]),
+    [['caplen-exceeds-snaplen', head.length + recs[0].length + recs[1].length]],
+  );
   // Record 2's caplen is absurd (3 GB): report it, scan to the next plausible record, keep the rest.
   const bad = Buffer.from(recs[2]);
   bad.writeUInt32LE(0xc0000000, 8);
@@ -359,4 +367,71 @@ test('pcapMagic recognises captures only by their magic numbers', () => {
   assert.equal(pcapMagic(Buffer.concat([u32(0x0a0d0d0a, true), u32(28, true), u32(0x12345678, true)])), null);
   assert.equal(pcapMagic(Buffer.from('hello world')), null);
   assert.equal(pcapMagic(Buffer.alloc(2)), null);
+});
+
+test('ingest formats: pcap and pcapng are registered and detected from the bytes', async () => {
+  await import('../../src/flow/all-formats.js');
+  const { detectFormat } = await import('../../src/flow/formats.js');
+  const { readHead } = await import('../../src/flow/ingest.js');
+  assert.equal(detectFormat(readHead(BITCOIN))?.kind, 'pcap');
+  assert.equal(detectFormat(readHead('test/fixtures/pcap/ndpi/mining.pcapng'))?.kind, 'pcapng');
+  // dns.pcap is a pcapng file despite its name: the bytes decide.
+  assert.equal(detectFormat(readHead('test/fixtures/pcap/ndpi/dns.pcap'))?.kind, 'pcapng');
+});
+
+test('forEachUdpPayload: every UDP datagram with endpoints, time and offset', async () => {
+  const { forEachUdpPayload } = await import('../../src/capture/udp-payloads.js');
+  const seen: string[] = [];
+  const diag = new Diagnostics();
+  await forEachUdpPayload('test/fixtures/pcap/ndpi/dns.pcap', diag, (payload, src, sp, dst, dp, ts, off) => {
+    assert.ok(ts > 0 && off > 0);
+    seen.push(`${src}:${sp}>${dst}:${dp} ${payload.length}`);
+  });
+  // Per nDPI: 82.178.113.245:47255 <-> 82.178.158.181:53 (1/1), 192.168.170.20:53 <-> 192.168.170.8:32795 (2/1).
+  assert.equal(seen.length, 5);
+  assert.equal(seen.filter((s) => s.startsWith('192.168.170.20:53>192.168.170.8:32795')).length, 2);
+  assert.equal(seen.filter((s) => s.startsWith('82.178.113.245:47255>82.178.158.181:53')).length, 1);
+  // A real QinQ + PPPoE frame (VLANs 421 and 785): 91 = 14 + 2 × 4 + 8 (PPPoE/PPP) + 61-byte IP packet,
+  // UDP length 41, so 33 bytes of DNS.
+  assert.ok(seen.includes('82.178.113.245:47255>82.178.158.181:53 33'), seen.join('\n'));
+  assert.equal(diag.get('udp.datagrams'), 5);
+});
+
+test('records straddling chunk ends: tiny read sizes give the same packets and problems', async () => {
+  const files = [
+    BITCOIN,
+    'test/fixtures/pcap/ndpi/gnutella.pcap',
+    'test/fixtures/pcap/nesfit/cgminer.s0.pcapng',
+  ];
+  // Corrupt files too: resynchronisation must work across chunk ends.
+  const frames = tcpFrames(40);
+  const blocks = frames.map((f) => pcapngEpb(f, true));
+  const bad = Buffer.from(blocks[7]);
+  bad.writeUInt32LE(0x7ffffff0, 4);
+  files.push(
+    tmp(Buffer.concat([pcapngShb(true), pcapngIdb(1, true), ...blocks.slice(0, 7), bad, ...blocks.slice(8)])),
+  );
+  const recs = frames.map((f) => pcapRecord(f));
+  const badRec = Buffer.from(recs[9]);
+  badRec.writeUInt32LE(0xc0000000, 8);
+  files.push(tmp(Buffer.concat([pcapFile([]), ...recs.slice(0, 9), badRec, ...recs.slice(10)])));
+  for (const path of files) {
+    const digest = async (chunkBytes?: number) => {
+      const d = new Diagnostics();
+      const out: string[] = [];
+      await readCapture(
+        path,
+        d,
+        (p) => out.push(`${p.fileOffset} ${p.tsMs} ${p.caplen} ${p.data.toString('base64')}`),
+        {
+          chunkBytes,
+        },
+      );
+      return { out, problems: d.problems.map((p) => `${p.kind}@${p.offset}`) };
+    };
+    const ref = await digest();
+    assert.ok(ref.out.length > 30, path);
+    for (const chunk of [64, 1000, 4096])
+      assert.deepEqual(await digest(chunk), ref, `${path} chunk ${chunk}`);
+  }
 });
