@@ -7,6 +7,7 @@ import type { FlowBatch } from '../flow/record.js';
 import type { DetectionInput, DetectionStore } from '../store/detections.js';
 import { behaviourOnBatch } from './behaviour-pass.js';
 import { detectBatch, type Detector } from './registry.js';
+import { ConnectionMemory } from './connections.js';
 import { detectionRow } from './rows.js';
 import { CONFIDENCE_RANK } from './types.js';
 
@@ -15,11 +16,12 @@ export function detectBatchRows(
   detector: Detector,
   batch: FlowBatch,
   firstFlowId: number,
-  opts: { behaviour?: boolean } = {},
+  opts: { behaviour?: boolean; connections?: ConnectionMemory } = {},
 ): DetectionInput[] {
   const rows: DetectionInput[] = [];
   const known = new Set<number>();
   detectBatch(detector, batch, (i, d) => {
+    opts.connections?.apply(batch, i, d);
     rows.push(detectionRow(firstFlowId + i, d, detector.version));
     if (CONFIDENCE_RANK[d.confidence] >= CONFIDENCE_RANK.infrastructure) known.add(i);
   });
@@ -44,10 +46,11 @@ export function createDetectionHook(store: DetectionStore, detector: Detector): 
   const counts = new Map<string, number>();
   // A new source starts a new run of ids; its first batch is where stale rows are dropped.
   let nextId = -1;
+  const connections = new ConnectionMemory();
   const hook: BatchHook = async (batch, _enrichment, firstFlowId) => {
     if (firstFlowId !== nextId) await store.dropStale(firstFlowId);
     nextId = firstFlowId + batch.length;
-    const rows = detectBatchRows(detector, batch, firstFlowId, { behaviour: true });
+    const rows = detectBatchRows(detector, batch, firstFlowId, { behaviour: true, connections });
     for (const r of rows)
       counts.set(`${r.label}/${r.confidence}`, (counts.get(`${r.label}/${r.confidence}`) ?? 0) + 1);
     await store.add(rows);

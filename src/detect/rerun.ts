@@ -5,6 +5,7 @@
 import { FlowBatch } from '../flow/record.js';
 import type { DetectionStore } from '../store/detections.js';
 import type { FlowStore } from '../store/store.js';
+import { ConnectionMemory } from './connections.js';
 import { detectBatchRows } from './hook.js';
 import type { Detector } from './registry.js';
 
@@ -26,6 +27,7 @@ export async function redetectStore(
   try {
     await detections.clear();
     let lastId = 0;
+    const connections = new ConnectionMemory();
     while (true) {
       const rows = await flows.flows({ where: `f.id > ${lastId}`, orderBy: 'f.id', limit: chunk });
       if (rows.length === 0) break;
@@ -57,7 +59,10 @@ export async function redetectStore(
         });
       }
       // Stored ids are not contiguous across sources: map each row to its own id.
-      const out = detectBatchRows(detector, batch, 0).map((d) => ({ ...d, flowId: rows[d.flowId].id }));
+      const out = detectBatchRows(detector, batch, 0, { connections }).map((d) => ({
+        ...d,
+        flowId: rows[d.flowId].id,
+      }));
       await detections.add(out);
       written += out.length;
       seen += rows.length;

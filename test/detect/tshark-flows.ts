@@ -30,7 +30,17 @@ const FIELDS = [
   'udp.payload',
 ];
 
+const cache = new Map<string, FlowRecord[]>();
+
+/** Flows of a capture (cached per process: tshark runs once per file; callers must not modify them). */
 export function tsharkFlows(path: string, cap = 2048): FlowRecord[] {
+  const key = `${cap} ${path}`;
+  let flows = cache.get(key);
+  if (!flows) cache.set(key, (flows = readTsharkFlows(path, cap)));
+  return flows;
+}
+
+function readTsharkFlows(path: string, cap: number): FlowRecord[] {
   const args = ['-r', path, '-n', '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=f'];
   for (const f of FIELDS) args.push('-e', f);
   const r = spawnSync('tshark', args, { encoding: 'utf8', maxBuffer: 1 << 30 });
