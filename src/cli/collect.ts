@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { detectionHookFor } from '../detect/pipeline.js';
 import { formatProblem } from '../flow/diagnostics.js';
 import { NetflowCollector } from '../netflow/collector.js';
 import { openFlowStore } from '../store/open.js';
@@ -18,6 +19,8 @@ export function register(program: Command): void {
     .option('--recv-buffer <bytes>', 'socket receive buffer to ask the kernel for', String(32 * 1024 * 1024))
     .option('--no-geo', 'skip country/AS enrichment')
     .option('--watchlist <file>', 'extra CIDR watchlist file (name,cidr per line)')
+    .option('--no-detect', 'store flows only; run `coinradar detect` later')
+    .option('--list <file...>', 'extra infrastructure list(s) for detection: CSV value,label,coin,port,name')
     .action(
       async (o: {
         listen: string;
@@ -27,9 +30,12 @@ export function register(program: Command): void {
         recvBuffer: string;
         geo: boolean;
         watchlist?: string;
+        detect: boolean;
+        list?: string[];
       }) => {
         const store = await openFlowStore(o.db);
         const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
+        const detection = o.detect ? await detectionHookFor(store, { lists: o.list }) : undefined;
         let shown = 0;
         let collector: NetflowCollector;
         try {
@@ -37,6 +43,7 @@ export function register(program: Command): void {
             listen: o.listen,
             store,
             enricher,
+            hooks: detection ? [detection.hook] : [],
             maxDatagrams: o.maxDatagrams ? Number(o.maxDatagrams) : 0,
             recvBufferBytes: Number(o.recvBuffer),
             onProblem: (p) => {
@@ -69,6 +76,7 @@ export function register(program: Command): void {
             `${r.source}: ${r.datagrams} datagrams, ${r.flows} flows stored` +
               `${d.get('problems') ? `, ${d.get('problems')} problems` : ''} (${d.summary()})\n`,
           );
+          if (detection) process.stdout.write(`detections: ${detection.summary()}\n`);
           for (const [exp, rate] of Object.entries(r.samplingByExporter)) {
             if (rate > 1) process.stdout.write(`  exporter ${exp}: sampling 1:${rate}\n`);
           }

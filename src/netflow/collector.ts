@@ -3,6 +3,7 @@
  * this side enriches each batch and appends it to a live SourceWriter, checkpointing at most once a
  * second, and commits on stop. The socket never waits for the store: batches queue in memory.
  */
+import type { BatchHook } from '../flow/ingest.js';
 import { Worker } from 'node:worker_threads';
 import { Diagnostics, type InputProblem } from '../flow/diagnostics.js';
 import { emptyEnrichment, type FlowEnricher } from '../flow/enrichment.js';
@@ -15,6 +16,8 @@ export interface CollectOptions {
   listen: string;
   store: FlowStore;
   enricher?: FlowEnricher;
+  /** Called with every stored batch (detection plugs in here), as in file ingest. */
+  hooks?: BatchHook[];
   /** Stop after this many datagrams (0: no limit). */
   maxDatagrams?: number;
   /** Requested socket receive buffer (bytes); the kernel may grant less (net.core.rmem_max). */
@@ -170,7 +173,8 @@ export class NetflowCollector {
     if (this.writeError) return;
     try {
       const enrichment = this.o.enricher ? this.o.enricher.enrich(batch) : emptyEnrichment(batch.length);
-      await this.writer.append(batch, enrichment);
+      const firstId = await this.writer.append(batch, enrichment);
+      for (const hook of this.o.hooks ?? []) await hook(batch, enrichment, firstId);
       this.flows += batch.length;
       const now = Date.now();
       if (now - this.lastCheckpoint >= 1000) {
