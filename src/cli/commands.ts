@@ -6,6 +6,7 @@ import * as summary from './summary.js';
 import * as scenario from './scenario.js';
 import * as series from './series.js';
 import * as surge from './surge.js';
+import * as report from './report.js';
 
 export const commands: { register(program: Command): void }[] = [
   ingest,
@@ -14,4 +15,5 @@ export const commands: { register(program: Command): void }[] = [
   scenario,
   series,
   surge,
+  report,
 ];
