@@ -7,6 +7,7 @@ import * as scenario from './scenario.js';
 import * as series from './series.js';
 import * as surge from './surge.js';
 import * as report from './report.js';
+import * as estimate from './estimate.js';
 
 export const commands: { register(program: Command): void }[] = [
   ingest,
@@ -16,4 +17,5 @@ export const commands: { register(program: Command): void }[] = [
   series,
   surge,
   report,
+  estimate,
 ];

@@ -81,7 +81,7 @@ export function register(program: Command): void {
                   '--disable-sync',
                   '--no-first-run',
                   `--print-to-pdf=${o.pdf}`,
-                  `file://${require_abs(o.out)}`,
+                  `file://${absolutePath(o.out)}`,
                 ],
                 { stdio: 'ignore' },
               );
@@ -96,6 +96,6 @@ export function register(program: Command): void {
     );
 }
 
-function require_abs(p: string): string {
+function absolutePath(p: string): string {
   return p.startsWith('/') ? p : `${process.cwd()}/${p}`;
 }
