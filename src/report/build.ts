@@ -242,13 +242,11 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
     findings.push(claim);
     evidence.push({
       claim,
-      support: poolRows
-        .slice(0, 5)
-        .map((p) => ({
-          kind: 'query' as const,
-          ref: `coinradar flows --where "dst = '${p.endpoint.split(':')[0]}' AND dst_port = ${p.endpoint.split(':')[1]}"`,
-          detail: p.name,
-        })),
+      support: poolRows.slice(0, 5).map((p) => ({
+        kind: 'query' as const,
+        ref: `coinradar flows --where "dst = '${p.endpoint.split(':')[0]}' AND dst_port = ${p.endpoint.split(':')[1]}"`,
+        detail: p.name,
+      })),
     });
   }
   for (const w of wallets.values()) {
