@@ -22,6 +22,7 @@ export function register(program: Command): void {
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
     .option('--scope <key:value>', 'country:KP, asn:, watch:, host:, label: (repeatable, ANDed)', collect, [])
     .option('--where <sql>', 'extra SQL condition over flow columns')
+    .option('--labels <list>', 'detection labels to draw a timeline for (comma-separated; needs detections)')
     .option('--title <text>', 'report title')
     .option('--from <date>', 'first day (UTC)')
     .option('--to <date>', 'day after the last (UTC)')

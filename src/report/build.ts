@@ -32,9 +32,18 @@ export interface BuildOptions {
   /** Hosts given per-miner estimates (busiest first). */
   estimateHosts?: number;
   electricityUsdPerKWh?: [number, number];
+  /** Detection labels to draw a timeline for each (needs the detections table). */
+  labels?: string[];
 }
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** The series arguments that reproduce a timeline: crypto ports, catalogued pools, or a label. */
+function scopeArgsOf(tl: Timeline, all: Timeline[]): string {
+  if (tl === all[0]) return '--ports crypto';
+  if (tl === all[1]) return '--where "dst IN (…catalogued pool addresses…)"';
+  return `--scope label:${tl.label.replace(/^label /, '')}`;
+}
 
 function lines(buf: Buffer | null, fromClient: boolean, timeMs: number): StratumLine[] {
   if (!buf) return [];
@@ -71,6 +80,23 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
     const r = surgeOfBuckets(label, d);
     timelines.push({
       label,
+      unit: 'flows per day',
+      bucketMs: d.bucketMs,
+      points: d.buckets.map((b) => ({ t: b.bucketMs, value: b.flows, observed: b.observed })),
+      changes: r.changes,
+    });
+  }
+
+  for (const label of o.labels ?? []) {
+    const d = await series.series({
+      bucket: 'day',
+      fromMs: periodData.fromMs,
+      toMs: periodData.toMs,
+      scope: { ...o.scope, label },
+    });
+    const r = surgeOfBuckets(label, d);
+    timelines.push({
+      label: `label ${label}`,
       unit: 'flows per day',
       bucketMs: d.bucketMs,
       points: d.buckets.map((b) => ({ t: b.bucketMs, value: b.flows, observed: b.observed })),
@@ -224,16 +250,10 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
       support: [
         {
           kind: 'surge',
-          ref:
-            tl === timelines[0]
-              ? cmd('surge --ports crypto --format json')
-              : cmd(`surge --where "dst IN (…catalogued pool addresses…)" --format json`),
+          ref: cmd(`surge ${scopeArgsOf(tl, timelines)} --format json`),
           detail: `change points ${inc.changePoints.map((x) => x.slice(0, 10)).join(', ')}`,
         },
-        {
-          kind: 'query',
-          ref: tl === timelines[0] ? cmd('series --ports crypto') : cmd('series --where "dst IN (…)"'),
-        },
+        { kind: 'query', ref: cmd(`series ${scopeArgsOf(tl, timelines)}`) },
       ],
     });
   }

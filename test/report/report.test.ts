@@ -25,11 +25,19 @@ test('report from a generated store: onset, pools, wallets, estimates, evidence;
   const store = await DuckDbFlowStore.open(':memory:');
   try {
     await loadWorldIntoStore(world, store);
+    // A stand-in for detect/'s table: flows to catalogued pools labelled 'stratum'.
+    await store.db.run(
+      "CREATE TABLE detections AS SELECT id AS flow_id, 'stratum' AS label FROM flows WHERE dst_watch = 'mining-pools-2018'",
+    );
     const r = await buildReport(new DuckDbSeries(store.db), {
       scope: { country: 'KP' },
       scopeText: 'country:KP',
       scopeArgs: '--scope country:KP',
+      labels: ['stratum'],
     });
+    assert.equal(r.timelines.length, 3);
+    assert.equal(r.timelines[2].changes[0]?.onset, '2017-05-17T00:00:00.000Z');
+    assert.ok(r.evidence.some((c) => c.support.some((x) => x.ref.includes('--scope label:stratum'))));
     const pools = r.timelines[1];
     const inc = pools.changes.find((c) => c.kind === 'increase');
     assert.ok(inc, 'surge on the pool timeline');
