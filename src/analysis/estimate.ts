@@ -350,7 +350,7 @@ export const HARDWARE: Record<string, HardwareProfile> = {
     name: 'Bitmain Antminer S9 (2016–2017)',
     coin: 'BTC',
     joulesPerHash: { low: 0.098e-9 * 0.95, mid: 0.098e-9, high: 0.098e-9 * 1.1 },
-    source: 'Bitmain specification: 0.098 J/GH at the wall (±10 %)',
+    source: 'Bitmain specification: 0.098 J/GH at the wall (−5 % / +10 %)',
   },
   'antminer-s7': {
     name: 'Bitmain Antminer S7 (2015)',

@@ -16,6 +16,8 @@ import * as apikey from './apikey.js';
 import * as scenario from './scenario.js';
 import * as series from './series.js';
 import * as surge from './surge.js';
+import * as report from './report.js';
+import * as estimate from './estimate.js';
 
 export const commands: { register(program: Command): void }[] = [
   demo,
@@ -34,4 +36,6 @@ export const commands: { register(program: Command): void }[] = [
   scenario,
   series,
   surge,
+  report,
+  estimate,
 ];

@@ -77,6 +77,13 @@ const IPFIX_FIELDS: [number, number][] = [
 const V9_RECORD = V9_FIELDS.reduce((a, [, l]) => a + l, 0);
 const IPFIX_RECORD = IPFIX_FIELDS.reduce((a, [, l]) => a + l, 0);
 
+/** Unsigned 64-bit big-endian without a BigInt per value (counters and times stay below 2^53). */
+function writeU64(b: Buffer, v: number, off: number): void {
+  const x = Math.max(0, Math.round(v));
+  b.writeUInt32BE(Math.floor(x / 4294967296) >>> 0, off);
+  b.writeUInt32BE(x >>> 0, off + 4);
+}
+
 function pad4(n: number): number {
   return (n + 3) & ~3;
 }
@@ -176,8 +183,8 @@ export class FlowExporter {
         d.writeUInt16BE(r.dstPort, o + 10);
         d.writeUInt8(r.proto, o + 12);
         d.writeUInt8(r.tcpFlags & 0xff, o + 13);
-        d.writeBigUInt64BE(BigInt(Math.round(r.packets)), o + 14);
-        d.writeBigUInt64BE(BigInt(Math.round(r.bytes)), o + 22);
+        writeU64(d, r.packets, o + 14);
+        writeU64(d, r.bytes, o + 22);
         d.writeUInt32BE(uptime(r.firstMs), o + 30);
         d.writeUInt32BE(uptime(r.lastMs), o + 34);
         o += V9_RECORD;
@@ -243,10 +250,10 @@ export class FlowExporter {
         d.writeUInt16BE(r.dstPort, o + 10);
         d.writeUInt8(r.proto, o + 12);
         d.writeUInt16BE(r.tcpFlags & 0xff, o + 13);
-        d.writeBigUInt64BE(BigInt(Math.round(r.packets)), o + 15);
-        d.writeBigUInt64BE(BigInt(Math.round(r.bytes)), o + 23);
-        d.writeBigUInt64BE(BigInt(Math.round(r.firstMs)), o + 31);
-        d.writeBigUInt64BE(BigInt(Math.round(r.lastMs)), o + 39);
+        writeU64(d, r.packets, o + 15);
+        writeU64(d, r.bytes, o + 23);
+        writeU64(d, r.firstMs, o + 31);
+        writeU64(d, r.lastMs, o + 39);
         o += IPFIX_RECORD;
       }
       parts.push(d);

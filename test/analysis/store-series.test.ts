@@ -44,7 +44,7 @@ test('daily series from the DuckDB store equal the generator counts; surge finds
     assert.equal(first.shape, 'step');
     // Scopes: DNS to Chinese resolvers is there every observed day; a country not in the world is not.
     const dns = await series.series({ bucket: 'day', scope: { dstCountry: 'CN', dstPorts: [53] } });
-    assert.ok(dns.buckets.every((b) => (b.flows > 0) === b.observed));
+    assert.ok(dns.buckets.every((b) => b.flows > 0 === b.observed));
     const none = await series.series({ bucket: 'day', scope: { country: 'IR' } });
     assert.ok(none.buckets.every((b) => b.flows === 0));
     // A miner's own series starts on the onset day.

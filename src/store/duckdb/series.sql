@@ -13,3 +13,35 @@ FROM flows
 WHERE first_ms >= $2 AND first_ms < $3 /*SCOPE*/
 GROUP BY 1
 ORDER BY 1;
+
+-- name: top_hosts
+-- Hosts of the scope talking to the given server ports or addresses: $1 ports list, $2 address
+-- list, $3 limit. The scope conditions replace the marker as above.
+SELECT src AS host, count(*) AS flows, sum((packets + rev_packets) * sampling_rate) AS packets_est,
+       sum((bytes + rev_bytes) * sampling_rate) AS bytes_est, min(first_ms) AS first_ms, max(last_ms) AS last_ms,
+       list(DISTINCT dst_port ORDER BY dst_port) AS ports
+FROM flows
+WHERE (list_contains($1, dst_port) OR list_contains($2, dst)) /*SCOPE*/
+GROUP BY src ORDER BY flows DESC, host LIMIT $3;
+
+-- name: endpoints
+-- Server endpoints among the given addresses that hosts of the scope reached: $1 address list.
+SELECT dst, dst_port, count(DISTINCT src) AS hosts, count(*) AS flows, min(first_ms) AS first_ms
+FROM flows
+WHERE list_contains($1, dst) /*SCOPE*/
+GROUP BY dst, dst_port ORDER BY flows DESC;
+
+-- name: host_stratum
+-- Client-side counters of one host's connections to the given addresses: $1 host, $2 address list.
+SELECT dst, dst_port, sum(packets * sampling_rate) AS packets_est, sum(bytes * sampling_rate) AS bytes_est,
+       sum(last_ms - first_ms) / 1000.0 AS active_s, min(first_ms) AS first_ms, max(last_ms) AS last_ms, count(*) AS flows
+FROM flows
+WHERE src = $1 AND list_contains($2, dst)
+GROUP BY dst, dst_port ORDER BY flows DESC;
+
+-- name: stratum_payloads
+-- Payload samples that look like Stratum logins or jobs, from the scope: $1 limit.
+SELECT f.id, f.src, f.dst, f.dst_port, f.first_ms, p.fwd, p.rev
+FROM flows f JOIN flow_payloads p ON p.flow_id = f.id
+WHERE (contains(CAST(p.fwd AS VARCHAR), 'mining.') OR contains(CAST(p.fwd AS VARCHAR), '"login"')) /*SCOPE*/
+ORDER BY f.first_ms LIMIT $1;

@@ -4,7 +4,7 @@
  * with the buckets in which the store saw no flow at all marked as not observed.
  */
 import { readFileSync } from 'node:fs';
-import type { DuckDBValue } from '@duckdb/node-api';
+import { listValue, type DuckDBValue } from '@duckdb/node-api';
 import { DuckDbDatabase } from './database.js';
 import { DuckDbFlowStore } from './flows.js';
 
@@ -53,7 +53,21 @@ export interface SeriesData {
   buckets: SeriesBucket[];
 }
 
-const SQL = readFileSync(new URL('./series.sql', import.meta.url), 'utf8');
+const FILE = readFileSync(new URL('./series.sql', import.meta.url), 'utf8');
+/** The statements of series.sql: the first is the series; the rest are named by `-- name:` lines. */
+const STATEMENTS = new Map<string, string>();
+{
+  const parts = FILE.split(/^-- name: (\w+)$/m);
+  STATEMENTS.set('series', parts[0]);
+  for (let i = 1; i + 1 < parts.length; i += 2) STATEMENTS.set(parts[i], parts[i + 1]);
+}
+const SQL = STATEMENTS.get('series')!;
+
+function statement(name: string, scopeSql: string): string {
+  const s = STATEMENTS.get(name);
+  if (!s) throw new Error(`series.sql has no statement ${name}`);
+  return s.replace('/*SCOPE*/', scopeSql);
+}
 
 /** How a label is turned into a flow condition; the detections schema may replace it. */
 export let labelCondition = (param: string): string =>
@@ -161,4 +175,122 @@ export class DuckDbSeries {
     }
     return { bucketMs: width, fromMs: from, toMs: to, buckets };
   }
+
+  /** Hosts of the scope reaching the given ports or addresses, busiest first. */
+  async topHosts(scope: SeriesScope, ports: number[], addresses: string[], limit = 20): Promise<TopHost[]> {
+    const { sql, params } = scopeConditions({ ...scope, dstPorts: undefined }, 4);
+    const rows = await this.db.all<Record<string, unknown>>(statement('top_hosts', sql), [
+      listValue(ports),
+      listValue(addresses),
+      limit,
+      ...params,
+    ]);
+    return rows.map((r) => ({
+      host: String(r.host),
+      flows: Number(r.flows),
+      packetsEst: Number(r.packets_est),
+      bytesEst: Number(r.bytes_est),
+      firstMs: Number(r.first_ms),
+      lastMs: Number(r.last_ms),
+      ports: String(r.ports)
+        .replace(/[[\]]/g, '')
+        .split(',')
+        .map((x) => Number(x.trim()))
+        .filter((x) => Number.isFinite(x)),
+    }));
+  }
+
+  async endpoints(scope: SeriesScope, addresses: string[]): Promise<Endpoint[]> {
+    const { sql, params } = scopeConditions({ ...scope, dstPorts: undefined }, 2);
+    const rows = await this.db.all<Record<string, unknown>>(statement('endpoints', sql), [
+      listValue(addresses),
+      ...params,
+    ]);
+    return rows.map((r) => ({
+      dst: String(r.dst),
+      dstPort: Number(r.dst_port),
+      hosts: Number(r.hosts),
+      flows: Number(r.flows),
+      firstMs: Number(r.first_ms),
+    }));
+  }
+
+  async hostConnections(host: string, addresses: string[]): Promise<HostConnection[]> {
+    const rows = await this.db.all<Record<string, unknown>>(statement('host_stratum', ''), [
+      host,
+      listValue(addresses),
+    ]);
+    return rows.map((r) => ({
+      dst: String(r.dst),
+      dstPort: Number(r.dst_port),
+      packetsEst: Number(r.packets_est),
+      bytesEst: Number(r.bytes_est),
+      activeSeconds: Number(r.active_s),
+      firstMs: Number(r.first_ms),
+      lastMs: Number(r.last_ms),
+      flows: Number(r.flows),
+    }));
+  }
+
+  async stratumPayloads(scope: SeriesScope, limit = 500): Promise<PayloadSample[]> {
+    const { sql, params } = scopeConditions({ ...scope, dstPorts: undefined }, 2);
+    const rows = await this.db.all<Record<string, unknown>>(
+      statement(
+        'stratum_payloads',
+        sql.replace(
+          /\b(src|dst|dst_port|src_country|dst_country|src_asn|dst_asn|src_watch|dst_watch|id)\b/g,
+          'f.$1',
+        ),
+      ),
+      [limit, ...params],
+    );
+    return rows.map((r) => ({
+      flowId: Number(r.id),
+      src: String(r.src),
+      dst: String(r.dst),
+      dstPort: Number(r.dst_port),
+      firstMs: Number(r.first_ms),
+      fwd: (r.fwd as Buffer | null) ?? null,
+      rev: (r.rev as Buffer | null) ?? null,
+    }));
+  }
+}
+
+export interface TopHost {
+  host: string;
+  flows: number;
+  packetsEst: number;
+  bytesEst: number;
+  firstMs: number;
+  lastMs: number;
+  ports: number[];
+}
+
+export interface Endpoint {
+  dst: string;
+  dstPort: number;
+  hosts: number;
+  flows: number;
+  firstMs: number;
+}
+
+export interface HostConnection {
+  dst: string;
+  dstPort: number;
+  packetsEst: number;
+  bytesEst: number;
+  activeSeconds: number;
+  firstMs: number;
+  lastMs: number;
+  flows: number;
+}
+
+export interface PayloadSample {
+  flowId: number;
+  src: string;
+  dst: string;
+  dstPort: number;
+  firstMs: number;
+  fwd: Buffer | null;
+  rev: Buffer | null;
 }

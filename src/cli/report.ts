@@ -1,0 +1,102 @@
+import type { Command } from 'commander';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { buildReport } from '../report/build.js';
+import { renderHtml, renderMarkdown } from '../report/render.js';
+import { DuckDbSeries } from '../store/duckdb/series.js';
+import { defaultDbPath } from '../store/store.js';
+import { parseScope } from './series.js';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+function chromium(): string | null {
+  for (const c of ['chromium', 'chromium-browser', 'google-chrome'])
+    if (spawnSync('sh', ['-c', `command -v ${c}`]).status === 0) return c;
+  return null;
+}
+
+export function register(program: Command): void {
+  program
+    .command('report')
+    .description('write the investigation report: one self-contained HTML file (and Markdown, PDF)')
+    .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
+    .option('--scope <key:value>', 'country:KP, asn:, watch:, host:, label: (repeatable, ANDed)', collect, [])
+    .option('--where <sql>', 'extra SQL condition over flow columns')
+    .option('--labels <list>', 'detection labels to draw a timeline for (comma-separated; needs detections)')
+    .option('--title <text>', 'report title')
+    .option('--from <date>', 'first day (UTC)')
+    .option('--to <date>', 'day after the last (UTC)')
+    .requiredOption('--out <file>', 'HTML file to write (report.html)')
+    .option('--markdown <file>', 'also write Markdown')
+    .option('--json <file>', 'also write the report object as JSON')
+    .option('--pdf <file>', 'also write PDF through headless Chromium (when installed)')
+    .action(
+      async (o: {
+        db: string;
+        scope: string[];
+        where?: string;
+        title?: string;
+        from?: string;
+        to?: string;
+        out: string;
+        markdown?: string;
+        json?: string;
+        pdf?: string;
+      }) => {
+        const scope = parseScope(o.scope, undefined, o.where);
+        const date = (v?: string) => (v ? Date.parse(`${v}T00:00:00Z`) : undefined);
+        const { series, close } = await DuckDbSeries.open(o.db);
+        try {
+          const scopeArgs = [...o.scope.map((s) => `--scope ${s}`), o.where ? `--where "${o.where}"` : '']
+            .filter(Boolean)
+            .join(' ');
+          const report = await buildReport(series, {
+            scope,
+            scopeText: o.scope.join(' AND ') || 'all flows',
+            scopeArgs: `--db ${o.db} ${scopeArgs}`.trim(),
+            title: o.title,
+            fromMs: date(o.from),
+            toMs: date(o.to),
+          });
+          writeFileSync(o.out, renderHtml(report));
+          process.stdout.write(
+            `${o.out}: ${report.findings.length} findings, ${report.hosts.length} hosts, ${report.pools.length} pool endpoints, ${report.wallets.length} wallets, ${report.estimates.length} estimates\n`,
+          );
+          if (o.markdown) writeFileSync(o.markdown, renderMarkdown(report));
+          if (o.json) writeFileSync(o.json, JSON.stringify(report, null, 2) + '\n');
+          if (o.pdf) {
+            const c = chromium();
+            if (!c)
+              process.stderr.write(
+                'warning: no chromium found: PDF not written (apt-get install chromium)\n',
+              );
+            else {
+              const r = spawnSync(
+                c,
+                [
+                  '--headless',
+                  '--no-sandbox',
+                  '--disable-gpu',
+                  '--disable-background-networking',
+                  '--disable-component-update',
+                  '--disable-sync',
+                  '--no-first-run',
+                  `--print-to-pdf=${o.pdf}`,
+                  `file://${absolutePath(o.out)}`,
+                ],
+                { stdio: 'ignore' },
+              );
+              if (r.status !== 0)
+                process.stderr.write(`warning: chromium exited with ${r.status}: PDF not written\n`);
+            }
+          }
+        } finally {
+          await close();
+        }
+      },
+    );
+}
+
+function absolutePath(p: string): string {
+  return p.startsWith('/') ? p : `${process.cwd()}/${p}`;
+}

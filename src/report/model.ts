@@ -1,0 +1,95 @@
+/**
+ * The investigation report as data. Builders fill it from the store, detections and estimates;
+ * renderers (html.ts, markdown.ts) only lay it out, so every number on the page is in this object.
+ */
+import type { Assumption, Range } from '../analysis/estimate.js';
+import type { SurgeChange } from '../analysis/surge.js';
+
+export interface TimelinePoint {
+  /** Bucket start, ms since epoch (UTC). */
+  t: number;
+  value: number;
+  /** false when nothing at all was observed in the bucket (drawn as a gap). */
+  observed?: boolean;
+}
+
+export interface Timeline {
+  label: string;
+  /** What the values count, e.g. 'flows per day'. */
+  unit: string;
+  bucketMs: number;
+  points: TimelinePoint[];
+  changes: SurgeChange[];
+}
+
+export interface HostRow {
+  host: string;
+  flows: number;
+  packets: number;
+  bytes: number;
+  firstSeen: string;
+  lastSeen: string;
+  /** Labels or ports that put the host in the table. */
+  labels: string[];
+}
+
+export interface PoolRow {
+  endpoint: string;
+  name: string;
+  hosts: number;
+  flows: number;
+  firstSeen: string;
+}
+
+export interface WalletRow {
+  wallet: string;
+  coin: string;
+  hosts: string[];
+  workers: string[];
+  /** How the wallet was seen, e.g. 'Stratum mining.authorize in flow 123'. */
+  evidence: string;
+}
+
+export interface EstimateRow {
+  subject: string;
+  coin: string;
+  /** Hash rate in H/s. */
+  hashrate?: Range;
+  hashrateMethod?: string;
+  revenueCoin?: Range;
+  revenueUsd?: Range;
+  period?: { from: string; to: string; days: number };
+  powerWatts?: Range;
+  energyKWh?: Range;
+  electricityUsd?: Range;
+  assumptions: Assumption[];
+}
+
+export interface EvidenceRef {
+  kind: 'detection' | 'query' | 'surge' | 'estimate' | 'ground-truth';
+  /** What to run or look up to see it again (a CLI command, a SQL query, a flow id). */
+  ref: string;
+  detail?: string;
+}
+
+export interface Claim {
+  claim: string;
+  support: EvidenceRef[];
+}
+
+export interface InvestigationReport {
+  title: string;
+  generatedAt: string;
+  scope: string;
+  period: { from: string; to: string };
+  /** Key findings, one sentence each. */
+  findings: string[];
+  timelines: Timeline[];
+  hosts: HostRow[];
+  pools: PoolRow[];
+  wallets: WalletRow[];
+  estimates: EstimateRow[];
+  evidence: Claim[];
+  /** Method notes and caveats (e.g. 'port-only hits are called crypto ports, not mining'). */
+  notes: string[];
+}
