@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { Command } from 'commander';
+import { commands } from '../../src/cli/commands.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,17 +15,32 @@ import {
 import { parseSdnCsv } from '../../src/sanctions/sdn-csv.js';
 
 const FIX = 'test/fixtures/sanctions';
-const cli = (args: string[]) =>
-  execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+// The commands run in-process (commander with the real registrations); stdout is captured.
+async function cli(args: string[]): Promise<string> {
+  const program = new Command().exitOverride();
+  for (const c of commands) c.register(program);
+  let out = '';
+  const write = process.stdout.write.bind(process.stdout);
+  const errWrite = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    out += String(chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = (() => true) as typeof process.stderr.write;
+  try {
+    await program.parseAsync(['node', 'coinradar', ...args]);
+  } finally {
+    process.stdout.write = write;
+    process.stderr.write = errWrite;
+  }
+  return out;
+}
 
-test('CLI: sanctions load, versions, diff, screen --file', () => {
+test('CLI: sanctions load, versions, diff, screen --file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cr-cli-'));
   try {
     const db = join(dir, 'db.duckdb');
-    const out1 = cli([
+    const out1 = await cli([
       'sanctions',
       'load',
       '--db',
@@ -37,7 +53,7 @@ test('CLI: sanctions load, versions, diff, screen --file', () => {
     ]);
     assert.match(out1, /loaded version 1 of ofac-sdn/);
     assert.match(out1, /127 digital-currency addresses \(4 failed validation\)/);
-    const out2 = cli([
+    const out2 = await cli([
       'sanctions',
       'load',
       '--db',
@@ -47,7 +63,7 @@ test('CLI: sanctions load, versions, diff, screen --file', () => {
       `${FIX}/ofac-address-lists-2024-09`,
     ]);
     assert.match(out2, /loaded version 2 of ofac-sdn/);
-    const versions = JSON.parse(cli(['sanctions', 'versions', '--db', db, '--format', 'json'])) as {
+    const versions = JSON.parse(await cli(['sanctions', 'versions', '--db', db, '--format', 'json'])) as {
       id: number;
       current: string;
     }[];
@@ -58,7 +74,7 @@ test('CLI: sanctions load, versions, diff, screen --file', () => {
         [2, 'yes'],
       ],
     );
-    const diff = JSON.parse(cli(['sanctions', 'diff', '1', '2', '--db', db, '--format', 'json'])) as {
+    const diff = JSON.parse(await cli(['sanctions', 'diff', '1', '2', '--db', db, '--format', 'json'])) as {
       counts: Record<string, number>;
     };
     assert.equal(diff.counts.addressesAdded, 530);
@@ -68,7 +84,7 @@ test('CLI: sanctions load, versions, diff, screen --file', () => {
       list,
       'host,address\n175.45.178.1,1Hn9ErTCPRP6j5UDBeuXPGuq5RtRjFJxJQ\n175.45.178.2,1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2\n',
     );
-    const res = JSON.parse(cli(['screen', '--db', db, '--file', list, '--format', 'json'])) as {
+    const res = JSON.parse(await cli(['screen', '--db', db, '--file', list, '--format', 'json'])) as {
       address: string;
       matched: boolean;
       matches: { entity: { name: string } }[];
