@@ -8,12 +8,5 @@ import * as screen from './screen.js';
 import * as serve from './serve.js';
 import * as apikey from './apikey.js';
 
-export const commands: { register(program: Command): void }[] = [
-  ingest,
-  flows,
-  summary,
-  sanctions,
-  screen,
-  serve,
-  apikey,
-];
+export const commands: { register(program: Command): void }[] = [ingest, flows, summary];
+commands.push(sanctions, screen, serve, apikey);
