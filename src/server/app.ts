@@ -74,6 +74,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     bodyLimit,
     routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
+    // Errors fastify raises before routing (a malformed URL, ...) get the same JSON shape.
+    frameworkErrors: (err, _req, reply) => {
+      sendError(reply, 400, 'bad_url', err.message);
+    },
   });
   app.decorateRequest('apiKey', null);
 
@@ -141,7 +145,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         response: { 200: resultSchema },
       },
     },
-    async (req) => {
+    async (req, reply) => {
+      if (!req.params.address) return sendError(reply, 400, 'bad_request', 'empty address');
       const r = index.screen(req.params.address);
       audit.record({
         ts: new Date().toISOString(),
@@ -223,13 +228,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
         return sendError(reply, 400, 'bad_json', 'empty JSON body');
     }
-    if (err.statusCode === 400 || err instanceof SyntaxError) {
-      return sendError(
-        reply,
-        400,
-        'bad_json',
-        /json/i.test(err.message) ? err.message : `body is not valid JSON: ${err.message}`,
-      );
+    if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) {
+      return sendError(reply, 400, 'bad_json', err.message);
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
       return sendError(reply, err.statusCode, 'bad_request', err.message);

@@ -143,6 +143,12 @@ test('batch screening and limits: 413, 400 too many, 400 bad JSON with a message
   assert.equal(r.json().error.code, 'bad_json');
   assert.match(r.json().error.message, /JSON/);
 
+  r = await app.inject({ method: 'GET', url: '/v1/screen/%E0%A4%A', headers: auth() });
+  assert.deepEqual([r.statusCode, r.json().error.code], [400, 'bad_url']);
+  r = await app.inject({ method: 'GET', url: '/v1/screen/', headers: auth() });
+  assert.deepEqual([r.statusCode, r.json().error.code], [400, 'bad_request']);
+  r = await app.inject({ method: 'GET', url: '/nope', headers: auth() });
+  assert.deepEqual([r.statusCode, r.json().error.code], [404, 'not_found']);
   r = await app.inject({ method: 'POST', url: '/v1/screen', headers: auth(), payload: { addrs: [] } });
   assert.deepEqual([r.statusCode, r.json().error.code], [400, 'bad_request']);
   r = await app.inject({
