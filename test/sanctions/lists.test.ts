@@ -236,3 +236,21 @@ test('sdn_comments.csv continues cut remarks: the cut-off address becomes whole'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the sanctions store shares a DuckDB file the flow store already has open', async () => {
+  const { DuckDbFlowStore } = await import('../../src/store/duckdb/flows.js');
+  const { DuckDbSanctionsStore } = await import('../../src/store/duckdb/sanctions.js');
+  const dir = mkdtempSync(join(tmpdir(), 'cr-sanctions-'));
+  try {
+    const flows = await DuckDbFlowStore.open(join(dir, 'db.duckdb'));
+    const s1 = await DuckDbSanctionsStore.attach(flows.db);
+    await s1.saveVersion(await loadListFiles([JSON_DIR], { published: '2024-09' }));
+    await s1.close();
+    const s2 = await DuckDbSanctionsStore.attach(flows.db);
+    assert.equal((await s2.versions()).length, 1);
+    assert.deepEqual(await flows.sources(), []);
+    await flows.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -42,6 +42,19 @@ test('keys: only hashes are stored', () => {
   assert.ok(text.includes(keyId));
 });
 
+test('a key revoked by another process stops working at the next poll', async () => {
+  const serverSide = new ApiKeyFile(join(dir, 'db.keys.json'));
+  serverSide.watch(20);
+  const cliSide = new ApiKeyFile(join(dir, 'db.keys.json'));
+  const k = cliSide.create('short-lived');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(serverSide.check(k.key).ok, true);
+  cliSide.revoke(k.record.id);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(serverSide.check(k.key), { ok: false, reason: 'revoked_api_key' });
+  serverSide.stop();
+});
+
 test('auth: no key → 401, wrong key → 401, revoked key → 401; anonymous only when allowed', async () => {
   const app = buildServer({ index, keys, audit });
   let r = await app.inject({ method: 'GET', url: `/v1/screen/${TIAN}` });
