@@ -238,6 +238,18 @@ test('audit log: who screened what, when, with which list version', async () => 
   assert.ok(entries.some((x) => x.status === 401 && x.key === 'invalid_api_key'));
 });
 
+test('swapIndex: a reloaded list is used from the next request on', async () => {
+  const app = buildServer({ index, keys, audit });
+  const next = new ScreeningIndex();
+  next.addVersion({ versionId: 9, list: 'ofac-sdn', published: '2024-09', checksum: 'x' }, [], []);
+  app.swapIndex(next);
+  let r = await app.inject({ method: 'GET', url: `/v1/screen/${TIAN}`, headers: auth() });
+  assert.equal(r.json().matched, false);
+  r = await app.inject({ method: 'GET', url: '/v1/lists', headers: auth() });
+  assert.equal(r.json().lists[0].versionId, 9);
+  await app.close();
+});
+
 test('over a real loopback socket: binds 127.0.0.1, survives garbage bytes and keeps serving', async () => {
   const app = buildServer({ index, keys, audit });
   await app.listen({ host: '127.0.0.1', port: 0 });
