@@ -67,6 +67,22 @@ export function register(program: Command): void {
           keys.stop();
           process.exit(0);
         };
+        // SIGHUP: re-read the current list versions (after `coinradar sanctions load`); on failure
+        // (e.g. the file is being written) the old index stays.
+        process.on('SIGHUP', () => {
+          loadScreeningIndex(o.db).then(
+            (next) => {
+              app.swapIndex(next);
+              process.stderr.write(
+                `coinradar serve: reloaded ${next.size} listed addresses from ${next.versions.map((v) => `${v.list} v${v.versionId}`).join(', ')}\n`,
+              );
+            },
+            (e: unknown) =>
+              process.stderr.write(
+                `coinradar serve: reload failed, keeping the old lists: ${(e as Error).message}\n`,
+              ),
+          );
+        });
         process.once('SIGINT', () => void stop());
         process.once('SIGTERM', () => void stop());
       },

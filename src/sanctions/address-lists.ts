@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import { Diagnostics } from '../flow/diagnostics.js';
 import { listAddress } from './listed.js';
 import { csvRecords } from './csv.js';
-import type { ListedAddress, ParsedList, SanctionedEntity } from './model.js';
+import type { ListedAddress, ParsedList, ParseOptions, SanctionedEntity } from './model.js';
 
 const JSON_NAME = /^sanctioned_addresses_([A-Za-z0-9]+)\.json$/;
 
@@ -17,11 +17,7 @@ export function isAddressJson(path: string): boolean {
   return JSON_NAME.test(basename(path));
 }
 
-export interface AddressListOptions {
-  list?: string;
-  published?: string | null;
-  diagnostics?: Diagnostics;
-}
+export type AddressListOptions = ParseOptions;
 
 /** One version from several per-asset JSON files (sorted by name so the checksum is stable). */
 export function parseAddressJson(paths: string[], opts: AddressListOptions = {}): ParsedList {

@@ -8,15 +8,12 @@ import { openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Diagnostics } from '../flow/diagnostics.js';
 import { isAddressJson, parseAddressCsv, parseAddressJson } from './address-lists.js';
-import type { ListFormat, ParsedList } from './model.js';
+import type { ListFormat, ParsedList, ParseOptions } from './model.js';
 import { parseSdnAdvancedXml } from './sdn-advanced.js';
 import { parseSdnCsv, sdnCsvRole } from './sdn-csv.js';
 
-export interface LoadOptions {
-  list?: string;
-  published?: string | null;
+export interface LoadOptions extends ParseOptions {
   format?: ListFormat;
-  diagnostics?: Diagnostics;
 }
 
 function head(path: string, n = 512): string {

@@ -38,3 +38,12 @@ export interface ParsedList {
   addresses: ListedAddress[];
   diagnostics: Diagnostics;
 }
+
+/** What every list parser accepts. */
+export interface ParseOptions {
+  /** Which list the version belongs to (default 'ofac-sdn' for OFAC formats). */
+  list?: string;
+  /** Publication date for formats that do not state their own. */
+  published?: string | null;
+  diagnostics?: Diagnostics;
+}

@@ -12,7 +12,7 @@ import { basename } from 'node:path';
 import { Diagnostics } from '../flow/diagnostics.js';
 import { listAddress } from './listed.js';
 import { csvRecords, ofacField } from './csv.js';
-import type { ListedAddress, ParsedList, SanctionedEntity } from './model.js';
+import type { ListedAddress, ParsedList, ParseOptions, SanctionedEntity } from './model.js';
 
 export type SdnCsvRole = 'sdn' | 'add' | 'alt' | 'comments';
 
@@ -47,11 +47,7 @@ export function splitPrograms(v: string): string[] {
     .filter(Boolean);
 }
 
-export interface SdnCsvOptions {
-  list?: string;
-  published?: string | null;
-  diagnostics?: Diagnostics;
-}
+export type SdnCsvOptions = ParseOptions;
 
 export function parseSdnCsv(paths: string[], opts: SdnCsvOptions = {}): ParsedList {
   const diag = opts.diagnostics ?? new Diagnostics();

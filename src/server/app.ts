@@ -35,6 +35,20 @@ declare module 'fastify' {
   interface FastifyRequest {
     apiKey: ApiKeyRecord | null;
   }
+  interface FastifyInstance {
+    /** Screen against another index from now on (a reloaded list). */
+    swapIndex(index: ScreeningIndex): void;
+  }
+}
+
+function screeningState(index: ScreeningIndex) {
+  const lists = index.versions.map((v) => ({
+    versionId: v.versionId,
+    list: v.list,
+    published: v.published,
+    checksum: v.checksum,
+  }));
+  return { index, lists, listTags: lists.map((v) => `${v.list}@${v.versionId}`) };
 }
 
 export const DEFAULT_BODY_LIMIT = 2 * 1024 * 1024;
@@ -59,14 +73,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH;
   const limiter = new RateLimiter(opts.rate ?? 0, opts.burst);
-  const { index, keys, audit } = opts;
-  const lists = index.versions.map((v) => ({
-    versionId: v.versionId,
-    list: v.list,
-    published: v.published,
-    checksum: v.checksum,
-  }));
-  const listTags = lists.map((v) => `${v.list}@${v.versionId}`);
+  const { keys, audit } = opts;
+  // Swapped whole by swapIndex() (coinradar serve does it on SIGHUP after a new list load), so a
+  // request sees one consistent index and version set.
+  let current = screeningState(opts.index);
   const doc = openApiDocument({ maxBatch, bodyLimit, anonymous: !!opts.allowAnonymous });
 
   const app = Fastify({
@@ -74,8 +84,15 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     bodyLimit,
     routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
+    // Errors fastify raises before routing (a malformed URL, ...) get the same JSON shape.
+    frameworkErrors: (err, _req, reply) => {
+      sendError(reply, 400, 'bad_url', err.message);
+    },
   });
   app.decorateRequest('apiKey', null);
+  app.decorate('swapIndex', (index: ScreeningIndex) => {
+    current = screeningState(index);
+  });
 
   // Callback-style hook: no promise per request on the hot path.
   app.addHook('onRequest', (req, reply, done) => {
@@ -88,7 +105,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         route: req.url.slice(0, 200),
         addresses: [],
         matched: [],
-        lists: listTags,
+        lists: current.listTags,
         status,
       });
       sendError(reply, status, code, message);
@@ -132,7 +149,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     req.apiKey ? { key: req.apiKey.id, keyName: req.apiKey.name } : { key: 'anonymous' };
 
   app.get('/openapi.json', async () => doc);
-  app.get('/healthz', async () => ({ ok: true, addresses: index.size, lists }));
+  app.get('/healthz', async () => ({ ok: true, addresses: current.index.size, lists: current.lists }));
 
   app.get<{ Params: { address: string } }>(
     '/v1/screen/:address',
@@ -141,8 +158,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         response: { 200: resultSchema },
       },
     },
-    async (req) => {
-      const r = index.screen(req.params.address);
+    async (req, reply) => {
+      if (!req.params.address) return sendError(reply, 400, 'bad_request', 'empty address');
+      const r = current.index.screen(req.params.address);
       audit.record({
         ts: new Date().toISOString(),
         ...who(req),
@@ -150,7 +168,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         route: 'GET /v1/screen',
         addresses: [r.address],
         matched: r.matched ? [r.address] : [],
-        lists: listTags,
+        lists: current.listTags,
         status: 200,
       });
       return r;
@@ -175,6 +193,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       },
     },
     async (req) => {
+      const { index, lists, listTags } = current;
       const results = index.screenAddresses(req.body.addresses);
       const matched: string[] = [];
       for (const r of results) if (r.matched) matched.push(r.address);
@@ -199,7 +218,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         response: { 200: { type: 'object', properties: { lists: { type: 'array', items: versionSchema } } } },
       },
     },
-    async () => ({ lists }),
+    async () => ({ lists: current.lists }),
   );
 
   app.setNotFoundHandler((req, reply) =>
@@ -223,13 +242,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
         return sendError(reply, 400, 'bad_json', 'empty JSON body');
     }
-    if (err.statusCode === 400 || err instanceof SyntaxError) {
-      return sendError(
-        reply,
-        400,
-        'bad_json',
-        /json/i.test(err.message) ? err.message : `body is not valid JSON: ${err.message}`,
-      );
+    if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) {
+      return sendError(reply, 400, 'bad_json', err.message);
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
       return sendError(reply, err.statusCode, 'bad_request', err.message);

@@ -140,7 +140,7 @@ export function openApiDocument(opts: { maxBatch: number; bodyLimit: number; ano
               },
             },
             ...errors({
-              '400': 'bad_json, bad_request or too_many_addresses',
+              '400': 'bad_json, bad_request, bad_url or too_many_addresses',
               '413': 'body_too_large',
               '415': 'unsupported_media_type',
               ...common,

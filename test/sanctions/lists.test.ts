@@ -211,3 +211,46 @@ test('user CSV list: coin,address,label[,entity]; bad rows reported with their l
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('sdn_comments.csv continues cut remarks: the cut-off address becomes whole', async () => {
+  // Find a valid P2PKH address that starts like the fragment sdn.csv ends with for 30518 ("1Gq").
+  const { base58CheckEncode } = await import('../../src/sanctions/base58.js');
+  const { randomBytes } = await import('node:crypto');
+  let whole = '';
+  while (!whole.startsWith('1Gq')) whole = base58CheckEncode(Uint8Array.from([0, ...randomBytes(20)]));
+  const dir = mkdtempSync(join(tmpdir(), 'cr-sanctions-'));
+  try {
+    const comments = join(dir, 'sdn_comments.csv');
+    writeFileSync(
+      comments,
+      `30518,"${whole.slice(3)}; alt. Digital Currency Address - XBT 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2."\n`,
+    );
+    const l = await loadListFiles([`${FIX}/sdn.csv`, comments]);
+    const of30518 = l.addresses.filter((a) => a.entityId === '30518').map((a) => [a.address, a.valid]);
+    assert.deepEqual(of30518.slice(-2), [
+      [whole, true],
+      ['1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2', true],
+    ]);
+    assert.equal(l.addresses.length, 128);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the sanctions store shares a DuckDB file the flow store already has open', async () => {
+  const { DuckDbFlowStore } = await import('../../src/store/duckdb/flows.js');
+  const { DuckDbSanctionsStore } = await import('../../src/store/duckdb/sanctions.js');
+  const dir = mkdtempSync(join(tmpdir(), 'cr-sanctions-'));
+  try {
+    const flows = await DuckDbFlowStore.open(join(dir, 'db.duckdb'));
+    const s1 = await DuckDbSanctionsStore.attach(flows.db);
+    await s1.saveVersion(await loadListFiles([JSON_DIR], { published: '2024-09' }));
+    await s1.close();
+    const s2 = await DuckDbSanctionsStore.attach(flows.db);
+    assert.equal((await s2.versions()).length, 1);
+    assert.deepEqual(await flows.sources(), []);
+    await flows.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

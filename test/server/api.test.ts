@@ -42,6 +42,19 @@ test('keys: only hashes are stored', () => {
   assert.ok(text.includes(keyId));
 });
 
+test('a key revoked by another process stops working at the next poll', async () => {
+  const serverSide = new ApiKeyFile(join(dir, 'db.keys.json'));
+  serverSide.watch(20);
+  const cliSide = new ApiKeyFile(join(dir, 'db.keys.json'));
+  const k = cliSide.create('short-lived');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(serverSide.check(k.key).ok, true);
+  cliSide.revoke(k.record.id);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(serverSide.check(k.key), { ok: false, reason: 'revoked_api_key' });
+  serverSide.stop();
+});
+
 test('auth: no key → 401, wrong key → 401, revoked key → 401; anonymous only when allowed', async () => {
   const app = buildServer({ index, keys, audit });
   let r = await app.inject({ method: 'GET', url: `/v1/screen/${TIAN}` });
@@ -143,6 +156,12 @@ test('batch screening and limits: 413, 400 too many, 400 bad JSON with a message
   assert.equal(r.json().error.code, 'bad_json');
   assert.match(r.json().error.message, /JSON/);
 
+  r = await app.inject({ method: 'GET', url: '/v1/screen/%E0%A4%A', headers: auth() });
+  assert.deepEqual([r.statusCode, r.json().error.code], [400, 'bad_url']);
+  r = await app.inject({ method: 'GET', url: '/v1/screen/', headers: auth() });
+  assert.deepEqual([r.statusCode, r.json().error.code], [400, 'bad_request']);
+  r = await app.inject({ method: 'GET', url: '/nope', headers: auth() });
+  assert.deepEqual([r.statusCode, r.json().error.code], [404, 'not_found']);
   r = await app.inject({ method: 'POST', url: '/v1/screen', headers: auth(), payload: { addrs: [] } });
   assert.deepEqual([r.statusCode, r.json().error.code], [400, 'bad_request']);
   r = await app.inject({
@@ -217,6 +236,18 @@ test('audit log: who screened what, when, with which list version', async () => 
   assert.equal(e.route, 'POST /v1/screen');
   assert.ok(Date.now() - Date.parse(e.ts) < 60_000);
   assert.ok(entries.some((x) => x.status === 401 && x.key === 'invalid_api_key'));
+});
+
+test('swapIndex: a reloaded list is used from the next request on', async () => {
+  const app = buildServer({ index, keys, audit });
+  const next = new ScreeningIndex();
+  next.addVersion({ versionId: 9, list: 'ofac-sdn', published: '2024-09', checksum: 'x' }, [], []);
+  app.swapIndex(next);
+  let r = await app.inject({ method: 'GET', url: `/v1/screen/${TIAN}`, headers: auth() });
+  assert.equal(r.json().matched, false);
+  r = await app.inject({ method: 'GET', url: '/v1/lists', headers: auth() });
+  assert.equal(r.json().lists[0].versionId, 9);
+  await app.close();
 });
 
 test('over a real loopback socket: binds 127.0.0.1, survives garbage bytes and keeps serving', async () => {

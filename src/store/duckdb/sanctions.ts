@@ -36,10 +36,23 @@ function toVersion(r: VersionRow): SanctionsVersion {
 export class DuckDbSanctionsStore implements SanctionsStore {
   private constructor(readonly db: DuckDbDatabase) {}
 
+  private owned = true;
+
   static async open(path: string): Promise<DuckDbSanctionsStore> {
     const db = await DuckDbDatabase.open(path);
     await db.applySchema('sanctions.sql');
     return new DuckDbSanctionsStore(db);
+  }
+
+  /**
+   * Use a database another store already opened (one process cannot open the same DuckDB file
+   * twice); close() then leaves it open for its owner.
+   */
+  static async attach(db: DuckDbDatabase): Promise<DuckDbSanctionsStore> {
+    await db.applySchema('sanctions.sql');
+    const store = new DuckDbSanctionsStore(db);
+    store.owned = false;
+    return store;
   }
 
   async saveVersion(list: ParsedList): Promise<{ version: SanctionsVersion; existed: boolean }> {
@@ -188,7 +201,7 @@ export class DuckDbSanctionsStore implements SanctionsStore {
   }
 
   async close(): Promise<void> {
-    this.db.close();
+    if (this.owned) this.db.close();
   }
 }
 
