@@ -86,7 +86,7 @@ for (const mode of MODES) {
     let flowsSeen = 0;
     let revSeen = 0;
     let icmp6Seen = 0;
-    // Two captures at a time: each run has its own ports, collector and nfcapd.
+    // Three captures at a time: each run has its own ports, collector and nfcapd.
     const queue = [...captures];
     const worker = async () => {
       for (let c = queue.shift(); c; c = queue.shift()) {
@@ -115,7 +115,7 @@ for (const mode of MODES) {
         revSeen += b.total.revPackets;
       }
     };
-    await Promise.all([worker(), worker()]);
+    await Promise.all([worker(), worker(), worker()]);
     assert.ok(flowsSeen > 100, `softflowd exported flows (${flowsSeen})`);
     if (mode.icmp6TypeDropped) assert.ok(icmp6Seen > 0, 'ICMPv6 type/code decoded into the dst port');
     if (mode.bidirectional) assert.ok(revSeen > 0, 'reverse counters present');
