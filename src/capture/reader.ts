@@ -150,7 +150,7 @@ class PcapWalker implements Walker {
   private nano = false;
   private snapLimit = MAX_CAPLEN;
   private lastSec = -1;
-  /** Set while scanning for a plausible record header after a corrupt one. */
+  /** Set while scanning for a plausible record header after a corrupt one (offsets in the file). */
   private resyncing = false;
   private resyncFrom = 0;
   private resyncStart = 0;
@@ -193,12 +193,12 @@ class PcapWalker implements Walker {
     const fracDiv = this.nano ? 1e6 : 1e3;
     while (true) {
       if (this.resyncing) {
-        const q = this.scan(f, Math.max(p, this.resyncFrom));
+        const q = this.scan(f, Math.max(p, this.resyncFrom - f.base));
         if (q < 0) {
           // Keep the unscanned tail (a header may start there, or a candidate needs its
           // successor) and ask for more.
           const keep = q === -1 ? Math.max(p, end - 15) : -q - 2;
-          this.resyncFrom = keep;
+          this.resyncFrom = f.offsetOf(keep);
           f.start = keep;
           return q === -1 ? end - keep + 1 : this.resyncNeed;
         }
@@ -237,7 +237,7 @@ class PcapWalker implements Walker {
           `caplen ${caplen} is not plausible (snaplen ${this.snapLimit})`,
         );
         this.resyncing = true;
-        this.resyncFrom = p + 1;
+        this.resyncFrom = f.offsetOf(p + 1);
         this.resyncStart = at;
         continue;
       }
@@ -279,8 +279,14 @@ class PcapWalker implements Walker {
   private scan(f: ChunkedFile, from: number): number {
     const buf = f.buf;
     const end = f.end;
+    const le = this.le;
+    const limit = this.snapLimit;
     for (let q = from; q + 16 <= end; q++) {
-      if (!this.plausible(buf, q)) continue;
+      // Cheap pre-filter on the caplen field (most garbage fails here) before the full check.
+      const caplen = le
+        ? (buf[q + 8] | (buf[q + 9] << 8) | (buf[q + 10] << 16) | (buf[q + 11] << 24)) >>> 0
+        : ((buf[q + 8] << 24) | (buf[q + 9] << 16) | (buf[q + 10] << 8) | buf[q + 11]) >>> 0;
+      if (caplen > limit || !this.plausible(buf, q)) continue;
       const next = q + 16 + this.u32(buf, q + 8);
       if (next === end && f.eof) return q;
       if (next + 16 <= end) {
@@ -381,17 +387,17 @@ class PcapngWalker implements Walker {
     view.buf = buf;
     while (true) {
       if (this.resyncing) {
-        const q = this.scan(f, Math.max(p, this.resyncFrom));
+        const q = this.scan(f, Math.max(p, this.resyncFrom - f.base));
         if (q === -1) {
           const keep = Math.max(p, end - 12);
-          this.resyncFrom = keep;
+          this.resyncFrom = f.offsetOf(keep);
           f.start = keep;
           return end - keep + 12;
         }
         if (q < -1) {
           // A candidate at -q-2 needs its whole block in memory to check the trailing length.
           const at = -q - 2;
-          this.resyncFrom = at;
+          this.resyncFrom = f.offsetOf(at);
           f.start = at;
           return this.resyncNeed;
         }
@@ -435,7 +441,7 @@ class PcapngWalker implements Walker {
   private startResync(f: ChunkedFile, p: number, why: string): void {
     this.problem(f.offsetOf(p), 'bad-block-length', why);
     this.resyncing = true;
-    this.resyncFrom = p + 1;
+    this.resyncFrom = f.offsetOf(p + 1);
     this.resyncStart = f.offsetOf(p);
   }
 
@@ -447,6 +453,10 @@ class PcapngWalker implements Walker {
     const buf = f.buf;
     const end = f.end;
     for (let q = from; q + 12 <= end; q++) {
+      // Known block types have two zero bytes in the middle, except the SHB (0x0A0D0D0A) and
+      // the custom blocks (0x00000BAD, 0x40000BAD): a cheap pre-filter for garbage.
+      if ((buf[q + 1] | buf[q + 2]) !== 0 && buf[q] !== 0x0a && buf[q + 1] !== 0x0b && buf[q + 2] !== 0x0b)
+        continue;
       const saveLe = this.le;
       const type = this.u32(buf, q);
       if (!KNOWN_BLOCKS.has(type)) continue;

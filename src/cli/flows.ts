@@ -3,7 +3,22 @@ import { openFlowStore } from '../store/open.js';
 import { defaultDbPath } from '../store/store.js';
 import { parseFormat, render } from './output.js';
 
-const TABLE_COLUMNS = ['first', 'src', 'sport', 'dst', 'dport', 'proto', 'packets', 'bytes', 'rev_packets', 'rev_bytes', 'src_country', 'dst_country', 'src_asn', 'dst_asn'];
+const TABLE_COLUMNS = [
+  'first',
+  'src',
+  'sport',
+  'dst',
+  'dport',
+  'proto',
+  'packets',
+  'bytes',
+  'rev_packets',
+  'rev_bytes',
+  'src_country',
+  'dst_country',
+  'src_asn',
+  'dst_asn',
+];
 
 export function register(program: Command): void {
   program
@@ -18,7 +33,11 @@ export function register(program: Command): void {
       const store = await openFlowStore(o.db);
       try {
         const rows = await store.flows({ where: o.where, limit: Number(o.limit) });
-        const out = render(rows as unknown as Record<string, unknown>[], format, format === 'table' ? TABLE_COLUMNS : undefined);
+        const out = render(
+          rows as unknown as Record<string, unknown>[],
+          format,
+          format === 'table' ? TABLE_COLUMNS : undefined,
+        );
         process.stdout.write(out + '\n');
       } finally {
         await store.close();

@@ -5,6 +5,7 @@ import '../flow/all-formats.js';
 import { openFlowStore } from '../store/open.js';
 import { defaultDbPath } from '../store/store.js';
 import { loadEnricher } from './enricher.js';
+import { detectionHookFor } from '../detect/pipeline.js';
 import { Progress, humanBytes } from './progress.js';
 
 export function register(program: Command): void {
@@ -16,9 +17,12 @@ export function register(program: Command): void {
     .option('--payload-bytes <n>', 'payload bytes kept per direction for detection', '2048')
     .option('--no-geo', 'skip country/AS enrichment')
     .option('--watchlist <file>', 'extra CIDR watchlist file (name,cidr per line)')
-    .action(async (paths: string[], o: { db: string; payloadBytes: string; geo: boolean; watchlist?: string }) => {
+    .option('--no-detect', 'store flows only; run `coinradar detect` later')
+    .option('--list <file...>', 'extra infrastructure list(s) for detection: CSV value,label,coin,port,name')
+    .action(async (paths: string[], o: { db: string; payloadBytes: string; geo: boolean; watchlist?: string; detect: boolean; list?: string[] }) => {
       const store = await openFlowStore(o.db);
       const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
+      const detection = o.detect ? await detectionHookFor(store, { lists: o.list }) : undefined;
       let shown = 0;
       let failed = 0;
       try {
@@ -27,6 +31,7 @@ export function register(program: Command): void {
           const r = await ingestFile(path, {
             store,
             enricher,
+            hooks: detection ? [detection.hook] : [],
             payloadCap: Number(o.payloadBytes),
             onProgress: (_f, n, size) => progress.update(n, `${humanBytes(n)} of ${humanBytes(size)}`),
             onProblem: (p) => {
@@ -40,6 +45,7 @@ export function register(program: Command): void {
             `${path}: ${r.kind}, ${r.flows} flows stored${skipped ? `, ${skipped} problems (${r.diagnostics.summary()})` : ''}${r.error ? `\n  error: ${r.error}` : ''}\n`,
           );
         }
+        if (detection) process.stdout.write(`detections: ${detection.summary()}\n`);
       } finally {
         await store.close();
       }

@@ -2,10 +2,18 @@
 import { Command } from 'commander';
 import { commands } from './commands.js';
 
+// `coinradar flows | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 const program = new Command();
 program
   .name('coinradar')
-  .description('find cryptocurrency activity in network flows, follow the money on the chain, screen it against sanctions lists')
+  .description(
+    'find cryptocurrency activity in network flows, follow the money on the chain, screen it against sanctions lists',
+  )
   .version('0.1.0');
 for (const c of commands) c.register(program);
 

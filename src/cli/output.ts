@@ -1,8 +1,12 @@
 /** Shared output formats for the CLI: aligned table, CSV, JSON lines, JSON. */
 export type OutputFormat = 'table' | 'csv' | 'jsonl' | 'json';
 
-export function parseFormat(v: string, allowed: OutputFormat[] = ['table', 'csv', 'jsonl', 'json']): OutputFormat {
-  if (!allowed.includes(v as OutputFormat)) throw new Error(`--format must be one of ${allowed.join(', ')}, not ${v}`);
+export function parseFormat(
+  v: string,
+  allowed: OutputFormat[] = ['table', 'csv', 'jsonl', 'json'],
+): OutputFormat {
+  if (!allowed.includes(v as OutputFormat))
+    throw new Error(`--format must be one of ${allowed.join(', ')}, not ${v}`);
   return v as OutputFormat;
 }
 
@@ -17,7 +21,9 @@ export function renderTable(rows: Record<string, unknown>[], columns?: string[])
   const cols = columns ?? (rows.length ? Object.keys(rows[0]) : []);
   const cells = rows.map((r) => cols.map((c) => cell(r[c])));
   const width = cols.map((c, k) => Math.max(c.length, ...cells.map((r) => r[k].length)));
-  const numeric = cols.map((c) => rows.length > 0 && rows.every((r) => typeof r[c] === 'number' || r[c] == null));
+  const numeric = cols.map(
+    (c) => rows.length > 0 && rows.every((r) => typeof r[c] === 'number' || r[c] == null),
+  );
   const line = (vals: string[]) =>
     vals
       .map((v, k) => (numeric[k] ? v.padStart(width[k]) : v.padEnd(width[k])))

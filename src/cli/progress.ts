@@ -26,7 +26,9 @@ export class Progress {
       const fill = Math.round(frac * width);
       bar = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% `;
     }
-    this.out.write(`\r${this.label} ${bar}${extra}`.slice(0, (this.out.columns || 120) - 1).padEnd(20) + '\x1b[K');
+    this.out.write(
+      `\r${this.label} ${bar}${extra}`.slice(0, (this.out.columns || 120) - 1).padEnd(20) + '\x1b[K',
+    );
   }
 
   done(message = ''): void {

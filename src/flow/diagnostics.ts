@@ -16,7 +16,8 @@ export interface InputProblem {
 }
 
 export function formatProblem(p: InputProblem): string {
-  const where = p.unit === 'line' ? `line ${p.offset}` : p.unit === 'datagram' ? `datagram ${p.offset}` : `${p.offset}`;
+  const where =
+    p.unit === 'line' ? `line ${p.offset}` : p.unit === 'datagram' ? `datagram ${p.offset}` : `${p.offset}`;
   return `${p.source}:${where}: ${p.kind}: ${p.message}`;
 }
 

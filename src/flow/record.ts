@@ -228,12 +228,19 @@ export function ipText(buf: Uint8Array, off: number, version: number): string {
   const words = new Array<number>(8);
   for (let k = 0; k < 8; k++) words[k] = (buf[off + 2 * k] << 8) | buf[off + 2 * k + 1];
   // IPv4-mapped ::ffff:a.b.c.d keeps its dotted tail, as inet_ntop prints it.
-  if (words[0] === 0 && words[1] === 0 && words[2] === 0 && words[3] === 0 && words[4] === 0 && words[5] === 0xffff) {
+  if (
+    words[0] === 0 &&
+    words[1] === 0 &&
+    words[2] === 0 &&
+    words[3] === 0 &&
+    words[4] === 0 &&
+    words[5] === 0xffff
+  ) {
     return `::ffff:${buf[off + 12]}.${buf[off + 13]}.${buf[off + 14]}.${buf[off + 15]}`;
   }
   let bestStart = -1;
   let bestLen = 1;
-  for (let k = 0; k < 8; ) {
+  for (let k = 0; k < 8;) {
     if (words[k] !== 0) {
       k++;
       continue;
@@ -308,4 +315,11 @@ export function writeIp(buf: Uint8Array, off: number, text: string): 4 | 6 {
   return 6;
 }
 
-export const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmp6', 47: 'gre', 50: 'esp' };
+export const PROTO_NAMES: Record<number, string> = {
+  1: 'icmp',
+  6: 'tcp',
+  17: 'udp',
+  58: 'icmp6',
+  47: 'gre',
+  50: 'esp',
+};

@@ -4,7 +4,20 @@ import { isIP } from 'node:net';
 import { FlowBatch, ipText, writeIp } from '../../src/flow/record.js';
 
 test('IPv4 and IPv6 text round-trips in RFC 5952 form', () => {
-  const cases = ['0.0.0.0', '175.45.176.1', '255.255.255.255', '::', '::1', '2001:db8::1', 'fe80::1:0:0:1', '2001:db8::1:0:0:1', '1::', '2001:db8:85a3::8a2e:370:7334', '::ffff:10.1.2.3', '1:2:3:4:5:6:7:8'];
+  const cases = [
+    '0.0.0.0',
+    '175.45.176.1',
+    '255.255.255.255',
+    '::',
+    '::1',
+    '2001:db8::1',
+    'fe80::1:0:0:1',
+    '2001:db8::1:0:0:1',
+    '1::',
+    '2001:db8:85a3::8a2e:370:7334',
+    '::ffff:10.1.2.3',
+    '1:2:3:4:5:6:7:8',
+  ];
   const buf = new Uint8Array(16);
   for (const c of cases) {
     const v = writeIp(buf, 0, c);
@@ -24,10 +37,26 @@ test('IPv4 and IPv6 text round-trips in RFC 5952 form', () => {
 test('FlowBatch stores records column-wise and gives them back', () => {
   const b = new FlowBatch(4, 'x.pcap');
   const rec = {
-    firstMs: 1494979200123, lastMs: 1494979260456, ipVersion: 6 as const, src: '2001:db8::2', dst: '2001:db8::3',
-    srcPort: 51000, dstPort: 8333, proto: 6, packets: 10, bytes: 2000, revPackets: 8, revBytes: 9000,
-    tcpFlags: 0x1b, samplingRate: 1, exporter: '127.0.0.1', observationDomain: 7, source: 'x.pcap', position: 24,
-    payloadFwd: Buffer.from('abc'), payloadRev: null,
+    firstMs: 1494979200123,
+    lastMs: 1494979260456,
+    ipVersion: 6 as const,
+    src: '2001:db8::2',
+    dst: '2001:db8::3',
+    srcPort: 51000,
+    dstPort: 8333,
+    proto: 6,
+    packets: 10,
+    bytes: 2000,
+    revPackets: 8,
+    revBytes: 9000,
+    tcpFlags: 0x1b,
+    samplingRate: 1,
+    exporter: '127.0.0.1',
+    observationDomain: 7,
+    source: 'x.pcap',
+    position: 24,
+    payloadFwd: Buffer.from('abc'),
+    payloadRev: null,
   };
   b.pushRecord(rec);
   assert.deepEqual(b.record(0), rec);

@@ -10,11 +10,27 @@ import { openFlowStore } from '../../src/store/open.js';
 
 function flow(i: number, over: Partial<FlowRecord> = {}): FlowRecord {
   return {
-    firstMs: Date.UTC(2017, 4, 17, 0, 0, i), lastMs: Date.UTC(2017, 4, 17, 0, 1, i), ipVersion: 4,
-    src: `175.45.176.${i % 250}`, dst: '8.8.8.8', srcPort: 40000 + i, dstPort: 8333, proto: 6,
-    packets: 10, bytes: 1000, revPackets: 5, revBytes: 500, tcpFlags: 0x1b, samplingRate: 1, exporter: '',
-    observationDomain: 0, source: 't', position: i, payloadFwd: i === 0 ? Buffer.from([0xf9, 0xbe, 0xb4, 0xd9]) : null,
-    payloadRev: null, ...over,
+    firstMs: Date.UTC(2017, 4, 17, 0, 0, i),
+    lastMs: Date.UTC(2017, 4, 17, 0, 1, i),
+    ipVersion: 4,
+    src: `175.45.176.${i % 250}`,
+    dst: '8.8.8.8',
+    srcPort: 40000 + i,
+    dstPort: 8333,
+    proto: 6,
+    packets: 10,
+    bytes: 1000,
+    revPackets: 5,
+    revBytes: 500,
+    tcpFlags: 0x1b,
+    samplingRate: 1,
+    exporter: '',
+    observationDomain: 0,
+    source: 't',
+    position: i,
+    payloadFwd: i === 0 ? Buffer.from([0xf9, 0xbe, 0xb4, 0xd9]) : null,
+    payloadRev: null,
+    ...over,
   };
 }
 

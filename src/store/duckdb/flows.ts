@@ -1,4 +1,15 @@
-import type { DuckDBAppender } from '@duckdb/node-api';
+import {
+  BIGINT,
+  DOUBLE,
+  DuckDBDataChunk,
+  INTEGER,
+  UINTEGER,
+  USMALLINT,
+  UTINYINT,
+  VARCHAR,
+  type DuckDBAppender,
+  type DuckDBType,
+} from '@duckdb/node-api';
 import type { Diagnostics } from '../../flow/diagnostics.js';
 import type { EnrichedColumns } from '../../flow/enrichment.js';
 import type { FlowBatch } from '../../flow/record.js';
@@ -26,6 +37,38 @@ const FLOW_SELECT = (where: string, order: string, limit: string) => `
   FROM (SELECT fl.*, s.name AS source FROM flows fl JOIN sources s ON s.id = fl.source_id) f
   ${where} ORDER BY ${order} ${limit}`;
 
+/** DuckDB's vector size: a data chunk holds at most this many rows. */
+const CHUNK = 2048;
+
+/** Column types of `flows`, in schema order (flows.sql). */
+const FLOW_COLUMN_TYPES: DuckDBType[] = [
+  BIGINT,
+  INTEGER,
+  DOUBLE,
+  BIGINT,
+  BIGINT,
+  UTINYINT,
+  VARCHAR,
+  VARCHAR,
+  USMALLINT,
+  USMALLINT,
+  UTINYINT,
+  DOUBLE,
+  DOUBLE,
+  DOUBLE,
+  DOUBLE,
+  UTINYINT,
+  UINTEGER,
+  VARCHAR,
+  UINTEGER,
+  VARCHAR,
+  VARCHAR,
+  UINTEGER,
+  UINTEGER,
+  VARCHAR,
+  VARCHAR,
+];
+
 export class DuckDbFlowStore implements FlowStore {
   private nextFlowId = 1;
   private writing = false;
@@ -52,9 +95,14 @@ export class DuckDbFlowStore implements FlowStore {
     try {
       if (info.fingerprint) {
         // Idempotent re-ingest: the same bytes replace what they produced before.
-        const old = await db.all<{ id: number }>('SELECT id FROM sources WHERE fingerprint = $1', [info.fingerprint]);
+        const old = await db.all<{ id: number }>('SELECT id FROM sources WHERE fingerprint = $1', [
+          info.fingerprint,
+        ]);
         for (const { id } of old) {
-          await db.run('DELETE FROM flow_payloads WHERE flow_id IN (SELECT id FROM flows WHERE source_id = $1)', [id]);
+          await db.run(
+            'DELETE FROM flow_payloads WHERE flow_id IN (SELECT id FROM flows WHERE source_id = $1)',
+            [id],
+          );
           await db.run('DELETE FROM flows WHERE source_id = $1', [id]);
           await db.run('DELETE FROM sources WHERE id = $1', [id]);
         }
@@ -163,6 +211,7 @@ class DuckDbSourceWriter implements SourceWriter {
   private flows = 0;
   private orgs = new Map<number, string>();
   private done = false;
+  private chunk: DuckDBDataChunk | null = null;
 
   constructor(
     private readonly store: DuckDbFlowStore,
@@ -172,7 +221,8 @@ class DuckDbSourceWriter implements SourceWriter {
 
   private async appenders(): Promise<[DuckDBAppender, DuckDBAppender]> {
     if (!this.appender) this.appender = await this.store.db.conn.createAppender('flows');
-    if (!this.payloadAppender) this.payloadAppender = await this.store.db.conn.createAppender('flow_payloads');
+    if (!this.payloadAppender)
+      this.payloadAppender = await this.store.db.conn.createAppender('flow_payloads');
     return [this.appender, this.payloadAppender];
   }
 
@@ -180,45 +230,80 @@ class DuckDbSourceWriter implements SourceWriter {
     if (b.length === 0) return 0;
     const [a, pa] = await this.appenders();
     const firstId = this.store.takeFlowIds(b.length);
-    const sid = this.sourceId;
+    // Column-wise through data chunks of at most CHUNK rows: one native call per chunk instead
+    // of one per cell (about 2.5x the row appender; see bench/store.ts).
+    for (let from = 0; from < b.length; from += CHUNK) {
+      const n = Math.min(CHUNK, b.length - from);
+      const chunk = this.chunk ?? (this.chunk = DuckDBDataChunk.create(FLOW_COLUMN_TYPES));
+      chunk.reset();
+      chunk.rowCount = n;
+      const v = (c: number) => chunk.getColumnVector(c);
+      const id = v(0),
+        sid = v(1),
+        pos = v(2),
+        first = v(3),
+        last = v(4),
+        ipv = v(5),
+        src = v(6),
+        dst = v(7);
+      const sp = v(8),
+        dp = v(9),
+        proto = v(10),
+        pk = v(11),
+        by = v(12),
+        rpk = v(13),
+        rby = v(14),
+        fl = v(15);
+      const sr = v(16),
+        ex = v(17),
+        od = v(18),
+        sc = v(19),
+        dc = v(20),
+        sa = v(21),
+        da = v(22),
+        sw = v(23),
+        dw = v(24);
+      for (let k = 0; k < n; k++) {
+        const i = from + k;
+        id.setItem(k, BigInt(firstId + i));
+        sid.setItem(k, this.sourceId);
+        pos.setItem(k, b.position[i]);
+        first.setItem(k, BigInt(Math.round(b.firstMs[i])));
+        last.setItem(k, BigInt(Math.round(b.lastMs[i])));
+        ipv.setItem(k, b.ipVersion[i]);
+        src.setItem(k, b.srcText(i));
+        dst.setItem(k, b.dstText(i));
+        sp.setItem(k, b.srcPort[i]);
+        dp.setItem(k, b.dstPort[i]);
+        proto.setItem(k, b.proto[i]);
+        pk.setItem(k, b.packets[i]);
+        by.setItem(k, b.bytes[i]);
+        rpk.setItem(k, b.revPackets[i]);
+        rby.setItem(k, b.revBytes[i]);
+        fl.setItem(k, b.tcpFlags[i]);
+        sr.setItem(k, b.samplingRate[i]);
+        ex.setItem(k, b.exporters[b.exporterIdx[i]] ?? '');
+        od.setItem(k, b.observationDomain[i]);
+        sc.setItem(k, e.srcCountry[i]);
+        dc.setItem(k, e.dstCountry[i]);
+        sa.setItem(k, e.srcAsn[i]);
+        da.setItem(k, e.dstAsn[i]);
+        sw.setItem(k, e.srcWatch[i]);
+        dw.setItem(k, e.dstWatch[i]);
+      }
+      for (let c = 0; c < FLOW_COLUMN_TYPES.length; c++) v(c).flush();
+      a.appendDataChunk(chunk);
+    }
     for (let i = 0; i < b.length; i++) {
-      const id = firstId + i;
-      a.appendBigInt(BigInt(id));
-      a.appendInteger(sid);
-      a.appendDouble(b.position[i]);
-      a.appendBigInt(BigInt(Math.round(b.firstMs[i])));
-      a.appendBigInt(BigInt(Math.round(b.lastMs[i])));
-      a.appendUTinyInt(b.ipVersion[i]);
-      a.appendVarchar(b.srcText(i));
-      a.appendVarchar(b.dstText(i));
-      a.appendUSmallInt(b.srcPort[i]);
-      a.appendUSmallInt(b.dstPort[i]);
-      a.appendUTinyInt(b.proto[i]);
-      a.appendDouble(b.packets[i]);
-      a.appendDouble(b.bytes[i]);
-      a.appendDouble(b.revPackets[i]);
-      a.appendDouble(b.revBytes[i]);
-      a.appendUTinyInt(b.tcpFlags[i]);
-      a.appendUInteger(b.samplingRate[i]);
-      a.appendVarchar(b.exporters[b.exporterIdx[i]] ?? '');
-      a.appendUInteger(b.observationDomain[i]);
-      a.appendVarchar(e.srcCountry[i]);
-      a.appendVarchar(e.dstCountry[i]);
-      a.appendUInteger(e.srcAsn[i]);
-      a.appendUInteger(e.dstAsn[i]);
-      a.appendVarchar(e.srcWatch[i]);
-      a.appendVarchar(e.dstWatch[i]);
-      a.endRow();
       const pf = b.payloadFwd[i];
       const pr = b.payloadRev[i];
-      if (pf || pr) {
-        pa.appendBigInt(BigInt(id));
-        if (pf) pa.appendBlob(pf);
-        else pa.appendNull();
-        if (pr) pa.appendBlob(pr);
-        else pa.appendNull();
-        pa.endRow();
-      }
+      if (!pf && !pr) continue;
+      pa.appendBigInt(BigInt(firstId + i));
+      if (pf) pa.appendBlob(pf);
+      else pa.appendNull();
+      if (pr) pa.appendBlob(pr);
+      else pa.appendNull();
+      pa.endRow();
     }
     for (const [asn, org] of e.asOrgs) this.orgs.set(asn, org);
     this.flows += b.length;
@@ -235,10 +320,10 @@ class DuckDbSourceWriter implements SourceWriter {
   private async writeOrgs(): Promise<void> {
     if (this.orgs.size === 0) return;
     for (const [asn, org] of this.orgs) {
-      await this.store.db.run('INSERT INTO as_orgs VALUES ($1, $2) ON CONFLICT (asn) DO UPDATE SET org = excluded.org', [
-        asn,
-        org,
-      ]);
+      await this.store.db.run(
+        'INSERT INTO as_orgs VALUES ($1, $2) ON CONFLICT (asn) DO UPDATE SET org = excluded.org',
+        [asn, org],
+      );
     }
     this.orgs.clear();
   }
@@ -256,11 +341,10 @@ class DuckDbSourceWriter implements SourceWriter {
     try {
       this.closeAppenders();
       await this.writeOrgs();
-      await this.store.db.run('UPDATE sources SET flows = $1, complete = true, diagnostics = $2 WHERE id = $3', [
-        this.flows,
-        JSON.stringify(diagnostics.toJSON().counts),
-        this.sourceId,
-      ]);
+      await this.store.db.run(
+        'UPDATE sources SET flows = $1, complete = true, diagnostics = $2 WHERE id = $3',
+        [this.flows, JSON.stringify(diagnostics.toJSON().counts), this.sourceId],
+      );
       if (!this.live) await this.store.db.run('COMMIT');
     } finally {
       this.store.finished();

@@ -1,0 +1,167 @@
+/**
+ * Capture → flows throughput against tshark on the same file, in the same run.
+ *
+ *   node --import tsx bench/capture.ts [MB=400]
+ *
+ * The input is built from the real packets of every capture in test/fixtures/pcap: copy k of
+ * them has its IPv4/IPv6 addresses rewritten (two bytes of each address from k), so every copy
+ * is a new set of flows, and timestamps advance steadily so flows age out as in a live capture.
+ * (Repeating one capture unchanged would only measure cache hits on the same flows.)
+ */
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { Diagnostics } from '../src/flow/diagnostics.js';
+import { readCapture } from '../src/capture/reader.js';
+import { captureFlows } from '../src/capture/formats.js';
+
+const targetMB = Number(process.argv[2] ?? 400);
+const outDir = 'bench/out';
+const path = join(outDir, `capture-${targetMB}MB.pcap`);
+
+interface Pkt {
+  data: Buffer;
+  /** Offsets of the source and destination address in `data` and their length (4/16), or -1. */
+  src: number;
+  dst: number;
+  alen: number;
+}
+
+async function loadPackets(): Promise<Pkt[]> {
+  const out: Pkt[] = [];
+  const dirs = ['test/fixtures/pcap/ndpi', 'test/fixtures/pcap/nesfit'];
+  for (const d of dirs) {
+    for (const f of readdirSync(d).filter((x) => /\.pcap(ng)?$/.test(x))) {
+      await readCapture(join(d, f), new Diagnostics(), (p) => {
+        if (p.linkType !== 1) return;
+        const data = Buffer.from(p.data);
+        if (data.length < 14) {
+          out.push({ data, src: -1, dst: -1, alen: 0 });
+          return;
+        }
+        let o = 12;
+        let type = data.readUInt16BE(o);
+        while ((type === 0x8100 || type === 0x88a8) && o + 6 <= data.length) {
+          o += 4;
+          type = data.readUInt16BE(o);
+        }
+        const ip = o + 2;
+        if (type === 0x0800 && data.length >= ip + 20)
+          out.push({ data, src: ip + 12, dst: ip + 16, alen: 4 });
+        else if (type === 0x86dd && data.length >= ip + 40)
+          out.push({ data, src: ip + 8, dst: ip + 24, alen: 16 });
+        else out.push({ data, src: -1, dst: -1, alen: 0 });
+      });
+    }
+  }
+  return out;
+}
+
+async function generate(): Promise<void> {
+  if (existsSync(path) && statSync(path).size >= targetMB * 1e6) return;
+  mkdirSync(outDir, { recursive: true });
+  const packets = await loadPackets();
+  const fd = openSync(path, 'w');
+  const head = Buffer.alloc(24);
+  head.writeUInt32LE(0xa1b2c3d4, 0);
+  head.writeUInt16LE(2, 4);
+  head.writeUInt16LE(4, 6);
+  head.writeUInt32LE(262144, 16);
+  head.writeUInt32LE(1, 20);
+  writeSync(fd, head);
+  const out = Buffer.alloc(8 << 20);
+  let used = 0;
+  let written = 24;
+  let usec = 1_494_979_200 * 1e6; // 17 May 2017
+  for (let k = 0; written < targetMB * 1e6; k++) {
+    for (const p of packets) {
+      const len = p.data.length;
+      if (used + 16 + len > out.length) {
+        writeSync(fd, out, 0, used);
+        written += used;
+        used = 0;
+      }
+      usec += 40; // 25 k packets per second of capture time
+      out.writeUInt32LE(Math.floor(usec / 1e6), used);
+      out.writeUInt32LE(usec % 1e6, used + 4);
+      out.writeUInt32LE(len, used + 8);
+      out.writeUInt32LE(len, used + 12);
+      p.data.copy(out, used + 16);
+      if (p.src >= 0) {
+        // Second and third bytes of each address carry the copy number: distinct flows per copy.
+        for (const a of [p.src, p.dst]) {
+          out[used + 16 + a + 1] ^= k & 0xff;
+          out[used + 16 + a + 2] ^= (k >> 8) & 0xff;
+        }
+      }
+      used += 16 + len;
+    }
+  }
+  writeSync(fd, out, 0, used);
+  closeSync(fd);
+}
+
+/** CPU seconds (user + system) of waited-for children, from /proc/self/stat (Linux). */
+function childCpuSeconds(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  // cutime and cstime are fields 16 and 17; rest[0] is field 3.
+  return (Number(rest[13]) + Number(rest[14])) / 100;
+}
+
+async function coinradar(): Promise<{ seconds: number; cpu: number; flows: number; diag: Diagnostics }> {
+  const diag = new Diagnostics();
+  const t = process.hrtime.bigint();
+  const c = process.cpuUsage();
+  let flows = 0;
+  for await (const b of captureFlows(path, { diagnostics: diag })) flows += b.length;
+  const u = process.cpuUsage(c);
+  return { seconds: Number(process.hrtime.bigint() - t) / 1e9, cpu: (u.user + u.system) / 1e6, flows, diag };
+}
+
+function tshark(): { seconds: number; cpu: number; conversations: number } | null {
+  const t = process.hrtime.bigint();
+  const c = childCpuSeconds();
+  const r = spawnSync('tshark', ['-n', '-q', '-r', path, '-z', 'conv,tcp'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  });
+  if (r.error || r.status !== 0) return null;
+  const conversations = r.stdout.split('\n').filter((l) => /<->/.test(l)).length;
+  return { seconds: Number(process.hrtime.bigint() - t) / 1e9, cpu: childCpuSeconds() - c, conversations };
+}
+
+await generate();
+const mb = statSync(path).size / 1e6;
+console.log(`input: ${path}, ${mb.toFixed(1)} MB; ${cpus().length} CPUs, ${cpus()[0]?.model}`);
+console.log(`load average: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+await coinradar(); // warm-up (JIT, page cache)
+const runs = [await coinradar(), await coinradar(), await coinradar()];
+const ours = runs.reduce((a, b) => (b.cpu < a.cpu ? b : a));
+console.log(
+  `coinradar: ${ours.flows} flows; wall ${ours.seconds.toFixed(2)} s = ${(mb / ours.seconds).toFixed(1)} MB/s; ` +
+    `CPU ${ours.cpu.toFixed(2)} s = ${(mb / ours.cpu).toFixed(1)} MB/s of CPU time ` +
+    `(${(ours.diag.get('packets.read') / ours.cpu / 1e6).toFixed(2)} M packets per CPU second; best of 3)`,
+);
+console.log(`  ${ours.diag.summary()}`);
+const peer = tshark();
+if (!peer) console.log('tshark: not installed, no ratio');
+else {
+  console.log(
+    `tshark -n -q -z conv,tcp: ${peer.conversations} TCP conversations; wall ${peer.seconds.toFixed(2)} s = ` +
+      `${(mb / peer.seconds).toFixed(1)} MB/s; CPU ${peer.cpu.toFixed(2)} s = ${(mb / peer.cpu).toFixed(1)} MB/s of CPU time`,
+  );
+  console.log(
+    `ratio coinradar/tshark: wall ${(peer.seconds / ours.seconds).toFixed(1)}x, CPU ${(peer.cpu / ours.cpu).toFixed(1)}x`,
+  );
+}

@@ -1,0 +1,619 @@
+/**
+ * Packet → flow assembly with the semantics nfdump/softflowd users expect:
+ *
+ * - one bidirectional flow per 5-tuple (addresses, ports, IP protocol; ports 0 for protocols
+ *   without ports and for IP fragments);
+ * - a flow ends when idle for `idleTimeoutMs` (60 s), when it has lasted `activeTimeoutMs`
+ *   (30 min: the next packet starts a new flow, so long connections are split), or when TCP
+ *   closes it (RST, or FIN in both directions) — a closed flow still takes the packets that
+ *   trail the close (final ACKs) for `closeLingerMs`, unless a new SYN reuses the 5-tuple;
+ * - orientation: the sender of a SYN (without ACK) is the source; a SYN+ACK's receiver is;
+ *   otherwise the side with the lower port is the server (destination); equal ports: the
+ *   first packet's sender is the source;
+ * - bytes are IP-layer bytes (IPv4 total length, IPv6 40 + payload length), as NetFlow counts;
+ * - the first `payloadCap` bytes of transport payload of each direction are kept for
+ *   detection: TCP in arrival order, skipping segments whose sequence range was already seen
+ *   (retransmissions); UDP datagrams concatenated.
+ *
+ * Storage is struct-of-arrays: a flow is a slot index into typed-array columns, chained in an
+ * Int32Array hash table and an Int32Array LRU list (idle expiry), so neither packets nor flows
+ * allocate objects (only their payload samples do). Finished flows are written to columnar
+ * FlowBatches.
+ */
+import { FlowBatch, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, DEFAULT_PAYLOAD_CAP } from '../flow/record.js';
+import type { Diagnostics } from '../flow/diagnostics.js';
+import { Decoded, DecodedPacket, decodePacket } from './decode.js';
+import type { PacketView } from './reader.js';
+
+export interface FlowTableOptions {
+  idleTimeoutMs?: number;
+  activeTimeoutMs?: number;
+  /** How long a TCP flow closed by RST or FIN/FIN keeps taking trailing packets. */
+  closeLingerMs?: number;
+  payloadCap?: number;
+  batchSize?: number;
+  /** Source name written to every batch (the file path). */
+  source?: string;
+}
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+export const DEFAULT_ACTIVE_TIMEOUT_MS = 1_800_000;
+export const DEFAULT_CLOSE_LINGER_MS = 5_000;
+
+/** Why a flow ended, for the diagnostics counters. */
+const END_IDLE = 0;
+const END_ACTIVE = 1;
+const END_CLOSED = 2;
+const END_REUSED = 3;
+const END_EOF = 4;
+const END_NAMES = [
+  'flows.ended-idle',
+  'flows.ended-active',
+  'flows.ended-tcp-close',
+  'flows.ended-port-reuse',
+  'flows.ended-eof',
+];
+
+/** Bits of the per-flow state byte. */
+const FIN_FWD = 1;
+const FIN_REV = 2;
+const CLOSED = 4;
+const SEQ_FWD = 8;
+const SEQ_REV = 16;
+
+const NIL = -1;
+
+function mix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return h ^ (h >>> 16);
+}
+
+export class FlowTable {
+  readonly idleTimeoutMs: number;
+  readonly activeTimeoutMs: number;
+  readonly closeLingerMs: number;
+  readonly payloadCap: number;
+  readonly batchSize: number;
+  readonly source: string;
+
+  // Flow columns, indexed by slot.
+  private cap = 0;
+  private ver = new Uint8Array(0);
+  private sa = new Uint32Array(0); // 4 words per slot
+  private da = new Uint32Array(0);
+  private sp = new Uint16Array(0);
+  private dp = new Uint16Array(0);
+  private proto = new Uint8Array(0);
+  private flags = new Uint8Array(0);
+  private state = new Uint8Array(0);
+  private hash = new Int32Array(0);
+  private first = new Float64Array(0);
+  private last = new Float64Array(0);
+  private pk = new Float64Array(0);
+  private by = new Float64Array(0);
+  private rpk = new Float64Array(0);
+  private rby = new Float64Array(0);
+  private pos = new Float64Array(0);
+  /** Hash chain and LRU list links (NIL terminated); `next` doubles as the free list. */
+  private next = new Int32Array(0);
+  private older = new Int32Array(0);
+  private newer = new Int32Array(0);
+  /** Payload samples: buffer, used length, TCP sequence base and covered range [lo, hi) per direction. */
+  private payF: (Buffer | null)[] = [];
+  private payR: (Buffer | null)[] = [];
+  private lenF = new Int32Array(0);
+  private lenR = new Int32Array(0);
+  private baseF = new Uint32Array(0);
+  private baseR = new Uint32Array(0);
+  private loF = new Int32Array(0);
+  private hiF = new Int32Array(0);
+  private loR = new Int32Array(0);
+  private hiR = new Int32Array(0);
+
+  private free = NIL;
+  private buckets = new Int32Array(1024).fill(NIL);
+  private mask = 1023;
+  private count = 0;
+  private lruOldest = NIL;
+  private lruNewest = NIL;
+  private nowMs = -Infinity;
+  private batch: FlowBatch;
+  private readonly pkt = new DecodedPacket();
+  /** Counters kept as numbers on the hot path, added to diagnostics by `report()`. */
+  private n = {
+    packets: 0,
+    ip: 0,
+    nonIp: 0,
+    truncated: 0,
+    malformed: 0,
+    unsupportedLink: 0,
+    icmp: 0,
+    frag4: 0,
+    frag6: 0,
+    flows: 0,
+    retransmitted: 0,
+  };
+  private ended = [0, 0, 0, 0, 0];
+
+  constructor(
+    opts: FlowTableOptions,
+    private readonly onBatch: (b: FlowBatch) => void,
+  ) {
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.activeTimeoutMs = opts.activeTimeoutMs ?? DEFAULT_ACTIVE_TIMEOUT_MS;
+    this.closeLingerMs = opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS;
+    this.payloadCap = Math.max(0, opts.payloadCap ?? DEFAULT_PAYLOAD_CAP);
+    this.batchSize = opts.batchSize ?? 4096;
+    this.source = opts.source ?? '';
+    this.batch = new FlowBatch(this.batchSize, this.source);
+    this.growSlots(1024);
+  }
+
+  /** Flows currently open. */
+  get openFlows(): number {
+    return this.count;
+  }
+
+  /** Decode a captured packet and account it. */
+  addPacket(v: PacketView): void {
+    this.n.packets++;
+    const d = this.pkt;
+    const r = decodePacket(v.buf, v.offset, v.caplen, v.origLen, v.linkType, d);
+    if (r !== Decoded.Ok) {
+      if (r === Decoded.NotIp) this.n.nonIp++;
+      else if (r === Decoded.Truncated) this.n.truncated++;
+      else if (r === Decoded.Malformed) this.n.malformed++;
+      else this.n.unsupportedLink++;
+      return;
+    }
+    this.addDecoded(d, v.tsMs, v.fileOffset, v.buf);
+  }
+
+  /** Account an already decoded packet (`buf` holds its payload at `d.payloadOffset`). */
+  addDecoded(d: DecodedPacket, tsMs: number, fileOffset: number, buf: Buffer): void {
+    const n = this.n;
+    n.ip++;
+    if (d.proto === 1 || d.proto === 58) n.icmp++;
+    if (d.fragment) {
+      if (d.fragment === 4) n.frag4++;
+      else n.frag6++;
+      d.srcPort = 0;
+      d.dstPort = 0;
+      d.tcpFlags = 0;
+      d.payloadLength = 0;
+    }
+    if (tsMs > this.nowMs) {
+      this.nowMs = tsMs;
+      this.expireIdle();
+    }
+    const hs = mix(d.s0 ^ mix(d.s1 ^ mix(d.s2 ^ mix(d.s3 ^ d.srcPort))));
+    const hd = mix(d.d0 ^ mix(d.d1 ^ mix(d.d2 ^ mix(d.d3 ^ d.dstPort))));
+    const hash = mix((hs ^ hd) + d.proto);
+    let f = this.lookup(d, hash);
+    let forward = this.lookupForward;
+    const flags = d.tcpFlags;
+    const isTcp = d.proto === 6;
+    if (f !== NIL) {
+      const st = this.state[f];
+      let end = -1;
+      if (st & CLOSED && isTcp && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) end = END_REUSED;
+      else if (st & CLOSED && tsMs - this.last[f] > this.closeLingerMs) end = END_CLOSED;
+      else if (tsMs - this.first[f] >= this.activeTimeoutMs) end = END_ACTIVE;
+      if (end >= 0) {
+        this.finish(f, end);
+        // The 5-tuple continues as a new flow; an active-timeout split keeps the orientation.
+        f = this.create(d, hash, tsMs, fileOffset, end === END_ACTIVE ? (forward ? 1 : 0) : -1);
+        if (end !== END_ACTIVE) forward = this.sentBySource(f, d);
+      } else {
+        this.touch(f);
+      }
+    } else {
+      f = this.create(d, hash, tsMs, fileOffset, -1);
+      forward = this.sentBySource(f, d);
+    }
+    if (tsMs > this.last[f]) this.last[f] = tsMs;
+    if (tsMs < this.first[f]) this.first[f] = tsMs;
+    if (forward) {
+      this.pk[f]++;
+      this.by[f] += d.ipBytes;
+    } else {
+      this.rpk[f]++;
+      this.rby[f] += d.ipBytes;
+    }
+    if (isTcp) {
+      this.flags[f] |= flags;
+      if (flags & TCP_RST) this.state[f] |= CLOSED;
+      else if (flags & TCP_FIN) {
+        let st = this.state[f] | (forward ? FIN_FWD : FIN_REV);
+        if ((st & (FIN_FWD | FIN_REV)) === (FIN_FWD | FIN_REV)) st |= CLOSED;
+        this.state[f] = st;
+      }
+    }
+    if (d.payloadLength > 0 && this.payloadCap > 0) this.sample(f, forward, d, buf);
+  }
+
+  /** Set by `lookup`: whether the packet goes from the flow's source to its destination. */
+  private lookupForward = true;
+
+  private lookup(d: DecodedPacket, hash: number): number {
+    const sa = this.sa;
+    const da = this.da;
+    for (let f = this.buckets[hash & this.mask]; f !== NIL; f = this.next[f]) {
+      if (this.hash[f] !== hash || this.proto[f] !== d.proto || this.ver[f] !== d.ipVersion) continue;
+      const w = f * 4;
+      if (
+        this.sp[f] === d.srcPort &&
+        this.dp[f] === d.dstPort &&
+        sa[w] === d.s0 &&
+        da[w] === d.d0 &&
+        sa[w + 1] === d.s1 &&
+        sa[w + 2] === d.s2 &&
+        sa[w + 3] === d.s3 &&
+        da[w + 1] === d.d1 &&
+        da[w + 2] === d.d2 &&
+        da[w + 3] === d.d3
+      ) {
+        this.lookupForward = true;
+        return f;
+      }
+      if (
+        this.sp[f] === d.dstPort &&
+        this.dp[f] === d.srcPort &&
+        sa[w] === d.d0 &&
+        da[w] === d.s0 &&
+        sa[w + 1] === d.d1 &&
+        sa[w + 2] === d.d2 &&
+        sa[w + 3] === d.d3 &&
+        da[w + 1] === d.s1 &&
+        da[w + 2] === d.s2 &&
+        da[w + 3] === d.s3
+      ) {
+        this.lookupForward = false;
+        return f;
+      }
+    }
+    this.lookupForward = true;
+    return NIL;
+  }
+
+  /** Whether the packet in `d` goes from flow `f`'s source to its destination. */
+  private sentBySource(f: number, d: DecodedPacket): boolean {
+    const w = f * 4;
+    const sa = this.sa;
+    const da = this.da;
+    return (
+      this.sp[f] === d.srcPort &&
+      this.dp[f] === d.dstPort &&
+      sa[w] === d.s0 &&
+      sa[w + 1] === d.s1 &&
+      sa[w + 2] === d.s2 &&
+      sa[w + 3] === d.s3 &&
+      da[w] === d.d0 &&
+      da[w + 1] === d.d1 &&
+      da[w + 2] === d.d2 &&
+      da[w + 3] === d.d3
+    );
+  }
+
+  /** `forward`: 1/0 to keep a known orientation (packet sent by the source or not), -1 to decide. */
+  private create(d: DecodedPacket, hash: number, tsMs: number, fileOffset: number, forward: number): number {
+    let asSent: boolean;
+    if (forward >= 0) asSent = forward === 1;
+    else if (d.proto === 6 && d.tcpFlags & TCP_SYN) asSent = !(d.tcpFlags & TCP_ACK);
+    else if (d.srcPort !== d.dstPort) asSent = d.srcPort > d.dstPort;
+    else asSent = true;
+    if (this.free === NIL) this.growSlots(this.cap * 2);
+    const f = this.free;
+    this.free = this.next[f];
+    const w = f * 4;
+    this.ver[f] = d.ipVersion;
+    this.proto[f] = d.proto;
+    this.hash[f] = hash;
+    const sa = this.sa;
+    const da = this.da;
+    if (asSent) {
+      sa[w] = d.s0;
+      sa[w + 1] = d.s1;
+      sa[w + 2] = d.s2;
+      sa[w + 3] = d.s3;
+      da[w] = d.d0;
+      da[w + 1] = d.d1;
+      da[w + 2] = d.d2;
+      da[w + 3] = d.d3;
+      this.sp[f] = d.srcPort;
+      this.dp[f] = d.dstPort;
+    } else {
+      sa[w] = d.d0;
+      sa[w + 1] = d.d1;
+      sa[w + 2] = d.d2;
+      sa[w + 3] = d.d3;
+      da[w] = d.s0;
+      da[w + 1] = d.s1;
+      da[w + 2] = d.s2;
+      da[w + 3] = d.s3;
+      this.sp[f] = d.dstPort;
+      this.dp[f] = d.srcPort;
+    }
+    this.first[f] = tsMs;
+    this.last[f] = tsMs;
+    this.pk[f] = 0;
+    this.by[f] = 0;
+    this.rpk[f] = 0;
+    this.rby[f] = 0;
+    this.flags[f] = 0;
+    this.state[f] = 0;
+    this.pos[f] = fileOffset;
+    this.payF[f] = null;
+    this.payR[f] = null;
+    this.lenF[f] = 0;
+    this.lenR[f] = 0;
+    const b = hash & this.mask;
+    this.next[f] = this.buckets[b];
+    this.buckets[b] = f;
+    this.count++;
+    this.n.flows++;
+    this.linkNewest(f);
+    if (this.count > this.buckets.length) this.growBuckets();
+    return f;
+  }
+
+  private growSlots(size: number): void {
+    const old = this.cap;
+    const g = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(
+      a: T,
+      per = 1,
+    ): T => {
+      const b = new (a.constructor as new (n: number) => T)(size * per);
+      b.set(a);
+      return b;
+    };
+    this.ver = g(this.ver);
+    this.sa = g(this.sa, 4);
+    this.da = g(this.da, 4);
+    this.sp = g(this.sp);
+    this.dp = g(this.dp);
+    this.proto = g(this.proto);
+    this.flags = g(this.flags);
+    this.state = g(this.state);
+    this.hash = g(this.hash);
+    this.first = g(this.first);
+    this.last = g(this.last);
+    this.pk = g(this.pk);
+    this.by = g(this.by);
+    this.rpk = g(this.rpk);
+    this.rby = g(this.rby);
+    this.pos = g(this.pos);
+    this.next = g(this.next);
+    this.older = g(this.older);
+    this.newer = g(this.newer);
+    this.lenF = g(this.lenF);
+    this.lenR = g(this.lenR);
+    this.baseF = g(this.baseF);
+    this.baseR = g(this.baseR);
+    this.loF = g(this.loF);
+    this.hiF = g(this.hiF);
+    this.loR = g(this.loR);
+    this.hiR = g(this.hiR);
+    for (let k = old; k < size; k++) {
+      this.payF.push(null);
+      this.payR.push(null);
+    }
+    // New slots go on the free list.
+    for (let k = size - 1; k >= old; k--) {
+      this.next[k] = this.free;
+      this.free = k;
+    }
+    this.cap = size;
+  }
+
+  private growBuckets(): void {
+    const size = this.buckets.length * 2;
+    this.buckets = new Int32Array(size).fill(NIL);
+    this.mask = size - 1;
+    // Every open flow is on the LRU list: rehash from there.
+    for (let f = this.lruOldest; f !== NIL; f = this.newer[f]) {
+      const b = this.hash[f] & this.mask;
+      this.next[f] = this.buckets[b];
+      this.buckets[b] = f;
+    }
+  }
+
+  private sample(f: number, forward: boolean, d: DecodedPacket, buf: Buffer): void {
+    const cap = this.payloadCap;
+    let used = forward ? this.lenF[f] : this.lenR[f];
+    if (used >= cap) return;
+    let from = d.payloadOffset;
+    let len = d.payloadLength;
+    if (d.proto === 6) {
+      // Sequence numbers relative to the first payload segment seen in this direction; a SYN
+      // carrying data (TCP Fast Open) starts one past its sequence number.
+      const seq = (d.tcpFlags & TCP_SYN ? d.tcpSeq + 1 : d.tcpSeq) >>> 0;
+      const bit = forward ? SEQ_FWD : SEQ_REV;
+      const base = forward ? this.baseF : this.baseR;
+      const loA = forward ? this.loF : this.loR;
+      const hiA = forward ? this.hiF : this.hiR;
+      if (!(this.state[f] & bit)) {
+        this.state[f] |= bit;
+        base[f] = seq;
+        loA[f] = 0;
+        hiA[f] = len;
+      } else {
+        const rs = (seq - base[f]) | 0;
+        const re = rs + len;
+        const lo = loA[f];
+        const hi = hiA[f];
+        if (rs >= lo && re <= hi) {
+          this.n.retransmitted++;
+          return;
+        }
+        if (rs >= lo && rs < hi) {
+          // Overlaps the covered range: keep only the new tail.
+          from += hi - rs;
+          len = re - hi;
+        }
+        if (rs < lo) loA[f] = rs;
+        if (re > hi) hiA[f] = re;
+      }
+    }
+    const take = Math.min(len, cap - used);
+    if (take <= 0) return;
+    const need = used + take;
+    let pb = forward ? this.payF[f] : this.payR[f];
+    if (pb === null || pb.length < need) {
+      // Most flows carry far less than the cap: start at twice the first piece, double up to the cap.
+      const size = Math.min(cap, Math.max(need, 64, pb ? pb.length * 2 : need * 2));
+      const nb = Buffer.allocUnsafe(size);
+      if (pb) pb.copy(nb, 0, 0, used);
+      pb = nb;
+      if (forward) this.payF[f] = nb;
+      else this.payR[f] = nb;
+    }
+    if (take <= 64) {
+      // Short copies are cheaper as a loop than through Buffer#copy's native call.
+      for (let k = 0; k < take; k++) pb[used + k] = buf[from + k];
+    } else buf.copy(pb, used, from, from + take);
+    used += take;
+    if (forward) this.lenF[f] = used;
+    else this.lenR[f] = used;
+  }
+
+  private linkNewest(f: number): void {
+    this.newer[f] = NIL;
+    this.older[f] = this.lruNewest;
+    if (this.lruNewest !== NIL) this.newer[this.lruNewest] = f;
+    else this.lruOldest = f;
+    this.lruNewest = f;
+  }
+
+  private unlink(f: number): void {
+    const o = this.older[f];
+    const w = this.newer[f];
+    if (o !== NIL) this.newer[o] = w;
+    else this.lruOldest = w;
+    if (w !== NIL) this.older[w] = o;
+    else this.lruNewest = o;
+  }
+
+  private touch(f: number): void {
+    if (this.lruNewest === f) return;
+    this.unlink(f);
+    this.linkNewest(f);
+  }
+
+  /**
+   * End flows not seen for the idle timeout (or, once closed, the linger time). The LRU list is
+   * ordered by last packet, so this stops at the first flow still in time; a closed flow deeper
+   * in the list ends when its next packet comes late or when it reaches the front.
+   */
+  private expireIdle(): void {
+    const now = this.nowMs;
+    let f = this.lruOldest;
+    while (f !== NIL) {
+      const age = now - this.last[f];
+      const closed = this.state[f] & CLOSED;
+      if (age > this.idleTimeoutMs) this.finish(f, closed ? END_CLOSED : END_IDLE);
+      else if (closed && age > this.closeLingerMs) this.finish(f, END_CLOSED);
+      else break;
+      f = this.lruOldest;
+    }
+  }
+
+  private finish(f: number, why: number): void {
+    // Out of its hash chain.
+    const b = this.hash[f] & this.mask;
+    let p = this.buckets[b];
+    if (p === f) this.buckets[b] = this.next[f];
+    else {
+      while (p !== NIL && this.next[p] !== f) p = this.next[p];
+      if (p !== NIL) this.next[p] = this.next[f];
+    }
+    this.unlink(f);
+    this.count--;
+    this.ended[why]++;
+    this.write(f);
+    this.payF[f] = null;
+    this.payR[f] = null;
+    this.next[f] = this.free;
+    this.free = f;
+  }
+
+  private write(f: number): void {
+    const b = this.batch;
+    const i = b.push();
+    b.firstMs[i] = this.first[f];
+    b.lastMs[i] = this.last[f];
+    const v = this.ver[f];
+    b.ipVersion[i] = v;
+    const o = i * 16;
+    writeWords(b.src, o, v, this.sa, f * 4);
+    writeWords(b.dst, o, v, this.da, f * 4);
+    b.srcPort[i] = this.sp[f];
+    b.dstPort[i] = this.dp[f];
+    b.proto[i] = this.proto[f];
+    b.packets[i] = this.pk[f];
+    b.bytes[i] = this.by[f];
+    b.revPackets[i] = this.rpk[f];
+    b.revBytes[i] = this.rby[f];
+    b.tcpFlags[i] = this.flags[f];
+    b.position[i] = this.pos[f];
+    b.payloadFwd[i] = sampleBytes(this.payF[f], this.lenF[f]);
+    b.payloadRev[i] = sampleBytes(this.payR[f], this.lenR[f]);
+    if (b.full) {
+      this.onBatch(b);
+      this.batch = new FlowBatch(this.batchSize, this.source);
+    }
+  }
+
+  /** End every open flow (end of input), in order of first packet, and hand over the last batch. */
+  flush(diagnostics?: Diagnostics): void {
+    const open: number[] = [];
+    for (let f = this.lruOldest; f !== NIL; f = this.newer[f]) open.push(f);
+    const pos = this.pos;
+    open.sort((a, b) => pos[a] - pos[b]);
+    for (const f of open) this.finish(f, this.state[f] & CLOSED ? END_CLOSED : END_EOF);
+    if (this.batch.length > 0) {
+      this.onBatch(this.batch);
+      this.batch = new FlowBatch(this.batchSize, this.source);
+    }
+    if (diagnostics) this.report(diagnostics);
+  }
+
+  /** Add the counters so far to `diagnostics` (and reset them). */
+  report(diagnostics: Diagnostics): void {
+    const n = this.n;
+    const add = (k: string, v: number) => {
+      if (v) diagnostics.add(k, v);
+    };
+    add('packets.read', n.packets);
+    add('packets.ip', n.ip);
+    add('packets.non-ip', n.nonIp);
+    add('packets.truncated-headers', n.truncated);
+    add('packets.malformed-ip', n.malformed);
+    add('packets.unsupported-link-type', n.unsupportedLink);
+    add('packets.icmp', n.icmp);
+    add('ipv4.fragments-not-reassembled', n.frag4);
+    add('ipv6.fragments-not-reassembled', n.frag6);
+    add('tcp.retransmissions-skipped-in-payload', n.retransmitted);
+    add('flows', n.flows);
+    for (let k = 0; k < END_NAMES.length; k++) add(END_NAMES[k], this.ended[k]);
+    for (const k of Object.keys(n) as (keyof typeof n)[]) n[k] = 0;
+    this.ended.fill(0);
+  }
+}
+
+function writeWords(dst: Uint8Array, o: number, v: number, words: Uint32Array, w: number): void {
+  const n = v === 6 ? 4 : 1;
+  for (let k = 0; k < n; k++) {
+    const x = words[w + k];
+    dst[o + 4 * k] = x >>> 24;
+    dst[o + 4 * k + 1] = (x >>> 16) & 255;
+    dst[o + 4 * k + 2] = (x >>> 8) & 255;
+    dst[o + 4 * k + 3] = x & 255;
+  }
+}
+
+function sampleBytes(b: Buffer | null, len: number): Buffer | null {
+  if (b === null || len === 0) return null;
+  return len === b.length ? b : b.subarray(0, len);
+}

@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { CONFIDENCE_RANK, parseConfidence } from '../detect/types.js';
+import { openDetectionStore } from '../store/detections.js';
+import { openFlowStore } from '../store/open.js';
+import { defaultDbPath } from '../store/store.js';
+import { parseFormat, render } from './output.js';
+
+const TABLE_COLUMNS = [
+  'first',
+  'src',
+  'sport',
+  'dst',
+  'dport',
+  'label',
+  'coin',
+  'confidence',
+  'detail',
+  'artifacts',
+];
+
+export function register(program: Command): void {
+  program
+    .command('detections')
+    .description('list stored detections with their flow, evidence and artifacts')
+    .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
+    .option('--min-confidence <c>', 'payload | infrastructure | behaviour | port', 'port')
+    .option('--label <label>', 'only this label (e.g. stratum)')
+    .option('--where <sql>', 'SQL condition over flow columns, e.g. "f.dst_port = 3333"')
+    .option('--limit <n>', 'at most this many detections', '1000')
+    .option('--format <f>', 'table | csv | jsonl', 'table')
+    .action(
+      async (o: {
+        db: string;
+        minConfidence: string;
+        label?: string;
+        where?: string;
+        limit: string;
+        format: string;
+      }) => {
+        const format = parseFormat(o.format, ['table', 'csv', 'jsonl']);
+        const minRank = CONFIDENCE_RANK[parseConfidence(o.minConfidence)];
+        const store = await openFlowStore(o.db);
+        try {
+          const det = await openDetectionStore(store);
+          const rows = await det.detections({
+            minRank,
+            label: o.label,
+            where: o.where,
+            limit: Number(o.limit),
+          });
+          let out = rows as unknown as Record<string, unknown>[];
+          if (format === 'table') {
+            out = rows.map((r) => ({
+              ...r,
+              detail: String(r.evidence.detail ?? ''),
+              artifacts: r.artifacts.map((a) => `${a.kind}=${a.value}`).join(' '),
+            }));
+          }
+          process.stdout.write(render(out, format, format === 'jsonl' ? undefined : TABLE_COLUMNS) + '\n');
+        } finally {
+          await store.close();
+        }
+      },
+    );
+}

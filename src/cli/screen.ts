@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { csvRecords } from '../sanctions/csv.js';
+import { loadScreeningIndex } from '../sanctions/index-loader.js';
+import type { ScreenResult } from '../sanctions/screen.js';
+import { defaultDbPath } from '../store/store.js';
+import { parseFormat, render } from './output.js';
+
+/** Addresses from a file: one per line, or a CSV whose header has an `address` column (else the first column). */
+export function readAddressFile(path: string): string[] {
+  const recs = [...csvRecords(readFileSync(path, 'utf8'))];
+  if (recs.length === 0) return [];
+  const header = recs[0].fields.map((f) => f.trim().toLowerCase());
+  const col = header.indexOf('address');
+  const rows = col >= 0 ? recs.slice(1) : recs;
+  const k = col >= 0 ? col : 0;
+  return rows.map((r) => (r.fields[k] ?? '').trim()).filter((a) => a !== '' && !a.startsWith('#'));
+}
+
+export function screenRows(results: ScreenResult[]): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = [];
+  for (const r of results) {
+    if (!r.matched) {
+      rows.push({
+        address: r.address,
+        match: 'none',
+        coin: '',
+        entity_id: '',
+        entity: '',
+        type: '',
+        programs: '',
+        list: '',
+        version: '',
+        published: '',
+        entity_from: '',
+      });
+      continue;
+    }
+    for (const m of r.matches) {
+      rows.push({
+        address: r.address,
+        match: m.kind,
+        coin: m.coin,
+        entity_id: m.entity?.id ?? '',
+        entity: m.entity?.name ?? '(not named by this list)',
+        type: m.entity?.type ?? '',
+        programs: m.entity?.programs.join(' ') ?? '',
+        list: m.list,
+        version: m.versionId,
+        published: m.published ?? '',
+        entity_from: m.entityFromVersion ?? '',
+      });
+    }
+  }
+  return rows;
+}
+
+export function register(program: Command): void {
+  program
+    .command('screen')
+    .description(
+      'screen addresses against the current sanctions list versions (exact matches; cluster/indirect need the chain index)',
+    )
+    .argument('[address...]')
+    .option('--file <path>', 'addresses from a file (one per line, or a CSV with an address column)')
+    .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
+    .option('--format <f>', 'table | csv | json', 'table')
+    .option('--matches-only', 'print only addresses that match')
+    .action(
+      async (
+        addresses: string[],
+        o: { file?: string; db: string; format: string; matchesOnly?: boolean },
+      ) => {
+        const format = parseFormat(o.format, ['table', 'csv', 'json']);
+        const input = [...addresses, ...(o.file ? readAddressFile(o.file) : [])];
+        if (input.length === 0) throw new Error('give addresses or --file');
+        const index = await loadScreeningIndex(o.db);
+        if (index.versions.length === 0)
+          throw new Error(`no sanctions list in ${o.db}: load one with \`coinradar sanctions load\``);
+        let results = index.screenAddresses(input);
+        if (o.matchesOnly) results = results.filter((r) => r.matched);
+        if (format === 'json') process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+        else process.stdout.write(render(screenRows(results), format) + '\n');
+        const hits = results.filter((r) => r.matched).length;
+        process.stderr.write(
+          `${input.length} screened, ${hits} matched, against ${index.versions.map((v) => `${v.list} v${v.versionId} (${v.published ?? 'unknown'})`).join(', ')}\n`,
+        );
+      },
+    );
+}

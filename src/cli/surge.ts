@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { surgeOfBuckets, type SeriesMeasure } from '../analysis/series.js';
+import type { SurgeChange } from '../analysis/surge.js';
+import { DuckDbSeries } from '../store/duckdb/series.js';
+import { renderTable } from './output.js';
+import { seriesOptions, seriesQuery, type SeriesCliOptions } from './series.js';
+
+export function surgeRows(changes: SurgeChange[], bucketMs: number) {
+  const unit = bucketMs === 3600000 ? 'h' : 'd';
+  return changes.map((c) => ({
+    label: c.label,
+    kind: c.kind,
+    onset: c.onset.slice(0, bucketMs === 3600000 ? 16 : 10),
+    interval: `${c.onsetInterval[0].slice(0, 10)}..${c.onsetInterval[1].slice(0, 10)}`,
+    before: Number(c.before.toFixed(2)),
+    after: Number(c.after.toFixed(2)),
+    shape: c.shape,
+    rate:
+      c.shape === 'exponential'
+        ? `${c.rate.toFixed(3)}/${unit} (doubling ${c.doublingBuckets!.toFixed(1)} ${unit})`
+        : c.shape === 'linear'
+          ? `+${c.rate.toFixed(2)}/${unit}/${unit}`
+          : '',
+    probability: Number(c.probability.toFixed(4)),
+  }));
+}
+
+export function register(program: Command): void {
+  seriesOptions(
+    program
+      .command('surge')
+      .description(
+        'find the onset of new or changed activity in a scope (change points with growth shape and probability)',
+      ),
+  )
+    .option('--label <name>', 'series label in the output', '')
+    .option('--measure <m>', 'flows | packets | sources (as exported, before sampling correction)', 'flows')
+    .option('--min-probability <p>', 'posterior probability a change needs', '0.99')
+    .option('--penalty <k>', 'change-point penalty in units of log(n)', '4')
+    .option('--format <f>', 'table | json', 'table')
+    .action(
+      async (
+        o: SeriesCliOptions & {
+          label: string;
+          measure: string;
+          minProbability: string;
+          penalty: string;
+          format: string;
+        },
+      ) => {
+        if (!['flows', 'packets', 'sources'].includes(o.measure))
+          throw new Error(`--measure must be flows, packets or sources, not ${o.measure}`);
+        if (o.format !== 'table' && o.format !== 'json')
+          throw new Error(`--format must be table or json, not ${o.format}`);
+        const q = seriesQuery(o);
+        const label =
+          o.label ||
+          q.scope.label ||
+          [...o.scope, o.ports ? `ports:${o.ports}` : ''].filter(Boolean).join(' ') ||
+          'all flows';
+        const { series, close } = await DuckDbSeries.open(o.db);
+        try {
+          const d = await series.series(q);
+          const r = surgeOfBuckets(label, d, o.measure as SeriesMeasure, {
+            minProbability: Number(o.minProbability),
+            penalty: Number(o.penalty),
+          });
+          if (o.format === 'json') {
+            process.stdout.write(
+              JSON.stringify(
+                r.changes.map((c) => ({ ...c, measure: o.measure })),
+                null,
+                2,
+              ) + '\n',
+            );
+          } else {
+            process.stdout.write(
+              `${label}: ${r.n} ${o.bucket}s observed, ${r.changes.length} change(s); negative-binomial size k=${r.dispersion.toFixed(1)}\n` +
+                (r.changes.length ? renderTable(surgeRows(r.changes, d.bucketMs)) + '\n' : ''),
+            );
+          }
+        } finally {
+          await close();
+        }
+      },
+    );
+}

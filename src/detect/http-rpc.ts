@@ -1,0 +1,195 @@
+/**
+ * JSON-RPC over HTTP: getwork / getblocktemplate mining (cgminer, bfgminer, eth_getWork to a node)
+ * and Bitcoin Core / Monero daemon RPC in clear. Looks at HTTP POST requests: the method names in
+ * the body, the User-Agent, the Basic-auth user and the Host.
+ */
+import { agentCoin } from './coins.js';
+import { portHint } from './ports.js';
+import {
+  addArtifact,
+  scanWindow,
+  type Artifact,
+  type Detection,
+  type FlowView,
+  type PayloadMatcher,
+} from './types.js';
+
+/** Methods that fetch or return work: mining, whoever the server is. */
+const MINING_METHODS = new Map<string, string>([
+  ['getblocktemplate', 'BTC'],
+  ['getwork', 'BTC'],
+  ['submitblock', 'BTC'],
+  ['getauxblock', 'BTC'],
+  ['eth_getWork', 'ETH'],
+  ['eth_submitWork', 'ETH'],
+  ['eth_submitHashrate', 'ETH'],
+  ['get_block_template', 'XMR'],
+  ['submit_block', 'XMR'],
+  ['getblocktemplate_monero', 'XMR'],
+]);
+
+/** Bitcoin Core (and forks) wallet/node RPC methods: someone runs a node and talks to it in clear. */
+const BITCOIN_RPC_METHODS = new Set([
+  'getblockchaininfo',
+  'getblockcount',
+  'getbestblockhash',
+  'getblockhash',
+  'getblock',
+  'getblockheader',
+  'getrawtransaction',
+  'sendrawtransaction',
+  'decoderawtransaction',
+  'getnetworkinfo',
+  'getpeerinfo',
+  'getconnectioncount',
+  'getnewaddress',
+  'getbalance',
+  'getbalances',
+  'getwalletinfo',
+  'listunspent',
+  'listtransactions',
+  'sendtoaddress',
+  'sendmany',
+  'createwallet',
+  'loadwallet',
+  'listwallets',
+  'generatetoaddress',
+  'generate',
+  'getrawmempool',
+  'getmempoolinfo',
+  'estimatesmartfee',
+  'validateaddress',
+  'getaddressinfo',
+  'dumpprivkey',
+  'importprivkey',
+  'importaddress',
+  'signrawtransactionwithwallet',
+  'createrawtransaction',
+  'fundrawtransaction',
+  'gettxout',
+  'getdifficulty',
+  'getnetworkhashps',
+  'getinfo',
+  'getmininginfo',
+  'walletpassphrase',
+  'gettransaction',
+  'listsinceblock',
+  'getreceivedbyaddress',
+]);
+
+/** Monero daemon/wallet RPC methods (json_rpc endpoint). */
+const MONERO_RPC_METHODS = new Set([
+  'get_info',
+  'get_block_count',
+  'get_last_block_header',
+  'get_block_header_by_height',
+  'get_block',
+  'get_balance',
+  'get_address',
+  'transfer',
+  'get_transfers',
+  'create_wallet',
+  'open_wallet',
+  'get_height',
+  'on_get_block_hash',
+  'sync_info',
+  'get_connections',
+]);
+
+function portCoin(flow: FlowView): string {
+  return portHint(6, flow.dstPort)?.coin ?? portHint(6, flow.srcPort)?.coin ?? '';
+}
+
+const METHOD_RE = /"method"\s*:\s*"([A-Za-z_.]{1,40})"/g;
+
+interface HttpRequest {
+  path: string;
+  headers: Map<string, string>;
+  body: string;
+}
+
+/** A POST request at the start of `b` (headers must be complete; the body may be cut). */
+export function parseHttpPost(b: Buffer): HttpRequest | null {
+  if (b.length < 16 || b.readUInt32BE(0) !== 0x504f5354 /* POST */ || b[4] !== 0x20) return null;
+  const headEnd = b.indexOf('\r\n\r\n');
+  if (headEnd < 0 || headEnd > 8192) return null;
+  const head = b.toString('latin1', 0, headEnd).split('\r\n');
+  const reqLine = head[0].split(' ');
+  if (reqLine.length < 3 || !reqLine[2].startsWith('HTTP/')) return null;
+  const headers = new Map<string, string>();
+  for (const h of head.slice(1)) {
+    const c = h.indexOf(':');
+    if (c > 0) headers.set(h.slice(0, c).trim().toLowerCase(), h.slice(c + 1).trim());
+  }
+  return {
+    path: reqLine[1],
+    headers,
+    body: b.toString('utf8', headEnd + 4, Math.min(b.length, headEnd + 4 + 16384)),
+  };
+}
+
+function basicUser(auth: string | undefined): [string, string] | null {
+  if (!auth || !/^basic /i.test(auth)) return null;
+  const dec = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
+  const c = dec.indexOf(':');
+  if (c < 0) return null;
+  return [dec.slice(0, c), dec.slice(c + 1)];
+}
+
+export function matchHttpRpc(flow: FlowView): Detection[] {
+  if (flow.proto !== 6) return [];
+  // The request is normally forward; a capture that starts mid-connection may have it reversed.
+  for (const side of [flow.payloadFwd, flow.payloadRev]) {
+    const b = scanWindow(side);
+    if (!b) continue;
+    const req = parseHttpPost(b);
+    if (!req) continue;
+    const methods: string[] = [];
+    for (const m of req.body.matchAll(METHOD_RE))
+      if (!methods.includes(m[1]) && methods.length < 16) methods.push(m[1]);
+    const mining = methods.filter((m) => MINING_METHODS.has(m));
+    const nodeRpc = methods.filter((m) => BITCOIN_RPC_METHODS.has(m) || MONERO_RPC_METHODS.has(m));
+    if (mining.length === 0 && nodeRpc.length === 0) continue;
+    const artifacts: Artifact[] = [];
+    const ua = req.headers.get('user-agent') ?? '';
+    const host = req.headers.get('host') ?? '';
+    const user = basicUser(req.headers.get('authorization'));
+    const xMining = req.headers.get('x-mining-extensions');
+    let coin: string;
+    if (mining.length) {
+      addArtifact(artifacts, 'agent', ua);
+      // The Basic-auth user is the pool account; the password is a credential, never recorded.
+      if (user) addArtifact(artifacts, 'account', user[0]);
+      addArtifact(artifacts, 'pool', host);
+      coin = MINING_METHODS.get(mining[0])!;
+      // Bitcoin Core's RPC is shared by its forks: the agent or the port may name the coin, else it stays open.
+      if (coin === 'BTC') coin = agentCoin(ua) || portCoin(flow);
+    } else {
+      addArtifact(artifacts, 'client', ua);
+      coin = nodeRpc.some((m) => MONERO_RPC_METHODS.has(m)) ? 'XMR' : portCoin(flow);
+    }
+    const label = mining.length ? 'getblocktemplate' : 'node-rpc';
+    return [
+      {
+        label,
+        coin,
+        confidence: 'payload',
+        evidence: {
+          rule: mining.length ? 'http.mining-rpc' : 'http.node-rpc',
+          detail: `HTTP POST ${req.path} with JSON-RPC ${(mining.length ? mining : nodeRpc).join(', ')}`,
+          methods,
+          path: req.path,
+          ...(xMining ? { miningExtensions: xMining } : {}),
+        },
+        artifacts,
+      },
+    ];
+  }
+  return [];
+}
+
+export const httpRpc: PayloadMatcher = {
+  name: 'http-rpc',
+  labels: ['getblocktemplate', 'node-rpc'],
+  match: matchHttpRpc,
+};

@@ -1,0 +1,38 @@
+/**
+ * The one call the ingest and collect commands make: a detection hook on a flow store, with the
+ * default lists plus any user lists.
+ */
+import type { BatchHook } from '../flow/ingest.js';
+import { openDetectionStore } from '../store/detections.js';
+import type { FlowStore } from '../store/store.js';
+import { createDetectionHook } from './hook.js';
+import { loadInfrastructure } from './infrastructure.js';
+import { createDetector } from './registry.js';
+
+export interface PipelineDetection {
+  hook: BatchHook;
+  /** "stratum 4, bitcoin-p2p 6, ..." for the end-of-run line. */
+  summary(): string;
+}
+
+export async function detectionHookFor(
+  store: FlowStore,
+  opts: { lists?: string[]; onProblem?: (msg: string) => void } = {},
+): Promise<PipelineDetection> {
+  const infra = loadInfrastructure(
+    opts.lists ?? [],
+    opts.onProblem ?? ((m) => process.stderr.write(`warning: ${m}\n`)),
+  );
+  const det = await openDetectionStore(store);
+  const h = createDetectionHook(det, createDetector(infra));
+  return {
+    hook: h.hook,
+    summary: () =>
+      h.counts.size === 0
+        ? 'none'
+        : [...h.counts]
+            .sort((a, b) => b[1] - a[1])
+            .map(([l, n]) => `${l} ${n}`)
+            .join(', '),
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * Well-known crypto ports. A port alone proves nothing (3333 and 8888 carry plenty else), so a hit
+ * gives `port` confidence, label `crypto-port`, and is only reported when nothing stronger fired.
+ */
+import type { Detection } from './types.js';
+
+export interface PortHint {
+  port: number;
+  proto: 6 | 17;
+  service: string;
+  coin: string;
+}
+
+const TCP = 6 as const;
+
+export const PORT_HINTS: PortHint[] = [
+  { port: 8333, proto: TCP, service: 'bitcoin-p2p', coin: 'BTC' },
+  { port: 18333, proto: TCP, service: 'bitcoin-p2p (testnet3)', coin: 'BTC' },
+  { port: 48333, proto: TCP, service: 'bitcoin-p2p (testnet4)', coin: 'BTC' },
+  { port: 38333, proto: TCP, service: 'bitcoin-p2p (signet)', coin: 'BTC' },
+  { port: 8332, proto: TCP, service: 'bitcoin-rpc', coin: 'BTC' },
+  { port: 18332, proto: TCP, service: 'bitcoin-rpc (testnet)', coin: 'BTC' },
+  { port: 9333, proto: TCP, service: 'litecoin-p2p', coin: 'LTC' },
+  { port: 19335, proto: TCP, service: 'litecoin-p2p (testnet)', coin: 'LTC' },
+  { port: 9332, proto: TCP, service: 'litecoin-rpc', coin: 'LTC' },
+  { port: 22556, proto: TCP, service: 'dogecoin-p2p', coin: 'DOGE' },
+  { port: 22555, proto: TCP, service: 'dogecoin-rpc', coin: 'DOGE' },
+  { port: 18080, proto: TCP, service: 'monero-p2p', coin: 'XMR' },
+  { port: 18081, proto: TCP, service: 'monero-rpc', coin: 'XMR' },
+  { port: 18089, proto: TCP, service: 'monero-rpc (restricted)', coin: 'XMR' },
+  { port: 28080, proto: TCP, service: 'monero-p2p (testnet)', coin: 'XMR' },
+  { port: 38080, proto: TCP, service: 'monero-p2p (stagenet)', coin: 'XMR' },
+  { port: 30303, proto: TCP, service: 'ethereum-p2p', coin: 'ETH' },
+  { port: 30303, proto: 17, service: 'ethereum-discovery', coin: 'ETH' },
+  { port: 8545, proto: TCP, service: 'ethereum-rpc', coin: 'ETH' },
+  { port: 8233, proto: TCP, service: 'zcash-p2p', coin: 'ZEC' },
+  { port: 9999, proto: TCP, service: 'dash-p2p / stratum', coin: '' },
+  ...[
+    3333, 4444, 5555, 6666, 7777, 8888, 14444, 14433, 45700, 3334, 3335, 3336, 3357, 13333, 20580, 20535,
+    20536, 20537,
+  ].map((port) => ({ port, proto: TCP, service: 'stratum (common pool port)', coin: '' })),
+];
+
+const byKey = new Map<number, PortHint>();
+for (const h of PORT_HINTS) if (!byKey.has(h.proto * 65536 + h.port)) byKey.set(h.proto * 65536 + h.port, h);
+
+export function portHint(proto: number, port: number): PortHint | undefined {
+  return byKey.get(proto * 65536 + port);
+}
+
+/**
+ * The service port of a flow: the destination port, or the source port when only it is listed
+ * and the destination looks ephemeral (a record of the server's direction).
+ */
+export function matchPort(proto: number, srcPort: number, dstPort: number): Detection | null {
+  let h = portHint(proto, dstPort);
+  let side = 'destination';
+  if (!h && dstPort > srcPort) {
+    h = portHint(proto, srcPort);
+    side = 'source';
+  }
+  if (!h) return null;
+  return {
+    label: 'crypto-port',
+    coin: h.coin,
+    confidence: 'port',
+    evidence: {
+      rule: 'port.well-known',
+      detail: `${side} port ${h.port} is a well-known ${h.service} port`,
+      port: h.port,
+      service: h.service,
+    },
+    artifacts: [],
+  };
+}

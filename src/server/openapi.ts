@@ -1,0 +1,187 @@
+/** The OpenAPI 3.1 document served at /openapi.json (schemas shared with the route definitions). */
+export const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
+  },
+} as const;
+
+const entity = {
+  type: ['object', 'null'],
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    type: { type: 'string' },
+    programs: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+export const matchSchema = {
+  type: 'object',
+  required: ['kind', 'coin', 'listedAddress', 'valid', 'entity', 'list', 'versionId', 'published'],
+  properties: {
+    kind: { type: 'string', enum: ['exact', 'cluster', 'indirect'] },
+    coin: { type: 'string' },
+    listedAddress: { type: 'string' },
+    valid: { type: 'boolean' },
+    entity,
+    entityFromVersion: { type: 'integer' },
+    list: { type: 'string' },
+    versionId: { type: 'integer' },
+    published: { type: ['string', 'null'] },
+    hops: { type: 'integer' },
+    via: { type: 'string' },
+  },
+} as const;
+
+export const resultSchema = {
+  type: 'object',
+  required: ['address', 'matched', 'matches'],
+  properties: {
+    address: { type: 'string' },
+    matched: { type: 'boolean' },
+    matches: { type: 'array', items: matchSchema },
+  },
+} as const;
+
+export const versionSchema = {
+  type: 'object',
+  properties: {
+    versionId: { type: 'integer' },
+    list: { type: 'string' },
+    published: { type: ['string', 'null'] },
+    checksum: { type: 'string' },
+  },
+} as const;
+
+export function screenBodySchema(maxBatch: number) {
+  return {
+    type: 'object',
+    required: ['addresses'],
+    additionalProperties: false,
+    properties: {
+      addresses: {
+        type: 'array',
+        minItems: 1,
+        maxItems: maxBatch,
+        items: { type: 'string', minLength: 1, maxLength: 256 },
+      },
+    },
+  } as const;
+}
+
+export function openApiDocument(opts: { maxBatch: number; bodyLimit: number; anonymous: boolean }) {
+  const errors = (codes: Record<string, string>) =>
+    Object.fromEntries(
+      Object.entries(codes).map(([status, description]) => [
+        status,
+        { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+      ]),
+    );
+  const common = {
+    '401': 'missing_api_key, invalid_api_key or revoked_api_key',
+    '429': 'rate_limited (Retry-After header says when to retry)',
+  };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'coinradar screening API',
+      version: '1',
+      description:
+        'Screen cryptocurrency addresses against the current versions of the loaded sanctions lists. ' +
+        `Match kinds: exact now; cluster and indirect when a chain index provides them. Batches up to ${opts.maxBatch} addresses, ` +
+        `request bodies up to ${opts.bodyLimit} bytes. Every error is {"error":{"code","message"}}.`,
+    },
+    servers: [{ url: '/' }],
+    security: opts.anonymous ? [{}, { bearer: [] }, { apiKey: [] }] : [{ bearer: [] }, { apiKey: [] }],
+    components: {
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'Authorization: Bearer <key> (coinradar apikey create)',
+        },
+        apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+      },
+      schemas: {
+        Error: errorSchema,
+        ScreenResult: resultSchema,
+        Match: matchSchema,
+        ListVersion: versionSchema,
+      },
+    },
+    paths: {
+      '/v1/screen': {
+        post: {
+          summary: 'Screen a batch of addresses',
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: screenBodySchema(opts.maxBatch) } },
+          },
+          responses: {
+            '200': {
+              description: 'One result per address, in order',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: {
+                      results: { type: 'array', items: { $ref: '#/components/schemas/ScreenResult' } },
+                      matched: { type: 'integer' },
+                      lists: { type: 'array', items: { $ref: '#/components/schemas/ListVersion' } },
+                    },
+                  },
+                },
+              },
+            },
+            ...errors({
+              '400': 'bad_json, bad_request or too_many_addresses',
+              '413': 'body_too_large',
+              '415': 'unsupported_media_type',
+              ...common,
+            }),
+          },
+        },
+      },
+      '/v1/screen/{address}': {
+        get: {
+          summary: 'Screen one address',
+          parameters: [{ name: 'address', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': {
+              description: 'The result',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/ScreenResult' } } },
+            },
+            ...errors(common),
+          },
+        },
+      },
+      '/v1/lists': {
+        get: {
+          summary: 'List versions the server screens against',
+          responses: {
+            '200': {
+              description: 'Current versions',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: {
+                      lists: { type: 'array', items: { $ref: '#/components/schemas/ListVersion' } },
+                    },
+                  },
+                },
+              },
+            },
+            ...errors(common),
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import bs58 from 'bs58';
+import { bech32, bech32m } from 'bech32';
+import {
+  addressText,
+  base58Check,
+  base58Decode,
+  parseAddress,
+  segwitAddress,
+} from '../../src/chain/address.js';
+import { ScriptType } from '../../src/chain/script.js';
+import { NETWORKS } from '../../src/chain/network.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest();
+
+test('base58check equals the bs58 package (random payloads, leading zeros)', () => {
+  for (let i = 0; i < 500; i++) {
+    const payload = randomBytes(20);
+    if (i % 10 === 0) payload.fill(0, 0, i % 20);
+    const version = [0x00, 0x05, 0x30, 0x32, 0x6f, 0xc4, 0x3a][i % 7];
+    const body = Buffer.concat([Buffer.from([version]), payload]);
+    const expected = bs58.encode(Buffer.concat([body, sha(sha(body)).subarray(0, 4)]));
+    assert.equal(base58Check(version, payload), expected);
+    assert.deepEqual(base58Decode(expected), Buffer.from(bs58.decode(expected)));
+  }
+});
+
+test('bech32 (v0) and bech32m (v1+) equal the bech32 package; parseAddress inverts addressText', () => {
+  for (let i = 0; i < 300; i++) {
+    const hrp = ['bc', 'tb', 'bcrt', 'ltc', 'rltc'][i % 5];
+    const v = i % 3 === 0 ? 0 : i % 3 === 1 ? 1 : 2 + (i % 15);
+    const prog = randomBytes(v === 0 ? (i % 2 ? 20 : 32) : v === 1 ? 32 : 2 + (i % 39));
+    const words = [v, ...bech32.toWords(prog)];
+    const expected = v === 0 ? bech32.encode(hrp, words) : bech32m.encode(hrp, words);
+    assert.equal(segwitAddress(hrp, v, prog), expected);
+  }
+  const net = NETWORKS['litecoin-regtest'];
+  for (const [type, len] of [
+    [ScriptType.P2PKH, 20],
+    [ScriptType.P2SH, 20],
+    [ScriptType.P2WPKH, 20],
+    [ScriptType.P2WSH, 32],
+    [ScriptType.P2TR, 32],
+  ] as const) {
+    const payload = randomBytes(len);
+    const text = addressText(type, payload, net);
+    const back = parseAddress(text, net);
+    assert.equal(back?.type, type);
+    assert.deepEqual(back?.payload, payload);
+  }
+  assert.equal(parseAddress('rltc1qnotanaddress', net), null);
+});

@@ -1,0 +1,244 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseSdnCsv } from '../../src/sanctions/sdn-csv.js';
+import { ScreeningIndex } from '../../src/sanctions/screen.js';
+import { buildServer } from '../../src/server/app.js';
+import { AuditLog } from '../../src/server/audit.js';
+import { ApiKeyFile } from '../../src/server/keys.js';
+
+const FIX = 'test/fixtures/sanctions';
+const dir = mkdtempSync(join(tmpdir(), 'cr-api-'));
+const index = new ScreeningIndex();
+const keys = new ApiKeyFile(join(dir, 'db.keys.json'));
+const auditPath = join(dir, 'db.audit.jsonl');
+const audit = new AuditLog(auditPath);
+let key = '';
+let keyId = '';
+const TIAN = '1Hn9ErTCPRP6j5UDBeuXPGuq5RtRjFJxJQ';
+
+before(() => {
+  const l = parseSdnCsv([`${FIX}/sdn.csv`, `${FIX}/add.csv`, `${FIX}/alt.csv`], { published: '2022-01' });
+  index.addVersion(
+    { versionId: 1, list: 'ofac-sdn', published: '2022-01', checksum: l.checksum },
+    l.entities,
+    l.addresses,
+  );
+  const c = keys.create('analyst one');
+  key = c.key;
+  keyId = c.record.id;
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const auth = () => ({ authorization: `Bearer ${key}` });
+
+test('keys: only hashes are stored', () => {
+  const text = readFileSync(join(dir, 'db.keys.json'), 'utf8');
+  assert.ok(!text.includes(key));
+  assert.ok(text.includes(keyId));
+});
+
+test('auth: no key → 401, wrong key → 401, revoked key → 401; anonymous only when allowed', async () => {
+  const app = buildServer({ index, keys, audit });
+  let r = await app.inject({ method: 'GET', url: `/v1/screen/${TIAN}` });
+  assert.equal(r.statusCode, 401);
+  assert.equal(r.json().error.code, 'missing_api_key');
+  r = await app.inject({
+    method: 'GET',
+    url: `/v1/screen/${TIAN}`,
+    headers: { authorization: 'Bearer crk_nope_nope' },
+  });
+  assert.deepEqual([r.statusCode, r.json().error.code], [401, 'invalid_api_key']);
+  r = await app.inject({ method: 'GET', url: `/v1/screen/${TIAN}`, headers: auth() });
+  assert.equal(r.statusCode, 200);
+  const body = r.json();
+  assert.equal(body.matched, true);
+  assert.deepEqual(body.matches[0].entity, {
+    id: '28263',
+    name: 'TIAN, Yinyin',
+    type: 'individual',
+    programs: ['DPRK3', 'CYBER2'],
+  });
+  assert.equal(body.matches[0].kind, 'exact');
+  assert.equal(body.matches[0].versionId, 1);
+  // x-api-key works too.
+  r = await app.inject({ method: 'GET', url: '/v1/lists', headers: { 'x-api-key': key } });
+  assert.equal(r.json().lists[0].list, 'ofac-sdn');
+
+  const other = keys.create('temporary');
+  r = await app.inject({
+    method: 'GET',
+    url: `/v1/screen/${TIAN}`,
+    headers: { authorization: `Bearer ${other.key}` },
+  });
+  assert.equal(r.statusCode, 200);
+  keys.revoke(other.record.id);
+  r = await app.inject({
+    method: 'GET',
+    url: `/v1/screen/${TIAN}`,
+    headers: { authorization: `Bearer ${other.key}` },
+  });
+  assert.deepEqual([r.statusCode, r.json().error.code], [401, 'revoked_api_key']);
+
+  // The OpenAPI document needs no key.
+  r = await app.inject({ method: 'GET', url: '/openapi.json' });
+  assert.equal(r.statusCode, 200);
+  assert.ok(r.json().paths['/v1/screen']);
+  await app.close();
+
+  const anon = buildServer({ index, keys, audit, allowAnonymous: true });
+  r = await anon.inject({ method: 'GET', url: `/v1/screen/${TIAN}` });
+  assert.equal(r.statusCode, 200);
+  // A wrong key is still refused when anonymous access is on.
+  r = await anon.inject({
+    method: 'GET',
+    url: `/v1/screen/${TIAN}`,
+    headers: { authorization: 'Bearer wrong' },
+  });
+  assert.equal(r.statusCode, 401);
+  await anon.close();
+});
+
+test('batch screening and limits: 413, 400 too many, 400 bad JSON with a message, 429', async () => {
+  const app = buildServer({ index, keys, audit, bodyLimit: 64 * 1024, rate: 0 });
+  const addrs = [
+    TIAN,
+    '1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2',
+    '0x7F367CC41522CE07553E823BF3BE79A889DEBE1B'.toLowerCase(),
+  ];
+  let r = await app.inject({
+    method: 'POST',
+    url: '/v1/screen',
+    headers: auth(),
+    payload: { addresses: addrs },
+  });
+  assert.equal(r.statusCode, 200);
+  const b = r.json();
+  assert.deepEqual(
+    b.results.map((x: { matched: boolean }) => x.matched),
+    [true, false, true],
+  );
+  assert.equal(b.matched, 2);
+  assert.equal(b.results[2].matches[0].entity.name, 'POTEKHIN, Danil');
+
+  r = await app.inject({
+    method: 'POST',
+    url: '/v1/screen',
+    headers: { ...auth(), 'content-type': 'application/json' },
+    payload: JSON.stringify({ addresses: Array(5000).fill(TIAN) }),
+  });
+  assert.deepEqual([r.statusCode, r.json().error.code], [413, 'body_too_large']);
+
+  r = await app.inject({
+    method: 'POST',
+    url: '/v1/screen',
+    headers: { ...auth(), 'content-type': 'application/json' },
+    payload: '{"addresses": [',
+  });
+  assert.equal(r.statusCode, 400);
+  assert.equal(r.json().error.code, 'bad_json');
+  assert.match(r.json().error.message, /JSON/);
+
+  r = await app.inject({ method: 'POST', url: '/v1/screen', headers: auth(), payload: { addrs: [] } });
+  assert.deepEqual([r.statusCode, r.json().error.code], [400, 'bad_request']);
+  r = await app.inject({
+    method: 'POST',
+    url: '/v1/screen',
+    headers: { ...auth(), 'content-type': 'application/xml' },
+    payload: '<x/>',
+  });
+  assert.equal(r.statusCode, 415);
+  await app.close();
+
+  // 10,001 addresses: under the default 2 MiB body limit, over the 10,000 batch limit.
+  const big = buildServer({ index, keys, audit });
+  r = await big.inject({
+    method: 'POST',
+    url: '/v1/screen',
+    headers: auth(),
+    payload: { addresses: Array(10_001).fill(TIAN) },
+  });
+  assert.deepEqual([r.statusCode, r.json().error.code], [400, 'too_many_addresses']);
+  r = await big.inject({
+    method: 'POST',
+    url: '/v1/screen',
+    headers: auth(),
+    payload: { addresses: Array(10_000).fill(TIAN) },
+  });
+  assert.equal(r.statusCode, 200);
+  assert.equal(r.json().matched, 10_000);
+  await big.close();
+
+  const limited = buildServer({ index, keys, audit, rate: 5, burst: 5 });
+  const codes: number[] = [];
+  for (let i = 0; i < 7; i++)
+    codes.push(
+      (await limited.inject({ method: 'GET', url: `/v1/screen/${TIAN}`, headers: auth() })).statusCode,
+    );
+  assert.deepEqual(codes, [200, 200, 200, 200, 200, 429, 429]);
+  r = await limited.inject({ method: 'GET', url: `/v1/screen/${TIAN}`, headers: auth() });
+  assert.equal(r.json().error.code, 'rate_limited');
+  assert.ok(Number(r.headers['retry-after']) >= 1);
+  // Another key has its own bucket.
+  const k2 = keys.create('second');
+  r = await limited.inject({
+    method: 'GET',
+    url: `/v1/screen/${TIAN}`,
+    headers: { authorization: `Bearer ${k2.key}` },
+  });
+  assert.equal(r.statusCode, 200);
+  await limited.close();
+});
+
+test('audit log: who screened what, when, with which list version', async () => {
+  const app = buildServer({ index, keys, audit });
+  await app.inject({
+    method: 'POST',
+    url: '/v1/screen',
+    headers: auth(),
+    payload: { addresses: ['audit-marker-1', TIAN] },
+  });
+  await app.close();
+  await audit.close();
+  const entries = readFileSync(auditPath, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  const e = entries.find((x) => x.addresses?.includes('audit-marker-1'));
+  assert.ok(e);
+  assert.equal(e.key, keyId);
+  assert.equal(e.keyName, 'analyst one');
+  assert.deepEqual(e.matched, [TIAN]);
+  assert.deepEqual(e.lists, ['ofac-sdn@1']);
+  assert.equal(e.route, 'POST /v1/screen');
+  assert.ok(Date.now() - Date.parse(e.ts) < 60_000);
+  assert.ok(entries.some((x) => x.status === 401 && x.key === 'invalid_api_key'));
+});
+
+test('over a real loopback socket: binds 127.0.0.1, survives garbage bytes and keeps serving', async () => {
+  const app = buildServer({ index, keys, audit });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port, address } = app.server.address() as { port: number; address: string };
+  assert.equal(address, '127.0.0.1');
+  await new Promise<void>((resolve) => {
+    const s = connect(port, '127.0.0.1', () => s.end('\x00\x01GARBAGE / NOT-HTTP\r\n\r\n\xff\xfe'));
+    s.on('data', () => {});
+    s.on('close', () => resolve());
+    s.on('error', () => resolve());
+  });
+  const res = await fetch(`http://127.0.0.1:${port}/v1/screen/${TIAN}`, { headers: auth() });
+  assert.equal(res.status, 200);
+  assert.equal(((await res.json()) as { matched: boolean }).matched, true);
+  const bad = await fetch(`http://127.0.0.1:${port}/v1/screen`, {
+    method: 'POST',
+    headers: { ...auth(), 'content-type': 'application/json' },
+    body: '{oops',
+  });
+  assert.equal(bad.status, 400);
+  assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'bad_json');
+  await app.close();
+});
