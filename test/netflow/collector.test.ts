@@ -157,7 +157,17 @@ test('coinradar collect: SIGINT stops it cleanly and what arrived is committed',
     const port = await freeUdpPort();
     const cli = spawn(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'collect', '--listen', `udp://127.0.0.1:${port}`, '--db', db],
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'collect',
+        '--listen',
+        `udp://127.0.0.1:${port}`,
+        '--db',
+        db,
+        '--no-geo',
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -166,7 +176,7 @@ test('coinradar collect: SIGINT stops it cleanly and what arrived is committed',
     let err = '';
     cli.stdout.on('data', (d) => (out += d));
     cli.stderr.on('data', (d) => (err += d));
-    for (let k = 0; k < 200 && !err.includes('collecting on'); k++) await sleep(50);
+    for (let k = 0; k < 800 && !err.includes('collecting on'); k++) await sleep(50);
     assert.match(err, /collecting on udp:\/\/127\.0\.0\.1:\d+/);
     const sock = createSocket('udp4');
     await send(sock, port, '127.0.0.1', [goodIpfix(1), Buffer.from('junk'), goodIpfix(2)]);
