@@ -6,6 +6,7 @@
  *  (c) live collector at a paced rate (default 300,000 flows/s) on loopback: sent vs stored, and
  *      nfcapd given the same paced stream.
  * Usage: node --import tsx bench/netflow.ts [flows=1500000] [rate=300000] [seconds=5] [parts=abc]
+ * (env STORE_NICE=off: run (c) without lowering the storing thread's priority)
  * (internal: node --import tsx bench/netflow.ts --send PORT RATE SECONDS sends the paced stream)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -265,6 +266,8 @@ try {
       listen: 'udp://127.0.0.1:0',
       store: liveStore,
       enricher: await loadEnricher({ geo: true }),
+      // As `coinradar collect` does (--store-nice 10); STORE_NICE=off measures without.
+      storeNice: process.env.STORE_NICE === 'off' ? undefined : Number(process.env.STORE_NICE ?? 10),
     });
     const tl = performance.now();
     const sent = await sendTo(c.port);
