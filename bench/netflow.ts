@@ -5,7 +5,8 @@
  *      loopback into its file, and `nfdump -r` reading it back.
  *  (c) live collector at a paced rate (default 300,000 flows/s) on loopback: sent vs stored, and
  *      nfcapd given the same paced stream.
- * Usage: node --import tsx bench/netflow.ts [flows=1500000] [rate=300000] [seconds=5]
+ * Usage: node --import tsx bench/netflow.ts [flows=1500000] [rate=300000] [seconds=5] [parts=abc]
+ * (env STORE_NICE=off: run (c) without lowering the storing thread's priority)
  * (internal: node --import tsx bench/netflow.ts --send PORT RATE SECONDS sends the paced stream)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -14,7 +15,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diagnostics } from '../src/flow/diagnostics.js';
-import { emptyEnrichment } from '../src/flow/enrichment.js';
+import { loadEnricher } from '../src/cli/enricher.js';
 import { FlowBatch } from '../src/flow/record.js';
 import { NetflowCollector } from '../src/netflow/collector.js';
 import { NetflowDecoder } from '../src/netflow/decoder.js';
@@ -56,6 +57,7 @@ if (process.argv[2] === '--send') {
 const FLOWS = Number(process.argv[2] ?? 1_500_000);
 const RATE = Number(process.argv[3] ?? 300_000);
 const SECONDS = Number(process.argv[4] ?? 5);
+const PARTS = process.argv[5] ?? 'abc';
 
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -101,173 +103,199 @@ function nfdumpCount(file: string): { flows: number; seconds: number } {
 const haveNf = spawnSync('sh', ['-c', 'command -v nfcapd && command -v nfdump']).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'cr-bench-netflow-'));
 const lines: string[] = [];
+process.stdout.write(
+  `load average at start: ${(await import('node:os'))
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}\n`,
+);
 const say = (s: string) => {
   lines.push(s);
   process.stdout.write(s + '\n');
 };
 
 try {
-  // ---- (a) decode alone ----
   const datagrams = Math.ceil(FLOWS / PER_DATAGRAM);
   const v9 = [...benchV9Stream(datagrams, PER_DATAGRAM)];
-  const v5flows: V5Flow[] = Array.from({ length: 30 }, (_, r) => ({
-    src: `10.0.${r}.1`,
-    dst: '192.168.1.1',
-    srcPort: 1024 + r,
-    dstPort: 8333,
-    proto: 6,
-    packets: 1 + r,
-    bytes: 64 * (1 + r),
-    first: 1000,
-    last: 2000,
-  }));
-  const v5 = Array.from({ length: datagrams }, (_, k) =>
-    v5Packet({ sysUptime: 5000 + k, unixSecs: 1700000000, seq: k * 30 }, v5flows),
-  );
-  const decodeRate = (stream: Buffer[]) => {
-    const pool: FlowBatch[] = [];
+  if (PARTS.includes('a')) {
+    // ---- (a) decode alone ----
+    const v5flows: V5Flow[] = Array.from({ length: 30 }, (_, r) => ({
+      src: `10.0.${r}.1`,
+      dst: '192.168.1.1',
+      srcPort: 1024 + r,
+      dstPort: 8333,
+      proto: 6,
+      packets: 1 + r,
+      bytes: 64 * (1 + r),
+      first: 1000,
+      last: 2000,
+    }));
+    const v5 = Array.from({ length: datagrams }, (_, k) =>
+      v5Packet({ sysUptime: 5000 + k, unixSecs: 1700000000, seq: k * 30 }, v5flows),
+    );
+    const decodeRate = (stream: Buffer[]) => {
+      const pool: FlowBatch[] = [];
+      const d = new Diagnostics();
+      const dec = new NetflowDecoder({
+        source: 'bench',
+        unit: 'datagram',
+        diagnostics: d,
+        batchSize: 4096,
+        onBatch: (b) => {
+          b.clear();
+          pool.push(b);
+        },
+        newBatch: (n, s) => pool.pop() ?? new FlowBatch(n, s),
+      });
+      const rates: number[] = [];
+      const cpuRates: number[] = [];
+      for (let round = 0; round < 5; round++) {
+        const before = d.get('records');
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        for (let k = 0; k < stream.length; k++) dec.decode(stream[k], '127.0.0.1', 9995, k + 1);
+        const n = d.get('records') - before;
+        rates.push(n / ((performance.now() - t0) / 1000));
+        const c = process.cpuUsage(c0);
+        cpuRates.push(n / ((c.user + c.system) / 1e6));
+      }
+      rates.sort((x, y) => x - y);
+      cpuRates.sort((x, y) => x - y);
+      return { median: rates[2], best: rates[4], cpu: cpuRates[2] };
+    };
+    const a9 = decodeRate(v9);
+    const a5 = decodeRate(v5);
+    say(`(a) decode alone, ${fmt(datagrams * PER_DATAGRAM)} records x 5 rounds (batches recycled)`);
+    say(
+      `    NetFlow v9: median ${fmt(a9.median)} records/s, best ${fmt(a9.best)}; per CPU-second ${fmt(a9.cpu)} (target 3,000,000)`,
+    );
+    say(
+      `    NetFlow v5: median ${fmt(a5.median)} records/s, best ${fmt(a5.best)}; per CPU-second ${fmt(a5.cpu)} (target 3,000,000)`,
+    );
+  }
+  if (PARTS.includes('b')) {
+    // ---- (b) decode + enrich + store ----
+    // The CLI's enricher: country/AS data + default watchlists, loaded before the clock starts.
+    const enricher = await loadEnricher({ geo: true });
+    const store = await openFlowStore(join(dir, 'b.duckdb'));
+    const w = await store.beginSource({ name: 'bench-v9', kind: 'netflow-file', fingerprint: 'bench-v9' });
+    const batches: FlowBatch[] = [];
     const d = new Diagnostics();
+    let tDecode = 0;
+    let tEnrich = 0;
+    let tStore = 0;
+    const t0 = performance.now();
     const dec = new NetflowDecoder({
       source: 'bench',
-      unit: 'datagram',
+      unit: 'byte',
       diagnostics: d,
       batchSize: 4096,
-      onBatch: (b) => {
-        b.clear();
-        pool.push(b);
-      },
-      newBatch: (n, s) => pool.pop() ?? new FlowBatch(n, s),
+      onBatch: (b) => batches.push(b),
     });
-    const rates: number[] = [];
-    for (let round = 0; round < 5; round++) {
-      const before = d.get('records');
-      const t0 = performance.now();
-      for (let k = 0; k < stream.length; k++) dec.decode(stream[k], '127.0.0.1', 9995, k + 1);
-      rates.push((d.get('records') - before) / ((performance.now() - t0) / 1000));
-    }
-    rates.sort((x, y) => x - y);
-    return { median: rates[2], best: rates[4] };
-  };
-  const a9 = decodeRate(v9);
-  const a5 = decodeRate(v5);
-  say(`(a) decode alone, ${fmt(datagrams * PER_DATAGRAM)} records x 5 rounds (batches recycled)`);
-  say(`    NetFlow v9: median ${fmt(a9.median)} records/s, best ${fmt(a9.best)}  (target 3,000,000)`);
-  say(`    NetFlow v5: median ${fmt(a5.median)} records/s, best ${fmt(a5.best)}  (target 3,000,000)`);
-
-  // ---- (b) decode + enrich + store ----
-  const store = await openFlowStore(join(dir, 'b.duckdb'));
-  const w = await store.beginSource({ name: 'bench-v9', kind: 'netflow-file', fingerprint: 'bench-v9' });
-  const batches: FlowBatch[] = [];
-  const d = new Diagnostics();
-  let tDecode = 0;
-  let tEnrich = 0;
-  let tStore = 0;
-  const t0 = performance.now();
-  const dec = new NetflowDecoder({
-    source: 'bench',
-    unit: 'byte',
-    diagnostics: d,
-    batchSize: 4096,
-    onBatch: (b) => batches.push(b),
-  });
-  let stored = 0;
-  for (let k = 0; k < v9.length; k++) {
-    const ta = performance.now();
-    dec.decode(v9[k], '127.0.0.1', 9995, k);
-    if (k === v9.length - 1) dec.finish();
-    tDecode += performance.now() - ta;
-    while (batches.length) {
-      const b = batches.shift()!;
-      const tb = performance.now();
-      const e = emptyEnrichment(b.length);
-      const tc = performance.now();
-      await w.append(b, e);
-      const td = performance.now();
-      tEnrich += tc - tb;
-      tStore += td - tc;
-      stored += b.length;
-    }
-  }
-  const tc0 = performance.now();
-  await w.commit(d);
-  const tCommit = performance.now() - tc0;
-  const ours = (performance.now() - t0) / 1000;
-  await store.close();
-  say(
-    `(b) decode + enrich + store into DuckDB, ${fmt(stored)} flows: ${ours.toFixed(2)} s = ${fmt(stored / ours)} flows/s (target 400,000)`,
-  );
-  say(
-    `    time: decode ${(tDecode / 1000).toFixed(2)} s, enrich ${(tEnrich / 1000).toFixed(2)} s (empty enrichment: geo not wired in yet), DuckDB append ${(tStore / 1000).toFixed(2)} s, commit ${(tCommit / 1000).toFixed(2)} s`,
-  );
-  if (haveNf) {
-    const nfDir = join(dir, 'b-nfcapd');
-    spawnSync('mkdir', ['-p', nfDir]);
-    const port = 39000 + Math.floor(Math.random() * 1000);
-    const nf = await startNfcapd(nfDir, port);
-    // nfcapd only reads from a socket: send as fast as it stays lossless (PEER-TOOLS: v9 ~1.5 M/s with -B 4 MiB).
-    const sock = createSocket('udp4');
-    const tn = performance.now();
+    let stored = 0;
     for (let k = 0; k < v9.length; k++) {
-      await new Promise<void>((res) => sock.send(v9[k], port, '127.0.0.1', () => res()));
-      if (k % 64 === 63) await sleep(0);
+      const ta = performance.now();
+      dec.decode(v9[k], '127.0.0.1', 9995, k);
+      if (k === v9.length - 1) dec.finish();
+      tDecode += performance.now() - ta;
+      while (batches.length) {
+        const b = batches.shift()!;
+        const tb = performance.now();
+        const e = enricher!.enrich(b);
+        const tc = performance.now();
+        await w.append(b, e);
+        const td = performance.now();
+        tEnrich += tc - tb;
+        tStore += td - tc;
+        stored += b.length;
+      }
     }
-    sock.close();
-    await stopNfcapd(nf);
-    const tnfcapd = (performance.now() - tn) / 1000;
-    const [file] = nfcapdFiles(nfDir);
-    const r = nfdumpCount(file);
+    const tc0 = performance.now();
+    await w.commit(d);
+    const tCommit = performance.now() - tc0;
+    const ours = (performance.now() - t0) / 1000;
+    await store.close();
     say(
-      `    nfcapd: ${fmt(r.flows)} of ${fmt(stored)} flows received and written in ${tnfcapd.toFixed(2)} s = ${fmt(r.flows / tnfcapd)} flows/s (paced by its sender); ratio ours/nfcapd ${(stored / ours / (r.flows / tnfcapd)).toFixed(2)}`,
+      `(b) decode + enrich + store into DuckDB, ${fmt(stored)} flows: ${ours.toFixed(2)} s = ${fmt(stored / ours)} flows/s (target 400,000)`,
     );
     say(
-      `    nfdump -r FILE -o null: ${fmt(r.flows)} flows in ${r.seconds.toFixed(2)} s = ${fmt(r.flows / r.seconds)} flows/s`,
+      `    time: decode ${(tDecode / 1000).toFixed(2)} s, enrich (country/AS/watchlists) ${(tEnrich / 1000).toFixed(2)} s, DuckDB append ${(tStore / 1000).toFixed(2)} s, commit ${(tCommit / 1000).toFixed(2)} s`,
     );
-  } else say('    nfcapd/nfdump not installed: peer skipped');
-
-  // ---- (c) live collector loss at RATE ----
-  const sendTo = async (port: number) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', process.argv[1], '--send', String(port), String(RATE), String(SECONDS)],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let out = '';
-    child.stdout.on('data', (x) => (out += x));
-    await new Promise((r) => child.once('exit', r));
-    return Number(out.trim());
-  };
-  const liveStore = await openFlowStore(join(dir, 'c.duckdb'));
-  const c = await NetflowCollector.start({ listen: 'udp://127.0.0.1:0', store: liveStore });
-  const tl = performance.now();
-  const sent = await sendTo(c.port);
-  const tSent = (performance.now() - tl) / 1000;
-  await sleep(500);
-  const res = await c.stop();
-  const tAll = (performance.now() - tl) / 1000;
-  const rows = await liveStore.flows({ where: 'true', limit: 1 });
-  void rows;
-  const [src] = await liveStore.sources();
-  await liveStore.close();
-  say(
-    `(c) live collector, ${fmt(RATE)} flows/s for ${SECONDS} s on loopback (receive buffer granted ${fmt(c.recvBuffer)} bytes as reported by the kernel):`,
-  );
-  say(
-    `    sent ${fmt(sent)} datagrams (${fmt(sent * PER_DATAGRAM)} flows) in ${tSent.toFixed(2)} s; received ${fmt(res.datagrams)} datagrams; stored ${fmt(src.flows)} flows (all committed ${tAll.toFixed(2)} s after the first send); lost ${fmt(sent * PER_DATAGRAM - src.flows)}`,
-  );
-  if (haveNf) {
-    const nfDir = join(dir, 'c-nfcapd');
-    spawnSync('mkdir', ['-p', nfDir]);
-    const port = 40000 + Math.floor(Math.random() * 1000);
-    const nf = await startNfcapd(nfDir, port);
-    const nsent = await sendTo(port);
+    if (haveNf) {
+      const nfDir = join(dir, 'b-nfcapd');
+      spawnSync('mkdir', ['-p', nfDir]);
+      const port = 39000 + Math.floor(Math.random() * 1000);
+      const nf = await startNfcapd(nfDir, port);
+      // nfcapd only reads from a socket: send as fast as it stays lossless (PEER-TOOLS: v9 ~1.5 M/s with -B 4 MiB).
+      const sock = createSocket('udp4');
+      const tn = performance.now();
+      for (let k = 0; k < v9.length; k++) {
+        await new Promise<void>((res) => sock.send(v9[k], port, '127.0.0.1', () => res()));
+        if (k % 64 === 63) await sleep(0);
+      }
+      sock.close();
+      await stopNfcapd(nf);
+      const tnfcapd = (performance.now() - tn) / 1000;
+      const [file] = nfcapdFiles(nfDir);
+      const r = nfdumpCount(file);
+      say(
+        `    nfcapd: ${fmt(r.flows)} of ${fmt(stored)} flows received and written in ${tnfcapd.toFixed(2)} s = ${fmt(r.flows / tnfcapd)} flows/s (paced by its sender); ratio ours/nfcapd ${(stored / ours / (r.flows / tnfcapd)).toFixed(2)}`,
+      );
+      say(
+        `    nfdump -r FILE -o null: ${fmt(r.flows)} flows in ${r.seconds.toFixed(2)} s = ${fmt(r.flows / r.seconds)} flows/s`,
+      );
+    } else say('    nfcapd/nfdump not installed: peer skipped');
+  }
+  if (PARTS.includes('c')) {
+    // ---- (c) live collector loss at RATE ----
+    const sendTo = async (port: number) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', process.argv[1], '--send', String(port), String(RATE), String(SECONDS)],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      let out = '';
+      child.stdout.on('data', (x) => (out += x));
+      await new Promise((r) => child.once('exit', r));
+      return Number(out.trim());
+    };
+    const liveStore = await openFlowStore(join(dir, 'c.duckdb'));
+    const c = await NetflowCollector.start({
+      listen: 'udp://127.0.0.1:0',
+      store: liveStore,
+      enricher: await loadEnricher({ geo: true }),
+      // As `coinradar collect` does (--store-nice 10); STORE_NICE=off measures without.
+      storeNice: process.env.STORE_NICE === 'off' ? undefined : Number(process.env.STORE_NICE ?? 10),
+    });
+    const tl = performance.now();
+    const sent = await sendTo(c.port);
+    const tSent = (performance.now() - tl) / 1000;
     await sleep(500);
-    await stopNfcapd(nf);
-    const r = nfdumpCount(nfcapdFiles(nfDir)[0]);
+    const res = await c.stop();
+    const tAll = (performance.now() - tl) / 1000;
+    const [src] = await liveStore.sources();
+    await liveStore.close();
     say(
-      `    nfcapd -B 4194304, same paced stream: sent ${fmt(nsent * PER_DATAGRAM)} flows, stored ${fmt(r.flows)}; lost ${fmt(nsent * PER_DATAGRAM - r.flows)}`,
+      `(c) live collector, ${fmt(RATE)} flows/s for ${SECONDS} s on loopback (receive buffer granted ${fmt(c.recvBuffer)} bytes as reported by the kernel):`,
     );
+    say(
+      `    sent ${fmt(sent)} datagrams (${fmt(sent * PER_DATAGRAM)} flows) in ${tSent.toFixed(2)} s; received ${fmt(res.datagrams)} datagrams; stored ${fmt(src.flows)} flows (all committed ${tAll.toFixed(2)} s after the first send); lost ${fmt(sent * PER_DATAGRAM - src.flows)}`,
+    );
+    if (haveNf) {
+      const nfDir = join(dir, 'c-nfcapd');
+      spawnSync('mkdir', ['-p', nfDir]);
+      const port = 40000 + Math.floor(Math.random() * 1000);
+      const nf = await startNfcapd(nfDir, port);
+      const nsent = await sendTo(port);
+      await sleep(500);
+      await stopNfcapd(nf);
+      const r = nfdumpCount(nfcapdFiles(nfDir)[0]);
+      say(
+        `    nfcapd -B 4194304, same paced stream: sent ${fmt(nsent * PER_DATAGRAM)} flows, stored ${fmt(r.flows)}; lost ${fmt(nsent * PER_DATAGRAM - r.flows)}`,
+      );
+    }
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -17,6 +17,11 @@ export function register(program: Command): void {
     .option('--duration <seconds>', 'stop after this many seconds')
     .option('--max-datagrams <n>', 'stop after this many datagrams')
     .option('--recv-buffer <bytes>', 'socket receive buffer to ask the kernel for', String(32 * 1024 * 1024))
+    .option(
+      '--store-nice <n>',
+      'nice value for the storing thread, so that under CPU pressure receiving wins over storing ("off": unchanged)',
+      '10',
+    )
     .option('--no-geo', 'skip country/AS enrichment')
     .option('--watchlist <file>', 'extra CIDR watchlist file (name,cidr per line)')
     .option('--no-detect', 'store flows only; run `coinradar detect` later')
@@ -28,6 +33,7 @@ export function register(program: Command): void {
         duration?: string;
         maxDatagrams?: string;
         recvBuffer: string;
+        storeNice: string;
         geo: boolean;
         watchlist?: string;
         detect: boolean;
@@ -46,6 +52,7 @@ export function register(program: Command): void {
             hooks: detection ? [detection.hook] : [],
             maxDatagrams: o.maxDatagrams ? Number(o.maxDatagrams) : 0,
             recvBufferBytes: Number(o.recvBuffer),
+            storeNice: o.storeNice === 'off' ? undefined : Number(o.storeNice),
             onProblem: (p) => {
               if (shown++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
             },

@@ -4,6 +4,7 @@
  * second, and commits on stop. The socket never waits for the store: batches queue in memory.
  */
 import type { BatchHook } from '../flow/ingest.js';
+import { setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Diagnostics, type InputProblem } from '../flow/diagnostics.js';
 import { emptyEnrichment, type FlowEnricher } from '../flow/enrichment.js';
@@ -28,6 +29,11 @@ export interface CollectOptions {
   /** Data sets waiting for their template are dropped (and counted) after this long (ms). */
   pendingMs?: number;
   onProblem?: (p: InputProblem) => void;
+  /**
+   * Nice value for the calling (storing) thread once the receiver runs, so that under CPU pressure
+   * the scheduler favours receiving over storing (Linux: per thread; unprivileged, one-way).
+   */
+  storeNice?: number;
 }
 
 export interface CollectResult {
@@ -130,6 +136,13 @@ export class NetflowCollector {
       worker.on('message', onMsg);
       worker.once('error', rej);
     });
+    if (o.storeNice !== undefined) {
+      try {
+        setPriority(0, o.storeNice);
+      } catch {
+        // not permitted here: the store keeps its priority
+      }
+    }
     c.port = ready.port;
     c.recvBuffer = ready.recvBuffer;
     c.source = `udp://${addr.ipv6 ? `[${addr.host}]` : addr.host}:${ready.port}`;

@@ -112,6 +112,15 @@ export class NetflowDecoder {
     this.o.onBatch(full);
   }
 
+  /** Zero row i's 16-byte address slots (batches may be recycled, so they are not always zero). */
+  private clearAddresses(i: number): void {
+    const o4 = i * 4;
+    const s = this.src32;
+    const d = this.dst32;
+    s[o4] = s[o4 + 1] = s[o4 + 2] = s[o4 + 3] = 0;
+    d[o4] = d[o4 + 1] = d[o4 + 2] = d[o4 + 3] = 0;
+  }
+
   /** Hand over the partial batch (if any rows). */
   flush(): void {
     if (this.batch.length > 0) this.rotate();
@@ -218,15 +227,7 @@ export class NetflowDecoder {
       }
       const i = b.length++;
       const p = 24 + r * 48;
-      const o4 = i * 4;
-      this.src32[o4] = 0;
-      this.src32[o4 + 1] = 0;
-      this.src32[o4 + 2] = 0;
-      this.src32[o4 + 3] = 0;
-      this.dst32[o4] = 0;
-      this.dst32[o4 + 1] = 0;
-      this.dst32[o4 + 2] = 0;
-      this.dst32[o4 + 3] = 0;
+      this.clearAddresses(i);
       const o16 = i * 16;
       const s = b.src;
       s[o16] = buf[p];
@@ -646,16 +647,8 @@ export class NetflowDecoder {
         b = this.batch;
       }
       const i = b.length;
-      const o4 = i * 4;
       const o16 = i * 16;
-      this.src32[o4] = 0;
-      this.src32[o4 + 1] = 0;
-      this.src32[o4 + 2] = 0;
-      this.src32[o4 + 3] = 0;
-      this.dst32[o4] = 0;
-      this.dst32[o4 + 1] = 0;
-      this.dst32[o4 + 2] = 0;
-      this.dst32[o4 + 3] = 0;
+      this.clearAddresses(i);
       b.ipVersion[i] = 4;
       b.srcPort[i] = 0;
       b.dstPort[i] = 0;

@@ -70,6 +70,8 @@ function run(cfg: ReceiverConfig): void {
   let decoder: NetflowDecoder | null = null;
   let datagrams = 0;
   let stopping = false;
+  let draining = false;
+  let lastMessageAt = 0;
   let timer: NodeJS.Timeout | null = null;
 
   const postBatch = (b: FlowBatch) => {
@@ -112,12 +114,26 @@ function run(cfg: ReceiverConfig): void {
   });
   sock.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
     if (stopping) return;
+    lastMessageAt = Date.now();
     datagrams++;
     decoder!.decode(msg, rinfo.address, rinfo.port, datagrams, Date.now());
     if (cfg.maxDatagrams > 0 && datagrams >= cfg.maxDatagrams) stop();
   });
+  // A stop request first reads what the kernel already holds for us: until no datagram has come
+  // for 100 ms (at most 2 s), so a sender's last datagrams are not dropped by closing the socket.
+  const drainThenStop = () => {
+    if (draining || stopping) return;
+    draining = true;
+    const since = Date.now();
+    const check = () => {
+      const now = Date.now();
+      if (now - lastMessageAt >= 100 || now - since >= 2000) stop();
+      else setTimeout(check, 20);
+    };
+    setTimeout(check, 20);
+  };
   port.on('message', (m: { t: string }) => {
-    if (m.t === 'stop') stop();
+    if (m.t === 'stop') drainThenStop();
   });
   sock.bind(cfg.port, cfg.host, () => {
     boundPort = sock.address().port;

@@ -181,7 +181,7 @@ test('coinradar collect: SIGINT stops it cleanly and what arrived is committed',
     });
     cli.stdout.on('data', (d) => (out += d));
     cli.stderr.on('data', (d) => (err += d));
-    for (let k = 0; k < 200 && !err.includes('collecting on'); k++) await sleep(50);
+    for (let k = 0; k < 800 && !err.includes('collecting on'); k++) await sleep(50);
     assert.match(err, /collecting on udp:\/\/127\.0\.0\.1:\d+/);
     const sock = createSocket('udp4');
     await send(sock, port, '127.0.0.1', [goodIpfix(1), Buffer.from('junk'), goodIpfix(2)]);

@@ -72,8 +72,10 @@ export function nfdumpFlows(file: string): PeerFlow[] {
   const r = spawnSync('nfdump', ['-r', file, '-o', 'csv', '-q'], {
     env: { ...process.env, TZ: 'UTC' },
     encoding: 'utf8',
+    maxBuffer: 1 << 28,
   });
-  if (r.status !== 0) throw new Error(`nfdump failed: ${r.stderr}`);
+  if (r.status !== 0)
+    throw new Error(`nfdump -r ${file} failed: ${r.error?.message ?? `status ${r.status}`} ${r.stderr}`);
   const out: PeerFlow[] = [];
   for (const line of r.stdout.split('\n')) {
     const c = line.split(',');
