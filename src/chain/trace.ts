@@ -109,8 +109,8 @@ export async function trace(
     return id;
   };
 
-  let seedAddresses: number[] = [];
-  let front: Front[] = [];
+  let seedAddresses: number[];
+  let front: Front[];
   if (seed.kind === 'address') {
     seedAddresses = seed.addressIds;
     if (opts.level === 'cluster' && seedAddresses.length === 1) {
