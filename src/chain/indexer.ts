@@ -198,6 +198,7 @@ export class ChainIndexer {
       if (b.txFlags[t] & TX_SEGWIT) flags |= TXF_SEGWIT;
       if (b.txFlags[t] & TX_MWEB) flags |= TXF_HOGEX;
       let inValue = 0;
+      let unresolved = false;
       const inAddr = this.inAddr;
       inAddr.length = 0;
       const coinbase = t === 0 && b.isCoinbaseInput(i0);
@@ -218,6 +219,7 @@ export class ChainIndexer {
             if (addr >= 0) inAddr.push(addr);
           } else {
             this.diag.add('chain.unresolved_inputs');
+            unresolved = true;
           }
           I.txId.push(txId);
           I.vin.push(i - i0);
@@ -261,7 +263,8 @@ export class ChainIndexer {
       T.firstOutput.push(firstOutput);
       T.inCount.push(i1 - i0);
       T.outCount.push(o1 - o0);
-      T.inValue.push(coinbase ? 0 : inValue);
+      // Unknown when an input spends an output outside the index (a lone raw block).
+      T.inValue.push(coinbase ? 0 : unresolved ? -1 : inValue);
       T.outValue.push(outValue);
       T.flags.push(flags);
       this.pendingTxs++;
