@@ -105,4 +105,3 @@ export function hashFromHex(hex: string): Buffer {
   if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`not a 32-byte hash: ${hex}`);
   return Buffer.from(hex, 'hex').reverse();
 }
-
