@@ -269,7 +269,7 @@ async function benchIndex(totalTxs: number): Promise<void> {
   const dbPath = join(dir, 'index.duckdb');
   const store = await DuckDbChainStore.open(dbPath);
   const diag = new Diagnostics();
-  const ix = await ChainIndexer.open(store, net, diag, { flushTxs: 500_000 });
+  const ix = await ChainIndexer.open(store, net, diag, { flushTxs: 50_000 });
   global.gc?.();
   const mem0 = process.memoryUsage();
   t = performance.now();

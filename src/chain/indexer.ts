@@ -38,7 +38,7 @@ function growI32(a: Int32Array, need: number): Int32Array {
 }
 
 export interface IndexerOptions {
-  /** Write to the store after this many buffered transactions (default 250,000). */
+  /** Write to the store after this many buffered transactions (default 50,000: a small heap keeps GC cheap). */
   flushTxs?: number;
   /** Accept a block that does not follow the tip (a single raw block); its inputs stay unresolved. */
   allowGaps?: boolean;
@@ -143,7 +143,7 @@ export class ChainIndexer {
     this.addBlock(b, height);
     this.tipHeight = height;
     this.tipHash = hashHex(b.hash);
-    if (this.pendingTxs >= (this.opts.flushTxs ?? 250_000)) await this.flush();
+    if (this.pendingTxs >= (this.opts.flushTxs ?? 50_000)) await this.flush();
   }
 
   private addressId(type: ScriptType, buf: Buffer, off: number, len: number, height: number): number {
