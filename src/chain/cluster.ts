@@ -5,8 +5,9 @@
  * belong to one owner — except transactions that look like CoinJoin (see coinjoin.ts), which are
  * skipped and counted.
  * Policy (opt-in, off by default): change detection "fresh address": in a two-output, non-CoinJoin
- * transaction where exactly one output address appears for the first time, is not an input
- * address, and the other output address was seen before, the fresh output is taken as change and
+ * transaction where exactly one output address appears for the first time, the other output
+ * address was seen before, and neither output goes back to an input address, the fresh output is
+ * taken as change and
  * joins the inputs' cluster. It is a guess; every result made with it says so.
  *
  * A cluster's id is the smallest address id in it. Clusters are persisted and updated
@@ -100,7 +101,8 @@ export async function updateClusters(
       const fresh = c.outputs.filter((o) => o.firstTx);
       if (fresh.length !== 1) continue;
       const change = fresh[0].addressId;
-      if (c.inputs.includes(change)) continue;
+      // Change sent back to an input address already shows the owner: no guess needed.
+      if (c.outputs.some((o) => c.inputs.includes(o.addressId))) continue;
       if (uf.union(change, c.inputs[0])) changeLinks++;
     }
   }

@@ -93,15 +93,15 @@ export function sha256(bytes: Uint8Array): Buffer {
 
 /** A 32-byte hash in display order (reversed hex), as explorers and RPC show txids and block hashes. */
 export function hashHex(bytes: Uint8Array, o = 0): string {
-  let s = '';
-  for (let i = 31; i >= 0; i--) s += HEX[bytes[o + i]];
-  return s;
+  // One native call gives a flat string; concatenating 32 pieces builds a rope that costs GC.
+  for (let i = 0; i < 32; i++) REVERSED[i] = bytes[o + 31 - i];
+  return REVERSED.toString('hex');
 }
+
+const REVERSED = Buffer.alloc(32);
 
 /** Display-order hex back to internal byte order. */
 export function hashFromHex(hex: string): Buffer {
   if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`not a 32-byte hash: ${hex}`);
   return Buffer.from(hex, 'hex').reverse();
 }
-
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

@@ -16,6 +16,7 @@ import {
 } from '../store/chain.js';
 import { addressText } from './address.js';
 import { coinbaseHeight, coinbaseText, TX_MWEB, TX_SEGWIT, type ParsedBlock } from './block.js';
+import { BytesMap } from './bytes-map.js';
 import { looksLikeCoinJoin } from './coinjoin.js';
 import { hashHex, sha256 } from './hash.js';
 import type { ChainNetwork } from './network.js';
@@ -37,15 +38,15 @@ function growI32(a: Int32Array, need: number): Int32Array {
 }
 
 export interface IndexerOptions {
-  /** Write to the store after this many buffered transactions (default 250,000). */
+  /** Write to the store after this many buffered transactions (default 50,000: a small heap keeps GC cheap). */
   flushTxs?: number;
   /** Accept a block that does not follow the tip (a single raw block); its inputs stay unresolved. */
   allowGaps?: boolean;
 }
 
 export class ChainIndexer {
-  private readonly txids = new Map<string, number>();
-  private readonly addresses = new Map<string, number>();
+  private readonly txids = new BytesMap();
+  private readonly addresses = new BytesMap();
   private txFirstOutput: Float64Array = new Float64Array(1 << 16);
   private txOutCount: Int32Array = new Int32Array(1 << 16);
   private outputValue: Float64Array = new Float64Array(1 << 17);
@@ -79,7 +80,10 @@ export class ChainIndexer {
     const ix = new ChainIndexer(store, net, diag, opts);
     if (st.txs > 0 || st.tipHeight >= 0) {
       const snap = await store.snapshot();
-      snap.txids.forEach((h, i) => ix.txids.set(Buffer.from(h, 'hex').reverse().toString('latin1'), i));
+      snap.txids.forEach((h, i) => {
+        const k = Buffer.from(h, 'hex').reverse();
+        ix.txids.set(k, 0, 32, i);
+      });
       ix.nextTx = snap.txids.length;
       ix.txFirstOutput = growF64(ix.txFirstOutput, ix.nextTx + 1);
       ix.txFirstOutput.set(snap.txFirstOutput);
@@ -95,10 +99,8 @@ export class ChainIndexer {
       ix.outputAddress.set(snap.outputAddress);
       snap.addressKeys.forEach((k, i) => {
         const c = k.indexOf(':');
-        ix.addresses.set(
-          String.fromCharCode(Number(k.slice(0, c))) + Buffer.from(k.slice(c + 1), 'hex').toString('latin1'),
-          i,
-        );
+        const payload = Buffer.from(k.slice(c + 1), 'hex');
+        ix.addresses.set(payload, 0, payload.length, i, Number(k.slice(0, c)));
       });
       ix.nextAddress = snap.addressKeys.length;
       ix.tipHeight = st.tipHeight;
@@ -141,15 +143,14 @@ export class ChainIndexer {
     this.addBlock(b, height);
     this.tipHeight = height;
     this.tipHash = hashHex(b.hash);
-    if (this.pendingTxs >= (this.opts.flushTxs ?? 250_000)) await this.flush();
+    if (this.pendingTxs >= (this.opts.flushTxs ?? 50_000)) await this.flush();
   }
 
   private addressId(type: ScriptType, buf: Buffer, off: number, len: number, height: number): number {
-    const key = String.fromCharCode(type) + buf.toString('latin1', off, off + len);
-    let id = this.addresses.get(key);
-    if (id !== undefined) return id;
+    let id = this.addresses.get(buf, off, len, type);
+    if (id >= 0) return id;
     id = this.nextAddress++;
-    this.addresses.set(key, id);
+    this.addresses.set(buf, off, len, id, type);
     const payload = buf.subarray(off, off + len);
     let text: string;
     if (type === ScriptType.P2PK) text = 'p2pk:' + payload.toString('hex');
@@ -168,7 +169,6 @@ export class ChainIndexer {
 
   private addBlock(b: ParsedBlock, height: number): void {
     const buf = Buffer.from(b.buf.buffer, b.buf.byteOffset, b.buf.byteLength);
-    const txidBuf = Buffer.from(b.txid.buffer, b.txid.byteOffset, b.txid.byteLength);
     const R = this.rows;
     const cbText = coinbaseText(
       buf,
@@ -198,6 +198,7 @@ export class ChainIndexer {
       if (b.txFlags[t] & TX_SEGWIT) flags |= TXF_SEGWIT;
       if (b.txFlags[t] & TX_MWEB) flags |= TXF_HOGEX;
       let inValue = 0;
+      let unresolved = false;
       const inAddr = this.inAddr;
       inAddr.length = 0;
       const coinbase = t === 0 && b.isCoinbaseInput(i0);
@@ -205,12 +206,12 @@ export class ChainIndexer {
         flags |= TXF_COINBASE;
       } else {
         for (let i = i0; i < i1; i++) {
-          const prevTx = this.txids.get(buf.toString('latin1', b.inPrev[i], b.inPrev[i] + 32));
+          const prevTx = this.txids.get(buf, b.inPrev[i], 32);
           const vout = b.inVout[i];
           let spent = -1;
           let value = -1;
           let addr = -1;
-          if (prevTx !== undefined && vout < this.txOutCount[prevTx]) {
+          if (prevTx >= 0 && vout < this.txOutCount[prevTx]) {
             spent = this.txFirstOutput[prevTx] + vout;
             value = this.outputValue[spent];
             addr = this.outputAddress[spent];
@@ -218,6 +219,7 @@ export class ChainIndexer {
             if (addr >= 0) inAddr.push(addr);
           } else {
             this.diag.add('chain.unresolved_inputs');
+            unresolved = true;
           }
           I.txId.push(txId);
           I.vin.push(i - i0);
@@ -253,7 +255,7 @@ export class ChainIndexer {
         O.addressId.push(addr);
       }
       if (!coinbase && looksLikeCoinJoin(i1 - i0, inAddr, b.outValue, o0, o1)) flags |= TXF_COINJOIN;
-      this.txids.set(txidBuf.toString('latin1', t * 32, t * 32 + 32), txId);
+      this.txids.set(b.txid, t * 32, 32, txId);
       T.txId.push(txId);
       T.txid.push(hashHex(b.txid, t * 32));
       T.height.push(height);
@@ -261,7 +263,8 @@ export class ChainIndexer {
       T.firstOutput.push(firstOutput);
       T.inCount.push(i1 - i0);
       T.outCount.push(o1 - o0);
-      T.inValue.push(coinbase ? 0 : inValue);
+      // Unknown when an input spends an output outside the index (a lone raw block).
+      T.inValue.push(coinbase ? 0 : unresolved ? -1 : inValue);
       T.outValue.push(outValue);
       T.flags.push(flags);
       this.pendingTxs++;

@@ -18,6 +18,7 @@ import * as series from './series.js';
 import * as surge from './surge.js';
 import * as report from './report.js';
 import * as estimate from './estimate.js';
+import * as chain from './chain.js';
 
 export const commands: { register(program: Command): void }[] = [
   demo,
@@ -38,4 +39,5 @@ export const commands: { register(program: Command): void }[] = [
   surge,
   report,
   estimate,
+  chain,
 ];

@@ -111,7 +111,7 @@ export interface StoredTx {
   position: number;
   in_count: number;
   out_count: number;
-  in_value: number;
+  in_value: number | null;
   out_value: number;
   fee: number | null;
   coinbase: boolean;
@@ -214,7 +214,19 @@ export interface ChainStore {
   coinbaseRecipients(): Promise<
     { addressId: number; txId: number; value: number; height: number; time: number; coinbaseText: string }[]
   >;
+  clusterStats(): Promise<{
+    clusters: number;
+    largest: number;
+    coinjoinSkipped: number;
+    policy: string | null;
+  }>;
   /** Write the whole index as Parquet files into a directory. */
   exportParquet(dir: string): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/** Open the chain index at `path` (a DuckDB file; `:memory:` for a throwaway one). */
+export async function openChainStore(path: string): Promise<ChainStore> {
+  const { DuckDbChainStore } = await import('./duckdb/chain.js');
+  return DuckDbChainStore.open(path);
 }

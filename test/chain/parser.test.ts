@@ -95,3 +95,38 @@ test('malformed blocks throw ChainParseError with the offset', () => {
     (e: unknown) => e instanceof ChainParseError && e.kind === 'trailing-bytes' && e.offset === raw.length,
   );
 });
+
+test('Litecoin MWEB: HogEx transaction parsed, extension data after it skipped; an MWEB transaction is refused', async () => {
+  const { buildBlock, coinbaseTx, serializeTx, legacyTxid, p2wpkhScript } =
+    await import('../../src/chain/synthetic.js');
+  const cb = coinbaseTx(500, [{ value: 50e8, script: p2wpkhScript(Buffer.alloc(20, 1)) }]);
+  // HogEx: inputs/outputs as legacy, flag 0x08 after the marker, empty MWEB part (0x00) before locktime.
+  const legacy = serializeTx(
+    [{ prevTxid: Buffer.alloc(32, 7), vout: 0 }],
+    [{ value: 1e8, script: Buffer.from('5820' + '11'.repeat(32), 'hex') }],
+  );
+  const hogex = Buffer.concat([
+    legacy.subarray(0, 4),
+    Buffer.from([0x00, 0x08]),
+    legacy.subarray(4, legacy.length - 4),
+    Buffer.from([0x00]),
+    legacy.subarray(legacy.length - 4),
+  ]);
+  const ext = Buffer.from('01'.repeat(50), 'hex');
+  const block = Buffer.concat([
+    buildBlock(Buffer.alloc(32), [cb, hogex], 1, [legacyTxid(cb), legacyTxid(legacy)]),
+    ext,
+  ]);
+  const b = new ParsedBlock().parse(block, 0, block.length);
+  assert.equal(b.txCount, 2);
+  assert.equal(b.txFlags[1], 8);
+  assert.equal(b.mwebBytes, 50);
+  assert.equal(hashHex(b.txid, 32), hashHex(legacyTxid(legacy)));
+  assert.ok(b.merkleOk());
+  const withMweb = Buffer.from(block);
+  withMweb[block.length - 50 - 5] = 0x01; // the MWEB part is present
+  assert.throws(
+    () => new ParsedBlock().parse(withMweb, 0, withMweb.length),
+    (e: unknown) => e instanceof ChainParseError && e.kind === 'mweb-tx',
+  );
+});

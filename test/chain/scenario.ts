@@ -52,7 +52,7 @@ async function send(
   return rpc.call<string>('sendrawtransaction', [hex]);
 }
 
-export async function buildScenario(node: RegtestNode): Promise<Truth> {
+export async function buildScenario(node: RegtestNode, checkpoint?: () => Promise<void>): Promise<Truth> {
   const rpc = node.rpc();
   const wallets = ['pool', 'tpool', 'alice', 'bob', 'carol', 'dave', 'erin', 'shop'];
   for (const w of wallets) await rpc.call('createwallet', [w]);
@@ -121,6 +121,7 @@ export async function buildScenario(node: RegtestNode): Promise<Truth> {
   ];
   txs.alice_spend = await send(node, ['alice'], ai, [{ [b[0]]: 25 }, { [a[3]]: ltc(30 - 25 - FEE) }]);
   await mine(1);
+  await checkpoint?.();
 
   // CoinJoin-like: carol, dave, erin each bring 6 LTC and get 5 + change.
   const cj = [

@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS chain_txs (
   first_output BIGINT NOT NULL,
   in_count INTEGER NOT NULL,
   out_count INTEGER NOT NULL,
-  in_value BIGINT NOT NULL,
+  in_value BIGINT, -- NULL when an input spends an output outside the index
   out_value BIGINT NOT NULL,
   flags UTINYINT NOT NULL
 );

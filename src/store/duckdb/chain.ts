@@ -173,7 +173,7 @@ export class DuckDbChainStore implements ChainStore {
             t.outValue,
             t.flags,
           ],
-          ['n', 's', 'n', 'n', 'n', 'n', 'n', 'n', 'n', 'n'],
+          ['n', 's', 'n', 'n', 'n', 'n', 'n', 'nn', 'n', 'n'],
         ),
       );
       const o = r.outputs;
@@ -329,7 +329,7 @@ export class DuckDbChainStore implements ChainStore {
     if (!t) return null;
     t.coinbase = (t.flags & 1) !== 0;
     t.coinjoin = (t.flags & 4) !== 0;
-    t.fee = t.coinbase ? null : t.in_value - t.out_value;
+    t.fee = t.coinbase || t.in_value === null ? null : t.in_value - t.out_value;
     t.inputs = await this.db.all(
       `SELECT i.vin, pt.txid AS prev_txid, po.vout AS prev_vout, a.address, i.value FROM chain_inputs i
        LEFT JOIN chain_outputs po ON po.output_id = i.spent_output LEFT JOIN chain_txs pt ON pt.tx_id = po.tx_id

@@ -1,0 +1,396 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { Diagnostics, formatProblem } from '../flow/diagnostics.js';
+import { openChainStore, type ChainStore } from '../store/chain.js';
+import { defaultDbPath } from '../store/store.js';
+import { policyLabel } from '../chain/cluster.js';
+import { exposure } from '../chain/exposure.js';
+import { ingestChain, type ChainSourceSpec } from '../chain/ingest.js';
+import { networkByName, NETWORKS } from '../chain/network.js';
+import { attributePools, payoutsTo, type PoolAttribution } from '../chain/pools.js';
+import { TagSet, tagFile, TAG_MINING_POOL } from '../chain/tags.js';
+import { trace, type TaintPolicy } from '../chain/trace.js';
+import { parseFormat, render } from './output.js';
+
+const coins = (sat: number | null) => (sat === null ? '' : (sat / 1e8).toFixed(8));
+
+async function withStore<T>(db: string, fn: (s: ChainStore) => Promise<T>): Promise<T> {
+  const s = await openChainStore(db);
+  try {
+    return await fn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+function out(format: string, json: unknown, table: () => string): void {
+  const f = parseFormat(format, ['table', 'json']);
+  process.stdout.write((f === 'json' ? JSON.stringify(json, null, 2) : table()) + '\n');
+}
+
+/** A blocks directory from a path: blocks/ itself, a data dir, or a data dir's network subdir. */
+function blocksDirOf(path: string, subdir: string): string {
+  for (const c of [path, join(path, 'blocks'), join(path, subdir, 'blocks')]) {
+    if (existsSync(c) && statSync(c).isDirectory() && existsSync(join(c, 'blk00000.dat'))) return c;
+  }
+  return path;
+}
+
+function poolFile(path?: string): Map<string, string> {
+  const m = new Map<string, string>();
+  if (!path) return m;
+  for (const a of tagFile(path).addresses()) m.set(a.address, a.tag);
+  return m;
+}
+
+async function tagsFor(store: ChainStore, files: string[], pools: PoolAttribution): Promise<TagSet> {
+  const tags = new TagSet();
+  for (const f of files) tags.addSource(tagFile(f));
+  const texts = await store.addressTexts([...pools.byAddress.keys()]);
+  for (const [a, name] of pools.byAddress) tags.add(texts.get(a) ?? '', TAG_MINING_POOL, name, 'coinbase');
+  return tags;
+}
+
+/** An address, or cluster:<id>; at cluster level an address stands for its whole cluster. */
+async function resolveTarget(
+  store: ChainStore,
+  arg: string,
+  level: string,
+): Promise<{ addressIds: number[]; label: string; level: 'address' | 'cluster' }> {
+  const m = /^cluster:(\d+)$/.exec(arg);
+  if (m) return { addressIds: await store.clusterMembers(Number(m[1])), label: arg, level: 'cluster' };
+  const id = await store.addressIdOf(arg);
+  if (id === null) throw new Error(`address ${arg} is not in the index`);
+  if (level === 'cluster') {
+    const c = await store.clusterOf(id);
+    if (c !== null)
+      return { addressIds: await store.clusterMembers(c), label: `cluster:${c} (${arg})`, level: 'cluster' };
+  }
+  return { addressIds: [id], label: arg, level: 'address' };
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function register(program: Command): void {
+  const chain = program
+    .command('chain')
+    .description('follow the money: index blocks, look up, cluster, trace');
+
+  chain
+    .command('ingest [source]')
+    .description('index blocks from a blocks directory (blk*.dat), a raw/hex block file, or a node (--rpc)')
+    .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
+    .option('--network <name>', `one of ${Object.keys(NETWORKS).join(', ')}`, 'bitcoin')
+    .option('--rpc <url>', 'node JSON-RPC, http://user:password@host:port')
+    .option('--cookie <file>', "the node's .cookie file for RPC credentials")
+    .option('--merkle', 'check every block merkle root', false)
+    .option(
+      '--change-policy',
+      'opt-in: also cluster fresh change outputs (a guess; labelled in every result)',
+      false,
+    )
+    .action(
+      async (
+        source: string | undefined,
+        o: {
+          db: string;
+          network: string;
+          rpc?: string;
+          cookie?: string;
+          merkle: boolean;
+          changePolicy: boolean;
+        },
+      ) => {
+        const net = networkByName(o.network);
+        let spec: ChainSourceSpec;
+        if (o.rpc) spec = { kind: 'rpc', url: o.rpc, cookieFile: o.cookie };
+        else if (!source) throw new Error('give a blocks directory, a block file, or --rpc');
+        else if (statSync(source).isDirectory())
+          spec = { kind: 'blocks-dir', path: blocksDirOf(source, net.dataSubdir) };
+        else spec = { kind: 'raw', path: source };
+        let shown = 0;
+        const diag = new Diagnostics(100, (p) => {
+          if (shown++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
+        });
+        await withStore(o.db, async (store) => {
+          const r = await ingestChain(store, net, spec, diag, {
+            policy: { change: o.changePolicy },
+            checkMerkle: o.merkle,
+          });
+          process.stderr.write(
+            `indexed ${r.blocks} blocks (tip ${r.tipHeight}); index holds ${r.txs} txs, ${r.outputs} outputs, ${r.addresses} addresses; ` +
+              `clusters [${policyLabel(r.clusters.policy).join(', ')}]: ${r.clusters.txsFolded} txs folded, ${r.clusters.coinjoinSkipped} CoinJoin-like skipped; ${r.seconds.toFixed(1)} s\n`,
+          );
+          if (diag.get('chain.mweb_blocks') > 0)
+            process.stderr.write(
+              `note: ${diag.get('chain.mweb_blocks')} MWEB blocks: extension data skipped (${diag.get('chain.mweb_bytes_skipped')} bytes); MWEB transactions are not indexed\n`,
+            );
+          process.stderr.write(`${diag.summary()}\n`);
+        });
+      },
+    );
+
+  chain
+    .command('tx <txid>')
+    .description('one transaction with resolved inputs and outputs')
+    .option('--db <file>', 'DuckDB file', defaultDbPath())
+    .option('--format <f>', 'table | json', 'table')
+    .action(async (txid: string, o: { db: string; format: string }) =>
+      withStore(o.db, async (store) => {
+        const t = await store.tx(txid);
+        if (!t) throw new Error(`transaction ${txid} is not in the index`);
+        out(o.format, t, () => {
+          const head = `${t.txid}  height ${t.height}  ${t.time}  in ${coins(t.in_value)}  out ${coins(t.out_value)}  fee ${coins(t.fee)}${t.coinbase ? '  coinbase' : ''}${t.coinjoin ? '  coinjoin-like' : ''}`;
+          const ins = render(
+            t.inputs.map((i) => ({
+              vin: i.vin,
+              from: i.address ?? '',
+              value: coins(i.value),
+              prev: i.prev_txid ? `${i.prev_txid}:${i.prev_vout}` : '',
+            })),
+            'table',
+          );
+          const outs = render(
+            t.outputs.map((x) => ({
+              vout: x.vout,
+              to: x.address ?? '',
+              type: x.script_type,
+              value: coins(x.value),
+              spent_by: x.spent_by ?? '',
+            })),
+            'table',
+          );
+          return `${head}\n\ninputs\n${ins}\n\noutputs\n${outs}`;
+        });
+      }),
+    );
+
+  chain
+    .command('address <address>')
+    .description('received, sent, balance and cluster of an address')
+    .option('--db <file>', 'DuckDB file', defaultDbPath())
+    .option('--format <f>', 'table | json', 'table')
+    .action(async (address: string, o: { db: string; format: string }) =>
+      withStore(o.db, async (store) => {
+        const a = await store.address(address);
+        if (!a) throw new Error(`address ${address} is not in the index`);
+        const policy = (await store.state()).clusterPolicy;
+        const json = { ...a, cluster_heuristics: policyLabel(policy) };
+        out(o.format, json, () =>
+          render(
+            [
+              {
+                ...a,
+                received: coins(a.received),
+                sent: coins(a.sent),
+                balance: coins(a.balance),
+                heuristics: policyLabel(policy).join(', '),
+              },
+            ],
+            'table',
+          ),
+        );
+      }),
+    );
+
+  chain
+    .command('cluster <address>')
+    .description('the cluster of an address (common-input ownership; CoinJoin-like transactions skipped)')
+    .option('--db <file>', 'DuckDB file', defaultDbPath())
+    .option('--format <f>', 'table | json', 'table')
+    .action(async (address: string, o: { db: string; format: string }) =>
+      withStore(o.db, async (store) => {
+        const id = await store.addressIdOf(address);
+        if (id === null) throw new Error(`address ${address} is not in the index`);
+        const c = await store.clusterOf(id);
+        const members = c === null ? [id] : await store.clusterMembers(c);
+        const texts = await store.addressTexts(members);
+        const stats = await store.clusterStats();
+        const json = {
+          cluster_id: c,
+          size: members.length,
+          heuristics: policyLabel(stats.policy),
+          coinjoin_like_skipped: stats.coinjoinSkipped,
+          addresses: members.map((m) => texts.get(m)),
+        };
+        out(o.format, json, () =>
+          [
+            `cluster ${c} of ${address}: ${members.length} addresses [${json.heuristics.join(', ')}]`,
+            render(
+              members.map((m) => ({ address_id: m, address: texts.get(m) })),
+              'table',
+            ),
+          ].join('\n'),
+        );
+      }),
+    );
+
+  chain
+    .command('trace <seed>')
+    .description('follow funds from an address or txid through spending transactions')
+    .option('--db <file>', 'DuckDB file', defaultDbPath())
+    .option('--direction <d>', 'forward | backward', 'forward')
+    .option('--hops <n>', 'transactions to follow', '3')
+    .option('--min-value <sat>', 'skip edges carrying less tainted value (satoshis)', '0')
+    .option('--since <time>', 'ISO date or UNIX seconds')
+    .option('--until <time>', 'ISO date or UNIX seconds')
+    .option('--level <l>', 'address | cluster', 'address')
+    .option('--taint <p>', 'haircut | poison', 'haircut')
+    .option('--tags <file>', 'address,tag[,label] CSV (repeatable)', collect, [])
+    .option('--pools <file>', 'address,pool CSV naming coinbase payout addresses')
+    .option('--format <f>', 'table | json', 'table')
+    .action(
+      async (
+        seedArg: string,
+        o: {
+          db: string;
+          direction: string;
+          hops: string;
+          minValue: string;
+          since?: string;
+          until?: string;
+          level: string;
+          taint: string;
+          tags: string[];
+          pools?: string;
+          format: string;
+        },
+      ) =>
+        withStore(o.db, async (store) => {
+          if (!['forward', 'backward'].includes(o.direction))
+            throw new Error('--direction is forward or backward');
+          if (!['address', 'cluster'].includes(o.level)) throw new Error('--level is address or cluster');
+          if (!['haircut', 'poison'].includes(o.taint)) throw new Error('--taint is haircut or poison');
+          const time = (v?: string) =>
+            v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : Date.parse(v) / 1000;
+          const txId = /^[0-9a-fA-F]{64}$/.test(seedArg) ? await store.txIdOf(seedArg) : null;
+          const seed =
+            txId !== null
+              ? { kind: 'tx' as const, txId, label: seedArg }
+              : {
+                  kind: 'address' as const,
+                  addressIds: [(await resolveTarget(store, seedArg, 'address')).addressIds[0]],
+                  label: seedArg,
+                };
+          const tags = await tagsFor(store, o.tags, await attributePools(store, poolFile(o.pools)));
+          const g = await trace(
+            store,
+            seed,
+            {
+              direction: o.direction as 'forward',
+              hops: Number(o.hops),
+              minValue: Number(o.minValue),
+              since: time(o.since),
+              until: time(o.until),
+              level: o.level as 'address',
+              policy: o.taint as TaintPolicy,
+            },
+            tags,
+          );
+          out(o.format, g, () => {
+            const label = new Map(
+              g.nodes.map((n) => [n.id, n.label + (n.tags.length ? ` [${n.tags.join('; ')}]` : '')]),
+            );
+            const head = `${g.direction} trace of ${g.seed}, ${g.hops} hops, ${g.level} level, taint policy ${g.policy}${g.heuristics.length ? `, clusters: ${g.heuristics.join(', ')}` : ''}`;
+            return `${head}\n${render(
+              g.edges.map((e) => ({
+                hop: e.hop,
+                from: label.get(e.from),
+                to: label.get(e.to),
+                value: coins(e.value),
+                tainted: coins(e.tainted),
+                time: e.time,
+              })),
+              'table',
+            )}`;
+          });
+        }),
+    );
+
+  chain
+    .command('exposure <target>')
+    .description(
+      'share of funds received (address, or cluster:<id>) that came from tagged sources within k hops',
+    )
+    .option('--db <file>', 'DuckDB file', defaultDbPath())
+    .option('--hops <k>', 'hops back', '3')
+    .option('--level <l>', 'address | cluster', 'address')
+    .option('--taint <p>', 'haircut | poison', 'haircut')
+    .option('--tags <file>', 'address,tag[,label] CSV (repeatable): sanctioned, exchange, ...', collect, [])
+    .option('--pools <file>', 'address,pool CSV naming coinbase payout addresses')
+    .option('--format <f>', 'table | json', 'table')
+    .action(
+      async (
+        arg: string,
+        o: {
+          db: string;
+          hops: string;
+          level: string;
+          taint: string;
+          tags: string[];
+          pools?: string;
+          format: string;
+        },
+      ) =>
+        withStore(o.db, async (store) => {
+          const target = await resolveTarget(store, arg, o.level);
+          const tags = await tagsFor(store, o.tags, await attributePools(store, poolFile(o.pools)));
+          const r = await exposure(store, target, tags, {
+            hops: Number(o.hops),
+            policy: o.taint as TaintPolicy,
+          });
+          out(o.format, r, () => {
+            const head = `exposure of ${r.target} (${r.level}; received ${coins(r.received)} in ${r.receipts} outputs; ${r.hops} hops; taint ${r.policy}${r.heuristics.length ? `; clusters: ${r.heuristics.join(', ')}` : ''})`;
+            return `${head}\n${render(
+              r.exposure.map((x) => ({
+                tag: x.tag,
+                value: coins(x.value),
+                share: `${(x.share * 100).toFixed(2)}%`,
+                min_hops: x.minHops,
+                sources: x.sources.join(' '),
+              })),
+              'table',
+            )}`;
+          });
+        }),
+    );
+
+  chain
+    .command('payouts <target>')
+    .description(
+      'mining-pool payouts received by an address or its cluster (--level cluster) or cluster:<id>',
+    )
+    .option('--db <file>', 'DuckDB file', defaultDbPath())
+    .option('--level <l>', 'address | cluster', 'address')
+    .option('--pools <file>', 'address,pool CSV naming coinbase payout addresses')
+    .option('--format <f>', 'table | json', 'table')
+    .action(async (arg: string, o: { db: string; level: string; pools?: string; format: string }) =>
+      withStore(o.db, async (store) => {
+        const target = await resolveTarget(store, arg, o.level);
+        const pools = await attributePools(store, poolFile(o.pools));
+        const rows = await payoutsTo(store, target.addressIds, pools);
+        const heuristics = target.level === 'cluster' ? policyLabel((await store.state()).clusterPolicy) : [];
+        out(
+          o.format,
+          { target: target.label, level: target.level, heuristics, payouts: rows },
+          () =>
+            `payouts to ${target.label}${heuristics.length ? ` [clusters: ${heuristics.join(', ')}]` : ''}\n` +
+            render(
+              rows.map((p) => ({ ...p, value: coins(p.value) })),
+              'table',
+            ),
+        );
+      }),
+    );
+
+  chain
+    .command('export <dir>')
+    .description('write the index as Parquet files (blocks, txs, outputs, inputs, addresses, clusters)')
+    .option('--db <file>', 'DuckDB file', defaultDbPath())
+    .action(async (dir: string, o: { db: string }) =>
+      withStore(o.db, async (store) => {
+        for (const f of await store.exportParquet(dir)) process.stdout.write(`${f}\n`);
+      }),
+    );
+}
