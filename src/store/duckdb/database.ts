@@ -12,6 +12,9 @@ export class DuckDbDatabase {
   static async open(path: string): Promise<DuckDbDatabase> {
     const instance = await DuckDBInstance.create(path);
     const conn = await instance.connect();
+    // Fewer automatic checkpoints: a live collector commits every second, and each checkpoint
+    // past DuckDB's 16 MB default rewrites table metadata (measured: 4x slower live ingest).
+    await conn.run("SET checkpoint_threshold = '1GB'");
     return new DuckDbDatabase(path, instance, conn);
   }
 

@@ -112,7 +112,12 @@ export class DuckDbFlowStore implements FlowStore {
         'INSERT INTO sources (id, name, kind, fingerprint, ingested_at, flows, complete) VALUES ($1, $2, $3, $4, now(), 0, false)',
         [id, info.name, info.kind, info.fingerprint ?? null],
       );
-      if (live) await db.run('CHECKPOINT');
+      if (live) {
+        // The source row is durable at once; then each checkpoint interval is one transaction,
+        // so a live source costs what a file does and a crash loses at most the open interval.
+        await db.run('CHECKPOINT');
+        await db.run('BEGIN TRANSACTION');
+      }
       return new DuckDbSourceWriter(this, id, live);
     } catch (e) {
       if (!live) await db.run('ROLLBACK');
@@ -311,10 +316,17 @@ class DuckDbSourceWriter implements SourceWriter {
   }
 
   async checkpoint(): Promise<void> {
-    this.appender?.flushSync();
-    this.payloadAppender?.flushSync();
+    if (this.live) this.closeAppenders();
+    else {
+      this.appender?.flushSync();
+      this.payloadAppender?.flushSync();
+    }
     await this.writeOrgs();
     await this.store.db.run('UPDATE sources SET flows = $1 WHERE id = $2', [this.flows, this.sourceId]);
+    if (this.live) {
+      await this.store.db.run('COMMIT');
+      await this.store.db.run('BEGIN TRANSACTION');
+    }
   }
 
   private async writeOrgs(): Promise<void> {
@@ -345,7 +357,7 @@ class DuckDbSourceWriter implements SourceWriter {
         'UPDATE sources SET flows = $1, complete = true, diagnostics = $2 WHERE id = $3',
         [this.flows, JSON.stringify(diagnostics.toJSON().counts), this.sourceId],
       );
-      if (!this.live) await this.store.db.run('COMMIT');
+      await this.store.db.run('COMMIT');
     } finally {
       this.store.finished();
     }
@@ -360,7 +372,7 @@ class DuckDbSourceWriter implements SourceWriter {
       } catch {
         // the rollback below discards whatever the appenders held
       }
-      if (!this.live) await this.store.db.run('ROLLBACK');
+      await this.store.db.run('ROLLBACK');
     } finally {
       this.store.finished();
     }
