@@ -189,7 +189,9 @@ async function investigation(o: DemoOptions, db: string): Promise<void> {
       scopeText: 'watchlist kp (North Korea: 175.45.176.0/22, 210.52.109.0/24, 77.94.35.0/24)',
       scopeArgs: `--db ${db} --scope watch:kp`,
       title: 'North Korea, April–June 2017: cryptocurrency activity (synthetic replay)',
-      labels: ['stratum', 'bitcoin-p2p'],
+      // NetFlow has no payload: stratum comes from catalogued pools (infrastructure) and the payload
+      // sample; port-only evidence has its own label and is never called mining.
+      labels: ['stratum', 'crypto-port'],
     });
   } finally {
     await close();
