@@ -18,6 +18,10 @@ import { ingestFile } from '../flow/ingest.js';
 import '../flow/all-formats.js';
 import { NetflowCollector } from '../netflow/collector.js';
 import { buildReport } from '../report/build.js';
+import { screenReportWallets } from '../report/screen-wallets.js';
+import { Diagnostics } from '../flow/diagnostics.js';
+import { loadListFiles } from '../sanctions/load.js';
+import { openSanctionsStore } from '../store/sanctions.js';
 import { renderHtml, renderMarkdown } from '../report/render.js';
 import { replay } from '../scenario/replay.js';
 import { buildWorld, defaultConfig } from '../scenario/world.js';
@@ -130,6 +134,22 @@ async function collectReplay(
   };
 }
 
+async function loadShippedSanctions(db: string): Promise<void> {
+  const dir = join(ROOT, 'test', 'fixtures', 'sanctions');
+  const store = await openSanctionsStore(db);
+  try {
+    // The files carry no date; the months are those of ../shared/data/README.md.
+    for (const [files, published] of [
+      [['sdn.csv', 'add.csv', 'alt.csv'].map((f) => join(dir, f)), '2022-01'],
+      [[join(dir, 'ofac-address-lists-2024-09')], '2024-09'],
+    ] as const) {
+      await store.saveVersion(await loadListFiles([...files], { published, diagnostics: new Diagnostics() }));
+    }
+  } finally {
+    await store.close();
+  }
+}
+
 /** Part 2: the 2017 scenario through the whole pipeline. */
 async function investigation(o: DemoOptions, db: string): Promise<void> {
   const dir = join(o.out, 'scenario');
@@ -145,7 +165,7 @@ async function investigation(o: DemoOptions, db: string): Promise<void> {
   });
   const world = buildWorld(config);
   const t0 = Date.now();
-  let progress = new Progress('generate 2017 scenario', config.days * 24);
+  const progress = new Progress('generate 2017 scenario', config.days * 24);
   const exp = writeScenario(world, dir, { format: 'netflow9', onProgress: (d) => progress.update(d) });
   progress.done();
   // A packet capture of the miners and a few other hosts (first hours of each): the payload sample.
@@ -196,6 +216,10 @@ async function investigation(o: DemoOptions, db: string): Promise<void> {
   } finally {
     await close();
   }
+  // The OFAC lists shipped with the tests (January 2022 CSV, September 2024 address lists) go into
+  // the same database; every wallet the report names is screened against them.
+  await loadShippedSanctions(db);
+  const screening = await screenReportWallets(db, report);
   const html = join(o.out, 'report.html');
   const md = join(o.out, 'report.md');
   writeFileSync(html, renderHtml(report));
@@ -213,6 +237,10 @@ async function investigation(o: DemoOptions, db: string): Promise<void> {
   say('');
   say(`== 3. Report: ${resolve(html)} (also ${md})`);
   for (const f of report.findings) say(`- ${f}`);
+  if (screening)
+    say(
+      `sanctions: ${screening.screened} wallets screened against ${screening.lists}: ${screening.listed.length} listed`,
+    );
   say('');
   if (onset) {
     say(

@@ -11,7 +11,9 @@ import { Progress, humanBytes } from './progress.js';
 export function register(program: Command): void {
   program
     .command('ingest')
-    .description('read captures, NetFlow/IPFIX export files, nfdump CSV or Zeek conn.log into the store (format detected from the bytes)')
+    .description(
+      'read captures, NetFlow/IPFIX export files, nfdump CSV or Zeek conn.log into the store (format detected from the bytes)',
+    )
     .argument('<path...>', 'input files')
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
     .option('--payload-bytes <n>', 'payload bytes kept per direction for detection', '2048')
@@ -19,36 +21,48 @@ export function register(program: Command): void {
     .option('--watchlist <file>', 'extra CIDR watchlist file (name,cidr per line)')
     .option('--no-detect', 'store flows only; run `coinradar detect` later')
     .option('--list <file...>', 'extra infrastructure list(s) for detection: CSV value,label,coin,port,name')
-    .action(async (paths: string[], o: { db: string; payloadBytes: string; geo: boolean; watchlist?: string; detect: boolean; list?: string[] }) => {
-      const store = await openFlowStore(o.db);
-      const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
-      const detection = o.detect ? await detectionHookFor(store, { lists: o.list }) : undefined;
-      let shown = 0;
-      let failed = 0;
-      try {
-        for (const path of paths) {
-          const progress = new Progress(`ingest ${path}`);
-          const r = await ingestFile(path, {
-            store,
-            enricher,
-            hooks: detection ? [detection.hook] : [],
-            payloadCap: Number(o.payloadBytes),
-            onProgress: (_f, n, size) => progress.update(n, `${humanBytes(n)} of ${humanBytes(size)}`),
-            onProblem: (p) => {
-              if (shown++ < 10) process.stderr.write(`warning: ${formatProblem(p)}\n`);
-            },
-          });
-          progress.done();
-          const skipped = r.diagnostics.get('problems');
-          if (r.error) failed++;
-          process.stdout.write(
-            `${path}: ${r.kind}, ${r.flows} flows stored${skipped ? `, ${skipped} problems (${r.diagnostics.summary()})` : ''}${r.error ? `\n  error: ${r.error}` : ''}\n`,
-          );
+    .action(
+      async (
+        paths: string[],
+        o: {
+          db: string;
+          payloadBytes: string;
+          geo: boolean;
+          watchlist?: string;
+          detect: boolean;
+          list?: string[];
+        },
+      ) => {
+        const store = await openFlowStore(o.db);
+        const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
+        const detection = o.detect ? await detectionHookFor(store, { lists: o.list }) : undefined;
+        let shown = 0;
+        let failed = 0;
+        try {
+          for (const path of paths) {
+            const progress = new Progress(`ingest ${path}`);
+            const r = await ingestFile(path, {
+              store,
+              enricher,
+              hooks: detection ? [detection.hook] : [],
+              payloadCap: Number(o.payloadBytes),
+              onProgress: (_f, n, size) => progress.update(n, `${humanBytes(n)} of ${humanBytes(size)}`),
+              onProblem: (p) => {
+                if (shown++ < 10) process.stderr.write(`warning: ${formatProblem(p)}\n`);
+              },
+            });
+            progress.done();
+            const skipped = r.diagnostics.get('problems');
+            if (r.error) failed++;
+            process.stdout.write(
+              `${path}: ${r.kind}, ${r.flows} flows stored${skipped ? `, ${skipped} problems (${r.diagnostics.summary()})` : ''}${r.error ? `\n  error: ${r.error}` : ''}\n`,
+            );
+          }
+          if (detection) process.stdout.write(`detections: ${detection.summary()}\n`);
+        } finally {
+          await store.close();
         }
-        if (detection) process.stdout.write(`detections: ${detection.summary()}\n`);
-      } finally {
-        await store.close();
-      }
-      if (failed) process.exitCode = 1;
-    });
+        if (failed) process.exitCode = 1;
+      },
+    );
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { buildReport } from '../report/build.js';
+import { screenReportWallets } from '../report/screen-wallets.js';
 import { renderHtml, renderMarkdown } from '../report/render.js';
 import { DuckDbSeries } from '../store/duckdb/series.js';
 import { defaultDbPath } from '../store/store.js';
@@ -42,25 +43,34 @@ export function register(program: Command): void {
         markdown?: string;
         json?: string;
         pdf?: string;
+        labels?: string;
       }) => {
         const scope = parseScope(o.scope, undefined, o.where);
         const date = (v?: string) => (v ? Date.parse(`${v}T00:00:00Z`) : undefined);
         const { series, close } = await DuckDbSeries.open(o.db);
+        let report;
         try {
           const scopeArgs = [...o.scope.map((s) => `--scope ${s}`), o.where ? `--where "${o.where}"` : '']
             .filter(Boolean)
             .join(' ');
-          const report = await buildReport(series, {
+          report = await buildReport(series, {
             scope,
             scopeText: o.scope.join(' AND ') || 'all flows',
             scopeArgs: `--db ${o.db} ${scopeArgs}`.trim(),
             title: o.title,
             fromMs: date(o.from),
             toMs: date(o.to),
+            labels: o.labels ? o.labels.split(',').map((x) => x.trim()) : undefined,
           });
+        } finally {
+          await close();
+        }
+        // Wallets seen on the network are screened against whatever lists this database holds.
+        const screening = await screenReportWallets(o.db, report);
+        {
           writeFileSync(o.out, renderHtml(report));
           process.stdout.write(
-            `${o.out}: ${report.findings.length} findings, ${report.hosts.length} hosts, ${report.pools.length} pool endpoints, ${report.wallets.length} wallets, ${report.estimates.length} estimates\n`,
+            `${o.out}: ${report.findings.length} findings, ${report.hosts.length} hosts, ${report.pools.length} pool endpoints, ${report.wallets.length} wallets${screening ? ` (${screening.listed.length} on sanctions lists)` : ' (no sanctions list loaded: wallets not screened)'}, ${report.estimates.length} estimates\n`,
           );
           if (o.markdown) writeFileSync(o.markdown, renderMarkdown(report));
           if (o.json) writeFileSync(o.json, JSON.stringify(report, null, 2) + '\n');
@@ -90,8 +100,6 @@ export function register(program: Command): void {
                 process.stderr.write(`warning: chromium exited with ${r.status}: PDF not written\n`);
             }
           }
-        } finally {
-          await close();
         }
       },
     );

@@ -12,7 +12,11 @@ import type { FlowBatch } from './record.js';
 import type { FlowStore } from '../store/store.js';
 
 /** Called with every stored batch and the id of its first row (detection plugs in here). */
-export type BatchHook = (batch: FlowBatch, enrichment: EnrichedColumns, firstFlowId: number) => Promise<void> | void;
+export type BatchHook = (
+  batch: FlowBatch,
+  enrichment: EnrichedColumns,
+  firstFlowId: number,
+) => Promise<void> | void;
 
 export interface IngestOptions {
   store: FlowStore;
@@ -53,12 +57,22 @@ export async function ingestFile(path: string, opts: IngestOptions): Promise<Fil
     const known = formats()
       .map((f) => f.kind)
       .join(', ');
-    const p = { source: path, offset: 0, unit: 'byte' as const, kind: 'unknown-format', message: `not a format coinradar reads (${known})` };
+    const p = {
+      source: path,
+      offset: 0,
+      unit: 'byte' as const,
+      kind: 'unknown-format',
+      message: `not a format coinradar reads (${known})`,
+    };
     diagnostics.problem(p);
     return { path, kind: 'unknown', flows: 0, diagnostics, error: formatProblem(p) };
   }
   const size = statSync(path).size;
-  const writer = await opts.store.beginSource({ name: path, kind: reader.kind, fingerprint: fileFingerprint(path) });
+  const writer = await opts.store.beginSource({
+    name: path,
+    kind: reader.kind,
+    fingerprint: fileFingerprint(path),
+  });
   let flows = 0;
   try {
     const source = reader.read(path, {

@@ -48,6 +48,8 @@ export interface WalletRow {
   workers: string[];
   /** How the wallet was seen, e.g. 'Stratum mining.authorize in flow 123'. */
   evidence: string;
+  /** Sanctions screening result, when lists are loaded ('not listed' or 'LISTED: ...'). */
+  screening?: string;
 }
 
 export interface EstimateRow {

@@ -133,13 +133,16 @@ export function renderHtml(r: InvestigationReport): string {
   p.push(
     r.wallets.length
       ? table(
-          ['wallet', 'coin', 'hosts', 'workers', 'evidence'],
+          ['wallet', 'coin', 'hosts', 'workers', 'evidence', 'sanctions'],
           r.wallets.map((w) => [
             `<code>${esc(w.wallet)}</code>`,
             esc(w.coin),
             esc(w.hosts.join(', ')),
             esc(w.workers.join(', ')),
             esc(w.evidence),
+            w.screening?.startsWith('LISTED')
+              ? `<strong>${esc(w.screening)}</strong>`
+              : esc(w.screening ?? 'not screened'),
           ]),
         )
       : '<p>None seen (wallets need Stratum payload: a capture or payload samples).</p>',
@@ -285,13 +288,14 @@ export function renderMarkdown(r: InvestigationReport): string {
   p.push(
     r.wallets.length
       ? mdTable(
-          ['wallet', 'coin', 'hosts', 'workers', 'evidence'],
+          ['wallet', 'coin', 'hosts', 'workers', 'evidence', 'sanctions'],
           r.wallets.map((w) => [
             `\`${w.wallet}\``,
             w.coin,
             w.hosts.join(', '),
             w.workers.join(', '),
             w.evidence,
+            w.screening ?? 'not screened',
           ]),
         )
       : 'None seen.',
