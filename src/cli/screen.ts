@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { csvRecords } from '../sanctions/csv.js';
+import { ChainSanctionsExposure } from '../chain/sanctions-exposure.js';
 import { loadScreeningIndex } from '../sanctions/index-loader.js';
-import type { ScreenResult } from '../sanctions/screen.js';
+import { screenWithExposure, type ScreenResult } from '../sanctions/screen.js';
+import { openChainStore } from '../store/chain.js';
 import { defaultDbPath } from '../store/store.js';
 import { parseFormat, render } from './output.js';
 
@@ -33,6 +35,8 @@ export function screenRows(results: ScreenResult[]): Record<string, unknown>[] {
         version: '',
         published: '',
         entity_from: '',
+        hops: '',
+        via: '',
       });
       continue;
     }
@@ -49,6 +53,8 @@ export function screenRows(results: ScreenResult[]): Record<string, unknown>[] {
         version: m.versionId,
         published: m.published ?? '',
         entity_from: m.entityFromVersion ?? '',
+        hops: m.hops ?? '',
+        via: m.via ?? '',
       });
     }
   }
@@ -59,17 +65,26 @@ export function register(program: Command): void {
   program
     .command('screen')
     .description(
-      'screen addresses against the current sanctions list versions (exact matches; cluster/indirect need the chain index)',
+      'screen addresses against the current sanctions list versions: exact matches, and with a chain index in the same database, cluster and indirect (funds within --chain-hops) matches',
     )
     .argument('[address...]')
     .option('--file <path>', 'addresses from a file (one per line, or a CSV with an address column)')
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
     .option('--format <f>', 'table | csv | json', 'table')
     .option('--matches-only', 'print only addresses that match')
+    .option('--chain-hops <n>', 'indirect matches: follow received funds back this many hops', '3')
+    .option('--no-chain', 'exact matches only, even when a chain index exists')
     .action(
       async (
         addresses: string[],
-        o: { file?: string; db: string; format: string; matchesOnly?: boolean },
+        o: {
+          file?: string;
+          db: string;
+          format: string;
+          matchesOnly?: boolean;
+          chainHops: string;
+          chain: boolean;
+        },
       ) => {
         const format = parseFormat(o.format, ['table', 'csv', 'json']);
         const input = [...addresses, ...(o.file ? readAddressFile(o.file) : [])];
@@ -78,12 +93,26 @@ export function register(program: Command): void {
         if (index.versions.length === 0)
           throw new Error(`no sanctions list in ${o.db}: load one with \`coinradar sanctions load\``);
         let results = index.screenAddresses(input);
+        let chainNote = 'exact matches only (no chain index)';
+        if (o.chain) {
+          const chain = await openChainStore(o.db);
+          try {
+            const st = await chain.state();
+            if (st.txs > 0) {
+              const hops = Number(o.chainHops);
+              results = await screenWithExposure(index, input, new ChainSanctionsExposure(chain, hops));
+              chainNote = `chain index ${st.network ?? ''} to height ${st.tipHeight}: cluster and indirect (${hops} hops, haircut) matches included`;
+            }
+          } finally {
+            await chain.close();
+          }
+        } else chainNote = 'exact matches only (--no-chain)';
         if (o.matchesOnly) results = results.filter((r) => r.matched);
         if (format === 'json') process.stdout.write(JSON.stringify(results, null, 2) + '\n');
         else process.stdout.write(render(screenRows(results), format) + '\n');
         const hits = results.filter((r) => r.matched).length;
         process.stderr.write(
-          `${input.length} screened, ${hits} matched, against ${index.versions.map((v) => `${v.list} v${v.versionId} (${v.published ?? 'unknown'})`).join(', ')}\n`,
+          `${input.length} screened, ${hits} matched, against ${index.versions.map((v) => `${v.list} v${v.versionId} (${v.published ?? 'unknown'})`).join(', ')}; ${chainNote}\n`,
         );
       },
     );

@@ -1,3 +1,4 @@
+import { ChainSanctionsExposure } from '../../src/chain/sanctions-exposure.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
@@ -130,6 +131,20 @@ test('litecoind regtest: blk files and RPC give identical indexes; clusters matc
         [TAG_SANCTIONED, Math.round(25e8 / 3), 1],
       ],
     );
+    // The same walk as sanctions screening sees it: a1 listed → a2 shares its cluster, b1 got a third
+    // of its funds from it one hop back; a fresh address has nothing.
+    const listed = (a: string) => a === truth.a[0];
+    const chainSide = new ChainSanctionsExposure(store, 2);
+    assert.deepEqual(await chainSide.exposure(truth.a[1], listed), [
+      { kind: 'cluster', listedAddress: truth.a[0], hops: 0 },
+    ]);
+    const viaB = await chainSide.exposure(truth.b[0], listed);
+    assert.deepEqual(
+      viaB.map((x) => [x.kind, x.listedAddress, x.hops]),
+      [['indirect', truth.a[0], 1]],
+    );
+    assert.match(viaB[0].via ?? '', /^33\.3 % of 2500000000 sat received within 2 hops \(haircut\)$/);
+    assert.deepEqual(await chainSide.exposure(truth.T1, listed), []);
     const e2p = await exposure(store, target, tags, { hops: 2, policy: 'poison' });
     assert.deepEqual(
       e2p.exposure.map((r) => [r.tag, r.share]),
