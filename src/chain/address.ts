@@ -3,6 +3,7 @@
  * they run once per distinct address on the index path; test/chain/address.test.ts proves them
  * against the bs58 and bech32 packages.
  */
+import { base58Decode as decodeBase58 } from '../sanctions/base58.js';
 import { sha256 } from './hash.js';
 import { ScriptType } from './script.js';
 import type { ChainNetwork } from './network.js';
@@ -31,24 +32,11 @@ export function base58Encode(bytes: Uint8Array): string {
   return s;
 }
 
+/** Bitcoin-alphabet base58 to bytes; the decoder is the sanctions module's (all alphabets). */
 export function base58Decode(s: string): Buffer {
-  let zeros = 0;
-  while (zeros < s.length && s[zeros] === '1') zeros++;
-  const bytes: number[] = [];
-  for (let i = zeros; i < s.length; i++) {
-    let carry = B58.indexOf(s[i]);
-    if (carry < 0) throw new Error(`invalid base58 character ${JSON.stringify(s[i])}`);
-    for (let j = 0; j < bytes.length; j++) {
-      carry += bytes[j] * 58;
-      bytes[j] = carry & 0xff;
-      carry >>= 8;
-    }
-    while (carry > 0) {
-      bytes.push(carry & 0xff);
-      carry >>= 8;
-    }
-  }
-  return Buffer.from([...new Array(zeros).fill(0), ...bytes.reverse()]);
+  const bytes = decodeBase58(s);
+  if (!bytes) throw new Error(`invalid base58 string ${JSON.stringify(s)}`);
+  return Buffer.from(bytes);
 }
 
 export function base58Check(version: number, payload: Uint8Array): string {

@@ -144,6 +144,8 @@ interface FrameSink {
 }
 
 /** A TCP conversation written packet by packet (sequence numbers kept per direction). */
+const EMPTY = Buffer.alloc(0);
+
 class TcpConversation {
   private seqC: number;
   private seqS: number;
@@ -161,138 +163,37 @@ class TcpConversation {
     this.seqS = rng.u32();
   }
 
+  /** One segment in either direction; SYN and FIN take a sequence number, data its length. */
+  private segment(t: number, fromClient: boolean, flags: number, data: Buffer = EMPTY): void {
+    const [src, dst, sp, dp] = fromClient
+      ? [this.client, this.server, this.cport, this.sport]
+      : [this.server, this.client, this.sport, this.cport];
+    const seq = fromClient ? this.seqC : this.seqS;
+    // The opening SYN acknowledges nothing yet.
+    const ack = flags === TCP_SYN ? 0 : fromClient ? this.seqS : this.seqC;
+    this.pcap.frame(t, tcpFrame(src, dst, sp, dp, seq, ack, flags, data, this.id++));
+    const used = data.length + (flags & (TCP_SYN | TCP_FIN) ? 1 : 0);
+    if (fromClient) this.seqC += used;
+    else this.seqS += used;
+  }
+
   open(t: number): void {
-    this.pcap.frame(
-      t,
-      tcpFrame(
-        this.client,
-        this.server,
-        this.cport,
-        this.sport,
-        this.seqC,
-        0,
-        TCP_SYN,
-        Buffer.alloc(0),
-        this.id++,
-      ),
-    );
-    this.seqC++;
-    this.pcap.frame(
-      t + 20,
-      tcpFrame(
-        this.server,
-        this.client,
-        this.sport,
-        this.cport,
-        this.seqS,
-        this.seqC,
-        TCP_SYN | TCP_ACK,
-        Buffer.alloc(0),
-        this.id++,
-      ),
-    );
-    this.seqS++;
-    this.pcap.frame(
-      t + 21,
-      tcpFrame(
-        this.client,
-        this.server,
-        this.cport,
-        this.sport,
-        this.seqC,
-        this.seqS,
-        TCP_ACK,
-        Buffer.alloc(0),
-        this.id++,
-      ),
-    );
+    this.segment(t, true, TCP_SYN);
+    this.segment(t + 20, false, TCP_SYN | TCP_ACK);
+    this.segment(t + 21, true, TCP_ACK);
   }
 
   send(t: number, fromClient: boolean, data: Buffer): void {
     for (let off = 0; off < data.length || off === 0; off += 1448) {
-      const seg = data.subarray(off, off + 1448);
-      if (fromClient) {
-        this.pcap.frame(
-          t,
-          tcpFrame(
-            this.client,
-            this.server,
-            this.cport,
-            this.sport,
-            this.seqC,
-            this.seqS,
-            TCP_ACK | TCP_PSH,
-            seg,
-            this.id++,
-          ),
-        );
-        this.seqC += seg.length;
-      } else {
-        this.pcap.frame(
-          t,
-          tcpFrame(
-            this.server,
-            this.client,
-            this.sport,
-            this.cport,
-            this.seqS,
-            this.seqC,
-            TCP_ACK | TCP_PSH,
-            seg,
-            this.id++,
-          ),
-        );
-        this.seqS += seg.length;
-      }
+      this.segment(t, fromClient, TCP_ACK | TCP_PSH, data.subarray(off, off + 1448));
       if (data.length === 0) break;
     }
   }
 
   close(t: number): void {
-    this.pcap.frame(
-      t,
-      tcpFrame(
-        this.client,
-        this.server,
-        this.cport,
-        this.sport,
-        this.seqC,
-        this.seqS,
-        TCP_FIN | TCP_ACK,
-        Buffer.alloc(0),
-        this.id++,
-      ),
-    );
-    this.seqC++;
-    this.pcap.frame(
-      t + 20,
-      tcpFrame(
-        this.server,
-        this.client,
-        this.sport,
-        this.cport,
-        this.seqS,
-        this.seqC,
-        TCP_FIN | TCP_ACK,
-        Buffer.alloc(0),
-        this.id++,
-      ),
-    );
-    this.seqS++;
-    this.pcap.frame(
-      t + 21,
-      tcpFrame(
-        this.client,
-        this.server,
-        this.cport,
-        this.sport,
-        this.seqC,
-        this.seqS,
-        TCP_ACK,
-        Buffer.alloc(0),
-        this.id++,
-      ),
-    );
+    this.segment(t, true, TCP_FIN | TCP_ACK);
+    this.segment(t + 20, false, TCP_FIN | TCP_ACK);
+    this.segment(t + 21, true, TCP_ACK);
   }
 }
 
