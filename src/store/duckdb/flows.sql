@@ -13,15 +13,18 @@ CREATE TABLE IF NOT EXISTS sources (
   diagnostics VARCHAR
 );
 
-CREATE TABLE IF NOT EXISTS flows (
+-- One row per flow. Addresses are 128-bit integers (IPv6 as is, IPv4 as the IPv4-mapped
+-- ::ffff:a.b.c.d), so the writer copies fixed-width columns and never builds address text; the
+-- `flows` view below gives them back as text. Query `flows`; only the store writes `flow_rows`.
+CREATE TABLE IF NOT EXISTS flow_rows (
   id BIGINT NOT NULL,
   source_id INTEGER NOT NULL,
   position DOUBLE NOT NULL,
   first_ms BIGINT NOT NULL,
   last_ms BIGINT NOT NULL,
   ip_version UTINYINT NOT NULL,
-  src VARCHAR NOT NULL,
-  dst VARCHAR NOT NULL,
+  src_ip UHUGEINT NOT NULL,
+  dst_ip UHUGEINT NOT NULL,
   src_port USMALLINT NOT NULL,
   dst_port USMALLINT NOT NULL,
   proto UTINYINT NOT NULL,
@@ -41,6 +44,34 @@ CREATE TABLE IF NOT EXISTS flows (
   dst_watch VARCHAR NOT NULL
 );
 
+-- Address text from the 128-bit form, as coinradar prints it elsewhere: dotted IPv4, the
+-- IPv4-mapped form ::ffff:a.b.c.d, and RFC 5952 IPv6 (lower-case hex, the longest run of two or
+-- more zero groups, the first on a tie, written as ::).
+CREATE OR REPLACE MACRO ip4_text(v) AS
+  concat_ws('.', ((v >> 24) & 255)::INTEGER, ((v >> 16) & 255)::INTEGER, ((v >> 8) & 255)::INTEGER,
+            (v & 255)::INTEGER);
+CREATE OR REPLACE MACRO ip6_groups(v) AS
+  ':' || array_to_string([format('{:x}', ((v >> (112 - 16 * i)::UTINYINT) & 65535)::INTEGER)
+                          FOR i IN range(8)], ':') || ':';
+CREATE OR REPLACE MACRO ip6_trim(r) AS
+  CASE WHEN starts_with(r, '::') THEN r ELSE substr(r, 2) END;
+CREATE OR REPLACE MACRO ip6_finish(r) AS
+  CASE WHEN ends_with(ip6_trim(r), '::') THEN ip6_trim(r)
+       ELSE substr(ip6_trim(r), 1, length(ip6_trim(r)) - 1) END;
+CREATE OR REPLACE MACRO ip6_compress(s) AS ip6_finish(
+  CASE WHEN contains(s, ':0:0:0:0:0:0:0:0:') THEN '::'
+       WHEN contains(s, ':0:0:0:0:0:0:0:') THEN regexp_replace(s, ':0:0:0:0:0:0:0:', '::')
+       WHEN contains(s, ':0:0:0:0:0:0:') THEN regexp_replace(s, ':0:0:0:0:0:0:', '::')
+       WHEN contains(s, ':0:0:0:0:0:') THEN regexp_replace(s, ':0:0:0:0:0:', '::')
+       WHEN contains(s, ':0:0:0:0:') THEN regexp_replace(s, ':0:0:0:0:', '::')
+       WHEN contains(s, ':0:0:0:') THEN regexp_replace(s, ':0:0:0:', '::')
+       WHEN contains(s, ':0:0:') THEN regexp_replace(s, ':0:0:', '::')
+       ELSE s END);
+CREATE OR REPLACE MACRO ip_text(v, ver) AS
+  CASE WHEN ver = 4 THEN ip4_text(v)
+       WHEN (v >> 32) = 65535 THEN '::ffff:' || ip4_text(v)
+       ELSE ip6_compress(ip6_groups(v)) END;
+
 CREATE TABLE IF NOT EXISTS flow_payloads (
   flow_id BIGINT NOT NULL,
   fwd BLOB,
@@ -51,6 +82,15 @@ CREATE TABLE IF NOT EXISTS as_orgs (
   asn UINTEGER PRIMARY KEY,
   org VARCHAR NOT NULL
 );
+
+-- Every flow with its addresses as text (src, dst) beside their integer form (src_ip, dst_ip).
+CREATE OR REPLACE VIEW flows AS
+  SELECT id, source_id, position, first_ms, last_ms, ip_version,
+         ip_text(src_ip, ip_version) AS src, ip_text(dst_ip, ip_version) AS dst,
+         src_port, dst_port, proto, packets, bytes, rev_packets, rev_bytes, tcp_flags, sampling_rate,
+         exporter, observation_domain, src_country, dst_country, src_asn, dst_asn, src_watch,
+         dst_watch, src_ip, dst_ip
+  FROM flow_rows;
 
 CREATE OR REPLACE VIEW flows_v AS
   SELECT f.*, epoch_ms(f.first_ms) AS first_ts, epoch_ms(f.last_ms) AS last_ts, s.name AS source

@@ -8,7 +8,7 @@ SELECT (first_ms // $1) * $1 AS bucket_ms,
        sum(packets + rev_packets) AS packets,
        sum((packets + rev_packets) * sampling_rate) AS packets_est,
        sum((bytes + rev_bytes) * sampling_rate) AS bytes_est,
-       count(DISTINCT src) AS sources
+       count(DISTINCT src_ip) AS sources
 FROM flows
 WHERE first_ms >= $2 AND first_ms < $3 /*SCOPE*/
 GROUP BY 1
@@ -16,28 +16,29 @@ ORDER BY 1;
 
 -- name: top_hosts
 -- Hosts of the scope talking to the given server ports or addresses: $1 ports list, $2 address
--- list, $3 limit. The scope conditions replace the marker as above.
-SELECT src AS host, count(*) AS flows, sum((packets + rev_packets) * sampling_rate) AS packets_est,
+-- list (as 128-bit integers, see flows.sql), $3 limit. The scope conditions replace the marker as above.
+SELECT ip_text(src_ip, ip_version) AS host, count(*) AS flows, sum((packets + rev_packets) * sampling_rate) AS packets_est,
        sum((bytes + rev_bytes) * sampling_rate) AS bytes_est, min(first_ms) AS first_ms, max(last_ms) AS last_ms,
        list(DISTINCT dst_port ORDER BY dst_port) AS ports
 FROM flows
-WHERE (list_contains($1, dst_port) OR list_contains($2, dst)) /*SCOPE*/
-GROUP BY src ORDER BY flows DESC, host LIMIT $3;
+WHERE (list_contains($1, dst_port) OR list_contains($2::UHUGEINT[], dst_ip)) /*SCOPE*/
+GROUP BY src_ip, ip_version ORDER BY flows DESC, host LIMIT $3;
 
 -- name: endpoints
 -- Server endpoints among the given addresses that hosts of the scope reached: $1 address list.
-SELECT dst, dst_port, count(DISTINCT src) AS hosts, count(*) AS flows, min(first_ms) AS first_ms
+SELECT ip_text(dst_ip, ip_version) AS dst, dst_port, count(DISTINCT src_ip) AS hosts, count(*) AS flows,
+       min(first_ms) AS first_ms
 FROM flows
-WHERE list_contains($1, dst) /*SCOPE*/
-GROUP BY dst, dst_port ORDER BY flows DESC;
+WHERE list_contains($1::UHUGEINT[], dst_ip) /*SCOPE*/
+GROUP BY dst_ip, ip_version, dst_port ORDER BY flows DESC, dst, dst_port;
 
 -- name: host_stratum
 -- Client-side counters of one host's connections to the given addresses: $1 host, $2 address list.
-SELECT dst, dst_port, sum(packets * sampling_rate) AS packets_est, sum(bytes * sampling_rate) AS bytes_est,
+SELECT ip_text(dst_ip, ip_version) AS dst, dst_port, sum(packets * sampling_rate) AS packets_est, sum(bytes * sampling_rate) AS bytes_est,
        sum(last_ms - first_ms) / 1000.0 AS active_s, min(first_ms) AS first_ms, max(last_ms) AS last_ms, count(*) AS flows
 FROM flows
-WHERE src = $1 AND list_contains($2, dst)
-GROUP BY dst, dst_port ORDER BY flows DESC;
+WHERE src_ip = $1::UHUGEINT AND list_contains($2::UHUGEINT[], dst_ip)
+GROUP BY dst_ip, ip_version, dst_port ORDER BY flows DESC, dst, dst_port;
 
 -- name: stratum_payloads
 -- Payload samples that look like Stratum logins or jobs, from the scope: $1 limit.

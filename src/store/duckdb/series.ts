@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { listValue, type DuckDBValue } from '@duckdb/node-api';
 import { DuckDbDatabase } from './database.js';
-import { DuckDbFlowStore } from './flows.js';
+import { DuckDbFlowStore, ipValue } from './flows.js';
 
 export interface SeriesScope {
   /** Either end in this country (ISO alpha-2). */
@@ -69,6 +69,11 @@ function statement(name: string, scopeSql: string): string {
   return s.replace('/*SCOPE*/', scopeSql);
 }
 
+/** Addresses as the decimal text of their stored 128-bit form, cast to UHUGEINT[] in SQL. */
+function addressList(addresses: string[]) {
+  return listValue(addresses.map((a) => ipValue(a).toString()));
+}
+
 /** How a label is turned into a flow condition; the detections schema may replace it. */
 export let labelCondition = (param: string): string =>
   `id IN (SELECT flow_id FROM detections WHERE label = ${param})`;
@@ -102,8 +107,8 @@ export function scopeConditions(
     cond.push(`(src_watch = ${x} OR dst_watch = ${x})`);
   }
   if (scope.host) {
-    const x = p(scope.host);
-    cond.push(`(src = ${x} OR dst = ${x})`);
+    const x = p(ipValue(scope.host).toString());
+    cond.push(`(src_ip = ${x}::UHUGEINT OR dst_ip = ${x}::UHUGEINT)`);
   }
   if (scope.dstPorts && scope.dstPorts.length > 0) {
     const ports = scope.dstPorts.map((n) => {
@@ -181,7 +186,7 @@ export class DuckDbSeries {
     const { sql, params } = scopeConditions({ ...scope, dstPorts: undefined }, 4);
     const rows = await this.db.all<Record<string, unknown>>(statement('top_hosts', sql), [
       listValue(ports),
-      listValue(addresses),
+      addressList(addresses),
       limit,
       ...params,
     ]);
@@ -203,7 +208,7 @@ export class DuckDbSeries {
   async endpoints(scope: SeriesScope, addresses: string[]): Promise<Endpoint[]> {
     const { sql, params } = scopeConditions({ ...scope, dstPorts: undefined }, 2);
     const rows = await this.db.all<Record<string, unknown>>(statement('endpoints', sql), [
-      listValue(addresses),
+      addressList(addresses),
       ...params,
     ]);
     return rows.map((r) => ({
@@ -217,8 +222,8 @@ export class DuckDbSeries {
 
   async hostConnections(host: string, addresses: string[]): Promise<HostConnection[]> {
     const rows = await this.db.all<Record<string, unknown>>(statement('host_stratum', ''), [
-      host,
-      listValue(addresses),
+      ipValue(host).toString(),
+      addressList(addresses),
     ]);
     return rows.map((r) => ({
       dst: String(r.dst),
@@ -238,7 +243,7 @@ export class DuckDbSeries {
       statement(
         'stratum_payloads',
         sql.replace(
-          /\b(src|dst|dst_port|src_country|dst_country|src_asn|dst_asn|src_watch|dst_watch|id)\b/g,
+          /\b(src|dst|src_ip|dst_ip|dst_port|src_country|dst_country|src_asn|dst_asn|src_watch|dst_watch|id)\b/g,
           'f.$1',
         ),
       ),
