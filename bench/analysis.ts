@@ -1,11 +1,15 @@
 // Benchmark of the analysis area: generator throughput, NetFlow v9 export, and the daily series +
 // surge over a DuckDB store of many flows; nfdump (the peer) reads the same flows in the same run.
-//   node --import tsx bench/analysis.ts [--days 7] [--hosts 120] [--store-flows 5000000]
+//   node --import tsx bench/analysis.ts [--days 7] [--hosts 120] [--store-flows 50000000]
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { surgeOfBuckets } from '../src/analysis/series.js';
+import { loadEnricher } from '../src/cli/enricher.js';
+import { Progress } from '../src/cli/progress.js';
+import { Diagnostics } from '../src/flow/diagnostics.js';
+import { openFlowStore } from '../src/store/open.js';
 import { flowBatches } from '../src/scenario/generate.js';
 import { replay } from '../src/scenario/replay.js';
 import { buildWorld, CRYPTO_PORTS, defaultConfig } from '../src/scenario/world.js';
@@ -19,7 +23,7 @@ const arg = (name: string, def: number) => {
 };
 const days = arg('days', 7);
 const hosts = arg('hosts', 120);
-const storeFlows = arg('store-flows', 5_000_000);
+const storeFlows = arg('store-flows', 50_000_000);
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'cr-bench-'));
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -80,11 +84,12 @@ try {
     console.log(`ratio generator+v9 encode / nfdump read: ${(s.records / encS / nfdumpRate).toFixed(2)}`);
   } else console.log('nfcapd/nfdump not installed: no peer figures');
 
-  // 4. Store: generate flows straight into DuckDB (CSV + INSERT ... SELECT FROM read_csv), then the
-  //    daily crypto-port series and surge detection.
+  // 4. Store: generate flows straight into the DuckDB flow store through the pipeline's own path
+  //    (enrich with geo + watchlists, FlowStore append), then the daily crypto-port series and surge.
   const perHostDay = flows / (hosts * days);
   const bigHosts = Math.min(1500, Math.max(50, Math.ceil(Math.sqrt(storeFlows / perHostDay / 1.3))));
-  const bigDays = Math.max(14, Math.ceil(storeFlows / perHostDay / bigHosts));
+  // The small world under-predicts a long one (weekends, outages, ramp): aim 15 % high.
+  const bigDays = Math.max(14, Math.ceil((storeFlows * 1.15) / perHostDay / bigHosts));
   const big = defaultConfig({
     seed: 8,
     hosts: bigHosts,
@@ -93,34 +98,43 @@ try {
     onsetMs: Date.UTC(2017, 3, 1) + Math.floor(bigDays / 2) * 86400000,
     miners: 20,
   });
-  const csv = join(dir, 'flows.csv');
-  t = performance.now();
-  const ws = createWriteStream(csv);
+  const enricher = await loadEnricher({ geo: true });
+  const store = await openFlowStore(join(dir, 'bench.duckdb'));
+  const w = await store.beginSource({ name: 'bench-world', kind: 'scenario' });
+  const progress = new Progress('generate + enrich + store', storeFlows);
   let n = 0;
-  for (const b of flowBatches(buildWorld(big))) {
-    let chunk = '';
-    for (let i = 0; i < b.length; i++) {
-      chunk += `${n},1,${Math.round(b.firstMs[i])},${Math.round(b.lastMs[i])},${b.srcText(i)},${b.dstText(i)},${b.srcPort[i]},${b.dstPort[i]},${b.proto[i]},${b.packets[i]},${b.bytes[i]},${b.revPackets[i]},${b.revBytes[i]},${b.tcpFlags[i]},${b.samplingRate[i]}\n`;
-      n++;
-    }
-    if (!ws.write(chunk)) await new Promise<void>((r) => ws.once('drain', () => r()));
+  let tGen = 0;
+  let tEnrich = 0;
+  let tStore = 0;
+  t = performance.now();
+  const gen = flowBatches(buildWorld(big))[Symbol.iterator]();
+  for (;;) {
+    const ta = performance.now();
+    const next = gen.next();
+    const tb = performance.now();
+    tGen += tb - ta;
+    if (next.done) break;
+    const b = next.value;
+    const e = enricher.enrich(b);
+    const tc = performance.now();
+    await w.append(b, e);
+    tEnrich += tc - tb;
+    tStore += performance.now() - tc;
+    n += b.length;
+    progress.update(n);
   }
-  await new Promise<void>((r) => ws.end(() => r()));
-  const csvS = (performance.now() - t) / 1000;
+  const tc = performance.now();
+  await w.commit(new Diagnostics());
+  const tCommit = performance.now() - tc;
+  progress.done();
+  await store.close();
+  const loadS = (performance.now() - t) / 1000;
   console.log(
-    `store world: ${bigHosts} hosts × ${bigDays} days = ${fmt(n)} flows; generate + CSV ${csvS.toFixed(1)} s (${fmt(n / csvS)} flows/s, ${(statSync(csv).size / 1e9).toFixed(2)} GB)`,
+    `store world: ${bigHosts} hosts × ${bigDays} days = ${fmt(n)} flows in ${loadS.toFixed(1)} s = ${fmt(n / loadS)} flows/s ` +
+      `(generate ${(tGen / 1000).toFixed(1)} s, enrich ${(tEnrich / 1000).toFixed(1)} s, DuckDB append ${(tStore / 1000).toFixed(1)} s, commit ${(tCommit / 1000).toFixed(1)} s; ` +
+      `file ${(statSync(join(dir, 'bench.duckdb')).size / 1e9).toFixed(2)} GB)`,
   );
   const db = await DuckDbDatabase.open(join(dir, 'bench.duckdb'));
-  await db.applySchema('flows.sql');
-  t = performance.now();
-  await db.run(`INSERT INTO flows SELECT id, source_id, id::DOUBLE, first_ms, last_ms, 4, src, dst, src_port, dst_port, proto, packets, bytes,
-      rev_packets, rev_bytes, tcp_flags, sampling_rate, '', 0,
-      CASE WHEN src LIKE '175.45.17%' OR src LIKE '210.52.109.%' OR src LIKE '77.94.35.%' THEN 'KP' ELSE '' END, '', 0, 0, '', ''
-    FROM read_csv('${csv}', header = false, columns = {'id': 'BIGINT', 'source_id': 'INTEGER', 'first_ms': 'BIGINT', 'last_ms': 'BIGINT',
-      'src': 'VARCHAR', 'dst': 'VARCHAR', 'src_port': 'USMALLINT', 'dst_port': 'USMALLINT', 'proto': 'UTINYINT', 'packets': 'DOUBLE',
-      'bytes': 'DOUBLE', 'rev_packets': 'DOUBLE', 'rev_bytes': 'DOUBLE', 'tcp_flags': 'UTINYINT', 'sampling_rate': 'UINTEGER'})`);
-  const loadS = (performance.now() - t) / 1000;
-  console.log(`DuckDB INSERT ... SELECT FROM read_csv: ${loadS.toFixed(1)} s = ${fmt(n / loadS)} rows/s`);
   const series = new DuckDbSeries(db);
   t = performance.now();
   const d = await series.series({ bucket: 'day', scope: { country: 'KP', dstPorts: CRYPTO_PORTS } });
@@ -135,6 +149,24 @@ try {
   console.log(
     `  onset found ${inc?.onset.slice(0, 10) ?? 'none'} (truth ${new Date(big.onsetMs!).toISOString().slice(0, 10)}), shape ${inc?.shape ?? '-'}`,
   );
+  // More of the queries an investigation runs, each timed on its own.
+  const timed = async (name: string, f: () => Promise<unknown>) => {
+    const t0 = performance.now();
+    await f();
+    console.log(`  ${name}: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  };
+  console.log(`queries over ${fmt(n)} stored flows:`);
+  await timed('hourly series, watchlist kp, all flows', () =>
+    series.series({ bucket: 'hour', scope: { watch: 'kp' } }),
+  );
+  await timed('top hosts of country KP on crypto ports', () =>
+    series.topHosts({ country: 'KP' }, CRYPTO_PORTS, [], 20),
+  );
+  const [busiest] = await series.topHosts({ country: 'KP' }, CRYPTO_PORTS, [], 1);
+  if (busiest)
+    await timed(`daily series of one host (${busiest.host})`, () =>
+      series.series({ bucket: 'day', scope: { host: busiest.host } }),
+    );
   db.close();
   if (nfFile) {
     // Peer on the step-3 file: the same filter (crypto server ports) as a statistic.

@@ -22,10 +22,7 @@ const enrichers = new Map<string, FlowEnricher>();
  * The enricher the CLI uses: geo data + the default watchlists (kp) + an optional user file.
  * --no-geo skips the country/AS data (and its load) but still marks watchlisted addresses.
  */
-export async function loadEnricher(o: {
-  geo: boolean;
-  watchlist?: string;
-}): Promise<FlowEnricher | undefined> {
+export async function loadEnricher(o: { geo: boolean; watchlist?: string }): Promise<FlowEnricher> {
   const key = `${o.geo}|${o.watchlist ?? ''}`;
   let e = enrichers.get(key);
   if (!e) {

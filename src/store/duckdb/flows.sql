@@ -67,6 +67,12 @@ CREATE OR REPLACE MACRO ip6_compress(s) AS ip6_finish(
        WHEN contains(s, ':0:0:0:') THEN regexp_replace(s, ':0:0:0:', '::')
        WHEN contains(s, ':0:0:') THEN regexp_replace(s, ':0:0:', '::')
        ELSE s END);
+-- Lists passed as one text parameter, comma-separated ('' = empty): addresses as decimal UHUGEINTs,
+-- ports as integers. (An empty list value bound from the client has no item type.)
+CREATE OR REPLACE MACRO ip_list(s) AS
+  list_transform(list_filter(string_split(s, ','), x -> x <> ''), x -> x::UHUGEINT);
+CREATE OR REPLACE MACRO int_list(s) AS
+  list_transform(list_filter(string_split(s, ','), x -> x <> ''), x -> x::INTEGER);
 CREATE OR REPLACE MACRO ip_text(v, ver) AS
   CASE WHEN ver = 4 THEN ip4_text(v)
        WHEN (v >> 32) = 65535 THEN '::ffff:' || ip4_text(v)

@@ -15,13 +15,13 @@ GROUP BY 1
 ORDER BY 1;
 
 -- name: top_hosts
--- Hosts of the scope talking to the given server ports or addresses: $1 ports list, $2 address
--- list (as 128-bit integers, see flows.sql), $3 limit. The scope conditions replace the marker as above.
+-- Hosts of the scope talking to the given server ports or addresses: $1 ports (int_list), $2 address
+-- list (ip_list: comma-separated 128-bit integers, see flows.sql), $3 limit. The scope conditions replace the marker as above.
 SELECT ip_text(src_ip, ip_version) AS host, count(*) AS flows, sum((packets + rev_packets) * sampling_rate) AS packets_est,
        sum((bytes + rev_bytes) * sampling_rate) AS bytes_est, min(first_ms) AS first_ms, max(last_ms) AS last_ms,
        list(DISTINCT dst_port ORDER BY dst_port) AS ports
 FROM flows
-WHERE (list_contains($1, dst_port) OR list_contains($2::UHUGEINT[], dst_ip)) /*SCOPE*/
+WHERE (list_contains(int_list($1), dst_port) OR list_contains(ip_list($2), dst_ip)) /*SCOPE*/
 GROUP BY src_ip, ip_version ORDER BY flows DESC, host LIMIT $3;
 
 -- name: endpoints
@@ -29,7 +29,7 @@ GROUP BY src_ip, ip_version ORDER BY flows DESC, host LIMIT $3;
 SELECT ip_text(dst_ip, ip_version) AS dst, dst_port, count(DISTINCT src_ip) AS hosts, count(*) AS flows,
        min(first_ms) AS first_ms
 FROM flows
-WHERE list_contains($1::UHUGEINT[], dst_ip) /*SCOPE*/
+WHERE list_contains(ip_list($1), dst_ip) /*SCOPE*/
 GROUP BY dst_ip, ip_version, dst_port ORDER BY flows DESC, dst, dst_port;
 
 -- name: host_stratum
@@ -37,7 +37,7 @@ GROUP BY dst_ip, ip_version, dst_port ORDER BY flows DESC, dst, dst_port;
 SELECT ip_text(dst_ip, ip_version) AS dst, dst_port, sum(packets * sampling_rate) AS packets_est, sum(bytes * sampling_rate) AS bytes_est,
        sum(last_ms - first_ms) / 1000.0 AS active_s, min(first_ms) AS first_ms, max(last_ms) AS last_ms, count(*) AS flows
 FROM flows
-WHERE src_ip = $1::UHUGEINT AND list_contains($2::UHUGEINT[], dst_ip)
+WHERE src_ip = $1::UHUGEINT AND list_contains(ip_list($2), dst_ip)
 GROUP BY dst_ip, ip_version, dst_port ORDER BY flows DESC, dst, dst_port;
 
 -- name: stratum_payloads

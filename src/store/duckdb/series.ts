@@ -4,7 +4,7 @@
  * with the buckets in which the store saw no flow at all marked as not observed.
  */
 import { readFileSync } from 'node:fs';
-import { listValue, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBValue } from '@duckdb/node-api';
 import { DuckDbDatabase } from './database.js';
 import { DuckDbFlowStore, ipValue } from './flows.js';
 
@@ -69,9 +69,10 @@ function statement(name: string, scopeSql: string): string {
   return s.replace('/*SCOPE*/', scopeSql);
 }
 
-/** Addresses as the decimal text of their stored 128-bit form, cast to UHUGEINT[] in SQL. */
-function addressList(addresses: string[]) {
-  return listValue(addresses.map((a) => ipValue(a).toString()));
+/** Addresses as one parameter: their stored 128-bit values, comma-separated (ip_list in SQL);
+ * a text parameter, because an empty DuckDB list value has no item type to bind. */
+function addressList(addresses: string[]): string {
+  return addresses.map((a) => ipValue(a).toString()).join(',');
 }
 
 /** How a label is turned into a flow condition; the detections schema may replace it. */
@@ -185,7 +186,7 @@ export class DuckDbSeries {
   async topHosts(scope: SeriesScope, ports: number[], addresses: string[], limit = 20): Promise<TopHost[]> {
     const { sql, params } = scopeConditions({ ...scope, dstPorts: undefined }, 4);
     const rows = await this.db.all<Record<string, unknown>>(statement('top_hosts', sql), [
-      listValue(ports),
+      ports.map((n) => Math.trunc(n)).join(','),
       addressList(addresses),
       limit,
       ...params,
