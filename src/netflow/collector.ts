@@ -4,6 +4,7 @@
  * second, and commits on stop. The socket never waits for the store: batches queue in memory.
  */
 import type { BatchHook } from '../flow/ingest.js';
+import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Diagnostics, type InputProblem } from '../flow/diagnostics.js';
@@ -30,8 +31,9 @@ export interface CollectOptions {
   pendingMs?: number;
   onProblem?: (p: InputProblem) => void;
   /**
-   * Nice value for the calling (storing) thread once the receiver runs, so that under CPU pressure
-   * the scheduler favours receiving over storing (Linux: per thread; unprivileged, one-way).
+   * Nice value for every thread of the process but the receiver's (the storing main thread,
+   * DuckDB's and libuv's threads) once the receiver runs, so that under CPU pressure the scheduler
+   * favours receiving over storing (Linux: per thread; unprivileged, one-way).
    */
   storeNice?: number;
 }
@@ -90,6 +92,8 @@ export class NetflowCollector {
   private writer!: SourceWriter;
   private chain: Promise<void> = Promise.resolve();
   private lastCheckpoint = 0;
+  private receiverTid: number | undefined;
+  private readonly reniced = new Set<number>();
   private samplingByExporter: Record<string, number> = {};
   private resolveDone!: (r: CollectResult) => void;
   private rejectDone!: (e: unknown) => void;
@@ -123,7 +127,7 @@ export class NetflowCollector {
     };
     const worker = startReceiver(cfg);
     const c = new NetflowCollector(o, worker);
-    const ready = await new Promise<{ port: number; recvBuffer: number }>((res, rej) => {
+    const ready = await new Promise<{ port: number; recvBuffer: number; tid?: number }>((res, rej) => {
       const onMsg = (m: ReceiverMessage) => {
         if (m.t === 'ready') {
           worker.off('message', onMsg);
@@ -136,13 +140,8 @@ export class NetflowCollector {
       worker.on('message', onMsg);
       worker.once('error', rej);
     });
-    if (o.storeNice !== undefined) {
-      try {
-        setPriority(0, o.storeNice);
-      } catch {
-        // not permitted here: the store keeps its priority
-      }
-    }
+    c.receiverTid = ready.tid;
+    c.renice();
     c.port = ready.port;
     c.recvBuffer = ready.recvBuffer;
     c.source = `udp://${addr.ipv6 ? `[${addr.host}]` : addr.host}:${ready.port}`;
@@ -153,6 +152,35 @@ export class NetflowCollector {
     // A receiver that dies without saying 'done' still gets what arrived committed.
     worker.on('exit', () => c.finishOnce());
     return c;
+  }
+
+  /**
+   * Lower the priority of every thread of the process but the receiver's (`storeNice`): the main
+   * thread that stores, DuckDB's worker threads, libuv's pool. Linux applies setpriority per
+   * thread id; threads started later are caught at the next checkpoint. Elsewhere (no
+   * /proc/self/task) only the calling thread is lowered.
+   */
+  private renice(): void {
+    const nice = this.o.storeNice;
+    if (nice === undefined) return;
+    let tids: number[] = [0];
+    if (this.receiverTid !== undefined) {
+      try {
+        tids = readdirSync('/proc/self/task')
+          .map(Number)
+          .filter((t) => t !== this.receiverTid && !this.reniced.has(t));
+      } catch {
+        // no procfs: the calling thread only
+      }
+    }
+    for (const t of tids) {
+      try {
+        setPriority(t, nice);
+        if (t !== 0) this.reniced.add(t);
+      } catch {
+        // not permitted, or the thread has ended: it keeps its priority
+      }
+    }
   }
 
   private onMessage(m: ReceiverMessage): void {
@@ -193,6 +221,7 @@ export class NetflowCollector {
       if (now - this.lastCheckpoint >= 1000) {
         this.lastCheckpoint = now;
         await this.writer.checkpoint();
+        this.renice();
       }
     } catch (e) {
       this.writeError = e;

@@ -4,6 +4,7 @@
  * Full batches go to the main thread with their column buffers transferred, not copied.
  */
 import { createSocket, type RemoteInfo } from 'node:dgram';
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Diagnostics, type InputProblem } from '../flow/diagnostics.js';
 import type { FlowBatch } from '../flow/record.js';
@@ -24,7 +25,7 @@ export interface ReceiverConfig {
 
 /** Messages from the receiver to the main thread. */
 export type ReceiverMessage =
-  | { t: 'ready'; port: number; address: string; recvBuffer: number }
+  | { t: 'ready'; port: number; address: string; recvBuffer: number; tid?: number }
   | { t: 'error'; message: string }
   | { t: 'batch'; batch: TransferredBatch }
   | { t: 'problem'; problem: InputProblem }
@@ -56,6 +57,17 @@ export const BATCH_COLUMNS = [
   'position',
   'exporterIdx',
 ] as const;
+
+/** This thread's kernel id (Linux: /proc/thread-self → <pid>/task/<tid>), so the main thread can
+ * lower every other thread's priority but this one's. */
+function threadId(): number | undefined {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    return Number.isInteger(tid) && tid > 0 ? tid : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function run(cfg: ReceiverConfig): void {
   const port = parentPort!;
@@ -154,7 +166,13 @@ function run(cfg: ReceiverConfig): void {
       decoder!.flush();
       postCounts();
     }, cfg.flushMs);
-    send({ t: 'ready', port: boundPort, address: cfg.host, recvBuffer: sock.getRecvBufferSize() });
+    send({
+      t: 'ready',
+      port: boundPort,
+      address: cfg.host,
+      recvBuffer: sock.getRecvBufferSize(),
+      tid: threadId(),
+    });
   });
 }
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetflowCollector, parseListen } from '../../src/netflow/collector.js';
@@ -145,6 +145,40 @@ test('--max-datagrams stops the collector after N datagrams', async () => {
     const r = await c.done;
     assert.equal(r.datagrams, 3);
     assert.equal(r.flows, 3);
+  } finally {
+    await store.close();
+  }
+});
+
+test('storeNice lowers every thread but the receiver (Linux), so receiving wins the CPU', async (t) => {
+  if (!existsSync('/proc/thread-self')) {
+    t.skip('no /proc/thread-self: per-thread priorities are Linux-only');
+    return;
+  }
+  const nice = (tid: string) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]); // field 19: nice
+  };
+  const store = await openFlowStore(':memory:');
+  try {
+    const before = new Set(readdirSync('/proc/self/task'));
+    const c = await NetflowCollector.start({
+      listen: 'udp://127.0.0.1:0',
+      store,
+      storeNice: 7,
+      maxDatagrams: 1,
+    });
+    const tasks = readdirSync('/proc/self/task');
+    // Exactly one thread keeps nice 0: the receiver worker, started by the collector. Every other
+    // thread — the main (storing) thread, DuckDB's, libuv's, V8's — is at 7.
+    const unlowered = tasks.filter((x) => nice(x) !== 7);
+    assert.equal(nice(String(process.pid)), 7);
+    assert.equal(unlowered.length, 1, `threads not lowered: ${unlowered.join(', ')} of ${tasks.length}`);
+    assert.ok(!before.has(unlowered[0]), 'the one left at its priority is the new receiver thread');
+    const sock = createSocket('udp4');
+    await send(sock, c.port, '127.0.0.1', [goodIpfix(1)]);
+    sock.close();
+    assert.equal((await c.done).flows, 1);
   } finally {
     await store.close();
   }
