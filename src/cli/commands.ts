@@ -16,6 +16,7 @@ import * as apikey from './apikey.js';
 import * as scenario from './scenario.js';
 import * as series from './series.js';
 import * as surge from './surge.js';
+import * as hosts from './hosts.js';
 import * as report from './report.js';
 import * as estimate from './estimate.js';
 import * as chain from './chain.js';
@@ -37,6 +38,7 @@ export const commands: { register(program: Command): void }[] = [
   scenario,
   series,
   surge,
+  hosts,
   report,
   estimate,
   chain,

@@ -8,6 +8,8 @@ import { hashrateBoundsFromFlows, power, revenue, type MinedCoin, type Range } f
 import { surgeOfBuckets } from '../analysis/series.js';
 import { stratumEvidence, type StratumLine } from '../analysis/stratum-evidence.js';
 import { CRYPTO_PORTS, ipv4Text, poolCatalogue } from '../scenario/world.js';
+import { ipValue } from '../store/duckdb/flows.js';
+import { hostProfiles } from '../store/duckdb/hosts.js';
 import type { DuckDbSeries, SeriesScope } from '../store/duckdb/series.js';
 import type {
   Claim,
@@ -59,13 +61,13 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
   const poolByAddr = new Map<string, (typeof pools)[number]>();
   for (const p of pools) poolByAddr.set(`${ipv4Text(p.ip)}:${p.port}`, p);
   const poolIps = [...new Set(pools.map((p) => ipv4Text(p.ip)))];
-  const poolIpList = poolIps.map((ip) => `'${ip}'`).join(', ');
+  const poolIpList = poolIps.map((ip) => `${ipValue(ip)}::UHUGEINT`).join(', ');
 
   // Timelines: flows to crypto ports, and flows to catalogued pool addresses (any port).
   const portScope: SeriesScope = { ...o.scope, dstPorts: [...CRYPTO_PORTS] };
   const poolScope: SeriesScope = {
     ...o.scope,
-    where: [o.scope.where, `dst IN (${poolIpList})`].filter(Boolean).join(' AND '),
+    where: [o.scope.where, `dst_ip IN (${poolIpList})`].filter(Boolean).join(' AND '),
   };
   const timelines: Timeline[] = [];
   const periodData = await series.series({ bucket: 'day', fromMs: o.fromMs, toMs: o.toMs, scope: portScope });
@@ -105,15 +107,39 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
   }
 
   const top = await series.topHosts(o.scope, [...CRYPTO_PORTS], poolIps, o.topHosts ?? 20);
-  const hosts: HostRow[] = top.map((h) => ({
-    host: h.host,
-    flows: h.flows,
-    packets: h.packetsEst,
-    bytes: h.bytesEst,
-    firstSeen: day(h.firstMs),
-    lastSeen: day(h.lastMs),
-    labels: h.ports.map((p) => `port ${p}`),
-  }));
+  // Profiles of the same hosts (coinradar hosts): sessions, duty cycle, coins by evidence grade.
+  const profiles = new Map(
+    (
+      await hostProfiles(series.db, {
+        scope: o.scope,
+        ports: [...CRYPTO_PORTS],
+        addresses: poolIps,
+        fromMs: o.fromMs,
+        toMs: o.toMs,
+        limit: 100_000,
+      })
+    ).map((h) => [h.host, h]),
+  );
+  const hosts: HostRow[] = top.map((h) => {
+    const p = profiles.get(h.host);
+    return {
+      host: h.host,
+      flows: h.flows,
+      packets: h.packetsEst,
+      bytes: h.bytesEst,
+      firstSeen: day(h.firstMs),
+      lastSeen: day(h.lastMs),
+      labels: h.ports.map((p) => `port ${p}`),
+      ...(p
+        ? {
+            sessions: p.sessions,
+            dutyCycle: p.dutyCycle,
+            coins: p.coins,
+            firstStrong: p.firstStrongMs === null ? undefined : day(p.firstStrongMs),
+          }
+        : {}),
+    };
+  });
 
   const eps = await series.endpoints(o.scope, poolIps);
   const poolRows: PoolRow[] = eps.map((e) => {

@@ -31,6 +31,12 @@ export interface HostRow {
   lastSeen: string;
   /** Labels or ports that put the host in the table. */
   labels: string[];
+  /** From its host profile: sessions, share of hours active, coins with the evidence grade, and
+   * the first day with evidence better than a port. */
+  sessions?: number;
+  dutyCycle?: number;
+  coins?: string[];
+  firstStrong?: string;
 }
 
 export interface PoolRow {

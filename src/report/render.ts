@@ -3,7 +3,7 @@
  * fetched) and as Markdown. Layout only: every figure comes from the report object.
  */
 import type { Range } from '../analysis/estimate.js';
-import type { InvestigationReport } from './model.js';
+import type { HostRow, InvestigationReport } from './model.js';
 import { barsSvg, esc, fmtNum, timelineSvg } from './svg.js';
 
 export function fmtRange(r: Range | undefined, unit = '', digits = 3): string {
@@ -29,22 +29,53 @@ export function fmtHashrate(r: Range | undefined): string {
   return fmtRange({ low: r.low / d, mid: r.mid / d, high: r.high / d }, u);
 }
 
+const HOST_COLUMNS = [
+  'host',
+  'flows',
+  'packets',
+  'bytes',
+  'first seen',
+  'first strong evidence',
+  'last seen',
+  'sessions',
+  'duty cycle',
+  'coins',
+  'labels',
+];
+
+/** The cells after the host's address, as text (escaped by the HTML caller). */
+function hostCells(h: HostRow): string[] {
+  return [
+    fmtNum(h.flows),
+    fmtNum(h.packets),
+    fmtNum(h.bytes),
+    h.firstSeen,
+    h.firstStrong ?? '–',
+    h.lastSeen,
+    h.sessions === undefined ? '–' : fmtNum(h.sessions),
+    h.dutyCycle === undefined ? '–' : `${(h.dutyCycle * 100).toFixed(0)} %`,
+    (h.coins ?? []).join(', '),
+    h.labels.join(', '),
+  ];
+}
+
 const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;color:#111827;max-width:1000px;margin:24px auto;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
 h3{font-size:14px;margin:16px 0 4px}.meta{color:#4b5563;margin-bottom:12px}
 table{border-collapse:collapse;width:100%;margin:6px 0 12px;font-size:12.5px}
 th,td{border-bottom:1px solid #e5e7eb;padding:4px 6px;text-align:left;vertical-align:top}
-th{background:#f9fafb;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f9fafb;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.k,td code{white-space:nowrap}
 code{font:12px ui-monospace,Menlo,Consolas,monospace;background:#f3f4f6;padding:1px 3px;border-radius:3px;word-break:break-all}
 ul.findings li{margin:3px 0}.note{color:#4b5563;font-size:12.5px}.kind{font-size:11px;color:#fff;background:#6b7280;border-radius:3px;padding:0 4px}
 `;
 
-function table(head: string[], rows: string[][], numeric: boolean[] = []): string {
+/** An HTML table; `numeric` columns are right-aligned, `keep` columns (dates, ids) never wrap. */
+function table(head: string[], rows: string[][], numeric: boolean[] = [], keep: boolean[] = []): string {
   const th = head.map((h) => `<th>${esc(h)}</th>`).join('');
-  const tr = rows
-    .map((r) => `<tr>${r.map((c, i) => `<td${numeric[i] ? ' class="n"' : ''}>${c}</td>`).join('')}</tr>`)
-    .join('');
+  const cls = (i: number) => (numeric[i] ? ' class="n"' : keep[i] ? ' class="k"' : '');
+  const tr = rows.map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${c}</td>`).join('')}</tr>`).join('');
   return `<table><thead><tr>${th}</tr></thead><tbody>${tr}</tbody></table>`;
 }
 
@@ -99,17 +130,10 @@ export function renderHtml(r: InvestigationReport): string {
     );
     p.push(
       table(
-        ['host', 'flows', 'packets', 'bytes', 'first seen', 'last seen', 'labels'],
-        r.hosts.map((h) => [
-          `<code>${esc(h.host)}</code>`,
-          fmtNum(h.flows),
-          fmtNum(h.packets),
-          fmtNum(h.bytes),
-          esc(h.firstSeen),
-          esc(h.lastSeen),
-          esc(h.labels.join(', ')),
-        ]),
-        [false, true, true, true],
+        HOST_COLUMNS,
+        r.hosts.map((h) => [`<code>${esc(h.host)}</code>`, ...hostCells(h).map(esc)]),
+        [false, true, true, true, false, false, false, true, true, false, false],
+        [false, false, false, false, true, true, true],
       ),
     );
   } else p.push('<p>None.</p>');
@@ -262,16 +286,8 @@ export function renderMarkdown(r: InvestigationReport): string {
   p.push(
     r.hosts.length
       ? mdTable(
-          ['host', 'flows', 'packets', 'bytes', 'first seen', 'last seen', 'labels'],
-          r.hosts.map((h) => [
-            h.host,
-            fmtNum(h.flows),
-            fmtNum(h.packets),
-            fmtNum(h.bytes),
-            h.firstSeen,
-            h.lastSeen,
-            h.labels.join(', '),
-          ]),
+          HOST_COLUMNS,
+          r.hosts.map((h) => [h.host, ...hostCells(h)]),
         )
       : 'None.',
   );

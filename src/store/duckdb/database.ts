@@ -28,7 +28,7 @@ export class DuckDbDatabase {
     await this.conn.run(sql, params);
   }
 
-  /** Rows as plain objects; BIGINT/HUGEINT become numbers (all counters here fit 2^53). */
+  /** Rows as plain objects; BIGINT/HUGEINT become numbers (all counters here fit 2^53), lists arrays. */
   async all<T = Record<string, unknown>>(sql: string, params?: DuckDBValue[]): Promise<T[]> {
     const reader = await this.conn.runAndReadAll(sql, params);
     const rows = reader.getRowObjects();
@@ -48,9 +48,10 @@ export class DuckDbDatabase {
 function plain(v: unknown): unknown {
   if (typeof v === 'bigint') return Number(v);
   if (v && typeof v === 'object') {
-    // DuckDBBlobValue has .bytes; timestamps and decimals have toString().
-    const o = v as { bytes?: Uint8Array; toString(): string };
+    // DuckDBBlobValue has .bytes, DuckDBListValue .items; timestamps and decimals have toString().
+    const o = v as { bytes?: Uint8Array; items?: readonly unknown[]; toString(): string };
     if (o.bytes instanceof Uint8Array) return Buffer.from(o.bytes);
+    if (Array.isArray(o.items)) return o.items.map(plain);
     return o.toString();
   }
   return v;

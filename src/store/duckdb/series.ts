@@ -71,7 +71,7 @@ function statement(name: string, scopeSql: string): string {
 
 /** Addresses as one parameter: their stored 128-bit values, comma-separated (ip_list in SQL);
  * a text parameter, because an empty DuckDB list value has no item type to bind. */
-function addressList(addresses: string[]): string {
+export function addressList(addresses: string[]): string {
   return addresses.map((a) => ipValue(a).toString()).join(',');
 }
 
@@ -198,11 +198,7 @@ export class DuckDbSeries {
       bytesEst: Number(r.bytes_est),
       firstMs: Number(r.first_ms),
       lastMs: Number(r.last_ms),
-      ports: String(r.ports)
-        .replace(/[[\]]/g, '')
-        .split(',')
-        .map((x) => Number(x.trim()))
-        .filter((x) => Number.isFinite(x)),
+      ports: (r.ports as unknown[]).map(Number),
     }));
   }
 

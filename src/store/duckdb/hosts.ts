@@ -1,0 +1,137 @@
+/**
+ * Host profiles over the DuckDB flow store: per internal host of a scope, its crypto activity —
+ * first and last seen, sessions, hours active and duty cycle, traffic, server ports and peers,
+ * detection labels and coins, and the artifacts (wallets, workers, agents, pools) of its flows.
+ */
+import { readFileSync } from 'node:fs';
+import type { DuckDBValue } from '@duckdb/node-api';
+import { CONFIDENCE_RANK, type Confidence } from '../../detect/types.js';
+import type { DuckDbDatabase } from './database.js';
+import { ipValue } from './flows.js';
+import { addressList, scopeConditions, type SeriesScope } from './series.js';
+
+const SQL = readFileSync(new URL('./hosts.sql', import.meta.url), 'utf8');
+
+const NO_DETECTIONS =
+  "(SELECT NULL::BIGINT AS flow_id, ''::VARCHAR AS label, ''::VARCHAR AS coin, ''::VARCHAR AS confidence, 0::UTINYINT AS confidence_rank WHERE false)";
+const NO_ARTIFACTS =
+  "(SELECT NULL::BIGINT AS flow_id, ''::VARCHAR AS kind, ''::VARCHAR AS value WHERE false)";
+
+export interface HostProfileQuery {
+  scope: SeriesScope;
+  /** Ports (either end) that count as crypto activity (e.g. the crypto port set); [] for none. */
+  ports: number[];
+  /** Remote addresses (either end) that count as crypto activity (e.g. catalogued pools). */
+  addresses?: string[];
+  /** Only detections with these labels count (default: every label). */
+  labels?: string[];
+  /** Least confidence that counts (default 'port': detections of any grade, and the port and
+   * address lists); above 'port' only detections of that grade or better count. */
+  minConfidence?: Confidence;
+  /** Flows to the same server endpoint starting within this gap after the last one ended are one session. */
+  sessionGapMs?: number;
+  fromMs?: number;
+  toMs?: number;
+  limit?: number;
+}
+
+export interface HostProfile {
+  host: string;
+  country: string;
+  asn: number;
+  flows: number;
+  sessions: number;
+  /** Hours in which a crypto flow of the host was open. */
+  hoursActive: number;
+  /** hoursActive over the hours from its first to its last crypto activity (0–1). */
+  dutyCycle: number;
+  packetsEst: number;
+  bytesEst: number;
+  firstMs: number;
+  lastMs: number;
+  /** First and last flow with evidence better than its port (behaviour, infrastructure, payload). */
+  firstStrongMs: number | null;
+  lastStrongMs: number | null;
+  ports: number[];
+  peers: number;
+  /** "label/confidence" of the detections on its flows. */
+  labels: string[];
+  /** "coin/confidence", each coin with the best confidence any of its detections had. */
+  coins: string[];
+  wallets: string[];
+  workers: string[];
+  agents: string[];
+  pools: string[];
+}
+
+/**
+ * The condition "the source end of the flow is the internal host": the end the scope names by
+ * country, AS, watchlist or address (all that are given); when it names no end (or names the
+ * destination's country only), the source — the client — is the host.
+ */
+function sourceSide(scope: SeriesScope, p: (v: DuckDBValue) => string): string {
+  const c: string[] = [];
+  if (scope.country) c.push(`src_country = ${p(scope.country)}`);
+  if (scope.srcCountry) c.push(`src_country = ${p(scope.srcCountry)}`);
+  if (scope.asn !== undefined) c.push(`src_asn = ${p(scope.asn)}`);
+  if (scope.watch) c.push(`src_watch = ${p(scope.watch)}`);
+  if (scope.host) c.push(`src_ip = ${p(ipValue(scope.host).toString())}::UHUGEINT`);
+  return c.length ? c.join(' AND ') : 'TRUE';
+}
+
+export async function hostProfiles(db: DuckDbDatabase, q: HostProfileQuery): Promise<HostProfile[]> {
+  const [t] = await db.all<{ n: number }>(
+    "SELECT count(*) AS n FROM information_schema.tables WHERE table_name IN ('detections', 'artifacts')",
+  );
+  const haveDetections = t.n === 2;
+  const params: DuckDBValue[] = [
+    q.ports.map((n) => Math.trunc(n)).join(','),
+    addressList(q.addresses ?? []),
+    q.sessionGapMs ?? 10 * 60_000,
+    q.fromMs ?? -8.64e15,
+    q.toMs ?? 8.64e15,
+    q.limit ?? 1000,
+    CONFIDENCE_RANK[q.minConfidence ?? 'port'],
+  ];
+  const p = (v: DuckDBValue) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const scope = scopeConditions(q.scope, params.length + 1);
+  params.push(...scope.params);
+  const side = sourceSide(q.scope, p);
+  const labels =
+    q.labels && q.labels.length ? ` AND d.label IN (${q.labels.map((l) => p(l)).join(', ')})` : '';
+  const byPort = (q.minConfidence ?? 'port') === 'port' ? 'TRUE' : 'FALSE';
+  const sql = SQL.replaceAll('/*SIDE*/', side)
+    .replace('/*BY_PORT*/', byPort)
+    .replace('/*SCOPE*/', scope.sql)
+    .replace('/*LABELS*/', labels)
+    .replaceAll('/*DETECTIONS*/', haveDetections ? 'detections' : NO_DETECTIONS)
+    .replace('/*ARTIFACTS*/', haveDetections ? 'artifacts' : NO_ARTIFACTS);
+  const rows = await db.all<Record<string, unknown>>(sql, params);
+  const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+  return rows.map((r) => ({
+    host: String(r.host),
+    country: String(r.country ?? ''),
+    asn: Number(r.asn),
+    flows: Number(r.flows),
+    sessions: Number(r.sessions),
+    hoursActive: Number(r.hours),
+    dutyCycle: Number(r.duty_cycle),
+    packetsEst: Number(r.packets_est),
+    bytesEst: Number(r.bytes_est),
+    firstMs: Number(r.first_ms),
+    lastMs: Number(r.last_ms),
+    firstStrongMs: r.first_strong_ms == null ? null : Number(r.first_strong_ms),
+    lastStrongMs: r.last_strong_ms == null ? null : Number(r.last_strong_ms),
+    ports: list(r.ports).map(Number),
+    peers: Number(r.peers),
+    labels: list(r.labels),
+    coins: list(r.coins),
+    wallets: list(r.wallets),
+    workers: list(r.workers),
+    agents: list(r.agents),
+    pools: list(r.pools),
+  }));
+}
