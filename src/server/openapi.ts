@@ -59,6 +59,16 @@ export const versionSchema = {
   },
 } as const;
 
+/** POST /v1/screen's 200 response (the route's serializer; the OpenAPI document writes it with $refs). */
+export const batchResponseSchema = {
+  type: 'object',
+  properties: {
+    results: { type: 'array', items: resultSchema },
+    matched: { type: 'integer' },
+    lists: { type: 'array', items: versionSchema },
+  },
+} as const;
+
 export function screenBodySchema(maxBatch: number) {
   return {
     type: 'object',
