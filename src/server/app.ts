@@ -2,7 +2,8 @@
  * The screening HTTP API (fastify). Routes are schema-first; every error is
  * {"error":{"code","message"}}; /v1 routes need an API key unless the server was started with
  * anonymous access explicitly allowed. The index is in memory: an exact lookup is a Map.get, and
- * its response is built from pre-serialised parts (json.ts).
+ * its response is built from pre-serialised parts (json.ts). With a chain index (`chain`), every
+ * screened address also gets cluster and indirect matches, as `coinradar screen` gives them.
  */
 import Fastify, {
   type FastifyError,
@@ -10,18 +11,34 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import type { ScreenResult, ScreeningIndex } from '../sanctions/screen.js';
+import {
+  screenWithExposure,
+  type ChainExposureProvider,
+  type ScreenResult,
+  type ScreeningIndex,
+} from '../sanctions/screen.js';
 import type { ApiKeyFile, ApiKeyRecord } from './keys.js';
 import { auditTime, auditWho, type AuditLog } from './audit.js';
 import { JSON_TYPE, screenBatchJson, screenResultJson } from './json.js';
 import { RateLimiter } from './rate-limit.js';
 import {
   batchResponseSchema,
+  chainSchema,
   openApiDocument,
   resultSchema,
   screenBodySchema,
   versionSchema,
+  type ChainInfo,
 } from './openapi.js';
+
+/** A chain index to screen against besides the lists (coinradar serve opens it; see cli/chain-screening.ts). */
+export interface ServerChain {
+  provider: ChainExposureProvider;
+  network: string | null;
+  tipHeight: number;
+  /** How far back received funds are followed for indirect matches. */
+  hops: number;
+}
 
 export interface ServerOptions {
   index: ScreeningIndex;
@@ -37,6 +54,8 @@ export interface ServerOptions {
   rate?: number;
   burst?: number;
   logger?: boolean;
+  /** Add cluster and indirect matches from this chain index (none: exact matches only). */
+  chain?: ServerChain | null;
 }
 
 declare module 'fastify' {
@@ -107,10 +126,17 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH;
   const limiter = new RateLimiter(opts.rate ?? 0, opts.burst);
   const { keys, audit } = opts;
+  const chain = opts.chain ?? null;
+  const chainInfo: ChainInfo | null = chain
+    ? { network: chain.network, tipHeight: chain.tipHeight, hops: chain.hops, policy: 'haircut' }
+    : null;
+  const chainTag = chainInfo
+    ? `${chainInfo.network ?? 'chain'}@${chainInfo.tipHeight}, ${chainInfo.hops} hops (${chainInfo.policy})`
+    : undefined;
   // Swapped whole by swapIndex() (coinradar serve does it on SIGHUP after a new list load), so a
   // request sees one consistent index and version set.
   let current = screeningState(opts.index);
-  const doc = openApiDocument({ maxBatch, bodyLimit, anonymous: !!opts.allowAnonymous });
+  const doc = openApiDocument({ maxBatch, bodyLimit, anonymous: !!opts.allowAnonymous, chain: chainInfo });
 
   const app = Fastify({
     logger: opts.logger ?? false,
@@ -221,7 +247,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     );
   }
 
-  /** Audit one batch; returns the addresses that matched. */
+  /** Audit one batch (POST, or GET on the chain path); returns the addresses that matched. */
   function auditBatch(
     req: FastifyRequest,
     route: string,
@@ -239,9 +265,22 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       addresses,
       matched,
       lists: state.listTags,
+      ...(chainTag ? { chain: chainTag } : {}),
       status: 200,
     });
     return matched;
+  }
+
+  /** Exact matches plus the chain index's cluster and indirect ones, audited like the exact path. */
+  async function screenOnChain(
+    req: FastifyRequest,
+    route: string,
+    addresses: string[],
+    provider: ChainExposureProvider,
+  ): Promise<{ state: ScreeningState; results: ScreenResult[]; matched: string[] }> {
+    const state = current;
+    const results = await screenWithExposure(state.index, addresses, provider);
+    return { state, results, matched: auditBatch(req, route, state, addresses, results) };
   }
 
   app.get('/openapi.json', async () => doc);
@@ -249,6 +288,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     ok: true,
     addresses: current.index.size,
     lists: current.lists,
+    ...(chainInfo ? { chain: chainInfo } : {}),
   }));
 
   app.get<{ Params: { address: string } }>(
@@ -261,6 +301,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     (req, reply) => {
       const address = req.params.address;
       if (!address) return sendError(reply, 400, 'bad_request', 'empty address');
+      if (chain) {
+        // Rejections reach the error handler (500 internal); the server keeps serving.
+        return screenOnChain(req, 'GET /v1/screen', [address], chain.provider).then((x) => x.results[0]);
+      }
       // The hot path: one Map.get, a pre-serialised body, an audit line from pre-serialised parts.
       const state = current;
       const m = state.index.lookup(address);
@@ -279,6 +323,16 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     },
     (req, reply) => {
       const addresses = req.body.addresses;
+      if (chain) {
+        return screenOnChain(req, 'POST /v1/screen', addresses, chain.provider).then(
+          ({ state, results, matched }) => ({
+            results,
+            matched: matched.length,
+            lists: state.lists,
+            chain: chainInfo,
+          }),
+        );
+      }
       const state = current;
       const results = state.index.screenAddresses(addresses);
       const matched = auditBatch(req, 'POST /v1/screen', state, addresses, results);
@@ -293,12 +347,12 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         response: {
           200: {
             type: 'object',
-            properties: { lists: { type: 'array', items: versionSchema } },
+            properties: { lists: { type: 'array', items: versionSchema }, chain: chainSchema },
           },
         },
       },
     },
-    async () => ({ lists: current.lists }),
+    async () => ({ lists: current.lists, ...(chainInfo ? { chain: chainInfo } : {}) }),
   );
 
   app.setNotFoundHandler((req, reply) =>

@@ -16,6 +16,8 @@ export interface AuditEntry {
   matched: string[];
   /** List versions the index held: "list@versionId". */
   lists: string[];
+  /** The chain index cluster and indirect matches came from: "network@tipHeight, k hops (haircut)". */
+  chain?: string;
   status: number;
 }
 

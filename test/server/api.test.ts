@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSdnCsv } from '../../src/sanctions/sdn-csv.js';
-import { ScreeningIndex } from '../../src/sanctions/screen.js';
+import { ScreeningIndex, type ChainExposureProvider } from '../../src/sanctions/screen.js';
 import Fastify from 'fastify';
 import { buildServer } from '../../src/server/app.js';
 import { AuditLog, auditWho, type AuditEntry } from '../../src/server/audit.js';
@@ -373,4 +373,49 @@ test('audit: the hot path writes the line record() would; every line lands, in o
     // Same keys in the same order as JSON.stringify of the entry: the same line but for the time.
     assert.equal(line, JSON.stringify({ ...entry(i, whos[i % 2]), ts: got.ts }));
   }
+});
+
+test('with a chain provider: cluster matches in GET and POST; a failing chain lookup is a 500 and the server goes on', async () => {
+  // The litecoind regtest test (chain-screening.test.ts) runs the real chain index; this one the
+  // server's side of it: a cluster table as provider, then one that fails.
+  const mate = '1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2';
+  let fail = false;
+  const provider: ChainExposureProvider = {
+    async exposure(address, isListed) {
+      if (fail) throw new Error('chain index unreadable');
+      return address === mate && isListed(TIAN) ? [{ kind: 'cluster', listedAddress: TIAN, hops: 0 }] : [];
+    },
+  };
+  const app = buildServer({
+    index,
+    keys,
+    audit,
+    chain: { provider, network: 'bitcoin', tipHeight: 100, hops: 3 },
+  });
+  let r = await app.inject({ method: 'GET', url: `/v1/screen/${mate}`, headers: auth() });
+  assert.equal(r.statusCode, 200);
+  const m = r.json().matches;
+  assert.deepEqual(
+    m.map((x: { kind: string; listedAddress: string; hops: number }) => [x.kind, x.listedAddress, x.hops]),
+    [['cluster', TIAN, 0]],
+  );
+  assert.equal(m[0].entity.name, 'TIAN, Yinyin');
+  r = await app.inject({
+    method: 'POST',
+    url: '/v1/screen',
+    headers: auth(),
+    payload: { addresses: [TIAN, mate, 'nothing'] },
+  });
+  assert.deepEqual(
+    r.json().results.map((x: { matches: { kind: string }[] }) => x.matches.map((y) => y.kind)),
+    [['exact'], ['cluster'], []],
+  );
+  assert.deepEqual(r.json().chain, { network: 'bitcoin', tipHeight: 100, hops: 3, policy: 'haircut' });
+  fail = true;
+  r = await app.inject({ method: 'GET', url: `/v1/screen/${mate}`, headers: auth() });
+  assert.deepEqual([r.statusCode, r.json().error.code], [500, 'internal']);
+  fail = false;
+  r = await app.inject({ method: 'GET', url: `/v1/screen/${mate}`, headers: auth() });
+  assert.equal(r.statusCode, 200);
+  await app.close();
 });
