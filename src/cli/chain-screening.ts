@@ -10,6 +10,7 @@ import type { ChainExposureProvider, ScreeningIndex } from '../sanctions/screen.
 import type { ChainState } from '../store/chain.js';
 import { DuckDbChainStore } from '../store/duckdb/chain.js';
 import { DuckDbSanctionsStore } from '../store/duckdb/sanctions.js';
+import { parseWholeNumber } from './output.js';
 
 export const MAX_CHAIN_HOPS = 20;
 
@@ -21,10 +22,7 @@ export function addChainOptions(cmd: Command): Command {
 }
 
 export function parseChainHops(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || n > MAX_CHAIN_HOPS)
-    throw new Error(`--chain-hops must be a whole number from 0 to ${MAX_CHAIN_HOPS}, not '${v}'`);
-  return n;
+  return parseWholeNumber('--chain-hops', v, 0, MAX_CHAIN_HOPS);
 }
 
 export interface ChainIndex {

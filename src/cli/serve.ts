@@ -7,6 +7,7 @@ import { AuditLog, auditPathFor } from '../server/audit.js';
 import { ApiKeyFile, keysPathFor } from '../server/keys.js';
 import { defaultDbPath } from '../store/store.js';
 import { addChainOptions, openChainIndex, parseChainHops } from './chain-screening.js';
+import { parseWholeNumber } from './output.js';
 
 export interface ServeOptions {
   db: string;
@@ -132,13 +133,17 @@ export function register(program: Command): void {
       chain: boolean;
       chainHops: string;
     }) => {
+      const port = parseWholeNumber('--port', o.port, 0, 65535);
+      const rate = Number(o.rate);
+      if (!(rate >= 0) || o.rate.trim() === '')
+        throw new Error(`--rate must be a number of requests a second (0 = unlimited), not '${o.rate}'`);
       const server = await openScreeningServer({
         db: o.db,
         allowAnonymous: !!o.allowAnonymous,
-        bodyLimit: Number(o.bodyLimit),
-        maxBatch: Number(o.maxBatch),
-        rate: Number(o.rate),
-        burst: o.burst ? Number(o.burst) : undefined,
+        bodyLimit: parseWholeNumber('--body-limit', o.bodyLimit, 1),
+        maxBatch: parseWholeNumber('--max-batch', o.maxBatch, 1),
+        rate,
+        burst: o.burst ? parseWholeNumber('--burst', o.burst, 1) : undefined,
         audit: o.audit,
         log: !!o.log,
         chain: o.chain,
@@ -150,7 +155,7 @@ export function register(program: Command): void {
       if (!o.allowAnonymous && keys.list().filter((k) => !k.revokedAt).length === 0) {
         process.stderr.write('warning: no API keys yet: create one with `coinradar apikey create <name>`\n');
       }
-      const addr = await app.listen({ host: o.host, port: Number(o.port) });
+      const addr = await app.listen({ host: o.host, port });
       process.stderr.write(
         `coinradar serve: ${addr}, ${server.summary}; ` +
           `${o.allowAnonymous ? 'ANONYMOUS ACCESS ALLOWED' : 'API key required'}; audit → ${audit.path}\n`,

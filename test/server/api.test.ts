@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { buildServer } from '../../src/server/app.js';
 import { AuditLog, auditWho, type AuditEntry } from '../../src/server/audit.js';
 import { batchResponseSchema, resultSchema } from '../../src/server/openapi.js';
 import { ApiKeyFile } from '../../src/server/keys.js';
+import { runCli } from '../cli-run.js';
 
 const FIX = 'test/fixtures/sanctions';
 const dir = mkdtempSync(join(tmpdir(), 'cr-api-'));
@@ -418,4 +419,19 @@ test('with a chain provider: cluster matches in GET and POST; a failing chain lo
   r = await app.inject({ method: 'GET', url: `/v1/screen/${mate}`, headers: auth() });
   assert.equal(r.statusCode, 200);
   await app.close();
+});
+
+test('coinradar serve and screen refuse bad option values with a message naming the option', async () => {
+  const db = join(dir, 'never-opened.duckdb');
+  for (const [args, msg] of [
+    [['serve', '--port', 'x'], /--port must be a whole number from 0 to 65535, not 'x'/],
+    [['serve', '--max-batch', '0'], /--max-batch must be a whole number of at least 1/],
+    [['serve', '--rate', '-1'], /--rate must be a number of requests a second/],
+    [['serve', '--chain-hops', '1.5'], /--chain-hops must be a whole number from 0 to 20, not '1.5'/],
+    [['screen', '--chain-hops', 'many', TIAN], /--chain-hops must be a whole number from 0 to 20/],
+  ] as const) {
+    await assert.rejects(runCli([...args, '--db', db]), msg);
+  }
+  // Refused before the database was touched.
+  assert.equal(existsSync(db), false);
 });
