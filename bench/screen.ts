@@ -1,5 +1,5 @@
 /**
- * Screening benchmarks (run: node --import tsx bench/screen.ts [--quick]):
+ * Screening benchmarks (run: node --import tsx bench/screen.ts [--quick] [--only http|batch|xml]):
  *  1. HTTP single-address lookups (GET /v1/screen/:address, with an API key, rate limiter and
  *     audit log on) with autocannon on loopback, against a bare fastify hello-world route measured
  *     in the same run as the peer ceiling. Each server runs in its own child process.
@@ -31,6 +31,14 @@ import { ApiKeyFile } from '../src/server/keys.js';
 
 const FIX = 'test/fixtures/sanctions';
 const quick = process.argv.includes('--quick');
+// --only http|batch|xml: one part (the machine is shared; a short run disturbs others less).
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt > 0 ? process.argv[onlyAt + 1] : null;
+if (only !== null && !['http', 'batch', 'xml'].includes(only)) {
+  console.error('--only takes http, batch or xml');
+  process.exit(2);
+}
+const runs = (part: string) => only === null || only === part;
 
 function fullIndex(): ScreeningIndex {
   const jan = parseSdnCsv([`${FIX}/sdn.csv`, `${FIX}/add.csv`, `${FIX}/alt.csv`], { published: '2022-01' });
@@ -169,7 +177,14 @@ async function main(): Promise<void> {
       .join(' ')}`,
   );
 
-  // ---- 1. HTTP ----
+  if (runs('http')) await httpBench(log);
+  if (runs('batch')) await batchBench(log);
+  if (runs('xml')) await xmlBench(log);
+}
+
+type Log = (s: string) => void;
+
+async function httpBench(log: Log): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cr-bench-'));
   const keys = new ApiKeyFile(join(dir, 'keys.json'));
   const { key } = keys.create('bench');
@@ -240,12 +255,7 @@ async function main(): Promise<void> {
     await ours.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-
-  await batchBench(log);
-  await xmlBench(log);
 }
-
-type Log = (s: string) => void;
 
 // Its own function so that the million strings are garbage before the XML benchmark runs.
 async function batchBench(log: Log): Promise<void> {

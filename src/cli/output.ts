@@ -10,6 +10,16 @@ export function parseFormat(
   return v as OutputFormat;
 }
 
+/** A whole-number option value in [min, max], or an error that names the option and the range. */
+export function parseWholeNumber(option: string, v: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(v);
+  if (!/^\s*\d+\s*$/.test(v) || n < min || n > max)
+    throw new Error(
+      `${option} must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`}, not '${v}'`,
+    );
+  return n;
+}
+
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(3);

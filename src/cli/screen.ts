@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { csvRecords } from '../sanctions/csv.js';
-import { ChainSanctionsExposure } from '../chain/sanctions-exposure.js';
 import { loadScreeningIndex } from '../sanctions/index-loader.js';
 import { screenWithExposure, type ScreenResult } from '../sanctions/screen.js';
-import { openChainStore } from '../store/chain.js';
 import { defaultDbPath } from '../store/store.js';
+import { addChainOptions, openChainIndex, parseChainHops } from './chain-screening.js';
 import { parseFormat, render } from './output.js';
 
 /** Addresses from a file: one per line, or a CSV whose header has an `address` column (else the first column). */
@@ -62,7 +61,7 @@ export function screenRows(results: ScreenResult[]): Record<string, unknown>[] {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('screen')
     .description(
       'screen addresses against the current sanctions list versions: exact matches, and with a chain index in the same database, cluster and indirect (funds within --chain-hops) matches',
@@ -71,49 +70,46 @@ export function register(program: Command): void {
     .option('--file <path>', 'addresses from a file (one per line, or a CSV with an address column)')
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
     .option('--format <f>', 'table | csv | json', 'table')
-    .option('--matches-only', 'print only addresses that match')
-    .option('--chain-hops <n>', 'indirect matches: follow received funds back this many hops', '3')
-    .option('--no-chain', 'exact matches only, even when a chain index exists')
-    .action(
-      async (
-        addresses: string[],
-        o: {
-          file?: string;
-          db: string;
-          format: string;
-          matchesOnly?: boolean;
-          chainHops: string;
-          chain: boolean;
-        },
-      ) => {
-        const format = parseFormat(o.format, ['table', 'csv', 'json']);
-        const input = [...addresses, ...(o.file ? readAddressFile(o.file) : [])];
-        if (input.length === 0) throw new Error('give addresses or --file');
-        const index = await loadScreeningIndex(o.db);
-        if (index.versions.length === 0)
-          throw new Error(`no sanctions list in ${o.db}: load one with \`coinradar sanctions load\``);
-        let results = index.screenAddresses(input);
-        let chainNote = 'exact matches only (no chain index)';
-        if (o.chain) {
-          const chain = await openChainStore(o.db);
+    .option('--matches-only', 'print only addresses that match');
+  addChainOptions(cmd).action(
+    async (
+      addresses: string[],
+      o: {
+        file?: string;
+        db: string;
+        format: string;
+        matchesOnly?: boolean;
+        chainHops: string;
+        chain: boolean;
+      },
+    ) => {
+      const format = parseFormat(o.format, ['table', 'csv', 'json']);
+      const hops = parseChainHops(o.chainHops);
+      const input = [...addresses, ...(o.file ? readAddressFile(o.file) : [])];
+      if (input.length === 0) throw new Error('give addresses or --file');
+      const index = await loadScreeningIndex(o.db);
+      if (index.versions.length === 0)
+        throw new Error(`no sanctions list in ${o.db}: load one with \`coinradar sanctions load\``);
+      let results = index.screenAddresses(input);
+      let chainNote = 'exact matches only (no chain index)';
+      if (o.chain) {
+        const chain = await openChainIndex(o.db, hops);
+        if (chain) {
           try {
-            const st = await chain.state();
-            if (st.txs > 0) {
-              const hops = Number(o.chainHops);
-              results = await screenWithExposure(index, input, new ChainSanctionsExposure(chain, hops));
-              chainNote = `chain index ${st.network ?? ''} to height ${st.tipHeight}: cluster and indirect (${hops} hops, haircut) matches included`;
-            }
+            results = await screenWithExposure(index, input, chain.provider);
+            chainNote = chain.note;
           } finally {
             await chain.close();
           }
-        } else chainNote = 'exact matches only (--no-chain)';
-        if (o.matchesOnly) results = results.filter((r) => r.matched);
-        if (format === 'json') process.stdout.write(JSON.stringify(results, null, 2) + '\n');
-        else process.stdout.write(render(screenRows(results), format) + '\n');
-        const hits = results.filter((r) => r.matched).length;
-        process.stderr.write(
-          `${input.length} screened, ${hits} matched, against ${index.versions.map((v) => `${v.list} v${v.versionId} (${v.published ?? 'unknown'})`).join(', ')}; ${chainNote}\n`,
-        );
-      },
-    );
+        }
+      } else chainNote = 'exact matches only (--no-chain)';
+      if (o.matchesOnly) results = results.filter((r) => r.matched);
+      if (format === 'json') process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+      else process.stdout.write(render(screenRows(results), format) + '\n');
+      const hits = results.filter((r) => r.matched).length;
+      process.stderr.write(
+        `${input.length} screened, ${hits} matched, against ${index.versions.map((v) => `${v.list} v${v.versionId} (${v.published ?? 'unknown'})`).join(', ')}; ${chainNote}\n`,
+      );
+    },
+  );
 }

@@ -1,15 +1,112 @@
 import type { Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
 import { loadScreeningIndex } from '../sanctions/index-loader.js';
+import type { ScreeningIndex } from '../sanctions/screen.js';
 import { buildServer, DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH } from '../server/app.js';
 import { AuditLog, auditPathFor } from '../server/audit.js';
 import { ApiKeyFile, keysPathFor } from '../server/keys.js';
 import { defaultDbPath } from '../store/store.js';
+import { addChainOptions, openChainIndex, parseChainHops } from './chain-screening.js';
+import { parseWholeNumber } from './output.js';
+
+export interface ServeOptions {
+  db: string;
+  allowAnonymous?: boolean;
+  bodyLimit?: number;
+  maxBatch?: number;
+  rate?: number;
+  burst?: number;
+  /** Audit log path ('' or absent: `<db>.audit.jsonl`). */
+  audit?: string;
+  log?: boolean;
+  /** Use the database's chain index when it has one (the default, as for `coinradar screen`). */
+  chain?: boolean;
+  chainHops?: number;
+}
+
+export interface ScreeningServer {
+  app: FastifyInstance;
+  index: ScreeningIndex;
+  keys: ApiKeyFile;
+  audit: AuditLog;
+  /** What the server screens with, for its start-up line. */
+  summary: string;
+  /** Re-read the current list versions and screen with them from the next request on. */
+  reload(): Promise<ScreeningIndex>;
+  /** Stop serving; write the audit log's last lines; release the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Everything `coinradar serve` runs except listening and signals: the lists (read once, the file
+ * closed again), the key file, the audit log and — when the database holds a chain index and
+ * `chain` is not false — the index, kept open for cluster and indirect matches.
+ */
+export async function openScreeningServer(o: ServeOptions): Promise<ScreeningServer> {
+  const hops = o.chainHops ?? 3;
+  const chain = o.chain === false ? null : await openChainIndex(o.db, hops);
+  try {
+    // With the chain index open this process holds the file: read the lists through it.
+    const readLists = () => (chain ? chain.screeningIndex() : loadScreeningIndex(o.db));
+    const index = await readLists();
+    const keys = new ApiKeyFile(keysPathFor(o.db));
+    keys.watch();
+    const audit = new AuditLog(o.audit || auditPathFor(o.db));
+    const app = buildServer({
+      index,
+      keys,
+      audit,
+      allowAnonymous: !!o.allowAnonymous,
+      bodyLimit: o.bodyLimit,
+      maxBatch: o.maxBatch,
+      rate: o.rate,
+      burst: o.burst,
+      logger: !!o.log,
+      chain: chain
+        ? {
+            provider: chain.provider,
+            network: chain.state.network,
+            tipHeight: chain.state.tipHeight,
+            hops,
+          }
+        : null,
+    });
+    const lists =
+      index.versions.map((v) => `${v.list} v${v.versionId} (${v.published ?? 'unknown'})`).join(', ') ||
+      'no list';
+    return {
+      app,
+      index,
+      keys,
+      audit,
+      summary:
+        `${index.size} listed addresses from ${lists}; ` +
+        (chain
+          ? `${chain.note} (the database stays open while serving)`
+          : `exact matches only (${o.chain === false ? '--no-chain' : 'no chain index'})`),
+      async reload() {
+        const next = await readLists();
+        app.swapIndex(next);
+        return next;
+      },
+      async close() {
+        await app.close();
+        await audit.close();
+        keys.stop();
+        await chain?.close();
+      },
+    };
+  } catch (e) {
+    await chain?.close();
+    throw e;
+  }
+}
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
     .description(
-      'HTTP screening API (POST /v1/screen, GET /v1/screen/:address, GET /v1/lists, /openapi.json)',
+      'HTTP screening API (POST /v1/screen, GET /v1/screen/:address, GET /v1/lists, /openapi.json); with a chain index in the database, cluster and indirect matches as in `coinradar screen`',
     )
     .option('--db <file>', 'DuckDB file with the sanctions lists (or COINRADAR_DB)', defaultDbPath())
     .option('--host <addr>', 'address to bind', '127.0.0.1')
@@ -20,71 +117,70 @@ export function register(program: Command): void {
     .option('--rate <n>', 'requests per second per key (0 = unlimited)', '200')
     .option('--burst <n>', 'burst per key (default 2 × rate)')
     .option('--audit <file>', 'audit log (JSON lines)', '')
-    .option('--log', 'fastify request logging to stderr')
-    .action(
-      async (o: {
-        db: string;
-        host: string;
-        port: string;
-        allowAnonymous?: boolean;
-        bodyLimit: string;
-        maxBatch: string;
-        rate: string;
-        burst?: string;
-        audit: string;
-        log?: boolean;
-      }) => {
-        const index = await loadScreeningIndex(o.db);
-        if (index.versions.length === 0)
-          process.stderr.write(`warning: no sanctions list in ${o.db}; every address will screen clean\n`);
-        const keys = new ApiKeyFile(keysPathFor(o.db));
-        keys.watch();
-        if (!o.allowAnonymous && keys.list().filter((k) => !k.revokedAt).length === 0) {
-          process.stderr.write(
-            'warning: no API keys yet: create one with `coinradar apikey create <name>`\n',
-          );
-        }
-        const audit = new AuditLog(o.audit || auditPathFor(o.db));
-        const app = buildServer({
-          index,
-          keys,
-          audit,
-          allowAnonymous: !!o.allowAnonymous,
-          bodyLimit: Number(o.bodyLimit),
-          maxBatch: Number(o.maxBatch),
-          rate: Number(o.rate),
-          burst: o.burst ? Number(o.burst) : undefined,
-          logger: !!o.log,
-        });
-        const addr = await app.listen({ host: o.host, port: Number(o.port) });
-        process.stderr.write(
-          `coinradar serve: ${addr}, ${index.size} listed addresses from ${index.versions.map((v) => `${v.list} v${v.versionId} (${v.published ?? 'unknown'})`).join(', ') || 'no list'}; ` +
-            `${o.allowAnonymous ? 'ANONYMOUS ACCESS ALLOWED' : 'API key required'}; audit → ${audit.path}\n`,
+    .option('--log', 'fastify request logging to stderr');
+  addChainOptions(cmd).action(
+    async (o: {
+      db: string;
+      host: string;
+      port: string;
+      allowAnonymous?: boolean;
+      bodyLimit: string;
+      maxBatch: string;
+      rate: string;
+      burst?: string;
+      audit: string;
+      log?: boolean;
+      chain: boolean;
+      chainHops: string;
+    }) => {
+      const port = parseWholeNumber('--port', o.port, 0, 65535);
+      const rate = Number(o.rate);
+      if (!(rate >= 0) || o.rate.trim() === '')
+        throw new Error(`--rate must be a number of requests a second (0 = unlimited), not '${o.rate}'`);
+      const server = await openScreeningServer({
+        db: o.db,
+        allowAnonymous: !!o.allowAnonymous,
+        bodyLimit: parseWholeNumber('--body-limit', o.bodyLimit, 1),
+        maxBatch: parseWholeNumber('--max-batch', o.maxBatch, 1),
+        rate,
+        burst: o.burst ? parseWholeNumber('--burst', o.burst, 1) : undefined,
+        audit: o.audit,
+        log: !!o.log,
+        chain: o.chain,
+        chainHops: parseChainHops(o.chainHops),
+      });
+      const { app, index, keys, audit } = server;
+      if (index.versions.length === 0)
+        process.stderr.write(`warning: no sanctions list in ${o.db}; every address will screen clean\n`);
+      if (!o.allowAnonymous && keys.list().filter((k) => !k.revokedAt).length === 0) {
+        process.stderr.write('warning: no API keys yet: create one with `coinradar apikey create <name>`\n');
+      }
+      const addr = await app.listen({ host: o.host, port });
+      process.stderr.write(
+        `coinradar serve: ${addr}, ${server.summary}; ` +
+          `${o.allowAnonymous ? 'ANONYMOUS ACCESS ALLOWED' : 'API key required'}; audit → ${audit.path}\n`,
+      );
+      const stop = async () => {
+        await server.close();
+        process.exit(0);
+      };
+      // SIGHUP: re-read the current list versions (after `coinradar sanctions load`); on failure
+      // (e.g. the file is being written) the old index stays.
+      process.on('SIGHUP', () => {
+        server.reload().then(
+          (next) => {
+            process.stderr.write(
+              `coinradar serve: reloaded ${next.size} listed addresses from ${next.versions.map((v) => `${v.list} v${v.versionId}`).join(', ')}\n`,
+            );
+          },
+          (e: unknown) =>
+            process.stderr.write(
+              `coinradar serve: reload failed, keeping the old lists: ${(e as Error).message}\n`,
+            ),
         );
-        const stop = async () => {
-          await app.close();
-          await audit.close();
-          keys.stop();
-          process.exit(0);
-        };
-        // SIGHUP: re-read the current list versions (after `coinradar sanctions load`); on failure
-        // (e.g. the file is being written) the old index stays.
-        process.on('SIGHUP', () => {
-          loadScreeningIndex(o.db).then(
-            (next) => {
-              app.swapIndex(next);
-              process.stderr.write(
-                `coinradar serve: reloaded ${next.size} listed addresses from ${next.versions.map((v) => `${v.list} v${v.versionId}`).join(', ')}\n`,
-              );
-            },
-            (e: unknown) =>
-              process.stderr.write(
-                `coinradar serve: reload failed, keeping the old lists: ${(e as Error).message}\n`,
-              ),
-          );
-        });
-        process.once('SIGINT', () => void stop());
-        process.once('SIGTERM', () => void stop());
-      },
-    );
+      });
+      process.once('SIGINT', () => void stop());
+      process.once('SIGTERM', () => void stop());
+    },
+  );
 }

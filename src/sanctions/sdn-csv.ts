@@ -49,6 +49,14 @@ export function splitPrograms(v: string): string[] {
 
 export type SdnCsvOptions = ParseOptions;
 
+/**
+ * sdn.csv's remarks column holds at most this many characters; OFAC moves the rest of a longer
+ * text to sdn_comments.csv. A remarks field of exactly this length was (almost surely) cut there.
+ */
+export const SDN_REMARKS_LIMIT = 1000;
+
+type SdnRow = SanctionedEntity & { remarks: string; line: number; cut: boolean };
+
 export function parseSdnCsv(paths: string[], opts: SdnCsvOptions = {}): ParsedList {
   const diag = opts.diagnostics ?? new Diagnostics();
   const byRole = new Map<SdnCsvRole, string>();
@@ -74,7 +82,7 @@ export function parseSdnCsv(paths: string[], opts: SdnCsvOptions = {}): ParsedLi
     texts.set(r, buf.toString('latin1'));
   }
 
-  const entities = new Map<string, SanctionedEntity & { remarks: string; line: number }>();
+  const entities = new Map<string, SdnRow>();
   for (const rec of csvRecords(texts.get('sdn')!)) {
     diag.add('records.sdn');
     if (rec.fields.length !== 12) {
@@ -107,13 +115,10 @@ export function parseSdnCsv(paths: string[], opts: SdnCsvOptions = {}): ParsedLi
       addresses: [],
       remarks: ofacField(rec.fields[11]),
       line: rec.line,
+      cut: rec.fields[11].length >= SDN_REMARKS_LIMIT,
     });
   }
-  const attach = (
-    role: SdnCsvRole,
-    minFields: number,
-    use: (e: SanctionedEntity & { remarks: string; line: number }, f: string[]) => void,
-  ) => {
+  const attach = (role: SdnCsvRole, minFields: number, use: (e: SdnRow, f: string[]) => void) => {
     const text = texts.get(role);
     if (text === undefined) return;
     const path = byRole.get(role)!;
@@ -149,10 +154,21 @@ export function parseSdnCsv(paths: string[], opts: SdnCsvOptions = {}): ParsedLi
   });
   attach('comments', 2, (e, f) => {
     e.remarks += ofacField(f[1]);
+    e.cut = false;
   });
 
   const addresses: ListedAddress[] = [];
   for (const e of entities.values()) {
+    if (e.cut) {
+      // Not fatal, but never silent: the entry's later addresses (if any) are in a file we lack.
+      diag.problem({
+        source: sdnPath,
+        offset: e.line,
+        unit: 'line',
+        kind: 'truncated-remarks',
+        message: `${e.id} ${e.name}: remarks cut at ${SDN_REMARKS_LIMIT} characters; addresses may be missing (the rest is in sdn_comments.csv)`,
+      });
+    }
     for (const { code, address } of remarksAddresses(e.remarks)) {
       addresses.push(
         listAddress(diag, code, address, e.id, { source: sdnPath, line: e.line, who: `${e.id} ${e.name}` }),
@@ -166,7 +182,7 @@ export function parseSdnCsv(paths: string[], opts: SdnCsvOptions = {}): ParsedLi
     files,
     published: opts.published ?? null,
     checksum: hash.digest('hex'),
-    entities: [...entities.values()].map(({ remarks: _r, line: _l, ...e }) => e),
+    entities: [...entities.values()].map(({ remarks: _r, line: _l, cut: _c, ...e }) => e),
     addresses,
     diagnostics: diag,
   };

@@ -34,6 +34,8 @@ export class ApiKeyFile {
   private records: ApiKeyRecord[] = [];
   private stamp = '';
   private timer: NodeJS.Timeout | null = null;
+  /** Goes up whenever the file's keys are re-read: caches of check() results compare it. */
+  generation = 0;
 
   constructor(readonly path: string) {
     this.reload();
@@ -63,6 +65,7 @@ export class ApiKeyFile {
     }
     this.byHash = new Map(this.records.map((r) => [r.hash, r]));
     this.valid.clear();
+    this.generation++;
   }
 
   /** Poll for changes every `ms` (servers); unref'd so it never keeps a process alive. */

@@ -25,17 +25,27 @@ export const matchSchema = {
   type: 'object',
   required: ['kind', 'coin', 'listedAddress', 'valid', 'entity', 'list', 'versionId', 'published'],
   properties: {
-    kind: { type: 'string', enum: ['exact', 'cluster', 'indirect'] },
+    kind: {
+      type: 'string',
+      enum: ['exact', 'cluster', 'indirect'],
+      description:
+        'exact: the address is listed; cluster: it shares a common-input-ownership cluster with listedAddress; ' +
+        'indirect: some of the funds it received came from listedAddress within `hops` transactions (haircut taint)',
+    },
     coin: { type: 'string' },
-    listedAddress: { type: 'string' },
+    listedAddress: { type: 'string', description: 'the listed address, as the list writes it' },
     valid: { type: 'boolean' },
     entity,
     entityFromVersion: { type: 'integer' },
     list: { type: 'string' },
     versionId: { type: 'integer' },
     published: { type: ['string', 'null'] },
-    hops: { type: 'integer' },
-    via: { type: 'string' },
+    hops: { type: 'integer', description: 'cluster: 0; indirect: the fewest hops back to listedAddress' },
+    via: {
+      type: 'string',
+      description:
+        'indirect: share of received funds, e.g. "33.3 % of 2500000000 sat received within 3 hops (haircut)"',
+    },
   },
 } as const;
 
@@ -59,6 +69,37 @@ export const versionSchema = {
   },
 } as const;
 
+/** The chain index the server screens against besides the lists (absent: exact matches only). */
+export interface ChainInfo {
+  network: string | null;
+  tipHeight: number;
+  hops: number;
+  policy: 'haircut';
+}
+
+export const chainSchema = {
+  type: 'object',
+  description:
+    'the chain index cluster and indirect matches come from (absent when the server screens exact matches only)',
+  properties: {
+    network: { type: ['string', 'null'] },
+    tipHeight: { type: 'integer' },
+    hops: { type: 'integer' },
+    policy: { type: 'string' },
+  },
+} as const;
+
+/** POST /v1/screen's 200 response (the route's serializer; the OpenAPI document writes it with $refs). */
+export const batchResponseSchema = {
+  type: 'object',
+  properties: {
+    results: { type: 'array', items: resultSchema },
+    matched: { type: 'integer' },
+    lists: { type: 'array', items: versionSchema },
+    chain: chainSchema,
+  },
+} as const;
+
 export function screenBodySchema(maxBatch: number) {
   return {
     type: 'object',
@@ -75,7 +116,12 @@ export function screenBodySchema(maxBatch: number) {
   } as const;
 }
 
-export function openApiDocument(opts: { maxBatch: number; bodyLimit: number; anonymous: boolean }) {
+export function openApiDocument(opts: {
+  maxBatch: number;
+  bodyLimit: number;
+  anonymous: boolean;
+  chain?: ChainInfo | null;
+}) {
   const errors = (codes: Record<string, string>) =>
     Object.fromEntries(
       Object.entries(codes).map(([status, description]) => [
@@ -94,7 +140,11 @@ export function openApiDocument(opts: { maxBatch: number; bodyLimit: number; ano
       version: '1',
       description:
         'Screen cryptocurrency addresses against the current versions of the loaded sanctions lists. ' +
-        `Match kinds: exact now; cluster and indirect when a chain index provides them. Batches up to ${opts.maxBatch} addresses, ` +
+        (opts.chain
+          ? `Match kinds: exact, cluster and indirect (chain index ${opts.chain.network ?? ''} to height ${opts.chain.tipHeight}, ` +
+            `funds followed back ${opts.chain.hops} hops, ${opts.chain.policy} taint). `
+          : 'Match kinds: exact only (this server has no chain index; started on one, it adds cluster and indirect matches). ') +
+        `Batches up to ${opts.maxBatch} addresses, ` +
         `request bodies up to ${opts.bodyLimit} bytes. Every error is {"error":{"code","message"}}.`,
     },
     servers: [{ url: '/' }],
@@ -113,6 +163,7 @@ export function openApiDocument(opts: { maxBatch: number; bodyLimit: number; ano
         ScreenResult: resultSchema,
         Match: matchSchema,
         ListVersion: versionSchema,
+        Chain: chainSchema,
       },
     },
     paths: {
@@ -134,6 +185,7 @@ export function openApiDocument(opts: { maxBatch: number; bodyLimit: number; ano
                       results: { type: 'array', items: { $ref: '#/components/schemas/ScreenResult' } },
                       matched: { type: 'integer' },
                       lists: { type: 'array', items: { $ref: '#/components/schemas/ListVersion' } },
+                      chain: { $ref: '#/components/schemas/Chain' },
                     },
                   },
                 },
@@ -173,6 +225,7 @@ export function openApiDocument(opts: { maxBatch: number; bodyLimit: number; ano
                     type: 'object',
                     properties: {
                       lists: { type: 'array', items: { $ref: '#/components/schemas/ListVersion' } },
+                      chain: { $ref: '#/components/schemas/Chain' },
                     },
                   },
                 },

@@ -1,7 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Command } from 'commander';
-import { commands } from '../../src/cli/commands.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,28 +11,10 @@ import {
   type ChainExposureProvider,
 } from '../../src/sanctions/screen.js';
 import { parseSdnCsv } from '../../src/sanctions/sdn-csv.js';
+import { runCli } from '../cli-run.js';
 
 const FIX = 'test/fixtures/sanctions';
-// The commands run in-process (commander with the real registrations); stdout is captured.
-async function cli(args: string[]): Promise<string> {
-  const program = new Command().exitOverride();
-  for (const c of commands) c.register(program);
-  let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  const errWrite = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    await program.parseAsync(['node', 'coinradar', ...args]);
-  } finally {
-    process.stdout.write = write;
-    process.stderr.write = errWrite;
-  }
-  return out;
-}
+const cli = async (args: string[]): Promise<string> => (await runCli(args)).out;
 
 test('CLI: sanctions load, versions, diff, screen --file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cr-cli-'));

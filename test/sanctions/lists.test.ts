@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadListFiles } from '../../src/sanctions/load.js';
 import { remarksAddresses, splitPrograms } from '../../src/sanctions/sdn-csv.js';
 import { buildScreeningIndex } from '../../src/sanctions/index-loader.js';
+import { ScreeningIndex } from '../../src/sanctions/screen.js';
 import { diffLists } from '../../src/sanctions/diff.js';
 import { openSanctionsStore } from '../../src/store/sanctions.js';
 
@@ -81,6 +82,97 @@ test('January 2022 SDN CSV: 127 digital-currency addresses with entity, type and
   assert.ok(l.diagnostics.problems.some((p) => p.message.includes('KARASAVIDI') && p.offset > 1));
   // add.csv names one ent_num that sdn.csv lacks: reported with its line, not fatal.
   assert.equal(l.diagnostics.get('problem.unknown-entity'), 1);
+});
+
+// The two 2020 designations of Lazarus Group launderers (DPRK3 + CYBER2). The issue expects 40+
+// Bitcoin addresses; sdn.csv cuts both remarks at 1,000 characters and the rest (sdn_comments.csv)
+// is not in the shared data, so these 20 are all this file holds. They are copied here from the file.
+const LAZARUS_BTC: Record<string, { name: string; addresses: string[] }> = {
+  '28263': {
+    name: 'TIAN, Yinyin',
+    addresses: [
+      '134r8iHv69xdT6p5qVKTsHrcUEuBVZAYak',
+      '15YK647qtoZQDzNrvY6HJL6QwXduLHfT28',
+      '1PfwHNxUnkpfkK9MKjMqzR3Xq3KCtq9u17',
+      '14kqryJUxM3a7aEi117KX9hoLUw592WsMR',
+      '1F2Gdug9ib9NQMhKMGGJczzMk5SuENoqrp',
+      '3F2sZ4jbhvDKQdGbHYPC6ZxFXEau2m5Lqj',
+      '1AXUTu9y3H8w4wYx4BjyFWgRhZKDhmcMrn',
+      '1Hn9ErTCPRP6j5UDBeuXPGuq5RtRjFJxJQ',
+    ],
+  },
+  '28264': {
+    name: 'LI, Jiadong',
+    addresses: [
+      '1EfMVkxQQuZfBdocpJu6RUsCJvenQWbQyE',
+      '17UVSMegvrzfobKC82dHXpZLtLcqzW9stF',
+      '39eboeqYNFe2VoLC3mUGx4dh6GNhLB3D2q',
+      '39fhoB2DohisGBbHvvfmkdPdShT75CNHdX',
+      '3E6rY4dSCDW6y2bzJNwrjvTtdmMQjB6yeh',
+      '3EeR8FbcPbkcGj77D6ttneJxmsr3Nu7KGV',
+      '3HQRveQzPifZorZLDXHernc5zjoZax8U9f',
+      '3JXKQ81JzBqVbB8VHdV9Jtd7auWokkdPgY',
+      '3KHfXU24Bt3YD5Ef4J7uNp2buCuhrxfGen',
+      '3LbDu1rUXHNyiz4i8eb3KwkSSBMf7C583D',
+      '3MN8nYo1tt5hLxMwMbxDkXWd7Xu522hb9P',
+      '3N6WeZ6i34taX8Ditser6LKWBcXmt2XXL4',
+    ],
+  },
+};
+
+test('DPRK3/CYBER2 (28263 TIAN Yinyin, 28264 LI Jiadong): the 20 Bitcoin addresses in the shared sdn.csv, each screens back to its entity; the cut remarks are reported', async () => {
+  const l = await loadListFiles(CSV, { published: '2022-01' });
+  const index = new ScreeningIndex();
+  index.addVersion(
+    { versionId: 1, list: 'ofac-sdn', published: '2022-01', checksum: l.checksum },
+    l.entities,
+    l.addresses,
+  );
+  let screened = 0;
+  for (const [id, want] of Object.entries(LAZARUS_BTC)) {
+    const e = l.entities.find((x) => x.id === id)!;
+    assert.deepEqual([e.name, e.type, e.programs], [want.name, 'individual', ['DPRK3', 'CYBER2']]);
+    // Extracted: exactly these, in the order the remarks list them, all valid Bitcoin addresses.
+    const got = l.addresses.filter((a) => a.entityId === id);
+    assert.deepEqual(
+      got.map((a) => [a.coin, a.listCode, a.address, a.valid]),
+      want.addresses.map((a) => ['BTC', 'XBT', a, true]),
+    );
+    // Screened: each gives back its entity with the programs.
+    for (const a of want.addresses) {
+      const r = index.screen(a);
+      assert.equal(r.matched, true, a);
+      assert.equal(r.matches.length, 1, a);
+      assert.deepEqual(
+        [r.matches[0].kind, r.matches[0].coin, r.matches[0].entity],
+        ['exact', 'BTC', { id, name: want.name, type: 'individual', programs: ['DPRK3', 'CYBER2'] }],
+        a,
+      );
+      screened++;
+    }
+  }
+  assert.equal(screened, 20);
+  // The cut is reported per entry, with its entity and line: these two and the five other entries
+  // whose remarks field is exactly 1,000 characters long.
+  const cut = l.diagnostics.problems.filter((p) => p.kind === 'truncated-remarks');
+  assert.equal(l.diagnostics.get('problem.truncated-remarks'), 7);
+  assert.deepEqual(
+    cut.map((p) => p.message.split(':')[0]),
+    [
+      '28263 TIAN, Yinyin',
+      '28264 LI, Jiadong',
+      '29703 ANDREYEV, Anton Nikolaeyvich',
+      '30518 SECONDEYE SOLUTION',
+      '31212 SOUTHFRONT',
+      '33151 SUEX OTC, S.R.O.',
+      '33854 CHATEX',
+    ],
+  );
+  for (const p of cut) {
+    assert.match(p.message, /: remarks cut at 1000 characters; addresses may be missing/);
+    assert.equal(p.source, `${FIX}/sdn.csv`);
+    assert.ok(p.offset > 1);
+  }
 });
 
 test('store versions, screen all 127 addresses, load September 2024 as a second version, diff', async () => {
@@ -232,6 +324,10 @@ test('sdn_comments.csv continues cut remarks: the cut-off address becomes whole'
       ['1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2', true],
     ]);
     assert.equal(l.addresses.length, 128);
+    // The continued entry is no longer reported as cut; the others still are.
+    const cut = l.diagnostics.problems.filter((p) => p.kind === 'truncated-remarks');
+    assert.equal(cut.length, 6);
+    assert.ok(!cut.some((p) => p.message.startsWith('30518 ')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,14 +1,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSdnCsv } from '../../src/sanctions/sdn-csv.js';
-import { ScreeningIndex } from '../../src/sanctions/screen.js';
+import { ScreeningIndex, type ChainExposureProvider } from '../../src/sanctions/screen.js';
+import Fastify from 'fastify';
 import { buildServer } from '../../src/server/app.js';
-import { AuditLog } from '../../src/server/audit.js';
+import { AuditLog, auditWho, type AuditEntry } from '../../src/server/audit.js';
+import { batchResponseSchema, resultSchema } from '../../src/server/openapi.js';
 import { ApiKeyFile } from '../../src/server/keys.js';
+import { runCli } from '../cli-run.js';
 
 const FIX = 'test/fixtures/sanctions';
 const dir = mkdtempSync(join(tmpdir(), 'cr-api-'));
@@ -272,4 +275,163 @@ test('over a real loopback socket: binds 127.0.0.1, survives garbage bytes and k
   assert.equal(bad.status, 400);
   assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'bad_json');
   await app.close();
+});
+
+test('pre-serialised responses are byte for byte what the response schemas serialise', async () => {
+  const app = buildServer({ index, keys, audit, rate: 0 });
+  // The reference: fastify's own serializer compiled from the same schemas.
+  const ref = Fastify();
+  ref.get<{ Params: { a: string } }>(
+    '/ref/:a',
+    { schema: { response: { 200: resultSchema } } },
+    async (req) => index.screen(req.params.a),
+  );
+  ref.post<{ Body: { addresses: string[] } }>(
+    '/ref',
+    { schema: { response: { 200: batchResponseSchema } } },
+    async (req) => {
+      const results = index.screenAddresses(req.body.addresses);
+      return {
+        results,
+        matched: results.filter((r) => r.matched).length,
+        lists: index.versions.map((v) => ({
+          versionId: v.versionId,
+          list: v.list,
+          published: v.published,
+          checksum: v.checksum,
+        })),
+      };
+    },
+  );
+  const l = parseSdnCsv([`${FIX}/sdn.csv`]);
+  const addresses = [
+    ...l.addresses.map((a) => a.address),
+    '1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2',
+    'bitcoincash:QPUSMP64RAJSES77X95G9AH825MTYYV74SMWWKXHX3',
+    'quote"back\\slash',
+    'ünïcode €',
+  ];
+  for (const a of addresses) {
+    const url = encodeURIComponent(a);
+    const ours = await app.inject({ method: 'GET', url: `/v1/screen/${url}`, headers: auth() });
+    const theirs = await ref.inject({ method: 'GET', url: `/ref/${url}` });
+    assert.equal(ours.statusCode, 200, a);
+    assert.equal(ours.body, theirs.body, a);
+    assert.equal(ours.headers['content-type'], theirs.headers['content-type']);
+  }
+  const ours = await app.inject({
+    method: 'POST',
+    url: '/v1/screen',
+    headers: auth(),
+    payload: { addresses },
+  });
+  const theirs = await ref.inject({ method: 'POST', url: '/ref', payload: { addresses } });
+  assert.equal(ours.body, theirs.body);
+  assert.equal(ours.json().matched, 127);
+  await app.close();
+  await ref.close();
+});
+
+test('audit: the hot path writes the line record() would; every line lands, in order, by close()', async () => {
+  const path = join(dir, 'order.audit.jsonl');
+  // Small flush thresholds: many batches, each across chunk boundaries.
+  const log = new AuditLog(path, 5, 2048);
+  const lists = ['ofac-sdn@1', 'watch@2'];
+  const entry = (i: number, who: { key: string; keyName?: string }): AuditEntry => ({
+    ts: '',
+    ...who,
+    ip: i % 2 ? '127.0.0.1' : '::1',
+    route: 'GET /v1/screen',
+    addresses: [`addr-${i}-"ü"`],
+    matched: i % 3 ? [] : [`addr-${i}-"ü"`],
+    lists,
+    status: 200,
+  });
+  const whos = [{ key: 'k1', keyName: 'analyst "one"' }, { key: 'anonymous' }];
+  const N = 5000;
+  for (let i = 0; i < N; i++) {
+    const e = entry(i, whos[i % 2]);
+    if (i % 7 === 0) log.record({ ...e, ts: new Date().toISOString() });
+    else
+      log.recordScreen(
+        auditWho(e.key, e.keyName),
+        e.ip,
+        JSON.stringify(e.route),
+        e.addresses[0],
+        e.matched.length > 0,
+        JSON.stringify(lists),
+      );
+    if (i % 1000 === 999) await new Promise((r) => setTimeout(r, 10));
+  }
+  await log.close();
+  const lines = readFileSync(path, 'utf8').split('\n');
+  assert.equal(lines.pop(), '');
+  assert.equal(lines.length, N);
+  assert.equal(log.written, N);
+  for (const [i, line] of lines.entries()) {
+    const got = JSON.parse(line) as AuditEntry;
+    assert.ok(Math.abs(Date.parse(got.ts) - Date.now()) < 60_000, line);
+    // Same keys in the same order as JSON.stringify of the entry: the same line but for the time.
+    assert.equal(line, JSON.stringify({ ...entry(i, whos[i % 2]), ts: got.ts }));
+  }
+});
+
+test('with a chain provider: cluster matches in GET and POST; a failing chain lookup is a 500 and the server goes on', async () => {
+  // The litecoind regtest test (chain-screening.test.ts) runs the real chain index; this one the
+  // server's side of it: a cluster table as provider, then one that fails.
+  const mate = '1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2';
+  let fail = false;
+  const provider: ChainExposureProvider = {
+    async exposure(address, isListed) {
+      if (fail) throw new Error('chain index unreadable');
+      return address === mate && isListed(TIAN) ? [{ kind: 'cluster', listedAddress: TIAN, hops: 0 }] : [];
+    },
+  };
+  const app = buildServer({
+    index,
+    keys,
+    audit,
+    chain: { provider, network: 'bitcoin', tipHeight: 100, hops: 3 },
+  });
+  let r = await app.inject({ method: 'GET', url: `/v1/screen/${mate}`, headers: auth() });
+  assert.equal(r.statusCode, 200);
+  const m = r.json().matches;
+  assert.deepEqual(
+    m.map((x: { kind: string; listedAddress: string; hops: number }) => [x.kind, x.listedAddress, x.hops]),
+    [['cluster', TIAN, 0]],
+  );
+  assert.equal(m[0].entity.name, 'TIAN, Yinyin');
+  r = await app.inject({
+    method: 'POST',
+    url: '/v1/screen',
+    headers: auth(),
+    payload: { addresses: [TIAN, mate, 'nothing'] },
+  });
+  assert.deepEqual(
+    r.json().results.map((x: { matches: { kind: string }[] }) => x.matches.map((y) => y.kind)),
+    [['exact'], ['cluster'], []],
+  );
+  assert.deepEqual(r.json().chain, { network: 'bitcoin', tipHeight: 100, hops: 3, policy: 'haircut' });
+  fail = true;
+  r = await app.inject({ method: 'GET', url: `/v1/screen/${mate}`, headers: auth() });
+  assert.deepEqual([r.statusCode, r.json().error.code], [500, 'internal']);
+  fail = false;
+  r = await app.inject({ method: 'GET', url: `/v1/screen/${mate}`, headers: auth() });
+  assert.equal(r.statusCode, 200);
+  await app.close();
+});
+
+test('coinradar serve and screen refuse bad option values with a message naming the option', async () => {
+  const db = join(dir, 'never-opened.duckdb');
+  for (const [args, msg] of [
+    [['serve', '--port', 'x'], /--port must be a whole number from 0 to 65535, not 'x'/],
+    [['serve', '--max-batch', '0'], /--max-batch must be a whole number of at least 1/],
+    [['serve', '--rate', '-1'], /--rate must be a number of requests a second/],
+    [['serve', '--chain-hops', '1.5'], /--chain-hops must be a whole number from 0 to 20, not '1.5'/],
+    [['screen', '--chain-hops', 'many', TIAN], /--chain-hops must be a whole number from 0 to 20/],
+  ] as const) {
+    await assert.rejects(runCli([...args, '--db', db]), msg);
+  }
+  // Refused before the database was touched.
+  assert.equal(existsSync(db), false);
 });
