@@ -1,29 +1,13 @@
 /** The detection commands end to end: ingest (with and without detection), detect, detections, artifacts. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Command } from 'commander';
-import { commands } from '../../src/cli/commands.js';
+import { runCli } from '../cli-run.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Run a coinradar command in this process (as main.ts does) and return what it printed. */
-async function cli(...args: string[]): Promise<string> {
-  const program = new Command().name('coinradar').exitOverride();
-  for (const c of commands) c.register(program);
-  let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(['node', 'coinradar', ...args]);
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}
+const cli = async (...args: string[]): Promise<string> => (await runCli(args)).out;
 
 test('coinradar ingest / detect / detections / artifacts on a real capture', { timeout: 60000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cr-cli-'));
