@@ -1,6 +1,6 @@
 // Chain benchmarks: block parsing with txids vs bitcoinjs-lib on the same bytes (same run), then
 // (with --index) index build and clustering on a generated chain written as real blk files.
-// Run: node --import tsx bench/chain.ts [--index TXS]
+// Run: node --expose-gc --import tsx bench/chain.ts [--no-parse] [--index TXS [--flush-txs N]]
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -90,7 +90,7 @@ function benchPeerOnBlk(path: string): void {
   );
 }
 
-async function benchIndex(totalTxs: number): Promise<void> {
+async function benchIndex(totalTxs: number, flushTxs: number): Promise<void> {
   const net = NETWORKS.regtest;
   const dir = join(tmpdir(), 'coinradar-bench-chain');
   rmSync(dir, { recursive: true, force: true });
@@ -111,7 +111,8 @@ async function benchIndex(totalTxs: number): Promise<void> {
   );
   const store = await DuckDbChainStore.open(dbPath);
   const diag = new Diagnostics();
-  const ix = await ChainIndexer.open(store, net, diag, { flushTxs: 50_000 });
+  const ix = await ChainIndexer.open(store, net, diag, { flushTxs });
+  console.log(`rows written to DuckDB every ${flushTxs} transactions`);
   // Twice: the generator's and the peer's file buffers (external memory) go in the first pass.
   global.gc?.();
   global.gc?.();
@@ -174,4 +175,5 @@ async function benchIndex(totalTxs: number): Promise<void> {
 const args = process.argv.slice(2);
 if (!args.includes('--no-parse')) benchParse();
 const k = args.indexOf('--index');
-if (k >= 0) await benchIndex(Number(args[k + 1] ?? 5_000_000));
+const f = args.indexOf('--flush-txs');
+if (k >= 0) await benchIndex(Number(args[k + 1] ?? 5_000_000), f >= 0 ? Number(args[f + 1]) : 50_000);
