@@ -15,7 +15,6 @@
  * clustered one are folded in, and only addresses whose cluster changed are written.
  */
 import type { ChainStore } from '../store/chain.js';
-import { TXF_COINJOIN } from '../store/chain.js';
 
 export interface ClusterPolicy {
   /** Opt-in change-address heuristic (fresh address). */
@@ -80,14 +79,14 @@ export async function updateClusters(
   const before = full ? new Int32Array(n).fill(-1) : await store.clusterAssignment();
   const uf = new UnionFind(n);
   for (let a = 0; a < n; a++) if (before[a] >= 0) uf.parent[a] = before[a];
-  const { txId, addressId, txFlags } = await store.clusterInputs(after);
+  const { txId, addressId, coinjoinTxs } = await store.clusterInputs(after);
   let skipped = 0;
   let folded = 0;
   for (let i = 0; i < txId.length;) {
     const t = txId[i];
     let j = i + 1;
     while (j < txId.length && txId[j] === t) j++;
-    if ((txFlags.get(t) ?? 0) & TXF_COINJOIN) skipped++;
+    if (coinjoinTxs.has(t)) skipped++;
     else {
       for (let k = i + 1; k < j; k++) uf.union(addressId[i], addressId[k]);
       folded++;

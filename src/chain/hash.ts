@@ -100,6 +100,34 @@ export function hashHex(bytes: Uint8Array, o = 0): string {
 
 const REVERSED = Buffer.alloc(32);
 
+/** ASCII codes of the two hex digits of every byte value, high digit first. */
+const HEX = new Uint8Array(512);
+for (let i = 0; i < 256; i++) {
+  const d = i.toString(16).padStart(2, '0');
+  HEX[i * 2] = d.charCodeAt(0);
+  HEX[i * 2 + 1] = d.charCodeAt(1);
+}
+
+/**
+ * Lower-case hex of bytes[o..o+n) as ASCII at out[at..] (2n bytes; `reversed`: last byte first, the
+ * display order of hashes). Returns 2n.
+ */
+export function hexInto(
+  bytes: Uint8Array,
+  o: number,
+  n: number,
+  out: Uint8Array,
+  at: number,
+  reversed = false,
+): number {
+  for (let i = 0; i < n; i++) {
+    const b = bytes[reversed ? o + n - 1 - i : o + i] * 2;
+    out[at + i * 2] = HEX[b];
+    out[at + i * 2 + 1] = HEX[b + 1];
+  }
+  return n * 2;
+}
+
 /** Display-order hex back to internal byte order. */
 export function hashFromHex(hex: string): Buffer {
   if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`not a 32-byte hash: ${hex}`);

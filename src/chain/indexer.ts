@@ -6,6 +6,7 @@
  */
 import type { Diagnostics } from '../flow/diagnostics.js';
 import {
+  clearChainRows,
   emptyChainRows,
   TXF_COINBASE,
   TXF_COINJOIN,
@@ -14,11 +15,11 @@ import {
   type ChainRows,
   type ChainStore,
 } from '../store/chain.js';
-import { addressText } from './address.js';
+import { ADDRESS_TEXT_MAX, addressText, addressTextInto } from './address.js';
 import { coinbaseHeight, coinbaseText, TX_MWEB, TX_SEGWIT, type ParsedBlock } from './block.js';
 import { BytesMap } from './bytes-map.js';
 import { looksLikeCoinJoin } from './coinjoin.js';
-import { hashHex, sha256 } from './hash.js';
+import { hashHex, hexInto, sha256 } from './hash.js';
 import type { ChainNetwork } from './network.js';
 import { classifyScript, hasAddress, ScriptType, scriptPayload, witnessUnknownPayload } from './script.js';
 import type { SourcedBlock } from './source.js';
@@ -56,7 +57,7 @@ export class ChainIndexer {
   private nextAddress = 0;
   private tipHeight = -1;
   private tipHash: string | null = null;
-  private rows: ChainRows = emptyChainRows();
+  private readonly rows: ChainRows = emptyChainRows();
   private pendingTxs = 0;
   private readonly inAddr: number[] = [];
 
@@ -123,6 +124,19 @@ export class ChainIndexer {
     };
   }
 
+  /** Bytes allocated for what the index keeps in memory between blocks: the txid and address
+   * maps and the per-transaction and per-output typed arrays (capacity, not just the used part). */
+  get memoryBytes(): number {
+    return (
+      this.txids.bytes +
+      this.addresses.bytes +
+      this.txFirstOutput.byteLength +
+      this.txOutCount.byteLength +
+      this.outputValue.byteLength +
+      this.outputAddress.byteLength
+    );
+  }
+
   async add(s: SourcedBlock): Promise<void> {
     const b = s.block;
     let height = s.height < 0 ? this.tipHeight + 1 : s.height;
@@ -151,18 +165,32 @@ export class ChainIndexer {
     if (id >= 0) return id;
     id = this.nextAddress++;
     this.addresses.set(buf, off, len, id, type);
-    const payload = buf.subarray(off, off + len);
-    let text: string;
-    if (type === ScriptType.P2PK) text = 'p2pk:' + payload.toString('hex');
-    else if (type === ScriptType.Multisig) text = 'multisig:' + sha256(payload).toString('hex').slice(0, 40);
-    else if (type === ScriptType.WitnessUnknown)
-      text = addressText(type, witnessUnknownPayload(buf, off, len), this.net);
-    else text = addressText(type, payload, this.net);
     const a = this.rows.addresses;
     a.addressId.push(id);
-    a.address.push(text);
+    // Address text and key are written as bytes straight into the row columns: no string per address.
+    const text = a.address;
+    if (type === ScriptType.P2PK) text.push('p2pk:' + buf.toString('hex', off, off + len));
+    else if (type === ScriptType.Multisig)
+      text.push(
+        'multisig:' +
+          sha256(buf.subarray(off, off + len))
+            .toString('hex')
+            .slice(0, 40),
+      );
+    else if (type === ScriptType.WitnessUnknown)
+      text.push(addressText(type, witnessUnknownPayload(buf, off, len), this.net));
+    else {
+      const at = text.reserve(ADDRESS_TEXT_MAX);
+      text.commit(addressTextInto(type, buf, off, len, this.net, text.bytes, at));
+    }
     a.scriptType.push(type);
-    a.key.push(`${type}:${payload.toString('hex')}`);
+    const key = a.key;
+    let at = key.reserve(3 + len * 2);
+    const start = at;
+    key.bytes[at++] = 0x30 + type; // script types are 0..9
+    key.bytes[at++] = 0x3a; // ':'
+    at += hexInto(buf, off, len, key.bytes, at);
+    key.commit(at - start);
     a.firstHeight.push(height);
     return id;
   }
@@ -257,7 +285,8 @@ export class ChainIndexer {
       if (!coinbase && looksLikeCoinJoin(i1 - i0, inAddr, b.outValue, o0, o1)) flags |= TXF_COINJOIN;
       this.txids.set(b.txid, t * 32, 32, txId);
       T.txId.push(txId);
-      T.txid.push(hashHex(b.txid, t * 32));
+      const hexAt = T.txid.reserve(64);
+      T.txid.commit(hexInto(b.txid, t * 32, 32, T.txid.bytes, hexAt, true));
       T.height.push(height);
       T.position.push(t);
       T.firstOutput.push(firstOutput);
@@ -276,7 +305,7 @@ export class ChainIndexer {
   async flush(): Promise<void> {
     if (this.rows.blocks.height.length === 0) return;
     await this.store.append(this.rows);
-    this.rows = emptyChainRows();
+    clearChainRows(this.rows);
     this.pendingTxs = 0;
   }
 }

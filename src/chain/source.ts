@@ -60,18 +60,24 @@ export async function* blocksFromDir(
   const chain = bestChain(records, diag);
   const cache = new Map<number, Buffer>();
   const from = opts.fromHeight ?? 0;
-  for (const r of chain) {
-    if (r.height < from) continue;
-    let buf = cache.get(r.fileIndex);
-    if (!buf) {
-      if (cache.size >= 2) cache.delete(cache.keys().next().value!);
-      buf = loadBlockFile(r.file, key);
-      cache.set(r.fileIndex, buf);
+  try {
+    for (const r of chain) {
+      if (r.height < from) continue;
+      let buf = cache.get(r.fileIndex);
+      if (!buf) {
+        if (cache.size >= 2) cache.delete(cache.keys().next().value!);
+        buf = loadBlockFile(r.file, key);
+        cache.set(r.fileIndex, buf);
+      }
+      const where = `${r.file}:${r.offset}`;
+      parser.parse(buf, r.offset, r.offset + r.length);
+      if (!merkleCheck(parser, where, diag, opts.checkMerkle ?? false)) continue;
+      yield { height: r.height, block: parser, where };
     }
-    const where = `${r.file}:${r.offset}`;
-    parser.parse(buf, r.offset, r.offset + r.length);
-    if (!merkleCheck(parser, where, diag, opts.checkMerkle ?? false)) continue;
-    yield { height: r.height, block: parser, where };
+  } finally {
+    // The last block handed out points into a whole blk file (up to 128 MB): let it go.
+    cache.clear();
+    parser.buf = new Uint8Array(0);
   }
 }
 

@@ -15,14 +15,48 @@ import type { TagSet } from './tags.js';
 
 export type TaintPolicy = 'haircut' | 'poison';
 
+/** A bound of a trace window: a block time (UNIX seconds) or a block height. */
+export type TimeBound = { time: number } | { height: number };
+
+/** Numbers below this are block heights, others UNIX seconds: Bitcoin's nLockTime rule. */
+export const LOCKTIME_THRESHOLD = 500_000_000;
+
+/**
+ * A `--since`/`--until` value: an ISO 8601 date or date-time (UTC unless it gives an offset), or a
+ * whole number — below 500,000,000 a block height, otherwise UNIX seconds (the nLockTime rule). A
+ * bare date as an upper bound (`end`) means the end of that day (UTC), so `--until 2017-05-17`
+ * includes the 17th.
+ */
+export function parseTimeBound(v: string, end = false): TimeBound {
+  const s = v.trim();
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    return n < LOCKTIME_THRESHOLD ? { height: n } : { time: n };
+  }
+  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(s);
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:\d{2})?)?$/.exec(s);
+  // Date.parse rolls 30 February over into March: the calendar date must survive the round trip.
+  const day = m ? Date.parse(`${m[1]}T00:00:00Z`) : NaN;
+  const real = m !== null && !Number.isNaN(day) && new Date(day).toISOString().startsWith(m[1]);
+  const ms = m && real ? Date.parse(m[2] ? `${m[1]}T${m[2]}${m[3] ?? 'Z'}` : m[1]) : NaN;
+  if (Number.isNaN(ms))
+    throw new Error(`${JSON.stringify(v)} is not an ISO date, a block height or UNIX seconds`);
+  return { time: Math.floor(ms / 1000) + (end && dateOnly ? 86_399 : 0) };
+}
+
+const after = (b: TimeBound | undefined, time: number, height: number) =>
+  b === undefined || ('time' in b ? time >= b.time : height >= b.height);
+const before = (b: TimeBound | undefined, time: number, height: number) =>
+  b === undefined || ('time' in b ? time <= b.time : height <= b.height);
+
 export interface TraceOptions {
   direction: 'forward' | 'backward';
   hops: number;
   /** Skip edges whose tainted value is below this (satoshis). */
   minValue?: number;
-  /** UNIX seconds: only transactions in [since, until]. */
-  since?: number;
-  until?: number;
+  /** Only transactions at or after `since` and at or before `until` (block time or height). */
+  since?: TimeBound;
+  until?: TimeBound;
   level: 'address' | 'cluster';
   policy: TaintPolicy;
 }
@@ -78,8 +112,8 @@ export async function trace(
   const clusterCache = new Map<number, number>();
   const holderIds = new Set<number>();
   const minValue = opts.minValue ?? 0;
-  const inWindow = (t: number) =>
-    (opts.since === undefined || t >= opts.since) && (opts.until === undefined || t <= opts.until);
+  const inWindow = (x: { time: number; height: number }) =>
+    after(opts.since, x.time, x.height) && before(opts.until, x.time, x.height);
 
   const holder = async (addressId: number): Promise<string> => {
     holderIds.add(addressId);
@@ -117,7 +151,7 @@ export async function trace(
       const c = await store.clusterOf(seedAddresses[0]);
       if (c !== null) seedAddresses = await store.clusterMembers(c);
     }
-    const received = (await store.outputsTo(seedAddresses)).filter((e) => inWindow(e.time));
+    const received = (await store.outputsTo(seedAddresses)).filter(inWindow);
     for (const e of received) holderNode(await holder(e.addressId), 0);
     front = received.map((e) => ({ edge: e, taint: 1 }));
   } else {
@@ -168,7 +202,7 @@ export async function trace(
       }
       const txIds = [...bySpender.keys()];
       const sums = await store.txSummaries(txIds);
-      const outs = await store.outputsOf(txIds.filter((t) => inWindow(sums.get(t)!.time)));
+      const outs = await store.outputsOf(txIds.filter((t) => inWindow(sums.get(t)!)));
       const outsByTx = new Map<number, MoneyEdge[]>();
       for (const o of outs) {
         const l = outsByTx.get(o.txId);
@@ -177,7 +211,7 @@ export async function trace(
       }
       for (const [t, fs] of bySpender) {
         const s = sums.get(t)!;
-        if (!inWindow(s.time)) continue;
+        if (!inWindow(s)) continue;
         seenTx.add(t);
         const taintedIn = fs.reduce((a, f) => a + f.edge.value * f.taint, 0);
         if (taintedIn < minValue) continue;
@@ -216,7 +250,7 @@ export async function trace(
       }
       const txIds = [...byMaker.keys()];
       const sums = await store.txSummaries(txIds);
-      const ins = await store.inputsOf(txIds.filter((t) => inWindow(sums.get(t)!.time)));
+      const ins = await store.inputsOf(txIds.filter((t) => inWindow(sums.get(t)!)));
       const insByTx = new Map<number, MoneyEdge[]>();
       for (const i of ins) {
         const l = insByTx.get(i.spentByTx!);
@@ -225,7 +259,7 @@ export async function trace(
       }
       for (const [t, fs] of byMaker) {
         const s = sums.get(t)!;
-        if (!inWindow(s.time)) continue;
+        if (!inWindow(s)) continue;
         seenTx.add(t);
         const tn = txNode(s, hop);
         const traced = fs.reduce((a, f) => a + f.edge.value * f.taint, 0);

@@ -10,7 +10,7 @@ import { ingestChain, type ChainSourceSpec } from '../chain/ingest.js';
 import { networkByName, NETWORKS } from '../chain/network.js';
 import { attributePools, payoutsTo, type PoolAttribution } from '../chain/pools.js';
 import { TagSet, tagFile, TAG_MINING_POOL } from '../chain/tags.js';
-import { trace, type TaintPolicy } from '../chain/trace.js';
+import { parseTimeBound, trace, type TaintPolicy } from '../chain/trace.js';
 import { parseFormat, render } from './output.js';
 
 const coins = (sat: number | null) => (sat === null ? '' : (sat / 1e8).toFixed(8));
@@ -71,6 +71,11 @@ async function resolveTarget(
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+
+function wholeNumber(name: string, v: string): number {
+  if (!/^\d+$/.test(v.trim())) throw new Error(`${name} takes a whole number, not ${JSON.stringify(v)}`);
+  return Number(v);
+}
 
 export function register(program: Command): void {
   const chain = program
@@ -233,8 +238,8 @@ export function register(program: Command): void {
     .option('--direction <d>', 'forward | backward', 'forward')
     .option('--hops <n>', 'transactions to follow', '3')
     .option('--min-value <sat>', 'skip edges carrying less tainted value (satoshis)', '0')
-    .option('--since <time>', 'ISO date or UNIX seconds')
-    .option('--until <time>', 'ISO date or UNIX seconds')
+    .option('--since <when>', 'ISO date/time (UTC), block height (< 500000000) or UNIX seconds')
+    .option('--until <when>', 'ISO date/time (a bare date: to its end), block height or UNIX seconds')
     .option('--level <l>', 'address | cluster', 'address')
     .option('--taint <p>', 'haircut | poison', 'haircut')
     .option('--tags <file>', 'address,tag[,label] CSV (repeatable)', collect, [])
@@ -262,8 +267,18 @@ export function register(program: Command): void {
             throw new Error('--direction is forward or backward');
           if (!['address', 'cluster'].includes(o.level)) throw new Error('--level is address or cluster');
           if (!['haircut', 'poison'].includes(o.taint)) throw new Error('--taint is haircut or poison');
-          const time = (v?: string) =>
-            v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : Date.parse(v) / 1000;
+          const bound = (name: string, v: string | undefined, end: boolean) => {
+            if (v === undefined) return undefined;
+            try {
+              return parseTimeBound(v, end);
+            } catch (e) {
+              throw new Error(`--${name}: ${(e as Error).message}`, { cause: e });
+            }
+          };
+          const since = bound('since', o.since, false);
+          const until = bound('until', o.until, true);
+          const hops = wholeNumber('--hops', o.hops);
+          const minValue = wholeNumber('--min-value', o.minValue);
           const txId = /^[0-9a-fA-F]{64}$/.test(seedArg) ? await store.txIdOf(seedArg) : null;
           const seed =
             txId !== null
@@ -279,10 +294,10 @@ export function register(program: Command): void {
             seed,
             {
               direction: o.direction as 'forward',
-              hops: Number(o.hops),
-              minValue: Number(o.minValue),
-              since: time(o.since),
-              until: time(o.until),
+              hops,
+              minValue,
+              since,
+              until,
               level: o.level as 'address',
               policy: o.taint as TaintPolicy,
             },
@@ -337,7 +352,7 @@ export function register(program: Command): void {
           const target = await resolveTarget(store, arg, o.level);
           const tags = await tagsFor(store, o.tags, await attributePools(store, poolFile(o.pools)));
           const r = await exposure(store, target, tags, {
-            hops: Number(o.hops),
+            hops: wholeNumber('--hops', o.hops),
             policy: o.taint as TaintPolicy,
           });
           out(o.format, r, () => {

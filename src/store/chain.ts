@@ -2,78 +2,112 @@
  * Storage interface of the chain index (dense ids, BlockSci style). Engines implement it in
  * store/<engine>/chain.ts with their SQL beside it; chain/ talks only to this.
  */
+import { float64Column, int32Column, TextColumn, uint8Column, type NumberColumn } from './columns.js';
 
-/** Rows of a run of blocks, columnar; every id is dense and assigned by the indexer. */
+/**
+ * Rows of a run of blocks, columnar in typed arrays; every id is dense and assigned by the indexer.
+ * -1 stands for NULL in the columns the schema lets be NULL (in_value, spent_output, input value,
+ * address ids). Text columns hold UTF-8/ASCII bytes: hashes as display-order hex.
+ */
 export interface ChainRows {
   blocks: {
-    height: number[];
-    hash: string[];
-    prev: string[];
-    time: number[];
-    txCount: number[];
-    size: number[];
-    coinbaseText: string[];
-    coinbaseHeight: number[];
+    height: NumberColumn<Int32Array>;
+    hash: TextColumn;
+    prev: TextColumn;
+    time: NumberColumn<Float64Array>;
+    txCount: NumberColumn<Int32Array>;
+    size: NumberColumn<Int32Array>;
+    coinbaseText: TextColumn;
+    coinbaseHeight: NumberColumn<Int32Array>;
   };
   txs: {
-    txId: number[];
-    txid: string[];
-    height: number[];
-    position: number[];
-    firstOutput: number[];
-    inCount: number[];
-    outCount: number[];
-    inValue: number[];
-    outValue: number[];
+    txId: NumberColumn<Int32Array>;
+    txid: TextColumn;
+    height: NumberColumn<Int32Array>;
+    position: NumberColumn<Int32Array>;
+    firstOutput: NumberColumn<Float64Array>;
+    inCount: NumberColumn<Int32Array>;
+    outCount: NumberColumn<Int32Array>;
+    inValue: NumberColumn<Float64Array>;
+    outValue: NumberColumn<Float64Array>;
     /** 1 coinbase, 2 segwit, 4 looks like CoinJoin, 8 MWEB HogEx. */
-    flags: number[];
+    flags: NumberColumn<Uint8Array>;
   };
   outputs: {
-    outputId: number[];
-    txId: number[];
-    vout: number[];
-    value: number[];
-    scriptType: number[];
-    addressId: number[];
+    outputId: NumberColumn<Float64Array>;
+    txId: NumberColumn<Int32Array>;
+    vout: NumberColumn<Int32Array>;
+    value: NumberColumn<Float64Array>;
+    scriptType: NumberColumn<Uint8Array>;
+    addressId: NumberColumn<Int32Array>;
   };
-  inputs: { txId: number[]; vin: number[]; spentOutput: number[]; value: number[]; addressId: number[] };
+  inputs: {
+    txId: NumberColumn<Int32Array>;
+    vin: NumberColumn<Int32Array>;
+    spentOutput: NumberColumn<Float64Array>;
+    value: NumberColumn<Float64Array>;
+    addressId: NumberColumn<Int32Array>;
+  };
   addresses: {
-    addressId: number[];
-    address: string[];
-    scriptType: number[];
-    key: string[];
-    firstHeight: number[];
+    addressId: NumberColumn<Int32Array>;
+    address: TextColumn;
+    scriptType: NumberColumn<Uint8Array>;
+    /** `type:payload hex`, the (script type, payload) the address stands for. */
+    key: TextColumn;
+    firstHeight: NumberColumn<Int32Array>;
   };
 }
 
 export function emptyChainRows(): ChainRows {
+  const i32 = int32Column;
+  const f64 = float64Column;
+  const text = () => new TextColumn();
   return {
     blocks: {
-      height: [],
-      hash: [],
-      prev: [],
-      time: [],
-      txCount: [],
-      size: [],
-      coinbaseText: [],
-      coinbaseHeight: [],
+      height: i32(),
+      hash: text(),
+      prev: text(),
+      time: f64(),
+      txCount: i32(),
+      size: i32(),
+      coinbaseText: text(),
+      coinbaseHeight: i32(),
     },
     txs: {
-      txId: [],
-      txid: [],
-      height: [],
-      position: [],
-      firstOutput: [],
-      inCount: [],
-      outCount: [],
-      inValue: [],
-      outValue: [],
-      flags: [],
+      txId: i32(),
+      txid: text(),
+      height: i32(),
+      position: i32(),
+      firstOutput: f64(),
+      inCount: i32(),
+      outCount: i32(),
+      inValue: f64(),
+      outValue: f64(),
+      flags: uint8Column(),
     },
-    outputs: { outputId: [], txId: [], vout: [], value: [], scriptType: [], addressId: [] },
-    inputs: { txId: [], vin: [], spentOutput: [], value: [], addressId: [] },
-    addresses: { addressId: [], address: [], scriptType: [], key: [], firstHeight: [] },
+    outputs: {
+      outputId: f64(),
+      txId: i32(),
+      vout: i32(),
+      value: f64(),
+      scriptType: uint8Column(),
+      addressId: i32(),
+    },
+    inputs: { txId: i32(), vin: i32(), spentOutput: f64(), value: f64(), addressId: i32() },
+    addresses: {
+      addressId: i32(),
+      address: text(),
+      scriptType: uint8Column(),
+      key: text(),
+      firstHeight: i32(),
+    },
   };
+}
+
+/** Empty every column of `rows` (keeping their capacity for the next run). */
+export function clearChainRows(rows: ChainRows): void {
+  for (const table of Object.values(rows) as Record<string, { clear(): void }>[])
+    for (const col of Object.values(table)) col.clear();
 }
 
 export const TXF_COINBASE = 1;
@@ -178,10 +212,11 @@ export interface ChainStore {
   blockHash(height: number): Promise<string | null>;
   /** Append one run of blocks atomically and move the tip. */
   append(rows: ChainRows): Promise<void>;
-  /** Inputs of transactions after `afterTx` for clustering: parallel arrays, ordered by tx. */
+  /** Resolved inputs of transactions after `afterTx` for clustering (parallel arrays, ordered by tx),
+   * and which of those transactions are flagged CoinJoin-like. */
   clusterInputs(
     afterTx: number,
-  ): Promise<{ txId: Int32Array; addressId: Int32Array; txFlags: Map<number, number> }>;
+  ): Promise<{ txId: Int32Array; addressId: Int32Array; coinjoinTxs: Set<number> }>;
   /** Two-output transactions after `afterTx` with their outputs (for the change policy). */
   changeCandidates(
     afterTx: number,

@@ -4,7 +4,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import bs58 from 'bs58';
 import { bech32, bech32m } from 'bech32';
 import {
+  ADDRESS_TEXT_MAX,
   addressText,
+  addressTextInto,
   base58Check,
   base58Decode,
   parseAddress,
@@ -12,6 +14,15 @@ import {
 } from '../../src/chain/address.js';
 import { ScriptType } from '../../src/chain/script.js';
 import { NETWORKS } from '../../src/chain/network.js';
+
+/** Script types with an address, and their payload lengths. */
+const PAYLOADS = [
+  [ScriptType.P2PKH, 20],
+  [ScriptType.P2SH, 20],
+  [ScriptType.P2WPKH, 20],
+  [ScriptType.P2WSH, 32],
+  [ScriptType.P2TR, 32],
+] as const;
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest();
 
@@ -37,13 +48,7 @@ test('bech32 (v0) and bech32m (v1+) equal the bech32 package; parseAddress inver
     assert.equal(segwitAddress(hrp, v, prog), expected);
   }
   const net = NETWORKS['litecoin-regtest'];
-  for (const [type, len] of [
-    [ScriptType.P2PKH, 20],
-    [ScriptType.P2SH, 20],
-    [ScriptType.P2WPKH, 20],
-    [ScriptType.P2WSH, 32],
-    [ScriptType.P2TR, 32],
-  ] as const) {
+  for (const [type, len] of PAYLOADS) {
     const payload = randomBytes(len);
     const text = addressText(type, payload, net);
     const back = parseAddress(text, net);
@@ -51,4 +56,22 @@ test('bech32 (v0) and bech32m (v1+) equal the bech32 package; parseAddress inver
     assert.deepEqual(back?.payload, payload);
   }
   assert.equal(parseAddress('rltc1qnotanaddress', net), null);
+});
+
+test('addressTextInto writes the same text as addressText, from a payload inside a larger buffer', () => {
+  const net = NETWORKS.bitcoin;
+  const out = new Uint8Array(7 + ADDRESS_TEXT_MAX);
+  for (const [type, len] of [...PAYLOADS, [ScriptType.WitnessUnknown, 41] as const]) {
+    for (let i = 0; i < 50; i++) {
+      const payload = randomBytes(len);
+      if (type === ScriptType.WitnessUnknown) payload[0] = 2 + (i % 15);
+      if (i % 5 === 0) payload.fill(0, type === ScriptType.WitnessUnknown ? 1 : 0, 4);
+      const around = Buffer.concat([randomBytes(3), payload, randomBytes(5)]);
+      out.fill(0xee);
+      const n = addressTextInto(type, around, 3, len, net, out, 7);
+      assert.equal(Buffer.from(out.subarray(7, 7 + n)).toString('latin1'), addressText(type, payload, net));
+      assert.equal(out[7 + n], 0xee, 'nothing written past the text');
+    }
+  }
+  assert.equal(addressTextInto(ScriptType.OpReturn, randomBytes(4), 0, 4, net, out, 0), 0);
 });

@@ -175,6 +175,18 @@ test('litecoind regtest: blk files and RPC give identical indexes; clusters matc
       rest = next;
     }
     assert.deepEqual(got, expected);
+    // The same trace up to the block of the second peel (--until as a height): two hops of three.
+    const peel2Height = (await store.tx(truth.txs.peel2))!.height;
+    const upTo = await trace(
+      store,
+      { kind: 'address', addressIds: [await id(truth.b[0])], label: truth.b[0] },
+      { direction: 'forward', hops: 3, level: 'address', policy: 'haircut', until: { height: peel2Height } },
+      tags,
+    );
+    assert.deepEqual(
+      upTo.edges.map((e) => [e.hop, label.get(e.from), label.get(e.to), e.value, e.tainted]),
+      expected.slice(0, 6),
+    );
     // Backward one hop from b1: alice's three inputs fund it pro rata.
     const gb = await trace(
       store,

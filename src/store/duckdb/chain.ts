@@ -1,6 +1,6 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { BIGINT, INTEGER, UTINYINT, VARCHAR, type DuckDBType } from '@duckdb/node-api';
 import type {
   ChainRows,
   ChainSnapshot,
@@ -11,6 +11,9 @@ import type {
   StoredTx,
   TxSummary,
 } from '../chain.js';
+import { TXF_COINJOIN } from '../chain.js';
+import { NumberColumn, TextColumn } from '../columns.js';
+import { CHUNK_ROWS, readColumns, StagedChunk, setInt64, type ColumnKind } from './chunk.js';
 import { DuckDbDatabase } from './database.js';
 
 const SCRIPT_TYPES = [
@@ -26,32 +29,36 @@ const SCRIPT_TYPES = [
   'witness_unknown',
 ];
 
-function csvText(s: string): string {
-  return '"' + s.replace(/"/g, '""') + '"';
-}
-
 function ids(list: number[]): string {
   return list.map((n) => String(Math.trunc(n))).join(',') || 'NULL';
 }
 
-/** Bulk rows go through CSV files and COPY: several times faster than appending row by row. */
-function csv(cols: (number[] | string[])[], kinds: ('n' | 'nn' | 's')[]): string {
-  const n = cols[0].length;
-  const lines = new Array<string>(n);
-  for (let i = 0; i < n; i++) {
-    let line = '';
-    for (let c = 0; c < cols.length; c++) {
-      if (c) line += ',';
-      const v = cols[c][i];
-      const k = kinds[c];
-      if (k === 's') line += csvText(v as string);
-      else if (k === 'nn' && (v as number) < 0) line += '\\N';
-      else line += String(v);
-    }
-    lines[i] = line;
-  }
-  return lines.join('\n') + '\n';
+/** A column of a bulk-written table: its DuckDB type, how it is staged, and whether a negative
+ * number stands for NULL (ids and values the indexer could not resolve). */
+interface ColumnSpec {
+  type: DuckDBType;
+  kind: ColumnKind;
+  nullIfNegative?: boolean;
 }
+
+const INT: ColumnSpec = { type: INTEGER, kind: 'INTEGER' };
+const INT_NULL: ColumnSpec = { ...INT, nullIfNegative: true };
+const BIG: ColumnSpec = { type: BIGINT, kind: 'BIGINT' };
+const BIG_NULL: ColumnSpec = { ...BIG, nullIfNegative: true };
+const TINY: ColumnSpec = { type: UTINYINT, kind: 'UTINYINT' };
+const TEXT: ColumnSpec = { type: VARCHAR, kind: 'VARCHAR_HEAP' };
+
+/** Columns of the bulk-written tables, in schema order (chain.sql). */
+const TABLES = {
+  chain_blocks: [INT, TEXT, TEXT, BIG, INT, INT, TEXT, INT],
+  chain_txs: [INT, TEXT, INT, INT, BIG, INT, INT, BIG_NULL, BIG, TINY],
+  chain_outputs: [BIG, INT, INT, BIG, TINY, INT_NULL],
+  chain_inputs: [INT, INT, BIG_NULL, BIG_NULL, INT_NULL],
+  chain_addresses: [INT, TEXT, TINY, TEXT, INT],
+  cluster_changes: [INT, INT],
+} satisfies Record<string, ColumnSpec[]>;
+
+type BulkTable = keyof typeof TABLES;
 
 const EDGE_SELECT = `
   SELECT o.output_id AS "outputId", o.tx_id AS "txId", o.vout, o.value, o.address_id AS "addressId",
@@ -60,11 +67,9 @@ const EDGE_SELECT = `
   LEFT JOIN chain_inputs i ON i.spent_output = o.output_id`;
 
 export class DuckDbChainStore implements ChainStore {
-  private readonly tmp: string;
+  private readonly chunks = new Map<BulkTable, StagedChunk>();
 
-  private constructor(readonly db: DuckDbDatabase) {
-    this.tmp = mkdtempSync(join(tmpdir(), 'coinradar-chain-'));
-  }
+  private constructor(readonly db: DuckDbDatabase) {}
 
   static async open(path: string): Promise<DuckDbChainStore> {
     const db = await DuckDbDatabase.open(path);
@@ -107,25 +112,31 @@ export class DuckDbChainStore implements ChainStore {
 
   async snapshot(): Promise<ChainSnapshot> {
     const st = await this.state();
-    const txs = await this.db.all<{ txid: string; f: number }>(
-      'SELECT txid, first_output AS f FROM chain_txs ORDER BY tx_id',
+    const txids = (await this.db.all<{ txid: string }>('SELECT txid FROM chain_txs ORDER BY tx_id')).map(
+      (t) => t.txid,
     );
-    const outs = await this.db.all<{ v: number; a: number | null }>(
-      'SELECT value AS v, address_id AS a FROM chain_outputs ORDER BY output_id',
+    const [txFirstOutput] = (await readColumns(
+      this.db.conn,
+      'SELECT first_output FROM chain_txs ORDER BY tx_id',
+      ['BIGINT'],
+    )) as Float64Array[];
+    const [outputValue, outputAddress] = await readColumns(
+      this.db.conn,
+      'SELECT value, coalesce(address_id, -1) FROM chain_outputs ORDER BY output_id',
+      ['BIGINT', 'INTEGER'],
     );
     const addrs = await this.db.all<{ key: string }>('SELECT key FROM chain_addresses ORDER BY address_id');
-    if (txs.length !== st.txs || outs.length !== st.outputs || addrs.length !== st.addresses)
+    if (txids.length !== st.txs || outputValue.length !== st.outputs || addrs.length !== st.addresses)
       throw new Error(
-        `chain index is inconsistent: ${txs.length}/${st.txs} txs, ${outs.length}/${st.outputs} outputs`,
+        `chain index is inconsistent: ${txids.length}/${st.txs} txs, ${outputValue.length}/${st.outputs} outputs`,
       );
-    const snap: ChainSnapshot = {
-      txids: txs.map((t) => t.txid),
-      txFirstOutput: Float64Array.from(txs, (t) => t.f),
-      outputValue: Float64Array.from(outs, (o) => o.v),
-      outputAddress: Int32Array.from(outs, (o) => (o.a === null ? -1 : o.a)),
+    return {
+      txids,
+      txFirstOutput,
+      outputValue: outputValue as Float64Array,
+      outputAddress: outputAddress as Int32Array,
       addressKeys: addrs.map((a) => a.key),
     };
-    return snap;
   }
 
   async blockHash(height: number): Promise<string | null> {
@@ -135,13 +146,32 @@ export class DuckDbChainStore implements ChainStore {
     return r?.hash ?? null;
   }
 
-  private async copy(table: string, body: string): Promise<void> {
-    if (body.length <= 1) return;
-    const f = join(this.tmp, `${table}.csv`);
-    writeFileSync(f, body);
-    await this.db.run(
-      `COPY ${table} FROM '${f}' (FORMAT csv, HEADER false, NULLSTR '\\N', QUOTE '"', ESCAPE '"')`,
-    );
+  /**
+   * Bulk rows go through an appender fed by staged data chunks (chunk.ts): each column of 2,048 rows
+   * is copied into DuckDB with one native call. Columns are parallel, of equal length.
+   */
+  private async appendRows(table: BulkTable, cols: (NumberColumn | TextColumn)[]): Promise<void> {
+    const n = cols[0].length;
+    if (n === 0) return;
+    const spec: ColumnSpec[] = TABLES[table];
+    let ch = this.chunks.get(table);
+    if (!ch) {
+      ch = new StagedChunk(
+        spec.map((c) => c.type),
+        spec.map((c) => c.kind),
+      );
+      this.chunks.set(table, ch);
+    }
+    const appender = await this.db.conn.createAppender(table);
+    try {
+      for (let from = 0; from < n; from += CHUNK_ROWS) {
+        const rows = Math.min(CHUNK_ROWS, n - from);
+        for (let c = 0; c < spec.length; c++) stageColumn(ch, c, spec[c], cols[c], from, rows);
+        ch.append(appender, rows);
+      }
+    } finally {
+      appender.closeSync();
+    }
   }
 
   async append(r: ChainRows): Promise<void> {
@@ -150,54 +180,46 @@ export class DuckDbChainStore implements ChainStore {
     await this.db.run('BEGIN TRANSACTION');
     try {
       const b = r.blocks;
-      await this.copy(
-        'chain_blocks',
-        csv(
-          [b.height, b.hash, b.prev, b.time, b.txCount, b.size, b.coinbaseText, b.coinbaseHeight],
-          ['n', 's', 's', 'n', 'n', 'n', 's', 'n'],
-        ),
-      );
+      await this.appendRows('chain_blocks', [
+        b.height,
+        b.hash,
+        b.prev,
+        b.time,
+        b.txCount,
+        b.size,
+        b.coinbaseText,
+        b.coinbaseHeight,
+      ]);
       const t = r.txs;
-      await this.copy(
-        'chain_txs',
-        csv(
-          [
-            t.txId,
-            t.txid,
-            t.height,
-            t.position,
-            t.firstOutput,
-            t.inCount,
-            t.outCount,
-            t.inValue,
-            t.outValue,
-            t.flags,
-          ],
-          ['n', 's', 'n', 'n', 'n', 'n', 'n', 'nn', 'n', 'n'],
-        ),
-      );
+      await this.appendRows('chain_txs', [
+        t.txId,
+        t.txid,
+        t.height,
+        t.position,
+        t.firstOutput,
+        t.inCount,
+        t.outCount,
+        t.inValue,
+        t.outValue,
+        t.flags,
+      ]);
       const o = r.outputs;
-      await this.copy(
-        'chain_outputs',
-        csv(
-          [o.outputId, o.txId, o.vout, o.value, o.scriptType, o.addressId],
-          ['n', 'n', 'n', 'n', 'n', 'nn'],
-        ),
-      );
+      await this.appendRows('chain_outputs', [
+        o.outputId,
+        o.txId,
+        o.vout,
+        o.value,
+        o.scriptType,
+        o.addressId,
+      ]);
       const i = r.inputs;
-      await this.copy(
-        'chain_inputs',
-        csv([i.txId, i.vin, i.spentOutput, i.value, i.addressId], ['n', 'n', 'nn', 'nn', 'nn']),
-      );
+      await this.appendRows('chain_inputs', [i.txId, i.vin, i.spentOutput, i.value, i.addressId]);
       const a = r.addresses;
-      await this.copy(
-        'chain_addresses',
-        csv([a.addressId, a.address, a.scriptType, a.key, a.firstHeight], ['n', 's', 'n', 's', 'n']),
-      );
+      await this.appendRows('chain_addresses', [a.addressId, a.address, a.scriptType, a.key, a.firstHeight]);
       const last = b.height.length - 1;
       await this.setMeta({
-        tip_height: b.height[last],
-        tip_hash: b.hash[last],
+        tip_height: b.height.data[last],
+        tip_hash: b.hash.get(last),
         txs: st.txs + t.txId.length,
         outputs: st.outputs + o.outputId.length,
         addresses: st.addresses + a.addressId.length,
@@ -211,20 +233,20 @@ export class DuckDbChainStore implements ChainStore {
 
   async clusterInputs(
     afterTx: number,
-  ): Promise<{ txId: Int32Array; addressId: Int32Array; txFlags: Map<number, number> }> {
-    const rows = await this.db.all<{ t: number; a: number }>(
-      `SELECT tx_id AS t, address_id AS a FROM chain_inputs WHERE tx_id > $1 AND address_id IS NOT NULL ORDER BY tx_id, vin`,
+  ): Promise<{ txId: Int32Array; addressId: Int32Array; coinjoinTxs: Set<number> }> {
+    const [txId, addressId] = (await readColumns(
+      this.db.conn,
+      `SELECT tx_id, address_id FROM chain_inputs WHERE tx_id > $1 AND address_id IS NOT NULL ORDER BY tx_id, vin`,
+      ['INTEGER', 'INTEGER'],
+      [afterTx],
+    )) as Int32Array[];
+    const [cj] = await readColumns(
+      this.db.conn,
+      `SELECT tx_id FROM chain_txs WHERE tx_id > $1 AND flags & ${TXF_COINJOIN} <> 0`,
+      ['INTEGER'],
       [afterTx],
     );
-    const flags = await this.db.all<{ t: number; f: number }>(
-      `SELECT tx_id AS t, flags AS f FROM chain_txs WHERE tx_id > $1 AND in_count > 1`,
-      [afterTx],
-    );
-    return {
-      txId: Int32Array.from(rows, (r) => r.t),
-      addressId: Int32Array.from(rows, (r) => r.a),
-      txFlags: new Map(flags.map((r) => [r.t, r.f])),
-    };
+    return { txId, addressId, coinjoinTxs: new Set(cj) };
   }
 
   async changeCandidates(
@@ -258,10 +280,11 @@ export class DuckDbChainStore implements ChainStore {
   async clusterAssignment(): Promise<Int32Array> {
     const st = await this.state();
     const out = new Int32Array(st.addresses).fill(-1);
-    const rows = await this.db.all<{ a: number; c: number }>(
-      'SELECT address_id AS a, cluster_id AS c FROM chain_clusters',
-    );
-    for (const r of rows) out[r.a] = r.c;
+    const [a, c] = await readColumns(this.db.conn, 'SELECT address_id, cluster_id FROM chain_clusters', [
+      'INTEGER',
+      'INTEGER',
+    ]);
+    for (let i = 0; i < a.length; i++) out[a[i]] = c[i];
     return out;
   }
 
@@ -277,13 +300,12 @@ export class DuckDbChainStore implements ChainStore {
     try {
       if (st.clusterPolicy !== null && st.clusterPolicy !== policy)
         await this.db.run('DELETE FROM chain_clusters');
-      const a = Array.from(addressIds);
-      const c = Array.from(clusterIds);
       await this.db.run(
         'CREATE TEMP TABLE IF NOT EXISTS cluster_changes (address_id INTEGER, cluster_id INTEGER)',
       );
       await this.db.run('DELETE FROM cluster_changes');
-      await this.copy('cluster_changes', csv([a, c], ['n', 'n']));
+      const column = (a: Int32Array) => Object.assign(new NumberColumn(a), { length: a.length });
+      await this.appendRows('cluster_changes', [column(addressIds), column(clusterIds)]);
       await this.db.run(
         'DELETE FROM chain_clusters WHERE address_id IN (SELECT address_id FROM cluster_changes)',
       );
@@ -478,6 +500,32 @@ export class DuckDbChainStore implements ChainStore {
 
   async close(): Promise<void> {
     this.db.close();
-    rmSync(this.tmp, { recursive: true, force: true });
   }
+}
+
+/** Stage rows [from, from + rows) of one column into column `c` of the chunk. */
+function stageColumn(
+  ch: StagedChunk,
+  c: number,
+  spec: ColumnSpec,
+  col: NumberColumn | TextColumn,
+  from: number,
+  rows: number,
+): void {
+  if (col instanceof TextColumn) {
+    ch.heap(c).setMany(col.bytes, col.starts, from, rows);
+    return;
+  }
+  const v = col.data;
+  if (spec.kind === 'BIGINT') {
+    const out = ch.i64(c);
+    for (let k = 0; k < rows; k++) setInt64(out, k, v[from + k]);
+  } else if (spec.kind === 'INTEGER') {
+    if (v instanceof Int32Array) ch.i32(c).set(v.subarray(from, from + rows));
+    else throw new Error(`INTEGER column ${c} staged from ${v.constructor.name}`);
+  } else if (spec.kind === 'UTINYINT') {
+    if (v instanceof Uint8Array) ch.u8(c).set(v.subarray(from, from + rows));
+    else throw new Error(`UTINYINT column ${c} staged from ${v.constructor.name}`);
+  } else throw new Error(`no staging for ${spec.kind}`);
+  if (spec.nullIfNegative) for (let k = 0; k < rows; k++) if (v[from + k] < 0) ch.setNull(c, k);
 }
