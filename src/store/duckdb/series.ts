@@ -255,8 +255,11 @@ export class DuckDbSeries {
       dst: String(r.dst),
       dstPort: Number(r.dst_port),
       firstMs: Number(r.first_ms),
+      lastMs: Number(r.last_ms),
       fwd: (r.fwd as Buffer | null) ?? null,
       rev: (r.rev as Buffer | null) ?? null,
+      fwdTimes: (r.fwd_times as Buffer | null) ?? null,
+      revTimes: (r.rev_times as Buffer | null) ?? null,
     }));
   }
 }
@@ -296,6 +299,10 @@ export interface PayloadSample {
   dst: string;
   dstPort: number;
   firstMs: number;
+  lastMs: number;
   fwd: Buffer | null;
   rev: Buffer | null;
+  /** Segment times of the samples (src/flow/payload-times.ts); null when not recorded. */
+  fwdTimes: Buffer | null;
+  revTimes: Buffer | null;
 }
