@@ -13,7 +13,7 @@ import { stratum } from './stratum.js';
 import type { Detection, FlowView, PayloadMatcher } from './types.js';
 
 /** Bumped when a rule changes what it reports; stored with every detection. */
-export const DETECTOR_VERSION = 'coinradar-detect/1';
+export const DETECTOR_VERSION = 'coinradar-detect/2';
 
 /** Matchers that need nothing but the flow. */
 export const PAYLOAD_MATCHERS: readonly PayloadMatcher[] = [bitcoinP2p, moneroLevin, stratum, httpRpc];
@@ -89,7 +89,15 @@ export function detectBatch(
   onDetection: (row: number, det: Detection) => void,
 ): number {
   let n = 0;
-  const view: FlowView = { proto: 0, srcPort: 0, dstPort: 0, payloadFwd: null, payloadRev: null };
+  const view: FlowView = {
+    proto: 0,
+    srcPort: 0,
+    dstPort: 0,
+    payloadFwd: null,
+    payloadRev: null,
+    payloadTimesFwd: null,
+    payloadTimesRev: null,
+  };
   const out: Detection[] = [];
   for (let i = 0; i < b.length; i++) {
     out.length = 0;
@@ -98,6 +106,8 @@ export function detectBatch(
     view.dstPort = b.dstPort[i];
     view.payloadFwd = b.payloadFwd[i];
     view.payloadRev = b.payloadRev[i];
+    view.payloadTimesFwd = b.payloadTimesFwdOf(i);
+    view.payloadTimesRev = b.payloadTimesRevOf(i);
     runPayload(d, view, out);
     if (d.infrastructure) {
       let hits = d.infrastructure.lookupIp(b.dst, i * 16, b.ipVersion[i], view.dstPort);
