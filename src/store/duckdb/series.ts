@@ -243,7 +243,7 @@ export class DuckDbSeries {
       statement(
         'stratum_payloads',
         sql.replace(
-          /\b(src|dst|src_ip|dst_ip|dst_port|src_country|dst_country|src_asn|dst_asn|src_watch|dst_watch|id)\b/g,
+          /\b(src|dst|src_ip|dst_ip|src_port|dst_port|src_country|dst_country|src_asn|dst_asn|src_watch|dst_watch|id)\b/g,
           'f.$1',
         ),
       ),
@@ -252,6 +252,7 @@ export class DuckDbSeries {
     return rows.map((r) => ({
       flowId: Number(r.id),
       src: String(r.src),
+      srcPort: Number(r.src_port),
       dst: String(r.dst),
       dstPort: Number(r.dst_port),
       firstMs: Number(r.first_ms),
@@ -296,6 +297,7 @@ export interface HostConnection {
 export interface PayloadSample {
   flowId: number;
   src: string;
+  srcPort: number;
   dst: string;
   dstPort: number;
   firstMs: number;
