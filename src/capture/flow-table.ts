@@ -44,7 +44,7 @@ export interface FlowTableOptions {
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_ACTIVE_TIMEOUT_MS = 1_800_000;
 export const DEFAULT_CLOSE_LINGER_MS = 5_000;
-/** About 195 MB of flow columns, plus payload samples and their segment times. */
+/** About 200 MB of flow columns, plus payload samples and their segment times. */
 export const DEFAULT_MAX_FLOWS = 1_000_000;
 
 /** Why a flow ended, for the diagnostics counters. */
@@ -554,8 +554,9 @@ export class FlowTable {
     this.write(f);
     this.payF[f] = null;
     this.payR[f] = null;
-    this.times.release(f * 2);
-    this.times.release(f * 2 + 1);
+    // Times exist only beside kept bytes: flows without payload never touch them.
+    if (this.lenF[f] > 0) this.times.release(f * 2);
+    if (this.lenR[f] > 0) this.times.release(f * 2 + 1);
     this.next[f] = this.free;
     this.free = f;
   }
@@ -581,20 +582,19 @@ export class FlowTable {
     b.position[i] = this.pos[f];
     b.payloadFwd[i] = sampleBytes(this.payF[f], this.lenF[f]);
     b.payloadRev[i] = sampleBytes(this.payR[f], this.lenR[f]);
-    const times = this.times;
-    let n = times.count(f * 2);
-    if (n > 0) {
-      const at = b.reserveTimes(n * PAYLOAD_TIME_BYTES);
-      times.write(f * 2, b.payloadTimesView, at);
+    if (this.lenF[f] > 0) {
+      const len = this.times.count(f * 2) * PAYLOAD_TIME_BYTES;
+      const at = b.reserveTimes(len);
+      this.times.write(f * 2, b.payloadTimesView, at);
       b.timesFwdAt[i] = at;
-      b.timesFwdLen[i] = n * PAYLOAD_TIME_BYTES;
+      b.timesFwdLen[i] = len;
     }
-    n = times.count(f * 2 + 1);
-    if (n > 0) {
-      const at = b.reserveTimes(n * PAYLOAD_TIME_BYTES);
-      times.write(f * 2 + 1, b.payloadTimesView, at);
+    if (this.lenR[f] > 0) {
+      const len = this.times.count(f * 2 + 1) * PAYLOAD_TIME_BYTES;
+      const at = b.reserveTimes(len);
+      this.times.write(f * 2 + 1, b.payloadTimesView, at);
       b.timesRevAt[i] = at;
-      b.timesRevLen[i] = n * PAYLOAD_TIME_BYTES;
+      b.timesRevLen[i] = len;
     }
     if (b.full) {
       this.onBatch(b);

@@ -1,41 +1,44 @@
 /**
- * Segment times of the open flows' payload samples, without an object per flow: the (offset, ms)
- * entries live in blocks of four in typed arrays, each sample a chain of blocks. A sample is
- * addressed by its key, `slot * 2` for the forward direction and `slot * 2 + 1` for the reverse;
- * a finished flow's chains go back to a free list. When a flow finishes, `write` packs a chain
- * into the 12-byte entries of src/flow/payload-times.ts.
+ * Segment times of the open flows' payload samples, without an object per flow. A sample is
+ * addressed by its key, `slot * 2` for the forward direction and `slot * 2 + 1` for the reverse.
+ * The first segment of a sample always starts at offset 0, so its time sits in the key's own
+ * record (most samples have one or two segments); the entries after it live in blocks of four in
+ * typed arrays, chained in a ring (the last block points back to the first). When a flow finishes,
+ * `write` packs a sample into the 12-byte entries of src/flow/payload-times.ts and `release` hands
+ * its blocks back to a free list.
+ *
+ * Per key 16 bytes, side by side for the two directions of a slot (one cache line per flow on the
+ * packet path): the first segment's time (f64), the entry count and the last block (i32 each), one
+ * buffer seen as Float64Array and Int32Array.
  */
-import { PAYLOAD_TIME_BYTES } from '../flow/payload-times.js';
+import { MAX_PAYLOAD_SEGMENTS, PAYLOAD_TIME_BYTES } from '../flow/payload-times.js';
 
 const BLOCK = 4;
 const NIL = -1;
 
 export class SegmentTimes {
-  // Entries, BLOCK per block, and each block's successor in its chain (or in the free list).
+  // Entries after the first, BLOCK per block, and each block's successor (ring or free list).
   private off = new Uint32Array(0);
   private ms = new Float64Array(0);
   private next = new Int32Array(0);
   private free = NIL;
-  // Per key: first and last block and the number of entries (0: no chain).
-  private head = new Int32Array(0);
-  private tail = new Int32Array(0);
-  private n = new Int32Array(0);
+  /** Per key: first segment's time at [2·key]; count and last block at [4·key + 2], [4·key + 3]. */
+  private t0 = new Float64Array(0);
+  private rec = new Int32Array(0);
 
   /** `cap`: entries per sample at most; the last one, when reached, marks the untimed rest. */
   constructor(readonly cap: number) {
+    if (!(cap >= 2 && cap <= MAX_PAYLOAD_SEGMENTS))
+      throw new RangeError(`segment cap ${cap} not in 2..65535`);
     this.growBlocks(1024);
   }
 
   /** Make room for `slots` flow slots (keys 0 .. 2·slots − 1). */
   growSlots(slots: number): void {
-    const grow = (a: Int32Array) => {
-      const b = new Int32Array(slots * 2);
-      b.set(a);
-      return b;
-    };
-    this.head = grow(this.head);
-    this.tail = grow(this.tail);
-    this.n = grow(this.n);
+    const t0 = new Float64Array(slots * 4);
+    t0.set(this.t0);
+    this.t0 = t0;
+    this.rec = new Int32Array(t0.buffer);
   }
 
   private growBlocks(blocks: number): void {
@@ -56,41 +59,55 @@ export class SegmentTimes {
   }
 
   count(key: number): number {
-    return this.n[key];
+    return this.rec[key * 4 + 2];
   }
 
-  /** The sample's bytes from `offset` on came in a packet captured at `ms`. */
+  /** The sample's bytes from `offset` on came in a packet captured at `ms` (offset 0 first). */
   add(key: number, offset: number, ms: number): void {
-    const n = this.n[key];
+    const r = key * 4 + 2;
+    const n = this.rec[r];
     const cap = this.cap;
     if (n >= cap) return;
-    const within = n % BLOCK;
-    let blk: number;
-    if (within === 0) {
-      if (this.free === NIL) this.growBlocks(this.next.length * 2);
-      blk = this.free;
-      this.free = this.next[blk];
-      this.next[blk] = NIL;
-      if (n === 0) this.head[key] = blk;
-      else this.next[this.tail[key]] = blk;
-      this.tail[key] = blk;
-    } else blk = this.tail[key];
-    const e = blk * BLOCK + within;
-    this.off[e] = offset;
     // The last entry the cap allows is written only when one more segment comes than it can
     // time: it says the bytes from here on arrived at times not kept.
-    this.ms[e] = n === cap - 1 ? NaN : ms;
-    this.n[key] = n + 1;
+    const t = n === cap - 1 ? NaN : ms;
+    if (n === 0) {
+      this.t0[key * 2] = t;
+      this.rec[r] = 1;
+      return;
+    }
+    const k = n - 1; // index among the entries after the first
+    const within = k & (BLOCK - 1);
+    let tail = this.rec[r + 1];
+    if (within === 0) {
+      if (this.free === NIL) this.growBlocks(this.next.length * 2);
+      const blk = this.free;
+      this.free = this.next[blk];
+      // Into the ring after the current last block (a one-block ring points to itself).
+      this.next[blk] = k === 0 ? blk : this.next[tail];
+      if (k > 0) this.next[tail] = blk;
+      tail = blk;
+    }
+    const e = tail * BLOCK + within;
+    this.off[e] = offset;
+    this.ms[e] = t;
+    this.rec[r] = n + 1;
+    this.rec[r + 1] = tail;
   }
 
   /** Pack the sample's entries into `out` at `at` (count(key) · 12 bytes). */
   write(key: number, out: DataView, at: number): void {
-    const n = this.n[key];
-    let blk = this.head[key];
-    let o = at;
-    for (let i = 0; i < n; i++) {
-      const within = i % BLOCK;
-      if (i > 0 && within === 0) blk = this.next[blk];
+    const r = key * 4 + 2;
+    const n = this.rec[r];
+    if (n === 0) return;
+    out.setUint32(at, 0, true);
+    out.setFloat64(at + 4, this.t0[key * 2], true);
+    if (n === 1) return;
+    let blk = this.next[this.rec[r + 1]]; // the ring's first block
+    let o = at + PAYLOAD_TIME_BYTES;
+    for (let k = 0; k < n - 1; k++) {
+      const within = k & (BLOCK - 1);
+      if (k > 0 && within === 0) blk = this.next[blk];
       const e = blk * BLOCK + within;
       out.setUint32(o, this.off[e], true);
       out.setFloat64(o + 4, this.ms[e], true);
@@ -100,9 +117,15 @@ export class SegmentTimes {
 
   /** Forget the sample; its blocks go back to the free list. */
   release(key: number): void {
-    if (this.n[key] === 0) return;
-    this.next[this.tail[key]] = this.free;
-    this.free = this.head[key];
-    this.n[key] = 0;
+    const r = key * 4 + 2;
+    const n = this.rec[r];
+    if (n > 1) {
+      // Open the ring after its last block and put the chain in front of the free list.
+      const tail = this.rec[r + 1];
+      const head = this.next[tail];
+      this.next[tail] = this.free;
+      this.free = head;
+    }
+    this.rec[r] = 0;
   }
 }

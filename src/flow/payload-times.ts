@@ -6,7 +6,7 @@
  * time in ms since the Unix epoch (UTC, sub-millisecond fraction kept). Offsets ascend. The same
  * bytes are the `fwd_times`/`rev_times` BLOBs of `flow_payloads` (docs/data-model.md).
  *
- * The list is capped (one entry per 16 bytes of the payload cap, at least 16): a flow with more
+ * The list is capped (one entry per 16 bytes of the payload cap, at least 16, at most 65535): a flow with more
  * segments ends its list with an entry whose time is NaN, meaning "from this offset on, the arrival
  * times were not recorded". Readers never trust the bytes: a length that is not a multiple of 12,
  * offsets that go backwards or times that are not finite give "unknown", never an exception.
@@ -20,9 +20,12 @@ export const PAYLOAD_TIME_BYTES = 12;
  */
 const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
+/** Entries kept per direction at most, whatever the payload cap. */
+export const MAX_PAYLOAD_SEGMENTS = 65535;
+
 /** Entries kept per direction for a payload cap of `payloadCap` bytes. */
 export function payloadSegmentCap(payloadCap: number): number {
-  return Math.max(16, payloadCap >>> 4);
+  return Math.min(MAX_PAYLOAD_SEGMENTS, Math.max(16, Math.floor(payloadCap / 16)));
 }
 
 /** Number of whole entries in a packed list (0 for null). */
