@@ -254,11 +254,9 @@ export interface StratumSession {
 export function parseStratumPayload(buf: Buffer | null, times?: Buffer | null): StratumSession {
   const out: StratumSession = { messages: [], otherLines: 0 };
   const b = scanWindow(buf);
-  if (!b) return out;
+  const k = jsonStart(b);
+  if (!b || k < 0) return out;
   const clock = times ? new PayloadClock(times) : null;
-  let k = 0;
-  while (k < b.length && (b[k] === 0x20 || b[k] === 0x0a || b[k] === 0x0d || b[k] === 0x09)) k++;
-  if (b[k] !== 0x7b) return out; // Stratum starts with a JSON object; binary and text protocols stop here
   let start = k;
   for (let n = 0; n < MAX_LINES && start < b.length; n++) {
     let end = b.indexOf(0x0a, start);
@@ -276,6 +274,24 @@ export function parseStratumPayload(buf: Buffer | null, times?: Buffer | null): 
     start = end + 1;
   }
   return out;
+}
+
+/**
+ * Where the first JSON object of a direction starts, after leading white space; -1 when the
+ * direction does not start with one (Stratum does; binary and text protocols stop here).
+ */
+function jsonStart(b: Buffer | null): number {
+  if (!b) return -1;
+  let k = 0;
+  while (k < b.length && (b[k] === 0x20 || b[k] === 0x0a || b[k] === 0x0d || b[k] === 0x09)) k++;
+  return b[k] === 0x7b ? k : -1;
+}
+
+/** One direction of a flow; its segment times are asked for only when the payload is JSON. */
+function parseDirection(flow: FlowView, forward: boolean): StratumSession {
+  const buf = forward ? flow.payloadFwd : flow.payloadRev;
+  if (jsonStart(scanWindow(buf)) < 0) return { messages: [], otherLines: 0 };
+  return parseStratumPayload(buf, forward ? flow.payloadTimesFwd : flow.payloadTimesRev);
 }
 
 function dialectCoin(d: StratumDialect | ''): string {
@@ -353,8 +369,8 @@ function intervalStats(sorted: number[]): {
 
 export function matchStratum(flow: FlowView): Detection[] {
   if (flow.proto !== 6) return [];
-  const fwd = parseStratumPayload(flow.payloadFwd, flow.payloadTimesFwd);
-  const rev = parseStratumPayload(flow.payloadRev, flow.payloadTimesRev);
+  const fwd = parseDirection(flow, true);
+  const rev = parseDirection(flow, false);
   const all = [...fwd.messages, ...rev.messages];
   if (all.length === 0) return [];
   const artifacts: Artifact[] = [];

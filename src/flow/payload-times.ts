@@ -99,13 +99,26 @@ export class PayloadClock {
   }
 }
 
+/** The hour whose `YYYY-MM-DDTHH:` prefix `isoMicros` made last (times of one flow share it). */
+let prefixHour = NaN;
+let prefix = '';
+
+const two = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+
 /**
  * ISO-8601 UTC with the precision captures give (microseconds): `2017-01-16T15:57:25.915512Z`.
- * Date#toISOString would cut a packet time to the millisecond.
+ * Date#toISOString would cut a packet time to the millisecond. Exact to the microsecond for times
+ * before 2255 (microseconds since 1970 fit 2^53); later ones print, less exactly.
  */
 export function isoMicros(ms: number): string {
-  const whole = Math.floor(ms);
-  const micros = Math.round((ms - whole) * 1000);
-  const base = new Date(whole + (micros === 1000 ? 1 : 0)).toISOString(); // ...SS.mmmZ
-  return `${base.slice(0, -1)}${String(micros === 1000 ? 0 : micros).padStart(3, '0')}Z`;
+  let micros = Math.round(ms * 1000);
+  const hour = Math.floor(micros / 3.6e9);
+  if (hour !== prefixHour) {
+    prefixHour = hour;
+    prefix = new Date(hour * 3.6e6).toISOString().slice(0, 14);
+  }
+  micros -= hour * 3.6e9;
+  const sec = Math.floor(micros / 1e6);
+  const frac = String(micros - sec * 1e6).padStart(6, '0');
+  return `${prefix}${two(Math.floor(sec / 60))}:${two(sec % 60)}.${frac}Z`;
 }
