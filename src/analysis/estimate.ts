@@ -36,6 +36,8 @@ export interface HashrateEstimate {
   hashrate: Range;
   shares: number;
   seconds: number;
+  /** Payload samples the estimate drew on (share-time estimates). */
+  samples?: number;
   method: string;
   assumptions: Assumption[];
 }
@@ -72,32 +74,116 @@ export function hashrateFromShares(
   let work = 0;
   for (const s of counted) work += hashesPerShare(coin, s.difficulty);
   const n = counted.length;
-  const perShare = work / n;
-  const [lo, hi] = poissonInterval(n, level);
   return {
     coin,
-    hashrate: { low: (lo * perShare) / seconds, mid: work / seconds, high: (hi * perShare) / seconds },
+    hashrate: shareRateRange(n, work, seconds, level),
     shares: n,
     seconds,
     method: window
       ? 'accepted shares in the observation window'
       : 'accepted shares between the first and last share',
     assumptions: [
-      {
-        name: 'share work',
-        value:
-          coin === 'BTC'
-            ? 'difficulty × 2^32 hashes per share (SHA-256d)'
-            : 'difficulty hashes per share (CryptoNote)',
-        source: 'Stratum mining.set_difficulty / job target',
-      },
-      {
-        name: 'interval',
-        value: `${Math.round(level * 100)} % Garwood interval on the share count`,
-        source: 'Poisson share arrivals',
-      },
+      shareWorkAssumption(coin, 'Stratum mining.set_difficulty / job target'),
+      intervalAssumption(level),
     ],
   };
+}
+
+/** Hash rate of `n` shares worth `work` hashes in `seconds`: Garwood on n, scaled by the mean work. */
+function shareRateRange(n: number, work: number, seconds: number, level: number): Range {
+  const perShare = work / n;
+  const [lo, hi] = poissonInterval(n, level);
+  return { low: (lo * perShare) / seconds, mid: work / seconds, high: (hi * perShare) / seconds };
+}
+
+function shareWorkAssumption(coin: MinedCoin, source: string): Assumption {
+  return {
+    name: 'share work',
+    value:
+      coin === 'BTC'
+        ? 'difficulty × 2^32 hashes per share (SHA-256d)'
+        : 'difficulty hashes per share (CryptoNote)',
+    source,
+  };
+}
+
+function intervalAssumption(level: number): Assumption {
+  return {
+    name: 'interval',
+    value: `${Math.round(level * 100)} % Garwood interval on the share count`,
+    source: 'Poisson share arrivals',
+  };
+}
+
+/**
+ * A window in which every share a miner submitted was seen with its time (one payload sample):
+ * from its first to its last timed share, the shares after the first and their work in hashes.
+ */
+export interface ShareSpan {
+  firstMs: number;
+  lastMs: number;
+  shares: number;
+  work: number;
+}
+
+/**
+ * Hash rate from share times in payload samples: within each window the shares after the first
+ * were found in the time from the first to the last, so H = Σ work / Σ (last − first) over the
+ * windows (shares × difficulty × 2^32 / time for SHA-256d). Interval: Garwood on the share count,
+ * scaled by the mean work per share. Null without a window holding two shares.
+ */
+export function hashrateFromShareTimes(
+  coin: MinedCoin,
+  spans: readonly ShareSpan[],
+  level = 0.95,
+): HashrateEstimate | null {
+  let n = 0;
+  let work = 0;
+  let ms = 0;
+  let windows = 0;
+  for (const s of spans) {
+    if (!(s.shares > 0) || !(s.lastMs > s.firstMs) || !(s.work > 0)) continue;
+    n += s.shares;
+    work += s.work;
+    ms += s.lastMs - s.firstMs;
+    windows++;
+  }
+  if (n === 0) return null;
+  const seconds = ms / 1000;
+  return {
+    coin,
+    hashrate: shareRateRange(n, work, seconds, level),
+    shares: n,
+    seconds,
+    samples: windows,
+    method: `share times in payload samples (${n} shares in ${windows} sample${windows === 1 ? '' : 's'}, first to last share of each)`,
+    assumptions: [
+      shareWorkAssumption(
+        coin,
+        'the difficulty the pool set before each share (mining.set_difficulty / job target), in the sample or earlier on the connection',
+      ),
+      {
+        name: 'shares',
+        value:
+          'every share the miner submitted counts (rejected ones too: the pool answers are not all in the sample)',
+        source: 'Stratum mining.submit / submit lines with their capture times',
+      },
+      {
+        name: 'coverage',
+        value: `${fmtSeconds(seconds)} of share windows; the time between samples is not seen and not counted`,
+        source: 'payload samples: the first bytes of each flow and the capture time of each segment',
+      },
+      intervalAssumption(level),
+    ],
+  };
+}
+
+function fmtSeconds(s: number): string {
+  return s >= 3600
+    ? `${(s / 3600).toFixed(1)} h`
+    : s >= 60
+      ? `${(s / 60).toFixed(1)} min`
+      : `${s.toFixed(1)} s`;
 }
 
 /** The flow side of one Stratum connection: client → pool counters over a duration. */

@@ -13,7 +13,8 @@
  * - bytes are IP-layer bytes (IPv4 total length, IPv6 40 + payload length), as NetFlow counts;
  * - the first `payloadCap` bytes of transport payload of each direction are kept for
  *   detection: TCP in arrival order, skipping segments whose sequence range was already seen
- *   (retransmissions); UDP datagrams concatenated.
+ *   (retransmissions); UDP datagrams concatenated. Beside each sample, the capture time of every
+ *   segment that starts in it (packed (offset, ms) entries, src/flow/payload-times.ts).
  *
  * Storage is struct-of-arrays: a flow is a slot index into typed-array columns, chained in an
  * Int32Array hash table and an Int32Array LRU list (idle expiry), so neither packets nor flows
@@ -22,7 +23,9 @@
  */
 import { FlowBatch, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, DEFAULT_PAYLOAD_CAP } from '../flow/record.js';
 import type { Diagnostics } from '../flow/diagnostics.js';
+import { PAYLOAD_TIME_BYTES, payloadSegmentCap } from '../flow/payload-times.js';
 import { Decoded, DecodedPacket, decodePacket } from './decode.js';
+import { SegmentTimes } from './segment-times.js';
 import type { PacketView } from './reader.js';
 
 export interface FlowTableOptions {
@@ -41,7 +44,7 @@ export interface FlowTableOptions {
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_ACTIVE_TIMEOUT_MS = 1_800_000;
 export const DEFAULT_CLOSE_LINGER_MS = 5_000;
-/** About 170 MB of flow columns, plus payload samples. */
+/** About 200 MB of flow columns, plus payload samples and their segment times. */
 export const DEFAULT_MAX_FLOWS = 1_000_000;
 
 /** Why a flow ended, for the diagnostics counters. */
@@ -117,6 +120,10 @@ export class FlowTable {
   private hiF = new Int32Array(0);
   private loR = new Int32Array(0);
   private hiR = new Int32Array(0);
+  /** Segment times of the samples (key slot·2 forward, slot·2 + 1 reverse). */
+  private readonly times: SegmentTimes;
+  /** Entries kept per direction; the last one, when reached, marks the untimed rest (time NaN). */
+  readonly segmentCap: number;
 
   private free = NIL;
   private buckets = new Int32Array(1024).fill(NIL);
@@ -151,6 +158,8 @@ export class FlowTable {
     this.activeTimeoutMs = opts.activeTimeoutMs ?? DEFAULT_ACTIVE_TIMEOUT_MS;
     this.closeLingerMs = opts.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS;
     this.payloadCap = Math.max(0, opts.payloadCap ?? DEFAULT_PAYLOAD_CAP);
+    this.segmentCap = payloadSegmentCap(this.payloadCap);
+    this.times = new SegmentTimes(this.segmentCap);
     this.maxFlows = Math.max(1, opts.maxFlows ?? DEFAULT_MAX_FLOWS);
     this.batchSize = Math.max(1, opts.batchSize ?? 4096);
     this.source = opts.source ?? '';
@@ -238,7 +247,7 @@ export class FlowTable {
         this.state[f] = st;
       }
     }
-    if (d.payloadLength > 0 && this.payloadCap > 0) this.sample(f, forward, d, buf);
+    if (d.payloadLength > 0 && this.payloadCap > 0) this.sample(f, forward, d, buf, tsMs);
   }
 
   /** Set by `lookup`: whether the packet goes from the flow's source to its destination. */
@@ -404,6 +413,7 @@ export class FlowTable {
     this.hiF = g(this.hiF);
     this.loR = g(this.loR);
     this.hiR = g(this.hiR);
+    this.times.growSlots(size);
     for (let k = old; k < size; k++) {
       this.payF.push(null);
       this.payR.push(null);
@@ -428,7 +438,7 @@ export class FlowTable {
     }
   }
 
-  private sample(f: number, forward: boolean, d: DecodedPacket, buf: Buffer): void {
+  private sample(f: number, forward: boolean, d: DecodedPacket, buf: Buffer, tsMs: number): void {
     const cap = this.payloadCap;
     let used = forward ? this.lenF[f] : this.lenR[f];
     if (used >= cap) return;
@@ -467,6 +477,7 @@ export class FlowTable {
     }
     const take = Math.min(len, cap - used);
     if (take <= 0) return;
+    this.times.add(forward ? f * 2 : f * 2 + 1, used, tsMs);
     const need = used + take;
     let pb = forward ? this.payF[f] : this.payR[f];
     if (pb === null || pb.length < need) {
@@ -543,6 +554,9 @@ export class FlowTable {
     this.write(f);
     this.payF[f] = null;
     this.payR[f] = null;
+    // Times exist only beside kept bytes: flows without payload never touch them.
+    if (this.lenF[f] > 0) this.times.release(f * 2);
+    if (this.lenR[f] > 0) this.times.release(f * 2 + 1);
     this.next[f] = this.free;
     this.free = f;
   }
@@ -568,6 +582,20 @@ export class FlowTable {
     b.position[i] = this.pos[f];
     b.payloadFwd[i] = sampleBytes(this.payF[f], this.lenF[f]);
     b.payloadRev[i] = sampleBytes(this.payR[f], this.lenR[f]);
+    if (this.lenF[f] > 0) {
+      const len = this.times.count(f * 2) * PAYLOAD_TIME_BYTES;
+      const at = b.reserveTimes(len);
+      this.times.write(f * 2, b.payloadTimesView, at);
+      b.timesFwdAt[i] = at;
+      b.timesFwdLen[i] = len;
+    }
+    if (this.lenR[f] > 0) {
+      const len = this.times.count(f * 2 + 1) * PAYLOAD_TIME_BYTES;
+      const at = b.reserveTimes(len);
+      this.times.write(f * 2 + 1, b.payloadTimesView, at);
+      b.timesRevAt[i] = at;
+      b.timesRevLen[i] = len;
+    }
     if (b.full) {
       this.onBatch(b);
       this.batch = new FlowBatch(this.batchSize, this.source);

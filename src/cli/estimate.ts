@@ -9,6 +9,7 @@ import {
   type MinedCoin,
   type Range,
 } from '../analysis/estimate.js';
+import { shareTimeEstimates } from '../analysis/share-times.js';
 import { stratumEvidence, type StratumLine } from '../analysis/stratum-evidence.js';
 import { fmtHashrate, fmtRange } from '../report/render.js';
 import { ipv4Text, poolCatalogue } from '../scenario/world.js';
@@ -152,7 +153,7 @@ export function register(program: Command): void {
   cmd
     .command('hashrate')
     .description(
-      'hash rate from Stratum lines (JSON lines of {timeMs, fromClient, line}) or bounds from a host’s stored flows to catalogued pools',
+      'hash rate from Stratum lines (JSON lines of {timeMs, fromClient, line}), or for a host of a store: bounds from its flows to catalogued pools and, where its payload samples carry share times, an estimate from those',
     )
     .option('--stratum <file>', 'Stratum conversation as JSON lines')
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
@@ -210,17 +211,34 @@ export function register(program: Command): void {
             return {
               pool: `${pool?.pool ?? '?'} ${c.dst}:${c.dstPort}`,
               coin,
+              method: 'flow counters',
               flows: c.flows,
               shares_per_min: fmtRange(b.sharesPerMinute),
               hashrate: fmtHashrate(b.hashrate),
               assumptions: b.assumptions,
             };
           });
+          // Share times in the host's payload samples (captures): an estimate of its own.
+          const timed = shareTimeEstimates(await series.stratumPayloads({ host: o.host }, 100_000));
+          for (const est of timed.estimates) {
+            rows.push({
+              pool: 'all pools (payload samples)',
+              coin: est.coin,
+              method: est.method,
+              flows: est.samples ?? 0,
+              shares_per_min: ((est.shares * 60) / est.seconds).toPrecision(3),
+              hashrate: fmtHashrate(est.hashrate),
+              assumptions: est.assumptions,
+            });
+          }
+          const notUsed = timed.notUsed.join(', ');
           if (o.format === 'json') process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
           else
             process.stdout.write(
               rows.length
-                ? renderTable(rows, ['pool', 'coin', 'flows', 'shares_per_min', 'hashrate']) + '\n'
+                ? renderTable(rows, ['pool', 'coin', 'flows', 'shares_per_min', 'hashrate', 'method']) +
+                    '\n' +
+                    (notUsed ? `payload samples not used: ${notUsed}\n` : '')
                 : `${o.host}: no flows to catalogued pools\n`,
             );
         } finally {

@@ -13,7 +13,7 @@ import { stratum } from './stratum.js';
 import type { Detection, FlowView, PayloadMatcher } from './types.js';
 
 /** Bumped when a rule changes what it reports; stored with every detection. */
-export const DETECTOR_VERSION = 'coinradar-detect/1';
+export const DETECTOR_VERSION = 'coinradar-detect/2';
 
 /** Matchers that need nothing but the flow. */
 export const PAYLOAD_MATCHERS: readonly PayloadMatcher[] = [bitcoinP2p, moneroLevin, stratum, httpRpc];
@@ -80,6 +80,29 @@ export function detectFlow(d: Detector, f: FlowRecord): Detection[] {
 }
 
 /**
+ * One row of a batch as a FlowView, reused from row to row. The segment times are cut out of the
+ * batch's column only when a matcher reads them (Stratum, on JSON payloads).
+ */
+class BatchRowView implements FlowView {
+  proto = 0;
+  srcPort = 0;
+  dstPort = 0;
+  payloadFwd: Buffer | null = null;
+  payloadRev: Buffer | null = null;
+  row = 0;
+
+  constructor(private readonly batch: FlowBatch) {}
+
+  get payloadTimesFwd(): Buffer | null {
+    return this.batch.payloadTimesFwdOf(this.row);
+  }
+
+  get payloadTimesRev(): Buffer | null {
+    return this.batch.payloadTimesRevOf(this.row);
+  }
+}
+
+/**
  * Detections of every row of a batch, as (row, detection) pairs. No object per flow unless the
  * flow has payload or something matched.
  */
@@ -89,7 +112,7 @@ export function detectBatch(
   onDetection: (row: number, det: Detection) => void,
 ): number {
   let n = 0;
-  const view: FlowView = { proto: 0, srcPort: 0, dstPort: 0, payloadFwd: null, payloadRev: null };
+  const view = new BatchRowView(b);
   const out: Detection[] = [];
   for (let i = 0; i < b.length; i++) {
     out.length = 0;
@@ -98,6 +121,7 @@ export function detectBatch(
     view.dstPort = b.dstPort[i];
     view.payloadFwd = b.payloadFwd[i];
     view.payloadRev = b.payloadRev[i];
+    view.row = i;
     runPayload(d, view, out);
     if (d.infrastructure) {
       let hits = d.infrastructure.lookupIp(b.dst, i * 16, b.ipVersion[i], view.dstPort);

@@ -56,6 +56,8 @@ export async function redetectStore(
           position: r.position,
           payloadFwd: p?.fwd ?? null,
           payloadRev: p?.rev ?? null,
+          payloadTimesFwd: p?.fwdTimes ?? null,
+          payloadTimesRev: p?.revTimes ?? null,
         });
       }
       // Stored ids are not contiguous across sources: map each row to its own id.

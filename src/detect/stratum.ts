@@ -4,6 +4,7 @@
  * (login/job/submit/keepalived) and Ethereum-style (eth_submitLogin/eth_getWork/eth_submitWork, or
  * mining.subscribe with "EthereumStratum/1.0.0" as NiceHash specified it).
  */
+import { PayloadClock, isoMicros } from '../flow/payload-times.js';
 import { agentCoin, nameCoin, splitLogin } from './coins.js';
 import {
   addArtifact,
@@ -28,6 +29,8 @@ export interface StratumMessage {
   artifacts: Artifact[];
   difficulty?: number;
   target?: string;
+  /** Capture time (ms) of the segment the line starts in, when the payload carries times. */
+  timeMs?: number;
 }
 
 const BITCOIN_MINER_METHODS = new Set([
@@ -243,36 +246,131 @@ export interface StratumSession {
   otherLines: number;
 }
 
-/** Split a direction's payload into lines and parse each; bounded in lines and bytes. */
-export function parseStratumPayload(buf: Buffer | null): StratumSession {
+/**
+ * Split a direction's payload into lines and parse each; bounded in lines and bytes. With the
+ * sample's segment times (src/flow/payload-times.ts) each message gets the capture time of the
+ * segment its line starts in.
+ */
+export function parseStratumPayload(buf: Buffer | null, times?: Buffer | null): StratumSession {
   const out: StratumSession = { messages: [], otherLines: 0 };
   const b = scanWindow(buf);
-  if (!b) return out;
-  let k = 0;
-  while (k < b.length && (b[k] === 0x20 || b[k] === 0x0a || b[k] === 0x0d || b[k] === 0x09)) k++;
-  if (b[k] !== 0x7b) return out; // Stratum starts with a JSON object; binary and text protocols stop here
+  const k = jsonStart(b);
+  if (!b || k < 0) return out;
+  const clock = times ? new PayloadClock(times) : null;
   let start = k;
   for (let n = 0; n < MAX_LINES && start < b.length; n++) {
     let end = b.indexOf(0x0a, start);
     if (end < 0) end = b.length;
     if (b[start] === 0x7b) {
       const m = parseStratumLine(b.toString('utf8', start, Math.min(end, start + MAX_JSON_LINE)));
-      if (m) out.messages.push(m);
-      else out.otherLines++;
+      if (m) {
+        if (clock) {
+          const t = clock.at(start);
+          if (t === t) m.timeMs = t;
+        }
+        out.messages.push(m);
+      } else out.otherLines++;
     } else if (end > start + 1) out.otherLines++;
     start = end + 1;
   }
   return out;
 }
 
+/**
+ * Where the first JSON object of a direction starts, after leading white space; -1 when the
+ * direction does not start with one (Stratum does; binary and text protocols stop here).
+ */
+function jsonStart(b: Buffer | null): number {
+  if (!b) return -1;
+  let k = 0;
+  while (k < b.length && (b[k] === 0x20 || b[k] === 0x0a || b[k] === 0x0d || b[k] === 0x09)) k++;
+  return b[k] === 0x7b ? k : -1;
+}
+
+/** One direction of a flow; its segment times are asked for only when the payload is JSON. */
+function parseDirection(flow: FlowView, forward: boolean): StratumSession {
+  const buf = forward ? flow.payloadFwd : flow.payloadRev;
+  if (jsonStart(scanWindow(buf)) < 0) return { messages: [], otherLines: 0 };
+  return parseStratumPayload(buf, forward ? flow.payloadTimesFwd : flow.payloadTimesRev);
+}
+
 function dialectCoin(d: StratumDialect | ''): string {
   return d === 'ethereum' ? 'ETH' : d === 'cryptonote' ? 'XMR' : '';
 }
 
+/** Share times listed in the evidence at most (the count and first/last cover all of them). */
+export const MAX_SHARE_TIMES = 64;
+
+/**
+ * When shares and jobs were seen, for hash-rate estimation: first and last share and job as
+ * ISO-8601 UTC (microseconds, as captures time packets), the first share times, and the spacing
+ * of shares. Empty when the payload carries no times (NetFlow, stores written before times).
+ */
+export function stratumTimes(messages: StratumMessage[]): Record<string, unknown> {
+  const shares: number[] = [];
+  const jobs: number[] = [];
+  for (const m of messages) {
+    if (m.timeMs === undefined) continue;
+    if (m.share) shares.push(m.timeMs);
+    if (m.job) jobs.push(m.timeMs);
+  }
+  const out: Record<string, unknown> = {};
+  if (shares.length > 0) {
+    // Both directions' messages come in one list; shares of a reversed flow still sort in time.
+    shares.sort((a, b) => a - b);
+    out.sharesTimed = shares.length;
+    out.firstShare = isoMicros(shares[0]);
+    out.lastShare = isoMicros(shares[shares.length - 1]);
+    out.shareTimes = shares.slice(0, MAX_SHARE_TIMES).map(isoMicros);
+    if (shares.length >= 2) out.shareIntervals = intervalStats(shares);
+  }
+  if (jobs.length > 0) {
+    jobs.sort((a, b) => a - b);
+    out.jobsTimed = jobs.length;
+    out.firstJob = isoMicros(jobs[0]);
+    out.lastJob = isoMicros(jobs[jobs.length - 1]);
+  }
+  return out;
+}
+
+/**
+ * Spacing of consecutive shares in seconds. Shares of a miner at a steady hash rate arrive as a
+ * Poisson process: the coefficient of variation of the gaps is then near 1.
+ */
+function intervalStats(sorted: number[]): {
+  count: number;
+  meanS: number;
+  minS: number;
+  maxS: number;
+  cv: number;
+} {
+  const n = sorted.length - 1;
+  let sum = 0;
+  let min = Infinity;
+  let max = 0;
+  for (let k = 1; k < sorted.length; k++) {
+    const g = (sorted[k] - sorted[k - 1]) / 1000;
+    sum += g;
+    if (g < min) min = g;
+    if (g > max) max = g;
+  }
+  const mean = sum / n;
+  let sq = 0;
+  for (let k = 1; k < sorted.length; k++) sq += ((sorted[k] - sorted[k - 1]) / 1000 - mean) ** 2;
+  const round = (x: number) => Math.round(x * 1e6) / 1e6;
+  return {
+    count: n,
+    meanS: round(mean),
+    minS: round(min),
+    maxS: round(max),
+    cv: mean > 0 ? round(Math.sqrt(sq / n) / mean) : 0,
+  };
+}
+
 export function matchStratum(flow: FlowView): Detection[] {
   if (flow.proto !== 6) return [];
-  const fwd = parseStratumPayload(flow.payloadFwd);
-  const rev = parseStratumPayload(flow.payloadRev);
+  const fwd = parseDirection(flow, true);
+  const rev = parseDirection(flow, false);
   const all = [...fwd.messages, ...rev.messages];
   if (all.length === 0) return [];
   const artifacts: Artifact[] = [];
@@ -282,14 +380,22 @@ export function matchStratum(flow: FlowView): Detection[] {
   let shares = 0;
   let difficulty: number | undefined;
   let target: string | undefined;
+  // Later messages that set another difficulty or target (vardiff retargeting in the sample).
+  let difficultyChanges = 0;
   for (const m of all) {
     if (!methods.includes(m.method)) methods.push(m.method);
     if (m.dialect) dialects.add(m.dialect);
     for (const a of m.artifacts) addArtifact(artifacts, a.kind, a.value);
     if (m.job) jobs++;
     if (m.share) shares++;
-    if (m.difficulty !== undefined && difficulty === undefined) difficulty = m.difficulty;
-    if (m.target !== undefined && target === undefined) target = m.target;
+    if (m.difficulty !== undefined) {
+      if (difficulty === undefined) difficulty = m.difficulty;
+      else if (m.difficulty !== difficulty) difficultyChanges++;
+    }
+    if (m.target !== undefined) {
+      if (target === undefined) target = m.target;
+      else if (m.target !== target) difficultyChanges++;
+    }
   }
   // Ethereum-style marks win over the bitcoin-style subscribe NiceHash's variant shares.
   const dialect: StratumDialect | '' = dialects.has('ethereum')
@@ -322,6 +428,8 @@ export function matchStratum(flow: FlowView): Detection[] {
         shares,
         ...(difficulty !== undefined ? { difficulty } : {}),
         ...(target !== undefined ? { target } : {}),
+        ...(difficultyChanges > 0 ? { difficultyChanges } : {}),
+        ...stratumTimes(all),
         ...(coin ? { coinFrom } : {}),
         sampled: true,
       },

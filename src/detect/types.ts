@@ -71,6 +71,9 @@ export interface FlowView {
   dstPort: number;
   payloadFwd: Buffer | null;
   payloadRev: Buffer | null;
+  /** Segment times of the samples (src/flow/payload-times.ts), when the flow came from packets. */
+  payloadTimesFwd?: Buffer | null;
+  payloadTimesRev?: Buffer | null;
 }
 
 /** A payload matcher: a pure function of the flow; returns [] when it does not recognise it. */

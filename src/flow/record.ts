@@ -3,6 +3,7 @@
  * (typed arrays, no object per flow); `FlowRecord` is the object form used at the edges
  * (tests, CLI output, detection of a single flow).
  */
+import { PAYLOAD_TIME_BYTES } from './payload-times.js';
 
 /** Where a record came from: a file and byte offset, or a datagram number on a live socket. */
 export interface FlowPosition {
@@ -43,6 +44,12 @@ export interface FlowRecord {
   /** First payload bytes of each direction when packets were seen (pcap), else null. */
   payloadFwd: Buffer | null;
   payloadRev: Buffer | null;
+  /**
+   * When the parts of each payload sample arrived: packed (u32 offset, f64 ms) entries, one per
+   * segment (src/flow/payload-times.ts). Absent or null when not known (NetFlow, older stores).
+   */
+  payloadTimesFwd?: Buffer | null;
+  payloadTimesRev?: Buffer | null;
 }
 
 export const TCP_FIN = 0x01;
@@ -53,6 +60,8 @@ export const TCP_ACK = 0x10;
 export const TCP_URG = 0x20;
 
 export const DEFAULT_PAYLOAD_CAP = 2048;
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * A columnar batch of flows. Addresses are 16 bytes per row: IPv4 in the first four bytes
@@ -81,6 +90,20 @@ export class FlowBatch {
   exporters: string[] = [''];
   payloadFwd: (Buffer | null)[];
   payloadRev: (Buffer | null)[];
+  /**
+   * Segment times of the payload samples, columnar: every row's packed entries
+   * (src/flow/payload-times.ts) back to back in `payloadTimes`, a direction's at byte
+   * `timesFwdAt[i]` for `timesFwdLen[i]` bytes (0: no times). Read them with `payloadTimesFwdOf(i)`.
+   * The buffer is allocated when the first row with times comes, so flows without cost nothing.
+   */
+  payloadTimes: Buffer = EMPTY;
+  /** A DataView of `payloadTimes` for writers (DataView stores are far cheaper than Buffer#write*). */
+  payloadTimesView = new DataView(EMPTY.buffer, EMPTY.byteOffset, 0);
+  payloadTimesUsed = 0;
+  timesFwdAt: Uint32Array;
+  timesFwdLen: Uint32Array;
+  timesRevAt: Uint32Array;
+  timesRevLen: Uint32Array;
 
   constructor(
     readonly capacity = 4096,
@@ -106,6 +129,10 @@ export class FlowBatch {
     this.exporterIdx = new Uint16Array(capacity);
     this.payloadFwd = new Array(capacity).fill(null);
     this.payloadRev = new Array(capacity).fill(null);
+    this.timesFwdAt = new Uint32Array(capacity);
+    this.timesFwdLen = new Uint32Array(capacity);
+    this.timesRevAt = new Uint32Array(capacity);
+    this.timesRevLen = new Uint32Array(capacity);
   }
 
   get full(): boolean {
@@ -145,7 +172,58 @@ export class FlowBatch {
     this.exporterIdx[i] = 0;
     this.payloadFwd[i] = null;
     this.payloadRev[i] = null;
+    this.timesFwdLen[i] = 0;
+    this.timesRevLen[i] = 0;
     return i;
+  }
+
+  /**
+   * Room for `bytes` of segment times in `payloadTimes`; returns where they go. The caller writes
+   * them there (through `payloadTimesView`) and sets the row's `timesFwdAt`/`timesFwdLen` (or Rev).
+   */
+  reserveTimes(bytes: number): number {
+    const at = this.payloadTimesUsed;
+    const need = at + bytes;
+    if (need > this.payloadTimes.length) {
+      // First size: two entries per direction of every row (most samples come in one or two
+      // segments), so a batch rarely grows it; then doubling.
+      const first = this.capacity * 2 * 2 * PAYLOAD_TIME_BYTES;
+      const grown = Buffer.allocUnsafe(Math.max(need, first, this.payloadTimes.length * 2));
+      this.payloadTimes.copy(grown, 0, 0, at);
+      this.payloadTimes = grown;
+      this.payloadTimesView = new DataView(grown.buffer, grown.byteOffset, grown.length);
+    }
+    this.payloadTimesUsed = need;
+    return at;
+  }
+
+  /** Copy a row's segment times in (null or empty: none). */
+  setPayloadTimes(i: number, fwd: Uint8Array | null | undefined, rev: Uint8Array | null | undefined): void {
+    this.timesFwdLen[i] = 0;
+    this.timesRevLen[i] = 0;
+    if (fwd && fwd.length > 0) {
+      const at = this.reserveTimes(fwd.length);
+      this.payloadTimes.set(fwd, at);
+      this.timesFwdAt[i] = at;
+      this.timesFwdLen[i] = fwd.length;
+    }
+    if (rev && rev.length > 0) {
+      const at = this.reserveTimes(rev.length);
+      this.payloadTimes.set(rev, at);
+      this.timesRevAt[i] = at;
+      this.timesRevLen[i] = rev.length;
+    }
+  }
+
+  /** The forward sample's segment times as a view into `payloadTimes` (valid until `clear()`). */
+  payloadTimesFwdOf(i: number): Buffer | null {
+    const n = this.timesFwdLen[i];
+    return n ? this.payloadTimes.subarray(this.timesFwdAt[i], this.timesFwdAt[i] + n) : null;
+  }
+
+  payloadTimesRevOf(i: number): Buffer | null {
+    const n = this.timesRevLen[i];
+    return n ? this.payloadTimes.subarray(this.timesRevAt[i], this.timesRevAt[i] + n) : null;
   }
 
   /** Append a record in object form (edges and tests; hot paths write the columns directly). */
@@ -170,6 +248,7 @@ export class FlowBatch {
     this.exporterIdx[i] = this.exporterIndex(r.exporter);
     this.payloadFwd[i] = r.payloadFwd;
     this.payloadRev[i] = r.payloadRev;
+    if (r.payloadTimesFwd || r.payloadTimesRev) this.setPayloadTimes(i, r.payloadTimesFwd, r.payloadTimesRev);
     if (!this.source) this.source = r.source;
     return i;
   }
@@ -183,6 +262,9 @@ export class FlowBatch {
   }
 
   record(i: number): FlowRecord {
+    // Copies: the records outlive a batch that is cleared and refilled.
+    const tf = this.payloadTimesFwdOf(i);
+    const tr = this.payloadTimesRevOf(i);
     return {
       firstMs: this.firstMs[i],
       lastMs: this.lastMs[i],
@@ -204,6 +286,8 @@ export class FlowBatch {
       position: this.position[i],
       payloadFwd: this.payloadFwd[i],
       payloadRev: this.payloadRev[i],
+      payloadTimesFwd: tf && Buffer.from(tf),
+      payloadTimesRev: tr && Buffer.from(tr),
     };
   }
 
@@ -217,6 +301,7 @@ export class FlowBatch {
     this.exporters = [''];
     this.payloadFwd.fill(null);
     this.payloadRev.fill(null);
+    this.payloadTimesUsed = 0;
   }
 }
 

@@ -77,6 +77,11 @@ function batchFrom(t: TransferredBatch, source: string): FlowBatch {
   Object.assign(b, t.cols, { capacity: t.length, length: t.length, exporters: t.exporters });
   b.payloadFwd = new Array(t.length).fill(null);
   b.payloadRev = new Array(t.length).fill(null);
+  // NetFlow carries no payload: no segment times either.
+  b.timesFwdLen = new Uint32Array(t.length);
+  b.timesRevLen = new Uint32Array(t.length);
+  b.timesFwdAt = new Uint32Array(t.length);
+  b.timesRevAt = new Uint32Array(t.length);
   return b;
 }
 

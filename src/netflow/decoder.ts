@@ -816,6 +816,8 @@ export class NetflowDecoder {
       b.exporterIdx[i] = this.exporterIndex(exporter);
       b.payloadFwd[i] = null;
       b.payloadRev[i] = null;
+      b.timesFwdLen[i] = 0;
+      b.timesRevLen[i] = 0;
       b.length = i + 1;
       n++;
     }

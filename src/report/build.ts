@@ -5,11 +5,13 @@
  * label join in through the series scope's label hook once the detections table exists.
  */
 import { hashrateBoundsFromFlows, power, revenue, type MinedCoin, type Range } from '../analysis/estimate.js';
+import { shareTimeEstimates } from '../analysis/share-times.js';
 import { surgeOfBuckets } from '../analysis/series.js';
 import { stratumEvidence, type StratumLine } from '../analysis/stratum-evidence.js';
 import { CRYPTO_PORTS, ipv4Text, poolCatalogue } from '../scenario/world.js';
 import { ipValue } from '../store/duckdb/flows.js';
 import { hostProfiles } from '../store/duckdb/hosts.js';
+import { fmtHashrate } from './render.js';
 import type { DuckDbSeries, SeriesScope } from '../store/duckdb/series.js';
 import type {
   Claim,
@@ -211,11 +213,15 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
     const rev = revenue(coin, bounds.hashrate, from, c.lastMs);
     const pw = power(bounds.hashrate, coin === 'BTC' ? 'antminer-s9' : 'cpu', o.electricityUsdPerKWh);
     const days = rev.days.length || Math.max(1, Math.round((c.lastMs - from) / 86400000));
+    // Share times in the host's payload samples, where a capture gave them: a second estimate.
+    const timed = shareTimeEstimates(await series.stratumPayloads({ ...o.scope, host: h.host }, 100_000));
+    const byShares = timed.estimates.find((e) => e.coin === coin);
     estimates.push({
       subject: `${h.host} → ${pool ? pool.pool : c.dst}`,
       coin,
       hashrate: bounds.hashrate,
       hashrateMethod: `flow counters (${c.flows} records), ${difficultyByHost.has(h.host) ? 'difficulty seen in payload' : 'difficulty assumed'}`,
+      ...(byShares ? { shareTimeHashrate: byShares.hashrate, shareTimeMethod: byShares.method } : {}),
       revenueCoin: rev.days.length ? rev.totalCoin : undefined,
       revenueUsd: rev.days.length ? rev.totalUsd : undefined,
       period: { from: day(from), to: day(c.lastMs), days },
@@ -232,6 +238,7 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
       },
       assumptions: [
         ...bounds.assumptions,
+        ...(byShares?.assumptions ?? []),
         ...rev.assumptions,
         ...pw.assumptions,
         {
@@ -311,7 +318,9 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
       support: estimates.map((e) => ({
         kind: 'estimate' as const,
         ref: e.subject,
-        detail: e.hashrateMethod,
+        detail: e.shareTimeMethod
+          ? `${e.hashrateMethod}; also ${fmtHashrate(e.shareTimeHashrate)} from ${e.shareTimeMethod}`
+          : e.hashrateMethod,
       })),
     });
   }

@@ -64,6 +64,12 @@ export interface EstimateRow {
   /** Hash rate in H/s. */
   hashrate?: Range;
   hashrateMethod?: string;
+  /**
+   * A second hash-rate estimate from the share times in the host's payload samples (captures),
+   * beside the flow-counter one that revenue and power use; absent without timed shares.
+   */
+  shareTimeHashrate?: Range;
+  shareTimeMethod?: string;
   revenueCoin?: Range;
   revenueUsd?: Range;
   period?: { from: string; to: string; days: number };

@@ -189,7 +189,10 @@ export function renderHtml(r: InvestigationReport): string {
         r.estimates.map((e) => [
           esc(e.subject),
           esc(e.coin),
-          `${esc(fmtHashrate(e.hashrate))}${e.hashrateMethod ? `<div class="note">${esc(e.hashrateMethod)}</div>` : ''}`,
+          `${esc(fmtHashrate(e.hashrate))}${e.hashrateMethod ? `<div class="note">${esc(e.hashrateMethod)}</div>` : ''}` +
+            (e.shareTimeHashrate
+              ? `<div>${esc(fmtHashrate(e.shareTimeHashrate))}</div><div class="note">${esc(e.shareTimeMethod ?? '')}</div>`
+              : ''),
           esc(fmtRange(e.revenueCoin, e.coin)),
           esc(fmtRange(e.revenueUsd, 'USD')),
           esc(fmtRange(e.powerWatts, 'W')),
@@ -324,7 +327,9 @@ export function renderMarkdown(r: InvestigationReport): string {
         r.estimates.map((e) => [
           e.subject,
           e.coin,
-          fmtHashrate(e.hashrate),
+          e.shareTimeHashrate
+            ? `${fmtHashrate(e.hashrate)} (flow counters); ${fmtHashrate(e.shareTimeHashrate)} (share times)`
+            : fmtHashrate(e.hashrate),
           fmtRange(e.revenueCoin, e.coin),
           fmtRange(e.revenueUsd, 'USD'),
           fmtRange(e.powerWatts, 'W'),

@@ -90,11 +90,22 @@ export interface StoredSource {
   complete: boolean;
 }
 
+/**
+ * A stored payload sample: the first bytes of each direction and when their segments arrived
+ * (packed entries of src/flow/payload-times.ts; null for NetFlow-era or older stores).
+ */
+export interface StoredPayload {
+  fwd: Buffer | null;
+  rev: Buffer | null;
+  fwdTimes: Buffer | null;
+  revTimes: Buffer | null;
+}
+
 export interface FlowStore {
   beginSource(info: SourceInfo, opts?: { live?: boolean }): Promise<SourceWriter>;
   flows(q: FlowQuery): Promise<StoredFlow[]>;
-  /** Payload samples of a stored flow (for re-running detection). */
-  payloads(flowIds: number[]): Promise<Map<number, { fwd: Buffer | null; rev: Buffer | null }>>;
+  /** Payload samples of stored flows with their segment times (for re-running detection). */
+  payloads(flowIds: number[]): Promise<Map<number, StoredPayload>>;
   summary(opts?: { top?: number; where?: string }): Promise<FlowSummary>;
   sources(): Promise<StoredSource[]>;
   close(): Promise<void>;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
 import type { FlowBatch, FlowRecord } from '../../src/flow/record.js';
 import { FlowTable, type FlowTableOptions } from '../../src/capture/flow-table.js';
+import { PayloadClock, unpackPayloadTimes } from '../../src/flow/payload-times.js';
 import type { PacketView } from '../../src/capture/reader.js';
 import { ether, ipv4, ipv6, type L4 } from './synth.js';
 
@@ -313,6 +314,76 @@ test('payload samples: per direction, arrival order, retransmissions skipped, ca
     [T0 + 1, ether(ipv4(C, S, { proto: 17, sport: 40000, dport: 3333, payload: 'cd' }))],
   ])[0];
   assert.equal(udp.payloadFwd?.toString(), 'abcd');
+});
+
+test('payload segment times: one (offset, capture time) per segment kept, capped, none without payload', () => {
+  const seg = (t: number, seq: number, text: string) =>
+    [t, up({ flags: ACK | PSH, seq, payload: text })] as [number, Buffer];
+  const stream = '{"id":1,"method":"login"}';
+  const flows = assemble(
+    [
+      [T0, up({ flags: SYN, seq: 999 })],
+      [T0 + 1, down({ flags: SYN | ACK, seq: 5000 })],
+      seg(T0 + 2.125, 1000, stream.slice(0, 8)),
+      seg(T0 + 3, 1000, stream.slice(0, 8)), // retransmission: no bytes kept, no entry
+      seg(T0 + 4.5, 1008, stream.slice(8, 17)),
+      seg(T0 + 5, 1004, stream.slice(4, 24)), // overlap: the new tail starts at 17
+      [T0 + 6, down({ flags: ACK | PSH, seq: 5001, payload: 'result' })],
+      [T0 + 7, down({ flags: ACK | PSH, seq: 5007, payload: '\n' })],
+    ],
+    { payloadCap: 2048 },
+  );
+  assert.deepEqual(unpackPayloadTimes(flows[0].payloadTimesFwd), [
+    [0, T0 + 2.125],
+    [8, T0 + 4.5],
+    [17, T0 + 5],
+  ]);
+  assert.deepEqual(unpackPayloadTimes(flows[0].payloadTimesRev), [
+    [0, T0 + 6],
+    [6, T0 + 7],
+  ]);
+  const clock = new PayloadClock(flows[0].payloadTimesFwd);
+  assert.deepEqual(
+    [0, 7, 8, 16, 17, 23, 3].map((o) => clock.at(o)),
+    [T0 + 2.125, T0 + 2.125, T0 + 4.5, T0 + 4.5, T0 + 5, T0 + 5, T0 + 2.125],
+  );
+
+  // A segment beyond the payload cap starts outside the sample: no entry. 100-byte cap → 16 entries.
+  const many: [number, Buffer][] = [[T0, up({ flags: SYN, seq: 0 })]];
+  for (let k = 0; k < 40; k++) many.push(seg(T0 + 10 + k, 1 + k * 2, 'ab'));
+  const capped = assemble(many, { payloadCap: 100 })[0];
+  const entries = unpackPayloadTimes(capped.payloadTimesFwd);
+  assert.equal(entries.length, 16);
+  assert.deepEqual(entries[14], [28, T0 + 24]);
+  // The last entry says: bytes from offset 30 on came at times not kept.
+  assert.equal(entries[15][0], 30);
+  assert.ok(Number.isNaN(entries[15][1]));
+  assert.ok(Number.isNaN(new PayloadClock(capped.payloadTimesFwd).at(60)));
+  // Exactly 25 segments fill a 50-byte sample: the 26th starts outside it, so no marker.
+  const full = assemble(many.slice(0, 26), { payloadCap: 1000 })[0];
+  assert.equal(unpackPayloadTimes(full.payloadTimesFwd).length, 25);
+  assert.ok(unpackPayloadTimes(full.payloadTimesFwd).every(([, ms]) => Number.isFinite(ms)));
+  const edge = assemble(many, { payloadCap: 50 })[0];
+  assert.equal(edge.payloadFwd?.length, 50);
+  assert.equal(unpackPayloadTimes(edge.payloadTimesFwd).length, 16);
+
+  // No payload, no times; payload cap 0, no times.
+  const bare = assemble([
+    [T0, up({ flags: SYN, seq: 0 })],
+    [T0 + 1, down({ flags: SYN | ACK, seq: 0 })],
+  ])[0];
+  assert.equal(bare.payloadTimesFwd, null);
+  assert.equal(bare.payloadTimesRev, null);
+  assert.equal(assemble(many, { payloadCap: 0 })[0].payloadTimesFwd, null);
+  // UDP: one entry per datagram.
+  const udp = assemble([
+    [T0, ether(ipv4(C, S, { proto: 17, sport: 40000, dport: 3333, payload: 'ab' }))],
+    [T0 + 1, ether(ipv4(C, S, { proto: 17, sport: 40000, dport: 3333, payload: 'cd' }))],
+  ])[0];
+  assert.deepEqual(unpackPayloadTimes(udp.payloadTimesFwd), [
+    [0, T0],
+    [2, T0 + 1],
+  ]);
 });
 
 test('many flows: batches of batchSize, every flow out once, table grows', () => {

@@ -34,6 +34,11 @@ test('npm run demo: the report names the onset, the miners and their wallets', {
       hosts: { host: string }[];
       wallets: { wallet: string; hosts: string[] }[];
       timelines: { label: string; changes: { kind: string; onset: string }[] }[];
+      estimates: {
+        subject: string;
+        shareTimeHashrate?: { low: number; high: number };
+        shareTimeMethod?: string;
+      }[];
     };
     assert.equal(truth.onset.slice(0, 10), '2017-05-17');
     const pools = report.timelines.find((x) => x.label.startsWith('catalogued mining pools'));
@@ -47,6 +52,10 @@ test('npm run demo: the report names the onset, the miners and their wallets', {
       assert.ok(truthWallets.has(w.wallet), `wallet ${w.wallet} is one the scenario put there`);
       assert.ok(w.hosts.includes(truthWallets.get(w.wallet)!), `wallet ${w.wallet} is tied to its miner`);
     }
+    // The demo's capture gives the miners' payload samples share times: a second hash-rate estimate.
+    const timed = report.estimates.filter((e) => e.shareTimeHashrate);
+    assert.ok(timed.length >= report.estimates.length / 2, `${timed.length} estimates from share times`);
+    for (const e of timed) assert.match(e.shareTimeMethod!, /^share times in payload samples/);
     assert.ok(existsSync(join(out, 'report.html')) && existsSync(join(out, 'report.md')));
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     assert.match(html, /<svg/);

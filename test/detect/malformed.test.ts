@@ -11,6 +11,7 @@ import { parseClientHelloSni } from '../../src/detect/tls-sni.js';
 import { parseDnsQuestion } from '../../src/detect/dns.js';
 import { createDetector, detectFlow } from '../../src/detect/registry.js';
 import { MAX_SCAN, type Detection } from '../../src/detect/types.js';
+import { PayloadClock } from '../../src/flow/payload-times.js';
 import type { FlowRecord } from '../../src/flow/record.js';
 import { haveTshark, tsharkFlows } from './tshark-flows.js';
 
@@ -162,3 +163,36 @@ test(
     }
   },
 );
+
+test('segment-time lists of any bytes never throw: wrong lengths, backward offsets, NaN, huge or negative times', () => {
+  const r = rng(0x7135);
+  const lines =
+    '{"id":1,"method":"mining.subscribe","params":[]}\n' +
+    '{"id":4,"method":"mining.submit","params":["w","1","2","3","4"]}\n'.repeat(8);
+  const payload = Buffer.from(lines);
+  const lists: Buffer[] = [Buffer.alloc(0), Buffer.alloc(5), Buffer.alloc(13)];
+  for (let k = 0; k < 300; k++) lists.push(noise(r, Math.floor(r() * 200)));
+  // Entries that look right but lie: offsets going back, times past any Date, negative, NaN, ±Infinity.
+  for (const ms of [NaN, Infinity, -Infinity, -1, 1e300, 8.64e15, 2.6e14, Number.MAX_VALUE]) {
+    const b = Buffer.alloc(36);
+    b.writeUInt32LE(0, 0);
+    b.writeDoubleLE(1.5e12, 4);
+    b.writeUInt32LE(60, 12);
+    b.writeDoubleLE(ms, 16);
+    b.writeUInt32LE(10, 24); // backwards
+    b.writeDoubleLE(1.6e12, 28);
+    lists.push(b);
+  }
+  for (const t of lists) {
+    const clock = new PayloadClock(t);
+    for (const o of [0, 1, 59, 60, 61, 1e9, 0, -1]) {
+      const ms = clock.at(o);
+      assert.ok(Number.isNaN(ms) || (ms >= 0 && ms < Date.UTC(10000, 0, 1)));
+    }
+    const ds = detectFlow(detector, flow(payload, payload, { payloadTimesFwd: t, payloadTimesRev: t }));
+    const st = ds.find((d) => d.label === 'stratum')!;
+    assert.equal(st.evidence.shares, 16);
+    for (const v of (st.evidence.shareTimes as string[] | undefined) ?? [])
+      assert.match(v, /^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
+  }
+});

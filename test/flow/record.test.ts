@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
+import { packPayloadTimes } from '../../src/flow/payload-times.js';
 import { FlowBatch, ipText, writeIp } from '../../src/flow/record.js';
 
 test('IPv4 and IPv6 text round-trips in RFC 5952 form', () => {
@@ -57,15 +58,35 @@ test('FlowBatch stores records column-wise and gives them back', () => {
     position: 24,
     payloadFwd: Buffer.from('abc'),
     payloadRev: null,
+    payloadTimesFwd: packPayloadTimes([
+      [0, 1494979200123.25],
+      [2, 1494979201000],
+    ]),
+    payloadTimesRev: null,
   };
   b.pushRecord(rec);
   assert.deepEqual(b.record(0), rec);
-  b.pushRecord({ ...rec, exporter: '', ipVersion: 4, src: '1.2.3.4', dst: '5.6.7.8' });
+  b.pushRecord({
+    ...rec,
+    exporter: '',
+    ipVersion: 4,
+    src: '1.2.3.4',
+    dst: '5.6.7.8',
+    payloadTimesFwd: undefined,
+  });
   assert.equal(b.record(1).src, '1.2.3.4');
   assert.equal(b.record(1).exporter, '');
+  assert.equal(b.record(1).payloadTimesFwd, null);
   assert.equal(b.exporters.length, 2);
   b.push();
   b.push();
   assert.equal(b.full, true);
   assert.throws(() => b.push(), RangeError);
+  // Segment times live in one column for the batch; records get their own copies.
+  const kept = b.record(0);
+  b.clear();
+  b.pushRecord({ ...rec, payloadTimesFwd: packPayloadTimes([[0, 7]]) });
+  assert.deepEqual(kept.payloadTimesFwd, rec.payloadTimesFwd);
+  assert.deepEqual(b.payloadTimesFwdOf(0), packPayloadTimes([[0, 7]]));
+  assert.equal(b.payloadTimesRevOf(0), null);
 });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
 import { emptyEnrichment } from '../../src/flow/enrichment.js';
+import { packPayloadTimes } from '../../src/flow/payload-times.js';
 import { FlowBatch, ipText, type FlowRecord } from '../../src/flow/record.js';
 import { ipValue } from '../../src/store/duckdb/flows.js';
 import { openFlowStore } from '../../src/store/open.js';
@@ -177,6 +178,61 @@ test('every column round-trips: addresses of every form, long and non-ASCII stri
     const probe = rows[5].src as string;
     const hit = await store.flows({ where: `src_ip = ${ipValue(probe)}` });
     assert.ok(hit.length >= 1 && hit.every((r) => r.src === probe));
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('payload segment times are stored with their payload; a store written before them reads back without times', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
+  try {
+    const path = join(dir, 'db.duckdb');
+    let store = await openFlowStore(path);
+    const t0 = Date.UTC(2017, 4, 17, 3, 4, 5) + 0.123456;
+    const fwdTimes = packPayloadTimes([
+      [0, t0],
+      [300, t0 + 1500.5],
+      [700, NaN],
+    ]);
+    const revTimes = packPayloadTimes([[0, t0 + 40.000001]]);
+    const b = new FlowBatch(3);
+    b.pushRecord(
+      flow(0, { payloadTimesFwd: fwdTimes, payloadTimesRev: revTimes, payloadRev: Buffer.from('r') }),
+    );
+    b.pushRecord(flow(1, { payloadFwd: Buffer.from('no times') }));
+    b.pushRecord(flow(2));
+    let w = await store.beginSource({ name: 'times', kind: 'pcap' });
+    await w.append(b, emptyEnrichment(3));
+    await w.commit(new Diagnostics());
+    const ids = (await store.flows({ orderBy: 'f.id' })).map((r) => r.id);
+    let pl = await store.payloads(ids);
+    assert.deepEqual(pl.get(ids[0])?.fwdTimes, fwdTimes);
+    assert.deepEqual(pl.get(ids[0])?.revTimes, revTimes);
+    assert.equal(pl.get(ids[1])?.fwdTimes, null);
+    assert.equal(pl.has(ids[2]), false, 'no payload, no row');
+    await store.close();
+
+    // The layout before segment times: flow_payloads (flow_id, fwd, rev). Opening adds the columns.
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const inst = await DuckDBInstance.create(path);
+    const conn = await inst.connect();
+    await conn.run('ALTER TABLE flow_payloads DROP COLUMN fwd_times');
+    await conn.run('ALTER TABLE flow_payloads DROP COLUMN rev_times');
+    await conn.run(`INSERT INTO flow_payloads VALUES (${ids[2]}, '\\x01\\x02'::BLOB, NULL)`);
+    conn.closeSync();
+    inst.closeSync();
+    store = await openFlowStore(path);
+    pl = await store.payloads(ids);
+    assert.deepEqual(pl.get(ids[2]), { fwd: Buffer.from([1, 2]), rev: null, fwdTimes: null, revTimes: null });
+    assert.equal(pl.get(ids[0])?.fwdTimes, null, 'times dropped with the old layout');
+    w = await store.beginSource({ name: 'after', kind: 'pcap' });
+    await w.append(batchOf(1, 20), emptyEnrichment(1));
+    const nb = new FlowBatch(1);
+    nb.pushRecord(flow(21, { payloadFwd: Buffer.from('x'.repeat(800)), payloadTimesFwd: fwdTimes }));
+    const id = await w.append(nb, emptyEnrichment(1));
+    await w.commit(new Diagnostics());
+    assert.deepEqual((await store.payloads([id])).get(id)?.fwdTimes, fwdTimes);
     await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

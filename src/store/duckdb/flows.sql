@@ -78,11 +78,19 @@ CREATE OR REPLACE MACRO ip_text(v, ver) AS
        WHEN (v >> 32) = 65535 THEN '::ffff:' || ip4_text(v)
        ELSE ip6_compress(ip6_groups(v)) END;
 
+-- Payload samples of flows assembled from packets: the first bytes of each direction, and when
+-- their segments arrived (fwd_times, rev_times: packed 12-byte entries, u32 little-endian offset in
+-- the sample then f64 little-endian capture time in ms since the epoch; docs/data-model.md).
 CREATE TABLE IF NOT EXISTS flow_payloads (
   flow_id BIGINT NOT NULL,
   fwd BLOB,
-  rev BLOB
+  rev BLOB,
+  fwd_times BLOB,
+  rev_times BLOB
 );
+-- Stores written before segment times: their payloads keep NULL times.
+ALTER TABLE flow_payloads ADD COLUMN IF NOT EXISTS fwd_times BLOB;
+ALTER TABLE flow_payloads ADD COLUMN IF NOT EXISTS rev_times BLOB;
 
 CREATE TABLE IF NOT EXISTS as_orgs (
   asn UINTEGER PRIMARY KEY,

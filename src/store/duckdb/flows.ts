@@ -20,6 +20,7 @@ import type {
   SourceInfo,
   SourceWriter,
   StoredFlow,
+  StoredPayload,
   StoredSource,
   SummaryRow,
 } from '../store.js';
@@ -182,13 +183,20 @@ export class DuckDbFlowStore implements FlowStore {
     return this.db.all<StoredFlow>(FLOW_SELECT(where, order, limit));
   }
 
-  async payloads(flowIds: number[]): Promise<Map<number, { fwd: Buffer | null; rev: Buffer | null }>> {
-    const out = new Map<number, { fwd: Buffer | null; rev: Buffer | null }>();
+  async payloads(flowIds: number[]): Promise<Map<number, StoredPayload>> {
+    const out = new Map<number, StoredPayload>();
     if (flowIds.length === 0) return out;
-    const rows = await this.db.all<{ flow_id: number; fwd: Buffer | null; rev: Buffer | null }>(
-      `SELECT flow_id, fwd, rev FROM flow_payloads WHERE flow_id IN (${flowIds.map((n) => Math.floor(n)).join(',')})`,
+    const rows = await this.db.all<{
+      flow_id: number;
+      fwd: Buffer | null;
+      rev: Buffer | null;
+      fwd_times: Buffer | null;
+      rev_times: Buffer | null;
+    }>(
+      `SELECT flow_id, fwd, rev, fwd_times, rev_times FROM flow_payloads WHERE flow_id IN (${flowIds.map((n) => Math.floor(n)).join(',')})`,
     );
-    for (const r of rows) out.set(r.flow_id, { fwd: r.fwd, rev: r.rev });
+    for (const r of rows)
+      out.set(r.flow_id, { fwd: r.fwd, rev: r.rev, fwdTimes: r.fwd_times, revTimes: r.rev_times });
     return out;
   }
 
@@ -331,6 +339,12 @@ class DuckDbSourceWriter implements SourceWriter {
       if (pf) pa.appendBlob(pf);
       else pa.appendNull();
       if (pr) pa.appendBlob(pr);
+      else pa.appendNull();
+      const tf = b.payloadTimesFwdOf(i);
+      if (tf) pa.appendBlob(tf);
+      else pa.appendNull();
+      const tr = b.payloadTimesRevOf(i);
+      if (tr) pa.appendBlob(tr);
       else pa.appendNull();
       pa.endRow();
     }

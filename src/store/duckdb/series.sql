@@ -41,8 +41,12 @@ WHERE src_ip = $1::UHUGEINT AND list_contains(ip_list($2), dst_ip)
 GROUP BY dst_ip, ip_version, dst_port ORDER BY flows DESC, dst, dst_port;
 
 -- name: stratum_payloads
--- Payload samples that look like Stratum logins or jobs, from the scope: $1 limit.
-SELECT f.id, f.src, f.dst, f.dst_port, f.first_ms, p.fwd, p.rev
+-- Payload samples that look like Stratum logins, jobs or (CryptoNote) shares, with their segment
+-- times, from the scope: $1 limit. A BLOB cast to VARCHAR writes '"' as \x22, so the quoted method
+-- names are matched in that form.
+SELECT f.id, f.src, f.src_port, f.dst, f.dst_port, f.first_ms, f.last_ms, p.fwd, p.rev, p.fwd_times,
+       p.rev_times
 FROM flows f JOIN flow_payloads p ON p.flow_id = f.id
-WHERE (contains(CAST(p.fwd AS VARCHAR), 'mining.') OR contains(CAST(p.fwd AS VARCHAR), '"login"')) /*SCOPE*/
+WHERE (contains(CAST(p.fwd AS VARCHAR), 'mining.') OR contains(CAST(p.fwd AS VARCHAR), '\x22login\x22')
+       OR contains(CAST(p.fwd AS VARCHAR), '\x22submit\x22')) /*SCOPE*/
 ORDER BY f.first_ms LIMIT $1;

@@ -240,7 +240,7 @@ export class DuckDbSeries {
       statement(
         'stratum_payloads',
         sql.replace(
-          /\b(src|dst|src_ip|dst_ip|dst_port|src_country|dst_country|src_asn|dst_asn|src_watch|dst_watch|id)\b/g,
+          /\b(src|dst|src_ip|dst_ip|src_port|dst_port|src_country|dst_country|src_asn|dst_asn|src_watch|dst_watch|id)\b/g,
           'f.$1',
         ),
       ),
@@ -249,11 +249,15 @@ export class DuckDbSeries {
     return rows.map((r) => ({
       flowId: Number(r.id),
       src: String(r.src),
+      srcPort: Number(r.src_port),
       dst: String(r.dst),
       dstPort: Number(r.dst_port),
       firstMs: Number(r.first_ms),
+      lastMs: Number(r.last_ms),
       fwd: (r.fwd as Buffer | null) ?? null,
       rev: (r.rev as Buffer | null) ?? null,
+      fwdTimes: (r.fwd_times as Buffer | null) ?? null,
+      revTimes: (r.rev_times as Buffer | null) ?? null,
     }));
   }
 }
@@ -290,9 +294,14 @@ export interface HostConnection {
 export interface PayloadSample {
   flowId: number;
   src: string;
+  srcPort: number;
   dst: string;
   dstPort: number;
   firstMs: number;
+  lastMs: number;
   fwd: Buffer | null;
   rev: Buffer | null;
+  /** Segment times of the samples (src/flow/payload-times.ts); null when not recorded. */
+  fwdTimes: Buffer | null;
+  revTimes: Buffer | null;
 }
