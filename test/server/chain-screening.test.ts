@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ingestChain } from '../../src/chain/ingest.js';
 import { NETWORKS } from '../../src/chain/network.js';
-import { openScreeningServer } from '../../src/cli/serve.js';
+import { DEFAULT_MAX_CHAIN_BATCH, openScreeningServer } from '../../src/cli/serve.js';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
 import type { ScreenResult } from '../../src/sanctions/screen.js';
 import { ApiKeyFile, keysPathFor } from '../../src/server/keys.js';
@@ -118,6 +118,14 @@ test('litecoind regtest: POST /v1/screen and GET /v1/screen/:address give the cl
       // Bad input on the chain path is still a clean 400.
       r = await app.inject({ method: 'POST', url: '/v1/screen', headers: auth, payload: { addresses: [] } });
       assert.deepEqual([r.statusCode, r.json().error.code], [400, 'bad_request']);
+      // On the chain path a batch is held to --max-chain-batch (each address costs index queries).
+      r = await app.inject({
+        method: 'POST',
+        url: '/v1/screen',
+        headers: auth,
+        payload: { addresses: Array.from({ length: DEFAULT_MAX_CHAIN_BATCH + 1 }, () => truth.a[1]) },
+      });
+      assert.deepEqual([r.statusCode, r.json().error.code], [400, 'too_many_addresses']);
       // SIGHUP's reload reads the lists through the connection the server holds.
       const again = await server.reload();
       assert.equal(again.size, 1);
