@@ -11,7 +11,7 @@ import { networkByName, NETWORKS } from '../chain/network.js';
 import { attributePools, payoutsTo, type PoolAttribution } from '../chain/pools.js';
 import { TagSet, tagFile, TAG_MINING_POOL } from '../chain/tags.js';
 import { parseTimeBound, trace, type TaintPolicy } from '../chain/trace.js';
-import { parseFormat, render } from './output.js';
+import { collect, parseFormat, render } from './output.js';
 
 const coins = (sat: number | null) => (sat === null ? '' : (sat / 1e8).toFixed(8));
 
@@ -69,8 +69,6 @@ async function resolveTarget(
   }
   return { addressIds: [id], label: arg, level: 'address' };
 }
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 function wholeNumber(name: string, v: string): number {
   if (!/^\d+$/.test(v.trim())) throw new Error(`${name} takes a whole number, not ${JSON.stringify(v)}`);

@@ -36,6 +36,14 @@ function parsePair(v: string, name: string): [number, number] {
   return [lo, hi];
 }
 
+/** --hashrate with its optional range, read back by rangeOf. */
+function hashrateOptions(c: Command): Command {
+  return c
+    .requiredOption('--hashrate <h>', 'hash rate, e.g. 14T (H/s)')
+    .option('--hashrate-low <h>', 'lower end of the hash-rate range')
+    .option('--hashrate-high <h>', 'upper end of the hash-rate range');
+}
+
 function rangeOf(o: { hashrate: string; hashrateLow?: string; hashrateHigh?: string }): Range {
   const mid = parseHashrate(o.hashrate);
   return {
@@ -62,14 +70,13 @@ export function register(program: Command): void {
   const cmd = program
     .command('estimate')
     .description('hash rate, revenue and power estimates with ranges and named assumptions');
-  cmd
-    .command('revenue')
-    .description(
-      'coin and USD earned by a hash rate over a period, from each day’s network figures and prices',
-    )
-    .requiredOption('--hashrate <h>', 'hash rate, e.g. 14T (H/s)')
-    .option('--hashrate-low <h>', 'lower end of the hash-rate range')
-    .option('--hashrate-high <h>', 'upper end of the hash-rate range')
+  hashrateOptions(
+    cmd
+      .command('revenue')
+      .description(
+        'coin and USD earned by a hash rate over a period, from each day’s network figures and prices',
+      ),
+  )
     .option('--coin <c>', 'BTC | XMR', 'BTC')
     .requiredOption('--from <date>', 'first day (UTC)')
     .requiredOption('--to <date>', 'day after the last (UTC)')
@@ -120,12 +127,11 @@ export function register(program: Command): void {
         );
       },
     );
-  cmd
-    .command('power')
-    .description('power draw and electricity cost of a hash rate on hardware of the period')
-    .requiredOption('--hashrate <h>', 'hash rate, e.g. 14T (H/s)')
-    .option('--hashrate-low <h>', 'lower end of the hash-rate range')
-    .option('--hashrate-high <h>', 'upper end of the hash-rate range')
+  hashrateOptions(
+    cmd
+      .command('power')
+      .description('power draw and electricity cost of a hash rate on hardware of the period'),
+  )
     .option('--hardware <name>', Object.keys(HARDWARE).join(' | '), 'antminer-s9')
     .option('--price <usd>', 'electricity price per kWh, number or range', '0.03-0.15')
     .option('--format <f>', 'table | json', 'table')

@@ -1,30 +1,10 @@
 import type { Command } from 'commander';
 import { parseConfidence } from '../detect/types.js';
-import { CRYPTO_PORTS } from '../scenario/world.js';
 import { DuckDbFlowStore } from '../store/duckdb/flows.js';
 import { hostProfiles, type HostProfile } from '../store/duckdb/hosts.js';
 import { defaultDbPath } from '../store/store.js';
-import { parseFormat, render } from './output.js';
-import { parseScope } from './series.js';
-
-const collect = (v: string, prev: string[]) => [...prev, v];
-
-function parseDate(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
-  if (Number.isNaN(t)) throw new Error(`${name}: not a date: ${v}`);
-  return t;
-}
-
-function parsePorts(v: string): number[] {
-  if (v === 'crypto') return [...CRYPTO_PORTS];
-  if (v === 'none') return [];
-  return v.split(',').map((x) => {
-    const n = Number(x.trim());
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--ports: not a port: ${x}`);
-    return n;
-  });
-}
+import { collect, parseFormat, render } from './output.js';
+import { parseDay, parsePorts, parseScope } from './series.js';
 
 const iso = (t: number) => new Date(t).toISOString().replace('.000Z', 'Z');
 
@@ -114,8 +94,8 @@ export function register(program: Command): void {
             labels: o.labels?.split(',').map((x) => x.trim()),
             minConfidence: parseConfidence(o.minConfidence),
             sessionGapMs: gap * 60_000,
-            fromMs: parseDate(o.from, '--from'),
-            toMs: parseDate(o.to, '--to'),
+            fromMs: parseDay(o.from, '--from'),
+            toMs: parseDay(o.to, '--to'),
             limit,
           });
           const flat = format === 'table' || format === 'csv';

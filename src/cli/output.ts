@@ -64,3 +64,6 @@ export function render(rows: Record<string, unknown>[], format: OutputFormat, co
       return JSON.stringify(rows, null, 2);
   }
 }
+
+/** Commander accumulator for repeatable options. */
+export const collect = (v: string, prev: string[]) => [...prev, v];

@@ -6,9 +6,8 @@ import { screenReportWallets } from '../report/screen-wallets.js';
 import { renderHtml, renderMarkdown } from '../report/render.js';
 import { DuckDbSeries } from '../store/duckdb/series.js';
 import { defaultDbPath } from '../store/store.js';
-import { parseScope } from './series.js';
-
-const collect = (v: string, prev: string[]) => [...prev, v];
+import { collect } from './output.js';
+import { parseDay, parseScope } from './series.js';
 
 function chromium(): string | null {
   for (const c of ['chromium', 'chromium-browser', 'google-chrome'])
@@ -46,7 +45,6 @@ export function register(program: Command): void {
         labels?: string;
       }) => {
         const scope = parseScope(o.scope, undefined, o.where);
-        const date = (v?: string) => (v ? Date.parse(`${v}T00:00:00Z`) : undefined);
         const { series, close } = await DuckDbSeries.open(o.db);
         let report;
         try {
@@ -58,8 +56,8 @@ export function register(program: Command): void {
             scopeText: o.scope.join(' AND ') || 'all flows',
             scopeArgs: `--db ${o.db} ${scopeArgs}`.trim(),
             title: o.title,
-            fromMs: date(o.from),
-            toMs: date(o.to),
+            fromMs: parseDay(o.from, '--from'),
+            toMs: parseDay(o.to, '--to'),
             labels: o.labels ? o.labels.split(',').map((x) => x.trim()) : undefined,
           });
         } finally {

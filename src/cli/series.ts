@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { CRYPTO_PORTS } from '../scenario/world.js';
 import { DuckDbSeries, type SeriesScope } from '../store/duckdb/series.js';
 import { defaultDbPath } from '../store/store.js';
-import { parseFormat, render } from './output.js';
+import { collect, parseFormat, render } from './output.js';
 
 /**
  * --scope items, ANDed: country:KP, src-country:KP, dst-country:CN, asn:131279, watch:NAME,
@@ -46,14 +46,29 @@ export function parseScope(items: string[], ports?: string, where?: string): Ser
         throw new Error(`--scope ${item}: unknown key ${k}`);
     }
   }
-  if (ports) {
-    s.dstPorts = ports === 'crypto' ? [...CRYPTO_PORTS] : ports.split(',').map((p) => Number(p.trim()));
-  }
+  if (ports) s.dstPorts = parsePorts(ports);
   if (where) s.where = where;
   return s;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, v];
+/** --ports: "crypto" (the default crypto ports), "none", or a comma-separated list. */
+export function parsePorts(v: string): number[] {
+  if (v === 'crypto') return [...CRYPTO_PORTS];
+  if (v === 'none') return [];
+  return v.split(',').map((x) => {
+    const n = Number(x.trim());
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--ports: not a port: ${x}`);
+    return n;
+  });
+}
+
+/** A day (YYYY-MM-DD, UTC midnight) or an ISO date-time, as epoch ms; undefined stays undefined. */
+export function parseDay(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
+  if (Number.isNaN(t)) throw new Error(`${name}: not a date: ${v}`);
+  return t;
+}
 
 export interface SeriesCliOptions {
   db: string;
@@ -84,16 +99,10 @@ export function seriesOptions(cmd: Command): Command {
 export function seriesQuery(o: SeriesCliOptions) {
   if (o.bucket !== 'day' && o.bucket !== 'hour')
     throw new Error(`--bucket must be day or hour, not ${o.bucket}`);
-  const date = (v: string | undefined, n: string) => {
-    if (v === undefined) return undefined;
-    const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
-    if (Number.isNaN(t)) throw new Error(`${n}: not a date: ${v}`);
-    return t;
-  };
   return {
     bucket: o.bucket as 'day' | 'hour',
-    fromMs: date(o.from, '--from'),
-    toMs: date(o.to, '--to'),
+    fromMs: parseDay(o.from, '--from'),
+    toMs: parseDay(o.to, '--to'),
     scope: parseScope(o.scope, o.ports, o.where),
   };
 }

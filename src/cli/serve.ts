@@ -10,7 +10,7 @@ import { addChainOptions, openChainIndex, parseChainHops } from './chain-screeni
 import { parseWholeNumber } from './output.js';
 
 /** Default most addresses per POST on the chain path: ~37 ms each for addresses the chain knows
- * (3 hops, measured on the regtest index under load), so about 10 s at worst. */
+ * (3 hops, timed by hand on the regtest test index under load; no benchmark), so about 10 s at worst. */
 export const DEFAULT_MAX_CHAIN_BATCH = 250;
 
 export interface ServeOptions {

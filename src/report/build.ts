@@ -118,7 +118,7 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
         addresses: poolIps,
         fromMs: o.fromMs,
         toMs: o.toMs,
-        limit: 100_000,
+        hosts: top.map((h) => h.host),
       })
     ).map((h) => [h.host, h]),
   );

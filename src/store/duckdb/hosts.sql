@@ -4,27 +4,35 @@
 -- scope's AND-list; DETECTIONS and ARTIFACTS the detection tables (or typed empty stand-ins when
 -- the store has none); LABELS an AND-condition on the detection label.
 -- Parameters: $1 server ports (int_list), $2 endpoint addresses (ip_list), $3 session gap in ms,
--- $4/$5 first_ms range, $6 row limit, $7 the least confidence rank a detection needs. A flow is
+-- $4/$5 first_ms range, $6 row limit, $7 the least confidence rank a detection needs, $8 a host
+-- list (ip_list, '' for all). A flow is
 -- crypto activity when it carries such a detection or — when BY_PORT is true (least confidence
 -- 'port') — either port is one of $1 or either address one of $2 (one-way NetFlow records of a
 -- server's replies count too). Its service port is the one of $1 it uses, else the remote end's port (a pool's, a peer's).
-WITH c AS (
-  SELECT f.id, f.ip_version, f.first_ms, f.last_ms,
-         CASE WHEN list_contains(int_list($1), f.dst_port) THEN f.dst_port
-              WHEN list_contains(int_list($1), f.src_port) THEN f.src_port
-              WHEN (/*SIDE*/) THEN f.dst_port ELSE f.src_port END AS service_port,
-         CASE WHEN (/*SIDE*/) THEN f.src_ip ELSE f.dst_ip END AS host_ip,
-         CASE WHEN (/*SIDE*/) THEN f.dst_ip ELSE f.src_ip END AS peer_ip,
-         CASE WHEN (/*SIDE*/) THEN f.src_country ELSE f.dst_country END AS country,
-         CASE WHEN (/*SIDE*/) THEN f.src_asn ELSE f.dst_asn END AS asn,
-         f.id IN (SELECT flow_id FROM /*DETECTIONS*/ d WHERE d.confidence_rank >= 2) AS strong,
-         (f.packets + f.rev_packets) * f.sampling_rate AS packets_est,
-         (f.bytes + f.rev_bytes) * f.sampling_rate AS bytes_est
+WITH m AS (
+  -- The crypto flows of the scope, each with its side worked out once.
+  SELECT f.*, (/*SIDE*/) AS side,
+         f.id IN (SELECT flow_id FROM /*DETECTIONS*/ d WHERE d.confidence_rank >= 2) AS strong
   FROM flows f
   WHERE f.first_ms >= $4 AND f.first_ms < $5
     AND ((/*BY_PORT*/ AND (list_contains(int_list($1), f.dst_port) OR list_contains(int_list($1), f.src_port)
                          OR list_contains(ip_list($2), f.dst_ip) OR list_contains(ip_list($2), f.src_ip)))
          OR f.id IN (SELECT flow_id FROM /*DETECTIONS*/ d WHERE d.confidence_rank >= $7 /*LABELS*/)) /*SCOPE*/
+),
+c AS (
+  SELECT id, ip_version, first_ms, last_ms, strong,
+         CASE WHEN list_contains(int_list($1), dst_port) THEN dst_port
+              WHEN list_contains(int_list($1), src_port) THEN src_port
+              WHEN side THEN dst_port ELSE src_port END AS service_port,
+         CASE WHEN side THEN src_ip ELSE dst_ip END AS host_ip,
+         CASE WHEN side THEN dst_ip ELSE src_ip END AS peer_ip,
+         CASE WHEN side THEN src_country ELSE dst_country END AS country,
+         CASE WHEN side THEN src_asn ELSE dst_asn END AS asn,
+         (packets + rev_packets) * sampling_rate AS packets_est,
+         (bytes + rev_bytes) * sampling_rate AS bytes_est
+  FROM m
+  -- $8: only these hosts (ip_list; '' = every host).
+  WHERE $8 = '' OR list_contains(ip_list($8), CASE WHEN side THEN src_ip ELSE dst_ip END)
 ),
 -- Sessions: a host's flows to one server endpoint, merged while each starts within the gap after
 -- the latest end so far (NetFlow cuts long connections at its active timeout).

@@ -32,6 +32,8 @@ export interface HostProfileQuery {
   sessionGapMs?: number;
   fromMs?: number;
   toMs?: number;
+  /** Only these internal hosts (default: every host of the scope). */
+  hosts?: string[];
   limit?: number;
 }
 
@@ -92,6 +94,7 @@ export async function hostProfiles(db: DuckDbDatabase, q: HostProfileQuery): Pro
     q.toMs ?? 8.64e15,
     q.limit ?? 1000,
     CONFIDENCE_RANK[q.minConfidence ?? 'port'],
+    addressList(q.hosts ?? []),
   ];
   const p = (v: DuckDBValue) => {
     params.push(v);
@@ -103,7 +106,7 @@ export async function hostProfiles(db: DuckDbDatabase, q: HostProfileQuery): Pro
   const labels =
     q.labels && q.labels.length ? ` AND d.label IN (${q.labels.map((l) => p(l)).join(', ')})` : '';
   const byPort = (q.minConfidence ?? 'port') === 'port' ? 'TRUE' : 'FALSE';
-  const sql = SQL.replaceAll('/*SIDE*/', side)
+  const sql = SQL.replace('/*SIDE*/', side)
     .replace('/*BY_PORT*/', byPort)
     .replace('/*SCOPE*/', scope.sql)
     .replace('/*LABELS*/', labels)
