@@ -291,7 +291,9 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
     });
   }
   if (poolRows.length) {
-    const claim = `${new Set(top.map((h) => h.host)).size} hosts in scope reached ${poolRows.length} endpoints of catalogued mining pools.`;
+    // Every host of the scope that reached a pool address, not only the top hosts shown.
+    const poolHosts = (await series.topHosts(o.scope, [], poolIps, 1_000_000)).length;
+    const claim = `${poolHosts} hosts in scope reached ${poolRows.length} endpoints of catalogued mining pools.`;
     findings.push(claim);
     evidence.push({
       claim,

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { surgeOfBuckets } from '../../src/analysis/series.js';
 import { dailyPortSeries } from '../../src/scenario/generate.js';
 import { CRYPTO_PORTS } from '../../src/scenario/world.js';
+import { hostProfiles } from '../../src/store/duckdb/hosts.js';
 import { scopeConditions } from '../../src/store/duckdb/series.js';
 import { dotted, withWorldStore } from '../helpers/world-store.js';
 
@@ -74,8 +75,9 @@ test('top hosts, endpoints and host connections: address lists match on the stor
       assert.ok(byPort.some((h) => h.host === ip && h.ports.includes(pool.port)));
       const byAddr = await series.topHosts({ country: 'KP' }, [], [pool.ip], 50);
       assert.ok(byAddr.some((h) => h.host === ip));
+      // A host's flows are those with it as the end inside the scope and the pool at the other.
       const [sql] = await store.db.all<{ n: number }>(
-        "SELECT count(*) AS n FROM flows WHERE dst = $1 AND src_country = 'KP'",
+        "SELECT count(*) AS n FROM flows WHERE (dst = $1 AND src_country = 'KP') OR (src = $1 AND dst_country = 'KP')",
         [pool.ip],
       );
       assert.equal(
@@ -88,6 +90,36 @@ test('top hosts, endpoints and host connections: address lists match on the stor
       assert.deepEqual(await series.endpoints({ country: 'KP' }, []), []);
       const conns = await series.hostConnections(ip, [pool.ip]);
       assert.ok(conns.length > 0 && conns.every((c) => c.dst === pool.ip && c.flows > 0));
+    },
+  );
+});
+
+test("one host definition: the report's top hosts are the hosts `coinradar hosts` lists, all inside the scope", async () => {
+  const over = { seed: 9, hosts: 10, days: 8, miners: 3 };
+  await withWorldStore(
+    { ...over, startMs: Date.UTC(2017, 4, 12), onsetMs: Date.UTC(2017, 4, 15) },
+    async (world, store, series) => {
+      const pools = [...new Set(world.crypto.filter((c) => c.pool).map((c) => dotted(c.pool!.ip)))];
+      const top = await series.topHosts({ country: 'KP' }, CRYPTO_PORTS, pools, 1_000_000);
+      const profiles = await hostProfiles(store.db, {
+        scope: { country: 'KP' },
+        ports: CRYPTO_PORTS,
+        addresses: pools,
+      });
+      assert.ok(top.length > 0);
+      assert.deepEqual(top.map((h) => h.host).sort(), profiles.map((h) => h.host).sort());
+      const byHost = new Map(profiles.map((h) => [h.host, h]));
+      for (const h of top) {
+        assert.equal(h.flows, byHost.get(h.host)!.flows, `flows of ${h.host}`);
+        const [inside] = await store.db.all<{ n: number }>(
+          "SELECT count(*) AS n FROM flows WHERE (src = $1 AND src_country = 'KP') OR (dst = $1 AND dst_country = 'KP')",
+          [h.host],
+        );
+        assert.ok(inside.n > 0, `${h.host} is inside the scope`);
+      }
+      // Far ends (pools, peers, scanners) are never the scope's hosts.
+      for (const p of pools)
+        assert.ok(!top.some((h) => h.host === p), `pool ${p} is not a host of the scope`);
     },
   );
 });

@@ -8,7 +8,7 @@ import type { DuckDBValue } from '@duckdb/node-api';
 import { CONFIDENCE_RANK, type Confidence } from '../../detect/types.js';
 import type { DuckDbDatabase } from './database.js';
 import { ipValue } from './flows.js';
-import { addressList, scopeConditions, type SeriesScope } from './series.js';
+import { addressList, internalSide, scopeConditions, type SeriesScope } from './series.js';
 
 const SQL = readFileSync(new URL('./hosts.sql', import.meta.url), 'utf8');
 
@@ -66,21 +66,6 @@ export interface HostProfile {
   pools: string[];
 }
 
-/**
- * The condition "the source end of the flow is the internal host": the end the scope names by
- * country, AS, watchlist or address (all that are given); when it names no end (or names the
- * destination's country only), the source — the client — is the host.
- */
-function sourceSide(scope: SeriesScope, p: (v: DuckDBValue) => string): string {
-  const c: string[] = [];
-  if (scope.country) c.push(`src_country = ${p(scope.country)}`);
-  if (scope.srcCountry) c.push(`src_country = ${p(scope.srcCountry)}`);
-  if (scope.asn !== undefined) c.push(`src_asn = ${p(scope.asn)}`);
-  if (scope.watch) c.push(`src_watch = ${p(scope.watch)}`);
-  if (scope.host) c.push(`src_ip = ${p(ipValue(scope.host).toString())}::UHUGEINT`);
-  return c.length ? c.join(' AND ') : 'TRUE';
-}
-
 export async function hostProfiles(db: DuckDbDatabase, q: HostProfileQuery): Promise<HostProfile[]> {
   const [t] = await db.all<{ n: number }>(
     "SELECT count(*) AS n FROM information_schema.tables WHERE table_name IN ('detections', 'artifacts')",
@@ -102,7 +87,7 @@ export async function hostProfiles(db: DuckDbDatabase, q: HostProfileQuery): Pro
   };
   const scope = scopeConditions(q.scope, params.length + 1);
   params.push(...scope.params);
-  const side = sourceSide(q.scope, p);
+  const side = internalSide(q.scope, p);
   const labels =
     q.labels && q.labels.length ? ` AND d.label IN (${q.labels.map((l) => p(l)).join(', ')})` : '';
   const byPort = (q.minConfidence ?? 'port') === 'port' ? 'TRUE' : 'FALSE';

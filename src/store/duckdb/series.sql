@@ -1,35 +1,48 @@
 -- Count series over the flow store, one row per time bucket. Counters are as exported; the *_est
 -- columns undo 1:N packet sampling (each sampled packet stands for N). The scope conditions are
 -- put in place of the WHERE marker as a parameterised AND-list by series.ts. $1 is the bucket
--- width in ms, $2/$3 the time range (first_ms).
+-- width in ms, $2/$3 the time range (first_ms). `sources` counts the scope's hosts: the end of
+-- each flow inside the scope (SIDE, as in hosts.sql).
 SELECT (first_ms // $1) * $1 AS bucket_ms,
        count(*) AS flows,
        sum(sampling_rate) AS flows_est,
        sum(packets + rev_packets) AS packets,
        sum((packets + rev_packets) * sampling_rate) AS packets_est,
        sum((bytes + rev_bytes) * sampling_rate) AS bytes_est,
-       count(DISTINCT src_ip) AS sources
+       count(DISTINCT CASE WHEN (/*SIDE*/) THEN src_ip ELSE dst_ip END) AS sources
 FROM flows
 WHERE first_ms >= $2 AND first_ms < $3 /*SCOPE*/
 GROUP BY 1
 ORDER BY 1;
 
 -- name: top_hosts
--- Hosts of the scope talking to the given server ports or addresses: $1 ports (int_list), $2 address
--- list (ip_list: comma-separated 128-bit integers, see flows.sql), $3 limit. The scope conditions replace the marker as above.
-SELECT ip_text(src_ip, ip_version) AS host, count(*) AS flows, sum((packets + rev_packets) * sampling_rate) AS packets_est,
+-- Hosts of the scope whose flows use the given ports or addresses: $1 ports (int_list), $2 address
+-- list (ip_list: comma-separated 128-bit integers, see flows.sql), $3 limit. The host is the end
+-- inside the scope (SIDE: true when that is the source, as in hosts.sql); a flow counts when either
+-- port is one of $1 or either address one of $2, as `coinradar hosts` counts by port. The scope
+-- conditions replace the SCOPE marker as above.
+SELECT ip_text(host_ip, ip_version) AS host, count(*) AS flows, sum((packets + rev_packets) * sampling_rate) AS packets_est,
        sum((bytes + rev_bytes) * sampling_rate) AS bytes_est, min(first_ms) AS first_ms, max(last_ms) AS last_ms,
-       list(DISTINCT dst_port ORDER BY dst_port) AS ports
-FROM flows
-WHERE (list_contains(int_list($1), dst_port) OR list_contains(ip_list($2), dst_ip)) /*SCOPE*/
-GROUP BY src_ip, ip_version ORDER BY flows DESC, host LIMIT $3;
+       list(DISTINCT service_port ORDER BY service_port) AS ports
+FROM (
+  SELECT CASE WHEN (/*SIDE*/) THEN src_ip ELSE dst_ip END AS host_ip, ip_version, packets, rev_packets,
+         bytes, rev_bytes, sampling_rate, first_ms, last_ms,
+         CASE WHEN list_contains(int_list($1), dst_port) THEN dst_port
+              WHEN list_contains(int_list($1), src_port) THEN src_port
+              WHEN (/*SIDE*/) THEN dst_port ELSE src_port END AS service_port
+  FROM flows
+  WHERE (list_contains(int_list($1), dst_port) OR list_contains(int_list($1), src_port)
+         OR list_contains(ip_list($2), dst_ip) OR list_contains(ip_list($2), src_ip)) /*SCOPE*/
+)
+GROUP BY host_ip, ip_version ORDER BY flows DESC, host LIMIT $3;
 
 -- name: endpoints
--- Server endpoints among the given addresses that hosts of the scope reached: $1 address list.
+-- Server endpoints among the given addresses that hosts of the scope reached as clients: $1 address
+-- list; SIDE (the source is the scope's host) as above.
 SELECT ip_text(dst_ip, ip_version) AS dst, dst_port, count(DISTINCT src_ip) AS hosts, count(*) AS flows,
        min(first_ms) AS first_ms
 FROM flows
-WHERE list_contains(ip_list($1), dst_ip) /*SCOPE*/
+WHERE list_contains(ip_list($1), dst_ip) AND (/*SIDE*/) /*SCOPE*/
 GROUP BY dst_ip, ip_version, dst_port ORDER BY flows DESC, dst, dst_port;
 
 -- name: host_stratum

@@ -123,6 +123,31 @@ export function scopeConditions(
   return { sql: cond.map((c) => ` AND ${c}`).join(''), params };
 }
 
+/**
+ * The scope's host of a flow — one definition for `hosts`, the report, `surge` and the API: the
+ * end of the flow that lies inside the scope. This is the condition "the source end is the
+ * scope's host": the end the scope names by country, AS, watchlist or address (all that are
+ * given); when the scope names no end (or only the destination's country), the source — the
+ * client — is the host. Where it is false the destination end is.
+ */
+export function internalSide(scope: SeriesScope, p: (v: DuckDBValue) => string): string {
+  const c: string[] = [];
+  if (scope.country) c.push(`src_country = ${p(scope.country)}`);
+  if (scope.srcCountry) c.push(`src_country = ${p(scope.srcCountry)}`);
+  if (scope.asn !== undefined) c.push(`src_asn = ${p(scope.asn)}`);
+  if (scope.watch) c.push(`src_watch = ${p(scope.watch)}`);
+  if (scope.host) c.push(`src_ip = ${p(ipValue(scope.host).toString())}::UHUGEINT`);
+  return c.length ? c.join(' AND ') : 'TRUE';
+}
+
+/** Parameter numbering shared by a statement's fixed parameters and the scope's. */
+function paramSink(params: DuckDBValue[]): (v: DuckDBValue) => string {
+  return (v) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+}
+
 export class DuckDbSeries {
   constructor(readonly db: DuckDbDatabase) {}
 
@@ -155,14 +180,18 @@ export class DuckDbSeries {
       from ??= r.lo === null ? 0 : Math.floor(r.lo / width) * width;
       to ??= r.hi === null ? 0 : (Math.floor(r.hi / width) + 1) * width;
     }
-    const { sql, params } = scopeConditions(q.scope, 4);
-    const rows = await this.db.all<Record<string, number>>(SQL.replace('/*SCOPE*/', sql), [
-      width,
-      from,
-      to,
-      ...params,
-    ]);
-    const all = await this.db.all<{ bucket_ms: number }>(SQL.replace('/*SCOPE*/', ''), [width, from, to]);
+    const params: DuckDBValue[] = [width, from, to];
+    const { sql, params: scoped } = scopeConditions(q.scope, 4);
+    params.push(...scoped);
+    const side = internalSide(q.scope, paramSink(params));
+    const rows = await this.db.all<Record<string, number>>(
+      SQL.replace('/*SCOPE*/', sql).replace('/*SIDE*/', side),
+      params,
+    );
+    const all = await this.db.all<{ bucket_ms: number }>(
+      SQL.replace('/*SCOPE*/', '').replace('/*SIDE*/', 'TRUE'),
+      [width, from, to],
+    );
     const seen = new Set(all.map((r) => Number(r.bucket_ms)));
     const byBucket = new Map(rows.map((r) => [Number(r.bucket_ms), r]));
     const buckets: SeriesBucket[] = [];
@@ -182,15 +211,19 @@ export class DuckDbSeries {
     return { bucketMs: width, fromMs: from, toMs: to, buckets };
   }
 
-  /** Hosts of the scope reaching the given ports or addresses, busiest first. */
+  /**
+   * Hosts of the scope (internalSide) whose flows use the given ports (either end) or reach the
+   * given addresses, busiest first: the same hosts and flows as `coinradar hosts` counts by port.
+   */
   async topHosts(scope: SeriesScope, ports: number[], addresses: string[], limit = 20): Promise<TopHost[]> {
-    const { sql, params } = scopeConditions({ ...scope, dstPorts: undefined }, 4);
-    const rows = await this.db.all<Record<string, unknown>>(statement('top_hosts', sql), [
-      ports.map((n) => Math.trunc(n)).join(','),
-      addressList(addresses),
-      limit,
-      ...params,
-    ]);
+    const params: DuckDBValue[] = [ports.map((n) => Math.trunc(n)).join(','), addressList(addresses), limit];
+    const side = internalSide(scope, paramSink(params));
+    const { sql, params: scoped } = scopeConditions({ ...scope, dstPorts: undefined }, params.length + 1);
+    params.push(...scoped);
+    const rows = await this.db.all<Record<string, unknown>>(
+      statement('top_hosts', sql).replaceAll('/*SIDE*/', side),
+      params,
+    );
     return rows.map((r) => ({
       host: String(r.host),
       flows: Number(r.flows),
@@ -202,12 +235,16 @@ export class DuckDbSeries {
     }));
   }
 
+  /** Server endpoints among the given addresses that hosts of the scope (internalSide, as clients) reached. */
   async endpoints(scope: SeriesScope, addresses: string[]): Promise<Endpoint[]> {
-    const { sql, params } = scopeConditions({ ...scope, dstPorts: undefined }, 2);
-    const rows = await this.db.all<Record<string, unknown>>(statement('endpoints', sql), [
-      addressList(addresses),
-      ...params,
-    ]);
+    const params: DuckDBValue[] = [addressList(addresses)];
+    const side = internalSide(scope, paramSink(params));
+    const { sql, params: scoped } = scopeConditions({ ...scope, dstPorts: undefined }, params.length + 1);
+    params.push(...scoped);
+    const rows = await this.db.all<Record<string, unknown>>(
+      statement('endpoints', sql).replace('/*SIDE*/', side),
+      params,
+    );
     return rows.map((r) => ({
       dst: String(r.dst),
       dstPort: Number(r.dst_port),
