@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { CONFIDENCE_RANK, type Confidence } from '../../detect/types.js';
 import type { DuckDbDatabase } from './database.js';
-import { ipValue } from './flows.js';
 import { addressList, internalSide, scopeConditions, type SeriesScope } from './series.js';
 
 const SQL = readFileSync(new URL('./hosts.sql', import.meta.url), 'utf8');
