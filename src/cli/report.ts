@@ -7,7 +7,7 @@ import { renderHtml, renderMarkdown } from '../report/render.js';
 import { DuckDbSeries } from '../store/duckdb/series.js';
 import { defaultDbPath } from '../store/store.js';
 import { collect } from './output.js';
-import { parseDay, parseScope } from './series.js';
+import { parseDay, parseScope, windowOption } from './series.js';
 
 function chromium(): string | null {
   for (const c of ['chromium', 'chromium-browser', 'google-chrome'])
@@ -24,8 +24,10 @@ export function register(program: Command): void {
     .option('--where <sql>', 'extra SQL condition over flow columns')
     .option('--labels <list>', 'detection labels to draw a timeline for (comma-separated; needs detections)')
     .option('--title <text>', 'report title')
-    .option('--from <date>', 'first day (UTC)')
-    .option('--to <date>', 'day after the last (UTC)')
+    .option('--since <date>', 'first day (UTC); default: the first flow with a plausible time (also --from)')
+    .option('--until <date>', 'day after the last (UTC); default: the last flow (also --to)')
+    .option('--from <date>', 'same as --since')
+    .option('--to <date>', 'same as --until')
     .requiredOption('--out <file>', 'HTML file to write (report.html)')
     .option('--markdown <file>', 'also write Markdown')
     .option('--json <file>', 'also write the report object as JSON')
@@ -37,6 +39,8 @@ export function register(program: Command): void {
         where?: string;
         title?: string;
         from?: string;
+        since?: string;
+        until?: string;
         to?: string;
         out: string;
         markdown?: string;
@@ -56,8 +60,8 @@ export function register(program: Command): void {
             scopeText: o.scope.join(' AND ') || 'all flows',
             scopeArgs: `--db ${o.db} ${scopeArgs}`.trim(),
             title: o.title,
-            fromMs: parseDay(o.from, '--from'),
-            toMs: parseDay(o.to, '--to'),
+            fromMs: parseDay(windowOption(o.since, o.from, '--since/--from'), '--since'),
+            toMs: parseDay(windowOption(o.until, o.to, '--until/--to'), '--until'),
             labels: o.labels ? o.labels.split(',').map((x) => x.trim()) : undefined,
           });
         } finally {

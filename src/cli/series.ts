@@ -78,6 +78,18 @@ export interface SeriesCliOptions {
   bucket: string;
   from?: string;
   to?: string;
+  since?: string;
+  until?: string;
+}
+
+/** --since/--until are the names trace and the other time-window options use; --from/--to stay. */
+export function windowOption(
+  a: string | undefined,
+  b: string | undefined,
+  names: string,
+): string | undefined {
+  if (a !== undefined && b !== undefined && a !== b) throw new Error(`${names}: give one of them, not both`);
+  return a ?? b;
 }
 
 export function seriesOptions(cmd: Command): Command {
@@ -92,8 +104,10 @@ export function seriesOptions(cmd: Command): Command {
     .option('--ports <list>', 'server ports, comma-separated, or "crypto" for the default crypto ports')
     .option('--where <sql>', 'extra SQL condition over flow columns')
     .option('--bucket <b>', 'day | hour', 'day')
-    .option('--from <date>', 'first day (UTC), default: first flow')
-    .option('--to <date>', 'day after the last (UTC), default: last flow');
+    .option('--since <date>', 'first day (UTC), default: first flow with a plausible time (also --from)')
+    .option('--until <date>', 'day after the last (UTC), default: last flow (also --to)')
+    .option('--from <date>', 'same as --since')
+    .option('--to <date>', 'same as --until');
 }
 
 export function seriesQuery(o: SeriesCliOptions) {
@@ -101,8 +115,8 @@ export function seriesQuery(o: SeriesCliOptions) {
     throw new Error(`--bucket must be day or hour, not ${o.bucket}`);
   return {
     bucket: o.bucket as 'day' | 'hour',
-    fromMs: parseDay(o.from, '--from'),
-    toMs: parseDay(o.to, '--to'),
+    fromMs: parseDay(windowOption(o.since, o.from, '--since/--from'), '--since'),
+    toMs: parseDay(windowOption(o.until, o.to, '--until/--to'), '--until'),
     scope: parseScope(o.scope, o.ports, o.where),
   };
 }
@@ -118,9 +132,16 @@ export function register(program: Command): void {
       const format = parseFormat(o.format);
       const { series, close } = await DuckDbSeries.open(o.db);
       try {
-        const d = await series.series(seriesQuery(o));
+        const q = seriesQuery(o);
+        const d = await series.series(q);
         const iso = (t: number) => new Date(t).toISOString().slice(0, o.bucket === 'day' ? 10 : 16);
-        const rows = d.buckets.map((b) => ({
+        // Without a window given, buckets before the scope's first flow and after its last are
+        // left out (the store's period can be far wider than one scope's).
+        let lo = 0;
+        let hi = d.buckets.length;
+        if (q.fromMs === undefined) while (lo < hi && d.buckets[lo].flows === 0) lo++;
+        if (q.toMs === undefined) while (hi > lo && d.buckets[hi - 1].flows === 0) hi--;
+        const rows = d.buckets.slice(lo, hi).map((b) => ({
           bucket: iso(b.bucketMs),
           flows: b.flows,
           flows_est: b.flowsEst,

@@ -8,6 +8,7 @@ import { Diagnostics, InputError, formatProblem } from './diagnostics.js';
 import { emptyEnrichment, type EnrichedColumns, type FlowEnricher } from './enrichment.js';
 import { detectFormat, formats } from './formats.js';
 import { fileFingerprint } from './fingerprint.js';
+import { PlausibleTimeCheck, positionUnit } from './plausible-time.js';
 import type { FlowBatch } from './record.js';
 import type { FlowStore } from '../store/store.js';
 
@@ -74,6 +75,7 @@ export async function ingestFile(path: string, opts: IngestOptions): Promise<Fil
     fingerprint: fileFingerprint(path),
   });
   let flows = 0;
+  const times = new PlausibleTimeCheck(path, positionUnit(reader.kind));
   try {
     const source = reader.read(path, {
       diagnostics,
@@ -83,11 +85,13 @@ export async function ingestFile(path: string, opts: IngestOptions): Promise<Fil
     });
     for await (const batch of source) {
       if (batch.length === 0) continue;
+      times.check(batch);
       const enrichment = opts.enricher ? opts.enricher.enrich(batch) : emptyEnrichment(batch.length);
       const firstId = await writer.append(batch, enrichment);
       for (const hook of opts.hooks ?? []) await hook(batch, enrichment, firstId);
       flows += batch.length;
     }
+    times.report(diagnostics);
     diagnostics.add('flows.stored', flows);
     await writer.commit(diagnostics);
     return { path, kind: reader.kind, flows, diagnostics };

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DuckDBValue } from '@duckdb/node-api';
+import { EARLIEST_PLAUSIBLE_MS, latestPlausibleMs } from '../../flow/plausible-time.js';
 import { DuckDbDatabase } from './database.js';
 import { DuckDbFlowStore, ipValue } from './flows.js';
 
@@ -174,8 +175,11 @@ export class DuckDbSeries {
     let from = q.fromMs;
     let to = q.toMs;
     if (from === undefined || to === undefined) {
+      // Flows with implausible times (epoch 0 from a device without a clock, the far future) are
+      // kept in the store but never stretch the period (flow/plausible-time.ts).
       const [r] = await this.db.all<{ lo: number | null; hi: number | null }>(
-        'SELECT min(first_ms) AS lo, max(first_ms) AS hi FROM flows',
+        'SELECT min(first_ms) AS lo, max(first_ms) AS hi FROM flows WHERE first_ms >= $1 AND first_ms <= $2',
+        [EARLIEST_PLAUSIBLE_MS, latestPlausibleMs()],
       );
       from ??= r.lo === null ? 0 : Math.floor(r.lo / width) * width;
       to ??= r.hi === null ? 0 : (Math.floor(r.hi / width) + 1) * width;
