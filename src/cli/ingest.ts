@@ -40,18 +40,21 @@ export function register(program: Command): void {
         let failed = 0;
         try {
           for (const path of paths) {
-            const progress = new Progress(`ingest ${path}`);
+            let progress: Progress | null = null;
             const r = await ingestFile(path, {
               store,
               enricher,
               hooks: detection ? [detection.hook] : [],
               payloadCap: Number(o.payloadBytes),
-              onProgress: (_f, n, size) => progress.update(n, `${humanBytes(n)} of ${humanBytes(size)}`),
+              onProgress: (_f, n, size) => {
+                progress ??= Progress.bytes(`ingest ${path}`, size);
+                progress.update(n, `${humanBytes(n)} of ${humanBytes(size)}`);
+              },
               onProblem: (p) => {
                 if (shown++ < 10) process.stderr.write(`warning: ${formatProblem(p)}\n`);
               },
             });
-            progress.done();
+            (progress as Progress | null)?.done();
             const skipped = r.diagnostics.get('problems');
             if (r.error) failed++;
             process.stdout.write(

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { buildReport } from '../report/build.js';
+import { buildReport, REPORT_STAGES } from '../report/build.js';
 import { screenReportWallets } from '../report/screen-wallets.js';
 import { renderHtml, renderMarkdown } from '../report/render.js';
 import { DuckDbSeries } from '../store/duckdb/series.js';
 import { defaultDbPath } from '../store/store.js';
 import { collect } from './output.js';
 import { parseDay, parseScope, windowOption } from './series.js';
+import { Progress } from './progress.js';
 
 function chromium(): string | null {
   for (const c of ['chromium', 'chromium-browser', 'google-chrome'])
@@ -51,6 +52,7 @@ export function register(program: Command): void {
         const scope = parseScope(o.scope, undefined, o.where);
         const { series, close } = await DuckDbSeries.open(o.db);
         let report;
+        const progress = new Progress('report', REPORT_STAGES.length);
         try {
           const scopeArgs = [...o.scope.map((s) => `--scope ${s}`), o.where ? `--where "${o.where}"` : '']
             .filter(Boolean)
@@ -63,7 +65,9 @@ export function register(program: Command): void {
             fromMs: parseDay(windowOption(o.since, o.from, '--since/--from'), '--since'),
             toMs: parseDay(windowOption(o.until, o.to, '--until/--to'), '--until'),
             labels: o.labels ? o.labels.split(',').map((x) => x.trim()) : undefined,
+            onStage: (stage, i) => progress.update(i, stage),
           });
+          progress.done();
         } finally {
           await close();
         }

@@ -38,7 +38,13 @@ export interface BuildOptions {
   electricityUsdPerKWh?: [number, number];
   /** Detection labels to draw a timeline for each (needs the detections table). */
   labels?: string[];
+  /** Told when each stage of REPORT_STAGES begins (the CLI shows progress with it). */
+  onStage?: (stage: ReportStage, index: number) => void;
 }
+
+/** The stages of buildReport, in order. */
+export const REPORT_STAGES = ['timelines', 'hosts', 'pools and wallets', 'estimates', 'findings'] as const;
+export type ReportStage = (typeof REPORT_STAGES)[number];
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
@@ -65,6 +71,7 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
   const poolIps = [...new Set(pools.map((p) => ipv4Text(p.ip)))];
   const poolIpList = poolIps.map((ip) => `${ipValue(ip)}::UHUGEINT`).join(', ');
 
+  o.onStage?.('timelines', 0);
   // Timelines: flows to crypto ports, and flows to catalogued pool addresses (any port).
   const portScope: SeriesScope = { ...o.scope, dstPorts: [...CRYPTO_PORTS] };
   const poolScope: SeriesScope = {
@@ -108,6 +115,7 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
     });
   }
 
+  o.onStage?.('hosts', 1);
   const top = await series.topHosts(o.scope, [...CRYPTO_PORTS], poolIps, o.topHosts ?? 20);
   // Profiles of the same hosts (coinradar hosts): sessions, duty cycle, coins by evidence grade.
   const profiles = new Map(
@@ -143,6 +151,7 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
     };
   });
 
+  o.onStage?.('pools and wallets', 2);
   const eps = await series.endpoints(o.scope, poolIps);
   const poolRows: PoolRow[] = eps.map((e) => {
     const p = poolByAddr.get(`${e.dst}:${e.dstPort}`) ?? pools.find((x) => ipv4Text(x.ip) === e.dst);
@@ -184,6 +193,7 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
     if (diff) difficultyByHost.set(s.src, diff);
   }
 
+  o.onStage?.('estimates', 3);
   // Per-miner estimates: hosts with connections to catalogued pools.
   const estimates: EstimateRow[] = [];
   const miners = top.filter((h) => h.flows > 0).slice(0, o.estimateHosts ?? 10);
@@ -267,6 +277,7 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
   }
 
   // Findings and the evidence behind each.
+  o.onStage?.('findings', 4);
   const findings: string[] = [];
   const evidence: Claim[] = [];
   const cmd = (s: string) => `coinradar ${s} ${o.scopeArgs}`.trim();
