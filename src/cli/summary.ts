@@ -1,7 +1,40 @@
 import type { Command } from 'commander';
 import { openFlowStore } from '../store/open.js';
-import { defaultDbPath, type FlowSummary } from '../store/store.js';
-import { renderTable } from './output.js';
+import {
+  defaultDbPath,
+  SUMMARY_KEYS,
+  type FlowSummary,
+  type SummaryKey,
+  type SummaryRow,
+} from '../store/store.js';
+import { collect, parseWholeNumber, renderTable } from './output.js';
+
+const TITLES: Record<SummaryKey, string> = {
+  country: 'By country (either end)',
+  asn: 'By AS (either end)',
+  dport: 'By destination port',
+  sport: 'By source port',
+  proto: 'By protocol',
+  src: 'By source address',
+  dst: 'By destination address',
+};
+
+export function formatKeyed(tables: Map<SummaryKey, SummaryRow[]>): string {
+  const out: string[] = [];
+  for (const [key, rows] of tables) {
+    if (out.length) out.push('');
+    out.push(`${TITLES[key]}:`);
+    const cols =
+      key === 'asn' ? ['key', 'name', 'flows', 'packets', 'bytes'] : ['key', 'flows', 'packets', 'bytes'];
+    out.push(
+      renderTable(
+        rows.map((x) => ({ key: x.key, name: x.label, flows: x.flows, packets: x.packets, bytes: x.bytes })),
+        cols,
+      ),
+    );
+  }
+  return out.join('\n');
+}
 
 export function formatSummary(s: FlowSummary): string {
   const rows = (r: FlowSummary['byCountry']) =>
@@ -27,14 +60,46 @@ export function register(program: Command): void {
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
     .option('--where <sql>', 'SQL condition over flow columns')
     .option('--top <n>', 'rows per table', '15')
+    .option(
+      '--by <key>',
+      `one table per key, computing only those: ${SUMMARY_KEYS.join(', ')} (repeatable; default: totals, country, asn, dport)`,
+      collect,
+      [],
+    )
+    .option('--order <counter>', 'rank --by tables by flows, packets or bytes', 'bytes')
     .option('--format <f>', 'table | json', 'table')
-    .action(async (o: { db: string; where?: string; top: string; format: string }) => {
-      const store = await openFlowStore(o.db);
-      try {
-        const s = await store.summary({ top: Number(o.top), where: o.where });
-        process.stdout.write((o.format === 'json' ? JSON.stringify(s, null, 2) : formatSummary(s)) + '\n');
-      } finally {
-        await store.close();
-      }
-    });
+    .action(
+      async (o: { db: string; where?: string; top: string; by: string[]; order: string; format: string }) => {
+        const top = parseWholeNumber('--top', o.top, 1);
+        const by = o.by.flatMap((x) => x.split(',')).map((x) => x.trim());
+        for (const k of by)
+          if (!(SUMMARY_KEYS as readonly string[]).includes(k))
+            throw new Error(`--by ${k}: not a summary key (${SUMMARY_KEYS.join(', ')})`);
+        if (!['flows', 'packets', 'bytes'].includes(o.order))
+          throw new Error(`--order must be flows, packets or bytes, not ${o.order}`);
+        if (o.format !== 'table' && o.format !== 'json')
+          throw new Error(`--format must be table or json, not ${o.format}`);
+        const store = await openFlowStore(o.db);
+        try {
+          if (by.length) {
+            const tables = await store.summarize({
+              by: by as SummaryKey[],
+              top,
+              where: o.where,
+              order: o.order as 'flows' | 'packets' | 'bytes',
+            });
+            process.stdout.write(
+              (o.format === 'json'
+                ? JSON.stringify(Object.fromEntries(tables), null, 2)
+                : formatKeyed(tables)) + '\n',
+            );
+            return;
+          }
+          const s = await store.summary({ top, where: o.where });
+          process.stdout.write((o.format === 'json' ? JSON.stringify(s, null, 2) : formatSummary(s)) + '\n');
+        } finally {
+          await store.close();
+        }
+      },
+    );
 }

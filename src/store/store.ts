@@ -80,6 +80,18 @@ export interface FlowSummary {
   byPort: SummaryRow[];
 }
 
+/** What `summary --by` groups on, as nfdump's -s statistics: each key is its own table. */
+export const SUMMARY_KEYS = ['country', 'asn', 'dport', 'sport', 'proto', 'src', 'dst'] as const;
+export type SummaryKey = (typeof SUMMARY_KEYS)[number];
+
+export interface KeyedSummaryQuery {
+  by: SummaryKey[];
+  top?: number;
+  /** Rank by this counter, highest first (default bytes). */
+  order?: 'flows' | 'packets' | 'bytes';
+  where?: string;
+}
+
 export interface StoredSource {
   id: number;
   name: string;
@@ -107,6 +119,8 @@ export interface FlowStore {
   /** Payload samples of stored flows with their segment times (for re-running detection). */
   payloads(flowIds: number[]): Promise<Map<number, StoredPayload>>;
   summary(opts?: { top?: number; where?: string }): Promise<FlowSummary>;
+  /** One table per key, computing only those (summary --by). */
+  summarize(q: KeyedSummaryQuery): Promise<Map<SummaryKey, SummaryRow[]>>;
   sources(): Promise<StoredSource[]>;
   close(): Promise<void>;
 }

@@ -24,9 +24,12 @@ import type {
   StoredPayload,
   StoredSource,
   SummaryRow,
+  KeyedSummaryQuery,
+  SummaryKey,
 } from '../store.js';
 import { CHUNK_ROWS, StagedChunk, setInt64, type ColumnKind } from './chunk.js';
 import { DuckDbDatabase } from './database.js';
+import { keyedSummary } from './summary.js';
 
 // The inner view has every raw column (src_port, dst_port, first_ms, ...) plus `source`, so that
 // --where speaks the column names of the schema; the outer select shapes the JSON-lines record.
@@ -242,6 +245,10 @@ export class DuckDbFlowStore implements FlowStore {
       r.label = '';
     }
     return { total: t, byCountry, byAsn, byPort };
+  }
+
+  summarize(q: KeyedSummaryQuery): Promise<Map<SummaryKey, SummaryRow[]>> {
+    return keyedSummary(this.db, q);
   }
 
   async sources(): Promise<StoredSource[]> {
