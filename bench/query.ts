@@ -1,0 +1,198 @@
+/**
+ * Query benchmark: `summary --by dport --top 20` against `nfdump -s dstport:p/bytes -n 20` over the
+ * same flows, and each against the hand-written DuckDB SQL for the same answer. One generated
+ * NetFlow v5 stream (varied ports and addresses) goes to nfcapd over loopback and, decoded by
+ * coinradar, into a DuckDB store; the bench checks both hold every flow before it times anything.
+ * CPU is user+system: for nfdump and the coinradar CLI from the kernel's child accounting
+ * (/proc/<sh>/stat cutime+cstime after the child is reaped, 10 ms ticks), in-process for queries.
+ * Usage: node --import tsx bench/query.ts [flows=2000000] [runs=5]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadEnricher } from '../src/cli/enricher.js';
+import { Diagnostics } from '../src/flow/diagnostics.js';
+import type { FlowBatch } from '../src/flow/record.js';
+import { NetflowDecoder } from '../src/netflow/decoder.js';
+import { v5Packet, type V5Flow } from '../src/netflow/encode.js';
+import { DuckDbFlowStore } from '../src/store/duckdb/flows.js';
+
+const FLOWS = Number(process.argv[2] ?? 2_000_000);
+const RUNS = Number(process.argv[3] ?? 5);
+const PER = 30;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const say = (s: string) => process.stdout.write(s + '\n');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** A skewed port mix (a few busy services, a long tail) and spread addresses, deterministic. */
+function* stream(n: number): Generator<Buffer> {
+  let seed = 12345;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const busy = [443, 80, 53, 8333, 3333, 22, 25, 123, 4444, 18080];
+  const t0 = 1_700_000_000;
+  for (let k = 0; k * PER < n; k++) {
+    const flows: V5Flow[] = [];
+    for (let r = 0; r < PER && k * PER + r < n; r++) {
+      const x = rnd();
+      const dstPort = x < 0.7 ? busy[Math.floor(rnd() * busy.length)] : 1024 + Math.floor(rnd() * 3000);
+      const packets = 1 + Math.floor(rnd() * 200);
+      flows.push({
+        src: `10.${Math.floor(rnd() * 16)}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}`,
+        dst: `${1 + Math.floor(rnd() * 220)}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}`,
+        srcPort: 1024 + Math.floor(rnd() * 60000),
+        dstPort,
+        proto: rnd() < 0.8 ? 6 : 17,
+        packets,
+        bytes: packets * (40 + Math.floor(rnd() * 1400)),
+        first: 1000,
+        last: 2000,
+      });
+    }
+    yield v5Packet({ sysUptime: 5000, unixSecs: t0 + Math.floor(k / 100), seq: k * PER }, flows);
+  }
+}
+
+/** CPU seconds of one command, from the kernel's accounting of a reaped child. */
+function childCpu(cmd: string[]): number {
+  const quoted = cmd.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const r = spawnSync('sh', ['-c', `${quoted} >/dev/null 2>&1; cat /proc/$$/stat`], { encoding: 'utf8' });
+  const fields = r.stdout.slice(r.stdout.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ", fields[0] is state (stat field 3): cutime and cstime are stat fields 16 and 17.
+  const ticks = Number(fields[13]) + Number(fields[14]);
+  return ticks / 100;
+}
+
+function inProcessCpu<T>(f: () => Promise<T>): Promise<{ cpu: number; value: T }> {
+  const c0 = process.cpuUsage();
+  return f().then((value) => {
+    const c = process.cpuUsage(c0);
+    return { cpu: (c.user + c.system) / 1e6, value };
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'cr-query-'));
+try {
+  say(
+    `bench/query: ${FLOWS} flows, ${RUNS} runs each; ${cpus().length} × ${cpus()[0].model}; load ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
+  const datagrams = [...stream(FLOWS)];
+
+  // nfcapd over loopback, paced so that nothing is lost (checked below).
+  const nfDir = join(dir, 'nf');
+  mkdirSync(nfDir);
+  const port = 40000 + Math.floor(Math.random() * 1000);
+  const nf = spawn(
+    'nfcapd',
+    ['-w', nfDir, '-p', String(port), '-b', '127.0.0.1', '-t', '3600', '-B', '8388608'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  await sleep(500);
+  const sock = createSocket('udp4');
+  for (let k = 0; k < datagrams.length; k++) {
+    await new Promise<void>((res) => sock.send(datagrams[k], port, '127.0.0.1', () => res()));
+    if (k % 32 === 31) await sleep(1);
+  }
+  sock.close();
+  await sleep(500);
+  nf.kill('SIGTERM');
+  await new Promise((r) => nf.once('exit', r));
+  const nfFile = join(
+    nfDir,
+    readdirSync(nfDir).find((f) => /^nfcapd\.\d{12}$/.test(f))!,
+  );
+  const count = spawnSync('nfdump', ['-r', nfFile, '-s', 'proto/flows', '-o', 'csv', '-q'], {
+    encoding: 'utf8',
+  });
+  const nfFlows = count.stdout
+    .split('\n')
+    .filter((l) => /^\d{4}-/.test(l))
+    .reduce((a, l) => a + Number(l.split(',')[5]), 0);
+  if (nfFlows !== FLOWS)
+    throw new Error(
+      `nfcapd stored ${nfFlows} of ${FLOWS} flows: loss on loopback, rerun on a quieter machine`,
+    );
+
+  // The same datagrams into the DuckDB store.
+  const dbPath = join(dir, 'q.duckdb');
+  const store = await DuckDbFlowStore.open(dbPath);
+  const enricher = await loadEnricher({ geo: true });
+  const w = await store.beginSource({
+    name: 'bench-query',
+    kind: 'netflow-file',
+    fingerprint: 'bench-query',
+  });
+  const batches: FlowBatch[] = [];
+  const dec = new NetflowDecoder({
+    source: 'bench',
+    unit: 'byte',
+    diagnostics: new Diagnostics(),
+    batchSize: 8192,
+    onBatch: (b) => batches.push(b),
+  });
+  for (let k = 0; k < datagrams.length; k++) {
+    dec.decode(datagrams[k], '127.0.0.1', 9995, k);
+    if (k === datagrams.length - 1) dec.finish();
+    while (batches.length) {
+      const b = batches.shift()!;
+      await w.append(b, enricher!.enrich(b));
+    }
+  }
+  await w.commit(new Diagnostics());
+  const [{ n }] = await store.db.all<{ n: number }>('SELECT count(*) AS n FROM flow_rows');
+  if (Number(n) !== FLOWS) throw new Error(`store holds ${n} of ${FLOWS}`);
+
+  // Warm both once (file cache), then time.
+  childCpu(['nfdump', '-r', nfFile, '-s', 'dstport:p/bytes', '-n', '20']);
+  const nfCpu: number[] = [];
+  for (let r = 0; r < RUNS; r++)
+    nfCpu.push(childCpu(['nfdump', '-r', nfFile, '-s', 'dstport:p/bytes', '-n', '20']));
+
+  const handSql = `SELECT proto, dst_port, count(*) AS flows, sum(packets + rev_packets) AS packets,
+                          sum(bytes + rev_bytes) AS bytes
+                   FROM flow_rows GROUP BY proto, dst_port ORDER BY bytes DESC LIMIT 20`;
+  await store.db.all(handSql);
+  const ours: number[] = [];
+  const hand: number[] = [];
+  let top: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const a = await inProcessCpu(() => store.summarize({ by: ['dport'], top: 20 }));
+    ours.push(a.cpu);
+    top = a.value.get('dport')!.map((x) => x.bytes);
+    const b = await inProcessCpu(() => store.db.all<{ bytes: number }>(handSql));
+    hand.push(b.cpu);
+    if (b.value.map((x) => Number(x.bytes)).join() !== top.join())
+      throw new Error('summary and the hand-written SQL disagree');
+  }
+  await store.close();
+  const cli: number[] = [];
+  const main = join(process.cwd(), 'dist/cli/main.js');
+  for (let r = 0; r < RUNS; r++)
+    cli.push(childCpu([process.execPath, main, 'summary', '--db', dbPath, '--by', 'dport', '--top', '20']));
+  const startup: number[] = [];
+  for (let r = 0; r < RUNS; r++) startup.push(childCpu([process.execPath, main, 'summary', '--help']));
+
+  const f = (x: number) => `${x.toFixed(3)} CPU-s`;
+  say(`nfdump -s dstport:p/bytes -n 20:               median ${f(median(nfCpu))}`);
+  say(
+    `summary --by dport --top 20 (query, in-process): median ${f(median(ours))}  ratio to nfdump ${(median(ours) / median(nfCpu)).toFixed(2)}x`,
+  );
+  say(
+    `hand-written DuckDB SQL (same answer):          median ${f(median(hand))}  summary/SQL ${(median(ours) / median(hand)).toFixed(2)}x`,
+  );
+  say(
+    `coinradar summary --by dport (whole CLI process): median ${f(median(cli))}  ratio to nfdump ${(median(cli) / median(nfCpu)).toFixed(2)}x (of which node + CLI start-up, --help: ${f(median(startup))})`,
+  );
+  say(
+    `load after: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
