@@ -132,7 +132,7 @@ export function register(program: Command): void {
       const format = parseFormat(o.format);
       const { series, close } = await DuckDbSeries.open(o.db);
       try {
-        const q = seriesQuery(o);
+        const q = { ...seriesQuery(o), sources: true };
         const d = await series.series(q);
         const iso = (t: number) => new Date(t).toISOString().slice(0, o.bucket === 'day' ? 10 : 16);
         // Without a window given, buckets before the scope's first flow and after its last are

@@ -60,7 +60,7 @@ export function register(program: Command): void {
           'all flows';
         const { series, close } = await DuckDbSeries.open(o.db);
         try {
-          const d = await series.series(q);
+          const d = await series.series({ ...q, sources: o.measure === 'sources' });
           const r = surgeOfBuckets(label, d, o.measure as SeriesMeasure, {
             minProbability: Number(o.minProbability),
             penalty: Number(o.penalty),

@@ -11,7 +11,7 @@ test('daily series from the DuckDB store equal the generator counts; surge finds
   const over = { seed: 31, hosts: 15, days: 40, miners: 2, outageRate: 0.03 };
   await withWorldStore(
     { ...over, startMs: Date.UTC(2017, 3, 20), onsetMs: Date.UTC(2017, 4, 17) },
-    async (world, _store, series) => {
+    async (world, store, series) => {
       const d = await series.series({ bucket: 'day', scope: { country: 'KP', dstPorts: CRYPTO_PORTS } });
       const want = dailyPortSeries(world, CRYPTO_PORTS);
       assert.equal(d.buckets.length, 40);
@@ -48,6 +48,27 @@ test('daily series from the DuckDB store equal the generator counts; surge finds
         want.flows.reduce((a, b) => a + b, 0),
       );
       await assert.rejects(series.series({ bucket: 'day', scope: { label: 'stratum' } }), /no detections/);
+      // sources: the scope's hosts (the end inside the scope) per day, only when asked for.
+      assert.ok(d.buckets.every((b) => Number.isNaN(b.sources)));
+      const withHosts = await series.series({
+        bucket: 'day',
+        scope: { country: 'KP', dstPorts: CRYPTO_PORTS },
+        sources: true,
+      });
+      const perDay = await store.db.all<{ day: number; n: number }>(
+        `SELECT (first_ms // 86400000) * 86400000 AS day,
+                count(DISTINCT CASE WHEN src_country = 'KP' THEN src ELSE dst END) AS n
+         FROM flows WHERE (src_country = 'KP' OR dst_country = 'KP') AND dst_port IN (${CRYPTO_PORTS.join(',')})
+         GROUP BY 1`,
+      );
+      const hostsPerDay = new Map(perDay.map((r) => [Number(r.day), Number(r.n)]));
+      assert.ok(hostsPerDay.size > 10);
+      for (const b of withHosts.buckets)
+        assert.equal(b.sources, hostsPerDay.get(b.bucketMs) ?? 0, new Date(b.bucketMs).toISOString());
+      assert.deepEqual(
+        withHosts.buckets.map((b) => b.flows),
+        d.buckets.map((b) => b.flows),
+      );
     },
   );
 });

@@ -1,17 +1,21 @@
--- Count series over the flow store, one row per time bucket. Counters are as exported; the *_est
--- columns undo 1:N packet sampling (each sampled packet stands for N). The scope conditions are
--- put in place of the WHERE marker as a parameterised AND-list by series.ts. $1 is the bucket
--- width in ms, $2/$3 the time range (first_ms). `sources` counts the scope's hosts: the end of
--- each flow inside the scope (SIDE, as in hosts.sql).
-SELECT (first_ms // $1) * $1 AS bucket_ms,
-       count(*) AS flows,
-       sum(sampling_rate) AS flows_est,
-       sum(packets + rev_packets) AS packets,
-       sum((packets + rev_packets) * sampling_rate) AS packets_est,
-       sum((bytes + rev_bytes) * sampling_rate) AS bytes_est,
-       count(DISTINCT CASE WHEN (/*SIDE*/) THEN src_ip ELSE dst_ip END) AS sources
-FROM flows
-WHERE first_ms >= $2 AND first_ms < $3 /*SCOPE*/
+-- Count series over the flow store, one row per time bucket, in one scan of the time range: the
+-- scope's counters are FILTERed aggregates, so every bucket the store has any flow in comes back
+-- (observed) with the scope's counts beside it. Counters are as exported; the *_est columns undo
+-- 1:N packet sampling (each sampled packet stands for N). Markers replaced by series.ts: COND is
+-- the scope's condition (TRUE for all flows); SOURCES is the count of the scope's hosts — the end
+-- of each flow inside the scope (as in hosts.sql) — or NULL when not asked for (a DISTINCT per
+-- bucket is the dearest part). $1 is the bucket width in ms, $2/$3 the time range (first_ms).
+SELECT bucket_ms,
+       count(*) FILTER (WHERE m) AS flows,
+       coalesce(sum(sampling_rate) FILTER (WHERE m), 0) AS flows_est,
+       coalesce(sum(packets + rev_packets) FILTER (WHERE m), 0) AS packets,
+       coalesce(sum((packets + rev_packets) * sampling_rate) FILTER (WHERE m), 0) AS packets_est,
+       coalesce(sum((bytes + rev_bytes) * sampling_rate) FILTER (WHERE m), 0) AS bytes_est,
+       /*SOURCES*/ AS sources
+FROM (SELECT (first_ms // $1) * $1 AS bucket_ms, (/*COND*/) AS m, sampling_rate, packets, rev_packets,
+             bytes, rev_bytes /*HOST*/
+      FROM flows
+      WHERE first_ms >= $2 AND first_ms < $3)
 GROUP BY 1
 ORDER BY 1;
 

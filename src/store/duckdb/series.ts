@@ -30,6 +30,8 @@ export interface SeriesScope {
 
 export interface SeriesQuery {
   bucket: 'day' | 'hour';
+  /** Count the scope's hosts per bucket (`sources`); NaN in every bucket when not asked. */
+  sources?: boolean;
   fromMs?: number;
   toMs?: number;
   scope: SeriesScope;
@@ -187,16 +189,17 @@ export class DuckDbSeries {
     const params: DuckDBValue[] = [width, from, to];
     const { sql, params: scoped } = scopeConditions(q.scope, 4);
     params.push(...scoped);
-    const side = internalSide(q.scope, paramSink(params));
-    const rows = await this.db.all<Record<string, number>>(
-      SQL.replace('/*SCOPE*/', sql).replace('/*SIDE*/', side),
+    // scopeConditions gives " AND a AND b"; as one FILTER condition: "TRUE AND a AND b".
+    const cond = `(TRUE${sql})`;
+    const host = q.sources
+      ? `, CASE WHEN (${internalSide(q.scope, paramSink(params))}) THEN src_ip ELSE dst_ip END AS host`
+      : '';
+    const rows = await this.db.all<Record<string, number | null>>(
+      SQL.replace('/*COND*/', cond)
+        .replace('/*HOST*/', host)
+        .replace('/*SOURCES*/', q.sources ? 'count(DISTINCT host) FILTER (WHERE m)' : 'NULL'),
       params,
     );
-    const all = await this.db.all<{ bucket_ms: number }>(
-      SQL.replace('/*SCOPE*/', '').replace('/*SIDE*/', 'TRUE'),
-      [width, from, to],
-    );
-    const seen = new Set(all.map((r) => Number(r.bucket_ms)));
     const byBucket = new Map(rows.map((r) => [Number(r.bucket_ms), r]));
     const buckets: SeriesBucket[] = [];
     for (let t = from; t < to; t += width) {
@@ -208,8 +211,8 @@ export class DuckDbSeries {
         packets: r ? Number(r.packets) : 0,
         packetsEst: r ? Number(r.packets_est) : 0,
         bytesEst: r ? Number(r.bytes_est) : 0,
-        sources: r ? Number(r.sources) : 0,
-        observed: seen.has(t),
+        sources: !q.sources ? NaN : r ? Number(r.sources) : 0,
+        observed: r !== undefined,
       });
     }
     return { bucketMs: width, fromMs: from, toMs: to, buckets };
