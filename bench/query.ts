@@ -1,6 +1,6 @@
 /**
  * Query benchmark: `summary --by dport --top 20` against `nfdump -s dstport:p/bytes -n 20` over the
- * same flows, and each against the hand-written DuckDB SQL for the same answer. One generated
+ * same flows, and it and `series --bucket day` against the hand-written DuckDB SQL for the same answer. One generated
  * NetFlow v5 stream (varied ports and addresses) goes to nfcapd over loopback and, decoded by
  * coinradar, into a DuckDB store; the bench checks both hold every flow before it times anything.
  * CPU is user+system: for nfdump and the coinradar CLI from the kernel's child accounting
@@ -169,6 +169,32 @@ try {
     if (b.value.map((x) => Number(x.bytes)).join() !== top.join())
       throw new Error('summary and the hand-written SQL disagree');
   }
+  // series --bucket day over the crypto ports (what `surge --ports crypto` reads), against the
+  // hand-written SQL for the same answer: per day the scope's flows and counters and whether the
+  // store saw any flow that day.
+  const ports = [3333, 4444, 8333, 18080];
+  const seriesSql = `SELECT (first_ms // 86400000) * 86400000 AS b, count(*) FILTER (WHERE m) AS flows,
+                            sum(sampling_rate) FILTER (WHERE m) AS flows_est,
+                            sum(packets + rev_packets) FILTER (WHERE m) AS packets,
+                            sum((packets + rev_packets) * sampling_rate) FILTER (WHERE m) AS packets_est,
+                            sum((bytes + rev_bytes) * sampling_rate) FILTER (WHERE m) AS bytes_est
+                     FROM (SELECT first_ms, sampling_rate, packets, rev_packets, bytes, rev_bytes,
+                                  dst_port IN (${ports.join(',')}) AS m FROM flow_rows)
+                     GROUP BY 1 ORDER BY 1`;
+  await store.db.all(seriesSql);
+  const { DuckDbSeries } = await import('../src/store/duckdb/series.js');
+  const series = new DuckDbSeries(store.db);
+  const sOurs: number[] = [];
+  const sHand: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const a = await inProcessCpu(() => series.series({ bucket: 'day', scope: { dstPorts: ports } }));
+    sOurs.push(a.cpu);
+    const b = await inProcessCpu(() => store.db.all<{ flows: number }>(seriesSql));
+    sHand.push(b.cpu);
+    const mine = a.value.buckets.filter((x) => x.observed).map((x) => x.flows);
+    if (mine.join() !== b.value.map((x) => Number(x.flows)).join())
+      throw new Error('series and the hand-written SQL disagree');
+  }
   await store.close();
   const cli: number[] = [];
   const main = join(process.cwd(), 'dist/cli/main.js');
@@ -184,6 +210,9 @@ try {
   );
   say(
     `hand-written DuckDB SQL (same answer):          median ${f(median(hand))}  summary/SQL ${(median(ours) / median(hand)).toFixed(2)}x`,
+  );
+  say(
+    `series --bucket day, crypto ports (in-process): median ${f(median(sOurs))}  hand-written SQL ${f(median(sHand))}  series/SQL ${(median(sOurs) / median(sHand)).toFixed(2)}x`,
   );
   say(
     `coinradar summary --by dport (whole CLI process): median ${f(median(cli))}  ratio to nfdump ${(median(cli) / median(nfCpu)).toFixed(2)}x (of which node + CLI start-up, --help: ${f(median(startup))})`,

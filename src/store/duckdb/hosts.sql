@@ -13,7 +13,7 @@ WITH m AS (
   -- The crypto flows of the scope, each with its side worked out once.
   SELECT f.*, (/*SIDE*/) AS side,
          f.id IN (SELECT flow_id FROM /*DETECTIONS*/ d WHERE d.confidence_rank >= 2) AS strong
-  FROM flows f
+  FROM /*FLOWS*/ f
   WHERE f.first_ms >= $4 AND f.first_ms < $5
     AND ((/*BY_PORT*/ AND (list_contains(int_list($1), f.dst_port) OR list_contains(int_list($1), f.src_port)
                          OR list_contains(ip_list($2), f.dst_ip) OR list_contains(ip_list($2), f.src_ip)))

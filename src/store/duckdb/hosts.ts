@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { CONFIDENCE_RANK, type Confidence } from '../../detect/types.js';
 import type { DuckDbDatabase } from './database.js';
-import { addressList, internalSide, scopeConditions, type SeriesScope } from './series.js';
+import { addressList, flowTable, internalSide, scopeConditions, type SeriesScope } from './series.js';
 
 const SQL = readFileSync(new URL('./hosts.sql', import.meta.url), 'utf8');
 
@@ -91,6 +91,7 @@ export async function hostProfiles(db: DuckDbDatabase, q: HostProfileQuery): Pro
     q.labels && q.labels.length ? ` AND d.label IN (${q.labels.map((l) => p(l)).join(', ')})` : '';
   const byPort = (q.minConfidence ?? 'port') === 'port' ? 'TRUE' : 'FALSE';
   const sql = SQL.replace('/*SIDE*/', side)
+    .replace('/*FLOWS*/', flowTable(q.scope))
     .replace('/*BY_PORT*/', byPort)
     .replace('/*SCOPE*/', scope.sql)
     .replace('/*LABELS*/', labels)

@@ -4,7 +4,9 @@
 -- 1:N packet sampling (each sampled packet stands for N). Markers replaced by series.ts: COND is
 -- the scope's condition (TRUE for all flows); SOURCES is the count of the scope's hosts — the end
 -- of each flow inside the scope (as in hosts.sql) — or NULL when not asked for (a DISTINCT per
--- bucket is the dearest part). $1 is the bucket width in ms, $2/$3 the time range (first_ms).
+-- bucket is the dearest part). FLOWS is the table (flow_rows) or, when an analyst's --where may
+-- name the text columns, the `flows` view, which costs several times the table to scan. $1 is the
+-- bucket width in ms, $2/$3 the time range (first_ms).
 SELECT bucket_ms,
        count(*) FILTER (WHERE m) AS flows,
        coalesce(sum(sampling_rate) FILTER (WHERE m), 0) AS flows_est,
@@ -14,7 +16,7 @@ SELECT bucket_ms,
        /*SOURCES*/ AS sources
 FROM (SELECT (first_ms // $1) * $1 AS bucket_ms, (/*COND*/) AS m, sampling_rate, packets, rev_packets,
              bytes, rev_bytes /*HOST*/
-      FROM flows
+      FROM /*FLOWS*/
       WHERE first_ms >= $2 AND first_ms < $3)
 GROUP BY 1
 ORDER BY 1;
@@ -34,7 +36,7 @@ FROM (
          CASE WHEN list_contains(int_list($1), dst_port) THEN dst_port
               WHEN list_contains(int_list($1), src_port) THEN src_port
               WHEN (/*SIDE*/) THEN dst_port ELSE src_port END AS service_port
-  FROM flows
+  FROM /*FLOWS*/
   WHERE (list_contains(int_list($1), dst_port) OR list_contains(int_list($1), src_port)
          OR list_contains(ip_list($2), dst_ip) OR list_contains(ip_list($2), src_ip)) /*SCOPE*/
 )
@@ -45,7 +47,7 @@ GROUP BY host_ip, ip_version ORDER BY flows DESC, host LIMIT $3;
 -- list; SIDE (the source is the scope's host) as above.
 SELECT ip_text(dst_ip, ip_version) AS dst, dst_port, count(DISTINCT src_ip) AS hosts, count(*) AS flows,
        min(first_ms) AS first_ms
-FROM flows
+FROM /*FLOWS*/
 WHERE list_contains(ip_list($1), dst_ip) AND (/*SIDE*/) /*SCOPE*/
 GROUP BY dst_ip, ip_version, dst_port ORDER BY flows DESC, dst, dst_port;
 
@@ -53,7 +55,7 @@ GROUP BY dst_ip, ip_version, dst_port ORDER BY flows DESC, dst, dst_port;
 -- Client-side counters of one host's connections to the given addresses: $1 host, $2 address list.
 SELECT ip_text(dst_ip, ip_version) AS dst, dst_port, sum(packets * sampling_rate) AS packets_est, sum(bytes * sampling_rate) AS bytes_est,
        sum(last_ms - first_ms) / 1000.0 AS active_s, min(first_ms) AS first_ms, max(last_ms) AS last_ms, count(*) AS flows
-FROM flows
+FROM /*FLOWS*/
 WHERE src_ip = $1::UHUGEINT AND list_contains(ip_list($2), dst_ip)
 GROUP BY dst_ip, ip_version, dst_port ORDER BY flows DESC, dst, dst_port;
 

@@ -66,10 +66,19 @@ const STATEMENTS = new Map<string, string>();
 }
 const SQL = STATEMENTS.get('series')!;
 
-function statement(name: string, scopeSql: string): string {
+function statement(name: string, scopeSql: string, scope?: SeriesScope): string {
   const s = STATEMENTS.get(name);
   if (!s) throw new Error(`series.sql has no statement ${name}`);
-  return s.replace('/*SCOPE*/', scopeSql);
+  return s.replace('/*SCOPE*/', scopeSql).replace('/*FLOWS*/', flowTable(scope));
+}
+
+/**
+ * The table a scope's query reads: the stored rows, or the `flows` view when the analyst's own
+ * --where may name its text columns (src, dst). The view costs several times the table to scan
+ * (bench/query.ts), so it is used only then.
+ */
+export function flowTable(scope: SeriesScope | undefined): string {
+  return scope?.where ? 'flows' : 'flow_rows';
 }
 
 /** Addresses as one parameter: their stored 128-bit values, comma-separated (ip_list in SQL);
@@ -180,7 +189,7 @@ export class DuckDbSeries {
       // Flows with implausible times (epoch 0 from a device without a clock, the far future) are
       // kept in the store but never stretch the period (flow/plausible-time.ts).
       const [r] = await this.db.all<{ lo: number | null; hi: number | null }>(
-        'SELECT min(first_ms) AS lo, max(first_ms) AS hi FROM flows WHERE first_ms >= $1 AND first_ms <= $2',
+        'SELECT min(first_ms) AS lo, max(first_ms) AS hi FROM flow_rows WHERE first_ms >= $1 AND first_ms <= $2',
         [EARLIEST_PLAUSIBLE_MS, latestPlausibleMs()],
       );
       from ??= r.lo === null ? 0 : Math.floor(r.lo / width) * width;
@@ -196,6 +205,7 @@ export class DuckDbSeries {
       : '';
     const rows = await this.db.all<Record<string, number | null>>(
       SQL.replace('/*COND*/', cond)
+        .replace('/*FLOWS*/', flowTable(q.scope))
         .replace('/*HOST*/', host)
         .replace('/*SOURCES*/', q.sources ? 'count(DISTINCT host) FILTER (WHERE m)' : 'NULL'),
       params,
@@ -228,7 +238,7 @@ export class DuckDbSeries {
     const { sql, params: scoped } = scopeConditions({ ...scope, dstPorts: undefined }, params.length + 1);
     params.push(...scoped);
     const rows = await this.db.all<Record<string, unknown>>(
-      statement('top_hosts', sql).replaceAll('/*SIDE*/', side),
+      statement('top_hosts', sql, scope).replaceAll('/*SIDE*/', side),
       params,
     );
     return rows.map((r) => ({
@@ -249,7 +259,7 @@ export class DuckDbSeries {
     const { sql, params: scoped } = scopeConditions({ ...scope, dstPorts: undefined }, params.length + 1);
     params.push(...scoped);
     const rows = await this.db.all<Record<string, unknown>>(
-      statement('endpoints', sql).replace('/*SIDE*/', side),
+      statement('endpoints', sql, scope).replace('/*SIDE*/', side),
       params,
     );
     return rows.map((r) => ({
