@@ -207,7 +207,8 @@ export class DuckDbFlowStore implements FlowStore {
   async summary(opts: { top?: number; where?: string } = {}): Promise<FlowSummary> {
     const top = opts.top ?? 15;
     const where = opts.where ? `WHERE ${opts.where}` : '';
-    const base = `(SELECT * FROM flows ${where})`;
+    // The table itself unless a condition may name the view's text columns (the view costs ~6x to scan).
+    const base = where ? `(SELECT * FROM flows ${where})` : 'flow_rows';
     const [t] = await this.db.all<{ flows: number; packets: number; bytes: number; sources: number }>(
       `SELECT count(*) AS flows, coalesce(sum(packets + rev_packets), 0) AS packets,
               coalesce(sum(bytes + rev_bytes), 0) AS bytes, count(DISTINCT source_id) AS sources FROM ${base}`,
