@@ -172,6 +172,8 @@ export interface DecodePlan {
   /** Smallest possible record length (a variable-length field counts its 1-byte length prefix). */
   minLength: number;
   hasVarLen: boolean;
+  /** Set by every data set decoded with it; template eviction clears it (second chance, ~LRU). */
+  used: boolean;
   /** Whether the record carries addresses (a flow template) — options records never do. */
   flowish: boolean;
 }
@@ -222,6 +224,7 @@ export function compilePlan(templateId: number, fields: TemplateField[], options
     minLength,
     hasVarLen,
     flowish,
+    used: false,
   };
 }
 
