@@ -6,7 +6,7 @@
  */
 import type { Diagnostics } from '../flow/diagnostics.js';
 import { FlowBatch } from '../flow/record.js';
-import { IE, compilePlan, sameFields, type DecodePlan, type TemplateField } from './plan.js';
+import { IE, compilePlan, type DecodePlan, type TemplateField } from './plan.js';
 import {
   DEFAULT_CAPS,
   GAP_SLOTS,
@@ -769,17 +769,22 @@ export class NetflowDecoder {
         }
         continue;
       }
-      const plan = compilePlan(templateId, fields, options);
-      if (plan.minLength === 0) {
-        d.add('templates.bad');
-        this.problem('bad-template', `${what} ${templateId} has only zero-length fields`, position, recStart);
-        continue;
-      }
+      const spec = buf.toString('latin1', recStart, p);
       const old = s.templates.get(templateId);
-      if (!old) d.add('templates.new');
-      else if (old.options !== options || !sameFields(old.fields, fields)) d.add('templates.changed');
-      else d.add('templates.refreshed');
-      if (!old || old.options !== options || !sameFields(old.fields, fields)) {
+      if (old && old.options === options && old.spec === spec) d.add('templates.refreshed');
+      else {
+        const plan = compilePlan(templateId, fields, options, spec);
+        if (plan.minLength === 0) {
+          d.add('templates.bad');
+          this.problem(
+            'bad-template',
+            `${what} ${templateId} has only zero-length fields`,
+            position,
+            recStart,
+          );
+          continue;
+        }
+        d.add(old ? 'templates.changed' : 'templates.new');
         if (this.templates.putTemplate(s, plan)) d.add('templates.evicted');
       }
       if (v9 && options) {

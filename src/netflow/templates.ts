@@ -60,7 +60,7 @@ export interface TemplateCaps {
  * Defaults, from what real exporters need: a big router exports from a handful of observation
  * domains (line cards / forwarding ASICs, one per source id) and defines tens of templates per
  * domain (one per flow monitor and address family, plus options templates). 512 addresses x 16
- * domains x 64 templates bounds the worst case at 524,288 templates (about 0.4 GB, measured in
+ * domains x 64 templates bounds the worst case at 524,288 templates (about 0.3 GB of heap, measured in
  * test/netflow/decoder-limits.test.ts); 512 x 256 KiB bounds data waiting for templates at 128 MiB.
  */
 export const DEFAULT_CAPS: TemplateCaps = {
