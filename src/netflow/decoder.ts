@@ -115,6 +115,10 @@ export class NetflowDecoder {
   // waiting for its template, a malformed set): then the next datagram resynchronises.
   private curRecords = 0;
   private curUncertain = false;
+  // Scratch for a template's field specifiers (id, length, enterprise number).
+  private readonly fIds = new Uint16Array(MAX_FIELDS);
+  private readonly fLens = new Uint16Array(MAX_FIELDS);
+  private readonly fPens = new Uint32Array(MAX_FIELDS);
 
   constructor(private readonly o: NetflowDecoderOptions) {
     this.batchSize = o.batchSize ?? 4096;
@@ -627,6 +631,37 @@ export class NetflowDecoder {
     return e.pendingBytes + charge <= cap;
   }
 
+  /** Template definitions in a template set (withdrawals and a malformed tail not counted). */
+  private countDefinitions(buf: Buffer, start: number, end: number, options: boolean, v9: boolean): number {
+    let p = start;
+    let n = 0;
+    while (end - p >= (v9 && options ? 6 : 4)) {
+      const recStart = p;
+      const id = u16(buf, p);
+      let fieldCount: number;
+      if (v9 && options) {
+        const scopeLen = u16(buf, p + 2);
+        const optLen = u16(buf, p + 4);
+        if ((id === 0 && scopeLen === 0 && optLen === 0) || scopeLen % 4 !== 0 || optLen % 4 !== 0) break;
+        fieldCount = (scopeLen + optLen) / 4;
+        p += 6;
+      } else {
+        fieldCount = u16(buf, p + 2);
+        if (v9 && id === 0 && fieldCount === 0) break;
+        p += !v9 && options && fieldCount > 0 ? 6 : 4;
+        if (!v9 && fieldCount === 0) continue;
+      }
+      for (let k = 0; k < fieldCount && p <= end; k++) p += !v9 && buf[p] & 0x80 ? 8 : 4;
+      if (p > end) break;
+      if (v9 && options) {
+        const pad = (p - recStart) % 4;
+        if (pad) p += 4 - pad;
+      }
+      n++;
+    }
+    return n;
+  }
+
   private readTemplates(
     buf: Buffer,
     start: number,
@@ -639,6 +674,8 @@ export class NetflowDecoder {
     const d = this.o.diagnostics;
     let p = start;
     const what = options ? 'options template' : 'template';
+    let excess =
+      this.countDefinitions(buf, start, end, options, v9) - this.templates.caps.maxTemplatesPerSession;
     // Records need at least 4 bytes (v9 options 6); less is set padding.
     while (end - p >= (v9 && options ? 6 : 4)) {
       const recStart = p;
@@ -712,7 +749,10 @@ export class NetflowDecoder {
         );
         return;
       }
-      const fields: TemplateField[] = new Array(fieldCount);
+      // Field specifiers go to scratch arrays first: objects are made only for a template compiled.
+      const fIds = this.fIds;
+      const fLens = this.fLens;
+      const fPens = this.fPens;
       let ok = true;
       let zero = 0;
       let firstZero = -1;
@@ -739,7 +779,9 @@ export class NetflowDecoder {
           break;
         }
         if (length === 0 && zero++ === 0) firstZero = k;
-        fields[k] = { id, length, pen };
+        fIds[k] = id;
+        fLens[k] = length;
+        fPens[k] = pen;
       }
       if (!ok) {
         d.add('templates.bad');
@@ -756,10 +798,10 @@ export class NetflowDecoder {
         // malformed, and one made of them would match any number of records in zero bytes.
         d.add('fields.zero-length', zero);
         d.add('templates.bad');
-        const f = fields[firstZero];
+        const pen = fPens[firstZero];
         this.problem(
           'bad-template',
-          `${what} ${templateId}: ${zero} of ${fieldCount} fields have length 0 (first: field ${firstZero + 1}, element ${f.pen ? `${f.pen}/` : ''}${f.id}); template refused`,
+          `${what} ${templateId}: ${zero} of ${fieldCount} fields have length 0 (first: field ${firstZero + 1}, element ${pen ? `${pen}/` : ''}${fIds[firstZero]}); template refused`,
           position,
           recStart,
         );
@@ -769,23 +811,26 @@ export class NetflowDecoder {
         }
         continue;
       }
-      const spec = buf.toString('latin1', recStart, p);
-      const old = s.templates.get(templateId);
-      if (old && old.options === options && old.spec === spec) d.add('templates.refreshed');
-      else {
-        const plan = compilePlan(templateId, fields, options, spec);
-        if (plan.minLength === 0) {
-          d.add('templates.bad');
-          this.problem(
-            'bad-template',
-            `${what} ${templateId} has only zero-length fields`,
-            position,
-            recStart,
-          );
-          continue;
+      if (excess > 0) {
+        // One of the first definitions of a set holding more than the session can keep: the later
+        // ones of the same set would evict it unused, so it is counted as evicted, not compiled
+        // (a flood of thousands of templates a datagram costs little more than reading it).
+        excess--;
+        d.add('templates.new');
+        d.add('templates.evicted');
+        s.templatesEvicted++;
+        s.templates.delete(templateId);
+      } else {
+        const spec = buf.toString('latin1', recStart, p);
+        const old = s.templates.get(templateId);
+        if (old && old.options === options && old.spec === spec) d.add('templates.refreshed');
+        else {
+          const fields: TemplateField[] = new Array(fieldCount);
+          for (let k = 0; k < fieldCount; k++) fields[k] = { id: fIds[k], length: fLens[k], pen: fPens[k] };
+          d.add(old ? 'templates.changed' : 'templates.new');
+          if (this.templates.putTemplate(s, compilePlan(templateId, fields, options, spec)))
+            d.add('templates.evicted');
         }
-        d.add(old ? 'templates.changed' : 'templates.new');
-        if (this.templates.putTemplate(s, plan)) d.add('templates.evicted');
       }
       if (v9 && options) {
         // v9 options records are padded to 4 bytes inside the flowset.
