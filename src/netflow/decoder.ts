@@ -114,6 +114,7 @@ export class NetflowDecoder {
   // Data records decoded from the datagram's own sets, and whether that count may be short (a set
   // waiting for its template, a malformed set): then the next datagram resynchronises.
   private curRecords = 0;
+  private curFlows = 0;
   private curUncertain = false;
   // Scratch for a template's field specifiers (id, length, enterprise number).
   private readonly fIds = new Uint16Array(MAX_FIELDS);
@@ -421,6 +422,42 @@ export class NetflowDecoder {
     s.expected = next;
   }
 
+  /**
+   * IPFIX sequence: RFC 7011 counts the data records (options records too) of the observation
+   * domain sent before this message. Some exporters count differently (softflowd 1.x: flow records
+   * only, up to and including this message), so each session learns which of the four readings
+   * its in-order messages agree with (a bit each in `seqModes`: 1 before/all, 2 before/flows,
+   * 4 including/all, 8 including/flows) and uses the first that still fits; until two messages
+   * tell them apart, the RFC reading is used.
+   */
+  private ipfixSequence(s: ExporterSession, seq: number, all: number, flows: number, known: boolean): void {
+    let modes = s.seqModes;
+    if (s.prevSeq >= 0 && s.prevKnown && known) {
+      const ps = s.prevSeq;
+      let match = 0;
+      if (seq === (ps + s.prevAll) % TWO32) match |= 1;
+      if (seq === (ps + s.prevFlows) % TWO32) match |= 2;
+      if ((seq - all + TWO32) % TWO32 === ps) match |= 4;
+      if ((seq - flows + TWO32) % TWO32 === ps) match |= 8;
+      if (match & modes) s.seqModes = modes &= match;
+    }
+    const m = modes & 1 ? 0 : modes & 2 ? 1 : modes & 4 ? 2 : 3;
+    const count = m === 0 || m === 2 ? all : flows;
+    const start = m >= 2 ? (seq - count + TWO32) % TWO32 : seq;
+    // The expected start under this reading, from the last in-order message (the reading may have
+    // changed since it was computed).
+    if (s.prevSeq >= 0 && s.expected >= 0)
+      s.expected = m >= 2 ? s.prevSeq : (s.prevSeq + (m === 0 ? s.prevAll : s.prevFlows)) % TWO32;
+    const late = s.late;
+    this.sequence(s, start, count, -1, false, known);
+    if (s.late === late) {
+      s.prevSeq = seq;
+      s.prevAll = all;
+      s.prevFlows = flows;
+      s.prevKnown = known;
+    }
+  }
+
   /** A late datagram's units [seq, seq + count) taken off the remembered gap they fall in. */
   private fillGap(s: ExporterSession, seq: number, count: number, packets: boolean): void {
     const g = s.gaps;
@@ -498,10 +535,10 @@ export class NetflowDecoder {
     const session = this.sessionFor(exporter, port, 10, domain, position, nowMs);
     if (session === null) return;
     this.curRecords = 0;
+    this.curFlows = 0;
     this.curUncertain = false;
     this.walkSets(buf, 16, end, session, exportMs, 0, position, nowMs, false);
-    // IPFIX sequence: data records of this observation domain sent before this message.
-    this.sequence(session, u32(buf, 8), this.curRecords, -1, false, !this.curUncertain);
+    this.ipfixSequence(session, u32(buf, 8), this.curRecords, this.curFlows, !this.curUncertain);
   }
 
   /** Walk the sets (v9 "flowsets") of one message. */
@@ -557,8 +594,8 @@ export class NetflowDecoder {
         this.curSysUptime = sysUptime;
         this.curPosition = position;
         this.curV9 = v9;
-        if (plan)
-          this.curRecords += this.decodeData(
+        if (plan) {
+          const n = this.decodeData(
             plan,
             session,
             buf,
@@ -566,7 +603,9 @@ export class NetflowDecoder {
             bodyEnd,
             position + (this.o.unit === 'byte' ? p : 0),
           );
-        else
+          this.curRecords += n;
+          if (!plan.options) this.curFlows += n;
+        } else
           this.keepPending(session, setId, buf, bodyStart, bodyEnd, exportMs, sysUptime, position, p, nowMs);
       } else {
         this.o.diagnostics.add('sets.reserved');

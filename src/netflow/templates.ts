@@ -93,6 +93,13 @@ export class ExporterSession {
   /** Recent gaps as (start, length) pairs, GAP_SLOTS of them; allocated at the first gap. */
   gaps: Float64Array | null = null;
   gapNext = 0;
+  /** IPFIX: the last in-order message's sequence number and data records (all, flows only), and
+   * which readings of the sequence number this exporter agrees with (see ipfixSequence). */
+  prevSeq = -1;
+  prevAll = 0;
+  prevFlows = 0;
+  prevKnown = false;
+  seqModes = 15;
 
   datagrams = 0;
   records = 0;

@@ -3,6 +3,7 @@
 // 32-bit wrap-around, exporter restarts and late (reordered) datagrams, on hand-built datagrams.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
 import { NetflowDecoder } from '../../src/netflow/decoder.js';
 import {
@@ -17,6 +18,9 @@ import {
 } from '../../src/netflow/encode.js';
 import { IE } from '../../src/netflow/plan.js';
 import type { ExporterStat } from '../../src/netflow/templates.js';
+import { NetflowCollector } from '../../src/netflow/collector.js';
+import { openFlowStore } from '../../src/store/open.js';
+import { captureFixtures, exited, have, sleep } from './peers.js';
 
 const EXPORT_S = 1_700_000_000;
 const FIELDS = [
@@ -243,6 +247,39 @@ test('IPFIX: a message whose record count is unknown (data waiting for its templ
   assert.equal(records(), 6);
 });
 
+test('IPFIX exporters that count differently (flow records only, including this message, as softflowd does) are learnt, and their gaps counted right', () => {
+  const { feed, stat, count } = setup();
+  const OPT = [field(IE.samplingInterval, 4), field(IE.samplingInterval, 4)];
+  // Each message: the options template and one options record (not counted by this exporter) and
+  // `flows` flow records; the sequence number counts flow records up to and including this message.
+  let total = 0;
+  const msg = (flows: number, send = true) => {
+    total += flows;
+    const m = ipfixMessage({ exportSecs: EXPORT_S, seq: total, domain: 9 }, [
+      templateSet(false, [{ id: 256, fields: FIELDS }]),
+      templateSet(false, [{ id: 257, fields: OPT, scope: 1 }], true),
+      dataSet(257, [encodeRecord(OPT, [1, 1])]),
+      dataSet(
+        256,
+        Array.from({ length: flows }, () => encodeRecord(FIELDS, ['10.0.0.1', '10.0.0.2', 1, 2, 6, 1, 60])),
+      ),
+    ]);
+    if (send) feed(m);
+  };
+  msg(3);
+  msg(5);
+  msg(2);
+  assert.equal(count('records.missing'), 0);
+  assert.equal(stat(10, 9).resets + stat(10, 9).late, 0);
+  msg(4, false); // lost
+  msg(7, false); // lost
+  msg(1);
+  assert.equal(count('records.missing'), 11);
+  msg(6);
+  assert.equal(count('records.missing'), 11);
+  assert.equal(stat(10, 9).missingRecords, 11);
+});
+
 test('sequence state is per exporter address and port: two exporters with the same domain do not mix', () => {
   const { feed, stat, count } = setup();
   feed(v9(100, { sourceId: 1 }), '192.0.2.1', 2055);
@@ -256,3 +293,40 @@ test('sequence state is per exporter address and port: two exporters with the sa
   assert.equal(stat(9, 1, '192.0.2.2').datagrams, 2);
   assert.equal(stat(9, 1, '192.0.2.1', 2056).datagrams, 2);
 });
+
+const noSoftflowd = have('softflowd') ? false : 'softflowd is not installed (npm run test:ci installs it)';
+
+test(
+  'softflowd over loopback (v5, v9, IPFIX): its sequence numbers read as this decoder reads them — no gap, no reset, every record counted',
+  { skip: noSoftflowd, timeout: 120_000 },
+  async () => {
+    const captures = captureFixtures().slice(0, 6);
+    for (const args of [
+      ['-v', '5'],
+      ['-v', '9'],
+      ['-v', '10'],
+    ]) {
+      const store = await openFlowStore(':memory:');
+      try {
+        const c = await NetflowCollector.start({ listen: 'udp://127.0.0.1:0', store, flushMs: 100 });
+        for (const capture of captures) {
+          const sfd = spawn('softflowd', ['-r', capture, '-n', `127.0.0.1:${c.port}`, ...args], {
+            stdio: 'ignore',
+          });
+          assert.equal(await exited(sfd), 0);
+        }
+        await sleep(200);
+        const r = await c.stop();
+        const d = r.diagnostics;
+        const what = `softflowd ${args.join(' ')}: ${d.summary()}`;
+        assert.ok(r.flows > 100, what);
+        assert.equal(d.get('datagrams.missing'), 0, what);
+        assert.equal(d.get('records.missing'), 0, what);
+        assert.equal(d.get('sequence.resets'), 0, what);
+        assert.equal(d.get('sequence.late'), 0, what);
+      } finally {
+        await store.close();
+      }
+    }
+  },
+);
