@@ -16,18 +16,10 @@ import {
 } from '../../src/netflow/encode.js';
 import { IE } from '../../src/netflow/plan.js';
 import { DEFAULT_CAPS } from '../../src/netflow/templates.js';
-import { floodMessage } from './flood.js';
+import { FLOW_FIELDS, floodMessage } from './shared.js';
 
 const EXPORT_S = 1_700_000_000;
-const FIELDS = [
-  field(IE.sourceIPv4Address, 4),
-  field(IE.destinationIPv4Address, 4),
-  field(IE.sourceTransportPort, 2),
-  field(IE.destinationTransportPort, 2),
-  field(IE.protocolIdentifier, 1),
-  field(IE.packetDeltaCount, 4),
-  field(IE.octetDeltaCount, 4),
-];
+const FIELDS = FLOW_FIELDS;
 
 function setup(o: Partial<NetflowDecoderOptions> = {}) {
   const diagnostics = new Diagnostics();

@@ -12,24 +12,14 @@ import { NetflowCollector } from '../../src/netflow/collector.js';
 import { dataSet, encodeRecord, field, ipfixMessage, templateSet } from '../../src/netflow/encode.js';
 import { IE } from '../../src/netflow/plan.js';
 import { openFlowStore } from '../../src/store/open.js';
-import { floodMessage } from './flood.js';
+import { FLOW_FIELDS, floodMessage } from './shared.js';
 import { sleep } from './peers.js';
 
 const RATE = 300; // flood datagrams a second
 const SECONDS = 10;
 const VALID_EVERY_MS = 20;
 const PER_VALID = 5;
-const FIELDS = [
-  field(IE.sourceIPv4Address, 4),
-  field(IE.destinationIPv4Address, 4),
-  field(IE.sourceTransportPort, 2),
-  field(IE.destinationTransportPort, 2),
-  field(IE.protocolIdentifier, 1),
-  field(IE.packetDeltaCount, 4),
-  field(IE.octetDeltaCount, 4),
-  field(IE.flowStartMilliseconds, 8),
-  field(IE.flowEndMilliseconds, 8),
-];
+const FIELDS = [...FLOW_FIELDS, field(IE.flowStartMilliseconds, 8), field(IE.flowEndMilliseconds, 8)];
 const T0 = Date.UTC(2017, 4, 17);
 
 function valid(k: number): Buffer {

@@ -21,17 +21,10 @@ import type { ExporterStat } from '../../src/netflow/templates.js';
 import { NetflowCollector } from '../../src/netflow/collector.js';
 import { openFlowStore } from '../../src/store/open.js';
 import { captureFixtures, exited, have, sleep } from './peers.js';
+import { FLOW_FIELDS } from './shared.js';
 
 const EXPORT_S = 1_700_000_000;
-const FIELDS = [
-  field(IE.sourceIPv4Address, 4),
-  field(IE.destinationIPv4Address, 4),
-  field(IE.sourceTransportPort, 2),
-  field(IE.destinationTransportPort, 2),
-  field(IE.protocolIdentifier, 1),
-  field(IE.packetDeltaCount, 4),
-  field(IE.octetDeltaCount, 4),
-];
+const FIELDS = FLOW_FIELDS;
 const TWO32 = 2 ** 32;
 
 function setup() {

@@ -1,5 +1,18 @@
-// Datagrams of the template flood of issue 10, shared by decoder-limits.test.ts and flood.test.ts.
+// Shared by decoder-limits.test.ts, sequence.test.ts and flood.test.ts: a flow template and the
+// datagrams of the template flood of issue 10.
+import { field } from '../../src/netflow/encode.js';
 import { IE } from '../../src/netflow/plan.js';
+
+/** A flow template: addresses, ports, protocol, packet and octet counts. */
+export const FLOW_FIELDS = [
+  field(IE.sourceIPv4Address, 4),
+  field(IE.destinationIPv4Address, 4),
+  field(IE.sourceTransportPort, 2),
+  field(IE.destinationTransportPort, 2),
+  field(IE.protocolIdentifier, 1),
+  field(IE.packetDeltaCount, 4),
+  field(IE.octetDeltaCount, 4),
+];
 
 /** Template records of 4 fields (20 bytes): 3,000 of them fit one IPFIX message of 60,020 bytes. */
 export const FLOOD_FIELDS = [
