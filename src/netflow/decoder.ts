@@ -60,6 +60,7 @@ const MAX_FIELDS = 16383;
 const LATE_PACKETS = 1024;
 const LATE_RECORDS = 65536;
 const UPTIME_BACK_MS = 60_000;
+const LATE_RUN = 8;
 
 function u16(b: Buffer, p: number): number {
   return (b[p] << 8) | b[p + 1];
@@ -389,11 +390,13 @@ export class NetflowDecoder {
     const next = known ? (seq + count) % TWO32 : -1;
     if (expected < 0) {
       s.expected = next;
+      s.lateRun = 0;
       return;
     }
     const diff = (seq - expected) | 0;
     if (diff === 0) {
       s.expected = next;
+      s.lateRun = 0;
       return;
     }
     const d = this.o.diagnostics;
@@ -407,9 +410,12 @@ export class NetflowDecoder {
       g[s.gapNext * 2 + 1] = diff;
       s.gapNext = (s.gapNext + 1) % GAP_SLOTS;
       s.expected = next;
+      s.lateRun = 0;
       return;
     }
-    if (!restarted && -diff <= (packets ? LATE_PACKETS : LATE_RECORDS)) {
+    // Reordering delays a datagram or two; LATE_RUN late ones in a row are an exporter that
+    // restarted a little behind where it was (IPFIX has no sysUpTime to tell).
+    if (!restarted && -diff <= (packets ? LATE_PACKETS : LATE_RECORDS) && ++s.lateRun < LATE_RUN) {
       s.late++;
       d.add('sequence.late');
       this.fillGap(s, seq, count, packets);
@@ -417,6 +423,7 @@ export class NetflowDecoder {
     }
     s.resets++;
     d.add('sequence.resets');
+    s.lateRun = 0;
     s.gaps?.fill(0);
     s.lastUptime = uptime;
     s.expected = next;

@@ -93,6 +93,8 @@ export class ExporterSession {
   /** Recent gaps as (start, length) pairs, GAP_SLOTS of them; allocated at the first gap. */
   gaps: Float64Array | null = null;
   gapNext = 0;
+  /** Late datagrams in a row (a run of them means a restart, see NetflowDecoder.sequence). */
+  lateRun = 0;
   /** IPFIX: the last in-order message's sequence number and data records (all, flows only), and
    * which readings of the sequence number this exporter agrees with (see ipfixSequence). */
   prevSeq = -1;

@@ -230,6 +230,18 @@ test('IPFIX sequence: data records per observation domain; gap, reordering, wrap
   assert.deepEqual([s.datagrams, s.records, s.missingRecords, s.resets], [5, 12, 0, 0]);
 });
 
+test('IPFIX: an exporter restarting a little behind where it was is a reset after 8 late messages in a row, and gaps count again', () => {
+  const { feed, stat, count } = setup();
+  for (let k = 0; k < 100; k++) feed(ipfix(k * 10, 10, { domain: 6 })); // expected 1000
+  for (let k = 0; k < 20; k++) feed(ipfix(k * 10, 10, { domain: 6 })); // restarted at 0
+  let s = stat(10, 6);
+  assert.deepEqual([s.late, s.resets, s.missingRecords], [7, 1, 0]);
+  feed(ipfix(250, 10, { domain: 6 })); // 200..249 lost after the restart
+  s = stat(10, 6);
+  assert.equal(s.missingRecords, 50);
+  assert.equal(count('records.missing'), 50);
+});
+
 test('IPFIX: a message whose record count is unknown (data waiting for its template) makes no false gap', () => {
   const { feed, count, stat, records } = setup();
   feed(ipfix(0, 3, { template: false, domain: 5 })); // template unknown: 3 records wait
