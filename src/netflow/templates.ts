@@ -63,13 +63,13 @@ export interface TemplateCaps {
  * domains x 64 templates bounds the worst case at 524,288 templates (about 0.3 GB of heap, measured in
  * test/netflow/decoder-limits.test.ts); 512 x 256 KiB bounds data waiting for templates at 128 MiB.
  */
-export const DEFAULT_CAPS: TemplateCaps = {
+export const DEFAULT_CAPS: Readonly<TemplateCaps> = Object.freeze({
   maxExporters: 512,
   maxDomainsPerExporter: 16,
   maxTemplatesPerSession: 64,
   maxPendingBytes: 256 * 1024,
   exporterIdleMs: 10 * 60_000,
-};
+});
 
 /** Sequence gaps remembered per session, so that a late datagram can fill its gap. */
 export const GAP_SLOTS = 4;
