@@ -20,6 +20,7 @@ import { IE } from '../../src/netflow/plan.js';
 import type { ExporterStat } from '../../src/netflow/templates.js';
 import { NetflowCollector } from '../../src/netflow/collector.js';
 import { openFlowStore } from '../../src/store/open.js';
+import { FlowExporter, type ExportRecord } from '../../src/scenario/export.js';
 import { captureFixtures, exited, have, sleep } from './peers.js';
 import { FLOW_FIELDS } from './shared.js';
 
@@ -298,6 +299,52 @@ test('sequence state is per exporter address and port: two exporters with the sa
   assert.equal(stat(9, 1, '192.0.2.2').datagrams, 2);
   assert.equal(stat(9, 1, '192.0.2.1', 2056).datagrams, 2);
 });
+
+for (const format of ['netflow9', 'ipfix'] as const) {
+  test(`coinradar's own exporter (${format}, sampled: options records count in IPFIX): exactly the dropped datagrams are missing; a swapped pair is late, not loss`, () => {
+    const { feed, stat, count } = setup();
+    const ex = new FlowExporter({ format, domain: 3, sampling: 10, templateEvery: 5 });
+    const rec = (k: number): ExportRecord => ({
+      firstMs: 1_700_000_000_000 + k,
+      lastMs: 1_700_000_000_100 + k,
+      src: 0x0a000001,
+      dst: 0x0a000002,
+      srcPort: 1000 + (k % 5000),
+      dstPort: 3333,
+      proto: 6,
+      tcpFlags: 0,
+      packets: 1,
+      bytes: 60,
+    });
+    const dgrams: { buf: Buffer; records: number }[] = [];
+    for (let k = 0; k < 200; k++) {
+      const n = 1 + (k % 7);
+      const withOptions = k % 5 === 0; // templates and the sampling options record every 5th
+      dgrams.push({
+        buf: ex.encode(
+          Array.from({ length: n }, (_, r) => rec(k * 10 + r)),
+          1_700_000_000_000 + k,
+        ),
+        records: n + (withOptions && format === 'ipfix' ? 1 : 0),
+      });
+    }
+    let lost = 0;
+    for (let k = 0; k < 200; k++) {
+      if (k === 101) continue; // sent after 102, below
+      if (k % 17 === 16) {
+        lost += format === 'ipfix' ? dgrams[k].records : 1;
+        continue;
+      }
+      feed(dgrams[k].buf);
+      if (k === 102) feed(dgrams[101].buf);
+    }
+    const version = format === 'ipfix' ? 10 : 9;
+    const s = stat(version, 3);
+    assert.equal(format === 'ipfix' ? s.missingRecords : s.missingDatagrams, lost);
+    assert.equal(count(format === 'ipfix' ? 'records.missing' : 'datagrams.missing'), lost);
+    assert.deepEqual([s.late, s.resets], [1, 0]);
+  });
+}
 
 const noSoftflowd = have('softflowd') ? false : 'softflowd is not installed (npm run test:ci installs it)';
 
