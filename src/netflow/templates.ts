@@ -167,7 +167,12 @@ export class TemplateCache {
   constructor(
     readonly caps: TemplateCaps = DEFAULT_CAPS,
     private readonly events?: CacheEvents,
-  ) {}
+  ) {
+    // A cap of 0 would let nothing be evicted to make room (and so bound nothing).
+    for (const [k, v] of Object.entries(caps)) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${k} must be a whole number >= 1, got ${v}`);
+    }
+  }
 
   /**
    * The session for a datagram, created if needed; null when the exporter cap is reached and no

@@ -85,6 +85,15 @@ test('default caps are the documented ones', () => {
   );
 });
 
+test('caps must be whole numbers of at least 1 (0 would bound nothing)', () => {
+  assert.throws(
+    () => setup({ maxDomainsPerExporter: 0 }),
+    /maxDomainsPerExporter must be a whole number >= 1, got 0/,
+  );
+  assert.throws(() => setup({ maxTemplatesPerSession: 2.5 }), /maxTemplatesPerSession must be/);
+  assert.throws(() => setup({ maxExporters: -1 }), /maxExporters must be/);
+});
+
 test('templates per session: the least recently used is evicted, counted per session and in total; templates in use survive', () => {
   const { dec, feed, count, decoded } = setup({ maxTemplatesPerSession: 10 });
   feed(good(1, 1, 256), '192.0.2.1'); // the template in use
