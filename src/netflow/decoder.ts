@@ -6,8 +6,17 @@
  */
 import type { Diagnostics } from '../flow/diagnostics.js';
 import { FlowBatch } from '../flow/record.js';
-import { IE, compilePlan, sameFields, type DecodePlan, type TemplateField } from './plan.js';
-import { TemplateCache, type ExporterSession, type PendingSet } from './templates.js';
+import { IE, compilePlan, type DecodePlan, type TemplateField } from './plan.js';
+import {
+  DEFAULT_CAPS,
+  GAP_SLOTS,
+  PENDING_OVERHEAD,
+  TemplateCache,
+  type ExporterSession,
+  type ExporterStat,
+  type ExporterState,
+  type PendingSet,
+} from './templates.js';
 
 export interface NetflowDecoderOptions {
   /** Source name stored with every batch and used in problem locations. */
@@ -22,6 +31,17 @@ export interface NetflowDecoderOptions {
   newBatch?: (capacity: number, source: string) => FlowBatch;
   /** Data sets kept per exporter session while waiting for their template. */
   maxPendingSets?: number;
+  /** Exporter addresses with state at once (default 512); datagrams needing state from a new one
+   * are refused and counted (`exporters.refused-cap`) unless an idle one can be reclaimed. */
+  maxExporters?: number;
+  /** Sessions (port + version + source id / observation domain) per exporter address (default 16). */
+  maxDomainsPerExporter?: number;
+  /** Templates per session (default 64); the least recently used is evicted. */
+  maxTemplatesPerSession?: number;
+  /** Bytes of data sets waiting for their template, per exporter address (default 256 KiB). */
+  maxPendingBytes?: number;
+  /** Live socket: an exporter address silent this long may be reclaimed when the cap is reached. */
+  exporterIdleMs?: number;
 }
 
 const NTP_EPOCH_OFFSET_S = 2208988800;
@@ -31,6 +51,16 @@ const TWO32 = 4294967296;
 
 /** Largest number of fields a template may declare (RFC 7011 limits a record to 65535 bytes). */
 const MAX_FIELDS = 16383;
+/**
+ * Sequence bookkeeping. A datagram behind the expected sequence number by at most LATE_* is late
+ * (reordered); further behind, the exporter restarted. v9 counts export packets, v5 and IPFIX
+ * count flow records. A v9/v5 sysUpTime that goes back by more than UPTIME_BACK_MS is a restart
+ * (late datagrams carry a slightly older sysUpTime, so a small step back is not).
+ */
+const LATE_PACKETS = 1024;
+const LATE_RECORDS = 65536;
+const UPTIME_BACK_MS = 60_000;
+const LATE_RUN = 8;
 
 function u16(b: Buffer, p: number): number {
   return (b[p] << 8) | b[p + 1];
@@ -65,7 +95,7 @@ function ntpMs(b: Buffer, p: number): number {
 }
 
 export class NetflowDecoder {
-  readonly templates = new TemplateCache();
+  readonly templates: TemplateCache;
   private batch: FlowBatch;
   private src32: Int32Array;
   private dst32: Int32Array;
@@ -82,10 +112,32 @@ export class NetflowDecoder {
   private curPosition = 0;
   private curDomain = 0;
   private curV9 = false;
+  // Data records decoded from the datagram's own sets, and whether that count may be short (a set
+  // waiting for its template, a malformed set): then the next datagram resynchronises.
+  private curRecords = 0;
+  private curFlows = 0;
+  private curUncertain = false;
+  // Scratch for a template's field specifiers (id, length, enterprise number).
+  private readonly fIds = new Uint16Array(MAX_FIELDS);
+  private readonly fLens = new Uint16Array(MAX_FIELDS);
+  private readonly fPens = new Uint32Array(MAX_FIELDS);
 
   constructor(private readonly o: NetflowDecoderOptions) {
     this.batchSize = o.batchSize ?? 4096;
     this.maxPending = o.maxPendingSets ?? 1024;
+    this.templates = new TemplateCache(
+      {
+        maxExporters: o.maxExporters ?? DEFAULT_CAPS.maxExporters,
+        maxDomainsPerExporter: o.maxDomainsPerExporter ?? DEFAULT_CAPS.maxDomainsPerExporter,
+        maxTemplatesPerSession: o.maxTemplatesPerSession ?? DEFAULT_CAPS.maxTemplatesPerSession,
+        maxPendingBytes: o.maxPendingBytes ?? DEFAULT_CAPS.maxPendingBytes,
+        exporterIdleMs: o.exporterIdleMs ?? DEFAULT_CAPS.exporterIdleMs,
+      },
+      {
+        sessionDropped: (s, why) => this.sessionDropped(s, why),
+        exporterReclaimed: () => this.o.diagnostics.add('exporters.reclaimed-idle'),
+      },
+    );
     this.newBatch = o.newBatch ?? ((n, s) => new FlowBatch(n, s));
     this.batch = this.newBatch(this.batchSize, o.source);
     this.src32 = new Int32Array(this.batch.src.buffer, this.batch.src.byteOffset, this.batch.capacity * 4);
@@ -93,6 +145,7 @@ export class NetflowDecoder {
   }
 
   private problem(kind: string, message: string, position: number, inner = 0): void {
+    this.curUncertain = true;
     const byte = this.o.unit === 'byte';
     this.o.diagnostics.problem({
       source: this.o.source,
@@ -144,6 +197,7 @@ export class NetflowDecoder {
   private dropPending(s: ExporterSession, n: number, why: string): void {
     for (let k = 0; k < n; k++) {
       const p = s.pending[k];
+      s.owner.pendingBytes -= p.body.length + PENDING_OVERHEAD;
       this.o.diagnostics.add('sets.no-template');
       this.problem(
         'no-template',
@@ -152,6 +206,54 @@ export class NetflowDecoder {
       );
     }
     s.pending.splice(0, n);
+  }
+
+  /** A session left the cache (evicted or reclaimed): its waiting data sets are dropped in one problem. */
+  private sessionDropped(s: ExporterSession, why: string): void {
+    const d = this.o.diagnostics;
+    d.add('sessions.evicted');
+    if (s.pending.length === 0) return;
+    let bytes = 0;
+    for (const p of s.pending) bytes += p.body.length;
+    s.owner.pendingBytes -= bytes + s.pending.length * PENDING_OVERHEAD;
+    d.add('sets.no-template', s.pending.length);
+    this.problem(
+      'no-template',
+      `${s.pending.length} data sets (${bytes} bytes) of exporter ${s.exporter} domain ${s.domain} (NetFlow v${s.version}) waiting for templates dropped: session ${why}`,
+      s.pending[0].where,
+    );
+    s.pending = [];
+  }
+
+  /** Per-session statistics: datagrams, records, sequence losses, resets, late datagrams, templates. */
+  exporterStats(): ExporterStat[] {
+    const out: ExporterStat[] = [];
+    for (const s of this.templates.all()) out.push(s.stat());
+    return out;
+  }
+
+  /**
+   * Look up (or create) the session of the datagram being decoded; null when the exporter cap
+   * refuses it (counted, and reported with the datagram's location).
+   */
+  private sessionFor(
+    exporter: string,
+    port: number,
+    version: number,
+    domain: number,
+    position: number,
+    nowMs: number,
+  ): ExporterSession | null {
+    const s = this.templates.session(exporter, port, version, domain, nowMs);
+    if (s === null) {
+      this.o.diagnostics.add('exporters.refused-cap');
+      this.problem(
+        'exporter-refused',
+        `exporter ${exporter} (NetFlow v${version}) refused: ${this.templates.caps.maxExporters} exporter addresses already have state (maxExporters)`,
+        position,
+      );
+    }
+    return s;
   }
 
   /** Decode one export datagram from `exporter` (address text) at `position`. */
@@ -167,7 +269,7 @@ export class NetflowDecoder {
       return;
     }
     const version = u16(buf, 0);
-    if (version === 5) this.decodeV5(buf, exporter, position);
+    if (version === 5) this.decodeV5(buf, exporter, exporterPort, position, nowMs);
     else if (version === 9) this.decodeV9(buf, exporter, exporterPort, position, nowMs);
     else if (version === 10) this.decodeIpfix(buf, exporter, exporterPort, position, nowMs);
     else {
@@ -189,7 +291,7 @@ export class NetflowDecoder {
 
   // ---- NetFlow v5 ----
 
-  private decodeV5(buf: Buffer, exporter: string, position: number): void {
+  private decodeV5(buf: Buffer, exporter: string, port: number, position: number, wallMs: number): void {
     const d = this.o.diagnostics;
     if (buf.length < 24) {
       this.problem(
@@ -205,8 +307,10 @@ export class NetflowDecoder {
     const domain = (buf[20] << 8) | buf[21];
     const interval = u16(buf, 22) & 0x3fff;
     const sampling = interval > 1 ? interval : 1;
-    const session = this.templates.session(exporter, 0, 5, domain);
-    if (sampling > 1) session.samplingRate = sampling;
+    // No state is needed to decode v5: a refused exporter's records are still kept, unaccounted.
+    const session = this.sessionFor(exporter, port, 5, domain, position, wallMs);
+    if (session !== null && sampling > 1) session.samplingRate = sampling;
+    const declared = count;
     const fit = Math.floor((buf.length - 24) / 48);
     if (count > fit) {
       this.problem(
@@ -257,6 +361,129 @@ export class NetflowDecoder {
       b.exporterIdx[i] = this.exporterIndex(exporter);
     }
     d.add('records', count);
+    if (session !== null) {
+      session.records += count;
+      // flow_sequence: flows the exporter sent before this datagram.
+      this.sequence(session, u32(buf, 16), declared, sysUptime, false, true);
+    }
+  }
+
+  /**
+   * Sequence bookkeeping for one datagram of session `s`: `seq` from its header, `count` the units
+   * it carries (v9: one export packet; v5, IPFIX: its data records), `uptime` the v5/v9 sysUpTime
+   * (-1 for IPFIX), `known` false when the count may be short (resynchronise on the next one).
+   * Gaps are counted as missing; a late datagram that falls in a remembered gap takes its units
+   * back off the missing count (a gap filled in the middle keeps its tail counted: approximate).
+   */
+  private sequence(
+    s: ExporterSession,
+    seq: number,
+    count: number,
+    uptime: number,
+    packets: boolean,
+    known: boolean,
+  ): void {
+    s.datagrams++;
+    const lastUp = s.lastUptime;
+    if (uptime >= 0 && (lastUp < 0 || ((uptime - lastUp) | 0) > 0)) s.lastUptime = uptime;
+    const expected = s.expected;
+    const next = known ? (seq + count) % TWO32 : -1;
+    if (expected < 0) {
+      s.expected = next;
+      s.lateRun = 0;
+      return;
+    }
+    const diff = (seq - expected) | 0;
+    if (diff === 0) {
+      s.expected = next;
+      s.lateRun = 0;
+      return;
+    }
+    const d = this.o.diagnostics;
+    const restarted = uptime >= 0 && lastUp >= 0 && ((uptime - lastUp) | 0) < -UPTIME_BACK_MS;
+    if (!restarted && diff > 0) {
+      if (packets) s.missingDatagrams += diff;
+      else s.missingRecords += diff;
+      d.add(packets ? 'datagrams.missing' : 'records.missing', diff);
+      const g = (s.gaps ??= new Float64Array(GAP_SLOTS * 2));
+      g[s.gapNext * 2] = expected;
+      g[s.gapNext * 2 + 1] = diff;
+      s.gapNext = (s.gapNext + 1) % GAP_SLOTS;
+      s.expected = next;
+      s.lateRun = 0;
+      return;
+    }
+    // Reordering delays a datagram or two; LATE_RUN late ones in a row are an exporter that
+    // restarted a little behind where it was (IPFIX has no sysUpTime to tell).
+    if (!restarted && -diff <= (packets ? LATE_PACKETS : LATE_RECORDS) && ++s.lateRun < LATE_RUN) {
+      s.late++;
+      d.add('sequence.late');
+      this.fillGap(s, seq, count, packets);
+      return;
+    }
+    s.resets++;
+    d.add('sequence.resets');
+    s.lateRun = 0;
+    s.gaps?.fill(0);
+    s.lastUptime = uptime;
+    s.expected = next;
+  }
+
+  /**
+   * IPFIX sequence: RFC 7011 counts the data records (options records too) of the observation
+   * domain sent before this message. Some exporters count differently (softflowd 1.x: flow records
+   * only, up to and including this message), so each session learns which of the four readings
+   * its in-order messages agree with (a bit each in `seqModes`: 1 before/all, 2 before/flows,
+   * 4 including/all, 8 including/flows) and uses the first that still fits; until two messages
+   * tell them apart, the RFC reading is used.
+   */
+  private ipfixSequence(s: ExporterSession, seq: number, all: number, flows: number, known: boolean): void {
+    let modes = s.seqModes;
+    if (s.prevSeq >= 0 && s.prevKnown && known) {
+      const ps = s.prevSeq;
+      let match = 0;
+      if (seq === (ps + s.prevAll) % TWO32) match |= 1;
+      if (seq === (ps + s.prevFlows) % TWO32) match |= 2;
+      if ((seq - all + TWO32) % TWO32 === ps) match |= 4;
+      if ((seq - flows + TWO32) % TWO32 === ps) match |= 8;
+      if (match & modes) s.seqModes = modes &= match;
+    }
+    const m = modes & 1 ? 0 : modes & 2 ? 1 : modes & 4 ? 2 : 3;
+    const count = m === 0 || m === 2 ? all : flows;
+    const start = m >= 2 ? (seq - count + TWO32) % TWO32 : seq;
+    // The expected start under this reading, from the last in-order message (the reading may have
+    // changed since it was computed).
+    if (s.prevSeq >= 0 && s.expected >= 0)
+      s.expected = m >= 2 ? s.prevSeq : (s.prevSeq + (m === 0 ? s.prevAll : s.prevFlows)) % TWO32;
+    const late = s.late;
+    this.sequence(s, start, count, -1, false, known);
+    if (s.late === late) {
+      s.prevSeq = seq;
+      s.prevAll = all;
+      s.prevFlows = flows;
+      s.prevKnown = known;
+    }
+  }
+
+  /** A late datagram's units [seq, seq + count) taken off the remembered gap they fall in. */
+  private fillGap(s: ExporterSession, seq: number, count: number, packets: boolean): void {
+    const g = s.gaps;
+    if (g === null) return;
+    for (let k = 0; k < GAP_SLOTS * 2; k += 2) {
+      const len = g[k + 1];
+      const off = (seq - g[k]) >>> 0;
+      if (off >= len) continue;
+      const n = Math.min(count, len - off);
+      if (off === 0) {
+        g[k] = (g[k] + n) % TWO32;
+        g[k + 1] = len - n;
+      } else if (off + n === len) g[k + 1] = len - n;
+      else g[k + 1] = off;
+      if (packets) s.missingDatagrams -= n;
+      else s.missingRecords -= n;
+      this.o.diagnostics.add(packets ? 'datagrams.missing' : 'records.missing', -n);
+      return;
+    }
   }
 
   // ---- NetFlow v9 ----
@@ -273,8 +500,13 @@ export class NetflowDecoder {
     const sysUptime = u32(buf, 4);
     const exportMs = u32(buf, 8) * 1000;
     const domain = u32(buf, 16);
-    const session = this.templates.session(exporter, port, 9, domain);
+    const session = this.sessionFor(exporter, port, 9, domain, position, nowMs);
+    if (session === null) return;
+    this.curRecords = 0;
+    this.curUncertain = false;
     this.walkSets(buf, 20, buf.length, session, exportMs, sysUptime, position, nowMs, true);
+    // v9 sequence: export packets of this source id sent before this one.
+    this.sequence(session, u32(buf, 12), 1, sysUptime, true, true);
   }
 
   // ---- IPFIX ----
@@ -307,8 +539,13 @@ export class NetflowDecoder {
     }
     const exportMs = u32(buf, 4) * 1000;
     const domain = u32(buf, 12);
-    const session = this.templates.session(exporter, port, 10, domain);
+    const session = this.sessionFor(exporter, port, 10, domain, position, nowMs);
+    if (session === null) return;
+    this.curRecords = 0;
+    this.curFlows = 0;
+    this.curUncertain = false;
     this.walkSets(buf, 16, end, session, exportMs, 0, position, nowMs, false);
+    this.ipfixSequence(session, u32(buf, 8), this.curRecords, this.curFlows, !this.curUncertain);
   }
 
   /** Walk the sets (v9 "flowsets") of one message. */
@@ -357,14 +594,15 @@ export class NetflowDecoder {
       else if (setId === optSet) this.readTemplates(buf, bodyStart, bodyEnd, session, position, true, v9);
       else if (setId >= 256) {
         const plan = session.templates.get(setId);
+        if (plan) plan.used = true;
         this.curExporter = session.exporter;
         this.curDomain = session.domain;
         this.curExportMs = exportMs;
         this.curSysUptime = sysUptime;
         this.curPosition = position;
         this.curV9 = v9;
-        if (plan)
-          this.decodeData(
+        if (plan) {
+          const n = this.decodeData(
             plan,
             session,
             buf,
@@ -372,7 +610,9 @@ export class NetflowDecoder {
             bodyEnd,
             position + (this.o.unit === 'byte' ? p : 0),
           );
-        else
+          this.curRecords += n;
+          if (!plan.options) this.curFlows += n;
+        } else
           this.keepPending(session, setId, buf, bodyStart, bodyEnd, exportMs, sysUptime, position, p, nowMs);
       } else {
         this.o.diagnostics.add('sets.reserved');
@@ -395,8 +635,22 @@ export class NetflowDecoder {
     nowMs: number,
   ): void {
     this.o.diagnostics.add('sets.deferred');
+    this.curUncertain = true;
     if (s.pending.length >= this.maxPending)
       this.dropPending(s, 1, `more than ${this.maxPending} sets waiting`);
+    const charge = end - start + PENDING_OVERHEAD;
+    const cap = this.templates.caps.maxPendingBytes;
+    if (!this.makePendingRoom(s.owner, s, charge, cap)) {
+      this.o.diagnostics.add('sets.no-template');
+      this.problem(
+        'no-template',
+        `data set for template ${templateId} of exporter ${s.exporter} domain ${s.domain}: ${end - start} bytes cannot wait for their template (maxPendingBytes ${cap}); skipped`,
+        position,
+        setOffset,
+      );
+      return;
+    }
+    s.owner.pendingBytes += charge;
     s.pending.push({
       templateId,
       body: Buffer.from(buf.subarray(start, end)),
@@ -406,6 +660,52 @@ export class NetflowDecoder {
       where: this.o.unit === 'byte' ? position + setOffset : position,
       keptAt: nowMs,
     });
+  }
+
+  /**
+   * Drop the oldest waiting sets of exporter `e` (its session `s` first) until `charge` more bytes
+   * fit under `cap`; false when they cannot fit at all.
+   */
+  private makePendingRoom(e: ExporterState, s: ExporterSession, charge: number, cap: number): boolean {
+    if (charge > cap) return false;
+    while (e.pendingBytes + charge > cap && s.pending.length > 0)
+      this.dropPending(s, 1, `exporter over ${cap} bytes waiting (maxPendingBytes)`);
+    for (const o of e.sessions.values()) {
+      while (e.pendingBytes + charge > cap && o.pending.length > 0)
+        this.dropPending(o, 1, `exporter over ${cap} bytes waiting (maxPendingBytes)`);
+    }
+    return e.pendingBytes + charge <= cap;
+  }
+
+  /** Template definitions in a template set (withdrawals and a malformed tail not counted). */
+  private countDefinitions(buf: Buffer, start: number, end: number, options: boolean, v9: boolean): number {
+    let p = start;
+    let n = 0;
+    while (end - p >= (v9 && options ? 6 : 4)) {
+      const recStart = p;
+      const id = u16(buf, p);
+      let fieldCount: number;
+      if (v9 && options) {
+        const scopeLen = u16(buf, p + 2);
+        const optLen = u16(buf, p + 4);
+        if ((id === 0 && scopeLen === 0 && optLen === 0) || scopeLen % 4 !== 0 || optLen % 4 !== 0) break;
+        fieldCount = (scopeLen + optLen) / 4;
+        p += 6;
+      } else {
+        fieldCount = u16(buf, p + 2);
+        if (v9 && id === 0 && fieldCount === 0) break;
+        p += !v9 && options && fieldCount > 0 ? 6 : 4;
+        if (!v9 && fieldCount === 0) continue;
+      }
+      for (let k = 0; k < fieldCount && p <= end; k++) p += !v9 && buf[p] & 0x80 ? 8 : 4;
+      if (p > end) break;
+      if (v9 && options) {
+        const pad = (p - recStart) % 4;
+        if (pad) p += 4 - pad;
+      }
+      n++;
+    }
+    return n;
   }
 
   private readTemplates(
@@ -420,6 +720,8 @@ export class NetflowDecoder {
     const d = this.o.diagnostics;
     let p = start;
     const what = options ? 'options template' : 'template';
+    let excess =
+      this.countDefinitions(buf, start, end, options, v9) - this.templates.caps.maxTemplatesPerSession;
     // Records need at least 4 bytes (v9 options 6); less is set padding.
     while (end - p >= (v9 && options ? 6 : 4)) {
       const recStart = p;
@@ -493,8 +795,13 @@ export class NetflowDecoder {
         );
         return;
       }
-      const fields: TemplateField[] = new Array(fieldCount);
+      // Field specifiers go to scratch arrays first: objects are made only for a template compiled.
+      const fIds = this.fIds;
+      const fLens = this.fLens;
+      const fPens = this.fPens;
       let ok = true;
+      let zero = 0;
+      let firstZero = -1;
       for (let k = 0; k < fieldCount; k++) {
         if (end - p < 4) {
           ok = false;
@@ -517,7 +824,10 @@ export class NetflowDecoder {
           ok = false;
           break;
         }
-        fields[k] = { id, length, pen };
+        if (length === 0 && zero++ === 0) firstZero = k;
+        fIds[k] = id;
+        fLens[k] = length;
+        fPens[k] = pen;
       }
       if (!ok) {
         d.add('templates.bad');
@@ -529,18 +839,45 @@ export class NetflowDecoder {
         );
         return;
       }
-      const plan = compilePlan(templateId, fields, options);
-      if (plan.minLength === 0) {
+      if (ok && zero > 0) {
+        // No information element has length 0 (variable length is 65535): such a template is
+        // malformed, and one made of them would match any number of records in zero bytes.
+        d.add('fields.zero-length', zero);
         d.add('templates.bad');
-        this.problem('bad-template', `${what} ${templateId} has only zero-length fields`, position, recStart);
+        const pen = fPens[firstZero];
+        this.problem(
+          'bad-template',
+          `${what} ${templateId}: ${zero} of ${fieldCount} fields have length 0 (first: field ${firstZero + 1}, element ${pen ? `${pen}/` : ''}${fIds[firstZero]}); template refused`,
+          position,
+          recStart,
+        );
+        if (v9 && options) {
+          const pad = (p - recStart) % 4;
+          if (pad) p += 4 - pad;
+        }
         continue;
       }
-      const old = s.templates.get(templateId);
-      if (!old) d.add('templates.new');
-      else if (old.options !== options || !sameFields(old.fields, fields)) d.add('templates.changed');
-      else d.add('templates.refreshed');
-      if (!old || old.options !== options || !sameFields(old.fields, fields))
-        s.templates.set(templateId, plan);
+      if (excess > 0) {
+        // One of the first definitions of a set holding more than the session can keep: the later
+        // ones of the same set would evict it unused, so it is counted as evicted, not compiled
+        // (a flood of thousands of templates a datagram costs little more than reading it).
+        excess--;
+        d.add('templates.new');
+        d.add('templates.evicted');
+        s.templatesEvicted++;
+        s.templates.delete(templateId);
+      } else {
+        const spec = buf.toString('latin1', recStart, p);
+        const old = s.templates.get(templateId);
+        if (old && old.options === options && old.spec === spec) d.add('templates.refreshed');
+        else {
+          const fields: TemplateField[] = new Array(fieldCount);
+          for (let k = 0; k < fieldCount; k++) fields[k] = { id: fIds[k], length: fLens[k], pen: fPens[k] };
+          d.add(old ? 'templates.changed' : 'templates.new');
+          if (this.templates.putTemplate(s, compilePlan(templateId, fields, options, spec)))
+            d.add('templates.evicted');
+        }
+      }
       if (v9 && options) {
         // v9 options records are padded to 4 bytes inside the flowset.
         const pad = (p - recStart) % 4;
@@ -591,6 +928,7 @@ export class NetflowDecoder {
         rest.push(ps);
         continue;
       }
+      s.owner.pendingBytes -= ps.body.length + PENDING_OVERHEAD;
       this.o.diagnostics.add('sets.deferred-decoded');
       const saved = [
         this.curExporter,
@@ -621,11 +959,8 @@ export class NetflowDecoder {
     start: number,
     end: number,
     where: number,
-  ): void {
-    if (plan.options) {
-      this.decodeOptions(plan, s, buf, start, end);
-      return;
-    }
+  ): number {
+    if (plan.options) return this.decodeOptions(plan, s, buf, start, end);
     const d = this.o.diagnostics;
     const kinds = plan.kinds;
     const lens = plan.lens;
@@ -829,12 +1164,21 @@ export class NetflowDecoder {
       );
     }
     d.add('records', n);
+    s.records += n;
+    return n;
   }
 
   /** Options data: only what describes the exporter (sampling, system init time) is kept. */
-  private decodeOptions(plan: DecodePlan, s: ExporterSession, buf: Buffer, start: number, end: number): void {
+  private decodeOptions(
+    plan: DecodePlan,
+    s: ExporterSession,
+    buf: Buffer,
+    start: number,
+    end: number,
+  ): number {
     const d = this.o.diagnostics;
     let p = start;
+    let n = 0;
     while (end - p >= plan.minLength) {
       let rate = 0;
       let pktInterval = 0;
@@ -842,14 +1186,14 @@ export class NetflowDecoder {
       for (let k = 0; k < plan.steps; k++) {
         let len = plan.lens[k];
         if (len === 0xffff) {
-          if (p >= end) return;
+          if (p >= end) return n;
           len = buf[p++];
           if (len === 255) {
-            if (end - p < 2) return;
+            if (end - p < 2) return n;
             len = u16(buf, p);
             p += 2;
           }
-          if (end - p < len) return;
+          if (end - p < len) return n;
           p += len;
           continue;
         }
@@ -872,7 +1216,10 @@ export class NetflowDecoder {
       if (pktInterval > 0) rate = Math.round((pktInterval + pktSpace) / pktInterval);
       if (rate >= 1) s.samplingRate = rate;
       d.add('records.options');
+      s.records++;
+      n++;
     }
+    return n;
   }
 }
 

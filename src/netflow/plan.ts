@@ -164,20 +164,32 @@ export interface DecodePlan {
   templateId: number;
   /** Options templates describe exporter metadata (sampling, system init time), not flows. */
   options: boolean;
-  fields: TemplateField[];
+  /**
+   * The template record as it arrived (latin1 text of its bytes), to tell a refresh from a changed
+   * layout. A string, not an object per field, and plain arrays below, not typed arrays (each of
+   * those carries its own buffer): a plan is a few hundred bytes, and caps allow 524,288 of them.
+   */
+  spec: string;
   /** Per compiled step: what to do and how many bytes (VARLEN = IPFIX variable length). */
-  kinds: Uint8Array;
-  lens: Uint16Array;
+  kinds: number[];
+  lens: number[];
   steps: number;
   /** Smallest possible record length (a variable-length field counts its 1-byte length prefix). */
   minLength: number;
   hasVarLen: boolean;
+  /** Set by every data set decoded with it; template eviction clears it (second chance, ~LRU). */
+  used: boolean;
   /** Whether the record carries addresses (a flow template) — options records never do. */
   flowish: boolean;
 }
 
 /** Compile a field list. Caller has already checked the field count against the set length. */
-export function compilePlan(templateId: number, fields: TemplateField[], options: boolean): DecodePlan {
+export function compilePlan(
+  templateId: number,
+  fields: TemplateField[],
+  options: boolean,
+  spec = '',
+): DecodePlan {
   const kinds: number[] = [];
   const lens: number[] = [];
   let minLength = 0;
@@ -215,20 +227,13 @@ export function compilePlan(templateId: number, fields: TemplateField[], options
   return {
     templateId,
     options,
-    fields,
-    kinds: Uint8Array.from(kinds),
-    lens: Uint16Array.from(lens),
+    spec,
+    kinds,
+    lens,
     steps: kinds.length,
     minLength,
     hasVarLen,
     flowish,
+    used: false,
   };
-}
-
-export function sameFields(a: TemplateField[], b: TemplateField[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i].id !== b[i].id || a[i].length !== b[i].length || a[i].pen !== b[i].pen) return false;
-  }
-  return true;
 }
