@@ -2,7 +2,13 @@ import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { loadScreeningIndex } from '../sanctions/index-loader.js';
 import type { ScreeningIndex } from '../sanctions/screen.js';
-import { buildServer, DEFAULT_BODY_LIMIT, DEFAULT_MAX_BATCH } from '../server/app.js';
+import {
+  buildServer,
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_MAX_BATCH,
+  DEFAULT_TIMEOUTS,
+  type ServerTimeouts,
+} from '../server/app.js';
 import { AuditLog, auditPathFor } from '../server/audit.js';
 import { ApiKeyFile, keysPathFor } from '../server/keys.js';
 import { defaultDbPath } from '../store/store.js';
@@ -28,6 +34,8 @@ export interface ServeOptions {
   /** Use the database's chain index when it has one (the default, as for `coinradar screen`). */
   chain?: boolean;
   chainHops?: number;
+  /** Slow-client limits (DEFAULT_TIMEOUTS for what is not given). */
+  timeouts?: Partial<ServerTimeouts>;
 }
 
 export interface ScreeningServer {
@@ -72,6 +80,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
       rate: o.rate,
       burst: o.burst,
       logger: !!o.log,
+      timeouts: o.timeouts,
       chain: chain
         ? {
             provider: chain.provider,
@@ -131,6 +140,21 @@ export function register(program: Command): void {
     )
     .option('--rate <n>', 'requests per second per key (0 = unlimited)', '200')
     .option('--burst <n>', 'burst per key (default 2 × rate)')
+    .option(
+      '--headers-timeout <ms>',
+      "a request's headers must arrive within this (408, connection closed)",
+      String(DEFAULT_TIMEOUTS.headersMs),
+    )
+    .option(
+      '--request-timeout <ms>',
+      'a whole request, body included, must arrive within this (408; at least --headers-timeout)',
+      String(DEFAULT_TIMEOUTS.requestMs),
+    )
+    .option(
+      '--keep-alive-timeout <ms>',
+      'an idle keep-alive connection is closed after this',
+      String(DEFAULT_TIMEOUTS.keepAliveMs),
+    )
     .option('--audit <file>', 'audit log (JSON lines)', '')
     .option('--log', 'fastify request logging to stderr');
   addChainOptions(cmd).action(
@@ -148,11 +172,15 @@ export function register(program: Command): void {
       log?: boolean;
       chain: boolean;
       chainHops: string;
+      headersTimeout: string;
+      requestTimeout: string;
+      keepAliveTimeout: string;
     }) => {
       const port = parseWholeNumber('--port', o.port, 0, 65535);
       const rate = Number(o.rate);
       if (!(rate >= 0) || o.rate.trim() === '')
         throw new Error(`--rate must be a number of requests a second (0 = unlimited), not '${o.rate}'`);
+      const timeouts = parseTimeouts(o);
       const server = await openScreeningServer({
         db: o.db,
         allowAnonymous: !!o.allowAnonymous,
@@ -165,6 +193,7 @@ export function register(program: Command): void {
         log: !!o.log,
         chain: o.chain,
         chainHops: parseChainHops(o.chainHops),
+        timeouts,
       });
       const { app, index, keys, audit } = server;
       if (index.versions.length === 0)
@@ -200,4 +229,22 @@ export function register(program: Command): void {
       process.once('SIGTERM', () => void stop());
     },
   );
+}
+
+/** The slow-client options, checked before anything is opened (one hour at most each). */
+function parseTimeouts(o: {
+  headersTimeout: string;
+  requestTimeout: string;
+  keepAliveTimeout: string;
+}): Partial<ServerTimeouts> {
+  const t = {
+    headersMs: parseWholeNumber('--headers-timeout', o.headersTimeout, 1, 3_600_000),
+    requestMs: parseWholeNumber('--request-timeout', o.requestTimeout, 1, 3_600_000),
+    keepAliveMs: parseWholeNumber('--keep-alive-timeout', o.keepAliveTimeout, 1, 3_600_000),
+  };
+  if (t.headersMs > t.requestMs)
+    throw new Error(
+      `--headers-timeout (${t.headersMs} ms) must not exceed --request-timeout (${t.requestMs} ms)`,
+    );
+  return t;
 }

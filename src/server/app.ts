@@ -1,24 +1,22 @@
 /**
  * The screening HTTP API (fastify). Routes are schema-first; every error is
- * {"error":{"code","message"}}; /v1 routes need an API key unless the server was started with
- * anonymous access explicitly allowed. The index is in memory: an exact lookup is a Map.get, and
+ * {"error":{"code","message"}} (errors.ts); every route but those on PUBLIC_ROUTES needs an API key
+ * unless the server was started with anonymous access explicitly allowed, decided on the route the
+ * router matched (access.ts). The index is in memory: an exact lookup is a Map.get, and
  * its response is built from pre-serialised parts (json.ts). With a chain index (`chain`), every
  * screened address also gets cluster and indirect matches, as `coinradar screen` gives them.
  */
-import Fastify, {
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-} from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import {
   screenWithExposure,
   type ChainExposureProvider,
   type ScreenResult,
   type ScreeningIndex,
 } from '../sanctions/screen.js';
-import type { ApiKeyFile, ApiKeyRecord } from './keys.js';
-import { auditTime, auditWho, type AuditLog } from './audit.js';
+import type { ApiKeyFile } from './keys.js';
+import { installAccessControl } from './access.js';
+import { auditTime, type AuditLog } from './audit.js';
+import { clientErrorHandler, sendError } from './errors.js';
 import { JSON_TYPE, screenBatchJson, screenResultJson } from './json.js';
 import { RateLimiter } from './rate-limit.js';
 import {
@@ -44,7 +42,7 @@ export interface ServerOptions {
   index: ScreeningIndex;
   keys: ApiKeyFile;
   audit: AuditLog;
-  /** Serve /v1 without a key (must be asked for explicitly). */
+  /** Serve every route without a key (must be asked for explicitly). */
   allowAnonymous?: boolean;
   /** Largest request body in bytes (413 beyond). */
   bodyLimit?: number;
@@ -56,14 +54,34 @@ export interface ServerOptions {
   logger?: boolean;
   /** Add cluster and indirect matches from this chain index (none: exact matches only). */
   chain?: ServerChain | null;
+  /** Slow-client limits (DEFAULT_TIMEOUTS for what is not given). */
+  timeouts?: Partial<ServerTimeouts>;
 }
 
+/** How long node:http waits for a client; all in milliseconds. */
+export interface ServerTimeouts {
+  /** From a request's first byte until its headers are complete (408 beyond). */
+  headersMs: number;
+  /** From a request's first byte until its body is complete (408 beyond); >= headersMs. */
+  requestMs: number;
+  /** How long an idle keep-alive connection stays open between requests. */
+  keepAliveMs: number;
+  /** How often the two limits above are checked: a slow client is cut within limit + this. */
+  checkEveryMs: number;
+}
+
+/**
+ * A client trickling one header line every 5 s is cut after 5–6 s; a 2 MiB body (the default
+ * limit) must arrive at 70 KB/s or better. Headers of a real client arrive in one packet.
+ */
+export const DEFAULT_TIMEOUTS: ServerTimeouts = {
+  headersMs: 5_000,
+  requestMs: 30_000,
+  keepAliveMs: 5_000,
+  checkEveryMs: 1_000,
+};
+
 declare module 'fastify' {
-  interface FastifyRequest {
-    apiKey: ApiKeyRecord | null;
-    /** The caller as the audit log writes it (auditWho()). */
-    auditWho: string;
-  }
   interface FastifyInstance {
     /** Screen against another index from now on (a reloaded list). */
     swapIndex(index: ScreeningIndex): void;
@@ -93,28 +111,6 @@ function screeningState(index: ScreeningIndex) {
 export const DEFAULT_BODY_LIMIT = 2 * 1024 * 1024;
 export const DEFAULT_MAX_BATCH = 10_000;
 
-function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.code(status).type('application/json').send({ error: { code, message } });
-}
-
-function presentedKey(req: FastifyRequest): string | null {
-  const auth = req.headers.authorization;
-  if (auth) {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    return m ? m[1] : auth.trim();
-  }
-  const x = req.headers['x-api-key'];
-  if (typeof x === 'string' && x) return x.trim();
-  return null;
-}
-
-/** A caller whose key was accepted: its record and its audit prefix. */
-interface Caller {
-  key: ApiKeyRecord;
-  who: string;
-}
-
-const ANONYMOUS = auditWho('anonymous');
 const GET_SCREEN_JSON = JSON.stringify('GET /v1/screen');
 
 /** Who asked, as an audit entry names it. */
@@ -136,116 +132,55 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   // Swapped whole by swapIndex() (coinradar serve does it on SIGHUP after a new list load), so a
   // request sees one consistent index and version set.
   let current = screeningState(opts.index);
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+  // node:http refuses a headers timeout above the request timeout at start; say which option.
+  if (timeouts.requestMs > 0 && timeouts.headersMs > timeouts.requestMs)
+    throw new Error(
+      `the headers timeout (${timeouts.headersMs} ms) must not exceed the request timeout (${timeouts.requestMs} ms)`,
+    );
   const doc = openApiDocument({ maxBatch, bodyLimit, anonymous: !!opts.allowAnonymous, chain: chainInfo });
 
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit,
     routerOptions: { maxParamLength: 256 },
-    return503OnClosing: true,
+    // Requests arriving while the server closes get a 503 in the API's shape (the hook below),
+    // not fastify's own.
+    return503OnClosing: false,
+    // Slow clients: headers must arrive within headersTimeout and the whole request within
+    // requestTimeout, checked every connectionsCheckingInterval; an idle keep-alive connection
+    // is closed after keepAliveTimeout. node:http enforces all four.
+    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkEveryMs },
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    // Malformed request lines and headers, and the timeouts above, answered in the API's shape.
+    clientErrorHandler,
     // Errors fastify raises before routing (a malformed URL, ...) get the same JSON shape.
     frameworkErrors: (err, _req, reply) => {
       sendError(reply, 400, 'bad_url', err.message);
     },
   });
-  app.decorateRequest('apiKey', null);
-  app.decorateRequest('auditWho', ANONYMOUS);
   app.decorate('swapIndex', (index: ScreeningIndex) => {
     current = screeningState(index);
   });
 
-  // Accepted keys by the header value that presented them, so a repeat caller costs one Map.get
-  // (no parsing, no hashing); emptied whenever the key file is re-read (a revoked key drops out).
-  const byAuthorization = new Map<string, Caller>();
-  const byXApiKey = new Map<string, Caller>();
-  let cachedGeneration = keys.generation;
-  const cachedCaller = (req: FastifyRequest): Caller | undefined => {
-    if (keys.generation !== cachedGeneration) {
-      byAuthorization.clear();
-      byXApiKey.clear();
-      cachedGeneration = keys.generation;
-    }
-    const auth = req.headers.authorization;
-    if (auth) return byAuthorization.get(auth);
-    const x = req.headers['x-api-key'];
-    return typeof x === 'string' && x ? byXApiKey.get(x) : undefined;
-  };
-  const rememberCaller = (req: FastifyRequest, key: ApiKeyRecord): Caller => {
-    const c = { key, who: auditWho(key.id, key.name) };
-    const auth = req.headers.authorization;
-    const x = req.headers['x-api-key'];
-    const cache = auth ? byAuthorization : byXApiKey;
-    const header = auth || (x as string);
-    if (cache.size >= 10_000) cache.clear();
-    cache.set(header, c);
-    return c;
-  };
-
-  // Callback-style hook: no promise per request on the hot path.
-  app.addHook('onRequest', (req, reply, done) => {
-    if (!req.url.startsWith('/v1/')) return done();
-    let caller = cachedCaller(req);
-    if (caller === undefined) {
-      const key = presentedKey(req);
-      if (key === null) {
-        if (opts.allowAnonymous) {
-          const wait = limiter.take('anonymous');
-          if (wait > 0) return rateLimited(reply, wait);
-          return done();
-        }
-        return refuse(
-          req,
-          reply,
-          401,
-          'missing_api_key',
-          'send an API key: Authorization: Bearer <key> or x-api-key (create one with `coinradar apikey create`)',
-          'none',
-        );
-      }
-      const c = keys.check(key);
-      if (!c.ok) {
-        const msg = c.reason === 'revoked_api_key' ? 'this API key has been revoked' : 'unknown API key';
-        return refuse(req, reply, 401, c.reason, msg, c.reason);
-      }
-      caller = rememberCaller(req, c.key);
-    }
-    req.apiKey = caller.key;
-    req.auditWho = caller.who;
-    const wait = limiter.take(caller.key.id);
-    if (wait > 0) return rateLimited(reply, wait);
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
     done();
   });
-
-  function refuse(
-    req: FastifyRequest,
-    reply: FastifyReply,
-    status: number,
-    code: string,
-    message: string,
-    keyLabel: string,
-  ): void {
-    audit.record({
-      ts: auditTime(),
-      key: keyLabel,
-      ip: req.ip,
-      route: req.url.slice(0, 200),
-      addresses: [],
-      matched: [],
-      lists: current.listTags,
-      status,
-    });
-    sendError(reply, status, code, message);
-  }
-
-  function rateLimited(reply: FastifyReply, waitMs: number): FastifyReply {
-    reply.header('retry-after', String(Math.max(1, Math.ceil(waitMs / 1000))));
-    return sendError(
-      reply,
-      429,
-      'rate_limited',
-      `rate limit of ${limiter.rate} requests/s per key exceeded; retry in ${waitMs} ms`,
-    );
-  }
+  app.addHook('onRequest', (_req, reply, done) => {
+    if (!closing) return done();
+    reply.header('connection', 'close');
+    sendError(reply, 503, 'shutting_down', 'the server is shutting down; retry on another instance or later');
+  });
+  installAccessControl(app, {
+    keys,
+    limiter,
+    audit,
+    allowAnonymous: !!opts.allowAnonymous,
+    listTags: () => current.listTags,
+  });
 
   /** Audit one batch (POST, or GET on the chain path); returns the addresses that matched. */
   function auditBatch(
@@ -283,8 +218,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return { state, results, matched: auditBatch(req, route, state, addresses, results) };
   }
 
-  app.get('/openapi.json', async () => doc);
-  app.get('/healthz', async () => ({
+  app.get('/openapi.json', { config: { public: true } }, async () => doc);
+  app.get('/healthz', { config: { public: true } }, async () => ({
     ok: true,
     addresses: current.index.size,
     lists: current.lists,
@@ -355,9 +290,19 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     async () => ({ lists: current.lists, ...(chainInfo ? { chain: chainInfo } : {}) }),
   );
 
-  app.setNotFoundHandler((req, reply) =>
-    sendError(reply, 404, 'not_found', `no route ${req.method} ${req.url.slice(0, 200)}`),
-  );
+  // Reached only past the access check (a caller with a key, or anonymous access allowed).
+  app.setNotFoundHandler((req, reply) => {
+    const url = req.url.slice(0, 200);
+    // The router matches the path for another method: 405 with the methods it takes.
+    const allow = ['GET', 'HEAD', 'POST'].filter(
+      (method) => method !== req.method && app.findRoute({ method, url: req.url }) !== null,
+    );
+    if (allow.length > 0) {
+      reply.header('allow', allow.join(', '));
+      return sendError(reply, 405, 'method_not_allowed', `${req.method} is not allowed on ${url}`);
+    }
+    return sendError(reply, 404, 'not_found', `no route ${req.method} ${url}`);
+  });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err.validation) {
@@ -380,7 +325,12 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       return sendError(reply, 400, 'bad_json', err.message);
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
-      return sendError(reply, err.statusCode, 'bad_request', err.message);
+      return sendError(
+        reply,
+        err.statusCode,
+        err.statusCode === 408 ? 'request_timeout' : 'bad_request',
+        err.message,
+      );
     req.log.error(err);
     return sendError(reply, 500, 'internal', 'internal error');
   });

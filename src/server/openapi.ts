@@ -131,6 +131,7 @@ export function openApiDocument(opts: {
     );
   const common = {
     '401': 'missing_api_key, invalid_api_key or revoked_api_key',
+    '408': 'request_timeout (headers or body not received in time; the connection is closed)',
     '429': 'rate_limited (Retry-After header says when to retry)',
   };
   return {

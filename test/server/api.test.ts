@@ -11,9 +11,9 @@ import { buildServer } from '../../src/server/app.js';
 import { AuditLog, auditWho, type AuditEntry } from '../../src/server/audit.js';
 import { batchResponseSchema, resultSchema } from '../../src/server/openapi.js';
 import { ApiKeyFile } from '../../src/server/keys.js';
+import { listAndKey, FIX, TIAN } from './fixture.js';
 import { runCli } from '../cli-run.js';
 
-const FIX = 'test/fixtures/sanctions';
 const dir = mkdtempSync(join(tmpdir(), 'cr-api-'));
 const index = new ScreeningIndex();
 const keys = new ApiKeyFile(join(dir, 'db.keys.json'));
@@ -21,19 +21,8 @@ const auditPath = join(dir, 'db.audit.jsonl');
 const audit = new AuditLog(auditPath);
 let key = '';
 let keyId = '';
-const TIAN = '1Hn9ErTCPRP6j5UDBeuXPGuq5RtRjFJxJQ';
 
-before(() => {
-  const l = parseSdnCsv([`${FIX}/sdn.csv`, `${FIX}/add.csv`, `${FIX}/alt.csv`], { published: '2022-01' });
-  index.addVersion(
-    { versionId: 1, list: 'ofac-sdn', published: '2022-01', checksum: l.checksum },
-    l.entities,
-    l.addresses,
-  );
-  const c = keys.create('analyst one');
-  key = c.key;
-  keyId = c.record.id;
-});
+before(() => ({ key, keyId } = listAndKey(index, keys)));
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
