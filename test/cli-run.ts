@@ -1,11 +1,11 @@
 // Runs coinradar commands in-process (commander with the real registrations), capturing what they
 // write to stdout and stderr.
 import { Command } from 'commander';
-import { commands } from '../src/cli/commands.js';
+import { commandsFor } from '../src/cli/commands.js';
 
 export async function runCli(args: string[]): Promise<{ out: string; err: string }> {
   const program = new Command().exitOverride();
-  for (const c of commands) c.register(program);
+  for (const c of await commandsFor(args)) c.register(program);
   let out = '';
   let err = '';
   const write = process.stdout.write.bind(process.stdout);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { commands } from './commands.js';
+import { commandsFor } from './commands.js';
 
 // `coinradar flows | head` closes the pipe early: that is the reader's choice, not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -15,7 +15,7 @@ program
     'find cryptocurrency activity in network flows, follow the money on the chain, screen it against sanctions lists',
   )
   .version('0.1.0');
-for (const c of commands) c.register(program);
+for (const c of await commandsFor(process.argv.slice(2))) c.register(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`coinradar: ${e instanceof Error ? e.message : String(e)}\n`);
