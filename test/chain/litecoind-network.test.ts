@@ -3,7 +3,6 @@
 // decides), so an rltc1 address is found; a wrong --network is an error naming both networks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,19 +10,8 @@ import { addressText } from '../../src/chain/address.js';
 import { NETWORKS } from '../../src/chain/network.js';
 import { ScriptType } from '../../src/chain/script.js';
 import { p2wpkhScript } from '../../src/chain/synthetic.js';
+import { cliProcess } from './cli-process.js';
 import { litecoindMissing, RegtestNode } from './regtest-node.js';
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', ...args],
-      { encoding: 'utf8', timeout: 120000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 test('litecoind regtest: chain ingest without --network stores rltc1 addresses (RPC and blk files); a wrong --network is refused', async (t) => {
   const missing = litecoindMissing();
@@ -41,7 +29,7 @@ test('litecoind regtest: chain ingest without --network stores rltc1 addresses (
     assert.match(address, /^rltc1/);
 
     const rpcDb = join(dir, 'rpc.duckdb');
-    const ing = await cli(['chain', 'ingest', '--rpc', node.rpcUrl, '--db', rpcDb]);
+    const ing = await cliProcess(['chain', 'ingest', '--rpc', node.rpcUrl, '--db', rpcDb]);
     assert.equal(ing.code, 0, ing.stderr);
     assert.match(
       ing.stderr,
@@ -51,13 +39,13 @@ test('litecoind regtest: chain ingest without --network stores rltc1 addresses (
       ),
     );
     assert.match(ing.stderr, /^indexed 4 blocks \(tip 3\)/m);
-    const c = await cli(['chain', 'cluster', address, '--db', rpcDb, '--format', 'json']);
+    const c = await cliProcess(['chain', 'cluster', address, '--db', rpcDb, '--format', 'json']);
     assert.equal(c.code, 0, c.stderr);
     assert.deepEqual(JSON.parse(c.stdout).addresses, [address]);
 
     // --network only asserts: the wrong one is an error naming both, and nothing is stored.
     const wrongDb = join(dir, 'wrong.duckdb');
-    const wrong = await cli([
+    const wrong = await cliProcess([
       'chain',
       'ingest',
       '--rpc',
@@ -74,7 +62,7 @@ test('litecoind regtest: chain ingest without --network stores rltc1 addresses (
         `--network bitcoin does not match the data: the node's genesis block ${net.genesis} is litecoin-regtest's`,
       ),
     );
-    const right = await cli([
+    const right = await cliProcess([
       'chain',
       'ingest',
       '--rpc',
@@ -90,7 +78,7 @@ test('litecoind regtest: chain ingest without --network stores rltc1 addresses (
     // The block files: same answer from magic + genesis, from the data dir, without --network.
     await node.stop();
     const blkDb = join(dir, 'blk.duckdb');
-    const fromBlk = await cli(['chain', 'ingest', node.datadir, '--db', blkDb]);
+    const fromBlk = await cliProcess(['chain', 'ingest', node.datadir, '--db', blkDb]);
     assert.equal(fromBlk.code, 0, fromBlk.stderr);
     assert.match(
       fromBlk.stderr,
@@ -99,10 +87,10 @@ test('litecoind regtest: chain ingest without --network stores rltc1 addresses (
         'm',
       ),
     );
-    const c2 = await cli(['chain', 'cluster', address, '--db', blkDb, '--format', 'json']);
+    const c2 = await cliProcess(['chain', 'cluster', address, '--db', blkDb, '--format', 'json']);
     assert.equal(c2.code, 0, c2.stderr);
     assert.deepEqual(JSON.parse(c2.stdout).addresses, [address]);
-    const wrongBlk = await cli([
+    const wrongBlk = await cliProcess([
       'chain',
       'ingest',
       node.blocksDir,

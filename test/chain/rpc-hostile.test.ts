@@ -4,7 +4,7 @@
 // and the node's own error. A real litecoind covers the honest node (litecoind.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { NETWORKS } from '../../src/chain/network.js';
 import { DuckDbChainStore } from '../../src/store/duckdb/chain.js';
 import { blockHash, buildBlock, coinbaseTx, p2pkhScript } from '../../src/chain/synthetic.js';
 import { hashHex } from '../../src/chain/hash.js';
+import { cliProcess } from './cli-process.js';
 
 type Handler = (body: string, req: IncomingMessage, res: ServerResponse) => void;
 
@@ -425,25 +426,13 @@ test('getblock batches past the cap are split (down to one block); a single bloc
   }
 });
 
-function cliAsync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', ...args],
-      { encoding: 'utf8', timeout: 60000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
 test('chain ingest --rpc: a wrong-typed getblockchaininfo exits non-zero naming method, URL and field', async () => {
   const n = await fakeNode((body, _req, res) =>
     res.end(reply(body, () => ({ chain: 'main', blocks: null, bestblockhash: null }))),
   );
   const dir = mkdtempSync(join(tmpdir(), 'cr-rpc-cli-'));
   try {
-    const r = await cliAsync(['chain', 'ingest', '--rpc', n.url, '--db', join(dir, 'db.duckdb')]);
+    const r = await cliProcess(['chain', 'ingest', '--rpc', n.url, '--db', join(dir, 'db.duckdb')]);
     assert.notEqual(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
@@ -451,7 +440,7 @@ test('chain ingest --rpc: a wrong-typed getblockchaininfo exits non-zero naming 
     );
     assert.doesNotMatch(r.stderr, /indexed 0 blocks|s3cret-pw/);
     // Bad option values are errors before any connection.
-    const bad = await cliAsync([
+    const bad = await cliProcess([
       'chain',
       'ingest',
       '--rpc',
@@ -472,7 +461,7 @@ test('chain ingest --rpc: a wrong-typed getblockchaininfo exits non-zero naming 
 test('chain ingest of a file that is not a block (README.md) exits non-zero naming file and offset', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cr-raw-cli-'));
   try {
-    const r = await cliAsync(['chain', 'ingest', 'README.md', '--db', join(dir, 'db.duckdb')]);
+    const r = await cliProcess(['chain', 'ingest', 'README.md', '--db', join(dir, 'db.duckdb')]);
     assert.notEqual(r.code, 0, r.stderr);
     assert.match(r.stderr, /README\.md:\d+: not a block: /);
     assert.doesNotMatch(r.stderr, /indexed 0 blocks/);
