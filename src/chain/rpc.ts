@@ -130,7 +130,15 @@ export class NodeRpc {
   private id = 0;
 
   constructor(readonly opts: RpcOptions) {
-    const u = new URL(opts.url);
+    let u: URL;
+    try {
+      u = new URL(opts.url);
+    } catch {
+      // Not echoed: the text may hold a password.
+      throw new Error('the RPC URL is not a URL (expected http://user:password@host:port)');
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new Error(`the RPC URL must be http: or https:, not ${u.protocol}`);
     let user = decodeURIComponent(u.username);
     let pass = decodeURIComponent(u.password);
     if (opts.cookieFile) {
@@ -278,7 +286,7 @@ export class NodeRpc {
    * Send and decode. Bitcoin Core answers RPC errors with HTTP 500/404 and a JSON body, so the
    * body is parsed before the status decides; 401 carries no body.
    */
-  private async exchange(method: string, payload: unknown): Promise<unknown> {
+  private async exchange(method: string, payload: unknown, params?: unknown[]): Promise<unknown> {
     const { status, body } = await this.post(method, JSON.stringify(payload));
     if (status === 401) throw this.fail(method, 'auth', 'HTTP 401: the node refused the credentials', status);
     const s = body.toString('utf8');
@@ -302,7 +310,7 @@ export class NodeRpc {
         status,
       );
     if (!Array.isArray(parsed) && (parsed as RpcReply).error != null)
-      throw this.nodeError(method, (parsed as RpcReply).error, status);
+      throw this.nodeError(method, (parsed as RpcReply).error, status, params);
     if (status < 200 || status >= 300)
       throw this.fail(
         method,
@@ -340,10 +348,14 @@ export class NodeRpc {
 
   /** One call. With a shape the result is checked and typed; without, it is trusted (tests, tools). */
   async call<T = unknown>(method: string, params: unknown[] = [], shape?: Shape<T>): Promise<T> {
-    const r = (await this.exchange(method, { jsonrpc: '1.0', id: ++this.id, method, params })) as RpcReply;
+    const r = (await this.exchange(
+      method,
+      { jsonrpc: '1.0', id: ++this.id, method, params },
+      params.length > 0 ? params : undefined,
+    )) as RpcReply;
     if (Array.isArray(r)) throw this.fail(method, 'type', 'answer is an array, expected one JSON-RPC reply');
     if (!('result' in r)) throw this.fail(method, 'type', 'reply has neither result nor error');
-    return this.checked(method, r.result, shape);
+    return this.checked(method, r.result, shape, params.length > 0 ? params : undefined);
   }
 
   /** Several calls of one method in one HTTP request; results in order, each checked. */

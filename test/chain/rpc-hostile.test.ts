@@ -124,7 +124,7 @@ test('RPC errors name method, URL (no password), HTTP status and the node error:
     named(e1, 'getblockhash', n.where, 'rpc');
     assert.equal(e1.status, 500);
     assert.equal(e1.code, -8);
-    assert.match(e1.message, /HTTP 500, node error -8: Block height out of range/);
+    assert.match(e1.message, /HTTP 500, node error -8: Block height out of range \(params \[999\]\)$/);
     mode = 'html';
     const e2 = await rejection(rpc.call('getblockchaininfo'));
     named(e2, 'getblockchaininfo', n.where, 'non-json');
@@ -184,6 +184,8 @@ test('wrong types refused with method, URL and field: getblockchaininfo, getbloc
       (await rejection(networkOfNode(rpc))).message,
       /field "chain" is the number 7, expected a string/,
     );
+    info = null;
+    assert.match((await rejection(networkOfNode(rpc))).message, /: result is null, expected an object$/);
     info = 'a string';
     assert.match(
       (await rejection(networkOfNode(rpc))).message,
@@ -324,6 +326,19 @@ test('--rpc-max-bytes: a body past the cap is aborted while streaming; memory do
     await new Promise((r) => setTimeout(r, 100));
     assert.ok(sent < cap + 16 * 1024 * 1024, `server got to send ${sent} bytes`);
     assert.ok(grew < 64 * 1024 * 1024, `RSS grew by ${grew} bytes`);
+    console.log(`cap 1 MiB: server sent ${sent} bytes, RSS grew ${(grew / 1048576).toFixed(1)} MiB`);
+    // The issue's case at the default cap (32 MiB): a 700 MB answer stops at the cap.
+    sent = 0;
+    stopped = false;
+    const rss1 = process.memoryUsage().rss;
+    const d = await rejection(new NodeRpc({ url: endless.url }).call('getblock', ['aa', 0]));
+    named(d, 'getblock', endless.where, 'too-large');
+    assert.match(d.message, /cap of 33554432 bytes/);
+    const grewDefault = process.memoryUsage().rss - rss1;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(sent < 33554432 + 16 * 1024 * 1024, `server got to send ${sent} bytes`);
+    assert.ok(grewDefault < 160 * 1024 * 1024, `RSS grew by ${grewDefault} bytes`);
+    console.log(`default cap: server sent ${sent} bytes, RSS grew ${(grewDefault / 1048576).toFixed(1)} MiB`);
     const e2 = await rejection(new NodeRpc({ url: declared.url, maxBytes: cap }).call('getblock', ['aa', 0]));
     named(e2, 'getblock', declared.where, 'too-large');
     assert.match(e2.message, /answer of 700000000 bytes is larger than the cap of 1048576 bytes .*not read/);
@@ -452,6 +467,17 @@ test('chain ingest --rpc: a wrong-typed getblockchaininfo exits non-zero naming 
     ]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--rpc-timeout takes a whole number above 0/);
+    const notUrl = await cliProcess([
+      'chain',
+      'ingest',
+      '--rpc',
+      'http://cr:s3cret-pw@[nowhere',
+      '--db',
+      join(dir, 'db.duckdb'),
+    ]);
+    assert.notEqual(notUrl.code, 0);
+    assert.match(notUrl.stderr, /the RPC URL is not a URL/);
+    assert.doesNotMatch(notUrl.stderr, /s3cret-pw/);
   } finally {
     await close(n.server);
     rmSync(dir, { recursive: true, force: true });
