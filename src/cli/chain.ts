@@ -171,7 +171,7 @@ export function register(program: Command): void {
             policy: { change: o.changePolicy },
             checkMerkle: o.merkle,
           });
-          process.stderr.write(`network ${r.network} (from ${r.networkFrom})\n`);
+          process.stderr.write(`network ${r.network}: ${r.networkFrom}\n`);
           process.stderr.write(
             `indexed ${r.blocks} blocks (tip ${r.tipHeight}); index holds ${r.txs} txs, ${r.outputs} outputs, ${r.addresses} addresses; ` +
               `clusters [${policyLabel(r.clusters.policy).join(', ')}]: ${r.clusters.txsFolded} txs folded, ${r.clusters.coinjoinSkipped} CoinJoin-like skipped; ${r.seconds.toFixed(1)} s\n`,
