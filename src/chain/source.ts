@@ -264,20 +264,24 @@ export async function* blocksFromRpc(
           `result for block ${hashes[i]} is not hex: a non-hex digit at character ${buf.length * 2}`,
         );
       const where = `${rpc.where}#${heights[i]}`;
+      // A block the node serves must parse and be the one asked for: skipping it would only move
+      // the failure to the next block ("does not extend the indexed tip"), far from its cause.
+      const bad = (detail: string) =>
+        new RpcError('getblock', rpc.where, 'type', `block ${hashes[i]} at height ${heights[i]}: ${detail}`);
       try {
         parser.parse(buf, 0, buf.length);
       } catch (e) {
         if (!(e instanceof ChainParseError)) throw e;
         diag.problem({ source: where, offset: e.offset, unit: 'byte', kind: e.kind, message: e.message });
-        continue;
+        throw bad(`does not parse at byte ${e.offset}: ${e.message}`);
       }
       if (parser.mwebBytes > 0) {
         diag.add('chain.mweb_blocks');
         diag.add('chain.mweb_bytes_skipped', parser.mwebBytes);
       }
-      if (hashHex(parser.hash) !== hashes[i])
-        throw new Error(`${where}: block hash ${hashHex(parser.hash)} is not ${hashes[i]}`);
-      if (!merkleCheck(parser, where, diag, opts.checkMerkle ?? false)) continue;
+      if (hashHex(parser.hash) !== hashes[i]) throw bad(`the node sent block ${hashHex(parser.hash)}`);
+      if (!merkleCheck(parser, where, diag, opts.checkMerkle ?? false))
+        throw bad('merkle root does not match its transactions');
       yield { height: heights[i], block: parser, where };
     }
   }

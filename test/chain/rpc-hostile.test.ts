@@ -209,6 +209,20 @@ test('wrong types refused with method, URL and field: getblockchaininfo, getbloc
     const e4 = await rejection(drain());
     named(e4, 'getblock', n.where, 'type');
     assert.match(e4.message, /not hex: a non-hex digit at character 80/);
+    // A block that does not parse, and a good block that is not the one asked for.
+    block = '00'.repeat(100);
+    const e6 = await rejection(drain());
+    named(e6, 'getblock', n.where, 'type');
+    assert.match(e6.message, /block (cd)+ at height 0: does not parse at byte \d+: /);
+    const other = buildBlock(
+      Buffer.alloc(32),
+      [coinbaseTx(0, [{ value: 1, script: p2pkhScript(Buffer.alloc(20)) }])],
+      1,
+    );
+    block = other.toString('hex');
+    const e7 = await rejection(drain());
+    named(e7, 'getblock', n.where, 'type');
+    assert.match(e7.message, new RegExp(`at height 0: the node sent block ${hashHex(blockHash(other))}$`));
     hash = null;
     const e5 = await rejection(drain());
     named(e5, 'getblockhash', n.where, 'type');
