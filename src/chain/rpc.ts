@@ -144,6 +144,8 @@ export class NodeRpc {
     if (opts.cookieFile) {
       const cookie = readFileSync(opts.cookieFile, 'utf8').trim();
       const k = cookie.indexOf(':');
+      if (k <= 0)
+        throw new Error(`${opts.cookieFile}: not a node cookie file (expected user:password on one line)`);
       user = cookie.slice(0, k);
       pass = cookie.slice(k + 1);
     }

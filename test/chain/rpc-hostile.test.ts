@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
@@ -83,7 +83,7 @@ test('RPC errors name method, URL (no password), HTTP status and the node error:
   assert.match(refused.message, /ECONNREFUSED/);
 
   let mode = '';
-  const n = await fakeNode((body, _req, res) => {
+  const n = await fakeNode((body, req, res) => {
     if (mode === 'rpc-error') {
       res.writeHead(500, { 'content-type': 'application/json' });
       res.end(
@@ -109,6 +109,8 @@ test('RPC errors name method, URL (no password), HTTP status and the node error:
           ),
         ),
       );
+    } else if (mode === 'auth-echo') {
+      res.end(JSON.stringify({ result: req.headers.authorization, error: null, id: JSON.parse(body).id }));
     } else if (mode === 'batch-dup') {
       const qs = JSON.parse(body) as { id: number }[];
       res.end(JSON.stringify(qs.map(() => ({ result: 1, error: null, id: qs[0].id }))));
@@ -149,6 +151,24 @@ test('RPC errors name method, URL (no password), HTTP status and the node error:
     named(e5, 'getblock', n.where, 'rpc');
     assert.equal(e5.code, -5);
     assert.match(e5.message, /node error -5: Block not found \(params \["bb",0\]\)/);
+    // Credentials from the cookie file; a file that is not one is refused by name.
+    const dir = mkdtempSync(join(tmpdir(), 'cr-cookie-'));
+    try {
+      writeFileSync(join(dir, '.cookie'), '__cookie__:abc123\n');
+      writeFileSync(join(dir, 'bad'), 'no-colon-here\n');
+      mode = 'auth-echo';
+      const hdr = await new NodeRpc({
+        url: `http://127.0.0.1:${n.port}`,
+        cookieFile: join(dir, '.cookie'),
+      }).call('echo');
+      assert.equal(hdr, 'Basic ' + Buffer.from('__cookie__:abc123').toString('base64'));
+      assert.throws(
+        () => new NodeRpc({ url: n.url, cookieFile: join(dir, 'bad') }),
+        /bad: not a node cookie file \(expected user:password on one line\)/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     mode = 'batch-dup';
     named(
       await rejection(rpc.batch('getblockhash', [[1], [2]], wholeNumber)),
