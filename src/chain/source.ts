@@ -66,7 +66,7 @@ export function scanBlocksDir(blocksDir: string, diag: Diagnostics, asserted?: C
   if (files.length === 0) throw new Error(`${blocksDir}: no blk*.dat files`);
   const key = readXorKey(blocksDir);
   if (key) diag.add('chain.xor_obfuscated_files', files.length);
-  const first = loadBlockFile(files[0], key);
+  let first: Buffer | null = loadBlockFile(files[0], key);
   const { magic, networks } = blockFileNetworks(first, files[0]);
   if (asserted && !networks.includes(asserted))
     throw new Error(
@@ -77,7 +77,9 @@ export function scanBlocksDir(blocksDir: string, diag: Diagnostics, asserted?: C
   const parser = new ParsedBlock();
   const records: BlockRecord[] = [];
   for (let i = 0; i < files.length; i++) {
-    const buf = i === 0 ? first : loadBlockFile(files[i], key);
+    const buf = first ?? loadBlockFile(files[i], key);
+    // Only one whole blk file (up to 128 MiB) is held at a time.
+    first = null;
     records.push(...scanBlockFile(buf, files[i], i, magicBytes, diag, parser));
     diag.add('chain.file_bytes', buf.length);
   }
@@ -152,8 +154,8 @@ export async function* blocksOfScan(
  */
 export function blockFromRaw(path: string, diag: Diagnostics, opts: SourceOptions = {}): SourcedBlock {
   let buf = readFileSync(path);
-  const text = buf.subarray(0, Math.min(buf.length, 4096)).toString('latin1');
-  if (/^[0-9a-fA-F\s]+$/.test(text)) {
+  const head = buf.subarray(0, Math.min(buf.length, 4096)).toString('latin1');
+  if (/^[0-9a-fA-F\s]+$/.test(head)) {
     const hex = buf.toString('latin1').replace(/\s+/g, '');
     buf = Buffer.from(hex, 'hex');
     // Buffer.from stops at the first non-hex pair: name where the hex ends instead of parsing a stub.
