@@ -154,8 +154,10 @@ export async function* blocksOfScan(
  */
 export function blockFromRaw(path: string, diag: Diagnostics, opts: SourceOptions = {}): SourcedBlock {
   let buf = readFileSync(path);
+  // Hex text when it opens with a header's worth of hex digits (160): binary headers never do, and
+  // a bad digit further on is then reported where it is rather than parsed as binary.
   const head = buf.subarray(0, Math.min(buf.length, 4096)).toString('latin1');
-  if (/^[0-9a-fA-F\s]+$/.test(head)) {
+  if (/^[0-9a-fA-F]{160}/.test(head.replace(/\s+/g, ''))) {
     const hex = buf.toString('latin1').replace(/\s+/g, '');
     buf = Buffer.from(hex, 'hex');
     // Buffer.from stops at the first non-hex pair: name where the hex ends instead of parsing a stub.
