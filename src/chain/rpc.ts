@@ -113,6 +113,49 @@ export function record<S extends Record<string, Shape<unknown>>>(
   };
 }
 
+/**
+ * Most JSON values (containers and array/object members) and the deepest nesting an answer may
+ * hold. The byte cap alone does not bound memory: 32 MiB of `[[[[…` or `[0,0,0,…` parses into
+ * hundreds of MB of objects (10 million nested arrays: 8.6 s and 667 MB RSS in JSON.parse). The
+ * answers we use are a few dozen values each (getblockchaininfo) or a few per block in a batch.
+ */
+export const JSON_MAX_VALUES = 100_000;
+export const JSON_MAX_DEPTH = 64;
+
+/**
+ * One linear pass over the raw body outside strings (strings are skipped with indexOf, so the
+ * megabytes of block hex cost a few native calls): counts containers and separators and tracks
+ * depth. Returns what is over budget, or null.
+ */
+export function jsonOverBudget(
+  b: Buffer,
+  maxValues = JSON_MAX_VALUES,
+  maxDepth = JSON_MAX_DEPTH,
+): string | null {
+  let values = 0;
+  let depth = 0;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (c === 0x22) {
+      // Jump to the closing quote: one not preceded by an odd run of backslashes.
+      let q = i;
+      for (;;) {
+        q = b.indexOf(0x22, q + 1);
+        if (q < 0) return null; // unterminated: JSON.parse says so
+        let k = q - 1;
+        while (b[k] === 0x5c) k--;
+        if ((q - 1 - k) % 2 === 0) break;
+      }
+      i = q;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return `nesting deeper than ${maxDepth} levels`;
+      if (++values > maxValues) return `more than ${maxValues} JSON values`;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+    else if (c === 0x2c && ++values > maxValues) return `more than ${maxValues} JSON values`;
+  }
+  return null;
+}
+
 interface RpcReply {
   id?: unknown;
   result?: unknown;
@@ -291,6 +334,9 @@ export class NodeRpc {
   private async exchange(method: string, payload: unknown, params?: unknown[]): Promise<unknown> {
     const { status, body } = await this.post(method, JSON.stringify(payload));
     if (status === 401) throw this.fail(method, 'auth', 'HTTP 401: the node refused the credentials', status);
+    const over = jsonOverBudget(body);
+    if (over)
+      throw this.fail(method, 'too-large', `HTTP ${status}, answer holds ${over}; not parsed`, status);
     const s = body.toString('utf8');
     let parsed: unknown;
     try {

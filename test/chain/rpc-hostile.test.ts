@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
-import { NodeRpc, RpcError, wholeNumber, type RpcFailure } from '../../src/chain/rpc.js';
+import { jsonOverBudget, NodeRpc, RpcError, wholeNumber, type RpcFailure } from '../../src/chain/rpc.js';
 import { blocksFromRpc, networkOfNode } from '../../src/chain/source.js';
 import { ingestChain } from '../../src/chain/ingest.js';
 import { NETWORKS } from '../../src/chain/network.js';
@@ -527,5 +527,43 @@ test('chain ingest of a file that is not a block (README.md) exits non-zero nami
     assert.doesNotMatch(r.stderr, /indexed 0 blocks/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('JSON bombs under the byte cap (deep nesting, millions of values) are refused before parsing', async () => {
+  // Strings are skipped whole, escaped quotes included: brackets and commas inside do not count.
+  // Outside the strings: { , , [ , = five values, depth 2.
+  const mixed = Buffer.from('{"a":"[[[[,,,,\\"[[[[","b":"\\\\","c":[1,2]}');
+  assert.deepEqual(JSON.parse(mixed.toString()), { a: '[[[[,,,,"[[[[', b: '\\', c: [1, 2] });
+  assert.equal(jsonOverBudget(mixed, 5, 2), null);
+  assert.equal(jsonOverBudget(mixed, 4, 2), 'more than 4 JSON values');
+  assert.equal(jsonOverBudget(Buffer.from('[[[1]]]'), 10, 2), 'nesting deeper than 2 levels');
+  assert.equal(jsonOverBudget(Buffer.from('[1,2,3,4]'), 3, 2), 'more than 3 JSON values');
+  let body = '';
+  const n = await fakeNode((_b, _req, res) => res.end(body));
+  try {
+    const rpc = new NodeRpc({ url: n.url });
+    for (const [bomb, why] of [
+      ['['.repeat(5_000_000) + ']'.repeat(5_000_000), /nesting deeper than 64 levels/],
+      ['{"result":[' + '0,'.repeat(10_000_000) + '0],"error":null,"id":1}', /more than 100000 JSON values/],
+    ] as const) {
+      body = bomb;
+      global.gc?.();
+      const rss0 = process.memoryUsage().rss;
+      const t0 = performance.now();
+      const e = await rejection(rpc.call('getblockchaininfo'));
+      const ms = performance.now() - t0;
+      const grew = process.memoryUsage().rss - rss0;
+      named(e, 'getblockchaininfo', n.where, 'too-large');
+      assert.match(e.message, why);
+      assert.match(e.message, /; not parsed$/);
+      assert.ok(ms < 3000, `${ms} ms`);
+      assert.ok(grew < 128 * 1024 * 1024, `RSS grew by ${grew} bytes`);
+      console.log(
+        `${bomb.length} byte bomb refused in ${ms.toFixed(0)} ms, RSS +${(grew / 1048576).toFixed(1)} MiB`,
+      );
+    }
+  } finally {
+    await close(n.server);
   }
 });
