@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Diagnostics } from '../flow/diagnostics.js';
 import { ChainParseError, ParsedBlock } from './block.js';
+import { NETWORKS, networksByMagic, type ChainNetwork } from './network.js';
 
 /** One block record found in a block file. */
 export interface BlockRecord {
@@ -130,4 +131,23 @@ export function scanBlockFile(
 function isZero(buf: Buffer, from: number): boolean {
   for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
   return true;
+}
+
+/**
+ * The networks a block file can belong to, from the magic of its first record. A file that starts
+ * with no known magic is not a block file (or belongs to a network coinradar does not know): an
+ * error at file:0 rather than a run of bad-magic warnings and "indexed 0 blocks".
+ */
+export function blockFileNetworks(buf: Buffer, file: string): { magic: string; networks: ChainNetwork[] } {
+  if (buf.length < 8) throw new Error(`${file}:0: ${buf.length} bytes, too short for a block record`);
+  const magic = buf.subarray(0, 4).toString('hex');
+  const networks = networksByMagic(magic);
+  if (networks.length === 0)
+    throw new Error(
+      `${file}:0: not a block file: found ${magic} where a record's magic belongs; known magics: ` +
+        Object.values(NETWORKS)
+          .map((n) => `${n.name} ${n.magic}`)
+          .join(', '),
+    );
+  return { magic, networks };
 }

@@ -7,7 +7,12 @@ import { defaultDbPath } from '../store/store.js';
 import { policyLabel } from '../chain/cluster.js';
 import { exposure } from '../chain/exposure.js';
 import { ingestChain, type ChainSourceSpec } from '../chain/ingest.js';
-import { networkByName, NETWORKS } from '../chain/network.js';
+import { networkByName, NETWORKS, type ChainNetwork } from '../chain/network.js';
+import {
+  DEFAULT_RPC_CONNECT_TIMEOUT_MS,
+  DEFAULT_RPC_MAX_BYTES,
+  DEFAULT_RPC_TIMEOUT_MS,
+} from '../chain/rpc.js';
 import { attributePools, payoutsTo, type PoolAttribution } from '../chain/pools.js';
 import { TagSet, tagFile, TAG_MINING_POOL } from '../chain/tags.js';
 import { parseTimeBound, trace, type TaintPolicy } from '../chain/trace.js';
@@ -29,12 +34,32 @@ function out(format: string, json: unknown, table: () => string): void {
   process.stdout.write((f === 'json' ? JSON.stringify(json, null, 2) : table()) + '\n');
 }
 
-/** A blocks directory from a path: blocks/ itself, a data dir, or a data dir's network subdir. */
-function blocksDirOf(path: string, subdir: string): string {
-  for (const c of [path, join(path, 'blocks'), join(path, subdir, 'blocks')]) {
-    if (existsSync(c) && statSync(c).isDirectory() && existsSync(join(c, 'blk00000.dat'))) return c;
-  }
-  return path;
+/**
+ * A blocks directory from a path: blocks/ itself, a data dir, or a data dir's network subdir (of
+ * the asserted network, or of any network when none is given; more than one is an error).
+ */
+function blocksDirOf(path: string, asserted?: ChainNetwork): string {
+  const subdirs = asserted
+    ? [asserted.dataSubdir]
+    : [...new Set(Object.values(NETWORKS).map((n) => n.dataSubdir))];
+  const found = [path, join(path, 'blocks'), ...subdirs.map((d) => join(path, d, 'blocks'))].filter(
+    (c, i, all) =>
+      all.indexOf(c) === i &&
+      existsSync(c) &&
+      statSync(c).isDirectory() &&
+      existsSync(join(c, 'blk00000.dat')),
+  );
+  if (found.length > 1)
+    throw new Error(`${path} holds block files of several networks (${found.join(', ')}): name one`);
+  return found[0] ?? path;
+}
+
+/** A positive whole number option (ms, bytes). */
+function positive(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = wholeNumber(name, v);
+  if (n <= 0) throw new Error(`${name} takes a whole number above 0, not ${v}`);
+  return n;
 }
 
 function poolFile(path?: string): Map<string, string> {
@@ -84,9 +109,23 @@ export function register(program: Command): void {
     .command('ingest [source]')
     .description('index blocks from a blocks directory (blk*.dat), a raw/hex block file, or a node (--rpc)')
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
-    .option('--network <name>', `one of ${Object.keys(NETWORKS).join(', ')}`, 'bitcoin')
+    .option(
+      '--network <name>',
+      `assert the network (${Object.keys(NETWORKS).join(', ')}); it is read from the node or the block files, and a mismatch is an error`,
+    )
     .option('--rpc <url>', 'node JSON-RPC, http://user:password@host:port')
     .option('--cookie <file>', "the node's .cookie file for RPC credentials")
+    .option('--rpc-timeout <ms>', 'deadline for each whole RPC answer', String(DEFAULT_RPC_TIMEOUT_MS))
+    .option(
+      '--rpc-connect-timeout <ms>',
+      'deadline for the RPC connection',
+      String(DEFAULT_RPC_CONNECT_TIMEOUT_MS),
+    )
+    .option(
+      '--rpc-max-bytes <n>',
+      'largest RPC answer read; past it the request is aborted (batches of blocks are split first)',
+      String(DEFAULT_RPC_MAX_BYTES),
+    )
     .option('--merkle', 'check every block merkle root', false)
     .option(
       '--change-policy',
@@ -98,19 +137,30 @@ export function register(program: Command): void {
         source: string | undefined,
         o: {
           db: string;
-          network: string;
+          network?: string;
           rpc?: string;
           cookie?: string;
+          rpcTimeout: string;
+          rpcConnectTimeout: string;
+          rpcMaxBytes: string;
           merkle: boolean;
           changePolicy: boolean;
         },
       ) => {
-        const net = networkByName(o.network);
+        const net = o.network === undefined ? undefined : networkByName(o.network);
         let spec: ChainSourceSpec;
-        if (o.rpc) spec = { kind: 'rpc', url: o.rpc, cookieFile: o.cookie };
+        if (o.rpc)
+          spec = {
+            kind: 'rpc',
+            url: o.rpc,
+            cookieFile: o.cookie,
+            timeoutMs: positive('--rpc-timeout', o.rpcTimeout),
+            connectTimeoutMs: positive('--rpc-connect-timeout', o.rpcConnectTimeout),
+            maxBytes: positive('--rpc-max-bytes', o.rpcMaxBytes),
+          };
         else if (!source) throw new Error('give a blocks directory, a block file, or --rpc');
         else if (statSync(source).isDirectory())
-          spec = { kind: 'blocks-dir', path: blocksDirOf(source, net.dataSubdir) };
+          spec = { kind: 'blocks-dir', path: blocksDirOf(source, net) };
         else spec = { kind: 'raw', path: source };
         let shown = 0;
         const diag = new Diagnostics(100, (p) => {
@@ -121,6 +171,7 @@ export function register(program: Command): void {
             policy: { change: o.changePolicy },
             checkMerkle: o.merkle,
           });
+          process.stderr.write(`network ${r.network}: ${r.networkFrom}\n`);
           process.stderr.write(
             `indexed ${r.blocks} blocks (tip ${r.tipHeight}); index holds ${r.txs} txs, ${r.outputs} outputs, ${r.addresses} addresses; ` +
               `clusters [${policyLabel(r.clusters.policy).join(', ')}]: ${r.clusters.txsFolded} txs folded, ${r.clusters.coinjoinSkipped} CoinJoin-like skipped; ${r.seconds.toFixed(1)} s\n`,
