@@ -13,7 +13,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import { auditTime, auditWho, type AuditLog } from './audit.js';
 import { sendError } from './errors.js';
 import type { ApiKeyFile, ApiKeyRecord } from './keys.js';
-import type { RateLimiter } from './rate-limit.js';
+import { RateLimiter } from './rate-limit.js';
+
+/** Refusal lines (401, 429) written to the audit log per second, and the burst allowed. */
+export const REFUSAL_LOG_RATE = 100;
+export const REFUSAL_LOG_BURST = 1000;
 
 /** The only routes that answer without a key (GET and the HEAD fastify adds for each). */
 export const PUBLIC_ROUTES: readonly string[] = ['/healthz', '/openapi.json'];
@@ -43,6 +47,10 @@ export interface AccessOptions {
   allowAnonymous: boolean;
   /** The list versions audit lines name ("list@versionId"), as of now. */
   listTags(): string[];
+  /** Told each time a refusal is not written to the audit log (the refusal-line rate was exceeded). */
+  onRefusalNotLogged?: () => void;
+  /** Refusal lines a second and the burst (default REFUSAL_LOG_RATE, REFUSAL_LOG_BURST). */
+  refusalLog?: { rate: number; burst: number };
 }
 
 /** A caller whose key was accepted: its record and its audit prefix. */
@@ -112,6 +120,15 @@ export function installAccessControl(app: FastifyInstance, o: AccessOptions): vo
     return c;
   };
 
+  // Refusals cost a client nothing, so their audit lines are rate-limited (REFUSAL_LOG_RATE a
+  // second, bursts of REFUSAL_LOG_BURST): a flood of keyless requests cannot fill the disk. What is
+  // left out is counted, written on the next refusal line and kept in refusalsNotLogged.
+  const refusalLog = new RateLimiter(
+    o.refusalLog?.rate ?? REFUSAL_LOG_RATE,
+    o.refusalLog?.burst ?? REFUSAL_LOG_BURST,
+  );
+  let notLogged = 0;
+
   function refuse(
     req: FastifyRequest,
     reply: FastifyReply,
@@ -120,16 +137,23 @@ export function installAccessControl(app: FastifyInstance, o: AccessOptions): vo
     message: string,
     who: { key: string; keyName?: string },
   ): void {
-    audit.record({
-      ts: auditTime(),
-      ...who,
-      ip: req.ip,
-      route: refusedRoute(req),
-      addresses: [],
-      matched: [],
-      lists: o.listTags(),
-      status,
-    });
+    if (refusalLog.take('refusals') > 0) {
+      notLogged++;
+      o.onRefusalNotLogged?.();
+    } else {
+      audit.record({
+        ts: auditTime(),
+        ...who,
+        ip: req.ip,
+        route: refusedRoute(req),
+        addresses: [],
+        matched: [],
+        lists: o.listTags(),
+        status,
+        ...(notLogged ? { refusalsNotLogged: notLogged } : {}),
+      });
+      notLogged = 0;
+    }
     sendError(reply, status, code, message);
   }
 

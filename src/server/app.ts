@@ -56,6 +56,8 @@ export interface ServerOptions {
   chain?: ServerChain | null;
   /** Slow-client limits (DEFAULT_TIMEOUTS for what is not given). */
   timeouts?: Partial<ServerTimeouts>;
+  /** Refusal (401/429) lines written to the audit log a second, and the burst (access.ts defaults). */
+  refusalLog?: { rate: number; burst: number };
 }
 
 /** How long node:http waits for a client; all in milliseconds. */
@@ -174,12 +176,16 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     reply.header('connection', 'close');
     sendError(reply, 503, 'shutting_down', 'the server is shutting down; retry on another instance or later');
   });
+  // Refusal lines left out of the audit log (rate-limited there); /healthz reports the count.
+  let refusalsNotLogged = 0;
   installAccessControl(app, {
     keys,
     limiter,
     audit,
     allowAnonymous: !!opts.allowAnonymous,
     listTags: () => current.listTags,
+    onRefusalNotLogged: () => refusalsNotLogged++,
+    refusalLog: opts.refusalLog,
   });
 
   /** Audit one batch (POST, or GET on the chain path); returns the addresses that matched. */
@@ -224,6 +230,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     addresses: current.index.size,
     lists: current.lists,
     ...(chainInfo ? { chain: chainInfo } : {}),
+    refusalsNotLogged,
   }));
 
   app.get<{ Params: { address: string } }>(

@@ -19,6 +19,8 @@ export interface AuditEntry {
   /** The chain index cluster and indirect matches came from: "network@tipHeight, k hops (haircut)". */
   chain?: string;
   status: number;
+  /** On a refusal line: refusals left out of the log since the last one written (refusal lines are rate-limited). */
+  refusalsNotLogged?: number;
 }
 
 export function auditPathFor(dbPath: string): string {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ScreeningIndex } from '../../src/sanctions/screen.js';
-import { PUBLIC_ROUTES } from '../../src/server/access.js';
+import { PUBLIC_ROUTES, REFUSAL_LOG_BURST, REFUSAL_LOG_RATE } from '../../src/server/access.js';
 import { buildServer, type ServerOptions } from '../../src/server/app.js';
 import { AuditLog, type AuditEntry } from '../../src/server/audit.js';
 import { ApiKeyFile } from '../../src/server/keys.js';
@@ -293,5 +293,33 @@ test('the rate limit applies to every non-public route, however the path is spel
   assert.deepEqual(
     anonAudit.filter((e) => e.status === 429).map((e) => [e.key, e.route]),
     [['anonymous', `GET /%761/screen/${TIAN}`]],
+  );
+});
+
+test('a flood of keyless requests cannot grow the audit log without bound: refusal lines are rate-limited, every one left out is counted', async () => {
+  // The defaults (REFUSAL_LOG_RATE a second, bursts of REFUSAL_LOG_BURST) scaled down so a loaded
+  // machine still sends faster than the refill.
+  assert.ok(REFUSAL_LOG_RATE >= 10 && REFUSAL_LOG_BURST >= 100);
+  const s = await listening({ refusalLog: { rate: 10, burst: 100 } });
+  const N = 400;
+  const base = `http://127.0.0.1:${s.port}`;
+  for (let i = 0; i < N; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, N - i) }, () =>
+        fetch(`${base}/v1/lists`).then((r) => r.arrayBuffer()),
+      ),
+    );
+  }
+  const health = (await (await fetch(`${base}/healthz`)).json()) as { refusalsNotLogged: number };
+  const lines = await s.stop();
+  const refused = lines.filter((l) => l.status === 401);
+  assert.ok(health.refusalsNotLogged > 0, 'the flood went past the refusal-line rate');
+  assert.ok(refused.length < N, `fewer lines (${refused.length}) than refusals (${N})`);
+  // Every refusal is either a line or counted: the counter says how many lines are missing.
+  assert.equal(refused.length + health.refusalsNotLogged, N);
+  const written = refused.filter((l) => l.refusalsNotLogged).reduce((a, l) => a + l.refusalsNotLogged!, 0);
+  assert.ok(
+    written <= health.refusalsNotLogged,
+    'counts carried on later lines never exceed what was left out',
   );
 });
