@@ -10,6 +10,9 @@ import { parseFormat, render } from './output.js';
 /** Addresses from a file: one per line, or a CSV whose header has an `address` column (else the first column). */
 export function readAddressFile(path: string): string[] {
   const recs = [...csvRecords(readFileSync(path, 'utf8'))];
+  // A bad quote would otherwise drop the addresses after it from the screening, unseen.
+  const bad = recs.find((r) => r.fault);
+  if (bad) throw new Error(`${path}:line ${bad.line}: ${bad.fault}; nothing was screened`);
   if (recs.length === 0) return [];
   const header = recs[0].fields.map((f) => f.trim().toLowerCase());
   const col = header.indexOf('address');
