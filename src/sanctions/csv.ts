@@ -28,6 +28,22 @@ export interface CsvOptions {
   maxRecordLines?: number;
 }
 
+const QUOTE = 34;
+const COMMA = 44;
+const LF = 10;
+const CR = 13;
+
+/** End of a run of characters with no meaning to the reader here (inside quotes: no quote or line end). */
+function runEnd(text: string, i: number, quoted: boolean): number {
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE || c === LF || c === CR || (!quoted && c === COMMA)) return i;
+    i++;
+  }
+  return n;
+}
+
 /** Where the line that starts at `i` ends (index of its '\n' or '\r', or text.length). */
 function lineEnd(text: string, i: number, limit = text.length): number {
   // A loop, not indexOf('\r'): in a file without CRs that would scan to the end for every line.
@@ -67,18 +83,18 @@ export function* csvRecords(text: string, opts: CsvOptions = {}): Generator<CsvR
         fields.push(field);
         break;
       }
-      const c = text[i];
+      const c = text.charCodeAt(i);
       if (quoted) {
-        if (c === '"') {
-          if (text[i + 1] === '"') {
+        if (c === QUOTE) {
+          if (text.charCodeAt(i + 1) === QUOTE) {
             field += '"';
             i += 2;
           } else {
             quoted = false;
             i++;
           }
-        } else if (c === '\n' || c === '\r') {
-          const next = c === '\r' && text[i + 1] === '\n' ? i + 2 : i + 1;
+        } else if (c === LF || c === CR) {
+          const next = c === CR && text.charCodeAt(i + 1) === LF ? i + 2 : i + 1;
           if (line + 1 - quoteLine >= maxLines) {
             fault = `quote opened at line ${quoteLine} is still open ${maxLines} lines later`;
           } else if (
@@ -89,31 +105,37 @@ export function* csvRecords(text: string, opts: CsvOptions = {}): Generator<CsvR
             fault = `quote opened at line ${quoteLine} is not closed before line ${line + 1}, which starts a new record`;
           }
           if (fault) break;
-          field += c === '\r' && next === i + 2 ? '\r\n' : c;
+          field += text.slice(i, next);
           i = next;
           line++;
         } else {
-          field += c;
-          i++;
+          // A run of plain characters at once: one slice, not a string per character.
+          const e = runEnd(text, i, true);
+          field += text.slice(i, e);
+          i = e;
         }
-      } else if (c === '"' && field === '') {
+      } else if (c === QUOTE && field === '') {
         quoted = true;
         quoteLine = line;
         quoteAt = i;
         i++;
-      } else if (c === ',') {
+      } else if (c === COMMA) {
         fields.push(field);
         field = '';
         i++;
-      } else if (c === '\n' || c === '\r') {
+      } else if (c === LF || c === CR) {
         fields.push(field);
-        if (c === '\r' && text[i + 1] === '\n') i++;
+        if (c === CR && text.charCodeAt(i + 1) === LF) i++;
         i++;
         line++;
         break;
-      } else {
-        field += c;
+      } else if (c === QUOTE) {
+        field += '"';
         i++;
+      } else {
+        const e = runEnd(text, i, false);
+        field += text.slice(i, e);
+        i = e;
       }
     }
     if (fault) {
