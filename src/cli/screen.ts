@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { csvRecords } from '../sanctions/csv.js';
 import { loadScreeningIndex } from '../sanctions/index-loader.js';
-import { screenWithExposure, type ScreenResult } from '../sanctions/screen.js';
+import { screenWithExposure, type ListVersionRef, type ScreenResult } from '../sanctions/screen.js';
 import { defaultDbPath } from '../store/store.js';
 import { addChainOptions, openChainIndex, parseChainHops } from './chain-screening.js';
 import { parseFormat, render } from './output.js';
@@ -19,6 +19,12 @@ export function readAddressFile(path: string): string[] {
   const rows = col >= 0 ? recs.slice(1) : recs;
   const k = col >= 0 ? col : 0;
   return rows.map((r) => (r.fields[k] ?? '').trim()).filter((a) => a !== '' && !a.startsWith('#'));
+}
+
+/** "watch v2 (2024-09)", and "PARTIAL" with the count when rows of that version were left out. */
+function versionLabel(v: ListVersionRef): string {
+  const partial = v.partial ? `, PARTIAL: ${v.skippedRows} row(s) of the list not loaded` : '';
+  return `${v.list} v${v.versionId} (${v.published ?? 'unknown'}${partial})`;
 }
 
 export function screenRows(results: ScreenResult[]): Record<string, unknown>[] {
@@ -111,7 +117,7 @@ export function register(program: Command): void {
       else process.stdout.write(render(screenRows(results), format) + '\n');
       const hits = results.filter((r) => r.matched).length;
       process.stderr.write(
-        `${input.length} screened, ${hits} matched, against ${index.versions.map((v) => `${v.list} v${v.versionId} (${v.published ?? 'unknown'})`).join(', ')}; ${chainNote}\n`,
+        `${input.length} screened, ${hits} matched, against ${index.versions.map(versionLabel).join(', ')}; ${chainNote}\n`,
       );
     },
   );

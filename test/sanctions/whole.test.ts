@@ -215,6 +215,35 @@ test('SDN Advanced XML: a truncated file and a file without digital-currency fea
   }
 });
 
+test('per-asset JSON: a truncated file and a non-string item are refused with file and line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-whole-'));
+  try {
+    const src = readFileSync(`${FIX}/ofac-address-lists-2024-09/sanctioned_addresses_XBT.json`, 'utf8');
+    const cut = join(dir, 'sanctioned_addresses_XBT.json');
+    writeFileSync(cut, src.slice(0, Math.floor(src.length / 2)));
+    const eth = join(dir, 'sanctioned_addresses_ETH.json');
+    writeFileSync(eth, '[\n  "0x7f367cc41522ce07553e823bf3be79a889debe1b",\n  17\n]\n');
+    await assert.rejects(loadListFiles([dir]), (e: unknown) => {
+      assert.ok(e instanceof ListRefusedError);
+      const lines = src.slice(0, Math.floor(src.length / 2)).split('\n').length;
+      assert.deepEqual(
+        e.skipped.map((r) => [r.source, r.kind]),
+        [
+          [eth, 'bad-row'],
+          [cut, 'bad-json'],
+        ],
+      );
+      assert.equal(e.skipped[0].line, 3);
+      assert.match(e.skipped[0].message, /item 1: expected an address string, found 17/);
+      assert.ok(Math.abs(e.skipped[1].line - lines) <= 1, `line ${e.skipped[1].line} of ${lines}`);
+      assert.match(e.skipped[1].message, /none of its addresses were read/);
+      return true;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('CLI: a refused list exits non-zero and leaves the stored version screening exactly as before; --allow-partial stores the gaps with the version', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cr-whole-'));
   try {
@@ -272,6 +301,7 @@ test('CLI: a refused list exits non-zero and leaves the stored version screening
     const v = JSON.parse((await cli(['sanctions', 'versions', '--db', db, '--format', 'json'])).out) as {
       id: number;
       partial: string;
+      sha256: string;
       skipped: { source: string; line: number; kind: string; message: string }[];
     }[];
     assert.deepEqual(
@@ -281,6 +311,13 @@ test('CLI: a refused list exits non-zero and leaves the stored version screening
         [2, 'yes', [[good, 5, 'unterminated-quote']]],
       ],
     );
+    // Screening says it screens against a partial version, and the index's version record carries it.
+    const scr = await cli(['screen', '--db', db, WATCH_ROWS[0][1]]);
+    assert.match(scr.err, /against watch v2 \(unknown, PARTIAL: 1 row\(s\) of the list not loaded\)/);
+    const { loadScreeningIndex } = await import('../../src/sanctions/index-loader.js');
+    assert.deepEqual((await loadScreeningIndex(db)).versions, [
+      { versionId: 2, list: 'watch', published: null, checksum: v[1].sha256, partial: true, skippedRows: 1 },
+    ]);
     const table = (await cli(['sanctions', 'versions', '--db', db])).out;
     assert.match(table, /partial +skipped/);
     assert.match(table, /\n +2 +watch +yes .* yes +1 /);
