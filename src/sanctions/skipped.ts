@@ -42,7 +42,7 @@ export class ListRefusedError extends Error {
   ) {
     super(
       `refused: ${skipped.length} row(s) of ${list.files.join(', ')} could not be read, so this is not the whole list; ` +
-        `nothing was stored (the current version still screens). Fix the file, or load it anyway with --allow-partial:\n` +
+        `nothing was stored (a version already loaded screens as before). Fix the file, or load it anyway with --allow-partial:\n` +
         skipped.map(formatSkipped).join('\n'),
     );
     this.name = 'ListRefusedError';

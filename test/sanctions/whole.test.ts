@@ -83,6 +83,29 @@ test('csv: an unterminated quote is a fault at the line it opened, and reading r
   );
 });
 
+test('screen --file: a file with an unterminated quote is refused, not screened without the addresses after it', async () => {
+  const { readAddressFile } = await import('../../src/cli/screen.js');
+  const dir = mkdtempSync(join(tmpdir(), 'cr-whole-'));
+  try {
+    const p = join(dir, 'wallets.csv');
+    writeFileSync(
+      p,
+      'host,address\n10.0.0.1,"1Hn9ErTCPRP6j5UDBeuXPGuq5RtRjFJxJQ\n10.0.0.2,1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2\n',
+    );
+    assert.throws(() => readAddressFile(p), /wallets\.csv:line 2: quote opened at line 2 is never closed/);
+    writeFileSync(
+      p,
+      'host,address\n10.0.0.1,"1Hn9ErTCPRP6j5UDBeuXPGuq5RtRjFJxJQ"\n10.0.0.2,1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2\n',
+    );
+    assert.deepEqual(readAddressFile(p), [
+      '1Hn9ErTCPRP6j5UDBeuXPGuq5RtRjFJxJQ',
+      '1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2',
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('reproduce: address CSV with one unterminated quote on line 5 of 10 is refused, every bad line named (was: 3 of 10 loaded, exit 0)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cr-whole-'));
   try {
