@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Diagnostics } from '../flow/diagnostics.js';
 import { listAddress } from './listed.js';
-import { csvRecords } from './csv.js';
+import { csvRecords, unterminatedLastLine } from './csv.js';
 import type { ListedAddress, ParsedList, ParseOptions, SanctionedEntity, SkippedRow } from './model.js';
 import { quoteFound, rowSkipper } from './skipped.js';
 
@@ -98,7 +98,18 @@ export function parseAddressCsv(path: string, opts: AddressListOptions = {}): Pa
   const addresses: ListedAddress[] = [];
   const skipped: SkippedRow[] = [];
   const skip = rowSkipper(diag, skipped);
-  for (const rec of csvRecords(buf.toString('utf8'), { recordStart: USER_CSV_RECORD })) {
+  // A byte-order mark would otherwise hide the header ("\uFEFFcoin") and load it as an address.
+  const text = buf.toString('utf8').replace(/^\uFEFF/, '');
+  const cut = unterminatedLastLine(text);
+  if (cut !== null)
+    diag.problem({
+      source: path,
+      offset: cut,
+      unit: 'line',
+      kind: 'no-final-line-end',
+      message: 'the file does not end with a line end: this last row may have been cut',
+    });
+  for (const rec of csvRecords(text, { recordStart: USER_CSV_RECORD })) {
     diag.add('records');
     if (rec.fault) {
       skip(path, rec.line, 'unterminated-quote', rec.fault);

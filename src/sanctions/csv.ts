@@ -152,6 +152,21 @@ export function* csvRecords(text: string, opts: CsvOptions = {}): Generator<CsvR
   }
 }
 
+/**
+ * A file whose last line has no line end may have been cut mid-row (an interrupted download); the
+ * row still parses, so say so. Null when the text ends with a line end (or ^Z, or is empty).
+ */
+export function unterminatedLastLine(text: string): number | null {
+  let e = text.length;
+  if (e > 0 && text.charCodeAt(e - 1) === 0x1a) e--;
+  if (e === 0) return null;
+  const c = text.charCodeAt(e - 1);
+  if (c === LF || c === CR) return null;
+  let line = 1;
+  for (let i = 0; i < e; i++) if (text.charCodeAt(i) === LF) line++;
+  return line;
+}
+
 /** OFAC's null marker "-0-" (usually written "-0- ") → empty string. */
 export function ofacField(v: string | undefined): string {
   const t = (v ?? '').trim();

@@ -238,6 +238,29 @@ test('SDN Advanced XML: a truncated file and a file without digital-currency fea
   }
 });
 
+test('a file whose last line has no line end is named (it may be cut); a byte-order mark does not hide the header', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-whole-'));
+  try {
+    const p = join(dir, 'watch.csv');
+    writeFileSync(
+      p,
+      '\uFEFFcoin,address,label\nBTC,1Hn9ErTCPRP6j5UDBeuXPGuq5RtRjFJxJQ,tian\nBTC,1EfMVkxQQuZfBdocp,li',
+    );
+    const l = await loadListFiles([p]);
+    assert.deepEqual(
+      l.addresses.map((a) => a.address),
+      ['1Hn9ErTCPRP6j5UDBeuXPGuq5RtRjFJxJQ', '1EfMVkxQQuZfBdocp'],
+    );
+    const cut = l.diagnostics.problems.find((x) => x.kind === 'no-final-line-end')!;
+    assert.deepEqual([cut.source, cut.offset], [p, 3]);
+    // The real OFAC files end with a line end (add.csv with ^Z after it): no such warning.
+    const real = await loadListFiles([`${FIX}/sdn.csv`, `${FIX}/add.csv`, `${FIX}/alt.csv`]);
+    assert.equal(real.diagnostics.get('problem.no-final-line-end'), 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('per-asset JSON: a truncated file and a non-string item are refused with file and line', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cr-whole-'));
   try {
