@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Diagnostics } from '../flow/diagnostics.js';
 import { listAddress } from './listed.js';
-import { csvRecords, unterminatedLastLine } from './csv.js';
+import { csvRecords, noteUnterminatedLastLine } from './csv.js';
 import type { ListedAddress, ParsedList, ParseOptions, SanctionedEntity, SkippedRow } from './model.js';
 import { quoteFound, rowSkipper } from './skipped.js';
 
@@ -100,15 +100,7 @@ export function parseAddressCsv(path: string, opts: AddressListOptions = {}): Pa
   const skip = rowSkipper(diag, skipped);
   // A byte-order mark would otherwise hide the header ("\uFEFFcoin") and load it as an address.
   const text = buf.toString('utf8').replace(/^\uFEFF/, '');
-  const cut = unterminatedLastLine(text);
-  if (cut !== null)
-    diag.problem({
-      source: path,
-      offset: cut,
-      unit: 'line',
-      kind: 'no-final-line-end',
-      message: 'the file does not end with a line end: this last row may have been cut',
-    });
+  noteUnterminatedLastLine(diag, path, text);
   for (const rec of csvRecords(text, { recordStart: USER_CSV_RECORD })) {
     diag.add('records');
     if (rec.fault) {

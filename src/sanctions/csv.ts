@@ -7,6 +7,8 @@
  * fault. The record is yielded with `fault` set and the line where the quote opened, and reading
  * resynchronises at the line after it, so every following row is still read and counted.
  */
+import type { Diagnostics } from '../flow/diagnostics.js';
+
 export interface CsvRecord {
   line: number;
   fields: string[];
@@ -156,7 +158,7 @@ export function* csvRecords(text: string, opts: CsvOptions = {}): Generator<CsvR
  * A file whose last line has no line end may have been cut mid-row (an interrupted download); the
  * row still parses, so say so. Null when the text ends with a line end (or ^Z, or is empty).
  */
-export function unterminatedLastLine(text: string): number | null {
+function unterminatedLastLine(text: string): number | null {
   let e = text.length;
   if (e > 0 && text.charCodeAt(e - 1) === 0x1a) e--;
   if (e === 0) return null;
@@ -165,6 +167,19 @@ export function unterminatedLastLine(text: string): number | null {
   let line = 1;
   for (let i = 0; i < e; i++) if (text.charCodeAt(i) === LF) line++;
   return line;
+}
+
+/** Report a last line without a line end (`unterminatedLastLine`) as a warning on `source`. */
+export function noteUnterminatedLastLine(diag: Diagnostics, source: string, text: string): void {
+  const line = unterminatedLastLine(text);
+  if (line === null) return;
+  diag.problem({
+    source,
+    offset: line,
+    unit: 'line',
+    kind: 'no-final-line-end',
+    message: 'the file does not end with a line end: this last row may have been cut',
+  });
 }
 
 /** OFAC's null marker "-0-" (usually written "-0- ") → empty string. */

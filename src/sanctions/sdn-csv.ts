@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Diagnostics } from '../flow/diagnostics.js';
 import { listAddress } from './listed.js';
-import { csvRecords, ofacField, unterminatedLastLine, type CsvRecord } from './csv.js';
+import { csvRecords, ofacField, noteUnterminatedLastLine, type CsvRecord } from './csv.js';
 import type { ListedAddress, ParsedList, ParseOptions, SanctionedEntity, SkippedRow } from './model.js';
 import { quoteFound, rowSkipper } from './skipped.js';
 
@@ -102,16 +102,7 @@ export function parseSdnCsv(paths: string[], opts: SdnCsvOptions = {}): ParsedLi
     // The classic files are Windows-1252; latin1 is the same for every character they use but a few quotes.
     const text = buf.toString('latin1');
     texts.set(r, text);
-    const cut = unterminatedLastLine(text);
-    if (cut !== null)
-      diag.problem({
-        source: p,
-        offset: cut,
-        unit: 'line',
-        kind: 'no-final-line-end',
-        message:
-          'the file does not end with a line end as OFAC publishes it: this last row may have been cut',
-      });
+    noteUnterminatedLastLine(diag, p, text);
   }
 
   const skipped: SkippedRow[] = [];
