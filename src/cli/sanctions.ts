@@ -2,12 +2,32 @@ import type { Command } from 'commander';
 import { Diagnostics, formatProblem } from '../flow/diagnostics.js';
 import { diffLists } from '../sanctions/diff.js';
 import { loadListFiles } from '../sanctions/load.js';
-import type { ListFormat } from '../sanctions/model.js';
-import { openSanctionsStore } from '../store/sanctions.js';
+import type { ListFormat, ParsedList } from '../sanctions/model.js';
+import { SHRINK_LIMIT, shrinkage, shrinkProblem, wouldBeCurrent } from '../sanctions/shrink.js';
+import { formatSkipped } from '../sanctions/skipped.js';
+import { openSanctionsStore, type SanctionsStore } from '../store/sanctions.js';
 import { defaultDbPath } from '../store/store.js';
 import { parseFormat, render } from './output.js';
 
 const FORMATS: ListFormat[] = ['sdn-csv', 'sdn-advanced-xml', 'address-json', 'address-csv'];
+
+interface LoadFlags {
+  db: string;
+  list?: string;
+  published?: string;
+  format?: string;
+  allowPartial?: boolean;
+  allowShrink?: boolean;
+}
+
+/** Refuse a version that would replace the current one of its list and drop too much of it. */
+async function refuseShrink(store: SanctionsStore, next: ParsedList): Promise<void> {
+  const current = (await store.currentVersions()).find((v) => v.list === next.list);
+  if (!current || current.checksum === next.checksum || !wouldBeCurrent(next.published, current)) return;
+  const prev = { entities: await store.entities(current.id), addresses: await store.addresses(current.id) };
+  const why = shrinkProblem(shrinkage(current.id, prev, next));
+  if (why) throw new Error(`refused: ${why}; nothing was stored (version ${current.id} still screens)`);
+}
 
 export function register(program: Command): void {
   const cmd = program
@@ -30,39 +50,52 @@ export function register(program: Command): void {
       'publication date (the SDN Advanced XML states its own; the CSV and JSON formats do not)',
     )
     .option('--format <f>', `force the input format: ${FORMATS.join(' | ')}`)
-    .action(
-      async (files: string[], o: { db: string; list?: string; published?: string; format?: string }) => {
-        if (o.format && !FORMATS.includes(o.format as ListFormat))
-          throw new Error(`--format must be one of ${FORMATS.join(', ')}`);
-        let shown = 0;
-        const diagnostics = new Diagnostics(100, (p) => {
-          if (shown++ < 20) process.stderr.write(`${formatProblem(p)}\n`);
-        });
-        const parsed = await loadListFiles(files, {
-          list: o.list,
-          published: o.published,
-          format: o.format as ListFormat | undefined,
-          diagnostics,
-        });
-        const store = await openSanctionsStore(o.db);
-        try {
-          const { version, existed } = await store.saveVersion(parsed);
-          const coins = new Map<string, number>();
-          for (const a of parsed.addresses) coins.set(a.coin, (coins.get(a.coin) ?? 0) + 1);
-          process.stdout.write(
-            `${existed ? 'already loaded as' : 'loaded'} version ${version.id} of ${version.list} (${version.format}, published ${version.published ?? 'unknown'}, sha256 ${version.checksum.slice(0, 16)}…)\n` +
-              `${version.entities} entities, ${version.addresses} digital-currency addresses (${version.invalidAddresses} failed validation)\n` +
-              `by coin: ${[...coins]
-                .sort((a, b) => b[1] - a[1])
-                .map(([c, n]) => `${c} ${n}`)
-                .join(', ')}\n` +
-              `${diagnostics.summary()}\n`,
-          );
-        } finally {
-          await store.close();
-        }
-      },
-    );
+    .option(
+      '--allow-partial',
+      'load a list some rows of which cannot be read (each is printed and stored with the version, which is marked partial); without it such a list is refused',
+    )
+    .option(
+      '--allow-shrink',
+      `load a version that drops more than ${(100 * SHRINK_LIMIT).toFixed(0)} % of the addresses or entities of the version screening uses now`,
+    )
+    .action(async (files: string[], o: LoadFlags) => {
+      if (o.format && !FORMATS.includes(o.format as ListFormat))
+        throw new Error(`--format must be one of ${FORMATS.join(', ')}`);
+      let shown = 0;
+      const diagnostics = new Diagnostics(100, (p) => {
+        if (shown++ < 20) process.stderr.write(`${formatProblem(p)}\n`);
+      });
+      const parsed = await loadListFiles(files, {
+        list: o.list,
+        published: o.published,
+        format: o.format as ListFormat | undefined,
+        diagnostics,
+        allowPartial: o.allowPartial === true,
+      });
+      // Every row left out, not the first twenty: a partial list is loaded only with its gaps named.
+      for (const r of parsed.skipped) process.stderr.write(`${formatSkipped(r)} (skipped)\n`);
+      const store = await openSanctionsStore(o.db);
+      try {
+        if (!o.allowShrink) await refuseShrink(store, parsed);
+        const { version, existed } = await store.saveVersion(parsed);
+        const coins = new Map<string, number>();
+        for (const a of parsed.addresses) coins.set(a.coin, (coins.get(a.coin) ?? 0) + 1);
+        process.stdout.write(
+          `${existed ? 'already loaded as' : 'loaded'} version ${version.id} of ${version.list} (${version.format}, published ${version.published ?? 'unknown'}, sha256 ${version.checksum.slice(0, 16)}…)\n` +
+            (version.partial
+              ? `PARTIAL: ${version.skipped.length} row(s) could not be read and are not in this version (listed above; stored with it)\n`
+              : '') +
+            `${version.entities} entities, ${version.addresses} digital-currency addresses (${version.invalidAddresses} failed validation)\n` +
+            `by coin: ${[...coins]
+              .sort((a, b) => b[1] - a[1])
+              .map(([c, n]) => `${c} ${n}`)
+              .join(', ')}\n` +
+            `${diagnostics.summary()}\n`,
+        );
+      } finally {
+        await store.close();
+      }
+    });
 
   cmd
     .command('versions')
@@ -85,6 +118,8 @@ export function register(program: Command): void {
           entities: v.entities,
           addresses: v.addresses,
           invalid: v.invalidAddresses,
+          partial: v.partial ? 'yes' : '',
+          skipped: format === 'json' ? v.skipped : v.skipped.length,
           sha256: format === 'table' ? v.checksum.slice(0, 16) : v.checksum,
         }));
         process.stdout.write(render(rows, format) + '\n');

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { csvRecords } from '../sanctions/csv.js';
 import { loadScreeningIndex } from '../sanctions/index-loader.js';
-import { screenWithExposure, type ScreenResult } from '../sanctions/screen.js';
+import { screenWithExposure, type ListVersionRef, type ScreenResult } from '../sanctions/screen.js';
 import { defaultDbPath } from '../store/store.js';
 import { addChainOptions, openChainIndex, parseChainHops } from './chain-screening.js';
 import { parseFormat, render } from './output.js';
@@ -10,12 +10,21 @@ import { parseFormat, render } from './output.js';
 /** Addresses from a file: one per line, or a CSV whose header has an `address` column (else the first column). */
 export function readAddressFile(path: string): string[] {
   const recs = [...csvRecords(readFileSync(path, 'utf8'))];
+  // A bad quote would otherwise drop the addresses after it from the screening, unseen.
+  const bad = recs.find((r) => r.fault);
+  if (bad) throw new Error(`${path}:line ${bad.line}: ${bad.fault}; nothing was screened`);
   if (recs.length === 0) return [];
   const header = recs[0].fields.map((f) => f.trim().toLowerCase());
   const col = header.indexOf('address');
   const rows = col >= 0 ? recs.slice(1) : recs;
   const k = col >= 0 ? col : 0;
   return rows.map((r) => (r.fields[k] ?? '').trim()).filter((a) => a !== '' && !a.startsWith('#'));
+}
+
+/** "watch v2 (2024-09)", and "PARTIAL" with the count when rows of that version were left out. */
+function versionLabel(v: ListVersionRef): string {
+  const partial = v.partial ? `, PARTIAL: ${v.skippedRows} row(s) of the list not loaded` : '';
+  return `${v.list} v${v.versionId} (${v.published ?? 'unknown'}${partial})`;
 }
 
 export function screenRows(results: ScreenResult[]): Record<string, unknown>[] {
@@ -108,7 +117,7 @@ export function register(program: Command): void {
       else process.stdout.write(render(screenRows(results), format) + '\n');
       const hits = results.filter((r) => r.matched).length;
       process.stderr.write(
-        `${input.length} screened, ${hits} matched, against ${index.versions.map((v) => `${v.list} v${v.versionId} (${v.published ?? 'unknown'})`).join(', ')}; ${chainNote}\n`,
+        `${input.length} screened, ${hits} matched, against ${index.versions.map(versionLabel).join(', ')}; ${chainNote}\n`,
       );
     },
   );

@@ -8,8 +8,9 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Diagnostics } from '../flow/diagnostics.js';
 import { listAddress } from './listed.js';
-import { csvRecords } from './csv.js';
-import type { ListedAddress, ParsedList, ParseOptions, SanctionedEntity } from './model.js';
+import { csvRecords, noteUnterminatedLastLine } from './csv.js';
+import type { ListedAddress, ParsedList, ParseOptions, SanctionedEntity, SkippedRow } from './model.js';
+import { quoteFound, rowSkipper } from './skipped.js';
 
 const JSON_NAME = /^sanctioned_addresses_([A-Za-z0-9]+)\.json$/;
 
@@ -25,44 +26,36 @@ export function parseAddressJson(paths: string[], opts: AddressListOptions = {})
   const files = [...paths].sort((a, b) => basename(a).localeCompare(basename(b)));
   const hash = createHash('sha256');
   const addresses: ListedAddress[] = [];
+  const skipped: SkippedRow[] = [];
+  const skip = rowSkipper(diag, skipped);
   for (const path of files) {
     const m = JSON_NAME.exec(basename(path));
     if (!m) throw new Error(`${path}: expected a file named sanctioned_addresses_<COIN>.json`);
     const code = m[1].toUpperCase();
     const buf = readFileSync(path);
     hash.update(basename(path)).update(buf);
+    const text = buf.toString('utf8');
     let arr: unknown;
     try {
-      arr = JSON.parse(buf.toString('utf8'));
+      arr = JSON.parse(text);
     } catch (e) {
-      diag.problem({
-        source: path,
-        offset: 0,
-        unit: 'byte',
-        kind: 'bad-json',
-        message: (e as Error).message,
-      });
+      // A file that is not JSON (a truncated download) is a whole file left out.
+      const msg = (e as Error).message;
+      skip(path, jsonErrorLine(text, msg), 'bad-json', `${msg}; none of its addresses were read`);
       continue;
     }
     if (!Array.isArray(arr)) {
-      diag.problem({
-        source: path,
-        offset: 0,
-        unit: 'byte',
-        kind: 'bad-json',
-        message: 'expected a JSON array of address strings',
-      });
+      skip(path, 1, 'bad-json', 'expected a JSON array of address strings; none of its addresses were read');
       continue;
     }
     arr.forEach((v, k) => {
       if (typeof v !== 'string') {
-        diag.problem({
-          source: path,
-          offset: k + 2,
-          unit: 'line',
-          kind: 'bad-row',
-          message: `item ${k} is not a string`,
-        });
+        skip(
+          path,
+          k + 2,
+          'bad-row',
+          `item ${k}: expected an address string, found ${quoteFound(JSON.stringify(v) ?? String(v))}`,
+        );
         return;
       }
       // The arrays are pretty-printed one address a line after the opening bracket.
@@ -79,8 +72,22 @@ export function parseAddressJson(paths: string[], opts: AddressListOptions = {})
     checksum: hash.digest('hex'),
     entities: [],
     addresses,
+    skipped,
     diagnostics: diag,
   };
+}
+
+/** A user-list row starts with a coin code and a comma (or is a comment). */
+const USER_CSV_RECORD = /^\s*([A-Za-z][A-Za-z0-9]{1,11}\s*,|#)/;
+
+/** The line a JSON.parse error points at ("... at position 1234"), or 1. */
+function jsonErrorLine(text: string, message: string): number {
+  const m = /position (\d+)/.exec(message);
+  if (!m) return 1;
+  const end = Math.min(Number(m[1]), text.length);
+  let line = 1;
+  for (let i = 0; i < end; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
 }
 
 /** A user list: coin,address,label[,entity]. The entity column (or the label) groups addresses. */
@@ -89,19 +96,25 @@ export function parseAddressCsv(path: string, opts: AddressListOptions = {}): Pa
   const buf = readFileSync(path);
   const entities = new Map<string, SanctionedEntity>();
   const addresses: ListedAddress[] = [];
-  for (const rec of csvRecords(buf.toString('utf8'))) {
+  const skipped: SkippedRow[] = [];
+  const skip = rowSkipper(diag, skipped);
+  // A byte-order mark would otherwise hide the header ("\uFEFFcoin") and load it as an address.
+  const text = buf.toString('utf8').replace(/^\uFEFF/, '');
+  noteUnterminatedLastLine(diag, path, text);
+  for (const rec of csvRecords(text, { recordStart: USER_CSV_RECORD })) {
+    diag.add('records');
+    if (rec.fault) {
+      skip(path, rec.line, 'unterminated-quote', rec.fault);
+      continue;
+    }
     const f = rec.fields.map((x) => x.trim());
     if (rec.line === 1 && f[0]?.toLowerCase() === 'coin' && f[1]?.toLowerCase() === 'address') continue;
     if (f.length === 1 && f[0] === '') continue;
     if (f[0]?.startsWith('#')) continue;
     if (f.length < 3 || f.length > 4 || !f[0] || !f[1]) {
-      diag.problem({
-        source: path,
-        offset: rec.line,
-        unit: 'line',
-        kind: 'bad-row',
-        message: 'expected coin,address,label[,entity]',
-      });
+      const found =
+        f.length < 3 || f.length > 4 ? `${f.length} field(s)` : `an empty ${f[0] ? 'address' : 'coin'}`;
+      skip(path, rec.line, 'bad-row', `expected coin,address,label[,entity], found ${found}`);
       continue;
     }
     const [code, address, label] = f;
@@ -119,6 +132,7 @@ export function parseAddressCsv(path: string, opts: AddressListOptions = {}): Pa
     checksum: createHash('sha256').update(buf).digest('hex'),
     entities: [...entities.values()],
     addresses,
+    skipped,
     diagnostics: diag,
   };
 }

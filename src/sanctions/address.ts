@@ -217,6 +217,16 @@ export function checkEvm(coin: string, address: string): AddressCheck {
 
 /** Monero: network byte, spend key, view key (+ payment id), 4-byte Keccak-256 checksum. */
 export function checkMonero(coin: string, address: string): AddressCheck {
+  // Standard and subaddresses are 95 characters, integrated 106: anything far longer is refused
+  // before a BigInt decode of every block.
+  if (address.length > 128)
+    return fail(
+      coin,
+      address,
+      address,
+      'monero-standard',
+      `${address.length} characters, longer than any Monero address`,
+    );
   const raw = moneroBase58Decode(address);
   if (!raw) return fail(coin, address, address, 'monero-standard', 'not Monero base58');
   if (raw.length !== 69 && raw.length !== 77)

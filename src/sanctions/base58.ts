@@ -47,8 +47,19 @@ export function base58Decode(s: string, alphabet = BITCOIN_ALPHABET): Uint8Array
 
 export type Base58CheckResult = { ok: true; payload: Uint8Array } | { ok: false; problem: string };
 
+/**
+ * The longest base58check string worth decoding. Every base58check address this project checks
+ * carries at most 22 bytes of payload (36 characters with the checksum); 128 leaves room for
+ * extended keys (111). Decoding is quadratic in the length (each digit multiplies the whole
+ * number so far), so a longer string is refused before it is decoded: a 160,000-character
+ * "address" in a list took 46 s here before this check.
+ */
+export const BASE58CHECK_MAX_CHARS = 128;
+
 /** Base58Check: payload plus the first four bytes of double SHA-256. */
 export function base58CheckDecode(s: string, alphabet = BITCOIN_ALPHABET): Base58CheckResult {
+  if (s.length > BASE58CHECK_MAX_CHARS)
+    return { ok: false, problem: `${s.length} characters, longer than any base58check address` };
   const raw = base58Decode(s, alphabet);
   if (!raw) return { ok: false, problem: 'character outside the base58 alphabet' };
   if (raw.length < 5) return { ok: false, problem: 'too short for base58check' };

@@ -1,6 +1,6 @@
 /** Build the screening index from the store's current list versions. */
 import { openSanctionsStore, type SanctionsStore, type SanctionsVersion } from '../store/sanctions.js';
-import { ScreeningIndex, setDefaultScreeningIndex } from './screen.js';
+import { ScreeningIndex, setDefaultScreeningIndex, type ListVersionRef } from './screen.js';
 
 export async function buildScreeningIndex(
   store: SanctionsStore,
@@ -25,7 +25,16 @@ export async function buildScreeningIndex(
         };
       }
     }
-    const ref = { versionId: v.id, list: v.list, published: v.published, checksum: v.checksum };
+    const ref: ListVersionRef = {
+      versionId: v.id,
+      list: v.list,
+      published: v.published,
+      checksum: v.checksum,
+    };
+    if (v.partial) {
+      ref.partial = true;
+      ref.skippedRows = v.skipped.length;
+    }
     index.addVersion(ref, entities, await store.addresses(v.id), earlier);
   }
   return index;

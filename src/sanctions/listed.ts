@@ -2,6 +2,7 @@
 import type { Diagnostics } from '../flow/diagnostics.js';
 import { checkAddress } from './address.js';
 import type { ListedAddress } from './model.js';
+import { quoteFound } from './skipped.js';
 
 export interface ListingSite {
   source: string;
@@ -26,7 +27,7 @@ export function listAddress(
       offset: site.line,
       unit: 'line',
       kind: 'invalid-address',
-      message: `${a.listCode} ${address} of ${site.who}: ${a.problem}`,
+      message: `${a.listCode} ${quoteFound(address)} of ${site.who}: ${a.problem}`,
     });
   }
   return a;

@@ -11,9 +11,15 @@ import { isAddressJson, parseAddressCsv, parseAddressJson } from './address-list
 import type { ListFormat, ParsedList, ParseOptions } from './model.js';
 import { parseSdnAdvancedXml } from './sdn-advanced.js';
 import { parseSdnCsv, sdnCsvRole } from './sdn-csv.js';
+import { assertWhole } from './skipped.js';
 
 export interface LoadOptions extends ParseOptions {
   format?: ListFormat;
+  /**
+   * Return a list with skipped rows (`skipped` says which) instead of refusing it. Off by
+   * default: a list that loads short screens its missing addresses as clean.
+   */
+  allowPartial?: boolean;
 }
 
 function head(path: string, n = 512): string {
@@ -51,7 +57,17 @@ export function sniffListFormat(paths: string[]): ListFormat {
   throw new Error(`cannot tell the list format of ${paths.join(', ')} (use --format)`);
 }
 
+/**
+ * Parse the files as one list version. Throws ListRefusedError (naming every row left out) when
+ * the list could not be read whole, unless `allowPartial`.
+ */
 export async function loadListFiles(input: string[], opts: LoadOptions = {}): Promise<ParsedList> {
+  const list = await parseListFiles(input, opts);
+  assertWhole(list, opts.allowPartial);
+  return list;
+}
+
+async function parseListFiles(input: string[], opts: LoadOptions): Promise<ParsedList> {
   const paths = expandListPaths(input);
   const format = opts.format ?? sniffListFormat(paths);
   const diagnostics = opts.diagnostics ?? new Diagnostics();

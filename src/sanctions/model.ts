@@ -24,6 +24,19 @@ export interface ListedAddress extends AddressCheck {
   listCode: string;
 }
 
+/**
+ * A row (or a whole file) a parser could not read and left out. A list with any is not the list
+ * as published: loading refuses it unless the user allows a partial load, and then the rows are
+ * stored with the version.
+ */
+export interface SkippedRow {
+  source: string;
+  line: number;
+  kind: string;
+  /** What was expected and what was found. */
+  message: string;
+}
+
 export interface ParsedList {
   /** Which list this is a version of (e.g. 'ofac-sdn', or a user list's name). */
   list: string;
@@ -36,6 +49,8 @@ export interface ParsedList {
   checksum: string;
   entities: SanctionedEntity[];
   addresses: ListedAddress[];
+  /** Rows the parser could not read; empty when the list was read whole. */
+  skipped: SkippedRow[];
   diagnostics: Diagnostics;
 }
 

@@ -17,6 +17,12 @@ export interface ListVersionRef {
   list: string;
   published: string | null;
   checksum: string;
+  /**
+   * Set (true) only for a version loaded with --allow-partial: rows of the list were left out, so
+   * a "none" against it is weaker than against the whole list. `skippedRows` says how many.
+   */
+  partial?: true;
+  skippedRows?: number;
 }
 
 export interface MatchedEntity {

@@ -25,7 +25,8 @@ import { StringDecoder } from 'node:string_decoder';
 import { SaxesParser } from 'saxes';
 import { Diagnostics, InputError } from '../flow/diagnostics.js';
 import { listAddress } from './listed.js';
-import type { ListedAddress, ParsedList, SanctionedEntity } from './model.js';
+import type { ListedAddress, ParsedList, SanctionedEntity, SkippedRow } from './model.js';
+import { rowSkipper } from './skipped.js';
 
 const DCA_PREFIX = 'Digital Currency Address - ';
 
@@ -66,6 +67,8 @@ export async function parseSdnAdvancedXml(path: string, opts: SdnAdvancedOptions
   const diag = opts.diagnostics ?? new Diagnostics();
   const parser = new SaxesParser({ xmlns: false, position: true });
   const hash = createHash('sha256');
+  const skipped: SkippedRow[] = [];
+  const skip = rowSkipper(diag, skipped);
 
   const stack: string[] = [];
   let text = '';
@@ -188,8 +191,17 @@ export async function parseSdnAdvancedXml(path: string, opts: SdnAdvancedOptions
         }
         break;
       case 'VersionDetail':
-        if (wasCapturing && profile?.featureCode && value)
-          profile.addresses.push({ code: profile.featureCode, address: own(value), line: parser.line });
+        if (wasCapturing && profile?.featureCode) {
+          if (value)
+            profile.addresses.push({ code: profile.featureCode, address: own(value), line: parser.line });
+          else
+            skip(
+              path,
+              parser.line,
+              'empty-address',
+              `profile ${profile.fixedRef}: a Digital Currency Address - ${profile.featureCode} feature with no address text`,
+            );
+        }
         break;
       case 'Feature':
         if (profile) profile.featureCode = null;
@@ -249,13 +261,13 @@ export async function parseSdnAdvancedXml(path: string, opts: SdnAdvancedOptions
   diag.add('profiles', profiles);
   diag.add('bytes', offset);
   if (dcFeatureTypes.size === 0) {
-    diag.problem({
-      source: path,
-      offset: 1,
-      unit: 'line',
-      kind: 'no-feature-types',
-      message: 'no "Digital Currency Address - ..." feature types in ReferenceValueSets',
-    });
+    // Without them no address can be read: the list would load with none, which screens as clean.
+    skip(
+      path,
+      1,
+      'no-feature-types',
+      'expected "Digital Currency Address - ..." feature types in ReferenceValueSets, found none',
+    );
   }
 
   const entities: SanctionedEntity[] = [];
@@ -281,6 +293,7 @@ export async function parseSdnAdvancedXml(path: string, opts: SdnAdvancedOptions
     checksum: hash.digest('hex'),
     entities,
     addresses,
+    skipped,
     diagnostics: diag,
   };
 }

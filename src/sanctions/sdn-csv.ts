@@ -11,8 +11,9 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Diagnostics } from '../flow/diagnostics.js';
 import { listAddress } from './listed.js';
-import { csvRecords, ofacField } from './csv.js';
-import type { ListedAddress, ParsedList, ParseOptions, SanctionedEntity } from './model.js';
+import { csvRecords, ofacField, noteUnterminatedLastLine, type CsvRecord } from './csv.js';
+import type { ListedAddress, ParsedList, ParseOptions, SanctionedEntity, SkippedRow } from './model.js';
+import { quoteFound, rowSkipper } from './skipped.js';
 
 export type SdnCsvRole = 'sdn' | 'add' | 'alt' | 'comments';
 
@@ -32,9 +33,15 @@ const DCA = /Digital Currency Address - ([A-Za-z0-9]+)\s+([^;\s]+)/g;
 /** Every "Digital Currency Address - CODE address" in a remarks text, in order. */
 export function remarksAddresses(remarks: string): { code: string; address: string }[] {
   const out: { code: string; address: string }[] = [];
-  for (const m of remarks.matchAll(DCA))
-    out.push({ code: m[1].toUpperCase(), address: m[2].replace(/\.+$/, '') });
+  for (const m of remarks.matchAll(DCA)) out.push({ code: m[1].toUpperCase(), address: trimDots(m[2]) });
   return out;
+}
+
+/** Drop the sentence's full stop(s). Not /\.+$/: that regex is quadratic on a long run of dots. */
+function trimDots(s: string): string {
+  let e = s.length;
+  while (e > 0 && s.charCodeAt(e - 1) === 46) e--;
+  return s.slice(0, e);
 }
 
 export function splitPrograms(v: string): string[] {
@@ -54,6 +61,20 @@ export type SdnCsvOptions = ParseOptions;
  * text to sdn_comments.csv. A remarks field of exactly this length was (almost surely) cut there.
  */
 export const SDN_REMARKS_LIMIT = 1000;
+
+/** Every record of a classic SDN file starts with its ent_num. */
+const SDN_RECORD = /^\d+,/;
+
+/** Fields per record of each classic file. */
+const SDN_FIELDS: Record<SdnCsvRole, number> = { sdn: 12, add: 6, alt: 5, comments: 2 };
+
+/**
+ * add.csv/alt.csv rows that name an ent_num sdn.csv lacks. OFAC's files are not published in
+ * perfect lockstep (January 2022: one add.csv row, ent_num 34489), so a few are reported and
+ * skipped; more distinct ent_nums than this means sdn.csv itself was read short (cut at a line
+ * end, which leaves no broken row to notice) and the list is refused.
+ */
+export const SDN_UNKNOWN_ENTITY_LIMIT = 10;
 
 type SdnRow = SanctionedEntity & { remarks: string; line: number; cut: boolean };
 
@@ -79,32 +100,52 @@ export function parseSdnCsv(paths: string[], opts: SdnCsvOptions = {}): ParsedLi
     const buf = readFileSync(p);
     hash.update(buf);
     // The classic files are Windows-1252; latin1 is the same for every character they use but a few quotes.
-    texts.set(r, buf.toString('latin1'));
+    const text = buf.toString('latin1');
+    texts.set(r, text);
+    noteUnterminatedLastLine(diag, p, text);
   }
 
-  const entities = new Map<string, SdnRow>();
-  for (const rec of csvRecords(texts.get('sdn')!)) {
-    diag.add('records.sdn');
-    if (rec.fields.length !== 12) {
-      diag.problem({
-        source: sdnPath,
-        offset: rec.line,
-        unit: 'line',
-        kind: 'bad-row',
-        message: `expected 12 fields, found ${rec.fields.length}`,
-      });
-      continue;
+  const skipped: SkippedRow[] = [];
+  const skip = rowSkipper(diag, skipped);
+  /** The structural checks every classic file's record must pass; false when it was skipped. */
+  const readable = (role: SdnCsvRole, path: string, rec: CsvRecord): boolean => {
+    diag.add(`records.${role}`);
+    if (rec.fault) {
+      skip(path, rec.line, 'unterminated-quote', rec.fault);
+      return false;
+    }
+    const want = SDN_FIELDS[role];
+    if (rec.fields.length !== want) {
+      skip(path, rec.line, 'bad-row', `expected ${want} fields, found ${rec.fields.length}`);
+      return false;
     }
     const id = ofacField(rec.fields[0]);
     if (!/^\d+$/.test(id)) {
+      skip(path, rec.line, 'bad-row', `ent_num: expected a number, found '${quoteFound(id)}'`);
+      return false;
+    }
+    // add_num / alt_num: the row's own id, a number in both files.
+    if ((role === 'add' || role === 'alt') && !/^\d+$/.test(ofacField(rec.fields[1]))) {
+      skip(path, rec.line, 'bad-row', `${role}_num: expected a number, found '${quoteFound(rec.fields[1])}'`);
+      return false;
+    }
+    return true;
+  };
+
+  const entities = new Map<string, SdnRow>();
+  for (const rec of csvRecords(texts.get('sdn')!, { recordStart: SDN_RECORD })) {
+    if (!readable('sdn', sdnPath, rec)) continue;
+    const id = ofacField(rec.fields[0]);
+    const before = entities.get(id);
+    if (before) {
+      // Not a short read (both rows were read), but never silent: the later row replaces the earlier.
       diag.problem({
         source: sdnPath,
         offset: rec.line,
         unit: 'line',
-        kind: 'bad-row',
-        message: `ent_num '${id}' is not a number`,
+        kind: 'duplicate-entity',
+        message: `ent_num ${id} again (first at line ${before.line}, ${before.name}); this row (${ofacField(rec.fields[1])}) replaces it`,
       });
-      continue;
     }
     entities.set(id, {
       id,
@@ -118,44 +159,44 @@ export function parseSdnCsv(paths: string[], opts: SdnCsvOptions = {}): ParsedLi
       cut: rec.fields[11].length >= SDN_REMARKS_LIMIT,
     });
   }
-  const attach = (role: SdnCsvRole, minFields: number, use: (e: SdnRow, f: string[]) => void) => {
+  const unknown: { path: string; line: number; id: string }[] = [];
+  const attach = (role: SdnCsvRole, use: (e: SdnRow, f: string[]) => void) => {
     const text = texts.get(role);
     if (text === undefined) return;
     const path = byRole.get(role)!;
-    for (const rec of csvRecords(text)) {
-      diag.add(`records.${role}`);
-      const e = entities.get(ofacField(rec.fields[0]));
-      if (rec.fields.length < minFields) {
-        diag.problem({
-          source: path,
-          offset: rec.line,
-          unit: 'line',
-          kind: 'bad-row',
-          message: `expected ${minFields} fields, found ${rec.fields.length}`,
-        });
-      } else if (!e) {
-        diag.problem({
-          source: path,
-          offset: rec.line,
-          unit: 'line',
-          kind: 'unknown-entity',
-          message: `ent_num ${rec.fields[0]} is not in sdn.csv`,
-        });
-      } else use(e, rec.fields);
+    for (const rec of csvRecords(text, { recordStart: SDN_RECORD })) {
+      if (!readable(role, path, rec)) continue;
+      const id = ofacField(rec.fields[0]);
+      const e = entities.get(id);
+      if (!e) unknown.push({ path, line: rec.line, id });
+      else use(e, rec.fields);
     }
   };
-  attach('add', 6, (e, f) => {
+  attach('add', (e, f) => {
     const line = [f[2], f[3], f[4]].map(ofacField).filter(Boolean).join(', ');
     if (line) e.addresses.push(line);
   });
-  attach('alt', 5, (e, f) => {
+  attach('alt', (e, f) => {
     const name = ofacField(f[3]);
     if (name) e.aliases.push(name);
   });
-  attach('comments', 2, (e, f) => {
+  attach('comments', (e, f) => {
     e.remarks += ofacField(f[1]);
     e.cut = false;
   });
+  const unknownIds = new Set(unknown.map((u) => u.id));
+  const short = unknownIds.size > SDN_UNKNOWN_ENTITY_LIMIT;
+  for (const u of unknown) {
+    const message = `ent_num ${u.id} is not in sdn.csv`;
+    if (short)
+      skip(
+        u.path,
+        u.line,
+        'unknown-entity',
+        `${message} (${unknown.length} rows name ${unknownIds.size} ent_nums sdn.csv lacks, more than ${SDN_UNKNOWN_ENTITY_LIMIT}: sdn.csv looks short)`,
+      );
+    else diag.problem({ source: u.path, offset: u.line, unit: 'line', kind: 'unknown-entity', message });
+  }
 
   const addresses: ListedAddress[] = [];
   for (const e of entities.values()) {
@@ -184,6 +225,7 @@ export function parseSdnCsv(paths: string[], opts: SdnCsvOptions = {}): ParsedLi
     checksum: hash.digest('hex'),
     entities: [...entities.values()].map(({ remarks: _r, line: _l, cut: _c, ...e }) => e),
     addresses,
+    skipped,
     diagnostics: diag,
   };
 }

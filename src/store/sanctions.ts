@@ -1,5 +1,5 @@
 /** Storage of sanctions list versions: every load is a version; older versions are kept. */
-import type { ListedAddress, ParsedList, SanctionedEntity } from '../sanctions/model.js';
+import type { ListedAddress, ParsedList, SanctionedEntity, SkippedRow } from '../sanctions/model.js';
 
 export interface SanctionsVersion {
   id: number;
@@ -13,6 +13,13 @@ export interface SanctionsVersion {
   entities: number;
   addresses: number;
   invalidAddresses: number;
+  /**
+   * True when the version was loaded with --allow-partial and rows were left out: it is not the
+   * whole list, and whatever shows the version should say so.
+   */
+  partial: boolean;
+  /** The rows left out (file, line, what was wrong); empty for a whole list. */
+  skipped: SkippedRow[];
 }
 
 export interface SanctionsStore {

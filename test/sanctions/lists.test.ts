@@ -288,7 +288,12 @@ test('user CSV list: coin,address,label[,entity]; bad rows reported with their l
       p,
       'coin,address,label,entity\nBTC,1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2,pool payout,Example Pool\nETH,0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD,bad checksum\njust-one-field\nXMR,notmonero,x\n',
     );
-    const l = await loadListFiles([p]);
+    // A row that cannot be read makes the list partial: refused unless allowed, and then named.
+    await assert.rejects(
+      loadListFiles([p]),
+      /watch\.csv:line 4: bad-row: expected coin,address,label\[,entity\], found 1 field/,
+    );
+    const l = await loadListFiles([p], { allowPartial: true });
     assert.equal(l.format, 'address-csv');
     assert.equal(l.list, 'watch');
     assert.equal(l.addresses.length, 3);
@@ -297,8 +302,10 @@ test('user CSV list: coin,address,label[,entity]; bad rows reported with their l
       [true, false, false],
     );
     assert.equal(l.entities.find((e) => e.id === 'Example Pool')?.name, 'Example Pool');
-    const bad = l.diagnostics.problems.find((x) => x.kind === 'bad-row')!;
-    assert.equal(bad.offset, 4);
+    assert.deepEqual(
+      l.skipped.map((x) => [x.source, x.line, x.kind]),
+      [[p, 4, 'bad-row']],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -15,6 +15,10 @@ CREATE TABLE IF NOT EXISTS sanctions_versions (
   invalid_addresses INTEGER NOT NULL,
   diagnostics VARCHAR
 );
+-- A partial load (--allow-partial): the flag and every row the parser left out (JSON array of
+-- {source, line, kind, message}). Added after the table first shipped, so older files gain them here.
+ALTER TABLE sanctions_versions ADD COLUMN IF NOT EXISTS partial BOOLEAN DEFAULT false;
+ALTER TABLE sanctions_versions ADD COLUMN IF NOT EXISTS skipped VARCHAR DEFAULT '[]';
 
 CREATE TABLE IF NOT EXISTS sanctions_entities (
   version_id INTEGER NOT NULL,

@@ -1,4 +1,4 @@
-import type { ListedAddress, ParsedList, SanctionedEntity } from '../../sanctions/model.js';
+import type { ListedAddress, ParsedList, SanctionedEntity, SkippedRow } from '../../sanctions/model.js';
 import type { SanctionsStore, SanctionsVersion } from '../sanctions.js';
 import { DuckDbDatabase } from './database.js';
 
@@ -13,10 +13,12 @@ interface VersionRow {
   entities: number;
   addresses: number;
   invalid_addresses: number;
+  partial: boolean | null;
+  skipped: string | null;
 }
 
 const VERSION_COLS =
-  'id, list, format, published, checksum, files, loaded_at, entities, addresses, invalid_addresses';
+  'id, list, format, published, checksum, files, loaded_at, entities, addresses, invalid_addresses, partial, skipped';
 
 function toVersion(r: VersionRow): SanctionsVersion {
   return {
@@ -30,6 +32,8 @@ function toVersion(r: VersionRow): SanctionsVersion {
     entities: r.entities,
     addresses: r.addresses,
     invalidAddresses: r.invalid_addresses,
+    partial: r.partial === true,
+    skipped: r.skipped ? (JSON.parse(r.skipped) as SkippedRow[]) : [],
   };
 }
 
@@ -67,7 +71,8 @@ export class DuckDbSanctionsStore implements SanctionsStore {
       const [{ id }] = await db.all<{ id: number }>("SELECT nextval('sanctions_version_seq')::INTEGER AS id");
       const invalid = list.addresses.filter((a) => !a.valid).length;
       await db.run(
-        `INSERT INTO sanctions_versions VALUES ($1, $2, $3, $4, $5, $6, now()::TIMESTAMP, $7, $8, $9, $10)`,
+        `INSERT INTO sanctions_versions (${VERSION_COLS}, diagnostics)
+         VALUES ($1, $2, $3, $4, $5, $6, now()::TIMESTAMP, $7, $8, $9, $11, $12, $10)`,
         [
           id,
           list.list,
@@ -79,6 +84,8 @@ export class DuckDbSanctionsStore implements SanctionsStore {
           list.addresses.length,
           invalid,
           JSON.stringify(list.diagnostics.toJSON()),
+          list.skipped.length > 0,
+          JSON.stringify(list.skipped),
         ],
       );
       const ea = await db.conn.createAppender('sanctions_entities');
