@@ -504,7 +504,13 @@ export function detectSurges(series: CountSeries, opts: SurgeOptions = {}): Surg
         acc += v;
         if (acc >= 0.95) break;
       }
-      kept.push({ at: bounds[k], prob: cp.probability, lo: Math.min(...inSet), hi: Math.max(...inSet) });
+      // The reported onset (PELT's split) always lies in its own interval.
+      kept.push({
+        at: bounds[k],
+        prob: cp.probability,
+        lo: Math.min(bounds[k], ...inSet),
+        hi: Math.max(bounds[k], ...inSet),
+      });
     }
     if (kept.length === cps.length) break;
     cps = kept.map((x) => x.at);

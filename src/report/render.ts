@@ -221,8 +221,8 @@ export function renderHtml(r: InvestigationReport): string {
               : ''),
           ...(e.revenueNote && !e.revenueCoin
             ? [
-                `<span class="note">${esc(e.revenueNote)}</span>`,
-                '<span class="note">see revenue (coin)</span>',
+                '<span class="note">not estimated (why: below the table)</span>',
+                '<span class="note">not estimated</span>',
               ]
             : [esc(fmtRange(e.revenueCoin, e.coin)), esc(fmtRange(e.revenueUsd, 'USD'))]),
           esc(fmtRange(e.powerWatts, 'W')),
@@ -231,6 +231,13 @@ export function renderHtml(r: InvestigationReport): string {
         ]),
       ),
     );
+    // Why revenue is missing, once per reason, with the rows it concerns.
+    const why = new Map<string, string[]>();
+    for (const e of r.estimates)
+      if (e.revenueNote && !e.revenueCoin)
+        why.set(e.revenueNote, [...(why.get(e.revenueNote) ?? []), e.subject]);
+    for (const [note, subjects] of why)
+      p.push(`<p class="note">Revenue of ${esc(subjects.join('; '))}: ${esc(note)}</p>`);
     p.push('<h3>Assumptions</h3>');
     const seen = new Set<string>();
     const rows: string[][] = [];

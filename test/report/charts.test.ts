@@ -157,7 +157,8 @@ test('report HTML: lag note, wallets table wraps inside the page, XMR revenue sa
   assert.ok(/table\.fixed td,table\.fixed code\{overflow-wrap:anywhere;word-break:break-all\}/.test(html));
   assert.ok(/@media print\{[^}]*body\{max-width:none/.test(html), 'print CSS');
   const estimates = html.slice(html.indexOf('<h2>Estimates</h2>'), html.indexOf('<h3>Assumptions</h3>'));
-  assert.ok(estimates.includes('not estimated'), 'revenue cells say why');
+  assert.ok(estimates.includes('not estimated'), 'revenue cells say it is not estimated');
+  assert.ok(estimates.includes("needs the network's hash rate"), 'and the page says why');
   assert.ok(!/<td>–<\/td>/.test(estimates), 'no bare dash for revenue');
   const md = renderMarkdown(r);
   assert.ok(md.includes('> Port-only data lags'));
