@@ -277,6 +277,8 @@ export interface RevenueEstimate {
   assumptions: Assumption[];
   /** Days without network or price data (left out of the totals). */
   missing: string[];
+  /** Why no revenue could be estimated at all (no day had the inputs), for the reader. */
+  unavailable?: string;
 }
 
 export interface RevenueOptions {
@@ -384,6 +386,8 @@ export function revenue(
         totalUsd: zero(),
         assumptions,
         missing: isoDays(fromMs, toMs),
+        unavailable:
+          "not estimated: a miner's share of Monero's block rewards needs the network's hash rate (or difficulty) on each day, and none is shipped (src/analysis/data holds XMR-USD prices only, no Monero network file). The price alone cannot give it; `coinradar estimate revenue --coin XMR --xmr-network-hashrate LO-HI --xmr-reward LO-HI` makes the estimate from figures you supply.",
       };
     }
     assumptions.push({

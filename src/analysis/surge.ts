@@ -156,9 +156,10 @@ class NbCost {
   private readonly N: Float64Array[];
   private readonly Y: Float64Array[];
   private readonly E: Float64Array[];
+  private readonly Y2: Float64Array[];
 
   constructor(
-    p: Prepared,
+    private readonly p: Prepared,
     private readonly period: number,
     private readonly season: number[],
     private readonly k: number,
@@ -168,22 +169,45 @@ class NbCost {
     this.N = [];
     this.Y = [];
     this.E = [];
+    this.Y2 = [];
     for (let j = 0; j < P; j++) {
       this.N.push(new Float64Array(n + 1));
       this.Y.push(new Float64Array(n + 1));
       this.E.push(new Float64Array(n + 1));
+      this.Y2.push(new Float64Array(n + 1));
     }
     for (let j = 0; j < P; j++) {
       const N = this.N[j];
       const Y = this.Y[j];
       const E = this.E[j];
+      const Y2 = this.Y2[j];
       for (let i = 0; i < n; i++) {
         const hit = (period > 0 ? p.phase[i] : 0) === j;
         N[i + 1] = N[i] + (hit ? 1 : 0);
         Y[i + 1] = Y[i] + (hit ? p.y[i] : 0);
         E[i + 1] = E[i] + (hit ? p.s[i] : 0);
+        Y2[i + 1] = Y2[i] + (hit ? p.y[i] * p.y[i] : 0);
       }
     }
+  }
+
+  /**
+   * Pearson statistic of [a, b) around its own level under the NB variance μ + μ²/k: the sum of
+   * squared standardised residuals, about b − a when the model fits.
+   */
+  pearson(a: number, b: number, mu = this.mean(a, b)): number {
+    const k = this.k;
+    let x2 = 0;
+    for (let j = 0; j < this.N.length; j++) {
+      const n = this.N[j][b] - this.N[j][a];
+      if (n === 0) continue;
+      const Y = this.Y[j][b] - this.Y[j][a];
+      const Y2 = this.Y2[j][b] - this.Y2[j][a];
+      const m = (mu * this.season[j] * (this.E[j][b] - this.E[j][a])) / n;
+      const v = Math.max(m + (Number.isFinite(k) ? (m * m) / k : 0), 0.25);
+      x2 += (Y2 - 2 * m * Y + n * m * m) / v;
+    }
+    return x2;
   }
 
   /** Level per unit seasonal exposure in [a, b). */
@@ -210,6 +234,26 @@ class NbCost {
       else ll += n * k * Math.log(k / (k + m)) + Y * Math.log(m / (k + m));
     }
     return ll;
+  }
+
+  /**
+   * Log-likelihood of bucket i alone (same terms as `loglik`) when a fraction u of it belongs to
+   * the new level, averaged over u uniform on (0, 1): the bucket in which activity began part-way.
+   */
+  partialLoglik(i: number, before: number, after: number): number {
+    const w = this.season[this.period > 0 ? this.p.phase[i] : 0] * this.p.s[i];
+    const y = this.p.y[i];
+    const k = this.k;
+    const terms: number[] = [];
+    const G = 8;
+    for (let g = 0; g < G; g++) {
+      const u = (g + 0.5) / G;
+      const m = Math.max((before + u * (after - before)) * w, 1e-9);
+      terms.push(
+        Number.isFinite(k) ? k * Math.log(k / (k + m)) + y * Math.log(m / (k + m)) : y * Math.log(m) - m,
+      );
+    }
+    return logSumExp(terms) - Math.log(G);
   }
 
   cost(a: number, b: number): number {
@@ -303,21 +347,54 @@ function fit(p: Prepared, period: number, penalty: number, minSeg: number): Fit 
 
 /**
  * Posterior probability of one change in [a, b) against none (BIC approximation of the Bayes
- * factor, uniform prior over the position, prior odds 1), and the posterior over its position.
+ * factor, uniform prior over the position, prior odds 1), and the posterior over its onset bucket.
  */
-function changePosterior(c: NbCost, a: number, b: number, minSeg: number) {
+function changePosterior(c: NbCost, a: number, b: number, minSeg: number, n: number) {
   const l0 = c.loglik(a, b);
-  const pos: number[] = [];
   const lp: number[] = [];
-  for (let t = a + minSeg; t <= b - minSeg; t++) {
-    pos.push(t);
-    lp.push(c.loglik(a, t) + c.loglik(t, b));
-  }
-  if (pos.length === 0) return { probability: 0, pos, post: [] as number[] };
+  for (let t = a + minSeg; t <= b - minSeg; t++) lp.push(c.loglik(a, t) + c.loglik(t, b));
+  if (lp.length === 0) return { probability: 0, pos: [] as number[], post: [] as number[], phi: 1 };
   const z = logSumExp(lp);
-  const logBf = z - Math.log(pos.length) - l0 - 0.5 * Math.log(b - a);
+  const logBf = z - Math.log(lp.length) - l0 - 0.5 * Math.log(b - a);
   const probability = logBf > 50 ? 1 : 1 / (1 + Math.exp(-logBf));
-  return { probability, pos, post: lp.map((v) => Math.exp(v - z)) };
+  // When another change follows at b, the new regime may begin up to one bucket before it: the
+  // shortest-segment rule shapes PELT's staircase on a ramp, not where activity began.
+  return { probability, ...onsetPosterior(c, a, b, b < n ? 1 : minSeg, minSeg) };
+}
+
+/**
+ * The posterior over the onset bucket, wider than the step model's posterior over the split
+ * for two reasons the step model ignores (docs/analysis.md, "Onset intervals"):
+ *  - activity begins part-way through a bucket, so the first bucket of new activity often holds
+ *    only a fraction of the new level: beside "the new level from t", each t may also be the
+ *    bucket where a fraction u ~ U(0, 1) of it began (the full level from t + 1);
+ *  - the two-level model misfits ramps and noisy new activity: the likelihood is tempered by the
+ *    Pearson χ² per degree of freedom of the best split (a quasi-likelihood posterior).
+ */
+function onsetPosterior(c: NbCost, a: number, b: number, minAfter: number, minBefore: number) {
+  const pos: number[] = [];
+  const full: number[] = [];
+  let best = 0;
+  for (let t = a + minBefore; t <= b - minAfter; t++) {
+    pos.push(t);
+    full.push(c.loglik(a, t) + c.loglik(t, b));
+    if (full[full.length - 1] > full[best]) best = full.length - 1;
+  }
+  if (pos.length === 0) return { pos, post: [] as number[], phi: 1 };
+  const t = pos[best];
+  const phi = Math.max(1, (c.pearson(a, t) + c.pearson(t, b)) / Math.max(1, b - a - 2));
+  const lp = full.map((v) => v / phi);
+  for (let q = 0; q < pos.length; q++) {
+    const s = pos[q];
+    if (s + 1 >= b) continue;
+    const before = c.mean(a, s);
+    const after = c.mean(s + 1, b);
+    const part = c.loglik(a, s, before) + c.partialLoglik(s, before, after) + c.loglik(s + 1, b, after);
+    // Equal prior weight on "starts with a full bucket" and "starts part-way through one".
+    lp[q] = logSumExp([lp[q], part / phi]);
+  }
+  const zt = logSumExp(lp);
+  return { pos, post: lp.map((v) => Math.exp(v - zt)), phi };
 }
 
 interface ShapeFit {
@@ -417,7 +494,7 @@ export function detectSurges(series: CountSeries, opts: SurgeOptions = {}): Surg
     const bounds = [0, ...cps, n];
     kept = [];
     for (let k = 1; k + 1 < bounds.length; k++) {
-      const cp = changePosterior(cost, bounds[k - 1], bounds[k + 1], minSeg);
+      const cp = changePosterior(cost, bounds[k - 1], bounds[k + 1], minSeg, n);
       if (cp.probability < minProb) continue;
       const order = cp.post.map((v, i) => [v, i] as const).sort((x, y) => y[0] - x[0]);
       const inSet: number[] = [];
@@ -427,7 +504,13 @@ export function detectSurges(series: CountSeries, opts: SurgeOptions = {}): Surg
         acc += v;
         if (acc >= 0.95) break;
       }
-      kept.push({ at: bounds[k], prob: cp.probability, lo: Math.min(...inSet), hi: Math.max(...inSet) });
+      // The reported onset (PELT's split) always lies in its own interval.
+      kept.push({
+        at: bounds[k],
+        prob: cp.probability,
+        lo: Math.min(bounds[k], ...inSet),
+        hi: Math.max(bounds[k], ...inSet),
+      });
     }
     if (kept.length === cps.length) break;
     cps = kept.map((x) => x.at);

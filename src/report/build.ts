@@ -18,6 +18,7 @@ import type {
   EstimateRow,
   HostRow,
   InvestigationReport,
+  OnsetLag,
   PoolRow,
   Timeline,
   WalletRow,
@@ -53,6 +54,34 @@ function scopeArgsOf(tl: Timeline, all: Timeline[]): string {
   if (tl === all[0]) return '--ports crypto';
   if (tl === all[1]) return '--where "dst IN (…catalogued pool addresses…)"';
   return `--scope label:${tl.label.replace(/^label /, '')}`;
+}
+
+/**
+ * Whether a port-only series' first increase comes after the earliest first increase on stronger
+ * evidence by more than the two 95 % intervals allow (they do not overlap). Port-only data lags
+ * when the first hosts used ports outside the crypto-port list (pools listen on 25, 80, 443 …):
+ * its onset then dates the port evidence, not the activity.
+ */
+export function portOnsetLag(tl: Timeline, all: readonly Timeline[]): OnsetLag | undefined {
+  if (tl.evidence !== 'port') return undefined;
+  const own = tl.changes.find((c) => c.kind === 'increase');
+  if (!own) return undefined;
+  let ref: { t: Timeline; c: typeof own } | undefined;
+  for (const t of all) {
+    if (t.evidence !== 'stronger') continue;
+    const c = t.changes.find((x) => x.kind === 'increase');
+    if (c && (!ref || c.onsetMs < ref.c.onsetMs)) ref = { t, c };
+  }
+  if (!ref || Date.parse(own.onsetInterval[0]) <= Date.parse(ref.c.onsetInterval[1])) return undefined;
+  const days = Math.round((own.onsetMs - ref.c.onsetMs) / 86400000);
+  const d = (s: string) => s.slice(0, 10);
+  return {
+    behind: ref.t.label,
+    behindOnset: ref.c.onset,
+    behindInterval: ref.c.onsetInterval,
+    days,
+    text: `Port-only data lags: ${tl.label} rose from ${d(own.onset)} (95 % ${d(own.onsetInterval[0])} – ${d(own.onsetInterval[1])}), ${days} days after ${ref.t.label} (${d(ref.c.onset)}, 95 % ${d(ref.c.onsetInterval[0])} – ${d(ref.c.onsetInterval[1])}); the intervals do not overlap, so the port-only onset dates when activity reached crypto ports, not when it began.`,
+  };
 }
 
 function lines(buf: Buffer | null, fromClient: boolean, timeMs: number): StratumLine[] {
@@ -91,6 +120,7 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
     const r = surgeOfBuckets(label, d);
     timelines.push({
       label,
+      evidence: scope === portScope ? 'port' : 'stronger',
       unit: 'flows per day',
       bucketMs: d.bucketMs,
       points: d.buckets.map((b) => ({ t: b.bucketMs, value: b.flows, observed: b.observed })),
@@ -108,11 +138,18 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
     const r = surgeOfBuckets(label, d);
     timelines.push({
       label: `label ${label}`,
+      // The crypto-port label is the port rule alone; every other label has stronger evidence.
+      evidence: label === 'crypto-port' ? 'port' : 'stronger',
       unit: 'flows per day',
       bucketMs: d.bucketMs,
       points: d.buckets.map((b) => ({ t: b.bucketMs, value: b.flows, observed: b.observed })),
       changes: r.changes,
     });
+  }
+
+  for (const tl of timelines) {
+    const lag = portOnsetLag(tl, timelines);
+    if (lag) tl.lag = lag;
   }
 
   o.onStage?.('hosts', 1);
@@ -234,6 +271,13 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
       ...(byShares ? { shareTimeHashrate: byShares.hashrate, shareTimeMethod: byShares.method } : {}),
       revenueCoin: rev.days.length ? rev.totalCoin : undefined,
       revenueUsd: rev.days.length ? rev.totalUsd : undefined,
+      ...(rev.days.length
+        ? {}
+        : {
+            revenueNote:
+              rev.unavailable ??
+              `not estimated: no network or price data for ${day(from)} – ${day(c.lastMs)}`,
+          }),
       period: { from: day(from), to: day(c.lastMs), days },
       powerWatts: pw.watts,
       energyKWh: {
@@ -287,8 +331,9 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
       findings.push(`${tl.label}: no significant change in the period.`);
       continue;
     }
-    const text = `${tl.label}: activity rose from ${inc.before.toFixed(1)} to ${inc.after.toFixed(1)} ${tl.unit} from ${inc.onset.slice(0, 10)} (${inc.shape}${inc.shape === 'exponential' ? `, doubling every ${inc.doublingBuckets!.toFixed(1)} days` : ''}; posterior probability ${inc.probability.toFixed(3)}).`;
+    const text = `${tl.label}: activity rose from ${inc.before.toFixed(1)} to ${inc.after.toFixed(1)} ${tl.unit} from ${inc.onset.slice(0, 10)} (95 % interval ${inc.onsetInterval[0].slice(0, 10)} – ${inc.onsetInterval[1].slice(0, 10)}; ${inc.shape}${inc.shape === 'exponential' ? `, doubling every ${inc.doublingBuckets!.toFixed(1)} days` : ''}; posterior probability ${inc.probability.toFixed(3)}).`;
     findings.push(text);
+    if (tl.lag) findings.push(tl.lag.text);
     evidence.push({
       claim: text,
       support: [

@@ -15,11 +15,30 @@ export interface TimelinePoint {
 
 export interface Timeline {
   label: string;
+  /**
+   * What evidence puts a flow in the series: port numbers only (crypto ports, the crypto-port
+   * label) or something stronger (catalogued pool addresses, other detection labels).
+   */
+  evidence?: 'port' | 'stronger';
   /** What the values count, e.g. 'flows per day'. */
   unit: string;
   bucketMs: number;
   points: TimelinePoint[];
   changes: SurgeChange[];
+  /** Set when this port-only series' onset comes later than stronger evidence's can explain. */
+  lag?: OnsetLag;
+}
+
+/** A port-only onset later than the onset on stronger evidence, beyond both 95 % intervals. */
+export interface OnsetLag {
+  /** The stronger series it lags (its label) and that series' onset and interval. */
+  behind: string;
+  behindOnset: string;
+  behindInterval: [string, string];
+  /** Days from the stronger onset to the port-only onset. */
+  days: number;
+  /** One sentence for the reader. */
+  text: string;
 }
 
 export interface HostRow {
@@ -72,6 +91,8 @@ export interface EstimateRow {
   shareTimeMethod?: string;
   revenueCoin?: Range;
   revenueUsd?: Range;
+  /** Why revenue is absent (e.g. no Monero network data), said instead of a dash. */
+  revenueNote?: string;
   period?: { from: string; to: string; days: number };
   powerWatts?: Range;
   energyKWh?: Range;

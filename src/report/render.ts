@@ -59,24 +59,44 @@ function hostCells(h: HostRow): string[] {
   ];
 }
 
+// Long addresses (wallets, IPv6) wrap anywhere rather than push the table off the page; dates and
+// ids in `td.k` cells keep to one line. Print: the full page width, fixed table layout for the
+// tables whose columns are given widths, charts and rows not split across pages.
 const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;color:#111827;max-width:1000px;margin:24px auto;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
 h3{font-size:14px;margin:16px 0 4px}.meta{color:#4b5563;margin-bottom:12px}
 table{border-collapse:collapse;width:100%;margin:6px 0 12px;font-size:12.5px}
-th,td{border-bottom:1px solid #e5e7eb;padding:4px 6px;text-align:left;vertical-align:top}
+table.fixed{table-layout:fixed}table.fixed td,table.fixed code{overflow-wrap:anywhere;word-break:break-all}
+th,td{border-bottom:1px solid #e5e7eb;padding:4px 6px;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#f9fafb;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.k,td code{white-space:nowrap}
-code{font:12px ui-monospace,Menlo,Consolas,monospace;background:#f3f4f6;padding:1px 3px;border-radius:3px;word-break:break-all}
+td.k{white-space:nowrap}
+code{font:12px ui-monospace,Menlo,Consolas,monospace;background:#f3f4f6;padding:1px 3px;border-radius:3px;overflow-wrap:break-word}
 ul.findings li{margin:3px 0}.note{color:#4b5563;font-size:12.5px}.kind{font-size:11px;color:#fff;background:#6b7280;border-radius:3px;padding:0 4px}
+.lag{border-left:3px solid #d97706;background:#fffbeb;padding:6px 10px;margin:8px 0}
+svg{max-width:100%;height:auto}
+@page{size:A4;margin:12mm}
+@media print{body{max-width:none;margin:0;padding:0;font-size:11px}table{font-size:10px}code{font-size:9.5px}svg,tr,.lag{break-inside:avoid}h2,h3{break-after:avoid}}
 `;
 
-/** An HTML table; `numeric` columns are right-aligned, `keep` columns (dates, ids) never wrap. */
-function table(head: string[], rows: string[][], numeric: boolean[] = [], keep: boolean[] = []): string {
+/**
+ * An HTML table; `numeric` columns are right-aligned, `keep` columns (dates, ids) never wrap;
+ * `widths` (percent per column) fix the layout so that long cells wrap inside the page.
+ */
+function table(
+  head: string[],
+  rows: string[][],
+  numeric: boolean[] = [],
+  keep: boolean[] = [],
+  widths: number[] = [],
+): string {
   const th = head.map((h) => `<th>${esc(h)}</th>`).join('');
   const cls = (i: number) => (numeric[i] ? ' class="n"' : keep[i] ? ' class="k"' : '');
   const tr = rows.map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${c}</td>`).join('')}</tr>`).join('');
-  return `<table><thead><tr>${th}</tr></thead><tbody>${tr}</tbody></table>`;
+  const cols = widths.length
+    ? `<colgroup>${widths.map((w) => `<col style="width:${w}%">`).join('')}</colgroup>`
+    : '';
+  return `<table${widths.length ? ' class="fixed"' : ''}>${cols}<thead><tr>${th}</tr></thead><tbody>${tr}</tbody></table>`;
 }
 
 export function renderHtml(r: InvestigationReport): string {
@@ -95,6 +115,7 @@ export function renderHtml(r: InvestigationReport): string {
   p.push('<h2>Activity timeline</h2>');
   for (const tl of r.timelines) {
     p.push(`<h3>${esc(tl.label)}</h3>${timelineSvg(tl)}`);
+    if (tl.lag) p.push(`<p class="lag">${esc(tl.lag.text)}</p>`);
   }
   p.push('<h2>What changed</h2>');
   const changes = r.timelines.flatMap((t) => t.changes.map((c) => ({ t, c })));
@@ -126,6 +147,8 @@ export function renderHtml(r: InvestigationReport): string {
       barsSvg(
         r.hosts.slice(0, 15).map((h) => ({ label: h.host, value: h.flows })),
         'flows',
+        960,
+        'flows per host to crypto ports or catalogued pool addresses, whole period',
       ),
     );
     p.push(
@@ -133,7 +156,7 @@ export function renderHtml(r: InvestigationReport): string {
         HOST_COLUMNS,
         r.hosts.map((h) => [`<code>${esc(h.host)}</code>`, ...hostCells(h).map(esc)]),
         [false, true, true, true, false, false, false, true, true, false, false],
-        [false, false, false, false, true, true, true],
+        [true, false, false, false, true, true, true],
       ),
     );
   } else p.push('<p>None.</p>');
@@ -168,6 +191,9 @@ export function renderHtml(r: InvestigationReport): string {
               ? `<strong>${esc(w.screening)}</strong>`
               : esc(w.screening ?? 'not screened'),
           ]),
+          [],
+          [],
+          [34, 6, 14, 12, 22, 12],
         )
       : '<p>None seen (wallets need Stratum payload: a capture or payload samples).</p>',
   );
@@ -193,14 +219,25 @@ export function renderHtml(r: InvestigationReport): string {
             (e.shareTimeHashrate
               ? `<div>${esc(fmtHashrate(e.shareTimeHashrate))}</div><div class="note">${esc(e.shareTimeMethod ?? '')}</div>`
               : ''),
-          esc(fmtRange(e.revenueCoin, e.coin)),
-          esc(fmtRange(e.revenueUsd, 'USD')),
+          ...(e.revenueNote && !e.revenueCoin
+            ? [
+                '<span class="note">not estimated (why: below the table)</span>',
+                '<span class="note">not estimated</span>',
+              ]
+            : [esc(fmtRange(e.revenueCoin, e.coin)), esc(fmtRange(e.revenueUsd, 'USD'))]),
           esc(fmtRange(e.powerWatts, 'W')),
           esc(fmtRange(e.electricityUsd, 'USD')),
           e.period ? esc(`${e.period.from} – ${e.period.to} (${e.period.days} d)`) : '–',
         ]),
       ),
     );
+    // Why revenue is missing, once per reason, with the rows it concerns.
+    const why = new Map<string, string[]>();
+    for (const e of r.estimates)
+      if (e.revenueNote && !e.revenueCoin)
+        why.set(e.revenueNote, [...(why.get(e.revenueNote) ?? []), e.subject]);
+    for (const [note, subjects] of why)
+      p.push(`<p class="note">Revenue of ${esc(subjects.join('; '))}: ${esc(note)}</p>`);
     p.push('<h3>Assumptions</h3>');
     const seen = new Set<string>();
     const rows: string[][] = [];
@@ -261,6 +298,9 @@ export function renderMarkdown(r: InvestigationReport): string {
     '',
   );
   for (const f of r.findings) p.push(`- ${f}`);
+  const lags = r.timelines.filter((t) => t.lag);
+  if (lags.length) p.push('');
+  for (const t of lags) p.push(`> ${t.lag!.text}`);
   p.push('', '## What changed', '');
   const changes = r.timelines.flatMap((t) => t.changes.map((c) => ({ t, c })));
   p.push(
@@ -330,8 +370,10 @@ export function renderMarkdown(r: InvestigationReport): string {
           e.shareTimeHashrate
             ? `${fmtHashrate(e.hashrate)} (flow counters); ${fmtHashrate(e.shareTimeHashrate)} (share times)`
             : fmtHashrate(e.hashrate),
-          fmtRange(e.revenueCoin, e.coin),
-          fmtRange(e.revenueUsd, 'USD'),
+          e.revenueNote && !e.revenueCoin ? e.revenueNote : fmtRange(e.revenueCoin, e.coin),
+          e.revenueNote && !e.revenueUsd
+            ? 'not estimated (see revenue in coin)'
+            : fmtRange(e.revenueUsd, 'USD'),
           fmtRange(e.powerWatts, 'W'),
           fmtRange(e.electricityUsd, 'USD'),
           e.period ? `${e.period.from} – ${e.period.to} (${e.period.days} d)` : '–',

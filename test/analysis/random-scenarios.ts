@@ -20,14 +20,14 @@ export interface ScenarioRun {
   result: SurgeResult;
 }
 
-/** Scenario `i` of a family; `crypto` false gives the same population without crypto activity. */
-export function randomScenario(i: number, crypto: boolean, sampling = 1): ScenarioRun {
+/** Config of scenario `i` of a family; `crypto` false gives the same population without crypto activity. */
+export function randomConfig(i: number, crypto: boolean, sampling = 1): ScenarioConfig {
   const r = new Rng(1000 + i, 99);
   const days = crypto ? 90 : r.int(90, 180);
   const startMs = Date.UTC(2016, 0, 1) + r.int(0, 700) * DAY;
   const onsetDay = r.int(14, days - 14);
   const growth = r.pick(['step', 'linear', 'exponential'] as Growth[]);
-  const config = defaultConfig({
+  return defaultConfig({
     seed: 5000 + i,
     startMs,
     days,
@@ -41,6 +41,11 @@ export function randomScenario(i: number, crypto: boolean, sampling = 1): Scenar
     cryptoPortBackground: Math.exp(r.uniform(Math.log(0.05), Math.log(3))),
     sampling,
   });
+}
+
+/** Scenario `i` of a family; `crypto` false gives the same population without crypto activity. */
+export function randomScenario(i: number, crypto: boolean, sampling = 1): ScenarioRun {
+  const config = randomConfig(i, crypto, sampling);
   // The crypto label: a crypto port or a known pool address (as detection's port and
   // infrastructure rules give it).
   const pools = [...new Set(poolCatalogue().map((p) => p.ip))];
