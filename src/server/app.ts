@@ -98,6 +98,8 @@ function screeningState(index: ScreeningIndex) {
     list: v.list,
     published: v.published,
     checksum: v.checksum,
+    // A version loaded with --allow-partial says so wherever it is named: a "none" against it is weaker.
+    ...(v.partial ? { partial: true, skippedRows: v.skippedRows ?? 0 } : {}),
   }));
   const listTags = lists.map((v) => `${v.list}@${v.versionId}`);
   return {

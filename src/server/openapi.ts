@@ -66,6 +66,12 @@ export const versionSchema = {
     list: { type: 'string' },
     published: { type: ['string', 'null'] },
     checksum: { type: 'string' },
+    partial: {
+      type: 'boolean',
+      description:
+        'present (true) only for a version loaded with --allow-partial: rows of the list were left out',
+    },
+    skippedRows: { type: 'integer', description: 'rows of a partial version that were not loaded' },
   },
 } as const;
 

@@ -364,6 +364,33 @@ test('CLI: a refused list exits non-zero and leaves the stored version screening
     assert.deepEqual((await loadScreeningIndex(db)).versions, [
       { versionId: 2, list: 'watch', published: null, checksum: v[1].sha256, partial: true, skippedRows: 1 },
     ]);
+    // The API names it too: /v1/lists and /healthz carry the partial flag and the skipped count.
+    {
+      const { openScreeningServer } = await import('../../src/cli/serve.js');
+      const srv = await openScreeningServer({ db, allowAnonymous: true, chain: false });
+      try {
+        for (const url of ['/v1/lists', '/healthz']) {
+          const r = await srv.app.inject({ method: 'GET', url });
+          assert.equal(r.statusCode, 200);
+          assert.deepEqual(
+            (r.json() as { lists: unknown[] }).lists,
+            [
+              {
+                versionId: 2,
+                list: 'watch',
+                published: null,
+                checksum: v[1].sha256,
+                partial: true,
+                skippedRows: 1,
+              },
+            ],
+            url,
+          );
+        }
+      } finally {
+        await srv.close();
+      }
+    }
     const table = (await cli(['sanctions', 'versions', '--db', db])).out;
     assert.match(table, /partial +skipped/);
     assert.match(table, /\n +2 +watch +yes .* yes +1 /);
