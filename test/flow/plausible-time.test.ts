@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import '../../src/flow/all-formats.js';
 import { ingestFile } from '../../src/flow/ingest.js';
 import { openFlowStore } from '../../src/store/open.js';
 import { DuckDbSeries } from '../../src/store/duckdb/series.js';
