@@ -22,7 +22,7 @@ const CAP_OPTION: Record<(typeof CAP_FLAGS)[number][0], string> = {
 };
 
 /** Loss and refusals, in words, for the summary line (only the ones that happened). */
-function lossWords(d: CollectResult['diagnostics']): string[] {
+export function lossWords(d: CollectResult['diagnostics']): string[] {
   const words: [string, string][] = [
     ['datagrams.missing', 'datagrams missing by sequence number'],
     ['records.missing', 'flow records missing by sequence number'],

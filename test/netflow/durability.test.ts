@@ -40,6 +40,18 @@ async function startCollector(db: string, extra: string[] = []): Promise<Cli> {
   return { proc, port, out: () => out, err: () => err };
 }
 
+/** A collector on a new database in a temporary folder; both go when the test ends. */
+async function collectorInTempDir(t: { after(fn: () => void): void }): Promise<{ db: string; cli: Cli }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-durable-'));
+  const db = join(dir, 'flows.duckdb');
+  const cli = await startCollector(db);
+  t.after(() => {
+    if (cli.proc.exitCode === null && cli.proc.signalCode === null) cli.proc.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { db, cli };
+}
+
 /** Flow numbers stored in the database (opened as a fresh process would after the crash). */
 async function storedFlows(db: string): Promise<Set<number>> {
   const store = await openFlowStore(db);
@@ -117,13 +129,7 @@ test(
   "the issue's case: 40,000 flows, 5 s of quiet, kill -9 — all 40,000 kept",
   { skip, timeout: 40000 },
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'cr-durable-'));
-    const db = join(dir, 'flows.duckdb');
-    const cli = await startCollector(db);
-    t.after(() => {
-      if (cli.proc.exitCode === null && cli.proc.signalCode === null) cli.proc.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const { db, cli } = await collectorInTempDir(t);
     const sender = new PacedSender(cli.port, 0);
     // Fast enough that, on the old code, every batch arrived within a second of the start-up commit
     // and no later commit came.
@@ -143,13 +149,7 @@ test(
   'SIGINT under load commits and exits within 5 s, with every flow sent before it stored',
   { skip, timeout: 40000 },
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'cr-durable-'));
-    const db = join(dir, 'flows.duckdb');
-    const cli = await startCollector(db);
-    t.after(() => {
-      if (cli.proc.exitCode === null && cli.proc.signalCode === null) cli.proc.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const { db, cli } = await collectorInTempDir(t);
     const sender = new PacedSender(cli.port, 0);
     const sending = sender.run(RATE * 20, RATE, 15000);
     await sleep(3000);
