@@ -5,8 +5,11 @@
  * Durability: the receiver hands over partial batches every `flushMs` (500 ms) and the store
  * commits every `commitMs` (1 s) whether or not traffic continues, so a crash (kill -9) loses at
  * most the flows of the last ~1.5 s plus what waits in the backlog. The socket never waits for the
- * store; instead the batches handed over and not yet stored are bounded (`maxBacklogBatches`):
- * past that the receiver drops datagrams and counts them (`datagrams.dropped-backlog`).
+ * store; instead the batches handed over and not yet stored are bounded, in memory
+ * (`maxBacklogBatches`) and in time: the bound shrinks to what the store, at its measured rate,
+ * writes in `backlogMs` (500 ms), so a backlog never holds flows for longer than the promise
+ * allows and SIGINT never waits long for it. Past the bound the receiver drops datagrams and
+ * counts them (`datagrams.dropped-backlog`).
  */
 import type { BatchHook } from '../flow/ingest.js';
 import { readdirSync } from 'node:fs';
@@ -27,8 +30,10 @@ import type {
 /** Defaults, documented in docs/netflow.md ("Durability and bounded memory"). */
 export const DEFAULT_FLUSH_MS = 500;
 export const DEFAULT_COMMIT_MS = 1000;
-/** 16 batches of 4096 flows: about half a second of the store's rate on the reference machine. */
+/** 16 batches of 4096 flows (~10 MB): the memory bound; the time bound below usually binds first. */
 export const DEFAULT_MAX_BACKLOG_BATCHES = 16;
+/** The backlog may hold what the store writes in this long at its measured rate (at least 1 batch). */
+export const DEFAULT_BACKLOG_MS = 500;
 
 export interface CollectOptions {
   /** udp://127.0.0.1:2055 or udp://[::1]:2055 (port 0: any free port). */
@@ -48,6 +53,8 @@ export interface CollectOptions {
   commitMs?: number;
   /** Batches received and not yet stored; past this the receiver drops datagrams (counted). */
   maxBacklogBatches?: number;
+  /** …and no more than the store writes in this long (ms) at its measured rate. */
+  backlogMs?: number;
   /** Exporter allow-list (CIDR blocks, IPv4/IPv6); empty or absent: every source. */
   exporters?: string[];
   /** Decoder caps passed through: maxExporters, maxDomainsPerExporter, maxTemplatesPerSession, … */
@@ -142,6 +149,9 @@ export class NetflowCollector {
   private chain: Promise<void> = Promise.resolve();
   private lastCheckpoint = 0;
   private backlog = 0;
+  /** Store speed (flows per ms, moving average) and the backlog limit last sent to the receiver. */
+  private flowsPerMs = 0;
+  private backlogLimit = 0;
   private commitQueued = false;
   private commitTimer: NodeJS.Timeout | null = null;
   private exporterStats: ExporterStat[] = [];
@@ -270,6 +280,24 @@ export class NetflowCollector {
     this.renice();
   }
 
+  /**
+   * Fold one stored batch into the store's measured speed and, when the limit it implies changes,
+   * tell the receiver: the backlog holds no more than `backlogMs` of the store's work.
+   */
+  private measure(flows: number, ms: number): void {
+    if (flows < 64) return; // partial batches of a quiet network say little about speed
+    const rate = flows / Math.max(ms, 0.01);
+    this.flowsPerMs = this.flowsPerMs === 0 ? rate : 0.8 * this.flowsPerMs + 0.2 * rate;
+    const batchSize = this.o.batchSize ?? 4096;
+    const max = this.o.maxBacklogBatches ?? DEFAULT_MAX_BACKLOG_BATCHES;
+    const fit = Math.floor((this.flowsPerMs * (this.o.backlogMs ?? DEFAULT_BACKLOG_MS)) / batchSize);
+    const limit = Math.max(1, Math.min(max, fit));
+    if (limit !== this.backlogLimit) {
+      this.backlogLimit = limit;
+      this.command({ t: 'backlog-limit', batches: limit });
+    }
+  }
+
   /** A snapshot for the metrics endpoint. */
   metrics(): CollectorMetrics {
     return {
@@ -316,11 +344,13 @@ export class NetflowCollector {
   private async store(batch: FlowBatch): Promise<void> {
     try {
       if (this.writeError) return;
+      const t0 = performance.now();
       const enrichment = this.o.enricher ? this.o.enricher.enrich(batch) : emptyEnrichment(batch.length);
       const firstId = await this.writer.append(batch, enrichment);
       for (const hook of this.o.hooks ?? []) await hook(batch, enrichment, firstId);
       this.flows += batch.length;
       if (Date.now() - this.lastCheckpoint >= (this.o.commitMs ?? DEFAULT_COMMIT_MS)) await this.checkpoint();
+      this.measure(batch.length, performance.now() - t0);
     } catch (e) {
       this.writeError = e;
     } finally {

@@ -4,10 +4,10 @@
  * Full batches go to the main thread with their column buffers transferred, not copied.
  *
  * What it refuses, it refuses at the socket, before decoding, and counts: datagrams from outside the
- * --exporters allow-list (`datagrams.refused-exporter`) and, while the main thread has
- * `maxBacklogBatches` batches not yet stored, every datagram (`datagrams.dropped-backlog`) — memory
- * stays bounded when the store cannot keep up, and the loss is a number rather than a queue that
- * grows until the process dies. The kernel's own drop counter for the socket is read each tick.
+ * --exporters allow-list (`datagrams.refused-exporter`) and, while the main thread has its backlog
+ * limit of batches not yet stored, every datagram (`datagrams.dropped-backlog`) — memory stays
+ * bounded when the store cannot keep up, and the loss is a number rather than a queue that grows
+ * until the process dies. The kernel's own drop counter for the socket is read each tick.
  */
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import { readlinkSync } from 'node:fs';
@@ -38,7 +38,11 @@ export interface ReceiverConfig {
 }
 
 /** Messages from the main thread to the receiver. */
-export type ReceiverCommand = { t: 'stop' } | { t: 'stored'; batches: number };
+export type ReceiverCommand =
+  | { t: 'stop' }
+  | { t: 'stored'; batches: number }
+  /** The main thread's current bound (at most maxBacklogBatches), from the store's measured rate. */
+  | { t: 'backlog-limit'; batches: number };
 
 /**
  * Statistics per exporter session, as the decoder's `exporterStats()` gives them. The same shape as
@@ -129,6 +133,7 @@ function run(cfg: ReceiverConfig): void {
   let lastMessageAt = 0;
   let timer: NodeJS.Timeout | null = null;
   let backlog = 0;
+  let backlogLimit = cfg.maxBacklogBatches;
   let inode: string | null = null;
   const filter = cfg.exporters.length > 0 ? new ExporterFilter(cfg.exporters) : null;
 
@@ -183,7 +188,7 @@ function run(cfg: ReceiverConfig): void {
     lastMessageAt = Date.now();
     datagrams++;
     if (filter && !filter.allows(rinfo.address)) diagnostics.add('datagrams.refused-exporter');
-    else if (backlog >= cfg.maxBacklogBatches) diagnostics.add('datagrams.dropped-backlog');
+    else if (backlog >= backlogLimit) diagnostics.add('datagrams.dropped-backlog');
     else decoder!.decode(msg, rinfo.address, rinfo.port, datagrams, lastMessageAt);
     if (cfg.maxDatagrams > 0 && datagrams >= cfg.maxDatagrams) stop();
   });
@@ -203,6 +208,7 @@ function run(cfg: ReceiverConfig): void {
   port.on('message', (m: ReceiverCommand) => {
     if (m.t === 'stop') drainThenStop();
     else if (m.t === 'stored') backlog = Math.max(0, backlog - m.batches);
+    else if (m.t === 'backlog-limit') backlogLimit = Math.max(1, Math.min(cfg.maxBacklogBatches, m.batches));
   });
   sock.bind(cfg.port, cfg.host, () => {
     boundPort = sock.address().port;

@@ -165,6 +165,43 @@ test('bounded backlog: while the store is behind, datagrams are dropped at the s
   );
 });
 
+test('the backlog bound follows the store: no more than ~500 ms of its measured work waits', async () => {
+  // Batches of 100 flows and a store that takes >= 100 ms each: ~1 flow/ms, so 500 ms of work is
+  // 5 batches, far below the memory bound of 64.
+  await withCollector(
+    {
+      batchSize: 100,
+      maxBacklogBatches: 64,
+      hooks: [
+        async () => {
+          await sleep(100);
+        },
+      ],
+    },
+    async (c) => {
+      // A few full batches first, so the store's speed is measured before the flood.
+      await sendFrom(
+        null,
+        'udp4',
+        c.port,
+        '127.0.0.1',
+        [0, 1, 2].map((k) => v9Datagram(0, k, 100, k)),
+      );
+      await sleep(600);
+      const msgs = Array.from({ length: 300 }, (_, k) => v9Datagram(300, k, 10, k + 3));
+      await sendFrom(null, 'udp4', c.port, '127.0.0.1', msgs);
+      let peak = 0;
+      for (let k = 0; k < 100; k++) {
+        peak = Math.max(peak, c.metrics().backlogBatches);
+        await sleep(10);
+      }
+      const r = await c.stop();
+      assert.ok(r.diagnostics.get('datagrams.dropped-backlog') > 0, 'the flood was cut at the socket');
+      assert.ok(peak <= 7, `backlog peaked at ${peak} batches: the time bound (5) plus the one being stored`);
+    },
+  );
+});
+
 test('commits on a clock: flows received before a quiet period are committed within ~1 s without more traffic', async () => {
   await withCollector({}, async (c) => {
     // Sent at once: the batch is stored within the first commit interval, so storing it does not
