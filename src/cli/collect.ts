@@ -127,8 +127,6 @@ export function register(program: Command): void {
             await store.close();
             throw new Error(`--metrics ${o.metrics}: ${(e as Error).message}`, { cause: e });
           }
-          const h = metricsAddr.host.includes(':') ? `[${metricsAddr.host}]` : metricsAddr.host;
-          process.stderr.write(`metrics on http://${h}:${metrics.port}/metrics and /healthz\n`);
         }
         const asked = Number(o.recvBuffer);
         // Linux reports twice the usable size it granted.
@@ -140,6 +138,10 @@ export function register(program: Command): void {
           process.stderr.write(
             `note: the kernel capped the receive buffer at ${granted} of ${asked} bytes requested; raise it with sysctl -w net.core.rmem_max=${asked}\n`,
           );
+        }
+        if (metricsAddr && metrics) {
+          const h = metricsAddr.host.includes(':') ? `[${metricsAddr.host}]` : metricsAddr.host;
+          process.stderr.write(`metrics on http://${h}:${metrics.port}/metrics and /healthz\n`);
         }
         const stop = () => void collector.stop();
         process.once('SIGINT', stop);

@@ -20,6 +20,8 @@ const built = existsSync(MAIN);
 interface Cli {
   proc: ChildProcess;
   port: number;
+  /** Port of its metrics endpoint (--metrics 127.0.0.1:0). */
+  metricsPort: number;
   out: () => string;
   err: () => string;
 }
@@ -28,16 +30,45 @@ async function startCollector(db: string, extra: string[] = []): Promise<Cli> {
   const port = await freeUdpPort();
   const proc = spawn(
     process.execPath,
-    [MAIN, 'collect', '--listen', `udp://127.0.0.1:${port}`, '--db', db, '--no-geo', '--no-detect', ...extra],
+    [
+      MAIN,
+      ...`collect --no-geo --no-detect --metrics 127.0.0.1:0 --listen udp://127.0.0.1:${port}`.split(' '),
+      '--db',
+      db,
+      ...extra,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (err += d));
-  for (let k = 0; k < 400 && !err.includes('collecting on') && proc.exitCode === null; k++) await sleep(25);
+  for (let k = 0; k < 400 && !err.includes('metrics on') && proc.exitCode === null; k++) await sleep(25);
   assert.match(err, /collecting on udp:\/\/127\.0\.0\.1:\d+/, `collector did not start: ${err}`);
-  return { proc, port, out: () => out, err: () => err };
+  const metricsPort = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)/.exec(err)?.[1]);
+  return { proc, port, metricsPort, out: () => out, err: () => err };
+}
+
+/**
+ * Datagrams the collector has counted as dropped (store behind, kernel buffer full), from its
+ * /healthz: the promise is about the flows it accepted; these it says it did not.
+ */
+async function countedDrops(cli: Cli): Promise<number> {
+  const h = (await (await fetch(`http://127.0.0.1:${cli.metricsPort}/healthz`)).json()) as {
+    counts: Record<string, number>;
+  };
+  return (h.counts['datagrams.dropped-backlog'] ?? 0) + (h.counts['datagrams.kernel-drops'] ?? 0);
+}
+
+/** Wait `ms`, reading the collector's drop counters every 200 ms; the last figure read. */
+async function watchDrops(cli: Cli, ms: number): Promise<number> {
+  const until = Date.now() + ms;
+  let drops = 0;
+  while (Date.now() < until) {
+    drops = await countedDrops(cli).catch(() => drops);
+    await sleep(Math.min(200, Math.max(0, until - Date.now())));
+  }
+  return drops;
 }
 
 /** A collector on a new database in a temporary folder; both go when the test ends. */
@@ -91,11 +122,12 @@ test(
       procs.push(cli.proc);
       const sender = new PacedSender(cli.port, first);
       let killAt: number;
+      let drops: number;
       if (mode === 'load') {
         // Kill while flows keep coming, 2.5–5 s into the run.
         const after = 2500 + Math.random() * 2500;
         const sending = sender.run(RATE * 10, RATE, 10000);
-        await sleep(after);
+        drops = await watchDrops(cli, after);
         killAt = Date.now();
         cli.proc.kill('SIGKILL');
         sender.stop();
@@ -103,7 +135,7 @@ test(
       } else {
         // A burst, then quiet; the kill comes 2.1–4 s into the quiet.
         await sender.run(5000 + Math.floor(Math.random() * 10000), RATE * 2);
-        await sleep(2100 + Math.random() * 1900);
+        drops = await watchDrops(cli, 2100 + Math.random() * 1900);
         killAt = Date.now();
         cli.proc.kill('SIGKILL');
       }
@@ -112,11 +144,14 @@ test(
       const due = sender.sentBy(killAt - 2000);
       const stored = await storedFlows(db);
       const missing = missingOf(stored, first, due);
-      runs.push(`${mode}: ${sender.sent} sent, ${due} due, ${missing.length} missing`);
-      assert.equal(
-        missing.length,
-        0,
-        `${mode} kill: ${missing.length} of ${due} flows sent > 2 s before the kill are missing (first ${missing.slice(0, 5).join(', ')}); runs: ${runs.join('; ')}`,
+      runs.push(
+        `${mode}: ${sender.sent} sent, ${due} due, ${missing.length} missing, ${drops} datagrams counted as dropped`,
+      );
+      // On a machine that keeps up nothing is dropped and nothing may be missing; on one that
+      // does not, only what the collector said it dropped may be (20 flows per datagram).
+      assert.ok(
+        missing.length <= drops * sender.perDatagram,
+        `${mode} kill: ${missing.length} of ${due} flows sent > 2 s before the kill are missing (first ${missing.slice(0, 5).join(', ')}), ${drops} datagrams counted as dropped; runs: ${runs.join('; ')}`,
       );
       assert.ok(due > 0, `${mode} kill: nothing was due (${sender.sent} sent)`);
       first += sender.sent;
