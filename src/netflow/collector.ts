@@ -53,7 +53,7 @@ export interface CollectOptions {
   commitMs?: number;
   /** Batches received and not yet stored; past this the receiver drops datagrams (counted). */
   maxBacklogBatches?: number;
-  /** …and no more than the store writes in this long (ms) at its measured rate. */
+  /** …and no more than the store writes in this long (ms) at its measured rate (Infinity: no time bound). */
   backlogMs?: number;
   /** Exporter allow-list (CIDR blocks, IPv4/IPv6); empty or absent: every source. */
   exporters?: string[];
