@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { lossWords } from '../../src/cli/collect.js';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
 import { NetflowCollector, type CollectOptions } from '../../src/netflow/collector.js';
@@ -280,6 +281,40 @@ test('metrics endpoint: loopback only unless asked, /healthz and /metrics show t
       await c.stop();
     }
   });
+});
+
+test('metrics endpoint: a client that trickles its headers is closed within 10 s', async () => {
+  const snapshot = () => ({
+    source: 'udp://127.0.0.1:0',
+    startedMs: Date.now(),
+    flowsStored: 0,
+    flowsCommitted: 0,
+    lastCommitMs: 0,
+    backlogBatches: 0,
+    counts: {},
+    exporters: [],
+  });
+  const { server, port } = await startMetricsServer({ host: '127.0.0.1', port: 0 }, snapshot);
+  try {
+    const sock = connect(port, '127.0.0.1');
+    await new Promise((res) => sock.once('connect', res));
+    const t0 = Date.now();
+    const closed = new Promise<number>((res) => sock.once('close', () => res(Date.now() - t0)));
+    sock.on('error', () => undefined);
+    sock.write('GET /metrics HTTP/1.1\r\n');
+    // One header line a second, never the blank line that ends them; bounded at 15 lines.
+    let open = true;
+    void closed.then(() => (open = false));
+    for (let k = 0; k < 15 && open; k++) {
+      await sleep(1000);
+      if (open) sock.write(`X-Slow-${k}: a\r\n`);
+    }
+    const took = await closed;
+    assert.ok(took < 10000, `closed after ${took} ms`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((res) => server.close(res));
+  }
 });
 
 test('per-exporter figures in Prometheus text and /healthz (labels escaped)', () => {
