@@ -1,7 +1,12 @@
 import type { Command } from 'commander';
 import { detectionHookFor } from '../detect/pipeline.js';
 import { formatProblem } from '../flow/diagnostics.js';
-import { DEFAULT_MAX_BACKLOG_BATCHES, NetflowCollector, type CollectResult } from '../netflow/collector.js';
+import {
+  DEFAULT_BACKLOG_MS,
+  DEFAULT_MAX_BACKLOG_BATCHES,
+  NetflowCollector,
+  type CollectResult,
+} from '../netflow/collector.js';
 import { parseExporterList } from '../netflow/exporter-filter.js';
 import { parseMetricsAddress, startMetricsServer } from '../netflow/metrics-server.js';
 import { openFlowStore } from '../store/open.js';
@@ -58,6 +63,11 @@ export function register(program: Command): void {
       'batches of 4096 flows received and not yet stored; past this, datagrams are dropped and counted',
       String(DEFAULT_MAX_BACKLOG_BATCHES),
     )
+    .option(
+      '--max-backlog-ms <ms>',
+      '…and no more than the store writes in this long at its measured rate; above 500 the 2 s crash-loss promise no longer holds',
+      String(DEFAULT_BACKLOG_MS),
+    )
     .option('--metrics <host:port>', 'serve GET /healthz and /metrics (Prometheus) on this loopback address')
     .option('--metrics-public', 'allow --metrics on a non-loopback address (it has no authentication)')
     .option('--no-geo', 'skip country/AS enrichment')
@@ -77,6 +87,7 @@ export function register(program: Command): void {
         maxDomains?: string;
         maxTemplates?: string;
         maxBacklog: string;
+        maxBacklogMs: string;
         metrics?: string;
         metricsPublic?: boolean;
         geo: boolean;
@@ -92,6 +103,7 @@ export function register(program: Command): void {
           if (v !== undefined) decoderLimits[CAP_OPTION[key]] = parseWholeNumber(flag, v, 1);
         }
         const maxBacklogBatches = parseWholeNumber('--max-backlog', o.maxBacklog, 1);
+        const backlogMs = parseWholeNumber('--max-backlog-ms', o.maxBacklogMs, 1);
         const metricsAddr = o.metrics ? parseMetricsAddress(o.metrics, o.metricsPublic) : undefined;
         const store = await openFlowStore(o.db);
         const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
@@ -110,6 +122,7 @@ export function register(program: Command): void {
             exporters,
             decoderLimits,
             maxBacklogBatches,
+            backlogMs,
             onProblem: (p) => {
               if (shown++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
             },

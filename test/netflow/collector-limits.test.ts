@@ -385,6 +385,12 @@ test('coinradar collect --exporters/--metrics: refusals in the summary line; a p
   });
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /--metrics 0\.0\.0\.0:0: not a loopback address/);
+  const badBacklog = spawnSync(process.execPath, [...COLLECT, '--max-backlog-ms', '0'], {
+    encoding: 'utf8',
+    timeout: 30000,
+  });
+  assert.notEqual(badBacklog.status, 0);
+  assert.match(badBacklog.stderr, /--max-backlog-ms must be a whole number of at least 1, not '0'/);
   const cli = spawn(
     process.execPath,
     [
@@ -397,6 +403,8 @@ test('coinradar collect --exporters/--metrics: refusals in the summary line; a p
       '127.0.0.1:0',
       '--max-exporters',
       '10',
+      '--max-backlog-ms',
+      '800',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
