@@ -1,10 +1,42 @@
 import type { Command } from 'commander';
 import { detectionHookFor } from '../detect/pipeline.js';
 import { formatProblem } from '../flow/diagnostics.js';
-import { NetflowCollector } from '../netflow/collector.js';
+import {
+  DEFAULT_BACKLOG_MS,
+  DEFAULT_MAX_BACKLOG_BATCHES,
+  NetflowCollector,
+  type CollectResult,
+} from '../netflow/collector.js';
+import { parseExporterList } from '../netflow/exporter-filter.js';
+import { parseMetricsAddress, startMetricsServer } from '../netflow/metrics-server.js';
 import { openFlowStore } from '../store/open.js';
 import { defaultDbPath } from '../store/store.js';
 import { loadEnricher } from './enricher.js';
+import { parseWholeNumber } from './output.js';
+
+/** The decoder caps the CLI sets, by flag (the decoder documents their defaults). */
+const CAP_FLAGS = [
+  ['maxExporters', '--max-exporters'],
+  ['maxDomains', '--max-domains'],
+  ['maxTemplates', '--max-templates'],
+] as const;
+const CAP_OPTION: Record<(typeof CAP_FLAGS)[number][0], string> = {
+  maxExporters: 'maxExporters',
+  maxDomains: 'maxDomainsPerExporter',
+  maxTemplates: 'maxTemplatesPerSession',
+};
+
+/** Loss and refusals, in words, for the summary line (only the ones that happened). */
+export function lossWords(d: CollectResult['diagnostics']): string[] {
+  const words: [string, string][] = [
+    ['datagrams.missing', 'datagrams missing by sequence number'],
+    ['records.missing', 'flow records missing by sequence number'],
+    ['datagrams.kernel-drops', 'datagrams dropped by the kernel (receive buffer full)'],
+    ['datagrams.dropped-backlog', 'datagrams dropped because the store was behind'],
+    ['datagrams.refused-exporter', 'datagrams from exporters outside --exporters refused'],
+  ];
+  return words.filter(([k]) => d.get(k) > 0).map(([k, w]) => `${d.get(k)} ${w}`);
+}
 
 export function register(program: Command): void {
   program
@@ -22,6 +54,22 @@ export function register(program: Command): void {
       'nice value for the storing thread, so that under CPU pressure receiving wins over storing ("off": unchanged)',
       '10',
     )
+    .option('--exporters <cidrs>', 'decode only datagrams from these CIDR blocks, IPv4/IPv6 (CIDR[,CIDR…])')
+    .option('--max-exporters <n>', 'exporter addresses with decoder state at once (decoder default)')
+    .option('--max-domains <n>', 'observation domains / source ids per exporter (decoder default)')
+    .option('--max-templates <n>', 'templates per exporter session (decoder default)')
+    .option(
+      '--max-backlog <batches>',
+      'batches of 4096 flows received and not yet stored; past this, datagrams are dropped and counted',
+      String(DEFAULT_MAX_BACKLOG_BATCHES),
+    )
+    .option(
+      '--max-backlog-ms <ms>',
+      '…and no more than the store writes in this long at its measured rate; above 500 the 2 s crash-loss promise no longer holds',
+      String(DEFAULT_BACKLOG_MS),
+    )
+    .option('--metrics <host:port>', 'serve GET /healthz and /metrics (Prometheus) on this loopback address')
+    .option('--metrics-public', 'allow --metrics on a non-loopback address (it has no authentication)')
     .option('--no-geo', 'skip country/AS enrichment')
     .option('--watchlist <file>', 'extra CIDR watchlist file (name,cidr per line)')
     .option('--no-detect', 'store flows only; run `coinradar detect` later')
@@ -34,11 +82,29 @@ export function register(program: Command): void {
         maxDatagrams?: string;
         recvBuffer: string;
         storeNice: string;
+        exporters?: string;
+        maxExporters?: string;
+        maxDomains?: string;
+        maxTemplates?: string;
+        maxBacklog: string;
+        maxBacklogMs: string;
+        metrics?: string;
+        metricsPublic?: boolean;
         geo: boolean;
         watchlist?: string;
         detect: boolean;
         list?: string[];
       }) => {
+        // Every option is checked before the store is opened or a socket bound.
+        const exporters = o.exporters !== undefined ? parseExporterList(o.exporters) : [];
+        const decoderLimits: Record<string, number> = {};
+        for (const [key, flag] of CAP_FLAGS) {
+          const v = o[key];
+          if (v !== undefined) decoderLimits[CAP_OPTION[key]] = parseWholeNumber(flag, v, 1);
+        }
+        const maxBacklogBatches = parseWholeNumber('--max-backlog', o.maxBacklog, 1);
+        const backlogMs = parseWholeNumber('--max-backlog-ms', o.maxBacklogMs, 1);
+        const metricsAddr = o.metrics ? parseMetricsAddress(o.metrics, o.metricsPublic) : undefined;
         const store = await openFlowStore(o.db);
         const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
         const detection = o.detect ? await detectionHookFor(store, { lists: o.list }) : undefined;
@@ -53,6 +119,10 @@ export function register(program: Command): void {
             maxDatagrams: o.maxDatagrams ? Number(o.maxDatagrams) : 0,
             recvBufferBytes: Number(o.recvBuffer),
             storeNice: o.storeNice === 'off' ? undefined : Number(o.storeNice),
+            exporters,
+            decoderLimits,
+            maxBacklogBatches,
+            backlogMs,
             onProblem: (p) => {
               if (shown++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
             },
@@ -60,6 +130,16 @@ export function register(program: Command): void {
         } catch (e) {
           await store.close();
           throw e;
+        }
+        let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+        if (metricsAddr) {
+          try {
+            metrics = await startMetricsServer(metricsAddr, () => collector.metrics());
+          } catch (e) {
+            await collector.stop();
+            await store.close();
+            throw new Error(`--metrics ${o.metrics}: ${(e as Error).message}`, { cause: e });
+          }
         }
         const asked = Number(o.recvBuffer);
         // Linux reports twice the usable size it granted.
@@ -72,6 +152,10 @@ export function register(program: Command): void {
             `note: the kernel capped the receive buffer at ${granted} of ${asked} bytes requested; raise it with sysctl -w net.core.rmem_max=${asked}\n`,
           );
         }
+        if (metricsAddr && metrics) {
+          const h = metricsAddr.host.includes(':') ? `[${metricsAddr.host}]` : metricsAddr.host;
+          process.stderr.write(`metrics on http://${h}:${metrics.port}/metrics and /healthz\n`);
+        }
         const stop = () => void collector.stop();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
@@ -79,16 +163,29 @@ export function register(program: Command): void {
         try {
           const r = await collector.done;
           const d = r.diagnostics;
+          const loss = lossWords(d);
           process.stdout.write(
             `${r.source}: ${r.datagrams} datagrams, ${r.flows} flows stored` +
-              `${d.get('problems') ? `, ${d.get('problems')} problems` : ''} (${d.summary()})\n`,
+              `${d.get('problems') ? `, ${d.get('problems')} problems` : ''}` +
+              `${loss.length ? `, ${loss.join(', ')}` : ''} (${d.summary()})\n`,
           );
           if (detection) process.stdout.write(`detections: ${detection.summary()}\n`);
           for (const [exp, rate] of Object.entries(r.samplingByExporter)) {
             if (rate > 1) process.stdout.write(`  exporter ${exp}: sampling 1:${rate}\n`);
           }
+          for (const e of r.exporters) {
+            process.stdout.write(
+              `  exporter ${e.exporter}:${e.port} v${e.version} domain ${e.domain}: ${e.datagrams} datagrams, ` +
+                `${e.records} records, ${e.missingDatagrams} datagrams and ${e.missingRecords} records missing by sequence number, ` +
+                `${e.resets} restarts, ${e.late} late, ${e.templates} templates (${e.templatesEvicted} evicted)\n`,
+            );
+          }
         } finally {
           if (timer) clearTimeout(timer);
+          if (metrics) {
+            metrics.server.closeAllConnections();
+            await new Promise((res) => metrics.server.close(res));
+          }
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
           await store.close();

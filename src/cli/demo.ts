@@ -107,6 +107,10 @@ async function collectReplay(
     hooks: hook,
     // The receiver thread must win the CPU over storing, or the kernel drops datagrams (see netflow docs).
     storeNice: 10,
+    // A replay must arrive whole: the backlog may grow (memory, not dropped datagrams), unlike
+    // `coinradar collect`, whose bound keeps its crash-loss promise (docs/netflow.md).
+    maxBacklogBatches: 1 << 20,
+    backlogMs: Infinity,
     onProblem: (p) => process.stderr.write(`warning: ${formatProblem(p)}\n`),
   });
   const t0 = Date.now();

@@ -25,6 +25,11 @@ export class Diagnostics {
   /** Counters by name: read/kept/skipped records, packets, bytes, per-problem kinds. */
   readonly counts = new Map<string, number>();
   readonly problems: InputProblem[] = [];
+  /**
+   * Structured figures beside the counters (e.g. the live collector's per-exporter statistics);
+   * stored with the source next to the counts (`stored()`).
+   */
+  readonly details: Record<string, unknown> = {};
 
   constructor(
     /** Keep at most this many problems verbatim; the rest are only counted. */
@@ -56,6 +61,11 @@ export class Diagnostics {
   summary(): string {
     const keys = [...this.counts.keys()].sort();
     return keys.map((k) => `${k}=${this.counts.get(k)}`).join(' ');
+  }
+
+  /** What a store keeps with the source: the counters, and the details when there are any. */
+  stored(): Record<string, unknown> {
+    return { ...Object.fromEntries(this.counts), ...this.details };
   }
 
   toJSON(): { counts: Record<string, number>; problems: InputProblem[] } {

@@ -1,7 +1,15 @@
 /**
  * Live NetFlow/IPFIX collector: a worker thread receives and decodes datagrams (udp-receiver.ts);
- * this side enriches each batch and appends it to a live SourceWriter, checkpointing at most once a
- * second, and commits on stop. The socket never waits for the store: batches queue in memory.
+ * this side enriches each batch and appends it to a live SourceWriter, and commits on stop.
+ *
+ * Durability: the receiver hands over partial batches every `flushMs` (500 ms) and the store
+ * commits every `commitMs` (1 s) whether or not traffic continues, so a crash (kill -9) loses at
+ * most the flows of the last ~1.5 s plus what waits in the backlog. The socket never waits for the
+ * store; instead the batches handed over and not yet stored are bounded, in memory
+ * (`maxBacklogBatches`) and in time: the bound shrinks to what the store, at its measured rate,
+ * writes in `backlogMs` (500 ms), so a backlog never holds flows for longer than the promise
+ * allows and SIGINT never waits long for it. Past the bound the receiver drops datagrams and
+ * counts them (`datagrams.dropped-backlog`).
  */
 import type { BatchHook } from '../flow/ingest.js';
 import { readdirSync } from 'node:fs';
@@ -11,7 +19,21 @@ import { Diagnostics, type InputProblem } from '../flow/diagnostics.js';
 import { emptyEnrichment, type FlowEnricher } from '../flow/enrichment.js';
 import { FlowBatch } from '../flow/record.js';
 import type { FlowStore, SourceWriter } from '../store/store.js';
-import type { ReceiverConfig, ReceiverMessage, TransferredBatch } from './udp-receiver.js';
+import type {
+  ExporterStat,
+  ReceiverCommand,
+  ReceiverConfig,
+  ReceiverMessage,
+  TransferredBatch,
+} from './udp-receiver.js';
+
+/** Defaults, documented in docs/netflow.md ("Durability and bounded memory"). */
+export const DEFAULT_FLUSH_MS = 500;
+export const DEFAULT_COMMIT_MS = 1000;
+/** 16 batches of 4096 flows (~10 MB): the memory bound; the time bound below usually binds first. */
+export const DEFAULT_MAX_BACKLOG_BATCHES = 16;
+/** The backlog may hold what the store writes in this long at its measured rate (at least 1 batch). */
+export const DEFAULT_BACKLOG_MS = 500;
 
 export interface CollectOptions {
   /** udp://127.0.0.1:2055 or udp://[::1]:2055 (port 0: any free port). */
@@ -27,6 +49,16 @@ export interface CollectOptions {
   batchSize?: number;
   /** Partial batches are handed over at least this often (ms). */
   flushMs?: number;
+  /** The store commits at least this often (ms), with or without new flows. */
+  commitMs?: number;
+  /** Batches received and not yet stored; past this the receiver drops datagrams (counted). */
+  maxBacklogBatches?: number;
+  /** …and no more than the store writes in this long (ms) at its measured rate (Infinity: no time bound). */
+  backlogMs?: number;
+  /** Exporter allow-list (CIDR blocks, IPv4/IPv6); empty or absent: every source. */
+  exporters?: string[];
+  /** Decoder caps passed through: maxExporters, maxDomainsPerExporter, maxTemplatesPerSession, … */
+  decoderLimits?: Record<string, number>;
   /** Data sets waiting for their template are dropped (and counted) after this long (ms). */
   pendingMs?: number;
   onProblem?: (p: InputProblem) => void;
@@ -45,6 +77,23 @@ export interface CollectResult {
   diagnostics: Diagnostics;
   /** Sampling interval per exporter address, from options data or v5 headers. */
   samplingByExporter: Record<string, number>;
+  /** Per exporter session (empty when the decoder does not keep statistics). */
+  exporters: ExporterStat[];
+}
+
+/** What the metrics endpoint shows: a snapshot of a running collector. */
+export interface CollectorMetrics {
+  source: string;
+  startedMs: number;
+  /** Flows appended to the store, and of those, the ones committed (durable). */
+  flowsStored: number;
+  flowsCommitted: number;
+  /** Wall-clock time of the last commit (ms); 0 before the first. */
+  lastCommitMs: number;
+  /** Batches received and not yet stored. */
+  backlogBatches: number;
+  counts: Record<string, number>;
+  exporters: ExporterStat[];
 }
 
 export interface ListenAddress {
@@ -94,9 +143,19 @@ export class NetflowCollector {
   /** Receive buffer the kernel granted (Linux reports twice the usable size). */
   recvBuffer = 0;
   flows = 0;
+  private flowsCommitted = 0;
+  private readonly startedMs = Date.now();
   private writer!: SourceWriter;
   private chain: Promise<void> = Promise.resolve();
   private lastCheckpoint = 0;
+  private backlog = 0;
+  /** Store speed (flows per ms, moving average) and the backlog limit last sent to the receiver. */
+  private flowsPerMs = 0;
+  private warm = 0;
+  private backlogLimit = 0;
+  private commitQueued = false;
+  private commitTimer: NodeJS.Timeout | null = null;
+  private exporterStats: ExporterStat[] = [];
   private receiverTid: number | undefined;
   private readonly reniced = new Set<number>();
   private samplingByExporter: Record<string, number> = {};
@@ -126,9 +185,12 @@ export class NetflowCollector {
       recvBufferBytes: o.recvBufferBytes ?? 32 * 1024 * 1024,
       batchSize: o.batchSize ?? 4096,
       maxDatagrams: o.maxDatagrams ?? 0,
-      flushMs: o.flushMs ?? 1000,
+      flushMs: o.flushMs ?? DEFAULT_FLUSH_MS,
       pendingMs: o.pendingMs ?? 5000,
       maxProblemsForwarded: 1000,
+      exporters: o.exporters ?? [],
+      decoderLimits: o.decoderLimits ?? {},
+      maxBacklogBatches: o.maxBacklogBatches ?? DEFAULT_MAX_BACKLOG_BATCHES,
     };
     const worker = startReceiver(cfg);
     const c = new NetflowCollector(o, worker);
@@ -152,6 +214,10 @@ export class NetflowCollector {
     c.source = `udp://${addr.ipv6 ? `[${addr.host}]` : addr.host}:${ready.port}`;
     c.writer = await o.store.beginSource({ name: c.source, kind: 'netflow-live' }, { live: true });
     c.lastCheckpoint = Date.now();
+    // Commit on a clock, not only when a batch arrives: flows received before a quiet period
+    // would otherwise stay uncommitted until traffic resumes (and be lost to a crash meanwhile).
+    const commitMs = o.commitMs ?? DEFAULT_COMMIT_MS;
+    c.commitTimer = setInterval(() => c.queueCommit(commitMs), Math.max(10, Math.floor(commitMs / 2)));
     worker.on('message', (m: ReceiverMessage) => c.onMessage(m));
     worker.on('error', (e) => c.fail(e));
     // A receiver that dies without saying 'done' still gets what arrived committed.
@@ -188,10 +254,72 @@ export class NetflowCollector {
     }
   }
 
+  private command(m: ReceiverCommand): void {
+    this.worker.postMessage(m);
+  }
+
+  /** Queue a commit behind the batches already queued, unless one is queued or one was recent. */
+  private queueCommit(commitMs: number): void {
+    if (this.commitQueued || this.finishing || Date.now() - this.lastCheckpoint < commitMs) return;
+    this.commitQueued = true;
+    this.chain = this.chain.then(async () => {
+      this.commitQueued = false;
+      if (this.writeError || this.finishing) return;
+      try {
+        await this.checkpoint();
+      } catch (e) {
+        this.fail(e);
+      }
+    });
+  }
+
+  private async checkpoint(): Promise<void> {
+    const flows = this.flows;
+    if (flows !== this.flowsCommitted) await this.writer.checkpoint();
+    this.flowsCommitted = flows;
+    this.lastCheckpoint = Date.now();
+    this.renice();
+  }
+
+  /**
+   * Fold one stored batch into the store's measured speed and, when the limit it implies changes,
+   * tell the receiver: the backlog holds no more than `backlogMs` of the store's work.
+   */
+  private measure(flows: number, ms: number): void {
+    if (flows < 64) return; // partial batches of a quiet network say little about speed
+    // The first full batch pays for the appender and a cold JIT: it would halve the estimate.
+    if (this.warm++ === 0) return;
+    const rate = flows / Math.max(ms, 0.01);
+    this.flowsPerMs = this.flowsPerMs === 0 ? rate : 0.8 * this.flowsPerMs + 0.2 * rate;
+    const batchSize = this.o.batchSize ?? 4096;
+    const max = this.o.maxBacklogBatches ?? DEFAULT_MAX_BACKLOG_BATCHES;
+    const fit = Math.floor((this.flowsPerMs * (this.o.backlogMs ?? DEFAULT_BACKLOG_MS)) / batchSize);
+    const limit = Math.max(1, Math.min(max, fit));
+    if (limit !== this.backlogLimit) {
+      this.backlogLimit = limit;
+      this.command({ t: 'backlog-limit', batches: limit });
+    }
+  }
+
+  /** A snapshot for the metrics endpoint. */
+  metrics(): CollectorMetrics {
+    return {
+      source: this.source,
+      startedMs: this.startedMs,
+      flowsStored: this.flows,
+      flowsCommitted: this.flowsCommitted,
+      lastCommitMs: this.flowsCommitted > 0 || this.lastCheckpoint > 0 ? this.lastCheckpoint : 0,
+      backlogBatches: this.backlog,
+      counts: Object.fromEntries(this.diagnostics.counts),
+      exporters: this.exporterStats,
+    };
+  }
+
   private onMessage(m: ReceiverMessage): void {
     switch (m.t) {
       case 'batch': {
         const batch = batchFrom(m.batch, this.source);
+        this.backlog++;
         this.chain = this.chain.then(() => this.store(batch));
         break;
       }
@@ -205,6 +333,7 @@ export class NetflowCollector {
         this.diagnostics.counts.clear();
         for (const [k, v] of Object.entries(m.counts)) this.diagnostics.counts.set(k, v);
         this.samplingByExporter = m.samplingByExporter;
+        if (m.exporters) this.exporterStats = m.exporters;
         break;
       case 'error':
         this.fail(new Error(m.message));
@@ -216,26 +345,29 @@ export class NetflowCollector {
   }
 
   private async store(batch: FlowBatch): Promise<void> {
-    if (this.writeError) return;
     try {
+      if (this.writeError) return;
+      const t0 = performance.now();
       const enrichment = this.o.enricher ? this.o.enricher.enrich(batch) : emptyEnrichment(batch.length);
       const firstId = await this.writer.append(batch, enrichment);
       for (const hook of this.o.hooks ?? []) await hook(batch, enrichment, firstId);
       this.flows += batch.length;
-      const now = Date.now();
-      if (now - this.lastCheckpoint >= 1000) {
-        this.lastCheckpoint = now;
-        await this.writer.checkpoint();
-        this.renice();
-      }
+      // Commits are on their own clock: their cost is not the store's per-flow speed.
+      this.measure(batch.length, performance.now() - t0);
+      if (Date.now() - this.lastCheckpoint >= (this.o.commitMs ?? DEFAULT_COMMIT_MS)) await this.checkpoint();
     } catch (e) {
       this.writeError = e;
+    } finally {
+      // Stored (or failed): either way it no longer holds memory, so the receiver may send more.
+      this.backlog--;
+      this.command({ t: 'stored', batches: 1 });
     }
   }
 
   private finishOnce(): void {
     if (this.finishing) return;
     this.finishing = true;
+    if (this.commitTimer) clearInterval(this.commitTimer);
     this.chain = this.chain.then(() => this.finish());
   }
 
@@ -243,14 +375,18 @@ export class NetflowCollector {
     try {
       if (this.writeError) throw this.writeError;
       this.diagnostics.counts.set('flows.stored', this.flows);
+      if (this.exporterStats.length > 0) this.diagnostics.details.exporters = this.exporterStats;
       await this.writer.checkpoint();
       await this.writer.commit(this.diagnostics);
+      this.flowsCommitted = this.flows;
+      this.lastCheckpoint = Date.now();
       this.resolveDone({
         source: this.source,
         datagrams: this.diagnostics.get('datagrams'),
         flows: this.flows,
         diagnostics: this.diagnostics,
         samplingByExporter: this.samplingByExporter,
+        exporters: this.exporterStats,
       });
     } catch (e) {
       await this.writer.abort().catch(() => undefined);
@@ -260,12 +396,12 @@ export class NetflowCollector {
 
   private fail(e: unknown): void {
     this.writeError ??= e;
-    this.worker.postMessage({ t: 'stop' });
+    this.command({ t: 'stop' });
   }
 
   /** Stop receiving, store what was received, commit. */
   async stop(): Promise<CollectResult> {
-    this.worker.postMessage({ t: 'stop' });
+    this.command({ t: 'stop' });
     return this.done;
   }
 }

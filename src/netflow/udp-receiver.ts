@@ -2,6 +2,12 @@
  * Worker thread of the live collector: owns the UDP socket and the decoder, so that storing a batch
  * (DuckDB appends run synchronously on the main thread) never keeps the socket from being drained.
  * Full batches go to the main thread with their column buffers transferred, not copied.
+ *
+ * What it refuses, it refuses at the socket, before decoding, and counts: datagrams from outside the
+ * --exporters allow-list (`datagrams.refused-exporter`) and, while the main thread has its backlog
+ * limit of batches not yet stored, every datagram (`datagrams.dropped-backlog`) — memory stays
+ * bounded when the store cannot keep up, and the loss is a number rather than a queue that grows
+ * until the process dies. The kernel's own drop counter for the socket is read each tick.
  */
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import { readlinkSync } from 'node:fs';
@@ -9,6 +15,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Diagnostics, type InputProblem } from '../flow/diagnostics.js';
 import type { FlowBatch } from '../flow/record.js';
 import { NetflowDecoder } from './decoder.js';
+import { ExporterFilter } from './exporter-filter.js';
+import { udpSocketDrops, udpSocketInode } from './socket-drops.js';
 
 export interface ReceiverConfig {
   host: string;
@@ -21,6 +29,39 @@ export interface ReceiverConfig {
   pendingMs: number;
   /** Problems forwarded verbatim to the main thread (the rest only counted). */
   maxProblemsForwarded: number;
+  /** CIDR blocks whose datagrams are decoded; empty: every source. */
+  exporters: string[];
+  /** Decoder caps (maxExporters, maxDomainsPerExporter, …), spread into the NetflowDecoder options. */
+  decoderLimits: Record<string, number>;
+  /** Batches handed to the main thread and not yet stored; past this, datagrams are dropped. */
+  maxBacklogBatches: number;
+}
+
+/** Messages from the main thread to the receiver. */
+export type ReceiverCommand =
+  | { t: 'stop' }
+  | { t: 'stored'; batches: number }
+  /** The main thread's current bound (at most maxBacklogBatches), from the store's measured rate. */
+  | { t: 'backlog-limit'; batches: number };
+
+/**
+ * Statistics per exporter session, as the decoder's `exporterStats()` gives them. The same shape as
+ * `ExporterStat` of templates.ts on the sec-decoder branch; declared here so this side compiles
+ * and runs with a decoder that does not have it yet (then no per-exporter figures are shown).
+ */
+export interface ExporterStat {
+  exporter: string;
+  port: number;
+  version: number;
+  domain: number;
+  datagrams: number;
+  records: number;
+  missingDatagrams: number;
+  missingRecords: number;
+  resets: number;
+  late: number;
+  templates: number;
+  templatesEvicted: number;
 }
 
 /** Messages from the receiver to the main thread. */
@@ -29,7 +70,13 @@ export type ReceiverMessage =
   | { t: 'error'; message: string }
   | { t: 'batch'; batch: TransferredBatch }
   | { t: 'problem'; problem: InputProblem }
-  | { t: 'counts'; counts: Record<string, number>; samplingByExporter: Record<string, number> }
+  | {
+      t: 'counts';
+      counts: Record<string, number>;
+      samplingByExporter: Record<string, number>;
+      /** Per exporter session, when the decoder keeps them (exporterStats). */
+      exporters?: ExporterStat[];
+    }
   | { t: 'done' };
 
 export interface TransferredBatch {
@@ -85,6 +132,10 @@ function run(cfg: ReceiverConfig): void {
   let draining = false;
   let lastMessageAt = 0;
   let timer: NodeJS.Timeout | null = null;
+  let backlog = 0;
+  let backlogLimit = cfg.maxBacklogBatches;
+  let inode: string | null = null;
+  const filter = cfg.exporters.length > 0 ? new ExporterFilter(cfg.exporters) : null;
 
   const postBatch = (b: FlowBatch) => {
     const cols: Record<string, ArrayBufferView> = {};
@@ -94,13 +145,21 @@ function run(cfg: ReceiverConfig): void {
       cols[c] = a;
       transfer.push(a.buffer as ArrayBuffer);
     }
+    backlog++;
     send({ t: 'batch', batch: { length: b.length, exporters: b.exporters, cols } }, transfer);
   };
   const postCounts = () => {
+    if (inode !== null) {
+      const drops = udpSocketDrops(inode);
+      if (drops !== null) diagnostics.counts.set('datagrams.kernel-drops', drops);
+    }
+    // The decoder of the sec-decoder branch keeps per-session statistics; older ones do not.
+    const stats = decoder as unknown as { exporterStats?: () => ExporterStat[] } | null;
     send({
       t: 'counts',
       counts: Object.fromEntries(diagnostics.counts),
       samplingByExporter: Object.fromEntries(decoder ? decoder.templates.samplingByExporter() : []),
+      exporters: typeof stats?.exporterStats === 'function' ? stats.exporterStats() : undefined,
     });
   };
   const stop = () => {
@@ -128,24 +187,30 @@ function run(cfg: ReceiverConfig): void {
     if (stopping) return;
     lastMessageAt = Date.now();
     datagrams++;
-    decoder!.decode(msg, rinfo.address, rinfo.port, datagrams, Date.now());
+    if (filter && !filter.allows(rinfo.address)) diagnostics.add('datagrams.refused-exporter');
+    else if (backlog >= backlogLimit) diagnostics.add('datagrams.dropped-backlog');
+    else decoder!.decode(msg, rinfo.address, rinfo.port, datagrams, lastMessageAt);
     if (cfg.maxDatagrams > 0 && datagrams >= cfg.maxDatagrams) stop();
   });
   // A stop request first reads what the kernel already holds for us: until no datagram has come
-  // for 100 ms (at most 2 s), so a sender's last datagrams are not dropped by closing the socket.
+  // for 100 ms (at most 1 s), so a sender's last datagrams are not dropped by closing the socket.
+  // The cap keeps SIGINT under load within its 5 s promise: a full 4 MiB kernel buffer is read in
+  // well under a second, and a sender that never pauses would otherwise hold the stop off.
   const drainThenStop = () => {
     if (draining || stopping) return;
     draining = true;
     const since = Date.now();
     const check = () => {
       const now = Date.now();
-      if (now - lastMessageAt >= 100 || now - since >= 2000) stop();
+      if (now - lastMessageAt >= 100 || now - since >= 1000) stop();
       else setTimeout(check, 20);
     };
     setTimeout(check, 20);
   };
-  port.on('message', (m: { t: string }) => {
+  port.on('message', (m: ReceiverCommand) => {
     if (m.t === 'stop') drainThenStop();
+    else if (m.t === 'stored') backlog = Math.max(0, backlog - m.batches);
+    else if (m.t === 'backlog-limit') backlogLimit = Math.max(1, Math.min(cfg.maxBacklogBatches, m.batches));
   });
   sock.bind(cfg.port, cfg.host, () => {
     boundPort = sock.address().port;
@@ -154,7 +219,9 @@ function run(cfg: ReceiverConfig): void {
     } catch {
       // the kernel refused the size; what it granted is reported below
     }
+    inode = udpSocketInode(boundPort);
     decoder = new NetflowDecoder({
+      ...cfg.decoderLimits,
       source: source(),
       unit: 'datagram',
       diagnostics,

@@ -403,7 +403,7 @@ class DuckDbSourceWriter implements SourceWriter {
       await this.writeOrgs();
       await this.store.db.run(
         'UPDATE sources SET flows = $1, complete = true, diagnostics = $2 WHERE id = $3',
-        [this.flows, JSON.stringify(diagnostics.toJSON().counts), this.sourceId],
+        [this.flows, JSON.stringify(diagnostics.stored()), this.sourceId],
       );
       await this.store.db.run('COMMIT');
     } finally {

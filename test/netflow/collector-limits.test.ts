@@ -1,0 +1,461 @@
+// The live collector's limits and loss reporting: the --exporters allow-list at the socket (IPv4
+// and IPv6), the bounded backlog (datagrams dropped and counted while the store is behind), commits
+// on a clock, the kernel's drop counter for the socket, the metrics endpoint, and the words of
+// collect's summary line. Loopback only; every loop bounded.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import { lossWords } from '../../src/cli/collect.js';
+import { Diagnostics } from '../../src/flow/diagnostics.js';
+import { NetflowCollector, type CollectOptions } from '../../src/netflow/collector.js';
+import { NetflowDecoder } from '../../src/netflow/decoder.js';
+import { ExporterFilter, parseExporterList } from '../../src/netflow/exporter-filter.js';
+import {
+  healthJson,
+  parseMetricsAddress,
+  prometheusText,
+  startMetricsServer,
+} from '../../src/netflow/metrics-server.js';
+import { udpSocketDrops, udpSocketInode } from '../../src/netflow/socket-drops.js';
+import type { ExporterStat } from '../../src/netflow/udp-receiver.js';
+import { openFlowStore } from '../../src/store/open.js';
+import type { FlowStore } from '../../src/store/store.js';
+import type { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
+import { v9Datagram } from './live-sender.js';
+import { exited, sleep } from './peers.js';
+
+/** The sec-decoder branch's decoder keeps per-session statistics and sequence counters. */
+const decoderHasStats =
+  typeof (NetflowDecoder.prototype as unknown as { exporterStats?: unknown }).exporterStats === 'function';
+
+async function sendFrom(
+  bindHost: string | null,
+  family: 'udp4' | 'udp6',
+  port: number,
+  host: string,
+  msgs: Buffer[],
+) {
+  const sock: Socket = createSocket(family);
+  if (bindHost) await new Promise<void>((res) => sock.bind(0, bindHost, res));
+  for (const m of msgs)
+    await new Promise<void>((res, rej) => sock.send(m, port, host, (e) => (e ? rej(e) : res())));
+  sock.close();
+}
+
+/** A collector (127.0.0.1 unless `listen` says) on a throwaway database, closed after `body`. */
+async function withCollector(
+  o: Partial<CollectOptions>,
+  body: (c: NetflowCollector, store: FlowStore) => Promise<void>,
+): Promise<void> {
+  const store = await openFlowStore(':memory:');
+  try {
+    await body(await NetflowCollector.start({ listen: 'udp://127.0.0.1:0', ...o, store }), store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** `coinradar collect` from the sources on any free loopback port, into a throwaway database. */
+const COLLECT = [
+  '--import',
+  'tsx',
+  'src/cli/main.ts',
+  'collect',
+  '--listen',
+  'udp://127.0.0.1:0',
+  '--db',
+  ':memory:',
+];
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const t0 = Date.now();
+  while (!cond() && Date.now() - t0 < ms) await sleep(20);
+}
+
+test('parseExporterList takes IPv4 and IPv6 blocks and names a bad entry', () => {
+  assert.deepEqual(parseExporterList('10.0.0.0/8, 2001:db8::/32,192.0.2.7'), [
+    '10.0.0.0/8',
+    '2001:db8::/32',
+    '192.0.2.7',
+  ]);
+  assert.throws(
+    () => parseExporterList('10.0.0.0/8,10.0.0.0/33'),
+    /"10\.0\.0\.0\/33" is not an address or CIDR block/,
+  );
+  assert.throws(() => parseExporterList('nonsense'), /"nonsense"/);
+  assert.throws(() => parseExporterList(' , '), /empty list/);
+  const f = new ExporterFilter(['10.0.0.0/8', '2001:db8::/32'], 2);
+  assert.equal(f.allows('10.200.1.1'), true);
+  assert.equal(f.allows('11.0.0.1'), false);
+  assert.equal(f.allows('2001:db8::5'), true);
+  assert.equal(f.allows('2001:db9::5'), false);
+  assert.equal(f.allows('10.200.1.1'), true, 'the same answer after the bounded cache was cleared');
+  assert.equal(f.allows('not an address'), false);
+});
+
+test('--exporters (IPv4): datagrams from outside the list are refused before decoding and counted', async () => {
+  await withCollector({ flushMs: 50, exporters: ['127.0.0.1/32'] }, async (c, store) => {
+    await sendFrom('127.0.0.1', 'udp4', c.port, '127.0.0.1', [v9Datagram(0, 0, 3, 0)]);
+    await sendFrom('127.0.0.2', 'udp4', c.port, '127.0.0.1', [
+      v9Datagram(100, 0, 3, 0),
+      v9Datagram(100, 1, 3, 1),
+    ]);
+    await sleep(200);
+    const r = await c.stop();
+    assert.equal(r.flows, 3);
+    assert.equal(r.diagnostics.get('datagrams.refused-exporter'), 2);
+    assert.equal(r.diagnostics.get('datagrams'), 1, 'refused datagrams never reach the decoder');
+    const rows = await store.flows({});
+    assert.deepEqual([...new Set(rows.map((f) => f.exporter))], ['127.0.0.1']);
+  });
+});
+
+test('--exporters (IPv6): ::1 refused by fe80::/10, accepted by ::1/128', async () => {
+  for (const [list, flows, refused] of [
+    [['fe80::/10'], 0, 2],
+    [['fe80::/10', '::1/128'], 6, 0],
+  ] as const) {
+    await withCollector({ listen: 'udp://[::1]:0', flushMs: 50, exporters: [...list] }, async (c) => {
+      await sendFrom(null, 'udp6', c.port, '::1', [v9Datagram(0, 0, 3, 0), v9Datagram(0, 1, 3, 1)]);
+      await sleep(200);
+      const r = await c.stop();
+      assert.equal(r.flows, flows, list.join(','));
+      assert.equal(r.diagnostics.get('datagrams.refused-exporter'), refused, list.join(','));
+    });
+  }
+});
+
+test('bounded backlog: while the store is behind, datagrams are dropped at the socket and counted, none lost silently', async () => {
+  // One flow per batch, at most 2 batches waiting, and a store that takes 100 ms per batch.
+  await withCollector(
+    {
+      batchSize: 1,
+      maxBacklogBatches: 2,
+      hooks: [
+        async () => {
+          await sleep(100);
+        },
+      ],
+    },
+    async (c) => {
+      const sent = 60;
+      const msgs = Array.from({ length: sent }, (_, k) => v9Datagram(0, k, 1, k));
+      await sendFrom(null, 'udp4', c.port, '127.0.0.1', msgs);
+      let peak = 0;
+      for (let k = 0; k < 20; k++) {
+        peak = Math.max(peak, c.metrics().backlogBatches);
+        await sleep(10);
+      }
+      const r = await c.stop();
+      const dropped = r.diagnostics.get('datagrams.dropped-backlog');
+      assert.ok(dropped > 0, 'the backlog filled and datagrams were dropped');
+      assert.ok(peak <= 2 + 1, `backlog peaked at ${peak} batches (bound 2, plus one in the store)`);
+      assert.equal(
+        r.flows + dropped + r.diagnostics.get('datagrams.kernel-drops'),
+        sent,
+        'every datagram stored or counted',
+      );
+      assert.match(
+        lossWords(r.diagnostics).join(', '),
+        new RegExp(`${dropped} datagrams dropped because the store was behind`),
+      );
+    },
+  );
+});
+
+test('the backlog bound follows the store: no more than ~500 ms of its measured work waits', async () => {
+  // Batches of 100 flows and a store that takes >= 100 ms each: ~1 flow/ms, so 500 ms of work is
+  // 5 batches, far below the memory bound of 64.
+  await withCollector(
+    {
+      batchSize: 100,
+      maxBacklogBatches: 64,
+      hooks: [
+        async () => {
+          await sleep(100);
+        },
+      ],
+    },
+    async (c) => {
+      // A few full batches first, so the store's speed is measured before the flood.
+      await sendFrom(
+        null,
+        'udp4',
+        c.port,
+        '127.0.0.1',
+        [0, 1, 2].map((k) => v9Datagram(0, k, 100, k)),
+      );
+      await sleep(600);
+      const msgs = Array.from({ length: 300 }, (_, k) => v9Datagram(300, k, 10, k + 3));
+      await sendFrom(null, 'udp4', c.port, '127.0.0.1', msgs);
+      let peak = 0;
+      for (let k = 0; k < 100; k++) {
+        peak = Math.max(peak, c.metrics().backlogBatches);
+        await sleep(10);
+      }
+      const r = await c.stop();
+      assert.ok(r.diagnostics.get('datagrams.dropped-backlog') > 0, 'the flood was cut at the socket');
+      assert.ok(peak <= 7, `backlog peaked at ${peak} batches: the time bound (5) plus the one being stored`);
+    },
+  );
+});
+
+test('commits on a clock: flows received before a quiet period are committed within ~1 s without more traffic', async () => {
+  await withCollector({}, async (c) => {
+    // Sent at once: the batch is stored within the first commit interval, so storing it does not
+    // itself commit (that path waits for the next batch); only the clock can.
+    await sendFrom(null, 'udp4', c.port, '127.0.0.1', [v9Datagram(0, 0, 5, 0)]);
+    await until(() => c.metrics().flowsStored === 5, 2000);
+    const storedAt = Date.now();
+    assert.equal(c.metrics().flowsStored, 5);
+    await until(() => c.metrics().flowsCommitted === 5, 3000);
+    const m = c.metrics();
+    assert.equal(m.flowsCommitted, 5, 'committed with no further datagram');
+    assert.ok(Date.now() - storedAt <= 1500, `committed ${Date.now() - storedAt} ms after storing`);
+    assert.ok(m.lastCommitMs >= storedAt - 1000);
+    await c.stop();
+  });
+});
+
+test("kernel drops: Linux's drop counter for this process's socket, found by inode", async (t) => {
+  if (!existsSync('/proc/net/udp')) {
+    t.skip('no /proc/net/udp: Linux reports socket drops, this system does not');
+    return;
+  }
+  const sock = createSocket('udp4');
+  await new Promise<void>((res) => sock.bind(0, '127.0.0.1', res));
+  sock.setRecvBufferSize(4096);
+  sock.on('message', () => undefined);
+  const port = sock.address().port;
+  const inode = udpSocketInode(port);
+  assert.ok(inode, 'the socket is found in /proc/net/udp through /proc/self/fd');
+  assert.equal(udpSocketDrops(inode), 0);
+  // A sender in another process while this one's event loop is blocked: the small buffer overflows.
+  const code = `const s=require('dgram').createSocket('udp4');let n=0;const b=Buffer.alloc(1000);
+    const go=()=>{if(n++>=500)return s.close();s.send(b,${port},'127.0.0.1',go)};go();`;
+  const r = spawnSync(process.execPath, ['-e', code], { timeout: 10000 });
+  assert.equal(r.status, 0, String(r.stderr));
+  const drops = udpSocketDrops(inode);
+  assert.ok(drops !== null && drops > 0 && drops <= 500, `drops ${drops}`);
+  sock.close();
+  assert.equal(udpSocketInode(port), null, 'a closed socket is no longer found');
+});
+
+test('metrics endpoint: loopback only unless asked, /healthz and /metrics show the running collector', async () => {
+  assert.deepEqual(parseMetricsAddress('127.0.0.1:9155'), { host: '127.0.0.1', port: 9155 });
+  assert.deepEqual(parseMetricsAddress('[::1]:9155'), { host: '::1', port: 9155 });
+  assert.throws(() => parseMetricsAddress('0.0.0.0:9155'), /not a loopback address.*--metrics-public/);
+  assert.throws(() => parseMetricsAddress('[::]:9155'), /--metrics-public/);
+  assert.deepEqual(parseMetricsAddress('0.0.0.0:9155', true), { host: '0.0.0.0', port: 9155 });
+  assert.throws(() => parseMetricsAddress('127.0.0.1'), /HOST:PORT/);
+  await withCollector({ flushMs: 50, exporters: ['127.0.0.1'] }, async (c) => {
+    const { server, port } = await startMetricsServer({ host: '127.0.0.1', port: 0 }, () => c.metrics());
+    try {
+      await sendFrom(null, 'udp4', c.port, '127.0.0.1', [v9Datagram(0, 0, 4, 0), v9Datagram(0, 1, 4, 1)]);
+      await sendFrom('127.0.0.3', 'udp4', c.port, '127.0.0.1', [v9Datagram(0, 2, 4, 2)]);
+      await until(
+        () => c.metrics().flowsCommitted === 8 && c.metrics().counts['datagrams.refused-exporter'] === 1,
+        3000,
+      );
+      const h = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as Record<string, unknown>;
+      assert.equal(h.status, 'ok');
+      assert.equal(h.flowsStored, 8);
+      assert.equal(h.flowsCommitted, 8);
+      assert.match(String(h.lastCommit), /^\d{4}-\d\d-\d\dT/);
+      assert.equal((h.counts as Record<string, number>)['datagrams.refused-exporter'], 1);
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      const text = await res.text();
+      assert.match(text, /^coinradar_collector_flows_stored 8$/m);
+      assert.match(text, /^coinradar_collector_flows_committed 8$/m);
+      assert.match(text, /^coinradar_collector_datagrams 2$/m);
+      assert.match(text, /^coinradar_collector_datagrams_refused_exporter 1$/m);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/other`)).status, 404);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'POST' })).status, 405);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((res) => server.close(res));
+      await c.stop();
+    }
+  });
+});
+
+test('metrics endpoint: a client that trickles its headers is closed within 10 s', async () => {
+  const snapshot = () => ({
+    source: 'udp://127.0.0.1:0',
+    startedMs: Date.now(),
+    flowsStored: 0,
+    flowsCommitted: 0,
+    lastCommitMs: 0,
+    backlogBatches: 0,
+    counts: {},
+    exporters: [],
+  });
+  const { server, port } = await startMetricsServer({ host: '127.0.0.1', port: 0 }, snapshot);
+  try {
+    const sock = connect(port, '127.0.0.1');
+    await new Promise((res) => sock.once('connect', res));
+    const t0 = Date.now();
+    const closed = new Promise<number>((res) => sock.once('close', () => res(Date.now() - t0)));
+    sock.on('error', () => undefined);
+    sock.write('GET /metrics HTTP/1.1\r\n');
+    // One header line a second, never the blank line that ends them; bounded at 15 lines.
+    let open = true;
+    void closed.then(() => (open = false));
+    for (let k = 0; k < 15 && open; k++) {
+      await sleep(1000);
+      if (open) sock.write(`X-Slow-${k}: a\r\n`);
+    }
+    const took = await closed;
+    assert.ok(took < 10000, `closed after ${took} ms`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((res) => server.close(res));
+  }
+});
+
+test('per-exporter figures in Prometheus text and /healthz (labels escaped)', () => {
+  const e: ExporterStat = {
+    exporter: '192.0.2.1',
+    port: 2055,
+    version: 9,
+    domain: 7,
+    datagrams: 10,
+    records: 200,
+    missingDatagrams: 3,
+    missingRecords: 0,
+    resets: 1,
+    late: 2,
+    templates: 4,
+    templatesEvicted: 5,
+  };
+  const m = {
+    source: 'udp://127.0.0.1:2055',
+    startedMs: 0,
+    flowsStored: 200,
+    flowsCommitted: 180,
+    lastCommitMs: 1700000000000,
+    backlogBatches: 0,
+    counts: { 'datagrams.missing': 3, 'datagrams.kernel-drops': 9 },
+    exporters: [e, { ...e, exporter: 'a"b\\c', missingDatagrams: 0 }],
+  };
+  const text = prometheusText(m);
+  assert.match(
+    text,
+    /^coinradar_exporter_missing_datagrams\{exporter="192\.0\.2\.1",port="2055",version="9",domain="7"\} 3$/m,
+  );
+  assert.match(
+    text,
+    /^coinradar_exporter_templates_evicted\{exporter="192\.0\.2\.1",port="2055",version="9",domain="7"\} 5$/m,
+  );
+  assert.match(text, /^coinradar_exporter_missing_datagrams\{exporter="a\\"b\\\\c",/m);
+  assert.match(text, /^coinradar_collector_datagrams_missing 3$/m);
+  assert.match(text, /^coinradar_collector_last_commit_seconds 1700000000$/m);
+  const h = healthJson(m, 5000);
+  assert.equal(h.datagramsMissing, 3);
+  assert.equal(h.uptimeSeconds, 5);
+  assert.equal(h.lastCommit, '2023-11-14T22:13:20.000Z');
+  assert.deepEqual((h.exporters as ExporterStat[])[0], e);
+});
+
+test("collect's summary words: sequence gaps, kernel and backlog drops, refused exporters", () => {
+  const d = new Diagnostics();
+  assert.deepEqual(lossWords(d), []);
+  d.add('datagrams.missing', 12);
+  d.add('records.missing', 340);
+  d.add('datagrams.kernel-drops', 5);
+  d.add('datagrams.dropped-backlog', 6);
+  d.add('datagrams.refused-exporter', 7);
+  assert.deepEqual(lossWords(d), [
+    '12 datagrams missing by sequence number',
+    '340 flow records missing by sequence number',
+    '5 datagrams dropped by the kernel (receive buffer full)',
+    '6 datagrams dropped because the store was behind',
+    '7 datagrams from exporters outside --exporters refused',
+  ]);
+});
+
+test('coinradar collect --exporters/--metrics: refusals in the summary line; a public --metrics needs --metrics-public', async (t) => {
+  const bad = spawnSync(process.execPath, [...COLLECT, '--metrics', '0.0.0.0:0'], {
+    encoding: 'utf8',
+    timeout: 30000,
+  });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--metrics 0\.0\.0\.0:0: not a loopback address/);
+  const badBacklog = spawnSync(process.execPath, [...COLLECT, '--max-backlog-ms', '0'], {
+    encoding: 'utf8',
+    timeout: 30000,
+  });
+  assert.notEqual(badBacklog.status, 0);
+  assert.match(badBacklog.stderr, /--max-backlog-ms must be a whole number of at least 1, not '0'/);
+  const cli = spawn(
+    process.execPath,
+    [
+      ...COLLECT,
+      '--no-geo',
+      '--no-detect',
+      '--exporters',
+      '127.0.0.1/32,::1',
+      '--metrics',
+      '127.0.0.1:0',
+      '--max-exporters',
+      '10',
+      '--max-backlog-ms',
+      '800',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.after(() => {
+    if (cli.exitCode === null) cli.kill('SIGKILL');
+  });
+  let out = '';
+  let err = '';
+  cli.stdout.on('data', (d) => (out += d));
+  cli.stderr.on('data', (d) => (err += d));
+  await until(() => /metrics on http:\/\/127\.0\.0\.1:\d+/.test(err) || cli.exitCode !== null, 20000);
+  const port = Number(/collecting on udp:\/\/127\.0\.0\.1:(\d+)/.exec(err)?.[1]);
+  const mport = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)/.exec(err)?.[1]);
+  assert.ok(port > 0 && mport > 0, err);
+  await sendFrom(null, 'udp4', port, '127.0.0.1', [v9Datagram(0, 0, 2, 0)]);
+  await sendFrom('127.0.0.9', 'udp4', port, '127.0.0.1', [v9Datagram(0, 1, 2, 1), v9Datagram(0, 2, 2, 2)]);
+  // The receiver reports its counters every flush interval (500 ms): poll, bounded.
+  let metrics = '';
+  for (let k = 0; k < 40 && !/refused_exporter 2$/m.test(metrics); k++) {
+    await sleep(100);
+    metrics = await (await fetch(`http://127.0.0.1:${mport}/metrics`)).text();
+  }
+  assert.match(metrics, /^coinradar_collector_datagrams_refused_exporter 2$/m);
+  cli.kill('SIGINT');
+  assert.equal(await exited(cli), 0, err);
+  assert.match(out, /1 datagrams, 2 flows stored, 2 datagrams from exporters outside --exporters refused \(/);
+});
+
+test('per-exporter statistics reach the summary, the result and the stored source diagnostics', async (t) => {
+  if (!decoderHasStats) {
+    t.skip('this decoder has no exporterStats() yet (it comes with the sec-decoder branch)');
+    return;
+  }
+  await withCollector({ flushMs: 50 }, async (c, store) => {
+    // Sequence numbers 0, 1, 4: two export packets missing.
+    await sendFrom(null, 'udp4', c.port, '127.0.0.1', [
+      v9Datagram(0, 0, 2, 0),
+      v9Datagram(0, 1, 2, 1),
+      v9Datagram(0, 2, 2, 4),
+    ]);
+    await sleep(200);
+    const r = await c.stop();
+    assert.equal(r.diagnostics.get('datagrams.missing'), 2);
+    assert.match(lossWords(r.diagnostics).join(), /2 datagrams missing by sequence number/);
+    assert.equal(r.exporters.length, 1);
+    assert.equal(r.exporters[0].missingDatagrams, 2);
+    const [row] = await (store as DuckDbFlowStore).db.all<{ diagnostics: string }>(
+      'SELECT diagnostics FROM sources',
+    );
+    const stored = JSON.parse(row.diagnostics) as { exporters: ExporterStat[]; 'datagrams.missing': number };
+    assert.equal(stored['datagrams.missing'], 2);
+    assert.equal(stored.exporters[0].missingDatagrams, 2);
+  });
+});
