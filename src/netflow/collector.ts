@@ -17,6 +17,7 @@ import { setPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Diagnostics, type InputProblem } from '../flow/diagnostics.js';
 import { emptyEnrichment, type FlowEnricher } from '../flow/enrichment.js';
+import { PlausibleTimeCheck } from '../flow/plausible-time.js';
 import { FlowBatch } from '../flow/record.js';
 import type { FlowStore, SourceWriter } from '../store/store.js';
 import type {
@@ -156,6 +157,7 @@ export class NetflowCollector {
   private commitQueued = false;
   private commitTimer: NodeJS.Timeout | null = null;
   private exporterStats: ExporterStat[] = [];
+  private times = new PlausibleTimeCheck('', 'datagram');
   private receiverTid: number | undefined;
   private readonly reniced = new Set<number>();
   private samplingByExporter: Record<string, number> = {};
@@ -212,6 +214,7 @@ export class NetflowCollector {
     c.port = ready.port;
     c.recvBuffer = ready.recvBuffer;
     c.source = `udp://${addr.ipv6 ? `[${addr.host}]` : addr.host}:${ready.port}`;
+    c.times = new PlausibleTimeCheck(c.source, 'datagram');
     c.writer = await o.store.beginSource({ name: c.source, kind: 'netflow-live' }, { live: true });
     c.lastCheckpoint = Date.now();
     // Commit on a clock, not only when a batch arrives: flows received before a quiet period
@@ -352,6 +355,7 @@ export class NetflowCollector {
       const firstId = await this.writer.append(batch, enrichment);
       for (const hook of this.o.hooks ?? []) await hook(batch, enrichment, firstId);
       this.flows += batch.length;
+      this.checkTimes(batch);
       // Commits are on their own clock: their cost is not the store's per-flow speed.
       this.measure(batch.length, performance.now() - t0);
       if (Date.now() - this.lastCheckpoint >= (this.o.commitMs ?? DEFAULT_COMMIT_MS)) await this.checkpoint();
@@ -361,6 +365,23 @@ export class NetflowCollector {
       // Stored (or failed): either way it no longer holds memory, so the receiver may send more.
       this.backlog--;
       this.command({ t: 'stored', batches: 1 });
+    }
+  }
+
+  /**
+   * Flow times before 1990 or in the future (an exporter without a clock): counted, and named as a
+   * problem the first time, at the datagram of the first such flow (flow/plausible-time.ts).
+   */
+  private checkTimes(batch: FlowBatch): void {
+    const before = this.times.implausible;
+    this.times.check(batch);
+    if (before === 0 && this.times.implausible > 0) {
+      const d = new Diagnostics(1);
+      this.times.report(d);
+      const p = d.problems[0];
+      p.message = p.message.replace(/^\d+ flow\(s\) start/, 'flows start');
+      this.o.onProblem?.(p);
+      if (this.diagnostics.problems.length < this.diagnostics.keep) this.diagnostics.problems.push(p);
     }
   }
 
@@ -375,6 +396,12 @@ export class NetflowCollector {
     try {
       if (this.writeError) throw this.writeError;
       this.diagnostics.counts.set('flows.stored', this.flows);
+      if (this.times.implausible) {
+        // The receiver's final counts are in; the one problem named when they were first seen joins them.
+        this.diagnostics.counts.set('flows.implausible-time', this.times.implausible);
+        this.diagnostics.add('problem.implausible-time');
+        this.diagnostics.add('problems');
+      }
       if (this.exporterStats.length > 0) this.diagnostics.details.exporters = this.exporterStats;
       await this.writer.checkpoint();
       await this.writer.commit(this.diagnostics);

@@ -15,6 +15,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Diagnostics, type InputProblem } from '../flow/diagnostics.js';
 import type { FlowBatch } from '../flow/record.js';
 import { NetflowDecoder } from './decoder.js';
+import type { ExporterStat } from './templates.js';
 import { ExporterFilter } from './exporter-filter.js';
 import { udpSocketDrops, udpSocketInode } from './socket-drops.js';
 
@@ -44,25 +45,7 @@ export type ReceiverCommand =
   /** The main thread's current bound (at most maxBacklogBatches), from the store's measured rate. */
   | { t: 'backlog-limit'; batches: number };
 
-/**
- * Statistics per exporter session, as the decoder's `exporterStats()` gives them. The same shape as
- * `ExporterStat` of templates.ts on the sec-decoder branch; declared here so this side compiles
- * and runs with a decoder that does not have it yet (then no per-exporter figures are shown).
- */
-export interface ExporterStat {
-  exporter: string;
-  port: number;
-  version: number;
-  domain: number;
-  datagrams: number;
-  records: number;
-  missingDatagrams: number;
-  missingRecords: number;
-  resets: number;
-  late: number;
-  templates: number;
-  templatesEvicted: number;
-}
+export type { ExporterStat } from './templates.js';
 
 /** Messages from the receiver to the main thread. */
 export type ReceiverMessage =
@@ -153,13 +136,11 @@ function run(cfg: ReceiverConfig): void {
       const drops = udpSocketDrops(inode);
       if (drops !== null) diagnostics.counts.set('datagrams.kernel-drops', drops);
     }
-    // The decoder of the sec-decoder branch keeps per-session statistics; older ones do not.
-    const stats = decoder as unknown as { exporterStats?: () => ExporterStat[] } | null;
     send({
       t: 'counts',
       counts: Object.fromEntries(diagnostics.counts),
       samplingByExporter: Object.fromEntries(decoder ? decoder.templates.samplingByExporter() : []),
-      exporters: typeof stats?.exporterStats === 'function' ? stats.exporterStats() : undefined,
+      exporters: decoder ? decoder.exporterStats() : undefined,
     });
   };
   const stop = () => {

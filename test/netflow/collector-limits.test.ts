@@ -11,7 +11,6 @@ import { connect } from 'node:net';
 import { lossWords } from '../../src/cli/collect.js';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
 import { NetflowCollector, type CollectOptions } from '../../src/netflow/collector.js';
-import { NetflowDecoder } from '../../src/netflow/decoder.js';
 import { ExporterFilter, parseExporterList } from '../../src/netflow/exporter-filter.js';
 import {
   healthJson,
@@ -26,10 +25,6 @@ import type { FlowStore } from '../../src/store/store.js';
 import type { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
 import { v9Datagram } from './live-sender.js';
 import { exited, sleep } from './peers.js';
-
-/** The sec-decoder branch's decoder keeps per-session statistics and sequence counters. */
-const decoderHasStats =
-  typeof (NetflowDecoder.prototype as unknown as { exporterStats?: unknown }).exporterStats === 'function';
 
 async function sendFrom(
   bindHost: string | null,
@@ -433,11 +428,7 @@ test('coinradar collect --exporters/--metrics: refusals in the summary line; a p
   assert.match(out, /1 datagrams, 2 flows stored, 2 datagrams from exporters outside --exporters refused \(/);
 });
 
-test('per-exporter statistics reach the summary, the result and the stored source diagnostics', async (t) => {
-  if (!decoderHasStats) {
-    t.skip('this decoder has no exporterStats() yet (it comes with the sec-decoder branch)');
-    return;
-  }
+test('per-exporter statistics reach the summary, the result and the stored source diagnostics', async () => {
   await withCollector({ flushMs: 50 }, async (c, store) => {
     // Sequence numbers 0, 1, 4: two export packets missing.
     await sendFrom(null, 'udp4', c.port, '127.0.0.1', [
