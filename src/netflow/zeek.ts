@@ -137,7 +137,8 @@ class ZeekBatcher {
         ? 'bad or missing id.orig_p / id.resp_p'
         : PROTO[c.proto] === undefined && !/^[0-9]+$/.test(c.proto)
           ? `unknown proto ${JSON.stringify(c.proto)}`
-          : c.duration !== undefined && !(c.duration >= 0)
+          : // Infinity passes `>= 0`: a duration must also leave ts + duration a finite time.
+            c.duration !== undefined && !(c.duration >= 0 && Number.isFinite(c.ts + c.duration))
             ? 'bad duration'
             : [c.origPkts, c.origIpBytes, c.respPkts, c.respIpBytes].some(
                   (n) => n !== undefined && !isCount(n),
