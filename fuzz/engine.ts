@@ -62,6 +62,12 @@ async function runOne(
     await target.run(input);
     outcomes.ok = (outcomes.ok ?? 0) + 1;
   } catch (e) {
+    const open =
+      e instanceof InvariantBreach ? target.knownOpen?.find((k) => k.matches.test(e.message)) : undefined;
+    if (open) {
+      outcomes[`open:${open.finding}`] = (outcomes[`open:${open.finding}`] ?? 0) + 1;
+      return;
+    }
     if (e instanceof InvariantBreach || !target.expected?.(e)) throw e;
     const kind = e instanceof Error ? e.name : typeof e;
     outcomes[kind] = (outcomes[kind] ?? 0) + 1;

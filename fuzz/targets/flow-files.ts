@@ -6,35 +6,9 @@
 import { Diagnostics, InputError } from '../../src/flow/diagnostics.js';
 import '../../src/flow/all-formats.js';
 import { detectFormat, formats, type FormatReader } from '../../src/flow/formats.js';
-import { DEFAULT_PAYLOAD_CAP, type FlowBatch } from '../../src/flow/record.js';
 import { scratchFile } from '../scratch.js';
-import { check, type FuzzTarget } from '../target.js';
-
-/** Row-level promises every reader makes about the batches it hands downstream. */
-export function checkBatch(b: FlowBatch, what: string): void {
-  check(
-    b.length >= 0 && b.length <= b.capacity,
-    `${what}: batch length ${b.length} beyond capacity ${b.capacity}`,
-  );
-  for (let i = 0; i < b.length; i++) {
-    const v = b.ipVersion[i];
-    check(v === 4 || v === 6, `${what}: row ${i} has ip version ${v}`);
-    for (const [name, col] of [
-      ['packets', b.packets],
-      ['bytes', b.bytes],
-      ['revPackets', b.revPackets],
-      ['revBytes', b.revBytes],
-    ] as const)
-      check(Number.isFinite(col[i]) && col[i] >= 0, `${what}: row ${i} ${name} = ${col[i]}`);
-    check(
-      Number.isFinite(b.firstMs[i]) && Number.isFinite(b.lastMs[i]),
-      `${what}: row ${i} times ${b.firstMs[i]}..${b.lastMs[i]} not finite`,
-    );
-    check(b.exporterIdx[i] < b.exporters.length, `${what}: row ${i} exporter index out of range`);
-    for (const p of [b.payloadFwd[i], b.payloadRev[i]])
-      check(!p || p.length <= DEFAULT_PAYLOAD_CAP, `${what}: row ${i} payload of ${p?.length} bytes`);
-  }
-}
+import { check, type FuzzTarget, type KnownOpen } from '../target.js';
+import { IPFIX_TIME_RANGE, checkBatch } from './flow-checks.js';
 
 interface FlowFileSpec {
   name: string;
@@ -46,6 +20,7 @@ interface FlowFileSpec {
   /** The reader reports records.read = records.kept + records.skipped. */
   readKeptSkipped: boolean;
   tokens: string[];
+  knownOpen?: KnownOpen[];
 }
 
 function flowFileTarget(spec: FlowFileSpec): FuzzTarget {
@@ -57,11 +32,12 @@ function flowFileTarget(spec: FlowFileSpec): FuzzTarget {
       'no exception other than InputError (bad magic, location in the message)',
       `rows handed downstream = diagnostics '${spec.rowsCounter}'`,
       ...(spec.readKeptSkipped ? ['records.read = records.kept + records.skipped'] : []),
-      'every row: ip version 4 or 6, finite non-negative counters, finite times, payload <= cap',
+      'every row: ip version 4 or 6, finite non-negative counters, times within a JS Date, payload <= cap',
       'the sniffers never throw',
       'terminates (10 s per input), resident memory < 1.5 GB',
     ],
     tokens: spec.tokens,
+    knownOpen: spec.knownOpen,
     async setup() {
       reader = formats().find((f) => f.kind === spec.kind);
       if (!reader) throw new Error(`no reader registered for ${spec.kind}`);
@@ -177,6 +153,7 @@ export const flowFileTargets: FuzzTarget[] = [
     file: 'exports.pcap',
     rowsCounter: 'records',
     readKeptSkipped: false,
+    knownOpen: [IPFIX_TIME_RANGE],
     tokens: [...CAPTURE_TOKENS, '\x00\x05', '\x00\x09', '\x00\x0a', '\x00\x00', '\xff\xff'],
   }),
   flowFileTarget({

@@ -8,8 +8,8 @@ import { Diagnostics } from '../../src/flow/diagnostics.js';
 import type { FlowBatch } from '../../src/flow/record.js';
 import { NetflowDecoder } from '../../src/netflow/decoder.js';
 import { forEachFrame } from '../frames.js';
-import { check, type FuzzTarget } from '../target.js';
-import { checkBatch } from './flow-files.js';
+import { check, type FuzzTarget, type KnownOpen } from '../target.js';
+import { IPFIX_TIME_RANGE, checkBatch } from './flow-checks.js';
 
 const EXPORTERS = ['192.0.2.1', '192.0.2.2', '2001:db8::1', '198.51.100.7'];
 const MAX_PENDING = 64;
@@ -29,14 +29,15 @@ const TOKENS = [
   '\xff\xff\xff\xff',
 ];
 
-function netflowTarget(name: string, description: string): FuzzTarget {
+function netflowTarget(name: string, description: string, knownOpen: KnownOpen[] = []): FuzzTarget {
   return {
     name,
     description,
+    knownOpen,
     invariants: [
       'decode() never throws on any bytes',
       "rows handed downstream = diagnostics 'records'",
-      'every row: ip version 4 or 6, finite non-negative counters, finite times',
+      'every row: ip version 4 or 6, finite non-negative counters, times within a JS Date',
       `pending data sets per session <= maxPendingSets (${MAX_PENDING})`,
       "templates held <= 'templates.new' counted",
       'terminates (10 s per input), resident memory < 1.5 GB',
@@ -79,5 +80,7 @@ function netflowTarget(name: string, description: string): FuzzTarget {
 export const netflowTargets: FuzzTarget[] = [
   netflowTarget('netflow-v5', 'NetFlow v5 export datagrams → NetflowDecoder'),
   netflowTarget('netflow-v9', 'NetFlow v9 export datagrams (templates, options, data) → NetflowDecoder'),
-  netflowTarget('ipfix', 'IPFIX messages (templates, options, variable-length fields) → NetflowDecoder'),
+  netflowTarget('ipfix', 'IPFIX messages (templates, options, variable-length fields) → NetflowDecoder', [
+    IPFIX_TIME_RANGE,
+  ]),
 ];
