@@ -1,5 +1,5 @@
 /**
- * npm run fuzz -- TARGET [TARGET...] [--seconds N] [--seed S] [--json]
+ * npm run fuzz -- TARGET [TARGET...] [--seconds N] [--seed S] [--json] [--keep-going]
  * npm run fuzz -- --list
  * npm run fuzz -- TARGET --replay FILE     (run one saved input; exit 1 if it still breaks)
  *
@@ -21,6 +21,7 @@ const { values, positionals } = parseArgs({
     all: { type: 'boolean', default: false },
     replay: { type: 'string' },
     json: { type: 'boolean', default: false },
+    'keep-going': { type: 'boolean', default: false },
   },
 });
 
@@ -66,6 +67,7 @@ for (const t of chosen) {
   const report: FuzzReport = await fuzz(t, {
     seconds,
     seed,
+    keepGoing: values['keep-going'],
     onProgress: tty
       ? (n, ms) => process.stderr.write(`\r${t.name}: ${n} executions, ${(ms / 1000).toFixed(0)} s`)
       : undefined,

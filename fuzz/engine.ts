@@ -22,6 +22,8 @@ export interface FuzzOptions {
   maxRssBytes?: number;
   /** Where reproducers go (default fuzz/findings). */
   findingsDir?: string;
+  /** Go on after a finding (a long campaign): later breaches of another shape are saved too. */
+  keepGoing?: boolean;
   /** Called about once a second with the executions so far. */
   onProgress?: (executions: number, elapsedMs: number) => void;
 }
@@ -42,7 +44,9 @@ export interface FuzzReport {
   seeds: number;
   /** Executions per outcome: 'ok' and one key per documented error kind seen. */
   outcomes: Record<string, number>;
+  /** The first breach (null: none), and with keepGoing every breach of a distinct shape. */
   finding: Finding | null;
+  findings: Finding[];
   firstSeed: number;
   maxInputBytes: number;
 }
@@ -105,11 +109,12 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
   let executions = 0;
   let maxInputBytes = 0;
   let lastProgress = t0;
-  let finding: Finding | null = null;
+  const findings: Finding[] = [];
+  const shapes = new Set<string>();
   await target.setup?.();
   try {
     const arb = inputArb(seeds.length, tokens.length);
-    for (let chunk = 0; Date.now() < deadline && !finding; chunk++) {
+    for (let chunk = 0; Date.now() < deadline && (opts.keepGoing || findings.length === 0); chunk++) {
       const seed = (firstSeed + chunk) | 0;
       let shrinking = false;
       const prop = fc.asyncProperty(arb, async (fi: FuzzInput) => {
@@ -144,13 +149,24 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
         const err = r.errorInstance;
         const message =
           err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ''}` : `thrown: ${String(err)}`;
-        const path = saveFinding(
-          findingsDir,
-          target.name,
-          input,
-          `${target.name} (fast-check seed ${seed}): ${message}`,
-        );
-        finding = { target: target.name, message: message.split('\n')[0], path, bytes: input.length, seed };
+        // The same breach with other numbers in it is the same bug: saved once.
+        const shape = message.split('\n')[0].replace(/[0-9]+/g, '#');
+        if (!shapes.has(shape)) {
+          shapes.add(shape);
+          const path = saveFinding(
+            findingsDir,
+            target.name,
+            input,
+            `${target.name} (fast-check seed ${seed}): ${message}`,
+          );
+          findings.push({
+            target: target.name,
+            message: message.split('\n')[0],
+            path,
+            bytes: input.length,
+            seed,
+          });
+        }
       }
     }
   } finally {
@@ -163,7 +179,8 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
     seconds: (Date.now() - t0) / 1000,
     seeds: seeds.length,
     outcomes,
-    finding,
+    finding: findings[0] ?? null,
+    findings,
     firstSeed,
     maxInputBytes,
   };
