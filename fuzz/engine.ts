@@ -190,7 +190,8 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
 export async function replay(target: FuzzTarget, input: Buffer): Promise<unknown> {
   await target.setup?.();
   try {
-    await runOne(target, input, DEFAULT_MAX_RSS, {});
+    // A known-open breach is still a breach when its reproducer is replayed.
+    await runOne({ ...target, knownOpen: [] }, input, DEFAULT_MAX_RSS, {});
     return null;
   } catch (e) {
     return e;

@@ -230,10 +230,12 @@ async function main(): Promise<void> {
     JSON.stringify({ addresses: [listed, '0x098B716B8Aaf21512996dC57EB0615e2383E2f96', 'x'] }),
   );
   put('api-body', 'empty.json', '{"addresses":[]}');
-  put('api-path', 'screen.txt', `/v1/screen/${listed}`);
-  put('api-path', 'lists.txt', '/v1/lists');
-  put('api-path', 'healthz.txt', '/healthz');
-  put('api-path', 'screen-query.txt', `/v1/screen/${listed}?format=json`);
+  for (const t of ['api-path', 'api-nokey']) {
+    put(t, 'screen.txt', `/v1/screen/${listed}`);
+    put(t, 'lists.txt', '/v1/lists');
+    put(t, 'healthz.txt', '/healthz');
+    put(t, 'screen-query.txt', `/v1/screen/${listed}?format=json`);
+  }
 }
 
 await main();

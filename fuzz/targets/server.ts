@@ -15,7 +15,7 @@ import { buildServer } from '../../src/server/app.js';
 import { AuditLog } from '../../src/server/audit.js';
 import { ApiKeyFile } from '../../src/server/keys.js';
 import { scratchDir } from '../scratch.js';
-import { check, type FuzzTarget } from '../target.js';
+import { check, type FuzzTarget, type KnownOpen } from '../target.js';
 
 const FIX = 'test/fixtures/sanctions';
 
@@ -56,8 +56,8 @@ async function closeApi(): Promise<void> {
   api = null;
 }
 
-/** The promises every answer keeps: no 5xx, a JSON body, a 2xx only in the documented shape. */
-function checkAnswer(status: number, body: string, what: string): unknown {
+/** The promises every answer keeps: no 5xx, a JSON object, refusals in the one error shape. */
+function checkAnswer(status: number, body: string, what: string): Record<string, unknown> {
   check(status < 500, `${what}: status ${status}: ${body.slice(0, 300)}`);
   let json: unknown;
   try {
@@ -66,8 +66,32 @@ function checkAnswer(status: number, body: string, what: string): unknown {
     check(false, `${what}: status ${status} with a body that is not JSON: ${body.slice(0, 200)}`);
   }
   check(typeof json === 'object' && json !== null, `${what}: answer is not a JSON object`);
-  return json;
+  const o = json as Record<string, unknown>;
+  if (status >= 400) {
+    const e = o.error as Record<string, unknown> | undefined;
+    check(
+      typeof e?.code === 'string' && typeof e?.message === 'string',
+      `${what}: refusal ${status} not in the {error:{code,message}} shape: ${body.slice(0, 200)}`,
+    );
+  }
+  return o;
 }
+
+/**
+ * Issue 10: fastify's own refusals (404 for an unknown route, 400 for a bad body or URL) answer
+ * {statusCode, error, message}, not the API's {error: {code, message}}. src/server/ is the API
+ * work of issue 10; counted, not failed, until it lands.
+ */
+const ERROR_SHAPE: KnownOpen = {
+  finding: 'api-path-error-shape',
+  matches: /not in the \{error:\{code,message\}\} shape/,
+};
+
+/**
+ * Issue 10, item 1: the key check looks at the raw URL and the router at the decoded path, so
+ * /%761/lists answers 200 without a key. Counted, not failed, until the server work lands.
+ */
+const AUTH_BYPASS: KnownOpen = { finding: 'api-nokey-bypass', matches: /answered 2\d\d without a key/ };
 
 /** Bytes as a request path: what a client could put on the request line (no controls, no spaces). */
 export function requestPath(input: Buffer): string {
@@ -86,10 +110,10 @@ const agent = new Agent({ keepAlive: true, maxSockets: 1 });
  * GET `path` as sent (no normalisation) from 127.0.0.1 to the server under test. A kept-alive
  * socket the server closed just before reuse is the client's race, not an answer: retried once.
  */
-function get(path: string, key: string, retry = true): Promise<{ status: number; body: string }> {
+function get(path: string, key: string | null, retry = true): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, agent, headers: { authorization: `Bearer ${key}` } },
+      { host: '127.0.0.1', port, path, agent, headers: key ? { authorization: `Bearer ${key}` } : {} },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -103,6 +127,67 @@ function get(path: string, key: string, retry = true): Promise<{ status: number;
     );
     req.end();
   });
+}
+
+const PATH_TOKENS = [
+  '/v1/screen/',
+  '/v1/lists',
+  '/healthz',
+  '/openapi.json',
+  '%2f',
+  '%2e',
+  '%76',
+  '%31',
+  '%00',
+  '%',
+  '..',
+  '//',
+  '?',
+  '#',
+  ADDRESS,
+];
+
+/** The public routes: what may answer 2xx without a key (recognised by their bodies). */
+function isPublicAnswer(o: Record<string, unknown>): boolean {
+  return (o.ok === true && 'addresses' in o) || typeof o.openapi === 'string';
+}
+
+/** GET paths with a valid key, or with none (then only the public routes may answer 2xx). */
+function pathTarget(name: string, withKey: boolean): FuzzTarget {
+  return {
+    name,
+    description: `GET request paths (screen, lists, anything) → buildServer on 127.0.0.1, ${withKey ? 'with a valid key' : 'without a key'}`,
+    invariants: [
+      'never a 5xx; every answer is a JSON object; every refusal is {error:{code,message}}',
+      ...(withKey ? [] : ['no 2xx without a key except /healthz and /openapi.json']),
+      'terminates (10 s per input), resident memory < 1.5 GB',
+    ],
+    tokens: PATH_TOKENS,
+    knownOpen: withKey ? [ERROR_SHAPE] : [ERROR_SHAPE, AUTH_BYPASS],
+    async setup() {
+      const { app } = await openApi();
+      if (!port) {
+        await app.listen({ host: '127.0.0.1', port: 0 });
+        port = (app.server.address() as AddressInfo).port;
+      }
+    },
+    async teardown() {
+      agent.destroy();
+      if (users === 1) port = 0;
+      await closeApi();
+    },
+    async run(input) {
+      const path = requestPath(input);
+      const r = await get(path, withKey ? api!.key : null);
+      const what = `GET ${path.length > 120 ? `${path.slice(0, 120)}... (${path.length} chars)` : path}`;
+      const o = checkAnswer(r.status, r.body, what);
+      if (!withKey)
+        check(
+          r.status >= 300 || isPublicAnswer(o),
+          `GET ${path} answered ${r.status} without a key: ${r.body.slice(0, 120)}`,
+        );
+    },
+  };
 }
 
 export const serverTargets: FuzzTarget[] = [
@@ -129,6 +214,7 @@ export const serverTargets: FuzzTarget[] = [
       '\\u0000',
       ADDRESS,
     ],
+    knownOpen: [ERROR_SHAPE],
     setup: async () => void (await openApi()),
     teardown: closeApi,
     async run(input) {
@@ -149,40 +235,6 @@ export const serverTargets: FuzzTarget[] = [
       }
     },
   },
-  {
-    name: 'api-path',
-    description: 'GET request paths (screen, lists, anything) → buildServer on 127.0.0.1, with a valid key',
-    invariants: [
-      'never a 5xx; every answer is a JSON object',
-      'terminates (10 s per input), resident memory < 1.5 GB',
-    ],
-    tokens: [
-      '/v1/screen/',
-      '/v1/lists',
-      '/healthz',
-      '/openapi.json',
-      '%2f',
-      '%00',
-      '%',
-      '..',
-      '//',
-      '?',
-      '#',
-      ADDRESS,
-    ],
-    async setup() {
-      const { app } = await openApi();
-      await app.listen({ host: '127.0.0.1', port: 0 });
-      port = (app.server.address() as AddressInfo).port;
-    },
-    async teardown() {
-      agent.destroy();
-      await closeApi();
-    },
-    async run(input) {
-      const path = requestPath(input);
-      const r = await get(path, api!.key);
-      checkAnswer(r.status, r.body, `GET ${path}`);
-    },
-  },
+  pathTarget('api-path', true),
+  pathTarget('api-nokey', false),
 ];
