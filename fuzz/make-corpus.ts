@@ -198,6 +198,27 @@ async function main(): Promise<void> {
       'latin1',
     ),
   );
+  // The set: sdn.csv rows with digital currency addresses, and their add.csv / alt.csv rows.
+  const setRows = sdn.filter((l) => l.includes('Digital Currency Address')).slice(0, 12);
+  const ents = new Set(setRows.map((l) => l.split(',')[0]));
+  const rowsOf = (file: string) =>
+    readFileSync(`${FIX}/sanctions/${file}`, 'latin1')
+      .split('\n')
+      .filter((l) => ents.has(l.split(',')[0]))
+      .slice(0, 40)
+      .join('\n');
+  const comments = join(SHARED, 'sanctions/sdn_comments-subset.csv');
+  if (existsSync(comments))
+    put('sdn-csv-set', 'comments-subset.frames', frame(3, readFileSync(comments).subarray(0, 8192)));
+  put(
+    'sdn-csv-set',
+    'sdn-add-alt.frames',
+    Buffer.concat(
+      [setRows.join('\n'), rowsOf('add.csv'), rowsOf('alt.csv')].map((t, role) =>
+        frame(role, Buffer.from(`${t}\n`, 'latin1')),
+      ),
+    ),
+  );
   const lists = `${FIX}/sanctions/ofac-address-lists-2024-09`;
   for (const c of ['XBT', 'ETH', 'XMR', 'LTC']) {
     const p = join(lists, `sanctioned_addresses_${c}.json`);

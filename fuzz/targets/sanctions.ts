@@ -9,6 +9,7 @@ import { parseAddressCsv, parseAddressJson } from '../../src/sanctions/address-l
 import type { ParsedList } from '../../src/sanctions/model.js';
 import { parseSdnAdvancedXml } from '../../src/sanctions/sdn-advanced.js';
 import { parseSdnCsv } from '../../src/sanctions/sdn-csv.js';
+import { forEachFrame } from '../frames.js';
 import { scratchFile } from '../scratch.js';
 import { check, type FuzzTarget } from '../target.js';
 
@@ -88,6 +89,8 @@ function listTarget(spec: ListSpec): FuzzTarget {
   };
 }
 
+const SDN_SET = ['sdn.csv', 'add.csv', 'alt.csv', 'sdn_comments.csv'];
+
 export const sanctionsTargets: FuzzTarget[] = [
   listTarget({
     name: 'sdn-csv',
@@ -95,6 +98,23 @@ export const sanctionsTargets: FuzzTarget[] = [
     where: 'line',
     tokens: [...CSV_TOKENS, ...ADDRESS_TOKENS],
     parse: (input, diagnostics) => parseSdnCsv([scratchFile('sdn.csv', input)], { diagnostics }),
+  }),
+  listTarget({
+    name: 'sdn-csv-set',
+    description:
+      'the classic SDN set: sdn.csv with add.csv, alt.csv, sdn_comments.csv (framed) → parseSdnCsv',
+    where: 'line',
+    tokens: [...CSV_TOKENS, ...ADDRESS_TOKENS],
+    // Frames (fuzz/frames.ts) by role: 0 sdn.csv, 1 add.csv, 2 alt.csv, 3 sdn_comments.csv.
+    parse: (input, diagnostics) => {
+      const parts: Buffer[][] = [[], [], [], []];
+      forEachFrame(input, (role, bytes) => parts[role % 4].push(bytes));
+      const paths = SDN_SET.map((name, k) => scratchFile(name, Buffer.concat(parts[k])));
+      return parseSdnCsv(
+        paths.filter((_, k) => k === 0 || parts[k].length > 0),
+        { diagnostics },
+      );
+    },
   }),
   listTarget({
     name: 'sdn-xml',
