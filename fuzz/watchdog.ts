@@ -8,10 +8,11 @@
 import { Worker } from 'node:worker_threads';
 import { MAX_INPUT } from './mutate.js';
 
-// Plain JS, run with eval: the worker needs no TypeScript and no project imports.
+// Plain JS, run with eval: the worker needs no TypeScript and no project imports. Its interval
+// keeps the worker alive; the Worker object is unref()ed, so the process does not wait for it.
 const WORKER = `
 const { workerData } = require('node:worker_threads');
-const { writeFileSync, mkdirSync } = require('node:fs');
+const { writeFileSync, writeSync, mkdirSync } = require('node:fs');
 const { createHash } = require('node:crypto');
 const { join } = require('node:path');
 const ctl = new Int32Array(workerData.ctl);
@@ -28,9 +29,10 @@ setInterval(() => {
   mkdirSync(workerData.dir, { recursive: true });
   const path = join(workerData.dir, name);
   writeFileSync(path, input);
-  process.stderr.write('fuzz: ' + workerData.target + ': execution ' + count + ' ran over ' + workerData.hangMs + ' ms; input saved to ' + path + '\\n');
+  // fd 2 directly: a worker's process.stderr goes through the (stuck) main thread.
+  writeSync(2, 'fuzz: ' + workerData.target + ': execution ' + count + ' ran over ' + workerData.hangMs + ' ms; input saved to ' + path + '\\n');
   process.kill(process.pid, 'SIGKILL');
-}, 100).unref();
+}, 100);
 `;
 
 export class Watchdog {
@@ -41,6 +43,8 @@ export class Watchdog {
   constructor(target: string, findingsDir: string, hangMs: number) {
     this.worker = new Worker(WORKER, {
       eval: true,
+      // Not the parent's flags: --input-type=module or a loader would turn the eval into ESM.
+      execArgv: [],
       workerData: { ctl: this.ctl.buffer, data: this.data.buffer, target, dir: findingsDir, hangMs },
     });
     this.worker.unref();

@@ -43,6 +43,33 @@ test('the harness finds a planted bug, shrinks it and saves a reproducer that re
   }
 });
 
+test('a hang: the watchdog saves the input and kills the process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fuzz-hang-'));
+  try {
+    // A child that enters an execution and never leaves it (a synchronous endless loop).
+    const script = `
+      import { Watchdog } from './fuzz/watchdog.ts';
+      const w = new Watchdog('planted', ${JSON.stringify(dir)}, 300);
+      w.enter(Buffer.from('endless'));
+      const t0 = Date.now();
+      while (Date.now() - t0 < 20000) {}
+      process.exit(0);`;
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(r.signal, 'SIGKILL', `not killed: status ${r.status}, ${r.stderr}`);
+    assert.ok(Date.now() - t0 < 15_000, 'killed only after the loop would have ended');
+    const saved = readdirSync(dir).filter((f) => f.startsWith('planted-hang-'));
+    assert.equal(saved.length, 1, r.stderr);
+    assert.equal(readFileSync(join(dir, saved[0]), 'utf8'), 'endless');
+    assert.match(r.stderr, /ran over 300 ms; input saved/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test(`every fuzz target for ${SECONDS} s: no promise broken`, { timeout: 170_000 }, () => {
   const r = spawnSync(
     process.execPath,
