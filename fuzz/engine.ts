@@ -125,7 +125,8 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
         }
         watchdog.enter(input);
         try {
-          await runOne(target, input, maxRss, outcomes);
+          // Executions while shrinking are not counted as outcomes (they re-run one failure).
+          await runOne(target, input, maxRss, shrinking ? {} : outcomes);
         } catch (e) {
           shrinking = true;
           throw e;
