@@ -227,7 +227,12 @@ export const serverTargets: FuzzTarget[] = [
       });
       const json = checkAnswer(r.statusCode, r.body, 'POST /v1/screen') as { results?: unknown[] };
       if (r.statusCode === 200) {
-        const sent = (JSON.parse(input.toString('utf8')) as { addresses: unknown[] }).addresses;
+        let sent: unknown[] = [];
+        try {
+          sent = (JSON.parse(input.toString('utf8')) as { addresses: unknown[] }).addresses;
+        } catch {
+          check(false, `200 for a body that is not JSON: ${input.toString('utf8').slice(0, 120)}`);
+        }
         check(
           Array.isArray(json.results) && json.results.length === sent.length,
           `200 with ${json.results?.length} results for ${sent.length} addresses`,
