@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ParsedBlock } from '../src/chain/block.js';
+import { buildBlock, coinbaseTx, serializeTx } from '../src/chain/synthetic.js';
 import { Decoded, DecodedPacket, decodePacket } from '../src/capture/decode.js';
 import { readCapture } from '../src/capture/reader.js';
 import { Diagnostics } from '../src/flow/diagnostics.js';
@@ -181,6 +182,36 @@ async function main(): Promise<void> {
   const small = [1, 3, 12].map((k) => cutBlock(raw, k));
   small.forEach((b, i) => put('raw-block', `block413567-first-${[1, 3, 12][i]}-txs.raw`, b));
   put('raw-block', 'block413567.raw', raw);
+  // Block 413567 predates segwit: a built block adds the segwit serialization and every output
+  // script template classifyScript knows (P2PK, P2PKH, P2SH, P2WPKH, P2WSH, P2TR, a future witness
+  // version, OP_RETURN, multisig), so mutations start from them rather than having to invent them.
+  const key33 = Buffer.concat([Buffer.from([0x02]), Buffer.alloc(32, 7)]);
+  const scripts = [
+    Buffer.concat([Buffer.from([33]), key33, Buffer.from([0xac])]),
+    Buffer.concat([Buffer.from([0x76, 0xa9, 0x14]), Buffer.alloc(20, 1), Buffer.from([0x88, 0xac])]),
+    Buffer.concat([Buffer.from([0xa9, 0x14]), Buffer.alloc(20, 2), Buffer.from([0x87])]),
+    Buffer.concat([Buffer.from([0x00, 0x14]), Buffer.alloc(20, 3)]),
+    Buffer.concat([Buffer.from([0x00, 0x20]), Buffer.alloc(32, 4)]),
+    Buffer.concat([Buffer.from([0x51, 0x20]), Buffer.alloc(32, 5)]),
+    Buffer.concat([Buffer.from([0x52, 0x10]), Buffer.alloc(16, 6)]),
+    Buffer.from('6a0b636f696e7261646172210a', 'hex'),
+    Buffer.concat([Buffer.from([0x51, 33]), key33, Buffer.from([33]), key33, Buffer.from([0x52, 0xae])]),
+  ];
+  const spend = serializeTx(
+    [
+      { prevTxid: Buffer.alloc(32, 9), vout: 1, witness: [Buffer.alloc(71, 0x30), key33] },
+      { prevTxid: Buffer.alloc(32, 10), vout: 0, script: Buffer.from([0x00]), witness: [] },
+    ],
+    scripts.map((script, k) => ({ value: 1000 * (k + 1), script })),
+  );
+  const txs = [coinbaseTx(481824, [{ value: 1250000000, script: scripts[1] }], '/fuzz/'), spend];
+  // buildBlock hashes whole transactions; a segwit txid leaves the witness out: take the parser's.
+  const draftBlock = buildBlock(Buffer.alloc(32), txs, 1503539857);
+  const draft = new ParsedBlock().parse(draftBlock, 0, draftBlock.length);
+  const txids = [0, 1].map((t) => Buffer.from(draft.txid.subarray(t * 32, t * 32 + 32)));
+  const segwit = buildBlock(Buffer.alloc(32), txs, 1503539857, txids);
+  put('raw-block', 'built-segwit-every-script.raw', segwit);
+  put('blk-file', 'blk-segwit.dat', blkRecord(segwit));
   put('blk-file', 'blk-two-blocks.dat', Buffer.concat([blkRecord(small[0]), blkRecord(small[1])]));
   put('blk-file', 'blk-preallocated.dat', Buffer.concat([blkRecord(small[2]), Buffer.alloc(256)]));
 
