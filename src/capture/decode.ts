@@ -148,7 +148,9 @@ export function decodePacket(
     const ihl = (vihl & 15) * 4;
     if (vihl >> 4 !== 4 || ihl < 20) return Decoded.Malformed;
     let total = (buf[p + 2] << 8) | buf[p + 3];
-    if (total === 0) total = origLen - (p - off);
+    // 0 (TSO/LRO captures): the frame says how long the packet is. A corrupt record can claim an
+    // original length below the captured one, so the larger of the two: never a negative size.
+    if (total === 0) total = frameLength(caplen, origLen) - (p - off);
     const frag = (buf[p + 6] << 8) | buf[p + 7];
     out.ipVersion = 4;
     out.proto = buf[p + 9];
@@ -179,7 +181,7 @@ export function decodePacket(
     out.d1 = rd32(buf, p + 28);
     out.d2 = rd32(buf, p + 32);
     out.d3 = rd32(buf, p + 36);
-    out.ipBytes = plen === 0 ? origLen - (p - off) : 40 + plen;
+    out.ipBytes = plen === 0 ? frameLength(caplen, origLen) - (p - off) : 40 + plen;
     l4end = p + out.ipBytes;
     let nh = buf[p + 6];
     l4 = p + 40;
@@ -245,6 +247,11 @@ export function decodePacket(
     }
   }
   return Decoded.Ok;
+}
+
+/** Length of the frame on the wire: the record's original length, but never below what was captured. */
+function frameLength(caplen: number, origLen: number): number {
+  return origLen > caplen ? origLen : caplen;
 }
 
 /** Big-endian u32 without Buffer#readUInt32BE's bounds checks (callers checked the length). */

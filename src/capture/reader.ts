@@ -55,6 +55,8 @@ export interface ReadCaptureOptions {
 
 /** The largest packet we accept (libpcap's MAXIMUM_SNAPLEN is 262144; allow headroom). */
 export const MAX_CAPLEN = 1 << 20;
+/** The largest packet time we pass on: a JS Date's range (±100,000,000 days), in ms. */
+const MAX_TIME_MS = 8.64e15;
 /** The largest pcapng block we accept. */
 export const MAX_BLOCK = 16 << 20;
 
@@ -571,6 +573,12 @@ class PcapngWalker implements Walker {
     origLen: number,
     data: number,
   ): void {
+    // A 64-bit timestamp over a coarse if_tsresol, or a large if_tsoffset, can land far beyond
+    // any real date; such a time would make every query over the stored flows fail.
+    if (!(Math.abs(tsMs) <= MAX_TIME_MS)) {
+      this.problem(f.offsetOf(p), 'bad-timestamp', `timestamp ${tsMs} ms is beyond any date; packet skipped`);
+      return;
+    }
     const view = this.view;
     view.linkType = iface.linkType;
     view.interfaceId = ifId;

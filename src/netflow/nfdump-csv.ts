@@ -211,7 +211,8 @@ async function* nfdumpCsvBatches(path: string, opts: FlowSourceOptions): AsyncGe
         ? `empty field in ${clip(line)}`
         : Number.isNaN(ts) || Number.isNaN(te)
           ? `bad time ${JSON.stringify(f[c.ts])} / ${JSON.stringify(f[c.te])}`
-          : !(td >= 0)
+          : // "1e999" is a Number (Infinity) and >= 0: the duration must be finite too.
+            !(td >= 0 && Number.isFinite(td))
             ? `bad duration ${JSON.stringify(f[c.td])}`
             : Number.isNaN(proto)
               ? `unknown protocol ${JSON.stringify(f[c.pr])}`

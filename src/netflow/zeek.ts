@@ -115,6 +115,12 @@ function secondsToMs(s: string): number {
   return s.startsWith('-') ? whole * 1000 - micros / 1000 : whole * 1000 + micros / 1000;
 }
 
+/**
+ * Times must fit a JS Date (±100,000,000 days): the store's views turn first_ms/last_ms into
+ * TIMESTAMPs, and one row beyond DuckDB's range makes every query over the flows fail.
+ */
+const MAX_TIME_MS = 8.64e15;
+
 class ZeekBatcher {
   batch: FlowBatch;
   constructor(
@@ -131,13 +137,14 @@ class ZeekBatcher {
 
   /** Append one connection; returns false (and reports why) when it cannot be used. */
   add(c: ZeekConn, line: number): boolean {
-    const bad = !Number.isFinite(c.ts)
+    const bad = !(Math.abs(c.ts) <= MAX_TIME_MS)
       ? 'bad or missing ts'
       : !isPort(c.origP) || !isPort(c.respP)
         ? 'bad or missing id.orig_p / id.resp_p'
         : PROTO[c.proto] === undefined && !/^[0-9]+$/.test(c.proto)
           ? `unknown proto ${JSON.stringify(c.proto)}`
-          : c.duration !== undefined && !(c.duration >= 0)
+          : // Infinity passes `>= 0`: a duration must also leave ts + duration a usable time.
+            c.duration !== undefined && !(c.duration >= 0 && c.ts + c.duration <= MAX_TIME_MS)
             ? 'bad duration'
             : [c.origPkts, c.origIpBytes, c.respPkts, c.respIpBytes].some(
                   (n) => n !== undefined && !isCount(n),

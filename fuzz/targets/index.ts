@@ -1,0 +1,19 @@
+/** Every fuzz target, by name (the order --list prints). */
+import type { FuzzTarget } from '../target.js';
+import { chainTargets } from './chain.js';
+import { flowFileTargets } from './flow-files.js';
+import { netflowTargets } from './netflow.js';
+import { sanctionsTargets } from './sanctions.js';
+import { serverTargets } from './server.js';
+
+export const targets: FuzzTarget[] = [
+  ...flowFileTargets,
+  ...netflowTargets,
+  ...chainTargets,
+  ...sanctionsTargets,
+  ...serverTargets,
+];
+
+export function targetByName(name: string): FuzzTarget | undefined {
+  return targets.find((t) => t.name === name);
+}
