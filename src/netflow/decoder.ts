@@ -49,6 +49,9 @@ const TWO32 = 4294967296;
 // The record loops switch on FieldKind values written as literals (with the name alongside): under
 // tsx an imported enum member is a getter call per access, which cost 4x in the decode benchmark.
 
+/** The largest |time| a JS Date (and the store's timestamp views) can hold, in ms. */
+const MAX_TIME_MS = 8.64e15;
+
 /** Largest number of fields a template may declare (RFC 7011 limits a record to 65535 bytes). */
 const MAX_FIELDS = 16383;
 /**
@@ -1141,6 +1144,21 @@ export class NetflowDecoder {
       }
       if (startMs !== startMs) startMs = endMs === endMs ? endMs : exportMs;
       if (endMs !== endMs) endMs = startMs;
+      if (!(
+        startMs >= -MAX_TIME_MS &&
+        startMs <= MAX_TIME_MS &&
+        endMs >= -MAX_TIME_MS &&
+        endMs <= MAX_TIME_MS
+      )) {
+        // Beyond any date (a hostile or broken flowStart/End): no store or Date can hold it.
+        this.problem(
+          'bad-time',
+          `record ${n + 1} of template ${plan.templateId}: flow times ${startMs}..${endMs} ms are beyond any date; record skipped`,
+          where,
+        );
+        d.add('records.skipped');
+        continue;
+      }
       b.firstMs[i] = startMs;
       b.lastMs[i] = endMs;
       if (icmp >= 0 && (b.proto[i] === 1 || b.proto[i] === 58) && b.dstPort[i] === 0) b.dstPort[i] = icmp;
