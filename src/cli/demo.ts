@@ -71,18 +71,22 @@ async function realCaptures(db: string): Promise<void> {
   const progress = new Progress('real captures', files.length);
   let flows = 0;
   let problems = 0;
+  const named: string[] = [];
   try {
     for (const [k, f] of files.entries()) {
       progress.update(k, relative(ROOT, f));
       const r = await ingestFile(f, { store, enricher, hooks: [detection.hook] });
       flows += r.flows;
       problems += r.diagnostics.get('problems');
+      for (const p of r.diagnostics.problems)
+        named.push(formatProblem({ ...p, source: relative(ROOT, p.source) }));
       if (r.error) process.stderr.write(`warning: ${r.error}\n`);
     }
     progress.done();
     say(
       `== 1. Real captures: ${files.length} files in test/fixtures/pcap → ${flows} flows, ${problems} input problems`,
     );
+    for (const line of named.slice(0, 5)) say(`problem: ${line}`);
     say(`detections: ${detection.summary()}`);
     say(`database: ${db}`);
     say('');
