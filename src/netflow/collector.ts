@@ -158,6 +158,7 @@ export class NetflowCollector {
   private commitTimer: NodeJS.Timeout | null = null;
   private exporterStats: ExporterStat[] = [];
   private times = new PlausibleTimeCheck('', 'datagram');
+  private countersCommitted = '';
   private receiverTid: number | undefined;
   private readonly reniced = new Set<number>();
   private samplingByExporter: Record<string, number> = {};
@@ -278,7 +279,15 @@ export class NetflowCollector {
 
   private async checkpoint(): Promise<void> {
     const flows = this.flows;
-    if (flows !== this.flowsCommitted) await this.writer.checkpoint();
+    // The counters so far go with every commit (so a kill -9 keeps them with the flows), and a
+    // commit happens when flows or counters changed.
+    this.diagnostics.counts.set('flows.stored', flows);
+    if (this.exporterStats.length > 0) this.diagnostics.details.exporters = this.exporterStats;
+    const counters = JSON.stringify(this.diagnostics.stored());
+    if (flows !== this.flowsCommitted || counters !== this.countersCommitted) {
+      await this.writer.checkpoint(this.diagnostics);
+      this.countersCommitted = counters;
+    }
     this.flowsCommitted = flows;
     this.lastCheckpoint = Date.now();
     this.renice();

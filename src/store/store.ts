@@ -24,7 +24,8 @@ export interface SourceWriter {
   /** Store a batch; returns the id given to its first row (rows get consecutive ids). */
   append(batch: FlowBatch, enrichment: EnrichedColumns): Promise<number>;
   /** Make everything appended so far durable (live sources call this per batch). */
-  checkpoint(): Promise<void>;
+  /** With `diagnostics`, a live source also stores its counters so far (a kill -9 keeps them). */
+  checkpoint(diagnostics?: Diagnostics): Promise<void>;
   commit(diagnostics: Diagnostics): Promise<void>;
   abort(): Promise<void>;
 }

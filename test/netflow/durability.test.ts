@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
 import { openFlowStore } from '../../src/store/open.js';
 import { PacedSender, flowNumber } from './live-sender.js';
 import { exited, freeUdpPort, sleep } from './peers.js';
@@ -177,6 +178,21 @@ test(
     const stored = await storedFlows(db);
     assert.deepEqual(missingOf(stored, 0, 40000), []);
     assert.equal(stored.size, 40000);
+    // The counters went with the last commit: the killed collector's source says what it received.
+    const store = await openFlowStore(db);
+    try {
+      const [src] = await (store as DuckDbFlowStore).db.all<{
+        diagnostics: string | null;
+        complete: boolean;
+      }>('SELECT diagnostics, complete FROM sources');
+      assert.equal(src.complete, false, 'a killed collector never marked its source complete');
+      assert.ok(src.diagnostics, 'diagnostics stored with the last commit');
+      const d = JSON.parse(src.diagnostics) as Record<string, number>;
+      assert.equal(d['flows.stored'], 40000);
+      assert.equal(d.datagrams, 40000 / sender.perDatagram);
+    } finally {
+      await store.close();
+    }
   },
 );
 

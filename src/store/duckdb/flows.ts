@@ -362,14 +362,20 @@ class DuckDbSourceWriter implements SourceWriter {
     return firstId;
   }
 
-  async checkpoint(): Promise<void> {
+  async checkpoint(diagnostics?: Diagnostics): Promise<void> {
     if (this.live) this.closeAppenders();
     else {
       this.appender?.flushSync();
       this.payloadAppender?.flushSync();
     }
     await this.writeOrgs();
-    await this.store.db.run('UPDATE sources SET flows = $1 WHERE id = $2', [this.flows, this.sourceId]);
+    if (diagnostics)
+      await this.store.db.run('UPDATE sources SET flows = $1, diagnostics = $2 WHERE id = $3', [
+        this.flows,
+        JSON.stringify(diagnostics.stored()),
+        this.sourceId,
+      ]);
+    else await this.store.db.run('UPDATE sources SET flows = $1 WHERE id = $2', [this.flows, this.sourceId]);
     if (this.live) {
       await this.store.db.run('COMMIT');
       await this.store.db.run('BEGIN TRANSACTION');
