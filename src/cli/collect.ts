@@ -145,7 +145,7 @@ export function register(program: Command): void {
         // Linux reports twice the usable size it granted.
         const granted = Math.floor(collector.recvBuffer / 2);
         process.stderr.write(
-          `collecting on ${collector.source} into ${o.db} (receive buffer ${collector.recvBuffer} bytes)\n`,
+          `collecting on ${collector.source} into ${o.db} (receive buffer ${granted} bytes usable)\n`,
         );
         if (granted < asked) {
           process.stderr.write(
