@@ -106,6 +106,8 @@ export function register(program: Command): void {
         const backlogMs = parseWholeNumber('--max-backlog-ms', o.maxBacklogMs, 1);
         const metricsAddr = o.metrics ? parseMetricsAddress(o.metrics, o.metricsPublic) : undefined;
         const store = await openFlowStore(o.db);
+        // Other commands (summary, series, report, screen, …) read the store through this process while it collects.
+        await store.serveReaders();
         const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
         const detection = o.detect ? await detectionHookFor(store, { lists: o.list }) : undefined;
         let shown = 0;

@@ -34,6 +34,8 @@ export function register(program: Command): void {
         },
       ) => {
         const store = await openFlowStore(o.db);
+        // Other commands read the files already committed while a long ingest goes on.
+        await store.serveReaders();
         const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
         const detection = o.detect ? await detectionHookFor(store, { lists: o.list }) : undefined;
         let shown = 0;

@@ -123,6 +123,11 @@ export interface FlowStore {
   /** One table per key, computing only those (summary --by). */
   summarize(q: KeyedSummaryQuery): Promise<Map<SummaryKey, SummaryRow[]>>;
   sources(): Promise<StoredSource[]>;
+  /**
+   * Let other processes read the store while this one writes it for long (collect, ingest): their
+   * read commands see what is committed. Returns where they connect, or null where not needed.
+   */
+  serveReaders(): Promise<string | null>;
   close(): Promise<void>;
 }
 

@@ -499,7 +499,7 @@ export class DuckDbChainStore implements ChainStore {
   }
 
   async close(): Promise<void> {
-    this.db.close();
+    await this.db.close();
   }
 }
 

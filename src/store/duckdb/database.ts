@@ -1,16 +1,35 @@
 import { readFileSync } from 'node:fs';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { QueryClient, serveQueries, type QueryServer } from './query-socket.js';
 
-/** One DuckDB file (or :memory:) with a connection; applies schema files shipped beside this module. */
+/**
+ * One DuckDB file (or :memory:) with a connection; applies schema files shipped beside this module.
+ * When another process holds the file (a running `collect` or `ingest`), it is opened through
+ * that process instead (query-socket.ts): reads work and see what it has committed; writes are
+ * refused with a message that says why.
+ */
 export class DuckDbDatabase {
+  private readers: QueryServer | null = null;
+
   private constructor(
     readonly path: string,
-    private readonly instance: DuckDBInstance,
-    readonly conn: DuckDBConnection,
+    private readonly instance: DuckDBInstance | null,
+    private readonly connection: DuckDBConnection | null,
+    /** Set when the file is another process's: statements go to it. */
+    readonly remote: QueryClient | null = null,
   ) {}
 
   static async open(path: string): Promise<DuckDbDatabase> {
-    const instance = await DuckDBInstance.create(path);
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(path);
+    } catch (e) {
+      if (path !== ':memory:' && /Could not set lock on file/.test(String((e as Error).message))) {
+        const client = await QueryClient.connect(path);
+        if (client) return new DuckDbDatabase(path, null, null, client);
+      }
+      throw e;
+    }
     const conn = await instance.connect();
     // Fewer automatic checkpoints: a live collector commits every second, and each checkpoint
     // past DuckDB's 16 MB default rewrites table metadata (measured: 4x slower live ingest).
@@ -18,31 +37,83 @@ export class DuckDbDatabase {
     return new DuckDbDatabase(path, instance, conn);
   }
 
+  /** The connection, for appenders and column reads: only in the process that holds the file. */
+  get conn(): DuckDBConnection {
+    if (!this.connection)
+      throw new Error(
+        `${this.path} is being written by another process (collect or ingest): this needs the store to itself; run it when that process has finished`,
+      );
+    return this.connection;
+  }
+
+  /**
+   * Let other processes read this database while this one writes it (a long-running collector
+   * or ingest): they connect through a socket only this user can open. Closed with the database.
+   */
+  async serveReaders(): Promise<QueryServer | null> {
+    if (!this.instance || this.path === ':memory:' || this.readers) return this.readers;
+    const conn = await this.instance.connect();
+    this.readers = await serveQueries(this.path, conn, allRows, (items) => listValue(items));
+    return this.readers;
+  }
+
   /** Run a schema file from store/duckdb/ (copied into dist/ by the build). */
   async applySchema(file: string): Promise<void> {
+    // The process that holds the file has set its schema up.
+    if (this.remote) return;
     const sql = readFileSync(new URL(`./${file}`, import.meta.url), 'utf8');
     await this.conn.run(sql);
   }
 
   async run(sql: string, params?: DuckDBValue[]): Promise<void> {
+    if (this.remote)
+      throw new Error(
+        `${this.path} is being written by another process (collect or ingest): it can be read now, changed when that process has finished`,
+      );
     await this.conn.run(sql, params);
   }
 
   /** Rows as plain objects; BIGINT/HUGEINT become numbers (all counters here fit 2^53), lists arrays. */
   async all<T = Record<string, unknown>>(sql: string, params?: DuckDBValue[]): Promise<T[]> {
-    const reader = await this.conn.runAndReadAll(sql, params);
-    const rows = reader.getRowObjects();
-    return rows.map((r) => {
-      const o: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(r)) o[k] = plain(v);
-      return o as T;
-    });
+    if (this.remote) return this.remote.all<T>(sql, params);
+    return (await allRows(this.conn, sql, params)) as T[];
   }
 
-  close(): void {
-    this.conn.closeSync();
-    this.instance.closeSync();
+  /**
+   * Close the file. With readers being served, the reader socket closes first and the file when
+   * the statement in progress for a reader has finished (await it before reopening the file).
+   */
+  close(): Promise<void> {
+    if (this.remote) {
+      this.remote.close();
+      return Promise.resolve();
+    }
+    const readers = this.readers;
+    this.readers = null;
+    const finish = () => {
+      this.connection?.closeSync();
+      this.instance?.closeSync();
+    };
+    if (!readers) {
+      finish();
+      return Promise.resolve();
+    }
+    return readers.close().then(finish);
   }
+}
+
+async function allRows(
+  conn: DuckDBConnection,
+  sql: string,
+  params?: DuckDBValue[],
+): Promise<Record<string, unknown>[]> {
+  const reader = await conn.runAndReadAll(sql, params);
+  const rows = reader.getRowObjects();
+  return rows.map((r) => {
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r)) o[k] = plain(v);
+    return o;
+  });
 }
 
 function plain(v: unknown): unknown {

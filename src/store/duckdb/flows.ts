@@ -114,7 +114,7 @@ export class DuckDbFlowStore implements FlowStore {
       "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'flows' AND table_type = 'BASE TABLE'",
     );
     if (old.n > 0) {
-      db.close();
+      await db.close();
       throw new Error(
         `${path}: written by an older coinradar (flows as a table with text addresses); ingest into a new database`,
       );
@@ -259,8 +259,18 @@ export class DuckDbFlowStore implements FlowStore {
     );
   }
 
+  async serveReaders(): Promise<string | null> {
+    // Readers cannot set tables up through this process: the ones read commands look for exist
+    // (empty) before they come.
+    if (!this.db.remote) {
+      await this.db.applySchema('detections.sql');
+      await this.db.applySchema('sanctions.sql');
+    }
+    return (await this.db.serveReaders())?.path ?? null;
+  }
+
   async close(): Promise<void> {
-    this.db.close();
+    await this.db.close();
   }
 }
 

@@ -208,7 +208,7 @@ export class DuckDbSanctionsStore implements SanctionsStore {
   }
 
   async close(): Promise<void> {
-    if (this.owned) this.db.close();
+    if (this.owned) await this.db.close();
   }
 }
 
