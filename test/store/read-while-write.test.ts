@@ -35,7 +35,7 @@ test('only single statements that read pass to the writer: comments, strings and
 });
 
 test(
-  'summary, flows, series, surge, hosts, detections, artifacts, report and screen work while collect writes the store, and see what it committed up to 5 s before',
+  'summary, flows, series, surge, hosts, detections, artifacts, report, screen and serve work while collect writes the store, and see what it committed up to 5 s before',
   {
     skip: built ? false : `${MAIN} missing: run npm run build first (this test runs the built CLI)`,
     timeout: 180_000,
@@ -68,9 +68,10 @@ test(
     for (let k = 0; k < 400 && !err.includes('metrics on') && proc.exitCode === null; k++) await sleep(25);
     assert.match(err, /collecting on udp:\/\/127\.0\.0\.1:\d+/, err);
     const metrics = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)/.exec(err)?.[1]);
-    const stored = async () =>
-      ((await (await fetch(`http://127.0.0.1:${metrics}/healthz`)).json()) as { flowsStored: number })
-        .flowsStored;
+    // The metrics endpoint closes idle keep-alive connections; a reused one may be gone: ask again.
+    const healthz = () =>
+      fetch(`http://127.0.0.1:${metrics}/healthz`).catch(() => fetch(`http://127.0.0.1:${metrics}/healthz`));
+    const stored = async () => ((await (await healthz()).json()) as { flowsStored: number }).flowsStored;
 
     // A steady stream for the whole test: the commands below run while it is being written.
     const sender = new PacedSender(port, 0);
@@ -116,6 +117,29 @@ test(
             'the series counts every committed flow',
           );
         }
+      }
+      // serve: the screening API on the same store answers while collect writes it.
+      const srv = spawn(process.execPath, [MAIN, 'serve', '--db', db, '--port', '0', '--allow-anonymous'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let srvOut = '';
+      srv.stdout!.on('data', (d) => (srvOut += d));
+      srv.stderr!.on('data', (d) => (srvOut += d));
+      try {
+        for (let k = 0; k < 400 && !/http:\/\/127\.0\.0\.1:\d+/.test(srvOut) && srv.exitCode === null; k++)
+          await sleep(25);
+        const base = /http:\/\/127\.0\.0\.1:\d+/.exec(srvOut)?.[0];
+        assert.ok(base, `serve did not start: ${srvOut}`);
+        const h = await fetch(`${base}/healthz`).catch((e: Error) => {
+          throw new Error(`${e.message}: ${String(e.cause)}; serve said: ${srvOut}`);
+        });
+        assert.equal(h.status, 200);
+        const r = await fetch(`${base}/v1/screen/1Hn9ErTCPRP6j5UDBeuXPGuq5RtRjFJxJQ`);
+        assert.equal(r.status, 200);
+        assert.equal(((await r.json()) as { matched: boolean }).matched, false);
+      } finally {
+        srv.kill('SIGINT');
+        await exited(srv);
       }
       // A command that would change the store is refused, saying why.
       const det = cli(['detect', '--db', db]);

@@ -265,6 +265,7 @@ export class DuckDbFlowStore implements FlowStore {
     if (!this.db.remote) {
       await this.db.applySchema('detections.sql');
       await this.db.applySchema('sanctions.sql');
+      await this.db.applySchema('chain.sql');
     }
     return (await this.db.serveReaders())?.path ?? null;
   }
