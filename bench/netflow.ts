@@ -6,7 +6,8 @@
  *  (c) live collector at a paced rate (default 300,000 flows/s) on loopback: sent vs stored, and
  *      nfcapd given the same paced stream.
  * Usage: node --import tsx bench/netflow.ts [flows=1500000] [rate=300000] [seconds=5] [parts=abc]
- * (env STORE_NICE=off: run (c) without lowering the storing thread's priority)
+ * (env STORE_NICE=off: run (c) without lowering the storing thread's priority; MAX_BACKLOG=N and
+ * BACKLOG_MS=MS: the collector's backlog bounds, as collect --max-backlog / --max-backlog-ms)
  * (internal: node --import tsx bench/netflow.ts --send PORT RATE SECONDS sends the paced stream)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -268,6 +269,10 @@ try {
       enricher: await loadEnricher({ geo: true }),
       // As `coinradar collect` does (--store-nice 10); STORE_NICE=off measures without.
       storeNice: process.env.STORE_NICE === 'off' ? undefined : Number(process.env.STORE_NICE ?? 10),
+      // MAX_BACKLOG / BACKLOG_MS: the backlog bounds (collect --max-backlog / --max-backlog-ms).
+      ...(process.env.MAX_BACKLOG ? { maxBacklogBatches: Number(process.env.MAX_BACKLOG) } : {}),
+      ...(process.env.BACKLOG_MS ? { backlogMs: Number(process.env.BACKLOG_MS) } : {}),
+      ...(process.env.FLUSH_MS ? { flushMs: Number(process.env.FLUSH_MS) } : {}),
     });
     const tl = performance.now();
     const sent = await sendTo(c.port);

@@ -2,12 +2,12 @@
  * Live NetFlow/IPFIX collector: a worker thread receives and decodes datagrams (udp-receiver.ts);
  * this side enriches each batch and appends it to a live SourceWriter, and commits on stop.
  *
- * Durability: the receiver hands over partial batches every `flushMs` (500 ms) and the store
+ * Durability: the receiver hands over partial batches every `flushMs` (250 ms) and the store
  * commits every `commitMs` (1 s) whether or not traffic continues, so a crash (kill -9) loses at
  * most the flows of the last ~1.5 s plus what waits in the backlog. The socket never waits for the
  * store; instead the batches handed over and not yet stored are bounded, in memory
  * (`maxBacklogBatches`) and in time: the bound shrinks to what the store, at its measured rate,
- * writes in `backlogMs` (500 ms), so a backlog never holds flows for longer than the promise
+ * writes in `backlogMs` (750 ms), so a backlog never holds flows for longer than the promise
  * allows and SIGINT never waits long for it. Past the bound the receiver drops datagrams and
  * counts them (`datagrams.dropped-backlog`).
  */
@@ -29,12 +29,16 @@ import type {
 } from './udp-receiver.js';
 
 /** Defaults, documented in docs/netflow.md ("Durability and bounded memory"). */
-export const DEFAULT_FLUSH_MS = 500;
+export const DEFAULT_FLUSH_MS = 250;
 export const DEFAULT_COMMIT_MS = 1000;
-/** 16 batches of 4096 flows (~10 MB): the memory bound; the time bound below usually binds first. */
-export const DEFAULT_MAX_BACKLOG_BATCHES = 16;
+/**
+ * 64 batches of 4096 flows (~40 MB of columns): the memory bound; the time bound below usually binds
+ * first. 16 batches and 500 ms lost 4–7 % at 300 k flows/s (a commit's pause overflowed them);
+ * 64 and 750 ms lost none (bench/netflow.ts c, docs/benchmarks.md).
+ */
+export const DEFAULT_MAX_BACKLOG_BATCHES = 64;
 /** The backlog may hold what the store writes in this long at its measured rate (at least 1 batch). */
-export const DEFAULT_BACKLOG_MS = 500;
+export const DEFAULT_BACKLOG_MS = 750;
 
 export interface CollectOptions {
   /** udp://127.0.0.1:2055 or udp://[::1]:2055 (port 0: any free port). */

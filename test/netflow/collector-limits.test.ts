@@ -168,6 +168,7 @@ test('the backlog bound follows the store: no more than ~500 ms of its measured 
     {
       batchSize: 100,
       maxBacklogBatches: 64,
+      backlogMs: 500,
       hooks: [
         async () => {
           await sleep(100);
