@@ -193,6 +193,10 @@ export function addressText(type: ScriptType, payload: Uint8Array, net: ChainNet
 
 /** Parse address text back to (type, payload): the key under which the index stores it. */
 export function parseAddress(text: string, net: ChainNetwork): { type: ScriptType; payload: Buffer } | null {
+  // No address is longer (bech32: 90 characters, BIP 173; Base58Check of 25 bytes: 35), and base58
+  // decoding is quadratic in the length: a megabyte of text given on the command line is refused
+  // here, not decoded.
+  if (text.length > 90) return null;
   const lower = text.toLowerCase();
   if (lower.startsWith(net.bech32 + '1')) {
     const data: number[] = [];

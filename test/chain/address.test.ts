@@ -75,3 +75,14 @@ test('addressTextInto writes the same text as addressText, from a payload inside
   }
   assert.equal(addressTextInto(ScriptType.OpReturn, randomBytes(4), 0, 4, net, out, 0), 0);
 });
+
+test('parseAddress refuses text longer than any address before decoding it (base58 is quadratic)', () => {
+  const net = NETWORKS.bitcoin;
+  const t0 = performance.now();
+  assert.equal(parseAddress('z'.repeat(1_000_000), net), null);
+  assert.equal(parseAddress('bc1' + 'q'.repeat(1_000_000), net), null);
+  assert.ok(performance.now() - t0 < 1000, 'refused without decoding');
+  // The longest real forms still parse: a P2WSH bech32 address (62 characters).
+  const p2wsh = 'bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3';
+  assert.equal(parseAddress(p2wsh, net)?.payload.length, 32);
+});
