@@ -10,8 +10,11 @@ export async function runCli(args: string[]): Promise<{ out: string; err: string
   let err = '';
   const write = process.stdout.write.bind(process.stdout);
   const errWrite = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += String(chunk);
+  // Commands write text; node's test runner reports to its parent through the same stdout with
+  // binary (serialized) chunks, which must pass, or a test's result goes missing from the report.
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    if (typeof chunk !== 'string') return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+    out += chunk;
     return true;
   }) as typeof process.stdout.write;
   process.stderr.write = ((chunk: string | Uint8Array) => {
