@@ -1,6 +1,7 @@
 /**
  * Query benchmark: `summary --by dport --top 20` against `nfdump -s dstport:p/bytes -n 20` over the
- * same flows, and it and `series --bucket day` against the hand-written DuckDB SQL for the same answer. One generated
+ * same flows, and it and `series --bucket day` against the hand-written DuckDB SQL for the same answer;
+ * and bytes per flow on disk against nfcapd's LZ4-compressed file (-y) of the same flows. One generated
  * NetFlow v5 stream (varied ports and addresses) goes to nfcapd over loopback and, decoded by
  * coinradar, into a DuckDB store; the bench checks both hold every flow before it times anything.
  * CPU is user+system: for nfdump and the coinradar CLI from the kernel's child accounting
@@ -9,7 +10,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadEnricher } from '../src/cli/enricher.js';
@@ -81,42 +82,54 @@ try {
   );
   const datagrams = [...stream(FLOWS)];
 
-  // nfcapd over loopback, paced so that nothing is lost (checked below).
-  const nfDir = join(dir, 'nf');
-  mkdirSync(nfDir);
-  const port = 40000 + Math.floor(Math.random() * 1000);
-  const nf = spawn(
-    'nfcapd',
-    ['-w', nfDir, '-p', String(port), '-b', '127.0.0.1', '-t', '3600', '-B', '8388608'],
-    {
-      stdio: 'ignore',
-    },
-  );
+  // Two nfcapd over loopback, paced so that nothing is lost (checked below): one writing plain
+  // files (nfdump's fastest read, the CPU peer), one LZ4-compressed (-y, the size peer).
+  const nfcapd = (sub: string, extra: string[]) => {
+    const d = join(dir, sub);
+    mkdirSync(d);
+    const port = 40000 + Math.floor(Math.random() * 20000);
+    const proc = spawn(
+      'nfcapd',
+      ['-w', d, '-p', String(port), '-b', '127.0.0.1', '-t', '3600', '-B', '8388608', ...extra],
+      {
+        stdio: 'ignore',
+      },
+    );
+    return { d, port, proc };
+  };
+  const plain = nfcapd('nf', []);
+  const lz4 = nfcapd('nf-lz4', ['-y']);
   await sleep(500);
   const sock = createSocket('udp4');
   for (let k = 0; k < datagrams.length; k++) {
-    await new Promise<void>((res) => sock.send(datagrams[k], port, '127.0.0.1', () => res()));
+    for (const peer of [plain, lz4])
+      await new Promise<void>((res) => sock.send(datagrams[k], peer.port, '127.0.0.1', () => res()));
     if (k % 32 === 31) await sleep(1);
   }
   sock.close();
   await sleep(500);
-  nf.kill('SIGTERM');
-  await new Promise((r) => nf.once('exit', r));
-  const nfFile = join(
-    nfDir,
-    readdirSync(nfDir).find((f) => /^nfcapd\.\d{12}$/.test(f))!,
-  );
-  const count = spawnSync('nfdump', ['-r', nfFile, '-s', 'proto/flows', '-o', 'csv', '-q'], {
-    encoding: 'utf8',
-  });
-  const nfFlows = count.stdout
-    .split('\n')
-    .filter((l) => /^\d{4}-/.test(l))
-    .reduce((a, l) => a + Number(l.split(',')[5]), 0);
-  if (nfFlows !== FLOWS)
-    throw new Error(
-      `nfcapd stored ${nfFlows} of ${FLOWS} flows: loss on loopback, rerun on a quieter machine`,
+  const files: string[] = [];
+  for (const peer of [plain, lz4]) {
+    peer.proc.kill('SIGTERM');
+    await new Promise((r) => peer.proc.once('exit', r));
+    const file = join(
+      peer.d,
+      readdirSync(peer.d).find((f) => /^nfcapd\.\d{12}$/.test(f))!,
     );
+    const count = spawnSync('nfdump', ['-r', file, '-s', 'proto/flows', '-o', 'csv', '-q'], {
+      encoding: 'utf8',
+    });
+    const nfFlows = count.stdout
+      .split('\n')
+      .filter((l) => /^\d{4}-/.test(l))
+      .reduce((a, l) => a + Number(l.split(',')[5]), 0);
+    if (nfFlows !== FLOWS)
+      throw new Error(
+        `nfcapd stored ${nfFlows} of ${FLOWS} flows: loss on loopback, rerun on a quieter machine`,
+      );
+    files.push(file);
+  }
+  const [nfFile, nfLz4File] = files;
 
   // The same datagrams into the DuckDB store.
   const dbPath = join(dir, 'q.duckdb');
@@ -196,6 +209,10 @@ try {
       throw new Error('series and the hand-written SQL disagree');
   }
   await store.close();
+  // Bytes per flow on disk: nfcapd's LZ4 file (-y) against the DuckDB file holding the same flows
+  // (checkpointed and closed; geo columns filled, no payloads).
+  const nfBytes = statSync(nfLz4File).size;
+  const dbBytes = statSync(dbPath).size + (existsSync(`${dbPath}.wal`) ? statSync(`${dbPath}.wal`).size : 0);
   const cli: number[] = [];
   const main = join(process.cwd(), 'dist/cli/main.js');
   for (let r = 0; r < RUNS; r++)
@@ -216,6 +233,9 @@ try {
   );
   say(
     `coinradar summary --by dport (whole CLI process): median ${f(median(cli))}  ratio to nfdump ${(median(cli) / median(nfCpu)).toFixed(2)}x (of which node + CLI start-up, --help: ${f(median(startup))})`,
+  );
+  say(
+    `bytes per flow on disk: nfcapd -y (LZ4) ${(nfBytes / FLOWS).toFixed(1)}, DuckDB store ${(dbBytes / FLOWS).toFixed(1)}  ratio ${(dbBytes / nfBytes).toFixed(2)}x`,
   );
   say(
     `load after: ${loadavg()
