@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { Progress } from './progress.js';
 import { Diagnostics, formatProblem } from '../flow/diagnostics.js';
 import { openChainStore, type ChainStore } from '../store/chain.js';
 import { defaultDbPath } from '../store/store.js';
@@ -167,10 +168,15 @@ export function register(program: Command): void {
           if (shown++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
         });
         await withStore(o.db, async (store) => {
+          // Blocks indexed, the rate and the height reached, on a terminal (quiet otherwise).
+          const progress = new Progress('chain ingest');
+          let blocks = 0;
           const r = await ingestChain(store, net, spec, diag, {
             policy: { change: o.changePolicy },
             checkMerkle: o.merkle,
+            onBlock: (height) => progress.update(++blocks, `${blocks} blocks, height ${height}`),
           });
+          progress.done();
           process.stderr.write(`network ${r.network}: ${r.networkFrom}\n`);
           process.stderr.write(
             `indexed ${r.blocks} blocks (tip ${r.tipHeight}); index holds ${r.txs} txs, ${r.outputs} outputs, ${r.addresses} addresses; ` +
