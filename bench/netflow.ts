@@ -12,7 +12,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diagnostics } from '../src/flow/diagnostics.js';
@@ -263,6 +263,7 @@ try {
       return Number(out.trim());
     };
     const liveStore = await openFlowStore(join(dir, 'c.duckdb'));
+    const cpu0 = process.cpuUsage();
     const c = await NetflowCollector.start({
       listen: 'udp://127.0.0.1:0',
       store: liveStore,
@@ -280,6 +281,9 @@ try {
     await sleep(500);
     const res = await c.stop();
     const tAll = (performance.now() - tl) / 1000;
+    // This process is the collector (the sender is a child): its CPU from start to committed stop.
+    const cpuUsed = process.cpuUsage(cpu0);
+    const ourCpu = (cpuUsed.user + cpuUsed.system) / 1e6;
     const [src] = await liveStore.sources();
     await liveStore.close();
     say(
@@ -288,6 +292,9 @@ try {
     say(
       `    sent ${fmt(sent)} datagrams (${fmt(sent * PER_DATAGRAM)} flows) in ${tSent.toFixed(2)} s; received ${fmt(res.datagrams)} datagrams; stored ${fmt(src.flows)} flows (all committed ${tAll.toFixed(2)} s after the first send); lost ${fmt(sent * PER_DATAGRAM - src.flows)}`,
     );
+    say(
+      `    collector CPU ${ourCpu.toFixed(2)} s = ${((ourCpu / Math.max(1, src.flows)) * 1e6).toFixed(2)} µs per stored flow (geo enrichment, no detection); peak RSS of this process ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
+    );
     if (haveNf) {
       const nfDir = join(dir, 'c-nfcapd');
       spawnSync('mkdir', ['-p', nfDir]);
@@ -295,10 +302,18 @@ try {
       const nf = await startNfcapd(nfDir, port);
       const nsent = await sendTo(port);
       await sleep(500);
+      // nfcapd's own CPU (utime + stime, 10 ms ticks) and peak RSS, read before it exits.
+      const stat = readFileSync(`/proc/${nf.pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const nfCpu = (Number(f[11]) + Number(f[12])) / 100;
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${nf.pid}/status`, 'utf8'))?.[1];
       await stopNfcapd(nf);
       const r = nfdumpCount(nfcapdFiles(nfDir)[0]);
       say(
         `    nfcapd -B 4194304, same paced stream: sent ${fmt(nsent * PER_DATAGRAM)} flows, stored ${fmt(r.flows)}; lost ${fmt(nsent * PER_DATAGRAM - r.flows)}`,
+      );
+      say(
+        `    nfcapd CPU ${nfCpu.toFixed(2)} s = ${((nfCpu / Math.max(1, r.flows)) * 1e6).toFixed(2)} µs per stored flow; peak RSS ${hwm ? (Number(hwm) / 1024).toFixed(0) : '?'} MB; ratio of CPU per stored flow ours/nfcapd ${(ourCpu / Math.max(1, src.flows) / (nfCpu / Math.max(1, r.flows))).toFixed(1)}x`,
       );
     }
   }
