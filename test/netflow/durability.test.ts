@@ -55,7 +55,10 @@ async function startCollector(db: string, extra: string[] = []): Promise<Cli> {
  * /healthz: the promise is about the flows it accepted; these it says it did not.
  */
 async function countedDrops(cli: Cli): Promise<number> {
-  const h = (await (await fetch(`http://127.0.0.1:${cli.metricsPort}/healthz`)).json()) as {
+  // Bounded: a collector busy or going away must not hold the test (the last figure read stands).
+  const h = (await (
+    await fetch(`http://127.0.0.1:${cli.metricsPort}/healthz`, { signal: AbortSignal.timeout(2000) })
+  ).json()) as {
     counts: Record<string, number>;
   };
   return (h.counts['datagrams.dropped-backlog'] ?? 0) + (h.counts['datagrams.kernel-drops'] ?? 0);

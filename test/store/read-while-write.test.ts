@@ -70,7 +70,9 @@ test(
     const metrics = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)/.exec(err)?.[1]);
     // The metrics endpoint closes idle keep-alive connections; a reused one may be gone: ask again.
     const healthz = () =>
-      fetch(`http://127.0.0.1:${metrics}/healthz`).catch(() => fetch(`http://127.0.0.1:${metrics}/healthz`));
+      fetch(`http://127.0.0.1:${metrics}/healthz`, { signal: AbortSignal.timeout(5000) }).catch(() =>
+        fetch(`http://127.0.0.1:${metrics}/healthz`, { signal: AbortSignal.timeout(5000) }),
+      );
     const stored = async () => ((await (await healthz()).json()) as { flowsStored: number }).flowsStored;
 
     // A steady stream for the whole test: the commands below run while it is being written.
