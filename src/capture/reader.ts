@@ -11,6 +11,7 @@
 import type { Diagnostics } from '../flow/diagnostics.js';
 import { InputError } from '../flow/diagnostics.js';
 import { ChunkedFile } from './chunked-file.js';
+import { MAX_DATE_MS } from '../flow/plausible-time.js';
 
 /**
  * One captured packet. The reader reuses a single PacketView for every packet: copy what you
@@ -55,8 +56,6 @@ export interface ReadCaptureOptions {
 
 /** The largest packet we accept (libpcap's MAXIMUM_SNAPLEN is 262144; allow headroom). */
 export const MAX_CAPLEN = 1 << 20;
-/** The largest packet time we pass on: a JS Date's range (±100,000,000 days), in ms. */
-const MAX_TIME_MS = 8.64e15;
 /** The largest pcapng block we accept. */
 export const MAX_BLOCK = 16 << 20;
 
@@ -575,7 +574,7 @@ class PcapngWalker implements Walker {
   ): void {
     // A 64-bit timestamp over a coarse if_tsresol, or a large if_tsoffset, can land far beyond
     // any real date; such a time would make every query over the stored flows fail.
-    if (!(Math.abs(tsMs) <= MAX_TIME_MS)) {
+    if (!(Math.abs(tsMs) <= MAX_DATE_MS)) {
       this.problem(f.offsetOf(p), 'bad-timestamp', `timestamp ${tsMs} ms is beyond any date; packet skipped`);
       return;
     }

@@ -7,6 +7,9 @@
 import type { Diagnostics, InputProblem } from './diagnostics.js';
 import type { FlowBatch } from './record.js';
 
+/** The largest |time| a JS Date (and the store's epoch_ms views) can hold, in ms: readers refuse beyond it. */
+export const MAX_DATE_MS = 8.64e15;
+
 /** 1990-01-01T00:00:00Z: no flow telemetry source this project reads predates it. */
 export const EARLIEST_PLAUSIBLE_MS = Date.UTC(1990, 0, 1);
 /** How far past the wall clock a time may be before it is implausible (clock skew, time zones). */
@@ -60,7 +63,7 @@ export class PlausibleTimeCheck {
     if (this.count === 0) return;
     d.add('flows.implausible-time', this.count);
     const when =
-      Math.abs(this.firstMs) <= 8.64e15 ? new Date(this.firstMs).toISOString() : `${this.firstMs} ms`;
+      Math.abs(this.firstMs) <= MAX_DATE_MS ? new Date(this.firstMs).toISOString() : `${this.firstMs} ms`;
     d.problem({
       source: this.source,
       offset: this.firstPosition,

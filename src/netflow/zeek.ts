@@ -19,6 +19,7 @@ import { registerFormat } from '../flow/formats.js';
 import { FlowBatch, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../flow/record.js';
 import { writeAddress } from './nfdump-csv.js';
 import type { FlowSource, FlowSourceOptions } from '../flow/source.js';
+import { MAX_DATE_MS } from '../flow/plausible-time.js';
 
 /** conn.log's fields in Zeek's own order (Zeek 4–7 defaults, without optional packages). */
 export const ZEEK_CONN_FIELDS = [
@@ -119,7 +120,6 @@ function secondsToMs(s: string): number {
  * Times must fit a JS Date (±100,000,000 days): the store's views turn first_ms/last_ms into
  * TIMESTAMPs, and one row beyond DuckDB's range makes every query over the flows fail.
  */
-const MAX_TIME_MS = 8.64e15;
 
 class ZeekBatcher {
   batch: FlowBatch;
@@ -137,14 +137,14 @@ class ZeekBatcher {
 
   /** Append one connection; returns false (and reports why) when it cannot be used. */
   add(c: ZeekConn, line: number): boolean {
-    const bad = !(Math.abs(c.ts) <= MAX_TIME_MS)
+    const bad = !(Math.abs(c.ts) <= MAX_DATE_MS)
       ? 'bad or missing ts'
       : !isPort(c.origP) || !isPort(c.respP)
         ? 'bad or missing id.orig_p / id.resp_p'
         : PROTO[c.proto] === undefined && !/^[0-9]+$/.test(c.proto)
           ? `unknown proto ${JSON.stringify(c.proto)}`
           : // Infinity passes `>= 0`: a duration must also leave ts + duration a usable time.
-            c.duration !== undefined && !(c.duration >= 0 && c.ts + c.duration <= MAX_TIME_MS)
+            c.duration !== undefined && !(c.duration >= 0 && c.ts + c.duration <= MAX_DATE_MS)
             ? 'bad duration'
             : [c.origPkts, c.origIpBytes, c.respPkts, c.respIpBytes].some(
                   (n) => n !== undefined && !isCount(n),

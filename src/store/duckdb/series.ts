@@ -160,6 +160,17 @@ function paramSink(params: DuckDBValue[]): (v: DuckDBValue) => string {
   };
 }
 
+/**
+ * A statement of series.sql over the scope's flows with the scope's host side (SIDE) filled in:
+ * the scope's parameters (server ports left to the statement) are appended to `params`.
+ */
+function sideStatement(name: string, scope: SeriesScope, params: DuckDBValue[]): string {
+  const side = internalSide(scope, paramSink(params));
+  const { sql, params: scoped } = scopeConditions({ ...scope, dstPorts: undefined }, params.length + 1);
+  params.push(...scoped);
+  return statement(name, sql, scope).replaceAll('/*SIDE*/', side);
+}
+
 export class DuckDbSeries {
   constructor(readonly db: DuckDbDatabase) {}
 
@@ -234,11 +245,8 @@ export class DuckDbSeries {
    */
   async topHosts(scope: SeriesScope, ports: number[], addresses: string[], limit = 20): Promise<TopHost[]> {
     const params: DuckDBValue[] = [ports.map((n) => Math.trunc(n)).join(','), addressList(addresses), limit];
-    const side = internalSide(scope, paramSink(params));
-    const { sql, params: scoped } = scopeConditions({ ...scope, dstPorts: undefined }, params.length + 1);
-    params.push(...scoped);
     const rows = await this.db.all<Record<string, unknown>>(
-      statement('top_hosts', sql, scope).replaceAll('/*SIDE*/', side),
+      sideStatement('top_hosts', scope, params),
       params,
     );
     return rows.map((r) => ({
@@ -255,11 +263,8 @@ export class DuckDbSeries {
   /** Server endpoints among the given addresses that hosts of the scope (internalSide, as clients) reached. */
   async endpoints(scope: SeriesScope, addresses: string[]): Promise<Endpoint[]> {
     const params: DuckDBValue[] = [addressList(addresses)];
-    const side = internalSide(scope, paramSink(params));
-    const { sql, params: scoped } = scopeConditions({ ...scope, dstPorts: undefined }, params.length + 1);
-    params.push(...scoped);
     const rows = await this.db.all<Record<string, unknown>>(
-      statement('endpoints', sql, scope).replace('/*SIDE*/', side),
+      sideStatement('endpoints', scope, params),
       params,
     );
     return rows.map((r) => ({
