@@ -60,6 +60,39 @@ const RATE = Number(process.argv[3] ?? 300_000);
 const SECONDS = Number(process.argv[4] ?? 5);
 const PARTS = process.argv[5] ?? 'abc';
 
+/** CPU seconds (utime + stime, 10 ms ticks) of each thread of this process, by thread name. */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of readdirSync('/proc/self/task')) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(`${name}#${t}`, (Number(f[11]) + Number(f[12])) / 100);
+  }
+  return out;
+}
+
+/** Where the CPU went between two threadCpu() readings, per thread (threads under 0.05 s left out). */
+function threadSplit(before: Map<string, number>, after: Map<string, number>): string {
+  const by = new Map<string, number>();
+  for (const [k, v] of after) {
+    // Node names every thread "node": the thread id tells them apart (the main thread's is the pid).
+    const tid = k.slice(k.lastIndexOf('#') + 1);
+    const name = tid === String(process.pid) ? 'main' : k;
+    by.set(name, (by.get(name) ?? 0) + v - (before.get(k) ?? 0));
+  }
+  return [...by]
+    .filter(([, v]) => v >= 0.05)
+    .sort((a, b) => b[1] - a[1])
+    .map(([n, v]) => `${n} ${v.toFixed(2)} s`)
+    .join(', ');
+}
+
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
@@ -264,6 +297,7 @@ try {
     };
     const liveStore = await openFlowStore(join(dir, 'c.duckdb'));
     const cpu0 = process.cpuUsage();
+    const threads0 = threadCpu();
     const c = await NetflowCollector.start({
       listen: 'udp://127.0.0.1:0',
       store: liveStore,
@@ -279,6 +313,7 @@ try {
     const sent = await sendTo(c.port);
     const tSent = (performance.now() - tl) / 1000;
     await sleep(500);
+    const threads1 = threadCpu();
     const res = await c.stop();
     const tAll = (performance.now() - tl) / 1000;
     // This process is the collector (the sender is a child): its CPU from start to committed stop.
@@ -295,6 +330,7 @@ try {
     say(
       `    collector CPU ${ourCpu.toFixed(2)} s = ${((ourCpu / Math.max(1, src.flows)) * 1e6).toFixed(2)} µs per stored flow (geo enrichment, no detection); peak RSS of this process ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
     );
+    say(`    by thread, until stop was called: ${threadSplit(threads0, threads1)}`);
     if (haveNf) {
       const nfDir = join(dir, 'c-nfcapd');
       spawnSync('mkdir', ['-p', nfDir]);

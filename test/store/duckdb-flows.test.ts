@@ -8,6 +8,7 @@ import { emptyEnrichment } from '../../src/flow/enrichment.js';
 import { packPayloadTimes } from '../../src/flow/payload-times.js';
 import { FlowBatch, ipText, type FlowRecord } from '../../src/flow/record.js';
 import { ipValue } from '../../src/store/duckdb/flows.js';
+import { segmentFiles } from '../../src/store/duckdb/segments.js';
 import { openFlowStore } from '../../src/store/open.js';
 
 function flow(i: number, over: Partial<FlowRecord> = {}): FlowRecord {
@@ -93,96 +94,118 @@ test('an aborted ingest leaves nothing behind', async () => {
   await store.close();
 });
 
-test('every column round-trips: addresses of every form, long and non-ASCII strings, large counters', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
-  try {
-    const store = await openFlowStore(join(dir, 'db.duckdb'));
-    // RFC 5952 cases: zero runs at the start, middle, end, ties (first wins), single zero groups
-    // (not compressed), all zeros, IPv4-mapped, plus random addresses with zero groups sprinkled in.
-    const fixed = [
-      '::',
-      '::1',
-      '1::',
-      '2001:db8::1',
-      '2001:db8:0:1:1:1:1:1',
-      '2001:0:0:1::1',
-      '2001:db8::1:0:0:1',
-      '1:0:0:2:0:0:0:3',
-      'fe80::1:2:3:4',
-      'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
-      '::ffff:175.45.176.1',
-      '::ffff:0:0',
-      '::1:0:0:0',
-      '0.0.0.0',
-      '255.255.255.255',
-      '175.45.176.1',
-    ];
-    let seed = 7;
-    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
-    const addrs = [...fixed];
-    for (let k = 0; k < 3000; k++) {
-      if (k % 3 === 0) addrs.push(Array.from({ length: 4 }, () => Math.floor(rnd() * 256)).join('.'));
-      else {
-        const w = Array.from({ length: 8 }, () => (rnd() < 0.4 ? 0 : Math.floor(rnd() * 65536)));
-        const b = new Uint8Array(16);
-        w.forEach((x, j) => {
-          b[2 * j] = x >> 8;
-          b[2 * j + 1] = x & 255;
-        });
-        addrs.push(ipText(b, 0, 6));
+for (const live of [false, true])
+  test(`every column round-trips: addresses of every form, long and non-ASCII strings, large counters (${live ? 'live source: Parquet segments' : 'file source: the table'})`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
+    try {
+      const path = join(dir, 'db.duckdb');
+      const store = await openFlowStore(path);
+      // RFC 5952 cases: zero runs at the start, middle, end, ties (first wins), single zero groups
+      // (not compressed), all zeros, IPv4-mapped, plus random addresses with zero groups sprinkled in.
+      const fixed = [
+        '::',
+        '::1',
+        '1::',
+        '2001:db8::1',
+        '2001:db8:0:1:1:1:1:1',
+        '2001:0:0:1::1',
+        '2001:db8::1:0:0:1',
+        '1:0:0:2:0:0:0:3',
+        'fe80::1:2:3:4',
+        'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+        '::ffff:175.45.176.1',
+        '::ffff:0:0',
+        '::1:0:0:0',
+        '0.0.0.0',
+        '255.255.255.255',
+        '175.45.176.1',
+      ];
+      let seed = 7;
+      const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+      const addrs = [...fixed];
+      for (let k = 0; k < 3000; k++) {
+        if (k % 3 === 0) addrs.push(Array.from({ length: 4 }, () => Math.floor(rnd() * 256)).join('.'));
+        else {
+          const w = Array.from({ length: 8 }, () => (rnd() < 0.4 ? 0 : Math.floor(rnd() * 65536)));
+          const b = new Uint8Array(16);
+          w.forEach((x, j) => {
+            b[2 * j] = x >> 8;
+            b[2 * j + 1] = x & 255;
+          });
+          addrs.push(ipText(b, 0, 6));
+        }
       }
+      const n = addrs.length;
+      const b = new FlowBatch(n);
+      const e = emptyEnrichment(n);
+      for (let i = 0; i < n; i++) {
+        const src = addrs[i];
+        const dst = addrs[n - 1 - i];
+        const v6 = src.includes(':') || dst.includes(':');
+        b.pushRecord(
+          flow(i, {
+            ipVersion: v6 ? 6 : 4,
+            src: v6 && !src.includes(':') ? `::ffff:${src}` : src,
+            dst: v6 && !dst.includes(':') ? `::ffff:${dst}` : dst,
+            packets: 2 ** 40 + i,
+            bytes: 2 ** 52 + i,
+            exporter: i % 2 ? 'exporter-with-a-long-name.example:2055' : '10.0.0.1',
+            firstMs: Date.UTC(1969, 11, 31) + i,
+            payloadFwd: null,
+          }),
+        );
+        e.srcCountry[i] = i % 5 ? 'KP' : '';
+        e.srcWatch[i] = i % 7 ? 'kp' : 'Nordkorea-Adressraum-überwacht';
+        e.dstWatch[i] = i % 11 ? '' : 'ümlaut';
+        e.dstAsn[i] = 4294967295 - i;
+      }
+      const w = await store.beginSource({ name: 'rt', kind: 'test' }, { live });
+      if (live) {
+        // Two commit intervals: two segment files, read as one through the view.
+        const half = Math.floor(n / 2);
+        const firstHalf = new FlowBatch(half);
+        for (let i = 0; i < half; i++) firstHalf.pushRecord(b.record(i));
+        const secondHalf = new FlowBatch(n - half);
+        for (let i = half; i < n; i++) secondHalf.pushRecord(b.record(i));
+        const part = (from: number, to: number) => ({
+          ...e,
+          srcCountry: e.srcCountry.slice(from, to),
+          dstCountry: e.dstCountry.slice(from, to),
+          srcAsn: e.srcAsn.slice(from, to),
+          dstAsn: e.dstAsn.slice(from, to),
+          srcWatch: e.srcWatch.slice(from, to),
+          dstWatch: e.dstWatch.slice(from, to),
+        });
+        await w.append(firstHalf, part(0, half));
+        await w.checkpoint(new Diagnostics());
+        await w.append(secondHalf, part(half, n));
+      } else await w.append(b, e);
+      await w.commit(new Diagnostics());
+      assert.equal(segmentFiles(path).length, live ? 2 : 0, 'segment files');
+      const rows = await store.flows({ orderBy: 'f.id' });
+      assert.equal(rows.length, n);
+      for (let i = 0; i < n; i++) {
+        const r = rows[i];
+        assert.equal(r.src, b.srcText(i), `src of row ${i}`);
+        assert.equal(r.dst, b.dstText(i), `dst of row ${i}`);
+        assert.equal(Number(r.packets), 2 ** 40 + i);
+        assert.equal(Number(r.bytes), 2 ** 52 + i);
+        assert.equal(r.exporter, i % 2 ? 'exporter-with-a-long-name.example:2055' : '10.0.0.1');
+        assert.equal(r.src_country, i % 5 ? 'KP' : '');
+        assert.equal(r.src_watch, i % 7 ? 'kp' : 'Nordkorea-Adressraum-überwacht');
+        assert.equal(r.dst_watch, i % 11 ? '' : 'ümlaut');
+        assert.equal(Number(r.dst_asn), 4294967295 - i);
+        assert.equal(r.first, new Date(Date.UTC(1969, 11, 31) + i).toISOString());
+      }
+      // The integer form is what ipValue gives, so SQL can filter on it.
+      const probe = rows[5].src as string;
+      const hit = await store.flows({ where: `src_ip = ${ipValue(probe)}` });
+      assert.ok(hit.length >= 1 && hit.every((r) => r.src === probe));
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    const n = addrs.length;
-    const b = new FlowBatch(n);
-    const e = emptyEnrichment(n);
-    for (let i = 0; i < n; i++) {
-      const src = addrs[i];
-      const dst = addrs[n - 1 - i];
-      const v6 = src.includes(':') || dst.includes(':');
-      b.pushRecord(
-        flow(i, {
-          ipVersion: v6 ? 6 : 4,
-          src: v6 && !src.includes(':') ? `::ffff:${src}` : src,
-          dst: v6 && !dst.includes(':') ? `::ffff:${dst}` : dst,
-          packets: 2 ** 40 + i,
-          bytes: 2 ** 52 + i,
-          exporter: i % 2 ? 'exporter-with-a-long-name.example:2055' : '10.0.0.1',
-          firstMs: Date.UTC(1969, 11, 31) + i,
-          payloadFwd: null,
-        }),
-      );
-      e.srcCountry[i] = i % 5 ? 'KP' : '';
-      e.srcWatch[i] = i % 7 ? 'kp' : 'Nordkorea-Adressraum-überwacht';
-      e.dstWatch[i] = i % 11 ? '' : 'ümlaut';
-      e.dstAsn[i] = 4294967295 - i;
-    }
-    const w = await store.beginSource({ name: 'rt', kind: 'test' });
-    await w.append(b, e);
-    await w.commit(new Diagnostics());
-    const rows = await store.flows({ orderBy: 'f.id' });
-    assert.equal(rows.length, n);
-    for (let i = 0; i < n; i++) {
-      const r = rows[i];
-      assert.equal(r.src, b.srcText(i), `src of row ${i}`);
-      assert.equal(r.dst, b.dstText(i), `dst of row ${i}`);
-      assert.equal(Number(r.packets), 2 ** 40 + i);
-      assert.equal(Number(r.bytes), 2 ** 52 + i);
-      assert.equal(r.exporter, i % 2 ? 'exporter-with-a-long-name.example:2055' : '10.0.0.1');
-      assert.equal(r.src_country, i % 5 ? 'KP' : '');
-      assert.equal(r.src_watch, i % 7 ? 'kp' : 'Nordkorea-Adressraum-überwacht');
-      assert.equal(r.dst_watch, i % 11 ? '' : 'ümlaut');
-      assert.equal(Number(r.dst_asn), 4294967295 - i);
-      assert.equal(r.first, new Date(Date.UTC(1969, 11, 31) + i).toISOString());
-    }
-    // The integer form is what ipValue gives, so SQL can filter on it.
-    const probe = rows[5].src as string;
-    const hit = await store.flows({ where: `src_ip = ${ipValue(probe)}` });
-    assert.ok(hit.length >= 1 && hit.every((r) => r.src === probe));
-    await store.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  });
 
 test('payload segment times are stored with their payload; a store written before them reads back without times', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
