@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
@@ -8,7 +9,7 @@ import { emptyEnrichment } from '../../src/flow/enrichment.js';
 import { packPayloadTimes } from '../../src/flow/payload-times.js';
 import { FlowBatch, ipText, type FlowRecord } from '../../src/flow/record.js';
 import { ipValue } from '../../src/store/duckdb/flows.js';
-import { segmentFiles } from '../../src/store/duckdb/segments.js';
+import { MERGE_COUNT, segmentFiles } from '../../src/store/duckdb/segments.js';
 import { openFlowStore } from '../../src/store/open.js';
 
 function flow(i: number, over: Partial<FlowRecord> = {}): FlowRecord {
@@ -259,6 +260,98 @@ test('payload segment times are stored with their payload; a store written befor
     await w.commit(new Diagnostics());
     assert.deepEqual((await store.payloads([id])).get(id)?.fwdTimes, fwdTimes);
     await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a quiet live source: small segments are merged into one once enough pile up, every flow kept once; reopening keeps them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
+  try {
+    const path = join(dir, 'db.duckdb');
+    let store = await openFlowStore(path);
+    const w = await store.beginSource({ name: 'quiet', kind: 'test' }, { live: true });
+    const intervals = MERGE_COUNT + 8;
+    for (let k = 0; k < intervals; k++) {
+      const b = new FlowBatch(100);
+      for (let i = 0; i < 100; i++)
+        b.pushRecord(flow(k * 100 + i, { firstMs: Date.UTC(2017, 4, 17) + k * 1000 + i }));
+      await w.append(b, emptyEnrichment(100));
+      await w.checkpoint(new Diagnostics());
+    }
+    await w.commit(new Diagnostics());
+    // 32 one-interval files became one; the 8 after it are still single.
+    assert.equal(segmentFiles(path).length, intervals - MERGE_COUNT + 1);
+    const check = async () => {
+      const rows = await store.flows({ orderBy: 'f.id' });
+      assert.equal(rows.length, intervals * 100);
+      assert.equal(new Set(rows.map((r) => r.id)).size, intervals * 100, 'ids are unique');
+      const [src] = await store.sources();
+      assert.equal(Number(src.flows), intervals * 100);
+    };
+    await check();
+    await store.close();
+    store = await openFlowStore(path);
+    await check();
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store written before segments (flows in the table flow_rows) is migrated in place on open: its flows read back, new live and file sources join them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
+  try {
+    const path = join(dir, 'old.duckdb');
+    // The schema as the previous version wrote it (its flows.sql, kept as a fixture), two flows in it.
+    const inst = await DuckDBInstance.create(path);
+    const conn = await inst.connect();
+    await conn.run(
+      readFileSync(new URL('../fixtures/store/flows-before-segments.sql', import.meta.url), 'utf8'),
+    );
+    await conn.run("INSERT INTO sources VALUES (nextval('source_id_seq'), 'old.pcap', 'pcap', 'fp', now(), 2, true, NULL)");
+    await conn.run(`INSERT INTO flow_rows VALUES
+      (1, 1, 0, 1494979200000, 1494979201000, 4, ${ipValue('175.45.176.1')}, ${ipValue('1.2.3.4')}, 50000, 3333, 6, 10, 1000, 9, 900, 27, 1, '', 0, 'KP', 'AU', 131279, 0, 'kp', ''),
+      (2, 1, 1, 1494979202000, 1494979203000, 4, ${ipValue('175.45.176.2')}, ${ipValue('1.2.3.4')}, 50001, 3333, 6, 10, 1000, 9, 900, 27, 1, '', 0, 'KP', 'AU', 131279, 0, 'kp', '')`);
+    conn.closeSync();
+    inst.closeSync();
+
+    const store = await openFlowStore(path);
+    let rows = await store.flows({ orderBy: 'f.id' });
+    assert.deepEqual(
+      rows.map((r) => [r.id, r.src, r.dport]),
+      [
+        [1, '175.45.176.1', 3333],
+        [2, '175.45.176.2', 3333],
+      ],
+    );
+    const live = await store.beginSource({ name: 'live', kind: 'netflow' }, { live: true });
+    const b = new FlowBatch(1);
+    b.pushRecord(flow(3));
+    await live.append(b, emptyEnrichment(1));
+    await live.commit(new Diagnostics());
+    rows = await store.flows({ orderBy: 'f.id' });
+    assert.deepEqual(
+      rows.map((r) => r.id),
+      [1, 2, 3],
+      'new flows take ids after the migrated ones',
+    );
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store older still (flows as a table with text addresses) is refused with the command that rebuilds it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
+  try {
+    const path = join(dir, 'older.duckdb');
+    const inst = await DuckDBInstance.create(path);
+    const conn = await inst.connect();
+    await conn.run('CREATE TABLE flows (src VARCHAR, dst VARCHAR)');
+    conn.closeSync();
+    inst.closeSync();
+    await assert.rejects(openFlowStore(path), /cannot read; rebuild it .*coinradar ingest --db NEW\.duckdb/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

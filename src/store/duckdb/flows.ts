@@ -125,7 +125,7 @@ export class DuckDbFlowStore implements FlowStore {
     if (await tables('flows')) {
       await db.close();
       throw new Error(
-        `${path}: written by an older coinradar (flows as a table with text addresses); ingest into a new database`,
+        `${path}: written by an older coinradar (flows as a table with text addresses), which this version cannot read; rebuild it from its inputs into a new store: coinradar ingest --db NEW.duckdb FILE…`,
       );
     }
     // Stores from before segments kept flows in the table `flow_rows`, now a view over
