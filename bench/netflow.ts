@@ -5,6 +5,9 @@
  *      loopback into its file, and `nfdump -r` reading it back.
  *  (c) live collector at a paced rate (default 300,000 flows/s) on loopback: sent vs stored, and
  *      nfcapd given the same paced stream.
+ *  (d) the same through the built CLI (`coinradar collect`, its own process, dist/ — npm run build
+ *      first): CPU per committed flow and peak RSS from /proc against nfcapd's, exit time after
+ *      SIGINT (env COLLECT_FLAGS: extra collect options, e.g. "--no-detect").
  * Usage: node --import tsx bench/netflow.ts [flows=1500000] [rate=300000] [seconds=5] [parts=abc]
  * (env STORE_NICE=off: run (c) without lowering the storing thread's priority; MAX_BACKLOG=N and
  * BACKLOG_MS=MS: the collector's backlog bounds, as collect --max-backlog / --max-backlog-ms)
@@ -12,7 +15,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diagnostics } from '../src/flow/diagnostics.js';
@@ -120,6 +123,14 @@ async function startNfcapd(dir: string, port: number): Promise<ChildProcess> {
 async function stopNfcapd(p: ChildProcess): Promise<void> {
   p.kill('SIGTERM');
   if (p.exitCode === null) await new Promise((r) => p.once('exit', r));
+}
+
+/** A process's CPU seconds so far (all threads, 10 ms ticks) and peak RSS (MB), from /proc. */
+function procCpu(pid: number): { cpu: number; hwmMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return { cpu: (Number(f[11]) + Number(f[12])) / 100, hwmMb: Number(hwm ?? 0) / 1024 };
 }
 
 function nfdumpCount(file: string): { flows: number; seconds: number } {
@@ -280,21 +291,44 @@ try {
       );
     } else say('    nfcapd/nfdump not installed: peer skipped');
   }
+  /** The paced stream sent to a port by a child process; the number of datagrams sent. */
+  const sendTo = async (port: number) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', process.argv[1], '--send', String(port), String(RATE), String(SECONDS)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (x) => (out += x));
+    await new Promise((r) => child.once('exit', r));
+    return Number(out.trim());
+  };
+  /** nfcapd given the same paced stream: its CPU per stored flow (µs), printed. */
+  const nfcapdPaced = async (): Promise<number> => {
+    const nfDir = join(dir, `nfcapd-${Math.random().toString(36).slice(2)}`);
+    spawnSync('mkdir', ['-p', nfDir]);
+    const port = 40000 + Math.floor(Math.random() * 1000);
+    const nf = await startNfcapd(nfDir, port);
+    const nsent = await sendTo(port);
+    await sleep(500);
+    // nfcapd's own CPU (utime + stime, 10 ms ticks) and peak RSS, read before it exits.
+    const { cpu: nfCpu, hwmMb } = procCpu(nf.pid!);
+    await stopNfcapd(nf);
+    const r = nfdumpCount(nfcapdFiles(nfDir)[0]);
+    say(
+      `    nfcapd -B 4194304, same paced stream: sent ${fmt(nsent * PER_DATAGRAM)} flows, stored ${fmt(r.flows)}; lost ${fmt(nsent * PER_DATAGRAM - r.flows)}`,
+    );
+    const us = (nfCpu / Math.max(1, r.flows)) * 1e6;
+    say(
+      `    nfcapd CPU ${nfCpu.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB`,
+    );
+    return us;
+  };
+
   if (PARTS.includes('c')) {
     // ---- (c) live collector loss at RATE ----
-    const sendTo = async (port: number) => {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', process.argv[1], '--send', String(port), String(RATE), String(SECONDS)],
-        {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      );
-      let out = '';
-      child.stdout.on('data', (x) => (out += x));
-      await new Promise((r) => child.once('exit', r));
-      return Number(out.trim());
-    };
     const liveStore = await openFlowStore(join(dir, 'c.duckdb'));
     const cpu0 = process.cpuUsage();
     const threads0 = threadCpu();
@@ -332,25 +366,79 @@ try {
     );
     say(`    by thread, until stop was called: ${threadSplit(threads0, threads1)}`);
     if (haveNf) {
-      const nfDir = join(dir, 'c-nfcapd');
-      spawnSync('mkdir', ['-p', nfDir]);
-      const port = 40000 + Math.floor(Math.random() * 1000);
-      const nf = await startNfcapd(nfDir, port);
-      const nsent = await sendTo(port);
-      await sleep(500);
-      // nfcapd's own CPU (utime + stime, 10 ms ticks) and peak RSS, read before it exits.
-      const stat = readFileSync(`/proc/${nf.pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const nfCpu = (Number(f[11]) + Number(f[12])) / 100;
-      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${nf.pid}/status`, 'utf8'))?.[1];
-      await stopNfcapd(nf);
-      const r = nfdumpCount(nfcapdFiles(nfDir)[0]);
+      const nfUs = await nfcapdPaced();
       say(
-        `    nfcapd -B 4194304, same paced stream: sent ${fmt(nsent * PER_DATAGRAM)} flows, stored ${fmt(r.flows)}; lost ${fmt(nsent * PER_DATAGRAM - r.flows)}`,
+        `    ratio of CPU per stored flow ours/nfcapd ${(((ourCpu / Math.max(1, src.flows)) * 1e6) / nfUs).toFixed(1)}x`,
       );
+    }
+  }
+
+  if (PARTS.includes('d')) {
+    // ---- (d) the built CLI, `coinradar collect`, as users run it: a process of its own ----
+    const main = join(process.cwd(), 'dist/cli/main.js');
+    if (!existsSync(main)) say('(d) skipped: dist/cli/main.js missing (run npm run build first)');
+    else {
+      const flags = (process.env.COLLECT_FLAGS ?? '').split(' ').filter(Boolean);
+      const port = 41000 + Math.floor(Math.random() * 1000);
+      const db = join(dir, 'd.duckdb');
+      const cli = spawn(
+        process.execPath,
+        [
+          // CPU_PROF=DIR: a V8 CPU profile of the collector into DIR.
+          ...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []),
+          main,
+          'collect',
+          '--db',
+          db,
+          '--listen',
+          `udp://127.0.0.1:${port}`,
+          '--metrics',
+          '127.0.0.1:0',
+          ...flags,
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let err = '';
+      cli.stderr!.on('data', (d) => (err += d));
+      for (let k = 0; k < 600 && !/metrics on http/.test(err) && cli.exitCode === null; k++) await sleep(25);
+      const metrics = /metrics on (http:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1];
+      if (!metrics) throw new Error(`collect did not start: ${err}`);
+      const committed = async () =>
+        (
+          (await (await fetch(`${metrics}/healthz`, { signal: AbortSignal.timeout(2000) })).json()) as {
+            flowsCommitted: number;
+          }
+        ).flowsCommitted;
+      const cpu0 = procCpu(cli.pid!).cpu;
+      const sent = (await sendTo(port)) * PER_DATAGRAM;
+      // Until everything sent is committed, or nothing more comes for 3 s (what is missing is lost).
+      let last = -1;
+      let still = 0;
+      for (let k = 0; k < 600; k++) {
+        const c = await committed().catch(() => last);
+        if (c >= sent) {
+          last = c;
+          break;
+        }
+        still = c === last ? still + 1 : 0;
+        last = c;
+        if (still >= 30) break;
+        await sleep(100);
+      }
+      const { cpu, hwmMb } = procCpu(cli.pid!);
+      const t0 = performance.now();
+      cli.kill('SIGINT');
+      await new Promise((r) => (cli.exitCode !== null ? r(null) : cli.once('exit', r)));
+      const exitS = (performance.now() - t0) / 1000;
+      const used = cpu - cpu0;
+      const us = (used / Math.max(1, last)) * 1e6;
       say(
-        `    nfcapd CPU ${nfCpu.toFixed(2)} s = ${((nfCpu / Math.max(1, r.flows)) * 1e6).toFixed(2)} µs per stored flow; peak RSS ${hwm ? (Number(hwm) / 1024).toFixed(0) : '?'} MB; ratio of CPU per stored flow ours/nfcapd ${(ourCpu / Math.max(1, src.flows) / (nfCpu / Math.max(1, r.flows))).toFixed(1)}x`,
+        `(d) coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)}; CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT`,
       );
+      if (haveNf) {
+        const nfUs = await nfcapdPaced();
+        say(`    ratio of CPU per stored flow coinradar collect/nfcapd ${(us / nfUs).toFixed(1)}x`);
+      }
     }
   }
 } finally {

@@ -263,7 +263,7 @@ export class SegmentBuilder {
         long('src_ip_lo', this.srcLo, Converted.UINT_64),
         long('dst_ip_hi', this.dstHi, Converted.UINT_64, undefined, true),
         long('dst_ip_lo', this.dstLo, Converted.UINT_64),
-        int('src_port', this.srcPort, Converted.UINT_16),
+        int('src_port', this.srcPort, Converted.UINT_16, false),
         int('dst_port', this.dstPort, Converted.UINT_16),
         int('proto', this.proto, Converted.UINT_8),
         dbl('packets', this.packets),

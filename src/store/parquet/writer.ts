@@ -160,8 +160,14 @@ export function hybridIndices(indices: Uint32Array, dictSize: number): Uint8Arra
   return out.buf.subarray(0, out.len);
 }
 
-/** Most distinct values a numeric column is dictionary-coded with (else PLAIN). */
-const MAX_DICT = 1 << 16;
+/**
+ * Most distinct values a numeric column is dictionary-coded with (else PLAIN): past a few
+ * thousand, indices of 12+ bits save little over the values and the dictionary costs its own page.
+ */
+const MAX_DICT = 4096;
+
+/** Index of each value below 2^16 seen so far (-1: not yet), reused across columns. */
+const small = new Int32Array(65536).fill(-1);
 
 /**
  * Dictionary-codes a numeric column given as little-endian bytes (4 or 8 per value) when it has
@@ -176,24 +182,39 @@ function numericDict(
   const ids = new Map<number, number>();
   const order: number[] = [];
   const indices = new Uint32Array(rows);
+  const smallSeen: number[] = [];
   let prev = NaN;
   let prevId = 0;
   const per = width / 4;
+  let ok = true;
   for (let r = 0; r < rows; r++) {
     // The key: the value itself (4 bytes) or hi * 2^32 + lo when that is exact (8 bytes).
     let key: number;
     if (per === 1) key = u32[r];
     else {
       const hi = u32[2 * r + 1];
-      if (hi >= 0x200000) return null; // beyond 2^53: not worth a dictionary here
+      if (hi >= 0x200000) {
+        ok = false; // beyond 2^53: not worth a dictionary here
+        break;
+      }
       key = hi * 4294967296 + u32[2 * r];
     }
     if (key !== prev) {
-      let id = ids.get(key);
+      let id: number | undefined;
+      if (key < 65536) {
+        id = small[key];
+        if (id < 0) id = undefined;
+      } else id = ids.get(key);
       if (id === undefined) {
-        if (order.length >= MAX_DICT) return null;
+        if (order.length >= MAX_DICT) {
+          ok = false;
+          break;
+        }
         id = order.length;
-        ids.set(key, id);
+        if (key < 65536) {
+          small[key] = id;
+          smallSeen.push(key);
+        } else ids.set(key, id);
         order.push(r);
       }
       prev = key;
@@ -201,6 +222,8 @@ function numericDict(
     }
     indices[r] = prevId;
   }
+  for (const k of smallSeen) small[k] = -1;
+  if (!ok) return null;
   const dict = new Uint8Array(order.length * width);
   for (let k = 0; k < order.length; k++)
     dict.set(data.subarray(order[k] * width, order[k] * width + width), k * width);
