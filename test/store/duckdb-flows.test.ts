@@ -8,8 +8,8 @@ import { Diagnostics } from '../../src/flow/diagnostics.js';
 import { emptyEnrichment } from '../../src/flow/enrichment.js';
 import { packPayloadTimes } from '../../src/flow/payload-times.js';
 import { FlowBatch, ipText, type FlowRecord } from '../../src/flow/record.js';
-import { ipValue } from '../../src/store/duckdb/flows.js';
-import { MERGE_COUNT, segmentFiles } from '../../src/store/duckdb/segments.js';
+import { DuckDbFlowStore, ipValue } from '../../src/store/duckdb/flows.js';
+import { CONCAT_COUNT, segmentFiles } from '../../src/store/duckdb/segments.js';
 import { openFlowStore } from '../../src/store/open.js';
 
 function flow(i: number, over: Partial<FlowRecord> = {}): FlowRecord {
@@ -265,13 +265,13 @@ test('payload segment times are stored with their payload; a store written befor
   }
 });
 
-test('a quiet live source: small segments are merged into one once enough pile up, every flow kept once; reopening keeps them', async () => {
+test('a live source: segments are concatenated into one once enough pile up, every flow kept once; reopening keeps them', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
   try {
     const path = join(dir, 'db.duckdb');
     let store = await openFlowStore(path);
     const w = await store.beginSource({ name: 'quiet', kind: 'test' }, { live: true });
-    const intervals = MERGE_COUNT + 8;
+    const intervals = CONCAT_COUNT + 8;
     for (let k = 0; k < intervals; k++) {
       const b = new FlowBatch(100);
       for (let i = 0; i < 100; i++)
@@ -279,9 +279,13 @@ test('a quiet live source: small segments are merged into one once enough pile u
       await w.append(b, emptyEnrichment(100));
       await w.checkpoint(new Diagnostics());
     }
+    // The copy runs beside storing; the next commit swaps it in.
+    await (store as DuckDbFlowStore).segments!.idle();
+    await w.checkpoint(new Diagnostics());
     await w.commit(new Diagnostics());
-    // 32 one-interval files became one; the 8 after it are still single.
-    assert.equal(segmentFiles(path).length, intervals - MERGE_COUNT + 1);
+    // 32 one-interval files became one (copied while storing went on, swapped in by a later
+    // commit); the ones after it are still single.
+    assert.equal(segmentFiles(path).length, intervals - CONCAT_COUNT + 1);
     const check = async () => {
       const rows = await store.flows({ orderBy: 'f.id' });
       assert.equal(rows.length, intervals * 100);
@@ -309,7 +313,9 @@ test('a store written before segments (flows in the table flow_rows) is migrated
     await conn.run(
       readFileSync(new URL('../fixtures/store/flows-before-segments.sql', import.meta.url), 'utf8'),
     );
-    await conn.run("INSERT INTO sources VALUES (nextval('source_id_seq'), 'old.pcap', 'pcap', 'fp', now(), 2, true, NULL)");
+    await conn.run(
+      "INSERT INTO sources VALUES (nextval('source_id_seq'), 'old.pcap', 'pcap', 'fp', now(), 2, true, NULL)",
+    );
     await conn.run(`INSERT INTO flow_rows VALUES
       (1, 1, 0, 1494979200000, 1494979201000, 4, ${ipValue('175.45.176.1')}, ${ipValue('1.2.3.4')}, 50000, 3333, 6, 10, 1000, 9, 900, 27, 1, '', 0, 'KP', 'AU', 131279, 0, 'kp', ''),
       (2, 1, 1, 1494979202000, 1494979203000, 4, ${ipValue('175.45.176.2')}, ${ipValue('1.2.3.4')}, 50001, 3333, 6, 10, 1000, 9, 900, 27, 1, '', 0, 'KP', 'AU', 131279, 0, 'kp', '')`);

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { Converted, writeParquet } from '../../src/store/parquet/writer.js';
+import { Converted, concatParquet, writeParquet } from '../../src/store/parquet/writer.js';
 
 /** Indices with long runs, short runs and noise mixed, as the collector's columns have them. */
 function indices(n: number, distinct: number, seed: number): Uint32Array {
@@ -70,6 +70,62 @@ test('Parquet segments: every encoding DuckDB reads back exactly (PLAIN, diction
         assert.equal(String(max), String(big.reduce((a, b) => (b > a ? b : a))));
       }
     }
+  } finally {
+    conn.closeSync();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Parquet concatenation: row groups of several files copied into one, every value and statistic as before', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-parquet-'));
+  const db = await DuckDBInstance.create(':memory:');
+  const conn = await db.connect();
+  try {
+    const inputs = [];
+    const expected: [string, number][] = [];
+    for (let f = 0; f < 5; f++) {
+      const n = 1 + f * 997;
+      const idx = indices(n, 3 + f * 50, 100 + f);
+      const dict = Array.from({ length: Math.max(...idx) + 1 }, (_, k) => `file${f}-${k}`);
+      const ids = new BigInt64Array(n).map((_, i) => BigInt(f * 100000 + i));
+      const path = join(dir, `in${f}.parquet`);
+      const layout = writeParquet(path, n, [
+        { name: 's', kind: 'string', dict, indices: idx },
+        {
+          name: 'id',
+          kind: 'int64',
+          data: new Uint8Array(ids.buffer),
+          stats: { min: ids[0], max: ids[n - 1] },
+        },
+      ]);
+      inputs.push({ path, layout });
+      for (let i = 0; i < n; i++) expected.push([dict[idx[i]], Number(ids[i])]);
+    }
+    const out = join(dir, 'all.parquet');
+    const layout = await concatParquet(out, inputs);
+    assert.equal(layout.rowGroups.length, 5);
+    const rows = (await conn.runAndReadAll(`SELECT s, id FROM read_parquet('${out}')`)).getRows();
+    assert.deepEqual(
+      rows.map((r) => [r[0], Number(r[1])]),
+      expected,
+    );
+    // Each row group keeps its statistics: a filter on one file's ids reads only that group.
+    const st = (
+      await conn.runAndReadAll(
+        `SELECT stats_min_value, stats_max_value FROM parquet_metadata('${out}') WHERE path_in_schema = 'id' ORDER BY row_group_id`,
+      )
+    ).getRows();
+    assert.deepEqual(
+      st.map((r) => [Number(r[0]), Number(r[1])]),
+      inputs.map((_, f) => [f * 100000, f * 100000 + f * 997]),
+    );
+    await assert.rejects(
+      concatParquet(join(dir, 'bad.parquet'), [
+        inputs[0],
+        { path: inputs[1].path, layout: { ...inputs[1].layout, schema: [] } },
+      ]),
+      /another schema/,
+    );
   } finally {
     conn.closeSync();
     rmSync(dir, { recursive: true, force: true });

@@ -55,7 +55,10 @@ CREATE TABLE IF NOT EXISTS flow_segments (
   min_id BIGINT NOT NULL,
   max_id BIGINT NOT NULL,
   first_ms BIGINT NOT NULL,
-  last_ms BIGINT NOT NULL
+  last_ms BIGINT NOT NULL,
+  -- Where the file's row groups lie (JSON, parquet/writer.ts ParquetLayout): lets the store
+  -- concatenate segments without decoding them.
+  layout VARCHAR
 );
 
 -- Every flow: the table, and (replaced by the store when there are any) the segment files.

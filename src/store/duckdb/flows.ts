@@ -462,6 +462,7 @@ class DuckDbSourceWriter implements SourceWriter {
     this.done = true;
     try {
       await this.writeSegment();
+      await this.store.segments?.finish();
       this.closeAppenders();
       await this.writeOrgs();
       await this.store.db.run(

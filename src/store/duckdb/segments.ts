@@ -8,21 +8,28 @@
  * keeps appending to `flow_table` (compressed by DuckDB).
  *
  * A crash between writing a file and committing its row leaves a file nobody lists; the next
- * writer to open the store deletes it. Small segments (a quiet collector writes one a second) are
- * merged by DuckDB into one compressed file once there are enough of them.
+ * writer to open the store deletes it. Segments are concatenated (row groups copied, nothing
+ * re-encoded) once 32 of a source are under 4 M rows, so a day holds thousands of files, not
+ * 86,400.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { EnrichedColumns } from '../../flow/enrichment.js';
 import type { FlowBatch } from '../../flow/record.js';
-import { Converted, writeParquet, type ParquetColumn } from '../parquet/writer.js';
+import {
+  Converted,
+  concatParquet,
+  writeParquet,
+  type ParquetColumn,
+  type ParquetLayout,
+} from '../parquet/writer.js';
 import type { DuckDbDatabase } from './database.js';
 
 const TWO32 = 4294967296;
 
-/** Segments under this many rows are merged once `MERGE_COUNT` of a source have piled up. */
-export const SMALL_SEGMENT_ROWS = 200_000;
-export const MERGE_COUNT = 32;
+/** Segments under this many rows are concatenated once `CONCAT_COUNT` of a source have piled up. */
+export const CONCAT_MAX_ROWS = 4_000_000;
+export const CONCAT_COUNT = 32;
 
 /** The folder of a store's segment files. */
 export function segmentDir(dbPath: string): string {
@@ -243,13 +250,14 @@ export class SegmentBuilder {
     const info: SegmentInfo = {
       rows: n,
       bytes: 0,
+      layout: null,
       minId: this.firstId,
       maxId: this.firstId + n - 1,
       firstMs: this.minFirst,
       lastMs: this.maxFirst,
     };
     const stats = (min: number, max: number) => ({ min: BigInt(min), max: BigInt(max) });
-    info.bytes = writeParquet(
+    info.layout = writeParquet(
       path,
       n,
       [
@@ -283,6 +291,7 @@ export class SegmentBuilder {
       ],
       { sync: true },
     );
+    info.bytes = info.layout.bytes;
     this.rows = 0;
     this.minFirst = Infinity;
     this.maxFirst = -Infinity;
@@ -299,6 +308,8 @@ export class SegmentBuilder {
 export interface SegmentInfo {
   rows: number;
   bytes: number;
+  /** Where its row groups lie (null: a file written by someone else, e.g. before layouts were kept). */
+  layout: ParquetLayout | null;
   minId: number;
   maxId: number;
   firstMs: number;
@@ -314,10 +325,15 @@ const SEGMENT_SELECT = `id, source_id, position, first_ms, last_ms, ip_version,
 
 const sqlText = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
-/** The store's segments: registration, the view over them, merging, clean-up. */
+/** The store's segments: registration, the view over them, concatenation, clean-up. */
 export class Segments {
   private seq = 0;
   readonly dir: string;
+  /** A concatenation under way (its file is not registered until `write` applies it). */
+  private pending: Promise<Concatenated | null> | null = null;
+  private done: Concatenated | null = null;
+  /** Files replaced by a concatenation, deleted after the commit that replaced them. */
+  private obsolete: string[] = [];
 
   constructor(
     private readonly db: DuckDbDatabase,
@@ -328,7 +344,7 @@ export class Segments {
 
   /**
    * On open by the writer: make the view list the registered files, and delete files a crash left
-   * behind (written, never registered).
+   * behind (written, never registered; or a concatenation never applied).
    */
   async open(): Promise<void> {
     const files = await this.files();
@@ -356,9 +372,11 @@ export class Segments {
 
   /**
    * Writes the builder's rows as a new segment of `sourceId` and registers it (inside the caller's
-   * transaction: the file counts once that commits).
+   * transaction: the file counts once that commits). A finished concatenation is registered in the
+   * same transaction; a new one may start.
    */
   async write(b: SegmentBuilder, sourceId: number): Promise<SegmentInfo | null> {
+    await this.applyConcatenation();
     if (b.rows === 0) return null;
     mkdirSync(this.dir, { recursive: true });
     const file = `s${sourceId}-${++this.seq}.parquet`;
@@ -366,69 +384,118 @@ export class Segments {
     const info = b.write(tmp);
     renameSync(tmp, join(this.dir, file));
     await this.register(file, sourceId, info);
-    await this.mergeSmall(sourceId);
     await this.refreshView();
+    await this.startConcatenation(sourceId);
     return info;
   }
 
   private async register(file: string, sourceId: number, s: SegmentInfo): Promise<void> {
     await this.db.run(
-      `INSERT INTO flow_segments (file, source_id, rows, bytes, min_id, max_id, first_ms, last_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [file, sourceId, s.rows, s.bytes, s.minId, s.maxId, s.firstMs, s.lastMs],
+      `INSERT INTO flow_segments (file, source_id, rows, bytes, min_id, max_id, first_ms, last_ms, layout)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        file,
+        sourceId,
+        s.rows,
+        s.bytes,
+        s.minId,
+        s.maxId,
+        s.firstMs,
+        s.lastMs,
+        s.layout ? JSON.stringify(s.layout) : null,
+      ],
     );
   }
 
   /**
-   * A quiet collector writes a small file every second: once MERGE_COUNT of a source's are small,
-   * DuckDB copies them into one compressed file (a cost paid at low rates only).
+   * One file a second is too many for a day (DuckDB reads each file's footer per query): once
+   * CONCAT_COUNT of a source's committed segments are under CONCAT_MAX_ROWS, the oldest of them are
+   * concatenated — row groups copied byte for byte, one new footer (parquet/writer.ts) — in the
+   * thread pool while storing goes on, and swapped in by a later `write`.
    */
-  private async mergeSmall(sourceId: number): Promise<void> {
-    const small = await this.db.all<{ file: string }>(
-      'SELECT file FROM flow_segments WHERE source_id = $1 AND rows < $2 ORDER BY min_id',
-      [sourceId, SMALL_SEGMENT_ROWS],
-    );
-    if (small.length < MERGE_COUNT) return;
-    const file = `s${sourceId}-${++this.seq}.parquet`;
-    const tmp = join(this.dir, `${file}.tmp`);
-    const list = small.map((r) => sqlText(join(this.dir, r.file))).join(', ');
-    await this.db.run(
-      `COPY (SELECT * FROM read_parquet([${list}]) ORDER BY id) TO ${sqlText(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
-    );
-    renameSync(tmp, join(this.dir, file));
-    const names = small.map((r) => r.file);
-    const [agg] = await this.db.all<{
+  private async startConcatenation(sourceId: number): Promise<void> {
+    if (this.pending || this.done) return;
+    const rows = await this.db.all<{
+      file: string;
       rows: number;
       min_id: number;
       max_id: number;
       first_ms: number;
       last_ms: number;
+      layout: string;
     }>(
-      `SELECT sum(rows)::BIGINT AS rows, min(min_id) AS min_id, max(max_id) AS max_id, min(first_ms) AS first_ms,
-              max(last_ms) AS last_ms FROM flow_segments WHERE file IN (SELECT unnest(string_split($1, '/')))`,
-      [names.join('/')],
+      `SELECT file, rows, min_id, max_id, first_ms, last_ms, layout FROM flow_segments
+       WHERE source_id = $1 AND rows < $2 AND layout IS NOT NULL ORDER BY min_id LIMIT $3`,
+      [sourceId, CONCAT_MAX_ROWS, CONCAT_COUNT],
     );
-    await this.db.run("DELETE FROM flow_segments WHERE file IN (SELECT unnest(string_split($1, '/')))", [
-      names.join('/'),
-    ]);
-    const { size } = statSync(join(this.dir, file));
-    await this.register(file, sourceId, {
-      rows: agg.rows,
-      bytes: size,
-      minId: agg.min_id,
-      maxId: agg.max_id,
-      firstMs: agg.first_ms,
-      lastMs: agg.last_ms,
+    if (rows.length < CONCAT_COUNT) return;
+    const file = `s${sourceId}-${++this.seq}.parquet`;
+    const tmp = join(this.dir, `${file}.tmp`);
+    const inputs = rows.map((r) => ({
+      path: join(this.dir, r.file),
+      layout: JSON.parse(r.layout) as ParquetLayout,
+    }));
+    this.pending = concatParquet(tmp, inputs).then(
+      (layout): Concatenated => ({
+        file,
+        tmp,
+        sourceId,
+        replaces: rows.map((r) => r.file),
+        info: {
+          rows: rows.reduce((n, r) => n + Number(r.rows), 0),
+          bytes: layout.bytes,
+          layout,
+          minId: Math.min(...rows.map((r) => Number(r.min_id))),
+          maxId: Math.max(...rows.map((r) => Number(r.max_id))),
+          firstMs: Math.min(...rows.map((r) => Number(r.first_ms))),
+          lastMs: Math.max(...rows.map((r) => Number(r.last_ms))),
+        },
+      }),
+      () => {
+        // A failed copy changes nothing: the inputs stay registered; the partial file goes.
+        rmSync(tmp, { force: true });
+        return null;
+      },
+    );
+    this.pending.then((c) => {
+      this.done = c;
+      this.pending = null;
     });
-    // The merged files go once this transaction commits; until then (or after a crash) the next
-    // open's clean-up removes whichever side is not registered.
-    this.obsolete.push(...names);
   }
 
-  /** Files replaced by a merge, deleted after the commit that replaced them. */
-  private obsolete: string[] = [];
+  /** Registers a finished concatenation in place of its inputs (inside the caller's transaction). */
+  private async applyConcatenation(): Promise<void> {
+    const c = this.done;
+    if (!c) return;
+    this.done = null;
+    renameSync(c.tmp, join(this.dir, c.file));
+    await this.db.run("DELETE FROM flow_segments WHERE file IN (SELECT unnest(string_split($1, '/')))", [
+      c.replaces.join('/'),
+    ]);
+    await this.register(c.file, c.sourceId, c.info);
+    this.obsolete.push(...c.replaces);
+    await this.refreshView();
+  }
 
-  /** After the caller's commit: delete the files a merge replaced. */
+  /** Resolves when no concatenation is copying (tests; a finished one waits for the next write). */
+  async idle(): Promise<void> {
+    while (this.pending) await this.pending;
+  }
+
+  /** On the writer's last commit: a concatenation still copying is abandoned (its inputs stay). */
+  async finish(): Promise<void> {
+    await this.applyConcatenation();
+    const p = this.pending;
+    if (p) {
+      this.pending = null;
+      void p.then((c) => {
+        if (c) rmSync(c.tmp, { force: true });
+        this.done = null;
+      });
+    }
+  }
+
+  /** After the caller's commit: delete the files a concatenation replaced. */
   committed(): void {
     for (const f of this.obsolete) rmSync(join(this.dir, f), { force: true });
     this.obsolete = [];
@@ -437,16 +504,23 @@ export class Segments {
   /** Deletes every segment of these sources (re-ingest of a source, inside the caller's transaction). */
   async dropSources(ids: number[]): Promise<void> {
     if (ids.length === 0) return;
+    const list = ids.map((n) => Math.floor(n)).join(',');
     const rows = await this.db.all<{ file: string }>(
-      `SELECT file FROM flow_segments WHERE source_id IN (${ids.map((n) => Math.floor(n)).join(',')})`,
+      `SELECT file FROM flow_segments WHERE source_id IN (${list})`,
     );
     if (rows.length === 0) return;
-    await this.db.run(
-      `DELETE FROM flow_segments WHERE source_id IN (${ids.map((n) => Math.floor(n)).join(',')})`,
-    );
+    await this.db.run(`DELETE FROM flow_segments WHERE source_id IN (${list})`);
     this.obsolete.push(...rows.map((r) => r.file));
     await this.refreshView();
   }
+}
+
+interface Concatenated {
+  file: string;
+  tmp: string;
+  sourceId: number;
+  replaces: string[];
+  info: SegmentInfo;
 }
 
 /** For tests: the segment files of a store. */

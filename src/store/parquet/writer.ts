@@ -7,6 +7,7 @@
  * (and any Parquet reader); the format: https://github.com/apache/parquet-format.
  */
 import { closeSync, fdatasyncSync, openSync, writevSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { ThriftWriter } from './thrift.js';
 
 /** parquet.thrift Type. */
@@ -230,6 +231,7 @@ function numericDict(
   return { dict, indices };
 }
 
+/** Where one column chunk of a row group lies, and what the footer says of it. */
 interface ChunkMeta {
   name: string;
   type: PType;
@@ -237,7 +239,23 @@ interface ChunkMeta {
   size: number;
   dataOffset: number;
   dictOffset?: number;
-  stats?: { min: bigint; max: bigint };
+  /** min and max as decimal strings (JSON-safe). */
+  stats?: { min: string; max: string };
+}
+
+/** A row group's place in its file and its column chunks (absolute offsets). */
+export interface RowGroupLayout {
+  rows: number;
+  start: number;
+  length: number;
+  chunks: ChunkMeta[];
+}
+
+/** What a file holds, enough to rewrite its footer elsewhere (JSON-serialisable). */
+export interface ParquetLayout {
+  schema: { name: string; type: number; converted?: number }[];
+  rowGroups: RowGroupLayout[];
+  bytes: number;
 }
 
 function physical(c: ParquetColumn): PType {
@@ -245,16 +263,74 @@ function physical(c: ParquetColumn): PType {
   return c.kind === 'int32' ? PType.INT32 : c.kind === 'int64' ? PType.INT64 : PType.DOUBLE;
 }
 
+/** The footer (FileMetaData) for these row groups, with the closing length and magic. */
+function footer(
+  schema: ParquetLayout['schema'],
+  groups: RowGroupLayout[],
+  meta?: Record<string, string>,
+): Uint8Array {
+  const f = new ThriftWriter().i32(1, 1);
+  f.listStruct(2, [null, ...schema], (w, c) => {
+    if (c === null) w.binary(4, 'schema').i32(5, schema.length);
+    else {
+      w.i32(1, c.type).i32(3, 0).binary(4, c.name);
+      if (c.converted !== undefined) w.i32(6, c.converted);
+    }
+  });
+  f.i64(
+    3,
+    groups.reduce((n, g) => n + g.rows, 0),
+  );
+  f.listStruct(4, groups, (w, g) => {
+    w.listStruct(1, g.chunks, (cw, m) => {
+      cw.i64(2, m.dataOffset).struct(3);
+      cw.i32(1, m.type).listI32(2, m.encodings).listBinary(3, [m.name]).i32(4, 0);
+      cw.i64(5, g.rows).i64(6, m.size).i64(7, m.size).i64(9, m.dataOffset);
+      if (m.dictOffset !== undefined) cw.i64(11, m.dictOffset);
+      if (m.stats)
+        cw.struct(12)
+          .i64(3, 0)
+          .binary(5, i64le(BigInt(m.stats.max)))
+          .binary(6, i64le(BigInt(m.stats.min)))
+          .end();
+      cw.end();
+    });
+    w.i64(2, g.length).i64(3, g.rows);
+  });
+  const kv = Object.entries(meta ?? {});
+  if (kv.length) f.listStruct(5, kv, (w, [k, v]) => w.binary(1, k).binary(2, v));
+  f.binary(6, 'coinradar');
+  f.end();
+  const body = f.bytes();
+  const out = new Uint8Array(body.length + 8);
+  out.set(body);
+  new DataView(out.buffer).setUint32(body.length, body.length, true);
+  out.set(utf8.encode('PAR1'), body.length + 4);
+  return out;
+}
+
+/** Writes every part to fd (writev writes what it can: loop until all is out). */
+function writeAll(fd: number, parts: Uint8Array[]): void {
+  let rest = parts;
+  while (rest.length) {
+    let n = writevSync(fd, rest);
+    let k = 0;
+    while (k < rest.length && n >= rest[k].length) n -= rest[k++].length;
+    rest = rest.slice(k);
+    if (n > 0) rest[0] = rest[0].subarray(n);
+  }
+}
+
 /**
- * Writes `rows` rows of `columns` to `path` (created or truncated) and, with `sync`, flushes it to
- * the disk before returning. Returns the file's size in bytes.
+ * Writes `rows` rows of `columns` to `path` (created or truncated) as one row group and, with
+ * `sync`, flushes it to the disk before returning. Returns the file's layout.
  */
 export function writeParquet(
   path: string,
   rows: number,
   columns: ParquetColumn[],
   opts: { sync?: boolean; meta?: Record<string, string> } = {},
-): number {
+): ParquetLayout {
   const parts: Uint8Array[] = [utf8.encode('PAR1')];
   let offset = 4;
   const push = (b: Uint8Array) => {
@@ -262,6 +338,8 @@ export function writeParquet(
     offset += b.length;
   };
   const metas: ChunkMeta[] = [];
+  const statsOf = (c: ParquetColumn) =>
+    c.kind !== 'string' && c.stats ? { min: String(c.stats.min), max: String(c.stats.max) } : undefined;
   for (const c of columns) {
     const start = offset;
     if (c.kind === 'string') {
@@ -301,7 +379,7 @@ export function writeParquet(
           size: offset - start,
           dataOffset,
           dictOffset: start,
-          stats: c.stats,
+          stats: statsOf(c),
         });
         continue;
       }
@@ -313,55 +391,81 @@ export function writeParquet(
         encodings: [Encoding.PLAIN, Encoding.RLE],
         size: offset - start,
         dataOffset: start,
-        stats: c.stats,
+        stats: statsOf(c),
       });
     }
   }
-  const total = offset - 4;
-  const f = new ThriftWriter().i32(1, 1);
-  f.listStruct(2, [null, ...columns], (w, c) => {
-    if (c === null) w.binary(4, 'schema').i32(5, columns.length);
-    else {
-      w.i32(1, physical(c)).i32(3, 0).binary(4, c.name);
-      const conv = c.kind === 'string' ? Converted.UTF8 : c.converted;
-      if (conv !== undefined) w.i32(6, conv);
-    }
-  });
-  f.i64(3, rows);
-  f.listStruct(4, [0], (w) => {
-    w.listStruct(1, metas, (cw, m) => {
-      cw.i64(2, m.dataOffset).struct(3);
-      cw.i32(1, m.type).listI32(2, m.encodings).listBinary(3, [m.name]).i32(4, 0);
-      cw.i64(5, rows).i64(6, m.size).i64(7, m.size).i64(9, m.dataOffset);
-      if (m.dictOffset !== undefined) cw.i64(11, m.dictOffset);
-      if (m.stats) cw.struct(12).i64(3, 0).binary(5, i64le(m.stats.max)).binary(6, i64le(m.stats.min)).end();
-      cw.end();
-    });
-    w.i64(2, total).i64(3, rows);
-  });
-  const meta = Object.entries(opts.meta ?? {});
-  if (meta.length) f.listStruct(5, meta, (w, [k, v]) => w.binary(1, k).binary(2, v));
-  f.binary(6, 'coinradar');
-  f.end();
-  const footer = f.bytes();
-  const tail = new Uint8Array(8);
-  new DataView(tail.buffer).setUint32(0, footer.length, true);
-  tail.set(utf8.encode('PAR1'), 4);
-  parts.push(footer, tail);
+  const schema = columns.map((c) => ({
+    name: c.name,
+    type: physical(c),
+    converted: c.kind === 'string' ? Converted.UTF8 : c.converted,
+  }));
+  const group: RowGroupLayout = { rows, start: 4, length: offset - 4, chunks: metas };
+  const tail = footer(schema, [group], opts.meta);
+  parts.push(tail);
   const fd = openSync(path, 'w');
   try {
-    // writev writes what it can; loop until every part is out.
-    let rest = parts;
-    while (rest.length) {
-      let n = writevSync(fd, rest);
-      let k = 0;
-      while (k < rest.length && n >= rest[k].length) n -= rest[k++].length;
-      rest = rest.slice(k);
-      if (n > 0) rest[0] = rest[0].subarray(n);
-    }
+    writeAll(fd, parts);
     if (opts.sync) fdatasyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  return offset + footer.length + 8;
+  return { schema, rowGroups: [group], bytes: offset + tail.length };
+}
+
+/**
+ * One file from several written by `writeParquet` with the same schema: their row groups copied
+ * byte for byte (nothing decoded, nothing re-encoded) and one footer over all of them, flushed to
+ * the disk. Asynchronous (the thread pool copies), so a collector keeps storing meanwhile.
+ */
+export async function concatParquet(
+  path: string,
+  inputs: { path: string; layout: ParquetLayout }[],
+): Promise<ParquetLayout> {
+  if (inputs.length === 0) throw new Error('parquet: nothing to concatenate');
+  const schema = inputs[0].layout.schema;
+  const same = JSON.stringify(schema);
+  const out = await open(path, 'w');
+  const groups: RowGroupLayout[] = [];
+  const buf = Buffer.allocUnsafe(4 << 20);
+  try {
+    await out.write(utf8.encode('PAR1'));
+    let pos = 4;
+    for (const input of inputs) {
+      if (JSON.stringify(input.layout.schema) !== same)
+        throw new Error(`parquet: ${input.path} has another schema than ${inputs[0].path}`);
+      const src = await open(input.path, 'r');
+      try {
+        for (const g of input.layout.rowGroups) {
+          for (let done = 0; done < g.length;) {
+            const want = Math.min(buf.length, g.length - done);
+            const { bytesRead } = await src.read(buf, 0, want, g.start + done);
+            if (bytesRead !== want) throw new Error(`parquet: ${input.path} is shorter than its layout says`);
+            await out.write(buf, 0, want);
+            done += want;
+          }
+          const shift = pos - g.start;
+          groups.push({
+            rows: g.rows,
+            start: pos,
+            length: g.length,
+            chunks: g.chunks.map((c) => ({
+              ...c,
+              dataOffset: c.dataOffset + shift,
+              ...(c.dictOffset !== undefined ? { dictOffset: c.dictOffset + shift } : {}),
+            })),
+          });
+          pos += g.length;
+        }
+      } finally {
+        await src.close();
+      }
+    }
+    const tail = footer(schema, groups);
+    await out.write(tail);
+    await out.datasync();
+    return { schema, rowGroups: groups, bytes: pos + tail.length };
+  } finally {
+    await out.close();
+  }
 }
