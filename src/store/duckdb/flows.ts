@@ -29,7 +29,7 @@ import type {
 } from '../store.js';
 import { CHUNK_ROWS, StagedChunk, setInt64, type ColumnKind } from './chunk.js';
 import { DuckDbDatabase } from './database.js';
-import { SegmentBuilder, Segments } from './segments.js';
+import { SEGMENT_MAX_ROWS, SegmentBuilder, Segments } from './segments.js';
 import { keyedSummary } from './summary.js';
 
 // The inner view has every raw column (src_port, dst_port, first_ms, ...) plus `source`, so that
@@ -326,6 +326,8 @@ class DuckDbSourceWriter implements SourceWriter {
       // A live source: flows go to the interval's segment; payload samples (rare live) to the table.
       const firstId = this.store.takeFlowIds(b.length);
       this.segment.add(b, e, firstId, this.sourceId);
+      // A segment's columns are held in memory until written: bounded in rows, not only in time.
+      if (this.segment.rows >= SEGMENT_MAX_ROWS) await this.writeSegment();
       this.appendPayloads(b, firstId, await this.payloadAppenderOnly());
       for (const [asn, org] of e.asOrgs) this.orgs.set(asn, org);
       this.flows += b.length;

@@ -27,6 +27,10 @@ import type { DuckDbDatabase } from './database.js';
 
 const TWO32 = 4294967296;
 
+/** A segment is written when it reaches this many rows, even before its commit interval ends
+ * (~40 MB of columns: what bounds the writer's memory at high rates). */
+export const SEGMENT_MAX_ROWS = 1 << 18;
+
 /** Segments under this many rows are concatenated once `CONCAT_COUNT` of a source have piled up. */
 export const CONCAT_MAX_ROWS = 4_000_000;
 export const CONCAT_COUNT = 32;
