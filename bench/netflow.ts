@@ -7,7 +7,8 @@
  *      nfcapd given the same paced stream.
  *  (d) the same through the built CLI (`coinradar collect`, its own process, dist/ — npm run build
  *      first): CPU per committed flow and peak RSS from /proc against nfcapd's, exit time after
- *      SIGINT (env COLLECT_FLAGS: extra collect options, e.g. "--no-detect").
+ *      SIGINT (env COLLECT_FLAGS: extra collect options, e.g. "--no-detect"; BUSY=1: another
+ *      process keeps one core busy meanwhile).
  * Usage: node --import tsx bench/netflow.ts [flows=1500000] [rate=300000] [seconds=5] [parts=abc]
  * (env STORE_NICE=off: run (c) without lowering the storing thread's priority; MAX_BACKLOG=N and
  * BACKLOG_MS=MS: the collector's backlog bounds, as collect --max-backlog / --max-backlog-ms)
@@ -410,7 +411,15 @@ try {
           }
         ).flowsCommitted;
       const cpu0 = procCpu(cli.pid!).cpu;
+      // BUSY=1: another process keeps one core busy while the stream is sent (the issue's case).
+      const busy =
+        process.env.BUSY === '1'
+          ? spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 600000);'], {
+              stdio: 'ignore',
+            })
+          : null;
       const sent = (await sendTo(port)) * PER_DATAGRAM;
+      busy?.kill('SIGKILL');
       // Until everything sent is committed, or nothing more comes for 3 s (what is missing is lost).
       let last = -1;
       let still = 0;
@@ -433,7 +442,7 @@ try {
       const used = cpu - cpu0;
       const us = (used / Math.max(1, last)) * 1e6;
       say(
-        `(d) coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)}; CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT`,
+        `(d) coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}${busy ? ', one core kept busy by another process' : ''}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)}; CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT`,
       );
       if (haveNf) {
         const nfUs = await nfcapdPaced();
