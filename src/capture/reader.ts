@@ -36,10 +36,12 @@ export interface PacketView {
 
 class ReusedPacketView implements PacketView {
   linkType = 0;
-  tsMs = 0;
+  // Doubles from the start (-0 is not a small integer to V8): a field that changes representation
+  // mid-file deoptimises every function that reads the view.
+  tsMs = -0;
   caplen = 0;
   origLen = 0;
-  fileOffset = 0;
+  fileOffset = -0;
   interfaceId = 0;
   buf: Buffer = Buffer.alloc(0);
   offset = 0;
