@@ -2,6 +2,7 @@
  * pcap → store against nDPI's ndpiReader, on the same file in the same run (issue 15 point 3).
  *
  *   node --import tsx bench/pcap-ndpi.ts [--copies 4,16] [--runs 3] [--data DIR] [--no-build] [--keep]
+ *                                        [--before DIR]
  *
  * Input: every capture in ../shared/data/pcap/ndpi-train merged into one Ethernet pcap in time
  * order (stable sort on the timestamp, as mergecap does for sorted inputs), then replicated N
@@ -21,7 +22,8 @@
  * CPU is user + system of each child (cutime + cstime from /proc/self/stat around a waited-for
  * child, so DuckDB's and libuv's threads count), and the ratio is ndpiReader's CPU over ours
  * (≥ 1 means coinradar is the faster one). The best of `--runs` rounds is reported, and each
- * round's ratio too, with the load average around it.
+ * round's ratio too, with the load average around it. `--before DIR` measures another checkout's
+ * build (its dist/, built beforehand) in the same rounds, for before/after figures.
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -230,10 +232,10 @@ interface Measured {
   out: string;
 }
 
-function measure(cmd: string, args: string[]): Measured {
+function measure(cmd: string, args: string[], cwd?: string): Measured {
   const c = childCpuSeconds();
   const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26, cwd });
   const wall = Number(process.hrtime.bigint() - t) / 1e9;
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status ?? r.signal}\n${r.stderr}`);
@@ -267,7 +269,6 @@ if (!flag('no-build')) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'coinradar-pcap-ndpi-'));
-const cli = join(root, 'dist/cli/main.js');
 // The split runs as plain JavaScript (transpiled once here): tsx's loader would add ~0.2 CPU s to
 // each run, which the CLI does not pay.
 const split = join(dir, 'pcap-ingest-split.mjs');
@@ -291,51 +292,80 @@ console.log(
       : ''),
 );
 
+interface Build {
+  name: string;
+  root: string;
+  best: { ingest: number; nostore: number; flows: number };
+}
+const builds: Build[] = [{ name: 'this build', root, best: { ingest: 0, nostore: 0, flows: 0 } }];
+const beforeRoot = arg('before', '');
+if (beforeRoot)
+  builds.unshift({
+    name: `before (${beforeRoot})`,
+    root: resolve(beforeRoot),
+    best: { ingest: 0, nostore: 0, flows: 0 },
+  });
+
 try {
   for (const copies of copiesList) {
     const file = join(dir, `ndpi-train-x${copies}.pcap`);
     writeReplicated(file, merged.frames, copies);
     const mb = statSync(file).size / 1e6;
     console.log(`\n== ${copies}x: ${file}, ${mb.toFixed(1)} MB, ${merged.frames.length * copies} packets`);
-    const best = { ndpi: Infinity, ingest: Infinity, nostore: Infinity, flows: Infinity };
+    let bestNdpi = Infinity;
+    for (const b of builds) b.best = { ingest: Infinity, nostore: Infinity, flows: Infinity };
     let stored = '';
     let detections = '';
     for (let r = 0; r < runs; r++) {
       const before = load();
       const ndpi = measure('ndpiReader', ['-i', file, '-q']);
-      const db = join(dir, `store-${copies}-${r}.duckdb`);
-      const ingest = measure(process.execPath, [cli, 'ingest', file, '--db', db]);
-      rmSync(db, { force: true });
-      rmSync(`${db}.wal`, { force: true });
-      stored = /(\d+) flows stored/.exec(ingest.out)?.[1] ?? '?';
-      detections = /detections: (.*)/.exec(ingest.out)?.[1] ?? '?';
-      const nostore = measure(process.execPath, ['--import', 'tsx', split, file, 'nostore']);
-      const flows = measure(process.execPath, ['--import', 'tsx', split, file, 'flows']);
-      best.ndpi = Math.min(best.ndpi, ndpi.cpu);
-      best.ingest = Math.min(best.ingest, ingest.cpu);
-      best.nostore = Math.min(best.nostore, nostore.cpu);
-      best.flows = Math.min(best.flows, flows.cpu);
-      console.log(
-        `round ${r + 1} (load ${before} → ${load()}): CPU s ndpiReader ${ndpi.cpu.toFixed(2)}, ` +
-          `ingest ${ingest.cpu.toFixed(2)} (wall ${ingest.wall.toFixed(2)}), ingest without store ${nostore.cpu.toFixed(2)}, ` +
-          `flows only ${flows.cpu.toFixed(2)}; ratio ndpiReader/ingest ${(ndpi.cpu / ingest.cpu).toFixed(2)}x` +
-          ` [${nostore.out.trim().split('\n').pop()}]`,
-      );
+      bestNdpi = Math.min(bestNdpi, ndpi.cpu);
+      const line: string[] = [`ndpiReader ${ndpi.cpu.toFixed(2)}`];
+      for (const b of builds) {
+        const db = join(dir, `store-${copies}-${r}.duckdb`);
+        const ingest = measure(process.execPath, [
+          join(b.root, 'dist/cli/main.js'),
+          'ingest',
+          file,
+          '--db',
+          db,
+        ]);
+        rmSync(db, { force: true });
+        rmSync(`${db}.wal`, { force: true });
+        stored = /(\d+) flows stored/.exec(ingest.out)?.[1] ?? '?';
+        detections = /detections: (.*)/.exec(ingest.out)?.[1] ?? '?';
+        // The split resolves dist/ from its working directory: the build's own.
+        const nostore = measure(process.execPath, [split, file, 'nostore'], b.root);
+        const flows = measure(process.execPath, [split, file, 'flows'], b.root);
+        b.best.ingest = Math.min(b.best.ingest, ingest.cpu);
+        b.best.nostore = Math.min(b.best.nostore, nostore.cpu);
+        b.best.flows = Math.min(b.best.flows, flows.cpu);
+        line.push(
+          `${builds.length > 1 ? `${b.name}: ` : ''}ingest ${ingest.cpu.toFixed(2)} (wall ${ingest.wall.toFixed(2)}), ` +
+            `without store ${nostore.cpu.toFixed(2)}, flows only ${flows.cpu.toFixed(2)}, ` +
+            `ratio ndpiReader/ingest ${(ndpi.cpu / ingest.cpu).toFixed(2)}x [${nostore.out.trim().split('\n').pop()}]`,
+        );
+      }
+      console.log(`round ${r + 1} (load ${before} → ${load()}), CPU s: ${line.join('; ')}`);
     }
     console.log(`ingest: ${stored} flows stored; detections: ${detections}`);
     const rate = (cpu: number) => `${cpu.toFixed(2)} CPU s (${(mb / cpu).toFixed(1)} MB per CPU s)`;
-    console.log(`best of ${runs}: ndpiReader -i FILE -q ${rate(best.ndpi)}`);
-    console.log(
-      `  coinradar ingest (geo + detection + DuckDB) ${rate(best.ingest)}: ratio ${(best.ndpi / best.ingest).toFixed(2)}x`,
-    );
-    console.log(
-      `  the same without the store writes ${rate(best.nostore)}: ratio ${(best.ndpi / best.nostore).toFixed(2)}x`,
-    );
-    console.log(`  capture → flows only ${rate(best.flows)}: ratio ${(best.ndpi / best.flows).toFixed(2)}x`);
-    console.log(
-      `  split: the store costs ${(best.ingest - best.nostore).toFixed(2)} CPU s, everything else ${best.nostore.toFixed(2)} ` +
-        `(store/rest ${((best.ingest - best.nostore) / best.nostore).toFixed(2)})`,
-    );
+    console.log(`best of ${runs}: ndpiReader -i FILE -q ${rate(bestNdpi)}`);
+    for (const b of builds) {
+      const { ingest, nostore, flows } = b.best;
+      if (builds.length > 1) console.log(` ${b.name}:`);
+      console.log(
+        `  coinradar ingest (geo + detection + DuckDB) ${rate(ingest)}: ratio ${(bestNdpi / ingest).toFixed(2)}x`,
+      );
+      console.log(
+        `  the same without the store writes ${rate(nostore)}: ratio ${(bestNdpi / nostore).toFixed(2)}x`,
+      );
+      console.log(`  capture → flows only ${rate(flows)}: ratio ${(bestNdpi / flows).toFixed(2)}x`);
+      console.log(
+        `  split: the store costs ${(ingest - nostore).toFixed(2)} CPU s, everything else ${nostore.toFixed(2)} ` +
+          `(store/rest ${((ingest - nostore) / nostore).toFixed(2)})`,
+      );
+    }
     if (!flag('keep')) rmSync(file, { force: true });
   }
 } finally {
