@@ -19,6 +19,8 @@
  *   node dist/cli/main.js ingest FILE --db fresh.duckdb  (the real CLI: geo + detection into DuckDB)
  *   bench/pcap-ingest-split.ts FILE nostore             (the same ingest, store writes replaced by nothing)
  *   bench/pcap-ingest-split.ts FILE flows               (capture → flows only)
+ * and once more per input, bench/pcap-ingest-split.ts FILE phases DB: the CPU of each step of the
+ * DuckDB store (import, open + schema, appends, detections, commit, close).
  * CPU is user + system of each child (cutime + cstime from /proc/self/stat around a waited-for
  * child, so DuckDB's and libuv's threads count), and the ratio is ndpiReader's CPU over ours
  * (≥ 1 means coinradar is the faster one). The best of `--runs` rounds is reported, and each
@@ -349,6 +351,14 @@ try {
       console.log(`round ${r + 1} (load ${before} → ${load()}), CPU s: ${line.join('; ')}`);
     }
     console.log(`ingest: ${stored} flows stored; detections: ${detections}`);
+    // Where the store's share goes: one more ingest through the real store, its steps timed.
+    for (const b of builds) {
+      const db = join(dir, `phases-${copies}.duckdb`);
+      const ph = measure(process.execPath, [split, file, 'phases', db], b.root);
+      rmSync(db, { force: true });
+      rmSync(`${db}.wal`, { force: true });
+      console.log(`${builds.length > 1 ? `${b.name}: ` : ''}${ph.out.trim().split('\n').pop()}`);
+    }
     const rate = (cpu: number) => `${cpu.toFixed(2)} CPU s (${(mb / cpu).toFixed(1)} MB per CPU s)`;
     console.log(`best of ${runs}: ndpiReader -i FILE -q ${rate(bestNdpi)}`);
     for (const b of builds) {
