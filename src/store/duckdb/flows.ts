@@ -1,5 +1,6 @@
 import {
   BIGINT,
+  BLOB,
   DOUBLE,
   INTEGER,
   UHUGEINT,
@@ -398,24 +399,35 @@ class DuckDbSourceWriter implements SourceWriter {
     return this.payloadAppender;
   }
 
+  private payloadChunk: StagedChunk | null = null;
+
+  /** Payload samples, column-wise like the flows (was four appends and an endRow per flow). */
   private appendPayloads(b: FlowBatch, firstId: number, pa: DuckDBAppender): void {
+    let ch: StagedChunk | null = null;
+    let n = 0;
     for (let i = 0; i < b.length; i++) {
       const pf = b.payloadFwd[i];
       const pr = b.payloadRev[i];
       if (!pf && !pr) continue;
-      pa.appendBigInt(BigInt(firstId + i));
-      if (pf) pa.appendBlob(pf);
-      else pa.appendNull();
-      if (pr) pa.appendBlob(pr);
-      else pa.appendNull();
-      const tf = b.payloadTimesFwdOf(i);
-      if (tf) pa.appendBlob(tf);
-      else pa.appendNull();
-      const tr = b.payloadTimesRevOf(i);
-      if (tr) pa.appendBlob(tr);
-      else pa.appendNull();
-      pa.endRow();
+      ch ??= this.payloadChunk ??= new StagedChunk(
+        [BIGINT, BLOB, BLOB, BLOB, BLOB],
+        ['BIGINT', 'BLOB', 'BLOB', 'BLOB', 'BLOB'],
+      );
+      setInt64(ch.i64(0), n, firstId + i);
+      const blob = (c: number, v: Uint8Array | null) => {
+        if (v) ch!.heap(c).setBytes(n, v);
+        else ch!.setNull(c, n);
+      };
+      blob(1, pf);
+      blob(2, pr);
+      blob(3, b.payloadTimesFwdOf(i));
+      blob(4, b.payloadTimesRevOf(i));
+      if (++n === CHUNK_ROWS) {
+        ch.append(pa, n);
+        n = 0;
+      }
     }
+    if (ch && n > 0) ch.append(pa, n);
   }
 
   async checkpoint(diagnostics?: Diagnostics): Promise<void> {
