@@ -16,7 +16,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diagnostics } from '../src/flow/diagnostics.js';
@@ -317,7 +317,11 @@ try {
     // nfcapd's own CPU (utime + stime, 10 ms ticks) and peak RSS, read before it exits.
     const { cpu: nfCpu, hwmMb } = procCpu(nf.pid!);
     await stopNfcapd(nf);
-    const r = nfdumpCount(nfcapdFiles(nfDir)[0]);
+    const nfFile = nfcapdFiles(nfDir)[0];
+    const r = nfdumpCount(nfFile);
+    say(
+      `    nfcapd file (as run: no compression): ${(statSync(nfFile).size / Math.max(1, r.flows)).toFixed(1)} bytes per flow`,
+    );
     say(
       `    nfcapd -B 4194304, same paced stream: sent ${fmt(nsent * PER_DATAGRAM)} flows, stored ${fmt(r.flows)}; lost ${fmt(nsent * PER_DATAGRAM - r.flows)}`,
     );
@@ -441,8 +445,14 @@ try {
       const exitS = (performance.now() - t0) / 1000;
       const used = cpu - cpu0;
       const us = (used / Math.max(1, last)) * 1e6;
+      // On disk: the database file, its WAL and the segment files.
+      const segDir = `${db}.segments`;
+      const onDisk = [db, `${db}.wal`]
+        .filter((f) => existsSync(f))
+        .concat(existsSync(segDir) ? readdirSync(segDir).map((f) => join(segDir, f)) : [])
+        .reduce((n, f) => n + statSync(f).size, 0);
       say(
-        `(d) coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}${busy ? ', one core kept busy by another process' : ''}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)}; CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT`,
+        `(d) coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}${busy ? ', one core kept busy by another process' : ''}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)}; CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT; ${(onDisk / Math.max(1, last)).toFixed(1)} bytes per flow on disk`,
       );
       if (haveNf) {
         const nfUs = await nfcapdPaced();
