@@ -48,5 +48,6 @@ export function lz4BlockDecompress(src: Uint8Array, dst: Uint8Array): number {
       for (let k = 0; k < len; k++) dst[op++] = dst[m++];
     }
   }
-  throw new RangeError('LZ4 block is empty');
+  // A valid block ends with a sequence of literals only (also an empty block has none).
+  throw new RangeError('LZ4 block does not end with literals');
 }

@@ -56,10 +56,15 @@ export interface NfcapdHeader {
   nfdumpVersion?: string;
 }
 
-/** True for the first bytes of an nfdump file of either layout (little-endian, as nfcapd on x86/ARM writes). */
+/**
+ * True for the first bytes of an nfdump file of either layout. A big-endian file (from nfcapd on a
+ * big-endian machine) is claimed too, so that the reader names it rather than `unknown-format`.
+ */
 export function sniffNfcapd(head: Buffer): boolean {
-  if (head.length < 4 || head.readUInt16LE(0) !== MAGIC) return false;
-  const layout = head.readUInt16LE(2);
+  if (head.length < 4) return false;
+  const le = head.readUInt16LE(0) === MAGIC;
+  if (!le && head.readUInt16BE(0) !== MAGIC) return false;
+  const layout = le ? head.readUInt16LE(2) : head.readUInt16BE(2);
   return layout === 1 || layout === 2;
 }
 

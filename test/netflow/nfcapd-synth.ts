@@ -193,3 +193,53 @@ export function layout1File(
   header.writeBigUInt64LE(BigInt(flows), 140);
   return Buffer.concat([header, ...blocks]);
 }
+
+/** One V3 record (nfdump 1.7) of an IPv4 flow: EXgenericFlow, EXipv4Flow and EXipReceivedV4. */
+export function v3Record(f: {
+  first: number;
+  last: number;
+  src: number;
+  dst: number;
+  srcPort: number;
+  dstPort: number;
+  proto: number;
+  packets: number;
+  bytes: number;
+}): Buffer {
+  const r = Buffer.alloc(12 + 52 + 12 + 8);
+  r.writeUInt16LE(11, 0);
+  r.writeUInt16LE(r.length, 2);
+  r.writeUInt16LE(3, 4);
+  r.writeUInt16LE(1, 8);
+  r[11] = 10;
+  let q = 12;
+  r.writeUInt16LE(1, q);
+  r.writeUInt16LE(52, q + 2);
+  r.writeBigUInt64LE(BigInt(f.first), q + 4);
+  r.writeBigUInt64LE(BigInt(f.last), q + 12);
+  r.writeBigUInt64LE(BigInt(f.packets), q + 28);
+  r.writeBigUInt64LE(BigInt(f.bytes), q + 36);
+  r.writeUInt16LE(f.srcPort, q + 44);
+  r.writeUInt16LE(f.dstPort, q + 46);
+  r[q + 48] = f.proto;
+  q += 52;
+  r.writeUInt16LE(2, q);
+  r.writeUInt16LE(12, q + 2);
+  r.writeUInt32LE(f.src, q + 4);
+  r.writeUInt32LE(f.dst, q + 8);
+  q += 12;
+  r.writeUInt16LE(12, q);
+  r.writeUInt16LE(8, q + 2);
+  r.writeUInt32LE(0x0a000001, q + 4);
+  return r;
+}
+
+/** A bare layout-2 file header: no appendix, `compression` as nfdump numbers it (0 none, 1 LZO, 2 BZ2, 3 LZ4, 4 ZSTD). */
+export function layout2Header(compression = 0): Buffer {
+  const h = Buffer.alloc(40);
+  h.writeUInt16LE(0xa50c, 0);
+  h.writeUInt16LE(2, 2);
+  h.writeUInt32LE(0x01070100, 4);
+  h[16] = compression;
+  return h;
+}
