@@ -27,9 +27,13 @@ export function lz4BlockDecompress(src: Uint8Array, dst: Uint8Array): number {
     if (lit === 15) lit += moreLength();
     if (ip + lit > inEnd) throw new RangeError(`LZ4 literals run past the input at ${ip}`);
     if (op + lit > outEnd) throw new RangeError(`LZ4 output exceeds ${outEnd} bytes`);
-    dst.set(src.subarray(ip, ip + lit), op);
-    ip += lit;
-    op += lit;
+    // Most runs are a few bytes: a loop beats making a subarray for set().
+    if (lit < 32) for (let k = 0; k < lit; k++) dst[op++] = src[ip++];
+    else {
+      dst.set(src.subarray(ip, ip + lit), op);
+      ip += lit;
+      op += lit;
+    }
     if (ip === inEnd) return op; // the last sequence carries literals only
     if (ip + 2 > inEnd) throw new RangeError('LZ4 match offset cut short');
     const offset = src[ip] | (src[ip + 1] << 8);
@@ -40,11 +44,11 @@ export function lz4BlockDecompress(src: Uint8Array, dst: Uint8Array): number {
     len += 4;
     if (op + len > outEnd) throw new RangeError(`LZ4 output exceeds ${outEnd} bytes`);
     let m = op - offset;
-    if (offset >= len) {
+    if (offset >= len && len >= 32) {
       dst.copyWithin(op, m, m + len);
       op += len;
     } else {
-      // Overlapping match: a repeat of the last `offset` bytes, copied forwards byte by byte.
+      // Short, or overlapping (a repeat of the last `offset` bytes): copied forwards byte by byte.
       for (let k = 0; k < len; k++) dst[op++] = dst[m++];
     }
   }

@@ -23,9 +23,13 @@ export function lzo1xDecompress(src: Uint8Array, dst: Uint8Array): number {
   const literals = (n: number) => {
     need(n);
     room(n);
-    dst.set(src.subarray(ip, ip + n), op);
-    ip += n;
-    op += n;
+    // Most runs are a few bytes: a loop beats making a subarray for set().
+    if (n < 32) for (let k = 0; k < n; k++) dst[op++] = src[ip++];
+    else {
+      dst.set(src.subarray(ip, ip + n), op);
+      ip += n;
+      op += n;
+    }
   };
   // A run length continued by zero bytes (each worth 255) and a final non-zero byte.
   const longLength = (base: number) => {
