@@ -3,10 +3,10 @@
 // allows it, and the decompressors end (a RangeError or a result inside the output buffer) on any input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Diagnostics, formatProblem } from '../../src/flow/diagnostics.js';
+import { Diagnostics, InputError, formatProblem } from '../../src/flow/diagnostics.js';
 import { ingestFile } from '../../src/flow/ingest.js';
 import type { FlowBatch } from '../../src/flow/record.js';
 import { ipText } from '../../src/flow/record.js';
@@ -15,7 +15,7 @@ import { lz4BlockDecompress } from '../../src/netflow/nfcapd-lz4.js';
 import { lzo1xDecompress } from '../../src/netflow/nfcapd-lzo.js';
 import { readNfcapd, sniffNfcapd } from '../../src/netflow/nfcapd.js';
 import { openFlowStore } from '../../src/store/open.js';
-import { blockBytes, layout2Header, literalLz4, literalLzo, v3Record } from './nfcapd-synth.js';
+import { blockBytes, layout1File, layout2Header, literalLz4, literalLzo, v3Record } from './nfcapd-synth.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cr-nfcapd-lim-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -221,4 +221,60 @@ test('a bzip2 stream that inflates past the block limit is refused, not grown', 
   assert.throws(() => bz2Decompress(bomb, Buffer.alloc(1000)), /BZ2 output exceeds 1000 bytes/);
   const ok = Buffer.alloc(8000);
   assert.equal(bz2Decompress(bomb, ok), 8000);
+});
+
+test('damaged files of both layouts: only InputError escapes, rows = records.kept, every row sane', async () => {
+  const good = await readFile(
+    Buffer.concat([layout2Header(), block([flow(0), flow(1), flow(2)]), block([flow(3)])]),
+  );
+  const seeds = [
+    readFileSync(good.path),
+    Buffer.concat([
+      layout2Header(3),
+      blockBytes({ numRecords: 2, type: 3, flags: 0, data: literalLz4(Buffer.concat([flow(4), flow(5)])) }),
+    ]),
+    Buffer.concat([
+      layout2Header(1),
+      blockBytes({ numRecords: 2, type: 3, flags: 0, data: literalLzo(Buffer.concat([flow(6), flow(7)])) }),
+    ]),
+    layout1File(good.batches, { perBlock: 2 }),
+  ];
+  let seed = 777;
+  const rnd = (m: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % m;
+  const deadline = Date.now() + 15_000;
+  let runs = 0;
+  for (let k = 0; k < 600 && Date.now() < deadline; k++, runs++) {
+    const input = Buffer.from(seeds[k % seeds.length]);
+    // Damage past the magic (a file without it is not read as nfcapd at all).
+    for (let j = 1 + rnd(6); j > 0; j--) {
+      const at = 4 + rnd(input.length - 4);
+      input[at] = [0, 0xff, rnd(256), input[at] ^ (1 << rnd(8))][rnd(4)];
+    }
+    const cut = k % 5 === 0 ? input.subarray(0, 4 + rnd(input.length - 4)) : input;
+    const path = join(dir, 'damaged');
+    writeFileSync(path, cut);
+    const d = new Diagnostics(5);
+    let got = 0;
+    try {
+      for await (const b of readNfcapd(path, { diagnostics: d, batchSize: 2 })) {
+        got += b.length;
+        for (let i = 0; i < b.length; i++) {
+          assert.ok(b.ipVersion[i] === 4 || b.ipVersion[i] === 6);
+          for (const v of [
+            b.packets[i],
+            b.bytes[i],
+            b.revPackets[i],
+            b.revBytes[i],
+            b.firstMs[i],
+            b.lastMs[i],
+          ])
+            assert.ok(Number.isFinite(v) && v >= 0, `counter ${v}`);
+        }
+      }
+    } catch (e) {
+      assert.ok(e instanceof InputError, `input ${k}: ${String(e)}`);
+    }
+    assert.equal(got, d.get('records.kept'), `input ${k}: ${d.summary()}`);
+  }
+  assert.ok(runs >= 100, `${runs} damaged files read`);
 });
