@@ -12,6 +12,7 @@
  * Exporter, sampler and statistics records are counted and passed over.
  */
 import type { Diagnostics } from '../flow/diagnostics.js';
+import { MAX_DATE_MS } from '../flow/plausible-time.js';
 import { FlowBatch, ipText } from '../flow/record.js';
 
 export const V3_RECORD = 11;
@@ -209,10 +210,14 @@ export class NfcapdRecordDecoder {
     }
     if (generic < 0) return 'no EXgenericFlow element (times, ports, counters)';
     if (v4 < 0 && v6 < 0) return 'no address element (EXipv4Flow or EXipv6Flow)';
+    const first = u64(buf, generic);
+    const last = u64(buf, generic + 8);
+    // A time no Date can hold breaks every time query in the store: the record is not a flow.
+    if (first > MAX_DATE_MS || last > MAX_DATE_MS) return `time ${first} / ${last} ms is beyond any date`;
     const i = this.row();
     const b = this.batch;
-    b.firstMs[i] = u64(buf, generic);
-    b.lastMs[i] = u64(buf, generic + 8);
+    b.firstMs[i] = first;
+    b.lastMs[i] = last;
     b.packets[i] = u64(buf, generic + 24);
     b.bytes[i] = u64(buf, generic + 32);
     b.srcPort[i] = buf.readUInt16LE(generic + 40);

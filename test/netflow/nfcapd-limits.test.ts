@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diagnostics, InputError, formatProblem } from '../../src/flow/diagnostics.js';
 import { ingestFile } from '../../src/flow/ingest.js';
+import { MAX_DATE_MS } from '../../src/flow/plausible-time.js';
 import type { FlowBatch } from '../../src/flow/record.js';
 import { ipText } from '../../src/flow/record.js';
 import { bz2Decompress } from '../../src/netflow/nfcapd-bz2.js';
@@ -93,6 +94,17 @@ test('an element overrunning its record skips that record only', async () => {
   assert.equal(rows(batches), 2);
   assert.equal(d.get('problem.bad-record'), 1);
   assert.match(d.problems[0].message, /record 1 \(type 11\): element 1 claims 200 bytes/);
+});
+
+test('a time beyond any date makes the record bad, not a flow', async () => {
+  const bad = flow(1);
+  bad.writeBigUInt64LE(0xffffffffffffffffn, 12 + 4);
+  const { batches, d } = await readFile(Buffer.concat([layout2Header(), block([flow(0), bad])]));
+  assert.equal(rows(batches), 1);
+  assert.match(
+    d.problems[0].message,
+    /record 1 \(type 11\): time 18446744073709552000 \/ \d+ ms is beyond any date/,
+  );
 });
 
 test('a block that says more records than it holds is named; its records are kept', async () => {
@@ -269,6 +281,7 @@ test('damaged files of both layouts: only InputError escapes, rows = records.kep
             b.lastMs[i],
           ])
             assert.ok(Number.isFinite(v) && v >= 0, `counter ${v}`);
+          assert.ok(b.firstMs[i] <= MAX_DATE_MS && b.lastMs[i] <= MAX_DATE_MS, 'times a Date can hold');
         }
       }
     } catch (e) {
