@@ -270,9 +270,9 @@ function appendixFlows(buf: Buffer, len: number, numRecords: number): number | u
 const NAME_TIME = /^nfcapd\.(\d{12}(?:\d{2})?)$/;
 
 /**
- * The nfdump files under `dir` (any depth, as nfcapd -S lays them out), in time order: by the
- * time in the name, then by path. Files being written (`nfcapd.current.*`) and files whose bytes are
- * not an nfdump file are left out and returned as `skipped`.
+ * The nfdump files under `dir` (up to 8 levels deep; nfcapd -S nests 4), in time order: by the
+ * time in the name, then by path. Files being written (`nfcapd.current.*`), files whose bytes are
+ * not an nfdump file, symbolic links and other non-files are left out and returned as `skipped`.
  */
 export async function nfcapdFilesIn(dir: string): Promise<{ files: string[]; skipped: string[] }> {
   const found: { path: string; time: string }[] = [];
@@ -283,7 +283,8 @@ export async function nfcapdFilesIn(dir: string): Promise<{ files: string[]; ski
     for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p, depth + 1);
-      else if (!e.isFile()) continue;
+      // Symbolic links and devices are not followed (no loops, nothing outside the tree): named.
+      else if (!e.isFile()) skipped.push(p);
       else if (e.name.startsWith('nfcapd.current')) skipped.push(p);
       else if (!(await isNfcapdFile(p))) skipped.push(p);
       else found.push({ path: p, time: NAME_TIME.exec(e.name)?.[1].padEnd(14, '0') ?? '' });

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diagnostics, formatProblem } from '../../src/flow/diagnostics.js';
@@ -268,12 +268,17 @@ test('ingest: sniffed, stored, and a directory of nfcapd files read in time orde
   writeFileSync(join(dir, '2026', 'nfcapd.202612061000'), readFileSync(files.get('BZ2 (-j)')!));
   writeFileSync(join(dir, 'nfcapd.current.4242'), src);
   writeFileSync(join(dir, 'README'), 'not a flow file\n');
+  symlinkSync(files.get('uncompressed')!, join(dir, 'link'));
   const { files: list, skipped } = await nfcapdFilesIn(dir);
   assert.deepEqual(
     list.map((f) => f.slice(dir.length + 1)),
     ['nfcapd.202612060955', '2026/nfcapd.202612061000', '2026/12/nfcapd.202612061005'],
   );
-  assert.deepEqual(skipped.map((f) => f.slice(dir.length + 1)).sort(), ['README', 'nfcapd.current.4242']);
+  assert.deepEqual(skipped.map((f) => f.slice(dir.length + 1)).sort(), [
+    'README',
+    'link',
+    'nfcapd.current.4242',
+  ]);
 
   const db = join(work, 'ingest.duckdb');
   const r = spawnSync(
@@ -288,7 +293,7 @@ test('ingest: sniffed, stored, and a directory of nfcapd files read in time orde
   const lines = r.stdout.trim().split('\n');
   assert.equal(
     lines[0],
-    `${dir}: 3 nfcapd files in time order (2 other files left out, e.g. ${join(dir, 'README')})`,
+    `${dir}: 3 nfcapd files in time order (3 other files left out, e.g. ${join(dir, 'README')})`,
   );
   // softflowd -r stamps flows of some captures with its 1970 uptime clock: the one problem named.
   const expected = list.map((f) => `${f}: nfcapd, ${nfdumpFlows(f).length} flows stored, 1 problems (`);
