@@ -44,11 +44,14 @@ export function lzo1xDecompress(src: Uint8Array, dst: Uint8Array): number {
     }
     return n + base + src[ip++];
   };
-  // Copies byte by byte: a match may overlap its own output (distance < length).
+  // A match may overlap its own output (distance < length): those, and short ones, byte by byte.
   const match = (len: number) => {
     if (mPos < 0 || mPos >= op) throw new RangeError(`LZO match distance beyond the output at ${ip}`);
     room(len);
-    for (let k = 0; k < len; k++) dst[op++] = dst[mPos++];
+    if (len >= 32 && op - mPos >= len) {
+      dst.copyWithin(op, mPos, mPos + len);
+      op += len;
+    } else for (let k = 0; k < len; k++) dst[op++] = dst[mPos++];
   };
 
   const next = () => {
