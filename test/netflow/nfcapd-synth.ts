@@ -100,9 +100,10 @@ function ipv4Host(b: Uint8Array, off: number, out: Buffer, at: number): void {
 }
 
 /**
- * An nfdump 1.6 (layout 1) file of the batch's flows: one extension map for IPv4 flows (4-byte
- * reverse counters, IPv4 router address) and one for IPv6 flows (8-byte reverse counters, IPv6
- * router address), 64-bit in-counters on every other record, in blocks of `perBlock` records.
+ * An nfdump 1.6 (layout 1) file of the batch's flows: one extension map for IPv4 flows (2-byte
+ * interfaces, 4-byte AS, masks, IPv4 next hop, 4-byte reverse counters, IPv4 router address) and one
+ * for IPv6 flows (4-byte interfaces, 2-byte AS, IPv6 next hop, 8-byte reverse counters, IPv6 router
+ * address), 64-bit in-counters on every other record, in blocks of `perBlock` records.
  */
 export function layout1File(
   batches: FlowBatch[],
@@ -119,18 +120,20 @@ export function layout1File(
     ids.forEach((x, k) => m.writeUInt16LE(x, 8 + 2 * k));
     return m;
   };
-  const maps = [map(1, [14, 16, 23], 12), map(2, [15, 17, 24], 32)];
+  // Interfaces, AS numbers, masks and next hops before the reverse counters: a reader that sizes any
+  // of them wrong reads wrong reverse counters and router addresses (filled with 0x5a below).
+  const maps = [map(1, [4, 7, 8, 9, 14, 16, 23], 32), map(2, [5, 6, 10, 15, 17, 24], 60)];
   let flows = 0;
   let n = 0;
   for (const b of batches) {
     for (let i = 0; i < b.length; i++, n++) {
       const v6 = b.ipVersion[i] === 6;
       const wide = n % 2 === 1;
-      const size = 32 + (v6 ? 32 : 8) + (wide ? 16 : 8) + (v6 ? 8 + 8 + 16 : 4 + 4 + 4);
+      const size = 32 + (v6 ? 32 : 8) + (wide ? 16 : 8) + (v6 ? 28 + 8 + 8 + 16 : 20 + 4 + 4 + 4);
       const r = Buffer.alloc(size);
       r.writeUInt16LE(10, 0);
       r.writeUInt16LE(size, 2);
-      r.writeUInt16LE((v6 ? 1 | 32 : 0) | (wide ? 2 | 4 : 0), 4);
+      r.writeUInt16LE((v6 ? 1 | 8 | 32 : 0) | (wide ? 2 | 4 : 0), 4);
       r.writeUInt16LE(v6 ? 2 : 1, 6);
       r.writeUInt16LE(b.firstMs[i] % 1000, 8);
       r.writeUInt16LE(b.lastMs[i] % 1000, 10);
@@ -160,6 +163,8 @@ export function layout1File(
           q += 4;
         }
       }
+      r.fill(0x5a, q, q + (v6 ? 28 : 20));
+      q += v6 ? 28 : 20;
       if (v6) {
         r.writeBigUInt64LE(BigInt(b.revPackets[i]), q);
         r.writeBigUInt64LE(BigInt(b.revBytes[i]), q + 8);
