@@ -31,7 +31,7 @@ export function register(program: Command): void {
   program
     .command('ingest')
     .description(
-      'read captures, NetFlow/IPFIX export files, nfdump CSV or Zeek conn.log into the store (format detected from the bytes)',
+      'read captures, NetFlow/IPFIX export files, nfcapd files, nfdump CSV or Zeek conn.log into the store (format detected from the bytes)',
     )
     .argument('<path...>', 'input files, or directories of nfcapd files (read in time order)')
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
