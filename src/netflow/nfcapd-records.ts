@@ -73,6 +73,7 @@ export class NfcapdRecordDecoder {
   private blockFlows = 0;
   private sampled = 0;
   private meta = 0;
+  private legacy = 0;
   private other = 0;
 
   constructor(
@@ -109,9 +110,10 @@ export class NfcapdRecordDecoder {
       if (type === V3_RECORD) bad = this.v3Record(buf, p, size, at);
       else if (type === V1_COMMON_RECORD) bad = this.v1Record(buf, p, size, at);
       else if (type === V1_EXTENSION_MAP) bad = this.v1Map(buf, p, size);
-      // Exporter info/statistics and sampler records (7, 8, 9, 15, ...), and others nfdump skips too.
-      else if (type >= 7 && type <= 9) this.meta++;
-      else if (type === 15) this.meta++;
+      // Exporter info/statistics and sampler records (7, 8, 9, 15), passed over as nfdump -r does.
+      else if ((type >= 7 && type <= 9) || type === 15) this.meta++;
+      // nfdump 1.5's common record (1) and legacy records (5, 6): nfdump 1.7 skips them as well.
+      else if (type === 1 || type === 5 || type === 6) this.legacy++;
       else this.other++;
       if (bad) {
         this.badRecord(at, p, `record ${k} (type ${type}): ${bad}`);
@@ -142,8 +144,9 @@ export class NfcapdRecordDecoder {
     this.blockFlows = 0;
     if (this.sampled) d.add('records.sampled', this.sampled);
     if (this.meta) d.add('records.exporter-info', this.meta);
+    if (this.legacy) d.add('records.legacy', this.legacy);
     if (this.other) d.add('records.other', this.other);
-    this.sampled = this.meta = this.other = 0;
+    this.sampled = this.meta = this.legacy = this.other = 0;
   }
 
   private badRecord(at: BlockPlace, p: number, message: string): void {

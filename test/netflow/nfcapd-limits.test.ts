@@ -107,6 +107,27 @@ test('a time beyond any date makes the record bad, not a flow', async () => {
   );
 });
 
+test('legacy, exporter and unknown records are counted and passed over; flows around them read', async () => {
+  const rec = (type: number, size: number) => {
+    const r = Buffer.alloc(size);
+    r.writeUInt16LE(type, 0);
+    r.writeUInt16LE(size, 2);
+    return r;
+  };
+  const { batches, d } = await readFile(
+    Buffer.concat([
+      layout2Header(),
+      block([rec(7, 32), flow(0), rec(1, 40), flow(1), rec(99, 8), rec(15, 24)]),
+    ]),
+  );
+  assert.equal(rows(batches), 2);
+  assert.equal(d.get('problems'), 0, d.summary());
+  assert.deepEqual(
+    ['records.exporter-info', 'records.legacy', 'records.other', 'records.kept'].map((k) => d.get(k)),
+    [2, 1, 1, 2],
+  );
+});
+
 test('a block that says more records than it holds is named; its records are kept', async () => {
   const { batches, d } = await readFile(Buffer.concat([layout2Header(), block([flow(0), flow(1)], 5)]));
   assert.equal(rows(batches), 2);
