@@ -207,6 +207,27 @@ for (const compression of ['none', 'lzo', 'lz4'] as const) {
   });
 }
 
+test('nfcapd -s 4 (its default sampling rate): counters scaled as nfdump prints them, records marked sampled', async (t) => {
+  if (missing.length) return t.skip(`${missing.join(', ')} not installed`);
+  const dir = join(work, 'sampled');
+  mkdirSync(dir);
+  const port = await freeUdpPort();
+  const nf = await startNfcapd(dir, port, ['-s', '4']);
+  const sfd = spawn('softflowd', ['-r', captureFixtures()[0], '-n', `127.0.0.1:${port}`, '-v', '9'], {
+    stdio: 'ignore',
+  });
+  assert.equal(await exited(sfd), 0);
+  await sleep(300);
+  const file = await stopNfcapd(nf, dir);
+  const { batches, d } = await read(file);
+  const theirs = nfdumpFlows(file);
+  assert.ok(theirs.length > 0);
+  assert.deepEqual(differences(peerFlows(batches), theirs), []);
+  assert.equal(d.get('records.sampled'), theirs.length, 'every record carries the sampled flag');
+  for (const f of peerFlows(batches)) assert.equal(f.packets % 4, 0, 'packets multiplied by 4');
+  for (const b of batches) assert.ok(b.samplingRate.subarray(0, b.length).every((r) => r === 1));
+});
+
 test('a file cut inside its last block: earlier blocks read, the cut block counted, not fatal', async (t) => {
   if (missing.length) return t.skip(`${missing.join(', ')} not installed`);
   for (const name of ['uncompressed', 'LZ4 (-y)']) {
