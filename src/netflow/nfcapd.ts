@@ -280,7 +280,15 @@ export async function nfcapdFilesIn(dir: string): Promise<{ files: string[]; ski
   const walk = async (d: string, depth: number) => {
     // nfcapd -S nests at most year/month/day/hour; a deeper tree is not an nfcapd directory.
     if (depth > 8) return;
-    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      // An unreadable subdirectory (permissions) is named as left out; the rest is still read.
+      skipped.push(d);
+      return;
+    }
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p, depth + 1);
       // Symbolic links and devices are not followed (no loops, nothing outside the tree): named.
@@ -299,7 +307,9 @@ export async function nfcapdFilesIn(dir: string): Promise<{ files: string[]; ski
 }
 
 async function isNfcapdFile(path: string): Promise<boolean> {
-  const fh = await open(path, 'r');
+  // A file that cannot be opened is not read here; `skipped` names it.
+  const fh = await open(path, 'r').catch(() => undefined);
+  if (!fh) return false;
   try {
     const head = Buffer.alloc(4);
     const { bytesRead } = await fh.read(head, 0, 4, 0);
