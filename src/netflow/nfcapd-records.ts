@@ -96,8 +96,8 @@ export class NfcapdRecordDecoder {
     let k = 0;
     for (; k < numRecords; k++) {
       if (p + 4 > len) break;
-      const type = buf.readUInt16LE(p);
-      const size = buf.readUInt16LE(p + 2);
+      const type = u16(buf, p);
+      const size = u16(buf, p + 2);
       if (size < 4 || p + size > len) {
         this.badRecord(
           at,
@@ -172,7 +172,7 @@ export class NfcapdRecordDecoder {
   private exporter(buf: Buffer, off: number, v6: boolean): number {
     // Flows come in runs from one exporter: compare with the last one before making any text.
     if (!v6) {
-      const key = buf.readUInt32LE(off);
+      const key = u32(buf, off);
       if (key === this.lastV4) return this.lastExporterIdx;
       this.lastV4 = key;
       this.lastV6 = '';
@@ -200,8 +200,8 @@ export class NfcapdRecordDecoder {
     let recv6 = -1;
     for (let e = p + 12; e < end;) {
       if (e + 4 > end) return `element header cut short at byte ${e - p}`;
-      const id = buf.readUInt16LE(e);
-      const elen = buf.readUInt16LE(e + 2);
+      const id = u16(buf, e);
+      const elen = u16(buf, e + 2);
       if (elen < 4 || e + elen > end) return `element ${id} claims ${elen} bytes, ${end - e} left`;
       if (id === 1 && elen >= 52) generic = e + 4;
       else if (id === 2 && elen >= 12) v4 = e + 4;
@@ -223,8 +223,8 @@ export class NfcapdRecordDecoder {
     b.lastMs[i] = last;
     b.packets[i] = u64(buf, generic + 24);
     b.bytes[i] = u64(buf, generic + 32);
-    b.srcPort[i] = buf.readUInt16LE(generic + 40);
-    b.dstPort[i] = buf.readUInt16LE(generic + 42);
+    b.srcPort[i] = u16(buf, generic + 40);
+    b.dstPort[i] = u16(buf, generic + 42);
     b.proto[i] = buf[generic + 44];
     b.tcpFlags[i] = buf[generic + 45];
     if (v4 >= 0) {
@@ -251,10 +251,10 @@ export class NfcapdRecordDecoder {
 
   private v1Map(buf: Buffer, p: number, size: number): string {
     if (size < 12) return `extension map of ${size} bytes is too short`;
-    const id = buf.readUInt16LE(p + 4);
+    const id = u16(buf, p + 4);
     const ids: number[] = [];
     for (let q = p + 8; q + 2 <= p + size; q += 2) {
-      const ex = buf.readUInt16LE(q);
+      const ex = u16(buf, q);
       if (ex === 0) break;
       if (ex >= V1_EXTENSION_SIZE.length) return `extension map ${id} names unknown extension ${ex}`;
       ids.push(ex);
@@ -265,9 +265,10 @@ export class NfcapdRecordDecoder {
   }
 
   private v1Record(buf: Buffer, p: number, size: number, at: BlockPlace): string {
-    const flags = buf.readUInt16LE(p + 4);
-    const map = this.maps.get(buf.readUInt16LE(p + 6));
-    if (!map) return `extension map ${buf.readUInt16LE(p + 6)} not defined before the record`;
+    if (size < 32) return `common record of ${size} bytes is shorter than its 32-byte header`;
+    const flags = u16(buf, p + 4);
+    const map = this.maps.get(u16(buf, p + 6));
+    if (!map) return `extension map ${u16(buf, p + 6)} not defined before the record`;
     const end = p + size;
     let q = p + 32;
     const v6 = (flags & V1_FLAG_IPV6) !== 0;
@@ -275,12 +276,12 @@ export class NfcapdRecordDecoder {
     if (q + fixed > end) return `record of ${size} bytes is too short for its addresses and counters`;
     const i = this.row();
     const b = this.batch;
-    b.firstMs[i] = buf.readUInt32LE(p + 12) * 1000 + buf.readUInt16LE(p + 8);
-    b.lastMs[i] = buf.readUInt32LE(p + 16) * 1000 + buf.readUInt16LE(p + 10);
+    b.firstMs[i] = u32(buf, p + 12) * 1000 + u16(buf, p + 8);
+    b.lastMs[i] = u32(buf, p + 16) * 1000 + u16(buf, p + 10);
     b.tcpFlags[i] = buf[p + 21];
     b.proto[i] = buf[p + 22];
-    b.srcPort[i] = buf.readUInt16LE(p + 24);
-    b.dstPort[i] = buf.readUInt16LE(p + 26);
+    b.srcPort[i] = u16(buf, p + 24);
+    b.dstPort[i] = u16(buf, p + 26);
     if (v6) {
       b.ipVersion[i] = 6;
       copyIpv6(buf, q, b.src, i * 16);
@@ -293,10 +294,10 @@ export class NfcapdRecordDecoder {
       q += 8;
     }
     const pkg64 = (flags & V1_FLAG_PKG_64) !== 0;
-    b.packets[i] = pkg64 ? u64(buf, q) : buf.readUInt32LE(q);
+    b.packets[i] = pkg64 ? u64(buf, q) : u32(buf, q);
     q += pkg64 ? 8 : 4;
     const bytes64 = (flags & V1_FLAG_BYTES_64) !== 0;
-    b.bytes[i] = bytes64 ? u64(buf, q) : buf.readUInt32LE(q);
+    b.bytes[i] = bytes64 ? u64(buf, q) : u32(buf, q);
     q += bytes64 ? 8 : 4;
     for (let k = 0; k < map.length; k++) {
       const ex = map[k];
@@ -319,9 +320,9 @@ export class NfcapdRecordDecoder {
         b.length--;
         return `extension ${ex} runs past the record's ${size} bytes`;
       }
-      if (ex === EX_OUT_PKG_4) b.revPackets[i] = buf.readUInt32LE(q);
+      if (ex === EX_OUT_PKG_4) b.revPackets[i] = u32(buf, q);
       else if (ex === EX_OUT_PKG_8) b.revPackets[i] = u64(buf, q);
-      else if (ex === EX_OUT_BYTES_4) b.revBytes[i] = buf.readUInt32LE(q);
+      else if (ex === EX_OUT_BYTES_4) b.revBytes[i] = u32(buf, q);
       else if (ex === EX_OUT_BYTES_8) b.revBytes[i] = u64(buf, q);
       else if (ex === EX_ROUTER_IP_V4 || ex === EX_ROUTER_IP_V6)
         b.exporterIdx[i] = this.exporter(buf, q, n === 16);
@@ -335,9 +336,19 @@ export class NfcapdRecordDecoder {
   }
 }
 
+// Byte arithmetic instead of Buffer#readUInt16LE/32LE: no per-call range check, about twice as
+// fast on this loop (every caller has checked the record lies inside the block).
+function u16(b: Buffer, o: number): number {
+  return b[o] | (b[o + 1] << 8);
+}
+
+function u32(b: Buffer, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16)) + b[o + 3] * 16777216;
+}
+
 /** A little-endian u64 as a number (exact below 2^53, which any real counter or time is). */
 function u64(buf: Buffer, off: number): number {
-  return buf.readUInt32LE(off + 4) * 4294967296 + buf.readUInt32LE(off);
+  return u32(buf, off + 4) * 4294967296 + u32(buf, off);
 }
 
 /** A host-order (little-endian) u32 IPv4 address into network byte order. */
