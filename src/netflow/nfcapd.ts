@@ -195,11 +195,12 @@ async function* nfcapdBatches(path: string, opts: FlowSourceOptions): AsyncGener
           `block ${index}: ${len} bytes, more than nfdump's ${MAX_BLOCK_BYTES}-byte block buffer; skipped`,
         );
         d.add('blocks.skipped');
+        d.add('records.skipped', numRecords);
         pos += len;
         index++;
         continue;
       }
-      if (raw.length < len) raw = Buffer.alloc(Math.max(len, raw.length * 2));
+      if (raw.length < len) raw = Buffer.alloc(Math.max(len, Math.min(raw.length * 2, MAX_BLOCK_BYTES)));
       await fh.read(raw, 0, len, pos);
       let data = raw;
       let dataLen = len;
@@ -226,12 +227,20 @@ async function* nfcapdBatches(path: string, opts: FlowSourceOptions): AsyncGener
       d.add('blocks.read');
       if (appendix) {
         statFlows = appendixFlows(data, dataLen, numRecords) ?? statFlows;
-      } else if ((header.layout === 2 && type === 3) || (header.layout === 1 && type === 2)) {
+      } else if (type === 2 || type === 3) {
+        // Record types tell 1.6 records from 1.7 ones, so either block type is read in either layout.
         d.add('records.read', numRecords);
         decoder.decodeBlock(data, dataLen, numRecords, { blockOffset: at, blockIndex: index, dataOffset });
+      } else if (type === 4) {
+        // Array blocks hold no flows nfdump -r prints.
+        d.add('blocks.array');
       } else {
-        // Array blocks (type 4) and blocks of other layouts hold no flows nfdump -r prints.
-        d.add(`blocks.type-${type}`);
+        problem(
+          at,
+          'unknown-block',
+          `block ${index}: type ${type} (flows are in types 2 and 3); its ${numRecords} records skipped`,
+        );
+        d.add('records.skipped', numRecords);
       }
       index++;
       while (ready.length > 0) yield ready.shift()!;

@@ -128,6 +128,16 @@ test('legacy, exporter and unknown records are counted and passed over; flows ar
   );
 });
 
+test('a block of an unknown type is named and skipped; array blocks are counted', async () => {
+  const odd = blockBytes({ numRecords: 1, type: 9, flags: 0, data: flow(1) });
+  const array = blockBytes({ numRecords: 0, type: 4, flags: 0, data: Buffer.alloc(8) });
+  const { path, batches, d } = await readFile(Buffer.concat([layout2Header(), odd, array, block([flow(2)])]));
+  assert.equal(rows(batches), 1);
+  assert.equal(d.get('blocks.array'), 1);
+  assert.equal(d.get('problem.unknown-block'), 1);
+  assert.ok(formatProblem(d.problems[0]).startsWith(`${path}:40: unknown-block: block 0: type 9`));
+});
+
 test('a block that says more records than it holds is named; its records are kept', async () => {
   const { batches, d } = await readFile(Buffer.concat([layout2Header(), block([flow(0), flow(1)], 5)]));
   assert.equal(rows(batches), 2);
