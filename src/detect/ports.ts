@@ -2,7 +2,8 @@
  * Well-known crypto ports. A port alone proves nothing (3333 and 8888 carry plenty else), so a hit
  * gives `port` confidence, label `crypto-port`, and is only reported when nothing stronger fired.
  */
-import type { Detection } from './types.js';
+import { isScanAttempt, scanDetection, type FlowCounters } from './scan.js';
+import type { Detection, FlowView } from './types.js';
 
 export interface PortHint {
   port: number;
@@ -49,27 +50,49 @@ export function portHint(proto: number, port: number): PortHint | undefined {
 }
 
 /**
- * The service port of a flow: the destination port, or the source port when only it is listed
- * and the destination looks ephemeral (a record of the server's direction).
+ * The port hint of a flow, looking at both ports. The end whose port is listed is the server: the
+ * destination as usual, the source in a record of the server's replies (one-way NetFlow) or when a
+ * peer answers from its service port to a random one (discovery on UDP 30303). Both listed: two
+ * peers on service ports. A listed source port facing a destination below 1024 is not taken: that
+ * is a client whose ephemeral port happens to be listed, calling a system service (443, 53).
  */
 export function matchPort(proto: number, srcPort: number, dstPort: number): Detection | null {
-  let h = portHint(proto, dstPort);
-  let side = 'destination';
-  if (!h && dstPort > srcPort) {
-    h = portHint(proto, srcPort);
-    side = 'source';
-  }
+  const d = portHint(proto, dstPort);
+  const s = dstPort < 1024 ? undefined : portHint(proto, srcPort);
+  const h = d ?? s;
   if (!h) return null;
+  const server = d && s ? 'both' : d ? 'destination' : 'source';
+  const detail =
+    server === 'both'
+      ? `both ports (${srcPort}, ${dstPort}) are well-known ${h.service} ports: peers on service ports`
+      : server === 'destination'
+        ? `destination port ${h.port} is a well-known ${h.service} port: the destination is the server, the source its client`
+        : `source port ${h.port} is a well-known ${h.service} port: the source is the server, the destination its client`;
   return {
     label: 'crypto-port',
     coin: h.coin,
     confidence: 'port',
-    evidence: {
-      rule: 'port.well-known',
-      detail: `${side} port ${h.port} is a well-known ${h.service} port`,
-      port: h.port,
-      service: h.service,
-    },
+    evidence: { rule: 'port.well-known', detail, port: h.port, service: h.service, server },
     artifacts: [],
   };
+}
+
+/** HTTP request methods and the status line, as the first bytes of a direction. */
+const HTTP_START = /^(GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH|CONNECT) [!-~]|^HTTP\/1\.[01] \d/;
+
+function startsHttp(b: Buffer | null): boolean {
+  return !!b && b.length >= 8 && HTTP_START.test(b.toString('latin1', 0, 16));
+}
+
+/**
+ * What a flow gets when no payload or infrastructure rule fired: the port hint; a `scan` instead
+ * when the flow was an attempt without data; nothing when its payload is HTTP (a web server on
+ * 8888 is not a pool: getwork over HTTP was already tried by its own rule).
+ */
+export function portFallback(flow: FlowView, c: FlowCounters): Detection | null {
+  const hint = matchPort(flow.proto, flow.srcPort, flow.dstPort);
+  if (!hint) return null;
+  if (isScanAttempt(flow, c)) return scanDetection(hint, c);
+  if (flow.proto === 6 && (startsHttp(flow.payloadFwd) || startsHttp(flow.payloadRev))) return null;
+  return hint;
 }

@@ -4,11 +4,13 @@
  */
 import type { FlowBatch, FlowRecord } from '../flow/record.js';
 import { bitcoinP2p } from './bitcoin-p2p.js';
+import { ethereumP2p } from './ethereum.js';
 import { httpRpc } from './http-rpc.js';
 import type { InfraEntry, InfrastructureList } from './infrastructure.js';
 import { moneroLevin } from './monero-levin.js';
 import { makePoolNameMatcher } from './pool-names.js';
-import { matchPort } from './ports.js';
+import { portFallback } from './ports.js';
+import type { FlowCounters } from './scan.js';
 import { stratum } from './stratum.js';
 import type { Detection, FlowView, PayloadMatcher } from './types.js';
 
@@ -16,7 +18,13 @@ import type { Detection, FlowView, PayloadMatcher } from './types.js';
 export const DETECTOR_VERSION = 'coinradar-detect/2';
 
 /** Matchers that need nothing but the flow. */
-export const PAYLOAD_MATCHERS: readonly PayloadMatcher[] = [bitcoinP2p, moneroLevin, stratum, httpRpc];
+export const PAYLOAD_MATCHERS: readonly PayloadMatcher[] = [
+  bitcoinP2p,
+  moneroLevin,
+  ethereumP2p,
+  stratum,
+  httpRpc,
+];
 
 export interface Detector {
   readonly matchers: readonly PayloadMatcher[];
@@ -73,7 +81,7 @@ export function detectFlow(d: Detector, f: FlowRecord): Detection[] {
     }
   }
   if (out.length === 0) {
-    const p = matchPort(f.proto, f.srcPort, f.dstPort);
+    const p = portFallback(f, f);
     if (p) out.push(p);
   }
   return out;
@@ -83,8 +91,13 @@ export function detectFlow(d: Detector, f: FlowRecord): Detection[] {
  * One row of a batch as a FlowView, reused from row to row. The segment times are cut out of the
  * batch's column only when a matcher reads them (Stratum, on JSON payloads).
  */
-class BatchRowView implements FlowView {
+class BatchRowView implements FlowView, FlowCounters {
   proto = 0;
+  tcpFlags = 0;
+  packets = 0;
+  bytes = 0;
+  revPackets = 0;
+  revBytes = 0;
   srcPort = 0;
   dstPort = 0;
   payloadFwd: Buffer | null = null;
@@ -132,7 +145,12 @@ export function detectBatch(
       }
     }
     if (out.length === 0) {
-      const p = matchPort(view.proto, view.srcPort, view.dstPort);
+      view.tcpFlags = b.tcpFlags[i];
+      view.packets = b.packets[i];
+      view.bytes = b.bytes[i];
+      view.revPackets = b.revPackets[i];
+      view.revBytes = b.revBytes[i];
+      const p = portFallback(view, view);
       if (p) out.push(p);
     }
     for (const x of out) {

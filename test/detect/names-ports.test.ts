@@ -13,6 +13,7 @@ import { createDetector, detectFlow } from '../../src/detect/registry.js';
 import { parseClientHelloSni } from '../../src/detect/tls-sni.js';
 import { parseDnsQuestion } from '../../src/detect/dns.js';
 import { matchPort } from '../../src/detect/ports.js';
+import { flowRecord } from './flow-record.js';
 import { haveTshark, tsharkFlows } from './tshark-flows.js';
 
 const skip = haveTshark() ? false : 'tshark not installed';
@@ -102,27 +103,7 @@ test('port hints: destination port, or a listed source port facing an ephemeral 
   // A payload detection on the flow suppresses the port hint.
   const detector = createDetector(null);
   const stratumLine = Buffer.from('{"id":1,"method":"mining.subscribe","params":["cgminer/4.10.0"]}\n');
-  const base = {
-    firstMs: 0,
-    lastMs: 0,
-    ipVersion: 4 as const,
-    src: '10.0.0.1',
-    dst: '10.0.0.2',
-    srcPort: 40000,
-    dstPort: 3333,
-    proto: 6,
-    packets: 1,
-    bytes: 100,
-    revPackets: 0,
-    revBytes: 0,
-    tcpFlags: 0,
-    samplingRate: 1,
-    exporter: '',
-    observationDomain: 0,
-    source: '',
-    position: 0,
-    payloadRev: null,
-  };
+  const base = flowRecord({ packets: 1, bytes: 100, source: '' });
   assert.deepEqual(
     detectFlow(detector, { ...base, payloadFwd: stratumLine }).map((x) => x.label),
     ['stratum'],
