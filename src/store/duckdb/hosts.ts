@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DuckDBValue } from '@duckdb/node-api';
+import { SCAN_ATTEMPT_SQL } from '../../detect/scan.js';
 import { CONFIDENCE_RANK, type Confidence } from '../../detect/types.js';
 import type { DuckDbDatabase } from './database.js';
 import { addressList, flowTable, internalSide, scopeConditions, type SeriesScope } from './series.js';
@@ -89,7 +90,8 @@ export async function hostProfiles(db: DuckDbDatabase, q: HostProfileQuery): Pro
   const side = internalSide(q.scope, p);
   const labels =
     q.labels && q.labels.length ? ` AND d.label IN (${q.labels.map((l) => p(l)).join(', ')})` : '';
-  const byPort = (q.minConfidence ?? 'port') === 'port' ? 'TRUE' : 'FALSE';
+  // Port-level activity leaves out attempts without data: a scanned host is not a miner.
+  const byPort = (q.minConfidence ?? 'port') === 'port' ? `NOT ${SCAN_ATTEMPT_SQL}` : 'FALSE';
   const sql = SQL.replace('/*SIDE*/', side)
     .replace('/*FLOWS*/', flowTable(q.scope))
     .replace('/*BY_PORT*/', byPort)
