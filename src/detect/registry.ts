@@ -12,10 +12,12 @@ import { makePoolNameMatcher } from './pool-names.js';
 import { portFallback } from './ports.js';
 import type { FlowCounters } from './scan.js';
 import { stratum } from './stratum.js';
+import { resolveFlowCoin } from './coin-rule.js';
+import type { ConnectionMemory } from './connections.js';
 import type { Detection, FlowView, PayloadMatcher } from './types.js';
 
 /** Bumped when a rule changes what it reports; stored with every detection. */
-export const DETECTOR_VERSION = 'coinradar-detect/2';
+export const DETECTOR_VERSION = 'coinradar-detect/3';
 
 /** Matchers that need nothing but the flow. */
 export const PAYLOAD_MATCHERS: readonly PayloadMatcher[] = [
@@ -84,6 +86,7 @@ export function detectFlow(d: Detector, f: FlowRecord): Detection[] {
     const p = portFallback(f, f);
     if (p) out.push(p);
   }
+  resolveFlowCoin(out);
   return out;
 }
 
@@ -116,13 +119,15 @@ class BatchRowView implements FlowView, FlowCounters {
 }
 
 /**
- * Detections of every row of a batch, as (row, detection) pairs. No object per flow unless the
- * flow has payload or something matched.
+ * Detections of every row of a batch, as (row, detection) pairs, each flow's coin settled by the
+ * coin rule (coin-rule.ts), with what earlier flows of its connection said when `connections` is
+ * given. No object per flow unless the flow has payload or something matched.
  */
 export function detectBatch(
   d: Detector,
   b: FlowBatch,
   onDetection: (row: number, det: Detection) => void,
+  connections?: ConnectionMemory,
 ): number {
   let n = 0;
   const view = new BatchRowView(b);
@@ -153,6 +158,9 @@ export function detectBatch(
       const p = portFallback(view, view);
       if (p) out.push(p);
     }
+    if (out.length === 0) continue;
+    if (connections) for (const x of out) connections.apply(b, i, x);
+    resolveFlowCoin(out);
     for (const x of out) {
       onDetection(i, x);
       n++;
