@@ -75,6 +75,13 @@ export function claimsOf(d: Detection): CoinClaim[] {
  */
 export function resolveFlowCoin(dets: Detection[]): void {
   if (dets.length === 0) return;
+  // Most flows have one detection that lists no claims: its own coin stands, nothing to allocate.
+  if (dets.length === 1 && !Array.isArray(dets[0].evidence.coinClaims)) {
+    const d = dets[0];
+    if (d.coin && d.confidence !== 'behaviour' && typeof d.evidence.coinFrom !== 'string')
+      d.evidence.coinFrom = defaultFrom(d);
+    return;
+  }
   const sources: (CoinClaim & { by: string })[] = [];
   for (const d of dets)
     for (const c of claimsOf(d))
@@ -86,6 +93,7 @@ export function resolveFlowCoin(dets: Detection[]): void {
     d.coin = best.coin;
     d.evidence.coinFrom = best.from;
     delete d.evidence.coinClaims;
-    if (sources.length > 1) d.evidence.coinSources = sources.map((c) => ({ ...c }));
+    // One list shared by the flow's detections (stored as JSON, each row gets its own copy).
+    if (sources.length > 1) d.evidence.coinSources = sources;
   }
 }

@@ -154,6 +154,16 @@ interface DiscoveryCount {
   types: string[];
 }
 
+const NONE: DiscoveryCount = { v4: 0, v5: 0, types: [] };
+
+/** Whether a direction could hold discovery packets: a discv4 head, or discv5 ids to try. */
+function maybeDiscovery(b: Buffer | null, nodeIds: readonly Uint8Array[]): boolean {
+  if (!b || b.length < DISCV5_MIN) return false;
+  return (
+    nodeIds.length > 0 || (b.length > DISCV4_HEAD && b[96] <= 1 && b[97] >= 1 && b[97] <= 6 && b[98] >= 0xc0)
+  );
+}
+
 function discoveryPackets(
   buf: Buffer | null,
   times: Buffer | null | undefined,
@@ -161,10 +171,7 @@ function discoveryPackets(
 ): DiscoveryCount {
   const out: DiscoveryCount = { v4: 0, v5: 0, types: [] };
   const b = scanWindow(buf);
-  if (!b || b.length < DISCV5_MIN) return out;
-  // Cheap look before any hashing: most UDP payloads fail here.
-  const v4Shape = b.length > DISCV4_HEAD && b[96] <= 1 && b[97] >= 1 && b[97] <= 6 && b[98] >= 0xc0;
-  if (!v4Shape && nodeIds.length === 0) return out;
+  if (!b) return out;
   const starts = boundaries(times);
   let off = 0;
   for (let n = 0; n < MAX_DATAGRAMS && off < b.length; n++) {
@@ -182,9 +189,15 @@ function discoveryPackets(
   return out;
 }
 
+/** Whether a direction could start with a handshake message (before anything costs more). */
+function maybeRlpx(b: Buffer | null): boolean {
+  return !!b && b.length >= 67 && (b[2] === 0x04 || b[0] === 0x04);
+}
+
 function rlpxDetection(flow: FlowView): Detection | null {
-  const fwd = rlpxHandshake(flow.payloadFwd, flow.payloadTimesFwd);
-  const rev = rlpxHandshake(flow.payloadRev, flow.payloadTimesRev);
+  // Segment times are read (a batch cuts them out of its column) only for likely directions.
+  const fwd = maybeRlpx(flow.payloadFwd) ? rlpxHandshake(flow.payloadFwd, flow.payloadTimesFwd) : null;
+  const rev = maybeRlpx(flow.payloadRev) ? rlpxHandshake(flow.payloadRev, flow.payloadTimesRev) : null;
   if (!fwd && !rev) return null;
   const format = (fwd ?? rev)!.format;
   const parts: string[] = [];
@@ -207,8 +220,13 @@ function rlpxDetection(flow: FlowView): Detection | null {
 }
 
 function discoveryDetection(flow: FlowView, nodeIds: readonly Uint8Array[]): Detection | null {
-  const fwd = discoveryPackets(flow.payloadFwd, flow.payloadTimesFwd, nodeIds);
-  const rev = discoveryPackets(flow.payloadRev, flow.payloadTimesRev, nodeIds);
+  // Cheap look before any hashing (or reading segment times): most UDP payloads fail here.
+  const fwd = maybeDiscovery(flow.payloadFwd, nodeIds)
+    ? discoveryPackets(flow.payloadFwd, flow.payloadTimesFwd, nodeIds)
+    : NONE;
+  const rev = maybeDiscovery(flow.payloadRev, nodeIds)
+    ? discoveryPackets(flow.payloadRev, flow.payloadTimesRev, nodeIds)
+    : NONE;
   const v4 = fwd.v4 + rev.v4;
   const v5 = fwd.v5 + rev.v5;
   if (v4 + v5 === 0) return null;
