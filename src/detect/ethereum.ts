@@ -141,7 +141,8 @@ export function discv5Flag(b: Buffer, off: number, end: number, nodeId: Uint8Arr
 /** Datagram ends of a UDP direction: from the segment times, else from each discv4 RLP length. */
 function datagramEnd(b: Buffer, off: number, starts: number[] | null): number {
   if (starts) {
-    for (const s of starts) if (s > off) return s;
+    // Offsets are not trusted (stored data): the first past `off`, never past the sample.
+    for (const s of starts) if (s > off) return Math.min(s, b.length);
     return b.length;
   }
   const list = rlpListLength(b, off + DISCV4_HEAD);

@@ -215,3 +215,40 @@ test('discv5: the spec test vectors unmask with the recipient id only; unknown r
   assert.deepEqual(makeEthereumMatcher().match(flow), []);
   assert.deepEqual(detectFlow(detector, flowRecord({ ...flow, packets: 2, bytes: 300 })), []);
 });
+
+test(
+  'malformed: prefixes, bit flips and noise around real Ethereum packets never throw and stay bounded',
+  { skip },
+  async () => {
+    const real = (await captureRecords(ETH)).filter((f) => f.payloadFwd || f.payloadRev).slice(0, 12);
+    const m = makeEthereumMatcher([NODE_B]);
+    const t0 = Date.now();
+    let calls = 0;
+    for (const f of real) {
+      const p = (f.payloadFwd ?? f.payloadRev)!;
+      for (let n = 0; n <= Math.min(p.length, 700); n += 7) {
+        const cut = p.subarray(0, n);
+        m.match({ ...f, payloadFwd: cut, payloadRev: cut, payloadTimesFwd: null, payloadTimesRev: null });
+        const flip = Buffer.from(p);
+        flip[n % p.length] ^= 1 << (n % 8);
+        m.match({ ...f, payloadFwd: flip, payloadRev: null });
+        calls += 2;
+      }
+    }
+    // Shapes that pass every cheap look: 0x04 everywhere, an EIP-8 prefix with a huge length, lying
+    // segment times, a 1 MB sample (only 64 KiB is read).
+    const ones = Buffer.alloc(1 << 20, 0x04);
+    const lying = Buffer.alloc(36);
+    for (let k = 0; k < 3; k++) lying.writeUInt32LE([5000, 3, 0xffffffff][k], k * 12);
+    for (const proto of [6, 17]) {
+      m.match({ proto, srcPort: 1, dstPort: 2, payloadFwd: ones, payloadRev: ones, payloadTimesFwd: lying });
+      const head = Buffer.alloc(1280, 0xc1);
+      head[96] = 0;
+      head[97] = 4;
+      m.match({ proto, srcPort: 1, dstPort: 2, payloadFwd: Buffer.concat([head, head]), payloadRev: null });
+      calls += 2;
+    }
+    assert.ok(calls > 100);
+    assert.ok(Date.now() - t0 < 20_000, `${Date.now() - t0} ms`);
+  },
+);
