@@ -201,19 +201,20 @@ function rlpxDetection(flow: FlowView): Detection | null {
   const rev = maybeRlpx(flow.payloadRev) ? rlpxHandshake(flow.payloadRev, flow.payloadTimesRev) : null;
   if (!fwd && !rev) return null;
   const format = (fwd ?? rev)!.format;
+  // The connecting side (the source) sends the auth, the other answers with the ack.
   const parts: string[] = [];
-  if (fwd) parts.push(`forward ${fwd.size}-byte ${fwd.format} message`);
-  if (rev) parts.push(`reverse ${rev.size}-byte ${rev.format} message`);
+  if (fwd) parts.push(`auth of ${fwd.size} bytes from the source`);
+  if (rev) parts.push(`ack of ${rev.size} bytes from the destination`);
   return {
     label: 'ethereum-p2p',
     coin: 'ETH',
     confidence: 'payload',
     evidence: {
       rule: 'ethereum.rlpx',
-      detail: `RLPx handshake (${format === 'eip8' ? 'EIP-8' : 'pre-EIP-8'}): ${parts.join(', ')} opening with a secp256k1 public key`,
+      detail: `RLPx handshake (${format === 'eip8' ? 'EIP-8' : 'pre-EIP-8'}): ${parts.join(', ')}, opening with a secp256k1 public key`,
       format,
-      ...(fwd ? { fwdSize: fwd.size } : {}),
-      ...(rev ? { revSize: rev.size } : {}),
+      ...(fwd ? { authSize: fwd.size } : {}),
+      ...(rev ? { ackSize: rev.size } : {}),
       coinFrom: 'protocol',
     },
     artifacts: [],

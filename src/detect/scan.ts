@@ -45,13 +45,14 @@ function flagNames(f: number): string {
 /** A port hint turned into a scan: the same port and server side, label `scan`. */
 export function scanDetection(hint: Detection, c: FlowCounters): Detection {
   const port = hint.evidence.port as number;
+  const packets = c.packets + c.revPackets;
   return {
     label: 'scan',
     coin: '',
     confidence: 'port',
     evidence: {
       rule: 'port.scan',
-      detail: `TCP attempt without data (${flagNames(c.tcpFlags)}, ${c.packets + c.revPackets} packets) on the well-known ${String(hint.evidence.service)} port ${port}: a scan or a refused connection, not crypto activity`,
+      detail: `TCP attempt without data (${flagNames(c.tcpFlags)}, ${packets} packet${packets === 1 ? '' : 's'}) on the well-known ${String(hint.evidence.service)} port ${port}: a scan or a refused connection, not crypto activity`,
       port,
       service: hint.evidence.service,
       server: hint.evidence.server,
