@@ -91,9 +91,16 @@ test(
   },
 );
 
-test('port hints: destination port, or a listed source port facing an ephemeral one; never stronger than port', () => {
+test('port hints: both ports looked at, the server side named; never stronger than port', () => {
   assert.equal(matchPort(6, 50000, 8333)?.coin, 'BTC');
+  assert.equal(matchPort(6, 50000, 8333)?.evidence.server, 'destination');
   assert.equal(matchPort(6, 18080, 50000)?.evidence.port, 18080);
+  assert.equal(matchPort(6, 18080, 50000)?.evidence.server, 'source');
+  // A listed source port facing a lower random port (discv4 answering from 30303) is still the server.
+  assert.equal(matchPort(17, 30303, 20182)?.evidence.server, 'source');
+  assert.equal(matchPort(17, 30303, 30303)?.evidence.server, 'both');
+  // A client whose ephemeral port happens to be listed, calling a system service, is no hint.
+  assert.equal(matchPort(6, 3333, 443), null);
   assert.equal(matchPort(6, 50000, 443), null);
   assert.equal(matchPort(17, 50000, 8333), null);
   const d = matchPort(6, 40000, 3333)!;
