@@ -13,6 +13,7 @@ export interface PortHint {
 }
 
 const TCP = 6 as const;
+const STRATUM_PORT = 'stratum (common pool port)';
 
 export const PORT_HINTS: PortHint[] = [
   { port: 8333, proto: TCP, service: 'bitcoin-p2p', coin: 'BTC' },
@@ -39,7 +40,7 @@ export const PORT_HINTS: PortHint[] = [
   ...[
     3333, 4444, 5555, 6666, 7777, 8888, 14444, 14433, 45700, 3334, 3335, 3336, 3357, 13333, 20580, 20535,
     20536, 20537,
-  ].map((port) => ({ port, proto: TCP, service: 'stratum (common pool port)', coin: '' })),
+  ].map((port) => ({ port, proto: TCP, service: STRATUM_PORT, coin: '' })),
 ];
 
 const byKey = new Map<number, PortHint>();
@@ -84,15 +85,31 @@ function startsHttp(b: Buffer | null): boolean {
   return !!b && b.length >= 8 && HTTP_START.test(b.toString('latin1', 0, 16));
 }
 
+/** Stratum is JSON lines in clear or inside TLS: what a direction on a pool port can start with. */
+function stratumLike(b: Buffer | null): boolean {
+  if (!b || b.length === 0) return true;
+  let k = 0;
+  while (k < b.length && k < 64 && (b[k] === 0x20 || b[k] === 0x0a || b[k] === 0x0d || b[k] === 0x09)) k++;
+  return b[k] === 0x7b /* { */ || (b[k] === 0x16 && b[k + 1] === 0x03); /* TLS handshake */
+}
+
 /**
  * What a flow gets when no payload or infrastructure rule fired: the port hint; a `scan` instead
  * when the flow was an attempt without data; nothing when its payload is HTTP (a web server on
- * 8888 is not a pool: getwork over HTTP was already tried by its own rule).
+ * 8888 is not a pool: getwork over HTTP was already tried by its own rule), nor when a common pool
+ * port carried bytes that are neither JSON nor TLS (a stager on 4444 is not Stratum). P2P ports keep
+ * their hint whatever the bytes: Bitcoin's v2 transport (BIP324) is encrypted.
  */
 export function portFallback(flow: FlowView, c: FlowCounters): Detection | null {
   const hint = matchPort(flow.proto, flow.srcPort, flow.dstPort);
   if (!hint) return null;
   if (isScanAttempt(flow, c)) return scanDetection(hint, c);
-  if (flow.proto === 6 && (startsHttp(flow.payloadFwd) || startsHttp(flow.payloadRev))) return null;
+  if (flow.proto !== 6 || (!flow.payloadFwd?.length && !flow.payloadRev?.length)) return hint;
+  if (startsHttp(flow.payloadFwd) || startsHttp(flow.payloadRev)) return null;
+  if (
+    hint.evidence.service === STRATUM_PORT &&
+    !(stratumLike(flow.payloadFwd) && stratumLike(flow.payloadRev))
+  )
+    return null;
   return hint;
 }

@@ -57,7 +57,7 @@ test('attempts without data on crypto ports are scans; sessions stay crypto-port
   ]);
   // A flow with a payload sample carried data, whatever its flags.
   assert.deepEqual(
-    labels({ dstPort: 3333, tcpFlags: TCP_SYN, packets: 1, bytes: 60, payloadFwd: Buffer.from('hello') }),
+    labels({ dstPort: 3333, tcpFlags: TCP_SYN, packets: 1, bytes: 60, payloadFwd: Buffer.from('{"id":1}') }),
     ['crypto-port'],
   );
   // Off the crypto ports nothing is reported: a scan of 22 is no business of this detector.
@@ -70,7 +70,7 @@ test('attempts without data on crypto ports are scans; sessions stay crypto-port
   assert.equal(d.evidence.server, 'destination');
 });
 
-test('an HTTP flow on a pool port is not called Stratum by port; getwork over HTTP still is mining', () => {
+test('HTTP or a stager on a pool port is not called Stratum by port; getwork over HTTP still is mining', () => {
   const get = Buffer.from('GET /index.html HTTP/1.1\r\nHost: example.org\r\n\r\n');
   const ok = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
   const flags = TCP_SYN | TCP_ACK | TCP_PSH | TCP_FIN;
@@ -85,7 +85,25 @@ test('an HTTP flow on a pool port is not called Stratum by port; getwork over HT
   assert.deepEqual(labels({ dstPort: 8888, tcpFlags: flags, packets: 6, bytes: 600, payloadFwd: getwork }), [
     'getblocktemplate',
   ]);
-  // Binary payload that no rule knows keeps its port hint (it may be Stratum over TLS, say).
+  // A stager on 4444 (a 4-byte length, then a PE image) is neither JSON nor TLS: not Stratum.
+  const stager = Buffer.concat([
+    Buffer.from([0x00, 0x7c, 0x02, 0x00]),
+    Buffer.from('MZ\x90\x00\x03', 'latin1'),
+  ]);
+  assert.deepEqual(
+    labels({ dstPort: 4444, tcpFlags: flags, packets: 60, bytes: 90000, payloadRev: stager }),
+    [],
+  );
+  // JSON that is not Stratum keeps the hint (it is on a pool port, nothing more is claimed), and a
+  // P2P port keeps it whatever the bytes (Bitcoin's v2 transport is encrypted).
+  const json = Buffer.from('{"jsonrpc":"2.0","method":"echo","params":[1],"id":1}\n');
+  assert.deepEqual(labels({ dstPort: 3333, tcpFlags: flags, packets: 6, bytes: 600, payloadFwd: json }), [
+    'crypto-port',
+  ]);
+  assert.deepEqual(labels({ dstPort: 8333, tcpFlags: flags, packets: 6, bytes: 600, payloadFwd: stager }), [
+    'crypto-port',
+  ]);
+  // TLS on a pool port keeps its port hint (it may be Stratum over TLS).
   assert.deepEqual(
     labels({
       dstPort: 3333,
