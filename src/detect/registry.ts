@@ -92,7 +92,7 @@ export function detectFlow(d: Detector, f: FlowRecord): Detection[] {
 
 /**
  * One row of a batch as a FlowView, reused from row to row. The segment times are cut out of the
- * batch's column only when a matcher reads them (Stratum, on JSON payloads).
+ * batch's column only when a matcher reads them (Stratum on JSON payloads, Ethereum on likely shapes).
  */
 class BatchRowView implements FlowView, FlowCounters {
   proto = 0;
