@@ -196,6 +196,16 @@ test('scans in a generated world: SQL and TypeScript agree; series and hosts lea
       assert.equal(Number(by.get('scan')?.n), Number(by.get('scan')?.scans));
       assert.ok(Number(by.get('scan')?.n) >= cryptoScans, JSON.stringify(rows));
       assert.equal(Number(by.get('crypto-port')?.scans ?? 0), 0);
+      // With the detections stored, scan detections make no host activity: the profiles are the
+      // same with them and without them.
+      const profile = async () =>
+        (await hostProfiles(store.db, { scope: { country: 'KP' }, ports: CRYPTO_PORTS, addresses: pools }))
+          .map((h) => `${h.host} ${h.flows} ${h.labels.join(',')}`)
+          .sort();
+      const profiled = await profile();
+      await store.db.run("DELETE FROM detections WHERE label = 'scan'");
+      assert.deepEqual(profiled, await profile());
+      assert.ok(!profiled.some((h) => h.includes('scan/port')));
     },
   );
 });

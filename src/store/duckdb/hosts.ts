@@ -88,8 +88,10 @@ export async function hostProfiles(db: DuckDbDatabase, q: HostProfileQuery): Pro
   const scope = scopeConditions(q.scope, params.length + 1);
   params.push(...scope.params);
   const side = internalSide(q.scope, p);
+  // A `scan` detection (detect/scan.ts) marks a flow that was no activity: it never makes one.
   const labels =
-    q.labels && q.labels.length ? ` AND d.label IN (${q.labels.map((l) => p(l)).join(', ')})` : '';
+    " AND d.label <> 'scan'" +
+    (q.labels && q.labels.length ? ` AND d.label IN (${q.labels.map((l) => p(l)).join(', ')})` : '');
   // Port-level activity leaves out attempts without data: a scanned host is not a miner.
   const byPort = (q.minConfidence ?? 'port') === 'port' ? `NOT ${SCAN_ATTEMPT_SQL}` : 'FALSE';
   const sql = SQL.replace('/*SIDE*/', side)
