@@ -8,8 +8,8 @@
  *   an RPC method of one coin) > pool (catalogue entry, pool list entry, the pool's host name)
  *   > mining software (agent) > port
  *
- * Within one class the first claim wins (the matchers list them strongest first). When the winner
- * names several coins (`ETC|ETH`, a multi-coin catalogue port) and a weaker source names one of
+ * Inside a class: wallet > network > protocol > dialect > method; catalogue > list > pool. When
+ * the winner names several coins (`ETC|ETH`, a multi-coin catalogue port) and a weaker source names one of
  * them, that one is taken. Every detection of the flow carries the flow's coin; every source's
  * claim is kept in the evidence (`coinSources`) when there was more than one.
  */
@@ -21,24 +21,27 @@ export interface CoinClaim {
   coin: string;
 }
 
-/** Strength of each source (higher wins). */
+/**
+ * Strength of each source (higher wins): the class (3 protocol, 2 pool, 1 agent, 0 port), then an
+ * order inside the class, so the choice never depends on which detection came first.
+ */
 const RANK = new Map<string, number>([
-  ['wallet', 3],
-  ['network', 3],
-  ['protocol', 3],
-  ['dialect', 3],
-  ['method', 3],
-  ['catalogue', 2],
-  ['list', 2],
-  ['pool', 2],
+  ['wallet', 3.5],
+  ['network', 3.4],
+  ['protocol', 3.3],
+  ['dialect', 3.2],
+  ['method', 3.1],
+  ['catalogue', 2.3],
+  ['list', 2.2],
+  ['pool', 2.1],
   ['agent', 1],
   ['port', 0],
 ]);
 
-/** The rank of a source; "X (earlier flow of the connection)" ranks as X. */
+/** The rank of a source; "X (earlier flow of the connection)" and "X+Y" (narrowed) rank as X. */
 export function coinRank(from: string): number {
-  const k = from.indexOf(' (');
-  return RANK.get(k < 0 ? from : from.slice(0, k)) ?? 0;
+  const m = /^[a-z]+/.exec(from);
+  return (m && RANK.get(m[0])) ?? 0;
 }
 
 /** The winning claim of a list (empty coins ignored), narrowed as above; null when none names a coin. */

@@ -156,6 +156,25 @@ test('each pair of sources: wallet > catalogue > agent, multi-coin entries narro
     },
   );
   assert.equal(bestClaim([{ from: 'agent', coin: '' }]), null);
+  // Inside a class the order is fixed, whichever detection listed its claim first.
+  for (const claims of [
+    [
+      { from: 'pool', coin: 'ZEC' },
+      { from: 'catalogue', coin: 'XMR' },
+    ],
+    [
+      { from: 'catalogue', coin: 'XMR' },
+      { from: 'pool', coin: 'ZEC' },
+    ],
+  ])
+    assert.equal(bestClaim(claims)?.coin, 'XMR');
+  assert.equal(
+    bestClaim([
+      { from: 'dialect', coin: 'XMR' },
+      { from: 'wallet', coin: 'ETH' },
+    ])?.coin,
+    'ETH',
+  );
   const none: Detection[] = [];
   resolveFlowCoin(none);
   assert.deepEqual(none, []);
