@@ -252,3 +252,40 @@ test(
     assert.ok(Date.now() - t0 < 20_000, `${Date.now() - t0} ms`);
   },
 );
+
+// The secp256k1 generator point (SEC 2, 2.4.1): a public key every implementation accepts.
+const G = Buffer.from(
+  '0479be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8',
+  'hex',
+);
+
+test('pre-EIP-8 handshakes: 307-byte auth and 210-byte ack opening with a curve point', () => {
+  const msg = (size: number, key = G) => Buffer.concat([key, Buffer.alloc(size - 65, 0x5a)]);
+  assert.deepEqual(rlpxHandshake(msg(307)), { format: 'classic', size: 307 });
+  assert.deepEqual(rlpxHandshake(msg(210)), { format: 'classic', size: 210 });
+  // Followed by whole RLPx frame blocks (16-byte multiples), or ending where a segment ends.
+  assert.deepEqual(rlpxHandshake(Buffer.concat([msg(307), Buffer.alloc(64)])), {
+    format: 'classic',
+    size: 307,
+  });
+  const times = Buffer.alloc(24);
+  times.writeUInt32LE(307, 12);
+  assert.deepEqual(rlpxHandshake(Buffer.concat([msg(307), Buffer.alloc(5)]), times), {
+    format: 'classic',
+    size: 307,
+  });
+  assert.equal(rlpxHandshake(Buffer.concat([msg(307), Buffer.alloc(5)])), null);
+  // The same sizes with a point off the curve, or a message cut before its size, are nothing.
+  const off = Buffer.from(G);
+  off[64] ^= 1;
+  assert.equal(rlpxHandshake(msg(307, off)), null);
+  assert.equal(rlpxHandshake(msg(307).subarray(0, 200)), null);
+  // EIP-8 with the same key: the size prefix counts what follows it.
+  const eip8 = Buffer.concat([Buffer.from([0x01, 0x2c]), msg(300)]);
+  assert.deepEqual(rlpxHandshake(eip8), { format: 'eip8', size: 302 });
+  const flow = flowRecord({ dstPort: 30303, payloadFwd: eip8, payloadRev: msg(210) });
+  const [d] = detectFlow(detector, flow);
+  assert.equal(d.label, 'ethereum-p2p');
+  assert.equal(d.evidence.authSize, 302);
+  assert.equal(d.evidence.ackSize, 210);
+});
