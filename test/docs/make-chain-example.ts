@@ -26,7 +26,9 @@ try {
   writeFileSync(join(out, 'pools.csv'), `address,pool\n${truth.P1},Regtest Pool\n`);
   // Who is who in the history (the page's addresses and transactions come from here).
   writeFileSync(join(out, 'truth.json'), JSON.stringify(truth, null, 2) + '\n');
-  console.log(`${out}: ${pos} bytes of blocks (of ${blk.length}; ${end} before the zeros); alice ${truth.a[0]}, pool ${truth.P1}`);
+  console.log(
+    `${out}: ${pos} bytes of blocks (of ${blk.length}; ${end} before the zeros); alice ${truth.a[0]}, pool ${truth.P1}`,
+  );
 } finally {
   await node.destroy();
 }
