@@ -50,12 +50,21 @@ test('the doc runner fails on drift and passes on masked or elided output', (t) 
       '$ cat answer',
       '41',
       '```',
+      '<!-- doctest: needs no-such-program-cr -->',
+      '```console',
+      '$ no-such-program-cr',
+      'never compared',
+      '```',
     ].join('\n'),
   );
-  const failures = runPage(
-    page,
-    options((s) => t.diagnostic(s)),
-  );
+  const skipped: string[] = [];
+  const failures = runPage(page, {
+    ...options((s) => t.diagnostic(s)),
+    onSkip: (where, command, reason) => skipped.push(`${where} ${command}: ${reason}`),
+  });
+  assert.deepEqual(skipped, [
+    'self.md:21 no-such-program-cr: no-such-program-cr not installed (scripts/install-test-deps.sh installs it)',
+  ]);
   assert.equal(failures.length, 1, failures.join('\n'));
   assert.match(failures[0]!, /^self\.md:17: output of `cat answer`/);
   assert.match(failures[0]!, /page: {3}"41"\n {2}actual: "42"/);

@@ -230,8 +230,10 @@ export function runPage(page: DocPage, opt: RunOptions, updates: DocUpdate[] = [
     // The page's ports, each mapped to a free one for this run (two runs, or a test, may hold it).
     const ports = page.ports.map((shown) => ({ shown, real: freePort() }));
     for (const p of ports) env[`DOCTEST_PORT_${p.shown}`] = String(p.real);
-    const toReal = (s: string) => ports.reduce((t, p) => t.split(`:${p.shown}`).join(`:${p.real}`), s);
-    const toShown = (s: string) => ports.reduce((t, p) => t.split(`:${p.real}`).join(`:${p.shown}`), s);
+    const swap = (s: string, from: number, to: number) =>
+      s.replace(new RegExp(`:${from}(?!\\d)`, 'g'), `:${to}`);
+    const toReal = (s: string) => ports.reduce((t, p) => swap(t, p.shown, p.real), s);
+    const toShown = (s: string) => ports.reduce((t, p) => swap(t, p.real, p.shown), s);
     delete env.COINRADAR_DB;
     delete env.NODE_OPTIONS; // the test runner's own loader flags are not the user's
     const sh = (script: string) =>
