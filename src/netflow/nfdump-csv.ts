@@ -10,6 +10,7 @@
  * both ends within one second of the binary file's times. Fractional seconds, when a build
  * prints them, are used as they are.
  */
+import { MAX_DATE_MS } from '../flow/plausible-time.js';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { registerFormat } from '../flow/formats.js';
@@ -242,6 +243,14 @@ async function* nfdumpCsvBatches(path: string, opts: FlowSourceOptions): AsyncGe
     }
     const durMs = Math.round(td * 1000);
     const first = Math.max(ts, te - durMs);
+    // A finite but huge duration ends the flow past any date (a Date, and the store's time views,
+    // stop at ±8.64e15 ms): a bad row, as the binary readers treat such times.
+    if (!(Math.abs(first) <= MAX_DATE_MS && Math.abs(first + durMs) <= MAX_DATE_MS)) {
+      batch.length--;
+      problem('bad-row', `duration ${JSON.stringify(f[c.td])} s ends the flow beyond any date`);
+      d.add('records.skipped');
+      continue;
+    }
     batch.ipVersion[i] = v;
     batch.firstMs[i] = first;
     batch.lastMs[i] = first + durMs;
