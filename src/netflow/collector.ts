@@ -349,6 +349,9 @@ export class NetflowCollector {
         // The receiver sends its running totals; they replace ours.
         this.diagnostics.counts.clear();
         for (const [k, v] of Object.entries(m.counts)) this.diagnostics.counts.set(k, v);
+        // Ours, not the receiver's: a commit may be writing these counters right now (it awaits
+        // the segment write), and must not lose it.
+        this.diagnostics.counts.set('flows.stored', this.flows);
         this.samplingByExporter = m.samplingByExporter;
         if (m.exporters) this.exporterStats = m.exporters;
         break;
