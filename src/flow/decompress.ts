@@ -107,6 +107,9 @@ export interface OpenedInput {
   close(): void;
 }
 
+/** Names of standard input that are read as `-` unless they are a regular file (`< file`). */
+const STDIN_PATHS = new Set(['/dev/stdin', '/dev/fd/0', '/proc/self/fd/0']);
+
 /** Opens `path` (or `-`) for the readers: in place, or decompressed/spooled to a temporary file. */
 export async function openInput(path: string, opts: OpenInputOptions = {}): Promise<OpenedInput> {
   const isStdin = path === '-';
@@ -123,7 +126,9 @@ export async function openInput(path: string, opts: OpenInputOptions = {}): Prom
       if (compression === 'bzip2') return spoolBzip2File(path, name, st.size, opts);
     }
   }
-  const raw = isStdin ? (opts.stdin ?? process.stdin) : createReadStream(path);
+  // /dev/stdin cannot be opened when standard input is a socket (ENXIO: as node's spawn and some
+  // service managers give it); it is the same stream as process.stdin, so read that.
+  const raw = isStdin || STDIN_PATHS.has(path) ? (opts.stdin ?? process.stdin) : createReadStream(path);
   return spoolStream(raw, name, total, opts);
 }
 

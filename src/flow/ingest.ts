@@ -37,6 +37,8 @@ export interface IngestOptions {
   onSpoolProgress?: (file: string, bytesRead: number, size: number) => void;
   /** What the path `-` reads (default process.stdin). */
   stdin?: Readable;
+  /** Where spool files go (default os.tmpdir()). */
+  tmpDir?: string;
 }
 
 export interface FileIngestResult {
@@ -90,6 +92,7 @@ export async function ingestFile(path: string, opts: IngestOptions): Promise<Fil
   const input = await openInput(path, {
     spoolLimit: opts.spoolLimit,
     stdin: opts.stdin,
+    tmpDir: opts.tmpDir,
     onProgress: (n, size) => opts.onSpoolProgress?.(path === '-' ? 'stdin' : path, n, size),
   });
   try {
