@@ -234,6 +234,17 @@ function limitError(
   };
 }
 
+/** xz-embedded's enum xz_ret (xz.h). */
+const XZ_ERRORS: Record<number, string> = {
+  2: 'unsupported integrity check',
+  3: 'out of memory',
+  4: 'needs more memory than allowed',
+  5: 'not an xz stream',
+  6: 'unsupported options',
+  7: 'corrupt data',
+  8: 'no progress: the data ends early',
+};
+
 function decodeProblem(
   name: string,
   compression: Compression,
@@ -242,7 +253,10 @@ function decodeProblem(
   decoded: number,
   err: unknown,
 ): InputProblem {
-  const why = err instanceof Error ? err.message : String(err);
+  let why = err instanceof Error ? err.message : String(err);
+  // xz-decompress reports xz-embedded's return codes by number.
+  const xz = /error code (\d+)/.exec(why);
+  if (compression === 'xz' && xz) why = `${XZ_ERRORS[Number(xz[1])] ?? 'error'}, xz-embedded code ${xz[1]}`;
   const lost = inputBytes - offset;
   const rest =
     lost > 0
@@ -279,11 +293,45 @@ function decoder(
 }
 
 /** fzstd's push decoder as a Transform (every frame of a multi-frame file). */
+/**
+ * The window (bytes of memory) a zstd frame header asks the decoder for (RFC 8878 3.1.1.1), or
+ * undefined when `h` is too short to say.
+ */
+export function zstdWindow(h: Uint8Array): number | undefined {
+  if (h.length < 6) return undefined;
+  const fhd = h[4];
+  const single = (fhd >> 5) & 1;
+  if (!single) {
+    const exp = 10 + (h[5] >> 3);
+    const base = 2 ** exp;
+    return base + (base / 8) * (h[5] & 7);
+  }
+  // A single-segment frame's window is its content size, which follows the header byte.
+  const fcsBytes = [1, 2, 4, 8][fhd >> 6];
+  const at = 5 + [0, 1, 2, 4][fhd & 3];
+  if (h.length < at + fcsBytes) return undefined;
+  let size = 0;
+  for (let i = fcsBytes - 1; i >= 0; i--) size = size * 256 + h[at + i];
+  return fcsBytes === 2 ? size + 256 : size;
+}
+
+/** zstd's own default limit for decoding without --memory / --long (ZSTD_WINDOWLOG_LIMIT_DEFAULT 27). */
+export const ZSTD_MAX_WINDOW = 2 ** 27;
+
 function zstdTransform(): Transform {
   const d = new ZstdDecompress();
+  let first = true;
   const t = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       try {
+        // fzstd allocates whatever window a frame header asks for (up to 2 GiB): the first frame's
+        // is checked here, as zstd -d does, before anything is allocated.
+        const w = first ? zstdWindow(chunk) : undefined;
+        first = false;
+        if (w !== undefined && w > ZSTD_MAX_WINDOW)
+          throw new Error(
+            `the frame asks for a ${w}-byte window, more than zstd's default limit of ${ZSTD_MAX_WINDOW}`,
+          );
         d.push(chunk);
         cb();
       } catch (e) {

@@ -13,7 +13,13 @@ import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import '../../src/flow/all-formats.js';
-import { sniffCompression, parseSize, type Compression } from '../../src/flow/decompress.js';
+import {
+  sniffCompression,
+  parseSize,
+  zstdWindow,
+  ZSTD_MAX_WINDOW,
+  type Compression,
+} from '../../src/flow/decompress.js';
 import { detectFormat } from '../../src/flow/formats.js';
 import { ingestFile, readHead } from '../../src/flow/ingest.js';
 import { ZEEK_CONN_FIELDS, ZEEK_CONN_TYPES } from '../../src/netflow/zeek.js';
@@ -299,6 +305,44 @@ test('the spool limit refuses a decompression bomb before it fills the disk', as
   assert.equal(parseSize('64G'), 64 * 2 ** 30);
   assert.equal(parseSize('500M'), 500 * 2 ** 20);
   assert.ok(Number.isNaN(parseSize('lots')));
+});
+
+test("a zstd frame asking for a window past zstd's default limit is refused before it is allocated", async () => {
+  // Frame header: no single segment, window descriptor exponent 20 → 2^30 bytes (fzstd would allocate it).
+  const header = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 20 << 3]);
+  assert.equal(zstdWindow(header), 2 ** 30);
+  const file = join(dir, 'window.zst');
+  // A raw last block of 16 bytes follows, so the frame is otherwise whole.
+  const block = Buffer.from([(16 << 3) | 1, 0, 0]);
+  writeFileSync(file, Buffer.concat([header, block, Buffer.alloc(16, 0x41)]));
+  const store = await openFlowStore(':memory:');
+  try {
+    const r = await ingestFile(file, { store, tmpDir: spoolDir });
+    assert.match(
+      r.error ?? '',
+      new RegExp(
+        `^${file}:\\d+: decompress-failed: .*asks for a 1073741824-byte window, more than zstd's default limit of ${ZSTD_MAX_WINDOW}`,
+      ),
+    );
+    assert.equal(r.spooledBytes, 0);
+    assert.deepEqual(leftOver(), []);
+  } finally {
+    await store.close();
+  }
+  // The same frame with a 1 MiB window decodes (the check is not what fails it).
+  const small = join(dir, 'window-small.zst');
+  writeFileSync(
+    small,
+    Buffer.concat([header.subarray(0, 5), Buffer.from([10 << 3]), block, Buffer.alloc(16, 0x41)]),
+  );
+  const store2 = await openFlowStore(':memory:');
+  try {
+    const r = await ingestFile(small, { store: store2, tmpDir: spoolDir });
+    assert.equal(r.spooledBytes, 16);
+    assert.match(r.error ?? '', /unknown-format/, '16 bytes of A are no flow format');
+  } finally {
+    await store2.close();
+  }
 });
 
 test('compression is sniffed from the bytes, not the name', () => {
