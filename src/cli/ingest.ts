@@ -46,7 +46,7 @@ export function register(program: Command): void {
     .option('--list <file...>', 'extra infrastructure list(s) for detection: CSV value,label,coin,port,name')
     .option(
       '--spool-limit <size>',
-      'largest decompressed (or piped) input written to the temporary directory, e.g. 10G (default: 64G or the free space there)',
+      'largest decompressed (or piped) input written to the temporary directory, e.g. 10G (default: 64G or 90% of the free space there)',
     )
     .action(
       async (

@@ -58,11 +58,14 @@ const SNIFF_BYTES = 10;
 
 export const DEFAULT_SPOOL_LIMIT = 64 * 2 ** 30;
 
-/** The default bound on a spool: 64 GiB or the space free under os.tmpdir(), whichever is less. */
+/**
+ * The default bound on a spool: 64 GiB or 90 % of the space free under os.tmpdir(), whichever is
+ * less, so that a decompression bomb is refused before the disk is full.
+ */
 export function defaultSpoolLimit(dir = tmpdir()): number {
   try {
     const fs = statfsSync(dir);
-    return Math.min(DEFAULT_SPOOL_LIMIT, fs.bavail * fs.bsize);
+    return Math.min(DEFAULT_SPOOL_LIMIT, Math.floor(fs.bavail * fs.bsize * 0.9));
   } catch {
     return DEFAULT_SPOOL_LIMIT;
   }
