@@ -409,3 +409,26 @@ test('`ingest -` and `ingest /dev/stdin` read piped input, plain and compressed 
     assert.match(r.out, want, how);
   }
 });
+
+test('Ctrl-C while standard input is spooled removes the spool (built CLI)', async (t) => {
+  if (!existsSync('dist/cli/main.js')) return t.skip('dist/cli/main.js missing: run `npm run build` first');
+  const tmp = mkdtempSync(join(dir, 'sigint-'));
+  const p = spawn(
+    process.execPath,
+    ['dist/cli/main.js', 'ingest', '--db', join(dir, 'sigint.duckdb'), '--no-geo', '-'],
+    {
+      stdio: ['pipe', 'ignore', 'ignore'],
+      env: { ...process.env, TMPDIR: tmp },
+    },
+  );
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => p.on('close', (_code, sig) => resolve(sig)));
+  // Standard input stays open: the CLI waits in the spool until the signal.
+  p.stdin.write(readFileSync('test/fixtures/pcap/ndpi/bitcoin.pcap'));
+  const spools = () => readdirSync(tmp).filter((f) => f.startsWith('coinradar-spool-'));
+  const until = Date.now() + 30_000;
+  while (spools().length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(spools().length, 1, 'the spool exists while stdin is read');
+  p.kill('SIGINT');
+  assert.equal(await exited, 'SIGINT', 'ended by the signal, as without the handler');
+  assert.deepEqual(spools(), [], 'spool removed');
+});
