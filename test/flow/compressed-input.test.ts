@@ -24,6 +24,7 @@ import { detectFormat } from '../../src/flow/formats.js';
 import { ingestFile, readHead } from '../../src/flow/ingest.js';
 import { ZEEK_CONN_FIELDS, ZEEK_CONN_TYPES } from '../../src/netflow/zeek.js';
 import { openFlowStore } from '../../src/store/open.js';
+import { Progress } from '../../src/cli/progress.js';
 import type { FlowStore } from '../../src/store/store.js';
 import { blockBytes, layout2Header, v3Record } from '../netflow/nfcapd-synth.js';
 
@@ -431,4 +432,12 @@ test('Ctrl-C while standard input is spooled removes the spool (built CLI)', asy
   p.kill('SIGINT');
   assert.equal(await exited, 'SIGINT', 'ended by the signal, as without the handler');
   assert.deepEqual(spools(), [], 'spool removed');
+});
+
+test('progress over a pipe: bytes and rate, no percentage; over a compressed file: a percentage', () => {
+  const pipe = Progress.bytes('decompress/spool stdin', 0).line(50e6, Date.now() + 2000);
+  assert.doesNotMatch(pipe, /%/);
+  assert.match(pipe, /^2[45]\.\d MB\/s $/, pipe);
+  const file = Progress.bytes('decompress/spool x.gz', 100e6).line(50e6, Date.now() + 2000);
+  assert.match(file, / 50% /);
 });
