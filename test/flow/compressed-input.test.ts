@@ -441,3 +441,25 @@ test('progress over a pipe: bytes and rate, no percentage; over a compressed fil
   const file = Progress.bytes('decompress/spool x.gz', 100e6).line(50e6, Date.now() + 2000);
   assert.match(file, / 50% /);
 });
+
+test('a bad line in a compressed Zeek log is named by the input and its line in the decompressed text', async () => {
+  const lines = zeekConnLog().toString().split('\n');
+  // Line 12 (1-based): the fourth connection, its responder port made unreadable.
+  const cols = lines[11].split('\t');
+  cols[5] = 'port';
+  lines[11] = cols.join('\t');
+  const file = join(dir, 'bad-line.conn.log.gz');
+  writeFileSync(file, compress('gzip', Buffer.from(lines.join('\n'))));
+  const store = await openFlowStore(':memory:');
+  try {
+    const r = await ingestFile(file, { store, tmpDir: spoolDir });
+    assert.equal(r.error, undefined);
+    assert.equal(r.flows, 39);
+    const p = r.diagnostics.problems[0];
+    assert.equal(p?.source, `${file} (gzip, decompressed)`);
+    assert.equal(p?.unit, 'line');
+    assert.equal(p?.offset, 12);
+  } finally {
+    await store.close();
+  }
+});
