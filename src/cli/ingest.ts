@@ -64,6 +64,11 @@ export function register(program: Command): void {
         const spoolLimit = o.spoolLimit === undefined ? defaultSpoolLimit() : parseSize(o.spoolLimit);
         if (!(spoolLimit > 0))
           throw new Error(`--spool-limit: '${o.spoolLimit}' is not a size (e.g. 500M, 10G)`);
+        // `-` on a terminal would wait for typed bytes: almost surely a missing pipe.
+        if (args.includes('-') && process.stdin.isTTY)
+          throw new Error(
+            "'-' reads standard input, which is a terminal here: pipe the data in (zcat conn.log.gz | coinradar ingest -)",
+          );
         const paths = await expandPaths(args);
         const store = await openFlowStore(o.db);
         // Other commands read the files already committed while a long ingest goes on.
