@@ -64,13 +64,13 @@ const RATE = Number(process.argv[3] ?? 300_000);
 const SECONDS = Number(process.argv[4] ?? 5);
 const PARTS = process.argv[5] ?? 'abc';
 
-/** CPU seconds (utime + stime, 10 ms ticks) of each thread of this process, by thread name. */
-function threadCpu(): Map<string, number> {
+/** CPU seconds (utime + stime, 10 ms ticks) of each thread of a process (default this one), by thread name. */
+function threadCpu(pid: number | 'self' = 'self'): Map<string, number> {
   const out = new Map<string, number>();
-  for (const t of readdirSync('/proc/self/task')) {
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
     let stat: string;
     try {
-      stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
     } catch {
       continue; // the thread ended
     }
@@ -82,12 +82,12 @@ function threadCpu(): Map<string, number> {
 }
 
 /** Where the CPU went between two threadCpu() readings, per thread (threads under 0.05 s left out). */
-function threadSplit(before: Map<string, number>, after: Map<string, number>): string {
+function threadSplit(before: Map<string, number>, after: Map<string, number>, mainTid = process.pid): string {
   const by = new Map<string, number>();
   for (const [k, v] of after) {
     // Node names every thread "node": the thread id tells them apart (the main thread's is the pid).
     const tid = k.slice(k.lastIndexOf('#') + 1);
-    const name = tid === String(process.pid) ? 'main' : k;
+    const name = tid === String(mainTid) ? 'main' : k;
     by.set(name, (by.get(name) ?? 0) + v - (before.get(k) ?? 0));
   }
   return [...by]
@@ -415,6 +415,7 @@ try {
           }
         ).flowsCommitted;
       const cpu0 = procCpu(cli.pid!).cpu;
+      const threads0 = threadCpu(cli.pid!);
       // BUSY=1: another process keeps one core busy while the stream is sent (the issue's case).
       const busy =
         process.env.BUSY === '1'
@@ -439,6 +440,7 @@ try {
         await sleep(100);
       }
       const { cpu, hwmMb } = procCpu(cli.pid!);
+      const split = threadSplit(threads0, threadCpu(cli.pid!), cli.pid!);
       const t0 = performance.now();
       cli.kill('SIGINT');
       await new Promise((r) => (cli.exitCode !== null ? r(null) : cli.once('exit', r)));
@@ -454,6 +456,7 @@ try {
       say(
         `(d) coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}${busy ? ', one core kept busy by another process' : ''}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)}; CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT; ${(onDisk / Math.max(1, last)).toFixed(1)} bytes per flow on disk`,
       );
+      say(`    by thread: ${split}`);
       if (haveNf) {
         const nfUs = await nfcapdPaced();
         say(`    ratio of CPU per stored flow coinradar collect/nfcapd ${(us / nfUs).toFixed(1)}x`);

@@ -177,6 +177,10 @@ async function main(): Promise<void> {
     put('zeek-json', f.replace(/\.csv$/, '.conn.json'), z.json);
   }
 
+  // nfcapd files (nfcapd 1.7.1 from softflowd's export of a real capture: plain, LZO, LZ4, BZ2).
+  for (const f of readdirSync(`${FIX}/netflow/nfcapd`))
+    put('nfcapd', f, readFileSync(join(`${FIX}/netflow/nfcapd`, f)));
+
   // Chain: a real block (LTC/BTC-style serialization) cut to its first transactions, and blk files.
   const raw = readFileSync(`${FIX}/chain/block413567.raw`);
   const small = [1, 3, 12].map((k) => cutBlock(raw, k));

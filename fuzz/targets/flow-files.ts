@@ -1,6 +1,6 @@
 /**
  * Targets for the flow-file readers, driven through the format registry exactly as `coinradar
- * ingest` drives them: pcap, pcapng, captures of NetFlow export traffic, nfdump CSV and Zeek
+ * ingest` drives them: pcap, pcapng, captures of NetFlow export traffic, nfcapd files, nfdump CSV and Zeek
  * conn.log (TSV and JSON). The input is written to a scratch file and read as the named format.
  */
 import { Diagnostics, InputError } from '../../src/flow/diagnostics.js';
@@ -154,6 +154,16 @@ export const flowFileTargets: FuzzTarget[] = [
     rowsCounter: 'records',
     readKeptSkipped: false,
     tokens: [...CAPTURE_TOKENS, '\x00\x05', '\x00\x09', '\x00\x0a', '\x00\x00', '\xff\xff'],
+  }),
+  flowFileTarget({
+    name: 'nfcapd',
+    kind: 'nfcapd',
+    description: 'nfcapd file (nfdump 1.6/1.7 layouts; blocks plain, LZO, LZ4, BZ2) → flows',
+    file: 'nfcapd.202612060400',
+    // records.read also counts exporter and map records, so only kept rows are checked.
+    rowsCounter: 'records.kept',
+    readKeptSkipped: false,
+    tokens: ['\x0c\xa5', '\x01\x00', '\x02\x00', '\x00\x00\x00\x00', '\xff\xff\xff\xff'],
   }),
   flowFileTarget({
     name: 'nfdump-csv',

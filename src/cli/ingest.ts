@@ -70,11 +70,18 @@ export function register(program: Command): void {
             "'-' reads standard input, which is a terminal here: pipe the data in (zcat conn.log.gz | coinradar ingest -)",
           );
         const paths = await expandPaths(args);
+        // Before the store is opened: a bad --watchlist must not leave a store (and its reader
+        // socket) open behind the error, which kept the process alive.
+        const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
         const store = await openFlowStore(o.db);
         // Other commands read the files already committed while a long ingest goes on.
         await store.serveReaders();
-        const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
-        const detection = o.detect ? await detectionHookFor(store, { lists: o.list }) : undefined;
+        const detection = o.detect
+          ? await detectionHookFor(store, { lists: o.list }).catch(async (e: unknown) => {
+              await store.close();
+              throw e;
+            })
+          : undefined;
         let shown = 0;
         let failed = 0;
         try {

@@ -47,6 +47,8 @@ export function parseScope(items: string[], ports?: string, where?: string): Ser
     }
   }
   if (ports) s.dstPorts = parsePorts(ports);
+  // Activity on the crypto ports leaves out scans of them (detect/scan.ts), as the report does.
+  if (ports === 'crypto') s.noScans = true;
   if (where) s.where = where;
   return s;
 }

@@ -2,8 +2,27 @@
  * LZO1X decompression (the format of lzo1x_1_compress, which nfcapd -z writes per data block).
  * Written here because node has no LZO and the npm ports are unmaintained; it is proved against
  * real `nfcapd -z` files in test/netflow/nfcapd.test.ts. Every read and write is bounds-checked:
- * corrupt input throws a RangeError, never reads or writes outside the two buffers.
+ * corrupt input throws a RangeError, never reads or writes outside the two buffers. One loop over
+ * local variables (no closures over `ip`/`op`, which V8 would keep in a context, not registers).
  */
+
+function corrupt(what: string, at: number): never {
+  throw new RangeError(`LZO ${what} at input byte ${at}`);
+}
+
+/**
+ * A long length: how many zero bytes (255 each) come before its last, non-zero byte. Throws when
+ * the input ends first or the length would pass the output's size.
+ */
+function zeroBytes(src: Uint8Array, ip: number, outEnd: number): number {
+  let k = ip;
+  while (k < src.length && src[k] === 0) {
+    k++;
+    if ((k - ip) * 255 > outEnd) corrupt('run length beyond the output', k);
+  }
+  if (k >= src.length) corrupt('length runs past the input', k);
+  return k - ip;
+}
 
 /** Decompress `src` into `dst`; returns the number of bytes written. Throws RangeError when corrupt. */
 export function lzo1xDecompress(src: Uint8Array, dst: Uint8Array): number {
@@ -12,113 +31,108 @@ export function lzo1xDecompress(src: Uint8Array, dst: Uint8Array): number {
   let ip = 0;
   let op = 0;
   let t: number;
-  let mPos = 0;
+  let len: number;
+  let m: number;
+  // Where an instruction starts, an opcode below 16 is a run of 4+ literals (`runAllowed`); right
+  // after such a run (or the stream's first 4+ literals) a short opcode is a 3-byte match 2 KiB
+  // further back (`afterRun`), and after a match's 0-3 trailing literals a 2-byte match.
+  let runAllowed = true;
+  let afterRun = false;
 
-  const need = (n: number) => {
-    if (ip + n > inEnd) throw new RangeError(`LZO input ends at ${inEnd} (needs ${ip + n})`);
-  };
-  const room = (n: number) => {
-    if (op + n > outEnd) throw new RangeError(`LZO output exceeds ${outEnd} bytes`);
-  };
-  const literals = (n: number) => {
-    need(n);
-    room(n);
-    // Most runs are a few bytes: a loop beats making a subarray for set().
-    if (n < 32) for (let k = 0; k < n; k++) dst[op++] = src[ip++];
-    else {
-      dst.set(src.subarray(ip, ip + n), op);
-      ip += n;
-      op += n;
-    }
-  };
-  // A run length continued by zero bytes (each worth 255) and a final non-zero byte.
-  const longLength = (base: number) => {
-    let n = 0;
-    need(1);
-    while (src[ip] === 0) {
-      n += 255;
-      ip++;
-      need(1);
-      // No real block is this long; stops a run of zeros from counting for ever.
-      if (n > outEnd) throw new RangeError('LZO run length beyond the output');
-    }
-    return n + base + src[ip++];
-  };
-  // A match may overlap its own output (distance < length): those, and short ones, byte by byte.
-  const match = (len: number) => {
-    if (mPos < 0 || mPos >= op) throw new RangeError(`LZO match distance beyond the output at ${ip}`);
-    room(len);
-    if (len >= 32 && op - mPos >= len) {
-      dst.copyWithin(op, mPos, mPos + len);
-      op += len;
-    } else for (let k = 0; k < len; k++) dst[op++] = dst[mPos++];
-  };
-
-  const next = () => {
-    need(1);
-    return src[ip++];
-  };
-  // A short opcode (< 16) means a 3-byte match further back right after a run of 4+ literals (or
-  // the stream's first literals), and a 2-byte match after a match's 0-3 trailing literals.
-  let afterLiteralRun = false;
-  // An opcode below 16 where an instruction starts is a run of 4+ literals; returns the opcode after.
-  const literalRunOr = (op0: number) => {
-    afterLiteralRun = op0 < 16;
-    if (!afterLiteralRun) return op0;
-    literals(op0 === 0 ? longLength(15) + 3 : op0 + 3);
-    return next();
-  };
-
-  if (next() > 17) {
+  if (inEnd === 0) corrupt('input is empty', 0);
+  t = src[ip++];
+  if (t > 17) {
     // The stream may open with 1-238 literals in a single byte.
-    t = src[0] - 17;
-    literals(t);
-    afterLiteralRun = t >= 4;
-    t = next();
-  } else {
-    t = literalRunOr(src[0]);
+    len = t - 17;
+    if (ip + len > inEnd) corrupt('literals run past the input', ip);
+    if (len > outEnd) corrupt('output is too small', ip);
+    for (let k = 0; k < len; k++) dst[op++] = src[ip++];
+    afterRun = len >= 4;
+    runAllowed = false;
+    if (ip >= inEnd) corrupt('input ends', ip);
+    t = src[ip++];
   }
 
   for (;;) {
-    if (t >= 64) {
-      need(1);
-      mPos = op - 1 - ((t >> 2) & 7) - (src[ip++] << 3);
-      match((t >> 5) + 1);
-    } else if (t >= 32) {
-      let len = t & 31;
-      if (len === 0) len = longLength(31);
-      need(2);
-      mPos = op - 1 - ((src[ip] >> 2) + (src[ip + 1] << 6));
-      ip += 2;
-      match(len + 2);
-    } else if (t >= 16) {
-      let len = t & 7;
-      mPos = op - ((t & 8) << 11);
-      if (len === 0) len = longLength(7);
-      need(2);
-      mPos -= (src[ip] >> 2) + (src[ip + 1] << 6);
-      ip += 2;
-      if (mPos === op) return op; // end-of-stream marker
-      mPos -= 0x4000;
-      match(len + 2);
-    } else if (afterLiteralRun) {
-      // After a run of 4+ literals, a short opcode is a 3-byte match further back.
-      need(1);
-      mPos = op - 1 - 0x800 - (t >> 2) - (src[ip++] << 2);
-      match(3);
-    } else {
-      need(1);
-      mPos = op - 1 - (t >> 2) - (src[ip++] << 2);
-      match(2);
+    if (t < 16 && runAllowed) {
+      // A run of 4+ literals: 0 means 18 + 255 per further zero byte + the next byte.
+      len = t + 3;
+      if (t === 0) {
+        const zeros = zeroBytes(src, ip, outEnd);
+        ip += zeros;
+        len = 18 + 255 * zeros + src[ip++];
+      }
+      if (ip + len > inEnd) corrupt('literals run past the input', ip);
+      if (op + len > outEnd) corrupt('output is too small', ip);
+      if (len < 32) for (let k = 0; k < len; k++) dst[op++] = src[ip++];
+      else {
+        dst.set(src.subarray(ip, ip + len), op);
+        ip += len;
+        op += len;
+      }
+      afterRun = true;
+      if (ip >= inEnd) corrupt('input ends', ip);
+      t = src[ip++];
     }
+    runAllowed = false;
+    if (t >= 64) {
+      if (ip >= inEnd) corrupt('input ends', ip);
+      m = op - 1 - ((t >> 2) & 7) - (src[ip++] << 3);
+      len = (t >> 5) + 1;
+    } else if (t >= 32) {
+      len = t & 31;
+      if (len === 0) {
+        const zeros = zeroBytes(src, ip, outEnd);
+        ip += zeros;
+        len = 31 + 255 * zeros + src[ip++];
+      }
+      if (ip + 2 > inEnd) corrupt('input ends', ip);
+      m = op - 1 - ((src[ip] >> 2) + (src[ip + 1] << 6));
+      ip += 2;
+      len += 2;
+    } else if (t >= 16) {
+      len = t & 7;
+      m = op - ((t & 8) << 11);
+      if (len === 0) {
+        const zeros = zeroBytes(src, ip, outEnd);
+        ip += zeros;
+        len = 7 + 255 * zeros + src[ip++];
+      }
+      if (ip + 2 > inEnd) corrupt('input ends', ip);
+      m -= (src[ip] >> 2) + (src[ip + 1] << 6);
+      ip += 2;
+      if (m === op) return op; // end-of-stream marker
+      m -= 0x4000;
+      len += 2;
+    } else {
+      if (ip >= inEnd) corrupt('input ends', ip);
+      if (afterRun) {
+        m = op - 1 - 0x800 - (t >> 2) - (src[ip++] << 2);
+        len = 3;
+      } else {
+        m = op - 1 - (t >> 2) - (src[ip++] << 2);
+        len = 2;
+      }
+    }
+    if (m < 0 || m >= op) corrupt('match distance beyond the output', ip);
+    if (op + len > outEnd) corrupt('output is too small', ip);
+    if (len >= 32 && op - m >= len) {
+      dst.copyWithin(op, m, m + len);
+      op += len;
+    } else for (let k = 0; k < len; k++) dst[op++] = dst[m++];
+
     // The low two bits of the match's first distance byte (or opcode) carry 0-3 trailing literals.
     t = src[ip - 2] & 3;
     if (t === 0) {
-      t = literalRunOr(next());
+      runAllowed = true;
+      afterRun = false;
     } else {
-      literals(t);
-      afterLiteralRun = false;
-      t = next();
+      if (ip + t > inEnd) corrupt('literals run past the input', ip);
+      if (op + t > outEnd) corrupt('output is too small', ip);
+      for (let k = 0; k < t; k++) dst[op++] = src[ip++];
+      afterRun = false;
     }
+    if (ip >= inEnd) corrupt('input ends', ip);
+    t = src[ip++];
   }
 }
