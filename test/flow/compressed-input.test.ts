@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
@@ -109,14 +109,17 @@ function nfcapdFile(): Buffer {
   return Buffer.concat([layout2Header(), block(0), block(25)]);
 }
 
-/** Every fixture a reader claims (pcap, pcapng, NetFlow captures, nfdump CSV), plus a Zeek log and an nfcapd file. */
+/**
+ * Every fixture a reader claims (pcap, pcapng, NetFlow captures, nfcapd files, nfdump CSV), plus a
+ * generated Zeek log and nfcapd file.
+ */
 function inputs(): { name: string; path: string }[] {
   const out: { name: string; path: string }[] = [];
   for (const sub of ['pcap', 'netflow', 'nfdump']) {
     const root = join('test/fixtures', sub);
     for (const f of readdirSync(root, { recursive: true, encoding: 'utf8' })) {
       const path = join(root, f);
-      if (!/\.(pcap|pcapng|csv)$/.test(f) || !detectFormat(readHead(path))) continue;
+      if (!statSync(path).isFile() || !detectFormat(readHead(path))) continue;
       out.push({ name: relative('test/fixtures', path), path });
     }
   }
