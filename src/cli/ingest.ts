@@ -9,6 +9,7 @@ import { detectionHookFor } from '../detect/pipeline.js';
 import { Progress, humanBytes } from './progress.js';
 import { nfcapdFilesIn } from '../netflow/nfcapd.js';
 import { statSync } from 'node:fs';
+import { defaultSpoolLimit, parseSize } from '../flow/decompress.js';
 
 /** Files to read: a directory stands for the nfdump files under it, in time order (as nfdump -R). */
 async function expandPaths(paths: string[]): Promise<string[]> {
@@ -31,15 +32,22 @@ export function register(program: Command): void {
   program
     .command('ingest')
     .description(
-      'read captures, NetFlow/IPFIX export files, nfcapd files, nfdump CSV or Zeek conn.log into the store (format detected from the bytes)',
+      'read captures, NetFlow/IPFIX export files, nfcapd files, nfdump CSV or Zeek conn.log into the store (format and gzip/zstd/bzip2/xz compression detected from the bytes)',
     )
-    .argument('<path...>', 'input files, or directories of nfcapd files (read in time order)')
+    .argument(
+      '<path...>',
+      'input files (- for standard input), or directories of nfcapd files (read in time order)',
+    )
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
     .option('--payload-bytes <n>', 'payload bytes kept per direction for detection', '2048')
     .option('--no-geo', 'skip country/AS enrichment')
     .option('--watchlist <file>', 'extra CIDR watchlist file (name,cidr per line)')
     .option('--no-detect', 'store flows only; run `coinradar detect` later')
     .option('--list <file...>', 'extra infrastructure list(s) for detection: CSV value,label,coin,port,name')
+    .option(
+      '--spool-limit <size>',
+      'largest decompressed (or piped) input written to the temporary directory, e.g. 10G (default: 64G or 90% of the free space there)',
+    )
     .action(
       async (
         args: string[],
@@ -50,8 +58,17 @@ export function register(program: Command): void {
           watchlist?: string;
           detect: boolean;
           list?: string[];
+          spoolLimit?: string;
         },
       ) => {
+        const spoolLimit = o.spoolLimit === undefined ? defaultSpoolLimit() : parseSize(o.spoolLimit);
+        if (!(spoolLimit > 0))
+          throw new Error(`--spool-limit: '${o.spoolLimit}' is not a size (e.g. 500M, 10G)`);
+        // `-` on a terminal would wait for typed bytes: almost surely a missing pipe.
+        if (args.includes('-') && process.stdin.isTTY)
+          throw new Error(
+            "'-' reads standard input, which is a terminal here: pipe the data in (zcat conn.log.gz | coinradar ingest -)",
+          );
         const paths = await expandPaths(args);
         // Before the store is opened: a bad --watchlist must not leave a store (and its reader
         // socket) open behind the error, which kept the process alive.
@@ -70,12 +87,24 @@ export function register(program: Command): void {
         try {
           for (const path of paths) {
             let progress: Progress | null = null;
+            let spooling: Progress | null = null;
             const r = await ingestFile(path, {
               store,
               enricher,
               hooks: detection ? [detection.hook] : [],
               payloadCap: Number(o.payloadBytes),
+              spoolLimit,
+              // A pipe has no size: bytes read and the rate, no percentage.
+              onSpoolProgress: (f, n, size) => {
+                spooling ??= Progress.bytes(`decompress/spool ${f}`, size);
+                spooling.update(
+                  n,
+                  size ? `${humanBytes(n)} of ${humanBytes(size)}` : `${humanBytes(n)} read`,
+                );
+              },
               onProgress: (_f, n, size) => {
+                (spooling as Progress | null)?.done();
+                spooling = null;
                 progress ??= Progress.bytes(`ingest ${path}`, size);
                 progress.update(n, `${humanBytes(n)} of ${humanBytes(size)}`);
               },
@@ -83,11 +112,17 @@ export function register(program: Command): void {
                 if (shown++ < 10) process.stderr.write(`warning: ${formatProblem(p)}\n`);
               },
             });
+            (spooling as Progress | null)?.done();
             (progress as Progress | null)?.done();
             const skipped = r.diagnostics.get('problems');
             if (r.error) failed++;
+            const how = r.compression
+              ? ` (${r.compression}${r.spooledBytes ? `, ${humanBytes(r.spooledBytes)} decompressed` : ''})`
+              : r.spooledBytes
+                ? ` (${humanBytes(r.spooledBytes)} spooled)`
+                : '';
             process.stdout.write(
-              `${path}: ${r.kind}, ${r.flows} flows stored${skipped ? `, ${skipped} problems (${r.diagnostics.summary()})` : ''}${r.error ? `\n  error: ${r.error}` : ''}\n`,
+              `${r.path}: ${r.kind}${how}, ${r.flows} flows stored${skipped ? `, ${skipped} problems (${r.diagnostics.summary()})` : ''}${r.error ? `\n  error: ${r.error}` : ''}\n`,
             );
           }
           if (detection) process.stdout.write(`detections: ${detection.summary()}\n`);
