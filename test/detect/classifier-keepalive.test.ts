@@ -5,11 +5,18 @@
 // (src/detect/classifier/keepalive.ts), so the model has not seen these exact series.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TCP_FIN } from '../../src/flow/record.js';
+import { ZEEK_CONN_FIELDS, ZEEK_CONN_TYPES } from '../../src/netflow/zeek.js';
+import { readBatches } from '../../src/detect/classifier/dataset.js';
 import { BehaviourTracker } from '../../src/detect/classifier/tracker.js';
 import { shippedModel, gated, judge } from '../../src/detect/classifier/model.js';
 import { collectGroups, windowSamples } from '../../src/detect/classifier/groups.js';
 import {
   batchesOf,
+  recordsOf,
   session,
   SYNTH_FORMATS,
   type SynthConnection,
@@ -131,5 +138,62 @@ test('a hand-made Stratum session is called mining in every format (the test can
     const v = verdicts(stratum(), f);
     assert.ok(v.hook > 0, `${f}: hook found it ${JSON.stringify(v)}`);
     assert.equal(v.pass, v.rows, `${f}: the store pass calls every record of it ${JSON.stringify(v)}`);
+  }
+});
+
+/** Zeek's conn.log (TSV) for connections, one row each, as `recordsOf(…, 'zeek')` cuts them. */
+function connLog(conns: SynthConnection[]): string {
+  const sec = (ms: number) => (ms / 1000).toFixed(6);
+  const rows = conns.flatMap((c, k) =>
+    recordsOf(c, 'zeek').map((r) => {
+      const closed = (r.tcpFlags & TCP_FIN) !== 0;
+      return [
+        sec(r.firstMs), `C${k}`, r.src, r.srcPort, r.dst, r.dstPort, 'tcp', '-', sec(r.lastMs - r.firstMs),
+        r.bytes - 52 * r.packets, r.revBytes - 52 * r.revPackets, closed ? 'SF' : 'S1', '-', '-', 0,
+        closed ? 'ShADadFf' : 'ShADad', r.packets, r.bytes, r.revPackets, r.revBytes, '-',
+      ].join('\t'); // prettier-ignore
+    }),
+  );
+  return [
+    '#separator \\x09',
+    '#set_separator\t,',
+    '#empty_field\t(empty)',
+    '#unset_field\t-',
+    '#path\tconn',
+    `#fields\t${ZEEK_CONN_FIELDS.join('\t')}`,
+    `#types\t${ZEEK_CONN_TYPES.join('\t')}`,
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+test('the same patterns as a real Zeek conn.log, read by the Zeek reader: same verdicts', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-cls-zeek-'));
+  try {
+    const model = shippedModel();
+    for (const [name, make, mining] of [
+      ['mqtt', mqtt, false],
+      ['push', push, false],
+      ['stratum', stratum, true],
+    ] as const) {
+      const path = join(dir, `${name}.log`);
+      writeFileSync(path, connLog(make()));
+      const batches = await readBatches(path, 0);
+      assert.equal(batches[0].source, path, 'read as a file');
+      const groups = [...collectGroups(batches).groups.values()];
+      const fromReader = groups.flatMap((g) => windowSamples(g, model.windowMs));
+      const fromSynth = [...collectGroups(batchesOf(make(), 'zeek')).groups.values()].flatMap((g) =>
+        windowSamples(g, model.windowMs),
+      );
+      assert.equal(fromReader.length, fromSynth.length, name);
+      fromReader.forEach((w, k) => {
+        for (let f = 0; f < w.features.length; f++)
+          assert.ok(Math.abs(w.features[f] - fromSynth[k].features[f]) < 1e-6, `${name} feature ${f}`);
+        const judged = gated(model, w.spanMs, w.packets) && judge(model, w.features).mining;
+        assert.equal(judged, mining, `${name} window ${k}`);
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
