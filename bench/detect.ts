@@ -242,7 +242,7 @@ async function main(): Promise<void> {
     `detection alone, warm, in memory: ${usPerFlow.toFixed(2)} µs per flow (${heldFlows} flows, best of 3)`,
   );
   console.log(
-    `behaviour model alone: ${modelUsPerFlow.toFixed(2)} µs CPU per flow (best of 3) = ${((100 * modelUsPerFlow) / ingestUsPerFlow).toFixed(1)} % of ingest CPU (${ingestUsPerFlow.toFixed(2)} µs per stored flow)`,
+    `behaviour model alone: ${modelUsPerFlow.toFixed(2)} µs CPU per flow (best of 3) = ${((100 * modelUsPerFlow) / ingestUsPerFlow).toFixed(1)} % of ingest CPU (${ingestUsPerFlow.toFixed(2)} µs per stored flow, ${((ingestCpu.user + ingestCpu.system) / 1e6).toFixed(2)} CPU-s)`,
   );
   console.log(`ratio coinradar (with detection) / tshark: ${(tTshark / tDet).toFixed(2)}x faster`);
 }

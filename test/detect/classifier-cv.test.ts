@@ -87,29 +87,44 @@ test('target: ordinary records called mining ≤ 0.5 % (real captures, every var
   assert.ok(cv.fprRecordsReal.rate <= 0.005, `${cv.fprRecordsReal.hits}/${cv.fprRecordsReal.of}`);
 });
 
-test(
-  'target: real miner sessions with ≥ 5 min of shares found from flows alone ≥ 90 %',
-  { todo: 'not met: 3 of 9 real session windows (3 sessions × 3 telemetry forms) in CV' },
-  () => {
-    assert.ok(cv.tprReal5min.rate >= 0.9, `${cv.tprReal5min.hits}/${cv.tprReal5min.of}`);
-  },
-);
+test('target: real miner sessions with ≥ 5 min of shares found from flows alone ≥ 90 %', () => {
+  assert.ok(cv.tprReal5min.rate >= 0.9, `${cv.tprReal5min.hits}/${cv.tprReal5min.of}`);
+});
 
 test(
   'target: ordinary flows (real captures as pcap flows) called mining ≤ 0.5 %',
-  { todo: 'not met: 0.70 % in CV, mostly Bitcoin P2P connections of bitcoin.pcap' },
+  {
+    todo: 'not met: 13 of 2,556 = 0.51 % in CV (Bitcoin P2P, Gnutella, an Alexa push channel on 443, one HTTP connection)',
+  },
   () => {
     assert.ok(cv.fprFlowsPcap.rate <= 0.005, `${cv.fprFlowsPcap.hits}/${cv.fprFlowsPcap.of}`);
   },
 );
 
+test('target: MQTT, push, IMAP-IDLE and WebSocket keep-alive windows not called mining (CV, held-out seeds)', () => {
+  for (const f of ['mqtt', 'push', 'imap-idle', 'websocket']) {
+    const [hits, of] = cv.keepaliveByFamily[f].split('/').map(Number);
+    assert.ok(of > 100, `${f}: windows judged (${of})`);
+    assert.equal(hits, 0, `${f}: ${cv.keepaliveByFamily[f]}`);
+  }
+});
+
 test(
-  'target: no keep-alive/push/MQTT/VPN window called mining (held-out synthetic families)',
+  'target: OpenVPN-over-TCP and SSH keep-alive windows not called mining (CV, held-out seeds)',
   {
-    todo: 'not met in CV: 3 of 1,426 synthetic keep-alive windows (the hand-made MQTT and push patterns pass: classifier-keepalive.test.ts)',
+    todo: 'not met: near-idle OpenVPN over TCP (10 s pings) looks like a fast miner; see docs/detection-rules.md',
   },
   () => {
-    assert.equal(cv.keepaliveWindows.hits, 0);
+    assert.equal(
+      cv.keepaliveByFamily['vpn-tcp'].split('/')[0],
+      '0',
+      `vpn-tcp ${cv.keepaliveByFamily['vpn-tcp']}`,
+    );
+    assert.equal(
+      cv.keepaliveByFamily['ssh-idle'].split('/')[0],
+      '0',
+      `ssh ${cv.keepaliveByFamily['ssh-idle']}`,
+    );
   },
 );
 

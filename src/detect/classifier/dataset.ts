@@ -21,6 +21,7 @@ import { buildWorld, defaultConfig, ipv4Text } from '../../scenario/world.js';
 import { flowBatches } from '../../scenario/generate.js';
 import { collectGroups, GroupCollector, windowSamples, DEFAULT_WINDOW_MS } from './groups.js';
 import { keepaliveBatches, KEEPALIVE_FAMILIES } from './keepalive.js';
+import { minerBatches, MINER_COINS } from './miners.js';
 
 export interface Sample {
   /** Cross-validation unit: every window of one capture (in every variant) shares it. */
@@ -260,6 +261,22 @@ export function keepaliveSamples(seed: number): Sample[] {
     for (const [variant, batches] of keepaliveBatches(fam, seed)) {
       out.push(
         ...samplesOf(batches, { unit: `keepalive/${fam}-${seed}`, family: 'keepalive', variant }, () => 0),
+      );
+    }
+  }
+  return out;
+}
+
+export function synthMinerSamples(seed: number): Sample[] {
+  const out: Sample[] = [];
+  for (const coin of Object.keys(MINER_COINS)) {
+    for (const [variant, batches] of minerBatches(coin, seed)) {
+      out.push(
+        ...samplesOf(
+          batches,
+          { unit: `stratum-synth/${coin}-${seed}`, family: 'stratum-synth', variant },
+          () => 1,
+        ),
       );
     }
   }

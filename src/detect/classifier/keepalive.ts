@@ -6,7 +6,7 @@
  */
 import type { FlowBatch } from '../../flow/record.js';
 import { Rng } from '../../scenario/rng.js';
-import { batchesOf, session, SYNTH_FORMATS, type SynthConnection } from './synth.js';
+import { inEveryFormat, sessionRun, type Exchange, type SynthConnection } from './synth.js';
 
 export const KEEPALIVE_FAMILIES = ['mqtt', 'push', 'vpn-tcp', 'websocket', 'ssh-idle', 'imap-idle'] as const;
 export type KeepaliveFamily = (typeof KEEPALIVE_FAMILIES)[number];
@@ -112,10 +112,8 @@ export function keepaliveConnections(family: KeepaliveFamily, seed: number, hour
       client: `10.${fam}.${seed % 250}.${10 + client}`,
       server: `198.51.100.${10 + fam * 10 + client}`,
     };
-    let t = t00 + rng.uniform(0, 600_000);
-    while (t < t00 + hours * HOUR) {
-      const end = Math.min(t + rng.uniform(s.life[0], s.life[1]) * HOUR, t00 + hours * HOUR);
-      const ex: { t: number; up: boolean; bytes: number }[] = [];
+    const fill = (t: number, end: number) => {
+      const ex: Exchange[] = [];
       for (let b = t + period * rng.uniform(0.9, 1.1); b < end; b += period * rng.uniform(0.97, 1.03)) {
         const size = rng.uniform(s.beat[0], s.beat[1]);
         ex.push({ t: b, up: s.clientPings, bytes: Math.round(size) });
@@ -128,24 +126,25 @@ export function keepaliveConnections(family: KeepaliveFamily, seed: number, hour
           up: rng.next() < s.extraUp,
           bytes: Math.round(rng.uniform(s.extra[0], s.extra[1])),
         });
-      ex.sort((a, b) => a.t - b.t);
-      out.push(
-        session(
-          { ...addr, clientPort: rng.int(32768, 60999), serverPort: port },
-          t,
-          end,
-          ex,
-          end < t00 + hours * HOUR,
-        ),
-      );
-      t = end + rng.uniform(1000, 60_000);
-    }
+      return ex;
+    };
+    out.push(
+      ...sessionRun(
+        rng,
+        addr,
+        port,
+        t00 + rng.uniform(0, 600_000),
+        t00 + hours * HOUR,
+        () => rng.uniform(s.life[0], s.life[1]) * HOUR,
+        fill,
+        () => rng.uniform(1000, 60_000),
+      ),
+    );
   }
   return out;
 }
 
 /** The family's connections in every telemetry format. */
 export function keepaliveBatches(family: KeepaliveFamily, seed: number): [string, FlowBatch[]][] {
-  const conns = keepaliveConnections(family, seed);
-  return SYNTH_FORMATS.map((f) => [`synthetic-${f}`, batchesOf(conns, f)]);
+  return inEveryFormat(keepaliveConnections(family, seed));
 }

@@ -6,6 +6,7 @@
  * patterns written by hand.
  */
 import { FlowBatch, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type FlowRecord } from '../../flow/record.js';
+import type { Rng } from '../../scenario/rng.js';
 
 export interface SynthConnection {
   client: string;
@@ -135,4 +136,36 @@ export function batchesOf(conns: SynthConnection[], format: SynthFormat, size = 
   }
   if (b.length) out.push(b);
   return out;
+}
+
+export type Exchange = { t: number; up: boolean; bytes: number };
+
+/**
+ * One client's sessions back to back from `t0` until `t1`: each lasts `life()` ms and holds the
+ * exchanges `fill(start, end)` returns; the next starts `gap()` ms after (a reconnect). Sessions
+ * cut by `t1` stay open (no FIN).
+ */
+export function sessionRun(
+  rng: Rng,
+  addr: { client: string; server: string },
+  serverPort: number,
+  t0: number,
+  t1: number,
+  life: () => number,
+  fill: (start: number, end: number) => Exchange[],
+  gap: () => number,
+): SynthConnection[] {
+  const out: SynthConnection[] = [];
+  for (let t = t0; t < t1;) {
+    const end = Math.min(t + life(), t1);
+    const ex = fill(t, end).sort((a, b) => a.t - b.t);
+    out.push(session({ ...addr, clientPort: rng.int(32768, 60999), serverPort }, t, end, ex, end < t1));
+    t = end + gap();
+  }
+  return out;
+}
+
+/** Connections → batches in every telemetry format, named `synthetic-<format>`. */
+export function inEveryFormat(conns: SynthConnection[]): [string, FlowBatch[]][] {
+  return SYNTH_FORMATS.map((f) => [`synthetic-${f}`, batchesOf(conns, f)]);
 }

@@ -10,6 +10,7 @@ import { fit, margin, sigmoid, DEFAULT_BOOST, type BoostParams } from './boost.j
 import {
   captureSamples,
   keepaliveSamples,
+  synthMinerSamples,
   scenarioSamples,
   sha256File,
   SCENARIO_RUNS,
@@ -26,6 +27,7 @@ export const GATE = { minSpanMs: 120_000, minPackets: 10 };
 export const THRESHOLD = 0.5;
 export const FOLDS = 5;
 export const KEEPALIVE_SEEDS = [1, 2, 3];
+export const MINER_SEEDS = [1, 2, 3];
 export const TRAIN_COMMAND = 'npm run train:classifier';
 
 export interface Dataset {
@@ -103,6 +105,7 @@ export async function buildDataset(
     samples.push(...scenarioSamples(run));
   }
   for (const seed of KEEPALIVE_SEEDS) samples.push(...keepaliveSamples(seed));
+  for (const seed of MINER_SEEDS) samples.push(...synthMinerSamples(seed));
   return {
     format: DATASET_FORMAT,
     features: [...FEATURE_NAMES],
@@ -279,6 +282,8 @@ export interface CvReport {
   fprRecordsAll: Rate;
   /** Synthetic keep-alive/push/MQTT/VPN/WebSocket/SSH/IMAP windows called mining. */
   keepaliveWindows: Rate;
+  /** The same per keep-alive family: windows called mining / windows. */
+  keepaliveByFamily: Record<string, string>;
   /** F1 over real capture windows: gated miner windows vs every ordinary window, every variant. */
   f1RealGated: number;
   byVariant: Record<string, { tpr: string; fprRecords: string }>;
@@ -301,7 +306,8 @@ export function outOfFold(samples: Sample[], k = FOLDS, params: BoostParams = DE
   return score;
 }
 
-const isReal = (family: string) => family !== 'scenario' && family !== 'keepalive';
+const SYNTHETIC = new Set(['scenario', 'keepalive', 'stratum-synth']);
+const isReal = (family: string) => !SYNTHETIC.has(family);
 
 export function crossValidate(
   d: Pick<Dataset, 'samples' | 'ungated'>,
@@ -346,6 +352,9 @@ export function crossValidate(
     }
     return out;
   };
+  const keep = neg.filter((r) => fam(r) === 'keepalive');
+  // Units are `keepalive/<family>-<seed>`.
+  const kaFamily = (unit: string) => unit.slice('keepalive/'.length).replace(/-\d+$/, '');
   const unitOf = cvUnits(samples);
   const posUnits = new Set(pos.map((r) => unitOf.get(r.unit)));
   const allUnits = new Set([...unitOf.values(), ...d.ungated.map((u) => unitOf.get(u.unit) ?? u.unit)]);
@@ -360,6 +369,15 @@ export function crossValidate(
     fprRecordsReal: rate(asRecords(realNeg)),
     fprRecordsAll: rate(asRecords(neg)),
     keepaliveWindows: rate(neg.filter((r) => fam(r) === 'keepalive')),
+    keepaliveByFamily: Object.fromEntries(
+      [...new Set(keep.map((r) => kaFamily(r.unit)))].sort().map((f) => {
+        const rs = keep.filter((r) => kaFamily(r.unit) === f);
+        return [
+          f,
+          `${rs.filter((r) => r.hit).reduce((a, r) => a + r.count, 0)}/${rs.reduce((a, r) => a + r.count, 0)}`,
+        ];
+      }),
+    ),
     f1RealGated: Math.round((2 * tp * 10000) / (2 * tp + fp + fn || 1)) / 10000,
     byVariant: split(variant),
     byFamily: split(fam),
@@ -370,7 +388,7 @@ export function crossValidate(
 export function codeVersion(): string {
   const dir = new URL('.', import.meta.url);
   const h = createHash('sha256');
-  for (const f of ['boost', 'dataset', 'features', 'groups', 'keepalive', 'synth', 'train']) {
+  for (const f of ['boost', 'dataset', 'features', 'groups', 'keepalive', 'miners', 'synth', 'train']) {
     const url = new URL(`${f}.ts`, dir);
     let text: string;
     try {
@@ -419,6 +437,7 @@ export function trainModel(
       generated: {
         scenario: SCENARIO_RUNS,
         keepaliveSeeds: KEEPALIVE_SEEDS,
+        minerSeeds: MINER_SEEDS,
       },
       samples: {
         windows: d.samples.length + ungated,
