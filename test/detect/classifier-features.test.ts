@@ -92,7 +92,7 @@ test('sampled counters are scaled by the sampling rate', () => {
 
 test('the tracker keeps groups across batches, within its bounds', () => {
   const model = shippedModel();
-  const t = new BehaviourTracker(model, { maxGroups: 100, maxRecordsPerGroup: 8 });
+  const t = new BehaviourTracker(model, { maxGroups: 100, maxRecordsPerGroup: 8, maxRecords: 1000 });
   const b = new FlowBatch(1000);
   for (let k = 0; k < 1000; k++) {
     b.pushRecord({
@@ -103,6 +103,22 @@ test('the tracker keeps groups across batches, within its bounds', () => {
   t.batch(b);
   assert.equal(t.size, 100);
   assert.equal(t.evicted, 900);
+  assert.equal(t.records, 100);
+  // Few groups with many records: the per-group and the total bounds hold.
+  const r = new BehaviourTracker(model, { maxGroups: 1000, maxRecordsPerGroup: 8, maxRecords: 50 });
+  for (let g = 0; g < 20; g++) {
+    const many = new FlowBatch(40);
+    for (let k = 0; k < 40; k++)
+      many.pushRecord({
+        ...recordsOf(conn(40000 + k, 1), 'zeek')[0],
+        src: `10.1.0.${g}`,
+        firstMs: T0 + k * 1000,
+        lastMs: T0 + k * 1000 + 500,
+      });
+    r.batch(many);
+    assert.ok(r.records <= 50, `total records ${r.records}`);
+  }
+  assert.ok(r.size <= 7 && r.evicted >= 13, `groups ${r.size}, evicted ${r.evicted}`);
   // One session fed one IPFIX record per batch: found once the window holds enough of it.
   const miner = new BehaviourTracker(model);
   const hits: number[] = [];

@@ -11,9 +11,15 @@ import { gated, judge, shippedModel, type BehaviourModel, type Verdict } from '.
 export interface TrackerLimits {
   maxGroups: number;
   maxRecordsPerGroup: number;
+  /** Records over all groups (64 bytes each): 2 M ≈ 128 MB whatever the mix of groups. */
+  maxRecords: number;
 }
 
-export const DEFAULT_TRACKER_LIMITS: TrackerLimits = { maxGroups: 100_000, maxRecordsPerGroup: 4096 };
+export const DEFAULT_TRACKER_LIMITS: TrackerLimits = {
+  maxGroups: 100_000,
+  maxRecordsPerGroup: 4096,
+  maxRecords: 2_000_000,
+};
 
 export interface TrackedVerdict extends Verdict {
   key: string;
@@ -26,8 +32,10 @@ export interface TrackedVerdict extends Verdict {
 
 export class BehaviourTracker {
   private readonly groups = new Map<string, RecordLog>();
-  /** Groups dropped to stay within `maxGroups`. */
+  /** Groups dropped to stay within `maxGroups` / `maxRecords`. */
   evicted = 0;
+  /** Records held over all groups. */
+  records = 0;
   private readonly x = new Float64Array(FEATURE_COUNT);
 
   constructor(
@@ -55,22 +63,30 @@ export class BehaviourTracker {
       } else log = new RecordLog();
       this.groups.set(o.key, log);
       log.addRow(b, i, o.up, o.clientPort);
+      this.records++;
       let rows = touched.get(o.key);
       if (!rows) touched.set(o.key, (rows = []));
       rows.push(i);
     }
-    while (this.groups.size > this.limits.maxGroups) {
-      this.groups.delete(this.groups.keys().next().value!);
-      this.evicted++;
-    }
     const out: [number, TrackedVerdict][] = [];
     const win = this.model.windowMs;
-    for (const [key, rows] of touched) {
-      const log = this.groups.get(key);
-      if (!log) continue;
-      const last = log.lastMs;
-      log.dropBefore(last - win);
+    for (const key of touched.keys()) {
+      const log = this.groups.get(key)!;
+      const before = log.length;
+      log.dropBefore(log.lastMs - win);
       log.keepLast(this.limits.maxRecordsPerGroup);
+      this.records -= before - log.length;
+    }
+    // Least recently seen groups go first, until both bounds hold.
+    while (this.groups.size > this.limits.maxGroups || this.records > this.limits.maxRecords) {
+      const oldest = this.groups.keys().next().value!;
+      this.records -= this.groups.get(oldest)!.length;
+      this.groups.delete(oldest);
+      touched.delete(oldest);
+      this.evicted++;
+    }
+    for (const [key, rows] of touched) {
+      const log = this.groups.get(key)!;
       // Every record left ended inside the window (a Zeek row may have started hours before).
       const s = featuresOf(log, -Infinity, Infinity, this.x);
       if (!gated(this.model, s.spanMs, s.packets)) continue;
