@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { Diagnostics } from '../src/flow/diagnostics.js';
+import { childCpuSeconds, pcapFileHeader } from './peer-cpu.js';
 import { readCapture } from '../src/capture/reader.js';
 import { captureFlows } from '../src/capture/formats.js';
 
@@ -72,13 +73,7 @@ async function generate(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   const packets = await loadPackets();
   const fd = openSync(path, 'w');
-  const head = Buffer.alloc(24);
-  head.writeUInt32LE(0xa1b2c3d4, 0);
-  head.writeUInt16LE(2, 4);
-  head.writeUInt16LE(4, 6);
-  head.writeUInt32LE(262144, 16);
-  head.writeUInt32LE(1, 20);
-  writeSync(fd, head);
+  writeSync(fd, pcapFileHeader());
   const out = Buffer.alloc(8 << 20);
   let used = 0;
   let written = 24;
@@ -109,14 +104,6 @@ async function generate(): Promise<void> {
   }
   writeSync(fd, out, 0, used);
   closeSync(fd);
-}
-
-/** CPU seconds (user + system) of waited-for children, from /proc/self/stat (Linux). */
-function childCpuSeconds(): number {
-  const f = readFileSync('/proc/self/stat', 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  // cutime and cstime are fields 16 and 17; rest[0] is field 3.
-  return (Number(rest[13]) + Number(rest[14])) / 100;
 }
 
 async function coinradar(): Promise<{ seconds: number; cpu: number; flows: number; diag: Diagnostics }> {

@@ -5,6 +5,10 @@
  *      loopback into its file, and `nfdump -r` reading it back.
  *  (c) live collector at a paced rate (default 300,000 flows/s) on loopback: sent vs stored, and
  *      nfcapd given the same paced stream.
+ *  (d) the same through the built CLI (`coinradar collect`, its own process, dist/ — npm run build
+ *      first): CPU per committed flow and peak RSS from /proc against nfcapd's, exit time after
+ *      SIGINT (env COLLECT_FLAGS: extra collect options, e.g. "--no-detect"; BUSY=1: another
+ *      process keeps one core busy meanwhile).
  * Usage: node --import tsx bench/netflow.ts [flows=1500000] [rate=300000] [seconds=5] [parts=abc]
  * (env STORE_NICE=off: run (c) without lowering the storing thread's priority; MAX_BACKLOG=N and
  * BACKLOG_MS=MS: the collector's backlog bounds, as collect --max-backlog / --max-backlog-ms)
@@ -12,7 +16,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diagnostics } from '../src/flow/diagnostics.js';
@@ -60,6 +64,39 @@ const RATE = Number(process.argv[3] ?? 300_000);
 const SECONDS = Number(process.argv[4] ?? 5);
 const PARTS = process.argv[5] ?? 'abc';
 
+/** CPU seconds (utime + stime, 10 ms ticks) of each thread of a process (default this one), by thread name. */
+function threadCpu(pid: number | 'self' = 'self'): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(`${name}#${t}`, (Number(f[11]) + Number(f[12])) / 100);
+  }
+  return out;
+}
+
+/** Where the CPU went between two threadCpu() readings, per thread (threads under 0.05 s left out). */
+function threadSplit(before: Map<string, number>, after: Map<string, number>, mainTid = process.pid): string {
+  const by = new Map<string, number>();
+  for (const [k, v] of after) {
+    // Node names every thread "node": the thread id tells them apart (the main thread's is the pid).
+    const tid = k.slice(k.lastIndexOf('#') + 1);
+    const name = tid === String(mainTid) ? 'main' : k;
+    by.set(name, (by.get(name) ?? 0) + v - (before.get(k) ?? 0));
+  }
+  return [...by]
+    .filter(([, v]) => v >= 0.05)
+    .sort((a, b) => b[1] - a[1])
+    .map(([n, v]) => `${n} ${v.toFixed(2)} s`)
+    .join(', ');
+}
+
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
@@ -87,6 +124,14 @@ async function startNfcapd(dir: string, port: number): Promise<ChildProcess> {
 async function stopNfcapd(p: ChildProcess): Promise<void> {
   p.kill('SIGTERM');
   if (p.exitCode === null) await new Promise((r) => p.once('exit', r));
+}
+
+/** A process's CPU seconds so far (all threads, 10 ms ticks) and peak RSS (MB), from /proc. */
+function procCpu(pid: number): { cpu: number; hwmMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return { cpu: (Number(f[11]) + Number(f[12])) / 100, hwmMb: Number(hwm ?? 0) / 1024 };
 }
 
 function nfdumpCount(file: string): { flows: number; seconds: number } {
@@ -247,23 +292,51 @@ try {
       );
     } else say('    nfcapd/nfdump not installed: peer skipped');
   }
+  /** The paced stream sent to a port by a child process; the number of datagrams sent. */
+  const sendTo = async (port: number) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', process.argv[1], '--send', String(port), String(RATE), String(SECONDS)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (x) => (out += x));
+    await new Promise((r) => child.once('exit', r));
+    return Number(out.trim());
+  };
+  /** nfcapd given the same paced stream: its CPU per stored flow (µs), printed. */
+  const nfcapdPaced = async (): Promise<number> => {
+    const nfDir = join(dir, `nfcapd-${Math.random().toString(36).slice(2)}`);
+    spawnSync('mkdir', ['-p', nfDir]);
+    const port = 40000 + Math.floor(Math.random() * 1000);
+    const nf = await startNfcapd(nfDir, port);
+    const nsent = await sendTo(port);
+    await sleep(500);
+    // nfcapd's own CPU (utime + stime, 10 ms ticks) and peak RSS, read before it exits.
+    const { cpu: nfCpu, hwmMb } = procCpu(nf.pid!);
+    await stopNfcapd(nf);
+    const nfFile = nfcapdFiles(nfDir)[0];
+    const r = nfdumpCount(nfFile);
+    say(
+      `    nfcapd file (as run: no compression): ${(statSync(nfFile).size / Math.max(1, r.flows)).toFixed(1)} bytes per flow`,
+    );
+    say(
+      `    nfcapd -B 4194304, same paced stream: sent ${fmt(nsent * PER_DATAGRAM)} flows, stored ${fmt(r.flows)}; lost ${fmt(nsent * PER_DATAGRAM - r.flows)}`,
+    );
+    const us = (nfCpu / Math.max(1, r.flows)) * 1e6;
+    say(
+      `    nfcapd CPU ${nfCpu.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB`,
+    );
+    return us;
+  };
+
   if (PARTS.includes('c')) {
     // ---- (c) live collector loss at RATE ----
-    const sendTo = async (port: number) => {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', process.argv[1], '--send', String(port), String(RATE), String(SECONDS)],
-        {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      );
-      let out = '';
-      child.stdout.on('data', (x) => (out += x));
-      await new Promise((r) => child.once('exit', r));
-      return Number(out.trim());
-    };
     const liveStore = await openFlowStore(join(dir, 'c.duckdb'));
     const cpu0 = process.cpuUsage();
+    const threads0 = threadCpu();
     const c = await NetflowCollector.start({
       listen: 'udp://127.0.0.1:0',
       store: liveStore,
@@ -279,6 +352,7 @@ try {
     const sent = await sendTo(c.port);
     const tSent = (performance.now() - tl) / 1000;
     await sleep(500);
+    const threads1 = threadCpu();
     const res = await c.stop();
     const tAll = (performance.now() - tl) / 1000;
     // This process is the collector (the sender is a child): its CPU from start to committed stop.
@@ -295,26 +369,98 @@ try {
     say(
       `    collector CPU ${ourCpu.toFixed(2)} s = ${((ourCpu / Math.max(1, src.flows)) * 1e6).toFixed(2)} µs per stored flow (geo enrichment, no detection); peak RSS of this process ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
     );
+    say(`    by thread, until stop was called: ${threadSplit(threads0, threads1)}`);
     if (haveNf) {
-      const nfDir = join(dir, 'c-nfcapd');
-      spawnSync('mkdir', ['-p', nfDir]);
-      const port = 40000 + Math.floor(Math.random() * 1000);
-      const nf = await startNfcapd(nfDir, port);
-      const nsent = await sendTo(port);
-      await sleep(500);
-      // nfcapd's own CPU (utime + stime, 10 ms ticks) and peak RSS, read before it exits.
-      const stat = readFileSync(`/proc/${nf.pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const nfCpu = (Number(f[11]) + Number(f[12])) / 100;
-      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${nf.pid}/status`, 'utf8'))?.[1];
-      await stopNfcapd(nf);
-      const r = nfdumpCount(nfcapdFiles(nfDir)[0]);
+      const nfUs = await nfcapdPaced();
       say(
-        `    nfcapd -B 4194304, same paced stream: sent ${fmt(nsent * PER_DATAGRAM)} flows, stored ${fmt(r.flows)}; lost ${fmt(nsent * PER_DATAGRAM - r.flows)}`,
+        `    ratio of CPU per stored flow ours/nfcapd ${(((ourCpu / Math.max(1, src.flows)) * 1e6) / nfUs).toFixed(1)}x`,
       );
+    }
+  }
+
+  if (PARTS.includes('d')) {
+    // ---- (d) the built CLI, `coinradar collect`, as users run it: a process of its own ----
+    const main = join(process.cwd(), 'dist/cli/main.js');
+    if (!existsSync(main)) say('(d) skipped: dist/cli/main.js missing (run npm run build first)');
+    else {
+      const flags = (process.env.COLLECT_FLAGS ?? '').split(' ').filter(Boolean);
+      const port = 41000 + Math.floor(Math.random() * 1000);
+      const db = join(dir, 'd.duckdb');
+      const cli = spawn(
+        process.execPath,
+        [
+          // CPU_PROF=DIR: a V8 CPU profile of the collector into DIR.
+          ...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []),
+          main,
+          'collect',
+          '--db',
+          db,
+          '--listen',
+          `udp://127.0.0.1:${port}`,
+          '--metrics',
+          '127.0.0.1:0',
+          ...flags,
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let err = '';
+      cli.stderr!.on('data', (d) => (err += d));
+      for (let k = 0; k < 600 && !/metrics on http/.test(err) && cli.exitCode === null; k++) await sleep(25);
+      const metrics = /metrics on (http:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1];
+      if (!metrics) throw new Error(`collect did not start: ${err}`);
+      const committed = async () =>
+        (
+          (await (await fetch(`${metrics}/healthz`, { signal: AbortSignal.timeout(2000) })).json()) as {
+            flowsCommitted: number;
+          }
+        ).flowsCommitted;
+      const cpu0 = procCpu(cli.pid!).cpu;
+      const threads0 = threadCpu(cli.pid!);
+      // BUSY=1: another process keeps one core busy while the stream is sent (the issue's case).
+      const busy =
+        process.env.BUSY === '1'
+          ? spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 600000);'], {
+              stdio: 'ignore',
+            })
+          : null;
+      const sent = (await sendTo(port)) * PER_DATAGRAM;
+      busy?.kill('SIGKILL');
+      // Until everything sent is committed, or nothing more comes for 3 s (what is missing is lost).
+      let last = -1;
+      let still = 0;
+      for (let k = 0; k < 600; k++) {
+        const c = await committed().catch(() => last);
+        if (c >= sent) {
+          last = c;
+          break;
+        }
+        still = c === last ? still + 1 : 0;
+        last = c;
+        if (still >= 30) break;
+        await sleep(100);
+      }
+      const { cpu, hwmMb } = procCpu(cli.pid!);
+      const split = threadSplit(threads0, threadCpu(cli.pid!), cli.pid!);
+      const t0 = performance.now();
+      cli.kill('SIGINT');
+      await new Promise((r) => (cli.exitCode !== null ? r(null) : cli.once('exit', r)));
+      const exitS = (performance.now() - t0) / 1000;
+      const used = cpu - cpu0;
+      const us = (used / Math.max(1, last)) * 1e6;
+      // On disk: the database file, its WAL and the segment files.
+      const segDir = `${db}.segments`;
+      const onDisk = [db, `${db}.wal`]
+        .filter((f) => existsSync(f))
+        .concat(existsSync(segDir) ? readdirSync(segDir).map((f) => join(segDir, f)) : [])
+        .reduce((n, f) => n + statSync(f).size, 0);
       say(
-        `    nfcapd CPU ${nfCpu.toFixed(2)} s = ${((nfCpu / Math.max(1, r.flows)) * 1e6).toFixed(2)} µs per stored flow; peak RSS ${hwm ? (Number(hwm) / 1024).toFixed(0) : '?'} MB; ratio of CPU per stored flow ours/nfcapd ${(ourCpu / Math.max(1, src.flows) / (nfCpu / Math.max(1, r.flows))).toFixed(1)}x`,
+        `(d) coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}${busy ? ', one core kept busy by another process' : ''}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)}; CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT; ${(onDisk / Math.max(1, last)).toFixed(1)} bytes per flow on disk`,
       );
+      say(`    by thread: ${split}`);
+      if (haveNf) {
+        const nfUs = await nfcapdPaced();
+        say(`    ratio of CPU per stored flow coinradar collect/nfcapd ${(us / nfUs).toFixed(1)}x`);
+      }
     }
   }
 } finally {

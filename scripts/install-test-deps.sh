@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the test suite uses as real peers: softflowd (exporter), nfdump/nfcapd (collector),
-# tshark (capture reference), litecoind and monerod (regtest nodes). Installs only what is missing.
+# tshark (capture reference), litecoind and monerod (regtest nodes), ndpiReader (libndpi-bin: the
+# peer of bench/pcap-ndpi.ts); jq (the usage pages pipe JSON through it; test/docs). Installs only
+# what is missing.
 set -euo pipefail
 need=()
-for pkg in softflowd nfdump tshark litecoind monero; do
+for pkg in softflowd nfdump tshark litecoind monero libndpi-bin jq; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -36,10 +36,12 @@ export interface PacketView {
 
 class ReusedPacketView implements PacketView {
   linkType = 0;
-  tsMs = 0;
+  // Doubles from the start (-0 is not a small integer to V8): a field that changes representation
+  // mid-file deoptimises every function that reads the view.
+  tsMs = -0;
   caplen = 0;
   origLen = 0;
-  fileOffset = 0;
+  fileOffset = -0;
   interfaceId = 0;
   buf: Buffer = Buffer.alloc(0);
   offset = 0;
@@ -145,6 +147,15 @@ interface Walker {
   finish(f: ChunkedFile): void;
 }
 
+/** Unsigned 32-bit little-/big-endian at `p`; the caller has checked that 4 bytes are there. */
+function le32(b: Buffer, p: number): number {
+  return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
+}
+
+function be32(b: Buffer, p: number): number {
+  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+}
+
 /** Classic pcap: 24-byte file header, then 16-byte record headers. */
 class PcapWalker implements Walker {
   private view = new ReusedPacketView();
@@ -194,6 +205,8 @@ class PcapWalker implements Walker {
     const view = this.view;
     view.buf = buf;
     const fracDiv = this.nano ? 1e6 : 1e3;
+    const le = this.le;
+    const base = f.base;
     while (true) {
       if (this.resyncing) {
         const q = this.scan(f, Math.max(p, this.resyncFrom - f.base));
@@ -214,10 +227,11 @@ class PcapWalker implements Walker {
         p = q;
       }
       if (end - p < 16) break;
-      const sec = this.u32(buf, p);
-      const frac = this.u32(buf, p + 4);
-      const caplen = this.u32(buf, p + 8);
-      const origLen = this.u32(buf, p + 12);
+      // The record header read inline (16 bytes are there): the per-packet cost of the walk.
+      const sec = le ? le32(buf, p) : be32(buf, p);
+      const frac = le ? le32(buf, p + 4) : be32(buf, p + 4);
+      const caplen = le ? le32(buf, p + 8) : be32(buf, p + 8);
+      const origLen = le ? le32(buf, p + 12) : be32(buf, p + 12);
       if (caplen > this.snapLimit) {
         const at = f.offsetOf(p);
         const next = p + 16 + caplen;
@@ -256,7 +270,7 @@ class PcapWalker implements Walker {
       view.caplen = caplen;
       view.origLen = origLen;
       view.offset = p + 16;
-      view.fileOffset = f.offsetOf(p);
+      view.fileOffset = base + p;
       this.lastSec = sec;
       this.onPacket(view);
       p += 16 + caplen;

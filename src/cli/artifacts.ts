@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { openDetectionStore } from '../store/detections.js';
 import { openFlowStore } from '../store/open.js';
 import { defaultDbPath } from '../store/store.js';
-import { parseFormat, render } from './output.js';
+import { existingStore, parseFormat, render } from './output.js';
 
 export function register(program: Command): void {
   program
@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .option('--format <f>', 'table | csv | jsonl', 'table')
     .action(async (o: { db: string; kind?: string; limit: string; format: string }) => {
       const format = parseFormat(o.format, ['table', 'csv', 'jsonl']);
-      const store = await openFlowStore(o.db);
+      const store = await openFlowStore(existingStore(o.db));
       try {
         const det = await openDetectionStore(store);
         const rows = await det.artifacts({ kind: o.kind, limit: Number(o.limit) });

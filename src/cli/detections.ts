@@ -3,7 +3,7 @@ import { CONFIDENCE_RANK, parseConfidence } from '../detect/types.js';
 import { openDetectionStore } from '../store/detections.js';
 import { openFlowStore } from '../store/open.js';
 import { defaultDbPath } from '../store/store.js';
-import { parseFormat, render } from './output.js';
+import { existingStore, parseFormat, render } from './output.js';
 
 const TABLE_COLUMNS = [
   'first',
@@ -39,7 +39,7 @@ export function register(program: Command): void {
       }) => {
         const format = parseFormat(o.format, ['table', 'csv', 'jsonl']);
         const minRank = CONFIDENCE_RANK[parseConfidence(o.minConfidence)];
-        const store = await openFlowStore(o.db);
+        const store = await openFlowStore(existingStore(o.db));
         try {
           const det = await openDetectionStore(store);
           const rows = await det.detections({

@@ -15,7 +15,7 @@ import { fmtHashrate, fmtRange } from '../report/render.js';
 import { ipv4Text, poolCatalogue } from '../scenario/world.js';
 import { DuckDbSeries } from '../store/duckdb/series.js';
 import { defaultDbPath } from '../store/store.js';
-import { renderTable } from './output.js';
+import { existingStore, renderTable } from './output.js';
 
 const SI: Record<string, number> = { '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
 
@@ -199,7 +199,7 @@ export function register(program: Command): void {
         }
         if (!o.host) throw new Error('give --stratum FILE or --host IP');
         const pools = poolCatalogue();
-        const { series, close } = await DuckDbSeries.open(o.db);
+        const { series, close } = await DuckDbSeries.open(existingStore(o.db));
         try {
           const conns = await series.hostConnections(o.host, [...new Set(pools.map((p) => ipv4Text(p.ip)))]);
           const rows = conns.map((c) => {

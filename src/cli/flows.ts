@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { openFlowStore } from '../store/open.js';
 import { defaultDbPath } from '../store/store.js';
-import { parseFormat, render } from './output.js';
+import { existingStore, parseFormat, parseWholeNumber, render } from './output.js';
 
 const TABLE_COLUMNS = [
   'first',
@@ -30,9 +30,9 @@ export function register(program: Command): void {
     .option('--format <f>', 'table | csv | jsonl', 'table')
     .action(async (o: { db: string; where?: string; limit: string; format: string }) => {
       const format = parseFormat(o.format, ['table', 'csv', 'jsonl']);
-      const store = await openFlowStore(o.db);
+      const store = await openFlowStore(existingStore(o.db));
       try {
-        const rows = await store.flows({ where: o.where, limit: Number(o.limit) });
+        const rows = await store.flows({ where: o.where, limit: parseWholeNumber('--limit', o.limit) });
         const out = render(
           rows as unknown as Record<string, unknown>[],
           format,

@@ -3,7 +3,7 @@ import { parseConfidence } from '../detect/types.js';
 import { DuckDbFlowStore } from '../store/duckdb/flows.js';
 import { hostProfiles, type HostProfile } from '../store/duckdb/hosts.js';
 import { defaultDbPath } from '../store/store.js';
-import { collect, parseFormat, render } from './output.js';
+import { collect, existingStore, parseFormat, render } from './output.js';
 import { parseDay, parsePorts, parseScope } from './series.js';
 
 const iso = (t: number) => new Date(t).toISOString().replace('.000Z', 'Z');
@@ -86,7 +86,7 @@ export function register(program: Command): void {
         const limit = Number(o.limit);
         if (!Number.isInteger(limit) || limit < 1)
           throw new Error(`--limit: not a positive integer: ${o.limit}`);
-        const store = await DuckDbFlowStore.open(o.db);
+        const store = await DuckDbFlowStore.open(existingStore(o.db));
         try {
           const profiles = await hostProfiles(store.db, {
             scope: parseScope(o.scope, undefined, o.where),

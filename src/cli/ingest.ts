@@ -7,14 +7,33 @@ import { defaultDbPath } from '../store/store.js';
 import { loadEnricher } from './enricher.js';
 import { detectionHookFor } from '../detect/pipeline.js';
 import { Progress, humanBytes } from './progress.js';
+import { nfcapdFilesIn } from '../netflow/nfcapd.js';
+import { statSync } from 'node:fs';
+
+/** Files to read: a directory stands for the nfdump files under it, in time order (as nfdump -R). */
+async function expandPaths(paths: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    if (!statSync(p, { throwIfNoEntry: false })?.isDirectory()) {
+      out.push(p);
+      continue;
+    }
+    const { files, skipped } = await nfcapdFilesIn(p);
+    process.stdout.write(
+      `${p}: ${files.length} nfcapd files in time order${skipped.length ? ` (${skipped.length} other files left out, e.g. ${skipped[0]})` : ''}\n`,
+    );
+    out.push(...files);
+  }
+  return out;
+}
 
 export function register(program: Command): void {
   program
     .command('ingest')
     .description(
-      'read captures, NetFlow/IPFIX export files, nfdump CSV or Zeek conn.log into the store (format detected from the bytes)',
+      'read captures, NetFlow/IPFIX export files, nfcapd files, nfdump CSV or Zeek conn.log into the store (format detected from the bytes)',
     )
-    .argument('<path...>', 'input files')
+    .argument('<path...>', 'input files, or directories of nfcapd files (read in time order)')
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
     .option('--payload-bytes <n>', 'payload bytes kept per direction for detection', '2048')
     .option('--no-geo', 'skip country/AS enrichment')
@@ -23,7 +42,7 @@ export function register(program: Command): void {
     .option('--list <file...>', 'extra infrastructure list(s) for detection: CSV value,label,coin,port,name')
     .action(
       async (
-        paths: string[],
+        args: string[],
         o: {
           db: string;
           payloadBytes: string;
@@ -33,11 +52,19 @@ export function register(program: Command): void {
           list?: string[];
         },
       ) => {
+        const paths = await expandPaths(args);
+        // Before the store is opened: a bad --watchlist must not leave a store (and its reader
+        // socket) open behind the error, which kept the process alive.
+        const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
         const store = await openFlowStore(o.db);
         // Other commands read the files already committed while a long ingest goes on.
         await store.serveReaders();
-        const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
-        const detection = o.detect ? await detectionHookFor(store, { lists: o.list }) : undefined;
+        const detection = o.detect
+          ? await detectionHookFor(store, { lists: o.list }).catch(async (e: unknown) => {
+              await store.close();
+              throw e;
+            })
+          : undefined;
         let shown = 0;
         let failed = 0;
         try {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 /** Shared output formats for the CLI: aligned table, CSV, JSON lines, JSON. */
 export type OutputFormat = 'table' | 'csv' | 'jsonl' | 'json';
 
@@ -8,6 +9,15 @@ export function parseFormat(
   if (!allowed.includes(v as OutputFormat))
     throw new Error(`--format must be one of ${allowed.join(', ')}, not ${v}`);
   return v as OutputFormat;
+}
+
+/** A read command's store: it must exist already (reading never creates an empty one). */
+export function existingStore(path: string): string {
+  if (path !== ':memory:' && !existsSync(path))
+    throw new Error(
+      `${path}: no such store (read commands never create one; ingest or collect into it first, or give --db / COINRADAR_DB)`,
+    );
+  return path;
 }
 
 /** A whole-number option value in [min, max], or an error that names the option and the range. */

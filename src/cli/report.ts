@@ -6,7 +6,7 @@ import { screenReportWallets } from '../report/screen-wallets.js';
 import { renderHtml, renderMarkdown } from '../report/render.js';
 import { DuckDbSeries } from '../store/duckdb/series.js';
 import { defaultDbPath } from '../store/store.js';
-import { collect } from './output.js';
+import { collect, existingStore } from './output.js';
 import { parseDay, parseScope, windowOption } from './series.js';
 import { Progress } from './progress.js';
 
@@ -50,7 +50,7 @@ export function register(program: Command): void {
         labels?: string;
       }) => {
         const scope = parseScope(o.scope, undefined, o.where);
-        const { series, close } = await DuckDbSeries.open(o.db);
+        const { series, close } = await DuckDbSeries.open(existingStore(o.db));
         let report;
         const progress = new Progress('report', REPORT_STAGES.length);
         try {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { CRYPTO_PORTS } from '../scenario/world.js';
 import { DuckDbSeries, type SeriesScope } from '../store/duckdb/series.js';
 import { defaultDbPath } from '../store/store.js';
-import { collect, parseFormat, render } from './output.js';
+import { collect, existingStore, parseFormat, render } from './output.js';
 
 /**
  * --scope items, ANDed: country:KP, src-country:KP, dst-country:CN, asn:131279, watch:NAME,
@@ -47,6 +47,8 @@ export function parseScope(items: string[], ports?: string, where?: string): Ser
     }
   }
   if (ports) s.dstPorts = parsePorts(ports);
+  // Activity on the crypto ports leaves out scans of them (detect/scan.ts), as the report does.
+  if (ports === 'crypto') s.noScans = true;
   if (where) s.where = where;
   return s;
 }
@@ -130,7 +132,7 @@ export function register(program: Command): void {
     .option('--format <f>', 'table | csv | jsonl | json', 'table')
     .action(async (o: SeriesCliOptions & { format: string }) => {
       const format = parseFormat(o.format);
-      const { series, close } = await DuckDbSeries.open(o.db);
+      const { series, close } = await DuckDbSeries.open(existingStore(o.db));
       try {
         const q = { ...seriesQuery(o), sources: true };
         const d = await series.series(q);

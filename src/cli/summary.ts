@@ -7,7 +7,7 @@ import {
   type SummaryKey,
   type SummaryRow,
 } from '../store/store.js';
-import { collect, parseWholeNumber, renderTable } from './output.js';
+import { collect, existingStore, parseWholeNumber, renderTable } from './output.js';
 
 const TITLES: Record<SummaryKey, string> = {
   country: 'By country (either end)',
@@ -79,7 +79,7 @@ export function register(program: Command): void {
           throw new Error(`--order must be flows, packets or bytes, not ${o.order}`);
         if (o.format !== 'table' && o.format !== 'json')
           throw new Error(`--format must be table or json, not ${o.format}`);
-        const store = await openFlowStore(o.db);
+        const store = await openFlowStore(existingStore(o.db));
         try {
           if (by.length) {
             const tables = await store.summarize({

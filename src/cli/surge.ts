@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { surgeOfBuckets, type SeriesMeasure } from '../analysis/series.js';
 import type { SurgeChange } from '../analysis/surge.js';
 import { DuckDbSeries } from '../store/duckdb/series.js';
-import { renderTable } from './output.js';
+import { existingStore, renderTable } from './output.js';
 import { seriesOptions, seriesQuery, type SeriesCliOptions } from './series.js';
 
 export function surgeRows(changes: SurgeChange[], bucketMs: number) {
@@ -58,7 +58,7 @@ export function register(program: Command): void {
           q.scope.label ||
           [...o.scope, o.ports ? `ports:${o.ports}` : ''].filter(Boolean).join(' ') ||
           'all flows';
-        const { series, close } = await DuckDbSeries.open(o.db);
+        const { series, close } = await DuckDbSeries.open(existingStore(o.db));
         try {
           const d = await series.series({ ...q, sources: o.measure === 'sources' });
           const r = surgeOfBuckets(label, d, o.measure as SeriesMeasure, {

@@ -22,11 +22,15 @@ export function detectBatchRows(
 ): DetectionInput[] {
   const rows: DetectionInput[] = [];
   const known = new Set<number>();
-  detectBatch(detector, batch, (i, d) => {
-    opts.connections?.apply(batch, i, d);
-    rows.push(detectionRow(firstFlowId + i, d, detector.version));
-    if (CONFIDENCE_RANK[d.confidence] >= CONFIDENCE_RANK.infrastructure) known.add(i);
-  });
+  detectBatch(
+    detector,
+    batch,
+    (i, d) => {
+      rows.push(detectionRow(firstFlowId + i, d, detector.version));
+      if (CONFIDENCE_RANK[d.confidence] >= CONFIDENCE_RANK.infrastructure) known.add(i);
+    },
+    opts.connections,
+  );
   if (opts.behaviour) {
     const tracker = opts.behaviour instanceof BehaviourTracker ? opts.behaviour : undefined;
     for (const [i, d] of behaviourOnBatch(batch, (row) => known.has(row), tracker))

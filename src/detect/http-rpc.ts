@@ -3,7 +3,8 @@
  * and Bitcoin Core / Monero daemon RPC in clear. Looks at HTTP POST requests: the method names in
  * the body, the User-Agent, the Basic-auth user and the Host.
  */
-import { agentCoin } from './coins.js';
+import { bestClaim, type CoinClaim } from './coin-rule.js';
+import { addressCoin, agentCoin, nameCoin, splitLogin } from './coins.js';
 import { portHint } from './ports.js';
 import {
   addArtifact,
@@ -136,6 +137,77 @@ function basicUser(auth: string | undefined): [string, string] | null {
   return [dec.slice(0, c), dec.slice(c + 1)];
 }
 
+/** A login's parts as artifacts, as Stratum logins give them; the coin of its wallet, or ''. */
+function loginArtifacts(out: Artifact[], login: string): string {
+  const p = splitLogin(login);
+  addArtifact(out, 'wallet', p.wallet);
+  addArtifact(out, 'account', p.account);
+  addArtifact(out, 'account', p.email);
+  addArtifact(out, 'worker', p.worker);
+  return p.coin;
+}
+
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+/** Query keys that carry a pool login, and keys that carry only the worker name. */
+const LOGIN_KEYS = new Set(['miner', 'login', 'user', 'username', 'wallet', 'address', 'addr']);
+const WORKER_KEYS = new Set(['worker', 'workername', 'rig', 'rigname']);
+/** A path segment `user.worker` (not a file name such as getwork.php). */
+const USER_WORKER = /^[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_.-]{1,64}$/;
+const FILE_EXT = /\.(php|html?|cgi|json|aspx?|jsp|js|txt|xml)$/i;
+
+/**
+ * `miner=30@0xWALLET@RigName` (difficulty@wallet@worker, as Ethereum getwork proxies take it):
+ * the wallet is the part with an address shape, the worker the part after it.
+ */
+function atLogin(out: Artifact[], v: string): string {
+  const parts = v.split('@');
+  const k = parts.findIndex((p) => addressCoin(p) !== '');
+  if (parts.length < 2 || k < 0) return loginArtifacts(out, v);
+  const coin = loginArtifacts(out, parts[k]);
+  if (parts[k + 1] && !/^\d+$/.test(parts[k + 1])) addArtifact(out, 'worker', parts[k + 1]);
+  return coin;
+}
+
+/**
+ * Logins in a getwork/getblocktemplate request's URL, as miners and proxies put them: query
+ * parameters (`?miner=…`, `?login=…&worker=…`), or the path (`/0xWALLET/RIG`, `/WALLET.WORKER`,
+ * `/user.worker`). Returns the coin of a wallet found, or ''.
+ */
+export function urlLoginArtifacts(out: Artifact[], path: string): string {
+  let coin = '';
+  const q = path.indexOf('?');
+  const query = q < 0 ? '' : path.slice(q + 1, q + 1 + 1024);
+  for (const pair of query.split('&')) {
+    const e = pair.indexOf('=');
+    if (e <= 0) continue;
+    const key = pair.slice(0, e).toLowerCase();
+    const v = decode(pair.slice(e + 1)).trim();
+    if (!v) continue;
+    if (LOGIN_KEYS.has(key)) coin ||= atLogin(out, v);
+    else if (WORKER_KEYS.has(key)) addArtifact(out, 'worker', v);
+  }
+  const segs = (q < 0 ? path : path.slice(0, q)).slice(0, 1024).split('/').filter(Boolean).map(decode);
+  if (segs.length >= 1 && segs.length <= 3) {
+    const first = segs[0];
+    const wallet = addressCoin(first.split('.')[0]) !== '';
+    if (wallet || (USER_WORKER.test(first) && !FILE_EXT.test(first))) {
+      coin ||= loginArtifacts(out, first);
+      if (segs[1] && !out.some((a) => a.kind === 'worker')) addArtifact(out, 'worker', segs[1]);
+    }
+  }
+  return coin;
+}
+
+/** Methods whose name alone says the coin (the rest are Bitcoin Core's, shared by its forks). */
+const METHOD_NAMES_COIN = new Set(['ETH', 'XMR']);
+
 export function matchHttpRpc(flow: FlowView): Detection[] {
   if (flow.proto !== 6) return [];
   // The request is normally forward; a capture that starts mid-connection may have it reversed.
@@ -155,24 +227,35 @@ export function matchHttpRpc(flow: FlowView): Detection[] {
     const host = req.headers.get('host') ?? '';
     const user = basicUser(req.headers.get('authorization'));
     const xMining = req.headers.get('x-mining-extensions');
-    let coin: string;
+    // Strongest first (coin-rule.ts).
+    const claims: CoinClaim[] = [];
     if (mining.length) {
       addArtifact(artifacts, 'agent', ua);
-      // The Basic-auth user is the pool account; the password is a credential, never recorded.
-      if (user) addArtifact(artifacts, 'account', user[0]);
+      // The Basic-auth user is the pool login (user.worker, or a wallet); the password is a
+      // credential, never recorded.
+      const wallets = [
+        user ? loginArtifacts(artifacts, user[0]) : '',
+        urlLoginArtifacts(artifacts, req.path),
+      ];
       addArtifact(artifacts, 'pool', host);
-      coin = MINING_METHODS.get(mining[0])!;
-      // Bitcoin Core's RPC is shared by its forks: the agent or the port may name the coin, else it stays open.
-      if (coin === 'BTC') coin = agentCoin(ua) || portCoin(flow);
+      for (const w of wallets) if (w) claims.push({ from: 'wallet', coin: w });
+      const methodCoin = MINING_METHODS.get(mining[0])!;
+      if (METHOD_NAMES_COIN.has(methodCoin)) claims.push({ from: 'method', coin: methodCoin });
+      claims.push({ from: 'pool', coin: nameCoin(host.replace(/:\d+$/, '')) });
+      claims.push({ from: 'agent', coin: agentCoin(ua) });
     } else {
       addArtifact(artifacts, 'client', ua);
-      coin = nodeRpc.some((m) => MONERO_RPC_METHODS.has(m)) ? 'XMR' : portCoin(flow);
+      if (nodeRpc.some((m) => MONERO_RPC_METHODS.has(m))) claims.push({ from: 'method', coin: 'XMR' });
     }
+    // Bitcoin Core's RPC is shared by its forks: only a well-known RPC port may name the coin then.
+    claims.push({ from: 'port', coin: portCoin(flow) });
+    const named = claims.filter((c) => c.coin);
+    const best = bestClaim(named);
     const label = mining.length ? 'getblocktemplate' : 'node-rpc';
     return [
       {
         label,
-        coin,
+        coin: best?.coin ?? '',
         confidence: 'payload',
         evidence: {
           rule: mining.length ? 'http.mining-rpc' : 'http.node-rpc',
@@ -180,6 +263,8 @@ export function matchHttpRpc(flow: FlowView): Detection[] {
           methods,
           path: req.path,
           ...(xMining ? { miningExtensions: xMining } : {}),
+          ...(best ? { coinFrom: best.from } : {}),
+          ...(named.length > 1 ? { coinClaims: named } : {}),
         },
         artifacts,
       },

@@ -2,7 +2,8 @@
  * Well-known crypto ports. A port alone proves nothing (3333 and 8888 carry plenty else), so a hit
  * gives `port` confidence, label `crypto-port`, and is only reported when nothing stronger fired.
  */
-import type { Detection } from './types.js';
+import { isScanAttempt, scanDetection, type FlowCounters } from './scan.js';
+import type { Detection, FlowView } from './types.js';
 
 export interface PortHint {
   port: number;
@@ -12,6 +13,7 @@ export interface PortHint {
 }
 
 const TCP = 6 as const;
+const STRATUM_PORT = 'stratum (common pool port)';
 
 export const PORT_HINTS: PortHint[] = [
   { port: 8333, proto: TCP, service: 'bitcoin-p2p', coin: 'BTC' },
@@ -38,7 +40,7 @@ export const PORT_HINTS: PortHint[] = [
   ...[
     3333, 4444, 5555, 6666, 7777, 8888, 14444, 14433, 45700, 3334, 3335, 3336, 3357, 13333, 20580, 20535,
     20536, 20537,
-  ].map((port) => ({ port, proto: TCP, service: 'stratum (common pool port)', coin: '' })),
+  ].map((port) => ({ port, proto: TCP, service: STRATUM_PORT, coin: '' })),
 ];
 
 const byKey = new Map<number, PortHint>();
@@ -49,27 +51,65 @@ export function portHint(proto: number, port: number): PortHint | undefined {
 }
 
 /**
- * The service port of a flow: the destination port, or the source port when only it is listed
- * and the destination looks ephemeral (a record of the server's direction).
+ * The port hint of a flow, looking at both ports. The end whose port is listed is the server: the
+ * destination as usual, the source in a record of the server's replies (one-way NetFlow) or when a
+ * peer answers from its service port to a random one (discovery on UDP 30303). Both listed: two
+ * peers on service ports. A listed source port facing a destination below 1024 is not taken: that
+ * is a client whose ephemeral port happens to be listed, calling a system service (443, 53).
  */
 export function matchPort(proto: number, srcPort: number, dstPort: number): Detection | null {
-  let h = portHint(proto, dstPort);
-  let side = 'destination';
-  if (!h && dstPort > srcPort) {
-    h = portHint(proto, srcPort);
-    side = 'source';
-  }
+  const d = portHint(proto, dstPort);
+  const s = dstPort < 1024 ? undefined : portHint(proto, srcPort);
+  const h = d ?? s;
   if (!h) return null;
+  const server = d && s ? 'both' : d ? 'destination' : 'source';
+  const detail =
+    server === 'both'
+      ? `both ports (${srcPort}, ${dstPort}) are well-known ${h.service} ports: peers on service ports`
+      : server === 'destination'
+        ? `destination port ${h.port} is a well-known ${h.service} port: the destination is the server, the source its client`
+        : `source port ${h.port} is a well-known ${h.service} port: the source is the server, the destination its client`;
   return {
     label: 'crypto-port',
     coin: h.coin,
     confidence: 'port',
-    evidence: {
-      rule: 'port.well-known',
-      detail: `${side} port ${h.port} is a well-known ${h.service} port`,
-      port: h.port,
-      service: h.service,
-    },
+    evidence: { rule: 'port.well-known', detail, port: h.port, service: h.service, server },
     artifacts: [],
   };
+}
+
+/** HTTP request methods and the status line, as the first bytes of a direction. */
+const HTTP_START = /^(GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH|CONNECT) [!-~]|^HTTP\/1\.[01] \d/;
+
+function startsHttp(b: Buffer | null): boolean {
+  return !!b && b.length >= 8 && HTTP_START.test(b.toString('latin1', 0, 16));
+}
+
+/** Stratum is JSON lines in clear or inside TLS: what a direction on a pool port can start with. */
+function stratumLike(b: Buffer | null): boolean {
+  if (!b || b.length === 0) return true;
+  let k = 0;
+  while (k < b.length && k < 64 && (b[k] === 0x20 || b[k] === 0x0a || b[k] === 0x0d || b[k] === 0x09)) k++;
+  return b[k] === 0x7b /* { */ || (b[k] === 0x16 && b[k + 1] === 0x03); /* TLS handshake */
+}
+
+/**
+ * What a flow gets when no payload or infrastructure rule fired: the port hint; a `scan` instead
+ * when the flow was an attempt without data; nothing when its payload is HTTP (a web server on
+ * 8888 is not a pool: getwork over HTTP was already tried by its own rule), nor when a common pool
+ * port carried bytes that are neither JSON nor TLS (a stager on 4444 is not Stratum). P2P ports keep
+ * their hint whatever the bytes: Bitcoin's v2 transport (BIP324) is encrypted.
+ */
+export function portFallback(flow: FlowView, c: FlowCounters): Detection | null {
+  const hint = matchPort(flow.proto, flow.srcPort, flow.dstPort);
+  if (!hint) return null;
+  if (isScanAttempt(flow, c)) return scanDetection(hint, c);
+  if (flow.proto !== 6 || (!flow.payloadFwd?.length && !flow.payloadRev?.length)) return hint;
+  if (startsHttp(flow.payloadFwd) || startsHttp(flow.payloadRev)) return null;
+  if (
+    hint.evidence.service === STRATUM_PORT &&
+    !(stratumLike(flow.payloadFwd) && stratumLike(flow.payloadRev))
+  )
+    return null;
+  return hint;
 }

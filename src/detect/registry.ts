@@ -4,19 +4,29 @@
  */
 import type { FlowBatch, FlowRecord } from '../flow/record.js';
 import { bitcoinP2p } from './bitcoin-p2p.js';
+import { ethereumP2p } from './ethereum.js';
 import { httpRpc } from './http-rpc.js';
 import type { InfraEntry, InfrastructureList } from './infrastructure.js';
 import { moneroLevin } from './monero-levin.js';
 import { makePoolNameMatcher } from './pool-names.js';
-import { matchPort } from './ports.js';
+import { portFallback } from './ports.js';
+import type { FlowCounters } from './scan.js';
 import { stratum } from './stratum.js';
+import { resolveFlowCoin } from './coin-rule.js';
+import type { ConnectionMemory } from './connections.js';
 import type { Detection, FlowView, PayloadMatcher } from './types.js';
 
 /** Bumped when a rule changes what it reports; stored with every detection. */
-export const DETECTOR_VERSION = 'coinradar-detect/2';
+export const DETECTOR_VERSION = 'coinradar-detect/3';
 
 /** Matchers that need nothing but the flow. */
-export const PAYLOAD_MATCHERS: readonly PayloadMatcher[] = [bitcoinP2p, moneroLevin, stratum, httpRpc];
+export const PAYLOAD_MATCHERS: readonly PayloadMatcher[] = [
+  bitcoinP2p,
+  moneroLevin,
+  ethereumP2p,
+  stratum,
+  httpRpc,
+];
 
 export interface Detector {
   readonly matchers: readonly PayloadMatcher[];
@@ -73,18 +83,24 @@ export function detectFlow(d: Detector, f: FlowRecord): Detection[] {
     }
   }
   if (out.length === 0) {
-    const p = matchPort(f.proto, f.srcPort, f.dstPort);
+    const p = portFallback(f, f);
     if (p) out.push(p);
   }
+  resolveFlowCoin(out);
   return out;
 }
 
 /**
  * One row of a batch as a FlowView, reused from row to row. The segment times are cut out of the
- * batch's column only when a matcher reads them (Stratum, on JSON payloads).
+ * batch's column only when a matcher reads them (Stratum on JSON payloads, Ethereum on likely shapes).
  */
-class BatchRowView implements FlowView {
+class BatchRowView implements FlowView, FlowCounters {
   proto = 0;
+  tcpFlags = 0;
+  packets = 0;
+  bytes = 0;
+  revPackets = 0;
+  revBytes = 0;
   srcPort = 0;
   dstPort = 0;
   payloadFwd: Buffer | null = null;
@@ -103,13 +119,15 @@ class BatchRowView implements FlowView {
 }
 
 /**
- * Detections of every row of a batch, as (row, detection) pairs. No object per flow unless the
- * flow has payload or something matched.
+ * Detections of every row of a batch, as (row, detection) pairs, each flow's coin settled by the
+ * coin rule (coin-rule.ts), with what earlier flows of its connection said when `connections` is
+ * given. No object per flow unless the flow has payload or something matched.
  */
 export function detectBatch(
   d: Detector,
   b: FlowBatch,
   onDetection: (row: number, det: Detection) => void,
+  connections?: ConnectionMemory,
 ): number {
   let n = 0;
   const view = new BatchRowView(b);
@@ -132,9 +150,17 @@ export function detectBatch(
       }
     }
     if (out.length === 0) {
-      const p = matchPort(view.proto, view.srcPort, view.dstPort);
+      view.tcpFlags = b.tcpFlags[i];
+      view.packets = b.packets[i];
+      view.bytes = b.bytes[i];
+      view.revPackets = b.revPackets[i];
+      view.revBytes = b.revBytes[i];
+      const p = portFallback(view, view);
       if (p) out.push(p);
     }
+    if (out.length === 0) continue;
+    if (connections) for (const x of out) connections.apply(b, i, x);
+    resolveFlowCoin(out);
     for (const x of out) {
       onDetection(i, x);
       n++;

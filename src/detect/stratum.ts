@@ -5,6 +5,7 @@
  * mining.subscribe with "EthereumStratum/1.0.0" as NiceHash specified it).
  */
 import { PayloadClock, isoMicros } from '../flow/payload-times.js';
+import { bestClaim, type CoinClaim } from './coin-rule.js';
 import { agentCoin, nameCoin, splitLogin } from './coins.js';
 import {
   addArtifact,
@@ -408,12 +409,16 @@ export function matchStratum(flow: FlowView): Detection[] {
   const wallet = artifacts.find((a) => a.kind === 'wallet');
   const pool = artifacts.find((a) => a.kind === 'pool');
   const agent = artifacts.find((a) => a.kind === 'agent');
-  let coin = '';
-  let coinFrom = '';
-  if (wallet) [coin, coinFrom] = [splitLogin(wallet.value).coin, 'wallet'];
-  if (!coin && pool) [coin, coinFrom] = [nameCoin(pool.value), 'pool'];
-  if (!coin && agent) [coin, coinFrom] = [agentCoin(agent.value), 'agent'];
-  if (!coin) [coin, coinFrom] = [dialectCoin(dialect), 'dialect'];
+  // Strongest first (coin-rule.ts): the wallet and the dialect are the protocol's own evidence.
+  const claims: CoinClaim[] = [];
+  if (wallet) claims.push({ from: 'wallet', coin: splitLogin(wallet.value).coin });
+  claims.push({ from: 'dialect', coin: dialectCoin(dialect) });
+  if (pool) claims.push({ from: 'pool', coin: nameCoin(pool.value) });
+  if (agent) claims.push({ from: 'agent', coin: agentCoin(agent.value) });
+  const named = claims.filter((c) => c.coin);
+  const best = bestClaim(named);
+  const coin = best?.coin ?? '';
+  const coinFrom = best?.from ?? '';
   return [
     {
       label: 'stratum',
@@ -431,6 +436,7 @@ export function matchStratum(flow: FlowView): Detection[] {
         ...(difficultyChanges > 0 ? { difficultyChanges } : {}),
         ...stratumTimes(all),
         ...(coin ? { coinFrom } : {}),
+        ...(named.length > 1 ? { coinClaims: named } : {}),
         sampled: true,
       },
       artifacts,

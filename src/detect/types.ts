@@ -22,6 +22,7 @@ export function parseConfidence(v: string): Confidence {
 export const LABELS = [
   'bitcoin-p2p',
   'monero-p2p',
+  'ethereum-p2p',
   'stratum',
   'getblocktemplate',
   'node-rpc',
@@ -30,6 +31,7 @@ export const LABELS = [
   'pool-endpoint',
   'mining-behaviour',
   'crypto-port',
+  'scan',
 ] as const;
 export type Label = (typeof LABELS)[number];
 

@@ -6,4 +6,5 @@ import '../netflow/pcap-reader.js';
 import '../capture/formats.js';
 import '../netflow/nfdump-csv.js';
 import '../netflow/zeek.js';
+import '../netflow/nfcapd.js';
 export {};

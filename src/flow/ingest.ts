@@ -12,7 +12,11 @@ import { PlausibleTimeCheck, positionUnit } from './plausible-time.js';
 import type { FlowBatch } from './record.js';
 import type { FlowStore } from '../store/store.js';
 
-/** Called with every stored batch and the id of its first row (detection plugs in here). */
+/**
+ * Called with every stored batch and the id of its first row (detection plugs in here). A hook must
+ * not keep the batch or its column arrays after it returns: the live collector hands them back to
+ * its receiver to fill again (copy what you keep).
+ */
 export type BatchHook = (
   batch: FlowBatch,
   enrichment: EnrichedColumns,

@@ -20,12 +20,13 @@ import { emptyEnrichment, type FlowEnricher } from '../flow/enrichment.js';
 import { PlausibleTimeCheck } from '../flow/plausible-time.js';
 import { FlowBatch } from '../flow/record.js';
 import type { FlowStore, SourceWriter } from '../store/store.js';
-import type {
-  ExporterStat,
-  ReceiverCommand,
-  ReceiverConfig,
-  ReceiverMessage,
-  TransferredBatch,
+import {
+  BATCH_COLUMNS,
+  type ExporterStat,
+  type ReceiverCommand,
+  type ReceiverConfig,
+  type ReceiverMessage,
+  type TransferredBatch,
 } from './udp-receiver.js';
 
 /** Defaults, documented in docs/netflow.md ("Durability and bounded memory"). */
@@ -262,8 +263,8 @@ export class NetflowCollector {
     }
   }
 
-  private command(m: ReceiverCommand): void {
-    this.worker.postMessage(m);
+  private command(m: ReceiverCommand, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(m, transfer);
   }
 
   /** Queue a commit behind the batches already queued, unless one is queued or one was recent. */
@@ -376,8 +377,16 @@ export class NetflowCollector {
       this.writeError = e;
     } finally {
       // Stored (or failed): either way it no longer holds memory, so the receiver may send more.
+      // Its columns go back to the receiver for the next batch: the store copied them and hooks
+      // must not keep a batch past their return (BatchHook).
       this.backlog--;
-      this.command({ t: 'stored', batches: 1 });
+      const cols: Record<string, ArrayBufferView> = {};
+      const transfer: ArrayBuffer[] = [];
+      for (const c of BATCH_COLUMNS) {
+        cols[c] = batch[c];
+        transfer.push(batch[c].buffer as ArrayBuffer);
+      }
+      this.command({ t: 'stored', batches: 1, cols }, transfer);
     }
   }
 

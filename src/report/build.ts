@@ -102,7 +102,8 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
 
   o.onStage?.('timelines', 0);
   // Timelines: flows to crypto ports, and flows to catalogued pool addresses (any port).
-  const portScope: SeriesScope = { ...o.scope, dstPorts: [...CRYPTO_PORTS] };
+  // Scans of crypto ports are not activity on them (detect/scan.ts).
+  const portScope: SeriesScope = { ...o.scope, dstPorts: [...CRYPTO_PORTS], noScans: true };
   const poolScope: SeriesScope = {
     ...o.scope,
     where: [o.scope.where, `dst_ip IN (${poolIpList})`].filter(Boolean).join(' AND '),

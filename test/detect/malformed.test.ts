@@ -13,34 +13,23 @@ import { createDetector, detectFlow } from '../../src/detect/registry.js';
 import { MAX_SCAN, type Detection } from '../../src/detect/types.js';
 import { PayloadClock } from '../../src/flow/payload-times.js';
 import type { FlowRecord } from '../../src/flow/record.js';
+import { flowRecord } from './flow-record.js';
 import { haveTshark, tsharkFlows } from './tshark-flows.js';
 
 const detector = createDetector(loadInfrastructure());
 
 function flow(fwd: Buffer | null, rev: Buffer | null = null, over: Partial<FlowRecord> = {}): FlowRecord {
-  return {
-    firstMs: 0,
+  return flowRecord({
     lastMs: 1000,
-    ipVersion: 4,
-    src: '10.0.0.1',
-    dst: '10.0.0.2',
-    srcPort: 40000,
-    dstPort: 3333,
-    proto: 6,
     packets: 10,
     bytes: 1000,
     revPackets: 10,
     revBytes: 1000,
     tcpFlags: 0x1b,
-    samplingRate: 1,
-    exporter: '',
-    observationDomain: 0,
-    source: 'test',
-    position: 0,
     payloadFwd: fwd,
     payloadRev: rev,
     ...over,
-  };
+  });
 }
 
 function strong(ds: Detection[]): Detection[] {

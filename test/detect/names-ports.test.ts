@@ -13,6 +13,7 @@ import { createDetector, detectFlow } from '../../src/detect/registry.js';
 import { parseClientHelloSni } from '../../src/detect/tls-sni.js';
 import { parseDnsQuestion } from '../../src/detect/dns.js';
 import { matchPort } from '../../src/detect/ports.js';
+import { flowRecord } from './flow-record.js';
 import { haveTshark, tsharkFlows } from './tshark-flows.js';
 
 const skip = haveTshark() ? false : 'tshark not installed';
@@ -90,9 +91,16 @@ test(
   },
 );
 
-test('port hints: destination port, or a listed source port facing an ephemeral one; never stronger than port', () => {
+test('port hints: both ports looked at, the server side named; never stronger than port', () => {
   assert.equal(matchPort(6, 50000, 8333)?.coin, 'BTC');
+  assert.equal(matchPort(6, 50000, 8333)?.evidence.server, 'destination');
   assert.equal(matchPort(6, 18080, 50000)?.evidence.port, 18080);
+  assert.equal(matchPort(6, 18080, 50000)?.evidence.server, 'source');
+  // A listed source port facing a lower random port (discv4 answering from 30303) is still the server.
+  assert.equal(matchPort(17, 30303, 20182)?.evidence.server, 'source');
+  assert.equal(matchPort(17, 30303, 30303)?.evidence.server, 'both');
+  // A client whose ephemeral port happens to be listed, calling a system service, is no hint.
+  assert.equal(matchPort(6, 3333, 443), null);
   assert.equal(matchPort(6, 50000, 443), null);
   assert.equal(matchPort(17, 50000, 8333), null);
   const d = matchPort(6, 40000, 3333)!;
@@ -102,27 +110,7 @@ test('port hints: destination port, or a listed source port facing an ephemeral 
   // A payload detection on the flow suppresses the port hint.
   const detector = createDetector(null);
   const stratumLine = Buffer.from('{"id":1,"method":"mining.subscribe","params":["cgminer/4.10.0"]}\n');
-  const base = {
-    firstMs: 0,
-    lastMs: 0,
-    ipVersion: 4 as const,
-    src: '10.0.0.1',
-    dst: '10.0.0.2',
-    srcPort: 40000,
-    dstPort: 3333,
-    proto: 6,
-    packets: 1,
-    bytes: 100,
-    revPackets: 0,
-    revBytes: 0,
-    tcpFlags: 0,
-    samplingRate: 1,
-    exporter: '',
-    observationDomain: 0,
-    source: '',
-    position: 0,
-    payloadRev: null,
-  };
+  const base = flowRecord({ packets: 1, bytes: 100, source: '' });
   assert.deepEqual(
     detectFlow(detector, { ...base, payloadFwd: stratumLine }).map((x) => x.label),
     ['stratum'],

@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
 import { emptyEnrichment } from '../../src/flow/enrichment.js';
 import { packPayloadTimes } from '../../src/flow/payload-times.js';
 import { FlowBatch, ipText, type FlowRecord } from '../../src/flow/record.js';
-import { ipValue } from '../../src/store/duckdb/flows.js';
+import { DuckDbFlowStore, ipValue } from '../../src/store/duckdb/flows.js';
+import { CONCAT_COUNT, segmentFiles } from '../../src/store/duckdb/segments.js';
 import { openFlowStore } from '../../src/store/open.js';
 
 function flow(i: number, over: Partial<FlowRecord> = {}): FlowRecord {
@@ -93,96 +95,118 @@ test('an aborted ingest leaves nothing behind', async () => {
   await store.close();
 });
 
-test('every column round-trips: addresses of every form, long and non-ASCII strings, large counters', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
-  try {
-    const store = await openFlowStore(join(dir, 'db.duckdb'));
-    // RFC 5952 cases: zero runs at the start, middle, end, ties (first wins), single zero groups
-    // (not compressed), all zeros, IPv4-mapped, plus random addresses with zero groups sprinkled in.
-    const fixed = [
-      '::',
-      '::1',
-      '1::',
-      '2001:db8::1',
-      '2001:db8:0:1:1:1:1:1',
-      '2001:0:0:1::1',
-      '2001:db8::1:0:0:1',
-      '1:0:0:2:0:0:0:3',
-      'fe80::1:2:3:4',
-      'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
-      '::ffff:175.45.176.1',
-      '::ffff:0:0',
-      '::1:0:0:0',
-      '0.0.0.0',
-      '255.255.255.255',
-      '175.45.176.1',
-    ];
-    let seed = 7;
-    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
-    const addrs = [...fixed];
-    for (let k = 0; k < 3000; k++) {
-      if (k % 3 === 0) addrs.push(Array.from({ length: 4 }, () => Math.floor(rnd() * 256)).join('.'));
-      else {
-        const w = Array.from({ length: 8 }, () => (rnd() < 0.4 ? 0 : Math.floor(rnd() * 65536)));
-        const b = new Uint8Array(16);
-        w.forEach((x, j) => {
-          b[2 * j] = x >> 8;
-          b[2 * j + 1] = x & 255;
-        });
-        addrs.push(ipText(b, 0, 6));
+for (const live of [false, true])
+  test(`every column round-trips: addresses of every form, long and non-ASCII strings, large counters (${live ? 'live source: Parquet segments' : 'file source: the table'})`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
+    try {
+      const path = join(dir, 'db.duckdb');
+      const store = await openFlowStore(path);
+      // RFC 5952 cases: zero runs at the start, middle, end, ties (first wins), single zero groups
+      // (not compressed), all zeros, IPv4-mapped, plus random addresses with zero groups sprinkled in.
+      const fixed = [
+        '::',
+        '::1',
+        '1::',
+        '2001:db8::1',
+        '2001:db8:0:1:1:1:1:1',
+        '2001:0:0:1::1',
+        '2001:db8::1:0:0:1',
+        '1:0:0:2:0:0:0:3',
+        'fe80::1:2:3:4',
+        'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+        '::ffff:175.45.176.1',
+        '::ffff:0:0',
+        '::1:0:0:0',
+        '0.0.0.0',
+        '255.255.255.255',
+        '175.45.176.1',
+      ];
+      let seed = 7;
+      const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+      const addrs = [...fixed];
+      for (let k = 0; k < 3000; k++) {
+        if (k % 3 === 0) addrs.push(Array.from({ length: 4 }, () => Math.floor(rnd() * 256)).join('.'));
+        else {
+          const w = Array.from({ length: 8 }, () => (rnd() < 0.4 ? 0 : Math.floor(rnd() * 65536)));
+          const b = new Uint8Array(16);
+          w.forEach((x, j) => {
+            b[2 * j] = x >> 8;
+            b[2 * j + 1] = x & 255;
+          });
+          addrs.push(ipText(b, 0, 6));
+        }
       }
+      const n = addrs.length;
+      const b = new FlowBatch(n);
+      const e = emptyEnrichment(n);
+      for (let i = 0; i < n; i++) {
+        const src = addrs[i];
+        const dst = addrs[n - 1 - i];
+        const v6 = src.includes(':') || dst.includes(':');
+        b.pushRecord(
+          flow(i, {
+            ipVersion: v6 ? 6 : 4,
+            src: v6 && !src.includes(':') ? `::ffff:${src}` : src,
+            dst: v6 && !dst.includes(':') ? `::ffff:${dst}` : dst,
+            packets: 2 ** 40 + i,
+            bytes: 2 ** 52 + i,
+            exporter: i % 2 ? 'exporter-with-a-long-name.example:2055' : '10.0.0.1',
+            firstMs: Date.UTC(1969, 11, 31) + i,
+            payloadFwd: null,
+          }),
+        );
+        e.srcCountry[i] = i % 5 ? 'KP' : '';
+        e.srcWatch[i] = i % 7 ? 'kp' : 'Nordkorea-Adressraum-überwacht';
+        e.dstWatch[i] = i % 11 ? '' : 'ümlaut';
+        e.dstAsn[i] = 4294967295 - i;
+      }
+      const w = await store.beginSource({ name: 'rt', kind: 'test' }, { live });
+      if (live) {
+        // Two commit intervals: two segment files, read as one through the view.
+        const half = Math.floor(n / 2);
+        const firstHalf = new FlowBatch(half);
+        for (let i = 0; i < half; i++) firstHalf.pushRecord(b.record(i));
+        const secondHalf = new FlowBatch(n - half);
+        for (let i = half; i < n; i++) secondHalf.pushRecord(b.record(i));
+        const part = (from: number, to: number) => ({
+          ...e,
+          srcCountry: e.srcCountry.slice(from, to),
+          dstCountry: e.dstCountry.slice(from, to),
+          srcAsn: e.srcAsn.slice(from, to),
+          dstAsn: e.dstAsn.slice(from, to),
+          srcWatch: e.srcWatch.slice(from, to),
+          dstWatch: e.dstWatch.slice(from, to),
+        });
+        await w.append(firstHalf, part(0, half));
+        await w.checkpoint(new Diagnostics());
+        await w.append(secondHalf, part(half, n));
+      } else await w.append(b, e);
+      await w.commit(new Diagnostics());
+      assert.equal(segmentFiles(path).length, live ? 2 : 0, 'segment files');
+      const rows = await store.flows({ orderBy: 'f.id' });
+      assert.equal(rows.length, n);
+      for (let i = 0; i < n; i++) {
+        const r = rows[i];
+        assert.equal(r.src, b.srcText(i), `src of row ${i}`);
+        assert.equal(r.dst, b.dstText(i), `dst of row ${i}`);
+        assert.equal(Number(r.packets), 2 ** 40 + i);
+        assert.equal(Number(r.bytes), 2 ** 52 + i);
+        assert.equal(r.exporter, i % 2 ? 'exporter-with-a-long-name.example:2055' : '10.0.0.1');
+        assert.equal(r.src_country, i % 5 ? 'KP' : '');
+        assert.equal(r.src_watch, i % 7 ? 'kp' : 'Nordkorea-Adressraum-überwacht');
+        assert.equal(r.dst_watch, i % 11 ? '' : 'ümlaut');
+        assert.equal(Number(r.dst_asn), 4294967295 - i);
+        assert.equal(r.first, new Date(Date.UTC(1969, 11, 31) + i).toISOString());
+      }
+      // The integer form is what ipValue gives, so SQL can filter on it.
+      const probe = rows[5].src as string;
+      const hit = await store.flows({ where: `src_ip = ${ipValue(probe)}` });
+      assert.ok(hit.length >= 1 && hit.every((r) => r.src === probe));
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    const n = addrs.length;
-    const b = new FlowBatch(n);
-    const e = emptyEnrichment(n);
-    for (let i = 0; i < n; i++) {
-      const src = addrs[i];
-      const dst = addrs[n - 1 - i];
-      const v6 = src.includes(':') || dst.includes(':');
-      b.pushRecord(
-        flow(i, {
-          ipVersion: v6 ? 6 : 4,
-          src: v6 && !src.includes(':') ? `::ffff:${src}` : src,
-          dst: v6 && !dst.includes(':') ? `::ffff:${dst}` : dst,
-          packets: 2 ** 40 + i,
-          bytes: 2 ** 52 + i,
-          exporter: i % 2 ? 'exporter-with-a-long-name.example:2055' : '10.0.0.1',
-          firstMs: Date.UTC(1969, 11, 31) + i,
-          payloadFwd: null,
-        }),
-      );
-      e.srcCountry[i] = i % 5 ? 'KP' : '';
-      e.srcWatch[i] = i % 7 ? 'kp' : 'Nordkorea-Adressraum-überwacht';
-      e.dstWatch[i] = i % 11 ? '' : 'ümlaut';
-      e.dstAsn[i] = 4294967295 - i;
-    }
-    const w = await store.beginSource({ name: 'rt', kind: 'test' });
-    await w.append(b, e);
-    await w.commit(new Diagnostics());
-    const rows = await store.flows({ orderBy: 'f.id' });
-    assert.equal(rows.length, n);
-    for (let i = 0; i < n; i++) {
-      const r = rows[i];
-      assert.equal(r.src, b.srcText(i), `src of row ${i}`);
-      assert.equal(r.dst, b.dstText(i), `dst of row ${i}`);
-      assert.equal(Number(r.packets), 2 ** 40 + i);
-      assert.equal(Number(r.bytes), 2 ** 52 + i);
-      assert.equal(r.exporter, i % 2 ? 'exporter-with-a-long-name.example:2055' : '10.0.0.1');
-      assert.equal(r.src_country, i % 5 ? 'KP' : '');
-      assert.equal(r.src_watch, i % 7 ? 'kp' : 'Nordkorea-Adressraum-überwacht');
-      assert.equal(r.dst_watch, i % 11 ? '' : 'ümlaut');
-      assert.equal(Number(r.dst_asn), 4294967295 - i);
-      assert.equal(r.first, new Date(Date.UTC(1969, 11, 31) + i).toISOString());
-    }
-    // The integer form is what ipValue gives, so SQL can filter on it.
-    const probe = rows[5].src as string;
-    const hit = await store.flows({ where: `src_ip = ${ipValue(probe)}` });
-    assert.ok(hit.length >= 1 && hit.every((r) => r.src === probe));
-    await store.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  });
 
 test('payload segment times are stored with their payload; a store written before them reads back without times', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
@@ -236,6 +260,104 @@ test('payload segment times are stored with their payload; a store written befor
     await w.commit(new Diagnostics());
     assert.deepEqual((await store.payloads([id])).get(id)?.fwdTimes, fwdTimes);
     await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a live source: segments are concatenated into one once enough pile up, every flow kept once; reopening keeps them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
+  try {
+    const path = join(dir, 'db.duckdb');
+    let store = await openFlowStore(path);
+    const w = await store.beginSource({ name: 'quiet', kind: 'test' }, { live: true });
+    const intervals = CONCAT_COUNT + 8;
+    for (let k = 0; k < intervals; k++) {
+      const b = new FlowBatch(100);
+      for (let i = 0; i < 100; i++)
+        b.pushRecord(flow(k * 100 + i, { firstMs: Date.UTC(2017, 4, 17) + k * 1000 + i }));
+      await w.append(b, emptyEnrichment(100));
+      await w.checkpoint(new Diagnostics());
+    }
+    // The copy runs beside storing; the next commit swaps it in.
+    await (store as DuckDbFlowStore).segments!.idle();
+    await w.checkpoint(new Diagnostics());
+    await w.commit(new Diagnostics());
+    // 32 one-interval files became one (copied while storing went on, swapped in by a later
+    // commit); the ones after it are still single.
+    assert.equal(segmentFiles(path).length, intervals - CONCAT_COUNT + 1);
+    const check = async () => {
+      const rows = await store.flows({ orderBy: 'f.id' });
+      assert.equal(rows.length, intervals * 100);
+      assert.equal(new Set(rows.map((r) => r.id)).size, intervals * 100, 'ids are unique');
+      const [src] = await store.sources();
+      assert.equal(Number(src.flows), intervals * 100);
+    };
+    await check();
+    await store.close();
+    store = await openFlowStore(path);
+    await check();
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store written before segments (flows in the table flow_rows) is migrated in place on open: its flows read back, new live and file sources join them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
+  try {
+    const path = join(dir, 'old.duckdb');
+    // The schema as the previous version wrote it (its flows.sql, kept as a fixture), two flows in it.
+    const inst = await DuckDBInstance.create(path);
+    const conn = await inst.connect();
+    await conn.run(
+      readFileSync(new URL('../fixtures/store/flows-before-segments.sql', import.meta.url), 'utf8'),
+    );
+    await conn.run(
+      "INSERT INTO sources VALUES (nextval('source_id_seq'), 'old.pcap', 'pcap', 'fp', now(), 2, true, NULL)",
+    );
+    await conn.run(`INSERT INTO flow_rows VALUES
+      (1, 1, 0, 1494979200000, 1494979201000, 4, ${ipValue('175.45.176.1')}, ${ipValue('1.2.3.4')}, 50000, 3333, 6, 10, 1000, 9, 900, 27, 1, '', 0, 'KP', 'AU', 131279, 0, 'kp', ''),
+      (2, 1, 1, 1494979202000, 1494979203000, 4, ${ipValue('175.45.176.2')}, ${ipValue('1.2.3.4')}, 50001, 3333, 6, 10, 1000, 9, 900, 27, 1, '', 0, 'KP', 'AU', 131279, 0, 'kp', '')`);
+    conn.closeSync();
+    inst.closeSync();
+
+    const store = await openFlowStore(path);
+    let rows = await store.flows({ orderBy: 'f.id' });
+    assert.deepEqual(
+      rows.map((r) => [r.id, r.src, r.dport]),
+      [
+        [1, '175.45.176.1', 3333],
+        [2, '175.45.176.2', 3333],
+      ],
+    );
+    const live = await store.beginSource({ name: 'live', kind: 'netflow' }, { live: true });
+    const b = new FlowBatch(1);
+    b.pushRecord(flow(3));
+    await live.append(b, emptyEnrichment(1));
+    await live.commit(new Diagnostics());
+    rows = await store.flows({ orderBy: 'f.id' });
+    assert.deepEqual(
+      rows.map((r) => r.id),
+      [1, 2, 3],
+      'new flows take ids after the migrated ones',
+    );
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store older still (flows as a table with text addresses) is refused with the command that rebuilds it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
+  try {
+    const path = join(dir, 'older.duckdb');
+    const inst = await DuckDBInstance.create(path);
+    const conn = await inst.connect();
+    await conn.run('CREATE TABLE flows (src VARCHAR, dst VARCHAR)');
+    conn.closeSync();
+    inst.closeSync();
+    await assert.rejects(openFlowStore(path), /cannot read; rebuild it .*coinradar ingest --db NEW\.duckdb/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

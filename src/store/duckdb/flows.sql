@@ -15,8 +15,9 @@ CREATE TABLE IF NOT EXISTS sources (
 
 -- One row per flow. Addresses are 128-bit integers (IPv6 as is, IPv4 as the IPv4-mapped
 -- ::ffff:a.b.c.d), so the writer copies fixed-width columns and never builds address text; the
--- `flows` view below gives them back as text. Query `flows`; only the store writes `flow_rows`.
-CREATE TABLE IF NOT EXISTS flow_rows (
+-- `flows` view below gives them back as text. Query `flows` (or `flow_rows`); only the store
+-- writes `flow_table`. File ingest appends here; live sources write Parquet segments (below).
+CREATE TABLE IF NOT EXISTS flow_table (
   id BIGINT NOT NULL,
   source_id INTEGER NOT NULL,
   position DOUBLE NOT NULL,
@@ -43,6 +44,25 @@ CREATE TABLE IF NOT EXISTS flow_rows (
   src_watch VARCHAR NOT NULL,
   dst_watch VARCHAR NOT NULL
 );
+
+-- Flows of live sources (the collector): one Parquet file per commit interval in `<db>.segments/`
+-- (src_ip/dst_ip as two UBIGINT halves), registered here in the transaction that counts them.
+CREATE TABLE IF NOT EXISTS flow_segments (
+  file VARCHAR PRIMARY KEY,
+  source_id INTEGER NOT NULL,
+  rows BIGINT NOT NULL,
+  bytes BIGINT NOT NULL,
+  min_id BIGINT NOT NULL,
+  max_id BIGINT NOT NULL,
+  first_ms BIGINT NOT NULL,
+  last_ms BIGINT NOT NULL,
+  -- Where the file's row groups lie (JSON, parquet/writer.ts ParquetLayout): lets the store
+  -- concatenate segments without decoding them.
+  layout VARCHAR
+);
+
+-- Every flow: the table, and (replaced by the store when there are any) the segment files.
+CREATE OR REPLACE VIEW flow_rows AS SELECT * FROM flow_table;
 
 -- Address text from the 128-bit form, as coinradar prints it elsewhere: dotted IPv4, the
 -- IPv4-mapped form ::ffff:a.b.c.d, and RFC 5952 IPv6 (lower-case hex, the longest run of two or

@@ -1,5 +1,6 @@
 import {
   BIGINT,
+  BLOB,
   DOUBLE,
   INTEGER,
   UHUGEINT,
@@ -29,6 +30,7 @@ import type {
 } from '../store.js';
 import { CHUNK_ROWS, StagedChunk, setInt64, type ColumnKind } from './chunk.js';
 import { DuckDbDatabase } from './database.js';
+import { SEGMENT_MAX_ROWS, SegmentBuilder, Segments } from './segments.js';
 import { keyedSummary } from './summary.js';
 
 // The inner view has every raw column (src_port, dst_port, first_ms, ...) plus `source`, so that
@@ -43,7 +45,7 @@ const FLOW_SELECT = (where: string, order: string, limit: string) => `
   FROM (SELECT fl.*, s.name AS source FROM flows fl JOIN sources s ON s.id = fl.source_id) f
   ${where} ORDER BY ${order} ${limit}`;
 
-/** Columns of `flow_rows`, in schema order (flows.sql). */
+/** Columns of `flow_table`, in schema order (flows.sql). */
 const FLOW_COLUMNS: [DuckDBType, ColumnKind][] = [
   [BIGINT, 'BIGINT'], // id
   [INTEGER, 'INTEGER'], // source_id
@@ -74,7 +76,7 @@ const FLOW_COLUMNS: [DuckDBType, ColumnKind][] = [
 
 /**
  * An address of a FlowBatch (16 bytes, network order; IPv4 in the first 4) as the UHUGEINT of
- * `flow_rows` in DuckDB's memory layout: the 128-bit value little-endian, IPv4 as ::ffff:a.b.c.d.
+ * `flow_table` in DuckDB's memory layout: the 128-bit value little-endian, IPv4 as ::ffff:a.b.c.d.
  */
 function stageAddress(out: Uint8Array, row: number, addr: Uint8Array, i: number, version: number): void {
   const o = row * 16;
@@ -92,7 +94,7 @@ function stageAddress(out: Uint8Array, row: number, addr: Uint8Array, i: number,
   out.fill(0, o + 6, o + 16);
 }
 
-/** The UHUGEINT value `flow_rows` stores for an address given as text (for SQL parameters). */
+/** The UHUGEINT value `flow_table` stores for an address given as text (for SQL parameters). */
 export function ipValue(text: string): bigint {
   const b = new Uint8Array(16);
   const version = writeIp(b, 0, text);
@@ -106,21 +108,34 @@ export class DuckDbFlowStore implements FlowStore {
   private nextFlowId = 1;
   private writing = false;
 
-  private constructor(readonly db: DuckDbDatabase) {}
+  private constructor(
+    readonly db: DuckDbDatabase,
+    /** Live sources' Parquet segments (null: an in-memory store, or a reader through the writer). */
+    readonly segments: Segments | null,
+  ) {}
 
   static async open(path: string): Promise<DuckDbFlowStore> {
     const db = await DuckDbDatabase.open(path);
-    const [old] = await db.all<{ n: number }>(
-      "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'flows' AND table_type = 'BASE TABLE'",
-    );
-    if (old.n > 0) {
+    const tables = async (name: string) =>
+      (
+        await db.all<{ n: number }>(
+          "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = $1 AND table_type = 'BASE TABLE'",
+          [name],
+        )
+      )[0].n > 0;
+    if (await tables('flows')) {
       await db.close();
       throw new Error(
-        `${path}: written by an older coinradar (flows as a table with text addresses); ingest into a new database`,
+        `${path}: written by an older coinradar (flows as a table with text addresses), which this version cannot read; rebuild it from its inputs into a new store: coinradar ingest --db NEW.duckdb FILE…`,
       );
     }
+    // Stores from before segments kept flows in the table `flow_rows`, now a view over
+    // `flow_table` and the segments: renamed in place, nothing copied (docs/data-model.md).
+    if (!db.remote && (await tables('flow_rows'))) await db.run('ALTER TABLE flow_rows RENAME TO flow_table');
     await db.applySchema('flows.sql');
-    const store = new DuckDbFlowStore(db);
+    const segments = db.remote || path === ':memory:' ? null : new Segments(db, path);
+    await segments?.open();
+    const store = new DuckDbFlowStore(db, segments);
     // A crash mid-ingest rolls back its transaction; live sources left incomplete keep what
     // they checkpointed. Either way the next id follows the largest stored one.
     const [row] = await db.all<{ m: number }>('SELECT coalesce(max(id), 0) AS m FROM flow_rows');
@@ -145,7 +160,8 @@ export class DuckDbFlowStore implements FlowStore {
             'DELETE FROM flow_payloads WHERE flow_id IN (SELECT id FROM flow_rows WHERE source_id = $1)',
             [id],
           );
-          await db.run('DELETE FROM flow_rows WHERE source_id = $1', [id]);
+          await db.run('DELETE FROM flow_table WHERE source_id = $1', [id]);
+          await this.segments?.dropSources([id]);
           await db.run('DELETE FROM sources WHERE id = $1', [id]);
         }
       }
@@ -282,15 +298,24 @@ class DuckDbSourceWriter implements SourceWriter {
   private orgs = new Map<number, string>();
   private done = false;
   private chunk: StagedChunk | null = null;
+  /** A live source's current commit interval (null: rows go to flow_table). */
+  private readonly segment: SegmentBuilder | null;
 
   constructor(
     private readonly store: DuckDbFlowStore,
     readonly sourceId: number,
     private readonly live: boolean,
-  ) {}
+  ) {
+    this.segment = live && store.segments ? new SegmentBuilder() : null;
+  }
+
+  /** Writes and registers the interval's segment (inside the open transaction). */
+  private async writeSegment(): Promise<void> {
+    if (this.segment && this.store.segments) await this.store.segments.write(this.segment, this.sourceId);
+  }
 
   private async appenders(): Promise<[DuckDBAppender, DuckDBAppender]> {
-    if (!this.appender) this.appender = await this.store.db.conn.createAppender('flow_rows');
+    if (!this.appender) this.appender = await this.store.db.conn.createAppender('flow_table');
     if (!this.payloadAppender)
       this.payloadAppender = await this.store.db.conn.createAppender('flow_payloads');
     return [this.appender, this.payloadAppender];
@@ -298,6 +323,17 @@ class DuckDbSourceWriter implements SourceWriter {
 
   async append(b: FlowBatch, e: EnrichedColumns): Promise<number> {
     if (b.length === 0) return 0;
+    if (this.segment) {
+      // A live source: flows go to the interval's segment; payload samples (rare live) to the table.
+      const firstId = this.store.takeFlowIds(b.length);
+      this.segment.add(b, e, firstId, this.sourceId);
+      // A segment's columns are held in memory until written: bounded in rows, not only in time.
+      if (this.segment.rows >= SEGMENT_MAX_ROWS) await this.writeSegment();
+      this.appendPayloads(b, firstId, await this.payloadAppenderOnly());
+      for (const [asn, org] of e.asOrgs) this.orgs.set(asn, org);
+      this.flows += b.length;
+      return firstId;
+    }
     const [a, pa] = await this.appenders();
     const firstId = this.store.takeFlowIds(b.length);
     // Column-wise through data chunks: each column staged in DuckDB's layout and copied in with
@@ -351,29 +387,51 @@ class DuckDbSourceWriter implements SourceWriter {
       }
       ch.append(a, n);
     }
-    for (let i = 0; i < b.length; i++) {
-      const pf = b.payloadFwd[i];
-      const pr = b.payloadRev[i];
-      if (!pf && !pr) continue;
-      pa.appendBigInt(BigInt(firstId + i));
-      if (pf) pa.appendBlob(pf);
-      else pa.appendNull();
-      if (pr) pa.appendBlob(pr);
-      else pa.appendNull();
-      const tf = b.payloadTimesFwdOf(i);
-      if (tf) pa.appendBlob(tf);
-      else pa.appendNull();
-      const tr = b.payloadTimesRevOf(i);
-      if (tr) pa.appendBlob(tr);
-      else pa.appendNull();
-      pa.endRow();
-    }
+    this.appendPayloads(b, firstId, pa);
     for (const [asn, org] of e.asOrgs) this.orgs.set(asn, org);
     this.flows += b.length;
     return firstId;
   }
 
+  private async payloadAppenderOnly(): Promise<DuckDBAppender> {
+    if (!this.payloadAppender)
+      this.payloadAppender = await this.store.db.conn.createAppender('flow_payloads');
+    return this.payloadAppender;
+  }
+
+  private payloadChunk: StagedChunk | null = null;
+
+  /** Payload samples, column-wise like the flows (was four appends and an endRow per flow). */
+  private appendPayloads(b: FlowBatch, firstId: number, pa: DuckDBAppender): void {
+    let ch: StagedChunk | null = null;
+    let n = 0;
+    for (let i = 0; i < b.length; i++) {
+      const pf = b.payloadFwd[i];
+      const pr = b.payloadRev[i];
+      if (!pf && !pr) continue;
+      ch ??= this.payloadChunk ??= new StagedChunk(
+        [BIGINT, BLOB, BLOB, BLOB, BLOB],
+        ['BIGINT', 'BLOB', 'BLOB', 'BLOB', 'BLOB'],
+      );
+      setInt64(ch.i64(0), n, firstId + i);
+      const blob = (c: number, v: Uint8Array | null) => {
+        if (v) ch!.heap(c).setBytes(n, v);
+        else ch!.setNull(c, n);
+      };
+      blob(1, pf);
+      blob(2, pr);
+      blob(3, b.payloadTimesFwdOf(i));
+      blob(4, b.payloadTimesRevOf(i));
+      if (++n === CHUNK_ROWS) {
+        ch.append(pa, n);
+        n = 0;
+      }
+    }
+    if (ch && n > 0) ch.append(pa, n);
+  }
+
   async checkpoint(diagnostics?: Diagnostics): Promise<void> {
+    await this.writeSegment();
     if (this.live) this.closeAppenders();
     else {
       this.appender?.flushSync();
@@ -389,6 +447,7 @@ class DuckDbSourceWriter implements SourceWriter {
     else await this.store.db.run('UPDATE sources SET flows = $1 WHERE id = $2', [this.flows, this.sourceId]);
     if (this.live) {
       await this.store.db.run('COMMIT');
+      this.store.segments?.committed();
       await this.store.db.run('BEGIN TRANSACTION');
     }
   }
@@ -416,6 +475,8 @@ class DuckDbSourceWriter implements SourceWriter {
     if (this.done) return;
     this.done = true;
     try {
+      await this.writeSegment();
+      await this.store.segments?.finish();
       this.closeAppenders();
       await this.writeOrgs();
       await this.store.db.run(
@@ -423,6 +484,7 @@ class DuckDbSourceWriter implements SourceWriter {
         [this.flows, JSON.stringify(diagnostics.stored()), this.sourceId],
       );
       await this.store.db.run('COMMIT');
+      this.store.segments?.committed();
     } finally {
       this.store.finished();
     }

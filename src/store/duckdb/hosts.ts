@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DuckDBValue } from '@duckdb/node-api';
+import { SCAN_ATTEMPT_SQL } from '../../detect/scan.js';
 import { CONFIDENCE_RANK, type Confidence } from '../../detect/types.js';
 import type { DuckDbDatabase } from './database.js';
 import { addressList, flowTable, internalSide, scopeConditions, type SeriesScope } from './series.js';
@@ -87,9 +88,12 @@ export async function hostProfiles(db: DuckDbDatabase, q: HostProfileQuery): Pro
   const scope = scopeConditions(q.scope, params.length + 1);
   params.push(...scope.params);
   const side = internalSide(q.scope, p);
+  // A `scan` detection (detect/scan.ts) marks a flow that was no activity: it never makes one.
   const labels =
-    q.labels && q.labels.length ? ` AND d.label IN (${q.labels.map((l) => p(l)).join(', ')})` : '';
-  const byPort = (q.minConfidence ?? 'port') === 'port' ? 'TRUE' : 'FALSE';
+    " AND d.label <> 'scan'" +
+    (q.labels && q.labels.length ? ` AND d.label IN (${q.labels.map((l) => p(l)).join(', ')})` : '');
+  // Port-level activity leaves out attempts without data: a scanned host is not a miner.
+  const byPort = (q.minConfidence ?? 'port') === 'port' ? `NOT ${SCAN_ATTEMPT_SQL}` : 'FALSE';
   const sql = SQL.replace('/*SIDE*/', side)
     .replace('/*FLOWS*/', flowTable(q.scope))
     .replace('/*BY_PORT*/', byPort)

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DuckDBValue } from '@duckdb/node-api';
+import { SCAN_ATTEMPT_SQL } from '../../detect/scan.js';
 import { EARLIEST_PLAUSIBLE_MS, latestPlausibleMs } from '../../flow/plausible-time.js';
 import { DuckDbDatabase } from './database.js';
 import { DuckDbFlowStore, ipValue } from './flows.js';
@@ -24,6 +25,8 @@ export interface SeriesScope {
   dstPorts?: number[];
   /** Flows carrying this detection label (needs the detections table). */
   label?: string;
+  /** Leave out TCP attempts without data (scans, refused connections: detect/scan.ts). */
+  noScans?: boolean;
   /** Extra SQL condition over flow columns (trusted input: the analyst's own). */
   where?: string;
 }
@@ -131,6 +134,7 @@ export function scopeConditions(
     cond.push(`dst_port IN (${ports.join(', ')})`);
   }
   if (scope.label) cond.push(labelCondition(p(scope.label)));
+  if (scope.noScans) cond.push(`NOT ${SCAN_ATTEMPT_SQL}`);
   if (scope.where) cond.push(`(${scope.where})`);
   return { sql: cond.map((c) => ` AND ${c}`).join(''), params };
 }
@@ -246,7 +250,8 @@ export class DuckDbSeries {
   async topHosts(scope: SeriesScope, ports: number[], addresses: string[], limit = 20): Promise<TopHost[]> {
     const params: DuckDBValue[] = [ports.map((n) => Math.trunc(n)).join(','), addressList(addresses), limit];
     const rows = await this.db.all<Record<string, unknown>>(
-      sideStatement('top_hosts', scope, params),
+      // As `coinradar hosts` counts port activity: attempts without data are not (detect/scan.ts).
+      sideStatement('top_hosts', { ...scope, noScans: true }, params),
       params,
     );
     return rows.map((r) => ({

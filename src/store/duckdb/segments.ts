@@ -1,0 +1,534 @@
+/**
+ * Flow segments: how a live source (the collector) stores its flows. Each commit interval's flows
+ * are written as one immutable Parquet file beside the database (`<db>.segments/`), registered in
+ * `flow_segments` in the same DuckDB transaction that counts them in `sources`, and read through
+ * the `flow_rows` view (the `flow_table` table UNION ALL the registered files). Writing a segment
+ * is a copy of typed arrays into a file — no DuckDB appender, no WAL, no checkpoint — which is what
+ * brings the collector's CPU per flow near nfcapd's (docs/benchmarks.md, issue 15). File ingest
+ * keeps appending to `flow_table` (compressed by DuckDB).
+ *
+ * A crash between writing a file and committing its row leaves a file nobody lists; the next
+ * writer to open the store deletes it. Segments are concatenated (row groups copied, nothing
+ * re-encoded) once 32 of a source are under 4 M rows, so a day holds thousands of files, not
+ * 86,400.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { EnrichedColumns } from '../../flow/enrichment.js';
+import type { FlowBatch } from '../../flow/record.js';
+import {
+  Converted,
+  concatParquet,
+  writeParquet,
+  type ParquetColumn,
+  type ParquetLayout,
+} from '../parquet/writer.js';
+import type { DuckDbDatabase } from './database.js';
+
+const TWO32 = 4294967296;
+
+/** A segment is written when it reaches this many rows, even before its commit interval ends
+ * (~40 MB of columns: what bounds the writer's memory at high rates). */
+export const SEGMENT_MAX_ROWS = 1 << 18;
+
+/** Segments under this many rows are concatenated once `CONCAT_COUNT` of a source have piled up. */
+export const CONCAT_MAX_ROWS = 4_000_000;
+export const CONCAT_COUNT = 32;
+
+/** The folder of a store's segment files. */
+export function segmentDir(dbPath: string): string {
+  return `${resolve(dbPath)}.segments`;
+}
+
+class Grow<T extends Int32Array | Uint32Array | Float64Array> {
+  a: T;
+  constructor(
+    private readonly make: (n: number) => T,
+    readonly perRow: number,
+  ) {
+    this.a = make(4096 * perRow);
+  }
+  /** Room for `rows` rows in all (keeps what is there). */
+  ensure(rows: number): T {
+    if (rows * this.perRow > this.a.length) {
+      const next = this.make(Math.max(rows * this.perRow, this.a.length * 2));
+      next.set(this.a);
+      this.a = next;
+    }
+    return this.a;
+  }
+  bytes(rows: number): Uint8Array {
+    return new Uint8Array(this.a.buffer, this.a.byteOffset, rows * this.perRow * this.a.BYTES_PER_ELEMENT);
+  }
+}
+
+class Dict {
+  readonly values: string[] = [];
+  private readonly ids = new Map<string, number>();
+  readonly idx = new Grow((n) => new Uint32Array(n), 1);
+  id(s: string): number {
+    let k = this.ids.get(s);
+    if (k === undefined) {
+      k = this.values.length;
+      this.values.push(s);
+      this.ids.set(s, k);
+    }
+    return k;
+  }
+}
+
+const i32 = (n: number) => new Int32Array(n);
+const u32 = (n: number) => new Uint32Array(n);
+const f64 = (n: number) => new Float64Array(n);
+
+/** One commit interval's flows, column by column in the layout of the segment file. */
+export class SegmentBuilder {
+  rows = 0;
+  private minFirst = Infinity;
+  private maxFirst = -Infinity;
+  private firstId = 0;
+  private readonly id = new Grow(i32, 2);
+  private readonly sourceId = new Grow(i32, 1);
+  private readonly position = new Grow(f64, 1);
+  private readonly first = new Grow(i32, 2);
+  private readonly last = new Grow(i32, 2);
+  private readonly ipVersion = new Grow(i32, 1);
+  /** hi then lo, each a u64 as two little-endian u32 halves. */
+  private readonly srcHi = new Grow(u32, 2);
+  private readonly srcLo = new Grow(u32, 2);
+  private readonly dstHi = new Grow(u32, 2);
+  private readonly dstLo = new Grow(u32, 2);
+  private readonly srcPort = new Grow(i32, 1);
+  private readonly dstPort = new Grow(i32, 1);
+  private readonly proto = new Grow(i32, 1);
+  private readonly packets = new Grow(f64, 1);
+  private readonly bytes = new Grow(f64, 1);
+  private readonly revPackets = new Grow(f64, 1);
+  private readonly revBytes = new Grow(f64, 1);
+  private readonly tcpFlags = new Grow(i32, 1);
+  private readonly sampling = new Grow(u32, 1);
+  private readonly domain = new Grow(u32, 1);
+  private readonly srcAsn = new Grow(u32, 1);
+  private readonly dstAsn = new Grow(u32, 1);
+  private exporter = new Dict();
+  private srcCountry = new Dict();
+  private dstCountry = new Dict();
+  private srcWatch = new Dict();
+  private dstWatch = new Dict();
+
+  /** Adds a batch whose flows take the ids firstId, firstId + 1, … */
+  add(b: FlowBatch, e: EnrichedColumns, firstId: number, sourceId: number): void {
+    const n = b.length;
+    if (n === 0) return;
+    if (this.rows === 0) this.firstId = firstId;
+    const r0 = this.rows;
+    const rows = r0 + n;
+    this.id.ensure(rows);
+    this.first.ensure(rows);
+    this.last.ensure(rows);
+    this.sourceId.ensure(rows).fill(sourceId, r0, rows);
+    this.position.ensure(rows).set(b.position.subarray(0, n), r0);
+    this.ipVersion.ensure(rows).set(b.ipVersion.subarray(0, n), r0);
+    this.srcPort.ensure(rows).set(b.srcPort.subarray(0, n), r0);
+    this.dstPort.ensure(rows).set(b.dstPort.subarray(0, n), r0);
+    this.proto.ensure(rows).set(b.proto.subarray(0, n), r0);
+    this.packets.ensure(rows).set(b.packets.subarray(0, n), r0);
+    this.bytes.ensure(rows).set(b.bytes.subarray(0, n), r0);
+    this.revPackets.ensure(rows).set(b.revPackets.subarray(0, n), r0);
+    this.revBytes.ensure(rows).set(b.revBytes.subarray(0, n), r0);
+    this.tcpFlags.ensure(rows).set(b.tcpFlags.subarray(0, n), r0);
+    this.sampling.ensure(rows).set(b.samplingRate.subarray(0, n), r0);
+    this.domain.ensure(rows).set(b.observationDomain.subarray(0, n), r0);
+    this.srcAsn.ensure(rows).set(e.srcAsn.subarray(0, n), r0);
+    this.dstAsn.ensure(rows).set(e.dstAsn.subarray(0, n), r0);
+    const id = this.id.a;
+    const first = this.first.a;
+    const last = this.last.a;
+    let lo = this.minFirst;
+    let hi = this.maxFirst;
+    for (let i = 0; i < n; i++) {
+      const r = r0 + i;
+      const v = firstId + i;
+      // ToInt32 of an integral double below 2^53 is its low 32 bits; the rest is exact division.
+      id[2 * r] = v | 0;
+      id[2 * r + 1] = (v - (v >>> 0)) / TWO32;
+      const f = Math.round(b.firstMs[i]);
+      if (f < lo) lo = f;
+      if (f > hi) hi = f;
+      first[2 * r] = f | 0;
+      first[2 * r + 1] = Math.floor((f - (f >>> 0)) / TWO32);
+      const l = Math.round(b.lastMs[i]);
+      last[2 * r] = l | 0;
+      last[2 * r + 1] = Math.floor((l - (l >>> 0)) / TWO32);
+    }
+    this.minFirst = lo;
+    this.maxFirst = hi;
+    this.addresses(b.src, b.ipVersion, n, r0, this.srcHi.ensure(rows), this.srcLo.ensure(rows));
+    this.addresses(b.dst, b.ipVersion, n, r0, this.dstHi.ensure(rows), this.dstLo.ensure(rows));
+    // Exporters: a handful per batch, looked up once each.
+    const exIds = b.exporters.map((x) => this.exporter.id(x ?? ''));
+    const ex = this.exporter.idx.ensure(rows);
+    for (let i = 0; i < n; i++) ex[r0 + i] = exIds[b.exporterIdx[i]] ?? this.exporter.id('');
+    this.strings(this.srcCountry, e.srcCountry, n, r0, rows);
+    this.strings(this.dstCountry, e.dstCountry, n, r0, rows);
+    this.strings(this.srcWatch, e.srcWatch, n, r0, rows);
+    this.strings(this.dstWatch, e.dstWatch, n, r0, rows);
+    this.rows = rows;
+  }
+
+  private strings(d: Dict, values: string[], n: number, r0: number, rows: number): void {
+    const idx = d.idx.ensure(rows);
+    // Runs are common (one country per scope, '' for most watch columns): skip the map on a repeat.
+    let prev: string | undefined;
+    let prevId = 0;
+    for (let i = 0; i < n; i++) {
+      const s = values[i];
+      if (s !== prev) {
+        prev = s;
+        prevId = d.id(s);
+      }
+      idx[r0 + i] = prevId;
+    }
+  }
+
+  /** 16-byte network-order addresses → the 128-bit value of flow_table (IPv4 as ::ffff:a.b.c.d). */
+  private addresses(
+    addr: Uint8Array,
+    ver: Uint8Array,
+    n: number,
+    r0: number,
+    hi: Uint32Array,
+    lo: Uint32Array,
+  ): void {
+    for (let i = 0; i < n; i++) {
+      const a = i * 16;
+      const o = 2 * (r0 + i);
+      if (ver[i] === 6) {
+        hi[o + 1] = ((addr[a] << 24) | (addr[a + 1] << 16) | (addr[a + 2] << 8) | addr[a + 3]) >>> 0;
+        hi[o] = ((addr[a + 4] << 24) | (addr[a + 5] << 16) | (addr[a + 6] << 8) | addr[a + 7]) >>> 0;
+        lo[o + 1] = ((addr[a + 8] << 24) | (addr[a + 9] << 16) | (addr[a + 10] << 8) | addr[a + 11]) >>> 0;
+        lo[o] = ((addr[a + 12] << 24) | (addr[a + 13] << 16) | (addr[a + 14] << 8) | addr[a + 15]) >>> 0;
+      } else {
+        hi[o] = 0;
+        hi[o + 1] = 0;
+        lo[o + 1] = 0xffff;
+        lo[o] = ((addr[a] << 24) | (addr[a + 1] << 16) | (addr[a + 2] << 8) | addr[a + 3]) >>> 0;
+      }
+    }
+  }
+
+  /** Writes the rows to `path` (flushed to disk) and empties the builder. */
+  write(path: string): SegmentInfo {
+    const n = this.rows;
+    const dict = (name: string, d: Dict): ParquetColumn => ({
+      name,
+      kind: 'string',
+      dict: d.values,
+      indices: d.idx.a.subarray(0, n),
+    });
+    // Few distinct values (or long runs): dictionary-coded by the writer (smaller, fewer bytes to write).
+    const int = (
+      name: string,
+      g: Grow<Int32Array | Uint32Array>,
+      converted?: Converted,
+      dict = true,
+    ): ParquetColumn => ({
+      name,
+      kind: 'int32',
+      converted,
+      data: g.bytes(n),
+      dict,
+    });
+    const long = (
+      name: string,
+      g: Grow<Int32Array | Uint32Array>,
+      converted?: Converted,
+      stats?: { min: bigint; max: bigint },
+      dict = false,
+    ): ParquetColumn => ({ name, kind: 'int64', converted, data: g.bytes(n), stats, dict });
+    const dbl = (name: string, g: Grow<Float64Array>): ParquetColumn => ({
+      name,
+      kind: 'double',
+      data: g.bytes(n),
+    });
+    const info: SegmentInfo = {
+      rows: n,
+      bytes: 0,
+      layout: null,
+      minId: this.firstId,
+      maxId: this.firstId + n - 1,
+      firstMs: this.minFirst,
+      lastMs: this.maxFirst,
+    };
+    const stats = (min: number, max: number) => ({ min: BigInt(min), max: BigInt(max) });
+    info.layout = writeParquet(
+      path,
+      n,
+      [
+        long('id', this.id, undefined, stats(info.minId, info.maxId)),
+        int('source_id', this.sourceId),
+        dbl('position', this.position),
+        long('first_ms', this.first, undefined, stats(info.firstMs, info.lastMs)),
+        long('last_ms', this.last),
+        int('ip_version', this.ipVersion, Converted.UINT_8),
+        long('src_ip_hi', this.srcHi, Converted.UINT_64, undefined, true),
+        long('src_ip_lo', this.srcLo, Converted.UINT_64),
+        long('dst_ip_hi', this.dstHi, Converted.UINT_64, undefined, true),
+        long('dst_ip_lo', this.dstLo, Converted.UINT_64),
+        int('src_port', this.srcPort, Converted.UINT_16, false),
+        int('dst_port', this.dstPort, Converted.UINT_16),
+        int('proto', this.proto, Converted.UINT_8),
+        dbl('packets', this.packets),
+        dbl('bytes', this.bytes),
+        dbl('rev_packets', this.revPackets),
+        dbl('rev_bytes', this.revBytes),
+        int('tcp_flags', this.tcpFlags, Converted.UINT_8),
+        int('sampling_rate', this.sampling, Converted.UINT_32),
+        dict('exporter', this.exporter),
+        int('observation_domain', this.domain, Converted.UINT_32),
+        dict('src_country', this.srcCountry),
+        dict('dst_country', this.dstCountry),
+        int('src_asn', this.srcAsn, Converted.UINT_32),
+        int('dst_asn', this.dstAsn, Converted.UINT_32),
+        dict('src_watch', this.srcWatch),
+        dict('dst_watch', this.dstWatch),
+      ],
+      { sync: true },
+    );
+    info.bytes = info.layout.bytes;
+    this.rows = 0;
+    this.minFirst = Infinity;
+    this.maxFirst = -Infinity;
+    // Dictionaries start again per file (each file carries its own).
+    this.exporter = new Dict();
+    this.srcCountry = new Dict();
+    this.dstCountry = new Dict();
+    this.srcWatch = new Dict();
+    this.dstWatch = new Dict();
+    return info;
+  }
+}
+
+export interface SegmentInfo {
+  rows: number;
+  bytes: number;
+  /** Where its row groups lie (null: a file written by someone else, e.g. before layouts were kept). */
+  layout: ParquetLayout | null;
+  minId: number;
+  maxId: number;
+  firstMs: number;
+  lastMs: number;
+}
+
+/** The columns of a segment file in flow_table's order and types. */
+const SEGMENT_SELECT = `id, source_id, position, first_ms, last_ms, ip_version,
+  (src_ip_hi::UHUGEINT << 64) | src_ip_lo::UHUGEINT AS src_ip,
+  (dst_ip_hi::UHUGEINT << 64) | dst_ip_lo::UHUGEINT AS dst_ip,
+  src_port, dst_port, proto, packets, bytes, rev_packets, rev_bytes, tcp_flags, sampling_rate,
+  exporter, observation_domain, src_country, dst_country, src_asn, dst_asn, src_watch, dst_watch`;
+
+const sqlText = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/** The store's segments: registration, the view over them, concatenation, clean-up. */
+export class Segments {
+  private seq = 0;
+  readonly dir: string;
+  /** A concatenation under way (its file is not registered until `write` applies it). */
+  private pending: Promise<Concatenated | null> | null = null;
+  private done: Concatenated | null = null;
+  /** Files replaced by a concatenation, deleted after the commit that replaced them. */
+  private obsolete: string[] = [];
+
+  constructor(
+    private readonly db: DuckDbDatabase,
+    dbPath: string,
+  ) {
+    this.dir = segmentDir(dbPath);
+  }
+
+  /**
+   * On open by the writer: make the view list the registered files, and delete files a crash left
+   * behind (written, never registered; or a concatenation never applied).
+   */
+  async open(): Promise<void> {
+    const files = await this.files();
+    this.seq = files.reduce((m, f) => Math.max(m, Number(/-(\d+)\.parquet$/.exec(f)?.[1] ?? 0)), 0);
+    if (existsSync(this.dir)) {
+      const known = new Set(files);
+      for (const f of readdirSync(this.dir)) if (!known.has(f)) rmSync(join(this.dir, f), { force: true });
+    }
+    await this.refreshView(files);
+  }
+
+  private async files(): Promise<string[]> {
+    const rows = await this.db.all<{ file: string }>('SELECT file FROM flow_segments ORDER BY min_id');
+    return rows.map((r) => r.file);
+  }
+
+  /** `flow_rows` = the table, and the registered files when there are any. */
+  async refreshView(files?: string[]): Promise<void> {
+    const list = files ?? (await this.files());
+    const seg = list.length
+      ? `\nUNION ALL SELECT ${SEGMENT_SELECT} FROM read_parquet([${list.map((f) => sqlText(join(this.dir, f))).join(', ')}])`
+      : '';
+    await this.db.run(`CREATE OR REPLACE VIEW flow_rows AS SELECT * FROM flow_table${seg}`);
+  }
+
+  /**
+   * Writes the builder's rows as a new segment of `sourceId` and registers it (inside the caller's
+   * transaction: the file counts once that commits). A finished concatenation is registered in the
+   * same transaction; a new one may start.
+   */
+  async write(b: SegmentBuilder, sourceId: number): Promise<SegmentInfo | null> {
+    await this.applyConcatenation();
+    if (b.rows === 0) return null;
+    mkdirSync(this.dir, { recursive: true });
+    const file = `s${sourceId}-${++this.seq}.parquet`;
+    const tmp = join(this.dir, `${file}.tmp`);
+    const info = b.write(tmp);
+    renameSync(tmp, join(this.dir, file));
+    await this.register(file, sourceId, info);
+    await this.refreshView();
+    await this.startConcatenation(sourceId);
+    return info;
+  }
+
+  private async register(file: string, sourceId: number, s: SegmentInfo): Promise<void> {
+    await this.db.run(
+      `INSERT INTO flow_segments (file, source_id, rows, bytes, min_id, max_id, first_ms, last_ms, layout)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        file,
+        sourceId,
+        s.rows,
+        s.bytes,
+        s.minId,
+        s.maxId,
+        s.firstMs,
+        s.lastMs,
+        s.layout ? JSON.stringify(s.layout) : null,
+      ],
+    );
+  }
+
+  /**
+   * One file a second is too many for a day (DuckDB reads each file's footer per query): once
+   * CONCAT_COUNT of a source's committed segments are under CONCAT_MAX_ROWS, the oldest of them are
+   * concatenated — row groups copied byte for byte, one new footer (parquet/writer.ts) — in the
+   * thread pool while storing goes on, and swapped in by a later `write`.
+   */
+  private async startConcatenation(sourceId: number): Promise<void> {
+    if (this.pending || this.done) return;
+    const rows = await this.db.all<{
+      file: string;
+      rows: number;
+      min_id: number;
+      max_id: number;
+      first_ms: number;
+      last_ms: number;
+      layout: string;
+    }>(
+      `SELECT file, rows, min_id, max_id, first_ms, last_ms, layout FROM flow_segments
+       WHERE source_id = $1 AND rows < $2 AND layout IS NOT NULL ORDER BY min_id LIMIT $3`,
+      [sourceId, CONCAT_MAX_ROWS, CONCAT_COUNT],
+    );
+    if (rows.length < CONCAT_COUNT) return;
+    const file = `s${sourceId}-${++this.seq}.parquet`;
+    const tmp = join(this.dir, `${file}.tmp`);
+    const inputs = rows.map((r) => ({
+      path: join(this.dir, r.file),
+      layout: JSON.parse(r.layout) as ParquetLayout,
+    }));
+    this.pending = concatParquet(tmp, inputs).then(
+      (layout): Concatenated => ({
+        file,
+        tmp,
+        sourceId,
+        replaces: rows.map((r) => r.file),
+        info: {
+          rows: rows.reduce((n, r) => n + Number(r.rows), 0),
+          bytes: layout.bytes,
+          layout,
+          minId: Math.min(...rows.map((r) => Number(r.min_id))),
+          maxId: Math.max(...rows.map((r) => Number(r.max_id))),
+          firstMs: Math.min(...rows.map((r) => Number(r.first_ms))),
+          lastMs: Math.max(...rows.map((r) => Number(r.last_ms))),
+        },
+      }),
+      () => {
+        // A failed copy changes nothing: the inputs stay registered; the partial file goes.
+        rmSync(tmp, { force: true });
+        return null;
+      },
+    );
+    this.pending.then((c) => {
+      this.done = c;
+      this.pending = null;
+    });
+  }
+
+  /** Registers a finished concatenation in place of its inputs (inside the caller's transaction). */
+  private async applyConcatenation(): Promise<void> {
+    const c = this.done;
+    if (!c) return;
+    this.done = null;
+    renameSync(c.tmp, join(this.dir, c.file));
+    await this.db.run("DELETE FROM flow_segments WHERE file IN (SELECT unnest(string_split($1, '/')))", [
+      c.replaces.join('/'),
+    ]);
+    await this.register(c.file, c.sourceId, c.info);
+    this.obsolete.push(...c.replaces);
+    await this.refreshView();
+  }
+
+  /** Resolves when no concatenation is copying (tests; a finished one waits for the next write). */
+  async idle(): Promise<void> {
+    while (this.pending) await this.pending;
+  }
+
+  /** On the writer's last commit: a concatenation still copying is abandoned (its inputs stay). */
+  async finish(): Promise<void> {
+    await this.applyConcatenation();
+    const p = this.pending;
+    if (p) {
+      this.pending = null;
+      void p.then((c) => {
+        if (c) rmSync(c.tmp, { force: true });
+        this.done = null;
+      });
+    }
+  }
+
+  /** After the caller's commit: delete the files a concatenation replaced. */
+  committed(): void {
+    for (const f of this.obsolete) rmSync(join(this.dir, f), { force: true });
+    this.obsolete = [];
+  }
+
+  /** Deletes every segment of these sources (re-ingest of a source, inside the caller's transaction). */
+  async dropSources(ids: number[]): Promise<void> {
+    if (ids.length === 0) return;
+    const list = ids.map((n) => Math.floor(n)).join(',');
+    const rows = await this.db.all<{ file: string }>(
+      `SELECT file FROM flow_segments WHERE source_id IN (${list})`,
+    );
+    if (rows.length === 0) return;
+    await this.db.run(`DELETE FROM flow_segments WHERE source_id IN (${list})`);
+    this.obsolete.push(...rows.map((r) => r.file));
+    await this.refreshView();
+  }
+}
+
+interface Concatenated {
+  file: string;
+  tmp: string;
+  sourceId: number;
+  replaces: string[];
+  info: SegmentInfo;
+}
+
+/** For tests: the segment files of a store. */
+export function segmentFiles(dbPath: string): string[] {
+  const dir = segmentDir(dbPath);
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.parquet')) : [];
+}
