@@ -58,6 +58,7 @@ function nullDetectionStore(counter: { rows: number }): DetectionStore {
   const unused = () => Promise.reject(new Error('not stored: bench null store'));
   return {
     behaviourGroups: unused,
+    behaviourFlows: unused,
     dropStale: async () => {},
     add: async (rows: DetectionInput[]) => {
       counter.rows += rows.length;

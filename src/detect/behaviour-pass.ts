@@ -1,102 +1,98 @@
 /**
- * The behaviour classifier needs many flows at once: it runs as a pass over the store (after the
- * per-flow matchers, in `coinradar detect`) and over each batch in the ingest/collect hook.
+ * Where the behaviour model runs: as a pass over the store (`coinradar detect`: every TCP flow,
+ * tumbling windows per group, the same as training) and in the ingest/collect hook (a
+ * BehaviourTracker keeps each group's records across batches, sliding window).
  */
-import type { FlowBatch } from '../flow/record.js';
+import { FlowBatch } from '../flow/record.js';
 import type { DetectionInput, DetectionStore } from '../store/detections.js';
-import {
-  behaviourDetection,
-  behaviourScore,
-  BEHAVIOUR_THRESHOLD,
-  groupFeatures,
-  type BehaviourGroup,
-  type BehaviourRecord,
-} from './behaviour.js';
+import { behaviourDetection } from './behaviour.js';
+import { GroupCollector, windowSamples } from './classifier/groups.js';
+import { gated, judge, shippedModel, type BehaviourModel } from './classifier/model.js';
+import { BehaviourTracker } from './classifier/tracker.js';
+import type { Detection } from './types.js';
 import { detectionRow } from './rows.js';
 
 export const DEFAULT_BEHAVIOUR_WINDOW_MS = 3_600_000;
 
-function periodicityOf(starts: number[]): number | null {
-  if (starts.length < 4) return null;
-  const gaps = starts.slice(1).map((s, k) => s - starts[k]);
-  const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
-  if (mean <= 0) return null;
-  return Math.sqrt(gaps.reduce((a, g) => a + (g - mean) ** 2, 0) / gaps.length) / mean;
-}
-
-/** Score every stored group; detections for the flows of groups at or above the threshold. */
+/** Judge every stored TCP group per window; detections for its flows without a stronger one. */
 export async function behaviourPass(
   store: DetectionStore,
   detectorVersion: string,
   windowMs = DEFAULT_BEHAVIOUR_WINDOW_MS,
+  model: BehaviourModel = shippedModel(),
 ): Promise<number> {
+  const flows = await store.behaviourFlows();
+  const collector = new GroupCollector();
+  const known = new Set<number>();
+  // Rebuilt as batches so the store pass orients and scales rows exactly as the hook does.
+  for (let at = 0; at < flows.length; at += 4096) {
+    const part = flows.slice(at, at + 4096);
+    const b = new FlowBatch(part.length, 'store');
+    for (const f of part) {
+      b.pushRecord({
+        firstMs: Number(f.first_ms),
+        lastMs: Number(f.last_ms),
+        ipVersion: f.src.includes(':') ? 6 : 4,
+        src: f.src,
+        dst: f.dst,
+        srcPort: f.src_port,
+        dstPort: f.dst_port,
+        proto: 6,
+        packets: f.packets,
+        bytes: f.bytes,
+        revPackets: f.rev_packets,
+        revBytes: f.rev_bytes,
+        tcpFlags: f.tcp_flags,
+        samplingRate: f.sampling_rate,
+        exporter: '',
+        observationDomain: 0,
+        source: 'store',
+        position: 0,
+        payloadFwd: null,
+        payloadRev: null,
+      });
+      if (f.known) known.add(Number(f.id));
+    }
+    collector.add(b, (i) => Number(part[i].id));
+  }
   const out: DetectionInput[] = [];
-  for (const g of await store.behaviourGroups(windowMs)) {
-    if (g.flow_ids.length === 0) continue;
-    const group: BehaviourGroup = {
-      records: g.records,
-      features: {
-        ackpush: g.ackpush,
-        bytesPerPacket: g.bytes_per_packet,
-        packetsPerFlow: g.packets_per_flow,
-        packetsPerMinute: g.packets_per_minute,
-        requests: g.requests,
-        syn: g.syn,
-        rst: g.rst,
-        fin: g.fin,
-      },
-      periodicity: periodicityOf(g.starts),
-    };
-    const score = behaviourScore(group.features);
-    if (score < BEHAVIOUR_THRESHOLD) continue;
-    const window = `${new Date(g.window_start_ms).toISOString()} + ${windowMs / 60000} min`;
-    const d = behaviourDetection(group, score, window);
-    d.evidence.group = `${g.client} -> ${g.server}:${g.server_port}`;
-    for (const id of g.flow_ids) out.push(detectionRow(id, d, detectorVersion));
+  for (const g of collector.groups.values()) {
+    for (const w of windowSamples(g, windowMs)) {
+      if (!gated(model, w.spanMs, w.packets)) continue;
+      const v = judge(model, w.features);
+      if (!v.mining) continue;
+      const d = behaviourDetection(model, {
+        ...w,
+        score: v.score,
+        windowFromMs: w.windowStartMs,
+        windowKind: 'tumbling',
+      });
+      for (const id of w.ids) if (!known.has(id)) out.push(detectionRow(id, d, detectorVersion));
+    }
   }
   await store.add(out);
   return out.length;
 }
 
 /**
- * The same classifier over one batch (the ingest/collect hook): TCP rows without payload and
- * without a stronger detection, grouped per (client, server, server port). Returns (row, detection) pairs.
+ * The model over one more batch of a stream: rows whose group (with its earlier records, kept by
+ * `tracker`) is called mining and that carry no stronger detection (`skip`).
  */
 export function behaviourOnBatch(
   b: FlowBatch,
   skip: (row: number) => boolean,
-): [number, ReturnType<typeof behaviourDetection>][] {
-  const groups = new Map<string, { rows: number[]; recs: BehaviourRecord[] }>();
-  for (let i = 0; i < b.length; i++) {
-    // Telemetry without payload only: a flow with payload bytes was judged by the matchers.
-    if (b.proto[i] !== 6 || b.payloadFwd[i] || b.payloadRev[i]) continue;
-    const request = b.revPackets[i] > 0 || b.srcPort[i] >= b.dstPort[i];
-    const client = request ? b.srcText(i) : b.dstText(i);
-    const server = request ? b.dstText(i) : b.srcText(i);
-    const port = request ? b.dstPort[i] : b.srcPort[i];
-    const key = `${client} -> ${server}:${port}`;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = { rows: [], recs: [] }));
-    g.rows.push(i);
-    g.recs.push({
-      firstMs: b.firstMs[i],
-      lastMs: b.lastMs[i],
-      packets: b.packets[i],
-      bytes: b.bytes[i],
-      tcpFlags: b.tcpFlags[i],
-      request,
-    });
-  }
-  const out: [number, ReturnType<typeof behaviourDetection>][] = [];
-  for (const [key, g] of groups) {
-    const rows = g.rows.filter((i) => !skip(i));
-    if (rows.length === 0) continue;
-    const group = groupFeatures(g.recs);
-    const score = behaviourScore(group.features);
-    if (score < BEHAVIOUR_THRESHOLD) continue;
-    const d = behaviourDetection(group, score, 'one ingest batch');
-    d.evidence.group = key;
-    for (const i of rows) out.push([i, d]);
+  tracker: BehaviourTracker = new BehaviourTracker(),
+): [number, Detection][] {
+  const out: [number, Detection][] = [];
+  let last: unknown = null;
+  let d: Detection | null = null;
+  for (const [i, v] of tracker.batch(b, skip)) {
+    // One detection object per group and batch, shared by its rows.
+    if (v !== last) {
+      last = v;
+      d = behaviourDetection(tracker.model, { ...v, windowKind: 'sliding' });
+    }
+    out.push([i, d!]);
   }
   return out;
 }

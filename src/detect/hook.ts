@@ -6,6 +6,7 @@ import type { BatchHook } from '../flow/ingest.js';
 import type { FlowBatch } from '../flow/record.js';
 import type { DetectionInput, DetectionStore } from '../store/detections.js';
 import { behaviourOnBatch } from './behaviour-pass.js';
+import { BehaviourTracker } from './classifier/tracker.js';
 import { detectBatch, type Detector } from './registry.js';
 import { ConnectionMemory } from './connections.js';
 import { detectionRow } from './rows.js';
@@ -16,7 +17,8 @@ export function detectBatchRows(
   detector: Detector,
   batch: FlowBatch,
   firstFlowId: number,
-  opts: { behaviour?: boolean; connections?: ConnectionMemory } = {},
+  /** `behaviour`: a tracker keeps groups across calls; `true` judges this batch alone. */
+  opts: { behaviour?: boolean | BehaviourTracker; connections?: ConnectionMemory } = {},
 ): DetectionInput[] {
   const rows: DetectionInput[] = [];
   const known = new Set<number>();
@@ -30,7 +32,8 @@ export function detectBatchRows(
     opts.connections,
   );
   if (opts.behaviour) {
-    for (const [i, d] of behaviourOnBatch(batch, (row) => known.has(row)))
+    const tracker = opts.behaviour instanceof BehaviourTracker ? opts.behaviour : undefined;
+    for (const [i, d] of behaviourOnBatch(batch, (row) => known.has(row), tracker))
       rows.push(detectionRow(firstFlowId + i, d, detector.version));
   }
   return rows;
@@ -51,10 +54,11 @@ export function createDetectionHook(store: DetectionStore, detector: Detector): 
   // A new source starts a new run of ids; its first batch is where stale rows are dropped.
   let nextId = -1;
   const connections = new ConnectionMemory();
+  const behaviour = new BehaviourTracker();
   const hook: BatchHook = async (batch, _enrichment, firstFlowId) => {
     if (firstFlowId !== nextId) await store.dropStale(firstFlowId);
     nextId = firstFlowId + batch.length;
-    const rows = detectBatchRows(detector, batch, firstFlowId, { behaviour: true, connections });
+    const rows = detectBatchRows(detector, batch, firstFlowId, { behaviour, connections });
     for (const r of rows)
       counts.set(`${r.label}/${r.confidence}`, (counts.get(`${r.label}/${r.confidence}`) ?? 0) + 1);
     await store.add(rows);

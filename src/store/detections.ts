@@ -71,7 +71,22 @@ export interface BehaviourGroupRow {
   starts: number[];
 }
 
+/** One stored TCP flow as the behaviour model reads it (src/detect/classifier). */
+export type BehaviourFlowRow = Pick<
+  StoredFlow,
+  'id' | 'src' | 'dst' | 'packets' | 'bytes' | 'rev_packets' | 'rev_bytes' | 'tcp_flags' | 'sampling_rate'
+> & {
+  first_ms: number;
+  last_ms: number;
+  src_port: number;
+  dst_port: number;
+  /** The flow has a detection at infrastructure confidence or better. */
+  known: boolean;
+};
+
 export interface DetectionStore {
+  /** Every stored TCP flow, in id order, for the behaviour model's store pass. */
+  behaviourFlows(): Promise<BehaviourFlowRow[]>;
   /** Feature rows of every TCP (client, server, server port) group per window of `windowMs`. */
   behaviourGroups(windowMs: number): Promise<BehaviourGroupRow[]>;
   /**

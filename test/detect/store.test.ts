@@ -141,7 +141,8 @@ test('detect --db runs the behaviour pass: a payload-less miner-shaped session i
       payloadFwd: null,
       payloadRev: null,
     };
-    // NetFlow records of one long session cut by a 60 s active timeout: ACK+PSH, ~100-byte packets.
+    // One-way NetFlow records of one long Stratum session cut by a 60 s active timeout: shares
+    // up (~100-byte packets), the pool's jobs down (~250-byte packets), ACK+PSH.
     for (let k = 0; k < 50; k++) {
       recs.push({
         ...base,
@@ -153,6 +154,18 @@ test('detect --db runs the behaviour pass: a payload-less miner-shaped session i
         dstPort: 7777,
         packets: 12,
         bytes: 1250,
+        tcpFlags: k === 0 ? 0x1a : 0x18,
+      });
+      recs.push({
+        ...base,
+        firstMs: t0 + k * 60000 + 200,
+        lastMs: t0 + k * 60000 + 58000,
+        src: '198.51.100.7',
+        dst: '175.45.176.10',
+        srcPort: 7777,
+        dstPort: 50123,
+        packets: 10,
+        bytes: 2500,
         tcpFlags: k === 0 ? 0x1a : 0x18,
       });
     }
@@ -175,12 +188,12 @@ test('detect --db runs the behaviour pass: a payload-less miner-shaped session i
     const detector = createDetector(null);
     await redetectStore(store, det, detector, { after: () => behaviourPass(det, detector.version) });
     const rows = await det.detections({ label: 'mining-behaviour' });
-    assert.equal(rows.length, 50);
-    assert.ok(rows.every((r) => r.dst === '198.51.100.7' && r.confidence === 'behaviour'));
+    assert.equal(rows.length, 100);
+    assert.ok(rows.every((r) => [r.src, r.dst].includes('198.51.100.7') && r.confidence === 'behaviour'));
     assert.equal(rows[0].evidence.group, '175.45.176.10 -> 198.51.100.7:7777');
     // a second run replaces, never doubles
     await redetectStore(store, det, detector, { after: () => behaviourPass(det, detector.version) });
-    assert.equal((await det.detections({ label: 'mining-behaviour' })).length, 50);
+    assert.equal((await det.detections({ label: 'mining-behaviour' })).length, 100);
     await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import type {
+  BehaviourFlowRow,
   BehaviourGroupRow,
   DetectionInput,
   DetectionQuery,
@@ -154,6 +155,15 @@ export class DuckDbDetectionStore implements DetectionStore {
        FROM artifacts a JOIN flows f ON f.id = a.flow_id ${where}
        GROUP BY a.kind, a.value ORDER BY a.kind, min(f.first_ms), a.value ${limit}`,
       params,
+    );
+  }
+
+  async behaviourFlows(): Promise<BehaviourFlowRow[]> {
+    return this.db.all<BehaviourFlowRow>(
+      `SELECT id, first_ms, last_ms, src, dst, src_port, dst_port, packets, bytes, rev_packets, rev_bytes,
+              tcp_flags, sampling_rate,
+              id IN (SELECT flow_id FROM detections WHERE confidence_rank >= 3) AS known
+       FROM flows WHERE proto = 6 ORDER BY id`,
     );
   }
 

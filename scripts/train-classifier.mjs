@@ -1,0 +1,40 @@
+/* global process, console */
+// Rebuilds the flow-behaviour model (src/detect/data/behaviour-model.json) and its dataset.
+//   npm run train:classifier                  every source again: captures (pcap flows and
+//                                             softflowd → nfcapd → nfdump NetFlow), scenario, keep-alives
+//   npm run train:classifier -- --from-dataset  retrain from the shipped dataset file only
+//   options: --data DIR (default ../shared/data, or $COINRADAR_SHARED_DATA), --no-netflow
+// Deterministic: the same inputs give the same bytes.
+import { register } from 'tsx/esm/api';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+register();
+const args = process.argv.slice(2);
+const opt = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const t = await import('../src/detect/classifier/train.ts');
+const datasetPath = 'src/detect/data/behaviour-dataset.json';
+const modelPath = 'src/detect/data/behaviour-model.json';
+let text;
+if (args.includes('--from-dataset')) {
+  text = readFileSync(datasetPath, 'utf8');
+} else {
+  const dataDir = resolve(opt('--data') ?? process.env.COINRADAR_SHARED_DATA ?? '../shared/data');
+  const d = await t.buildDataset(dataDir, {
+    netflow: !args.includes('--no-netflow'),
+    log: (s) => process.stderr.write(`${s}\n`),
+  });
+  text = t.datasetText(d);
+  writeFileSync(datasetPath, text);
+}
+const dataset = JSON.parse(text);
+const cv = t.crossValidate(dataset);
+const model = t.trainModel(dataset, t.sha256Text(text), cv);
+writeFileSync(modelPath, t.modelText(model));
+console.log(JSON.stringify(cv, null, 1));
+console.log(
+  `wrote ${modelPath} (${dataset.samples.length} windows kept, dataset sha256 ${t.sha256Text(text)})`,
+);
