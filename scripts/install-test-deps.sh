@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the test suite uses as real peers: softflowd (exporter), nfdump/nfcapd (collector),
-# tshark (capture reference), litecoind and monerod (regtest nodes). Installs only what is missing.
+# tshark (capture reference), litecoind and monerod (regtest nodes), chromium (the console's browser tests,
+# driven by playwright-core without a browser download). Installs only what is missing.
 set -euo pipefail
 need=()
-for pkg in softflowd nfdump tshark litecoind monero; do
+for pkg in softflowd nfdump tshark litecoind monero chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

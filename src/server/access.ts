@@ -34,9 +34,18 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'POST /v1/session',
 ];
 
+/**
+ * Routes that answer a caller without credentials (or with an ended session) as "not signed in"
+ * instead of 401: the console asks GET /v1/session on load, and a 401 there would be an error in
+ * the browser's console on every visit. A wrong key is still refused; such a route must say
+ * `config: { optionalAuth: true }` and must tell an unauthenticated caller nothing but that.
+ */
+export const OPTIONAL_AUTH_ROUTES: readonly string[] = ['GET /v1/session'];
+
 /** Route config read by the access check. */
 export interface AccessConfig {
   public?: boolean;
+  optionalAuth?: boolean;
 }
 
 declare module 'fastify' {
@@ -50,6 +59,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Answer without an API key; only for routes on PUBLIC_ROUTES. */
     public?: boolean;
+    /** Answer a caller without credentials as unauthenticated; only for OPTIONAL_AUTH_ROUTES. */
+    optionalAuth?: boolean;
   }
 }
 
@@ -131,14 +142,20 @@ export function installAccessControl(app: FastifyInstance, o: AccessOptions): vo
   app.decorateRequest('apiKey', null);
   app.decorateRequest('auditWho', ANONYMOUS);
   app.decorateRequest('sessionId', null);
+  const optionalRoutes = new Set(OPTIONAL_AUTH_ROUTES);
   app.addHook('onRoute', (route) => {
-    if (route.config?.public !== true) return;
     const url = route.url ?? route.path;
-    for (const m of Array.isArray(route.method) ? route.method : [route.method]) {
-      if (!publicRoutes.has(`${m === 'HEAD' ? 'GET' : m} ${url}`))
-        throw new Error(
-          `route ${m} ${url} is marked public but is not on PUBLIC_ROUTES (src/server/access.ts)`,
-        );
+    for (const [flag, allowed, name] of [
+      [route.config?.public, publicRoutes, 'public'],
+      [route.config?.optionalAuth, optionalRoutes, 'optionalAuth'],
+    ] as const) {
+      if (flag !== true) continue;
+      for (const m of Array.isArray(route.method) ? route.method : [route.method]) {
+        if (!allowed.has(`${m === 'HEAD' ? 'GET' : m} ${url}`))
+          throw new Error(
+            `route ${m} ${url} is marked ${name} but is not on ${name === 'public' ? 'PUBLIC_ROUTES' : 'OPTIONAL_AUTH_ROUTES'} (src/server/access.ts)`,
+          );
+      }
     }
   });
 
@@ -237,6 +254,7 @@ export function installAccessControl(app: FastifyInstance, o: AccessOptions): vo
       if (sid !== null) {
         // A console session: the same rate limit and audit as its key, below.
         const k = o.sessions!.lookup(sid);
+        if (!k && req.routeOptions.config.optionalAuth === true) return done();
         if (!k)
           return refuse(req, reply, 401, 'session_ended', 'the session has ended: sign in again', {
             key: 'session',
@@ -253,6 +271,7 @@ export function installAccessControl(app: FastifyInstance, o: AccessOptions): vo
         req.sessionId = sid;
         caller = { key: k, who: auditWho(k.id, k.name) };
       } else if (key === null) {
+        if (req.routeOptions.config.optionalAuth === true && !o.allowAnonymous) return done();
         if (!o.allowAnonymous)
           return refuse(
             req,

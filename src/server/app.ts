@@ -246,7 +246,14 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return { state, results, matched: auditBatch(req, route, state, addresses, results) };
   }
 
-  registerSessionRoutes(app, { keys, sessions, audit, limiter, listTags: () => current.listTags });
+  registerSessionRoutes(app, {
+    keys,
+    sessions,
+    audit,
+    limiter,
+    listTags: () => current.listTags,
+    allowAnonymous: () => !!opts.allowAnonymous,
+  });
   if (opts.consoleDir) registerConsoleFiles(app, opts.consoleDir);
   if (opts.network) registerNetworkRoutes(app, opts.network);
 

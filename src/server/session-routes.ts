@@ -2,8 +2,9 @@
  * Signing in and out of the console. `POST /v1/session` is public (it checks the key it is given);
  * it must come from a page of this server (a login forced from another site would sign the victim
  * in as the attacker), every attempt is written to the audit log and attempts are rate-limited per
- * client address like keys are per key. `GET /v1/session` says who is signed in;
- * `DELETE /v1/session` signs out — both pass the access check like every other /v1 route.
+ * client address like keys are per key. `GET /v1/session` says who is signed in (or only
+ * that nobody is); `DELETE /v1/session` signs out — both pass the access check like every other
+ * /v1 route.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sameOriginRequest } from './access.js';
@@ -19,6 +20,8 @@ export interface SessionRouteOptions {
   audit: AuditLog;
   limiter: RateLimiter;
   listTags(): string[];
+  /** Whether the server serves /v1 without a key (then everyone counts as signed in). */
+  allowAnonymous(): boolean;
 }
 
 const signInBody = {
@@ -30,8 +33,9 @@ const signInBody = {
 
 export const sessionSchema = {
   type: 'object',
-  required: ['keyId', 'name', 'via'],
+  required: ['signedIn'],
   properties: {
+    signedIn: { type: 'boolean' },
     keyId: { type: 'string' },
     name: { type: 'string' },
     via: { type: 'string', enum: ['session', 'key', 'anonymous'] },
@@ -84,6 +88,7 @@ export function registerSessionRoutes(app: FastifyInstance, o: SessionRouteOptio
       reply.header('set-cookie', sessions.cookie(id, secure(req)));
       reply.header('cache-control', 'no-store');
       return {
+        signedIn: true,
         keyId: c.key.id,
         name: c.key.name,
         via: 'session',
@@ -92,11 +97,21 @@ export function registerSessionRoutes(app: FastifyInstance, o: SessionRouteOptio
     },
   );
 
-  app.get('/v1/session', { schema: { response: { 200: sessionSchema } } }, (req) => ({
-    keyId: req.apiKey?.id ?? 'anonymous',
-    name: req.apiKey?.name ?? 'anonymous',
-    via: req.sessionId ? 'session' : req.apiKey ? 'key' : 'anonymous',
-  }));
+  // Without credentials (or with an ended session) this says only that: signedIn false, no 401
+  // (access.ts OPTIONAL_AUTH_ROUTES), so the console can ask on every load without an error.
+  app.get(
+    '/v1/session',
+    { config: { optionalAuth: true }, schema: { response: { 200: sessionSchema } } },
+    (req) =>
+      req.apiKey === null && !o.allowAnonymous()
+        ? { signedIn: false }
+        : {
+            signedIn: true,
+            keyId: req.apiKey?.id ?? 'anonymous',
+            name: req.apiKey?.name ?? 'anonymous',
+            via: req.sessionId ? 'session' : req.apiKey ? 'key' : 'anonymous',
+          },
+  );
 
   app.delete('/v1/session', (req, reply) => {
     const ended = req.sessionId !== null && sessions.delete(req.sessionId);

@@ -11,7 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ScreeningIndex } from '../../src/sanctions/screen.js';
-import { PUBLIC_ROUTES, REFUSAL_LOG_BURST, REFUSAL_LOG_RATE } from '../../src/server/access.js';
+import {
+  OPTIONAL_AUTH_ROUTES,
+  PUBLIC_ROUTES,
+  REFUSAL_LOG_BURST,
+  REFUSAL_LOG_RATE,
+} from '../../src/server/access.js';
 import { buildServer, type ServerOptions } from '../../src/server/app.js';
 import { AuditLog, type AuditEntry } from '../../src/server/audit.js';
 import { ApiKeyFile } from '../../src/server/keys.js';
@@ -220,6 +225,12 @@ test('the allow-list is the whole truth: PUBLIC_ROUTES is health, the API docume
   assert.throws(
     () => app.get('/v1/debug', { config: { public: true } }, async () => ({})),
     /marked public but is not on PUBLIC_ROUTES/,
+  );
+  // The "not signed in" answer instead of a 401 is kept to its list the same way.
+  assert.deepEqual(OPTIONAL_AUTH_ROUTES, ['GET /v1/session']);
+  assert.throws(
+    () => app.get('/v1/other', { config: { optionalAuth: true } }, async () => ({})),
+    /marked optionalAuth but is not on OPTIONAL_AUTH_ROUTES/,
   );
   // The list names methods: signing out is not public because signing in is.
   assert.throws(

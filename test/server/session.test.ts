@@ -83,7 +83,7 @@ test('sign-in sets an HttpOnly, SameSite=Strict, Path=/ cookie with a 256-bit ra
   let x = await s.app.inject({ method: 'GET', url: '/v1/lists', headers: { cookie } });
   assert.equal(x.statusCode, 200);
   x = await s.app.inject({ method: 'GET', url: '/v1/session', headers: { cookie } });
-  assert.deepEqual(x.json(), { keyId, name: 'analyst one', via: 'session' });
+  assert.deepEqual(x.json(), { signedIn: true, keyId, name: 'analyst one', via: 'session' });
   x = await s.app.inject({
     method: 'POST',
     url: '/v1/screen',
@@ -103,6 +103,16 @@ test('sign-in sets an HttpOnly, SameSite=Strict, Path=/ cookie with a 256-bit ra
   assert.match(String(x.headers['set-cookie']), new RegExp(`^${SESSION_COOKIE}=; .*Max-Age=0`));
   x = await s.app.inject({ method: 'GET', url: '/v1/lists', headers: { cookie } });
   assert.deepEqual([x.statusCode, x.json().error.code], [401, 'session_ended']);
+  // Who is signed in: nobody, said without a 401 (the console asks on every load) and without
+  // anything else; a wrong key is still refused there.
+  for (const headers of [{}, { cookie }]) {
+    x = await s.app.inject({ method: 'GET', url: '/v1/session', headers });
+    assert.deepEqual([x.statusCode, x.json()], [200, { signedIn: false }]);
+  }
+  x = await s.app.inject({ method: 'GET', url: '/v1/session', headers: { 'x-api-key': 'crk_nope_nope' } });
+  assert.equal(x.statusCode, 401);
+  x = await s.app.inject({ method: 'GET', url: '/v1/session', headers: { 'x-api-key': key } });
+  assert.deepEqual(x.json(), { signedIn: true, keyId, name: 'analyst one', via: 'key' });
 
   const audit = await s.stop();
   const signIns = audit.filter((e) => e.route === 'POST /v1/session');
