@@ -217,6 +217,18 @@ test('the cookie shares its key’s rate limit', async () => {
   assert.ok(audit.some((e) => e.status === 429 && e.key === keyId));
 });
 
+test('sign-in attempts are rate-limited per client address, and the refusal is audited', async () => {
+  const s = server({ rate: 0.01, burst: 2 });
+  const codes = [];
+  for (const k of ['crk_nope_nope', key, key]) codes.push((await signIn(s.app, k)).r.statusCode);
+  assert.deepEqual(codes, [401, 200, 429]);
+  const audit = await s.stop();
+  assert.deepEqual(
+    audit.filter((e) => e.route === 'POST /v1/session').map((e) => e.status),
+    [401, 200, 429],
+  );
+});
+
 test('the session table is bounded (the oldest goes first), sessions expire idle and by age, and a revoked key ends its sessions', () => {
   const k = keys.create('table');
   let now = 1_000_000;
