@@ -56,10 +56,19 @@ function dayParam(v: string | undefined, name: string): number | undefined {
   }
 }
 
+// One statement at a time on the store's connection (as the reader socket does): the console asks
+// for several answers at once, and a DuckDB connection is one session.
+let queue: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(f: () => Promise<T>): Promise<T> {
+  const p = queue.then(f, f);
+  queue = p.catch(() => undefined);
+  return p;
+}
+
 /** Bad input as 400 in the API's shape; anything else goes to the error handler (500). */
 async function answer<T>(reply: FastifyReply, f: () => Promise<T>): Promise<T | FastifyReply> {
   try {
-    return await f();
+    return await oneAtATime(f);
   } catch (e) {
     if (e instanceof ScopeError || e instanceof BadRequest)
       return sendError(reply, 400, 'bad_request', e.message);
