@@ -9,6 +9,7 @@ import { buildScreeningIndex } from '../sanctions/index-loader.js';
 import type { ChainExposureProvider, ScreeningIndex } from '../sanctions/screen.js';
 import type { ChainState } from '../store/chain.js';
 import { DuckDbChainStore } from '../store/duckdb/chain.js';
+import type { DuckDbDatabase } from '../store/duckdb/database.js';
 import { DuckDbSanctionsStore } from '../store/duckdb/sanctions.js';
 import { parseWholeNumber } from './output.js';
 
@@ -29,6 +30,8 @@ export interface ChainIndex {
   state: ChainState;
   hops: number;
   provider: ChainExposureProvider;
+  /** The database the index is read from (serve reads its flows through it too). */
+  db: DuckDbDatabase;
   /** What screening includes, for a command's summary line. */
   note: string;
   /** The current list versions, read through this index's open connection (DuckDB opens a file once per process). */
@@ -57,6 +60,7 @@ export async function openChainIndex(db: string, hops: number): Promise<ChainInd
     state,
     hops,
     provider: new ChainSanctionsExposure(store, hops),
+    db: store.db,
     note: `chain index ${state.network ?? ''} to height ${state.tipHeight}: cluster and indirect (${hops} hops, haircut) matches included`,
     async screeningIndex() {
       const lists = await DuckDbSanctionsStore.attach(store.db);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { loadScreeningIndex } from '../sanctions/index-loader.js';
+import { buildScreeningIndex, loadScreeningIndex } from '../sanctions/index-loader.js';
 import type { ScreeningIndex } from '../sanctions/screen.js';
 import {
   buildServer,
@@ -10,6 +10,11 @@ import {
   type ServerTimeouts,
 } from '../server/app.js';
 import { AuditLog, auditPathFor } from '../server/audit.js';
+import { DEFAULT_CONSOLE_DIR } from '../server/console-files.js';
+import type { NetworkApi } from '../server/network.js';
+import type { SessionLimits } from '../server/session.js';
+import { DuckDbFlowStore } from '../store/duckdb/flows.js';
+import { DuckDbSanctionsStore } from '../store/duckdb/sanctions.js';
 import { ApiKeyFile, keysPathFor } from '../server/keys.js';
 import { defaultDbPath } from '../store/store.js';
 import { addChainOptions, openChainIndex, parseChainHops } from './chain-screening.js';
@@ -36,6 +41,15 @@ export interface ServeOptions {
   chainHops?: number;
   /** Slow-client limits (DEFAULT_TIMEOUTS for what is not given). */
   timeouts?: Partial<ServerTimeouts>;
+  /**
+   * Hold the store open and serve the network read API (default true). The file is then this
+   * process's: other processes read it through it (serveReaders), and writes to it wait until
+   * serve stops. false: screening only, the lists read once and the file closed again.
+   */
+  network?: boolean;
+  /** The console's built files (default: the package's dist/console; null: no console). */
+  consoleDir?: string | null;
+  sessions?: Partial<SessionLimits>;
 }
 
 export interface ScreeningServer {
@@ -59,9 +73,35 @@ export interface ScreeningServer {
 export async function openScreeningServer(o: ServeOptions): Promise<ScreeningServer> {
   const hops = o.chainHops ?? 3;
   const chain = o.chain === false ? null : await openChainIndex(o.db, hops);
+  let flows: DuckDbFlowStore | null = null;
   try {
-    // With the chain index open this process holds the file: read the lists through it.
-    const readLists = () => (chain ? chain.screeningIndex() : loadScreeningIndex(o.db));
+    let network: NetworkApi | null = null;
+    let readers: string | null = null;
+    if (o.network !== false) {
+      if (chain) {
+        // DuckDB opens a file once per process: the flows are read through the chain index's
+        // database (payload samples need the flow store, so host pages show none here).
+        for (const f of ['flows.sql', 'detections.sql', 'sanctions.sql']) await chain.db.applySchema(f);
+        readers = (await chain.db.serveReaders())?.path ?? null;
+        network = { db: chain.db };
+      } else {
+        const store = await DuckDbFlowStore.open(o.db);
+        flows = store;
+        readers = await store.serveReaders();
+        network = { db: store.db, payloads: (ids) => store.payloads(ids) };
+      }
+    }
+    // With the file open in this process, the lists are read through its connection.
+    const readLists = async () => {
+      if (chain) return chain.screeningIndex();
+      if (!flows) return loadScreeningIndex(o.db);
+      const lists = await DuckDbSanctionsStore.attach(flows.db);
+      try {
+        return await buildScreeningIndex(lists);
+      } finally {
+        await lists.close();
+      }
+    };
     const index = await readLists();
     const keys = new ApiKeyFile(keysPathFor(o.db));
     keys.watch();
@@ -89,6 +129,9 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
             hops,
           }
         : null,
+      network,
+      consoleDir: o.consoleDir === undefined ? DEFAULT_CONSOLE_DIR : o.consoleDir,
+      sessions: o.sessions,
     });
     const lists =
       index.versions.map((v) => `${v.list} v${v.versionId} (${v.published ?? 'unknown'})`).join(', ') ||
@@ -102,7 +145,10 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
         `${index.size} listed addresses from ${lists}; ` +
         (chain
           ? `${chain.note} (the database stays open while serving)`
-          : `exact matches only (${o.chain === false ? '--no-chain' : 'no chain index'})`),
+          : `exact matches only (${o.chain === false ? '--no-chain' : 'no chain index'})`) +
+        (network
+          ? `; network API and console on the store${readers ? ` (other commands read it through ${readers})` : ''}`
+          : ''),
       async reload() {
         const next = await readLists();
         app.swapIndex(next);
@@ -113,10 +159,12 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
         await audit.close();
         keys.stop();
         await chain?.close();
+        await flows?.close();
       },
     };
   } catch (e) {
     await chain?.close();
+    await flows?.close();
     throw e;
   }
 }
@@ -125,7 +173,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('serve')
     .description(
-      'HTTP screening API (POST /v1/screen, GET /v1/screen/:address, GET /v1/lists, /openapi.json); with a chain index in the database, cluster and indirect matches as in `coinradar screen`',
+      'the analyst console at / and the HTTP API: screening (POST /v1/screen, GET /v1/screen/:address, GET /v1/lists) and the network read API (/v1/series, /v1/summary, /v1/hosts, /v1/search) over the store, /openapi.json; with a chain index in the database, cluster and indirect matches as in `coinradar screen`',
     )
     .option('--db <file>', 'DuckDB file with the sanctions lists (or COINRADAR_DB)', defaultDbPath())
     .option('--host <addr>', 'address to bind', '127.0.0.1')
@@ -155,6 +203,10 @@ export function register(program: Command): void {
       'an idle keep-alive connection is closed after this',
       String(DEFAULT_TIMEOUTS.keepAliveMs),
     )
+    .option(
+      '--no-network',
+      'screening only: no network API or console data, the store not held open (sanctions load can write it while serving)',
+    )
     .option('--audit <file>', 'audit log (JSON lines)', '')
     .option('--log', 'fastify request logging to stderr');
   addChainOptions(cmd).action(
@@ -171,6 +223,7 @@ export function register(program: Command): void {
       audit: string;
       log?: boolean;
       chain: boolean;
+      network: boolean;
       chainHops: string;
       headersTimeout: string;
       requestTimeout: string;
@@ -192,6 +245,7 @@ export function register(program: Command): void {
         audit: o.audit,
         log: !!o.log,
         chain: o.chain,
+        network: o.network,
         chainHops: parseChainHops(o.chainHops),
         timeouts,
       });

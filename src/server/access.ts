@@ -14,17 +14,38 @@ import { auditTime, auditWho, type AuditLog } from './audit.js';
 import { sendError } from './errors.js';
 import type { ApiKeyFile, ApiKeyRecord } from './keys.js';
 import { RateLimiter } from './rate-limit.js';
+import { sessionIdFrom, type SessionTable } from './session.js';
 
 /** Refusal lines (401, 429) written to the audit log per second, and the burst allowed. */
 export const REFUSAL_LOG_RATE = 100;
 export const REFUSAL_LOG_BURST = 1000;
 
-/** The only routes that answer without a key (GET and the HEAD fastify adds for each). */
-export const PUBLIC_ROUTES: readonly string[] = ['/healthz', '/openapi.json'];
+/**
+ * The only routes that answer without a key or session, as "METHOD url" (a GET entry covers the
+ * HEAD fastify adds for it): health and the API document, the console's static files, and
+ * signing in (which checks the key it is given itself).
+ */
+export const PUBLIC_ROUTES: readonly string[] = [
+  'GET /healthz',
+  'GET /openapi.json',
+  'GET /',
+  'GET /assets/*',
+  'GET /favicon.svg',
+  'POST /v1/session',
+];
+
+/**
+ * Routes that answer a caller without credentials (or with an ended session) as "not signed in"
+ * instead of 401: the console asks GET /v1/session on load, and a 401 there would be an error in
+ * the browser's console on every visit. A wrong key is still refused; such a route must say
+ * `config: { optionalAuth: true }` and must tell an unauthenticated caller nothing but that.
+ */
+export const OPTIONAL_AUTH_ROUTES: readonly string[] = ['GET /v1/session'];
 
 /** Route config read by the access check. */
 export interface AccessConfig {
   public?: boolean;
+  optionalAuth?: boolean;
 }
 
 declare module 'fastify' {
@@ -32,10 +53,14 @@ declare module 'fastify' {
     apiKey: ApiKeyRecord | null;
     /** The caller as the audit log writes it (auditWho()). */
     auditWho: string;
+    /** The console session the request came with (null: a key header, or anonymous). */
+    sessionId: string | null;
   }
   interface FastifyContextConfig {
     /** Answer without an API key; only for routes on PUBLIC_ROUTES. */
     public?: boolean;
+    /** Answer a caller without credentials as unauthenticated; only for OPTIONAL_AUTH_ROUTES. */
+    optionalAuth?: boolean;
   }
 }
 
@@ -51,6 +76,8 @@ export interface AccessOptions {
   onRefusalNotLogged?: () => void;
   /** Refusal lines a second and the burst (default REFUSAL_LOG_RATE, REFUSAL_LOG_BURST). */
   refusalLog?: { rate: number; burst: number };
+  /** Console sessions: a session cookie is taken as its key is (none: keys only). */
+  sessions?: SessionTable | null;
 }
 
 /** A caller whose key was accepted: its record and its audit prefix. */
@@ -72,6 +99,34 @@ function presentedKey(req: FastifyRequest): string | null {
   return null;
 }
 
+/** Methods that change nothing; every other method with a session cookie must be same-origin. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Whether a browser sent this request from a page of this very server: Sec-Fetch-Site, when
+ * sent, must say same-origin, and Origin, when sent, must name the Host the request was sent to;
+ * at least one of them must be there (every browser that sends cookies sends one on a POST or
+ * DELETE). A cookie alone proves nothing about which page made the request (cross-site request
+ * forgery), so requests that change state with a cookie are refused without this.
+ */
+export function sameOriginRequest(req: FastifyRequest): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin') return false;
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    const host = req.headers.host;
+    if (!host) return false;
+    let u: URL;
+    try {
+      u = new URL(origin);
+    } catch {
+      return false; // "null" (sandboxed frames, file: pages) and garbage
+    }
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.host !== host.toLowerCase()) return false;
+  }
+  return site !== undefined || origin !== undefined;
+}
+
 /** How a refusal names the request in the audit log: method and the URL as sent (not decoded). */
 const refusedRoute = (req: FastifyRequest) => `${req.method} ${req.url.slice(0, 200)}`;
 
@@ -86,11 +141,22 @@ export function installAccessControl(app: FastifyInstance, o: AccessOptions): vo
 
   app.decorateRequest('apiKey', null);
   app.decorateRequest('auditWho', ANONYMOUS);
+  app.decorateRequest('sessionId', null);
+  const optionalRoutes = new Set(OPTIONAL_AUTH_ROUTES);
   app.addHook('onRoute', (route) => {
-    if (route.config?.public === true && !publicRoutes.has(route.url ?? route.path))
-      throw new Error(
-        `route ${route.method} ${route.url} is marked public but is not on PUBLIC_ROUTES (src/server/access.ts)`,
-      );
+    const url = route.url ?? route.path;
+    for (const [flag, allowed, name] of [
+      [route.config?.public, publicRoutes, 'public'],
+      [route.config?.optionalAuth, optionalRoutes, 'optionalAuth'],
+    ] as const) {
+      if (flag !== true) continue;
+      for (const m of Array.isArray(route.method) ? route.method : [route.method]) {
+        if (!allowed.has(`${m === 'HEAD' ? 'GET' : m} ${url}`))
+          throw new Error(
+            `route ${m} ${url} is marked ${name} but is not on ${name === 'public' ? 'PUBLIC_ROUTES' : 'OPTIONAL_AUTH_ROUTES'} (src/server/access.ts)`,
+          );
+      }
+    }
   });
 
   // Accepted keys by the header value that presented them, so a repeat caller costs one Map.get
@@ -184,7 +250,28 @@ export function installAccessControl(app: FastifyInstance, o: AccessOptions): vo
     let caller = cachedCaller(req);
     if (caller === undefined) {
       const key = presentedKey(req);
-      if (key === null) {
+      const sid = key === null && o.sessions ? sessionIdFrom(req.headers.cookie) : null;
+      if (sid !== null) {
+        // A console session: the same rate limit and audit as its key, below.
+        const k = o.sessions!.lookup(sid);
+        if (!k && req.routeOptions.config.optionalAuth === true) return done();
+        if (!k)
+          return refuse(req, reply, 401, 'session_ended', 'the session has ended: sign in again', {
+            key: 'session',
+          });
+        if (!SAFE_METHODS.has(req.method) && !sameOriginRequest(req))
+          return refuse(
+            req,
+            reply,
+            403,
+            'cross_site',
+            'a request that changes state with a session cookie must come from a page of this server (Origin / Sec-Fetch-Site)',
+            { key: k.id, keyName: k.name },
+          );
+        req.sessionId = sid;
+        caller = { key: k, who: auditWho(k.id, k.name) };
+      } else if (key === null) {
+        if (req.routeOptions.config.optionalAuth === true && !o.allowAnonymous) return done();
         if (!o.allowAnonymous)
           return refuse(
             req,
@@ -196,13 +283,14 @@ export function installAccessControl(app: FastifyInstance, o: AccessOptions): vo
           );
         if (admitted(req, reply, 'anonymous', { key: 'anonymous' })) done();
         return;
+      } else {
+        const c = keys.check(key);
+        if (!c.ok) {
+          const msg = c.reason === 'revoked_api_key' ? 'this API key has been revoked' : 'unknown API key';
+          return refuse(req, reply, 401, c.reason, msg, { key: c.reason });
+        }
+        caller = rememberCaller(req, c.key);
       }
-      const c = keys.check(key);
-      if (!c.ok) {
-        const msg = c.reason === 'revoked_api_key' ? 'this API key has been revoked' : 'unknown API key';
-        return refuse(req, reply, 401, c.reason, msg, { key: c.reason });
-      }
-      caller = rememberCaller(req, c.key);
     }
     req.apiKey = caller.key;
     req.auditWho = caller.who;

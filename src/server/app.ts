@@ -19,6 +19,11 @@ import { auditTime, type AuditLog } from './audit.js';
 import { clientErrorHandler, sendError } from './errors.js';
 import { JSON_TYPE, screenBatchJson, screenResultJson } from './json.js';
 import { RateLimiter } from './rate-limit.js';
+import { registerConsoleFiles } from './console-files.js';
+import { installSecurityHeaders } from './headers.js';
+import { registerNetworkRoutes, type NetworkApi } from './network.js';
+import { SessionTable, type SessionLimits } from './session.js';
+import { registerSessionRoutes } from './session-routes.js';
 import {
   batchResponseSchema,
   chainSchema,
@@ -58,6 +63,12 @@ export interface ServerOptions {
   timeouts?: Partial<ServerTimeouts>;
   /** Refusal (401/429) lines written to the audit log a second, and the burst (access.ts defaults). */
   refusalLog?: { rate: number; burst: number };
+  /** Serve the console's built files from this folder at / (none: no console). */
+  consoleDir?: string | null;
+  /** Console sessions' bounds (DEFAULT_SESSION_LIMITS for what is not given). */
+  sessions?: Partial<SessionLimits>;
+  /** The network read API (/v1/series, /v1/summary, /v1/hosts, /v1/search) over a flow store. */
+  network?: NetworkApi | null;
 }
 
 /** How long node:http waits for a client; all in milliseconds. */
@@ -142,7 +153,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     throw new Error(
       `the headers timeout (${timeouts.headersMs} ms) must not exceed the request timeout (${timeouts.requestMs} ms)`,
     );
-  const doc = openApiDocument({ maxBatch, bodyLimit, anonymous: !!opts.allowAnonymous, chain: chainInfo });
+  const doc = openApiDocument({
+    maxBatch,
+    bodyLimit,
+    anonymous: !!opts.allowAnonymous,
+    chain: chainInfo,
+    network: !!opts.network,
+  });
 
   const app = Fastify({
     logger: opts.logger ?? false,
@@ -168,6 +185,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     current = screeningState(index);
   });
 
+  installSecurityHeaders(app);
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
@@ -180,7 +198,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
   // Refusal lines left out of the audit log (rate-limited there); /healthz reports the count.
   let refusalsNotLogged = 0;
+  const sessions = new SessionTable(keys, opts.sessions);
   installAccessControl(app, {
+    sessions,
     keys,
     limiter,
     audit,
@@ -225,6 +245,17 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const results = await screenWithExposure(state.index, addresses, provider);
     return { state, results, matched: auditBatch(req, route, state, addresses, results) };
   }
+
+  registerSessionRoutes(app, {
+    keys,
+    sessions,
+    audit,
+    limiter,
+    listTags: () => current.listTags,
+    allowAnonymous: () => !!opts.allowAnonymous,
+  });
+  if (opts.consoleDir) registerConsoleFiles(app, opts.consoleDir);
+  if (opts.network) registerNetworkRoutes(app, opts.network);
 
   app.get('/openapi.json', { config: { public: true } }, async () => doc);
   app.get('/healthz', { config: { public: true } }, async () => ({
@@ -303,7 +334,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.setNotFoundHandler((req, reply) => {
     const url = req.url.slice(0, 200);
     // The router matches the path for another method: 405 with the methods it takes.
-    const allow = ['GET', 'HEAD', 'POST'].filter(
+    const allow = ['GET', 'HEAD', 'POST', 'DELETE'].filter(
       (method) => method !== req.method && app.findRoute({ method, url: req.url }) !== null,
     );
     if (allow.length > 0) {

@@ -7,6 +7,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyReply } from 'fastify';
+import { CONTENT_SECURITY_POLICY } from './headers.js';
 
 export function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
   return reply.code(status).type('application/json').send({ error: { code, message } });
@@ -19,6 +20,8 @@ export function rawErrorResponse(status: number, code: string, message: string):
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
     `Content-Type: application/json; charset=utf-8\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    `X-Content-Type-Options: nosniff\r\n` +
+    `Content-Security-Policy: ${CONTENT_SECURITY_POLICY}\r\n` +
     `Connection: close\r\n\r\n${body}`
   );
 }

@@ -127,6 +127,8 @@ export function openApiDocument(opts: {
   bodyLimit: number;
   anonymous: boolean;
   chain?: ChainInfo | null;
+  /** The network read API is served (a flow store is open). */
+  network?: boolean;
 }) {
   const errors = (codes: Record<string, string>) =>
     Object.fromEntries(
@@ -155,7 +157,9 @@ export function openApiDocument(opts: {
         `request bodies up to ${opts.bodyLimit} bytes. Every error is {"error":{"code","message"}}.`,
     },
     servers: [{ url: '/' }],
-    security: opts.anonymous ? [{}, { bearer: [] }, { apiKey: [] }] : [{ bearer: [] }, { apiKey: [] }],
+    security: opts.anonymous
+      ? [{}, { bearer: [] }, { apiKey: [] }, { session: [] }]
+      : [{ bearer: [] }, { apiKey: [] }, { session: [] }],
     components: {
       securitySchemes: {
         bearer: {
@@ -164,6 +168,13 @@ export function openApiDocument(opts: {
           description: 'Authorization: Bearer <key> (coinradar apikey create)',
         },
         apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+        session: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'coinradar_session',
+          description:
+            'the console session POST /v1/session sets (HttpOnly, SameSite=Strict); requests other than GET/HEAD with it must be same-origin (Origin or Sec-Fetch-Site)',
+        },
       },
       schemas: {
         Error: errorSchema,
@@ -241,6 +252,117 @@ export function openApiDocument(opts: {
             ...errors(common),
           },
         },
+      },
+      '/v1/session': {
+        post: {
+          summary: 'Sign in to the console with an API key: sets the session cookie',
+          security: [],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: { type: 'object', required: ['key'], properties: { key: { type: 'string' } } },
+              },
+            },
+          },
+          responses: {
+            '200': { description: 'Signed in; Set-Cookie carries the session' },
+            ...errors({
+              '401': 'invalid_api_key or revoked_api_key',
+              '403': 'cross_site (not sent from a page of this server)',
+              '429': 'rate_limited',
+            }),
+          },
+        },
+        get: {
+          summary: 'Who is signed in',
+          responses: { '200': { description: 'key id and name' }, ...errors(common) },
+        },
+        delete: {
+          summary: 'Sign out: ends the session and clears the cookie',
+          responses: { '200': { description: '{"ended": boolean}' }, ...errors(common) },
+        },
+      },
+      ...(opts.network ? networkPaths(errors(common)) : {}),
+    },
+  };
+}
+
+const scopeParameter = {
+  name: 'scope',
+  in: 'query',
+  description:
+    'repeatable, ANDed: country:KP, src-country:, dst-country:, asn:131279, watch:NAME, host:IP, label:NAME, cidr:A.B.C.D/N',
+  schema: { type: 'array', items: { type: 'string' } },
+  style: 'form',
+  explode: true,
+} as const;
+
+const query = (name: string, description: string, schema: Record<string, unknown> = { type: 'string' }) => ({
+  name,
+  in: 'query',
+  description,
+  schema,
+});
+
+/** The network read API's paths (served when the server holds a flow store). */
+function networkPaths(common: Record<string, unknown>) {
+  const ok = (description: string) => ({ '200': { description }, ...common });
+  const day = (n: string) => query(n, `${n}: a day (YYYY-MM-DD, UTC) or an ISO date-time`);
+  return {
+    '/v1/series': {
+      get: {
+        summary:
+          'Flows per bucket for each kind (all, crypto ports, catalogued pools, each label) with surges',
+        parameters: [
+          scopeParameter,
+          day('since'),
+          day('until'),
+          query('bucket', 'day or hour', { enum: ['day', 'hour'] }),
+        ],
+        responses: ok(
+          '{scope, bucket, bucketMs, fromMs, toMs, series: [{label, evidence, total, points: [[ms, flows, observed]], changes: [{onset, onsetInterval, shape, probability, ...}]}]} (as coinradar series and surge)',
+        ),
+      },
+    },
+    '/v1/summary': {
+      get: {
+        summary: 'Top rows by country, AS, port or address in a scope (as coinradar summary --by)',
+        parameters: [
+          scopeParameter,
+          query('by', 'country, asn, dport, sport, proto, src, dst (repeatable; default country and asn)'),
+          query('top', 'rows per table (1-1000, default 10)', { type: 'integer' }),
+          query('order', 'flows, packets or bytes', { enum: ['flows', 'packets', 'bytes'] }),
+        ],
+        responses: ok('{scope, tables: {KEY: [{key, label, flows, packets, bytes}]}}'),
+      },
+    },
+    '/v1/hosts': {
+      get: {
+        summary: 'Host profiles of a scope (as coinradar hosts)',
+        parameters: [
+          scopeParameter,
+          query('minConfidence', 'port, behaviour, infrastructure or payload'),
+          day('since'),
+          day('until'),
+          query('limit', 'most hosts (1-10000, default 1000)', { type: 'integer' }),
+        ],
+        responses: ok('{scope, hosts: [HostProfile]}'),
+      },
+    },
+    '/v1/hosts/{ip}': {
+      get: {
+        summary:
+          'One host: profile, daily activity, every detection with evidence and payload excerpt, artifacts',
+        parameters: [{ name: 'ip', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: ok('{host, profile, activity: {bucketMs, points}, detections: [...], artifacts}'),
+      },
+    },
+    '/v1/search': {
+      get: {
+        summary: 'What a string is (IP, CIDR, country, AS, address, txid, pool) and the console page for it',
+        parameters: [query('q', 'the text searched')],
+        responses: ok('{q, results: [{kind, value, label, link}]}'),
       },
     },
   };

@@ -6,16 +6,21 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ScreeningIndex } from '../../src/sanctions/screen.js';
-import { PUBLIC_ROUTES, REFUSAL_LOG_BURST, REFUSAL_LOG_RATE } from '../../src/server/access.js';
+import {
+  OPTIONAL_AUTH_ROUTES,
+  PUBLIC_ROUTES,
+  REFUSAL_LOG_BURST,
+  REFUSAL_LOG_RATE,
+} from '../../src/server/access.js';
 import { buildServer, type ServerOptions } from '../../src/server/app.js';
 import { AuditLog, type AuditEntry } from '../../src/server/audit.js';
 import { ApiKeyFile } from '../../src/server/keys.js';
-import { listAndKey, TIAN } from './fixture.js';
+import { listAndKey, readAudit, TIAN } from './fixture.js';
 import { rawRequest, type RawAnswer } from './raw-http.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cr-access-'));
@@ -46,17 +51,7 @@ async function listening(o: Partial<ServerOptions> = {}) {
       open.delete(app);
       await app.close();
       await audit.close();
-      let text: string;
-      try {
-        text = readFileSync(auditPath, 'utf8');
-      } catch {
-        return [];
-      }
-      return text
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as AuditEntry);
+      return readAudit(auditPath);
     },
   };
 }
@@ -217,12 +212,34 @@ test(`no 2xx without a key except the allow-list (${TABLE.length} variants of pa
   assert.ok(audit.some((e) => e.status === 200 && e.key === keyId && e.route === 'POST /v1/screen'));
 });
 
-test('the allow-list is the whole truth: PUBLIC_ROUTES is /healthz and /openapi.json, and a route marked public off the list is refused at start', async () => {
-  assert.deepEqual([...PUBLIC_ROUTES].sort(), ['/healthz', '/openapi.json']);
+test('the allow-list is the whole truth: PUBLIC_ROUTES is health, the API document, the console files and sign-in, and a route marked public off the list is refused at start', async () => {
+  assert.deepEqual([...PUBLIC_ROUTES].sort(), [
+    'GET /',
+    'GET /assets/*',
+    'GET /favicon.svg',
+    'GET /healthz',
+    'GET /openapi.json',
+    'POST /v1/session',
+  ]);
   const app = buildServer({ index, keys, audit: new AuditLog(join(dir, 'unused.jsonl')) });
   assert.throws(
     () => app.get('/v1/debug', { config: { public: true } }, async () => ({})),
     /marked public but is not on PUBLIC_ROUTES/,
+  );
+  // The "not signed in" answer instead of a 401 is kept to its list the same way.
+  assert.deepEqual(OPTIONAL_AUTH_ROUTES, ['GET /v1/session']);
+  assert.throws(
+    () => app.get('/v1/other', { config: { optionalAuth: true } }, async () => ({})),
+    /marked optionalAuth but is not on OPTIONAL_AUTH_ROUTES/,
+  );
+  // The list names methods: signing out is not public because signing in is.
+  assert.throws(
+    () => app.delete('/v1/session-other', { config: { public: true } }, async () => ({})),
+    /marked public but is not on PUBLIC_ROUTES/,
+  );
+  assert.throws(
+    () => app.put('/healthz', { config: { public: true } }, async () => ({})),
+    /PUT \/healthz is marked public but is not on PUBLIC_ROUTES/,
   );
   // A route added without the mark needs a key like every other.
   app.get('/v1/extra', async () => ({ extra: true }));

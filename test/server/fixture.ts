@@ -1,6 +1,8 @@
 /** What the server tests share: the January 2022 OFAC SDN list as version 1 and a listed address. */
 import { parseSdnCsv } from '../../src/sanctions/sdn-csv.js';
 import { ScreeningIndex } from '../../src/sanctions/screen.js';
+import { readFileSync } from 'node:fs';
+import type { AuditEntry } from '../../src/server/audit.js';
 import type { ApiKeyFile } from '../../src/server/keys.js';
 
 export const FIX = 'test/fixtures/sanctions';
@@ -23,4 +25,19 @@ export function listAndKey(index: ScreeningIndex, keys: ApiKeyFile): { key: stri
   addJanuaryList(index);
   const c = keys.create('analyst one');
   return { key: c.key, keyId: c.record.id };
+}
+
+/** The audit log's entries (none when the file was never written). */
+export function readAudit(path: string): AuditEntry[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as AuditEntry);
 }

@@ -1,0 +1,155 @@
+/**
+ * Overview of a scope over a date range: flows per day for each kind (all, crypto ports,
+ * catalogued pools, each detection label) with every surge drawn and listed, and the breakdown by
+ * country and AS. Re-fetched every 5 s while the page is shown, so a collecting store is live.
+ */
+import { ErrorNote } from '../error-note';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { call, query, scopeItems, type SeriesAnswer, type SummaryRow } from '../api';
+import { COLORS, TimeChart, surgeText } from '../chart';
+import { DataTable, type Column } from '../table';
+import { go, type Route } from '../router';
+
+export const REFRESH_MS = 5000;
+
+const summaryColumns = (name: string): Column<SummaryRow>[] => [
+  { key: 'key', title: name, value: (r) => r.key },
+  { key: 'label', title: 'name', value: (r) => r.label },
+  { key: 'flows', title: 'flows', value: (r) => r.flows, numeric: true },
+  { key: 'bytes', title: 'bytes', value: (r) => r.bytes, numeric: true },
+];
+
+export function Overview({ route }: { route: Route }) {
+  const scope = route.params.get('scope') ?? '';
+  const since = route.params.get('since') ?? '';
+  const until = route.params.get('until') ?? '';
+  const [form, setForm] = useState({ scope, since, until });
+  useEffect(() => setForm({ scope, since, until }), [scope, since, until]);
+  const [data, setData] = useState<SeriesAnswer | null>(null);
+  const [summary, setSummary] = useState<Record<string, SummaryRow[]> | null>(null);
+  const [error, setError] = useState('');
+  const [updated, setUpdated] = useState('');
+
+  useEffect(() => {
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = async () => {
+      try {
+        const q = { scope: scopeItems(scope), since, until };
+        const [s, m] = await Promise.all([
+          call<SeriesAnswer>('GET', `/v1/series${query(q)}`),
+          call<{ tables: Record<string, SummaryRow[]> }>(
+            'GET',
+            `/v1/summary${query({ scope: q.scope, by: ['country', 'asn'], top: '10' })}`,
+          ),
+        ]);
+        if (!live) return;
+        setData(s);
+        setSummary(m.tables);
+        setError('');
+        setUpdated(new Date().toISOString().slice(11, 19));
+      } catch (e) {
+        if (live) setError((e as Error).message);
+      }
+      if (live) timer = setTimeout(load, REFRESH_MS);
+    };
+    void load();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [scope, since, until]);
+
+  const changes = useMemo(
+    () =>
+      (data?.series ?? []).flatMap((s, i) =>
+        s.changes.filter((c) => c.kind === 'increase').map((change) => ({ series: i, change })),
+      ),
+    [data],
+  );
+
+  const submit = (e: Event) => {
+    e.preventDefault();
+    go(`#/overview${query(form)}`);
+  };
+
+  return (
+    <main>
+      <h1>Overview{scope ? `: ${scope}` : ': all flows'}</h1>
+      <form class="scope" onSubmit={submit}>
+        <label>
+          Scope{' '}
+          <input
+            name="scope"
+            placeholder="country:KP asn:131279 watch:kp cidr:175.45.176.0/22"
+            value={form.scope}
+            onInput={(e) => setForm({ ...form, scope: (e.target as HTMLInputElement).value })}
+          />
+        </label>
+        <label>
+          From{' '}
+          <input
+            type="date"
+            name="since"
+            value={form.since}
+            onInput={(e) => setForm({ ...form, since: (e.target as HTMLInputElement).value })}
+          />
+        </label>
+        <label>
+          To{' '}
+          <input
+            type="date"
+            name="until"
+            value={form.until}
+            onInput={(e) => setForm({ ...form, until: (e.target as HTMLInputElement).value })}
+          />
+        </label>
+        <button type="submit">Show</button>
+      </form>
+      <ErrorNote error={error} />
+      {data && (
+        <section aria-labelledby="activity">
+          <h2 id="activity">
+            Activity per {data.bucket}{' '}
+            <span class="note">(all flows on the right axis; updated {updated} UTC, every 5 s)</span>
+          </h2>
+          <TimeChart
+            title={`flows per ${data.bucket}, ${data.series.map((s) => s.label).join(', ')}`}
+            series={data.series}
+            firstOnRight
+            changes={changes}
+            bucketMs={data.bucketMs}
+          />
+          <ul class="surges" aria-label="surges">
+            {data.series.map((s, i) => (
+              <li>
+                <span class="swatch" style={{ background: COLORS[i % COLORS.length] }} />{' '}
+                <strong>{s.label}</strong> ({s.total} flows):{' '}
+                {s.changes.length === 0 ? (
+                  'no surge'
+                ) : (
+                  <ul>
+                    {s.changes.map((c) => (
+                      <li class="onset" data-series={s.label} data-onset={c.onset.slice(0, 10)}>
+                        {surgeText(c, data.bucketMs)}
+                      </li>
+                    ))}
+                  </ul>
+                )}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {summary && (
+        <section class="breakdown" aria-label="breakdown">
+          <DataTable caption="By country" rows={summary.country ?? []} columns={summaryColumns('country')} />
+          <DataTable caption="By AS" rows={summary.asn ?? []} columns={summaryColumns('AS')} />
+        </section>
+      )}
+      <p>
+        <a href={`#/hosts${query({ scope })}`}>Hosts of this scope</a>
+      </p>
+    </main>
+  );
+}

@@ -1,0 +1,310 @@
+/**
+ * The network read API the console draws from, over the flow store the server holds open:
+ * `GET /v1/series` (activity per kind with each surge), `/v1/summary` (top countries, ASes, ports),
+ * `/v1/hosts` (host profiles), `/v1/hosts/:ip` (one host: activity, detections with their evidence
+ * and payload excerpt, artifacts) and `/v1/search`. Each answer comes from the functions the CLI
+ * commands call (series, surge, summary --by, hosts, detections), so the console and the command
+ * line say the same thing about a store. The scope is the CLI's (scope.ts), without SQL.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { surgeOfBuckets } from '../analysis/series.js';
+import { parseDay } from '../cli/series.js';
+import { CONFIDENCE_RANK, parseConfidence } from '../detect/types.js';
+import { CRYPTO_PORTS, ipv4Text, poolCatalogue } from '../scenario/world.js';
+import type { DuckDbDatabase } from '../store/duckdb/database.js';
+import { DuckDbDetectionStore } from '../store/duckdb/detections.js';
+import { ipValue } from '../store/duckdb/flows.js';
+import { hostProfiles } from '../store/duckdb/hosts.js';
+import { DuckDbSeries, type SeriesScope } from '../store/duckdb/series.js';
+import { keyedSummary } from '../store/duckdb/summary.js';
+import { SUMMARY_KEYS, type StoredPayload, type SummaryKey } from '../store/store.js';
+import { sendError } from './errors.js';
+import { parseApiScope, ScopeError, type ApiScope } from './scope.js';
+import { searchStore } from './search.js';
+
+/** What the routes read: the store's database and, where the flow store is open, payload samples. */
+export interface NetworkApi {
+  db: DuckDbDatabase;
+  payloads?: (flowIds: number[]) => Promise<Map<number, StoredPayload>>;
+}
+
+const DAY = 86_400_000;
+/** Most buckets one series answer may have (a year of hours is 8760). */
+export const MAX_BUCKETS = 20_000;
+/** Bytes of each direction's payload shown on the host page. */
+export const EXCERPT_BYTES = 512;
+
+const scopeParam = { type: 'array', items: { type: 'string', maxLength: 128 }, maxItems: 8 } as const;
+const day = { type: 'string', maxLength: 40 } as const;
+
+/** A route's querystring schema: these properties and no others. */
+const queryOf = (properties: Record<string, unknown>, required: string[] = []) => ({
+  querystring: { type: 'object', additionalProperties: false, required, properties },
+});
+
+class BadRequest extends Error {}
+
+function scopeOf(items: string[] | undefined): ApiScope {
+  return parseApiScope(items ?? []);
+}
+
+function dayParam(v: string | undefined, name: string): number | undefined {
+  try {
+    return parseDay(v, name);
+  } catch (e) {
+    throw new BadRequest((e as Error).message);
+  }
+}
+
+// One statement at a time on the store's connection (as the reader socket does): the console asks
+// for several answers at once, and a DuckDB connection is one session.
+let queue: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(f: () => Promise<T>): Promise<T> {
+  const p = queue.then(f, f);
+  queue = p.catch(() => undefined);
+  return p;
+}
+
+/** Bad input as 400 in the API's shape; anything else goes to the error handler (500). */
+async function answer<T>(reply: FastifyReply, f: () => Promise<T>): Promise<T | FastifyReply> {
+  try {
+    return await oneAtATime(f);
+  } catch (e) {
+    if (e instanceof ScopeError || e instanceof BadRequest)
+      return sendError(reply, 400, 'bad_request', e.message);
+    throw e;
+  }
+}
+
+/** A payload sample as text an analyst can read: printable ASCII kept, the rest as '.'. */
+export function payloadExcerpt(b: Buffer | null): { text: string; bytes: number } | null {
+  if (!b || b.length === 0) return null;
+  const n = Math.min(b.length, EXCERPT_BYTES);
+  let text = '';
+  for (let i = 0; i < n; i++) {
+    const c = b[i];
+    text += c === 10 ? '\n' : c >= 32 && c < 127 ? String.fromCharCode(c) : '.';
+  }
+  return { text, bytes: b.length };
+}
+
+async function haveTable(db: DuckDbDatabase, name: string): Promise<boolean> {
+  const [r] = await db.all<{ n: number }>(
+    'SELECT count(*) AS n FROM information_schema.tables WHERE table_name = $1',
+    [name],
+  );
+  return r.n > 0;
+}
+
+/** The labels detections carry in this store (none without a detections table). */
+async function storeLabels(db: DuckDbDatabase): Promise<string[]> {
+  if (!(await haveTable(db, 'detections'))) return [];
+  const rows = await db.all<{ label: string }>('SELECT DISTINCT label FROM detections ORDER BY label');
+  return rows.map((r) => r.label);
+}
+
+/** The catalogued pools' addresses as the condition the report's pool timeline uses. */
+function poolWhere(): { ips: string[]; where: string } {
+  const ips = [...new Set(poolCatalogue().map((p) => ipv4Text(p.ip)))];
+  return { ips, where: `dst_ip IN (${ips.map((ip) => `'${ipValue(ip)}'::UHUGEINT`).join(', ')})` };
+}
+
+export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): void {
+  const { db } = api;
+  const series = new DuckDbSeries(db);
+  const pools = poolWhere();
+
+  app.get<{ Querystring: { scope?: string[]; since?: string; until?: string; bucket?: 'day' | 'hour' } }>(
+    '/v1/series',
+    {
+      schema: queryOf({ scope: scopeParam, since: day, until: day, bucket: { enum: ['day', 'hour'] } }),
+    },
+    (req, reply) =>
+      answer(reply, async () => {
+        const scope = scopeOf(req.query.scope);
+        const bucket = req.query.bucket ?? 'day';
+        const width = bucket === 'hour' ? 3_600_000 : DAY;
+        let fromMs = dayParam(req.query.since, 'since');
+        let toMs = dayParam(req.query.until, 'until');
+        if (fromMs !== undefined && toMs !== undefined && (toMs - fromMs) / width > MAX_BUCKETS)
+          throw new BadRequest(`more than ${MAX_BUCKETS} ${bucket}s: narrow since/until or use bucket=day`);
+        // The kinds of the report's timelines: the scope's flows, crypto ports, catalogued pools,
+        // then each detection label; all over the period of the first.
+        const kinds: { label: string; evidence: 'all' | 'port' | 'stronger'; scope: SeriesScope }[] = [
+          { label: 'all flows in scope', evidence: 'all', scope: scope.series },
+          {
+            label: 'crypto ports (port match only)',
+            evidence: 'port',
+            scope: { ...scope.series, dstPorts: [...CRYPTO_PORTS] },
+          },
+          {
+            label: 'catalogued mining pools (2018 catalogue)',
+            evidence: 'stronger',
+            scope: {
+              ...scope.series,
+              where: [scope.series.where, pools.where].filter(Boolean).join(' AND '),
+            },
+          },
+        ];
+        for (const label of await storeLabels(db))
+          kinds.push({
+            label: `label ${label}`,
+            evidence: label === 'crypto-port' ? 'port' : 'stronger',
+            scope: { ...scope.series, label },
+          });
+        const out = [];
+        for (const k of kinds) {
+          // The first kind sets the period (the store's, unless since/until say otherwise).
+          const d = await series.series({ bucket, fromMs, toMs, scope: k.scope });
+          fromMs = d.fromMs;
+          toMs = d.toMs;
+          if (d.buckets.length > MAX_BUCKETS)
+            throw new BadRequest(`more than ${MAX_BUCKETS} ${bucket}s: give since/until or use bucket=day`);
+          const r = surgeOfBuckets(k.label, d);
+          out.push({
+            label: k.label,
+            evidence: k.evidence,
+            total: d.buckets.reduce((s, b) => s + b.flows, 0),
+            // [bucket start ms, flows, observed 1/0]: three numbers a bucket, not an object each.
+            points: d.buckets.map((b) => [b.bucketMs, b.flows, b.observed ? 1 : 0]),
+            changes: r.changes,
+          });
+        }
+        return { scope: scope.text, bucket, bucketMs: width, fromMs, toMs, series: out };
+      }),
+  );
+
+  app.get<{ Querystring: { scope?: string[]; by?: string[]; top?: number; order?: string } }>(
+    '/v1/summary',
+    {
+      schema: queryOf({
+        scope: scopeParam,
+        by: { type: 'array', items: { enum: [...SUMMARY_KEYS] }, maxItems: SUMMARY_KEYS.length },
+        top: { type: 'integer', minimum: 1, maximum: 1000 },
+        order: { enum: ['flows', 'packets', 'bytes'] },
+      }),
+    },
+    (req, reply) =>
+      answer(reply, async () => {
+        const scope = scopeOf(req.query.scope);
+        const by = (req.query.by?.length ? req.query.by : ['country', 'asn']) as SummaryKey[];
+        const tables = await keyedSummary(db, {
+          by,
+          top: req.query.top ?? 10,
+          order: (req.query.order ?? 'flows') as 'flows' | 'packets' | 'bytes',
+          where: scope.where || undefined,
+        });
+        return { scope: scope.text, tables: Object.fromEntries(tables) };
+      }),
+  );
+
+  app.get<{
+    Querystring: {
+      scope?: string[];
+      minConfidence?: string;
+      since?: string;
+      until?: string;
+      limit?: number;
+    };
+  }>(
+    '/v1/hosts',
+    {
+      schema: queryOf({
+        scope: scopeParam,
+        minConfidence: { enum: Object.keys(CONFIDENCE_RANK) },
+        since: day,
+        until: day,
+        limit: { type: 'integer', minimum: 1, maximum: 10_000 },
+      }),
+    },
+    (req, reply) =>
+      answer(reply, async () => {
+        const scope = scopeOf(req.query.scope);
+        // The defaults of `coinradar hosts`: crypto ports count, detections of every grade.
+        const hosts = await hostProfiles(db, {
+          scope: scope.series,
+          ports: [...CRYPTO_PORTS],
+          minConfidence: parseConfidence(req.query.minConfidence ?? 'port'),
+          fromMs: dayParam(req.query.since, 'since'),
+          toMs: dayParam(req.query.until, 'until'),
+          limit: req.query.limit ?? 1000,
+        });
+        return { scope: scope.text, hosts };
+      }),
+  );
+
+  app.get<{ Params: { ip: string } }>('/v1/hosts/:ip', (req, reply) =>
+    answer(reply, async () => {
+      const ip = req.params.ip;
+      const scope = scopeOf([`host:${ip}`]);
+      const [profile] = await hostProfiles(db, {
+        scope: scope.series,
+        ports: [...CRYPTO_PORTS],
+        minConfidence: 'port',
+      });
+      const d = await series.series({ bucket: 'day', scope: scope.series });
+      // The host's own period: buckets before its first flow and after its last left out.
+      let lo = 0;
+      let hi = d.buckets.length;
+      while (lo < hi && d.buckets[lo].flows === 0) lo++;
+      while (hi > lo && d.buckets[hi - 1].flows === 0) hi--;
+      const points = d.buckets.slice(lo, hi).map((b) => [b.bucketMs, b.flows, b.observed ? 1 : 0]);
+      let detections: Record<string, unknown>[] = [];
+      if (await haveTable(db, 'detections')) {
+        const v = `'${ipValue(ip)}'::UHUGEINT`;
+        const det = await DuckDbDetectionStore.open(db);
+        const rows = await det.detections({ where: `(f.src_ip = ${v} OR f.dst_ip = ${v})`, limit: 500 });
+        const samples = api.payloads ? await api.payloads([...new Set(rows.map((r) => r.id))]) : null;
+        detections = rows.map((r) => {
+          const p = samples?.get(r.id);
+          return {
+            flow: r.id,
+            first: r.first,
+            last: r.last,
+            src: r.src,
+            sport: r.sport,
+            dst: r.dst,
+            dport: r.dport,
+            proto: r.proto,
+            label: r.label,
+            coin: r.coin,
+            confidence: r.confidence,
+            evidence: r.evidence,
+            artifacts: r.artifacts,
+            listVersion: r.list_version,
+            detectorVersion: r.detector_version,
+            source: r.source,
+            payload: samples
+              ? { fwd: payloadExcerpt(p?.fwd ?? null), rev: payloadExcerpt(p?.rev ?? null) }
+              : undefined,
+          };
+        });
+      }
+      if (!profile && points.length === 0 && detections.length === 0)
+        return sendError(reply, 404, 'not_found', `no flow of ${ip} in this store`);
+      return {
+        host: ip,
+        profile: profile ?? null,
+        activity: { bucketMs: d.bucketMs, points },
+        detections,
+        artifacts: profile
+          ? {
+              pools: profile.pools,
+              wallets: profile.wallets,
+              workers: profile.workers,
+              agents: profile.agents,
+            }
+          : { pools: [], wallets: [], workers: [], agents: [] },
+      };
+    }),
+  );
+
+  app.get<{ Querystring: { q: string } }>(
+    '/v1/search',
+    {
+      schema: queryOf({ q: { type: 'string', minLength: 1, maxLength: 128 } }, ['q']),
+    },
+    (req, reply) =>
+      answer(reply, async () => ({ q: req.query.q, results: await searchStore(db, req.query.q) })),
+  );
+}
