@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { formatProblem, type InputProblem } from '../flow/diagnostics.js';
+import type { NetflowCollector } from '../netflow/collector.js';
 import type { FastifyInstance } from 'fastify';
 import { buildScreeningIndex, loadScreeningIndex } from '../sanctions/index-loader.js';
 import type { ScreeningIndex } from '../sanctions/screen.js';
@@ -47,6 +49,15 @@ export interface ServeOptions {
    * serve stops. false: screening only, the lists read once and the file closed again.
    */
   network?: boolean;
+  /**
+   * Collect NetFlow/IPFIX on this address into the store while serving (`udp://ADDR:PORT`), as
+   * `coinradar collect` does (geo enrichment and detection on); the API reads through a second
+   * connection, so it sees each commit (every second) and never reads inside the collector's
+   * transaction.
+   */
+  collect?: string;
+  /** Called with each collector problem (the CLI prints the first ones). */
+  onCollectProblem?: (p: InputProblem) => void;
   /** The console's built files (default: the package's dist/console; null: no console). */
   consoleDir?: string | null;
   sessions?: Partial<SessionLimits>;
@@ -61,6 +72,8 @@ export interface ScreeningServer {
   summary: string;
   /** Re-read the current list versions and screen with them from the next request on. */
   reload(): Promise<ScreeningIndex>;
+  /** With --collect: the collector (its port, metrics). */
+  collector?: NetflowCollector | null;
   /** Stop serving; write the audit log's last lines; release the database. */
   close(): Promise<void>;
 }
@@ -74,6 +87,14 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
   const hops = o.chainHops ?? 3;
   const chain = o.chain === false ? null : await openChainIndex(o.db, hops);
   let flows: DuckDbFlowStore | null = null;
+  let reading: DuckDbFlowStore | null = null;
+  let collector: NetflowCollector | null = null;
+  if (o.collect && (o.network === false || chain))
+    throw new Error(
+      o.network === false
+        ? '--collect needs the store held open: drop --no-network'
+        : `--collect: ${o.db} holds a chain index, which serve keeps open through its own connection; serve it with --no-chain to collect`,
+    );
   try {
     let network: NetworkApi | null = null;
     let readers: string | null = null;
@@ -88,7 +109,11 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
         const store = await DuckDbFlowStore.open(o.db);
         flows = store;
         readers = await store.serveReaders();
-        network = { db: store.db, payloads: (ids) => store.payloads(ids) };
+        if (o.collect) {
+          // Reads on their own connection: the collector's is inside its open transaction.
+          const r = (reading = await store.reader());
+          network = { db: r.db, payloads: (ids) => r.payloads(ids) };
+        } else network = { db: store.db, payloads: (ids) => store.payloads(ids) };
       }
     }
     // With the file open in this process, the lists are read through its connection.
@@ -133,6 +158,22 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
       consoleDir: o.consoleDir === undefined ? DEFAULT_CONSOLE_DIR : o.consoleDir,
       sessions: o.sessions,
     });
+    if (o.collect && flows) {
+      // Loaded only for --collect: a plain serve starts without the collector's modules.
+      const [{ detectionHookFor }, { NetflowCollector }, { loadEnricher }] = await Promise.all([
+        import('../detect/pipeline.js'),
+        import('../netflow/collector.js'),
+        import('./enricher.js'),
+      ]);
+      const detection = await detectionHookFor(flows, {});
+      collector = await NetflowCollector.start({
+        listen: o.collect,
+        store: flows,
+        enricher: await loadEnricher({ geo: true }),
+        hooks: [detection.hook],
+        onProblem: o.onCollectProblem,
+      });
+    }
     const lists =
       index.versions.map((v) => `${v.list} v${v.versionId} (${v.published ?? 'unknown'})`).join(', ') ||
       'no list';
@@ -148,22 +189,29 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
           : `exact matches only (${o.chain === false ? '--no-chain' : 'no chain index'})`) +
         (network
           ? `; network API and console on the store${readers ? ` (other commands read it through ${readers})` : ''}`
-          : ''),
+          : '') +
+        (collector ? `; collecting on ${collector.source}` : ''),
+      collector,
       async reload() {
         const next = await readLists();
         app.swapIndex(next);
         return next;
       },
       async close() {
+        // The collector first: what it received is committed before the file closes.
+        if (collector) await collector.stop();
         await app.close();
         await audit.close();
         keys.stop();
         await chain?.close();
+        await reading?.close();
         await flows?.close();
       },
     };
   } catch (e) {
+    if (collector) await collector.stop();
     await chain?.close();
+    await reading?.close();
     await flows?.close();
     throw e;
   }
@@ -204,6 +252,10 @@ export function register(program: Command): void {
       String(DEFAULT_TIMEOUTS.keepAliveMs),
     )
     .option(
+      '--collect <udp://ADDR:PORT>',
+      'also collect NetFlow v5/v9/IPFIX there into the store (geo and detection on), as `coinradar collect` does; the console shows it live',
+    )
+    .option(
       '--no-network',
       'screening only: no network API or console data, the store not held open (sanctions load can write it while serving)',
     )
@@ -224,6 +276,7 @@ export function register(program: Command): void {
       log?: boolean;
       chain: boolean;
       network: boolean;
+      collect?: string;
       chainHops: string;
       headersTimeout: string;
       requestTimeout: string;
@@ -234,6 +287,7 @@ export function register(program: Command): void {
       if (!(rate >= 0) || o.rate.trim() === '')
         throw new Error(`--rate must be a number of requests a second (0 = unlimited), not '${o.rate}'`);
       const timeouts = parseTimeouts(o);
+      let shownProblems = 0;
       const server = await openScreeningServer({
         db: o.db,
         allowAnonymous: !!o.allowAnonymous,
@@ -246,6 +300,10 @@ export function register(program: Command): void {
         log: !!o.log,
         chain: o.chain,
         network: o.network,
+        collect: o.collect,
+        onCollectProblem: (p) => {
+          if (shownProblems++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
+        },
         chainHops: parseChainHops(o.chainHops),
         timeouts,
       });

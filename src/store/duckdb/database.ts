@@ -48,6 +48,21 @@ export class DuckDbDatabase {
   }
 
   /**
+   * A second connection to the same file, for reads beside this connection's writes: they never run
+   * inside its open transaction (a live collector's), and see what it has committed. Closing it
+   * leaves the file open. (Through another process's socket: a connection of its own there.)
+   */
+  async reader(): Promise<DuckDbDatabase> {
+    if (this.remote) {
+      const client = await QueryClient.connect(this.path);
+      if (!client) throw new Error(`${this.path}: the process writing it stopped serving readers`);
+      return new DuckDbDatabase(this.path, null, null, client);
+    }
+    if (!this.instance) throw new Error(`${this.path}: closed`);
+    return new DuckDbDatabase(this.path, null, await this.instance.connect());
+  }
+
+  /**
    * Let other processes read this database while this one writes it (a long-running collector
    * or ingest): they connect through a socket only this user can open. Closed with the database.
    */

@@ -143,6 +143,11 @@ export class DuckDbFlowStore implements FlowStore {
     return store;
   }
 
+  /** The same store through a second connection (DuckDbDatabase.reader): for reads beside a writer. */
+  async reader(): Promise<DuckDbFlowStore> {
+    return new DuckDbFlowStore(await this.db.reader(), null);
+  }
+
   async beginSource(info: SourceInfo, opts: { live?: boolean } = {}): Promise<SourceWriter> {
     if (this.writing) throw new Error('one source at a time per store connection');
     this.writing = true;
