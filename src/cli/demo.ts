@@ -30,6 +30,7 @@ import { DuckDbSeries } from '../store/duckdb/series.js';
 import { openFlowStore } from '../store/open.js';
 import type { FlowStore } from '../store/store.js';
 import { loadEnricher } from './enricher.js';
+import { ApiKeyFile, keysPathFor } from '../server/keys.js';
 import { Progress } from './progress.js';
 import { formatSummary } from './summary.js';
 
@@ -274,7 +275,13 @@ export function register(program: Command): void {
       const t0 = Date.now();
       mkdirSync(o.out, { recursive: true });
       await realCaptures(join(o.out, 'captures.duckdb'));
-      await investigation(o, join(o.out, 'investigation.duckdb'));
+      const db = join(o.out, 'investigation.duckdb');
+      await investigation(o, db);
       say(`demo finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      // One more command to see it in the console: a key for this store, made now.
+      const { key } = new ApiKeyFile(keysPathFor(db)).create('demo');
+      say(
+        `console: coinradar serve --db ${db}   then open http://127.0.0.1:8787/ and sign in with the key ${key}`,
+      );
     });
 }
