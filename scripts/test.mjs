@@ -24,9 +24,9 @@ if (files.length === 0) {
 }
 const r = spawnSync(
   process.execPath,
-  // --test-force-exit: a test file whose tests have all finished exits even if something it opened
-  // is still holding its event loop (CI once hung there: a finished console test file stayed alive
-  // on open handles with no timer left); the tests' own results are unchanged.
+  // --test-force-exit: a test file whose tests have all finished should exit even if something it
+  // opened still holds its event loop; the tests' own results are unchanged. (It did not end the
+  // console e2e's stuck process seen in CI — that file has its own watchdog.)
   ['--import', 'tsx', '--test', '--test-force-exit', '--test-reporter=spec', '--test-concurrency=2', ...files],
   { stdio: 'inherit', env: { ...process.env, TZ: 'UTC' } },
 );
