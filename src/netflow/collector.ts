@@ -149,6 +149,7 @@ export class NetflowCollector {
   /** Receive buffer the kernel granted (Linux reports twice the usable size). */
   recvBuffer = 0;
   flows = 0;
+  private readCounter: Uint32Array<ArrayBufferLike> = new Uint32Array(1);
   private flowsCommitted = 0;
   private readonly startedMs = Date.now();
   private writer!: SourceWriter;
@@ -199,9 +200,11 @@ export class NetflowCollector {
       exporters: o.exporters ?? [],
       decoderLimits: o.decoderLimits ?? {},
       maxBacklogBatches: o.maxBacklogBatches ?? DEFAULT_MAX_BACKLOG_BATCHES,
+      readCounter: new SharedArrayBuffer(4),
     };
     const worker = startReceiver(cfg);
     const c = new NetflowCollector(o, worker);
+    c.readCounter = new Uint32Array(cfg.readCounter!);
     const ready = await new Promise<{ port: number; recvBuffer: number; tid?: number }>((res, rej) => {
       const onMsg = (m: ReceiverMessage) => {
         if (m.t === 'ready') {
@@ -316,6 +319,15 @@ export class NetflowCollector {
       this.backlogLimit = limit;
       this.command({ t: 'backlog-limit', batches: limit });
     }
+  }
+
+  /**
+   * Datagrams the receiver thread has read from the socket so far, modulo 2^32 (compare with
+   * `(sent - read) >>> 0`). A sender in the same process paces itself by it: what it has sent and
+   * the receiver has not read is what sits in the kernel's buffer, and is lost when that overflows.
+   */
+  datagramsRead(): number {
+    return Atomics.load(this.readCounter, 0);
   }
 
   /** A snapshot for the metrics endpoint. */

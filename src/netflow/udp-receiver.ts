@@ -36,6 +36,11 @@ export interface ReceiverConfig {
   decoderLimits: Record<string, number>;
   /** Batches handed to the main thread and not yet stored; past this, datagrams are dropped. */
   maxBacklogBatches: number;
+  /**
+   * Datagrams read from the socket so far (modulo 2^32), stored here after each one for a reader
+   * in the same process (a sender that paces itself by what was read: `NetflowCollector.datagramsRead`).
+   */
+  readCounter?: SharedArrayBuffer;
 }
 
 /** Messages from the main thread to the receiver. */
@@ -120,6 +125,7 @@ function run(cfg: ReceiverConfig): void {
   let backlogLimit = cfg.maxBacklogBatches;
   let inode: string | null = null;
   const filter = cfg.exporters.length > 0 ? new ExporterFilter(cfg.exporters) : null;
+  const readCounter = cfg.readCounter ? new Uint32Array(cfg.readCounter) : null;
 
   // Batches are reused: a posted batch's columns travel to the main thread and come back once it
   // is stored ('stored' with cols), so the steady state allocates no columns (less GC on both
@@ -185,6 +191,7 @@ function run(cfg: ReceiverConfig): void {
     if (filter && !filter.allows(rinfo.address)) diagnostics.add('datagrams.refused-exporter');
     else if (backlog >= backlogLimit) diagnostics.add('datagrams.dropped-backlog');
     else decoder!.decode(msg, rinfo.address, rinfo.port, datagrams, lastMessageAt);
+    if (readCounter) Atomics.store(readCounter, 0, datagrams >>> 0);
     if (cfg.maxDatagrams > 0 && datagrams >= cfg.maxDatagrams) stop();
   });
   // A stop request first reads what the kernel already holds for us: until no datagram has come

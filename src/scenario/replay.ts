@@ -39,11 +39,22 @@ export interface ReplayResult {
   seconds: number;
 }
 
+/**
+ * Closed-loop pacing for a receiver in the same process: never more than `datagrams` sent and not
+ * yet read (`read()`, modulo 2^32), so the receiver's kernel buffer cannot overflow however slow the
+ * machine is. Size it to the receive buffer the kernel granted.
+ */
+export interface ReplayWindow {
+  read: () => number;
+  datagrams: number;
+}
+
 export async function replay(
   pcapPath: string,
   to: ReplayTarget,
   ratePerSecond = 0,
   onProgress?: (r: ReplayResult) => void,
+  window?: ReplayWindow,
 ): Promise<ReplayResult> {
   const sock = createSocket(to.host.includes(':') ? 'udp6' : 'udp4');
   const start = Date.now();
@@ -55,6 +66,10 @@ export async function replay(
       );
       r.datagrams++;
       r.records += recordsInDatagram(payload);
+      if (window) {
+        while ((r.datagrams - window.read()) >>> 0 > window.datagrams)
+          await new Promise((res) => setTimeout(res, 1));
+      }
       if (ratePerSecond > 0) {
         const due = start + (r.records / ratePerSecond) * 1000;
         const wait = due - Date.now();
