@@ -23,7 +23,7 @@ export async function runCli(args: string[]): Promise<{ out: string; err: string
   }) as typeof process.stderr.write;
   // A command's exit code (screen's 1 for "found") is the command's, not this test process's.
   const exitBefore = process.exitCode;
-  let exitCode = 0;
+  let exitCode: number;
   try {
     await program.parseAsync(['node', 'coinradar', ...args]);
   } finally {
