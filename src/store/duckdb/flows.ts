@@ -14,7 +14,7 @@ import {
 } from '@duckdb/node-api';
 import type { Diagnostics } from '../../flow/diagnostics.js';
 import type { EnrichedColumns } from '../../flow/enrichment.js';
-import { writeIp, type FlowBatch } from '../../flow/record.js';
+import { TUNNEL_KINDS, writeIp, type FlowBatch } from '../../flow/record.js';
 import type {
   FlowQuery,
   FlowStore,
@@ -72,6 +72,11 @@ const FLOW_COLUMNS: [DuckDBType, ColumnKind][] = [
   [UINTEGER, 'UINTEGER'], // dst_asn
   [VARCHAR, 'VARCHAR'], // src_watch
   [VARCHAR, 'VARCHAR'], // dst_watch
+  [VARCHAR, 'VARCHAR'], // tunnel
+  [UINTEGER, 'UINTEGER'], // tunnel_id
+  [UTINYINT, 'UTINYINT'], // outer_ip_version
+  [UHUGEINT, 'UHUGEINT'], // outer_src_ip
+  [UHUGEINT, 'UHUGEINT'], // outer_dst_ip
 ];
 
 /**
@@ -358,7 +363,11 @@ class DuckDbSourceWriter implements SourceWriter {
       sc = ch.varchar(19),
       dc = ch.varchar(20),
       sw = ch.varchar(23),
-      dw = ch.varchar(24);
+      dw = ch.varchar(24),
+      tun = ch.varchar(25),
+      tid = ch.u32(26),
+      osrc = ch.u128(28),
+      odst = ch.u128(29);
     for (let from = 0; from < b.length; from += CHUNK_ROWS) {
       const n = Math.min(CHUNK_ROWS, b.length - from);
       const to = from + n;
@@ -377,6 +386,7 @@ class DuckDbSourceWriter implements SourceWriter {
       ch.u32(18).set(b.observationDomain.subarray(from, to));
       ch.u32(21).set(e.srcAsn.subarray(from, to));
       ch.u32(22).set(e.dstAsn.subarray(from, to));
+      ch.u8(27).set(b.outerVersion.subarray(from, to));
       for (let k = 0; k < n; k++) {
         const i = from + k;
         setInt64(id, k, firstId + i);
@@ -389,6 +399,19 @@ class DuckDbSourceWriter implements SourceWriter {
         dc.set(k, e.dstCountry[i]);
         sw.set(k, e.srcWatch[i]);
         dw.set(k, e.dstWatch[i]);
+        const ov = b.outerVersion[i];
+        if (ov === 0) {
+          tun.set(k, '');
+          ch.setNull(26, k);
+          ch.setNull(28, k);
+          ch.setNull(29, k);
+        } else {
+          tun.set(k, TUNNEL_KINDS[b.tunnel[i]] ?? '');
+          if (b.tunnelId[i] >= 0) tid[k] = b.tunnelId[i];
+          else ch.setNull(26, k);
+          stageAddress(osrc, k, b.outerSrc, i, ov);
+          stageAddress(odst, k, b.outerDst, i, ov);
+        }
       }
       ch.append(a, n);
     }
