@@ -237,7 +237,7 @@ export function decodePacket(
   linkType: number,
   out: DecodedPacket,
 ): Decoded {
-  const layer = layerOfLink(linkType);
+  const layer = linkType === LINKTYPE_ETHERNET ? L_ETH : layerOfLink(linkType);
   if (layer === L_NONE) return Decoded.UnsupportedLink;
   out.depthExceeded = 0;
   out.innerUndecoded = 0;
@@ -266,9 +266,16 @@ function decodeFrom(
   out.tunnelDepth = 0;
   out.tunnel = 0;
   for (;;) {
-    let ethType = below(buf, p, end, layer);
-    if (ethType <= ERR) return ERR - ethType;
-    p = at;
+    let ethType: number;
+    // Plain Ethernet carrying IP, the common case, without a call; everything else walks `below`.
+    if (layer === L_ETH && end - p >= 14 && (buf[p + 12] === 0x08 || buf[p + 12] === 0x86)) {
+      ethType = (buf[p + 12] << 8) | buf[p + 13];
+      p += 14;
+    } else {
+      ethType = below(buf, p, end, layer);
+      if (ethType <= ERR) return ERR - ethType;
+      p = at;
+    }
     if (ethType === L_IP) {
       if (end - p < 1) return Decoded.Truncated;
       const v = buf[p] >> 4;

@@ -1,6 +1,6 @@
 /**
  * The tunnel context columns of the DuckDB flow store (tunnel, tunnel_id, outer_ip_version,
- * outer_src_ip, outer_dst_ip; text forms outer_src/outer_dst in the `flows` view): written from a
+ * outer_src_ip, outer_dst_ip; text through flows.sql's ip_text): written from a
  * FlowBatch, read back, NULL/'' for flows without a tunnel, constant for live segments, and added
  * in place to a store written before them.
  */
@@ -35,7 +35,10 @@ interface Row {
 
 async function tunnelRows(store: DuckDbFlowStore): Promise<Row[]> {
   return store.db.all<Row>(
-    'SELECT id, tunnel, tunnel_id, outer_src, outer_dst, outer_ip_version FROM flows ORDER BY id',
+    `SELECT id, tunnel, tunnel_id, outer_ip_version,
+            CASE WHEN outer_ip_version > 0 THEN ip_text(outer_src_ip, outer_ip_version) END AS outer_src,
+            CASE WHEN outer_ip_version > 0 THEN ip_text(outer_dst_ip, outer_ip_version) END AS outer_dst
+     FROM flows ORDER BY id`,
   );
 }
 

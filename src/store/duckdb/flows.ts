@@ -79,6 +79,15 @@ const FLOW_COLUMNS: [DuckDBType, ColumnKind][] = [
   [UHUGEINT, 'UHUGEINT'], // outer_dst_ip
 ];
 
+/** The tunnel columns of flows.sql's flow_table, added to a store written before them. */
+const TUNNEL_MIGRATION = [
+  "ALTER TABLE flow_table ADD COLUMN tunnel VARCHAR DEFAULT ''",
+  'ALTER TABLE flow_table ADD COLUMN tunnel_id UINTEGER',
+  'ALTER TABLE flow_table ADD COLUMN outer_ip_version UTINYINT DEFAULT 0',
+  'ALTER TABLE flow_table ADD COLUMN outer_src_ip UHUGEINT',
+  'ALTER TABLE flow_table ADD COLUMN outer_dst_ip UHUGEINT',
+];
+
 /**
  * An address of a FlowBatch (16 bytes, network order; IPv4 in the first 4) as the UHUGEINT of
  * `flow_table` in DuckDB's memory layout: the 128-bit value little-endian, IPv4 as ::ffff:a.b.c.d.
@@ -137,6 +146,14 @@ export class DuckDbFlowStore implements FlowStore {
     // Stores from before segments kept flows in the table `flow_rows`, now a view over
     // `flow_table` and the segments: renamed in place, nothing copied (docs/data-model.md).
     if (!db.remote && (await tables('flow_rows'))) await db.run('ALTER TABLE flow_rows RENAME TO flow_table');
+    // Stores written before tunnel columns get them in place, before flows.sql's views name them.
+    // Run only when missing: each ALTER costs ~35 ms even when it has nothing to do.
+    if (!db.remote && (await tables('flow_table'))) {
+      const [{ n }] = await db.all<{ n: number }>(
+        "SELECT count(*)::INTEGER AS n FROM information_schema.columns WHERE table_name = 'flow_table' AND column_name = 'tunnel'",
+      );
+      if (n === 0) for (const sql of TUNNEL_MIGRATION) await db.run(sql);
+    }
     await db.applySchema('flows.sql');
     const segments = db.remote || path === ':memory:' ? null : new Segments(db, path);
     await segments?.open();
