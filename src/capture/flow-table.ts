@@ -615,6 +615,7 @@ export class FlowTable {
     const tk = this.tk[f];
     if (tk !== 0) {
       const tv = this.tver[f];
+      b.withTunnels();
       b.tunnel[i] = tk;
       b.tunnelId[i] = this.tid[f];
       b.outerVersion[i] = tv;

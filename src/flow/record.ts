@@ -74,6 +74,8 @@ export const TCP_URG = 0x20;
 export const DEFAULT_PAYLOAD_CAP = 2048;
 
 const EMPTY = Buffer.alloc(0);
+const NO_F64 = new Float64Array(0);
+const NO_U8 = new Uint8Array(0);
 
 /**
  * A columnar batch of flows. Addresses are 16 bytes per row: IPv4 in the first four bytes
@@ -118,8 +120,10 @@ export class FlowBatch {
   timesRevLen: Uint32Array;
   /**
    * Tunnel context (flows assembled from packets): kind (index into TUNNEL_KINDS, 0 none), id
-   * (-1 none), the outer IP version (0: no tunnel; then outerSrc/outerDst are not meaningful)
-   * and outer addresses, 16 bytes per row like src/dst.
+   * (-1 none), the outer IP version (0: no tunnel; then the row's tunnelId/outerSrc/outerDst are
+   * not meaningful) and outer addresses, 16 bytes per row like src/dst. `tunnelId`, `outerSrc`
+   * and `outerDst` are empty until `withTunnels()` (the first tunnelled row): most batches have
+   * none, and they would add a third to every batch's allocation.
    */
   tunnel: Uint8Array;
   tunnelId: Float64Array;
@@ -156,10 +160,18 @@ export class FlowBatch {
     this.timesRevAt = new Uint32Array(capacity);
     this.timesRevLen = new Uint32Array(capacity);
     this.tunnel = new Uint8Array(capacity);
-    this.tunnelId = new Float64Array(capacity);
     this.outerVersion = new Uint8Array(capacity);
-    this.outerSrc = new Uint8Array(capacity * 16);
-    this.outerDst = new Uint8Array(capacity * 16);
+    this.tunnelId = NO_F64;
+    this.outerSrc = NO_U8;
+    this.outerDst = NO_U8;
+  }
+
+  /** Allocate the tunnel id and outer address columns (before writing a tunnelled row). */
+  withTunnels(): void {
+    if (this.outerSrc.length > 0) return;
+    this.tunnelId = new Float64Array(this.capacity);
+    this.outerSrc = new Uint8Array(this.capacity * 16);
+    this.outerDst = new Uint8Array(this.capacity * 16);
   }
 
   get full(): boolean {
@@ -202,7 +214,6 @@ export class FlowBatch {
     this.timesFwdLen[i] = 0;
     this.timesRevLen[i] = 0;
     this.tunnel[i] = 0;
-    this.tunnelId[i] = -1;
     this.outerVersion[i] = 0;
     return i;
   }
@@ -282,6 +293,7 @@ export class FlowBatch {
     if (r.tunnel && r.outerSrc && r.outerDst) {
       const k = TUNNEL_KINDS.indexOf(r.tunnel as (typeof TUNNEL_KINDS)[number]);
       if (k <= 0) throw new Error(`not a tunnel kind: ${JSON.stringify(r.tunnel)}`);
+      this.withTunnels();
       this.tunnel[i] = k;
       this.tunnelId[i] = r.tunnelId ?? -1;
       this.outerVersion[i] = writeIp(this.outerSrc, i * 16, r.outerSrc);
