@@ -16,10 +16,23 @@ import { Diagnostics } from '../src/flow/diagnostics.js';
 import { BENCH_V9_FIELDS, benchV9Stream } from '../src/netflow/encode.js';
 import { ZEEK_CONN_FIELDS, ZEEK_CONN_TYPES } from '../src/netflow/zeek.js';
 import { generateSdnAdvancedXml } from '../src/sanctions/sdn-advanced-generate.js';
+import { TUNNEL_CASES, tunnelPcap } from '../test/capture/tunnel-synth.js';
 import { frame } from './frames.js';
 import { corpusDir } from './target.js';
 
 const FIX = 'test/fixtures';
+/** ndpi-train captures of tunnels and of the PPP / Cisco HDLC link types. */
+const NDPI_TUNNEL_CAPTURES = [
+  '4in4tunnel.pcap',
+  '6in6tunnel.pcap',
+  'gre.pcapng',
+  'vxlan.pcap',
+  'ipv6_in_gtp.pcap',
+  'gtp_false_positive.pcapng',
+  'capwap_data.pcapng',
+  'dlt_ppp.pcap',
+  'BGP_Cisco_hdlc_slarp.pcap',
+];
 const SHARED = '../shared/data';
 
 function put(target: string, name: string, data: Buffer | string): void {
@@ -140,7 +153,27 @@ async function main(): Promise<void> {
       else put('pcap', `${f}.cut`, cutPcap(buf, 24));
     }
   }
-  for (const f of readdirSync(`${FIX}/netflow`)) {
+  // Tunnels and link types: a capture per case the decoder opens (built in code, test/capture/
+  // tunnel-synth.ts) and the first packets of ndpi-train's real tunnel and PPP/HDLC captures, so
+  // that mutation starts inside every decapsulation path.
+  for (const c of TUNNEL_CASES) {
+    put(
+      'pcap',
+      `tunnel-${c.name
+        .replace(/[^a-zA-Z0-9]+/g, '-')
+        .replace(/^-|-$/g, '')
+        .toLowerCase()}.pcap`,
+      tunnelPcap(c),
+    );
+  }
+  for (const f of NDPI_TUNNEL_CAPTURES) {
+    const path = join(SHARED, 'pcap/ndpi-train', f);
+    if (!existsSync(path)) continue;
+    const buf = readFileSync(path);
+    if (buf.readUInt32BE(0) === 0x0a0d0d0a) put('pcapng', `${f}.cut`, cutPcapng(buf, 12));
+    else put('pcap', `${f}.cut`, cutPcap(buf, 8));
+  }
+  for (const f of readdirSync(`${FIX}/netflow`).filter((x) => /\.pcap(ng)?$/.test(x))) {
     const buf = readFileSync(join(`${FIX}/netflow`, f));
     put('netflow-pcap', f, buf.readUInt32BE(0) === 0x0a0d0d0a ? buf : cutPcap(buf, 6));
   }

@@ -76,6 +76,22 @@ const CAPTURE_TOKENS = [
   '\x81\x00',
   '\x06',
   '\x11',
+  // Tunnels: IP-in-IP and GRE protocols, GRE payload types, the UDP tunnel ports (VXLAN, GTP-U,
+  // Teredo, CAPWAP data), MPLS, PPPoE session, PPP's address/control and IPv4 protocol.
+  '\x04',
+  '\x29',
+  '\x2f',
+  '\x65\x58',
+  '\x88\xbe',
+  '\x22\xeb',
+  '\x88\x0b',
+  '\x12\xb5',
+  '\x08\x68',
+  '\x0d\xd8',
+  '\x14\x7f',
+  '\x88\x47',
+  '\x88\x64',
+  '\xff\x03\x00\x21',
 ];
 const CSV_TOKENS = [
   ',',

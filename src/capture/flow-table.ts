@@ -14,7 +14,10 @@
  * - the first `payloadCap` bytes of transport payload of each direction are kept for
  *   detection: TCP in arrival order, skipping segments whose sequence range was already seen
  *   (retransmissions); UDP datagrams concatenated. Beside each sample, the capture time of every
- *   segment that starts in it (packed (offset, ms) entries, src/flow/payload-times.ts).
+ *   segment that starts in it (packed (offset, ms) entries, src/flow/payload-times.ts);
+ * - a tunnelled packet (decode.ts opens GRE, IP-in-IP, VXLAN, GTP-U, Teredo, CAPWAP) counts in
+ *   its INNER flow; the key stays the inner 5-tuple (as nDPI keys it), and the flow keeps the
+ *   tunnel context of the packet that opened it (kind, id, outer addresses oriented as the flow).
  *
  * Storage is struct-of-arrays: a flow is a slot index into typed-array columns, chained in an
  * Int32Array hash table and an Int32Array LRU list (idle expiry), so neither packets nor flows
@@ -24,7 +27,8 @@
 import { FlowBatch, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, DEFAULT_PAYLOAD_CAP } from '../flow/record.js';
 import type { Diagnostics } from '../flow/diagnostics.js';
 import { PAYLOAD_TIME_BYTES, payloadSegmentCap } from '../flow/payload-times.js';
-import { Decoded, DecodedPacket, decodePacket } from './decode.js';
+import { Decoded, DecodedPacket, decodePacket, linkTypeName } from './decode.js';
+import { InputError, type InputProblem } from '../flow/diagnostics.js';
 import { SegmentTimes } from './segment-times.js';
 import type { PacketView } from './reader.js';
 
@@ -120,6 +124,12 @@ export class FlowTable {
   private hiF = new Int32Array(0);
   private loR = new Int32Array(0);
   private hiR = new Int32Array(0);
+  /** Tunnel context: kind (0 none), id (-1 none), outer IP version, outer addresses (4 words). */
+  private tk = new Uint8Array(0);
+  private tid = new Float64Array(0);
+  private tver = new Uint8Array(0);
+  private tsa = new Uint32Array(0);
+  private tda = new Uint32Array(0);
   /** Segment times of the samples (key slot·2 forward, slot·2 + 1 reverse). */
   private readonly times: SegmentTimes;
   /** Entries kept per direction; the last one, when reached, marks the untimed rest (time NaN). */
@@ -147,7 +157,12 @@ export class FlowTable {
     frag6: 0,
     flows: 0,
     retransmitted: 0,
+    tunnelled: 0,
+    depthExceeded: 0,
+    innerUndecoded: 0,
   };
+  /** Link types no decoder reads: link type → [packets, file offset of the first]. */
+  private unsupported = new Map<number, [number, number]>();
   private ended = [0, 0, 0, 0, 0, 0];
 
   constructor(
@@ -181,10 +196,20 @@ export class FlowTable {
       if (r === Decoded.NotIp) this.n.nonIp++;
       else if (r === Decoded.Truncated) this.n.truncated++;
       else if (r === Decoded.Malformed) this.n.malformed++;
-      else this.n.unsupportedLink++;
+      else this.unsupportedLink(v.linkType, v.fileOffset);
       return;
     }
+    if (d.tunnelDepth !== 0) this.n.tunnelled++;
+    if (d.depthExceeded !== 0) this.n.depthExceeded++;
+    if (d.innerUndecoded !== 0) this.n.innerUndecoded++;
     this.addDecoded(d, v.tsMs, v.fileOffset, v.buf);
+  }
+
+  private unsupportedLink(linkType: number, fileOffset: number): void {
+    this.n.unsupportedLink++;
+    const u = this.unsupported.get(linkType);
+    if (u) u[0]++;
+    else this.unsupported.set(linkType, [1, fileOffset]);
   }
 
   /** Account an already decoded packet (`buf` holds its payload at `d.payloadOffset`). */
@@ -331,28 +356,19 @@ export class FlowTable {
     const sa = this.sa;
     const da = this.da;
     if (asSent) {
-      sa[w] = d.s0;
-      sa[w + 1] = d.s1;
-      sa[w + 2] = d.s2;
-      sa[w + 3] = d.s3;
-      da[w] = d.d0;
-      da[w + 1] = d.d1;
-      da[w + 2] = d.d2;
-      da[w + 3] = d.d3;
+      words(sa, w, d.s0, d.s1, d.s2, d.s3);
+      words(da, w, d.d0, d.d1, d.d2, d.d3);
       this.sp[f] = d.srcPort;
       this.dp[f] = d.dstPort;
     } else {
-      sa[w] = d.d0;
-      sa[w + 1] = d.d1;
-      sa[w + 2] = d.d2;
-      sa[w + 3] = d.d3;
-      da[w] = d.s0;
-      da[w + 1] = d.s1;
-      da[w + 2] = d.s2;
-      da[w + 3] = d.s3;
+      words(sa, w, d.d0, d.d1, d.d2, d.d3);
+      words(da, w, d.s0, d.s1, d.s2, d.s3);
       this.sp[f] = d.dstPort;
       this.dp[f] = d.srcPort;
     }
+    const tk = d.tunnelDepth === 0 ? 0 : d.tunnel;
+    this.tk[f] = tk;
+    if (tk !== 0) this.tunnelContext(f, d, asSent);
     this.first[f] = tsMs;
     this.last[f] = tsMs;
     this.pk[f] = 0;
@@ -374,6 +390,15 @@ export class FlowTable {
     this.linkNewest(f);
     if (this.count > this.buckets.length) this.growBuckets();
     return f;
+  }
+
+  /** The packet's tunnel context into slot `f`, outer addresses oriented as the flow. */
+  private tunnelContext(f: number, d: DecodedPacket, asSent: boolean): void {
+    const w = f * 4;
+    this.tid[f] = d.tunnelId;
+    this.tver[f] = d.outerVersion;
+    words(asSent ? this.tsa : this.tda, w, d.os0, d.os1, d.os2, d.os3);
+    words(asSent ? this.tda : this.tsa, w, d.od0, d.od1, d.od2, d.od3);
   }
 
   private growSlots(size: number): void {
@@ -413,6 +438,11 @@ export class FlowTable {
     this.hiF = g(this.hiF);
     this.loR = g(this.loR);
     this.hiR = g(this.hiR);
+    this.tk = g(this.tk);
+    this.tid = g(this.tid);
+    this.tver = g(this.tver);
+    this.tsa = g(this.tsa, 4);
+    this.tda = g(this.tda, 4);
     this.times.growSlots(size);
     for (let k = old; k < size; k++) {
       this.payF.push(null);
@@ -582,6 +612,18 @@ export class FlowTable {
     b.position[i] = this.pos[f];
     b.payloadFwd[i] = sampleBytes(this.payF[f], this.lenF[f]);
     b.payloadRev[i] = sampleBytes(this.payR[f], this.lenR[f]);
+    const tk = this.tk[f];
+    if (tk !== 0) {
+      const tv = this.tver[f];
+      b.withTunnels();
+      b.tunnel[i] = tk;
+      b.tunnelId[i] = this.tid[f];
+      b.outerVersion[i] = tv;
+      b.outerSrc.fill(0, o, o + 16);
+      b.outerDst.fill(0, o, o + 16);
+      writeWords(b.outerSrc, o, tv, this.tsa, f * 4);
+      writeWords(b.outerDst, o, tv, this.tda, f * 4);
+    }
     if (this.lenF[f] > 0) {
       const len = this.times.count(f * 2) * PAYLOAD_TIME_BYTES;
       const at = b.reserveTimes(len);
@@ -632,11 +674,44 @@ export class FlowTable {
     add('ipv4.fragments-not-reassembled', n.frag4);
     add('ipv6.fragments-not-reassembled', n.frag6);
     add('tcp.retransmissions-skipped-in-payload', n.retransmitted);
+    add('packets.tunnelled', n.tunnelled);
+    add('packets.tunnel-depth-exceeded', n.depthExceeded);
+    add('packets.tunnel-inner-undecoded', n.innerUndecoded);
     add('flows', n.flows);
     for (let k = 0; k < END_NAMES.length; k++) add(END_NAMES[k], this.ended[k]);
     for (const k of Object.keys(n) as (keyof typeof n)[]) n[k] = 0;
     this.ended.fill(0);
+    for (const p of this.unsupportedProblems()) diagnostics.problem(p);
+    this.unsupported.clear();
   }
+
+  /** One problem per link type no decoder reads, at its first packet. */
+  private unsupportedProblems(): InputProblem[] {
+    return [...this.unsupported].map(([t, [packets, offset]]) => ({
+      source: this.source,
+      offset,
+      unit: 'byte',
+      kind: 'unsupported-link-type',
+      message: `link type ${linkTypeName(t)} is not supported: ${packets} packet(s) skipped`,
+    }));
+  }
+
+  /**
+   * The error for a capture none of whose packets could be read because of their link type (so
+   * that it does not end with 0 flows and no word), or null.
+   */
+  unreadable(): InputError | null {
+    if (this.n.ip > 0 || this.unsupported.size === 0 || this.n.packets > this.n.unsupportedLink) return null;
+    return new InputError(this.unsupportedProblems()[0]);
+  }
+}
+
+/** An address's four words into a slot's place of a words column. */
+function words(a: Uint32Array, w: number, x0: number, x1: number, x2: number, x3: number): void {
+  a[w] = x0;
+  a[w + 1] = x1;
+  a[w + 2] = x2;
+  a[w + 3] = x3;
 }
 
 function writeWords(dst: Uint8Array, o: number, v: number, words: Uint32Array, w: number): void {

@@ -35,6 +35,9 @@ export async function* captureFlows(
   })) {
     while (ready.length > 0) yield ready.shift()!;
   }
+  // Every packet of a link type no decoder reads: an error naming it, not a silent 0 flows.
+  const unreadable = table.unreadable();
+  if (unreadable) throw unreadable;
   table.flush(opts.diagnostics);
   while (ready.length > 0) yield ready.shift()!;
 }

@@ -50,7 +50,19 @@ export interface FlowRecord {
    */
   payloadTimesFwd?: Buffer | null;
   payloadTimesRev?: Buffer | null;
+  /**
+   * The tunnel the flow was carried in (pcap; absent when none): its kind ('gre', 'ipip', 'vxlan',
+   * 'gtp-u', 'teredo', 'capwap', 'erspan'), its id (GRE key, VXLAN VNI, GTP-U TEID, ERSPAN
+   * session; null when the kind has none) and the outer addresses, oriented as the flow is.
+   */
+  tunnel?: string;
+  tunnelId?: number | null;
+  outerSrc?: string;
+  outerDst?: string;
 }
+
+/** Tunnel kinds as stored, indexed by `FlowBatch.tunnel` (src/capture/decode.ts TUNNEL_*). */
+export const TUNNEL_KINDS = ['', 'gre', 'ipip', 'vxlan', 'gtp-u', 'teredo', 'capwap', 'erspan'] as const;
 
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
@@ -62,6 +74,8 @@ export const TCP_URG = 0x20;
 export const DEFAULT_PAYLOAD_CAP = 2048;
 
 const EMPTY = Buffer.alloc(0);
+const NO_F64 = new Float64Array(0);
+const NO_U8 = new Uint8Array(0);
 
 /**
  * A columnar batch of flows. Addresses are 16 bytes per row: IPv4 in the first four bytes
@@ -104,6 +118,18 @@ export class FlowBatch {
   timesFwdLen: Uint32Array;
   timesRevAt: Uint32Array;
   timesRevLen: Uint32Array;
+  /**
+   * Tunnel context (flows assembled from packets): kind (index into TUNNEL_KINDS, 0 none), id
+   * (-1 none), the outer IP version (0: no tunnel; then the row's tunnelId/outerSrc/outerDst are
+   * not meaningful) and outer addresses, 16 bytes per row like src/dst. `tunnelId`, `outerSrc`
+   * and `outerDst` are empty until `withTunnels()` (the first tunnelled row): most batches have
+   * none, and they would add a third to every batch's allocation.
+   */
+  tunnel: Uint8Array;
+  tunnelId: Float64Array;
+  outerVersion: Uint8Array;
+  outerSrc: Uint8Array;
+  outerDst: Uint8Array;
 
   constructor(
     readonly capacity = 4096,
@@ -133,6 +159,19 @@ export class FlowBatch {
     this.timesFwdLen = new Uint32Array(capacity);
     this.timesRevAt = new Uint32Array(capacity);
     this.timesRevLen = new Uint32Array(capacity);
+    this.tunnel = new Uint8Array(capacity);
+    this.outerVersion = new Uint8Array(capacity);
+    this.tunnelId = NO_F64;
+    this.outerSrc = NO_U8;
+    this.outerDst = NO_U8;
+  }
+
+  /** Allocate the tunnel id and outer address columns (before writing a tunnelled row). */
+  withTunnels(): void {
+    if (this.outerSrc.length > 0) return;
+    this.tunnelId = new Float64Array(this.capacity);
+    this.outerSrc = new Uint8Array(this.capacity * 16);
+    this.outerDst = new Uint8Array(this.capacity * 16);
   }
 
   get full(): boolean {
@@ -174,6 +213,8 @@ export class FlowBatch {
     this.payloadRev[i] = null;
     this.timesFwdLen[i] = 0;
     this.timesRevLen[i] = 0;
+    this.tunnel[i] = 0;
+    this.outerVersion[i] = 0;
     return i;
   }
 
@@ -249,6 +290,15 @@ export class FlowBatch {
     this.payloadFwd[i] = r.payloadFwd;
     this.payloadRev[i] = r.payloadRev;
     if (r.payloadTimesFwd || r.payloadTimesRev) this.setPayloadTimes(i, r.payloadTimesFwd, r.payloadTimesRev);
+    if (r.tunnel && r.outerSrc && r.outerDst) {
+      const k = TUNNEL_KINDS.indexOf(r.tunnel as (typeof TUNNEL_KINDS)[number]);
+      if (k <= 0) throw new Error(`not a tunnel kind: ${JSON.stringify(r.tunnel)}`);
+      this.withTunnels();
+      this.tunnel[i] = k;
+      this.tunnelId[i] = r.tunnelId ?? -1;
+      this.outerVersion[i] = writeIp(this.outerSrc, i * 16, r.outerSrc);
+      writeIp(this.outerDst, i * 16, r.outerDst);
+    }
     if (!this.source) this.source = r.source;
     return i;
   }
@@ -265,7 +315,7 @@ export class FlowBatch {
     // Copies: the records outlive a batch that is cleared and refilled.
     const tf = this.payloadTimesFwdOf(i);
     const tr = this.payloadTimesRevOf(i);
-    return {
+    const rec: FlowRecord = {
       firstMs: this.firstMs[i],
       lastMs: this.lastMs[i],
       ipVersion: this.ipVersion[i] === 6 ? 6 : 4,
@@ -289,6 +339,14 @@ export class FlowBatch {
       payloadTimesFwd: tf && Buffer.from(tf),
       payloadTimesRev: tr && Buffer.from(tr),
     };
+    // Only tunnelled flows carry the tunnel fields, so records of plain flows stay as they were.
+    if (this.tunnel[i] !== 0) {
+      rec.tunnel = TUNNEL_KINDS[this.tunnel[i]] ?? String(this.tunnel[i]);
+      rec.tunnelId = this.tunnelId[i] >= 0 ? this.tunnelId[i] : null;
+      rec.outerSrc = ipText(this.outerSrc, i * 16, this.outerVersion[i]);
+      rec.outerDst = ipText(this.outerDst, i * 16, this.outerVersion[i]);
+    }
+    return rec;
   }
 
   *records(): Generator<FlowRecord> {

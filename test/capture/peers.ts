@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
-import type { FlowRecord } from '../../src/flow/record.js';
+import { ipText, writeIp, type FlowRecord } from '../../src/flow/record.js';
 import { captureFlows } from '../../src/capture/formats.js';
 import type { FlowTableOptions } from '../../src/capture/flow-table.js';
 
@@ -20,7 +20,18 @@ export interface Conversation {
   bytesBA: number;
 }
 
-const PROTO: Record<number, string> = { 6: 'TCP', 17: 'UDP', 1: 'ICMP', 58: 'ICMPV6', 2: 'IGMP' };
+const PROTO: Record<number, string> = {
+  1: 'ICMP',
+  2: 'IGMP',
+  6: 'TCP',
+  17: 'UDP',
+  47: 'GRE',
+  50: 'ESP',
+  51: 'AH',
+  58: 'ICMPV6',
+  103: 'PIM',
+  132: 'SCTP',
+};
 
 function endpoint(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
@@ -56,9 +67,59 @@ export function parseNdpiOut(text: string): Conversation[] {
   for (const l of text.split('\n')) {
     const m = line.exec(l);
     if (!m) continue;
-    out.push(conversation(m[1], m[2], m[3], +m[4], +m[5], +m[6], +m[7]));
+    out.push(conversation(m[1], canonical(m[2]), canonical(m[3]), +m[4], +m[5], +m[6], +m[7]));
   }
   return out;
+}
+
+/**
+ * An endpoint `[v6]:port` with its address written as nDPI's reader writes it: every run of zero
+ * groups as `::`, a single one too (`2600:1901:0:7a0b::` → `2600:1901::7a0b::`, which is not an
+ * address any parser reads back), so that nDPI's lines and our flows meet in one form. IPv4 and
+ * what does not parse (nDPI's own output) are kept as written.
+ */
+export function ndpiStyle(ep: string): string {
+  const v6 = v6Endpoint(ep);
+  if (!v6) return ep;
+  const [b, port] = v6;
+  if (b[10] === 0xff && b[11] === 0xff && b.subarray(0, 10).every((x) => x === 0)) return ep;
+  let text = '';
+  let zeros = false;
+  for (let k = 0; k < 8; k++) {
+    const w = (b[2 * k] << 8) | b[2 * k + 1];
+    if (w === 0) {
+      if (!zeros) text += '::';
+      zeros = true;
+      continue;
+    }
+    if (text !== '' && !zeros) text += ':';
+    text += w.toString(16);
+    zeros = false;
+  }
+  return `[${text}]:${port}`;
+}
+
+/**
+ * An nDPI endpoint with its IPv6 address in RFC 5952 form, as we print it: nDPI writes a single
+ * zero group as `::` (`3ffe:507::1:200:86ff:fe05:80da` for `3ffe:507:0:1:…`). What does not parse
+ * (nDPI sometimes prints two `::`) is kept as printed.
+ */
+function canonical(ep: string): string {
+  const v6 = v6Endpoint(ep);
+  return v6 ? `[${ipText(v6[0], 0, 6)}]:${v6[1]}` : ep;
+}
+
+/** `[v6]:port` as the address's 16 bytes and the port text, or null (IPv4, or does not parse). */
+function v6Endpoint(ep: string): [Uint8Array, string] | null {
+  const m = /^\[(.*)\]:(\d+)$/.exec(ep);
+  if (!m) return null;
+  const b = new Uint8Array(16);
+  try {
+    writeIp(b, 0, m[1]);
+  } catch {
+    return null;
+  }
+  return [b, m[2]];
 }
 
 export interface TsharkReference {

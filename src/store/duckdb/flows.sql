@@ -42,7 +42,18 @@ CREATE TABLE IF NOT EXISTS flow_table (
   src_asn UINTEGER NOT NULL,
   dst_asn UINTEGER NOT NULL,
   src_watch VARCHAR NOT NULL,
-  dst_watch VARCHAR NOT NULL
+  dst_watch VARCHAR NOT NULL,
+  -- Tunnel context of flows assembled from packets inside a tunnel (docs/data-model.md): the kind
+  -- ('gre', 'ipip', 'vxlan', 'gtp-u', 'teredo', 'capwap', 'erspan'; '' when none), its id (GRE
+  -- key, VXLAN VNI, GTP-U TEID, ERSPAN session; NULL when none) and the outer addresses (NULL when
+  -- none), oriented as the flow. Last, and without NOT NULL, because a store written before them
+  -- gets them by ALTER TABLE … ADD COLUMN on open (flows.ts TUNNEL_MIGRATION), which adds columns
+  -- at the end and without constraints: both kinds of store then have the same columns in order.
+  tunnel VARCHAR DEFAULT '',
+  tunnel_id UINTEGER,
+  outer_ip_version UTINYINT DEFAULT 0,
+  outer_src_ip UHUGEINT,
+  outer_dst_ip UHUGEINT
 );
 
 -- Flows of live sources (the collector): one Parquet file per commit interval in `<db>.segments/`
@@ -123,7 +134,7 @@ CREATE OR REPLACE VIEW flows AS
          ip_text(src_ip, ip_version) AS src, ip_text(dst_ip, ip_version) AS dst,
          src_port, dst_port, proto, packets, bytes, rev_packets, rev_bytes, tcp_flags, sampling_rate,
          exporter, observation_domain, src_country, dst_country, src_asn, dst_asn, src_watch,
-         dst_watch, src_ip, dst_ip
+         dst_watch, src_ip, dst_ip, tunnel, tunnel_id, outer_ip_version, outer_src_ip, outer_dst_ip
   FROM flow_rows;
 
 CREATE OR REPLACE VIEW flows_v AS

@@ -14,7 +14,7 @@ import {
 } from '@duckdb/node-api';
 import type { Diagnostics } from '../../flow/diagnostics.js';
 import type { EnrichedColumns } from '../../flow/enrichment.js';
-import { writeIp, type FlowBatch } from '../../flow/record.js';
+import { TUNNEL_KINDS, writeIp, type FlowBatch } from '../../flow/record.js';
 import type {
   FlowQuery,
   FlowStore,
@@ -72,6 +72,20 @@ const FLOW_COLUMNS: [DuckDBType, ColumnKind][] = [
   [UINTEGER, 'UINTEGER'], // dst_asn
   [VARCHAR, 'VARCHAR'], // src_watch
   [VARCHAR, 'VARCHAR'], // dst_watch
+  [VARCHAR, 'VARCHAR'], // tunnel
+  [UINTEGER, 'UINTEGER'], // tunnel_id
+  [UTINYINT, 'UTINYINT'], // outer_ip_version
+  [UHUGEINT, 'UHUGEINT'], // outer_src_ip
+  [UHUGEINT, 'UHUGEINT'], // outer_dst_ip
+];
+
+/** The tunnel columns of flows.sql's flow_table, added to a store written before them. */
+const TUNNEL_MIGRATION = [
+  "ALTER TABLE flow_table ADD COLUMN tunnel VARCHAR DEFAULT ''",
+  'ALTER TABLE flow_table ADD COLUMN tunnel_id UINTEGER',
+  'ALTER TABLE flow_table ADD COLUMN outer_ip_version UTINYINT DEFAULT 0',
+  'ALTER TABLE flow_table ADD COLUMN outer_src_ip UHUGEINT',
+  'ALTER TABLE flow_table ADD COLUMN outer_dst_ip UHUGEINT',
 ];
 
 /**
@@ -132,6 +146,14 @@ export class DuckDbFlowStore implements FlowStore {
     // Stores from before segments kept flows in the table `flow_rows`, now a view over
     // `flow_table` and the segments: renamed in place, nothing copied (docs/data-model.md).
     if (!db.remote && (await tables('flow_rows'))) await db.run('ALTER TABLE flow_rows RENAME TO flow_table');
+    // Stores written before tunnel columns get them in place, before flows.sql's views name them.
+    // Run only when missing: each ALTER costs ~35 ms even when it has nothing to do.
+    if (!db.remote && (await tables('flow_table'))) {
+      const [{ n }] = await db.all<{ n: number }>(
+        "SELECT count(*)::INTEGER AS n FROM information_schema.columns WHERE table_name = 'flow_table' AND column_name = 'tunnel'",
+      );
+      if (n === 0) for (const sql of TUNNEL_MIGRATION) await db.run(sql);
+    }
     await db.applySchema('flows.sql');
     const segments = db.remote || path === ':memory:' ? null : new Segments(db, path);
     await segments?.open();
@@ -358,7 +380,11 @@ class DuckDbSourceWriter implements SourceWriter {
       sc = ch.varchar(19),
       dc = ch.varchar(20),
       sw = ch.varchar(23),
-      dw = ch.varchar(24);
+      dw = ch.varchar(24),
+      tun = ch.varchar(25),
+      tid = ch.u32(26),
+      osrc = ch.u128(28),
+      odst = ch.u128(29);
     for (let from = 0; from < b.length; from += CHUNK_ROWS) {
       const n = Math.min(CHUNK_ROWS, b.length - from);
       const to = from + n;
@@ -377,6 +403,7 @@ class DuckDbSourceWriter implements SourceWriter {
       ch.u32(18).set(b.observationDomain.subarray(from, to));
       ch.u32(21).set(e.srcAsn.subarray(from, to));
       ch.u32(22).set(e.dstAsn.subarray(from, to));
+      ch.u8(27).set(b.outerVersion.subarray(from, to));
       for (let k = 0; k < n; k++) {
         const i = from + k;
         setInt64(id, k, firstId + i);
@@ -389,6 +416,19 @@ class DuckDbSourceWriter implements SourceWriter {
         dc.set(k, e.dstCountry[i]);
         sw.set(k, e.srcWatch[i]);
         dw.set(k, e.dstWatch[i]);
+        const ov = b.outerVersion[i];
+        if (ov === 0) {
+          tun.set(k, '');
+          ch.setNull(26, k);
+          ch.setNull(28, k);
+          ch.setNull(29, k);
+        } else {
+          tun.set(k, TUNNEL_KINDS[b.tunnel[i]] ?? '');
+          if (b.tunnelId[i] >= 0) tid[k] = b.tunnelId[i];
+          else ch.setNull(26, k);
+          stageAddress(osrc, k, b.outerSrc, i, ov);
+          stageAddress(odst, k, b.outerDst, i, ov);
+        }
       }
       ch.append(a, n);
     }

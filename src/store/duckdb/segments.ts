@@ -320,12 +320,17 @@ export interface SegmentInfo {
   lastMs: number;
 }
 
-/** The columns of a segment file in flow_table's order and types. */
+/**
+ * The columns of a segment file in flow_table's order and types. Segments hold live NetFlow/IPFIX
+ * flows, which carry no tunnel context: its columns are constants here, not stored in the files.
+ */
 const SEGMENT_SELECT = `id, source_id, position, first_ms, last_ms, ip_version,
   (src_ip_hi::UHUGEINT << 64) | src_ip_lo::UHUGEINT AS src_ip,
   (dst_ip_hi::UHUGEINT << 64) | dst_ip_lo::UHUGEINT AS dst_ip,
   src_port, dst_port, proto, packets, bytes, rev_packets, rev_bytes, tcp_flags, sampling_rate,
-  exporter, observation_domain, src_country, dst_country, src_asn, dst_asn, src_watch, dst_watch`;
+  exporter, observation_domain, src_country, dst_country, src_asn, dst_asn, src_watch, dst_watch,
+  '' AS tunnel, NULL::UINTEGER AS tunnel_id, 0::UTINYINT AS outer_ip_version,
+  NULL::UHUGEINT AS outer_src_ip, NULL::UHUGEINT AS outer_dst_ip`;
 
 const sqlText = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
