@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { CRYPTO_PORTS } from '../scenario/world.js';
 import { DuckDbSeries, type SeriesScope } from '../store/duckdb/series.js';
 import { defaultDbPath } from '../store/store.js';
-import { flowCondition } from '../flow/nfdump-filter.js';
+import { filterSql } from '../flow/nfdump-filter.js';
 import { collect, existingStore, parseFormat, render } from './output.js';
 
 /**
@@ -51,8 +51,10 @@ export function parseScope(items: string[], ports?: string, where?: string, filt
   if (ports) s.dstPorts = parsePorts(ports);
   // Activity on the crypto ports leaves out scans of them (detect/scan.ts), as the report does.
   if (ports === 'crypto') s.noScans = true;
-  const cond = flowCondition(filter, where);
-  if (cond) s.where = cond;
+  if (where) s.where = where;
+  // Kept apart from --where: it needs only the table's columns, so queries skip the text view.
+  const f = filterSql(filter);
+  if (f) s.filter = f;
   return s;
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { flowCondition } from '../flow/nfdump-filter.js';
+import { filterSql } from '../flow/nfdump-filter.js';
 import { FILTER_HELP } from './filter-option.js';
 import { openFlowStore } from '../store/open.js';
 import {
@@ -90,14 +90,15 @@ export function register(program: Command): void {
           throw new Error(`--order must be flows, packets or bytes, not ${o.order}`);
         if (o.format !== 'table' && o.format !== 'json')
           throw new Error(`--format must be table or json, not ${o.format}`);
-        const where = flowCondition(o.filter, o.where);
+        const filter = filterSql(o.filter);
         const store = await openFlowStore(existingStore(o.db));
         try {
           if (by.length) {
             const tables = await store.summarize({
               by: by as SummaryKey[],
               top,
-              where,
+              where: o.where,
+              filter,
               order: o.order as 'flows' | 'packets' | 'bytes',
             });
             process.stdout.write(
@@ -107,7 +108,7 @@ export function register(program: Command): void {
             );
             return;
           }
-          const s = await store.summary({ top, where });
+          const s = await store.summary({ top, where: o.where, filter });
           process.stdout.write((o.format === 'json' ? JSON.stringify(s, null, 2) : formatSummary(s)) + '\n');
         } finally {
           await store.close();

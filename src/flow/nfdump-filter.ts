@@ -556,6 +556,14 @@ export function compileNfdumpFilter(text: string, opts: CompileOptions = {}): Co
   }
 }
 
+/** `--filter`'s SQL (undefined without one); a bad filter throws, the message pointing at the spot. */
+export function filterSql(filter: string | undefined, opts: CompileOptions = {}): string | undefined {
+  if (filter === undefined) return undefined;
+  const c = compileNfdumpFilter(filter, opts);
+  if (!c.ok) throw new Error(`--filter: ${c.error.message}\n  ${filter}\n  ${' '.repeat(c.error.offset)}^`);
+  return c.sql;
+}
+
 /**
  * The one condition a command runs: the compiled --filter and the raw SQL --where, joined by AND
  * (either may be absent). Throws an Error whose message names the filter position on a bad filter.
@@ -566,11 +574,8 @@ export function flowCondition(
   opts: CompileOptions = {},
 ): string | undefined {
   const parts: string[] = [];
-  if (filter !== undefined) {
-    const c = compileNfdumpFilter(filter, opts);
-    if (!c.ok) throw new Error(`--filter: ${c.error.message}\n  ${filter}\n  ${' '.repeat(c.error.offset)}^`);
-    parts.push(c.sql);
-  }
+  const f = filterSql(filter, opts);
+  if (f) parts.push(f);
   if (where) parts.push(`(${where})`);
   return parts.length ? parts.join(' AND ') : undefined;
 }
