@@ -66,7 +66,10 @@ export function register(program: Command): void {
             .join(' ');
           report = await buildReport(series, {
             scope,
-            scopeText: o.scope.join(' AND ') || 'all flows',
+            scopeText:
+              [...o.scope, o.filter !== undefined ? `filter ${o.filter}` : '']
+                .filter(Boolean)
+                .join(' AND ') || 'all flows',
             scopeArgs: `--db ${o.db} ${scopeArgs}`.trim(),
             title: o.title,
             fromMs: parseDay(windowOption(o.since, o.from, '--since/--from'), '--since'),
