@@ -208,6 +208,51 @@ try {
     if (mine.join() !== b.value.map((x) => Number(x.flows)).join())
       throw new Error('series and the hand-written SQL disagree');
   }
+  // hosts over the same crypto ports (what `coinradar hosts --ports crypto` asks; the store has no
+  // detections, so the query's detection and artifact joins meet empty stand-ins), against the
+  // hand-written SQL for the same rows: that SQL knows there are no detections and uses plain IN
+  // lists where ours takes list parameters (one prepared text for any port and address set).
+  const { hostProfiles } = await import('../src/store/duckdb/hosts.js');
+  const { SCAN_ATTEMPT_SQL } = await import('../src/detect/scan.js');
+  const inPorts = ports.join(',');
+  const hostsSql = `WITH c AS (
+      SELECT id, first_ms, last_ms, ip_version,
+             CASE WHEN dst_port IN (${inPorts}) THEN dst_port ELSE src_port END AS service_port,
+             src_ip AS host_ip, dst_ip AS peer_ip, src_country AS country, src_asn AS asn,
+             (packets + rev_packets) * sampling_rate AS packets_est, (bytes + rev_bytes) * sampling_rate AS bytes_est
+      FROM flow_rows
+      WHERE (dst_port IN (${inPorts}) OR src_port IN (${inPorts}))
+        AND NOT ${SCAN_ATTEMPT_SQL}),
+    s AS (SELECT host_ip, first_ms, max(last_ms) OVER (PARTITION BY host_ip, peer_ip, service_port ORDER BY first_ms, id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM c),
+    sessions AS (SELECT host_ip, count(*) FILTER (WHERE prev_end IS NULL OR first_ms - prev_end > 600000) AS sessions FROM s GROUP BY host_ip),
+    hours AS (SELECT host_ip, count(DISTINCT h) AS hours FROM (SELECT host_ip, unnest(range(first_ms // 3600000, last_ms // 3600000 + 1)) AS h FROM c) GROUP BY host_ip),
+    agg AS (SELECT host_ip, any_value(ip_version) AS ip_version, any_value(country) AS country, any_value(asn) AS asn,
+              count(*) AS flows, sum(packets_est) AS packets_est, sum(bytes_est) AS bytes_est, min(first_ms) AS first_ms,
+              max(last_ms) AS last_ms, list(DISTINCT service_port ORDER BY service_port) AS ports, count(DISTINCT peer_ip) AS peers
+            FROM c GROUP BY host_ip)
+    SELECT ip_text(host_ip, ip_version) AS host, flows, sessions, hours FROM agg JOIN sessions USING (host_ip) JOIN hours USING (host_ip)
+    ORDER BY bytes_est DESC, host LIMIT 1000`;
+  await store.db.all(hostsSql);
+  const hOurs: number[] = [];
+  const hHand: number[] = [];
+  let hostRows = 0;
+  for (let r = 0; r < RUNS; r++) {
+    const a = await inProcessCpu(() => hostProfiles(store.db, { scope: {}, ports, limit: 1000 }));
+    hOurs.push(a.cpu);
+    const b = await inProcessCpu(() =>
+      store.db.all<{ host: string; flows: number; sessions: number; hours: number }>(hostsSql),
+    );
+    hHand.push(b.cpu);
+    const key = (h: { host: string; flows: number; sessions: number }) =>
+      `${h.host}/${h.flows}/${h.sessions}`;
+    if (
+      a.value.map(key).join() !==
+      b.value.map((x) => key({ ...x, flows: Number(x.flows), sessions: Number(x.sessions) })).join()
+    )
+      throw new Error('hosts and the hand-written SQL disagree');
+    hostRows = a.value.length;
+  }
   await store.close();
   // Bytes per flow on disk: nfcapd's LZ4 file (-y) against the DuckDB file holding the same flows
   // (checkpointed and closed; geo columns filled, no payloads).
@@ -230,6 +275,9 @@ try {
   );
   say(
     `series --bucket day, crypto ports (in-process): median ${f(median(sOurs))}  hand-written SQL ${f(median(sHand))}  series/SQL ${(median(sOurs) / median(sHand)).toFixed(2)}x`,
+  );
+  say(
+    `hosts, crypto ports, top 1000 of ${hostRows} rows (in-process): median ${f(median(hOurs))}  hand-written SQL ${f(median(hHand))}  hosts/SQL ${(median(hOurs) / median(hHand)).toFixed(2)}x`,
   );
   say(
     `coinradar summary --by dport (whole CLI process): median ${f(median(cli))}  ratio to nfdump ${(median(cli) / median(nfCpu)).toFixed(2)}x (of which node + CLI start-up, --help: ${f(median(startup))})`,

@@ -3,6 +3,9 @@
 //   npm run train:classifier                  every source again: captures (pcap flows and
 //                                             softflowd → nfcapd → nfdump NetFlow), scenario, keep-alives
 //   npm run train:classifier -- --from-dataset  retrain from the shipped dataset file only
+//   npm run train:classifier -- --variants [0,3,…]  cross-validate the setups of variants.ts on the
+//                                             shipped dataset (all, or those indices) and print a
+//                                             markdown table; writes nothing
 //   options: --data DIR (default ../shared/data, or $COINRADAR_SHARED_DATA), --no-netflow
 // Deterministic: the same inputs give the same bytes.
 import { register } from 'tsx/esm/api';
@@ -18,6 +21,19 @@ const opt = (name) => {
 const t = await import('../src/detect/classifier/train.ts');
 const datasetPath = 'src/detect/data/behaviour-dataset.json';
 const modelPath = 'src/detect/data/behaviour-model.json';
+if (args.includes('--variants')) {
+  const v = await import('../src/detect/classifier/variants.ts');
+  const pick = opt('--variants');
+  const which = pick && /^[\d,]+$/.test(pick) ? pick.split(',').map(Number) : v.VARIANTS.map((_, i) => i);
+  const dataset = JSON.parse(readFileSync(datasetPath, 'utf8'));
+  console.log(v.VARIANT_HEADER);
+  for (const i of which) {
+    const variant = v.VARIANTS[i];
+    if (!variant) throw new Error(`--variants: no variant ${i} (0..${v.VARIANTS.length - 1})`);
+    console.log(v.variantRow(`${i}: ${variant.name}`, v.runVariant(dataset, variant)));
+  }
+  process.exit(0);
+}
 let text;
 if (args.includes('--from-dataset')) {
   text = readFileSync(datasetPath, 'utf8');

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { commandsFor } from '../src/cli/commands.js';
 
-export async function runCli(args: string[]): Promise<{ out: string; err: string }> {
+export async function runCli(args: string[]): Promise<{ out: string; err: string; exitCode: number }> {
   const program = new Command().exitOverride();
   for (const c of await commandsFor(args)) c.register(program);
   let out = '';
@@ -21,11 +21,16 @@ export async function runCli(args: string[]): Promise<{ out: string; err: string
     err += String(chunk);
     return true;
   }) as typeof process.stderr.write;
+  // A command's exit code (screen's 1 for "found") is the command's, not this test process's.
+  const exitBefore = process.exitCode;
+  let exitCode: number;
   try {
     await program.parseAsync(['node', 'coinradar', ...args]);
   } finally {
     process.stdout.write = write;
     process.stderr.write = errWrite;
+    exitCode = Number(process.exitCode ?? 0);
+    process.exitCode = exitBefore;
   }
-  return { out, err };
+  return { out, err, exitCode };
 }

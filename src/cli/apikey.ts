@@ -21,12 +21,12 @@ export function register(program: Command): void {
     .command('list')
     .description('keys with id, name, created and revoked times (never the keys)')
     .option('--db <file>', 'DuckDB file the server uses (or COINRADAR_DB)', defaultDbPath())
-    .option('--format <f>', 'table | csv | json', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .action((o: { db: string; format: string }) => {
       const rows = new ApiKeyFile(keysPathFor(o.db))
         .list()
         .map((r) => ({ id: r.id, name: r.name, created: r.createdAt, revoked: r.revokedAt ?? '' }));
-      process.stdout.write(render(rows, parseFormat(o.format, ['table', 'csv', 'json'])) + '\n');
+      process.stdout.write(render(rows, parseFormat(o.format)) + '\n');
     });
   cmd
     .command('revoke')

@@ -30,9 +30,19 @@ async function withStore<T>(db: string, fn: (s: ChainStore) => Promise<T>): Prom
   }
 }
 
-function out(format: string, json: unknown, table: () => string): void {
-  const f = parseFormat(format, ['table', 'json']);
-  process.stdout.write((f === 'json' ? JSON.stringify(json, null, 2) : table()) + '\n');
+/**
+ * Prints a command's answer: `json` whole, the table for people, and `records` (raw values: satoshis,
+ * not coins) as CSV or JSON lines, one record per line, for scripts.
+ */
+function out(
+  format: string,
+  json: unknown,
+  table: () => string,
+  records: () => Record<string, unknown>[],
+): void {
+  const f = parseFormat(format);
+  const text = f === 'json' ? JSON.stringify(json, null, 2) : f === 'table' ? table() : render(records(), f);
+  process.stdout.write(text + '\n');
 }
 
 /**
@@ -195,34 +205,60 @@ export function register(program: Command): void {
     .command('tx <txid>')
     .description('one transaction with resolved inputs and outputs')
     .option('--db <file>', 'DuckDB file', defaultDbPath())
-    .option('--format <f>', 'table | json', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .action(async (txid: string, o: { db: string; format: string }) =>
       withStore(o.db, async (store) => {
         const t = await store.tx(txid);
         if (!t) throw new Error(`transaction ${txid} is not in the index`);
-        out(o.format, t, () => {
-          const head = `${t.txid}  height ${t.height}  ${t.time}  in ${coins(t.in_value)}  out ${coins(t.out_value)}  fee ${coins(t.fee)}${t.coinbase ? '  coinbase' : ''}${t.coinjoin ? '  coinjoin-like' : ''}`;
-          const ins = render(
-            t.inputs.map((i) => ({
-              vin: i.vin,
-              from: i.address ?? '',
-              value: coins(i.value),
+        out(
+          o.format,
+          t,
+          () => {
+            const head = `${t.txid}  height ${t.height}  ${t.time}  in ${coins(t.in_value)}  out ${coins(t.out_value)}  fee ${coins(t.fee)}${t.coinbase ? '  coinbase' : ''}${t.coinjoin ? '  coinjoin-like' : ''}`;
+            const ins = render(
+              t.inputs.map((i) => ({
+                vin: i.vin,
+                from: i.address ?? '',
+                value: coins(i.value),
+                prev: i.prev_txid ? `${i.prev_txid}:${i.prev_vout}` : '',
+              })),
+              'table',
+            );
+            const outs = render(
+              t.outputs.map((x) => ({
+                vout: x.vout,
+                to: x.address ?? '',
+                type: x.script_type,
+                value: coins(x.value),
+                spent_by: x.spent_by ?? '',
+              })),
+              'table',
+            );
+            return `${head}\n\ninputs\n${ins}\n\noutputs\n${outs}`;
+          },
+          () => [
+            ...t.inputs.map((i) => ({
+              txid: t.txid,
+              side: 'in',
+              n: i.vin,
+              address: i.address ?? '',
+              value: i.value,
               prev: i.prev_txid ? `${i.prev_txid}:${i.prev_vout}` : '',
+              script_type: '',
+              spent_by: '',
             })),
-            'table',
-          );
-          const outs = render(
-            t.outputs.map((x) => ({
-              vout: x.vout,
-              to: x.address ?? '',
-              type: x.script_type,
-              value: coins(x.value),
+            ...t.outputs.map((x) => ({
+              txid: t.txid,
+              side: 'out',
+              n: x.vout,
+              address: x.address ?? '',
+              value: x.value,
+              prev: '',
+              script_type: x.script_type,
               spent_by: x.spent_by ?? '',
             })),
-            'table',
-          );
-          return `${head}\n\ninputs\n${ins}\n\noutputs\n${outs}`;
-        });
+          ],
+        );
       }),
     );
 
@@ -230,26 +266,30 @@ export function register(program: Command): void {
     .command('address <address>')
     .description('received, sent, balance and cluster of an address')
     .option('--db <file>', 'DuckDB file', defaultDbPath())
-    .option('--format <f>', 'table | json', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .action(async (address: string, o: { db: string; format: string }) =>
       withStore(o.db, async (store) => {
         const a = await store.address(address);
         if (!a) throw new Error(`address ${address} is not in the index`);
         const policy = (await store.state()).clusterPolicy;
         const json = { ...a, cluster_heuristics: policyLabel(policy) };
-        out(o.format, json, () =>
-          render(
-            [
-              {
-                ...a,
-                received: coins(a.received),
-                sent: coins(a.sent),
-                balance: coins(a.balance),
-                heuristics: policyLabel(policy).join(', '),
-              },
-            ],
-            'table',
-          ),
+        out(
+          o.format,
+          json,
+          () =>
+            render(
+              [
+                {
+                  ...a,
+                  received: coins(a.received),
+                  sent: coins(a.sent),
+                  balance: coins(a.balance),
+                  heuristics: policyLabel(policy).join(', '),
+                },
+              ],
+              'table',
+            ),
+          () => [{ ...a, cluster_heuristics: policyLabel(policy).join(' ') }],
         );
       }),
     );
@@ -258,7 +298,7 @@ export function register(program: Command): void {
     .command('cluster <address>')
     .description('the cluster of an address (common-input ownership; CoinJoin-like transactions skipped)')
     .option('--db <file>', 'DuckDB file', defaultDbPath())
-    .option('--format <f>', 'table | json', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .action(async (address: string, o: { db: string; format: string }) =>
       withStore(o.db, async (store) => {
         const id = await store.addressIdOf(address);
@@ -274,14 +314,18 @@ export function register(program: Command): void {
           coinjoin_like_skipped: stats.coinjoinSkipped,
           addresses: members.map((m) => texts.get(m)),
         };
-        out(o.format, json, () =>
-          [
-            `cluster ${c} of ${address}: ${members.length} addresses [${json.heuristics.join(', ')}]`,
-            render(
-              members.map((m) => ({ address_id: m, address: texts.get(m) })),
-              'table',
-            ),
-          ].join('\n'),
+        out(
+          o.format,
+          json,
+          () =>
+            [
+              `cluster ${c} of ${address}: ${members.length} addresses [${json.heuristics.join(', ')}]`,
+              render(
+                members.map((m) => ({ address_id: m, address: texts.get(m) })),
+                'table',
+              ),
+            ].join('\n'),
+          () => members.map((m) => ({ cluster_id: c, address_id: m, address: texts.get(m) })),
         );
       }),
     );
@@ -299,7 +343,7 @@ export function register(program: Command): void {
     .option('--taint <p>', 'haircut | poison', 'haircut')
     .option('--tags <file>', 'address,tag[,label] CSV (repeatable)', collect, [])
     .option('--pools <file>', 'address,pool CSV naming coinbase payout addresses')
-    .option('--format <f>', 'table | json', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .action(
       async (
         seedArg: string,
@@ -358,23 +402,40 @@ export function register(program: Command): void {
             },
             tags,
           );
-          out(o.format, g, () => {
-            const label = new Map(
-              g.nodes.map((n) => [n.id, n.label + (n.tags.length ? ` [${n.tags.join('; ')}]` : '')]),
-            );
-            const head = `${g.direction} trace of ${g.seed}, ${g.hops} hops, ${g.level} level, taint policy ${g.policy}${g.heuristics.length ? `, clusters: ${g.heuristics.join(', ')}` : ''}`;
-            return `${head}\n${render(
-              g.edges.map((e) => ({
+          out(
+            o.format,
+            g,
+            () => {
+              const label = new Map(
+                g.nodes.map((n) => [n.id, n.label + (n.tags.length ? ` [${n.tags.join('; ')}]` : '')]),
+              );
+              const head = `${g.direction} trace of ${g.seed}, ${g.hops} hops, ${g.level} level, taint policy ${g.policy}${g.heuristics.length ? `, clusters: ${g.heuristics.join(', ')}` : ''}`;
+              return `${head}\n${render(
+                g.edges.map((e) => ({
+                  hop: e.hop,
+                  from: label.get(e.from),
+                  to: label.get(e.to),
+                  value: coins(e.value),
+                  tainted: coins(e.tainted),
+                  time: e.time,
+                })),
+                'table',
+              )}`;
+            },
+            () => {
+              const label = new Map(g.nodes.map((n) => [n.id, n.label]));
+              const tagsOf = new Map(g.nodes.map((n) => [n.id, n.tags.join('; ')]));
+              return g.edges.map((e) => ({
                 hop: e.hop,
                 from: label.get(e.from),
                 to: label.get(e.to),
-                value: coins(e.value),
-                tainted: coins(e.tainted),
+                to_tags: tagsOf.get(e.to),
+                value: e.value,
+                tainted: e.tainted,
                 time: e.time,
-              })),
-              'table',
-            )}`;
-          });
+              }));
+            },
+          );
         }),
     );
 
@@ -389,7 +450,7 @@ export function register(program: Command): void {
     .option('--taint <p>', 'haircut | poison', 'haircut')
     .option('--tags <file>', 'address,tag[,label] CSV (repeatable): sanctioned, exchange, ...', collect, [])
     .option('--pools <file>', 'address,pool CSV naming coinbase payout addresses')
-    .option('--format <f>', 'table | json', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .action(
       async (
         arg: string,
@@ -410,19 +471,32 @@ export function register(program: Command): void {
             hops: wholeNumber('--hops', o.hops),
             policy: o.taint as TaintPolicy,
           });
-          out(o.format, r, () => {
-            const head = `exposure of ${r.target} (${r.level}; received ${coins(r.received)} in ${r.receipts} outputs; ${r.hops} hops; taint ${r.policy}${r.heuristics.length ? `; clusters: ${r.heuristics.join(', ')}` : ''})`;
-            return `${head}\n${render(
+          out(
+            o.format,
+            r,
+            () => {
+              const head = `exposure of ${r.target} (${r.level}; received ${coins(r.received)} in ${r.receipts} outputs; ${r.hops} hops; taint ${r.policy}${r.heuristics.length ? `; clusters: ${r.heuristics.join(', ')}` : ''})`;
+              return `${head}\n${render(
+                r.exposure.map((x) => ({
+                  tag: x.tag,
+                  value: coins(x.value),
+                  share: `${(x.share * 100).toFixed(2)}%`,
+                  min_hops: x.minHops,
+                  sources: x.sources.join(' '),
+                })),
+                'table',
+              )}`;
+            },
+            () =>
               r.exposure.map((x) => ({
+                target: r.target,
                 tag: x.tag,
-                value: coins(x.value),
-                share: `${(x.share * 100).toFixed(2)}%`,
+                value: x.value,
+                share: x.share,
                 min_hops: x.minHops,
                 sources: x.sources.join(' '),
               })),
-              'table',
-            )}`;
-          });
+          );
         }),
     );
 
@@ -434,7 +508,7 @@ export function register(program: Command): void {
     .option('--db <file>', 'DuckDB file', defaultDbPath())
     .option('--level <l>', 'address | cluster', 'address')
     .option('--pools <file>', 'address,pool CSV naming coinbase payout addresses')
-    .option('--format <f>', 'table | json', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .action(async (arg: string, o: { db: string; level: string; pools?: string; format: string }) =>
       withStore(o.db, async (store) => {
         const target = await resolveTarget(store, arg, o.level);
@@ -450,6 +524,7 @@ export function register(program: Command): void {
               rows.map((p) => ({ ...p, value: coins(p.value) })),
               'table',
             ),
+          () => rows.map((p) => ({ target: target.label, ...p })),
         );
       }),
     );

@@ -15,7 +15,7 @@ import { fmtHashrate, fmtRange } from '../report/render.js';
 import { ipv4Text, poolCatalogue } from '../scenario/world.js';
 import { DuckDbSeries } from '../store/duckdb/series.js';
 import { defaultDbPath } from '../store/store.js';
-import { existingStore, renderTable } from './output.js';
+import { existingStore, parseFormat, render, renderTable } from './output.js';
 
 const SI: Record<string, number> = { '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
 
@@ -165,9 +165,10 @@ export function register(program: Command): void {
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
     .option('--host <ip>', 'host whose flows to catalogued pools to use')
     .option('--difficulty <d>', 'share difficulty when known (flows only)')
-    .option('--format <f>', 'table | json', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .action(
       async (o: { stratum?: string; db: string; host?: string; difficulty?: string; format: string }) => {
+        const format = parseFormat(o.format);
         if (o.stratum) {
           const lines: StratumLine[] = readFileSync(o.stratum, 'utf8')
             .split('\n')
@@ -191,9 +192,11 @@ export function register(program: Command): void {
             ...est,
           };
           process.stdout.write(
-            o.format === 'json'
+            format === 'json'
               ? JSON.stringify(out, null, 2) + '\n'
-              : `${ev.coin} ${ev.wallet ?? ''}: ${fmtHashrate(est.hashrate)} from ${est.shares} shares over ${Math.round(est.seconds)} s\n`,
+              : format !== 'table'
+                ? render([out], format) + '\n'
+                : `${ev.coin} ${ev.wallet ?? ''}: ${fmtHashrate(est.hashrate)} from ${est.shares} shares over ${Math.round(est.seconds)} s\n`,
           );
           return;
         }
@@ -238,7 +241,14 @@ export function register(program: Command): void {
             });
           }
           const notUsed = timed.notUsed.join(', ');
-          if (o.format === 'json') process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+          if (format === 'json') process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+          else if (format !== 'table')
+            process.stdout.write(
+              render(
+                rows.map((r) => ({ host: o.host, ...r, assumptions: r.assumptions })),
+                format,
+              ) + '\n',
+            );
           else
             process.stdout.write(
               rows.length

@@ -129,7 +129,8 @@ export function register(program: Command): void {
         } finally {
           await store.close();
         }
-        if (failed) process.exitCode = 1;
+        // An input that could not be read whole is an input error (2), as everywhere in the CLI.
+        if (failed) process.exitCode = 2;
       },
     );
 }

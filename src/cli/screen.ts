@@ -78,8 +78,12 @@ export function register(program: Command): void {
     .argument('[address...]')
     .option('--file <path>', 'addresses from a file (one per line, or a CSV with an address column)')
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
-    .option('--format <f>', 'table | csv | json', 'table')
-    .option('--matches-only', 'print only addresses that match');
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
+    .option('--matches-only', 'print only addresses that match')
+    .option(
+      '--exit-zero',
+      'exit 0 when an address is listed too (default: exit 1, so a script can gate on it)',
+    );
   addChainOptions(cmd).action(
     async (
       addresses: string[],
@@ -88,11 +92,12 @@ export function register(program: Command): void {
         db: string;
         format: string;
         matchesOnly?: boolean;
+        exitZero?: boolean;
         chainHops: string;
         chain: boolean;
       },
     ) => {
-      const format = parseFormat(o.format, ['table', 'csv', 'json']);
+      const format = parseFormat(o.format);
       const hops = parseChainHops(o.chainHops);
       const input = [...addresses, ...(o.file ? readAddressFile(o.file) : [])];
       if (input.length === 0) throw new Error('give addresses or --file');
@@ -114,11 +119,14 @@ export function register(program: Command): void {
       } else chainNote = 'exact matches only (--no-chain)';
       if (o.matchesOnly) results = results.filter((r) => r.matched);
       if (format === 'json') process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+      else if (format === 'jsonl') for (const r of results) process.stdout.write(JSON.stringify(r) + '\n');
       else process.stdout.write(render(screenRows(results), format) + '\n');
       const hits = results.filter((r) => r.matched).length;
       process.stderr.write(
         `${input.length} screened, ${hits} matched, against ${index.versions.map(versionLabel).join(', ')}; ${chainNote}\n`,
       );
+      // Exit 1: found (an address is listed), as grep does; 2 is left for errors (main.ts).
+      if (hits > 0 && !o.exitZero) process.exitCode = 1;
     },
   );
 }

@@ -122,9 +122,10 @@ export function eligible(s: Sample): boolean {
 
 /**
  * Sample weights: the two classes weigh the same in total, and inside a class every CV unit
- * weighs the same (a two-day scenario must not drown five real miner captures).
+ * weighs the same (a two-day scenario must not drown five real miner captures). `keepaliveWeight`
+ * scales the synthetic keep-alive rows (1 in the shipped model; variants.ts tries others).
  */
-function weights(rows: Sample[]): Float64Array {
+function weights(rows: Sample[], keepaliveWeight = 1): Float64Array {
   const perUnit = new Map<string, number>();
   for (const s of rows) perUnit.set(`${s.label}|${s.unit}`, (perUnit.get(`${s.label}|${s.unit}`) ?? 0) + 1);
   const units = [0, 0];
@@ -132,16 +133,17 @@ function weights(rows: Sample[]): Float64Array {
   const w = new Float64Array(rows.length);
   rows.forEach((s, i) => {
     w[i] = rows.length / 2 / units[s.label] / perUnit.get(`${s.label}|${s.unit}`)!;
+    if (s.family === 'keepalive') w[i] *= keepaliveWeight;
   });
   return w;
 }
 
-export function fitSamples(rows: Sample[], params: BoostParams = DEFAULT_BOOST) {
+export function fitSamples(rows: Sample[], params: BoostParams = DEFAULT_BOOST, keepaliveWeight = 1) {
   const train = rows.filter(eligible);
   return fit(
     train.map((s) => Float64Array.from(s.features)),
     Uint8Array.from(train, (s) => s.label),
-    weights(train),
+    weights(train, keepaliveWeight),
     params,
   );
 }
@@ -291,13 +293,19 @@ export interface CvReport {
 }
 
 /** Out-of-fold scores: every sample scored by a model that never saw its CV unit. */
-export function outOfFold(samples: Sample[], k = FOLDS, params: BoostParams = DEFAULT_BOOST): Float64Array {
+export function outOfFold(
+  samples: Sample[],
+  k = FOLDS,
+  params: BoostParams = DEFAULT_BOOST,
+  keepaliveWeight = 1,
+): Float64Array {
   const folds = foldsOf(samples, k);
   const score = new Float64Array(samples.length);
   for (let f = 0; f < k; f++) {
     const model = fitSamples(
       samples.filter((s) => folds.get(s.unit) !== f),
       params,
+      keepaliveWeight,
     );
     samples.forEach((s, i) => {
       if (folds.get(s.unit) === f) score[i] = eligible(s) ? sigmoid(margin(model, s.features)) : 0;
@@ -313,9 +321,10 @@ export function crossValidate(
   d: Pick<Dataset, 'samples' | 'ungated'>,
   k = FOLDS,
   params: BoostParams = DEFAULT_BOOST,
+  keepaliveWeight = 1,
 ): CvReport {
   const samples = d.samples;
-  const score = outOfFold(samples, k, params);
+  const score = outOfFold(samples, k, params, keepaliveWeight);
   type Row = { unit: string; hit: boolean; count: number; s: Sample | null; u: UngatedCount | null };
   const rows: Row[] = samples.map((s, i) => ({
     unit: s.unit,

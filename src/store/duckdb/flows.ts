@@ -503,6 +503,7 @@ class DuckDbSourceWriter implements SourceWriter {
         // the rollback below discards whatever the appenders held
       }
       await this.store.db.run('ROLLBACK');
+      await this.store.segments?.resync();
     } finally {
       this.store.finished();
     }

@@ -338,6 +338,11 @@ export class Segments {
   private done: Concatenated | null = null;
   /** Files replaced by a concatenation, deleted after the commit that replaced them. */
   private obsolete: string[] = [];
+  /**
+   * The registered files in id order, as the writer's transaction sees them: kept here, so a
+   * commit does not read `flow_segments` back to rebuild the view (`resync` after a rollback).
+   */
+  private list: string[] = [];
 
   constructor(
     private readonly db: DuckDbDatabase,
@@ -352,6 +357,7 @@ export class Segments {
    */
   async open(): Promise<void> {
     const files = await this.files();
+    this.list = files;
     this.seq = files.reduce((m, f) => Math.max(m, Number(/-(\d+)\.parquet$/.exec(f)?.[1] ?? 0)), 0);
     if (existsSync(this.dir)) {
       const known = new Set(files);
@@ -365,9 +371,15 @@ export class Segments {
     return rows.map((r) => r.file);
   }
 
+  /** After a rollback: the list as the store holds it, and the view over it. */
+  async resync(): Promise<void> {
+    this.list = await this.files();
+    await this.refreshView();
+  }
+
   /** `flow_rows` = the table, and the registered files when there are any. */
-  async refreshView(files?: string[]): Promise<void> {
-    const list = files ?? (await this.files());
+  private async refreshView(files?: string[]): Promise<void> {
+    const list = files ?? this.list;
     const seg = list.length
       ? `\nUNION ALL SELECT ${SEGMENT_SELECT} FROM read_parquet([${list.map((f) => sqlText(join(this.dir, f))).join(', ')}])`
       : '';
@@ -388,6 +400,7 @@ export class Segments {
     const info = b.write(tmp);
     renameSync(tmp, join(this.dir, file));
     await this.register(file, sourceId, info);
+    this.list.push(file);
     await this.refreshView();
     await this.startConcatenation(sourceId);
     return info;
@@ -478,6 +491,11 @@ export class Segments {
     ]);
     await this.register(c.file, c.sourceId, c.info);
     this.obsolete.push(...c.replaces);
+    // The copy takes the place of the first file it replaces (its smallest ids), the rest go.
+    const gone = new Set(c.replaces);
+    const at = this.list.findIndex((f) => gone.has(f));
+    this.list = this.list.filter((f) => !gone.has(f));
+    this.list.splice(at < 0 ? this.list.length : at, 0, c.file);
     await this.refreshView();
   }
 
@@ -515,6 +533,8 @@ export class Segments {
     if (rows.length === 0) return;
     await this.db.run(`DELETE FROM flow_segments WHERE source_id IN (${list})`);
     this.obsolete.push(...rows.map((r) => r.file));
+    const gone = new Set(rows.map((r) => r.file));
+    this.list = this.list.filter((f) => !gone.has(f));
     await this.refreshView();
   }
 }

@@ -1,0 +1,120 @@
+// The shipped behaviour model on keep-alive channels it never saw: the trained families on seeds
+// outside the dataset's, and families never trained on (an OpenVPN-TCP tunnel with both ends
+// pinging and no traffic; SSH with background output). Cross-validation (classifier-cv.test.ts)
+// holds out one seed of a family while the model still sees its other seeds; this is stricter.
+// Targets not met are `todo` (printed with their figures), as in classifier-cv.test.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { heldOutKeepalive, HELD_OUT_SEEDS } from '../../src/detect/classifier/heldout.js';
+import { compact, eligible, KEEPALIVE_SEEDS, type Dataset } from '../../src/detect/classifier/train.js';
+import { keepaliveSamples, type Sample } from '../../src/detect/classifier/dataset.js';
+import { FEATURE_NAMES } from '../../src/detect/classifier/features.js';
+import { shippedModel } from '../../src/detect/classifier/model.js';
+
+const model = shippedModel();
+const held = heldOutKeepalive(model);
+const line = (f: string) =>
+  `${f}: ${held[f as keyof typeof held].hits}/${held[f as keyof typeof held].of} ${JSON.stringify(held[f as keyof typeof held].byForm)}`;
+
+test('held-out seeds are not training seeds, and every family is judged in every form', () => {
+  for (const s of HELD_OUT_SEEDS) assert.ok(!KEEPALIVE_SEEDS.includes(s), `seed ${s}`);
+  for (const [f, c] of Object.entries(held)) {
+    console.log(line(f));
+    assert.ok(c.of > 300, `${f}: windows judged (${c.of})`);
+    assert.deepEqual(
+      Object.keys(c.byForm).sort(),
+      ['synthetic-ipfix-biflow', 'synthetic-netflow-v5', 'synthetic-pcap', 'synthetic-zeek'],
+      f,
+    );
+  }
+});
+
+test('the trained keep-alive families still give exactly the dataset rows (generator unchanged)', () => {
+  const dataset = JSON.parse(
+    readFileSync(new URL('../../src/detect/data/behaviour-dataset.json', import.meta.url), 'utf8'),
+  ) as Dataset;
+  const made = compact(KEEPALIVE_SEEDS.flatMap((s) => keepaliveSamples(s)));
+  const shipped = dataset.samples.filter((s) => s.family === 'keepalive');
+  assert.equal(made.samples.length, shipped.length);
+  assert.deepEqual(made.samples, shipped);
+  assert.deepEqual(
+    made.ungated,
+    dataset.ungated.filter((u) => u.family === 'keepalive'),
+  );
+});
+
+test('held-out seeds: MQTT, push, IMAP-IDLE and SSH-idle keep-alive windows not called mining', () => {
+  for (const f of ['mqtt', 'push', 'imap-idle', 'ssh-idle'] as const) assert.equal(held[f].hits, 0, line(f));
+});
+
+test(
+  'held-out seeds: WebSocket keep-alive windows not called mining',
+  {
+    todo: 'not met: 5 of 409 held-out windows (CV over the training seeds: 0 of 241); docs/detection-rules.md',
+  },
+  () => {
+    assert.equal(held.websocket.hits, 0, line('websocket'));
+  },
+);
+
+/** Nearest window by standardised distance among `pool` (features scaled by `sd`). */
+function nearest(x: number[], pool: Sample[], sd: number[]): [Sample, number] {
+  let best: Sample = pool[0];
+  let bd = Infinity;
+  for (const p of pool) {
+    let d = 0;
+    for (let k = 0; k < x.length; k++) d += ((x[k] - p.features[k]) / sd[k]) ** 2;
+    if (d < bd) [best, bd] = [p, d];
+  }
+  return [best, Math.sqrt(bd)];
+}
+
+test(
+  'held-out seeds and families: OpenVPN over TCP windows not called mining',
+  {
+    todo: 'not met: flow counters of a 5–15 s ping with tunnel traffic match a fast miner; docs/detection-rules.md',
+  },
+  () => {
+    // Why: in the dataset every OpenVPN-TCP window past the gate has a miner window nearer than
+    // any ordinary window of another family (standardised feature distance). Printed, not held.
+    const dataset = JSON.parse(
+      readFileSync(new URL('../../src/detect/data/behaviour-dataset.json', import.meta.url), 'utf8'),
+    ) as Dataset;
+    const rows = dataset.samples.filter(eligible);
+    const sd = FEATURE_NAMES.map((_, k) => {
+      const m = rows.reduce((a, s) => a + s.features[k], 0) / rows.length;
+      return Math.sqrt(rows.reduce((a, s) => a + (s.features[k] - m) ** 2, 0) / rows.length) || 1;
+    });
+    const vpn = rows.filter((s) => s.unit.startsWith('keepalive/vpn-tcp-'));
+    const miners = rows.filter((s) => s.label === 1);
+    const others = rows.filter((s) => s.label === 0 && !s.unit.startsWith('keepalive/vpn-tcp-'));
+    let minerNearer = 0;
+    vpn.forEach((v, i) => {
+      const [m, dm] = nearest(v.features, miners, sd);
+      const [, dn] = nearest(v.features, others, sd);
+      if (dm < dn) minerNearer++;
+      if (i < 3) {
+        const show = (s: Sample) =>
+          FEATURE_NAMES.map((f, k) => `${f}=${Number(s.features[k].toPrecision(3))}`).join(' ');
+        console.log(`vpn   ${v.unit} ${v.variant}: ${show(v)}`);
+        console.log(`miner ${m.unit} ${m.variant} (distance ${dm.toFixed(2)}): ${show(m)}`);
+      }
+    });
+    console.log(
+      `OpenVPN-TCP windows with a miner nearer than any other ordinary window: ${minerNearer}/${vpn.length}`,
+    );
+    assert.equal(held['vpn-tcp'].hits, 0, line('vpn-tcp'));
+    assert.equal(held['vpn-tcp-idle'].hits, 0, line('vpn-tcp-idle'));
+  },
+);
+
+test(
+  'held-out family: SSH with background output (a `tail -f`) not called mining',
+  {
+    todo: 'not met: every window, every form (small bursts down a few times a minute look like Stratum jobs)',
+  },
+  () => {
+    assert.equal(held['ssh-busy'].hits, 0, line('ssh-busy'));
+  },
+);
