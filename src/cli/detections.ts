@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { flowCondition } from '../flow/nfdump-filter.js';
+import { FILTER_HELP } from './filter-option.js';
 import { CONFIDENCE_RANK, parseConfidence } from '../detect/types.js';
 import { openDetectionStore } from '../store/detections.js';
 import { openFlowStore } from '../store/open.js';
@@ -25,6 +27,7 @@ export function register(program: Command): void {
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
     .option('--min-confidence <c>', 'payload | infrastructure | behaviour | port', 'port')
     .option('--label <label>', 'only this label (e.g. stratum)')
+    .option('--filter <nfdump>', FILTER_HELP)
     .option('--where <sql>', 'SQL condition over flow columns, e.g. "f.dst_port = 3333"')
     .option('--limit <n>', 'at most this many detections', '1000')
     .option('--format <f>', 'table | csv | jsonl', 'table')
@@ -33,19 +36,22 @@ export function register(program: Command): void {
         db: string;
         minConfidence: string;
         label?: string;
+        filter?: string;
         where?: string;
         limit: string;
         format: string;
       }) => {
         const format = parseFormat(o.format, ['table', 'csv', 'jsonl']);
         const minRank = CONFIDENCE_RANK[parseConfidence(o.minConfidence)];
+        // Columns are qualified here: the query joins detections (d) and flows (f).
+        const where = flowCondition(o.filter, o.where, { qualifier: 'f.' });
         const store = await openFlowStore(existingStore(o.db));
         try {
           const det = await openDetectionStore(store);
           const rows = await det.detections({
             minRank,
             label: o.label,
-            where: o.where,
+            where,
             limit: Number(o.limit),
           });
           let out = rows as unknown as Record<string, unknown>[];

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { flowCondition } from '../flow/nfdump-filter.js';
+import { FILTER_HELP } from './filter-option.js';
 import { openFlowStore } from '../store/open.js';
 import { defaultDbPath } from '../store/store.js';
 import { existingStore, parseFormat, parseWholeNumber, render } from './output.js';
@@ -25,14 +27,16 @@ export function register(program: Command): void {
     .command('flows')
     .description('list stored flows')
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
+    .option('--filter <nfdump>', FILTER_HELP)
     .option('--where <sql>', 'SQL condition over flow columns, e.g. "dst_port = 8333"')
     .option('--limit <n>', 'at most this many flows', '100')
     .option('--format <f>', 'table | csv | jsonl', 'table')
-    .action(async (o: { db: string; where?: string; limit: string; format: string }) => {
+    .action(async (o: { db: string; filter?: string; where?: string; limit: string; format: string }) => {
       const format = parseFormat(o.format, ['table', 'csv', 'jsonl']);
+      const where = flowCondition(o.filter, o.where);
       const store = await openFlowStore(existingStore(o.db));
       try {
-        const rows = await store.flows({ where: o.where, limit: parseWholeNumber('--limit', o.limit) });
+        const rows = await store.flows({ where, limit: parseWholeNumber('--limit', o.limit) });
         const out = render(
           rows as unknown as Record<string, unknown>[],
           format,

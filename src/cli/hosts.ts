@@ -1,3 +1,4 @@
+import { FILTER_HELP } from './filter-option.js';
 import type { Command } from 'commander';
 import { parseConfidence } from '../detect/types.js';
 import { DuckDbFlowStore } from '../store/duckdb/flows.js';
@@ -60,6 +61,7 @@ export function register(program: Command): void {
       'port (default: ports, pool addresses and every detection) | behaviour | infrastructure | payload (only detections that good)',
       'port',
     )
+    .option('--filter <nfdump>', FILTER_HELP)
     .option('--where <sql>', 'extra SQL condition over flow columns')
     .option('--from <date>', 'first day (UTC)')
     .option('--to <date>', 'day after the last (UTC)')
@@ -73,6 +75,7 @@ export function register(program: Command): void {
         ports: string;
         labels?: string;
         minConfidence: string;
+        filter?: string;
         where?: string;
         from?: string;
         to?: string;
@@ -89,7 +92,7 @@ export function register(program: Command): void {
         const store = await DuckDbFlowStore.open(existingStore(o.db));
         try {
           const profiles = await hostProfiles(store.db, {
-            scope: parseScope(o.scope, undefined, o.where),
+            scope: parseScope(o.scope, undefined, o.where, o.filter),
             ports: parsePorts(o.ports),
             labels: o.labels?.split(',').map((x) => x.trim()),
             minConfidence: parseConfidence(o.minConfidence),

@@ -1,3 +1,4 @@
+import { FILTER_HELP } from './filter-option.js';
 import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ export function register(program: Command): void {
     .description('write the investigation report: one self-contained HTML file (and Markdown, PDF)')
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
     .option('--scope <key:value>', 'country:KP, asn:, watch:, host:, label: (repeatable, ANDed)', collect, [])
+    .option('--filter <nfdump>', FILTER_HELP)
     .option('--where <sql>', 'extra SQL condition over flow columns')
     .option('--labels <list>', 'detection labels to draw a timeline for (comma-separated; needs detections)')
     .option('--title <text>', 'report title')
@@ -37,6 +39,7 @@ export function register(program: Command): void {
       async (o: {
         db: string;
         scope: string[];
+        filter?: string;
         where?: string;
         title?: string;
         from?: string;
@@ -49,17 +52,24 @@ export function register(program: Command): void {
         pdf?: string;
         labels?: string;
       }) => {
-        const scope = parseScope(o.scope, undefined, o.where);
+        const scope = parseScope(o.scope, undefined, o.where, o.filter);
         const { series, close } = await DuckDbSeries.open(existingStore(o.db));
         let report;
         const progress = new Progress('report', REPORT_STAGES.length);
         try {
-          const scopeArgs = [...o.scope.map((s) => `--scope ${s}`), o.where ? `--where "${o.where}"` : '']
+          const scopeArgs = [
+            ...o.scope.map((s) => `--scope ${s}`),
+            o.filter !== undefined ? `--filter '${o.filter}'` : '',
+            o.where ? `--where "${o.where}"` : '',
+          ]
             .filter(Boolean)
             .join(' ');
           report = await buildReport(series, {
             scope,
-            scopeText: o.scope.join(' AND ') || 'all flows',
+            scopeText:
+              [...o.scope, o.filter !== undefined ? `filter ${o.filter}` : '']
+                .filter(Boolean)
+                .join(' AND ') || 'all flows',
             scopeArgs: `--db ${o.db} ${scopeArgs}`.trim(),
             title: o.title,
             fromMs: parseDay(windowOption(o.since, o.from, '--since/--from'), '--since'),

@@ -1,7 +1,9 @@
+import { FILTER_HELP } from './filter-option.js';
 import type { Command } from 'commander';
 import { CRYPTO_PORTS } from '../scenario/world.js';
 import { DuckDbSeries, type SeriesScope } from '../store/duckdb/series.js';
 import { defaultDbPath } from '../store/store.js';
+import { filterSql } from '../flow/nfdump-filter.js';
 import { collect, existingStore, parseFormat, render } from './output.js';
 
 /**
@@ -9,7 +11,7 @@ import { collect, existingStore, parseFormat, render } from './output.js';
  * host:175.45.176.10, label:stratum; --ports adds a server-port set ("crypto" = the default
  * crypto ports).
  */
-export function parseScope(items: string[], ports?: string, where?: string): SeriesScope {
+export function parseScope(items: string[], ports?: string, where?: string, filter?: string): SeriesScope {
   const s: SeriesScope = {};
   for (const item of items) {
     const i = item.indexOf(':');
@@ -50,6 +52,9 @@ export function parseScope(items: string[], ports?: string, where?: string): Ser
   // Activity on the crypto ports leaves out scans of them (detect/scan.ts), as the report does.
   if (ports === 'crypto') s.noScans = true;
   if (where) s.where = where;
+  // Kept apart from --where: it needs only the table's columns, so queries skip the text view.
+  const f = filterSql(filter);
+  if (f) s.filter = f;
   return s;
 }
 
@@ -76,6 +81,7 @@ export interface SeriesCliOptions {
   db: string;
   scope: string[];
   ports?: string;
+  filter?: string;
   where?: string;
   bucket: string;
   from?: string;
@@ -104,6 +110,7 @@ export function seriesOptions(cmd: Command): Command {
       [],
     )
     .option('--ports <list>', 'server ports, comma-separated, or "crypto" for the default crypto ports')
+    .option('--filter <nfdump>', FILTER_HELP)
     .option('--where <sql>', 'extra SQL condition over flow columns')
     .option('--bucket <b>', 'day | hour', 'day')
     .option('--since <date>', 'first day (UTC), default: first flow with a plausible time (also --from)')
@@ -119,7 +126,7 @@ export function seriesQuery(o: SeriesCliOptions) {
     bucket: o.bucket as 'day' | 'hour',
     fromMs: parseDay(windowOption(o.since, o.from, '--since/--from'), '--since'),
     toMs: parseDay(windowOption(o.until, o.to, '--until/--to'), '--until'),
-    scope: parseScope(o.scope, o.ports, o.where),
+    scope: parseScope(o.scope, o.ports, o.where, o.filter),
   };
 }
 

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { filterSql } from '../flow/nfdump-filter.js';
+import { FILTER_HELP } from './filter-option.js';
 import { openFlowStore } from '../store/open.js';
 import {
   defaultDbPath,
@@ -58,6 +60,7 @@ export function register(program: Command): void {
     .command('summary')
     .description('flows, packets and bytes by country, AS and port')
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
+    .option('--filter <nfdump>', FILTER_HELP)
     .option('--where <sql>', 'SQL condition over flow columns')
     .option('--top <n>', 'rows per table', '15')
     .option(
@@ -69,7 +72,15 @@ export function register(program: Command): void {
     .option('--order <counter>', 'rank --by tables by flows, packets or bytes', 'bytes')
     .option('--format <f>', 'table | json', 'table')
     .action(
-      async (o: { db: string; where?: string; top: string; by: string[]; order: string; format: string }) => {
+      async (o: {
+        db: string;
+        filter?: string;
+        where?: string;
+        top: string;
+        by: string[];
+        order: string;
+        format: string;
+      }) => {
         const top = parseWholeNumber('--top', o.top, 1);
         const by = o.by.flatMap((x) => x.split(',')).map((x) => x.trim());
         for (const k of by)
@@ -79,6 +90,7 @@ export function register(program: Command): void {
           throw new Error(`--order must be flows, packets or bytes, not ${o.order}`);
         if (o.format !== 'table' && o.format !== 'json')
           throw new Error(`--format must be table or json, not ${o.format}`);
+        const filter = filterSql(o.filter);
         const store = await openFlowStore(existingStore(o.db));
         try {
           if (by.length) {
@@ -86,6 +98,7 @@ export function register(program: Command): void {
               by: by as SummaryKey[],
               top,
               where: o.where,
+              filter,
               order: o.order as 'flows' | 'packets' | 'bytes',
             });
             process.stdout.write(
@@ -95,7 +108,7 @@ export function register(program: Command): void {
             );
             return;
           }
-          const s = await store.summary({ top, where: o.where });
+          const s = await store.summary({ top, where: o.where, filter });
           process.stdout.write((o.format === 'json' ? JSON.stringify(s, null, 2) : formatSummary(s)) + '\n');
         } finally {
           await store.close();

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { surgeOfBuckets } from '../analysis/series.js';
 import { parseDay } from '../cli/series.js';
 import { CONFIDENCE_RANK, parseConfidence } from '../detect/types.js';
+import { compileNfdumpFilter } from '../flow/nfdump-filter.js';
 import { CRYPTO_PORTS, ipv4Text, poolCatalogue } from '../scenario/world.js';
 import type { DuckDbDatabase } from '../store/duckdb/database.js';
 import { DuckDbDetectionStore } from '../store/duckdb/detections.js';
@@ -44,8 +45,15 @@ const queryOf = (properties: Record<string, unknown>, required: string[] = []) =
 
 class BadRequest extends Error {}
 
-function scopeOf(items: string[] | undefined): ApiScope {
-  return parseApiScope(items ?? []);
+/** nfdump's filter language (`filter=`): hostile text, compiled to SQL from numbers only. */
+const filterParam = { type: 'string', maxLength: 4096 } as const;
+
+function scopeOf(items: string[] | undefined, filter?: string): ApiScope & { filter?: string } {
+  const scope = parseApiScope(items ?? []);
+  if (filter === undefined) return scope;
+  const c = compileNfdumpFilter(filter);
+  if (!c.ok) throw new BadRequest(`filter: ${c.error.message}`);
+  return { ...scope, series: { ...scope.series, filter: c.sql }, filter: c.sql };
 }
 
 function dayParam(v: string | undefined, name: string): number | undefined {
@@ -114,14 +122,28 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
   const series = new DuckDbSeries(db);
   const pools = poolWhere();
 
-  app.get<{ Querystring: { scope?: string[]; since?: string; until?: string; bucket?: 'day' | 'hour' } }>(
+  app.get<{
+    Querystring: {
+      scope?: string[];
+      filter?: string;
+      since?: string;
+      until?: string;
+      bucket?: 'day' | 'hour';
+    };
+  }>(
     '/v1/series',
     {
-      schema: queryOf({ scope: scopeParam, since: day, until: day, bucket: { enum: ['day', 'hour'] } }),
+      schema: queryOf({
+        scope: scopeParam,
+        filter: filterParam,
+        since: day,
+        until: day,
+        bucket: { enum: ['day', 'hour'] },
+      }),
     },
     (req, reply) =>
       answer(reply, async () => {
-        const scope = scopeOf(req.query.scope);
+        const scope = scopeOf(req.query.scope, req.query.filter);
         const bucket = req.query.bucket ?? 'day';
         const width = bucket === 'hour' ? 3_600_000 : DAY;
         let fromMs = dayParam(req.query.since, 'since');
@@ -174,11 +196,14 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
       }),
   );
 
-  app.get<{ Querystring: { scope?: string[]; by?: string[]; top?: number; order?: string } }>(
+  app.get<{
+    Querystring: { scope?: string[]; filter?: string; by?: string[]; top?: number; order?: string };
+  }>(
     '/v1/summary',
     {
       schema: queryOf({
         scope: scopeParam,
+        filter: filterParam,
         by: { type: 'array', items: { enum: [...SUMMARY_KEYS] }, maxItems: SUMMARY_KEYS.length },
         top: { type: 'integer', minimum: 1, maximum: 1000 },
         order: { enum: ['flows', 'packets', 'bytes'] },
@@ -186,13 +211,14 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
     },
     (req, reply) =>
       answer(reply, async () => {
-        const scope = scopeOf(req.query.scope);
+        const scope = scopeOf(req.query.scope, req.query.filter);
         const by = (req.query.by?.length ? req.query.by : ['country', 'asn']) as SummaryKey[];
         const tables = await keyedSummary(db, {
           by,
           top: req.query.top ?? 10,
           order: (req.query.order ?? 'flows') as 'flows' | 'packets' | 'bytes',
           where: scope.where || undefined,
+          filter: scope.filter,
         });
         return { scope: scope.text, tables: Object.fromEntries(tables) };
       }),
@@ -201,6 +227,7 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
   app.get<{
     Querystring: {
       scope?: string[];
+      filter?: string;
       minConfidence?: string;
       since?: string;
       until?: string;
@@ -211,6 +238,7 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
     {
       schema: queryOf({
         scope: scopeParam,
+        filter: filterParam,
         minConfidence: { enum: Object.keys(CONFIDENCE_RANK) },
         since: day,
         until: day,
@@ -219,7 +247,7 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
     },
     (req, reply) =>
       answer(reply, async () => {
-        const scope = scopeOf(req.query.scope);
+        const scope = scopeOf(req.query.scope, req.query.filter);
         // The defaults of `coinradar hosts`: crypto ports count, detections of every grade.
         const hosts = await hostProfiles(db, {
           scope: scope.series,

@@ -91,6 +91,9 @@ export interface KeyedSummaryQuery {
   /** Rank by this counter, highest first (default bytes). */
   order?: 'flows' | 'packets' | 'bytes';
   where?: string;
+  /** A compiled nfdump filter (src/flow/nfdump-filter.ts): SQL over flow_rows' own columns only, so
+   * the store can run it on the table rather than the slower text view. ANDed with `where`. */
+  filter?: string;
 }
 
 export interface StoredSource {
@@ -119,7 +122,7 @@ export interface FlowStore {
   flows(q: FlowQuery): Promise<StoredFlow[]>;
   /** Payload samples of stored flows with their segment times (for re-running detection). */
   payloads(flowIds: number[]): Promise<Map<number, StoredPayload>>;
-  summary(opts?: { top?: number; where?: string }): Promise<FlowSummary>;
+  summary(opts?: { top?: number; where?: string; filter?: string }): Promise<FlowSummary>;
   /** One table per key, computing only those (summary --by). */
   summarize(q: KeyedSummaryQuery): Promise<Map<SummaryKey, SummaryRow[]>>;
   sources(): Promise<StoredSource[]>;

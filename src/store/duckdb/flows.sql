@@ -1,5 +1,5 @@
--- Flow store schema for DuckDB. Times are epoch milliseconds (UTC); the `flows_v` view adds
--- TIMESTAMP columns for people typing SQL.
+-- Flow store schema for DuckDB. Times are epoch milliseconds (UTC); the `flows` view adds
+-- TIMESTAMP columns (first_ts, last_ts) for people typing SQL (--where 'year(first_ts) = 2017').
 CREATE SEQUENCE IF NOT EXISTS source_id_seq START 1;
 
 CREATE TABLE IF NOT EXISTS sources (
@@ -128,15 +128,17 @@ CREATE TABLE IF NOT EXISTS as_orgs (
   org VARCHAR NOT NULL
 );
 
--- Every flow with its addresses as text (src, dst) beside their integer form (src_ip, dst_ip).
+-- Every flow with its addresses as text (src, dst) beside their integer form (src_ip, dst_ip), and
+-- its times as TIMESTAMPs (first_ts, last_ts, UTC) beside the milliseconds.
 CREATE OR REPLACE VIEW flows AS
   SELECT id, source_id, position, first_ms, last_ms, ip_version,
          ip_text(src_ip, ip_version) AS src, ip_text(dst_ip, ip_version) AS dst,
          src_port, dst_port, proto, packets, bytes, rev_packets, rev_bytes, tcp_flags, sampling_rate,
          exporter, observation_domain, src_country, dst_country, src_asn, dst_asn, src_watch,
-         dst_watch, src_ip, dst_ip, tunnel, tunnel_id, outer_ip_version, outer_src_ip, outer_dst_ip
+         dst_watch, src_ip, dst_ip, tunnel, tunnel_id, outer_ip_version, outer_src_ip, outer_dst_ip,
+         epoch_ms(first_ms) AS first_ts, epoch_ms(last_ms) AS last_ts
   FROM flow_rows;
 
 CREATE OR REPLACE VIEW flows_v AS
-  SELECT f.*, epoch_ms(f.first_ms) AS first_ts, epoch_ms(f.last_ms) AS last_ts, s.name AS source
+  SELECT f.*, s.name AS source
   FROM flows f JOIN sources s ON s.id = f.source_id;

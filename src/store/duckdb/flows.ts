@@ -31,7 +31,7 @@ import type {
 import { CHUNK_ROWS, StagedChunk, setInt64, type ColumnKind } from './chunk.js';
 import { DuckDbDatabase } from './database.js';
 import { SEGMENT_MAX_ROWS, SegmentBuilder, Segments } from './segments.js';
-import { keyedSummary } from './summary.js';
+import { flowSource, keyedSummary } from './summary.js';
 
 // The inner view has every raw column (src_port, dst_port, first_ms, ...) plus `source`, so that
 // --where speaks the column names of the schema; the outer select shapes the JSON-lines record.
@@ -247,11 +247,9 @@ export class DuckDbFlowStore implements FlowStore {
     return out;
   }
 
-  async summary(opts: { top?: number; where?: string } = {}): Promise<FlowSummary> {
+  async summary(opts: { top?: number; where?: string; filter?: string } = {}): Promise<FlowSummary> {
     const top = opts.top ?? 15;
-    const where = opts.where ? `WHERE ${opts.where}` : '';
-    // The table itself unless a condition may name the view's text columns (the view costs ~6x to scan).
-    const base = where ? `(SELECT * FROM flows ${where})` : 'flow_rows';
+    const base = flowSource(opts.where, opts.filter);
     const [t] = await this.db.all<{ flows: number; packets: number; bytes: number; sources: number }>(
       `SELECT count(*) AS flows, coalesce(sum(packets + rev_packets), 0) AS packets,
               coalesce(sum(bytes + rev_bytes), 0) AS bytes, count(DISTINCT source_id) AS sources FROM ${base}`,

@@ -56,6 +56,19 @@ function keySql(key: SummaryKey, from: string, order: string, top: number): stri
   }
 }
 
+/**
+ * The rows a summary reads: the table itself unless a --where may name the view's text columns (the
+ * view costs ~6x to scan and ~0.5 s to plan); a compiled nfdump filter needs only the table's columns.
+ */
+export function flowSource(where: string | undefined, filter: string | undefined): string {
+  const cond = [filter, where]
+    .filter(Boolean)
+    .map((c) => `(${c})`)
+    .join(' AND ');
+  if (!cond) return 'flow_rows';
+  return `(SELECT * FROM ${where ? 'flows' : 'flow_rows'} WHERE ${cond})`;
+}
+
 export async function keyedSummary(
   db: DuckDbDatabase,
   q: KeyedSummaryQuery,
@@ -64,7 +77,7 @@ export async function keyedSummary(
   const order = q.order ?? 'bytes';
   if (!['flows', 'packets', 'bytes'].includes(order))
     throw new Error(`order must be flows, packets or bytes, not ${order}`);
-  const from = q.where ? `(SELECT * FROM flows WHERE ${q.where})` : 'flow_rows';
+  const from = flowSource(q.where, q.filter);
   const out = new Map<SummaryKey, SummaryRow[]>();
   for (const key of q.by) {
     if (out.has(key)) continue;
