@@ -109,7 +109,7 @@ async function store(): Promise<DuckDbFlowStore> {
   for (const r of ROWS) {
     await s.db.run(
       `INSERT INTO flow_table VALUES ($1, 1, 0, 0, 0, $2, $3::UHUGEINT, $4::UHUGEINT, $5, $6, $7, $8, $9, $10, $11, $12,
-        1, '', 0, '', '', $13, $14, '', '')`,
+        1, '', 0, '', '', $13, $14, '', '', '', NULL, 0, NULL, NULL)`,
       [
         r.id,
         r.v,
