@@ -28,6 +28,7 @@ export const COMMAND_MODULES: Record<string, () => Promise<CommandModule>> = {
   report: () => import('./report.js'),
   estimate: () => import('./estimate.js'),
   chain: () => import('./chain.js'),
+  export: () => import('./export.js'),
 };
 
 /** The modules to register for these arguments: the named command's alone, or every one (help, unknown). */
