@@ -31,6 +31,27 @@ import {
  * superlinear in the input, and no indicator of ours needs more. */
 export const MAX_PATTERN_CHARS = 4096;
 
+/** Deeper nesting of ( and [ is refused before parsing: ANTLR's parser recurses once a level (the
+ * JS stack overflowed at 2,000 levels in a test), and no real pattern nests more than a few. */
+export const MAX_PATTERN_DEPTH = 64;
+
+/** The deepest nesting of brackets outside string literals (a quote inside one is escaped). */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === "'") inString = false;
+    } else if (c === "'") inString = true;
+    else if (c === '(' || c === '[') max = Math.max(max, ++depth);
+    else if (c === ')' || c === ']') depth--;
+  }
+  return max;
+}
+
 export interface PatternComparison {
   /** The object path as written, e.g. `network-traffic:dst_ref.value`. */
   path: string;
@@ -79,6 +100,9 @@ function unquote(s: string): string {
 export function parseStixPattern(text: string): PatternResult {
   if (text.length > MAX_PATTERN_CHARS)
     return { ok: false, error: `pattern of ${text.length} characters, more than ${MAX_PATTERN_CHARS}` };
+  const depth = nestingDepth(text);
+  if (depth > MAX_PATTERN_DEPTH)
+    return { ok: false, error: `brackets nested ${depth} deep, more than ${MAX_PATTERN_DEPTH}` };
   const errs = new Collect();
   const lexer = new STIXPatternLexer(CharStream.fromString(text));
   lexer.removeErrorListeners();
@@ -86,7 +110,13 @@ export function parseStixPattern(text: string): PatternResult {
   const parser = new STIXPatternParser(new CommonTokenStream(lexer));
   parser.removeErrorListeners();
   parser.addErrorListener(errs);
-  const tree = parser.pattern();
+  let tree: ParseTree;
+  try {
+    tree = parser.pattern();
+  } catch (e) {
+    // The depth bound should make this unreachable; a parser bug must not end the import.
+    return { ok: false, error: `parser failed: ${(e as Error).message}` };
+  }
   if (errs.errors.length) return { ok: false, error: errs.errors.join('; ') };
   const comparisons: PatternComparison[] = [];
   let observations = 0;
