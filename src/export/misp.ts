@@ -86,7 +86,7 @@ const TLP_COLOUR: Record<Tlp, string> = {
 
 /** MISP object templates used (misp-objects repository: name, uuid, version). */
 const TEMPLATES = {
-  'ip-port': { uuid: '9f8cea74-16fe-4968-a2b4-026676949ac6', version: '9', meta: 'network' },
+  'ip-port': { uuid: '9f8cea74-16fe-4968-a2b4-026676949ac6', version: '10', meta: 'network' },
   'domain-ip': { uuid: '43b3b146-77eb-4931-b4cc-b66c60f28734', version: '11', meta: 'network' },
 } as const;
 
@@ -176,7 +176,7 @@ export function buildMispEvent(f: ExportFindings, o: MispOptions = {}): MispEven
         'meta-category': TEMPLATES['domain-ip'].meta,
         template_uuid: TEMPLATES['domain-ip'].uuid,
         template_version: TEMPLATES['domain-ip'].version,
-        description: 'A domain/hostname and IP address seen as a tuple in a specific time frame.',
+        description: 'A domain and IP address seen as a tuple in a specific time frame.',
         timestamp: ts,
         distribution: '5',
         comment: `mining pool ${s.pool}`,
