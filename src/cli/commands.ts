@@ -29,6 +29,8 @@ export const COMMAND_MODULES: Record<string, () => Promise<CommandModule>> = {
   estimate: () => import('./estimate.js'),
   chain: () => import('./chain.js'),
   completion: () => import('./completion.js'),
+  export: () => import('./export.js'),
+  indicators: () => import('./indicators.js'),
 };
 
 /** The modules to register for these arguments: the named command's alone, or every one (help, unknown). */

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { loadInfrastructure } from '../detect/infrastructure.js';
+import { addImportedInfrastructure } from '../indicators/apply.js';
+import { DuckDbFlowStore } from '../store/duckdb/flows.js';
 import { createDetector } from '../detect/registry.js';
 import { redetectStore } from '../detect/rerun.js';
 import { behaviourPass, DEFAULT_BEHAVIOUR_WINDOW_MS } from '../detect/behaviour-pass.js';
@@ -26,9 +28,11 @@ export function register(program: Command): void {
       const windowMs = Number(o.window) * 60000;
       if (!(windowMs > 0)) throw new Error(`--window must be a positive number of minutes, not ${o.window}`);
       const infra = loadInfrastructure(o.list ?? [], (m) => process.stderr.write(`warning: ${m}\n`));
-      const detector = createDetector(infra);
       const store = await openFlowStore(o.db);
       try {
+        // Indicators imported into this store (coinradar indicators import) join the lists.
+        if (store instanceof DuckDbFlowStore) await addImportedInfrastructure(infra, store.db);
+        const detector = createDetector(infra);
         const det = await openDetectionStore(store);
         const progress = new Progress('detect');
         const r = await redetectStore(store, det, detector, {

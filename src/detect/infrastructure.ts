@@ -137,7 +137,7 @@ export class InfrastructureList {
   }
 }
 
-function parseCsvLine(line: string): string[] {
+export function parseCsvLine(line: string): string[] {
   // Most catalogue lines quote nothing: one native split instead of a string built per character
   // (loading the 2018 catalogue is part of every ingest's start-up).
   if (!line.includes('"')) return line.split(',');

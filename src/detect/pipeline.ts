@@ -3,6 +3,8 @@
  * default lists plus any user lists.
  */
 import type { BatchHook } from '../flow/ingest.js';
+import { addImportedInfrastructure } from '../indicators/apply.js';
+import { DuckDbFlowStore } from '../store/duckdb/flows.js';
 import { openDetectionStore } from '../store/detections.js';
 import type { FlowStore } from '../store/store.js';
 import { createDetectionHook } from './hook.js';
@@ -23,6 +25,8 @@ export async function detectionHookFor(
     opts.lists ?? [],
     opts.onProblem ?? ((m) => process.stderr.write(`warning: ${m}\n`)),
   );
+  // Indicators imported into this store (coinradar indicators import) join the lists.
+  if (store instanceof DuckDbFlowStore) await addImportedInfrastructure(infra, store.db);
   const det = await openDetectionStore(store);
   const h = createDetectionHook(det, createDetector(infra));
   return {

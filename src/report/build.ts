@@ -199,6 +199,8 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
       hosts: e.hosts,
       flows: e.flows,
       firstSeen: day(e.firstMs),
+      firstSeenAt: new Date(e.firstMs).toISOString(),
+      lastSeenAt: new Date(e.lastMs).toISOString(),
     };
   });
 

@@ -64,6 +64,10 @@ export interface PoolRow {
   hosts: number;
   flows: number;
   firstSeen: string;
+  /** The last flow's end, to the second (ISO 8601, UTC): exports date sightings by it. */
+  lastSeenAt?: string;
+  /** First flow's start to the second, likewise. */
+  firstSeenAt?: string;
 }
 
 export interface WalletRow {

@@ -86,5 +86,7 @@ async function parseListFiles(input: string[], opts: LoadOptions): Promise<Parse
       if (opts.published) l.published = opts.published;
       return l;
     }
+    case 'indicators':
+      throw new Error('indicator files are read by `coinradar indicators import`, not as a sanctions list');
   }
 }

@@ -2,7 +2,7 @@
 import type { Diagnostics } from '../flow/diagnostics.js';
 import type { AddressCheck } from './address.js';
 
-export type ListFormat = 'sdn-csv' | 'sdn-advanced-xml' | 'address-json' | 'address-csv';
+export type ListFormat = 'sdn-csv' | 'sdn-advanced-xml' | 'address-json' | 'address-csv' | 'indicators';
 
 export interface SanctionedEntity {
   /** The list's own id (OFAC ent_num / FixedRef), or the label for user lists. */

@@ -46,7 +46,7 @@ GROUP BY host_ip, ip_version ORDER BY flows DESC, host LIMIT $3;
 -- Server endpoints among the given addresses that hosts of the scope reached as clients: $1 address
 -- list; SIDE (the source is the scope's host) as above.
 SELECT ip_text(dst_ip, ip_version) AS dst, dst_port, count(DISTINCT src_ip) AS hosts, count(*) AS flows,
-       min(first_ms) AS first_ms
+       min(first_ms) AS first_ms, max(last_ms) AS last_ms
 FROM /*FLOWS*/
 WHERE list_contains(ip_list($1), dst_ip) AND (/*SIDE*/) /*SCOPE*/
 GROUP BY dst_ip, ip_version, dst_port ORDER BY flows DESC, dst, dst_port;

@@ -282,6 +282,7 @@ export class DuckDbSeries {
       hosts: Number(r.hosts),
       flows: Number(r.flows),
       firstMs: Number(r.first_ms),
+      lastMs: Number(r.last_ms),
     }));
   }
 
@@ -346,6 +347,7 @@ export interface Endpoint {
   hosts: number;
   flows: number;
   firstMs: number;
+  lastMs: number;
 }
 
 export interface HostConnection {
