@@ -1,0 +1,140 @@
+/**
+ * A small sFlow v5 encoder: datagrams of flow samples (compact and expanded, raw packet headers or
+ * sampled IPv4/IPv6 records, extended switch/router data) and counter samples. Used by the tests,
+ * the fuzz corpus and the benchmark; not on any hot path.
+ */
+import { writeIp } from '../flow/record.js';
+
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v >>> 0);
+  return b;
+}
+
+function pad4(b: Buffer): Buffer {
+  const n = (4 - (b.length % 4)) % 4;
+  return n ? Buffer.concat([b, Buffer.alloc(n)]) : b;
+}
+
+function ipBytes(text: string): { type: number; bytes: Buffer } {
+  const a = Buffer.alloc(16);
+  const v = writeIp(a, 0, text);
+  return v === 4 ? { type: 1, bytes: a.subarray(0, 4) } : { type: 2, bytes: a };
+}
+
+/** A record or sample: data format (enterprise << 12 | format) and its opaque body. */
+export function opaque(format: number, body: Buffer): Buffer {
+  const b = pad4(body);
+  return Buffer.concat([u32(format), u32(b.length), b]);
+}
+
+/** Flow record (0,1): a raw packet header; `protocol` 1 Ethernet, 11 IPv4, 12 IPv6. */
+export function rawHeaderRecord(header: Buffer, frameLength: number, protocol = 1, stripped = 4): Buffer {
+  return opaque(
+    1,
+    Buffer.concat([u32(protocol), u32(frameLength), u32(stripped), u32(header.length), pad4(header)]),
+  );
+}
+
+/** Flow record (0,3) or (0,4): the packet's fields instead of its header. */
+export function sampledIpRecord(r: {
+  length: number;
+  proto: number;
+  src: string;
+  dst: string;
+  srcPort: number;
+  dstPort: number;
+  tcpFlags: number;
+}): Buffer {
+  const s = ipBytes(r.src);
+  const d = ipBytes(r.dst);
+  const v6 = s.type === 2;
+  return opaque(
+    v6 ? 4 : 3,
+    Buffer.concat([
+      u32(r.length),
+      u32(r.proto),
+      s.bytes,
+      d.bytes,
+      u32(r.srcPort),
+      u32(r.dstPort),
+      u32(r.tcpFlags),
+      u32(0),
+    ]),
+  );
+}
+
+/** Flow record (0,1001): extended switch data (VLANs and priorities). */
+export function extendedSwitchRecord(srcVlan = 10, dstVlan = 20): Buffer {
+  return opaque(1001, Buffer.concat([u32(srcVlan), u32(0), u32(dstVlan), u32(0)]));
+}
+
+/** Flow record (0,1002): extended router data (next hop and mask lengths). */
+export function extendedRouterRecord(nextHop = '10.0.0.1', srcMask = 24, dstMask = 16): Buffer {
+  const a = ipBytes(nextHop);
+  return opaque(1002, Buffer.concat([u32(a.type), a.bytes, u32(srcMask), u32(dstMask)]));
+}
+
+export interface FlowSampleOptions {
+  seq?: number;
+  rate?: number;
+  pool?: number;
+  drops?: number;
+  input?: number;
+  output?: number;
+  sourceIndex?: number;
+  expanded?: boolean;
+}
+
+/** Sample (0,1) flow_sample or (0,3) flow_sample_expanded holding `records`. */
+export function flowSample(records: Buffer[], o: FlowSampleOptions = {}): Buffer {
+  const rate = o.rate ?? 1;
+  const head = o.expanded
+    ? [
+        u32(o.seq ?? 1),
+        u32(0),
+        u32(o.sourceIndex ?? 1),
+        u32(rate),
+        u32(o.pool ?? rate),
+        u32(o.drops ?? 0),
+        u32(0),
+        u32(o.input ?? 1),
+        u32(0),
+        u32(o.output ?? 2),
+      ]
+    : [
+        u32(o.seq ?? 1),
+        u32(o.sourceIndex ?? 1),
+        u32(rate),
+        u32(o.pool ?? rate),
+        u32(o.drops ?? 0),
+        u32(o.input ?? 1),
+        u32(o.output ?? 2),
+      ];
+  return opaque(o.expanded ? 3 : 1, Buffer.concat([...head, u32(records.length), ...records]));
+}
+
+/** Sample (0,2) counters_sample or (0,4) expanded, with one generic interface counter record. */
+export function counterSample(seq = 1, expanded = false): Buffer {
+  const generic = opaque(1, Buffer.alloc(88));
+  const head = expanded ? [u32(seq), u32(0), u32(1)] : [u32(seq), u32(1)];
+  return opaque(expanded ? 4 : 2, Buffer.concat([...head, u32(1), generic]));
+}
+
+/** A whole datagram: header (agent, sub-agent, sequence, uptime) and its samples. */
+export function sflowDatagram(
+  samples: Buffer[],
+  o: { agent?: string; subAgent?: number; seq?: number; uptimeMs?: number } = {},
+): Buffer {
+  const a = ipBytes(o.agent ?? '192.0.2.1');
+  return Buffer.concat([
+    u32(5),
+    u32(a.type),
+    a.bytes,
+    u32(o.subAgent ?? 0),
+    u32(o.seq ?? 1),
+    u32(o.uptimeMs ?? 1000),
+    u32(samples.length),
+    ...samples,
+  ]);
+}
