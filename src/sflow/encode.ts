@@ -138,3 +138,86 @@ export function sflowDatagram(
     ...samples,
   ]);
 }
+
+/**
+ * A few datagrams covering every kind the decoder reads (fuzz seeds, benchmark stream): IPv4 and
+ * IPv6 agents, compact and expanded flow samples, Ethernet/VLAN/IPv4/IPv6 raw headers, sampled
+ * IPv4/IPv6 records, extended switch and router data, counter samples.
+ */
+export function sflowSeedDatagrams(): Buffer[] {
+  const ip4 = (proto: number, sport: number, dport: number, flags = 0) => {
+    const b = Buffer.alloc(40);
+    b[0] = 0x45;
+    b.writeUInt16BE(40, 2);
+    b[8] = 64;
+    b[9] = proto;
+    b.set([10, 0, 0, 1], 12);
+    b.set([10, 0, 0, 2], 16);
+    b.writeUInt16BE(sport, 20);
+    b.writeUInt16BE(dport, 22);
+    if (proto === 6) b[33] = flags;
+    return b;
+  };
+  const eth = (ip: Buffer, vlan = -1) => {
+    const h = Buffer.alloc(vlan >= 0 ? 18 : 14);
+    if (vlan >= 0) {
+      h.writeUInt16BE(0x8100, 12);
+      h.writeUInt16BE(vlan, 14);
+      h.writeUInt16BE(0x0800, 16);
+    } else h.writeUInt16BE(0x0800, 12);
+    return Buffer.concat([h, ip]);
+  };
+  const ip6 = Buffer.alloc(48);
+  ip6[0] = 0x60;
+  ip6.writeUInt16BE(8, 4);
+  ip6[6] = 17;
+  ip6[23] = 1;
+  ip6[39] = 2;
+  ip6.writeUInt16BE(53, 40);
+  ip6.writeUInt16BE(5353, 42);
+  return [
+    sflowDatagram(
+      [
+        flowSample([rawHeaderRecord(eth(ip4(6, 40000, 8333, 0x18)), 58), extendedSwitchRecord()], {
+          rate: 1,
+        }),
+        flowSample([rawHeaderRecord(ip4(17, 3333, 53), 40, 11, 0), extendedRouterRecord()], {
+          rate: 64,
+          expanded: true,
+        }),
+        counterSample(1),
+      ],
+      { seq: 1 },
+    ),
+    sflowDatagram(
+      [
+        flowSample([rawHeaderRecord(eth(ip4(6, 1, 2, 2), 42), 62)], { rate: 256 }),
+        flowSample([rawHeaderRecord(ip6, 48, 12, 0)], { rate: 2 }),
+        flowSample([
+          sampledIpRecord({
+            length: 576,
+            proto: 6,
+            src: '10.3.3.3',
+            dst: '10.4.4.4',
+            srcPort: 3334,
+            dstPort: 80,
+            tcpFlags: 0x11,
+          }),
+        ]),
+        flowSample([
+          sampledIpRecord({
+            length: 90,
+            proto: 17,
+            src: '2001:db8::1',
+            dst: '2001:db8::2',
+            srcPort: 1,
+            dstPort: 2,
+            tcpFlags: 0,
+          }),
+        ]),
+        counterSample(2, true),
+      ],
+      { agent: '2001:db8::9', seq: 2, subAgent: 1 },
+    ),
+  ];
+}
