@@ -221,3 +221,40 @@ export function sflowSeedDatagrams(): Buffer[] {
     ),
   ];
 }
+
+/**
+ * The benchmark stream: `datagrams` datagrams of `perDatagram` flow samples each (1:`rate`), every
+ * sample a 128-byte Ethernet/IPv4/TCP header as switches send them, with an extended switch record;
+ * 5-tuples drawn from 4,096 hosts and 64 ports, so a collector aggregates as it would in the field.
+ */
+export function benchSflowStream(datagrams: number, perDatagram = 6, rate = 1): Buffer[] {
+  const frame = Buffer.alloc(128);
+  frame.writeUInt16BE(0x0800, 12);
+  frame[14] = 0x45;
+  frame[22] = 64;
+  frame[23] = 6;
+  frame[47] = 0x18;
+  frame[46] = 0x50;
+  const out: Buffer[] = [];
+  let x = 1;
+  for (let k = 0; k < datagrams; k++) {
+    const samples: Buffer[] = [];
+    for (let s = 0; s < perDatagram; s++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      frame.writeUInt16BE(1400, 16);
+      frame.writeUInt32BE((0x0a000000 | (x & 0xfff)) >>> 0, 26);
+      frame.writeUInt32BE((0xc6336400 | ((x >>> 12) & 0xff)) >>> 0, 30);
+      frame.writeUInt16BE(40000 + ((x >>> 20) & 63), 34);
+      frame.writeUInt16BE(3333, 36);
+      samples.push(
+        flowSample([rawHeaderRecord(frame, 1418), extendedSwitchRecord()], {
+          seq: k * perDatagram + s + 1,
+          rate,
+          pool: (k * perDatagram + s + 1) * rate,
+        }),
+      );
+    }
+    out.push(sflowDatagram(samples, { seq: k + 1, uptimeMs: k }));
+  }
+  return out;
+}
