@@ -295,6 +295,7 @@ export class NetflowCollector {
     // commit happens when flows or counters changed.
     this.diagnostics.counts.set('flows.stored', flows);
     if (this.exporterStats.length > 0) this.diagnostics.details.exporters = this.exporterStats;
+    if (this.sflowAgents.length > 0) this.diagnostics.details.sflowAgents = this.sflowAgents;
     const counters = JSON.stringify(this.diagnostics.stored());
     if (flows !== this.flowsCommitted || counters !== this.countersCommitted) {
       await this.writer.checkpoint(this.diagnostics);
