@@ -46,6 +46,11 @@ export interface SflowAgentStat {
   resets: number;
   /** Sampling rate of the agent's last flow sample. */
   samplingRate: number;
+  /**
+   * Largest `drops` a flow sample of this agent reported: packets its sampler could not sample for
+   * lack of resources (a running count per data source, so the largest is a lower bound of the sum).
+   */
+  drops: number;
 }
 
 interface AgentState extends SflowAgentStat {
@@ -295,6 +300,7 @@ export class SflowDecoder {
         missingDatagrams: 0,
         resets: 0,
         samplingRate: 0,
+        drops: 0,
         expected: -1,
       };
       this.agents.set(key, a);
@@ -360,7 +366,12 @@ export class SflowDecoder {
       this.o.diagnostics.add('sflow.samples-skipped');
       return;
     }
-    if (this.curAgent !== null && rate > 0) this.curAgent.samplingRate = rate;
+    const a = this.curAgent;
+    if (a !== null) {
+      if (rate > 0) a.samplingRate = rate;
+      const drops = u32(buf, p + (expanded ? 20 : 16));
+      if (drops > a.drops) a.drops = drops;
+    }
     let q = p + fixed;
     let header = -1;
     let headerEnd = 0;

@@ -155,7 +155,7 @@ test('a record that runs past its sample skips that sample only; non-IP headers 
   assert.equal(diagnostics.get('sflow.samples-not-ip'), 1);
 });
 
-test('sequence numbers: gaps counted per agent, the agent table is bounded', () => {
+test('sequence numbers: gaps counted per agent, drops and rate kept per agent, the agent table is bounded', () => {
   const s = flowSample([rawHeaderRecord(tcp, tcp.length, 11, 0)]);
   const seqs = [1, 2, 5, 6, 4];
   const { diagnostics, dec } = decodeAll(seqs.map((seq) => sflowDatagram([s], { seq, agent: '192.0.2.1' })));
@@ -163,6 +163,19 @@ test('sequence numbers: gaps counted per agent, the agent table is bounded', () 
   assert.equal(diagnostics.get('sequence.late'), 1);
   assert.equal(dec.agentStats()[0].missingDatagrams, 1);
   const many = Array.from({ length: 20 }, (_, k) => sflowDatagram([s], { agent: `198.51.100.${k}` }));
+  const withDrops = decodeAll([
+    sflowDatagram([flowSample([rawHeaderRecord(tcp, tcp.length, 11, 0)], { drops: 7, rate: 10 })]),
+    sflowDatagram(
+      [flowSample([rawHeaderRecord(tcp, tcp.length, 11, 0)], { drops: 42, rate: 20, expanded: true })],
+      {
+        seq: 2,
+      },
+    ),
+  ]);
+  assert.deepEqual(
+    withDrops.dec.agentStats().map((a) => [a.drops, a.samplingRate, a.missingDatagrams]),
+    [[42, 20, 0]],
+  );
   const capped = decodeAll(many, { maxAgents: 4 });
   assert.equal(capped.rows.length, 20, 'datagrams of refused agents are still decoded');
   assert.equal(capped.dec.agentStats().length, 4);
