@@ -5,8 +5,9 @@
 // ingested from a file must give the same as live. Skipped with the reason when pmacct is missing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '../../src/flow/all-formats.js';
@@ -19,8 +20,8 @@ import { readCapture } from '../../src/capture/reader.js';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
 import { ipText } from '../../src/flow/record.js';
 import { ether, ipv4, pcapFile } from '../capture/synth.js';
-import { byFiveTuple, canonIp, freeUdpPort, have, sleep, storedAsPeer } from '../netflow/peers.js';
-import { sfprobeDatagrams, startSfacctd, stopSfacctd } from './pmacct.js';
+import { byFiveTuple, canonIp, exited, freeUdpPort, have, sleep, storedAsPeer } from '../netflow/peers.js';
+import { runSfprobe, sfprobeDatagrams, startSfacctd, stopSfacctd } from './pmacct.js';
 
 const CAPTURES = [
   'test/fixtures/pcap/ndpi/bitcoin.pcap',
@@ -171,3 +172,68 @@ for (const rate of [1, 8]) {
     },
   );
 }
+
+test(
+  'pmacctd sfprobe straight into the coinradar collect command (its own process) and, in a second run, into sfacctd: the same packets and bytes per 5-tuple',
+  { timeout: 120_000 },
+  async (t) => {
+    const main = 'dist/cli/main.js';
+    if (missing.length) {
+      t.skip(`${missing.join(', ')} not installed (apt-get install pmacct; scripts/install-test-deps.sh)`);
+      return;
+    }
+    if (!existsSync(main)) {
+      t.skip(`${main} not built (npm run build)`);
+      return;
+    }
+    const capture = 'test/fixtures/pcap/ndpi/bitcoin.pcap';
+    const dir = mkdtempSync(join(tmpdir(), 'cr-sflow-cli-'));
+    const db = join(dir, 'live.duckdb');
+    const port = await freeUdpPort();
+    const cli = spawn(
+      process.execPath,
+      [main, 'collect', '--listen', `udp://127.0.0.1:${port}`, '--db', db, '--no-geo'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    cli.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    cli.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    let sfacctd: Awaited<ReturnType<typeof startSfacctd>> | null = null;
+    try {
+      for (let k = 0; k < 200 && !out.includes('collecting on'); k++) await sleep(50);
+      assert.match(out, /collecting on udp:\/\/127\.0\.0\.1:\d+/);
+      // 1:1 sampling takes every packet, so two runs of pmacctd over one capture export the same samples.
+      await runSfprobe(dir, capture, 1, port);
+      await sleep(300);
+      cli.kill('SIGINT');
+      const code = await Promise.race([exited(cli), sleep(15_000).then(() => 'timeout')]);
+      assert.equal(code, 0, `collect: ${code}\n${out}`);
+      assert.match(out, /flows stored/);
+      const sfPort = await freeUdpPort();
+      sfacctd = await startSfacctd(dir, sfPort);
+      await runSfprobe(dir, capture, 1, sfPort);
+      await sleep(300);
+      const theirs = byFiveTuple(await stopSfacctd(sfacctd));
+      sfacctd = null;
+      const store = await openFlowStore(db);
+      try {
+        const rows = await store.flows({ limit: 1_000_000 });
+        const ours = byFiveTuple(storedAsPeer(rows));
+        assert.ok(theirs.total.packets > 0, 'sfacctd wrote no flows');
+        const counts = (m: typeof ours.keys) => [...m].map(([k, v]) => `${k} ${v.packets}/${v.bytes}`).sort();
+        assert.deepEqual(counts(ours.keys), counts(theirs.keys), 'packets/bytes per 5-tuple');
+        assert.deepEqual([ours.total.packets, ours.total.bytes], [theirs.total.packets, theirs.total.bytes]);
+        assert.ok(rows.every((f) => f.sampling_rate === 1 && f.exporter === '127.0.0.1'));
+        t.diagnostic(
+          `${rows.length} samples, ${theirs.keys.size} 5-tuples, ${theirs.total.bytes} bytes equal`,
+        );
+      } finally {
+        await store.close();
+      }
+    } finally {
+      if (cli.exitCode === null && cli.signalCode === null) cli.kill('SIGKILL');
+      if (sfacctd) sfacctd.p.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -21,49 +21,58 @@ export async function exitedWithin(p: ChildProcess, ms: number): Promise<number 
 }
 
 /**
- * pmacctd reads `capture` (pcap_savefile) and its sfprobe plugin exports sFlow v5 at 1:`rate` to a
- * UDP socket of ours on 127.0.0.1; resolves to every datagram received (copies), in order.
+ * pmacctd reads `capture` (pcap_savefile) and its sfprobe plugin exports sFlow v5 at 1:`rate` to
+ * 127.0.0.1:`port`. `progress` (datagrams seen so far, when the receiver can tell) lets a run that
+ * has gone quiet be ended: pmacctd exits at the end of the file, but now and then (1 run in 10 here,
+ * more under load) it stays after its plugin has sent everything; once nothing has come for 3 s it
+ * is stopped. Without `progress` it is given 20 s.
  */
-export async function sfprobeDatagrams(dir: string, capture: string, rate: number): Promise<Buffer[]> {
-  const sock = createSocket('udp4');
-  const got: Buffer[] = [];
-  sock.on('message', (m) => got.push(Buffer.from(m)));
-  await new Promise<void>((res) => sock.bind(0, '127.0.0.1', res));
-  const conf = join(dir, `pmacctd-${rate}.conf`);
+export async function runSfprobe(
+  dir: string,
+  capture: string,
+  rate: number,
+  port: number,
+  progress?: () => number,
+): Promise<void> {
+  const conf = join(dir, `pmacctd-${rate}-${port}.conf`);
   writeFileSync(
     conf,
     [
       'daemonize: false',
       `pcap_savefile: ${capture}`,
       'plugins: sfprobe',
-      `sfprobe_receiver: 127.0.0.1:${sock.address().port}`,
+      `sfprobe_receiver: 127.0.0.1:${port}`,
       'sfprobe_agentip: 127.0.0.1',
       `sampling_rate: ${rate}`,
       '',
     ].join('\n'),
   );
+  const p = spawn('pmacctd', ['-f', conf], { stdio: 'ignore' });
+  const t0 = Date.now();
+  let last = -1;
+  let quietSince = Date.now();
+  while (p.exitCode === null && p.signalCode === null && Date.now() - t0 < (progress ? 60_000 : 20_000)) {
+    const n = progress?.() ?? 0;
+    if (n !== last) {
+      last = n;
+      quietSince = Date.now();
+    } else if (n > 0 && Date.now() - quietSince > 3_000) break;
+    await sleep(50);
+  }
+  if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  await exitedWithin(p, 5_000);
+  // The plugin's last datagrams may still be on their way through loopback.
+  await sleep(200);
+}
+
+/** pmacctd's sFlow of `capture` at 1:`rate`, received on a socket of ours: every datagram (copies), in order. */
+export async function sfprobeDatagrams(dir: string, capture: string, rate: number): Promise<Buffer[]> {
+  const sock = createSocket('udp4');
+  const got: Buffer[] = [];
+  sock.on('message', (m) => got.push(Buffer.from(m)));
+  await new Promise<void>((res) => sock.bind(0, '127.0.0.1', res));
   try {
-    const p = spawn('pmacctd', ['-f', conf], { stdio: 'ignore' });
-    // pmacctd exits at the end of the file, but now and then (1 run in 10 here, more under load) it
-    // stays after its plugin has sent everything: once nothing has come for 3 s it is stopped.
-    // Both collectors get the same recorded datagrams, so the comparison does not depend on it.
-    const t0 = Date.now();
-    let last = -1;
-    let quietSince = Date.now();
-    while (p.exitCode === null && p.signalCode === null && Date.now() - t0 < 60_000) {
-      if (got.length !== last) {
-        last = got.length;
-        quietSince = Date.now();
-      } else if (got.length > 0 && Date.now() - quietSince > 3_000) {
-        p.kill('SIGTERM');
-        break;
-      }
-      await sleep(50);
-    }
-    if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
-    await exitedWithin(p, 5_000);
-    // The plugin's last datagrams may still be on their way through loopback.
-    await sleep(200);
+    await runSfprobe(dir, capture, rate, sock.address().port, () => got.length);
     return got;
   } finally {
     sock.close();
