@@ -18,6 +18,7 @@ import { ZEEK_CONN_FIELDS, ZEEK_CONN_TYPES } from '../src/netflow/zeek.js';
 import { generateSdnAdvancedXml } from '../src/sanctions/sdn-advanced-generate.js';
 import { TUNNEL_CASES, tunnelPcap } from '../test/capture/tunnel-synth.js';
 import { frame } from './frames.js';
+import { sflowSeedDatagrams } from '../src/sflow/encode.js';
 import { corpusDir } from './target.js';
 
 const FIX = 'test/fixtures';
@@ -200,6 +201,14 @@ async function main(): Promise<void> {
     'softflowd-ipfix-bidir-mining.frames',
     await exportDatagrams(`${FIX}/netflow/softflowd-ipfix-bidir-mining.pcap`, 8),
   );
+
+  // sFlow: real datagrams (pmacctd's sfprobe) and encoded ones of every sample and record kind.
+  put(
+    'sflow',
+    'pmacct-sfprobe-bitcoin.frames',
+    await exportDatagrams(`${FIX}/sflow/pmacct-sfprobe-bitcoin.pcap`, 6),
+  );
+  put('sflow', 'encoded-kinds.frames', Buffer.concat(sflowSeedDatagrams().map((d, i) => frame(i % 2, d))));
 
   // nfdump CSV and Zeek conn.log (the same real flows in Zeek's layouts).
   for (const f of readdirSync(`${FIX}/nfdump`).filter((x) => x.endsWith('.csv'))) {

@@ -5,10 +5,12 @@ import { flowFileTargets } from './flow-files.js';
 import { netflowTargets } from './netflow.js';
 import { sanctionsTargets } from './sanctions.js';
 import { serverTargets } from './server.js';
+import { sflowTargets } from './sflow.js';
 
 export const targets: FuzzTarget[] = [
   ...flowFileTargets,
   ...netflowTargets,
+  ...sflowTargets,
   ...chainTargets,
   ...sanctionsTargets,
   ...serverTargets,

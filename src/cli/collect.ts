@@ -42,7 +42,7 @@ export function register(program: Command): void {
   program
     .command('collect')
     .description(
-      'receive NetFlow v5/v9 and IPFIX on a UDP socket and store the flows (Ctrl-C stops and commits)',
+      'receive NetFlow v5/v9, IPFIX and sFlow v5 on a UDP socket and store the flows (Ctrl-C stops and commits)',
     )
     .requiredOption('--listen <url>', 'udp://127.0.0.1:2055 or udp://[::1]:2055')
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())

@@ -20,6 +20,7 @@ import { emptyEnrichment, type FlowEnricher } from '../flow/enrichment.js';
 import { PlausibleTimeCheck } from '../flow/plausible-time.js';
 import { FlowBatch } from '../flow/record.js';
 import type { FlowStore, SourceWriter } from '../store/store.js';
+import type { SflowAgentStat } from '../sflow/decoder.js';
 import {
   BATCH_COLUMNS,
   type ExporterStat,
@@ -85,6 +86,8 @@ export interface CollectResult {
   samplingByExporter: Record<string, number>;
   /** Per exporter session (empty when the decoder does not keep statistics). */
   exporters: ExporterStat[];
+  /** Per sFlow agent (address + sub-agent id); empty when no sFlow came. */
+  sflowAgents: SflowAgentStat[];
 }
 
 /** What the metrics endpoint shows: a snapshot of a running collector. */
@@ -168,6 +171,7 @@ export class NetflowCollector {
   private receiverTid: number | undefined;
   private readonly reniced = new Set<number>();
   private samplingByExporter: Record<string, number> = {};
+  private sflowAgents: SflowAgentStat[] = [];
   private resolveDone!: (r: CollectResult) => void;
   private rejectDone!: (e: unknown) => void;
   private writeError: unknown = null;
@@ -291,6 +295,7 @@ export class NetflowCollector {
     // commit happens when flows or counters changed.
     this.diagnostics.counts.set('flows.stored', flows);
     if (this.exporterStats.length > 0) this.diagnostics.details.exporters = this.exporterStats;
+    if (this.sflowAgents.length > 0) this.diagnostics.details.sflowAgents = this.sflowAgents;
     const counters = JSON.stringify(this.diagnostics.stored());
     if (flows !== this.flowsCommitted || counters !== this.countersCommitted) {
       await this.writer.checkpoint(this.diagnostics);
@@ -366,6 +371,7 @@ export class NetflowCollector {
         this.diagnostics.counts.set('flows.stored', this.flows);
         this.samplingByExporter = m.samplingByExporter;
         if (m.exporters) this.exporterStats = m.exporters;
+        if (m.sflowAgents) this.sflowAgents = m.sflowAgents;
         break;
       case 'error':
         this.fail(new Error(m.message));
@@ -440,6 +446,7 @@ export class NetflowCollector {
         this.diagnostics.add('problems');
       }
       if (this.exporterStats.length > 0) this.diagnostics.details.exporters = this.exporterStats;
+      if (this.sflowAgents.length > 0) this.diagnostics.details.sflowAgents = this.sflowAgents;
       await this.writer.checkpoint();
       await this.writer.commit(this.diagnostics);
       this.flowsCommitted = this.flows;
@@ -451,6 +458,7 @@ export class NetflowCollector {
         diagnostics: this.diagnostics,
         samplingByExporter: this.samplingByExporter,
         exporters: this.exporterStats,
+        sflowAgents: this.sflowAgents,
       });
     } catch (e) {
       await this.writer.abort().catch(() => undefined);

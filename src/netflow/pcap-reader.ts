@@ -10,11 +10,11 @@
  * least half of the first packets.
  */
 import { Decoded, DecodedPacket, decodePacket } from '../capture/decode.js';
-import { captureChunks, pcapMagic } from '../capture/reader.js';
+import { captureChunks, pcapMagic, type PacketView } from '../capture/reader.js';
 import { registerFormat } from '../flow/formats.js';
 import { ipText, type FlowBatch } from '../flow/record.js';
 import type { FlowSource, FlowSourceOptions } from '../flow/source.js';
-import { NetflowDecoder } from './decoder.js';
+import { NetflowDecoder, type NetflowDecoderOptions } from './decoder.js';
 
 /** True when `p` holds a plausible NetFlow v5/v9/IPFIX header and first set (sniffing only). */
 export function looksLikeExport(b: Buffer, off: number, len: number): boolean {
@@ -34,7 +34,7 @@ export function looksLikeExport(b: Buffer, off: number, len: number): boolean {
 }
 
 /** Calls `cb` for the packets wholly inside `head` (pcap or pcapng), at most `max`. */
-function headPackets(
+export function headPackets(
   head: Buffer,
   max: number,
   cb: (off: number, caplen: number, origLen: number, linkType: number) => void,
@@ -83,7 +83,15 @@ function headPackets(
   }
 }
 
-export function sniffNetflowCapture(head: Buffer): boolean {
+/**
+ * True when `head` is a pcap/pcapng whose first UDP datagrams (up to 8) are at least two in three
+ * of the kind `looks` recognises, and UDP is at least half of its first packets (the NetFlow and
+ * sFlow capture sniffers).
+ */
+export function sniffExportCapture(
+  head: Buffer,
+  looks: (b: Buffer, off: number, len: number) => boolean,
+): boolean {
   if (!pcapMagic(head)) return false;
   const d = new DecodedPacket();
   let packets = 0;
@@ -96,16 +104,44 @@ export function sniffNetflowCapture(head: Buffer): boolean {
       return;
     udp++;
     if (udp > 8) return;
-    if (looksLikeExport(head, d.payloadOffset, d.payloadLength)) exports++;
+    if (looks(head, d.payloadOffset, d.payloadLength)) exports++;
     else other++;
   });
   return exports > 0 && exports >= 2 * other && udp * 2 >= packets;
 }
 
-async function* readNetflowCapture(path: string, opts: FlowSourceOptions): FlowSource {
+export function sniffNetflowCapture(head: Buffer): boolean {
+  return sniffExportCapture(head, looksLikeExport);
+}
+
+/** What a capture reader's decoder does with each UDP payload, and at the end of the capture. */
+export interface DatagramSink {
+  /** False for a payload that is not this reader's kind. `payload` is valid during the call only. */
+  datagram(payload: Buffer, p: PacketView, d: DecodedPacket): boolean;
+  finish(): void;
+}
+
+/** A capture reader's decoder options: the file, byte offsets, and where its batches go. */
+export type DecoderInput = Pick<
+  NetflowDecoderOptions,
+  'source' | 'unit' | 'diagnostics' | 'batchSize' | 'onBatch'
+>;
+
+/**
+ * The UDP payloads of a capture through the sink `start` makes (its decoder hands batches to
+ * `input.onBatch`), yielding those batches as the walk goes. Payloads the sink refuses are counted as
+ * `notKind`; fragments are counted and skipped (their payload is not whole). Shared by the NetFlow
+ * and sFlow capture readers.
+ */
+export async function* exportDatagramBatches(
+  path: string,
+  opts: FlowSourceOptions,
+  notKind: string,
+  start: (input: DecoderInput) => DatagramSink,
+): FlowSource {
   const diagnostics = opts.diagnostics;
   const ready: FlowBatch[] = [];
-  const decoder = new NetflowDecoder({
+  const sink = start({
     source: path,
     unit: 'byte',
     diagnostics,
@@ -126,24 +162,33 @@ async function* readNetflowCapture(path: string, opts: FlowSourceOptions): FlowS
         return;
       }
       const off = d.payloadOffset;
-      const v = d.payloadLength >= 2 ? (p.buf[off] << 8) | p.buf[off + 1] : 0;
-      if (v !== 5 && v !== 9 && v !== 10) {
-        other++;
-        return;
-      }
-      // The payload is a view into the reader's chunk; the decoder copies what it keeps.
-      const payload = p.buf.subarray(off, off + d.payloadLength);
-      decoder.decode(payload, ipText(p.buf, d.srcOffset, d.ipVersion), d.srcPort, p.fileOffset);
+      if (!sink.datagram(p.buf.subarray(off, off + d.payloadLength), p, d)) other++;
     },
     { onProgress: opts.onProgress },
   );
   for await (const _ of chunks) {
     while (ready.length) yield ready.shift()!;
   }
-  decoder.finish();
+  sink.finish();
   while (ready.length) yield ready.shift()!;
-  if (other) diagnostics.add('udp.not-netflow', other);
+  if (other) diagnostics.add(notKind, other);
   if (fragments) diagnostics.add('udp.fragments-skipped', fragments);
+}
+
+function readNetflowCapture(path: string, opts: FlowSourceOptions): FlowSource {
+  return exportDatagramBatches(path, opts, 'udp.not-netflow', (input) => {
+    const decoder = new NetflowDecoder(input);
+    return {
+      datagram(payload, p, d) {
+        const v = payload.length >= 2 ? (payload[0] << 8) | payload[1] : 0;
+        if (v !== 5 && v !== 9 && v !== 10) return false;
+        // The payload is a view into the reader's chunk; the decoder copies what it keeps.
+        decoder.decode(payload, ipText(p.buf, d.srcOffset, d.ipVersion), d.srcPort, p.fileOffset);
+        return true;
+      },
+      finish: () => decoder.finish(),
+    };
+  });
 }
 
 registerFormat({

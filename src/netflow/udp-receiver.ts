@@ -15,6 +15,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Diagnostics, type InputProblem } from '../flow/diagnostics.js';
 import { FlowBatch } from '../flow/record.js';
 import { NetflowDecoder } from './decoder.js';
+import { SflowDecoder, type SflowAgentStat } from '../sflow/decoder.js';
 import type { ExporterStat } from './templates.js';
 import { ExporterFilter } from './exporter-filter.js';
 import { udpSocketDrops, udpSocketInode } from './socket-drops.js';
@@ -65,6 +66,8 @@ export type ReceiverMessage =
       samplingByExporter: Record<string, number>;
       /** Per exporter session, when the decoder keeps them (exporterStats). */
       exporters?: ExporterStat[];
+      /** Per sFlow agent (address + sub-agent), once sFlow came in. */
+      sflowAgents?: SflowAgentStat[];
     }
   | { t: 'done' };
 
@@ -116,6 +119,9 @@ function run(cfg: ReceiverConfig): void {
   const source = () => `udp://${cfg.ipv6 ? `[${cfg.host}]` : cfg.host}:${boundPort}`;
   let boundPort = cfg.port;
   let decoder: NetflowDecoder | null = null;
+  // sFlow v5 on the same port: a datagram whose first word is 5 (NetFlow's version is a 16-bit
+  // field, so its v5 starts 00 05 and never 00 00 00 05).
+  let sflow: SflowDecoder | null = null;
   let datagrams = 0;
   let stopping = false;
   let draining = false;
@@ -156,11 +162,15 @@ function run(cfg: ReceiverConfig): void {
       const drops = udpSocketDrops(inode);
       if (drops !== null) diagnostics.counts.set('datagrams.kernel-drops', drops);
     }
+    const sampling = new Map(decoder ? decoder.templates.samplingByExporter() : []);
+    if (sflow) for (const [agent, rate] of sflow.samplingByAgent()) sampling.set(agent, rate);
+    const agents = sflow?.agentStats();
     send({
       t: 'counts',
       counts: Object.fromEntries(diagnostics.counts),
-      samplingByExporter: Object.fromEntries(decoder ? decoder.templates.samplingByExporter() : []),
+      samplingByExporter: Object.fromEntries(sampling),
       exporters: decoder ? decoder.exporterStats() : undefined,
+      sflowAgents: agents && agents.length > 0 ? agents : undefined,
     });
   };
   const stop = () => {
@@ -169,6 +179,7 @@ function run(cfg: ReceiverConfig): void {
     if (timer) clearInterval(timer);
     const finish = () => {
       decoder?.finish();
+      sflow?.finish();
       postCounts();
       send({ t: 'done' });
       port.close();
@@ -190,6 +201,8 @@ function run(cfg: ReceiverConfig): void {
     datagrams++;
     if (filter && !filter.allows(rinfo.address)) diagnostics.add('datagrams.refused-exporter');
     else if (backlog >= backlogLimit) diagnostics.add('datagrams.dropped-backlog');
+    else if (msg.length >= 4 && msg[0] === 0 && msg[1] === 0 && msg[2] === 0 && msg[3] === 5)
+      sflow!.decode(msg, datagrams, lastMessageAt);
     else decoder!.decode(msg, rinfo.address, rinfo.port, datagrams, lastMessageAt);
     if (readCounter) Atomics.store(readCounter, 0, datagrams >>> 0);
     if (cfg.maxDatagrams > 0 && datagrams >= cfg.maxDatagrams) stop();
@@ -229,18 +242,20 @@ function run(cfg: ReceiverConfig): void {
       // the kernel refused the size; what it granted is reported below
     }
     inode = udpSocketInode(boundPort);
-    decoder = new NetflowDecoder({
-      ...cfg.decoderLimits,
+    const input = {
       source: source(),
-      unit: 'datagram',
+      unit: 'datagram' as const,
       diagnostics,
       batchSize: cfg.batchSize,
       onBatch: postBatch,
       newBatch,
-    });
+    };
+    decoder = new NetflowDecoder({ ...cfg.decoderLimits, ...input });
+    sflow = new SflowDecoder({ ...input, maxAgents: cfg.decoderLimits.maxExporters });
     timer = setInterval(() => {
       decoder!.expirePending(Date.now(), cfg.pendingMs);
       decoder!.flush();
+      sflow!.flush();
       postCounts();
     }, cfg.flushMs);
     send({

@@ -15,6 +15,7 @@ import { sniffNetflowCapture } from '../../src/netflow/pcap-reader.js';
 import { openFlowStore } from '../../src/store/open.js';
 import {
   byFiveTuple,
+  storedAsPeer,
   canonIp,
   captureFixtures,
   exited,
@@ -42,20 +43,6 @@ async function ingestFlows(path: string) {
   } finally {
     await store.close();
   }
-}
-
-function asPeer(rows: Awaited<ReturnType<typeof ingestFlows>>['rows']): PeerFlow[] {
-  return rows.map((f) => ({
-    src: canonIp(f.src),
-    dst: canonIp(f.dst),
-    srcPort: f.sport,
-    dstPort: f.dport,
-    proto: f.proto,
-    packets: f.packets,
-    bytes: f.bytes,
-    revPackets: f.rev_packets,
-    revBytes: f.rev_bytes,
-  }));
 }
 
 test('sniffing: captures of export traffic are netflow-pcap; no ordinary capture fixture is', () => {
@@ -114,7 +101,7 @@ test('NetFlow v5 and v9 captures (dumpcap of softflowd) decode per flow as tshar
     const d = res.diagnostics;
     assert.equal(d.get('problems') - d.get('problem.implausible-time'), 0, d.summary());
     assert.ok(d.get('flows.implausible-time') <= rows.length);
-    const a = byFiveTuple(asPeer(rows));
+    const a = byFiveTuple(storedAsPeer(rows));
     const b = byFiveTuple(theirs);
     assert.ok(b.total.flows >= 12, f.path);
     assert.deepEqual(a.total, b.total, f.path);
@@ -222,7 +209,7 @@ test('a pcap of real softflowd IPFIX datagrams (with bad ones between) equals nf
     const offsets = writePcap(file, stream, 41000);
     const { r, rows } = await ingestFlows(file);
     assert.equal(r.kind, 'netflow-pcap');
-    const a = byFiveTuple(asPeer(rows));
+    const a = byFiveTuple(storedAsPeer(rows));
     const b = byFiveTuple(theirs);
     assert.deepEqual(a.total, b.total);
     assert.deepEqual(a.keys, b.keys);

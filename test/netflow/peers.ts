@@ -4,6 +4,7 @@ import { createSocket } from 'node:dgram';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ipText, writeIp } from '../../src/flow/record.js';
+import type { StoredFlow } from '../../src/store/store.js';
 
 export function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -61,6 +62,21 @@ export interface PeerFlow {
 const PROTO: Record<string, number> = { TCP: 6, UDP: 17, ICMP: 1, ICMP6: 58, IGMP: 2, GRE: 47, ESP: 50 };
 
 /** Addresses in one canonical text form (nfdump and coinradar print IPv6 slightly differently). */
+/** Stored flows in the peers' comparison shape. */
+export function storedAsPeer(rows: StoredFlow[]): PeerFlow[] {
+  return rows.map((f) => ({
+    src: canonIp(f.src),
+    dst: canonIp(f.dst),
+    srcPort: f.sport,
+    dstPort: f.dport,
+    proto: f.proto,
+    packets: f.packets,
+    bytes: f.bytes,
+    revPackets: f.rev_packets,
+    revBytes: f.rev_bytes,
+  }));
+}
+
 export function canonIp(text: string): string {
   const b = new Uint8Array(16);
   const v = writeIp(b, 0, text.trim());
