@@ -46,6 +46,20 @@ export interface ImportSink {
   stats: ReadStats;
   /** Bound on the file's size in bytes. */
   maxBytes: number;
+  /** Bound on the networks/rows read from one file (memory: ~100 bytes each while building). */
+  maxRecords: number;
+}
+
+/**
+ * Default bound on networks/rows: GeoLite2-City holds ~4 M networks, the packaged data ~1.1 M rows;
+ * a file that claims far more would exhaust memory while the tables are built.
+ */
+export const DEFAULT_MAX_RECORDS = 16_000_000;
+
+/** Count one more record; throws past the bound, naming the file. */
+export function countRecord(path: string, sink: ImportSink): void {
+  if (++sink.stats.records > sink.maxRecords)
+    throw new Error(`${path}: more than ${sink.maxRecords} networks/rows; refused`);
 }
 
 /** Refuse a file over the size bound before reading any of it. */

@@ -31,7 +31,7 @@ import {
 } from './database.js';
 import { locateGeoData, readAsnRanges, readCountryRanges } from './ip-location-db.js';
 import { readLocationCsv } from './location-csv.js';
-import { emptyStats, type ImportSkip, type ReadStats } from './import-sink.js';
+import { DEFAULT_MAX_RECORDS, emptyStats, type ImportSkip, type ReadStats } from './import-sink.js';
 import { looksLikeMmdb, readMmdb, type MmdbInfo } from './mmdb.js';
 
 const MANIFEST_FORMAT = 1;
@@ -123,6 +123,8 @@ export function resetImportedGeo(db: string): boolean {
 export interface ImportGeoOptions {
   /** Bound on each file's size (default DEFAULT_GEO_MAX_BYTES). */
   maxBytes?: number;
+  /** Bound on networks/rows of each file (default DEFAULT_MAX_RECORDS). */
+  maxRecords?: number;
   /** Keep a source some of whose records could not be read (they are counted); refused otherwise. */
   allowPartial?: boolean;
   /** Leave the parts no file gives unknown instead of taking them from the packaged data. */
@@ -196,7 +198,7 @@ export function importGeoFiles(files: string[], db: string, o: ImportGeoOptions 
     if (!st.isFile()) throw new Error(`${path}: not a file`);
     const stats: ReadStats = emptyStats();
     let info: MmdbInfo | undefined;
-    const sink = { names, v4, v6, stats, maxBytes };
+    const sink = { names, v4, v6, stats, maxBytes, maxRecords: o.maxRecords ?? DEFAULT_MAX_RECORDS };
     if (looksLikeMmdb(tail(path, st.size))) info = readMmdb(path, sink);
     else readLocationCsv(path, sink);
     if (stats.kept === 0)

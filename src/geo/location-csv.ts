@@ -10,7 +10,7 @@
 import { basename } from 'node:path';
 import { writeIp } from '../flow/record.js';
 import { eachCsvRow } from './ip-location-db.js';
-import { checkImportSize, MAX_ORG_BYTES, type ImportSink } from './import-sink.js';
+import { checkImportSize, countRecord, MAX_ORG_BYTES, type ImportSink } from './import-sink.js';
 
 const COUNTRY = /^[A-Z]{2}$/;
 const DECIMAL = /^[0-9]{1,39}$/;
@@ -54,7 +54,7 @@ export function readLocationCsv(path: string, sink: ImportSink): void {
   let kind: 'country' | 'asn' | undefined;
   eachCsvRow(path, (f, line) => {
     if (line === 1 && /ip_range_start|start_ip|^ip_from/i.test(f[0] ?? '')) return; // a header
-    stats.records++;
+    countRecord(path, sink);
     const skip = (message: string) => stats.skipped.push({ at: `line ${line}`, message });
     const rowKind = f.length === 3 ? 'country' : f.length === 4 ? 'asn' : undefined;
     if (!rowKind)

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { Reader } from 'maxmind';
 import type { FamilyRanges } from './database.js';
-import { checkImportSize, MAX_ORG_BYTES, type ImportSink } from './import-sink.js';
+import { checkImportSize, countRecord, MAX_ORG_BYTES, type ImportSink } from './import-sink.js';
 
 export const MMDB_METADATA_MARKER = Buffer.from('abcdef4d61784d696e642e636f6d', 'hex'); // \xAB\xCD\xEFMaxMind.com
 
@@ -159,7 +159,7 @@ export function readMmdb(path: string, sink: ImportSink): MmdbInfo {
       values.set(ptr, val);
     }
     const end = start + (1n << BigInt(bits - depth)) - 1n;
-    stats.records++;
+    countRecord(path, sink);
     // ::/96 in an IPv6 tree is the IPv4 space: those networks go to the IPv4 table too.
     const isV4 = bits === 32 || end <= 0xffffffffn;
     if (val.problem) {

@@ -298,6 +298,10 @@ test('geo import: hostile files — bad CSV rows refused by line (or counted wit
     assert.equal(ours(g, '10.0.0.1').asn, 0);
 
     assert.throws(() => importGeoFiles([csv], db, { maxBytes: 100 }), /more than the limit of 100/);
+    assert.throws(
+      () => importGeoFiles([csv], db, { maxRecords: 3, allowPartial: true }),
+      /asn-ipv4\.csv: more than 3 networks\/rows; refused/,
+    );
 
     // A tree whose right record at the root points back to the root: a DAG, refused, not walked forever.
     const ok = writeMmdb(
