@@ -4,6 +4,7 @@ import { chainTargets } from './chain.js';
 import { flowFileTargets } from './flow-files.js';
 import { netflowTargets } from './netflow.js';
 import { sanctionsTargets } from './sanctions.js';
+import { refdataTargets } from './refdata.js';
 import { serverTargets } from './server.js';
 
 export const targets: FuzzTarget[] = [
@@ -11,6 +12,7 @@ export const targets: FuzzTarget[] = [
   ...netflowTargets,
   ...chainTargets,
   ...sanctionsTargets,
+  ...refdataTargets,
   ...serverTargets,
 ];
 
