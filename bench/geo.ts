@@ -10,6 +10,7 @@ import { loadGeoDatabase } from '../src/geo/database.js';
 import { GeoEnricher } from '../src/geo/enricher.js';
 import { locateGeoData } from '../src/geo/ip-location-db.js';
 import { loadWatchTable } from '../src/geo/watchlist.js';
+import { importGeoFiles, loadImportedGeo } from '../src/geo/imported.js';
 import { FlowBatch } from '../src/flow/record.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'coinradar-geo-bench-'));
@@ -130,3 +131,30 @@ run('GeoEnricher country+ASN+org+kp watchlist, IPv4, skewed pool of 20k hosts', 
   full.enrich(b),
 );
 console.log(`ratio GeoEnricher (3 attributes) / baseline (ASN only): ${(rGeo / rBase).toFixed(1)}x`);
+
+// Imported data (`coinradar geo import`): the package's own text CSVs imported into a store give the
+// same tables, so the per-flow cost before (packaged) and after (imported) is measured on equal data,
+// alternating the two in the same run.
+const store = mkdtempSync(join(tmpdir(), 'coinradar-geo-bench-import-'));
+t = performance.now();
+const csvs = [files.countryV4, files.countryV6, files.asnV4, files.asnV6].map((p) =>
+  p.replace(/-num\.csv$/, '.csv'),
+);
+importGeoFiles(csvs, join(store, 'x.duckdb'));
+const importMs = performance.now() - t;
+t = performance.now();
+const imported = loadImportedGeo(join(store, 'x.duckdb'))!;
+console.log(
+  `import of the 4 ip-location-db text CSVs ${(importMs / 1000).toFixed(1)} s; load of the imported tables ${(performance.now() - t).toFixed(1)} ms`,
+);
+const fromPackage = new GeoEnricher(db, loadWatchTable());
+const fromImport = new GeoEnricher(imported, loadWatchTable());
+const per = (fps: number) => `${(1e9 / fps).toFixed(0)} ns/flow`;
+for (let round = 1; round <= 2; round++) {
+  const p = run(`round ${round}: packaged data, country+ASN+org+kp, IPv4`, v4, (b) => fromPackage.enrich(b));
+  const i = run(`round ${round}: imported data, country+ASN+org+kp, IPv4`, v4, (b) => fromImport.enrich(b));
+  console.log(
+    `round ${round}: per-flow cost packaged ${per(p)}, imported ${per(i)} (imported/packaged time ${(p / i).toFixed(2)})`,
+  );
+}
+rmSync(store, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import { chainTargets } from './chain.js';
 import { flowFileTargets } from './flow-files.js';
 import { netflowTargets } from './netflow.js';
 import { sanctionsTargets } from './sanctions.js';
+import { refdataTargets } from './refdata.js';
 import { serverTargets } from './server.js';
 import { sflowTargets } from './sflow.js';
 
@@ -13,6 +14,7 @@ export const targets: FuzzTarget[] = [
   ...sflowTargets,
   ...chainTargets,
   ...sanctionsTargets,
+  ...refdataTargets,
   ...serverTargets,
 ];
 

@@ -108,7 +108,7 @@ export function register(program: Command): void {
         const store = await openFlowStore(o.db);
         // Other commands (summary, series, report, screen, …) read the store through this process while it collects.
         await store.serveReaders();
-        const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
+        const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist, db: o.db });
         const detection = o.detect ? await detectionHookFor(store, { lists: o.list }) : undefined;
         let shown = 0;
         let collector: NetflowCollector;

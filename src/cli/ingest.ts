@@ -72,7 +72,7 @@ export function register(program: Command): void {
         const paths = await expandPaths(args);
         // Before the store is opened: a bad --watchlist must not leave a store (and its reader
         // socket) open behind the error, which kept the process alive.
-        const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist });
+        const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist, db: o.db });
         const store = await openFlowStore(o.db);
         // Other commands read the files already committed while a long ingest goes on.
         await store.serveReaders();

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Diagnostics, formatProblem } from '../flow/diagnostics.js';
 import { diffLists } from '../sanctions/diff.js';
@@ -27,6 +28,11 @@ async function refuseShrink(store: SanctionsStore, next: ParsedList): Promise<vo
   const prev = { entities: await store.entities(current.id), addresses: await store.addresses(current.id) };
   const why = shrinkProblem(shrinkage(current.id, prev, next));
   if (why) throw new Error(`refused: ${why}; nothing was stored (version ${current.id} still screens)`);
+}
+
+/** "version 3 (ofac-sdn, 2024-09-26)" or "sdn.zip (ofac-sdn, 2022-01-14)". */
+function describe(v: { id: number | string; list: string; published: string | null }): string {
+  return `${typeof v.id === 'number' ? `version ${v.id}` : v.id} (${v.list}, ${v.published ?? 'unknown'})`;
 }
 
 export function register(program: Command): void {
@@ -130,19 +136,29 @@ export function register(program: Command): void {
 
   cmd
     .command('diff')
-    .description('entities and addresses added, removed and changed from version A to version B')
-    .argument('<versionA>')
-    .argument('<versionB>')
-    .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
+    .description(
+      'entities and addresses added, removed and changed from A to B: each a stored version id, or list files (a file, a folder or a .zip; .bz2/.gz/.zst/.xz read directly) diffed without storing them',
+    )
+    .argument('<A>', 'version id (see `sanctions versions`) or list file/folder/zip')
+    .argument('<B>', 'version id or list file/folder/zip')
+    .option('--db <file>', 'DuckDB file for version ids (or COINRADAR_DB)', defaultDbPath())
     .option('--format <f>', 'table | csv | json', 'table')
-    .action(async (a: string, b: string, o: { db: string; format: string }) => {
+    .option('--allow-partial', 'diff list files some rows of which cannot be read (refused without it)')
+    .action(async (a: string, b: string, o: { db: string; format: string; allowPartial?: boolean }) => {
       const format = parseFormat(o.format, ['table', 'csv', 'json']);
-      const store = await openSanctionsStore(o.db);
+      // A stored version when the argument is a number that names no file; list files otherwise.
+      const isVersion = (x: string) => /^\d+$/.test(x) && !existsSync(x);
+      const store = isVersion(a) || isVersion(b) ? await openSanctionsStore(o.db) : undefined;
       try {
-        const side = async (id: string) => {
-          const v = await store.version(Number(id));
-          if (!v) throw new Error(`no list version ${id} (see \`coinradar sanctions versions\`)`);
-          return { v, entities: await store.entities(v.id), addresses: await store.addresses(v.id) };
+        const side = async (x: string) => {
+          if (!isVersion(x)) {
+            const l = await loadListFiles([x], { allowPartial: o.allowPartial === true });
+            const v = { id: x, list: l.list, published: l.published, files: l.files, checksum: l.checksum };
+            return { v, entities: l.entities, addresses: l.addresses };
+          }
+          const v = await store!.version(Number(x));
+          if (!v) throw new Error(`no list version ${x} (see \`coinradar sanctions versions\`)`);
+          return { v, entities: await store!.entities(v.id), addresses: await store!.addresses(v.id) };
         };
         const A = await side(a);
         const B = await side(b);
@@ -174,7 +190,7 @@ export function register(program: Command): void {
         if (format === 'table') {
           const c = d.counts;
           process.stdout.write(
-            `version ${A.v.id} (${A.v.list}, ${A.v.published ?? 'unknown'}) → version ${B.v.id} (${B.v.list}, ${B.v.published ?? 'unknown'})\n` +
+            `${describe(A.v)} → ${describe(B.v)}\n` +
               `addresses: +${c.addressesAdded} -${c.addressesRemoved} ~${c.addressesChanged}; ` +
               (d.entitiesCompared
                 ? `entities: +${c.entitiesAdded} -${c.entitiesRemoved} ~${c.entitiesChanged}\n\n`
@@ -183,7 +199,7 @@ export function register(program: Command): void {
         }
         process.stdout.write(render(rows, format) + '\n');
       } finally {
-        await store.close();
+        await store?.close();
       }
     });
 }

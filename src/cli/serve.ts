@@ -169,7 +169,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
       collector = await NetflowCollector.start({
         listen: o.collect,
         store: flows,
-        enricher: await loadEnricher({ geo: true }),
+        enricher: await loadEnricher({ geo: true, db: o.db }),
         hooks: [detection.hook],
         onProblem: o.onCollectProblem,
       });

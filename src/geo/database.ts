@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { locateGeoData, readAsnRanges, readCountryRanges, type GeoDataFiles } from './ip-location-db.js';
 import {
+  type AddressRange,
   IPV4_MAX,
   IPV6_MAX,
   disjointRanges,
@@ -51,8 +52,8 @@ export class GeoDatabase {
     /** Organisation names as UTF-8, name i at orgBlob[orgOffsets[i], orgOffsets[i+1]). */
     private readonly orgOffsets: Uint32Array,
     private readonly orgBlob: Buffer,
-    /** How it was obtained: 'built' from the CSVs or read from 'cache', and the file path. */
-    readonly origin: { how: 'built' | 'cache'; cacheFile?: string; ms: number },
+    /** How it was obtained: 'built' from the CSVs, read from 'cache' or from a store's 'imported' tables, and the file path. */
+    readonly origin: { how: 'built' | 'cache' | 'imported'; cacheFile?: string; ms: number },
   ) {
     this.orgCache = new Array(orgOffsets.length - 1);
   }
@@ -156,7 +157,7 @@ export function loadGeoDatabase(o: LoadGeoOptions = {}): GeoDatabase {
 }
 
 /** Everything the database holds, as the arrays written to (and read from) the cache. */
-interface Parts {
+export interface Parts {
   codes: string[];
   arrays: {
     v4starts: Uint32Array;
@@ -191,14 +192,57 @@ const ARRAY_KINDS: Record<ArrayName, 'u32' | 'u16' | 'u8'> = {
 };
 
 function buildParts(files: GeoDataFiles): Parts {
-  const codes = [''];
-  const codeIndex = new Map([['', 0]]);
-  const orgs = [''];
-  const orgIndex = new Map([['', 0]]);
-  const family = (countryPath: string, asnPath: string, max: bigint) => {
-    const country = disjointRanges(readCountryRanges(countryPath, codes, codeIndex));
-    const a = readAsnRanges(asnPath, orgs, orgIndex);
-    const seg = overlay([country, disjointRanges(a.asn), disjointRanges(a.org)], max);
+  const names = new GeoNames();
+  const family = (countryPath: string, asnPath: string): FamilyRanges => ({
+    country: readCountryRanges(countryPath, names.codes, names.codeIndex),
+    ...readAsnRanges(asnPath, names.orgs, names.orgIndex),
+  });
+  return partsFromRanges(family(files.countryV4, files.asnV4), family(files.countryV6, files.asnV6), names);
+}
+
+/** Country codes and organisation names, each interned once (index 0 = '' = unknown). */
+export class GeoNames {
+  readonly codes = [''];
+  readonly codeIndex = new Map([['', 0]]);
+  readonly orgs = [''];
+  readonly orgIndex = new Map([['', 0]]);
+
+  code(c: string): number {
+    let v = this.codeIndex.get(c);
+    if (v === undefined) {
+      v = this.codes.length;
+      this.codes.push(c);
+      this.codeIndex.set(c, v);
+    }
+    return v;
+  }
+
+  org(name: string): number {
+    let v = this.orgIndex.get(name);
+    if (v === undefined) {
+      v = this.orgs.length;
+      this.orgs.push(name);
+      this.orgIndex.set(name, v);
+    }
+    return v;
+  }
+}
+
+/** One family's attribute ranges, values indexing GeoNames (country, org) or the ASN itself. */
+export interface FamilyRanges {
+  country: AddressRange[];
+  asn: AddressRange[];
+  org: AddressRange[];
+}
+
+/**
+ * The lookup tables from range lists, whatever they were read from (the packaged CSVs, an
+ * imported .mmdb or ip-location-db CSV): each attribute made disjoint (the later-starting range
+ * wins where two overlap), then overlaid into one segmentation per family.
+ */
+export function partsFromRanges(r4: FamilyRanges, r6: FamilyRanges, names: GeoNames): Parts {
+  const family = (r: FamilyRanges, max: bigint) => {
+    const seg = overlay([disjointRanges(r.country), disjointRanges(r.asn), disjointRanges(r.org)], max);
     return {
       starts: seg.starts,
       country: Uint16Array.from(seg.values[0]),
@@ -206,15 +250,16 @@ function buildParts(files: GeoDataFiles): Parts {
       org: Uint32Array.from(seg.values[2]),
     };
   };
-  const f4 = family(files.countryV4, files.asnV4, IPV4_MAX);
-  const f6 = family(files.countryV6, files.asnV6, IPV6_MAX);
+  if (names.codes.length > 0xffff) throw new Error(`${names.codes.length} country codes: at most 65535`);
+  const f4 = family(r4, IPV4_MAX);
+  const f6 = family(r6, IPV6_MAX);
   const s4 = v4Starts(f4.starts);
   const s6 = v6Starts(f6.starts);
-  const encoded = orgs.map((s) => Buffer.from(s, 'utf8'));
-  const orgOffsets = new Uint32Array(orgs.length + 1);
+  const encoded = names.orgs.map((s) => Buffer.from(s, 'utf8'));
+  const orgOffsets = new Uint32Array(names.orgs.length + 1);
   for (let i = 0; i < encoded.length; i++) orgOffsets[i + 1] = orgOffsets[i] + encoded[i].length;
   return {
-    codes,
+    codes: names.codes,
     arrays: {
       v4starts: s4.starts,
       v4index: s4.index,
@@ -232,7 +277,7 @@ function buildParts(files: GeoDataFiles): Parts {
   };
 }
 
-function fromParts(p: Parts, origin: GeoDatabase['origin']): GeoDatabase {
+export function fromParts(p: Parts, origin: GeoDatabase['origin']): GeoDatabase {
   const a = p.arrays;
   return new GeoDatabase(
     { starts: a.v4starts, index: a.v4index, country: a.v4country, asn: a.v4asn, org: a.v4org },
@@ -249,7 +294,7 @@ function fromParts(p: Parts, origin: GeoDatabase['origin']): GeoDatabase {
  * [[name, kind, offset, length]...]}, then each array at an 8-byte-aligned offset from the start
  * of the file, in the machine's byte order (the header records which).
  */
-function writeCache(path: string, parts: Parts): void {
+export function writeCache(path: string, parts: Parts): void {
   const names = Object.keys(parts.arrays) as ArrayName[];
   const layout: [string, string, number, number][] = [];
   // Offsets are fixed after the header length is known; reserve generous room for it.
@@ -291,7 +336,12 @@ function endianness(): 'le' | 'be' {
   return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 'le' : 'be';
 }
 
-function readCache(path: string, t0: number): GeoDatabase | undefined {
+/** The tables of a file written by writeCache, or undefined when it is missing, foreign or cut short. */
+export function readCache(
+  path: string,
+  t0: number,
+  how: GeoDatabase['origin']['how'] = 'cache',
+): GeoDatabase | undefined {
   let buf: Buffer;
   try {
     buf = readFileSync(path);
@@ -329,6 +379,6 @@ function readCache(path: string, t0: number): GeoDatabase | undefined {
   for (const n of Object.keys(ARRAY_KINDS)) if (!(n in arrays)) return undefined;
   return fromParts(
     { codes: header.codes, arrays: arrays as Parts['arrays'] },
-    { how: 'cache', cacheFile: path, ms: performance.now() - t0 },
+    { how, cacheFile: path, ms: performance.now() - t0 },
   );
 }

@@ -47,6 +47,7 @@ export type AddressKind =
   | 'monero-integrated'
   | 'tron'
   | 'xrp'
+  | 'bnb-beacon'
   | 'opaque';
 
 export interface AddressCheck {
@@ -298,6 +299,30 @@ function checkTron(coin: string, address: string): AddressCheck {
   return { coin, address, key: address, valid: true, checked: true, kind: 'tron', network: 'mainnet' };
 }
 
+/**
+ * BNB Beacon Chain (Binance Chain) account address: bech32 (BIP-173, not bech32m) with the human
+ * part `bnb` (mainnet) or `tbnb` (testnet) over a 20-byte account hash (Cosmos SDK AccAddress),
+ * no witness version. Lower-cased for the key: bech32 is case-insensitive.
+ */
+function checkBnbBeacon(coin: string, address: string): AddressCheck {
+  const key = address.toLowerCase();
+  if (address !== key && address !== address.toUpperCase())
+    return fail(coin, address, key, 'bnb-beacon', 'bech32 with mixed case');
+  let dec: { prefix: string; words: number[] };
+  try {
+    dec = bech32.decode(key, 90);
+  } catch (e) {
+    return fail(coin, address, key, 'bnb-beacon', `bad bech32: ${(e as Error).message}`);
+  }
+  const network = dec.prefix === 'bnb' ? 'mainnet' : dec.prefix === 'tbnb' ? 'testnet' : undefined;
+  if (!network)
+    return fail(coin, address, key, 'bnb-beacon', `human part '${dec.prefix}' is not bnb or tbnb`);
+  const bytes = bech32.fromWordsUnsafe(dec.words);
+  if (!bytes || bytes.length !== 20)
+    return fail(coin, address, key, 'bnb-beacon', 'not a 20-byte account hash');
+  return { coin, address, key, valid: true, checked: true, kind: 'bnb-beacon', network };
+}
+
 function checkXrp(coin: string, address: string): AddressCheck {
   const r = base58CheckDecode(address, XRP_ALPHABET);
   if (!r.ok) return fail(coin, address, address, 'xrp', r.problem);
@@ -349,6 +374,8 @@ export function checkAddress(coinOrCode: string, address: string): AddressCheck 
       return checkSegwit(coin, a, fam.hrp);
     return checkBase58Family(coin, a, fam);
   }
+  // BNB names two chains: the Beacon Chain (bech32 bnb1…/tbnb1…) and the Smart Chain (EVM 0x…).
+  if (coin === 'BNB' && !a.startsWith('0x')) return checkBnbBeacon(coin, a);
   if (EVM_COINS.has(coin)) return checkEvm(coin, a);
   // Tether lives on Ethereum (0x...), Tron (T...) and the Omni layer on Bitcoin (1.../3...).
   if (coin === 'USDT') {

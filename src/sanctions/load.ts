@@ -12,6 +12,7 @@ import type { ListFormat, ParsedList, ParseOptions } from './model.js';
 import { parseSdnAdvancedXml } from './sdn-advanced.js';
 import { parseSdnCsv, sdnCsvRole } from './sdn-csv.js';
 import { assertWhole } from './skipped.js';
+import { openListInputs } from './inputs.js';
 
 export interface LoadOptions extends ParseOptions {
   format?: ListFormat;
@@ -20,6 +21,8 @@ export interface LoadOptions extends ParseOptions {
    * default: a list that loads short screens its missing addresses as clean.
    */
   allowPartial?: boolean;
+  /** Bound on each file, decompressed (default LIST_MAX_BYTES). */
+  maxBytes?: number;
 }
 
 function head(path: string, n = 512): string {
@@ -33,12 +36,15 @@ function head(path: string, n = 512): string {
   }
 }
 
+/** What a folder's list files are called: plain, compressed or zipped. */
+const LIST_IN_FOLDER = /\.(csv|json|xml)(\.(bz2|gz|zst|xz))?$|\.zip$/i;
+
 /** Expand folders into the list files they hold. */
 export function expandListPaths(paths: string[]): string[] {
   const out: string[] = [];
   for (const p of paths) {
     if (statSync(p).isDirectory()) {
-      for (const f of readdirSync(p).sort()) if (/\.(csv|json|xml)$/i.test(f)) out.push(join(p, f));
+      for (const f of readdirSync(p).sort()) if (LIST_IN_FOLDER.test(f)) out.push(join(p, f));
     } else out.push(p);
   }
   return out;
@@ -62,13 +68,22 @@ export function sniffListFormat(paths: string[]): ListFormat {
  * the list could not be read whole, unless `allowPartial`.
  */
 export async function loadListFiles(input: string[], opts: LoadOptions = {}): Promise<ParsedList> {
-  const list = await parseListFiles(input, opts);
+  // Compressed and zipped files are read as the plain files they hold, under their published names.
+  const inputs = await openListInputs(expandListPaths(input), opts.maxBytes);
+  let list: ParsedList;
+  try {
+    list = await parseListFiles(inputs.paths, opts);
+  } finally {
+    inputs.close();
+  }
+  const label = (p: string) => inputs.labels.get(p) ?? p;
+  list.files = list.files.map(label);
+  for (const r of list.skipped) r.source = label(r.source);
   assertWhole(list, opts.allowPartial);
   return list;
 }
 
-async function parseListFiles(input: string[], opts: LoadOptions): Promise<ParsedList> {
-  const paths = expandListPaths(input);
+async function parseListFiles(paths: string[], opts: LoadOptions): Promise<ParsedList> {
   const format = opts.format ?? sniffListFormat(paths);
   const diagnostics = opts.diagnostics ?? new Diagnostics();
   const common = { list: opts.list, published: opts.published ?? null, diagnostics };

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as bitcoin from 'bitcoinjs-lib';
 import bs58 from 'bs58';
+import * as bech32Lib from 'bech32';
 import { checkAddress, checkEvm, checkMonero, coinFromListCode } from '../../src/sanctions/address.js';
 import { base58Decode, base58CheckEncode } from '../../src/sanctions/base58.js';
 import { decodeCashAddr, encodeCashAddr } from '../../src/sanctions/cashaddr.js';
@@ -125,4 +126,83 @@ test('XMR: Monero base58 with Keccak checksum (a listed address from the SDN)', 
   assert.equal(sub.kind, 'monero-subaddress');
   const flipped = a.slice(0, 50) + (a[50] === 'A' ? 'B' : 'A') + a.slice(51);
   assert.equal(checkMonero('XMR', flipped).valid, false);
+});
+
+/** BIP-173's checksum, written out here as the reference the validator is held to (not the bech32 package it uses). */
+function bech32ChecksumOk(s: string): boolean {
+  const CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
+  const sep = s.lastIndexOf('1');
+  if (sep < 1 || s.length - sep < 7) return false;
+  const hrp = s.slice(0, sep);
+  const data: number[] = [];
+  for (const ch of s.slice(sep + 1)) {
+    const v = CHARSET.indexOf(ch);
+    if (v < 0) return false;
+    data.push(v);
+  }
+  const values = [
+    ...[...hrp].map((c) => c.charCodeAt(0) >> 5),
+    0,
+    ...[...hrp].map((c) => c.charCodeAt(0) & 31),
+    ...data,
+  ];
+  const GEN = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
+  let chk = 1;
+  for (const v of values) {
+    const top = chk >>> 25;
+    chk = (((chk & 0x1ffffff) << 5) ^ v) >>> 0;
+    for (let i = 0; i < 5; i++) if ((top >>> i) & 1) chk = (chk ^ GEN[i]) >>> 0;
+  }
+  return chk === 1;
+}
+
+test('BNB Beacon Chain: bnb1… is that chain’s bech32 (20-byte account), checksum-broken ones refused; 0x… stays EVM (BNB Smart Chain)', () => {
+  // Real mainnet accounts seen in public code (the SDN versions in ../shared/data list none, checked:
+  // no "bnb1" in either SDN Advanced XML, sdn.csv, sdn_comments or the address lists): a Binance
+  // Chain RPC client's test account, THORChain's stagenet funding address, Binance Chain's doc example.
+  const real = [
+    'bnb17eak3g00hn5mvvlz6f0dv09p83z7cu5ym7cesl',
+    'bnb1laxspje9u0faauqh7j07p9x6ds8lg4ychhg5qh',
+    'bnb1grpf0955h0ykzq3ar5nmum7y6gdfl6lxfn46h2',
+  ];
+  for (const a of real) {
+    assert.ok(bech32ChecksumOk(a), a);
+    const c = checkAddress('BNB', a);
+    assert.equal(c.valid, true, `${a}: ${c.problem}`);
+    assert.equal(c.kind, 'bnb-beacon');
+    assert.equal(c.network, 'mainnet');
+    assert.equal(c.key, a);
+    // Upper case is the same address (bech32 is case-insensitive); mixed case is refused.
+    assert.equal(checkAddress('BNB', a.toUpperCase()).key, a);
+    assert.equal(checkAddress('BNB', a.slice(0, 10) + a.slice(10).toUpperCase()).valid, false);
+    // Every single-character substitution in the data part breaks the checksum (BIP-173 detects
+    // any one error); the validator refuses exactly what the reference polymod refuses.
+    const CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
+    let tried = 0;
+    for (let i = 4; i < a.length; i++) {
+      for (const ch of CHARSET) {
+        if (ch === a[i]) continue;
+        const broken = a.slice(0, i) + ch + a.slice(i + 1);
+        assert.equal(bech32ChecksumOk(broken), false);
+        const r = checkAddress('BNB', broken);
+        assert.equal(r.valid, false, broken);
+        assert.match(r.problem ?? '', /checksum|bech32/);
+        tried++;
+      }
+    }
+    assert.equal(tried, (a.length - 4) * 31);
+  }
+  // Other human parts and lengths: a Cosmos account, a 32-byte program, Bitcoin's bc1.
+  const { bech32, bech32m } = bech32Lib;
+  const words20 = bech32.toWords(randomBytes(20));
+  assert.equal(checkAddress('BNB', bech32.encode('cosmos', words20)).valid, false);
+  assert.equal(checkAddress('BNB', bech32.encode('tbnb', words20)).network, 'testnet');
+  assert.match(
+    checkAddress('BNB', bech32.encode('bnb', bech32.toWords(randomBytes(32)))).problem ?? '',
+    /20-byte/,
+  );
+  assert.equal(checkAddress('BNB', bech32m.encode('bnb', words20)).valid, false);
+  // The Smart Chain's 0x addresses are still checked as EVM.
+  const evm = checkAddress('BNB', '0x742d35Cc6634C0532925a3b844Bc454e4438f44e');
+  assert.equal(evm.kind, 'evm');
 });
