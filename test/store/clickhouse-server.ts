@@ -40,6 +40,8 @@ export interface RunningServer {
   url: string;
   httpPort: number;
   dir: string;
+  /** The server's process id (the bench reads its CPU time). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -104,5 +106,5 @@ export async function startServer(database = 'coinradar'): Promise<RunningServer
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, httpPort, dir, stop };
+  return { url, httpPort, dir, pid: proc.pid!, stop };
 }

@@ -1,6 +1,6 @@
 /**
  * How the ClickHouse engine reaches a server: `clickhouse://USER:PASSWORD@HOST:PORT/DATABASE`
- * through the official HTTP client, or `chdb:PATH` through chDB, the same engine in-process (for
+ * through the official HTTP client (`clickhouses://` for HTTPS), or `chdb:PATH` through chDB, the same engine in-process (for
  * the tests and the bench: every statement runs on a current release as well as on the server).
  * Statements carry their values as SQL literals (lit/str below), not as query parameters: the
  * 18.16 servers Debian ships have no `{name:Type}` parameters.
@@ -21,7 +21,7 @@ export interface ChConnection {
 
 /** Is this `--db` value a ClickHouse engine URL (rather than a DuckDB file)? */
 export function isClickHouseUrl(db: string): boolean {
-  return /^(clickhouse|chdb):/i.test(db);
+  return /^(clickhouses?|chdb):/i.test(db);
 }
 
 /** The URL with its password replaced by ***. */
@@ -76,7 +76,7 @@ async function httpConnection(t: ClickHouseTarget): Promise<ChConnection> {
   const u = new URL(t.url);
   const display = redact(t.url);
   const base = {
-    url: `${u.protocol === 'clickhouse:' ? 'http:' : u.protocol}//${u.hostname.includes(':') ? `[${u.hostname}]` : u.hostname}:${u.port || '8123'}`,
+    url: `${u.protocol === 'clickhouses:' ? 'https:' : 'http:'}//${u.hostname.includes(':') ? `[${u.hostname}]` : u.hostname}:${u.port || '8123'}`,
     username: decodeURIComponent(u.username) || 'default',
     password: decodeURIComponent(u.password),
     // The client's own log would print requests; errors come back to us as values instead.

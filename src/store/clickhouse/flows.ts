@@ -24,6 +24,8 @@ import type {
 import { connect, lit, str, type ChConnection } from './connection.js';
 import { applySchema } from './schema.js';
 import { TsvBuilder } from './tsv.js';
+import { hostProfiles, series } from './queries.js';
+import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery } from '../queries.js';
 
 /** Flush a writer's rows once this many bytes of TSV are staged (ClickHouse wants big inserts). */
 const INSERT_BYTES = 16 << 20;
@@ -392,6 +394,14 @@ export class ClickHouseFlowStore implements FlowStore {
       );
     }
     return out;
+  }
+
+  series(q: SeriesQuery): Promise<SeriesData> {
+    return series(this.conn, q);
+  }
+
+  hostProfiles(q: HostProfileQuery): Promise<HostProfile[]> {
+    return hostProfiles(this.conn, q);
   }
 
   async sources(): Promise<StoredSource[]> {
