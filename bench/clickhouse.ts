@@ -109,7 +109,8 @@ try {
     }
     await w.commit(new Diagnostics());
     const insert = (performance.now() - t0) / 1000;
-    const cpu = ourCpu() - cpu0 + (server && engine === 'server' ? procCpu(server.pid) - srv0 : 0);
+    const ours = ourCpu() - cpu0;
+    const srv = server && engine === 'server' ? procCpu(server.pid) - srv0 : 0;
     t0 = performance.now();
     const series = await best(3, () => store.series({ bucket: 'day', scope: {} }));
     const ports = await best(3, () => store.summarize({ by: ['dport'], top: 20 }));
@@ -128,7 +129,7 @@ try {
     }
     if (store instanceof ClickHouseFlowStore) await store.close();
     rows.push(
-      `${engine.padEnd(7)} insert ${(N / insert).toFixed(0).padStart(8)} flows/s (${insert.toFixed(1)} s, ${cpu.toFixed(1)} CPU-s${engine === 'server' ? ' with the server' : ''})  daily series ${series.toFixed(3)} s  top ports ${ports.toFixed(3)} s  ${(bytes / N).toFixed(1)} bytes/flow`,
+      `${engine.padEnd(7)} insert ${(N / insert).toFixed(0).padStart(8)} flows/s (${insert.toFixed(1)} s, CPU ${ours.toFixed(1)} s here${engine === 'server' ? ` + ${srv.toFixed(1)} s server` : ''})  daily series ${series.toFixed(3)} s  top ports ${ports.toFixed(3)} s  ${(bytes / N).toFixed(1)} bytes/flow`,
     );
     console.log(rows[rows.length - 1]);
     if (engine === 'server') {
