@@ -21,6 +21,8 @@ const FILES = [
   'test/fixtures/pcap/ndpi/monero.pcap',
   'test/fixtures/pcap/ndpi/mining.pcapng',
   'test/fixtures/pcap/ndpi/bitcoin.pcap',
+  // 1,059 flows, 14 of them IPv6: addresses stored as 16 bytes and printed as DuckDB prints them.
+  'test/fixtures/pcap/ndpi/gnutella.pcap',
 ];
 const enricher = { enrich: (b: FlowBatch) => emptyEnrichment(b.length) };
 
@@ -34,6 +36,7 @@ async function contents(store: FlowStore): Promise<unknown> {
     keyed: [...(await store.summarize({ by: [...SUMMARY_KEYS], top: 5 }))],
     byFlows: [...(await store.summarize({ by: ['dport', 'src'], top: 4, order: 'flows' }))],
     flows,
+    v6: flows.filter((f) => f.ip_version === 6).length,
     where: await store.flows({ where: 'dst_port = 18080', limit: 2 }),
     sources: (await store.sources()).map((s) => ({ ...s, ingestedAt: typeof s.ingestedAt })),
     payloads: [...payloads]
@@ -77,6 +80,7 @@ test(
   async () => {
     server = await startServer();
     const want = await expected;
+    assert.ok((want as { v6: number }).v6 > 0, 'IPv6 flows among them');
     assert.deepEqual(await ingestAll(server.url), want);
     // Opened again and every file ingested again: each replaces its copy, nothing counts twice
     // (the ids are new ones, after the largest stored).

@@ -16,6 +16,8 @@ export interface ChConnection {
   rows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   /** Insert a TabSeparated body (escaped as tsv.ts writes it). */
   insertTsv(table: string, columns: readonly string[], body: Buffer): Promise<void>;
+  /** Insert a RowBinary body (rowbinary.ts); absent where the engine cannot take it (chDB). */
+  insertRowBinary?(table: string, columns: readonly string[], body: Buffer): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -125,6 +127,18 @@ async function httpConnection(t: ClickHouseTarget): Promise<ChConnection> {
           values: Readable.from([body], { objectMode: false }),
           format: 'TabSeparated',
         });
+      } catch (e) {
+        throw clean(e);
+      }
+    },
+    async insertRowBinary(table, columns, body) {
+      try {
+        const r = await client.exec({
+          query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT RowBinary`,
+          values: Readable.from([body], { objectMode: false }),
+        });
+        // The answer comes when the insert is done; its body is empty.
+        for await (const chunk of r.stream) void chunk;
       } catch (e) {
         throw clean(e);
       }

@@ -24,6 +24,7 @@ import type {
 import { connect, lit, str, type ChConnection } from './connection.js';
 import { applySchema } from './schema.js';
 import { TsvBuilder } from './tsv.js';
+import { RowBinaryBuilder } from './rowbinary.js';
 import { hostProfiles, series } from './queries.js';
 import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery } from '../queries.js';
 
@@ -95,19 +96,15 @@ export const isoMs = (ms: number) => new Date(ms).toISOString();
 
 const MAPPED = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
 
-/** Write an address of a FlowBatch as 16 network-order bytes (IPv4 as ::ffff:a.b.c.d). */
-function address(t: TsvBuilder, addr: Uint8Array, i: number, version: number, scratch: Uint8Array): void {
-  const a = i * 16;
-  if (version === 6) {
-    t.bytes(addr, a, 16);
-    return;
-  }
+/**
+ * The 16 stored bytes of an address of a FlowBatch (network order, IPv4 as ::ffff:a.b.c.d): the
+ * batch's own array for IPv6 (the row at i * 16), else `scratch` filled (at 0).
+ */
+function addressBytes(addr: Uint8Array, i: number, version: number, scratch: Uint8Array): Uint8Array {
+  if (version === 6) return addr;
   scratch.set(MAPPED, 0);
-  scratch[12] = addr[a];
-  scratch[13] = addr[a + 1];
-  scratch[14] = addr[a + 2];
-  scratch[15] = addr[a + 3];
-  t.bytes(scratch, 0, 16);
+  scratch.set(addr.subarray(i * 16, i * 16 + 4), 12);
+  return scratch;
 }
 
 /** Monotonic row versions for the ReplacingMergeTree tables (several per millisecond). */
@@ -460,6 +457,8 @@ class ClickHouseSourceWriter implements SourceWriter {
   private flows = 0;
   private done = false;
   private readonly rows = new TsvBuilder();
+  /** Flow rows as RowBinary where the engine takes it (a server), else as TSV (`rows`). */
+  private readonly binary: RowBinaryBuilder | null;
   private readonly payloadRows = new TsvBuilder();
   private readonly orgs = new Map<number, string>();
   private readonly scratch = new Uint8Array(16);
@@ -471,7 +470,9 @@ class ClickHouseSourceWriter implements SourceWriter {
     readonly sourceId: number,
     private readonly info: SourceInfo,
     private readonly live: boolean,
-  ) {}
+  ) {
+    this.binary = store.conn.insertRowBinary ? new RowBinaryBuilder() : null;
+  }
 
   /** @internal A new version of this source's row. */
   put(complete: boolean, dropped = false): Promise<void> {
@@ -492,7 +493,32 @@ class ClickHouseSourceWriter implements SourceWriter {
   async append(b: FlowBatch, e: EnrichedColumns): Promise<number> {
     if (b.length === 0) return 0;
     const firstId = this.store.takeFlowIds(b.length);
-    const t = this.rows;
+    if (this.binary) this.appendBinary(this.binary, b, e, firstId);
+    else this.appendTsv(this.rows, b, e, firstId);
+    for (let i = 0; i < b.length; i++) {
+      const pf = b.payloadFwd[i];
+      const pr = b.payloadRev[i];
+      if (!pf && !pr) continue;
+      const p = this.payloadRows;
+      const blob = (x: Uint8Array | null) => (x ? p.bytes(x) : p.null());
+      p.num(firstId + i)
+        .tab()
+        .num(this.sourceId)
+        .tab();
+      blob(pf).tab();
+      blob(pr).tab();
+      blob(b.payloadTimesFwdOf(i)).tab();
+      blob(b.payloadTimesRevOf(i)).end();
+    }
+    for (const [asn, org] of e.asOrgs) this.orgs.set(asn, org);
+    this.flows += b.length;
+    const staged = Math.max(this.rows.length, this.binary?.length ?? 0, this.payloadRows.length);
+    if (staged >= INSERT_BYTES) await this.flush();
+    return firstId;
+  }
+
+  /** The batch's flow rows as TabSeparated, in FLOW_COLUMNS order. */
+  private appendTsv(t: TsvBuilder, b: FlowBatch, e: EnrichedColumns, firstId: number): void {
     const s = this.scratch;
     for (let i = 0; i < b.length; i++) {
       const v = b.ipVersion[i];
@@ -503,10 +529,9 @@ class ClickHouseSourceWriter implements SourceWriter {
         .num(b.position[i])
         .tab();
       t.num(Math.round(b.firstMs[i])).tab().num(Math.round(b.lastMs[i])).tab().num(v).tab();
-      address(t, b.src, i, v, s);
-      t.tab();
-      address(t, b.dst, i, v, s);
-      t.tab().num(b.srcPort[i]).tab().num(b.dstPort[i]).tab().num(b.proto[i]).tab();
+      t.bytes(addressBytes(b.src, i, v, s), v === 6 ? i * 16 : 0, 16).tab();
+      t.bytes(addressBytes(b.dst, i, v, s), v === 6 ? i * 16 : 0, 16).tab();
+      t.num(b.srcPort[i]).tab().num(b.dstPort[i]).tab().num(b.proto[i]).tab();
       t.num(b.packets[i]).tab().num(b.bytes[i]).tab().num(b.revPackets[i]).tab().num(b.revBytes[i]).tab();
       t.num(b.tcpFlags[i])
         .tab()
@@ -516,28 +541,33 @@ class ClickHouseSourceWriter implements SourceWriter {
         .tab();
       t.num(b.observationDomain[i]).tab().str(e.srcCountry[i]).tab().str(e.dstCountry[i]).tab();
       t.num(e.srcAsn[i]).tab().num(e.dstAsn[i]).tab().str(e.srcWatch[i]).tab().str(e.dstWatch[i]).end();
-      const pf = b.payloadFwd[i];
-      const pr = b.payloadRev[i];
-      if (pf || pr) {
-        const p = this.payloadRows;
-        const blob = (x: Uint8Array | null) => (x ? p.bytes(x) : p.null());
-        p.num(firstId + i)
-          .tab()
-          .num(this.sourceId)
-          .tab();
-        blob(pf).tab();
-        blob(pr).tab();
-        blob(b.payloadTimesFwdOf(i)).tab();
-        blob(b.payloadTimesRevOf(i)).end();
-      }
     }
-    for (const [asn, org] of e.asOrgs) this.orgs.set(asn, org);
-    this.flows += b.length;
-    if (this.rows.length >= INSERT_BYTES || this.payloadRows.length >= INSERT_BYTES) await this.flush();
-    return firstId;
+  }
+
+  /** The batch's flow rows as RowBinary, in FLOW_COLUMNS order. */
+  private appendBinary(r: RowBinaryBuilder, b: FlowBatch, e: EnrichedColumns, firstId: number): void {
+    const s = this.scratch;
+    for (let i = 0; i < b.length; i++) {
+      const v = b.ipVersion[i];
+      r.i64(firstId + i)
+        .u32(this.sourceId)
+        .f64(b.position[i]);
+      r.i64(Math.round(b.firstMs[i])).i64(Math.round(b.lastMs[i])).u8(v);
+      r.fixed(addressBytes(b.src, i, v, s), v === 6 ? i * 16 : 0, 16);
+      r.fixed(addressBytes(b.dst, i, v, s), v === 6 ? i * 16 : 0, 16);
+      r.u16(b.srcPort[i]).u16(b.dstPort[i]).u8(b.proto[i]);
+      r.f64(b.packets[i]).f64(b.bytes[i]).f64(b.revPackets[i]).f64(b.revBytes[i]);
+      r.u8(b.tcpFlags[i])
+        .u32(b.samplingRate[i])
+        .str(b.exporters[b.exporterIdx[i]] ?? '');
+      r.u32(b.observationDomain[i]).str(e.srcCountry[i]).str(e.dstCountry[i]);
+      r.u32(e.srcAsn[i]).u32(e.dstAsn[i]).str(e.srcWatch[i]).str(e.dstWatch[i]);
+    }
   }
 
   private async flush(): Promise<void> {
+    if (this.binary && this.binary.length > 0)
+      await this.store.conn.insertRowBinary!('flow_table', FLOW_COLUMNS, this.binary.take());
     if (this.rows.length > 0) await this.store.conn.insertTsv('flow_table', FLOW_COLUMNS, this.rows.take());
     if (this.payloadRows.length > 0)
       await this.store.conn.insertTsv(

@@ -4,25 +4,15 @@
  * decimal text, strings and raw bytes with TSV's escapes (backslash, tab, newline, carriage
  * return); NULL as \N. One growing buffer per batch, no object per row.
  */
+import { RowsBuffer } from './rows-buffer.js';
+
 const TAB = 9;
 const NL = 10;
 const BACKSLASH = 92;
 
-export class TsvBuilder {
-  private buf = Buffer.allocUnsafe(1 << 16);
-  private pos = 0;
-  /** Escaped bytes of strings seen before (countries, watchlists, exporters repeat). */
-  private readonly cache = new Map<string, Buffer>();
-
-  get length(): number {
-    return this.pos;
-  }
-
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(grown, 0, 0, this.pos);
-    this.buf = grown;
+export class TsvBuilder extends RowsBuffer {
+  constructor() {
+    super(1 << 16);
   }
 
   /** A field separator (after every field but the row's last). */
@@ -78,18 +68,9 @@ export class TsvBuilder {
         e = Buffer.from(t.take());
         if (this.cache.size < 10_000) this.cache.set(s, e);
       }
-      this.room(e.length);
-      e.copy(this.buf, this.pos);
-      this.pos += e.length;
+      this.raw(e);
       return this;
     }
     return this.bytes(Buffer.from(s, 'utf8'));
-  }
-
-  /** The rows so far (a view; valid until the next write) and start over. */
-  take(): Buffer {
-    const out = this.buf.subarray(0, this.pos);
-    this.pos = 0;
-    return out;
   }
 }
