@@ -75,8 +75,12 @@ export async function startServer(database = 'coinradar'): Promise<RunningServer
   const proc: ChildProcess = spawn(SERVER_BIN, [`--config-file=${join(dir, 'config.xml')}`], {
     stdio: 'ignore',
   });
+  // A test process that dies (or is ended by --test-force-exit) takes its server with it.
+  const orphan = () => proc.kill('SIGKILL');
+  process.once('exit', orphan);
   const url = `clickhouse://coin:${encodeURIComponent(PASSWORD)}@127.0.0.1:${httpPort}/${database}`;
   const stop = async () => {
+    process.removeListener('exit', orphan);
     if (proc.exitCode === null) {
       proc.kill('SIGTERM');
       await new Promise<void>((r) => {
