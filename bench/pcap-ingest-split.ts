@@ -47,6 +47,8 @@ function nullFlowStore(): FlowStore {
     payloads: unused,
     summary: unused,
     summarize: unused,
+    series: unused,
+    hostProfiles: unused,
     sources: unused,
     serveReaders: async () => null,
     close: async () => {},

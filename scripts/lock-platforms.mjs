@@ -27,6 +27,20 @@ for (const [name, [os, cpu, libc]] of Object.entries(platforms)) {
   pkgs[key] = e;
   added++;
 }
+// chDB (a dev dependency: the tests' in-process ClickHouse) ships its library per platform the same way.
+const chdb = pkgs['node_modules/chdb'];
+if (chdb?.optionalDependencies) {
+  for (const [name, version] of Object.entries(chdb.optionalDependencies)) {
+    const key = `node_modules/${name}`;
+    if (pkgs[key]) continue;
+    const [, os, cpu, libc] = /lib-(\w+)-(\w+)(?:-(\w+))?$/.exec(name) ?? [];
+    if (!os) continue;
+    const e = { version, cpu: [cpu], dev: true, license: 'Apache-2.0', optional: true, os: [os] };
+    if (libc) e.libc = [libc === 'gnu' ? 'glibc' : libc];
+    pkgs[key] = e;
+    added++;
+  }
+}
 const [root, ...rest] = Object.entries(pkgs);
 lock.packages = Object.fromEntries([root, ...rest.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
 writeFileSync('package-lock.json', JSON.stringify(lock, null, 2) + '\n');

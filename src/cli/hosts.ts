@@ -1,8 +1,8 @@
 import { FILTER_HELP } from './filter-option.js';
 import type { Command } from 'commander';
 import { parseConfidence } from '../detect/types.js';
-import { DuckDbFlowStore } from '../store/duckdb/flows.js';
-import { hostProfiles, type HostProfile } from '../store/duckdb/hosts.js';
+import { openFlowStore } from '../store/open.js';
+import type { HostProfile } from '../store/queries.js';
 import { defaultDbPath } from '../store/store.js';
 import { collect, existingStore, parseFormat, render } from './output.js';
 import { parseDay, parsePorts, parseScope } from './series.js';
@@ -89,9 +89,9 @@ export function register(program: Command): void {
         const limit = Number(o.limit);
         if (!Number.isInteger(limit) || limit < 1)
           throw new Error(`--limit: not a positive integer: ${o.limit}`);
-        const store = await DuckDbFlowStore.open(existingStore(o.db));
+        const store = await openFlowStore(existingStore(o.db));
         try {
-          const profiles = await hostProfiles(store.db, {
+          const profiles = await store.hostProfiles({
             scope: parseScope(o.scope, undefined, o.where, o.filter),
             ports: parsePorts(o.ports),
             labels: o.labels?.split(',').map((x) => x.trim()),

@@ -13,7 +13,8 @@ export function parseFormat(
 
 /** A read command's store: it must exist already (reading never creates an empty one). */
 export function existingStore(path: string): string {
-  if (path !== ':memory:' && !existsSync(path))
+  // A server URL (clickhouse://, chdb:) is checked by connecting to it.
+  if (path !== ':memory:' && !/^(clickhouses?|chdb):/i.test(path) && !existsSync(path))
     throw new Error(
       `${path}: no such store (read commands never create one; ingest or collect into it first, or give --db / COINRADAR_DB)`,
     );

@@ -1,7 +1,8 @@
 import { FILTER_HELP } from './filter-option.js';
 import type { Command } from 'commander';
 import { CRYPTO_PORTS } from '../scenario/world.js';
-import { DuckDbSeries, type SeriesScope } from '../store/duckdb/series.js';
+import { openFlowStore } from '../store/open.js';
+import type { SeriesScope } from '../store/queries.js';
 import { defaultDbPath } from '../store/store.js';
 import { filterSql } from '../flow/nfdump-filter.js';
 import { collect, existingStore, parseFormat, render } from './output.js';
@@ -139,10 +140,10 @@ export function register(program: Command): void {
     .option('--format <f>', 'table | csv | jsonl | json', 'table')
     .action(async (o: SeriesCliOptions & { format: string }) => {
       const format = parseFormat(o.format);
-      const { series, close } = await DuckDbSeries.open(existingStore(o.db));
+      const store = await openFlowStore(existingStore(o.db));
       try {
         const q = { ...seriesQuery(o), sources: true };
-        const d = await series.series(q);
+        const d = await store.series(q);
         const iso = (t: number) => new Date(t).toISOString().slice(0, o.bucket === 'day' ? 10 : 16);
         // Without a window given, buckets before the scope's first flow and after its last are
         // left out (the store's period can be far wider than one scope's).
@@ -161,7 +162,7 @@ export function register(program: Command): void {
         }));
         process.stdout.write(render(rows, format) + '\n');
       } finally {
-        await close();
+        await store.close();
       }
     });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { surgeOfBuckets, type SeriesMeasure } from '../analysis/series.js';
 import type { SurgeChange } from '../analysis/surge.js';
-import { DuckDbSeries } from '../store/duckdb/series.js';
+import { openFlowStore } from '../store/open.js';
 import { existingStore, renderTable } from './output.js';
 import { seriesOptions, seriesQuery, type SeriesCliOptions } from './series.js';
 
@@ -58,9 +58,9 @@ export function register(program: Command): void {
           q.scope.label ||
           [...o.scope, o.ports ? `ports:${o.ports}` : ''].filter(Boolean).join(' ') ||
           'all flows';
-        const { series, close } = await DuckDbSeries.open(existingStore(o.db));
+        const store = await openFlowStore(existingStore(o.db));
         try {
-          const d = await series.series({ ...q, sources: o.measure === 'sources' });
+          const d = await store.series({ ...q, sources: o.measure === 'sources' });
           const r = surgeOfBuckets(label, d, o.measure as SeriesMeasure, {
             minProbability: Number(o.minProbability),
             penalty: Number(o.penalty),
@@ -80,7 +80,7 @@ export function register(program: Command): void {
             );
           }
         } finally {
-          await close();
+          await store.close();
         }
       },
     );

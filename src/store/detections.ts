@@ -108,5 +108,10 @@ export interface DetectionStore {
 /** The detection store beside a flow store (same database, same connection). */
 export async function openDetectionStore(flows: FlowStore): Promise<DetectionStore> {
   if (flows instanceof DuckDbFlowStore) return DuckDbDetectionStore.open(flows.db);
-  throw new Error('detections are stored only with the DuckDB flow store');
+  const { ClickHouseFlowStore } = await import('./clickhouse/flows.js');
+  if (flows instanceof ClickHouseFlowStore) {
+    const { ClickHouseDetectionStore } = await import('./clickhouse/detections.js');
+    return new ClickHouseDetectionStore(flows);
+  }
+  throw new Error('detections are stored only with the DuckDB and ClickHouse flow stores');
 }

@@ -5,6 +5,7 @@
 import type { Diagnostics } from '../flow/diagnostics.js';
 import type { EnrichedColumns } from '../flow/enrichment.js';
 import type { FlowBatch } from '../flow/record.js';
+import type { FlowQueries } from './queries.js';
 
 export interface SourceInfo {
   /** Display name: file path or udp://listen address. */
@@ -117,7 +118,8 @@ export interface StoredPayload {
   revTimes: Buffer | null;
 }
 
-export interface FlowStore {
+/** A flow store: writes sources, reads flows and summaries, answers the scope queries (queries.ts). */
+export interface FlowStore extends FlowQueries {
   beginSource(info: SourceInfo, opts?: { live?: boolean }): Promise<SourceWriter>;
   flows(q: FlowQuery): Promise<StoredFlow[]>;
   /** Payload samples of stored flows with their segment times (for re-running detection). */

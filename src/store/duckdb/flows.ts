@@ -32,6 +32,9 @@ import { CHUNK_ROWS, StagedChunk, setInt64, type ColumnKind } from './chunk.js';
 import { DuckDbDatabase } from './database.js';
 import { SEGMENT_MAX_ROWS, SegmentBuilder, Segments } from './segments.js';
 import { flowSource, keyedSummary } from './summary.js';
+import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery } from '../queries.js';
+import { DuckDbSeries } from './series.js';
+import { hostProfiles } from './hosts.js';
 
 // The inner view has every raw column (src_port, dst_port, first_ms, ...) plus `source`, so that
 // --where speaks the column names of the schema; the outer select shapes the JSON-lines record.
@@ -291,6 +294,14 @@ export class DuckDbFlowStore implements FlowStore {
 
   summarize(q: KeyedSummaryQuery): Promise<Map<SummaryKey, SummaryRow[]>> {
     return keyedSummary(this.db, q);
+  }
+
+  series(q: SeriesQuery): Promise<SeriesData> {
+    return new DuckDbSeries(this.db).series(q);
+  }
+
+  hostProfiles(q: HostProfileQuery): Promise<HostProfile[]> {
+    return hostProfiles(this.db, q);
   }
 
   async sources(): Promise<StoredSource[]> {

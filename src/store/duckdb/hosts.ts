@@ -6,9 +6,11 @@
 import { readFileSync } from 'node:fs';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { SCAN_ATTEMPT_SQL } from '../../detect/scan.js';
-import { CONFIDENCE_RANK, type Confidence } from '../../detect/types.js';
+import { CONFIDENCE_RANK } from '../../detect/types.js';
 import type { DuckDbDatabase } from './database.js';
-import { addressList, flowTable, internalSide, scopeConditions, type SeriesScope } from './series.js';
+import { addressList, flowTable, internalSide, scopeConditions } from './series.js';
+export type { HostProfileQuery, HostProfile } from '../queries.js';
+import type { HostProfileQuery, HostProfile } from '../queries.js';
 
 const SQL = readFileSync(new URL('./hosts.sql', import.meta.url), 'utf8');
 
@@ -16,55 +18,6 @@ const NO_DETECTIONS =
   "(SELECT NULL::BIGINT AS flow_id, ''::VARCHAR AS label, ''::VARCHAR AS coin, ''::VARCHAR AS confidence, 0::UTINYINT AS confidence_rank WHERE false)";
 const NO_ARTIFACTS =
   "(SELECT NULL::BIGINT AS flow_id, ''::VARCHAR AS kind, ''::VARCHAR AS value WHERE false)";
-
-export interface HostProfileQuery {
-  scope: SeriesScope;
-  /** Ports (either end) that count as crypto activity (e.g. the crypto port set); [] for none. */
-  ports: number[];
-  /** Remote addresses (either end) that count as crypto activity (e.g. catalogued pools). */
-  addresses?: string[];
-  /** Only detections with these labels count (default: every label). */
-  labels?: string[];
-  /** Least confidence that counts (default 'port': detections of any grade, and the port and
-   * address lists); above 'port' only detections of that grade or better count. */
-  minConfidence?: Confidence;
-  /** Flows to the same server endpoint starting within this gap after the last one ended are one session. */
-  sessionGapMs?: number;
-  fromMs?: number;
-  toMs?: number;
-  /** Only these internal hosts (default: every host of the scope). */
-  hosts?: string[];
-  limit?: number;
-}
-
-export interface HostProfile {
-  host: string;
-  country: string;
-  asn: number;
-  flows: number;
-  sessions: number;
-  /** Hours in which a crypto flow of the host was open. */
-  hoursActive: number;
-  /** hoursActive over the hours from its first to its last crypto activity (0–1). */
-  dutyCycle: number;
-  packetsEst: number;
-  bytesEst: number;
-  firstMs: number;
-  lastMs: number;
-  /** First and last flow with evidence better than its port (behaviour, infrastructure, payload). */
-  firstStrongMs: number | null;
-  lastStrongMs: number | null;
-  ports: number[];
-  peers: number;
-  /** "label/confidence" of the detections on its flows. */
-  labels: string[];
-  /** "coin/confidence", each coin with the best confidence any of its detections had. */
-  coins: string[];
-  wallets: string[];
-  workers: string[];
-  agents: string[];
-  pools: string[];
-}
 
 export async function hostProfiles(db: DuckDbDatabase, q: HostProfileQuery): Promise<HostProfile[]> {
   const [t] = await db.all<{ n: number }>(

@@ -9,58 +9,8 @@ import { SCAN_ATTEMPT_SQL } from '../../detect/scan.js';
 import { EARLIEST_PLAUSIBLE_MS, latestPlausibleMs } from '../../flow/plausible-time.js';
 import { DuckDbDatabase } from './database.js';
 import { DuckDbFlowStore, ipValue } from './flows.js';
-
-export interface SeriesScope {
-  /** Either end in this country (ISO alpha-2). */
-  country?: string;
-  srcCountry?: string;
-  dstCountry?: string;
-  /** Either end in this AS. */
-  asn?: number;
-  /** Either end on this watchlist (src_watch/dst_watch). */
-  watch?: string;
-  /** Either end is this address. */
-  host?: string;
-  /** Server (destination) port in this set. */
-  dstPorts?: number[];
-  /** Flows carrying this detection label (needs the detections table). */
-  label?: string;
-  /** Leave out TCP attempts without data (scans, refused connections: detect/scan.ts). */
-  noScans?: boolean;
-  /** Extra SQL condition over flow columns (trusted input: the analyst's own). */
-  where?: string;
-  /** A compiled nfdump filter (src/flow/nfdump-filter.ts): SQL over flow_rows' own columns only, so
-   * the store can run it on the table rather than the slower text view. ANDed with `where`. */
-  filter?: string;
-}
-
-export interface SeriesQuery {
-  bucket: 'day' | 'hour';
-  /** Count the scope's hosts per bucket (`sources`); NaN in every bucket when not asked. */
-  sources?: boolean;
-  fromMs?: number;
-  toMs?: number;
-  scope: SeriesScope;
-}
-
-export interface SeriesBucket {
-  bucketMs: number;
-  flows: number;
-  flowsEst: number;
-  packets: number;
-  packetsEst: number;
-  bytesEst: number;
-  sources: number;
-  /** false when the store has no flow at all in this bucket (exporter or collector down). */
-  observed: boolean;
-}
-
-export interface SeriesData {
-  bucketMs: number;
-  fromMs: number;
-  toMs: number;
-  buckets: SeriesBucket[];
-}
+export type { SeriesScope, SeriesQuery, SeriesBucket, SeriesData } from '../queries.js';
+import { seriesOfRows, type SeriesScope, type SeriesQuery, type SeriesData } from '../queries.js';
 
 const FILE = readFileSync(new URL('./series.sql', import.meta.url), 'utf8');
 /** The statements of series.sql: the first is the series; the rest are named by `-- name:` lines. */
@@ -229,22 +179,7 @@ export class DuckDbSeries {
         .replace('/*SOURCES*/', q.sources ? 'count(DISTINCT host) FILTER (WHERE m)' : 'NULL'),
       params,
     );
-    const byBucket = new Map(rows.map((r) => [Number(r.bucket_ms), r]));
-    const buckets: SeriesBucket[] = [];
-    for (let t = from; t < to; t += width) {
-      const r = byBucket.get(t);
-      buckets.push({
-        bucketMs: t,
-        flows: r ? Number(r.flows) : 0,
-        flowsEst: r ? Number(r.flows_est) : 0,
-        packets: r ? Number(r.packets) : 0,
-        packetsEst: r ? Number(r.packets_est) : 0,
-        bytesEst: r ? Number(r.bytes_est) : 0,
-        sources: !q.sources ? NaN : r ? Number(r.sources) : 0,
-        observed: r !== undefined,
-      });
-    }
-    return { bucketMs: width, fromMs: from, toMs: to, buckets };
+    return seriesOfRows(rows, q, width, from, to);
   }
 
   /**

@@ -4,22 +4,10 @@
  * for the rows shown. Nothing is computed that was not asked for.
  */
 import type { KeyedSummaryQuery, SummaryKey, SummaryRow } from '../store.js';
+import { keyedRow } from '../summary-rows.js';
 import type { DuckDbDatabase } from './database.js';
 
-const PROTO_NAMES: Record<number, string> = {
-  1: 'icmp',
-  2: 'igmp',
-  6: 'tcp',
-  17: 'udp',
-  47: 'gre',
-  50: 'esp',
-  58: 'icmp6',
-  132: 'sctp',
-};
-
-export function protoName(p: number): string {
-  return PROTO_NAMES[p] ?? String(p);
-}
+export { protoName } from '../summary-rows.js';
 
 const COUNTERS = 'count(*) AS flows, sum(packets + rev_packets) AS packets, sum(bytes + rev_bytes) AS bytes';
 
@@ -98,29 +86,7 @@ export async function keyedSummary(
     }
     out.set(
       key,
-      rows.map((r) => {
-        const counters = { flows: Number(r.flows), packets: Number(r.packets), bytes: Number(r.bytes) };
-        switch (key) {
-          case 'dport':
-          case 'sport':
-            return { key: `${protoName(Number(r.k1))}/${Number(r.k2)}`, label: '', ...counters };
-          case 'proto':
-            return { key: protoName(Number(r.k1)), label: String(r.k1), ...counters };
-          case 'src':
-          case 'dst':
-            return { key: String(r.k1), label: '', ...counters };
-          case 'country':
-            return { key: String(r.k1 || '??'), label: String(r.k1 || '??'), ...counters };
-          case 'asn': {
-            const asn = Number(r.k1);
-            return {
-              key: asn === 0 ? '-' : `AS${asn}`,
-              label: asn === 0 ? 'unknown' : (orgs.get(asn) ?? ''),
-              ...counters,
-            };
-          }
-        }
-      }),
+      rows.map((r) => keyedRow(key, r, orgs)),
     );
   }
   return out;
