@@ -13,9 +13,9 @@ export function register(program: Command): void {
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
     .option('--kind <kind>', 'wallet | worker | agent | pool | client | account | rig')
     .option('--limit <n>', 'at most this many rows', '1000')
-    .option('--format <f>', 'table | csv | jsonl', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .action(async (o: { db: string; kind?: string; limit: string; format: string }) => {
-      const format = parseFormat(o.format, ['table', 'csv', 'jsonl']);
+      const format = parseFormat(o.format);
       const store = await openFlowStore(existingStore(o.db));
       try {
         const det = await openDetectionStore(store);

@@ -23,7 +23,7 @@ function walk(c: Command, path: string, nodes: Node[], valued: Set<string>): voi
 }
 
 /** The program with every command registered (what `coinradar --help` sees). */
-async function fullProgram(): Promise<Command> {
+export async function fullProgram(): Promise<Command> {
   const program = new Command('coinradar').version('0.1.0');
   for (const load of Object.values(COMMAND_MODULES)) (await load()).register(program);
   return program;

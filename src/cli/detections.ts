@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .option('--filter <nfdump>', FILTER_HELP)
     .option('--where <sql>', 'SQL condition over flow columns, e.g. "f.dst_port = 3333"')
     .option('--limit <n>', 'at most this many detections', '1000')
-    .option('--format <f>', 'table | csv | jsonl', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .action(
       async (o: {
         db: string;
@@ -41,7 +41,7 @@ export function register(program: Command): void {
         limit: string;
         format: string;
       }) => {
-        const format = parseFormat(o.format, ['table', 'csv', 'jsonl']);
+        const format = parseFormat(o.format);
         const minRank = CONFIDENCE_RANK[parseConfidence(o.minConfidence)];
         // Columns are qualified here: the query joins detections (d) and flows (f).
         const where = flowCondition(o.filter, o.where, { qualifier: 'f.' });
@@ -62,7 +62,9 @@ export function register(program: Command): void {
               artifacts: r.artifacts.map((a) => `${a.kind}=${a.value}`).join(' '),
             }));
           }
-          process.stdout.write(render(out, format, format === 'jsonl' ? undefined : TABLE_COLUMNS) + '\n');
+          process.stdout.write(
+            render(out, format, format === 'jsonl' || format === 'json' ? undefined : TABLE_COLUMNS) + '\n',
+          );
         } finally {
           await store.close();
         }

@@ -30,9 +30,9 @@ export function register(program: Command): void {
     .option('--filter <nfdump>', FILTER_HELP)
     .option('--where <sql>', 'SQL condition over flow columns, e.g. "dst_port = 8333"')
     .option('--limit <n>', 'at most this many flows', '100')
-    .option('--format <f>', 'table | csv | jsonl', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .action(async (o: { db: string; filter?: string; where?: string; limit: string; format: string }) => {
-      const format = parseFormat(o.format, ['table', 'csv', 'jsonl']);
+      const format = parseFormat(o.format);
       const where = flowCondition(o.filter, o.where);
       const store = await openFlowStore(existingStore(o.db));
       try {

@@ -62,9 +62,9 @@ export function register(program: Command): void {
     .command('list')
     .description('the imported sets: source, format, version, entries, addresses, skipped')
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
-    .option('--format <f>', 'table | csv | jsonl', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .action(async (o: { db: string; format: string }) => {
-      const format = parseFormat(o.format, ['table', 'csv', 'jsonl']);
+      const format = parseFormat(o.format);
       const db = await DuckDbDatabase.open(existingStore(o.db));
       try {
         const sets = (await DuckDbIndicatorStore.present(db))

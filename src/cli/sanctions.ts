@@ -108,9 +108,9 @@ export function register(program: Command): void {
     .description('every stored list version (current = newest publication of each list)')
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
     .option('--list <name>', 'only this list')
-    .option('--format <f>', 'table | csv | json', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .action(async (o: { db: string; list?: string; format: string }) => {
-      const format = parseFormat(o.format, ['table', 'csv', 'json']);
+      const format = parseFormat(o.format);
       const store = await openSanctionsStore(o.db);
       try {
         const current = new Set((await store.currentVersions()).map((v) => v.id));
@@ -125,7 +125,7 @@ export function register(program: Command): void {
           addresses: v.addresses,
           invalid: v.invalidAddresses,
           partial: v.partial ? 'yes' : '',
-          skipped: format === 'json' ? v.skipped : v.skipped.length,
+          skipped: format === 'json' || format === 'jsonl' ? v.skipped : v.skipped.length,
           sha256: format === 'table' ? v.checksum.slice(0, 16) : v.checksum,
         }));
         process.stdout.write(render(rows, format) + '\n');
@@ -142,10 +142,10 @@ export function register(program: Command): void {
     .argument('<A>', 'version id (see `sanctions versions`) or list file/folder/zip')
     .argument('<B>', 'version id or list file/folder/zip')
     .option('--db <file>', 'DuckDB file for version ids (or COINRADAR_DB)', defaultDbPath())
-    .option('--format <f>', 'table | csv | json', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .option('--allow-partial', 'diff list files some rows of which cannot be read (refused without it)')
     .action(async (a: string, b: string, o: { db: string; format: string; allowPartial?: boolean }) => {
-      const format = parseFormat(o.format, ['table', 'csv', 'json']);
+      const format = parseFormat(o.format);
       // A stored version when the argument is a number that names no file; list files otherwise.
       const isVersion = (x: string) => /^\d+$/.test(x) && !existsSync(x);
       const store = isVersion(a) || isVersion(b) ? await openSanctionsStore(o.db) : undefined;

@@ -9,7 +9,7 @@ import {
   type SummaryKey,
   type SummaryRow,
 } from '../store/store.js';
-import { collect, existingStore, parseWholeNumber, renderTable } from './output.js';
+import { collect, existingStore, parseFormat, parseWholeNumber, render, renderTable } from './output.js';
 
 const TITLES: Record<SummaryKey, string> = {
   country: 'By country (either end)',
@@ -70,7 +70,11 @@ export function register(program: Command): void {
       [],
     )
     .option('--order <counter>', 'rank --by tables by flows, packets or bytes', 'bytes')
-    .option('--format <f>', 'table | json', 'table')
+    .option(
+      '--format <f>',
+      'table | csv | json | jsonl (CSV and JSON lines: one row per table row, its table in `by`)',
+      'table',
+    )
     .action(
       async (o: {
         db: string;
@@ -88,8 +92,7 @@ export function register(program: Command): void {
             throw new Error(`--by ${k}: not a summary key (${SUMMARY_KEYS.join(', ')})`);
         if (!['flows', 'packets', 'bytes'].includes(o.order))
           throw new Error(`--order must be flows, packets or bytes, not ${o.order}`);
-        if (o.format !== 'table' && o.format !== 'json')
-          throw new Error(`--format must be table or json, not ${o.format}`);
+        const format = parseFormat(o.format);
         const filter = filterSql(o.filter);
         const store = await openFlowStore(existingStore(o.db));
         try {
@@ -102,14 +105,32 @@ export function register(program: Command): void {
               order: o.order as 'flows' | 'packets' | 'bytes',
             });
             process.stdout.write(
-              (o.format === 'json'
+              (format === 'json'
                 ? JSON.stringify(Object.fromEntries(tables), null, 2)
-                : formatKeyed(tables)) + '\n',
+                : format === 'table'
+                  ? formatKeyed(tables)
+                  : render(
+                      [...tables].flatMap(([k, rows]) => rows.map((r) => ({ by: k, ...r }))),
+                      format,
+                    )) + '\n',
             );
             return;
           }
           const s = await store.summary({ top, where: o.where, filter });
-          process.stdout.write((o.format === 'json' ? JSON.stringify(s, null, 2) : formatSummary(s)) + '\n');
+          const records = () => [
+            { by: 'total', key: '', label: '', ...s.total },
+            ...s.byCountry.map((r) => ({ by: 'country', ...r })),
+            ...s.byAsn.map((r) => ({ by: 'asn', ...r })),
+            ...s.byPort.map((r) => ({ by: 'dport', ...r })),
+          ];
+          process.stdout.write(
+            (format === 'json'
+              ? JSON.stringify(s, null, 2)
+              : format === 'table'
+                ? formatSummary(s)
+                : render(records(), format, ['by', 'key', 'label', 'flows', 'packets', 'bytes', 'sources'])) +
+              '\n',
+          );
         } finally {
           await store.close();
         }

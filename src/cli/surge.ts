@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { surgeOfBuckets, type SeriesMeasure } from '../analysis/series.js';
 import type { SurgeChange } from '../analysis/surge.js';
 import { openFlowStore } from '../store/open.js';
-import { existingStore, renderTable } from './output.js';
+import { existingStore, parseFormat, render, renderTable } from './output.js';
 import { seriesOptions, seriesQuery, type SeriesCliOptions } from './series.js';
 
 export function surgeRows(changes: SurgeChange[], bucketMs: number) {
@@ -37,7 +37,7 @@ export function register(program: Command): void {
     .option('--measure <m>', 'flows | packets | sources (as exported, before sampling correction)', 'flows')
     .option('--min-probability <p>', 'posterior probability a change needs', '0.99')
     .option('--penalty <k>', 'change-point penalty in units of log(n)', '4')
-    .option('--format <f>', 'table | json', 'table')
+    .option('--format <f>', 'table | csv | json | jsonl (CSV and JSON lines: one change per line)', 'table')
     .action(
       async (
         o: SeriesCliOptions & {
@@ -50,8 +50,7 @@ export function register(program: Command): void {
       ) => {
         if (!['flows', 'packets', 'sources'].includes(o.measure))
           throw new Error(`--measure must be flows, packets or sources, not ${o.measure}`);
-        if (o.format !== 'table' && o.format !== 'json')
-          throw new Error(`--format must be table or json, not ${o.format}`);
+        const format = parseFormat(o.format);
         const q = seriesQuery(o);
         const label =
           o.label ||
@@ -65,15 +64,13 @@ export function register(program: Command): void {
             minProbability: Number(o.minProbability),
             penalty: Number(o.penalty),
           });
-          if (o.format === 'json') {
-            process.stdout.write(
-              JSON.stringify(
-                r.changes.map((c) => ({ ...c, measure: o.measure })),
-                null,
-                2,
-              ) + '\n',
-            );
-          } else {
+          const changes = r.changes.map((c) => ({ ...c, measure: o.measure }));
+          if (format === 'json') process.stdout.write(JSON.stringify(changes, null, 2) + '\n');
+          else if (format === 'jsonl')
+            for (const c of changes) process.stdout.write(JSON.stringify(c) + '\n');
+          else if (format === 'csv')
+            process.stdout.write(render(changes as unknown as Record<string, unknown>[], 'csv') + '\n');
+          else {
             process.stdout.write(
               `${label}: ${r.n} ${o.bucket}s observed, ${r.changes.length} change(s); negative-binomial size k=${r.dispersion.toFixed(1)}\n` +
                 (r.changes.length ? renderTable(surgeRows(r.changes, d.bucketMs)) + '\n' : ''),

@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
 
 const MAIN = resolve('dist/cli/main.js');
 const built = existsSync(MAIN);
@@ -177,3 +178,37 @@ test(
     }
   },
 );
+
+test('every command that prints records takes --format table|csv|json|jsonl', async () => {
+  const { fullProgram } = await import('../../src/cli/completion.js');
+  // One estimate with its assumptions, not records: their table and JSON are the whole answer.
+  const ONE_ANSWER = new Set(['estimate revenue', 'estimate power']);
+  const seen: string[] = [];
+  const walk = (c: Command, path: string): void => {
+    const f = c.options.find((o) => o.long === '--format');
+    if (f && f.description.startsWith('table') && !ONE_ANSWER.has(path)) {
+      seen.push(path);
+      const formats =
+        f.description.split(/[\s(]/)[0] === 'table' ? f.description.match(/\b(table|csv|jsonl?)\b/g) : [];
+      assert.deepEqual(
+        [...new Set(formats)].sort(),
+        ['csv', 'json', 'jsonl', 'table'],
+        `${path}: ${f.description}`,
+      );
+    }
+    for (const s of c.commands) walk(s, path ? `${path} ${s.name()}` : s.name());
+  };
+  walk(await fullProgram(), '');
+  for (const p of [
+    'flows',
+    'summary',
+    'series',
+    'surge',
+    'hosts',
+    'detections',
+    'artifacts',
+    'screen',
+    'chain trace',
+  ])
+    assert.ok(seen.includes(p), `${p} was checked`);
+});
