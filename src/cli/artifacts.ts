@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { openDetectionStore } from '../store/detections.js';
 import { openFlowStore } from '../store/open.js';
 import { defaultDbPath } from '../store/store.js';
-import { existingStore, parseFormat, render } from './output.js';
+import { existingStore, parseFormat, parseWholeNumber, render } from './output.js';
 
 export function register(program: Command): void {
   program
@@ -16,10 +16,11 @@ export function register(program: Command): void {
     .option('--format <f>', 'table | csv | json | jsonl', 'table')
     .action(async (o: { db: string; kind?: string; limit: string; format: string }) => {
       const format = parseFormat(o.format);
+      const limit = parseWholeNumber('--limit', o.limit);
       const store = await openFlowStore(existingStore(o.db));
       try {
         const det = await openDetectionStore(store);
-        const rows = await det.artifacts({ kind: o.kind, limit: Number(o.limit) });
+        const rows = await det.artifacts({ kind: o.kind, limit });
         process.stdout.write(render(rows as unknown as Record<string, unknown>[], format) + '\n');
       } finally {
         await store.close();

@@ -12,7 +12,7 @@ import { parseMetricsAddress, startMetricsServer } from '../netflow/metrics-serv
 import { openFlowStore } from '../store/open.js';
 import { defaultDbPath } from '../store/store.js';
 import { loadEnricher } from './enricher.js';
-import { parseWholeNumber } from './output.js';
+import { parseNumberOption, parseWholeNumber } from './output.js';
 
 /** The decoder caps the CLI sets, by flag (the decoder documents their defaults). */
 const CAP_FLAGS = [
@@ -105,6 +105,11 @@ export function register(program: Command): void {
         const maxBacklogBatches = parseWholeNumber('--max-backlog', o.maxBacklog, 1);
         const backlogMs = parseWholeNumber('--max-backlog-ms', o.maxBacklogMs, 1);
         const metricsAddr = o.metrics ? parseMetricsAddress(o.metrics, o.metricsPublic) : undefined;
+        const maxDatagrams = o.maxDatagrams ? parseWholeNumber('--max-datagrams', o.maxDatagrams) : 0;
+        const recvBufferBytes = parseWholeNumber('--recv-buffer', o.recvBuffer, 1);
+        const storeNice =
+          o.storeNice === 'off' ? undefined : parseWholeNumber('--store-nice', o.storeNice, 0, 19);
+        const durationS = o.duration ? parseNumberOption('--duration', o.duration, 0) : 0;
         const store = await openFlowStore(o.db);
         // Other commands (summary, series, report, screen, …) read the store through this process while it collects.
         await store.serveReaders();
@@ -118,9 +123,9 @@ export function register(program: Command): void {
             store,
             enricher,
             hooks: detection ? [detection.hook] : [],
-            maxDatagrams: o.maxDatagrams ? Number(o.maxDatagrams) : 0,
-            recvBufferBytes: Number(o.recvBuffer),
-            storeNice: o.storeNice === 'off' ? undefined : Number(o.storeNice),
+            maxDatagrams,
+            recvBufferBytes,
+            storeNice,
             exporters,
             decoderLimits,
             maxBacklogBatches,
@@ -143,7 +148,7 @@ export function register(program: Command): void {
             throw new Error(`--metrics ${o.metrics}: ${(e as Error).message}`, { cause: e });
           }
         }
-        const asked = Number(o.recvBuffer);
+        const asked = recvBufferBytes;
         // Linux reports twice the usable size it granted.
         const granted = Math.floor(collector.recvBuffer / 2);
         process.stderr.write(
@@ -161,7 +166,7 @@ export function register(program: Command): void {
         const stop = () => void collector.stop();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
-        const timer = o.duration ? setTimeout(stop, Number(o.duration) * 1000) : null;
+        const timer = durationS ? setTimeout(stop, durationS * 1000) : null;
         try {
           const r = await collector.done;
           const d = r.diagnostics;

@@ -5,7 +5,7 @@ import { CONFIDENCE_RANK, parseConfidence } from '../detect/types.js';
 import { openDetectionStore } from '../store/detections.js';
 import { openFlowStore } from '../store/open.js';
 import { defaultDbPath } from '../store/store.js';
-import { existingStore, parseFormat, render } from './output.js';
+import { existingStore, parseFormat, parseWholeNumber, render } from './output.js';
 
 const TABLE_COLUMNS = [
   'first',
@@ -45,6 +45,7 @@ export function register(program: Command): void {
         const minRank = CONFIDENCE_RANK[parseConfidence(o.minConfidence)];
         // Columns are qualified here: the query joins detections (d) and flows (f).
         const where = flowCondition(o.filter, o.where, { qualifier: 'f.' });
+        const limit = parseWholeNumber('--limit', o.limit);
         const store = await openFlowStore(existingStore(o.db));
         try {
           const det = await openDetectionStore(store);
@@ -52,7 +53,7 @@ export function register(program: Command): void {
             minRank,
             label: o.label,
             where,
-            limit: Number(o.limit),
+            limit,
           });
           let out = rows as unknown as Record<string, unknown>[];
           if (format === 'table') {

@@ -15,7 +15,7 @@ import { fmtHashrate, fmtRange } from '../report/render.js';
 import { ipv4Text, poolCatalogue } from '../scenario/world.js';
 import { DuckDbSeries } from '../store/duckdb/series.js';
 import { defaultDbPath } from '../store/store.js';
-import { existingStore, parseFormat, render, renderTable } from './output.js';
+import { existingStore, parseFormat, parseNumberOption, render, renderTable } from './output.js';
 
 const SI: Record<string, number> = { '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
 
@@ -169,6 +169,9 @@ export function register(program: Command): void {
     .action(
       async (o: { stratum?: string; db: string; host?: string; difficulty?: string; format: string }) => {
         const format = parseFormat(o.format);
+        const difficulty = o.difficulty
+          ? parseNumberOption('--difficulty', o.difficulty, 1e-9)
+          : undefined;
         if (o.stratum) {
           const lines: StratumLine[] = readFileSync(o.stratum, 'utf8')
             .split('\n')
@@ -215,7 +218,7 @@ export function register(program: Command): void {
               packets: c.packetsEst,
               bytes: c.bytesEst,
               seconds: Math.max(1, (c.lastMs - c.firstMs) / 1000),
-              difficulty: o.difficulty ? Number(o.difficulty) : undefined,
+              difficulty,
             });
             return {
               pool: `${pool?.pool ?? '?'} ${c.dst}:${c.dstPort}`,

@@ -21,6 +21,16 @@ export function existingStore(path: string): string {
   return path;
 }
 
+/** A number option value (decimals allowed) in [min, max], or an error that names the option. */
+export function parseNumberOption(option: string, v: string, min = -Infinity, max = Infinity): number {
+  const n = Number(v);
+  if (!/^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(v) || !Number.isFinite(n) || n < min || n > max)
+    throw new Error(
+      `${option} must be a number${min > -Infinity && max < Infinity ? ` from ${min} to ${max}` : min > -Infinity ? ` of at least ${min}` : ''}, not '${v}'`,
+    );
+  return n;
+}
+
 /** A whole-number option value in [min, max], or an error that names the option and the range. */
 export function parseWholeNumber(option: string, v: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(v);

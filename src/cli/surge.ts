@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { surgeOfBuckets, type SeriesMeasure } from '../analysis/series.js';
 import type { SurgeChange } from '../analysis/surge.js';
 import { openFlowStore } from '../store/open.js';
-import { existingStore, parseFormat, render, renderTable } from './output.js';
+import { existingStore, parseFormat, parseNumberOption, render, renderTable } from './output.js';
 import { seriesOptions, seriesQuery, type SeriesCliOptions } from './series.js';
 
 export function surgeRows(changes: SurgeChange[], bucketMs: number) {
@@ -51,6 +51,8 @@ export function register(program: Command): void {
         if (!['flows', 'packets', 'sources'].includes(o.measure))
           throw new Error(`--measure must be flows, packets or sources, not ${o.measure}`);
         const format = parseFormat(o.format);
+        const minProbability = parseNumberOption('--min-probability', o.minProbability, 0, 1);
+        const penalty = parseNumberOption('--penalty', o.penalty, 0);
         const q = seriesQuery(o);
         const label =
           o.label ||
@@ -61,8 +63,8 @@ export function register(program: Command): void {
         try {
           const d = await store.series({ ...q, sources: o.measure === 'sources' });
           const r = surgeOfBuckets(label, d, o.measure as SeriesMeasure, {
-            minProbability: Number(o.minProbability),
-            penalty: Number(o.penalty),
+            minProbability,
+            penalty,
           });
           const changes = r.changes.map((c) => ({ ...c, measure: o.measure }));
           if (format === 'json') process.stdout.write(JSON.stringify(changes, null, 2) + '\n');

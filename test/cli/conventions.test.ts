@@ -41,6 +41,29 @@ test(
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.ok(r.stderr.length > 0, `${args.join(' ')} says why`);
     }
+    // Option values are checked before a store is opened (none exists here: the message must be the
+    // option's, not the store's) or a socket bound.
+    for (const [option, ...args] of [
+      ['--min-probability', 'surge', '--db', 'missing.duckdb', '--min-probability', 'abc'],
+      ['--penalty', 'surge', '--db', 'missing.duckdb', '--penalty', 'x'],
+      ['--limit', 'detections', '--db', 'missing.duckdb', '--limit', 'x'],
+      ['--limit', 'artifacts', '--db', 'missing.duckdb', '--limit', 'x'],
+      ['--difficulty', 'estimate', 'hashrate', '--host', '10.0.0.1', '--difficulty', 'abc'],
+      [
+        '--duration',
+        'collect',
+        '--db',
+        'missing.duckdb',
+        '--duration',
+        'abc',
+        '--listen',
+        'udp://127.0.0.1:0',
+      ],
+    ]) {
+      const r = run(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.ok(r.stderr.includes(`${option} must be`), `${args.join(' ')}: ${r.stderr}`);
+    }
     for (const args of [['--help'], ['--version'], ['flows', '--help']])
       assert.equal(run(args).status, 0, args.join(' '));
   },
