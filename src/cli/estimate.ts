@@ -169,9 +169,7 @@ export function register(program: Command): void {
     .action(
       async (o: { stratum?: string; db: string; host?: string; difficulty?: string; format: string }) => {
         const format = parseFormat(o.format);
-        const difficulty = o.difficulty
-          ? parseNumberOption('--difficulty', o.difficulty, 1e-9)
-          : undefined;
+        const difficulty = o.difficulty ? parseNumberOption('--difficulty', o.difficulty, 1e-9) : undefined;
         if (o.stratum) {
           const lines: StratumLine[] = readFileSync(o.stratum, 'utf8')
             .split('\n')
