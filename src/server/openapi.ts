@@ -346,8 +346,11 @@ function networkPaths(common: Record<string, unknown>) {
           day('since'),
           day('until'),
           query('limit', 'most hosts (1-10000, default 1000)', { type: 'integer' }),
+          query('format', 'json (default) or csv (text/csv, one line a host, saved as hosts.csv)', {
+            enum: ['json', 'csv'],
+          }),
         ],
-        responses: ok('{scope, hosts: [HostProfile]}'),
+        responses: ok('{scope, hosts: [HostProfile]}, or CSV with format=csv'),
       },
     },
     '/v1/hosts/{ip}': {
@@ -355,7 +358,9 @@ function networkPaths(common: Record<string, unknown>) {
         summary:
           'One host: profile, daily activity, every detection with evidence and payload excerpt, artifacts',
         parameters: [{ name: 'ip', in: 'path', required: true, schema: { type: 'string' } }],
-        responses: ok('{host, profile, activity: {bucketMs, points}, detections: [...], artifacts}'),
+        responses: ok(
+          '{host, profile, activity: {bucketMs, points}, sessions: [{peer, port, firstMs, lastMs, flows, bytesEst, labels}], detections: [...], artifacts}',
+        ),
       },
     },
     '/v1/search': {
