@@ -116,12 +116,12 @@ export function DataTable<T>(props: {
           />
         </label>
         {props.csvHref ? (
-          <a class="csv" href={props.csvHref} download={`${name}.csv`}>
-            CSV of {caption.toLowerCase()}
+          <a class="csv" href={props.csvHref} download={`${name}.csv`} aria-label={`${caption} as CSV`}>
+            Save as CSV
           </a>
         ) : (
-          <button type="button" class="csv" onClick={saveShown}>
-            CSV of {caption.toLowerCase()}
+          <button type="button" class="csv" onClick={saveShown} aria-label={`${caption} as CSV`}>
+            Save as CSV
           </button>
         )}
       </div>

@@ -101,7 +101,7 @@ test(
         // CSV: the API's, with the session cookie; every host, not only the filtered ones drawn.
         const [download] = await Promise.all([
           page.waitForEvent('download'),
-          page.getByRole('link', { name: 'CSV of hosts' }).click(),
+          page.getByRole('link', { name: 'Hosts as CSV' }).click(),
         ]);
         assert.equal(download.suggestedFilename(), 'hosts.csv');
         const file = join(dir, 'hosts.csv');
