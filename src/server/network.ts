@@ -59,9 +59,10 @@ function dayParam(v: string | undefined, name: string): number | undefined {
 }
 
 // One statement at a time on the store's connection (as the reader socket does): the console asks
-// for several answers at once, and a DuckDB connection is one session.
+// for several answers at once, and a DuckDB connection is one session. The money routes share it
+// (serve reads the flows through the chain index's connection when it has one).
 let queue: Promise<unknown> = Promise.resolve();
-function oneAtATime<T>(f: () => Promise<T>): Promise<T> {
+export function oneAtATime<T>(f: () => Promise<T>): Promise<T> {
   const p = queue.then(f, f);
   queue = p.catch(() => undefined);
   return p;
