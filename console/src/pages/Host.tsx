@@ -37,7 +37,8 @@ function Artifacts({ title, items, screen }: { title: string; items: string[]; s
               {screen && (
                 <>
                   {' '}
-                  <a href={`#/screen?addresses=${encodeURIComponent(v)}`}>screen</a>
+                  <a href={`#/screen?addresses=${encodeURIComponent(v)}`}>screen</a>{' '}
+                  <a href={`#/money/${encodeURIComponent(v)}`}>trace</a>
                 </>
               )}
             </li>
