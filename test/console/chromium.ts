@@ -37,3 +37,39 @@ export function exitAfterTests(name: string, passed: () => boolean): void {
     }, 5000).unref();
   });
 }
+
+/** The parts of playwright-core's API the helpers use (its types come with the dynamic import). */
+interface PageLike {
+  on(event: 'console', f: (m: { type(): string; text(): string }) => void): unknown;
+  on(event: 'pageerror', f: (e: Error) => void): unknown;
+  on(event: 'request', f: (r: { url(): string }) => void): unknown;
+  goto(url: string): Promise<unknown>;
+  getByLabel(text: string): { fill(v: string): Promise<void> };
+  getByRole(
+    role: 'button' | 'heading',
+    o: { name: string | RegExp },
+  ): {
+    click(): Promise<void>;
+    waitFor(): Promise<void>;
+  };
+}
+
+/**
+ * Sign a fresh page in at `base` with `key` and wait for the overview. `problems` collects every
+ * console error or warning, page error and request off the server, which a test asserts empty.
+ */
+export async function signIn<P extends PageLike>(page: P, base: string, key: string): Promise<string[]> {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('request', (r) => {
+    if (!r.url().startsWith(base)) problems.push(`request off the server: ${r.url()}`);
+  });
+  await page.goto(base + '/');
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: /^Overview/ }).waitFor();
+  return problems;
+}

@@ -14,7 +14,7 @@ import { openScreeningServer } from '../../src/cli/serve.js';
 import { v5Packet, type V5Flow } from '../../src/netflow/encode.js';
 import { DEFAULT_CONSOLE_DIR } from '../../src/server/console-files.js';
 import { ApiKeyFile, keysPathFor } from '../../src/server/keys.js';
-import { CHROMIUM, CHROMIUM_ARGS, exitAfterTests, skipWithoutChromium } from './chromium.js';
+import { CHROMIUM, CHROMIUM_ARGS, exitAfterTests, signIn, skipWithoutChromium } from './chromium.js';
 
 const OUT = process.env.COINRADAR_TEST_OUT ?? join(tmpdir(), 'coinradar-console-e2e');
 /** The issue's bound from a flow's arrival to the overview showing it. */
@@ -44,15 +44,7 @@ test(
     try {
       const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const problems: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-      });
-      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-      await page.goto(base + '/');
-      await page.getByLabel('API key').fill(key);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.getByRole('heading', { name: /^Overview/ }).waitFor();
+      const problems = await signIn(page, base, key);
       // Some flows first, so the page has drawn its chart and map; then the ones timed.
       const send = async (n: number, seq: number) => {
         const flows: V5Flow[] = Array.from({ length: n }, (_, i) => ({

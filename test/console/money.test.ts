@@ -7,20 +7,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ingestChain } from '../../src/chain/ingest.js';
-import { NETWORKS } from '../../src/chain/network.js';
 import { openScreeningServer } from '../../src/cli/serve.js';
-import { Diagnostics } from '../../src/flow/diagnostics.js';
 import { DEFAULT_CONSOLE_DIR } from '../../src/server/console-files.js';
 import { ApiKeyFile, keysPathFor } from '../../src/server/keys.js';
-import { DuckDbChainStore } from '../../src/store/duckdb/chain.js';
-import { litecoindMissing, RegtestNode } from '../chain/regtest-node.js';
-import { buildScenario, type Truth } from '../chain/scenario.js';
-import { runCli } from '../cli-run.js';
-import { CHROMIUM, CHROMIUM_ARGS, exitAfterTests, skipWithoutChromium } from './chromium.js';
+import { litecoindMissing } from '../chain/regtest-node.js';
+import { regtestChainStore } from '../server/regtest-chain.js';
+import { CHROMIUM, CHROMIUM_ARGS, exitAfterTests, signIn, skipWithoutChromium } from './chromium.js';
 
 const OUT = process.env.COINRADAR_TEST_OUT ?? join(tmpdir(), 'coinradar-console-e2e');
 
@@ -36,28 +31,8 @@ test(
     const dir = mkdtempSync(join(tmpdir(), 'cr-money-ui-'));
     mkdirSync(OUT, { recursive: true });
     const db = join(dir, 'db.duckdb');
-    let truth: Truth;
-    const node = await RegtestNode.start();
+    const truth = await regtestChainStore(dir, db);
     try {
-      truth = await buildScenario(node);
-      const store = await DuckDbChainStore.open(db);
-      try {
-        await ingestChain(
-          store,
-          NETWORKS['litecoin-regtest'],
-          { kind: 'rpc', url: node.rpcUrl },
-          new Diagnostics(),
-        );
-      } finally {
-        await store.close();
-      }
-    } finally {
-      await node.destroy();
-    }
-    try {
-      const list = join(dir, 'watch.csv');
-      writeFileSync(list, `coin,address,label\nLTC,${truth.a[0]},test entity\n`);
-      await runCli(['sanctions', 'load', '--db', db, list]);
       const { key } = new ApiKeyFile(keysPathFor(db)).create('money ui');
       const server = await openScreeningServer({
         db,
@@ -69,19 +44,7 @@ test(
       try {
         const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
         const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-        const problems: string[] = [];
-        page.on('console', (m) => {
-          if (m.type() === 'error' || m.type() === 'warning')
-            problems.push(`console ${m.type()}: ${m.text()}`);
-        });
-        page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-        page.on('request', (r) => {
-          if (!r.url().startsWith(base)) problems.push(`request off the server: ${r.url()}`);
-        });
-        await page.goto(base + '/');
-        await page.getByLabel('API key').fill(key);
-        await page.getByRole('button', { name: 'Sign in' }).click();
-        await page.getByRole('heading', { name: /^Overview/ }).waitFor();
+        const problems = await signIn(page, base, key);
 
         await page.goto(`${base}/#/money/${truth.a[1]}`);
         await page.getByRole('heading', { name: `Address ${truth.a[1]}` }).waitFor();

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { openScreeningServer } from '../../src/cli/serve.js';
 import { DEFAULT_CONSOLE_DIR } from '../../src/server/console-files.js';
 import { ApiKeyFile, keysPathFor } from '../../src/server/keys.js';
-import { CHROMIUM, CHROMIUM_ARGS, exitAfterTests, skipWithoutChromium } from './chromium.js';
+import { CHROMIUM, CHROMIUM_ARGS, exitAfterTests, signIn, skipWithoutChromium } from './chromium.js';
 import { buildSyntheticStore } from './synthetic-store.js';
 
 const OUT = process.env.COINRADAR_TEST_OUT ?? join(tmpdir(), 'coinradar-console-e2e');
@@ -50,16 +50,7 @@ test(
           viewport: { width: 1280, height: 900 },
         });
         const page = await context.newPage();
-        const problems: string[] = [];
-        page.on('console', (m) => {
-          if (m.type() === 'error' || m.type() === 'warning')
-            problems.push(`console ${m.type()}: ${m.text()}`);
-        });
-        page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-        await page.goto(base + '/');
-        await page.getByLabel('API key').fill(key);
-        await page.getByRole('button', { name: 'Sign in' }).click();
-        await page.getByRole('heading', { name: /^Overview/ }).waitFor();
+        const problems = await signIn(page, base, key);
 
         await page.goto(base + '/#/hosts');
         const table = page.getByRole('table', { name: /^Hosts/ });

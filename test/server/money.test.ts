@@ -8,17 +8,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ingestChain } from '../../src/chain/ingest.js';
-import { NETWORKS } from '../../src/chain/network.js';
 import { openScreeningServer } from '../../src/cli/serve.js';
-import { Diagnostics } from '../../src/flow/diagnostics.js';
 import { ApiKeyFile, keysPathFor } from '../../src/server/keys.js';
-import { DuckDbChainStore } from '../../src/store/duckdb/chain.js';
-import { litecoindMissing, RegtestNode } from '../chain/regtest-node.js';
-import { buildScenario, type Truth } from '../chain/scenario.js';
+import { litecoindMissing } from '../chain/regtest-node.js';
+import { regtestChainStore } from './regtest-chain.js';
 import { runCli } from '../cli-run.js';
 
-const net = NETWORKS['litecoin-regtest'];
 const sortBy = <T>(xs: T[], k: (x: T) => string) => [...xs].sort((x, y) => k(x).localeCompare(k(y)));
 
 test('litecoind regtest: /v1/chain/address, /v1/chain/trace (one hop) and /v1/chain/exposure answer what coinradar chain cluster, trace and exposure give', async (t) => {
@@ -29,26 +24,8 @@ test('litecoind regtest: /v1/chain/address, /v1/chain/trace (one hop) and /v1/ch
   }
   const dir = mkdtempSync(join(tmpdir(), 'cr-money-'));
   const db = join(dir, 'db.duckdb');
-  let truth: Truth;
-  const node = await RegtestNode.start();
+  const truth = await regtestChainStore(dir, db);
   try {
-    truth = await buildScenario(node);
-    const store = await DuckDbChainStore.open(db);
-    try {
-      const d = new Diagnostics();
-      await ingestChain(store, net, { kind: 'rpc', url: node.rpcUrl }, d);
-      assert.equal(d.get('problems'), 0, d.summary());
-    } finally {
-      await store.close();
-    }
-  } finally {
-    await node.destroy();
-  }
-  try {
-    // The list names alice's first address; the same address as a tag file for the CLI.
-    const list = join(dir, 'watch.csv');
-    writeFileSync(list, `coin,address,label\nLTC,${truth.a[0]},test entity\n`);
-    await runCli(['sanctions', 'load', '--db', db, list]);
     const tagCsv = join(dir, 'tags.csv');
     writeFileSync(tagCsv, `address,tag\n${truth.a[0]},sanctioned\n`);
     const cli = async (args: string[]) =>
