@@ -23,6 +23,7 @@ import { registerConsoleFiles } from './console-files.js';
 import { installSecurityHeaders } from './headers.js';
 import { registerNetworkRoutes, type NetworkApi } from './network.js';
 import { registerMoneyRoutes } from './money-routes.js';
+import { registerExportRoutes } from './export-routes.js';
 import type { ChainStore } from '../store/chain.js';
 import { SessionTable, type SessionLimits } from './session.js';
 import { registerSessionRoutes } from './session-routes.js';
@@ -261,6 +262,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
   if (opts.consoleDir) registerConsoleFiles(app, opts.consoleDir);
   if (opts.network) registerNetworkRoutes(app, opts.network);
+  if (opts.network) registerExportRoutes(app, { db: opts.network.db, index: () => current.index });
   if (opts.money)
     registerMoneyRoutes(app, {
       store: opts.money.store,

@@ -365,6 +365,19 @@ function networkPaths(common: Record<string, unknown>) {
         ),
       },
     },
+    '/v1/report': {
+      get: {
+        summary:
+          'The report of a scope as coinradar report writes it (self-contained HTML), or printed to PDF by headless Chromium (one at a time, 60 s limit; 503 while another prints, 501 without chromium)',
+        parameters: [
+          scopeParameter,
+          day('since'),
+          day('until'),
+          query('format', 'html (default) or pdf', { enum: ['html', 'pdf'] }),
+        ],
+        responses: ok('text/html or application/pdf, as an attachment (report.html, report.pdf)'),
+      },
+    },
     '/v1/search': {
       get: {
         summary: 'What a string is (IP, CIDR, country, AS, address, txid, pool) and the console page for it',

@@ -154,8 +154,17 @@ export function Overview({ route }: { route: Route }) {
           <DataTable caption="By AS" rows={summary.asn ?? []} columns={summaryColumns('AS')} />
         </section>
       )}
-      <p>
-        <a href={`#/hosts${query({ scope })}`}>Hosts of this scope</a>
+      <p class="links">
+        <a href={`#/hosts${query({ scope })}`}>Hosts of this scope</a>{' '}
+        <a href={`/v1/report${query({ scope: scopeItems(scope), since, until })}`} download="report.html">
+          Report (HTML)
+        </a>{' '}
+        <a
+          href={`/v1/report${query({ scope: scopeItems(scope), since, until, format: 'pdf' })}`}
+          download="report.pdf"
+        >
+          Report (PDF)
+        </a>
       </p>
     </main>
   );
