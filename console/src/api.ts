@@ -5,9 +5,10 @@
  */
 // The server's own types for what it sends (type-only: nothing of the server is bundled).
 import type { SurgeChange } from '../../src/analysis/surge';
+import type { HostSession } from '../../src/server/network';
 import type { HostProfile } from '../../src/store/duckdb/hosts';
 import type { SummaryRow } from '../../src/store/store';
-export type { HostProfile, SummaryRow, SurgeChange };
+export type { HostProfile, HostSession, SummaryRow, SurgeChange };
 
 export class ApiError extends Error {
   constructor(
@@ -98,6 +99,7 @@ export interface HostPage {
   host: string;
   profile: HostProfile | null;
   activity: { bucketMs: number; points: [number, number, number][] };
+  sessions: HostSession[];
   detections: HostDetection[];
   artifacts: { pools: string[]; wallets: string[]; workers: string[]; agents: string[] };
 }

@@ -1,6 +1,6 @@
 /**
- * The coinradar console: sign-in, then overview, hosts, a host's page, screening and search, each
- * a hash route (#/overview, #/hosts, #/host/IP, #/screen). Everything comes from the server's /v1
+ * The coinradar console: sign-in, then overview, hosts, a host's page, screening, money and search,
+ * each a hash route (#/overview, #/hosts, #/host/IP, #/screen, #/money/ADDRESS-or-TXID). Everything comes from the server's /v1
  * API with the session cookie; nothing is loaded from anywhere else.
  */
 import { render } from 'preact';
@@ -9,6 +9,7 @@ import { call, whenSignedOut, type SearchResult } from './api';
 import { go, useRoute } from './router';
 import { Host } from './pages/Host';
 import { Hosts } from './pages/Hosts';
+import { Money } from './pages/Money';
 import { Overview } from './pages/Overview';
 import { Screen } from './pages/Screen';
 import { SignIn } from './pages/SignIn';
@@ -21,6 +22,19 @@ function Search() {
     e.preventDefault();
     if (!q.trim()) return;
     const r = await call<{ results: SearchResult[] }>('GET', `/v1/search?q=${encodeURIComponent(q.trim())}`);
+    // A chain address or a txid also has a money page (its cluster, trace and sanctions hits).
+    r.results = r.results.flatMap((x) =>
+      x.kind === 'address' || x.kind === 'txid'
+        ? [
+            ...(x.link ? [x] : []),
+            {
+              ...x,
+              label: `${x.value} on the chain: cluster, trace, exposure`,
+              link: `#/money/${encodeURIComponent(x.value)}`,
+            },
+          ]
+        : [x],
+    );
     const links = r.results.filter((x) => x.link);
     // One answer with a page: go there; otherwise list what it may be.
     if (links.length === 1 && r.results.length === 1) {
@@ -95,6 +109,9 @@ function App() {
     case 'screen':
       page = <Screen route={route} />;
       break;
+    case 'money':
+      page = <Money route={route} />;
+      break;
     default:
       page = <Overview route={route} />;
   }
@@ -111,6 +128,7 @@ function App() {
           {nav('#/overview', 'Overview', route.page === 'overview')}
           {nav('#/hosts', 'Hosts', route.page === 'hosts' || route.page === 'host')}
           {nav('#/screen', 'Screening', route.page === 'screen')}
+          {nav('#/money', 'Money', route.page === 'money')}
         </nav>
         <Search />
         <span class="user">

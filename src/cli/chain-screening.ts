@@ -32,6 +32,8 @@ export interface ChainIndex {
   provider: ChainExposureProvider;
   /** The database the index is read from (serve reads its flows through it too). */
   db: DuckDbDatabase;
+  /** The index itself (serve's money routes read it). */
+  store: DuckDbChainStore;
   /** What screening includes, for a command's summary line. */
   note: string;
   /** The current list versions, read through this index's open connection (DuckDB opens a file once per process). */
@@ -61,6 +63,7 @@ export async function openChainIndex(db: string, hops: number): Promise<ChainInd
     hops,
     provider: new ChainSanctionsExposure(store, hops),
     db: store.db,
+    store,
     note: `chain index ${state.network ?? ''} to height ${state.tipHeight}: cluster and indirect (${hops} hops, haircut) matches included`,
     async screeningIndex() {
       const lists = await DuckDbSanctionsStore.attach(store.db);

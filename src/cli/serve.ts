@@ -155,6 +155,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
           }
         : null,
       network,
+      money: chain ? { store: chain.store } : null,
       consoleDir: o.consoleDir === undefined ? DEFAULT_CONSOLE_DIR : o.consoleDir,
       sessions: o.sessions,
     });

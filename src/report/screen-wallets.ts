@@ -4,7 +4,7 @@
  * into the wallet row, a finding and the evidence table.
  */
 import { buildScreeningIndex } from '../sanctions/index-loader.js';
-import type { ScreenResult } from '../sanctions/screen.js';
+import type { ScreeningIndex, ScreenResult } from '../sanctions/screen.js';
 import { openSanctionsStore } from '../store/sanctions.js';
 import type { InvestigationReport } from './model.js';
 
@@ -39,6 +39,15 @@ export async function screenReportWallets(
   } finally {
     await store.close();
   }
+  return screenWalletsWith(index, lists, report);
+}
+
+/** The same, against an index already loaded (serve's); `lists` names its versions. */
+export function screenWalletsWith(
+  index: ScreeningIndex,
+  lists: string,
+  report: InvestigationReport,
+): WalletScreening {
   const results = index.screenAddresses(report.wallets.map((w) => w.wallet));
   const listed: ScreenResult[] = [];
   results.forEach((r, i) => {

@@ -22,6 +22,9 @@ import { RateLimiter } from './rate-limit.js';
 import { registerConsoleFiles } from './console-files.js';
 import { installSecurityHeaders } from './headers.js';
 import { registerNetworkRoutes, type NetworkApi } from './network.js';
+import { registerMoneyRoutes } from './money-routes.js';
+import { registerExportRoutes } from './export-routes.js';
+import type { ChainStore } from '../store/chain.js';
 import { SessionTable, type SessionLimits } from './session.js';
 import { registerSessionRoutes } from './session-routes.js';
 import {
@@ -69,6 +72,8 @@ export interface ServerOptions {
   sessions?: Partial<SessionLimits>;
   /** The network read API (/v1/series, /v1/summary, /v1/hosts, /v1/search) over a flow store. */
   network?: NetworkApi | null;
+  /** The money API (/v1/chain/…) over a chain index; listed addresses come from the current lists. */
+  money?: { store: ChainStore } | null;
 }
 
 /** How long node:http waits for a client; all in milliseconds. */
@@ -159,6 +164,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     anonymous: !!opts.allowAnonymous,
     chain: chainInfo,
     network: !!opts.network,
+    money: !!opts.money,
   });
 
   const app = Fastify({
@@ -256,6 +262,12 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
   if (opts.consoleDir) registerConsoleFiles(app, opts.consoleDir);
   if (opts.network) registerNetworkRoutes(app, opts.network);
+  if (opts.network) registerExportRoutes(app, { db: opts.network.db, index: () => current.index });
+  if (opts.money)
+    registerMoneyRoutes(app, {
+      store: opts.money.store,
+      isListed: (address) => current.index.lookup(address).length > 0,
+    });
 
   app.get('/openapi.json', { config: { public: true } }, async () => doc);
   app.get('/healthz', { config: { public: true } }, async () => ({

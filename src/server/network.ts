@@ -9,16 +9,18 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { surgeOfBuckets } from '../analysis/series.js';
 import { parseDay } from '../cli/series.js';
+import { SCAN_ATTEMPT_SQL } from '../detect/scan.js';
 import { CONFIDENCE_RANK, parseConfidence } from '../detect/types.js';
 import { compileNfdumpFilter } from '../flow/nfdump-filter.js';
 import { CRYPTO_PORTS, ipv4Text, poolCatalogue } from '../scenario/world.js';
 import type { DuckDbDatabase } from '../store/duckdb/database.js';
 import { DuckDbDetectionStore } from '../store/duckdb/detections.js';
 import { ipValue } from '../store/duckdb/flows.js';
-import { hostProfiles } from '../store/duckdb/hosts.js';
+import { hostProfiles, type HostProfile } from '../store/duckdb/hosts.js';
 import { DuckDbSeries, type SeriesScope } from '../store/duckdb/series.js';
 import { keyedSummary } from '../store/duckdb/summary.js';
 import { SUMMARY_KEYS, type StoredPayload, type SummaryKey } from '../store/store.js';
+import { toCsv, type CsvColumn } from './csv.js';
 import { sendError } from './errors.js';
 import { parseApiScope, ScopeError, type ApiScope } from './scope.js';
 import { searchStore } from './search.js';
@@ -65,12 +67,140 @@ function dayParam(v: string | undefined, name: string): number | undefined {
 }
 
 // One statement at a time on the store's connection (as the reader socket does): the console asks
-// for several answers at once, and a DuckDB connection is one session.
+// for several answers at once, and a DuckDB connection is one session. The money routes share it
+// (serve reads the flows through the chain index's connection when it has one).
 let queue: Promise<unknown> = Promise.resolve();
-function oneAtATime<T>(f: () => Promise<T>): Promise<T> {
+export function oneAtATime<T>(f: () => Promise<T>): Promise<T> {
   const p = queue.then(f, f);
   queue = p.catch(() => undefined);
   return p;
+}
+
+/** Sessions shown on a host page at most (a long-lived miner has a few hundred). */
+export const MAX_HOST_SESSIONS = 1000;
+/** Flows to one endpoint starting within this gap after the last one ended are one session (the
+ * gap `coinradar hosts` counts sessions with). */
+const SESSION_GAP_MS = 10 * 60_000;
+
+/** `coinradar hosts`'s profile as CSV columns (lists space-separated, times ISO). */
+const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
+export const HOST_CSV: CsvColumn<HostProfile>[] = [
+  { title: 'host', value: (h) => h.host },
+  { title: 'country', value: (h) => h.country },
+  { title: 'asn', value: (h) => h.asn },
+  { title: 'first', value: (h) => iso(h.firstMs) },
+  { title: 'last', value: (h) => iso(h.lastMs) },
+  { title: 'first_strong', value: (h) => iso(h.firstStrongMs) },
+  { title: 'last_strong', value: (h) => iso(h.lastStrongMs) },
+  { title: 'flows', value: (h) => h.flows },
+  { title: 'sessions', value: (h) => h.sessions },
+  { title: 'hours_active', value: (h) => h.hoursActive },
+  { title: 'duty_cycle', value: (h) => h.dutyCycle },
+  { title: 'packets_est', value: (h) => h.packetsEst },
+  { title: 'bytes_est', value: (h) => h.bytesEst },
+  { title: 'ports', value: (h) => h.ports.join(' ') },
+  { title: 'peers', value: (h) => h.peers },
+  { title: 'labels', value: (h) => h.labels.join(' ') },
+  { title: 'coins', value: (h) => h.coins.join(' ') },
+  { title: 'pools', value: (h) => h.pools.join(' ') },
+  { title: 'wallets', value: (h) => h.wallets.join(' ') },
+  { title: 'workers', value: (h) => h.workers.join(' ') },
+  { title: 'agents', value: (h) => h.agents.join(' ') },
+];
+
+/** A CSV answer the browser saves as a file (same access check as the JSON one: same route). */
+function sendCsv(reply: FastifyReply, name: string, text: string): FastifyReply {
+  return reply
+    .type('text/csv; charset=utf-8')
+    .header('content-disposition', `attachment; filename="${name}.csv"`)
+    .send(text);
+}
+
+export interface HostSession {
+  peer: string;
+  port: number;
+  firstMs: number;
+  lastMs: number;
+  flows: number;
+  bytesEst: number;
+  /** Labels of the detections on the session's flows. */
+  labels: string[];
+}
+
+/**
+ * A host's crypto sessions, as `coinradar hosts` counts them: its flows on a crypto port or with a
+ * detection, per remote end and service port, merged while each starts within the gap after the
+ * latest end so far. Oldest first, at most MAX_HOST_SESSIONS.
+ */
+export async function hostSessions(db: DuckDbDatabase, ip: string): Promise<HostSession[]> {
+  const withDetections = await haveTable(db, 'detections');
+  // The rules of hosts.sql: a `scan` detection and a port match without data (a scan attempt) are
+  // no activity, so a scanned host has no session.
+  const detected = withDetections ? " OR f.id IN (SELECT flow_id FROM detections WHERE label <> 'scan')" : '';
+  const rows = await db.all<{
+    peer: string;
+    port: number;
+    first_ms: number;
+    last_ms: number;
+    flows: number;
+    bytes_est: number;
+    ids: number[];
+  }>(
+    `WITH c AS (
+       SELECT f.id, f.ip_version, f.first_ms, f.last_ms,
+              CASE WHEN f.src_ip = $1::UHUGEINT THEN f.dst_ip ELSE f.src_ip END AS peer,
+              CASE WHEN list_contains(int_list($2), f.dst_port) THEN f.dst_port
+                   WHEN list_contains(int_list($2), f.src_port) THEN f.src_port
+                   WHEN f.src_ip = $1::UHUGEINT THEN f.dst_port ELSE f.src_port END AS port,
+              (f.bytes + f.rev_bytes) * f.sampling_rate AS bytes_est
+       FROM flow_rows f
+       WHERE (f.src_ip = $1::UHUGEINT OR f.dst_ip = $1::UHUGEINT)
+         AND (((list_contains(int_list($2), f.dst_port) OR list_contains(int_list($2), f.src_port))
+               AND NOT ${SCAN_ATTEMPT_SQL})${detected})
+     ),
+     s AS (
+       SELECT *, max(last_ms) OVER (PARTITION BY peer, port ORDER BY first_ms, id
+                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+       FROM c
+     ),
+     g AS (
+       SELECT *, sum(CASE WHEN prev_end IS NULL OR first_ms - prev_end > $3 THEN 1 ELSE 0 END)
+                   OVER (PARTITION BY peer, port ORDER BY first_ms, id) AS n
+       FROM s
+     )
+     SELECT ip_text(peer, any_value(ip_version)) AS peer, any_value(port)::INTEGER AS port,
+            min(first_ms)::DOUBLE AS first_ms, max(last_ms)::DOUBLE AS last_ms,
+            count(*)::INTEGER AS flows, sum(bytes_est)::DOUBLE AS bytes_est, list(id) AS ids
+     FROM g GROUP BY peer, port, n ORDER BY min(first_ms), peer, port LIMIT $4`,
+    [ipValue(ip).toString(), CRYPTO_PORTS.join(','), SESSION_GAP_MS, MAX_HOST_SESSIONS],
+  );
+  const byFlow = new Map<number, string[]>();
+  if (withDetections && rows.length > 0) {
+    const d = await db.all<{ flow_id: number; label: string }>(
+      `SELECT DISTINCT d.flow_id::DOUBLE AS flow_id, d.label FROM detections d
+       JOIN flow_rows f ON f.id = d.flow_id
+       WHERE (f.src_ip = $1::UHUGEINT OR f.dst_ip = $1::UHUGEINT) AND d.label <> 'scan'`,
+      [ipValue(ip).toString()],
+    );
+    for (const r of d) {
+      const l = byFlow.get(Number(r.flow_id));
+      if (l) l.push(r.label);
+      else byFlow.set(Number(r.flow_id), [r.label]);
+    }
+  }
+  return rows.map((r) => {
+    const labels = new Set<string>();
+    for (const id of r.ids) for (const l of byFlow.get(Number(id)) ?? []) labels.add(l);
+    return {
+      peer: r.peer,
+      port: Number(r.port),
+      firstMs: Number(r.first_ms),
+      lastMs: Number(r.last_ms),
+      flows: Number(r.flows),
+      bytesEst: Number(r.bytes_est),
+      labels: [...labels].sort(),
+    };
+  });
 }
 
 /** Bad input as 400 in the API's shape; anything else goes to the error handler (500). */
@@ -232,6 +362,7 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
       since?: string;
       until?: string;
       limit?: number;
+      format?: 'json' | 'csv';
     };
   }>(
     '/v1/hosts',
@@ -243,6 +374,7 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
         since: day,
         until: day,
         limit: { type: 'integer', minimum: 1, maximum: 10_000 },
+        format: { enum: ['json', 'csv'] },
       }),
     },
     (req, reply) =>
@@ -257,6 +389,7 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
           toMs: dayParam(req.query.until, 'until'),
           limit: req.query.limit ?? 1000,
         });
+        if (req.query.format === 'csv') return sendCsv(reply, 'hosts', toCsv(HOST_CSV, hosts));
         return { scope: scope.text, hosts };
       }),
   );
@@ -314,6 +447,7 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
         host: ip,
         profile: profile ?? null,
         activity: { bucketMs: d.bucketMs, points },
+        sessions: await hostSessions(db, ip),
         detections,
         artifacts: profile
           ? {

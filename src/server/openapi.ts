@@ -129,6 +129,7 @@ export function openApiDocument(opts: {
   chain?: ChainInfo | null;
   /** The network read API is served (a flow store is open). */
   network?: boolean;
+  money?: boolean;
 }) {
   const errors = (codes: Record<string, string>) =>
     Object.fromEntries(
@@ -284,6 +285,7 @@ export function openApiDocument(opts: {
         },
       },
       ...(opts.network ? networkPaths(errors(common)) : {}),
+      ...(opts.money ? moneyPaths(errors(common)) : {}),
     },
   };
 }
@@ -346,8 +348,11 @@ function networkPaths(common: Record<string, unknown>) {
           day('since'),
           day('until'),
           query('limit', 'most hosts (1-10000, default 1000)', { type: 'integer' }),
+          query('format', 'json (default) or csv (text/csv, one line a host, saved as hosts.csv)', {
+            enum: ['json', 'csv'],
+          }),
         ],
-        responses: ok('{scope, hosts: [HostProfile]}'),
+        responses: ok('{scope, hosts: [HostProfile]}, or CSV with format=csv'),
       },
     },
     '/v1/hosts/{ip}': {
@@ -355,7 +360,22 @@ function networkPaths(common: Record<string, unknown>) {
         summary:
           'One host: profile, daily activity, every detection with evidence and payload excerpt, artifacts',
         parameters: [{ name: 'ip', in: 'path', required: true, schema: { type: 'string' } }],
-        responses: ok('{host, profile, activity: {bucketMs, points}, detections: [...], artifacts}'),
+        responses: ok(
+          '{host, profile, activity: {bucketMs, points}, sessions: [{peer, port, firstMs, lastMs, flows, bytesEst, labels}], detections: [...], artifacts}',
+        ),
+      },
+    },
+    '/v1/report': {
+      get: {
+        summary:
+          'The report of a scope as coinradar report writes it (self-contained HTML), or printed to PDF by headless Chromium (one at a time, 60 s limit; 503 while another prints, 501 without chromium)',
+        parameters: [
+          scopeParameter,
+          day('since'),
+          day('until'),
+          query('format', 'html (default) or pdf', { enum: ['html', 'pdf'] }),
+        ],
+        responses: ok('text/html or application/pdf, as an attachment (report.html, report.pdf)'),
       },
     },
     '/v1/search': {
@@ -363,6 +383,49 @@ function networkPaths(common: Record<string, unknown>) {
         summary: 'What a string is (IP, CIDR, country, AS, address, txid, pool) and the console page for it',
         parameters: [query('q', 'the text searched')],
         responses: ok('{q, results: [{kind, value, label, link}]}'),
+      },
+    },
+  };
+}
+
+/** The money API's paths (served when the server holds a chain index). */
+function moneyPaths(common: Record<string, unknown>) {
+  const ok = (description: string) => ({ '200': { description }, ...common });
+  const address = { name: 'address', in: 'path', required: true, schema: { type: 'string' } };
+  const hops = query('hops', 'transactions to follow (1-6)', { type: 'integer', minimum: 1, maximum: 6 });
+  return {
+    '/v1/chain/address/{address}': {
+      get: {
+        summary:
+          'An address: received, sent, balance, and its cluster (as coinradar chain address and chain cluster)',
+        parameters: [address],
+        responses: ok(
+          '{address: {received, sent, balance, ...}, listed, cluster: {id, size, heuristics, coinjoinLikeSkipped, members: [{address, listed}] (first 1000)}}',
+        ),
+      },
+    },
+    '/v1/chain/trace': {
+      get: {
+        summary:
+          'Follow funds from an address or txid (as coinradar chain trace, address level, haircut taint)',
+        parameters: [
+          query('seed', 'an address or a txid'),
+          query('direction', 'forward (default) or backward', { enum: ['forward', 'backward'] }),
+          { ...hops, description: 'transactions to follow (1-6, default 1: the console expands hop by hop)' },
+        ],
+        responses: ok(
+          '{seed, direction, level, policy, heuristics, hops, nodes: [{id, kind, label, tags, hop}], edges: [{from, to, value, tainted, time, height, hop}]}',
+        ),
+      },
+    },
+    '/v1/chain/exposure/{address}': {
+      get: {
+        summary:
+          'Share of the funds an address received that came from tagged sources (pools, listed addresses) within k hops (as coinradar chain exposure)',
+        parameters: [address, { ...hops, description: 'hops back (1-6, default 3)' }],
+        responses: ok(
+          '{target, level, policy, hops, heuristics, received, receipts, exposure: [{tag, value, share, minHops, sources}]}',
+        ),
       },
     },
   };

@@ -8,7 +8,7 @@
  * reachable by keyboard, a screenshot of each page. While serve holds the store, the CLI reads it
  * from another process. Needs `npm run build` (the console's files in dist/console).
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,17 +19,8 @@ import { openScreeningServer } from '../../src/cli/serve.js';
 import { DEFAULT_CONSOLE_DIR } from '../../src/server/console-files.js';
 import { ApiKeyFile, keysPathFor } from '../../src/server/keys.js';
 import { runCli } from '../cli-run.js';
+import { CHROMIUM, CHROMIUM_ARGS, exitAfterTests, skipWithoutChromium } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 /** Listed in the January 2022 SDN CSV of the test fixtures (TIAN, Yinyin). */
 const TIAN = '1Hn9ErTCPRP6j5UDBeuXPGuq5RtRjFJxJQ';
 const FIX = 'test/fixtures/sanctions';
@@ -49,30 +40,12 @@ const run = promisify(execFile);
 const otherProcess = (args: string[]) =>
   run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { timeout: 60_000 });
 
-/**
- * Set when the test has passed every assertion. Twice in CI runs (2 of 4) the test passed and then
- * its file's process stayed alive: two pipes and two Unix sockets open, no timer left, so node's
- * runner never saw the file end (--test-force-exit did not help). Until that handle is found, a
- * watchdog ends the process 5 s after the file's tests are done — exit 0 only if the test passed —
- * and names what was still open.
- */
 let passed = false;
-after(() => {
-  setTimeout(() => {
-    process.stderr.write(
-      `e2e: still alive 5 s after its tests, ending it; open: ${process.getActiveResourcesInfo().join(', ')}\n`,
-    );
-    process.exit(passed ? 0 : 1);
-  }, 5000).unref();
-});
-
-const skip = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is absent (apt-get install chromium; scripts/install-test-deps.sh installs it)`
-  : false;
+exitAfterTests('e2e', () => passed);
 
 test(
   'the console in chromium: sign in, the onset on the overview, a miner and its evidence, search, screening, keyboard, no console errors',
-  { skip, timeout: 300_000 },
+  { skip: skipWithoutChromium, timeout: 300_000 },
   async () => {
     assert.ok(
       existsSync(join(DEFAULT_CONSOLE_DIR, 'index.html')),
@@ -135,7 +108,7 @@ test(
       step('store built');
 
       const server = await openScreeningServer({ db, rate: 0, audit: join(dir, 'audit.jsonl') });
-      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
       try {
         const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
         // The CLI reads the store serve holds, from another process.

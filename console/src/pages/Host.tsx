@@ -4,8 +4,24 @@
  */
 import { ErrorNote } from '../error-note';
 import { useEffect, useState } from 'preact/hooks';
-import { call, day, when, type HostDetection, type HostPage } from '../api';
+import { call, day, when, type HostDetection, type HostPage, type HostSession } from '../api';
 import { TimeChart } from '../chart';
+import { DataTable, type Column } from '../table';
+
+const sessionColumns: Column<HostSession>[] = [
+  {
+    key: 'peer',
+    title: 'remote end',
+    value: (s) => s.peer,
+    cell: (s) => <a href={`#/host/${encodeURIComponent(s.peer)}`}>{s.peer}</a>,
+  },
+  { key: 'port', title: 'port', value: (s) => s.port, numeric: true },
+  { key: 'first', title: 'from (UTC)', value: (s) => when(s.firstMs) },
+  { key: 'last', title: 'to (UTC)', value: (s) => when(s.lastMs) },
+  { key: 'flows', title: 'flows', value: (s) => s.flows, numeric: true },
+  { key: 'bytes', title: 'bytes (est.)', value: (s) => Math.round(s.bytesEst), numeric: true },
+  { key: 'labels', title: 'labels', value: (s) => s.labels.join(' ') },
+];
 
 function Artifacts({ title, items, screen }: { title: string; items: string[]; screen?: boolean }) {
   return (
@@ -21,7 +37,8 @@ function Artifacts({ title, items, screen }: { title: string; items: string[]; s
               {screen && (
                 <>
                   {' '}
-                  <a href={`#/screen?addresses=${encodeURIComponent(v)}`}>screen</a>
+                  <a href={`#/screen?addresses=${encodeURIComponent(v)}`}>screen</a>{' '}
+                  <a href={`#/money/${encodeURIComponent(v)}`}>trace</a>
                 </>
               )}
             </li>
@@ -110,6 +127,21 @@ export function Host({ ip }: { ip: string }) {
             series={[{ label: `flows of ${ip}`, points: page.activity.points }]}
             bucketMs={page.activity.bucketMs}
             height={200}
+          />
+        </section>
+      )}
+      {page && (
+        <section aria-labelledby="sess" class="sessions-box">
+          <h2 id="sess">Sessions</h2>
+          <p class="note">
+            Flows to one remote end and port, merged while each starts within 10 minutes of the last one's end
+            (as <code>coinradar hosts</code> counts sessions).
+          </p>
+          <DataTable
+            caption="Sessions"
+            rows={page.sessions}
+            columns={sessionColumns}
+            csvName={`sessions-${ip}`}
           />
         </section>
       )}

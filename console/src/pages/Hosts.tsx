@@ -1,4 +1,8 @@
-/** The table of `coinradar hosts` for a scope: sortable, filterable, each host a link to its page. */
+/**
+ * The table of `coinradar hosts` for a scope (up to the API's 10,000): sortable, filterable,
+ * virtualised, each host a link to its page; CSV is the API's (`format=csv`, the same key or
+ * session), so it has every column of the command, not only those drawn.
+ */
 import { ErrorNote } from '../error-note';
 import { useEffect, useState } from 'preact/hooks';
 import { call, day, query, scopeItems, type HostProfile } from '../api';
@@ -37,7 +41,7 @@ export function Hosts({ route }: { route: Route }) {
     setHosts(null);
     call<{ hosts: HostProfile[] }>(
       'GET',
-      `/v1/hosts${query({ scope: scopeItems(scope), minConfidence })}`,
+      `/v1/hosts${query({ scope: scopeItems(scope), minConfidence, limit: '10000' })}`,
     ).then(
       (r) => setHosts(r.hosts),
       (e: Error) => setError(e.message),
@@ -87,6 +91,8 @@ export function Hosts({ route }: { route: Route }) {
           filter={ownFilter}
           onFilter={setOwnFilter}
           initialSort={{ key: 'flows', desc: true }}
+          csvHref={`/v1/hosts${query({ scope: scopeItems(scope), minConfidence, limit: '10000', format: 'csv' })}`}
+          csvName="hosts"
         />
       )}
     </main>

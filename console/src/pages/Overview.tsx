@@ -1,7 +1,8 @@
 /**
  * Overview of a scope over a date range: flows per day for each kind (all, crypto ports,
  * catalogued pools, each detection label) with every surge drawn and listed, and the breakdown by
- * country and AS. Re-fetched every 5 s while the page is shown, so a collecting store is live.
+ * country and AS, and flows by country on a world map. Re-fetched 2.5 s after each answer while the page is
+ * shown, so a collecting store is live.
  */
 import { ErrorNote } from '../error-note';
 import { useEffect, useMemo, useState } from 'preact/hooks';
@@ -9,8 +10,13 @@ import { call, query, scopeItems, type SeriesAnswer, type SummaryRow } from '../
 import { COLORS, TimeChart, surgeText } from '../chart';
 import { DataTable, type Column } from '../table';
 import { go, type Route } from '../router';
+import { WorldMap } from '../world-map';
 
-export const REFRESH_MS = 5000;
+/** Countries and ASes asked for: every country the map can colour, and the ASes' table scrolls. */
+const BREAKDOWN_TOP = '300';
+
+// 2.5 s after the last answer: with the collector's commit (about a second) new flows show within 5 s.
+export const REFRESH_MS = 2500;
 
 const summaryColumns = (name: string): Column<SummaryRow>[] => [
   { key: 'key', title: name, value: (r) => r.key },
@@ -40,7 +46,7 @@ export function Overview({ route }: { route: Route }) {
           call<SeriesAnswer>('GET', `/v1/series${query(q)}`),
           call<{ tables: Record<string, SummaryRow[]> }>(
             'GET',
-            `/v1/summary${query({ scope: q.scope, by: ['country', 'asn'], top: '10' })}`,
+            `/v1/summary${query({ scope: q.scope, by: ['country', 'asn'], top: BREAKDOWN_TOP })}`,
           ),
         ]);
         if (!live) return;
@@ -111,7 +117,7 @@ export function Overview({ route }: { route: Route }) {
         <section aria-labelledby="activity">
           <h2 id="activity">
             Activity per {data.bucket}{' '}
-            <span class="note">(all flows on the right axis; updated {updated} UTC, every 5 s)</span>
+            <span class="note">(all flows on the right axis; updated {updated} UTC, live)</span>
           </h2>
           <TimeChart
             title={`flows per ${data.bucket}, ${data.series.map((s) => s.label).join(', ')}`}
@@ -143,12 +149,22 @@ export function Overview({ route }: { route: Route }) {
       )}
       {summary && (
         <section class="breakdown" aria-label="breakdown">
+          <WorldMap rows={summary.country ?? []} />
           <DataTable caption="By country" rows={summary.country ?? []} columns={summaryColumns('country')} />
           <DataTable caption="By AS" rows={summary.asn ?? []} columns={summaryColumns('AS')} />
         </section>
       )}
-      <p>
-        <a href={`#/hosts${query({ scope })}`}>Hosts of this scope</a>
+      <p class="links">
+        <a href={`#/hosts${query({ scope })}`}>Hosts of this scope</a>{' '}
+        <a href={`/v1/report${query({ scope: scopeItems(scope), since, until })}`} download="report.html">
+          Report (HTML)
+        </a>{' '}
+        <a
+          href={`/v1/report${query({ scope: scopeItems(scope), since, until, format: 'pdf' })}`}
+          download="report.pdf"
+        >
+          Report (PDF)
+        </a>
       </p>
     </main>
   );

@@ -63,7 +63,9 @@ export function Screen({ route }: { route: Route }) {
               {answer.results.map((r) => (
                 <tr class={r.matched ? 'listed' : ''}>
                   <td>
-                    <code>{r.address}</code>
+                    <a href={`#/money/${encodeURIComponent(r.address)}`}>
+                      <code>{r.address}</code>
+                    </a>
                   </td>
                   <td class="result">{r.matched ? 'LISTED' : 'not listed'}</td>
                   <td>
