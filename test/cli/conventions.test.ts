@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -181,6 +182,8 @@ test(
       };
       const target = join(pkg, manifest.bin.coinradar);
       assert.match(readFileSync(target, 'utf8').split('\n')[0], /^#!\/usr\/bin\/env node/);
+      // npm's bin-links makes the target executable when it links it (the tarball keeps the build's mode).
+      chmodSync(target, 0o755);
       const bin = join(dir, 'bin');
       mkdirSync(bin);
       symlinkSync(target, join(bin, 'coinradar'));

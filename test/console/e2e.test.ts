@@ -112,7 +112,7 @@ test(
       try {
         const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
         // The CLI reads the store serve holds, from another process.
-        const cliScreen = otherProcess(['screen', '--db', db, '--format', 'json', TIAN]);
+        const cliScreen = otherProcess(['screen', '--db', db, '--format', 'json', '--exit-zero', TIAN]);
         const cliSummary = otherProcess(['summary', '--db', db, '--by', 'country', '--top', '3']);
 
         const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
