@@ -1,5 +1,5 @@
 // tsc compiles .ts only; schema files and shipped data are copied beside the compiled modules.
-import { cpSync, readdirSync, statSync, mkdirSync } from 'node:fs';
+import { chmodSync, cpSync, readdirSync, statSync, mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 
 const exts = ['.sql', '.csv', '.txt', '.json'];
@@ -15,3 +15,7 @@ function walk(dir) {
   }
 }
 walk('src');
+
+// The CLI entry is the package's bin: executable, so `npx coinradar` (and a linked `coinradar`)
+// runs it from a fresh build (tsc writes 0644).
+chmodSync(join('dist', 'cli', 'main.js'), 0o755);

@@ -238,3 +238,16 @@ test('every command that prints records takes --format table|csv|json|jsonl', as
   ])
     assert.ok(seen.includes(p), `${p} was checked`);
 });
+
+test(
+  'from the checkout, `npx coinradar` runs the built CLI (the README says so)',
+  { skip, timeout: 120_000 },
+  () => {
+    const r = spawnSync('npx', ['--offline', 'coinradar', '--version'], {
+      encoding: 'utf8',
+      timeout: 90_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '0.1.0');
+  },
+);
