@@ -30,7 +30,7 @@ try {
     (281470681743360 + CASE WHEN i % 50 = 0 THEN 2939006976 + i % 1024 ELSE hash(i * 7) % 4294967296 END)::UHUGEINT,
     (1024 + hash(i * 3) % 60000)::USMALLINT, [443, 80, 53, 8333, 3333, 22, 123][1 + i % 7]::USMALLINT,
     CASE WHEN i % 10 < 7 THEN 6 ELSE 17 END, 1 + hash(i) % 1000, 40 + hash(i) % 1000000, 0, 0,
-    (hash(i) % 64)::UTINYINT, 1, '', 0, '', '', 0, 0, '', '' FROM range(${FLOWS}) t(i)`);
+    (hash(i) % 64)::UTINYINT, 1, '', 0, '', '', 0, 0, '', '', '', NULL, 0, NULL, NULL FROM range(${FLOWS}) t(i)`);
   const c = compileNfdumpFilter(FILTER);
   if (!c.ok) throw new Error(c.error.message);
   const ways: [string, Partial<KeyedSummaryQuery>][] = [

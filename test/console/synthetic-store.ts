@@ -74,7 +74,8 @@ export async function buildSyntheticStore(path: string, over: Partial<SyntheticS
               ${list(SYNTHETIC_COUNTRIES)}[1 + ${host} % 8],
               CASE WHEN crypto AND h % 8 < 4 THEN 'IE' ELSE 'US' END,
               ${list(ASNS)}[1 + ${host} % 8], 16509,
-              CASE WHEN ${host} % 8 = 0 THEN 'kp' ELSE '' END, ''
+              CASE WHEN ${host} % 8 = 0 THEN 'kp' ELSE '' END, '',
+              '', NULL, 0, NULL, NULL -- no tunnel
        FROM (SELECT i, h, crypto,
                     CASE WHEN crypto THEN ${int(onsetMs)} + (h % ${int(span - onsetMs)})::BIGINT
                          ELSE (h % ${int(span)})::BIGINT END AS t
