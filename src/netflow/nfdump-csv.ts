@@ -127,6 +127,7 @@ async function* nfdumpCsvBatches(path: string, opts: FlowSourceOptions): AsyncGe
   let rows = 0;
   let summary: 'none' | 'title' | 'header' | 'done' = 'none';
   let summaryCols: string[] = [];
+  let stopped = false;
   const problem = (kind: string, message: string) =>
     d.problem({ source: path, offset: lineNo, unit: 'line', kind, message });
   let nextProgress = 0;
@@ -172,7 +173,9 @@ async function* nfdumpCsvBatches(path: string, opts: FlowSourceOptions): AsyncGe
       const missing = REQUIRED.filter((c) => !names.includes(c));
       if (missing.length) {
         problem('bad-header', `header lacks ${missing.join(', ')}: ${clip(line)}`);
-        return;
+        // Reading stops here, but the rows kept before this header still go downstream.
+        stopped = true;
+        break;
       }
       col = Object.fromEntries(names.map((n, i) => [n, i]));
       nCols = names.length;
@@ -272,7 +275,7 @@ async function* nfdumpCsvBatches(path: string, opts: FlowSourceOptions): AsyncGe
     }
   }
   opts.onProgress?.(input.bytesRead);
-  if (col === undefined && lineNo > 0 && summary === 'none')
+  if (!stopped && col === undefined && lineNo > 0 && summary === 'none')
     problem('bad-header', 'no nfdump CSV header or rows found');
   if (batch.length) yield batch;
 }

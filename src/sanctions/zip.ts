@@ -72,7 +72,8 @@ export function readZip(
     const name = z.toString(flags & 0x800 ? 'utf8' : 'latin1', p + 46, p + 46 + nlen);
     p += 46 + nlen + xlen + clen;
     const base = basename(name.replace(/\\/g, '/'));
-    if (name.endsWith('/') || !want(base)) {
+    // A name ending in a separator, or whose last part is '.' or '..', names no file to extract.
+    if (name.endsWith('/') || base === '' || base === '.' || base === '..' || !want(base)) {
       left.push(name);
       continue;
     }
