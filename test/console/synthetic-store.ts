@@ -56,16 +56,18 @@ export async function buildSyntheticStore(path: string, over: Partial<SyntheticS
     const list = (xs: (string | number)[]) =>
       `[${xs.map((x) => (typeof x === 'number' ? x : `'${x}'`)).join(', ')}]`;
     const host = `(i % ${int(o.hosts)})`;
+    // An address expression as flow_table's two words (flows.sql).
+    const words = (v: string) => `ip_hi(${v}), ip_lo(${v})`;
     // h: a hash of the row number, so columns do not move in lock-step with it. Every fourth pass
     // over the hosts is crypto (the first included: each host has some); its time is then at or after the onset. Half the crypto rows are Stratum to
     // one pool address, half Bitcoin P2P to 4,096 peers.
     await db.run(
       `INSERT INTO flow_table
        SELECT i + 1, src.id, i, ${int(o.startMs)} + t, ${int(o.startMs)} + t + 1000 + (h % 60000)::BIGINT, 4,
-              ${ip4(10, 0, 0, 1)}::UHUGEINT + ${host}::UHUGEINT,
-              CASE WHEN crypto AND h % 8 < 4 THEN ${ip4(52, 31, 186, 94)}::UHUGEINT
+              ${words(`${ip4(10, 0, 0, 1)}::UHUGEINT + ${host}::UHUGEINT`)},
+              ${words(`CASE WHEN crypto AND h % 8 < 4 THEN ${ip4(52, 31, 186, 94)}::UHUGEINT
                    WHEN crypto THEN ${ip4(93, 184, 0, 0)}::UHUGEINT + (h % 4096)::UHUGEINT
-                   ELSE ${ip4(151, 101, 0, 0)}::UHUGEINT + (h % 65536)::UHUGEINT END,
+                   ELSE ${ip4(151, 101, 0, 0)}::UHUGEINT + (h % 65536)::UHUGEINT END`)},
               (1024 + h % 60000)::USMALLINT,
               (CASE WHEN crypto AND h % 8 < 4 THEN 3333 WHEN crypto THEN 8333 WHEN h % 3 = 0 THEN 53 ELSE 443 END)::USMALLINT,
               (CASE WHEN NOT crypto AND h % 3 = 0 THEN 17 ELSE 6 END)::UTINYINT,
@@ -75,7 +77,7 @@ export async function buildSyntheticStore(path: string, over: Partial<SyntheticS
               CASE WHEN crypto AND h % 8 < 4 THEN 'IE' ELSE 'US' END,
               ${list(ASNS)}[1 + ${host} % 8], 16509,
               CASE WHEN ${host} % 8 = 0 THEN 'kp' ELSE '' END, '',
-              '', NULL, 0, NULL, NULL -- no tunnel
+              '', NULL, 0, NULL, NULL, NULL, NULL -- no tunnel
        FROM (SELECT i, h, crypto,
                     CASE WHEN crypto THEN ${int(onsetMs)} + (h % ${int(span - onsetMs)})::BIGINT
                          ELSE (h % ${int(span)})::BIGINT END AS t

@@ -108,8 +108,8 @@ async function store(): Promise<DuckDbFlowStore> {
   );
   for (const r of ROWS) {
     await s.db.run(
-      `INSERT INTO flow_table VALUES ($1, 1, 0, 0, 0, $2, $3::UHUGEINT, $4::UHUGEINT, $5, $6, $7, $8, $9, $10, $11, $12,
-        1, '', 0, '', '', $13, $14, '', '', '', NULL, 0, NULL, NULL)`,
+      `INSERT INTO flow_table VALUES ($1, 1, 0, 0, 0, $2, ip_hi($3), ip_lo($3), ip_hi($4), ip_lo($4), $5, $6, $7, $8, $9, $10, $11, $12,
+        1, '', 0, '', '', $13, $14, '', '', '', NULL, 0, NULL, NULL, NULL, NULL)`,
       [
         r.id,
         r.v,

@@ -103,7 +103,7 @@ test('tunnel context is stored and read back: kind, id, outer addresses (IPv4, I
   }
 });
 
-test('a store written before tunnel columns is migrated in place on open: old flows have no tunnel, new ones do, live segments join', async () => {
+test('a store written before tunnel columns (and with 128-bit address columns) is migrated in place on open: old flows keep their addresses and have no tunnel, new ones do, live segments join', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cr-tunnels-'));
   try {
     const path = join(dir, 'old.duckdb');
@@ -141,6 +141,29 @@ test('a store written before tunnel columns is migrated in place on open: old fl
         [1, '', null, 0],
         [2, 'gtp-u', '192.0.2.1', 4],
         [3, '', null, 0],
+      ],
+    );
+    // The old flow's addresses survive the rewrite into two words a column.
+    assert.deepEqual(
+      await store.db.all('SELECT src, dst, src_port, dst_port, src_country FROM flows WHERE id = 1'),
+      [{ src: '175.45.176.1', dst: '1.2.3.4', src_port: 50000, dst_port: 3333, src_country: 'KP' }],
+    );
+    const cols = await store.db.all<{ c: string }>(
+      "SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'flow_table' AND column_name LIKE '%ip%' ORDER BY ordinal_position",
+    );
+    assert.deepEqual(
+      cols.map((r) => r.c),
+      [
+        'ip_version',
+        'src_ip_hi',
+        'src_ip_lo',
+        'dst_ip_hi',
+        'dst_ip_lo',
+        'outer_ip_version',
+        'outer_src_ip_hi',
+        'outer_src_ip_lo',
+        'outer_dst_ip_hi',
+        'outer_dst_ip_lo',
       ],
     );
     await store.close();

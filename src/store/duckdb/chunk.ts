@@ -193,6 +193,7 @@ export type ColumnKind =
   | 'UTINYINT'
   | 'DOUBLE'
   | 'UHUGEINT'
+  | 'UBIGINT'
   | 'VARCHAR'
   | 'VARCHAR_HEAP'
   | 'BLOB';
@@ -208,6 +209,7 @@ const WIDTH: Record<FixedKind, number> = {
   UTINYINT: 1,
   DOUBLE: 8,
   UHUGEINT: 16,
+  UBIGINT: 8,
 };
 
 /**
@@ -267,6 +269,10 @@ export class StagedChunk {
   /** UHUGEINT as 16 little-endian bytes per row. */
   u128(c: number): Uint8Array {
     return this.col(c, 'UHUGEINT');
+  }
+  /** UBIGINT as 8 little-endian bytes per row. */
+  u64(c: number): Uint8Array {
+    return this.col(c, 'UBIGINT');
   }
   varchar(c: number): StringColumn {
     if (this.kinds[c] !== 'VARCHAR') throw new Error(`column ${c} is ${this.kinds[c]}, not VARCHAR`);

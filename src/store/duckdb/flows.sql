@@ -14,8 +14,11 @@ CREATE TABLE IF NOT EXISTS sources (
 );
 
 -- One row per flow. Addresses are 128-bit integers (IPv6 as is, IPv4 as the IPv4-mapped
--- ::ffff:a.b.c.d), so the writer copies fixed-width columns and never builds address text; the
--- `flows` view below gives them back as text. Query `flows` (or `flow_rows`); only the store
+-- ::ffff:a.b.c.d), stored as two UBIGINT words (hi, lo), as the segment files store them: DuckDB
+-- bit-packs 128-bit columns too but reads them back ~50x slower than 64-bit ones (a filter on
+-- dst_ip cost ~200 ns a row; docs/benchmarks.md), and the words compress as well. The writer copies
+-- fixed-width columns and never builds address text; `flow_rows` gives the 128-bit value back
+-- (src_ip, dst_ip, …) and the `flows` view the text. Query `flows` (or `flow_rows`); only the store
 -- writes `flow_table`. File ingest appends here; live sources write Parquet segments (below).
 CREATE TABLE IF NOT EXISTS flow_table (
   id BIGINT NOT NULL,
@@ -24,8 +27,10 @@ CREATE TABLE IF NOT EXISTS flow_table (
   first_ms BIGINT NOT NULL,
   last_ms BIGINT NOT NULL,
   ip_version UTINYINT NOT NULL,
-  src_ip UHUGEINT NOT NULL,
-  dst_ip UHUGEINT NOT NULL,
+  src_ip_hi UBIGINT NOT NULL,
+  src_ip_lo UBIGINT NOT NULL,
+  dst_ip_hi UBIGINT NOT NULL,
+  dst_ip_lo UBIGINT NOT NULL,
   src_port USMALLINT NOT NULL,
   dst_port USMALLINT NOT NULL,
   proto UTINYINT NOT NULL,
@@ -46,15 +51,33 @@ CREATE TABLE IF NOT EXISTS flow_table (
   -- Tunnel context of flows assembled from packets inside a tunnel (docs/data-model.md): the kind
   -- ('gre', 'ipip', 'vxlan', 'gtp-u', 'teredo', 'capwap', 'erspan'; '' when none), its id (GRE
   -- key, VXLAN VNI, GTP-U TEID, ERSPAN session; NULL when none) and the outer addresses (NULL when
-  -- none), oriented as the flow. Last, and without NOT NULL, because a store written before them
-  -- gets them by ALTER TABLE … ADD COLUMN on open (flows.ts TUNNEL_MIGRATION), which adds columns
-  -- at the end and without constraints: both kinds of store then have the same columns in order.
+  -- none), oriented as the flow. Last, and without NOT NULL (stores from before them were given
+  -- them by ALTER TABLE … ADD COLUMN; flows.ts migrates older layouts).
   tunnel VARCHAR DEFAULT '',
   tunnel_id UINTEGER,
   outer_ip_version UTINYINT DEFAULT 0,
-  outer_src_ip UHUGEINT,
-  outer_dst_ip UHUGEINT
+  outer_src_ip_hi UBIGINT,
+  outer_src_ip_lo UBIGINT,
+  outer_dst_ip_hi UBIGINT,
+  outer_dst_ip_lo UBIGINT
 );
+
+-- A 128-bit address as flow_table's two words (for writing rows from SQL).
+CREATE OR REPLACE MACRO ip_hi(v) AS (v::UHUGEINT >> 64)::UBIGINT;
+CREATE OR REPLACE MACRO ip_lo(v) AS (v::UHUGEINT & 18446744073709551615::UHUGEINT)::UBIGINT;
+
+-- The table's rows with each address as one 128-bit value: the columns every query reads
+-- (flow_rows below; the segment files are read in the same shape, segments.ts).
+CREATE OR REPLACE VIEW flow_table_rows AS
+  SELECT id, source_id, position, first_ms, last_ms, ip_version,
+         (src_ip_hi::UHUGEINT << 64) | src_ip_lo::UHUGEINT AS src_ip,
+         (dst_ip_hi::UHUGEINT << 64) | dst_ip_lo::UHUGEINT AS dst_ip,
+         src_port, dst_port, proto, packets, bytes, rev_packets, rev_bytes, tcp_flags, sampling_rate,
+         exporter, observation_domain, src_country, dst_country, src_asn, dst_asn, src_watch,
+         dst_watch, tunnel, tunnel_id, outer_ip_version,
+         (outer_src_ip_hi::UHUGEINT << 64) | outer_src_ip_lo::UHUGEINT AS outer_src_ip,
+         (outer_dst_ip_hi::UHUGEINT << 64) | outer_dst_ip_lo::UHUGEINT AS outer_dst_ip
+  FROM flow_table;
 
 -- Flows of live sources (the collector): one Parquet file per commit interval in `<db>.segments/`
 -- (src_ip/dst_ip as two UBIGINT halves), registered here in the transaction that counts them.
@@ -73,7 +96,7 @@ CREATE TABLE IF NOT EXISTS flow_segments (
 );
 
 -- Every flow: the table, and (replaced by the store when there are any) the segment files.
-CREATE OR REPLACE VIEW flow_rows AS SELECT * FROM flow_table;
+CREATE OR REPLACE VIEW flow_rows AS SELECT * FROM flow_table_rows;
 
 -- Address text from the 128-bit form, as coinradar prints it elsewhere: dotted IPv4, the
 -- IPv4-mapped form ::ffff:a.b.c.d, and RFC 5952 IPv6 (lower-case hex, the longest run of two or

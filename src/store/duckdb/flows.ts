@@ -3,7 +3,7 @@ import {
   BLOB,
   DOUBLE,
   INTEGER,
-  UHUGEINT,
+  UBIGINT,
   UINTEGER,
   USMALLINT,
   UTINYINT,
@@ -49,38 +49,54 @@ const FLOW_SELECT = (where: string, order: string, limit: string) => `
   ${where} ORDER BY ${order} ${limit}`;
 
 /** Columns of `flow_table`, in schema order (flows.sql). */
-const FLOW_COLUMNS: [DuckDBType, ColumnKind][] = [
-  [BIGINT, 'BIGINT'], // id
-  [INTEGER, 'INTEGER'], // source_id
-  [DOUBLE, 'DOUBLE'], // position
-  [BIGINT, 'BIGINT'], // first_ms
-  [BIGINT, 'BIGINT'], // last_ms
-  [UTINYINT, 'UTINYINT'], // ip_version
-  [UHUGEINT, 'UHUGEINT'], // src_ip
-  [UHUGEINT, 'UHUGEINT'], // dst_ip
-  [USMALLINT, 'USMALLINT'], // src_port
-  [USMALLINT, 'USMALLINT'], // dst_port
-  [UTINYINT, 'UTINYINT'], // proto
-  [DOUBLE, 'DOUBLE'], // packets
-  [DOUBLE, 'DOUBLE'], // bytes
-  [DOUBLE, 'DOUBLE'], // rev_packets
-  [DOUBLE, 'DOUBLE'], // rev_bytes
-  [UTINYINT, 'UTINYINT'], // tcp_flags
-  [UINTEGER, 'UINTEGER'], // sampling_rate
-  [VARCHAR, 'VARCHAR'], // exporter
-  [UINTEGER, 'UINTEGER'], // observation_domain
-  [VARCHAR, 'VARCHAR'], // src_country
-  [VARCHAR, 'VARCHAR'], // dst_country
-  [UINTEGER, 'UINTEGER'], // src_asn
-  [UINTEGER, 'UINTEGER'], // dst_asn
-  [VARCHAR, 'VARCHAR'], // src_watch
-  [VARCHAR, 'VARCHAR'], // dst_watch
-  [VARCHAR, 'VARCHAR'], // tunnel
-  [UINTEGER, 'UINTEGER'], // tunnel_id
-  [UTINYINT, 'UTINYINT'], // outer_ip_version
-  [UHUGEINT, 'UHUGEINT'], // outer_src_ip
-  [UHUGEINT, 'UHUGEINT'], // outer_dst_ip
+const FLOW_COLUMNS: [string, DuckDBType, ColumnKind][] = [
+  ['id', BIGINT, 'BIGINT'],
+  ['source_id', INTEGER, 'INTEGER'],
+  ['position', DOUBLE, 'DOUBLE'],
+  ['first_ms', BIGINT, 'BIGINT'],
+  ['last_ms', BIGINT, 'BIGINT'],
+  ['ip_version', UTINYINT, 'UTINYINT'],
+  ['src_ip_hi', UBIGINT, 'UBIGINT'],
+  ['src_ip_lo', UBIGINT, 'UBIGINT'],
+  ['dst_ip_hi', UBIGINT, 'UBIGINT'],
+  ['dst_ip_lo', UBIGINT, 'UBIGINT'],
+  ['src_port', USMALLINT, 'USMALLINT'],
+  ['dst_port', USMALLINT, 'USMALLINT'],
+  ['proto', UTINYINT, 'UTINYINT'],
+  ['packets', DOUBLE, 'DOUBLE'],
+  ['bytes', DOUBLE, 'DOUBLE'],
+  ['rev_packets', DOUBLE, 'DOUBLE'],
+  ['rev_bytes', DOUBLE, 'DOUBLE'],
+  ['tcp_flags', UTINYINT, 'UTINYINT'],
+  ['sampling_rate', UINTEGER, 'UINTEGER'],
+  ['exporter', VARCHAR, 'VARCHAR'],
+  ['observation_domain', UINTEGER, 'UINTEGER'],
+  ['src_country', VARCHAR, 'VARCHAR'],
+  ['dst_country', VARCHAR, 'VARCHAR'],
+  ['src_asn', UINTEGER, 'UINTEGER'],
+  ['dst_asn', UINTEGER, 'UINTEGER'],
+  ['src_watch', VARCHAR, 'VARCHAR'],
+  ['dst_watch', VARCHAR, 'VARCHAR'],
+  ['tunnel', VARCHAR, 'VARCHAR'],
+  ['tunnel_id', UINTEGER, 'UINTEGER'],
+  ['outer_ip_version', UTINYINT, 'UTINYINT'],
+  ['outer_src_ip_hi', UBIGINT, 'UBIGINT'],
+  ['outer_src_ip_lo', UBIGINT, 'UBIGINT'],
+  ['outer_dst_ip_hi', UBIGINT, 'UBIGINT'],
+  ['outer_dst_ip_lo', UBIGINT, 'UBIGINT'],
 ];
+
+/** Each column's index in FLOW_COLUMNS, by name. */
+const C = Object.fromEntries(FLOW_COLUMNS.map(([name], i) => [name, i])) as Record<string, number>;
+
+/** Columns NULL in a flow outside a tunnel. */
+const NO_TUNNEL_NULLS = [
+  'tunnel_id',
+  'outer_src_ip_hi',
+  'outer_src_ip_lo',
+  'outer_dst_ip_hi',
+  'outer_dst_ip_lo',
+].map((n) => C[n]);
 
 /** The tunnel columns of flows.sql's flow_table, added to a store written before them. */
 const TUNNEL_MIGRATION = [
@@ -91,34 +107,73 @@ const TUNNEL_MIGRATION = [
   'ALTER TABLE flow_table ADD COLUMN outer_dst_ip UHUGEINT',
 ];
 
+/** A 128-bit address column of the old layout as the two words of the new one. */
+const words = (c: string) =>
+  `(${c} >> 64)::UBIGINT AS ${c}_hi, (${c} & 18446744073709551615::UHUGEINT)::UBIGINT AS ${c}_lo`;
+
 /**
- * An address of a FlowBatch (16 bytes, network order; IPv4 in the first 4) as the UHUGEINT of
- * `flow_table` in DuckDB's memory layout: the 128-bit value little-endian, IPv4 as ::ffff:a.b.c.d.
+ * Stores written before addresses were two words (UHUGEINT src_ip, dst_ip, outer_src_ip,
+ * outer_dst_ip): the table is rewritten once, in one transaction, into flows.sql's layout (same
+ * rows, same ids). Run before flows.sql, which creates the new table in the old one's place.
  */
-function stageAddress(out: Uint8Array, row: number, addr: Uint8Array, i: number, version: number): void {
-  const o = row * 16;
+const WORDS_MIGRATION = {
+  before: ['BEGIN TRANSACTION', 'ALTER TABLE flow_table RENAME TO flow_table_v1'],
+  after: [
+    `INSERT INTO flow_table SELECT id, source_id, position, first_ms, last_ms, ip_version,
+       ${words('src_ip')}, ${words('dst_ip')}, src_port, dst_port, proto, packets, bytes, rev_packets,
+       rev_bytes, tcp_flags, sampling_rate, exporter, observation_domain, src_country, dst_country,
+       src_asn, dst_asn, src_watch, dst_watch, tunnel, tunnel_id, outer_ip_version,
+       ${words('outer_src_ip')}, ${words('outer_dst_ip')}
+     FROM flow_table_v1 ORDER BY id`,
+    'DROP TABLE flow_table_v1',
+    'COMMIT',
+    'CHECKPOINT',
+  ],
+};
+
+/**
+ * An address of a FlowBatch (16 bytes, network order; IPv4 in the first 4) as `flow_table`'s two
+ * UBIGINT words (hi, lo), each 8 little-endian bytes per row: the high and low halves of the
+ * 128-bit value (IPv6 as is, IPv4 as ::ffff:a.b.c.d).
+ */
+function stageWords(
+  hi: Uint8Array,
+  lo: Uint8Array,
+  row: number,
+  addr: Uint8Array,
+  i: number,
+  version: number,
+): void {
+  const o = row * 8;
   const a = i * 16;
   if (version === 6) {
-    for (let k = 0; k < 16; k++) out[o + k] = addr[a + 15 - k];
+    for (let k = 0; k < 8; k++) {
+      lo[o + k] = addr[a + 15 - k];
+      hi[o + k] = addr[a + 7 - k];
+    }
     return;
   }
-  out[o] = addr[a + 3];
-  out[o + 1] = addr[a + 2];
-  out[o + 2] = addr[a + 1];
-  out[o + 3] = addr[a];
-  out[o + 4] = 0xff;
-  out[o + 5] = 0xff;
-  out.fill(0, o + 6, o + 16);
+  lo[o] = addr[a + 3];
+  lo[o + 1] = addr[a + 2];
+  lo[o + 2] = addr[a + 1];
+  lo[o + 3] = addr[a];
+  lo[o + 4] = 0xff;
+  lo[o + 5] = 0xff;
+  lo[o + 6] = 0;
+  lo[o + 7] = 0;
+  hi.fill(0, o, o + 8);
 }
 
-/** The UHUGEINT value `flow_table` stores for an address given as text (for SQL parameters). */
+/** The 128-bit value of an address given as text, as `flow_rows` gives it (for SQL parameters). */
 export function ipValue(text: string): bigint {
   const b = new Uint8Array(16);
   const version = writeIp(b, 0, text);
-  const le = new Uint8Array(16);
-  stageAddress(le, 0, b, 0, version);
-  const v = new DataView(le.buffer);
-  return (v.getBigUint64(8, true) << 64n) | v.getBigUint64(0, true);
+  const hi = new Uint8Array(8);
+  const lo = new Uint8Array(8);
+  stageWords(hi, lo, 0, b, 0, version);
+  return (
+    (new DataView(hi.buffer).getBigUint64(0, true) << 64n) | new DataView(lo.buffer).getBigUint64(0, true)
+  );
 }
 
 export class DuckDbFlowStore implements FlowStore {
@@ -157,7 +212,17 @@ export class DuckDbFlowStore implements FlowStore {
       );
       if (n === 0) for (const sql of TUNNEL_MIGRATION) await db.run(sql);
     }
+    const oldWords =
+      !db.remote &&
+      (await tables('flow_table')) &&
+      (
+        await db.all<{ n: number }>(
+          "SELECT count(*)::INTEGER AS n FROM information_schema.columns WHERE table_name = 'flow_table' AND column_name = 'src_ip'",
+        )
+      )[0].n > 0;
+    if (oldWords) for (const sql of WORDS_MIGRATION.before) await db.run(sql);
     await db.applySchema('flows.sql');
+    if (oldWords) for (const sql of WORDS_MIGRATION.after) await db.run(sql);
     const segments = db.remote || path === ':memory:' ? null : new Segments(db, path);
     await segments?.open();
     const store = new DuckDbFlowStore(db, segments);
@@ -377,49 +442,53 @@ class DuckDbSourceWriter implements SourceWriter {
     const ch =
       this.chunk ??
       (this.chunk = new StagedChunk(
-        FLOW_COLUMNS.map((c) => c[0]),
         FLOW_COLUMNS.map((c) => c[1]),
+        FLOW_COLUMNS.map((c) => c[2]),
       ));
-    const id = ch.i64(0),
-      first = ch.i64(3),
-      last = ch.i64(4),
-      src = ch.u128(6),
-      dst = ch.u128(7),
-      ex = ch.varchar(17),
-      sc = ch.varchar(19),
-      dc = ch.varchar(20),
-      sw = ch.varchar(23),
-      dw = ch.varchar(24),
-      tun = ch.varchar(25),
-      tid = ch.u32(26),
-      osrc = ch.u128(28),
-      odst = ch.u128(29);
+    const id = ch.i64(C.id),
+      first = ch.i64(C.first_ms),
+      last = ch.i64(C.last_ms),
+      srcHi = ch.u64(C.src_ip_hi),
+      srcLo = ch.u64(C.src_ip_lo),
+      dstHi = ch.u64(C.dst_ip_hi),
+      dstLo = ch.u64(C.dst_ip_lo),
+      ex = ch.varchar(C.exporter),
+      sc = ch.varchar(C.src_country),
+      dc = ch.varchar(C.dst_country),
+      sw = ch.varchar(C.src_watch),
+      dw = ch.varchar(C.dst_watch),
+      tun = ch.varchar(C.tunnel),
+      tid = ch.u32(C.tunnel_id),
+      osrcHi = ch.u64(C.outer_src_ip_hi),
+      osrcLo = ch.u64(C.outer_src_ip_lo),
+      odstHi = ch.u64(C.outer_dst_ip_hi),
+      odstLo = ch.u64(C.outer_dst_ip_lo);
     for (let from = 0; from < b.length; from += CHUNK_ROWS) {
       const n = Math.min(CHUNK_ROWS, b.length - from);
       const to = from + n;
-      ch.i32(1).fill(this.sourceId, 0, n);
-      ch.f64(2).set(b.position.subarray(from, to));
-      ch.u8(5).set(b.ipVersion.subarray(from, to));
-      ch.u16(8).set(b.srcPort.subarray(from, to));
-      ch.u16(9).set(b.dstPort.subarray(from, to));
-      ch.u8(10).set(b.proto.subarray(from, to));
-      ch.f64(11).set(b.packets.subarray(from, to));
-      ch.f64(12).set(b.bytes.subarray(from, to));
-      ch.f64(13).set(b.revPackets.subarray(from, to));
-      ch.f64(14).set(b.revBytes.subarray(from, to));
-      ch.u8(15).set(b.tcpFlags.subarray(from, to));
-      ch.u32(16).set(b.samplingRate.subarray(from, to));
-      ch.u32(18).set(b.observationDomain.subarray(from, to));
-      ch.u32(21).set(e.srcAsn.subarray(from, to));
-      ch.u32(22).set(e.dstAsn.subarray(from, to));
-      ch.u8(27).set(b.outerVersion.subarray(from, to));
+      ch.i32(C.source_id).fill(this.sourceId, 0, n);
+      ch.f64(C.position).set(b.position.subarray(from, to));
+      ch.u8(C.ip_version).set(b.ipVersion.subarray(from, to));
+      ch.u16(C.src_port).set(b.srcPort.subarray(from, to));
+      ch.u16(C.dst_port).set(b.dstPort.subarray(from, to));
+      ch.u8(C.proto).set(b.proto.subarray(from, to));
+      ch.f64(C.packets).set(b.packets.subarray(from, to));
+      ch.f64(C.bytes).set(b.bytes.subarray(from, to));
+      ch.f64(C.rev_packets).set(b.revPackets.subarray(from, to));
+      ch.f64(C.rev_bytes).set(b.revBytes.subarray(from, to));
+      ch.u8(C.tcp_flags).set(b.tcpFlags.subarray(from, to));
+      ch.u32(C.sampling_rate).set(b.samplingRate.subarray(from, to));
+      ch.u32(C.observation_domain).set(b.observationDomain.subarray(from, to));
+      ch.u32(C.src_asn).set(e.srcAsn.subarray(from, to));
+      ch.u32(C.dst_asn).set(e.dstAsn.subarray(from, to));
+      ch.u8(C.outer_ip_version).set(b.outerVersion.subarray(from, to));
       for (let k = 0; k < n; k++) {
         const i = from + k;
         setInt64(id, k, firstId + i);
         setInt64(first, k, Math.round(b.firstMs[i]));
         setInt64(last, k, Math.round(b.lastMs[i]));
-        stageAddress(src, k, b.src, i, b.ipVersion[i]);
-        stageAddress(dst, k, b.dst, i, b.ipVersion[i]);
+        stageWords(srcHi, srcLo, k, b.src, i, b.ipVersion[i]);
+        stageWords(dstHi, dstLo, k, b.dst, i, b.ipVersion[i]);
         ex.set(k, b.exporters[b.exporterIdx[i]] ?? '');
         sc.set(k, e.srcCountry[i]);
         dc.set(k, e.dstCountry[i]);
@@ -428,15 +497,13 @@ class DuckDbSourceWriter implements SourceWriter {
         const ov = b.outerVersion[i];
         if (ov === 0) {
           tun.set(k, '');
-          ch.setNull(26, k);
-          ch.setNull(28, k);
-          ch.setNull(29, k);
+          for (const c of NO_TUNNEL_NULLS) ch.setNull(c, k);
         } else {
           tun.set(k, TUNNEL_KINDS[b.tunnel[i]] ?? '');
           if (b.tunnelId[i] >= 0) tid[k] = b.tunnelId[i];
-          else ch.setNull(26, k);
-          stageAddress(osrc, k, b.outerSrc, i, ov);
-          stageAddress(odst, k, b.outerDst, i, ov);
+          else ch.setNull(C.tunnel_id, k);
+          stageWords(osrcHi, osrcLo, k, b.outerSrc, i, ov);
+          stageWords(odstHi, odstLo, k, b.outerDst, i, ov);
         }
       }
       ch.append(a, n);

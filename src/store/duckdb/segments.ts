@@ -321,7 +321,7 @@ export interface SegmentInfo {
 }
 
 /**
- * The columns of a segment file in flow_table's order and types. Segments hold live NetFlow/IPFIX
+ * The columns of a segment file in flow_table_rows's order and types (flows.sql). Segments hold live NetFlow/IPFIX
  * flows, which carry no tunnel context: its columns are constants here, not stored in the files.
  */
 const SEGMENT_SELECT = `id, source_id, position, first_ms, last_ms, ip_version,
@@ -388,7 +388,7 @@ export class Segments {
     const seg = list.length
       ? `\nUNION ALL SELECT ${SEGMENT_SELECT} FROM read_parquet([${list.map((f) => sqlText(join(this.dir, f))).join(', ')}])`
       : '';
-    await this.db.run(`CREATE OR REPLACE VIEW flow_rows AS SELECT * FROM flow_table${seg}`);
+    await this.db.run(`CREATE OR REPLACE VIEW flow_rows AS SELECT * FROM flow_table_rows${seg}`);
   }
 
   /**
