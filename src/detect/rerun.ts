@@ -28,9 +28,19 @@ export async function redetectStore(
     await detections.clear();
     let lastId = 0;
     const connections = new ConnectionMemory();
-    while (true) {
-      const rows = await flows.flows({ where: `f.id > ${lastId}`, orderBy: 'f.id', limit: chunk });
-      if (rows.length === 0) break;
+    const [last] = await flows.flows({ where: 'TRUE', orderBy: 'f.id DESC', limit: 1 });
+    const maxId = last?.id ?? 0;
+    while (lastId < maxId) {
+      // A range of ids, not "the next `chunk` after lastId": the latter sorted (and turned into
+      // text) every remaining flow for each chunk — quadratic, 2.5 min for 130 k flows.
+      const rows = await flows.flows({
+        where: `f.id > ${lastId} AND f.id <= ${lastId + chunk}`,
+        orderBy: 'f.id',
+      });
+      if (rows.length === 0) {
+        lastId += chunk;
+        continue;
+      }
       const payloads = await flows.payloads(rows.map((r) => r.id));
       const batch = new FlowBatch(rows.length);
       for (const r of rows) {
@@ -68,7 +78,7 @@ export async function redetectStore(
       await detections.add(out);
       written += out.length;
       seen += rows.length;
-      lastId = rows[rows.length - 1].id;
+      lastId += chunk;
       opts.onProgress?.(seen);
     }
     if (opts.after) written += await opts.after();

@@ -8,8 +8,7 @@ import { hashrateBoundsFromFlows, power, revenue, type MinedCoin, type Range } f
 import { shareTimeEstimates } from '../analysis/share-times.js';
 import { surgeOfBuckets } from '../analysis/series.js';
 import { stratumEvidence, type StratumLine } from '../analysis/stratum-evidence.js';
-import { CRYPTO_PORTS, ipv4Text, poolCatalogue } from '../scenario/world.js';
-import { ipValue } from '../store/duckdb/flows.js';
+import { CRYPTO_PORTS, ipv4Text, poolAddresses, poolCatalogue } from '../scenario/world.js';
 import { hostProfiles } from '../store/duckdb/hosts.js';
 import { fmtHashrate } from './render.js';
 import type { DuckDbSeries, SeriesScope } from '../store/duckdb/series.js';
@@ -97,17 +96,13 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
   const pools = poolCatalogue();
   const poolByAddr = new Map<string, (typeof pools)[number]>();
   for (const p of pools) poolByAddr.set(`${ipv4Text(p.ip)}:${p.port}`, p);
-  const poolIps = [...new Set(pools.map((p) => ipv4Text(p.ip)))];
-  const poolIpList = poolIps.map((ip) => `${ipValue(ip)}::UHUGEINT`).join(', ');
+  const poolIps = poolAddresses();
 
   o.onStage?.('timelines', 0);
   // Timelines: flows to crypto ports, and flows to catalogued pool addresses (any port).
   // Scans of crypto ports are not activity on them (detect/scan.ts).
   const portScope: SeriesScope = { ...o.scope, dstPorts: [...CRYPTO_PORTS], noScans: true };
-  const poolScope: SeriesScope = {
-    ...o.scope,
-    where: [o.scope.where, `dst_ip IN (${poolIpList})`].filter(Boolean).join(' AND '),
-  };
+  const poolScope: SeriesScope = { ...o.scope, pools: true };
   const timelines: Timeline[] = [];
   const periodData = await series.series({ bucket: 'day', fromMs: o.fromMs, toMs: o.toMs, scope: portScope });
   for (const [label, scope] of [

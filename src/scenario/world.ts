@@ -202,6 +202,13 @@ export const CRYPTO_PORTS = [
 ];
 
 let catalogue: PoolServer[] | null = null;
+let poolIps: string[] | null = null;
+
+/** The catalogue's distinct server addresses (dotted IPv4): what "a catalogued pool" matches. */
+export function poolAddresses(): string[] {
+  poolIps ??= [...new Set(poolCatalogue().map((p) => ipv4Text(p.ip)))];
+  return poolIps;
+}
 
 /** Stratum servers for BTC and XMR from the 2018 catalogue (verified ones first). */
 export function poolCatalogue(): PoolServer[] {

@@ -12,7 +12,7 @@ import { parseDay } from '../cli/series.js';
 import { SCAN_ATTEMPT_SQL } from '../detect/scan.js';
 import { CONFIDENCE_RANK, parseConfidence } from '../detect/types.js';
 import { compileNfdumpFilter } from '../flow/nfdump-filter.js';
-import { CRYPTO_PORTS, ipv4Text, poolCatalogue } from '../scenario/world.js';
+import { CRYPTO_PORTS } from '../scenario/world.js';
 import type { DuckDbDatabase } from '../store/duckdb/database.js';
 import { DuckDbDetectionStore } from '../store/duckdb/detections.js';
 import { ipValue } from '../store/duckdb/flows.js';
@@ -241,16 +241,9 @@ async function storeLabels(db: DuckDbDatabase): Promise<string[]> {
   return rows.map((r) => r.label);
 }
 
-/** The catalogued pools' addresses as the condition the report's pool timeline uses. */
-function poolWhere(): { ips: string[]; where: string } {
-  const ips = [...new Set(poolCatalogue().map((p) => ipv4Text(p.ip)))];
-  return { ips, where: `dst_ip IN (${ips.map((ip) => `'${ipValue(ip)}'::UHUGEINT`).join(', ')})` };
-}
-
 export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): void {
   const { db } = api;
   const series = new DuckDbSeries(db);
-  const pools = poolWhere();
 
   app.get<{
     Querystring: {
@@ -292,15 +285,7 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
           {
             label: 'catalogued mining pools (2018 catalogue)',
             evidence: 'stronger',
-            // On the table's own columns (as a compiled filter is), not as `where`: that would make
-            // the query read the text view, ~0.5 s to plan and several times the scan.
-            scope: {
-              ...scope.series,
-              filter: [scope.series.filter, pools.where]
-                .filter(Boolean)
-                .map((c) => `(${c})`)
-                .join(' AND '),
-            },
+            scope: { ...scope.series, pools: true },
           },
         ];
         for (const label of await storeLabels(db))
@@ -348,12 +333,12 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
       answer(reply, async () => {
         const scope = scopeOf(req.query.scope, req.query.filter);
         const by = (req.query.by?.length ? req.query.by : ['country', 'asn']) as SummaryKey[];
+        // The structured scope (its filter included), so the store may answer from its rollup.
         const tables = await keyedSummary(db, {
           by,
           top: req.query.top ?? 10,
           order: (req.query.order ?? 'flows') as 'flows' | 'packets' | 'bytes',
-          where: scope.where || undefined,
-          filter: scope.filter,
+          scope: scope.series,
         });
         return { scope: scope.text, tables: Object.fromEntries(tables) };
       }),

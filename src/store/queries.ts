@@ -20,6 +20,8 @@ export interface SeriesScope {
   dstPorts?: number[];
   /** Flows carrying this detection label (needs the detections table). */
   label?: string;
+  /** The destination is a catalogued pool server (scenario/world.ts poolAddresses). */
+  pools?: boolean;
   /** Leave out TCP attempts without data (scans, refused connections: detect/scan.ts). */
   noScans?: boolean;
   /** Extra SQL condition over flow columns (trusted input: the analyst's own). */

@@ -2,6 +2,7 @@
  * The storage interface the pipeline talks to. Engines live in store/<engine>/ with their SQL in
  * schema files; nothing outside store/ sees an engine type.
  */
+import type { SeriesScope } from './queries.js';
 import type { Diagnostics } from '../flow/diagnostics.js';
 import type { EnrichedColumns } from '../flow/enrichment.js';
 import type { FlowBatch } from '../flow/record.js';
@@ -95,6 +96,9 @@ export interface KeyedSummaryQuery {
   /** A compiled nfdump filter (src/flow/nfdump-filter.ts): SQL over flow_rows' own columns only, so
    * the store can run it on the table rather than the slower text view. ANDed with `where`. */
   filter?: string;
+  /** A scope as the series takes it (the API's), ANDed with the rest: the store may answer it from
+   * its rollup (DuckDB: country and AS tables of a country, AS, watchlist or label scope). */
+  scope?: SeriesScope;
 }
 
 export interface StoredSource {

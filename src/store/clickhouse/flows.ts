@@ -25,7 +25,7 @@ import { connect, lit, str, type ChConnection } from './connection.js';
 import { applySchema } from './schema.js';
 import { TsvBuilder } from './tsv.js';
 import { RowBinaryBuilder } from './rowbinary.js';
-import { hostProfiles, refuseFilter, series } from './queries.js';
+import { hostProfiles, refuseFilter, scopeSql, series } from './queries.js';
 import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery } from '../queries.js';
 
 /** Flush a writer's rows once this many bytes of TSV are staged (ClickHouse wants big inserts). */
@@ -343,7 +343,14 @@ export class ClickHouseFlowStore implements FlowStore {
     if (!['flows', 'packets', 'bytes'].includes(order))
       throw new Error(`order must be flows, packets or bytes, not ${order}`);
     refuseFilter(q.filter);
-    const from = this.base(q.where);
+    // A structured scope (scopeSql gives " AND a AND b") joins the analyst's where.
+    const scoped = q.scope ? `TRUE${scopeSql(q.scope)}` : '';
+    const from = this.base(
+      [q.where, scoped]
+        .filter(Boolean)
+        .map((c) => `(${c})`)
+        .join(' AND ') || undefined,
+    );
     const out = new Map<SummaryKey, SummaryRow[]>();
     const COUNTERS =
       'count() AS flows, sum(packets + rev_packets) AS packets, sum(bytes + rev_bytes) AS bytes';

@@ -4,6 +4,7 @@
  * cannot say in SQL (window functions: the sessions of hosts.sql) is done over the rows it returns
  * — one sorted pass per host and endpoint.
  */
+import { poolAddresses } from '../../scenario/world.js';
 import { SCAN_ATTEMPT_SQL } from '../../detect/scan.js';
 import { CONFIDENCE_RANK } from '../../detect/types.js';
 import { EARLIEST_PLAUSIBLE_MS, latestPlausibleMs } from '../../flow/plausible-time.js';
@@ -56,6 +57,7 @@ export function scopeSql(scope: SeriesScope): string {
   if (scope.watch) c.push(`(src_watch = ${str(scope.watch)} OR dst_watch = ${str(scope.watch)})`);
   if (scope.host) c.push(`(src_ip = ${ipLiteral(scope.host)} OR dst_ip = ${ipLiteral(scope.host)})`);
   if (scope.dstPorts && scope.dstPorts.length > 0) c.push(inList('dst_port', ports(scope.dstPorts)));
+  if (scope.pools) c.push(inList('dst_ip', poolAddresses().map(ipLiteral)));
   if (scope.label) c.push(`id IN (SELECT flow_id FROM detections WHERE label = ${str(scope.label)})`);
   if (scope.noScans) c.push(`NOT ${SCAN_ATTEMPT}`);
   if (scope.where) c.push(`(${scope.where})`);

@@ -10,6 +10,7 @@ import type {
 import { BIGINT, UTINYINT, VARCHAR } from '@duckdb/node-api';
 import { CHUNK_ROWS, StagedChunk, setInt64 } from './chunk.js';
 import type { DuckDbDatabase } from './database.js';
+import { Rollup } from './rollup.js';
 
 const TS = (col: string) => `strftime(epoch_ms(${col}), '%Y-%m-%dT%H:%M:%S.%gZ')`;
 
@@ -212,6 +213,8 @@ export class DuckDbDetectionStore implements DetectionStore {
   }
 
   async commit(): Promise<void> {
+    // Detections replaced wholesale (coinradar detect): the rollup's label rows follow them.
+    await Rollup.rebuildLabels(this.db);
     await this.db.run('COMMIT');
   }
 

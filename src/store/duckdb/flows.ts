@@ -34,6 +34,7 @@ import { SEGMENT_MAX_ROWS, SegmentBuilder, Segments } from './segments.js';
 import { flowSource, keyedSummary } from './summary.js';
 import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery } from '../queries.js';
 import { DuckDbSeries } from './series.js';
+import { Rollup } from './rollup.js';
 import { hostProfiles } from './hosts.js';
 
 // The inner view has every raw column (src_port, dst_port, first_ms, ...) plus `source`, so that
@@ -230,6 +231,8 @@ export class DuckDbFlowStore implements FlowStore {
     // they checkpointed. Either way the next id follows the largest stored one.
     const [row] = await db.all<{ m: number }>('SELECT coalesce(max(id), 0) AS m FROM flow_rows');
     store.nextFlowId = row.m + 1;
+    // A store without the hourly rollup (or with one of another version) is rolled up whole, once.
+    await Rollup.ensure(db, row.m);
     return store;
   }
 
@@ -257,6 +260,7 @@ export class DuckDbFlowStore implements FlowStore {
           );
           await db.run('DELETE FROM flow_table WHERE source_id = $1', [id]);
           await this.segments?.dropSources([id]);
+          await Rollup.dropSource(db, id);
           await db.run('DELETE FROM sources WHERE id = $1', [id]);
         }
       }
@@ -284,6 +288,17 @@ export class DuckDbFlowStore implements FlowStore {
     const first = this.nextFlowId;
     this.nextFlowId += n;
     return first;
+  }
+
+  /**
+   * @internal Rolls up the flows appended since the last commit (rollup.ts), inside the writer's
+   * open transaction: the rollup commits with them.
+   */
+  async rollUp(): Promise<void> {
+    const last = this.nextFlowId - 1;
+    await Rollup.advance(this.db, last, (covered) =>
+      this.segments ? this.segments.relationAfter(covered) : Promise.resolve('flow_table_rows'),
+    );
   }
 
   /** @internal */
@@ -567,6 +582,7 @@ class DuckDbSourceWriter implements SourceWriter {
       ]);
     else await this.store.db.run('UPDATE sources SET flows = $1 WHERE id = $2', [this.flows, this.sourceId]);
     if (this.live) {
+      await this.store.rollUp();
       await this.store.db.run('COMMIT');
       this.store.segments?.committed();
       await this.store.db.run('BEGIN TRANSACTION');
@@ -604,6 +620,7 @@ class DuckDbSourceWriter implements SourceWriter {
         'UPDATE sources SET flows = $1, complete = true, diagnostics = $2 WHERE id = $3',
         [this.flows, JSON.stringify(diagnostics.stored()), this.sourceId],
       );
+      await this.store.rollUp();
       await this.store.db.run('COMMIT');
       this.store.segments?.committed();
     } finally {

@@ -382,6 +382,20 @@ export class Segments {
     await this.refreshView();
   }
 
+  /**
+   * The rows that may hold flows with ids above `id`, shaped as flow_rows: the table, and only the
+   * registered files with such ids (what the rollup reads at each commit, not every file).
+   */
+  async relationAfter(id: number): Promise<string> {
+    const rows = await this.db.all<{ file: string }>(
+      'SELECT file FROM flow_segments WHERE max_id > $1 ORDER BY min_id',
+      [id],
+    );
+    if (rows.length === 0) return 'flow_table_rows';
+    const files = rows.map((r) => sqlText(join(this.dir, r.file))).join(', ');
+    return `(SELECT * FROM flow_table_rows UNION ALL SELECT ${SEGMENT_SELECT} FROM read_parquet([${files}]))`;
+  }
+
   /** `flow_rows` = the table, and the registered files when there are any. */
   private async refreshView(files?: string[]): Promise<void> {
     const list = files ?? this.list;

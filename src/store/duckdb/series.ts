@@ -9,6 +9,7 @@ import { SCAN_ATTEMPT_SQL } from '../../detect/scan.js';
 import { EARLIEST_PLAUSIBLE_MS, latestPlausibleMs } from '../../flow/plausible-time.js';
 import { DuckDbDatabase } from './database.js';
 import { DuckDbFlowStore, ipValue } from './flows.js';
+import { HOUR_MS, poolCondition, rollupCurrent, rollupScope } from './rollup.js';
 export type { SeriesScope, SeriesQuery, SeriesBucket, SeriesData } from '../queries.js';
 import { seriesOfRows, type SeriesScope, type SeriesQuery, type SeriesData } from '../queries.js';
 
@@ -86,6 +87,7 @@ export function scopeConditions(
     });
     cond.push(`dst_port IN (${ports.join(', ')})`);
   }
+  if (scope.pools) cond.push(poolCondition());
   if (scope.label) cond.push(labelCondition(p(scope.label)));
   if (scope.noScans) cond.push(`NOT ${SCAN_ATTEMPT_SQL}`);
   if (scope.filter) cond.push(`(${scope.filter})`);
@@ -130,7 +132,14 @@ function sideStatement(name: string, scope: SeriesScope, params: DuckDBValue[]):
 }
 
 export class DuckDbSeries {
-  constructor(readonly db: DuckDbDatabase) {}
+  constructor(
+    readonly db: DuckDbDatabase,
+    /** Read the hourly rollup where it answers exactly (rollup.ts); false: always the flows. */
+    private readonly useRollup = true,
+  ) {}
+
+  /** What the last `series` read: the hourly rollup or the flows. */
+  lastRead: 'rollup' | 'flows' | null = null;
 
   static async open(path: string): Promise<{ series: DuckDbSeries; close: () => Promise<void> }> {
     const store = await DuckDbFlowStore.open(path);
@@ -152,6 +161,9 @@ export class DuckDbSeries {
         `no detections in this store: run detection first, or scope by --ports instead of --label ${q.scope.label}`,
       );
     }
+    const rolled = await this.rollupSeries(q, width);
+    this.lastRead = rolled ? 'rollup' : 'flows';
+    if (rolled) return rolled;
     let from = q.fromMs;
     let to = q.toMs;
     if (from === undefined || to === undefined) {
@@ -177,6 +189,54 @@ export class DuckDbSeries {
         .replace('/*FLOWS*/', flowTable(q.scope))
         .replace('/*HOST*/', host)
         .replace('/*SOURCES*/', q.sources ? 'count(DISTINCT host) FILTER (WHERE m)' : 'NULL'),
+      params,
+    );
+    return seriesOfRows(rows, q, width, from, to);
+  }
+
+  /**
+   * The series from the hourly rollup (rollup.ts), when it answers the query exactly: a scope it
+   * keeps (country, AS, watchlist, label, crypto ports, pools), whole hours, no host counts, and a
+   * rollup that covers every flow. Otherwise null, and the flows are read.
+   */
+  private async rollupSeries(q: SeriesQuery, width: number): Promise<SeriesData | null> {
+    if (!this.useRollup || q.sources) return null;
+    if ((q.fromMs ?? 0) % HOUR_MS !== 0 || (q.toMs ?? 0) % HOUR_MS !== 0) return null;
+    if (!rollupScope(q.scope, [])) return null;
+    if (!(await rollupCurrent(this.db, Boolean(q.scope.label)))) return null;
+    let from = q.fromMs;
+    let to = q.toMs;
+    if (from === undefined || to === undefined) {
+      // The flows' own period, plausible times only (as below): exact when no row of the rollup
+      // holds flows on both sides of a bound of the plausible range; else the flows are read.
+      const [r] = await this.db.all<{ lo: number | null; hi: number | null; straddle: number }>(
+        `SELECT min(min_first_ms) FILTER (WHERE inside) AS lo, max(max_first_ms) FILTER (WHERE inside) AS hi,
+                count(*) FILTER (WHERE NOT inside AND min_first_ms <= $2 AND max_first_ms >= $1)::INTEGER AS straddle
+         FROM (SELECT min_first_ms, max_first_ms, min_first_ms >= $1 AND max_first_ms <= $2 AS inside
+               FROM flow_rollup WHERE label = '')`,
+        [EARLIEST_PLAUSIBLE_MS, latestPlausibleMs()],
+      );
+      if (r.straddle > 0) return null;
+      from ??= r.lo === null ? 0 : Math.floor(Number(r.lo) / width) * width;
+      to ??= r.hi === null ? 0 : (Math.floor(Number(r.hi) / width) + 1) * width;
+    }
+    const params: DuckDBValue[] = [width, from, to];
+    const scope = rollupScope(q.scope, params)!;
+    params.push(scope.label);
+    const l = `$${params.length}`;
+    const rows = await this.db.all<Record<string, number | null>>(
+      `SELECT (hour_ms // $1) * $1 AS bucket_ms,
+              coalesce(sum(flows) FILTER (WHERE m), 0) AS flows,
+              coalesce(sum(flows_est) FILTER (WHERE m), 0) AS flows_est,
+              coalesce(sum(packets) FILTER (WHERE m), 0) AS packets,
+              coalesce(sum(packets_est) FILTER (WHERE m), 0) AS packets_est,
+              coalesce(sum(bytes_est) FILTER (WHERE m), 0) AS bytes_est,
+              NULL AS sources
+       FROM (SELECT hour_ms, flows, flows_est, packets, packets_est, bytes_est,
+                    label = ${l} AND (${scope.cond}) AS m
+             FROM flow_rollup
+             WHERE (label = '' OR label = ${l}) AND hour_ms >= $2 AND hour_ms < $3)
+       GROUP BY 1 ORDER BY 1`,
       params,
     );
     return seriesOfRows(rows, q, width, from, to);

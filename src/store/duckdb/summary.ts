@@ -5,7 +5,10 @@
  */
 import type { KeyedSummaryQuery, SummaryKey, SummaryRow } from '../store.js';
 import { keyedRow } from '../summary-rows.js';
+import type { DuckDBValue } from '@duckdb/node-api';
 import type { DuckDbDatabase } from './database.js';
+import { rollupCurrent, rollupScope } from './rollup.js';
+import { scopeConditions } from './series.js';
 
 export { protoName } from '../summary-rows.js';
 
@@ -57,20 +60,62 @@ export function flowSource(where: string | undefined, filter: string | undefined
   return `(SELECT * FROM ${where ? 'flows' : 'flow_rows'} WHERE ${cond})`;
 }
 
+/**
+ * Country and AS tables from the hourly rollup (rollup.ts) — the same sums as keySql's over the
+ * flows, from a few thousand rows — or null when the query is not one it answers exactly.
+ */
+async function rollupSource(
+  db: DuckDbDatabase,
+  q: KeyedSummaryQuery,
+  params: DuckDBValue[],
+): Promise<string | null> {
+  if (q.where || q.filter || !q.by.every((k) => k === 'country' || k === 'asn')) return null;
+  const scope = rollupScope(q.scope ?? {}, params);
+  if (!scope || !(await rollupCurrent(db, Boolean(q.scope?.label)))) return null;
+  params.push(scope.label);
+  return `(SELECT src_country, dst_country, src_asn, dst_asn, flows, packets, bytes FROM flow_rollup
+           WHERE label = $${params.length} AND (${scope.cond}))`;
+}
+
+/** keySql's country/AS table over rollup rows (each row stands for `flows` flows). */
+function rollupKeySql(key: 'country' | 'asn', from: string, order: string, top: number): string {
+  return `SELECT k1, 0 AS k2, sum(n) AS flows, sum(p) AS packets, sum(b) AS bytes FROM (
+            SELECT src_${key} AS k1, flows AS n, packets AS p, bytes AS b FROM ${from}
+            UNION ALL
+            SELECT dst_${key} AS k1, flows AS n, packets AS p, bytes AS b FROM ${from}
+              WHERE dst_${key} IS DISTINCT FROM src_${key}
+          ) GROUP BY k1 ORDER BY ${order} DESC, k1, k2 LIMIT ${top}`;
+}
+
 export async function keyedSummary(
   db: DuckDbDatabase,
   q: KeyedSummaryQuery,
+  opts: { rollup?: boolean } = {},
 ): Promise<Map<SummaryKey, SummaryRow[]>> {
   const top = Math.max(1, Math.trunc(q.top ?? 15));
   const order = q.order ?? 'bytes';
   if (!['flows', 'packets', 'bytes'].includes(order))
     throw new Error(`order must be flows, packets or bytes, not ${order}`);
-  const from = flowSource(q.where, q.filter);
+  const params: DuckDBValue[] = [];
+  const rolled = opts.rollup === false ? null : await rollupSource(db, q, params);
+  let from: string;
+  if (rolled) from = rolled;
+  else {
+    params.length = 0;
+    from = flowSource(q.where, q.filter);
+    if (q.scope) {
+      // A structured scope (the API's): its conditions as parameters, over the table's columns.
+      const c = scopeConditions(q.scope, 1);
+      params.push(...c.params);
+      if (c.sql) from = `(SELECT * FROM ${from} WHERE TRUE${c.sql})`;
+    }
+  }
   const out = new Map<SummaryKey, SummaryRow[]>();
   for (const key of q.by) {
     if (out.has(key)) continue;
     const rows = await db.all<{ k1: unknown; k2: unknown; flows: number; packets: number; bytes: number }>(
-      keySql(key, from, order, top),
+      rolled ? rollupKeySql(key as 'country' | 'asn', from, order, top) : keySql(key, from, order, top),
+      params,
     );
     let orgs = new Map<number, string>();
     if (key === 'asn' && rows.length) {

@@ -1,0 +1,196 @@
+/**
+ * The hourly rollup (rollup.sql): per source, hour, kind, label and both ends' country, AS and
+ * watchlist, the counters of the flows. It is written by the store's writer in the transaction that
+ * commits the flows it covers (a file's ingest, each commit interval of a live source), so a reader
+ * never sees flows without their rollup; the console's overview and the plain `series`/`summary`
+ * scopes read it — a few thousand rows where the flows are millions (docs/benchmarks.md, console).
+ *
+ * What it can answer exactly: scopes made of country, source/destination country, AS, watchlist,
+ * label, the crypto ports and the catalogued pools, over whole hours. Anything else (an address, a
+ * CIDR, a filter, --where, scans left out, host counts) reads the flows, as before.
+ */
+import { createHash } from 'node:crypto';
+import type { DuckDBValue } from '@duckdb/node-api';
+import { CRYPTO_PORTS, poolAddresses } from '../../scenario/world.js';
+import type { SeriesScope } from '../queries.js';
+import type { DuckDbDatabase } from './database.js';
+import { ipValue } from './flows.js';
+import { scopeConditions } from './series.js';
+
+export const HOUR_MS = 3_600_000;
+
+let pools: string | null = null;
+/** `dst_ip` is a catalogued pool server (the 2018 catalogue's distinct addresses), as SQL. */
+export function poolCondition(): string {
+  pools ??= `dst_ip IN (${poolAddresses()
+    .map((ip) => `'${ipValue(ip)}'::UHUGEINT`)
+    .join(', ')})`;
+  return pools;
+}
+
+/** A flow's kind bits: 1 a crypto port is the destination port, 2 the destination is a catalogued pool. */
+const kindSql = () =>
+  `((CASE WHEN dst_port IN (${CRYPTO_PORTS.join(', ')}) THEN 1 ELSE 0 END) + (CASE WHEN ${poolCondition()} THEN 2 ELSE 0 END))::UTINYINT`;
+export const KIND_CRYPTO_PORT = 1;
+export const KIND_POOL = 2;
+
+/** Changes with the definition of the rows (the kind's lists, the layout): a new one is rebuilt. */
+export function rollupVersion(): string {
+  return createHash('sha256').update(`rollup 1\n${kindSql()}`).digest('hex').slice(0, 16);
+}
+
+const KEYS = 'src_country, dst_country, src_asn, dst_asn, src_watch, dst_watch';
+const COUNTERS = `count(*), sum(sampling_rate), sum(packets + rev_packets), sum((packets + rev_packets) * sampling_rate),
+  sum(bytes + rev_bytes), sum((bytes + rev_bytes) * sampling_rate), min(first_ms), max(first_ms)`;
+
+/** Rows for every flow of `rel` (a relation shaped as flow_rows) that `cond` admits. */
+function flowRows(rel: string, cond: string): string {
+  return `INSERT INTO flow_rollup
+    SELECT source_id, (first_ms // ${HOUR_MS}) * ${HOUR_MS}, '', ${kindSql()}, ${KEYS}, ${COUNTERS}
+    FROM ${rel} WHERE ${cond} GROUP BY ALL`;
+}
+
+/** Rows per label: the flows of `rel` (admitted by `cond`) that carry a detection of it, each once. */
+function labelRows(rel: string, cond: string, detCond: string): string {
+  return `INSERT INTO flow_rollup
+    SELECT source_id, (first_ms // ${HOUR_MS}) * ${HOUR_MS}, label, ${kindSql()}, ${KEYS}, ${COUNTERS}
+    FROM ${rel} f JOIN (SELECT DISTINCT flow_id, label FROM detections WHERE ${detCond}) d ON d.flow_id = f.id
+    WHERE ${cond} GROUP BY ALL`;
+}
+
+/** Rows of `detections` (0 when the store has no such table yet). */
+async function detectionCount(db: DuckDbDatabase): Promise<number> {
+  if (!(await hasTable(db, 'detections'))) return 0;
+  const [r] = await db.all<{ n: number }>('SELECT count(*)::BIGINT AS n FROM detections');
+  return Number(r.n);
+}
+
+async function hasTable(db: DuckDbDatabase, name: string): Promise<boolean> {
+  const [r] = await db.all<{ n: number }>(
+    'SELECT count(*)::INTEGER AS n FROM information_schema.tables WHERE table_name = $1',
+    [name],
+  );
+  return r.n > 0;
+}
+
+const int = (n: number) => {
+  if (!Number.isSafeInteger(n)) throw new Error(`not an id: ${n}`);
+  return String(n);
+};
+
+/**
+ * The writer's side. `ensure` on open (a store without a rollup, or with one of another version,
+ * is rolled up whole, in one transaction); `advance` in each commit, for the flows added since;
+ * `dropSource` when a source's flows are deleted; `rebuildLabels` after detections were replaced.
+ */
+export const Rollup = {
+  async ensure(db: DuckDbDatabase, maxId: number): Promise<void> {
+    if (db.remote) return;
+    await db.applySchema('rollup.sql');
+    const version = rollupVersion();
+    const [st] = await db.all<{ version: string }>('SELECT version FROM rollup_state');
+    if (st?.version === version) return;
+    await db.run('BEGIN TRANSACTION');
+    try {
+      await db.run('DELETE FROM flow_rollup');
+      await db.run('DELETE FROM rollup_state');
+      await db.run(flowRows('flow_rows', `id <= ${int(maxId)}`));
+      if (await hasTable(db, 'detections'))
+        await db.run(labelRows('flow_rows', `id <= ${int(maxId)}`, 'TRUE'));
+      await db.run('INSERT INTO rollup_state VALUES ($1, $2, $3)', [
+        version,
+        maxId,
+        await detectionCount(db),
+      ]);
+      await db.run('COMMIT');
+    } catch (e) {
+      await db.run('ROLLBACK');
+      throw e;
+    }
+  },
+
+  /**
+   * Rolls up the flows with ids in (covered, maxId] — read from `relation(covered)`, the rows that
+   * may hold them (the table, and only the segment files that do) — and their labels; inside the
+   * caller's transaction.
+   */
+  async advance(
+    db: DuckDbDatabase,
+    maxId: number,
+    relation: (covered: number) => Promise<string>,
+  ): Promise<void> {
+    if (db.remote) return;
+    const [st] = await db.all<{ max_id: number }>('SELECT max_id FROM rollup_state');
+    if (!st || maxId <= Number(st.max_id)) return;
+    const rel = await relation(Number(st.max_id));
+    const cond = `id > ${int(Number(st.max_id))} AND id <= ${int(maxId)}`;
+    await db.run(flowRows(rel, cond));
+    if (await hasTable(db, 'detections'))
+      await db.run(labelRows(rel, cond, cond.replaceAll('id', 'flow_id')));
+    await db.run('UPDATE rollup_state SET max_id = $1, detections = $2', [maxId, await detectionCount(db)]);
+  },
+
+  async dropSource(db: DuckDbDatabase, sourceId: number): Promise<void> {
+    if (await hasTable(db, 'flow_rollup'))
+      await db.run('DELETE FROM flow_rollup WHERE source_id = $1', [sourceId]);
+  },
+
+  async rebuildLabels(db: DuckDbDatabase): Promise<void> {
+    if (!(await hasTable(db, 'rollup_state'))) return;
+    const [st] = await db.all<{ max_id: number }>('SELECT max_id FROM rollup_state');
+    if (!st) return;
+    await db.run("DELETE FROM flow_rollup WHERE label <> ''");
+    const cond = `id <= ${int(Number(st.max_id))}`;
+    await db.run(labelRows('flow_rows', cond, cond.replaceAll('id', 'flow_id')));
+    await db.run('UPDATE rollup_state SET detections = $1', [await detectionCount(db)]);
+  },
+};
+
+/** The crypto ports as a set, to recognise a scope that asks for exactly them. */
+const CRYPTO_SET = new Set(CRYPTO_PORTS);
+
+/**
+ * The rollup's condition for a scope (extra `params` appended, numbered from `firstParam`), or null
+ * when the rollup cannot answer it exactly. `label` is the label rows to read ('' for all flows).
+ */
+export function rollupScope(
+  scope: SeriesScope,
+  params: DuckDBValue[],
+): { cond: string; label: string } | null {
+  if (scope.host || scope.where || scope.filter || scope.noScans) return null;
+  const kinds: string[] = [];
+  if (scope.dstPorts) {
+    const ports = new Set(scope.dstPorts);
+    if (ports.size !== CRYPTO_SET.size || ![...ports].every((p) => CRYPTO_SET.has(p))) return null;
+    kinds.push(`kind & ${KIND_CRYPTO_PORT} <> 0`);
+  }
+  if (scope.pools) kinds.push(`kind & ${KIND_POOL} <> 0`);
+  // The ends' country, AS and watchlist are the flows' own columns, named alike in the rollup.
+  const ends = scopeConditions(
+    { ...scope, dstPorts: undefined, pools: undefined, label: undefined },
+    params.length + 1,
+  );
+  params.push(...ends.params);
+  const c = [...kinds, ...(ends.sql ? [ends.sql.slice(' AND '.length)] : [])];
+  return { cond: c.length ? c.join(' AND ') : 'TRUE', label: scope.label ?? '' };
+}
+
+/**
+ * Whether the store's rollup covers every committed flow: it exists, is of this version, and no
+ * flow has an id past it (a store written since by a coinradar without rollups) — and, for `labels`,
+ * whether its label rows were made from the detections there are now (not ones written since
+ * another way).
+ */
+export async function rollupCurrent(db: DuckDbDatabase, labels = false): Promise<boolean> {
+  if (!(await hasTable(db, 'rollup_state'))) return false;
+  const [st] = await db.all<{ version: string; max_id: number; detections: number }>(
+    'SELECT version, max_id, detections FROM rollup_state',
+  );
+  if (!st || st.version !== rollupVersion()) return false;
+  if (labels && Number(st.detections) !== (await detectionCount(db))) return false;
+  const [r] = await db.all<{ n: number }>(
+    `SELECT greatest((SELECT coalesce(max(id), 0) FROM flow_table),
+                     (SELECT coalesce(max(max_id), 0) FROM flow_segments))::BIGINT AS n`,
+  );
+  return Number(r.n) <= Number(st.max_id);
+}

@@ -1,0 +1,248 @@
+// The hourly rollup (src/store/duckdb/rollup.ts) answers exactly what the flows answer: the demo's
+// scenario ingested with detection and geo — as files (the table) and as a live source (Parquet
+// segments, rolled up at each commit) — and every series and country/AS summary the console and
+// the CLI ask, over every scope the rollup keeps, read both ways and compared; then after a
+// re-ingest, detections replaced, a rollup of another version, and flows written behind its back.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadEnricher } from '../../src/cli/enricher.js';
+import { detectionHookFor } from '../../src/detect/pipeline.js';
+import '../../src/flow/all-formats.js';
+import { ingestFile } from '../../src/flow/ingest.js';
+import type { BatchHook } from '../../src/flow/ingest.js';
+import { CRYPTO_PORTS, buildWorld, defaultConfig } from '../../src/scenario/world.js';
+import { writeScenario } from '../../src/scenario/write.js';
+import { DuckDbDetectionStore } from '../../src/store/duckdb/detections.js';
+import { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
+import { DuckDbSeries } from '../../src/store/duckdb/series.js';
+import { keyedSummary } from '../../src/store/duckdb/summary.js';
+import type { SeriesQuery, SeriesScope } from '../../src/store/queries.js';
+import type { FlowStore, SourceWriter } from '../../src/store/store.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'coinradar-rollup-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let files: string[] = [];
+before(() => {
+  // The demo's world, shorter (30 days, 14 hosts), as the ClickHouse acceptance test has it.
+  const world = buildWorld(
+    defaultConfig({
+      seed: 3,
+      startMs: Date.UTC(2017, 4, 1),
+      days: 30,
+      onsetMs: Date.UTC(2017, 4, 17),
+      growth: 'exponential',
+      hosts: 14,
+    }),
+  );
+  writeScenario(world, join(dir, 'scenario'), { format: 'netflow9' });
+  writeScenario(world, join(dir, 'scenario', 'capture'), {
+    format: 'pcap',
+    captureHosts: 3,
+    captureHours: 2,
+  });
+  files = [join(dir, 'scenario', 'export.pcap'), join(dir, 'scenario', 'capture', 'capture.pcap')];
+});
+
+/**
+ * The store as a live source writes it: every source live (Parquet segments), and a commit after
+ * every third batch's detections (the collector commits each interval after its hooks ran).
+ */
+function liveStore(store: DuckDbFlowStore): { store: FlowStore; afterHook: BatchHook } {
+  let writer: SourceWriter | null = null;
+  let n = 0;
+  const proxy = Object.create(store) as DuckDbFlowStore;
+  proxy.beginSource = async (info) => (writer = await store.beginSource(info, { live: true }));
+  return {
+    store: proxy,
+    afterHook: async () => {
+      if (++n % 3 === 0) await writer?.checkpoint();
+    },
+  };
+}
+
+async function ingestScenario(path: string, live: boolean, only?: string[]): Promise<number> {
+  const store = await DuckDbFlowStore.open(path);
+  let flows = 0;
+  try {
+    const detection = await detectionHookFor(store);
+    const enricher = await loadEnricher({ geo: true });
+    const l = live ? liveStore(store) : null;
+    for (const f of only ?? files) {
+      const r = await ingestFile(f, {
+        store: l?.store ?? store,
+        enricher,
+        batchSize: 2048,
+        hooks: l ? [detection.hook, l.afterHook] : [detection.hook],
+      });
+      assert.equal(r.error, undefined);
+      flows += r.flows;
+    }
+  } finally {
+    await store.close();
+  }
+  return flows;
+}
+
+const SCOPES: SeriesScope[] = [
+  {},
+  { watch: 'kp' },
+  { country: 'KP' },
+  { srcCountry: 'KP' },
+  { dstCountry: 'US' },
+  { asn: 131279 },
+  { dstPorts: [...CRYPTO_PORTS] },
+  { watch: 'kp', dstPorts: [...CRYPTO_PORTS].reverse() },
+  { pools: true },
+  { country: 'KP', pools: true },
+  { label: 'stratum' },
+  { label: 'crypto-port' },
+  { watch: 'kp', label: 'pool-endpoint' },
+];
+
+function queries(): SeriesQuery[] {
+  const out: SeriesQuery[] = [];
+  for (const scope of SCOPES)
+    for (const bucket of ['day', 'hour'] as const) {
+      out.push({ bucket, scope });
+      out.push({ bucket, scope, fromMs: Date.UTC(2017, 4, 16), toMs: Date.UTC(2017, 4, 19) });
+    }
+  return out;
+}
+
+/** Every query both ways; each must have been answered by the rollup and equal the flows' answer. */
+async function compare(path: string, expectRollup = true): Promise<{ nonEmpty: number }> {
+  const store = await DuckDbFlowStore.open(path);
+  let nonEmpty = 0;
+  try {
+    const flows = new DuckDbSeries(store.db, false);
+    const rolled = new DuckDbSeries(store.db);
+    for (const q of queries()) {
+      const want = await flows.series(q);
+      const got = await rolled.series(q);
+      assert.equal(rolled.lastRead, expectRollup ? 'rollup' : 'flows', JSON.stringify(q));
+      assert.deepEqual(got, want, JSON.stringify(q));
+      if (want.buckets.some((b) => b.flows > 0)) nonEmpty++;
+    }
+    for (const scope of [{}, { country: 'KP' }, { watch: 'kp' }, { label: 'stratum' }, { pools: true }])
+      for (const order of ['flows', 'packets', 'bytes'] as const) {
+        const q = { by: ['country', 'asn'] as ('country' | 'asn')[], top: 300, order, scope };
+        assert.deepEqual(
+          await keyedSummary(store.db, q),
+          await keyedSummary(store.db, q, { rollup: false }),
+          JSON.stringify(q),
+        );
+      }
+  } finally {
+    await store.close();
+  }
+  return { nonEmpty };
+}
+
+async function rollupRows(path: string): Promise<number> {
+  const store = await DuckDbFlowStore.open(path);
+  try {
+    const [r] = await store.db.all<{ n: number; f: number }>(
+      "SELECT count(*)::INTEGER AS n, sum(flows) FILTER (WHERE label = '')::INTEGER AS f FROM flow_rollup",
+    );
+    const [c] = await store.db.all<{ n: number }>('SELECT count(*)::INTEGER AS n FROM flow_rows');
+    assert.equal(r.f, c.n, 'the rollup counts every flow once');
+    return r.n;
+  } finally {
+    await store.close();
+  }
+}
+
+test(
+  'rollup: files into the table — every series and country/AS summary equals the flows’ own',
+  { timeout: 300_000 },
+  async () => {
+    const db = join(dir, 'files.duckdb');
+    const flows = await ingestScenario(db, false);
+    assert.ok(flows > 10_000, `the scenario has flows (${flows})`);
+    const { nonEmpty } = await compare(db);
+    // Not vacuous: most scopes have activity (a label or two may be absent from this world).
+    assert.ok(nonEmpty >= queries().length - 12, `${nonEmpty} of ${queries().length} series had flows`);
+    const rows = await rollupRows(db);
+    assert.ok(rows < flows / 5, `the rollup is smaller than the flows (${rows} rows for ${flows} flows)`);
+
+    // Re-ingesting a file replaces its flows: the rollup follows.
+    await ingestScenario(db, false, [files[1]]);
+    await compare(db);
+    await rollupRows(db);
+
+    // Detections replaced (coinradar detect): the label rows follow.
+    {
+      const store = await DuckDbFlowStore.open(db);
+      try {
+        const det = await DuckDbDetectionStore.open(store.db);
+        // As `coinradar detect` replaces them (begin, clear, add, commit): here the infrastructure
+        // grade goes (pool-endpoint), and its label rows must go with it.
+        const [before] = await store.db.all<{ n: number }>(
+          "SELECT count(*)::INTEGER AS n FROM detections WHERE confidence = 'infrastructure'",
+        );
+        assert.ok(before.n > 0, 'the scenario has infrastructure detections');
+        await det.begin();
+        await det.clear(['infrastructure']);
+        await det.commit();
+      } finally {
+        await store.close();
+      }
+      await compare(db);
+    }
+
+    // A rollup of another version is rebuilt on open; one missing flows is not read.
+    {
+      const store = await DuckDbFlowStore.open(db);
+      await store.db.run("UPDATE rollup_state SET version = 'old'");
+      await store.close();
+      await compare(db);
+      // A detection written another way: label scopes read the flows; the rest keep the rollup.
+      const other = await DuckDbFlowStore.open(db);
+      try {
+        await other.db.run(
+          "INSERT INTO detections SELECT id, 'stratum', '', 'payload', 4, '{}', '[]', '', '' FROM flow_rows LIMIT 1",
+        );
+        const series = new DuckDbSeries(other.db);
+        const q = { bucket: 'day', scope: { label: 'stratum' } } as const;
+        assert.deepEqual(await series.series(q), await new DuckDbSeries(other.db, false).series(q));
+        assert.equal(series.lastRead, 'flows');
+        await series.series({ bucket: 'day', scope: { watch: 'kp' } });
+        assert.equal(series.lastRead, 'rollup');
+      } finally {
+        await other.close();
+      }
+      const again = await DuckDbFlowStore.open(db);
+      await again.db.run('UPDATE rollup_state SET max_id = max_id - 10');
+      await again.close();
+      // Written behind its back (max_id short of the flows): the flows answer, right as ever.
+      const s = await DuckDbFlowStore.open(db);
+      try {
+        const series = new DuckDbSeries(s.db);
+        await series.series({ bucket: 'day', scope: { watch: 'kp' } });
+        assert.equal(series.lastRead, 'flows');
+      } finally {
+        await s.close();
+      }
+    }
+  },
+);
+
+test(
+  'rollup: a live source (Parquet segments, rolled up at each commit) — the same answers',
+  { timeout: 300_000 },
+  async () => {
+    const db = join(dir, 'live.duckdb');
+    const flows = await ingestScenario(db, true);
+    assert.ok(flows > 10_000);
+    const store = await DuckDbFlowStore.open(db);
+    const [s] = await store.db.all<{ n: number }>('SELECT count(*)::INTEGER AS n FROM flow_segments');
+    await store.close();
+    assert.ok(s.n > 1, `flows went to segments (${s.n} files)`);
+    await compare(db);
+    await rollupRows(db);
+  },
+);
