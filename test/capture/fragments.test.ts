@@ -6,9 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
 import type { FlowRecord } from '../../src/flow/record.js';
 import { assemble, type Frame } from './assemble.js';
+import { asConversations, coinradarFlows, merged, tsharkReference } from './peers.js';
+import { NDPI_TRAIN } from '../detect/ndpi-train.js';
 import { cut, ether, ipv4, ipv4Fragment, ipv6Fragment, transport } from './synth.js';
 
 const T0 = 1_494_979_200_000;
@@ -371,4 +376,50 @@ test('a hostile stream of random fragments: bounded in memory and time, every pa
   assert.equal(bytes, ipLen(frames.map((f) => f[1])));
   for (const why of ['overlap', 'timeout', 'table-full'])
     assert.ok(diag.get(`ip.reassembly-${why}`) > 0, `no ${why} in ${diag.summary()}`);
+});
+
+const DNS_FRAGMENTED = join(NDPI_TRAIN, 'dns_fragmented.pcap');
+
+test('dns_fragmented.pcap (real): packets per direction as tshark (which reassembles) counts them; IP bytes as its ip.len sums', async (t) => {
+  if (!existsSync(DNS_FRAGMENTED)) return t.skip(`the shared captures are not at ${NDPI_TRAIN}`);
+  if (spawnSync('tshark', ['-v']).status !== 0)
+    return t.skip('tshark not installed (apt-get install tshark)');
+  const ref = tsharkReference(DNS_FRAGMENTED);
+  assert.ok(ref, 'tshark failed');
+  const diag = new Diagnostics();
+  const flows = await coinradarFlows(DNS_FRAGMENTED, {}, diag);
+  // 14 fragments (8 IPv4, 6 IPv6) make 7 datagrams, each one packet in its DNS flow.
+  assert.deepEqual(
+    ['ipv4.fragments', 'ipv6.fragments', 'ipv4.datagrams-reassembled', 'ipv6.datagrams-reassembled'].map(
+      (k) => diag.get(k),
+    ),
+    [8, 6, 4, 3],
+  );
+  assert.ok(
+    flows.every((f) => f.srcPort !== 0 && f.dstPort !== 0),
+    'no flow without ports is left',
+  );
+  const theirs = merged(ref.conversations);
+  const ours = merged(asConversations(flows, () => 0));
+  assert.equal(ours.size, theirs.size);
+  for (const [k, c] of theirs) {
+    const o = ours.get(k);
+    assert.deepEqual([o?.packetsAB, o?.packetsBA], [c.packetsAB, c.packetsBA], k);
+  }
+  // Bytes: every fragment's IP length, once (tshark's frame bytes for a datagram are its last
+  // fragment's frame only, nDPI's its first's: neither is the datagram's traffic).
+  const bytes = flows.reduce((a, f) => a + f.bytes + f.revBytes, 0);
+  assert.equal(bytes, ref.ipBytes);
+  const packets = flows.reduce((a, f) => a + f.packets + f.revPackets, 0);
+  assert.equal(packets, ref.ipPackets - (14 - 7));
+  // Without reassembly (softflowd's rule) the same bytes, in flows without ports for the fragments.
+  const off = await coinradarFlows(DNS_FRAGMENTED, { reassemble: false });
+  assert.equal(
+    off.reduce((a, f) => a + f.bytes + f.revBytes, 0),
+    bytes,
+  );
+  assert.equal(
+    off.filter((f) => f.srcPort === 0).reduce((a, f) => a + f.packets + f.revPackets, 0),
+    14,
+  );
 });
