@@ -1,11 +1,13 @@
 /**
  * Capture → flows throughput against tshark on the same file, in the same run.
  *
- *   node --import tsx bench/capture.ts [MB=400] [--before DIR] [--rounds N=5]
+ *   node --import tsx bench/capture.ts [MB=400] [--before DIR] [--rounds N=5] [--fragment-mtu M]
  *
  * `--before DIR`: another checkout's capture → flows (its src/capture/formats.ts, loaded in this
  * process) is measured in the same rounds as this one and as this one without fragment
  * reassembly, the order alternating per round, for before/after figures on the same file.
+ * `--fragment-mtu M`: the input's IPv4 packets longer than M bytes are cut into fragments as a
+ * router on a link of that MTU would (a file of its own), to measure reassembly itself.
  *
  * The input is built from the real packets of every capture in test/fixtures/pcap: copy k of
  * them has its IPv4/IPv6 addresses rewritten (two bytes of each address from k), so every copy
@@ -39,8 +41,9 @@ const option = (name: string) => {
 const targetMB = Number(argv.find((a, i) => !a.startsWith('--') && !argv[i - 1]?.startsWith('--')) ?? 400);
 const beforeRoot = option('before');
 const rounds = Number(option('rounds') ?? 5);
+const fragmentMtu = Number(option('fragment-mtu') ?? 0);
 const outDir = 'bench/out';
-const path = join(outDir, `capture-${targetMB}MB.pcap`);
+const path = join(outDir, `capture-${targetMB}MB${fragmentMtu ? `-mtu${fragmentMtu}` : ''}.pcap`);
 
 interface Pkt {
   data: Buffer;
@@ -69,13 +72,35 @@ async function loadPackets(): Promise<Pkt[]> {
           type = data.readUInt16BE(o);
         }
         const ip = o + 2;
-        if (type === 0x0800 && data.length >= ip + 20)
-          out.push({ data, src: ip + 12, dst: ip + 16, alen: 4 });
-        else if (type === 0x86dd && data.length >= ip + 40)
+        if (type === 0x0800 && data.length >= ip + 20) {
+          for (const f of fragmentMtu ? fragments(data, ip, fragmentMtu, out.length) : [data])
+            out.push({ data: f, src: ip + 12, dst: ip + 16, alen: 4 });
+        } else if (type === 0x86dd && data.length >= ip + 40)
           out.push({ data, src: ip + 8, dst: ip + 24, alen: 16 });
         else out.push({ data, src: -1, dst: -1, alen: 0 });
       });
     }
+  }
+  return out;
+}
+
+/** An IPv4 packet (header at `ip`) cut into fragments of at most `mtu` bytes, or itself. */
+function fragments(data: Buffer, ip: number, mtu: number, id: number): Buffer[] {
+  const ihl = (data[ip] & 15) * 4;
+  const total = data.readUInt16BE(ip + 2);
+  const len = total - ihl;
+  if (total <= mtu || ip + total > data.length || data.readUInt16BE(ip + 6) & 0x3fff) return [data];
+  const step = (mtu - ihl) & ~7;
+  const out: Buffer[] = [];
+  for (let o = 0; o < len; o += step) {
+    const n = Math.min(step, len - o);
+    const f = Buffer.alloc(ip + ihl + n);
+    data.copy(f, 0, 0, ip + ihl);
+    data.copy(f, ip + ihl, ip + ihl + o, ip + ihl + o + n);
+    f.writeUInt16BE(ihl + n, ip + 2);
+    f.writeUInt16BE(id & 0xffff, ip + 4);
+    f.writeUInt16BE((o + n < len ? 0x2000 : 0) | (o >> 3), ip + 6);
+    out.push(f);
   }
   return out;
 }

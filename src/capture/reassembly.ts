@@ -22,7 +22,9 @@
  * before reassembly existed (`sink.fragment`: accounted without ports between the two hosts, as
  * softflowd does), and the reason is counted. So packets and bytes per host pair stay whole.
  *
- * No object per packet: one object per pending datagram, its fragments as numbers in one array.
+ * No object per packet: one object per pending datagram, its fragments as numbers in one array;
+ * finished datagrams' objects and small buffers are kept for the next ones (`POOL`), because
+ * allocating a buffer per datagram was most of the cost on fragmented traffic.
  */
 import { Decoded, DecodedPacket, decodeDatagram } from './decode.js';
 
@@ -79,6 +81,9 @@ const HEADROOM = 60;
 const MAX_DATA = 65535;
 /** A fragment's record: start, end, captured end (in the data), IP bytes, time, file offset, duplicate. */
 const STRIDE = 7;
+/** Finished datagrams kept for reuse, and the largest buffer kept with one (a 4 KiB datagram). */
+const POOL = 64;
+const POOL_BUFFER = HEADROOM + 4096;
 
 class Pending {
   ver = 4;
@@ -110,8 +115,11 @@ class Pending {
   /** Data bytes covered by the fragments kept (they never overlap), and the length once known (-1). */
   covered = 0;
   total = -1;
-  /** The IPv4 header of the first fragment (offset 0), copied when it arrives. */
-  header: Buffer | null = null;
+  /** The IPv4 header of the first fragment (offset 0), copied when it arrives (length 0 until then). */
+  header = Buffer.allocUnsafe(60);
+  headerLen = 0;
+  /** Whether a kept fragment was cut by the snaplen (the captured data then ends before the datagram). */
+  cut = false;
   /** The datagram's data at HEADROOM on, grown on demand. */
   data: Buffer = EMPTY;
   firstTs = -0;
@@ -130,6 +138,7 @@ export class Reassembler {
   /** Capture time when the oldest pending datagram is given up (Infinity: none pending). */
   deadline = Infinity;
   private readonly byHash = new Map<number, Pending>();
+  private readonly pool: Pending[] = [];
   private oldest: Pending | null = null;
   private newest: Pending | null = null;
   private pending = 0;
@@ -207,6 +216,8 @@ export class Reassembler {
     const f = p.frags;
     const at = f.length;
     f.push(start, end, capEnd, ipBytes, tsMs, fileOffset, 0);
+    // A reused object brings its buffer: older datagrams make room for it.
+    if (fresh && !this.room(p, 0)) return this.drop(p, TABLE_FULL);
     if (end + (v4 ? 20 : 0) > MAX_DATA) return this.drop(p, TOO_LARGE);
     if (at >= MAX_FRAGMENTS * STRIDE) return this.drop(p, TOO_MANY);
     // The end: a last fragment fixes it; nothing may reach past it.
@@ -233,12 +244,13 @@ export class Reassembler {
     buf.copy(p.data, HEADROOM + start, from, from + (capEnd - start));
     if (start === 0 && v4) {
       // The header goes with the first fragment (options not copied to later fragments).
-      const h = Buffer.alloc(headerLen);
-      buf.copy(h, 0, header, headerEnd);
-      p.header = h;
+      const got = buf.copy(p.header, 0, header, headerEnd);
+      p.header.fill(0, got, headerLen);
+      p.headerLen = headerLen;
     }
     p.covered += end - start;
     if (more === 0) p.total = end;
+    if (capEnd < end) p.cut = true;
     if (fresh) this.evictForCount(p);
     if (p.total >= 0 && p.covered === p.total) this.complete(p);
   }
@@ -277,7 +289,7 @@ export class Reassembler {
   }
 
   private create(d: DecodedPacket, hash: number, tsMs: number, fileOffset: number): Pending {
-    const p = new Pending();
+    const p = this.pool.pop() ?? new Pending();
     p.ver = d.ipVersion;
     p.s0 = d.s0;
     p.s1 = d.s1;
@@ -294,6 +306,12 @@ export class Reassembler {
     p.hash = hash;
     p.firstTs = tsMs;
     p.firstOffset = fileOffset;
+    p.covered = 0;
+    p.total = -1;
+    p.headerLen = 0;
+    p.cut = false;
+    // A reused object's buffer counts from now on (the add that follows makes room for it).
+    this.bytes += p.data.length;
     p.nextSame = this.byHash.get(hash) ?? null;
     this.byHash.set(hash, p);
     p.older = this.newest;
@@ -311,20 +329,37 @@ export class Reassembler {
       this.drop(this.oldest, TABLE_FULL);
   }
 
-  /** Grow `p`'s buffer to hold `need` bytes within the byte bound (older datagrams give way). */
+  /**
+   * Grow `p`'s buffer to hold `need` bytes within the byte bound (older datagrams give way). Never
+   * read beyond what fragments wrote (the header room is written at completion), so not zeroed.
+   */
   private grow(p: Pending, need: number): boolean {
     const size = Math.min(HEADROOM + MAX_DATA, Math.max(need, p.data.length * 2, HEADROOM + 1500));
     const more = size - p.data.length;
+    if (!this.room(p, more)) return false;
+    const b = Buffer.allocUnsafe(size);
+    p.data.copy(b);
+    p.data = b;
+    this.bytes += more;
+    return true;
+  }
+
+  /** Whether `more` bytes fit beside `p`'s, after giving up older datagrams if need be. */
+  private room(p: Pending, more: number): boolean {
     while (this.bytes + more > this.maxBytes) {
       const o = this.oldest;
       if (o === null || o === p) return false;
       this.drop(o, TABLE_FULL);
     }
-    const b = Buffer.alloc(size);
-    p.data.copy(b);
-    p.data = b;
-    this.bytes += more;
     return true;
+  }
+
+  /** A finished datagram's object (and a small buffer) kept for the next one. */
+  private release(p: Pending): void {
+    if (this.pool.length >= POOL) return;
+    if (p.data.length > POOL_BUFFER) p.data = EMPTY;
+    p.frags.length = 0;
+    this.pool.push(p);
   }
 
   /** Out of the tables and the age list; its buffer is released. */
@@ -351,13 +386,13 @@ export class Reassembler {
   private complete(p: Pending): void {
     this.remove(p);
     const total = p.total;
-    if (p.ver === 4 && p.header === null) return this.handOn(p, MALFORMED);
-    const hl = p.ver === 4 ? p.header!.length : 40;
+    if (p.ver === 4 && p.headerLen === 0) return this.handOn(p, MALFORMED);
+    const hl = p.ver === 4 ? p.headerLen : 40;
     if (hl + total > MAX_DATA && p.ver === 4) return this.handOn(p, TOO_LARGE);
     const data = p.data;
     const h = HEADROOM - hl;
     if (p.ver === 4) {
-      p.header!.copy(data, h);
+      p.header.copy(data, h, 0, hl);
       data[h] = 0x40 | (hl >> 2);
       data.writeUInt16BE(hl + total, h + 2);
       data.writeUInt16BE(0, h + 6);
@@ -373,7 +408,8 @@ export class Reassembler {
       words(data, h + 24, p.d0, p.d1, p.d2, p.d3);
     }
     const out = this.out;
-    const r = decodeDatagram(data, h, hl + capturedPrefix(p.frags), hl + total, p.depth, out);
+    const captured = p.cut ? capturedPrefix(p.frags) : total;
+    const r = decodeDatagram(data, h, hl + captured, hl + total, p.depth, out);
     if (r !== Decoded.Ok) return this.handOn(p, UNDECODABLE);
     if (out.tunnelDepth !== 0) this.n.tunnelled++;
     if (p.depth !== 0) {
@@ -390,6 +426,7 @@ export class Reassembler {
     if (p.ver === 4) this.n.reassembled4++;
     else this.n.reassembled6++;
     this.sink.datagram(out, p.firstTs, p.firstOffset, data);
+    this.release(p);
   }
 
   /** Give a pending datagram up: out of the tables, its fragments handed on as they were. */
@@ -426,6 +463,7 @@ export class Reassembler {
       out.payloadLength = 0;
       this.sink.fragment(out, f[k + 4], f[k + 5]);
     }
+    this.release(p);
   }
 
   /** One fragment that cannot start or join a datagram, handed on as it is. */
