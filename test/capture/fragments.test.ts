@@ -7,13 +7,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
 import type { FlowRecord } from '../../src/flow/record.js';
 import { assemble, type Frame } from './assemble.js';
 import { asConversations, coinradarFlows, merged, tsharkReference } from './peers.js';
 import { NDPI_TRAIN } from '../detect/ndpi-train.js';
+import { FRAGMENT_CASES, fragmentPcap } from './fragment-synth.js';
+import { LOGIN } from './tunnel-synth.js';
 import { cut, ether, ipv4, ipv4Fragment, ipv6Fragment, transport } from './synth.js';
 
 const T0 = 1_494_979_200_000;
@@ -422,4 +425,20 @@ test('dns_fragmented.pcap (real): packets per direction as tshark (which reassem
     off.filter((f) => f.srcPort === 0).reduce((a, f) => a + f.packets + f.revPackets, 0),
     14,
   );
+});
+
+test('the fragment captures seeding the fuzz corpus read as they claim, through the pcap reader', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coinradar-frag-'));
+  try {
+    for (const c of FRAGMENT_CASES) {
+      const path = join(dir, 'f.pcap');
+      writeFileSync(path, fragmentPcap(c));
+      const login = (await coinradarFlows(path)).filter((f) => f.dstPort === 3333);
+      const whole = !/overlapping|never completed/.test(c.name);
+      assert.equal(login.length, whole ? 1 : 0, c.name);
+      if (whole) assert.equal(login[0].payloadFwd?.toString(), LOGIN, c.name);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
