@@ -4,8 +4,8 @@
  * - one bidirectional flow per 5-tuple (addresses, ports, IP protocol; ports 0 for protocols
  *   without ports);
  * - IP fragments are reassembled (reassembly.ts) and the datagram counts as one packet in its port
- *   flow; fragments of a datagram that cannot be reassembled count without ports, as softflowd
- *   counts every fragment;
+ *   flow; fragments of a datagram that cannot be reassembled count without ports, as every
+ *   fragment did before reassembly;
  * - a flow ends when idle for `idleTimeoutMs` (60 s), when it has lasted `activeTimeoutMs`
  *   (30 min: the next packet starts a new flow, so long connections are split), or when TCP
  *   closes it (RST, or FIN in both directions) — a closed flow still takes the packets that

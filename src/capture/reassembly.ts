@@ -19,8 +19,9 @@
  * and bytes) is ignored, as RFC 8200 4.5 allows, though its bytes still count.
  *
  * A datagram given up, for any reason, is not lost: each of its fragments is handed on as it was
- * before reassembly existed (`sink.fragment`: accounted without ports between the two hosts, as
- * softflowd does), and the reason is counted. So packets and bytes per host pair stay whole.
+ * before reassembly existed (`sink.fragment`: accounted without ports between the two hosts; the
+ * first fragment too, so that a flow with ports holds whole datagrams only), and the reason is
+ * counted. So packets and bytes per host pair stay whole.
  *
  * No object per packet: one object per pending datagram, its fragments as numbers in one array;
  * finished datagrams' objects and small buffers are kept for the next ones (`POOL`), because

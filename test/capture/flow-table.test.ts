@@ -154,7 +154,7 @@ test('IPv4 options are skipped to reach the transport header', () => {
   assert.equal(flows[0].payloadFwd?.toString(), 'hi');
 });
 
-test('reassemble: false counts IPv4 fragments without ports, as softflowd does (fragments.test.ts: reassembly)', () => {
+test('reassemble: false counts every IPv4 fragment without ports (fragments.test.ts: reassembly)', () => {
   const diag = new Diagnostics();
   const flows = assemble(
     [

@@ -415,7 +415,7 @@ test('dns_fragmented.pcap (real): packets per direction as tshark (which reassem
   assert.equal(bytes, ref.ipBytes);
   const packets = flows.reduce((a, f) => a + f.packets + f.revPackets, 0);
   assert.equal(packets, ref.ipPackets - (14 - 7));
-  // Without reassembly (softflowd's rule) the same bytes, in flows without ports for the fragments.
+  // Without reassembly the same bytes, every fragment in a flow without ports.
   const off = await coinradarFlows(DNS_FRAGMENTED, { reassemble: false });
   assert.equal(
     off.reduce((a, f) => a + f.bytes + f.revBytes, 0),
