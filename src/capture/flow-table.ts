@@ -199,10 +199,14 @@ export class FlowTable {
           });
   }
 
-  /** Datagrams and bytes waiting in fragment reassembly (0 when it is off). */
-  get pendingFragments(): { datagrams: number; bytes: number } {
+  /** Datagrams and bytes waiting in fragment reassembly, its longest hash chain (0 when it is off). */
+  get pendingFragments(): { datagrams: number; bytes: number; longestChain: number } {
     const r = this.reasm;
-    return { datagrams: r?.pendingDatagrams ?? 0, bytes: r?.pendingBytes ?? 0 };
+    return {
+      datagrams: r?.pendingDatagrams ?? 0,
+      bytes: r?.pendingBytes ?? 0,
+      longestChain: r?.longestChain ?? 0,
+    };
   }
 
   /** Flows currently open. */

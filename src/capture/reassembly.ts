@@ -173,6 +173,16 @@ export class Reassembler {
   get pendingBytes(): number {
     return this.bytes;
   }
+  /** The longest hash chain of pending datagrams (for tests: crafted keys must not pile up). */
+  get longestChain(): number {
+    let most = 0;
+    for (let p of this.byHash.values()) {
+      let n = 0;
+      for (; p !== null; p = p.nextSame!) n++;
+      most = Math.max(most, n);
+    }
+    return most;
+  }
 
   /** Add the counters so far (`add(name, n)`) and reset them. */
   report(add: (name: string, n: number) => void): void {
@@ -494,12 +504,32 @@ function tunnelContext(to: TunnelContext, from: TunnelContext): void {
   to.od3 = from.od3;
 }
 
+/**
+ * Per process, so that an attacker who chooses addresses and IP ids cannot aim fragments of
+ * different datagrams at one hash chain (each lookup would then walk every pending datagram).
+ */
+const HASH_SEED = (Math.random() * 0x100000000) >>> 0;
+
+/** Murmur3's finaliser: a bijection on 32 bits, so a chain of them keeps every field apart. */
+function fmix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
 function keyHash(d: DecodedPacket): number {
-  let h = Math.imul(d.fragId ^ d.proto, 0x9e3779b1);
-  h = Math.imul(h ^ d.s0 ^ d.d0, 0x85ebca6b);
-  h = Math.imul(h ^ d.s1 ^ d.d1 ^ (d.s2 + d.d2), 0xc2b2ae35);
-  h = Math.imul(h ^ d.s3 ^ d.d3, 0x27d4eb2f);
-  return h ^ (h >>> 15);
+  let h = fmix(HASH_SEED ^ d.fragId);
+  h = fmix(h ^ d.s0);
+  h = fmix(h ^ d.d0);
+  if (d.ipVersion === 6) {
+    h = fmix(h ^ d.s1);
+    h = fmix(h ^ d.s2);
+    h = fmix(h ^ d.s3);
+    h = fmix(h ^ d.d1);
+    h = fmix(h ^ d.d2);
+    h = fmix(h ^ d.d3);
+  }
+  return fmix(h ^ d.proto);
 }
 
 /**

@@ -328,6 +328,30 @@ test('bounds: datagrams and bytes pending never pass their limits; the oldest gi
   assert.equal(diag2.get('ip.reassembly-table-full'), 18);
 });
 
+test('crafted keys do not pile up in one hash chain: 4,000 datagrams whose addresses XOR to one value', () => {
+  // Source and destination chosen so that source XOR destination is constant, one IP id: keys
+  // an unseeded XOR of the fields would put in one chain, each lookup walking all of them.
+  const frames: Frame[] = [];
+  for (let k = 0; k < 4000; k++) {
+    const a = 0x0a000000 + k;
+    const b = (a ^ 0x5a5a5a5a) >>> 0;
+    const ip = (x: number) => [x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255].join('.');
+    const data = Buffer.alloc(8);
+    frames.push([
+      T0 + k,
+      ether(ipv4Fragment(ip(a), ip(b), { proto: 17, id: 1, offset: 0, more: true, data })),
+    ]);
+  }
+  let longest = 0;
+  let pending = 0;
+  assemble(frames, {}, new Diagnostics(), (t) => {
+    pending = t.pendingFragments.datagrams;
+    longest = Math.max(longest, t.pendingFragments.longestChain);
+  });
+  assert.equal(pending, 4000);
+  assert.ok(longest <= 8, `longest chain ${longest}`);
+});
+
 test('a hostile stream of random fragments: bounded in memory and time, every packet accounted once', () => {
   // Deterministic pseudo-random fragments over few keys, mixed with well-formed datagrams, so
   // that overlaps, completions, timeouts and evictions all happen; bounded to 20,000 packets and 10 s.
