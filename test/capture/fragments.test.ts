@@ -17,6 +17,7 @@ import { asConversations, coinradarFlows, merged, tsharkReference } from './peer
 import { NDPI_TRAIN } from '../detect/ndpi-train.js';
 import { FRAGMENT_CASES, fragmentPcap } from './fragment-synth.js';
 import { LOGIN } from './tunnel-synth.js';
+import { createDetector, detectFlow } from '../../src/detect/registry.js';
 import { cut, ether, ipv4, ipv4Fragment, ipv6Fragment, transport } from './synth.js';
 
 const T0 = 1_494_979_200_000;
@@ -451,16 +452,23 @@ test('dns_fragmented.pcap (real): packets per direction as tshark (which reassem
   );
 });
 
-test('the fragment captures seeding the fuzz corpus read as they claim, through the pcap reader', async () => {
+test('a Stratum login sent in fragments is detected from the reassembled payload (the fuzz seeds, through the pcap reader)', async () => {
+  const detector = createDetector(null);
   const dir = mkdtempSync(join(tmpdir(), 'coinradar-frag-'));
   try {
     for (const c of FRAGMENT_CASES) {
       const path = join(dir, 'f.pcap');
       writeFileSync(path, fragmentPcap(c));
-      const login = (await coinradarFlows(path)).filter((f) => f.dstPort === 3333);
+      const flows = await coinradarFlows(path);
+      const login = flows.filter((f) => f.dstPort === 3333);
       const whole = !/overlapping|never completed/.test(c.name);
       assert.equal(login.length, whole ? 1 : 0, c.name);
       if (whole) assert.equal(login[0].payloadFwd?.toString(), LOGIN, c.name);
+      // Given up, the fragments carry no payload to any rule: no Stratum at payload confidence.
+      const stratum = flows.flatMap((f) =>
+        detectFlow(detector, f).filter((d) => d.label === 'stratum' && d.confidence === 'payload'),
+      );
+      assert.equal(stratum.length, whole ? 1 : 0, c.name);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
