@@ -727,7 +727,9 @@ export class FlowTable {
     add('packets.malformed-ip', n.malformed);
     add('packets.unsupported-link-type', n.unsupportedLink);
     add('packets.icmp', n.icmp);
-    this.reasm?.report(add);
+    this.reasm?.report(add, (kind, offset, message) =>
+      diagnostics.problem({ source: this.source, offset, unit: 'byte', kind, message }),
+    );
     add('ipv4.fragments-not-reassembled', n.frag4);
     add('ipv6.fragments-not-reassembled', n.frag6);
     add('tcp.retransmissions-skipped-in-payload', n.retransmitted);

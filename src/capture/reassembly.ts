@@ -76,6 +76,22 @@ export const REASSEMBLY_DROPS = [
   'ip.reassembly-undecodable',
 ];
 
+/**
+ * Reasons that say something about the traffic rather than about the bounds (a monitor being
+ * shown one payload and the host another, a "ping of death"...): each is also reported as a
+ * problem at its first fragment, with what it is and how often it happened.
+ */
+const HOSTILE: [number, string, string][] = [
+  [OVERLAP, 'fragment-overlap', 'fragments overlap with other bytes or ends'],
+  [TOO_LARGE, 'fragment-too-large', 'fragments reach beyond 65,535 bytes'],
+  [TOO_MANY, 'fragment-too-many', `more than ${MAX_FRAGMENTS} fragments`],
+  [
+    MALFORMED,
+    'fragment-malformed',
+    'an IPv4 total length below its header length, or no first fragment header',
+  ],
+];
+
 /** Room before the data for the IP header written at completion (IPv4 with options: 60). */
 const HEADROOM = 60;
 /** The largest IP datagram's data (IPv4 total length, IPv6 payload length are 16 bits). */
@@ -155,6 +171,8 @@ export class Reassembler {
     /** Reassembled datagrams that were a tunnel's outer packet, opened after reassembly. */
     tunnelled: 0,
     drops: [0, 0, 0, 0, 0, 0, 0, 0],
+    /** File offset of the fragment that first gave a datagram up, by reason (-1: none yet). */
+    firstAt: [-1, -1, -1, -1, -1, -1, -1, -1],
   };
 
   constructor(
@@ -184,9 +202,23 @@ export class Reassembler {
     return most;
   }
 
-  /** Add the counters so far (`add(name, n)`) and reset them. */
-  report(add: (name: string, n: number) => void): void {
+  /**
+   * Add the counters so far (`add(name, n)`), report the hostile reasons as problems (`problem(kind,
+   * offset, message)`, at the first fragment of each) and reset them.
+   */
+  report(
+    add: (name: string, n: number) => void,
+    problem: (kind: string, offset: number, message: string) => void,
+  ): void {
     const m = this.n;
+    for (const [why, kind, what] of HOSTILE) {
+      if (m.drops[why] === 0) continue;
+      problem(
+        kind,
+        m.firstAt[why],
+        `${m.drops[why]} datagram(s) given up: ${what} (the first here); their fragments are counted without ports`,
+      );
+    }
     add('ipv4.fragments', m.frag4);
     add('ipv6.fragments', m.frag6);
     add('ipv4.datagrams-reassembled', m.reassembled4);
@@ -196,6 +228,7 @@ export class Reassembler {
     add('packets.tunnelled', m.tunnelled);
     m.frag4 = m.frag6 = m.reassembled4 = m.reassembled6 = m.duplicates = m.tunnelled = 0;
     m.drops.fill(0);
+    m.firstAt.fill(-1);
   }
 
   /** Take a fragment (`d.fragment` set) seen at `tsMs`; `buf` holds its bytes. */
@@ -448,6 +481,8 @@ export class Reassembler {
 
   private handOn(p: Pending, why: number): void {
     this.n.drops[why]++;
+    // Where it happened: the fragment that gave it up (the last one taken).
+    if (this.n.firstAt[why] < 0) this.n.firstAt[why] = p.frags[p.frags.length - STRIDE + 5];
     const out = this.out;
     out.fragment = p.ver;
     out.ipVersion = p.ver;
@@ -480,6 +515,7 @@ export class Reassembler {
   /** One fragment that cannot start or join a datagram, handed on as it is. */
   private giveUpOne(d: DecodedPacket, tsMs: number, fileOffset: number, why: number): void {
     this.n.drops[why]++;
+    if (this.n.firstAt[why] < 0) this.n.firstAt[why] = fileOffset;
     this.sink.fragment(d, tsMs, fileOffset);
   }
 }

@@ -116,6 +116,12 @@ test('overlapping fragments give the datagram up: counted, its fragments kept wi
   assert.equal(diag.get('ipv4.fragments-not-reassembled'), 3);
   assert.equal(diag.get('ipv4.datagrams-reassembled'), 0);
   assert.deepEqual(flows.map(brief), [`17 ${S}:0>${C}:0 3/${ipLen([a, b, c])} 0/0`]);
+  // A problem at the fragment that overlapped (its record's file offset); unfinished is not one.
+  assert.deepEqual(
+    diag.problems.map((p) => [p.kind, p.offset]),
+    [['fragment-overlap', 24 + 16 + a.length]],
+  );
+  assert.match(diag.problems[0].message, /^1 datagram\(s\) given up: fragments overlap/);
 });
 
 test('an exact duplicate fragment is ignored for the bytes it carries but its IP bytes count; a changed one is an overlap', () => {
@@ -162,6 +168,7 @@ test('a datagram never completed: given up after the timeout in capture time, or
   );
   assert.equal(diag.get('ip.reassembly-timeout'), 1);
   assert.equal(diag.get('ip.reassembly-unfinished-at-end'), 1);
+  assert.equal(diag.get('problems'), 0, 'a timeout says nothing about the traffic: counted, no problem');
   assert.equal(diag.get('ipv4.fragments-not-reassembled'), 3);
   // All three in one flow without ports (the idle timeout of 60 s did not end it).
   const portless = flows.filter((f) => f.srcPort === 0);
@@ -280,6 +287,10 @@ test('too large (beyond 65,535 bytes) and too many fragments are refused and cou
   const flows = assemble([[T0, big], ...many], {}, diag);
   assert.equal(diag.get('ip.reassembly-too-large'), 1);
   assert.equal(diag.get('ip.reassembly-too-many-fragments'), 1);
+  assert.deepEqual(
+    diag.problems.map((p) => p.kind),
+    ['fragment-too-large', 'fragment-too-many'],
+  );
   // Fragment 257 gave its datagram up; the 43 after it start another, unfinished at the end.
   assert.equal(diag.get('ip.reassembly-unfinished-at-end'), 1);
   assert.equal(diag.get('ipv4.fragments-not-reassembled'), 301);
