@@ -10,9 +10,10 @@
  * addresses changed (IPv4 third octet, IPv6 byte 13 XOR k) and the IPv4 header and TCP/UDP/ICMPv6
  * checksums updated (RFC 1624), so every copy is a distinct set of hosts and flows at the same
  * time — N times the traffic of the same network, not N passes over the same flows. Link types
- * other than Ethernet are converted (Linux cooked v1/v2, raw IP, BSD null/loop get an Ethernet
- * header with the ethertype they name); what neither tool would read the same way (PPP, Cisco
- * HDLC) is left out and counted. Written once per run into a temporary directory.
+ * other than Ethernet are converted (Linux cooked v1/v2, raw IP, BSD null/loop, PPP and Cisco HDLC
+ * get an Ethernet header with the ethertype they name: both tools read those link types, but the
+ * merged file has one); what carries no IP (PPP control protocols, SLARP) or another link type is
+ * left out and counted. Written once per run into a temporary directory.
  *
  * Each round runs, on the same file, one after the other:
  *   ndpiReader -i FILE -q                               (Debian libndpi-bin; installed if root)
@@ -108,6 +109,26 @@ function toEthernet(linkType: number, data: Buffer): { frame: Buffer; header: nu
       const t = ipEthType(data, 0);
       return t ? { frame: ethernet(t, data), header: 0 } : null;
     }
+    case 9: // PPP, PPP in HDLC-like framing: optional ff 03, a 1- or 2-byte protocol, then IP
+    case 50: {
+      // Cisco HDLC framing is found on PPP links too (decode.ts reads it the same way).
+      if (data[0] === 0x0f || data[0] === 0x8f) return toEthernet(104, data);
+      let h = data.length >= 2 && data[0] === 0xff && data[1] === 0x03 ? 2 : 0;
+      if (data.length <= h) return null;
+      let proto = data[h];
+      if (proto & 1) h += 1;
+      else {
+        if (data.length < h + 2) return null;
+        proto = data.readUInt16BE(h);
+        h += 2;
+      }
+      const t = proto === 0x21 ? 0x0800 : proto === 0x57 ? 0x86dd : 0;
+      return t ? { frame: ethernet(t, data.subarray(h)), header: h } : null;
+    }
+    case 104: // Cisco HDLC: address, control, ethertype
+      if (data.length < 4) return null;
+      if (data.readUInt16BE(2) !== 0x0800 && data.readUInt16BE(2) !== 0x86dd) return null;
+      return { frame: ethernet(data.readUInt16BE(2), data.subarray(4)), header: 4 };
     default:
       return null;
   }

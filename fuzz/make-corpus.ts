@@ -17,6 +17,7 @@ import { BENCH_V9_FIELDS, benchV9Stream } from '../src/netflow/encode.js';
 import { ZEEK_CONN_FIELDS, ZEEK_CONN_TYPES } from '../src/netflow/zeek.js';
 import { generateSdnAdvancedXml } from '../src/sanctions/sdn-advanced-generate.js';
 import { TUNNEL_CASES, tunnelPcap } from '../test/capture/tunnel-synth.js';
+import { FRAGMENT_CASES, fragmentPcap } from '../test/capture/fragment-synth.js';
 import { frame } from './frames.js';
 import { sflowSeedDatagrams } from '../src/sflow/encode.js';
 import { corpusDir } from './target.js';
@@ -33,6 +34,8 @@ const NDPI_TUNNEL_CAPTURES = [
   'capwap_data.pcapng',
   'dlt_ppp.pcap',
   'BGP_Cisco_hdlc_slarp.pcap',
+  // IPv4 and IPv6 fragments of DNS answers (reassembly).
+  'dns_fragmented.pcap',
 ];
 const SHARED = '../shared/data';
 
@@ -167,6 +170,9 @@ async function main(): Promise<void> {
       tunnelPcap(c),
     );
   }
+  // Fragments: a capture per case reassembly handles (test/capture/fragment-synth.ts).
+  for (const c of FRAGMENT_CASES)
+    put('pcap', `fragments-${c.name.replace(/[^a-zA-Z0-9]+/g, '-')}.pcap`, fragmentPcap(c));
   for (const f of NDPI_TUNNEL_CAPTURES) {
     const path = join(SHARED, 'pcap/ndpi-train', f);
     if (!existsSync(path)) continue;

@@ -19,6 +19,11 @@ interface FlowFileSpec {
   rowsCounter: string;
   /** The reader reports records.read = records.kept + records.skipped. */
   readKeptSkipped: boolean;
+  /**
+   * Captures: every IP packet is in one flow, a fragment within its reassembled datagram or alone
+   * (packets in flows = IP packets - fragments + datagrams reassembled + fragments not reassembled).
+   */
+  packetsAccounted?: boolean;
   tokens: string[];
   knownOpen?: KnownOpen[];
 }
@@ -32,6 +37,9 @@ function flowFileTarget(spec: FlowFileSpec): FuzzTarget {
       'no exception other than InputError (bad magic, location in the message)',
       `rows handed downstream = diagnostics '${spec.rowsCounter}'`,
       ...(spec.readKeptSkipped ? ['records.read = records.kept + records.skipped'] : []),
+      ...(spec.packetsAccounted
+        ? ['packets in flows = packets.ip - fragments + datagrams reassembled + fragments not reassembled']
+        : []),
       'every row: ip version 4 or 6, finite non-negative counters, times within a JS Date, payload <= cap',
       'the sniffers never throw',
       'terminates (10 s per input), resident memory < 1.5 GB',
@@ -49,14 +57,32 @@ function flowFileTarget(spec: FlowFileSpec): FuzzTarget {
       const path = scratchFile(spec.file, input);
       const d = new Diagnostics(10);
       let rows = 0;
+      let packets = 0;
       for await (const b of reader!.read(path, { diagnostics: d, batchSize: 64 })) {
         checkBatch(b, spec.name);
         rows += b.length;
+        for (let i = 0; i < b.length; i++) packets += b.packets[i] + b.revPackets[i];
       }
       check(
         rows === d.get(spec.rowsCounter),
         `${rows} rows handed downstream, '${spec.rowsCounter}' says ${d.get(spec.rowsCounter)} (${d.summary()})`,
       );
+      if (spec.packetsAccounted) {
+        const [ip, f4, f6, r4, r6, n4, n6] = [
+          'packets.ip',
+          'ipv4.fragments',
+          'ipv6.fragments',
+          'ipv4.datagrams-reassembled',
+          'ipv6.datagrams-reassembled',
+          'ipv4.fragments-not-reassembled',
+          'ipv6.fragments-not-reassembled',
+        ].map((k) => d.get(k));
+        const expected = ip - f4 - f6 + r4 + r6 + n4 + n6;
+        check(
+          packets === expected,
+          `${packets} packets in flows, ${expected} by the counters (${d.summary()})`,
+        );
+      }
       if (spec.readKeptSkipped) {
         const [read, kept, skipped] = ['records.read', 'records.kept', 'records.skipped'].map((k) =>
           d.get(k),
@@ -151,6 +177,7 @@ export const flowFileTargets: FuzzTarget[] = [
     file: 'input.pcap',
     rowsCounter: 'flows',
     readKeptSkipped: false,
+    packetsAccounted: true,
     tokens: CAPTURE_TOKENS,
   }),
   flowFileTarget({
@@ -160,6 +187,7 @@ export const flowFileTargets: FuzzTarget[] = [
     file: 'input.pcapng',
     rowsCounter: 'flows',
     readKeptSkipped: false,
+    packetsAccounted: true,
     tokens: CAPTURE_TOKENS,
   }),
   flowFileTarget({

@@ -15,10 +15,10 @@
  * snaplen, not IP), the packet is taken as the outer flow and flagged (`innerUndecoded`): a tunnel
  * that cannot be read still counts where it was seen.
  *
- * IP fragments are counted, not reassembled: every fragment of a datagram (first one included)
- * is accounted without ports, as softflowd does, because later fragments carry no transport
- * header and splitting one datagram across two flows would be worse. A fragmented outer packet of
- * a tunnel is therefore an outer fragment, not opened.
+ * An IP fragment (first one included) ends the walk: `fragment` is set with what reassembly needs
+ * (id, offset, more-fragments bit, where the IP header and the fragment's data lie), and the
+ * transport fields stay empty. The flow table reassembles fragments (reassembly.ts) and decodes
+ * the whole datagram again with `decodeDatagram`, so a fragmented tunnel packet is opened then.
  */
 
 export const LINKTYPE_NULL = 0;
@@ -143,6 +143,20 @@ export class DecodedPacket {
   payloadLength = 0;
   /** 4 for an IPv4 fragment, 6 for an IPv6 fragment, 0 otherwise. */
   fragment = 0;
+  /**
+   * Of a fragment only (set when `fragment` is): the IP identification (16 bits IPv4, 32 bits
+   * IPv6), the fragment's offset in the datagram's data in bytes, 1 when more fragments follow,
+   * where its IP header starts and how long it is (IPv4 header with options; 40 for IPv6), and
+   * its data: from `fragData` to `fragEnd` as the IP length says, captured up to `fragCapEnd`.
+   */
+  fragId = DOUBLE_FIELD;
+  fragOffset = 0;
+  fragMore = 0;
+  fragHeader = 0;
+  fragHeaderLen = 0;
+  fragData = 0;
+  fragEnd = 0;
+  fragCapEnd = 0;
   /** Offsets of the source/destination address bytes in the packet buffer (4 or 16 bytes). */
   srcOffset = 0;
   dstOffset = 0;
@@ -241,15 +255,57 @@ export function decodePacket(
   if (layer === L_NONE) return Decoded.UnsupportedLink;
   out.depthExceeded = 0;
   out.innerUndecoded = 0;
-  const r = decodeFrom(buf, off, caplen, origLen, layer, out, MAX_TUNNEL_DEPTH);
+  const r = decodeFrom(buf, off, caplen, origLen, layer, out, MAX_TUNNEL_DEPTH, MAX_TUNNEL_DEPTH);
   if (r === Decoded.Ok || out.tunnelDepth === 0) return r;
   // A tunnel was opened but what it carries did not decode: take the packet one tunnel further
   // out (decoded again from the start: this path is rare, the plain one stays straight).
   out.innerUndecoded = 1;
-  return decodeFrom(buf, off, caplen, origLen, layer, out, out.tunnelDepth - 1);
+  return decodeFrom(buf, off, caplen, origLen, layer, out, out.tunnelDepth - 1, MAX_TUNNEL_DEPTH);
 }
 
-/** Decode with at most `maxDepth` tunnels opened. */
+/**
+ * Decode a reassembled IP datagram at `buf[off, off + caplen)` (its IP header first; `ipLen` is
+ * its whole length when fewer bytes were captured) found under `depthUsed` tunnels: at most the
+ * tunnels left to `MAX_TUNNEL_DEPTH` are opened inside it. The caller restores the outer tunnel
+ * context and depth of the fragments.
+ */
+export function decodeDatagram(
+  buf: Buffer,
+  off: number,
+  caplen: number,
+  ipLen: number,
+  depthUsed: number,
+  out: DecodedPacket,
+): Decoded {
+  out.depthExceeded = 0;
+  out.innerUndecoded = 0;
+  const maxDepth = MAX_TUNNEL_DEPTH - depthUsed;
+  const r = decodeFrom(buf, off, caplen, ipLen, L_IP, out, maxDepth, maxDepth);
+  if (r === Decoded.Ok || out.tunnelDepth === 0) return r;
+  out.innerUndecoded = 1;
+  return decodeFrom(buf, off, caplen, ipLen, L_IP, out, out.tunnelDepth - 1, maxDepth);
+}
+
+/** A fragment's header and data positions (its data runs to `ipEnd` as the IP length says). */
+function fragmentData(
+  out: DecodedPacket,
+  ip: number,
+  hlen: number,
+  data: number,
+  ipEnd: number,
+  end: number,
+): void {
+  out.fragHeader = ip;
+  out.fragHeaderLen = hlen;
+  out.fragData = data;
+  out.fragEnd = ipEnd;
+  out.fragCapEnd = ipEnd < end ? ipEnd : end;
+}
+
+/**
+ * Decode with at most `maxDepth` tunnels opened; a further tunnel is flagged (`depthExceeded`)
+ * when `maxDepth` is the full depth `fullDepth` (not on the retry one tunnel further out).
+ */
 function decodeFrom(
   buf: Buffer,
   off: number,
@@ -258,6 +314,7 @@ function decodeFrom(
   firstLayer: number,
   out: DecodedPacket,
   maxDepth: number,
+  fullDepth: number,
 ): Decoded {
   let end = off + caplen;
   let p = off;
@@ -308,6 +365,10 @@ function decodeFrom(
       out.ipBytes = total;
       if (frag & 0x3fff) {
         out.fragment = 4;
+        out.fragId = (buf[p + 4] << 8) | buf[p + 5];
+        out.fragOffset = (frag & 0x1fff) * 8;
+        out.fragMore = (frag >> 13) & 1;
+        fragmentData(out, p, ihl, p + ihl, p + total, end);
         return Decoded.Ok;
       }
       l4 = p + ihl;
@@ -362,6 +423,10 @@ function decodeFrom(
           if (fo & 0xfff9) {
             out.proto = nh;
             out.fragment = 6;
+            out.fragId = rd32(buf, l4 - 4);
+            out.fragOffset = fo & 0xfff8;
+            out.fragMore = fo & 1;
+            fragmentData(out, p, 40, l4, l4end, end);
             return Decoded.Ok;
           }
         } else break;
@@ -415,7 +480,7 @@ function decodeFrom(
     const kind = tunnelAt(buf, proto === 17 ? out.payloadOffset : l4, l4end, proto, out.srcPort, out.dstPort);
     if (kind === TUNNEL_NONE) return Decoded.Ok;
     if (depth >= maxDepth) {
-      if (maxDepth === MAX_TUNNEL_DEPTH) out.depthExceeded = 1;
+      if (maxDepth === fullDepth) out.depthExceeded = 1;
       return Decoded.Ok;
     }
     if (depth === 0) {

@@ -2,7 +2,10 @@
  * Packet → flow assembly with the semantics nfdump/softflowd users expect:
  *
  * - one bidirectional flow per 5-tuple (addresses, ports, IP protocol; ports 0 for protocols
- *   without ports and for IP fragments);
+ *   without ports);
+ * - IP fragments are reassembled (reassembly.ts) and the datagram counts as one packet in its port
+ *   flow; fragments of a datagram that cannot be reassembled count without ports, as every
+ *   fragment did before reassembly;
  * - a flow ends when idle for `idleTimeoutMs` (60 s), when it has lasted `activeTimeoutMs`
  *   (30 min: the next packet starts a new flow, so long connections are split), or when TCP
  *   closes it (RST, or FIN in both directions) — a closed flow still takes the packets that
@@ -30,6 +33,7 @@ import { PAYLOAD_TIME_BYTES, payloadSegmentCap } from '../flow/payload-times.js'
 import { Decoded, DecodedPacket, decodePacket, linkTypeName } from './decode.js';
 import { InputError, type InputProblem } from '../flow/diagnostics.js';
 import { SegmentTimes } from './segment-times.js';
+import { Reassembler, type ReassemblyOptions } from './reassembly.js';
 import type { PacketView } from './reader.js';
 
 export interface FlowTableOptions {
@@ -43,6 +47,10 @@ export interface FlowTableOptions {
   batchSize?: number;
   /** Source name written to every batch (the file path). */
   source?: string;
+  /** Reassemble IP fragments (default true); false counts every fragment without ports. */
+  reassemble?: boolean;
+  /** Bounds of fragment reassembly. */
+  reassembly?: ReassemblyOptions;
 }
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
@@ -144,6 +152,8 @@ export class FlowTable {
   private nowMs = -Infinity;
   private batch: FlowBatch;
   private readonly pkt = new DecodedPacket();
+  /** IP fragment reassembly (null when turned off). */
+  private readonly reasm: Reassembler | null;
   /** Counters kept as numbers on the hot path, added to diagnostics by `report()`. */
   private n = {
     packets: 0,
@@ -180,6 +190,23 @@ export class FlowTable {
     this.source = opts.source ?? '';
     this.batch = new FlowBatch(this.batchSize, this.source);
     this.growSlots(1024);
+    this.reasm =
+      opts.reassemble === false
+        ? null
+        : new Reassembler(opts.reassembly ?? {}, {
+            datagram: (d, tsMs, fileOffset, buf) => this.datagram(d, tsMs, fileOffset, buf),
+            fragment: (d, tsMs, fileOffset) => this.account(d, tsMs, fileOffset, EMPTY),
+          });
+  }
+
+  /** Datagrams and bytes waiting in fragment reassembly, its longest hash chain (0 when it is off). */
+  get pendingFragments(): { datagrams: number; bytes: number; longestChain: number } {
+    const r = this.reasm;
+    return {
+      datagrams: r?.pendingDatagrams ?? 0,
+      bytes: r?.pendingBytes ?? 0,
+      longestChain: r?.longestChain ?? 0,
+    };
   }
 
   /** Flows currently open. */
@@ -212,11 +239,38 @@ export class FlowTable {
     else this.unsupported.set(linkType, [1, fileOffset]);
   }
 
-  /** Account an already decoded packet (`buf` holds its payload at `d.payloadOffset`). */
+  /**
+   * Account an already decoded packet (`buf` holds its payload at `d.payloadOffset`, or a
+   * fragment's bytes): a fragment goes to reassembly, anything else to its flow.
+   */
   addDecoded(d: DecodedPacket, tsMs: number, fileOffset: number, buf: Buffer): void {
     const n = this.n;
     n.ip++;
     if (d.proto === 1 || d.proto === 58) n.icmp++;
+    const reasm = this.reasm;
+    if (reasm !== null) {
+      // One comparison per packet while nothing is pending (deadline Infinity).
+      if (tsMs > reasm.deadline) reasm.expire(tsMs);
+      if (d.fragment !== 0) {
+        reasm.add(d, tsMs, fileOffset, buf);
+        return;
+      }
+    }
+    this.account(d, tsMs, fileOffset, buf);
+  }
+
+  /** A reassembled datagram; a fragment inside it (a fragmented packet in a tunnel) is reassembled too. */
+  private datagram(d: DecodedPacket, tsMs: number, fileOffset: number, buf: Buffer): void {
+    // (Tunnels opened inside it are counted by the reassembler: the fragments were counted here.)
+    if (d.depthExceeded !== 0) this.n.depthExceeded++;
+    if (d.innerUndecoded !== 0) this.n.innerUndecoded++;
+    if (d.fragment !== 0) this.reasm!.add(d, tsMs, fileOffset, buf);
+    else this.account(d, tsMs, fileOffset, buf);
+  }
+
+  /** Count a packet in its flow; a fragment (not reassembled) without ports. */
+  private account(d: DecodedPacket, tsMs: number, fileOffset: number, buf: Buffer): void {
+    const n = this.n;
     if (d.fragment) {
       if (d.fragment === 4) n.frag4++;
       else n.frag6++;
@@ -646,6 +700,8 @@ export class FlowTable {
 
   /** End every open flow (end of input), in order of first packet, and hand over the last batch. */
   flush(diagnostics?: Diagnostics): void {
+    // Datagrams still waiting for fragments: their fragments count as they are.
+    this.reasm?.flush();
     const open: number[] = [];
     for (let f = this.lruOldest; f !== NIL; f = this.newer[f]) open.push(f);
     const pos = this.pos;
@@ -671,6 +727,9 @@ export class FlowTable {
     add('packets.malformed-ip', n.malformed);
     add('packets.unsupported-link-type', n.unsupportedLink);
     add('packets.icmp', n.icmp);
+    this.reasm?.report(add, (kind, offset, message) =>
+      diagnostics.problem({ source: this.source, offset, unit: 'byte', kind, message }),
+    );
     add('ipv4.fragments-not-reassembled', n.frag4);
     add('ipv6.fragments-not-reassembled', n.frag6);
     add('tcp.retransmissions-skipped-in-payload', n.retransmitted);
@@ -724,6 +783,8 @@ function writeWords(dst: Uint8Array, o: number, v: number, words: Uint32Array, w
     dst[o + 4 * k + 3] = x & 255;
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function sampleBytes(b: Buffer | null, len: number): Buffer | null {
   if (b === null || len === 0) return null;

@@ -24,6 +24,8 @@ export async function* captureFlows(
       activeTimeoutMs: opts.activeTimeoutMs,
       closeLingerMs: opts.closeLingerMs,
       maxFlows: opts.maxFlows,
+      reassemble: opts.reassemble,
+      reassembly: opts.reassembly,
       payloadCap: opts.payloadCap,
       batchSize: opts.batchSize,
       source: path,

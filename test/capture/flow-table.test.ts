@@ -1,56 +1,16 @@
 /**
- * Flow assembly semantics: orientation, timeouts, TCP close, byte counting, fragments, IPv4
- * options, IPv6 extension headers, payload samples.
+ * Flow assembly semantics: orientation, timeouts, TCP close, byte counting, fragments without
+ * reassembly (fragments.test.ts has reassembly), IPv4 options, IPv6 extension headers, payload samples.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
-import type { FlowBatch, FlowRecord } from '../../src/flow/record.js';
-import { FlowTable, type FlowTableOptions } from '../../src/capture/flow-table.js';
+import type { FlowRecord } from '../../src/flow/record.js';
 import { PayloadClock, unpackPayloadTimes } from '../../src/flow/payload-times.js';
-import type { PacketView } from '../../src/capture/reader.js';
 import { ether, ipv4, ipv6, type L4 } from './synth.js';
+import { assemble } from './assemble.js';
 
 const T0 = 1_494_979_200_000; // 17 May 2017
-
-/** Feed Ethernet frames (time, frame) straight to a FlowTable, as the reader would. */
-function assemble(
-  packets: [number, Buffer][],
-  opts: FlowTableOptions = {},
-  diag = new Diagnostics(),
-): FlowRecord[] {
-  const batches: FlowBatch[] = [];
-  const table = new FlowTable({ batchSize: 3, ...opts }, (b) => batches.push(b));
-  const view: PacketView = {
-    linkType: 1,
-    tsMs: 0,
-    caplen: 0,
-    origLen: 0,
-    data: Buffer.alloc(0),
-    fileOffset: 0,
-    interfaceId: 0,
-    buf: Buffer.alloc(0),
-    offset: 0,
-  };
-  let off = 24;
-  for (const [t, frame] of packets) {
-    // Embed the frame at an offset in a larger buffer, as packets sit in the reader's chunk.
-    const chunk = Buffer.concat([Buffer.alloc(7, 0xaa), frame, Buffer.alloc(5, 0xbb)]);
-    Object.assign(view, {
-      tsMs: t,
-      caplen: frame.length,
-      origLen: frame.length,
-      buf: chunk,
-      offset: 7,
-      fileOffset: off,
-    });
-    table.addPacket(view);
-    off += 16 + frame.length;
-  }
-  table.flush(diag);
-  for (const b of batches) assert.ok(b.length <= (opts.batchSize ?? 3));
-  return batches.flatMap((b) => [...b.records()]);
-}
 
 const C = '10.0.0.2';
 const S = '203.0.113.9';
@@ -194,7 +154,7 @@ test('IPv4 options are skipped to reach the transport header', () => {
   assert.equal(flows[0].payloadFwd?.toString(), 'hi');
 });
 
-test('IPv4 fragments are counted, not reassembled: they form a flow without ports', () => {
+test('reassemble: false counts every IPv4 fragment without ports (fragments.test.ts: reassembly)', () => {
   const diag = new Diagnostics();
   const flows = assemble(
     [
@@ -210,7 +170,7 @@ test('IPv4 fragments are counted, not reassembled: they form a flow without port
       ],
       [T0 + 2, ether(ipv4(C, S, { proto: 17, sport: 40000, dport: 53, payload: 'whole' }))],
     ],
-    {},
+    { reassemble: false },
     diag,
   );
   assert.equal(diag.get('ipv4.fragments-not-reassembled'), 2);

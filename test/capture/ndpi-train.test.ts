@@ -41,15 +41,16 @@ function restyled(c: Conversation): Conversation {
 }
 
 /**
- * The captures whose disagreements are explained (docs/capture.md): IP fragments (nDPI counts the
- * first fragment in the port flow and drops the rest; we count all of them in a portless flow, as
- * softflowd does), fuzzed captures (damaged headers nDPI skips and tshark counts as we do), and
- * two TCP flows where nDPI counts fewer packets than the capture holds (tshark counts as we do).
+ * The captures whose disagreements are explained (docs/capture.md): fuzzed captures (damaged
+ * headers nDPI skips and tshark counts as we do), and two TCP flows where nDPI counts fewer packets
+ * than the capture holds (tshark counts as we do). IP fragments are no longer among them: we
+ * reassemble, and a datagram is one packet in its port flow, where nDPI counts its first fragment
+ * (dns_fragmented.pcap: its 7 fragmented flows must agree).
  */
-const EXPLAINED = /^(dns_fragmented\.pcap|fuzz-[\d-]+\.pcap|telnet\.pcap|rsh-syslog-false-positive\.pcap): /;
+const EXPLAINED = /^(fuzz-[\d-]+\.pcap|telnet\.pcap|rsh-syslog-false-positive\.pcap): /;
 
 test(
-  'ndpi-train: nDPI flows assembled with the same 5-tuple and packets (printed), the rest explained',
+  'ndpi-train: nDPI flows assembled with the same 5-tuple and packets (printed, >= 99 %), the rest explained',
   { skip: ndpiTrainSkip },
   async () => {
     const files = ndpiTrainCaptures();
@@ -87,8 +88,8 @@ test(
     // Every flow left over is of a class explained in docs/capture.md; a new one fails here.
     const unexplained = disagreements.filter((d) => !EXPLAINED.test(d));
     assert.deepEqual(unexplained, []);
-    // 24 of 2,338 nDPI flows differ today (98.97 %): the classes above, not tunnels or link types.
-    assert.ok(share >= 0.989, `flow agreement ${(100 * share).toFixed(2)} % < 98.9 %`);
+    // 17 of 2,338 nDPI flows differ today (99.27 %, 99.46 % of packets): the classes above.
+    assert.ok(share >= 0.99, `flow agreement ${(100 * share).toFixed(2)} % < 99 %`);
     assert.ok(packetsAgree / packets >= 0.99, `packet agreement below 99 %`);
     // Each nDPI flow is counted once: a key seen twice would inflate the figure.
     assert.equal(new Set(disagreements).size, disagreements.length);

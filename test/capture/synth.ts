@@ -236,3 +236,55 @@ export function nullLink(ip: Buffer, le: boolean): Buffer {
   const fam = ip[0] >> 4 === 6 ? 30 : 2;
   return Buffer.concat([u32(fam, le), ip]);
 }
+
+/** An IPv4 fragment: `data` at byte `offset` of the datagram's data (a multiple of 8 on the wire). */
+export function ipv4Fragment(
+  src: string,
+  dst: string,
+  f: { proto: number; id: number; offset: number; more: boolean; data: Buffer; options?: Buffer },
+): Buffer {
+  const opt = f.options ?? Buffer.alloc(0);
+  const h = Buffer.alloc(20);
+  h[0] = 0x40 | ((20 + opt.length) / 4);
+  h.writeUInt16BE(20 + opt.length + f.data.length, 2);
+  h.writeUInt16BE(f.id, 4);
+  h.writeUInt16BE((f.more ? 0x2000 : 0) | (f.offset >> 3), 6);
+  h[8] = 64;
+  h[9] = f.proto;
+  addr(src).copy(h, 12);
+  addr(dst).copy(h, 16);
+  return Buffer.concat([h, opt, f.data]);
+}
+
+/** An IPv6 fragment: the given extension headers (the unfragmentable part), then the fragment header. */
+export function ipv6Fragment(
+  src: string,
+  dst: string,
+  f: { proto: number; id: number; offset: number; more: boolean; data: Buffer },
+  ext: { type: number; body: Buffer }[] = [],
+): Buffer {
+  const frag = Buffer.alloc(8);
+  frag[0] = f.proto;
+  frag.writeUInt16BE(f.offset | (f.more ? 1 : 0), 2);
+  frag.writeUInt32BE(f.id >>> 0, 4);
+  const exts: Buffer[] = [];
+  for (let k = 0; k < ext.length; k++) {
+    const e = Buffer.concat([Buffer.from([k + 1 < ext.length ? ext[k + 1].type : 44, 0]), ext[k].body]);
+    e[1] = e.length / 8 - 1;
+    exts.push(e);
+  }
+  const h = Buffer.alloc(40);
+  h[0] = 0x60;
+  h.writeUInt16BE(exts.reduce((a, e) => a + e.length, 0) + 8 + f.data.length, 4);
+  h[6] = ext.length ? ext[0].type : 44;
+  h[7] = 64;
+  addr(src).copy(h, 8);
+  addr(dst).copy(h, 24);
+  return Buffer.concat([h, ...exts, frag, f.data]);
+}
+
+/** A datagram's transport bytes cut at the given offsets: [offset, bytes, more] per fragment. */
+export function cut(datagram: Buffer, at: number[]): [number, Buffer, boolean][] {
+  const ends = [...at, datagram.length];
+  return ends.slice(0, -1).map((o, k) => [o, datagram.subarray(o, ends[k + 1]), k + 2 < ends.length]);
+}
