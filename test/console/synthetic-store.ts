@@ -7,6 +7,7 @@
  * a surge: crypto flows start on `onsetDay`, so the overview has an onset to draw.
  */
 import { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
+import { Rollup } from '../../src/store/duckdb/rollup.js';
 
 export interface SyntheticStore {
   /** Flows written. */
@@ -84,6 +85,9 @@ export async function buildSyntheticStore(path: string, over: Partial<SyntheticS
              FROM (SELECT range AS i, hash(range) AS h, (range // ${int(o.hosts)}) % 4 = 0 AS crypto FROM range(${int(o.flows)}))),
             (SELECT max(id) AS id FROM sources) src`,
     );
+    // Rows written behind the store's back: its hourly rollup is made for them, as a store from
+    // before rollups gets one on open.
+    await Rollup.rebuild(db, o.flows);
     await db.run('CHECKPOINT');
   } finally {
     await store.db.close();

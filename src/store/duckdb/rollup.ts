@@ -90,6 +90,12 @@ export const Rollup = {
     const version = rollupVersion();
     const [st] = await db.all<{ version: string }>('SELECT version FROM rollup_state');
     if (st?.version === version) return;
+    await Rollup.rebuild(db, maxId);
+  },
+
+  /** The rollup made anew from every flow up to `maxId`, in one transaction. */
+  async rebuild(db: DuckDbDatabase, maxId: number): Promise<void> {
+    const version = rollupVersion();
     await db.run('BEGIN TRANSACTION');
     try {
       await db.run('DELETE FROM flow_rollup');
