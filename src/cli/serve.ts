@@ -56,6 +56,13 @@ export interface ServeOptions {
    * transaction.
    */
   collect?: string;
+  /**
+   * The collector's backlog bound (default: `coinradar collect`'s, which keeps its crash-loss
+   * promise by dropping, and counting, what the store cannot take within 750 ms). A sender in this
+   * process that must arrive whole — a test's replay, as `npm run demo` does — lifts it and paces
+   * itself by `collector.datagramsRead()` instead. Not a command-line option.
+   */
+  collectBacklog?: { maxBacklogBatches: number; backlogMs: number };
   /** Called with each collector problem (the CLI prints the first ones). */
   onCollectProblem?: (p: InputProblem) => void;
   /** The console's built files (default: the package's dist/console; null: no console). */
@@ -163,6 +170,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
         store: flows,
         enricher: await loadEnricher({ geo: true, db: o.db }),
         hooks: [detection.hook],
+        ...o.collectBacklog,
         onProblem: o.onCollectProblem,
       });
     }
