@@ -15,13 +15,6 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
   '--no-first-run',
-  // No chrome_crashpad_handler. Chromium starts two of them in sessions of their own (parent
-  // PID 1), outside the process group playwright-core kills when a browser does not close, and
-  // both hold the browser's stdout and stderr — the Unix socket pairs node made for them — as
-  // their fd 1 and 2 (seen in /proc/PID/fd). While one outlives the browser, node never sees those
-  // streams end and the test's process cannot exit: the "two Unix sockets" of the CI hangs below.
-  // With this flag none starts (counted over repeated launches).
-  '--disable-crash-reporter',
 ];
 
 export const skipWithoutChromium = !existsSync(CHROMIUM)
@@ -29,14 +22,20 @@ export const skipWithoutChromium = !existsSync(CHROMIUM)
   : false;
 
 /**
- * Twice in CI runs (2 of 4) the e2e test passed and then its file's process stayed alive on two
- * pipes and two Unix sockets with no timer left, so node's runner never saw the file end
- * (--test-force-exit did not help). The likely holder is chromium's crash handler (see
- * CHROMIUM_ARGS), now not started; not proven, since no local run has hung (the e2e, live and
- * tables files without this watchdog, and about 20 launches in a loop, all ended by themselves).
- * So the watchdog stays: 5 s after the file's tests it names every open handle (its fd and, for
- * a child's pipe or a socket, whose it is) and ends the process — exit 0 only if `passed()`. The
- * process's own stdout and stderr (fd 1 and 2, pipes to the runner) are always listed.
+ * Twice in CI runs (2 of 4) the e2e test passed and then its file's process stayed alive with no
+ * timer left, holding two pipes and two Unix sockets, so node's runner never saw the file end
+ * (--test-force-exit did not help). Not found yet (issue 11, e2eone):
+ * - every test file's process has its stdout and stderr as Unix socket pairs to the runner (fd 1
+ *   and 2) and several libuv pipes of its own, in every run: those counts say little;
+ * - not chromium's stdio: playwright-core's browser.close() resolves only on the child's 'close',
+ *   after all its stdio has closed (chromium's subprocesses and its two crash handlers, the latter
+ *   in sessions of their own, all hold the browser's stdout and stderr; a stopped crash handler
+ *   makes browser.close() itself hang, not the process after the test);
+ * - no local run has hung: the e2e, live and tables files without this watchdog, and about 20
+ *   launches in a loop, all ended by themselves.
+ * So the watchdog stays: 5 s after the file's tests it names every open handle (its type and fd; a
+ * child's pid and file; a server's address; a socket's ends) and ends the process — exit 0 only
+ * if `passed()`.
  */
 export function exitAfterTests(name: string, passed: () => boolean): void {
   after(() => {
@@ -69,7 +68,7 @@ function openHandles(): string[] {
     if (o.spawnfile) parts.push(`child ${o.pid} ${o.spawnfile}`);
     if (o._pipeName) parts.push(`path ${o._pipeName}`);
     if (o.remoteAddress || o.localAddress) parts.push(`${o.localAddress ?? ''} -> ${o.remoteAddress ?? ''}`);
-    if (typeof o.address === 'function') {
+    if (h.constructor.name === 'Server' && typeof o.address === 'function') {
       try {
         parts.push(`listening ${JSON.stringify(o.address())}`);
       } catch {
