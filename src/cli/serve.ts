@@ -105,8 +105,8 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
       const store = (flows = await DuckDbFlowStore.open(o.db));
       readers = await store.serveReaders();
       // DuckDB opens a file once per process: the chain index (money routes, cluster and indirect
-      // screening) reads the same database on a connection of its own, so it never reads inside
-      // the collector's open transaction and a long trace does not hold up the flow reads.
+      // screening) reads the same database instance on a connection of its own, so it never reads
+      // inside the collector's open transaction.
       if (o.chain !== false) chain = await openChainIndex(await store.db.reader(), hops);
       if (o.collect) {
         // Reads on their own connection: the collector's is inside its open transaction.

@@ -5,6 +5,7 @@
  */
 import { after } from 'node:test';
 import { existsSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -31,8 +32,10 @@ export const skipWithoutChromium = !existsSync(CHROMIUM)
  *   after all its stdio has closed (chromium's subprocesses and its two crash handlers, the latter
  *   in sessions of their own, all hold the browser's stdout and stderr; a stopped crash handler
  *   makes browser.close() itself hang, not the process after the test);
- * - no local run has hung: the e2e, live and tables files without this watchdog, and about 20
- *   launches in a loop, all ended by themselves.
+ * - no local run has hung: the e2e file 5 times and live and tables once each without this
+ *   watchdog, and about 20 launches in a loop, all ended by themselves (2026-12-06, load 9–17).
+ * Browsers are launched through withChromium, so a failing launch or close still closes the
+ * server (which a test left open would keep the process alive).
  * So the watchdog stays: 5 s after the file's tests it names every open handle (its type and fd; a
  * child's pid and file; a server's address; a socket's ends) and ends the process — exit 0 only
  * if `passed()`.
@@ -77,6 +80,29 @@ function openHandles(): string[] {
     }
     return parts.join(' ');
   });
+}
+
+/**
+ * Launch chromium (CHROMIUM, CHROMIUM_ARGS), run `f` with it, then close the browser and call
+ * `closeServer` — that even when the browser did not start or close: a server left open would keep
+ * the test's process alive.
+ */
+export async function withChromium<T>(
+  closeServer: () => Promise<void>,
+  f: (browser: Browser) => Promise<T>,
+): Promise<T> {
+  const { chromium } = await import('playwright-core');
+  let browser: Browser | null = null;
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    return await f(browser);
+  } finally {
+    try {
+      await browser?.close();
+    } finally {
+      await closeServer();
+    }
+  }
 }
 
 /** The parts of playwright-core's API the helpers use (its types come with the dynamic import). */
