@@ -11,9 +11,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openScreeningServer } from '../../src/cli/serve.js';
-import { v5Packet, type V5Flow } from '../../src/netflow/encode.js';
 import { DEFAULT_CONSOLE_DIR } from '../../src/server/console-files.js';
 import { ApiKeyFile, keysPathFor } from '../../src/server/keys.js';
+import { poolFlowsV5 } from '../helpers/v5-pool-flows.js';
 import { exitAfterTests, signIn, skipWithoutChromium, withChromium } from './chromium.js';
 
 const OUT = process.env.COINRADAR_TEST_OUT ?? join(tmpdir(), 'coinradar-console-e2e');
@@ -51,19 +51,7 @@ test(
           const problems = await signIn(page, base, key);
           // Some flows first, so the page has drawn its chart and map; then the ones timed.
           const send = async (n: number, seq: number) => {
-            const flows: V5Flow[] = Array.from({ length: n }, (_, i) => ({
-              src: `175.45.176.${1 + (i % 200)}`,
-              dst: '52.31.186.94',
-              srcPort: 40000 + seq + i,
-              dstPort: 3333,
-              proto: 6,
-              packets: 10,
-              bytes: 1000,
-              first: 1000,
-              last: 2000,
-              tcpFlags: 0x1b,
-            }));
-            const pkt = v5Packet({ sysUptime: 5000, unixSecs: Math.floor(Date.now() / 1000), seq }, flows);
+            const pkt = poolFlowsV5(n, seq, '52.31.186.94', seq);
             await new Promise<void>((res, rej) =>
               sock.send(pkt, server.collector!.port, '127.0.0.1', (e) => (e ? rej(e) : res())),
             );

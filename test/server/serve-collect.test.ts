@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { ingestChain } from '../../src/chain/ingest.js';
 import { openScreeningServer } from '../../src/cli/serve.js';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
-import { v5Packet, type V5Flow } from '../../src/netflow/encode.js';
 import { ApiKeyFile, keysPathFor } from '../../src/server/keys.js';
 import { DuckDbChainStore } from '../../src/store/duckdb/chain.js';
 import { openFlowStore } from '../../src/store/open.js';
+import { poolFlowsV5 } from '../helpers/v5-pool-flows.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -30,22 +30,8 @@ async function serveCollecting(dir: string, db: string) {
   return { key, server };
 }
 
-/** 30 flows from North Korean addresses to port 3333 in one NetFlow v5 datagram. */
-function pool3333(k: number, seq: number): Buffer {
-  const flows: V5Flow[] = Array.from({ length: 30 }, (_, i) => ({
-    src: `175.45.176.${1 + ((k * 30 + i) % 200)}`,
-    dst: '198.51.100.7',
-    srcPort: 40000 + k * 30 + i,
-    dstPort: 3333,
-    proto: 6,
-    packets: 10,
-    bytes: 1000,
-    first: 1000,
-    last: 2000,
-    tcpFlags: 0x1b,
-  }));
-  return v5Packet({ sysUptime: 5000, unixSecs: Math.floor(Date.now() / 1000), seq }, flows);
-}
+/** 30 flows of batch `k` to port 3333 in one NetFlow v5 datagram. */
+const pool3333 = (k: number, seq: number) => poolFlowsV5(30, k * 30, '198.51.100.7', seq);
 
 test(
   'serve --collect: flows sent to the collector are in the API within 5 s, and all stored when it stops',
