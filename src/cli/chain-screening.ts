@@ -43,10 +43,11 @@ export interface ChainIndex {
 
 /**
  * The chain index in `db`, open, or null (and the file closed again) when the database holds no
- * indexed transactions.
+ * indexed transactions. `db` may be a connection to a database this process holds already
+ * (serve: DuckDB opens a file once per process); closing the index then closes that connection.
  */
-export async function openChainIndex(db: string, hops: number): Promise<ChainIndex | null> {
-  const store = await DuckDbChainStore.open(db);
+export async function openChainIndex(db: string | DuckDbDatabase, hops: number): Promise<ChainIndex | null> {
+  const store = typeof db === 'string' ? await DuckDbChainStore.open(db) : await DuckDbChainStore.on(db);
   let state: ChainState;
   try {
     state = await store.state();

@@ -19,7 +19,7 @@ import { DuckDbFlowStore } from '../store/duckdb/flows.js';
 import { DuckDbSanctionsStore } from '../store/duckdb/sanctions.js';
 import { ApiKeyFile, keysPathFor } from '../server/keys.js';
 import { defaultDbPath } from '../store/store.js';
-import { addChainOptions, openChainIndex, parseChainHops } from './chain-screening.js';
+import { addChainOptions, openChainIndex, parseChainHops, type ChainIndex } from './chain-screening.js';
 import { parseWholeNumber } from './output.js';
 
 /** Default most addresses per POST on the chain path: ~37 ms each for addresses the chain knows
@@ -56,6 +56,13 @@ export interface ServeOptions {
    * transaction.
    */
   collect?: string;
+  /**
+   * The collector's backlog bound (default: `coinradar collect`'s, which keeps its crash-loss
+   * promise by dropping, and counting, what the store cannot take within 750 ms). A sender in this
+   * process that must arrive whole — a test's replay, as `npm run demo` does — lifts it and paces
+   * itself by `collector.datagramsRead()` instead. Not a command-line option.
+   */
+  collectBacklog?: { maxBacklogBatches: number; backlogMs: number };
   /** Called with each collector problem (the CLI prints the first ones). */
   onCollectProblem?: (p: InputProblem) => void;
   /** The console's built files (default: the package's dist/console; null: no console). */
@@ -85,37 +92,28 @@ export interface ScreeningServer {
  */
 export async function openScreeningServer(o: ServeOptions): Promise<ScreeningServer> {
   const hops = o.chainHops ?? 3;
-  const chain = o.chain === false ? null : await openChainIndex(o.db, hops);
+  if (o.collect && o.network === false)
+    throw new Error('--collect needs the store held open: drop --no-network');
+  let chain: ChainIndex | null = null;
   let flows: DuckDbFlowStore | null = null;
   let reading: DuckDbFlowStore | null = null;
   let collector: NetflowCollector | null = null;
-  if (o.collect && (o.network === false || chain))
-    throw new Error(
-      o.network === false
-        ? '--collect needs the store held open: drop --no-network'
-        : `--collect: ${o.db} holds a chain index, which serve keeps open through its own connection; serve it with --no-chain to collect`,
-    );
   try {
     let network: NetworkApi | null = null;
     let readers: string | null = null;
     if (o.network !== false) {
-      if (chain) {
-        // DuckDB opens a file once per process: the flows are read through the chain index's
-        // database (payload samples need the flow store, so host pages show none here).
-        for (const f of ['flows.sql', 'detections.sql', 'sanctions.sql']) await chain.db.applySchema(f);
-        readers = (await chain.db.serveReaders())?.path ?? null;
-        network = { db: chain.db };
-      } else {
-        const store = await DuckDbFlowStore.open(o.db);
-        flows = store;
-        readers = await store.serveReaders();
-        if (o.collect) {
-          // Reads on their own connection: the collector's is inside its open transaction.
-          const r = (reading = await store.reader());
-          network = { db: r.db, payloads: (ids) => r.payloads(ids) };
-        } else network = { db: store.db, payloads: (ids) => store.payloads(ids) };
-      }
-    }
+      const store = (flows = await DuckDbFlowStore.open(o.db));
+      readers = await store.serveReaders();
+      // DuckDB opens a file once per process: the chain index (money routes, cluster and indirect
+      // screening) reads the same database instance on a connection of its own, so it never reads
+      // inside the collector's open transaction.
+      if (o.chain !== false) chain = await openChainIndex(await store.db.reader(), hops);
+      if (o.collect) {
+        // Reads on their own connection: the collector's is inside its open transaction.
+        const r = (reading = await store.reader());
+        network = { db: r.db, payloads: (ids) => r.payloads(ids) };
+      } else network = { db: store.db, payloads: (ids) => store.payloads(ids) };
+    } else if (o.chain !== false) chain = await openChainIndex(o.db, hops);
     // With the file open in this process, the lists are read through its connection.
     const readLists = async () => {
       if (chain) return chain.screeningIndex();
@@ -172,6 +170,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
         store: flows,
         enricher: await loadEnricher({ geo: true, db: o.db }),
         hooks: [detection.hook],
+        ...o.collectBacklog,
         onProblem: o.onCollectProblem,
       });
     }

@@ -11,10 +11,10 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openScreeningServer } from '../../src/cli/serve.js';
-import { v5Packet, type V5Flow } from '../../src/netflow/encode.js';
 import { DEFAULT_CONSOLE_DIR } from '../../src/server/console-files.js';
 import { ApiKeyFile, keysPathFor } from '../../src/server/keys.js';
-import { CHROMIUM, CHROMIUM_ARGS, exitAfterTests, signIn, skipWithoutChromium } from './chromium.js';
+import { poolFlowsV5 } from '../helpers/v5-pool-flows.js';
+import { exitAfterTests, signIn, skipWithoutChromium, withChromium } from './chromium.js';
 
 const OUT = process.env.COINRADAR_TEST_OUT ?? join(tmpdir(), 'coinradar-console-e2e');
 /** The issue's bound from a flow's arrival to the overview showing it. */
@@ -28,7 +28,6 @@ test(
   { skip: skipWithoutChromium, timeout: 120_000 },
   async () => {
     assert.ok(existsSync(join(DEFAULT_CONSOLE_DIR, 'index.html')), 'run npm run build first');
-    const { chromium } = await import('playwright-core');
     const dir = mkdtempSync(join(tmpdir(), 'cr-live-'));
     mkdirSync(OUT, { recursive: true });
     const db = join(dir, 'live.duckdb');
@@ -40,53 +39,45 @@ test(
       collect: 'udp://127.0.0.1:0',
     });
     const sock = createSocket('udp4');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     try {
-      const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const problems = await signIn(page, base, key);
-      // Some flows first, so the page has drawn its chart and map; then the ones timed.
-      const send = async (n: number, seq: number) => {
-        const flows: V5Flow[] = Array.from({ length: n }, (_, i) => ({
-          src: `175.45.176.${1 + (i % 200)}`,
-          dst: '52.31.186.94',
-          srcPort: 40000 + seq + i,
-          dstPort: 3333,
-          proto: 6,
-          packets: 10,
-          bytes: 1000,
-          first: 1000,
-          last: 2000,
-          tcpFlags: 0x1b,
-        }));
-        const pkt = v5Packet({ sysUptime: 5000, unixSecs: Math.floor(Date.now() / 1000), seq }, flows);
-        await new Promise<void>((res, rej) =>
-          sock.send(pkt, server.collector!.port, '127.0.0.1', (e) => (e ? rej(e) : res())),
-        );
-      };
-      await send(10, 0);
-      // The first series is all flows in the scope, with its total.
-      const all = (n: number) =>
-        page.locator('ul.surges > li', { hasText: `all flows in scope (${n} flows)` });
-      await all(10).waitFor({ timeout: 30_000 });
-      await page.locator('.world-map path[data-country="KP"].has-flows').waitFor({ timeout: 10_000 });
-      await page.screenshot({ path: join(OUT, 'live-overview.png'), fullPage: true });
+      await withChromium(
+        async () => {
+          sock.close();
+          await server.close();
+        },
+        async (browser) => {
+          const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+          const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+          const problems = await signIn(page, base, key);
+          // Some flows first, so the page has drawn its chart and map; then the ones timed.
+          const send = async (n: number, seq: number) => {
+            const pkt = poolFlowsV5(n, seq, '52.31.186.94', seq);
+            await new Promise<void>((res, rej) =>
+              sock.send(pkt, server.collector!.port, '127.0.0.1', (e) => (e ? rej(e) : res())),
+            );
+          };
+          await send(10, 0);
+          // The first series is all flows in the scope, with its total.
+          const all = (n: number) =>
+            page.locator('ul.surges > li', { hasText: `all flows in scope (${n} flows)` });
+          await all(10).waitFor({ timeout: 30_000 });
+          await page.locator('.world-map path[data-country="KP"].has-flows').waitFor({ timeout: 10_000 });
+          await page.screenshot({ path: join(OUT, 'live-overview.png'), fullPage: true });
 
-      const t0 = Date.now();
-      await send(25, 10);
-      await all(35).waitFor({ timeout: LIVE_MS });
-      const shownMs = Date.now() - t0;
-      const kp = await page.locator('.world-map path[data-country="KP"] title').textContent();
-      assert.match(kp ?? '', /North Korea|Korea, Dem/i);
-      assert.match(kp ?? '', /: 35 flows$/);
-      assert.deepEqual(problems, []);
-      process.stderr.write(
-        `live: 25 flows on the overview ${shownMs} ms after they were sent (bound ${LIVE_MS} ms)\n`,
+          const t0 = Date.now();
+          await send(25, 10);
+          await all(35).waitFor({ timeout: LIVE_MS });
+          const shownMs = Date.now() - t0;
+          const kp = await page.locator('.world-map path[data-country="KP"] title').textContent();
+          assert.match(kp ?? '', /North Korea|Korea, Dem/i);
+          assert.match(kp ?? '', /: 35 flows$/);
+          assert.deepEqual(problems, []);
+          process.stderr.write(
+            `live: 25 flows on the overview ${shownMs} ms after they were sent (bound ${LIVE_MS} ms)\n`,
+          );
+        },
       );
     } finally {
-      await browser.close();
-      sock.close();
-      await server.close();
       rmSync(dir, { recursive: true, force: true });
     }
     passed = true;

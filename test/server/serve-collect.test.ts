@@ -8,12 +8,30 @@ import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ingestChain } from '../../src/chain/ingest.js';
 import { openScreeningServer } from '../../src/cli/serve.js';
-import { v5Packet, type V5Flow } from '../../src/netflow/encode.js';
+import { Diagnostics } from '../../src/flow/diagnostics.js';
 import { ApiKeyFile, keysPathFor } from '../../src/server/keys.js';
+import { DuckDbChainStore } from '../../src/store/duckdb/chain.js';
 import { openFlowStore } from '../../src/store/open.js';
+import { poolFlowsV5 } from '../helpers/v5-pool-flows.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A key for `db`, and serve on it collecting on a free loopback port (no rate limit). */
+async function serveCollecting(dir: string, db: string) {
+  const { key } = new ApiKeyFile(keysPathFor(db)).create('analyst');
+  const server = await openScreeningServer({
+    db,
+    rate: 0,
+    audit: join(dir, 'audit.jsonl'),
+    collect: 'udp://127.0.0.1:0',
+  });
+  return { key, server };
+}
+
+/** 30 flows of batch `k` to port 3333 in one NetFlow v5 datagram. */
+const pool3333 = (k: number, seq: number) => poolFlowsV5(30, k * 30, '198.51.100.7', seq);
 
 test(
   'serve --collect: flows sent to the collector are in the API within 5 s, and all stored when it stops',
@@ -21,13 +39,7 @@ test(
   async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cr-serve-collect-'));
     const db = join(dir, 'live.duckdb');
-    const { key } = new ApiKeyFile(keysPathFor(db)).create('analyst');
-    const server = await openScreeningServer({
-      db,
-      rate: 0,
-      audit: join(dir, 'audit.jsonl'),
-      collect: 'udp://127.0.0.1:0',
-    });
+    const { key, server } = await serveCollecting(dir, db);
     const sock = createSocket('udp4');
     try {
       const collector = server.collector!;
@@ -44,26 +56,13 @@ test(
       };
       assert.deepEqual(await summary(), [], 'an empty store before anything is sent');
       // 3 batches of 30 flows to port 3333 (NetFlow v5), a second apart.
-      const now = Math.floor(Date.now() / 1000);
       let sent = 0;
       for (let k = 0; k < 3; k++) {
-        const flows: V5Flow[] = Array.from({ length: 30 }, (_, i) => ({
-          src: `175.45.176.${1 + ((k * 30 + i) % 200)}`,
-          dst: '198.51.100.7',
-          srcPort: 40000 + k * 30 + i,
-          dstPort: 3333,
-          proto: 6,
-          packets: 10,
-          bytes: 1000,
-          first: 1000,
-          last: 2000,
-          tcpFlags: 0x1b,
-        }));
-        const pkt = v5Packet({ sysUptime: 5000, unixSecs: now, seq: sent }, flows);
+        const pkt = pool3333(k, sent);
         await new Promise<void>((res, rej) =>
           sock.send(pkt, collector.port, '127.0.0.1', (e) => (e ? rej(e) : res())),
         );
-        sent += flows.length;
+        sent += 30;
         await sleep(300);
       }
       const t0 = Date.now();
@@ -106,3 +105,89 @@ test('serve --collect refuses --no-network (the store must be held open)', async
     /--collect needs the store held open/,
   );
 });
+
+test(
+  'serve --collect on a store that holds a chain index: one database instance, the collector writes, the API and the money routes read beside it',
+  { timeout: 120000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cr-serve-collect-chain-'));
+    const db = join(dir, 'both.duckdb');
+    try {
+      // The chain index: block 413567 (1,557 transactions) from its raw bytes.
+      const chain = await DuckDbChainStore.open(db);
+      let address: string;
+      try {
+        const d = new Diagnostics();
+        const raw = new URL('../fixtures/chain/block413567.raw', import.meta.url).pathname;
+        await ingestChain(chain, undefined, { kind: 'raw', path: raw }, d);
+        assert.equal(d.get('problems'), 0, d.summary());
+        [{ address }] = await chain.db.all<{ address: string }>(
+          'SELECT address FROM chain_addresses ORDER BY address_id LIMIT 1',
+        );
+      } finally {
+        await chain.close();
+      }
+      const { key, server } = await serveCollecting(dir, db);
+      const sock = createSocket('udp4');
+      try {
+        assert.match(server.summary, /chain index bitcoin to height 413567/);
+        assert.match(server.summary, /collecting on udp:\/\/127\.0\.0\.1:\d+/);
+        const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+        const get = async (path: string) => {
+          const r = await fetch(base + path, {
+            headers: { 'x-api-key': key },
+            signal: AbortSignal.timeout(5000),
+          });
+          assert.equal(r.status, 200, `${path}: ${await r.clone().text()}`);
+          return r.json() as Promise<Record<string, unknown>>;
+        };
+        for (let k = 0; k < 2; k++) {
+          const pkt = pool3333(k, k * 30);
+          await new Promise<void>((res, rej) =>
+            sock.send(pkt, server.collector!.port, '127.0.0.1', (e) => (e ? rej(e) : res())),
+          );
+        }
+        // The flows show on the network API (its own connection) within 5 s of the send ...
+        const t0 = Date.now();
+        let seen = 0;
+        while (Date.now() - t0 < 5000) {
+          const body = (await get('/v1/summary?by=dport&top=5')) as {
+            tables: { dport: { key: string; flows: number }[] };
+          };
+          seen = body.tables.dport.find((r) => r.key === 'tcp/3333')?.flows ?? 0;
+          if (seen === 60) break;
+          await sleep(200);
+        }
+        assert.equal(seen, 60, `the API showed ${seen} of 60 flows within 5 s`);
+        // ... while the money routes read the chain index on theirs, inside the open collector
+        // transaction's lifetime.
+        const a = (await get(`/v1/chain/address/${address}`)) as { address: { address: string } };
+        assert.equal(a.address.address, address);
+        const trace = (await get(`/v1/chain/trace?seed=${address}&direction=backward&hops=1`)) as {
+          nodes: unknown[];
+        };
+        assert.ok(trace.nodes.length >= 1);
+      } finally {
+        sock.close();
+        await server.close();
+      }
+      // Both are in the file afterwards: the collected flows and the untouched index.
+      const store = await openFlowStore(db);
+      try {
+        const [src] = await store.sources();
+        assert.equal(Number(src.flows), 60);
+        assert.equal(src.complete, true);
+      } finally {
+        await store.close();
+      }
+      const again = await DuckDbChainStore.open(db);
+      try {
+        assert.equal((await again.state()).tipHeight, 413567);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

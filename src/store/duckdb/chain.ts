@@ -72,7 +72,15 @@ export class DuckDbChainStore implements ChainStore {
   private constructor(readonly db: DuckDbDatabase) {}
 
   static async open(path: string): Promise<DuckDbChainStore> {
-    const db = await DuckDbDatabase.open(path);
+    return DuckDbChainStore.on(await DuckDbDatabase.open(path));
+  }
+
+  /**
+   * The index on a database this process has open already (DuckDB opens a file once per process):
+   * `serve --collect` reads it on a connection of its own (`db.reader()`) while the collector
+   * writes flows on another. Closing the store closes only that connection.
+   */
+  static async on(db: DuckDbDatabase): Promise<DuckDbChainStore> {
     await db.applySchema('chain.sql');
     return new DuckDbChainStore(db);
   }
