@@ -50,7 +50,7 @@ async function portFreeOn(hosts: string[]): Promise<number> {
 }
 
 export interface ServerOptions {
-  /** Loopback address to listen on (127.0.0.1; a cluster's second server takes 127.0.0.2). */
+  /** Loopback address to listen on (127.0.0.1; a cluster's servers 127.0.0.2 and .3). */
   host?: string;
   httpPort?: number;
   tcpPort?: number;
@@ -153,16 +153,23 @@ const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 export interface RunningCluster {
   name: string;
-  /** One server per shard: 127.0.0.1 and 127.0.0.2, the same ports (shard DDL goes to each host at the URL's port). */
+  /** One server per shard: 127.0.0.2 and 127.0.0.3, the same ports (shard DDL goes to each host at the URL's port). */
   servers: RunningServer[];
   /** The store URL of the first shard (any shard answers for the cluster). */
   url: string;
   stop(): Promise<void>;
 }
 
-/** Two clickhouse-server processes on 127.0.0.1 and 127.0.0.2, each with remote_servers naming both. */
+/**
+ * Two clickhouse-server processes on 127.0.0.2 and 127.0.0.3, each with remote_servers naming
+ * both. Not 127.0.0.1: a server counts a shard as itself (is_local: read its own table, no
+ * connection) when the shard's address is one of the machine's interface addresses and its port
+ * is the server's own — true of 127.0.0.1 for both servers, as they share the port, so the one on
+ * 127.0.0.2 would read its own rows for the other shard. 127.0.0.2 and .3 are no interface's
+ * address: each server reaches both shards over TCP, as servers on separate machines do.
+ */
 export async function startCluster(name = 'two', database = 'coinradar'): Promise<RunningCluster> {
-  const hosts = ['127.0.0.1', '127.0.0.2'];
+  const hosts = ['127.0.0.2', '127.0.0.3'];
   const httpPort = await portFreeOn(hosts);
   const tcpPort = await portFreeOn(hosts);
   const servers: RunningServer[] = [];

@@ -16,6 +16,8 @@ export interface ChConnection {
   readonly database: string;
   /** The database's tables and their engines (engine_full); empty when the database does not exist. */
   tables(): Promise<Map<string, string>>;
+  /** A query that names no table of the database (system tables): it runs before the database exists. */
+  systemRows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   /** Create the database (a write command's first statement; read commands never create it). */
   createDatabase(): Promise<void>;
   /**
@@ -172,6 +174,7 @@ async function httpConnection(t: ClickHouseTarget, host?: string): Promise<ChCon
       const r = await query<{ name: string; engine_full: string }>(admin, TABLES_SQL(t.database));
       return new Map(r.map((x) => [x.name, x.engine_full]));
     },
+    systemRows: (sql) => query(admin, sql),
     async createDatabase() {
       try {
         await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${t.database}` });
@@ -277,6 +280,7 @@ async function chdbConnection(db: string): Promise<{ conn: ChConnection; target:
       const r = await parse<{ name: string; engine_full: string }>(TABLES_SQL(database));
       return new Map(r.map((x) => [x.name, x.engine_full]));
     },
+    systemRows: parse,
     async createDatabase() {
       await run(`CREATE DATABASE IF NOT EXISTS ${database}`, 'TabSeparated');
     },

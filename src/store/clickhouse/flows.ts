@@ -21,7 +21,7 @@ import type {
   SummaryKey,
   SummaryRow,
 } from '../store.js';
-import { connect, lit, str, type ChConnection, type ClickHouseTarget } from './connection.js';
+import { connect, lit, str, withCluster, type ChConnection, type ClickHouseTarget } from './connection.js';
 import { BLOCK, IdClaims } from './ids.js';
 import { clusterOfTables, clusterStatements, schemaStatements } from './schema.js';
 import { TsvBuilder } from './tsv.js';
@@ -154,10 +154,17 @@ export class ClickHouseFlowStore implements FlowStore {
    * without `cluster=`; one made on one server refuses a cluster and the other way round.
    */
   static async open(db: string): Promise<ClickHouseFlowStore> {
-    const { conn, target } = await connect(db);
+    let { conn, target } = await connect(db);
     try {
-      const tables = await conn.tables();
-      const made = tables.has('flow_table') ? clusterOfTables(tables) : undefined;
+      let tables = await conn.tables();
+      let made = tables.has('flow_table') ? clusterOfTables(tables) : undefined;
+      if (made && !target.cluster) {
+        // Made on a cluster and opened without naming it: the cluster's settings are wanted.
+        await conn.close();
+        ({ conn, target } = await connect(withCluster(db, made)));
+        tables = await conn.tables();
+        made = clusterOfTables(tables);
+      }
       if (made === null && target.cluster)
         throw new Error(
           `${conn.display}: database ${conn.database} was made on one server (its flow_table is not Distributed); open it without a cluster`,
@@ -192,7 +199,7 @@ export class ClickHouseFlowStore implements FlowStore {
   private async shards(): Promise<ChConnection[]> {
     if (this.shardConns) return this.shardConns;
     if (!this.cluster) return (this.shardConns = [this.raw]);
-    const hosts = await this.raw.rows<{ host: string; local: number; shard: number; replica: number }>(
+    const hosts = await this.raw.systemRows<{ host: string; local: number; shard: number; replica: number }>(
       `SELECT host_name AS host, is_local AS local, shard_num AS shard, replica_num AS replica
        FROM system.clusters WHERE cluster = ${str(this.cluster)} ORDER BY shard_num, replica_num`,
     );
@@ -278,14 +285,13 @@ export class ClickHouseFlowStore implements FlowStore {
     await this.deleteWhere('flow_table', `source_id IN (${list})`);
   }
 
-  /** The rows of a table on each shard (one number per shard; one on a single server). */
-  async rowsPerShard(table: string): Promise<number[]> {
-    const local = this.cluster ? `${table}_local` : table;
-    const out: number[] = [];
-    for (const c of await this.shards()) {
-      const [r] = await c.rows<{ n: number }>(`SELECT count() AS n FROM ${local}`);
-      out.push(Number(r.n));
-    }
+  /**
+   * @internal A query on each shard by itself (its local tables are `NAME_local`; on one server
+   * the one answer): the tests and the bench check where rows landed.
+   */
+  async eachShard<T = Record<string, unknown>>(sql: string): Promise<T[][]> {
+    const out: T[][] = [];
+    for (const c of await this.shards()) out.push(await c.rows<T>(sql));
     return out;
   }
 
