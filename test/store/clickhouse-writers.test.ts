@@ -18,7 +18,7 @@ import { writeScenario } from '../../src/scenario/write.js';
 import { openFlowStore } from '../../src/store/open.js';
 import { runCli } from '../cli-run.js';
 import { exited, freeUdpPort, sleep } from '../netflow/peers.js';
-import { PASSWORD, haveServer, startServer, type RunningServer } from './clickhouse-server.js';
+import { PASSWORD, haveServer, startCluster, startServer, type RunningServer } from './clickhouse-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'coinradar-ch-writers-'));
 let server: RunningServer | null = null;
@@ -34,44 +34,66 @@ const serverUrl = async (database: string) => {
   return server.url.replace(/\/coinradar$/, `/${database}`);
 };
 
+/**
+ * Three writers claiming at once, 25 runs of flow blocks (1 or 2 blocks) and 15 source ids each,
+ * through the store URLs given (one per writer): every block and source id given once.
+ */
+async function claimRace(urls: string[], cluster?: string): Promise<void> {
+  const stores: ClickHouseFlowStore[] = [];
+  try {
+    for (const u of urls) stores.push((await openFlowStore(u, { cluster })) as ClickHouseFlowStore);
+    for (const s of stores) await s.ensureSchema();
+    const claims = stores.map((s) => new IdClaims(s.conn));
+    const got = await Promise.all(
+      claims.map(async (c, w) => {
+        const blocks: number[] = [];
+        const sources: number[] = [];
+        for (let k = 0; k < 25; k++) {
+          const n = 1 + ((k + w) % 2);
+          const first = await c.claim('flow', n, w);
+          for (let b = 0; b < n; b++) blocks.push(first + b);
+          if (k < 15) sources.push(await c.claim('source', 1, w));
+        }
+        return { blocks, sources };
+      }),
+    );
+    const blocks = got.flatMap((g) => g.blocks);
+    const sources = got.flatMap((g) => g.sources);
+    assert.equal(new Set(blocks).size, blocks.length, `a flow block given twice: ${blocks.join(',')}`);
+    assert.equal(new Set(sources).size, sources.length, `a source id given twice: ${sources.join(',')}`);
+    assert.equal(sources.length, 45);
+    const attempts = claims.reduce((a, c) => a + c.attempts, 0);
+    process.stderr.write(
+      `# ${cluster ? `cluster ${cluster}` : 'one server'}: ${attempts} claims for ${75 + 45} runs (the rest gave way to another writer)\n`,
+    );
+    // And through the store: ids of one writer's batches are consecutive within a claimed block.
+    const first = await stores[1].takeFlowIds(10, 1);
+    assert.equal(await stores[1].takeFlowIds(5, 1), first + 10);
+    assert.equal(Math.floor(first / BLOCK), Math.floor((first + 14) / BLOCK));
+  } finally {
+    for (const s of stores) await s.close();
+  }
+}
+
 test(
   'writers claiming ids at once never share a block or a source id',
   { skip, timeout: 300_000 },
   async () => {
     const url = await serverUrl('claims');
-    const stores = await Promise.all([0, 1, 2].map(() => openFlowStore(url) as Promise<ClickHouseFlowStore>));
+    await claimRace([url, url, url]);
+  },
+);
+
+test(
+  'on a two-shard cluster too, each writer entering through either shard',
+  { skip, timeout: 300_000 },
+  async () => {
+    const c = await startCluster('two', 'claims');
     try {
-      for (const s of stores) await s.ensureSchema();
-      const claims = stores.map((s) => new IdClaims(s.conn));
-      // Three writers, 25 flow blocks (of 1 or 2) and 15 source ids each, all at once.
-      const got = await Promise.all(
-        claims.map(async (c, w) => {
-          const blocks: number[] = [];
-          const sources: number[] = [];
-          for (let k = 0; k < 25; k++) {
-            const n = 1 + ((k + w) % 2);
-            const first = await c.claim('flow', n, w);
-            for (let b = 0; b < n; b++) blocks.push(first + b);
-            if (k < 15) sources.push(await c.claim('source', 1, w));
-          }
-          return { blocks, sources };
-        }),
-      );
-      const blocks = got.flatMap((g) => g.blocks);
-      const sources = got.flatMap((g) => g.sources);
-      assert.equal(new Set(blocks).size, blocks.length, `a flow block given twice: ${blocks.join(',')}`);
-      assert.equal(new Set(sources).size, sources.length, `a source id given twice: ${sources.join(',')}`);
-      assert.equal(sources.length, 45);
-      const attempts = claims.reduce((a, c) => a + c.attempts, 0);
-      process.stderr.write(
-        `# ${attempts} claims for ${25 * 3 + 15 * 3} numbers (the rest gave way to another writer)\n`,
-      );
-      // And through the store: ids of one writer's batches are consecutive within a claimed block.
-      const first = await stores[1].takeFlowIds(10, 1);
-      assert.equal(await stores[1].takeFlowIds(5, 1), first + 10);
-      assert.equal(Math.floor(first / BLOCK), Math.floor((first + 14) / BLOCK));
+      const [a, b] = c.servers.map((x) => x.url);
+      await claimRace([a, b, a], 'two');
     } finally {
-      for (const s of stores) await s.close();
+      await c.stop();
     }
   },
 );
