@@ -50,6 +50,30 @@ export const FLOWS_VIEW = `(SELECT *, ${ipText('src_ip', 'ip_version')} AS src, 
   FROM flow_table ANY LEFT JOIN (SELECT id AS source_id, name AS source FROM sources FINAL) AS s USING source_id
   WHERE source_id IN (${VISIBLE_SOURCES}))`;
 
+/**
+ * The flows that count as a FROM clause with its WHERE (callers add ` AND …`), for a query that
+ * aggregates in the same SELECT: on a cluster the Distributed table then aggregates on each shard
+ * and merges the partial states, where a subquery (FLOW_ROWS) streams every row to the server
+ * asked. With a --where (which may name the text columns src, dst, source): the text view.
+ */
+export const flowScan = (where?: string) =>
+  where
+    ? `(SELECT * FROM ${FLOWS_VIEW} WHERE ${where}) WHERE 1`
+    : `flow_table WHERE source_id IN (${VISIBLE_SOURCES})`;
+
+/**
+ * Flows by a value of either end (country, AS), as summary.ts counts them: at the source's value,
+ * and at the destination's where it differs. Each end aggregates in its own SELECT (see flowScan).
+ */
+function eitherEnd(scan: string, col: 'country' | 'asn', key: string): string {
+  const counters = 'count() AS n, sum(packets + rev_packets) AS p, sum(bytes + rev_bytes) AS b';
+  return `SELECT ${key}, sum(n) AS flows, sum(p) AS packets, sum(b) AS bytes FROM (
+      SELECT src_${col} AS ${key}, ${counters} FROM ${scan} GROUP BY ${key}
+      UNION ALL
+      SELECT dst_${col} AS ${key}, ${counters} FROM ${scan} AND dst_${col} != src_${col} GROUP BY ${key}
+    ) GROUP BY ${key}`;
+}
+
 const FLOW_COLUMNS = [
   'id',
   'source_id',
@@ -409,18 +433,13 @@ export class ClickHouseFlowStore implements FlowStore {
     return out;
   }
 
-  /** The rows a summary reads: stored flows, or the text view when a --where may name its columns. */
-  private base(where?: string): string {
-    return where ? `(SELECT * FROM ${FLOWS_VIEW} WHERE ${where})` : FLOW_ROWS;
-  }
-
   async summary(opts: { top?: number; where?: string; filter?: string } = {}): Promise<FlowSummary> {
     refuseFilter(opts.filter);
     const top = lit(Math.trunc(opts.top ?? 15));
-    const base = this.base(opts.where);
+    const scan = flowScan(opts.where);
     const [t] = await this.conn.rows<Record<string, number>>(
       `SELECT count() AS flows, sum(packets + rev_packets) AS packets, sum(bytes + rev_bytes) AS bytes,
-              uniqExact(source_id) AS sources FROM ${base}`,
+              uniqExact(source_id) AS sources FROM ${scan}`,
     );
     const total = {
       flows: Number(t.flows),
@@ -428,13 +447,8 @@ export class ClickHouseFlowStore implements FlowStore {
       bytes: Number(t.bytes),
       sources: Number(t.sources),
     };
-    const byEnd = (col: 'country' | 'asn') => `
-      SELECT key, count() AS flows, sum(p) AS packets, sum(b) AS bytes FROM (
-        SELECT src_${col} AS key, packets + rev_packets AS p, bytes + rev_bytes AS b FROM ${base}
-        UNION ALL
-        SELECT dst_${col} AS key, packets + rev_packets AS p, bytes + rev_bytes AS b FROM ${base}
-          WHERE dst_${col} != src_${col}
-      ) GROUP BY key ORDER BY bytes DESC, key LIMIT ${top}`;
+    const byEnd = (col: 'country' | 'asn') =>
+      `${eitherEnd(scan, col, 'key')} ORDER BY bytes DESC, key LIMIT ${top}`;
     // Rows with DuckDB's keys in DuckDB's order, so that JSON output is the same on both engines.
     const counters = (r: Record<string, unknown>) => ({
       flows: Number(r.flows),
@@ -464,7 +478,7 @@ export class ClickHouseFlowStore implements FlowStore {
       await this.conn.rows<Record<string, unknown>>(
         `SELECT concat(toString(proto), '/', toString(dst_port)) AS key, count() AS flows,
                 sum(packets + rev_packets) AS packets, sum(bytes + rev_bytes) AS bytes
-         FROM ${base} GROUP BY proto, dst_port ORDER BY bytes DESC, key LIMIT ${top}`,
+         FROM ${scan} GROUP BY proto, dst_port ORDER BY bytes DESC, key LIMIT ${top}`,
       )
     ).map((r) => {
       const [p, port] = String(r.key).split('/');
@@ -489,7 +503,7 @@ export class ClickHouseFlowStore implements FlowStore {
     if (!['flows', 'packets', 'bytes'].includes(order))
       throw new Error(`order must be flows, packets or bytes, not ${order}`);
     refuseFilter(q.filter);
-    const from = this.base(q.where);
+    const from = flowScan(q.where);
     const out = new Map<SummaryKey, SummaryRow[]>();
     const COUNTERS =
       'count() AS flows, sum(packets + rev_packets) AS packets, sum(bytes + rev_bytes) AS bytes';
@@ -517,12 +531,7 @@ export class ClickHouseFlowStore implements FlowStore {
         }
         case 'country':
         case 'asn':
-          sql = `SELECT k1, 0 AS k2, count() AS flows, sum(p) AS packets, sum(b) AS bytes FROM (
-                   SELECT src_${key} AS k1, packets + rev_packets AS p, bytes + rev_bytes AS b FROM ${from}
-                   UNION ALL
-                   SELECT dst_${key} AS k1, packets + rev_packets AS p, bytes + rev_bytes AS b FROM ${from}
-                     WHERE dst_${key} != src_${key}
-                 ) GROUP BY k1 ${rank}`;
+          sql = `SELECT k1, 0 AS k2, flows, packets, bytes FROM (${eitherEnd(from, key, 'k1')}) ${rank}`;
           break;
       }
       const rows = await this.conn.rows<{
