@@ -3,8 +3,9 @@
  * FlowStore interface (one source, batches of 4,096 flows), then the daily series and the top
  * ports (`summary --by dport --top 20`) over the stored flows, and bytes per stored flow. Engines:
  * a DuckDB file, Debian's clickhouse-server 18.16 started on loopback (its CPU read from /proc
- * beside ours), and chDB (a current ClickHouse in this process). Flows spread over 100 days.
- * Usage: node --import tsx bench/clickhouse.ts [flows=1000000] [engines=duckdb,server,chdb]
+ * beside ours), a two-shard cluster of two such servers (Distributed tables, inserts through
+ * them: `cluster`), and chDB (a current ClickHouse in this process). Flows spread over 100 days.
+ * Usage: node --import tsx bench/clickhouse.ts [flows=1000000] [engines=duckdb,server,cluster,chdb]
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -15,7 +16,14 @@ import { FlowBatch } from '../src/flow/record.js';
 import { ClickHouseFlowStore } from '../src/store/clickhouse/flows.js';
 import { openFlowStore } from '../src/store/open.js';
 import type { FlowStore } from '../src/store/store.js';
-import { haveServer, startServer, type RunningServer } from '../test/store/clickhouse-server.js';
+import { withCluster } from '../src/store/clickhouse/connection.js';
+import {
+  haveServer,
+  startCluster,
+  startServer,
+  type RunningCluster,
+  type RunningServer,
+} from '../test/store/clickhouse-server.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const ENGINES = (process.argv[3] ?? 'duckdb,server,chdb').split(',');
@@ -76,6 +84,7 @@ async function best<T>(runs: number, f: () => Promise<T>): Promise<number> {
 
 const dir = mkdtempSync(join(tmpdir(), 'cr-bench-ch-'));
 let server: RunningServer | null = null;
+let cluster: RunningCluster | null = null;
 try {
   console.log(
     `machine: ${cpus().length} × ${cpus()[0]?.model}; load average ${loadavg()
@@ -94,13 +103,28 @@ try {
       }
       server = await startServer('bench');
       db = server.url;
+    } else if (engine === 'cluster') {
+      if (!haveServer()) {
+        console.log('cluster: clickhouse-server not installed, skipped');
+        continue;
+      }
+      cluster = await startCluster('two', 'bench');
+      db = withCluster(cluster.url, 'two');
     } else if (engine === 'chdb') db = `chdb:${join(dir, 'chdb')}`;
     else throw new Error(`unknown engine ${engine}`);
     const store: FlowStore = await openFlowStore(db);
     const b = new FlowBatch(BATCH, 'bench');
     const e = emptyEnrichment(BATCH);
     const cpu0 = ourCpu();
-    const srv0 = server && engine === 'server' ? procCpu(server.pid) : 0;
+    // The servers' CPU: the one server, or both of the cluster's.
+    const pids =
+      engine === 'server' && server
+        ? [server.pid]
+        : engine === 'cluster' && cluster
+          ? cluster.servers.map((x) => x.pid)
+          : [];
+    const serverCpu = () => pids.reduce((a, pid) => a + procCpu(pid), 0);
+    const srv0 = serverCpu();
     let t0 = performance.now();
     const w = await store.beginSource({ name: 'bench', kind: 'bench', fingerprint: 'bench' });
     for (let s = 0; s < N; s += BATCH) {
@@ -110,7 +134,7 @@ try {
     await w.commit(new Diagnostics());
     const insert = (performance.now() - t0) / 1000;
     const ours = ourCpu() - cpu0;
-    const srv = server && engine === 'server' ? procCpu(server.pid) - srv0 : 0;
+    const srv = serverCpu() - srv0;
     t0 = performance.now();
     const series = await best(3, () => store.series({ bucket: 'day', scope: {} }));
     const ports = await best(3, () => store.summarize({ by: ['dport'], top: 20 }));
@@ -118,26 +142,35 @@ try {
     const counted = check.buckets.reduce((a, x) => a + x.flows, 0);
     if (counted !== N) throw new Error(`${engine}: the series counts ${counted} flows, not ${N}`);
     let bytes: number;
+    let spread = '';
     if (store instanceof ClickHouseFlowStore) {
-      const [r] = await store.conn.rows<{ b: number }>(
-        "SELECT sum(bytes_on_disk) AS b FROM system.parts WHERE active AND database = currentDatabase() AND table = 'flow_table'",
+      // On a cluster, each shard's local table (where the rows are; the Distributed table holds none).
+      const table = store.cluster ? 'flow_table_local' : 'flow_table';
+      const parts = await store.eachShard<{ b: number; n: number }>(
+        `SELECT sum(bytes_on_disk) AS b, sum(rows) AS n FROM system.parts WHERE active AND database = currentDatabase() AND table = '${table}'`,
       );
-      bytes = Number(r.b);
+      bytes = parts.reduce((a, [r]) => a + Number(r.b), 0);
+      if (store.cluster) spread = `  rows per shard ${parts.map(([r]) => Number(r.n)).join(' / ')}`;
     } else {
       await store.close();
       bytes = statSync(db).size;
     }
     if (store instanceof ClickHouseFlowStore) await store.close();
     rows.push(
-      `${engine.padEnd(7)} insert ${(N / insert).toFixed(0).padStart(8)} flows/s (${insert.toFixed(1)} s, CPU ${ours.toFixed(1)} s here${engine === 'server' ? ` + ${srv.toFixed(1)} s server` : ''})  daily series ${series.toFixed(3)} s  top ports ${ports.toFixed(3)} s  ${(bytes / N).toFixed(1)} bytes/flow`,
+      `${engine.padEnd(7)} insert ${(N / insert).toFixed(0).padStart(8)} flows/s (${insert.toFixed(1)} s, CPU ${ours.toFixed(1)} s here${pids.length ? ` + ${srv.toFixed(1)} s server${pids.length > 1 ? 's' : ''}` : ''})  daily series ${series.toFixed(3)} s  top ports ${ports.toFixed(3)} s  ${(bytes / N).toFixed(1)} bytes/flow${spread}`,
     );
     console.log(rows[rows.length - 1]);
     if (engine === 'server') {
       await server?.stop();
       server = null;
     }
+    if (engine === 'cluster') {
+      await cluster?.stop();
+      cluster = null;
+    }
   }
 } finally {
   await server?.stop();
+  await cluster?.stop();
   rmSync(dir, { recursive: true, force: true });
 }

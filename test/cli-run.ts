@@ -1,11 +1,13 @@
 // Runs coinradar commands in-process (commander with the real registrations), capturing what they
 // write to stdout and stderr.
 import { Command } from 'commander';
+import { addClusterOption } from '../src/cli/cluster-option.js';
 import { commandsFor } from '../src/cli/commands.js';
 
 export async function runCli(args: string[]): Promise<{ out: string; err: string; exitCode: number }> {
   const program = new Command().exitOverride();
   for (const c of await commandsFor(args)) c.register(program);
+  addClusterOption(program);
   let out = '';
   let err = '';
   const write = process.stdout.write.bind(process.stdout);

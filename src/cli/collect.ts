@@ -9,6 +9,7 @@ import {
 } from '../netflow/collector.js';
 import { parseExporterList } from '../netflow/exporter-filter.js';
 import { parseMetricsAddress, startMetricsServer } from '../netflow/metrics-server.js';
+import { redact } from '../store/clickhouse/connection.js';
 import { openFlowStore } from '../store/open.js';
 import { defaultDbPath } from '../store/store.js';
 import { loadEnricher } from './enricher.js';
@@ -152,7 +153,7 @@ export function register(program: Command): void {
         // Linux reports twice the usable size it granted.
         const granted = Math.floor(collector.recvBuffer / 2);
         process.stderr.write(
-          `collecting on ${collector.source} into ${o.db} (receive buffer ${granted} bytes usable)\n`,
+          `collecting on ${collector.source} into ${redact(o.db)} (receive buffer ${granted} bytes usable)\n`,
         );
         if (granted < asked) {
           process.stderr.write(

@@ -4,6 +4,7 @@
  * the CLI. zsh loads the same script through bashcompinit.
  */
 import { Command } from 'commander';
+import { addClusterOption } from './cluster-option.js';
 import { COMMAND_MODULES } from './commands.js';
 
 interface Node {
@@ -26,6 +27,7 @@ function walk(c: Command, path: string, nodes: Node[], valued: Set<string>): voi
 export async function fullProgram(): Promise<Command> {
   const program = new Command('coinradar').version('0.1.0');
   for (const load of Object.values(COMMAND_MODULES)) (await load()).register(program);
+  addClusterOption(program);
   return program;
 }
 

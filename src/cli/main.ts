@@ -2,6 +2,7 @@
 // Exit codes, the same for every command: 0 done, 1 found (`screen`: an address is listed), 2 a
 // usage or input error (commander's own usage errors too, which it would end with 1).
 import { Command, CommanderError } from 'commander';
+import { addClusterOption } from './cluster-option.js';
 import { commandsFor } from './commands.js';
 
 // `coinradar flows | head` closes the pipe early: that is the reader's choice, not an error.
@@ -19,6 +20,7 @@ program
   .version('0.1.0')
   .exitOverride();
 for (const c of await commandsFor(process.argv.slice(2))) c.register(program);
+addClusterOption(program);
 // Subcommands are made by each module's register(): they take the override the same way.
 const overrideAll = (c: Command): void => {
   c.exitOverride();

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { filterSql } from '../../src/flow/nfdump-filter.js';
+import type { ClickHouseFlowStore } from '../../src/store/clickhouse/flows.js';
 import { openFlowStore } from '../../src/store/open.js';
 import { haveChdb } from './clickhouse-server.js';
 
@@ -18,6 +19,8 @@ test('a ClickHouse store (chDB) refuses --filter in summary, summary --by, serie
   const dir = mkdtempSync(join(tmpdir(), 'cr-chf-'));
   const store = await openFlowStore(`chdb:${join(dir, 'db')}`);
   try {
+    // An empty store as a write leaves it (opening alone creates nothing: a read would say so).
+    await (store as ClickHouseFlowStore).ensureSchema();
     const filter = filterSql('proto tcp and dst port 8333');
     const refused = /--filter \(nfdump syntax\) is not supported on a ClickHouse store/;
     await assert.rejects(store.summary({ filter }), refused);

@@ -12,6 +12,19 @@ export interface ChConnection {
   readonly version: string;
   /** The URL with its password masked: for every message and log line. */
   readonly display: string;
+  /** The database the statements run in (it may not exist yet: see tables/createDatabase). */
+  readonly database: string;
+  /** The database's tables and their engines (engine_full); empty when the database does not exist. */
+  tables(): Promise<Map<string, string>>;
+  /** A query that names no table of the database (system tables): it runs before the database exists. */
+  systemRows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  /** Create the database (a write command's first statement; read commands never create it). */
+  createDatabase(): Promise<void>;
+  /**
+   * The same user and database on another host of the cluster, at this URL's port (DDL and
+   * mutations run on every shard: 18.16's ON CLUSTER needs ZooKeeper). Absent on chDB.
+   */
+  onHost?(host: string): Promise<ChConnection>;
   command(sql: string): Promise<void>;
   rows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   /** Insert a TabSeparated body (escaped as tsv.ts writes it). */
@@ -53,6 +66,34 @@ export interface ClickHouseTarget {
   database: string;
   /** Days flows are kept (TTL on newer servers); undefined: forever. */
   ttlDays?: number;
+  /** `remote_servers` cluster: local tables on every shard, Distributed tables over them. */
+  cluster?: string;
+}
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The store URL with a cluster named in it (`?cluster=NAME`), as `--cluster NAME` gives it: the
+ * cluster travels in the one value every command already passes to openFlowStore.
+ */
+export function withCluster(db: string, cluster: string): string {
+  if (!isClickHouseUrl(db))
+    throw new Error(
+      `--cluster ${cluster}: a cluster needs a ClickHouse store (--db clickhouse://…), not '${db}'`,
+    );
+  if (!NAME.test(cluster)) throw new Error(`--cluster must be letters, digits and _, not '${cluster}'`);
+  const had = /[?&]cluster=([^&]*)/.exec(db);
+  if (had && decodeURIComponent(had[1]) !== cluster)
+    throw new Error(`--cluster ${cluster} and the URL's cluster=${had[1]} differ: give one`);
+  return had ? db : `${db}${db.includes('?') ? '&' : '?'}cluster=${cluster}`;
+}
+
+/** The cluster of `?cluster=NAME`, checked (undefined when the URL names none). */
+function clusterOf(params: URLSearchParams, display: string): string | undefined {
+  const c = params.get('cluster');
+  if (c === null) return undefined;
+  if (!NAME.test(c)) throw new Error(`${display}: cluster must be letters, digits and _, not '${c}'`);
+  return c;
 }
 
 /** Parse `clickhouse://USER:PASSWORD@HOST:PORT/DATABASE[?ttl_days=N]` (errors never show the password). */
@@ -64,54 +105,84 @@ export function parseTarget(db: string): ClickHouseTarget {
     throw new Error(`${redact(db)}: not a URL (clickhouse://USER:PASSWORD@HOST:PORT/DATABASE)`);
   }
   const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'coinradar';
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database))
+  if (!NAME.test(database))
     throw new Error(`${redact(db)}: database name must be letters, digits and _, not '${database}'`);
   const ttl = u.searchParams.get('ttl_days');
   const ttlDays = ttl === null ? undefined : Number(ttl);
   if (ttlDays !== undefined && !(Number.isInteger(ttlDays) && ttlDays > 0))
     throw new Error(`${redact(db)}: ttl_days must be a whole number of days, not '${ttl}'`);
-  return { url: db, database, ttlDays };
+  return { url: db, database, ttlDays, cluster: clusterOf(u.searchParams, redact(db)) };
 }
 
-async function httpConnection(t: ClickHouseTarget): Promise<ChConnection> {
+/**
+ * Settings of every statement on a cluster: subqueries over Distributed tables inside a
+ * distributed query run once on the initiator and go to every shard as a temporary table
+ * (GLOBAL IN / GLOBAL JOIN; the default refuses them), and an insert into a Distributed table
+ * returns once every shard has its rows (by default it queues them and returns at once, so a
+ * source would be marked complete before its flows are readable).
+ */
+export const CLUSTER_SETTINGS = { distributed_product_mode: 'global', insert_distributed_sync: 1 } as const;
+
+/** The tables of `database` (name → engine_full) through a query that needs no database. */
+const TABLES_SQL = (database: string) =>
+  `SELECT name, engine_full FROM system.tables WHERE database = ${str(database)}`;
+
+async function httpConnection(t: ClickHouseTarget, host?: string): Promise<ChConnection> {
   const { createClient, ClickHouseLogLevel } = await import('@clickhouse/client');
   const u = new URL(t.url);
-  const display = redact(t.url);
+  const display = host ? `${redact(t.url)} (shard ${host})` : redact(t.url);
+  const hostname = host ?? u.hostname;
   const base = {
-    url: `${u.protocol === 'clickhouses:' ? 'https:' : 'http:'}//${u.hostname.includes(':') ? `[${u.hostname}]` : u.hostname}:${u.port || '8123'}`,
+    url: `${u.protocol === 'clickhouses:' ? 'https:' : 'http:'}//${hostname.includes(':') ? `[${hostname}]` : hostname}:${u.port || '8123'}`,
     username: decodeURIComponent(u.username) || 'default',
     password: decodeURIComponent(u.password),
     // The client's own log would print requests; errors come back to us as values instead.
     log: { level: ClickHouseLogLevel.OFF },
     request_timeout: 600_000,
+    ...(t.cluster ? { clickhouse_settings: CLUSTER_SETTINGS } : {}),
   };
   const clean = (e: unknown) => {
     const m = e instanceof Error ? e.message : String(e);
     return new Error(`${display}: ${m.split(base.password || '\u0000').join('***')}`);
   };
-  // The database may not exist yet: created through the default one, then used.
+  // The database may not exist yet (a read says so; a write creates it): what needs no database
+  // goes through a client without one.
   const admin = createClient(base);
-  try {
-    await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${t.database}` });
-  } catch (e) {
-    await admin.close();
-    throw clean(e);
-  }
-  await admin.close();
   const client = createClient({ ...base, database: t.database });
-  const rows = async <T>(sql: string): Promise<T[]> => {
+  const query = async <T>(c: typeof client, sql: string): Promise<T[]> => {
     try {
-      const r = await client.query({ query: sql, format: 'JSONEachRow' });
+      const r = await c.query({ query: sql, format: 'JSONEachRow' });
       return (await r.json()) as T[];
     } catch (e) {
       throw clean(e);
     }
   };
-  const [{ v }] = await rows<{ v: string }>('SELECT version() AS v');
+  const rows = <T>(sql: string) => query<T>(client, sql);
+  let v: string;
+  try {
+    [{ v }] = await query<{ v: string }>(admin, 'SELECT version() AS v');
+  } catch (e) {
+    await Promise.all([admin.close(), client.close()]);
+    throw e;
+  }
   return {
     version: v,
     display,
+    database: t.database,
     rows,
+    async tables() {
+      const r = await query<{ name: string; engine_full: string }>(admin, TABLES_SQL(t.database));
+      return new Map(r.map((x) => [x.name, x.engine_full]));
+    },
+    systemRows: (sql) => query(admin, sql),
+    async createDatabase() {
+      try {
+        await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${t.database}` });
+      } catch (e) {
+        throw clean(e);
+      }
+    },
+    onHost: (h: string) => httpConnection(t, h),
     async command(sql) {
       try {
         await client.command({ query: sql });
@@ -143,21 +214,34 @@ async function httpConnection(t: ClickHouseTarget): Promise<ChConnection> {
         throw clean(e);
       }
     },
-    close: () => client.close(),
+    close: async () => {
+      await Promise.all([admin.close(), client.close()]);
+    },
   };
 }
 
-/** chDB (npm `chdb`, a dev dependency): the current engine in this process, data under PATH. */
-async function chdbConnection(db: string): Promise<ChConnection> {
-  const path = db.replace(/^chdb:(\/\/)?/i, '');
+/**
+ * chDB (npm `chdb`, a dev dependency): the current engine in this process, data under PATH.
+ * `chdb:PATH?config=FILE` loads a server config (for `remote_servers`: chDB has no cluster of
+ * its own, but a cluster whose one shard is this process runs its Distributed tables in place).
+ */
+async function chdbConnection(db: string): Promise<{ conn: ChConnection; target: ClickHouseTarget }> {
+  const [rest, query = ''] = db.replace(/^chdb:(\/\/)?/i, '').split('?', 2);
+  const params = new URLSearchParams(query);
+  const path = rest;
+  const config = params.get('config');
   let mod: typeof import('chdb');
   try {
     mod = await import('chdb');
   } catch (e) {
     throw new Error(`${db}: chDB is not installed (npm install chdb): ${(e as Error).message}`, { cause: e });
   }
-  const session = new mod.Session(path || undefined);
+  const session = new mod.Session(
+    path || undefined,
+    config ? { connectionArgs: [`--config-file=${config}`] } : undefined,
+  );
   const database = 'coinradar';
+  const target: ClickHouseTarget = { url: db, database, cluster: clusterOf(params, db) };
   const run = async (sql: string, format = 'JSONEachRow') => {
     try {
       return await session.queryAsync(sql, { format });
@@ -165,24 +249,47 @@ async function chdbConnection(db: string): Promise<ChConnection> {
       throw new Error(`${db}: ${(e as Error).message}`, { cause: e });
     }
   };
-  await run(`CREATE DATABASE IF NOT EXISTS ${database}`, 'TabSeparated');
-  await run(`USE ${database}`, 'TabSeparated');
-  const rows = async <T>(sql: string): Promise<T[]> => {
+  if (target.cluster)
+    for (const [k, v] of Object.entries(CLUSTER_SETTINGS))
+      await run(`SET ${k} = ${str(String(v))}`, 'TabSeparated');
+  // The session's database, used once it exists (a read of a store without one says so).
+  let used = false;
+  const use = async () => {
+    if (used) return;
+    await run(`USE ${database}`, 'TabSeparated');
+    used = true;
+  };
+  const parse = async <T>(sql: string): Promise<T[]> => {
     const text = (await run(sql)).text();
     return text
       .split('\n')
       .filter((l) => l.length > 0)
       .map((l) => JSON.parse(l) as T);
   };
-  const [{ v }] = await rows<{ v: string }>('SELECT version() AS v');
-  return {
+  const rows = async <T>(sql: string): Promise<T[]> => {
+    await use();
+    return parse<T>(sql);
+  };
+  const [{ v }] = await parse<{ v: string }>('SELECT version() AS v');
+  const conn: ChConnection = {
     version: v,
     display: db,
+    database,
     rows,
+    async tables() {
+      const r = await parse<{ name: string; engine_full: string }>(TABLES_SQL(database));
+      return new Map(r.map((x) => [x.name, x.engine_full]));
+    },
+    systemRows: parse,
+    async createDatabase() {
+      await run(`CREATE DATABASE IF NOT EXISTS ${database}`, 'TabSeparated');
+    },
     async command(sql) {
+      await use();
       await run(sql, 'TabSeparated');
     },
     async insertTsv(table, columns, body) {
+      await use();
       try {
         await session.insert({
           table: `${database}.${table}`,
@@ -198,11 +305,12 @@ async function chdbConnection(db: string): Promise<ChConnection> {
       session.close?.();
     },
   };
+  return { conn, target };
 }
 
+/** Connect to the server of a store URL; nothing is created (see tables/createDatabase). */
 export async function connect(db: string): Promise<{ conn: ChConnection; target: ClickHouseTarget }> {
-  if (/^chdb:/i.test(db))
-    return { conn: await chdbConnection(db), target: { url: db, database: 'coinradar' } };
+  if (/^chdb:/i.test(db)) return chdbConnection(db);
   const target = parseTarget(db);
   return { conn: await httpConnection(target), target };
 }

@@ -28,15 +28,16 @@ export class ClickHouseDetectionStore implements DetectionStore {
     return this.store.conn;
   }
 
-  async dropStale(fromFlowId: number): Promise<void> {
-    // Detections of flows that are gone (a re-ingest's old copy) or at or after the new ids.
-    const where = `flow_id >= ${lit(fromFlowId)} OR flow_id NOT IN (SELECT id FROM flow_table)`;
-    await this.store.deleteWhere('artifacts', where);
-    await this.store.deleteWhere('detections', where);
+  async dropStale(): Promise<void> {
+    // Nothing to do here: flow ids are never given twice (ids.ts), and a replaced or aborted
+    // source's detections go with its flows (ClickHouseFlowStore.dropSources). Deleting "ids at
+    // or after the new ones, or of flows not stored yet" would take the rows of another writer
+    // of the same database, whose flows are still staged.
   }
 
   async add(rows: DetectionInput[]): Promise<void> {
     if (rows.length === 0) return;
+    await this.store.ensureSchema();
     const d = new TsvBuilder();
     const a = new TsvBuilder();
     for (const r of rows) {
@@ -90,6 +91,7 @@ export class ClickHouseDetectionStore implements DetectionStore {
   }
 
   async clear(confidences?: string[]): Promise<void> {
+    await this.store.ensureSchema();
     const where = confidences ? `confidence IN (${confidences.map(str).join(',')})` : '1';
     await this.store.deleteWhere('artifacts', where);
     await this.store.deleteWhere('detections', where);

@@ -21,8 +21,9 @@ import type {
   SummaryKey,
   SummaryRow,
 } from '../store.js';
-import { connect, lit, str, type ChConnection } from './connection.js';
-import { applySchema } from './schema.js';
+import { connect, lit, str, withCluster, type ChConnection, type ClickHouseTarget } from './connection.js';
+import { BLOCK, IdClaims } from './ids.js';
+import { clusterOfTables, clusterStatements, schemaStatements } from './schema.js';
 import { TsvBuilder } from './tsv.js';
 import { RowBinaryBuilder } from './rowbinary.js';
 import { hostProfiles, refuseFilter, scopeSql, series } from './queries.js';
@@ -48,6 +49,30 @@ export const ipText = (col: string, ver: string) =>
 export const FLOWS_VIEW = `(SELECT *, ${ipText('src_ip', 'ip_version')} AS src, ${ipText('dst_ip', 'ip_version')} AS dst
   FROM flow_table ANY LEFT JOIN (SELECT id AS source_id, name AS source FROM sources FINAL) AS s USING source_id
   WHERE source_id IN (${VISIBLE_SOURCES}))`;
+
+/**
+ * The flows that count as a FROM clause with its WHERE (callers add ` AND …`), for a query that
+ * aggregates in the same SELECT: on a cluster the Distributed table then aggregates on each shard
+ * and merges the partial states, where a subquery (FLOW_ROWS) streams every row to the server
+ * asked. With a --where (which may name the text columns src, dst, source): the text view.
+ */
+export const flowScan = (where?: string) =>
+  where
+    ? `(SELECT * FROM ${FLOWS_VIEW} WHERE ${where}) WHERE 1`
+    : `flow_table WHERE source_id IN (${VISIBLE_SOURCES})`;
+
+/**
+ * Flows by a value of either end (country, AS), as summary.ts counts them: at the source's value,
+ * and at the destination's where it differs. Each end aggregates in its own SELECT (see flowScan).
+ */
+function eitherEnd(scan: string, col: 'country' | 'asn', key: string): string {
+  const counters = 'count() AS n, sum(packets + rev_packets) AS p, sum(bytes + rev_bytes) AS b';
+  return `SELECT ${key}, sum(n) AS flows, sum(p) AS packets, sum(b) AS bytes FROM (
+      SELECT src_${col} AS ${key}, ${counters} FROM ${scan} GROUP BY ${key}
+      UNION ALL
+      SELECT dst_${col} AS ${key}, ${counters} FROM ${scan} AND dst_${col} != src_${col} GROUP BY ${key}
+    ) GROUP BY ${key}`;
+}
 
 const FLOW_COLUMNS = [
   'id',
@@ -115,20 +140,66 @@ function nextVersion(): number {
 }
 
 export class ClickHouseFlowStore implements FlowStore {
-  private nextFlowId = 1;
+  /** Flow ids this connection owns and has not used: [nextFlowId, endFlowId) (ids.ts). */
+  private nextFlowId = 0;
+  private endFlowId = 0;
   private writing = false;
+  /** The schema is there (read commands refuse a store without it; writes create it). */
+  private ready: boolean;
+  private readonly ids: IdClaims;
+  /** Every shard's connection (this one for one server): DDL and mutations run on each. */
+  private shardConns: ChConnection[] | null = null;
 
-  private constructor(readonly conn: ChConnection) {}
+  private constructor(
+    private readonly raw: ChConnection,
+    private readonly target: ClickHouseTarget,
+    /** The cluster name, or null on one server. */
+    readonly cluster: string | null,
+    ready: boolean,
+  ) {
+    this.ready = ready;
+    this.ids = new IdClaims(raw);
+    // Reads through a guard: a database without the schema answers with what to do, not with
+    // "table doesn't exist" (and read commands never create it).
+    this.conn = {
+      ...raw,
+      rows: (sql) => (this.ready ? raw.rows(sql) : Promise.reject(this.noSchema())),
+      command: (sql) => (this.ready ? raw.command(sql) : Promise.reject(this.noSchema())),
+    };
+  }
 
-  /** Open (creating the database and tables if needed) the store at a clickhouse:// or chdb: URL. */
+  /** The connection the queries use. */
+  readonly conn: ChConnection;
+
+  /**
+   * Open the store at a clickhouse:// or chdb: URL. Nothing is created here: the first write
+   * (a source, detections) creates the database and tables, so a read of a database without
+   * them says so. A store made on a cluster is read through its Distributed tables with or
+   * without `cluster=`; one made on one server refuses a cluster and the other way round.
+   */
   static async open(db: string): Promise<ClickHouseFlowStore> {
-    const { conn, target } = await connect(db);
+    let { conn, target } = await connect(db);
     try {
-      await applySchema(conn, { ttlDays: target.ttlDays });
-      const store = new ClickHouseFlowStore(conn);
-      const [r] = await conn.rows<{ m: number }>('SELECT toFloat64(max(id)) AS m FROM flow_table');
-      store.nextFlowId = Number(r?.m ?? 0) + 1;
-      return store;
+      let tables = await conn.tables();
+      let made = tables.has('flow_table') ? clusterOfTables(tables) : undefined;
+      if (made && !target.cluster) {
+        // Made on a cluster and opened without naming it: the cluster's settings are wanted.
+        await conn.close();
+        ({ conn, target } = await connect(withCluster(db, made)));
+        tables = await conn.tables();
+        made = clusterOfTables(tables);
+      }
+      if (made === null && target.cluster)
+        throw new Error(
+          `${conn.display}: database ${conn.database} was made on one server (its flow_table is not Distributed); open it without a cluster`,
+        );
+      if (made && target.cluster && made !== target.cluster)
+        throw new Error(
+          `${conn.display}: database ${conn.database} is on cluster ${made}, not ${target.cluster}`,
+        );
+      const cluster = made || target.cluster || null;
+      const ready = tables.has('flow_table') && tables.has('sources');
+      return new ClickHouseFlowStore(conn, target, cluster, ready);
     } catch (e) {
       await conn.close();
       throw e;
@@ -139,28 +210,113 @@ export class ClickHouseFlowStore implements FlowStore {
     return this.conn.display;
   }
 
-  /** Run an ALTER … DELETE and wait for it (18.16 has no mutations_sync): bounded, 10 minutes. */
+  private noSchema(): Error {
+    return new Error(
+      `${this.display}: no coinradar store in database ${this.raw.database} (read commands never create one; ingest or collect into it first)`,
+    );
+  }
+
+  /**
+   * The connections of every shard of the cluster (system.clusters; each host at this URL's
+   * port, the same user), or this one alone on one server.
+   */
+  private async shards(): Promise<ChConnection[]> {
+    if (this.shardConns) return this.shardConns;
+    if (!this.cluster) return (this.shardConns = [this.raw]);
+    const hosts = await this.raw.systemRows<{ host: string; local: number; shard: number; replica: number }>(
+      `SELECT host_name AS host, is_local AS local, shard_num AS shard, replica_num AS replica
+       FROM system.clusters WHERE cluster = ${str(this.cluster)} ORDER BY shard_num, replica_num`,
+    );
+    if (hosts.length === 0)
+      throw new Error(
+        `${this.display}: the server has no cluster ${this.cluster} (remote_servers in its config)`,
+      );
+    if (hosts.some((h) => Number(h.replica) > 1))
+      throw new Error(
+        `${this.display}: cluster ${this.cluster} has replicas; the local tables are MergeTree, not ReplicatedMergeTree (not done): give a cluster of one replica per shard`,
+      );
+    const out: ChConnection[] = [];
+    try {
+      for (const h of hosts) {
+        if (Number(h.local) === 1) out.push(this.raw);
+        else if (this.raw.onHost) out.push(await this.raw.onHost(h.host));
+        else
+          throw new Error(
+            `${this.display}: shard ${h.shard} (${h.host}) is not this process (chDB reaches no other host)`,
+          );
+      }
+    } catch (e) {
+      for (const c of out) if (c !== this.raw) await c.close();
+      throw e;
+    }
+    return (this.shardConns = out);
+  }
+
+  /**
+   * Create the database and tables if they are not there (the first write of a store): on a
+   * cluster, on every shard — ON CLUSTER would need ZooKeeper (18.16's distributed DDL), so the
+   * statements go to each shard of system.clusters in turn.
+   */
+  async ensureSchema(): Promise<void> {
+    if (this.ready && this.schemaDone) return;
+    const o = { ttlDays: this.target.ttlDays };
+    for (const c of await this.shards()) {
+      await c.createDatabase();
+      const statements = this.cluster
+        ? clusterStatements(c.version, this.cluster, c.database, o)
+        : schemaStatements(c.version, o);
+      for (const s of statements) await c.command(s);
+    }
+    this.ready = true;
+    this.schemaDone = true;
+  }
+  /** ensureSchema ran on this connection (tables added to schema.sql since are created too). */
+  private schemaDone = false;
+
+  /**
+   * Run an ALTER … DELETE and wait for it (18.16 has no mutations_sync): bounded, 10 minutes. On
+   * a cluster the mutation runs on each shard's local table (a Distributed table has none).
+   */
   async deleteWhere(table: string, where: string): Promise<void> {
     const [n] = await this.conn.rows<{ n: number }>(`SELECT count() AS n FROM ${table} WHERE ${where}`);
     if (Number(n.n) === 0) return;
-    await this.conn.command(`ALTER TABLE ${table} DELETE WHERE ${where}`);
+    const local = this.cluster ? `${table}_local` : table;
+    const shards = await this.shards();
+    for (const c of shards) await c.command(`ALTER TABLE ${local} DELETE WHERE ${where}`);
     const until = Date.now() + 600_000;
-    for (;;) {
-      const [m] = await this.conn.rows<{ n: number }>(
-        `SELECT count() AS n FROM system.mutations WHERE database = currentDatabase() AND table = ${str(table)} AND is_done = 0`,
-      );
-      if (Number(m.n) === 0) return;
-      if (Date.now() > until)
-        throw new Error(`${this.display}: ALTER TABLE ${table} DELETE did not finish in 10 minutes`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    for (const c of shards)
+      for (;;) {
+        const [m] = await c.rows<{ n: number }>(
+          `SELECT count() AS n FROM system.mutations WHERE database = currentDatabase() AND table = ${str(local)} AND is_done = 0`,
+        );
+        if (Number(m.n) === 0) break;
+        if (Date.now() > until)
+          throw new Error(`${c.display}: ALTER TABLE ${local} DELETE did not finish in 10 minutes`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
   }
 
-  /** Remove the flows and payload samples of these (already hidden) sources. */
+  /**
+   * Remove the flows, payload samples, detections and artifacts of these (already hidden)
+   * sources. Detections first: they are found through their flows.
+   */
   async dropSources(ids: number[]): Promise<void> {
     const list = ids.map(lit).join(',');
+    const ofFlows = `flow_id IN (SELECT id FROM flow_table WHERE source_id IN (${list}))`;
+    await this.deleteWhere('artifacts', ofFlows);
+    await this.deleteWhere('detections', ofFlows);
     await this.deleteWhere('flow_payloads', `source_id IN (${list})`);
     await this.deleteWhere('flow_table', `source_id IN (${list})`);
+  }
+
+  /**
+   * @internal A query on each shard by itself (its local tables are `NAME_local`; on one server
+   * the one answer): the tests and the bench check where rows landed.
+   */
+  async eachShard<T = Record<string, unknown>>(sql: string): Promise<T[][]> {
+    const out: T[][] = [];
+    for (const c of await this.shards()) out.push(await c.rows<T>(sql));
+    return out;
   }
 
   /** @internal A new version of a source's row. */
@@ -202,8 +358,8 @@ export class ClickHouseFlowStore implements FlowStore {
     if (this.writing) throw new Error('one source at a time per store connection');
     this.writing = true;
     try {
-      const [r] = await this.conn.rows<{ m: number }>('SELECT toFloat64(max(id)) AS m FROM sources');
-      const id = Number(r?.m ?? 0) + 1;
+      await this.ensureSchema();
+      const id = await this.ids.claim('source', 1, 0);
       const w = new ClickHouseSourceWriter(this, id, info, opts.live ?? false);
       await w.put(false);
       return w;
@@ -213,8 +369,22 @@ export class ClickHouseFlowStore implements FlowStore {
     }
   }
 
-  /** @internal */
-  takeFlowIds(n: number): number {
+  /**
+   * @internal The first of `n` consecutive flow ids for this source. The rest of the block
+   * claimed last is used first; when it is too short, more blocks are claimed — and when they
+   * follow it (no other writer in between), the run goes on without a gap.
+   */
+  async takeFlowIds(n: number, sourceId: number): Promise<number> {
+    if (this.endFlowId - this.nextFlowId < n) {
+      const need = n - (this.endFlowId - this.nextFlowId);
+      const count = Math.ceil(need / BLOCK);
+      const block = await this.ids.claim('flow', count, sourceId);
+      if (block * BLOCK !== this.endFlowId || this.endFlowId === 0) this.nextFlowId = block * BLOCK;
+      // Id 0 is never given (ids start at 1 as on DuckDB).
+      if (this.nextFlowId === 0) this.nextFlowId = 1;
+      this.endFlowId = (block + count) * BLOCK;
+      if (this.endFlowId - this.nextFlowId < n) return this.takeFlowIds(n, sourceId);
+    }
     const first = this.nextFlowId;
     this.nextFlowId += n;
     return first;
@@ -263,18 +433,13 @@ export class ClickHouseFlowStore implements FlowStore {
     return out;
   }
 
-  /** The rows a summary reads: stored flows, or the text view when a --where may name its columns. */
-  private base(where?: string): string {
-    return where ? `(SELECT * FROM ${FLOWS_VIEW} WHERE ${where})` : FLOW_ROWS;
-  }
-
   async summary(opts: { top?: number; where?: string; filter?: string } = {}): Promise<FlowSummary> {
     refuseFilter(opts.filter);
     const top = lit(Math.trunc(opts.top ?? 15));
-    const base = this.base(opts.where);
+    const scan = flowScan(opts.where);
     const [t] = await this.conn.rows<Record<string, number>>(
       `SELECT count() AS flows, sum(packets + rev_packets) AS packets, sum(bytes + rev_bytes) AS bytes,
-              uniqExact(source_id) AS sources FROM ${base}`,
+              uniqExact(source_id) AS sources FROM ${scan}`,
     );
     const total = {
       flows: Number(t.flows),
@@ -282,13 +447,8 @@ export class ClickHouseFlowStore implements FlowStore {
       bytes: Number(t.bytes),
       sources: Number(t.sources),
     };
-    const byEnd = (col: 'country' | 'asn') => `
-      SELECT key, count() AS flows, sum(p) AS packets, sum(b) AS bytes FROM (
-        SELECT src_${col} AS key, packets + rev_packets AS p, bytes + rev_bytes AS b FROM ${base}
-        UNION ALL
-        SELECT dst_${col} AS key, packets + rev_packets AS p, bytes + rev_bytes AS b FROM ${base}
-          WHERE dst_${col} != src_${col}
-      ) GROUP BY key ORDER BY bytes DESC, key LIMIT ${top}`;
+    const byEnd = (col: 'country' | 'asn') =>
+      `${eitherEnd(scan, col, 'key')} ORDER BY bytes DESC, key LIMIT ${top}`;
     // Rows with DuckDB's keys in DuckDB's order, so that JSON output is the same on both engines.
     const counters = (r: Record<string, unknown>) => ({
       flows: Number(r.flows),
@@ -318,7 +478,7 @@ export class ClickHouseFlowStore implements FlowStore {
       await this.conn.rows<Record<string, unknown>>(
         `SELECT concat(toString(proto), '/', toString(dst_port)) AS key, count() AS flows,
                 sum(packets + rev_packets) AS packets, sum(bytes + rev_bytes) AS bytes
-         FROM ${base} GROUP BY proto, dst_port ORDER BY bytes DESC, key LIMIT ${top}`,
+         FROM ${scan} GROUP BY proto, dst_port ORDER BY bytes DESC, key LIMIT ${top}`,
       )
     ).map((r) => {
       const [p, port] = String(r.key).split('/');
@@ -345,7 +505,7 @@ export class ClickHouseFlowStore implements FlowStore {
     refuseFilter(q.filter);
     // A structured scope (scopeSql gives " AND a AND b") joins the analyst's where.
     const scoped = q.scope ? `TRUE${scopeSql(q.scope)}` : '';
-    const from = this.base(
+    const from = flowScan(
       [q.where, scoped]
         .filter(Boolean)
         .map((c) => `(${c})`)
@@ -378,12 +538,7 @@ export class ClickHouseFlowStore implements FlowStore {
         }
         case 'country':
         case 'asn':
-          sql = `SELECT k1, 0 AS k2, count() AS flows, sum(p) AS packets, sum(b) AS bytes FROM (
-                   SELECT src_${key} AS k1, packets + rev_packets AS p, bytes + rev_bytes AS b FROM ${from}
-                   UNION ALL
-                   SELECT dst_${key} AS k1, packets + rev_packets AS p, bytes + rev_bytes AS b FROM ${from}
-                     WHERE dst_${key} != src_${key}
-                 ) GROUP BY k1 ${rank}`;
+          sql = `SELECT k1, 0 AS k2, flows, packets, bytes FROM (${eitherEnd(from, key, 'k1')}) ${rank}`;
           break;
       }
       const rows = await this.conn.rows<{
@@ -432,7 +587,8 @@ export class ClickHouseFlowStore implements FlowStore {
   }
 
   async close(): Promise<void> {
-    await this.conn.close();
+    for (const c of this.shardConns ?? []) if (c !== this.raw) await c.close();
+    await this.raw.close();
   }
 }
 
@@ -501,7 +657,7 @@ class ClickHouseSourceWriter implements SourceWriter {
 
   async append(b: FlowBatch, e: EnrichedColumns): Promise<number> {
     if (b.length === 0) return 0;
-    const firstId = this.store.takeFlowIds(b.length);
+    const firstId = await this.store.takeFlowIds(b.length, this.sourceId);
     if (this.binary) this.appendBinary(this.binary, b, e, firstId);
     else this.appendTsv(this.rows, b, e, firstId);
     for (let i = 0; i < b.length; i++) {

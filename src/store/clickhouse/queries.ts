@@ -18,7 +18,7 @@ import {
   type SeriesScope,
 } from '../queries.js';
 import { lit, str, type ChConnection } from './connection.js';
-import { FLOWS_VIEW, FLOW_ROWS, ipText } from './flows.js';
+import { FLOWS_VIEW, FLOW_ROWS, flowScan, ipText } from './flows.js';
 
 /** An address as the 16 stored bytes (IPv4 as ::ffff:a.b.c.d), as a FixedString(16) literal. */
 export function ipLiteral(text: string): string {
@@ -81,32 +81,32 @@ const flowsOf = (scope: SeriesScope) => (scope.where ? FLOWS_VIEW : FLOW_ROWS);
 
 export async function series(conn: ChConnection, q: SeriesQuery): Promise<SeriesData> {
   const width = q.bucket === 'hour' ? 3600000 : 86400000;
-  const base = flowsOf(q.scope);
   let from = q.fromMs;
   let to = q.toMs;
   if (from === undefined || to === undefined) {
     // Implausible times (epoch 0, the far future) never stretch the period (flow/plausible-time.ts).
     const [r] = await conn.rows<{ lo: number; hi: number; n: number }>(
-      `SELECT min(first_ms) AS lo, max(first_ms) AS hi, count() AS n FROM ${FLOW_ROWS}
-       WHERE first_ms >= ${lit(EARLIEST_PLAUSIBLE_MS)} AND first_ms <= ${lit(latestPlausibleMs())}`,
+      `SELECT min(first_ms) AS lo, max(first_ms) AS hi, count() AS n FROM ${flowScan()}
+       AND first_ms >= ${lit(EARLIEST_PLAUSIBLE_MS)} AND first_ms <= ${lit(latestPlausibleMs())}`,
     );
     const none = Number(r.n) === 0;
     from ??= none ? 0 : Math.floor(Number(r.lo) / width) * width;
     to ??= none ? 0 : (Math.floor(Number(r.hi) / width) + 1) * width;
   }
-  const host = q.sources ? `, if(${sideSql(q.scope)}, src_ip, dst_ip) AS host` : '';
+  // The scope's condition (m) and host end inside the aggregates, so that the aggregation is in the
+  // SELECT that reads the flows (flowScan: on each shard of a cluster). Every stored flow of the
+  // period is read, in scope or not: a bucket with flows but none in scope is observed (and 0).
+  // A --where is part of the scope (m), over the text view, not a filter of the rows.
+  const host = q.sources ? `uniqExactIf(if(${sideSql(q.scope)}, src_ip, dst_ip), m)` : '0';
   const rows = await conn.rows<Record<string, number | string | null>>(
     // Aliases that are not column names (ClickHouse would read `packets` inside packets_est as the alias).
     `SELECT bucket_ms, n_flows AS flows, n_flows_est AS flows_est, n_packets AS packets, n_packets_est AS packets_est,
             n_bytes_est AS bytes_est, n_sources AS sources FROM (
-     SELECT bucket_ms, countIf(m) AS n_flows, sumIf(sampling_rate, m) AS n_flows_est,
-            sumIf(packets + rev_packets, m) AS n_packets,
+     SELECT intDiv(first_ms, ${width}) * ${width} AS bucket_ms, countIf((1${scopeSql(q.scope)}) AS m) AS n_flows,
+            sumIf(sampling_rate, m) AS n_flows_est, sumIf(packets + rev_packets, m) AS n_packets,
             sumIf((packets + rev_packets) * sampling_rate, m) AS n_packets_est,
-            sumIf((bytes + rev_bytes) * sampling_rate, m) AS n_bytes_est,
-            ${q.sources ? 'uniqExactIf(host, m)' : '0'} AS n_sources
-     FROM (SELECT intDiv(first_ms, ${width}) * ${width} AS bucket_ms, (1${scopeSql(q.scope)}) AS m, sampling_rate,
-                  packets, rev_packets, bytes, rev_bytes ${host}
-           FROM ${base} WHERE first_ms >= ${lit(from)} AND first_ms < ${lit(to)})
+            sumIf((bytes + rev_bytes) * sampling_rate, m) AS n_bytes_est, ${host} AS n_sources
+     FROM ${q.scope.where ? `${FLOWS_VIEW} WHERE 1` : flowScan()} AND first_ms >= ${lit(from)} AND first_ms < ${lit(to)}
      GROUP BY bucket_ms) ORDER BY bucket_ms`,
   );
   return seriesOfRows(rows, q, width, from, to);

@@ -93,3 +93,14 @@ CREATE TABLE IF NOT EXISTS artifacts (
   confidence LC(String)
 ) ENGINE = MergeTree ORDER BY (kind, value, flow_id)
 ;
+-- Blocks of ids claimed by writers (ids.ts): `kind` 'flow' (block n is flow ids n * 2^20 …) or
+-- 'source' (n is a source id). Several collectors write one database at once; a writer owns a
+-- block when, after inserting its claim, it reads no other writer's claim of it.
+CREATE TABLE IF NOT EXISTS id_blocks (
+  kind String,
+  n UInt64,
+  token String,
+  source_id UInt32,
+  claimed_at DateTime
+) ENGINE = MergeTree ORDER BY (kind, n)
+;
