@@ -13,8 +13,7 @@ import { loadEnricher } from '../../src/cli/enricher.js';
 import { detectionHookFor } from '../../src/detect/pipeline.js';
 import '../../src/flow/all-formats.js';
 import { ingestFile } from '../../src/flow/ingest.js';
-import { buildWorld, defaultConfig } from '../../src/scenario/world.js';
-import { writeScenario } from '../../src/scenario/write.js';
+import { writeDemoFiles } from '../helpers/demo-files.js';
 import type { ClickHouseFlowStore } from '../../src/store/clickhouse/flows.js';
 import { openFlowStore } from '../../src/store/open.js';
 import { runCli } from '../cli-run.js';
@@ -85,24 +84,7 @@ const COMMANDS: string[][] = [
 
 let files: string[] = [];
 before(() => {
-  // The demo's world, shorter (30 days, 14 hosts) so that a test run stays in seconds.
-  const world = buildWorld(
-    defaultConfig({
-      seed: 1,
-      startMs: Date.UTC(2017, 4, 1),
-      days: 30,
-      onsetMs: Date.UTC(2017, 4, 17),
-      growth: 'exponential',
-      hosts: 14,
-    }),
-  );
-  writeScenario(world, join(dir, 'scenario'), { format: 'netflow9' });
-  writeScenario(world, join(dir, 'scenario', 'capture'), {
-    format: 'pcap',
-    captureHosts: 3,
-    captureHours: 2,
-  });
-  files = [join(dir, 'scenario', 'export.pcap'), join(dir, 'scenario', 'capture', 'capture.pcap')];
+  files = writeDemoFiles(dir, 1);
 });
 
 async function ingestScenario(db: string, cluster?: string): Promise<number> {

@@ -13,8 +13,8 @@ import { detectionHookFor } from '../../src/detect/pipeline.js';
 import '../../src/flow/all-formats.js';
 import { ingestFile } from '../../src/flow/ingest.js';
 import type { BatchHook } from '../../src/flow/ingest.js';
-import { CRYPTO_PORTS, buildWorld, defaultConfig } from '../../src/scenario/world.js';
-import { writeScenario } from '../../src/scenario/write.js';
+import { CRYPTO_PORTS } from '../../src/scenario/world.js';
+import { writeDemoFiles } from '../helpers/demo-files.js';
 import { DuckDbDetectionStore } from '../../src/store/duckdb/detections.js';
 import { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
 import { DuckDbSeries } from '../../src/store/duckdb/series.js';
@@ -27,24 +27,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 let files: string[] = [];
 before(() => {
-  // The demo's world, shorter (30 days, 14 hosts), as the ClickHouse acceptance test has it.
-  const world = buildWorld(
-    defaultConfig({
-      seed: 3,
-      startMs: Date.UTC(2017, 4, 1),
-      days: 30,
-      onsetMs: Date.UTC(2017, 4, 17),
-      growth: 'exponential',
-      hosts: 14,
-    }),
-  );
-  writeScenario(world, join(dir, 'scenario'), { format: 'netflow9' });
-  writeScenario(world, join(dir, 'scenario', 'capture'), {
-    format: 'pcap',
-    captureHosts: 3,
-    captureHours: 2,
-  });
-  files = [join(dir, 'scenario', 'export.pcap'), join(dir, 'scenario', 'capture', 'capture.pcap')];
+  files = writeDemoFiles(dir, 3);
 });
 
 /**
