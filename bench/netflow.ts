@@ -8,7 +8,10 @@
  *  (d) the same through the built CLI (`coinradar collect`, its own process, dist/ — npm run build
  *      first): CPU per committed flow and peak RSS from /proc against nfcapd's, exit time after
  *      SIGINT (env COLLECT_FLAGS: extra collect options, e.g. "--no-detect"; BUSY=1: another
- *      process keeps one core busy meanwhile).
+ *      process keeps one core busy meanwhile); CPU is counted from when the collector listens, and
+ *      also with its start-up included.
+ * env MIX=P: instead of the default stream (every flow to port 8333 between private addresses),
+ * a realistic mix: public addresses, P % of flows on crypto ports (encode.ts BenchMix).
  * Usage: node --import tsx bench/netflow.ts [flows=1500000] [rate=300000] [seconds=5] [parts=abc]
  * (env STORE_NICE=off: run (c) without lowering the storing thread's priority; MAX_BACKLOG=N and
  * BACKLOG_MS=MS: the collector's backlog bounds, as collect --max-backlog / --max-backlog-ms)
@@ -24,15 +27,21 @@ import { loadEnricher } from '../src/cli/enricher.js';
 import { FlowBatch } from '../src/flow/record.js';
 import { NetflowCollector } from '../src/netflow/collector.js';
 import { NetflowDecoder } from '../src/netflow/decoder.js';
-import { benchV9Stream, v5Packet, type V5Flow } from '../src/netflow/encode.js';
+import { benchV9Stream, v5Packet, type BenchMix, type V5Flow } from '../src/netflow/encode.js';
 import { openFlowStore } from '../src/store/open.js';
 
 const PER_DATAGRAM = 30;
+const MIX: BenchMix =
+  process.env.MIX !== undefined
+    ? { kind: 'mix', cryptoPercent: Number(process.env.MIX) }
+    : { kind: 'crypto' };
+const MIX_WORDS =
+  MIX.kind === 'mix' ? `mixed stream, ${MIX.cryptoPercent} % on crypto ports` : 'every flow on port 8333';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function sendPaced(port: number, rate: number, seconds: number): Promise<number> {
   const datagrams = Math.round((rate * seconds) / PER_DATAGRAM);
-  const stream = [...benchV9Stream(datagrams, PER_DATAGRAM)];
+  const stream = [...benchV9Stream(datagrams, PER_DATAGRAM, 20, 1700000000, MIX)];
   const sock = createSocket('udp4');
   const t0 = performance.now();
   let sent = 0;
@@ -162,7 +171,7 @@ const say = (s: string) => {
 
 try {
   const datagrams = Math.ceil(FLOWS / PER_DATAGRAM);
-  const v9 = [...benchV9Stream(datagrams, PER_DATAGRAM)];
+  const v9 = [...benchV9Stream(datagrams, PER_DATAGRAM, 20, 1700000000, MIX)];
   if (PARTS.includes('a')) {
     // ---- (a) decode alone ----
     const v5flows: V5Flow[] = Array.from({ length: 30 }, (_, r) => ({
@@ -378,89 +387,113 @@ try {
     }
   }
 
+  /**
+   * One run of a built CLI's `collect` (its own process) given the paced stream; its CPU per
+   * committed flow (µs) from when it listens, and with its start-up.
+   */
+  const collectRun = async (root: string, label: string): Promise<{ us: number; usAll: number } | null> => {
+    const main = join(root, 'dist/cli/main.js');
+    if (!existsSync(main)) {
+      say(`(d) ${label} skipped: ${main} missing (run npm run build first)`);
+      return null;
+    }
+    const flags = (process.env.COLLECT_FLAGS ?? '').split(' ').filter(Boolean);
+    const port = 41000 + Math.floor(Math.random() * 1000);
+    const db = join(dir, `d-${Math.random().toString(36).slice(2)}.duckdb`);
+    const cli = spawn(
+      process.execPath,
+      [
+        // CPU_PROF=DIR: a V8 CPU profile of the collector into DIR.
+        ...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []),
+        main,
+        'collect',
+        '--db',
+        db,
+        '--listen',
+        `udp://127.0.0.1:${port}`,
+        '--metrics',
+        '127.0.0.1:0',
+        ...flags,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let err = '';
+    cli.stderr!.on('data', (d) => (err += d));
+    for (let k = 0; k < 600 && !/metrics on http/.test(err) && cli.exitCode === null; k++) await sleep(25);
+    const metrics = /metrics on (http:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1];
+    if (!metrics) throw new Error(`collect did not start: ${err}`);
+    const committed = async () =>
+      (
+        (await (await fetch(`${metrics}/healthz`, { signal: AbortSignal.timeout(2000) })).json()) as {
+          flowsCommitted: number;
+        }
+      ).flowsCommitted;
+    // Start-up (module loading, the store opened, geo and detection loaded) is what the
+    // process used before it listens: reported apart, and included in a second ratio.
+    const cpu0 = procCpu(cli.pid!).cpu;
+    const threads0 = threadCpu(cli.pid!);
+    // BUSY=1: another process keeps one core busy while the stream is sent (the issue's case).
+    const busy =
+      process.env.BUSY === '1'
+        ? spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 600000);'], {
+            stdio: 'ignore',
+          })
+        : null;
+    const sent = (await sendTo(port)) * PER_DATAGRAM;
+    busy?.kill('SIGKILL');
+    // Until everything sent is committed, or nothing more comes for 3 s (what is missing is lost).
+    let last = -1;
+    let still = 0;
+    for (let k = 0; k < 600; k++) {
+      const c = await committed().catch(() => last);
+      if (c >= sent) {
+        last = c;
+        break;
+      }
+      still = c === last ? still + 1 : 0;
+      last = c;
+      if (still >= 30) break;
+      await sleep(100);
+    }
+    const { cpu, hwmMb } = procCpu(cli.pid!);
+    const split = threadSplit(threads0, threadCpu(cli.pid!), cli.pid!);
+    const t0 = performance.now();
+    cli.kill('SIGINT');
+    await new Promise((r) => (cli.exitCode !== null ? r(null) : cli.once('exit', r)));
+    const exitS = (performance.now() - t0) / 1000;
+    const used = cpu - cpu0;
+    const us = (used / Math.max(1, last)) * 1e6;
+    // On disk: the database file, its WAL and the segment files.
+    const segDir = `${db}.segments`;
+    const onDisk = [db, `${db}.wal`]
+      .filter((f) => existsSync(f))
+      .concat(existsSync(segDir) ? readdirSync(segDir).map((f) => join(segDir, f)) : [])
+      .reduce((n, f) => n + statSync(f).size, 0);
+    say(
+      `(d) ${label}: coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}${busy ? ', one core kept busy by another process' : ''}; ${MIX_WORDS}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)}; CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT; ${(onDisk / Math.max(1, last)).toFixed(1)} bytes per flow on disk`,
+    );
+    say(`    by thread: ${split}`);
+    const usAll = (cpu / Math.max(1, last)) * 1e6;
+    say(
+      `    start-up before listening ${cpu0.toFixed(2)} CPU-s; with it ${cpu.toFixed(2)} s = ${usAll.toFixed(2)} µs per stored flow`,
+    );
+    return { us, usAll };
+  };
+
   if (PARTS.includes('d')) {
     // ---- (d) the built CLI, `coinradar collect`, as users run it: a process of its own ----
-    const main = join(process.cwd(), 'dist/cli/main.js');
-    if (!existsSync(main)) say('(d) skipped: dist/cli/main.js missing (run npm run build first)');
-    else {
-      const flags = (process.env.COLLECT_FLAGS ?? '').split(' ').filter(Boolean);
-      const port = 41000 + Math.floor(Math.random() * 1000);
-      const db = join(dir, 'd.duckdb');
-      const cli = spawn(
-        process.execPath,
-        [
-          // CPU_PROF=DIR: a V8 CPU profile of the collector into DIR.
-          ...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []),
-          main,
-          'collect',
-          '--db',
-          db,
-          '--listen',
-          `udp://127.0.0.1:${port}`,
-          '--metrics',
-          '127.0.0.1:0',
-          ...flags,
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      let err = '';
-      cli.stderr!.on('data', (d) => (err += d));
-      for (let k = 0; k < 600 && !/metrics on http/.test(err) && cli.exitCode === null; k++) await sleep(25);
-      const metrics = /metrics on (http:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1];
-      if (!metrics) throw new Error(`collect did not start: ${err}`);
-      const committed = async () =>
-        (
-          (await (await fetch(`${metrics}/healthz`, { signal: AbortSignal.timeout(2000) })).json()) as {
-            flowsCommitted: number;
-          }
-        ).flowsCommitted;
-      const cpu0 = procCpu(cli.pid!).cpu;
-      const threads0 = threadCpu(cli.pid!);
-      // BUSY=1: another process keeps one core busy while the stream is sent (the issue's case).
-      const busy =
-        process.env.BUSY === '1'
-          ? spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 600000);'], {
-              stdio: 'ignore',
-            })
-          : null;
-      const sent = (await sendTo(port)) * PER_DATAGRAM;
-      busy?.kill('SIGKILL');
-      // Until everything sent is committed, or nothing more comes for 3 s (what is missing is lost).
-      let last = -1;
-      let still = 0;
-      for (let k = 0; k < 600; k++) {
-        const c = await committed().catch(() => last);
-        if (c >= sent) {
-          last = c;
-          break;
-        }
-        still = c === last ? still + 1 : 0;
-        last = c;
-        if (still >= 30) break;
-        await sleep(100);
-      }
-      const { cpu, hwmMb } = procCpu(cli.pid!);
-      const split = threadSplit(threads0, threadCpu(cli.pid!), cli.pid!);
-      const t0 = performance.now();
-      cli.kill('SIGINT');
-      await new Promise((r) => (cli.exitCode !== null ? r(null) : cli.once('exit', r)));
-      const exitS = (performance.now() - t0) / 1000;
-      const used = cpu - cpu0;
-      const us = (used / Math.max(1, last)) * 1e6;
-      // On disk: the database file, its WAL and the segment files.
-      const segDir = `${db}.segments`;
-      const onDisk = [db, `${db}.wal`]
-        .filter((f) => existsSync(f))
-        .concat(existsSync(segDir) ? readdirSync(segDir).map((f) => join(segDir, f)) : [])
-        .reduce((n, f) => n + statSync(f).size, 0);
-      say(
-        `(d) coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}${busy ? ', one core kept busy by another process' : ''}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)}; CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT; ${(onDisk / Math.max(1, last)).toFixed(1)} bytes per flow on disk`,
-      );
-      say(`    by thread: ${split}`);
-      if (haveNf) {
-        const nfUs = await nfcapdPaced();
-        say(`    ratio of CPU per stored flow coinradar collect/nfcapd ${(us / nfUs).toFixed(1)}x`);
-      }
+    // BEFORE=DIR: another checkout's build (its dist/) measured in the same run, for before/after.
+    const builds: [string, string][] = [[process.cwd(), 'this checkout']];
+    if (process.env.BEFORE) builds.push([process.env.BEFORE, `before (${process.env.BEFORE})`]);
+    const runs: [string, { us: number; usAll: number } | null][] = [];
+    for (const [root, label] of builds) runs.push([label, await collectRun(root, label)]);
+    if (haveNf) {
+      const nfUs = await nfcapdPaced();
+      for (const [label, r] of runs)
+        if (r)
+          say(
+            `    ${label}: ratio of CPU per stored flow coinradar collect/nfcapd ${(r.us / nfUs).toFixed(1)}x (${(r.usAll / nfUs).toFixed(1)}x with start-up)`,
+          );
     }
   }
 } finally {
