@@ -391,7 +391,10 @@ try {
    * One run of a built CLI's `collect` (its own process) given the paced stream; its CPU per
    * committed flow (µs) from when it listens, and with its start-up.
    */
-  const collectRun = async (root: string, label: string): Promise<{ us: number; usAll: number } | null> => {
+  const collectRun = async (
+    root: string,
+    label: string,
+  ): Promise<{ us: number; usAll: number; usSteady: number } | null> => {
     const main = join(root, 'dist/cli/main.js');
     if (!existsSync(main)) {
       say(`(d) ${label} skipped: ${main} missing (run npm run build first)`);
@@ -405,6 +408,8 @@ try {
       [
         // CPU_PROF=DIR: a V8 CPU profile of the collector into DIR.
         ...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []),
+        // NODE_ARGS: node options for the collector's process (experiments: --v8-pool-size=N, …).
+        ...(process.env.NODE_ARGS ?? '').split(' ').filter(Boolean),
         main,
         'collect',
         '--db',
@@ -422,12 +427,12 @@ try {
     for (let k = 0; k < 600 && !/metrics on http/.test(err) && cli.exitCode === null; k++) await sleep(25);
     const metrics = /metrics on (http:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1];
     if (!metrics) throw new Error(`collect did not start: ${err}`);
-    const committed = async () =>
-      (
-        (await (await fetch(`${metrics}/healthz`, { signal: AbortSignal.timeout(2000) })).json()) as {
-          flowsCommitted: number;
-        }
-      ).flowsCommitted;
+    const health = async () =>
+      (await (await fetch(`${metrics}/healthz`, { signal: AbortSignal.timeout(2000) })).json()) as {
+        flowsCommitted: number;
+        flowsStored: number;
+      };
+    const committed = async () => (await health()).flowsCommitted;
     // Start-up (module loading, the store opened, geo and detection loaded) is what the
     // process used before it listens: reported apart, and included in a second ratio.
     const cpu0 = procCpu(cli.pid!).cpu;
@@ -439,7 +444,19 @@ try {
             stdio: 'ignore',
           })
         : null;
+    // Steady state: CPU per flow stored between a third of the way into the stream (the JIT has
+    // compiled the hot paths by then; a long-running collector pays that once) and its end.
+    let warm: { cpu: number; stored: number } | null = null;
+    const warmTimer = setTimeout(
+      () =>
+        void health()
+          .then((h) => (warm = { cpu: procCpu(cli.pid!).cpu, stored: h.flowsStored }))
+          .catch(() => undefined),
+      (SECONDS * 1000) / 3,
+    );
     const sent = (await sendTo(port)) * PER_DATAGRAM;
+    clearTimeout(warmTimer);
+    const endOfStream = { cpu: procCpu(cli.pid!).cpu, stored: (await health()).flowsStored };
     busy?.kill('SIGKILL');
     // Until everything sent is committed, or nothing more comes for 3 s (what is missing is lost).
     let last = -1;
@@ -477,7 +494,16 @@ try {
     say(
       `    start-up before listening ${cpu0.toFixed(2)} CPU-s; with it ${cpu.toFixed(2)} s = ${usAll.toFixed(2)} µs per stored flow`,
     );
-    return { us, usAll };
+    const w = warm as { cpu: number; stored: number } | null;
+    const usSteady =
+      w && endOfStream.stored > w.stored
+        ? ((endOfStream.cpu - w.cpu) / (endOfStream.stored - w.stored)) * 1e6
+        : NaN;
+    if (w)
+      say(
+        `    steady state (from ${(SECONDS / 3).toFixed(1)} s into the stream to its end): ${(endOfStream.cpu - w.cpu).toFixed(2)} CPU-s for ${fmt(endOfStream.stored - w.stored)} flows = ${usSteady.toFixed(2)} µs per flow`,
+      );
+    return { us, usAll, usSteady };
   };
 
   if (PARTS.includes('d')) {
@@ -485,14 +511,14 @@ try {
     // BEFORE=DIR: another checkout's build (its dist/) measured in the same run, for before/after.
     const builds: [string, string][] = [[process.cwd(), 'this checkout']];
     if (process.env.BEFORE) builds.push([process.env.BEFORE, `before (${process.env.BEFORE})`]);
-    const runs: [string, { us: number; usAll: number } | null][] = [];
+    const runs: [string, { us: number; usAll: number; usSteady: number } | null][] = [];
     for (const [root, label] of builds) runs.push([label, await collectRun(root, label)]);
     if (haveNf) {
       const nfUs = await nfcapdPaced();
       for (const [label, r] of runs)
         if (r)
           say(
-            `    ${label}: ratio of CPU per stored flow coinradar collect/nfcapd ${(r.us / nfUs).toFixed(1)}x (${(r.usAll / nfUs).toFixed(1)}x with start-up)`,
+            `    ${label}: ratio of CPU per stored flow coinradar collect/nfcapd ${(r.us / nfUs).toFixed(1)}x (${(r.usAll / nfUs).toFixed(1)}x with start-up, ${(r.usSteady / nfUs).toFixed(1)}x in the steady state)`,
           );
     }
   }

@@ -61,9 +61,14 @@ class Grow<T extends Int32Array | Uint32Array | Float64Array> {
 }
 
 class Dict {
-  readonly values: string[] = [];
+  values: string[] = [];
   private readonly ids = new Map<string, number>();
   readonly idx = new Grow((n) => new Uint32Array(n), 1);
+  /** Empty again for the next file (each file carries its own); the index array is kept. */
+  reset(): void {
+    this.values = [];
+    this.ids.clear();
+  }
   id(s: string): number {
     let k = this.ids.get(s);
     if (k === undefined) {
@@ -109,11 +114,11 @@ export class SegmentBuilder {
   private readonly domain = new Grow(u32, 1);
   private readonly srcAsn = new Grow(u32, 1);
   private readonly dstAsn = new Grow(u32, 1);
-  private exporter = new Dict();
-  private srcCountry = new Dict();
-  private dstCountry = new Dict();
-  private srcWatch = new Dict();
-  private dstWatch = new Dict();
+  private readonly exporter = new Dict();
+  private readonly srcCountry = new Dict();
+  private readonly dstCountry = new Dict();
+  private readonly srcWatch = new Dict();
+  private readonly dstWatch = new Dict();
 
   /** Adds a batch whose flows take the ids firstId, firstId + 1, … */
   add(b: FlowBatch, e: EnrichedColumns, firstId: number, sourceId: number): void {
@@ -302,12 +307,13 @@ export class SegmentBuilder {
     this.rows = 0;
     this.minFirst = Infinity;
     this.maxFirst = -Infinity;
-    // Dictionaries start again per file (each file carries its own).
-    this.exporter = new Dict();
-    this.srcCountry = new Dict();
-    this.dstCountry = new Dict();
-    this.srcWatch = new Dict();
-    this.dstWatch = new Dict();
+    // Dictionaries start again per file (each file carries its own); their arrays are reused, as
+    // the columns' are: a new set per file was ~10 MB of garbage a second at 200 k flows/s.
+    this.exporter.reset();
+    this.srcCountry.reset();
+    this.dstCountry.reset();
+    this.srcWatch.reset();
+    this.dstWatch.reset();
     return info;
   }
 }

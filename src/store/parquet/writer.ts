@@ -281,6 +281,8 @@ function numericDict(
 /** Values per DELTA_BINARY_PACKED block, and miniblocks per block (32 values each). */
 const DELTA_BLOCK = 128;
 const DELTA_MINI = 4;
+/** One block's deltas (scratch). */
+const deltas = new Float64Array(DELTA_BLOCK);
 
 /**
  * DELTA_BINARY_PACKED (parquet-format Encodings.md) of integral doubles, rounded: a header (block
@@ -299,7 +301,7 @@ export function deltaBinaryPacked(values: Float64Array, n: number): Uint8Array |
   }
   let prev = Math.round(values[0]);
   out.zigzag(prev);
-  const d = new Float64Array(DELTA_BLOCK);
+  const d = deltas;
   for (let at = 1; at < n; at += DELTA_BLOCK) {
     const count = Math.min(DELTA_BLOCK, n - at);
     let min = Infinity;
