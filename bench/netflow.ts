@@ -43,6 +43,8 @@ async function sendPaced(port: number, rate: number, seconds: number): Promise<n
   const datagrams = Math.round((rate * seconds) / PER_DATAGRAM);
   const stream = [...benchV9Stream(datagrams, PER_DATAGRAM, 20, 1700000000, MIX)];
   const sock = createSocket('udp4');
+  // The stream is generated first (seconds under load): the parent times the collector from here.
+  process.stdout.write('sending\n');
   const t0 = performance.now();
   let sent = 0;
   const perMs = rate / PER_DATAGRAM / 1000;
@@ -119,7 +121,19 @@ function nfcapdFiles(dir: string): string[] {
 async function startNfcapd(dir: string, port: number): Promise<ChildProcess> {
   const p = spawn(
     'nfcapd',
-    ['-w', dir, '-p', String(port), '-b', '127.0.0.1', '-t', '3600', '-B', '4194304'],
+    // NFCAPD_BUFFER: its -B (socket buffer); 212992 is what Debian's default rmem_max grants.
+    [
+      '-w',
+      dir,
+      '-p',
+      String(port),
+      '-b',
+      '127.0.0.1',
+      '-t',
+      '3600',
+      '-B',
+      process.env.NFCAPD_BUFFER ?? '4194304',
+    ],
     {
       stdio: 'ignore',
     },
@@ -302,7 +316,7 @@ try {
     } else say('    nfcapd/nfdump not installed: peer skipped');
   }
   /** The paced stream sent to a port by a child process; the number of datagrams sent. */
-  const sendTo = async (port: number) => {
+  const sendTo = async (port: number, onStart?: () => void) => {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', process.argv[1], '--send', String(port), String(RATE), String(SECONDS)],
@@ -311,9 +325,15 @@ try {
       },
     );
     let out = '';
-    child.stdout.on('data', (x) => (out += x));
+    child.stdout.on('data', (x) => {
+      out += x;
+      if (onStart && out.startsWith('sending\n')) {
+        onStart();
+        onStart = undefined;
+      }
+    });
     await new Promise((r) => child.once('exit', r));
-    return Number(out.trim());
+    return Number(out.trim().split('\n').pop());
   };
   /** nfcapd given the same paced stream: its CPU per stored flow (µs), printed. */
   const nfcapdPaced = async (): Promise<number> => {
@@ -332,7 +352,7 @@ try {
       `    nfcapd file (as run: no compression): ${(statSync(nfFile).size / Math.max(1, r.flows)).toFixed(1)} bytes per flow`,
     );
     say(
-      `    nfcapd -B 4194304, same paced stream: sent ${fmt(nsent * PER_DATAGRAM)} flows, stored ${fmt(r.flows)}; lost ${fmt(nsent * PER_DATAGRAM - r.flows)}`,
+      `    nfcapd -B ${process.env.NFCAPD_BUFFER ?? '4194304'}, same paced stream: sent ${fmt(nsent * PER_DATAGRAM)} flows, stored ${fmt(r.flows)}; lost ${fmt(nsent * PER_DATAGRAM - r.flows)}`,
     );
     const us = (nfCpu / Math.max(1, r.flows)) * 1e6;
     say(
@@ -447,14 +467,17 @@ try {
     // Steady state: CPU per flow stored between a third of the way into the stream (the JIT has
     // compiled the hot paths by then; a long-running collector pays that once) and its end.
     let warm: { cpu: number; stored: number } | null = null;
-    const warmTimer = setTimeout(
-      () =>
-        void health()
-          .then((h) => (warm = { cpu: procCpu(cli.pid!).cpu, stored: h.flowsStored }))
-          .catch(() => undefined),
-      (SECONDS * 1000) / 3,
-    );
-    const sent = (await sendTo(port)) * PER_DATAGRAM;
+    let warmTimer: NodeJS.Timeout | undefined;
+    const startWarm = () => {
+      warmTimer = setTimeout(
+        () =>
+          void health()
+            .then((h) => (warm = { cpu: procCpu(cli.pid!).cpu, stored: h.flowsStored }))
+            .catch(() => undefined),
+        (SECONDS * 1000) / 3,
+      );
+    };
+    const sent = (await sendTo(port, startWarm)) * PER_DATAGRAM;
     clearTimeout(warmTimer);
     const endOfStream = { cpu: procCpu(cli.pid!).cpu, stored: (await health()).flowsStored };
     busy?.kill('SIGKILL');
