@@ -254,7 +254,9 @@ function numericDict(
         if (id < 0) id = undefined;
       } else id = ids.get(key);
       if (id === undefined) {
-        if (order.length >= max) {
+        // Give up early on a column that is not going to fit: half the allowance used up in the
+        // first 8,192 rows means a spread of values (addresses, byte counts), not a few.
+        if (order.length >= max || (r < 8192 && order.length >= max >> 1 && rows > 16384)) {
           ok = false;
           break;
         }
