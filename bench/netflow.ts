@@ -451,6 +451,7 @@ try {
       (await (await fetch(`${metrics}/healthz`, { signal: AbortSignal.timeout(2000) })).json()) as {
         flowsCommitted: number;
         flowsStored: number;
+        counts: Record<string, number>;
       };
     const committed = async () => (await health()).flowsCommitted;
     // Start-up (module loading, the store opened, geo and detection loaded) is what the
@@ -496,6 +497,9 @@ try {
       await sleep(100);
     }
     const { cpu, hwmMb } = procCpu(cli.pid!);
+    // Where what is missing went: dropped while the store was behind, or by the kernel (buffer full).
+    const counts = (await health().catch(() => ({ counts: {} as Record<string, number> }))).counts;
+    const drops = `${fmt(counts['datagrams.dropped-backlog'] ?? 0)} datagrams dropped with the store behind, ${fmt(counts['datagrams.kernel-drops'] ?? 0)} by the kernel`;
     const split = threadSplit(threads0, threadCpu(cli.pid!), cli.pid!);
     const t0 = performance.now();
     cli.kill('SIGINT');
@@ -510,7 +514,7 @@ try {
       .concat(existsSync(segDir) ? readdirSync(segDir).map((f) => join(segDir, f)) : [])
       .reduce((n, f) => n + statSync(f).size, 0);
     say(
-      `(d) ${label}: coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}${busy ? ', one core kept busy by another process' : ''}; ${MIX_WORDS}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)}; CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT; ${(onDisk / Math.max(1, last)).toFixed(1)} bytes per flow on disk`,
+      `(d) ${label}: coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}${busy ? ', one core kept busy by another process' : ''}; ${MIX_WORDS}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)} (${drops}); CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT; ${(onDisk / Math.max(1, last)).toFixed(1)} bytes per flow on disk`,
     );
     say(`    by thread: ${split}`);
     const usAll = (cpu / Math.max(1, last)) * 1e6;
