@@ -283,6 +283,11 @@ function numericDict(
 /** Values per DELTA_BINARY_PACKED block, and miniblocks per block (32 values each). */
 const DELTA_BLOCK = 128;
 const DELTA_MINI = 4;
+/**
+ * Largest |value| delta-coded (2^50 ms is 35,000 years): values, their deltas and zigzag forms then
+ * stay exact in doubles. A hostile time near the ±8.64e15 the decoders allow, or NaN, goes PLAIN.
+ */
+const DELTA_MAX = 2 ** 50;
 /** One block's deltas (scratch). */
 const deltas = new Float64Array(DELTA_BLOCK);
 
@@ -290,7 +295,7 @@ const deltas = new Float64Array(DELTA_BLOCK);
  * DELTA_BINARY_PACKED (parquet-format Encodings.md) of integral doubles, rounded: a header (block
  * size, miniblocks, count, first value), then per block of 128 deltas its smallest delta and four
  * miniblocks of 32 (delta − smallest) bit-packed at the miniblock's width. Null when a miniblock
- * would need 32 bits or more (values far apart): the caller writes PLAIN.
+ * would need 32 bits or more (values far apart) or a value is beyond ±2^50: the caller writes PLAIN.
  */
 export function deltaBinaryPacked(values: Float64Array, n: number): Uint8Array | null {
   const out = new Bytes(n + 64);
@@ -302,6 +307,7 @@ export function deltaBinaryPacked(values: Float64Array, n: number): Uint8Array |
     return out.buf.subarray(0, out.len);
   }
   let prev = Math.round(values[0]);
+  if (!(Math.abs(prev) <= DELTA_MAX)) return null;
   out.zigzag(prev);
   const d = deltas;
   for (let at = 1; at < n; at += DELTA_BLOCK) {
@@ -309,6 +315,7 @@ export function deltaBinaryPacked(values: Float64Array, n: number): Uint8Array |
     let min = Infinity;
     for (let k = 0; k < count; k++) {
       const v = Math.round(values[at + k]);
+      if (!(Math.abs(v) <= DELTA_MAX)) return null;
       const x = v - prev;
       prev = v;
       d[k] = x;
