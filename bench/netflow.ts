@@ -13,7 +13,7 @@
  * env MIX=P: instead of the default stream (every flow to port 8333 between private addresses),
  * a realistic mix: public addresses, P % of flows on crypto ports (encode.ts BenchMix).
  * Usage: node --import tsx bench/netflow.ts [flows=1500000] [rate=300000] [seconds=5] [parts=abc]
- * (env STORE_NICE=off: run (c) without lowering the storing thread's priority; MAX_BACKLOG=N and
+ * (env STORE_NICE=N: run (c) with the storing thread at nice N, as collect --store-nice N; MAX_BACKLOG=N and
  * BACKLOG_MS=MS: the collector's backlog bounds, as collect --max-backlog / --max-backlog-ms)
  * (internal: node --import tsx bench/netflow.ts --send PORT RATE SECONDS sends the paced stream)
  */
@@ -370,8 +370,11 @@ try {
       listen: 'udp://127.0.0.1:0',
       store: liveStore,
       enricher: await loadEnricher({ geo: true }),
-      // As `coinradar collect` does (--store-nice 10); STORE_NICE=off measures without.
-      storeNice: process.env.STORE_NICE === 'off' ? undefined : Number(process.env.STORE_NICE ?? 10),
+      // As `coinradar collect` does (--store-nice off); STORE_NICE=N lowers the storing thread.
+      storeNice:
+        process.env.STORE_NICE === undefined || process.env.STORE_NICE === 'off'
+          ? undefined
+          : Number(process.env.STORE_NICE),
       // MAX_BACKLOG / BACKLOG_MS: the backlog bounds (collect --max-backlog / --max-backlog-ms).
       ...(process.env.MAX_BACKLOG ? { maxBacklogBatches: Number(process.env.MAX_BACKLOG) } : {}),
       ...(process.env.BACKLOG_MS ? { backlogMs: Number(process.env.BACKLOG_MS) } : {}),
