@@ -8,9 +8,12 @@
  *  (d) the same through the built CLI (`coinradar collect`, its own process, dist/ — npm run build
  *      first): CPU per committed flow and peak RSS from /proc against nfcapd's, exit time after
  *      SIGINT (env COLLECT_FLAGS: extra collect options, e.g. "--no-detect"; BUSY=1: another
- *      process keeps one core busy meanwhile).
+ *      process keeps one core busy meanwhile); CPU is counted from when the collector listens, and
+ *      also with its start-up included.
+ * env MIX=P: instead of the default stream (every flow to port 8333 between private addresses),
+ * a realistic mix: public addresses, P % of flows on crypto ports (encode.ts BenchMix).
  * Usage: node --import tsx bench/netflow.ts [flows=1500000] [rate=300000] [seconds=5] [parts=abc]
- * (env STORE_NICE=off: run (c) without lowering the storing thread's priority; MAX_BACKLOG=N and
+ * (env STORE_NICE=N: run (c) with the storing thread at nice N, as collect --store-nice N; MAX_BACKLOG=N and
  * BACKLOG_MS=MS: the collector's backlog bounds, as collect --max-backlog / --max-backlog-ms)
  * (internal: node --import tsx bench/netflow.ts --send PORT RATE SECONDS sends the paced stream)
  */
@@ -24,16 +27,24 @@ import { loadEnricher } from '../src/cli/enricher.js';
 import { FlowBatch } from '../src/flow/record.js';
 import { NetflowCollector } from '../src/netflow/collector.js';
 import { NetflowDecoder } from '../src/netflow/decoder.js';
-import { benchV9Stream, v5Packet, type V5Flow } from '../src/netflow/encode.js';
+import { benchV9Stream, v5Packet, type BenchMix, type V5Flow } from '../src/netflow/encode.js';
 import { openFlowStore } from '../src/store/open.js';
 
 const PER_DATAGRAM = 30;
+const MIX: BenchMix =
+  process.env.MIX !== undefined
+    ? { kind: 'mix', cryptoPercent: Number(process.env.MIX) }
+    : { kind: 'crypto' };
+const MIX_WORDS =
+  MIX.kind === 'mix' ? `mixed stream, ${MIX.cryptoPercent} % on crypto ports` : 'every flow on port 8333';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function sendPaced(port: number, rate: number, seconds: number): Promise<number> {
   const datagrams = Math.round((rate * seconds) / PER_DATAGRAM);
-  const stream = [...benchV9Stream(datagrams, PER_DATAGRAM)];
+  const stream = [...benchV9Stream(datagrams, PER_DATAGRAM, 20, 1700000000, MIX)];
   const sock = createSocket('udp4');
+  // The stream is generated first (seconds under load): the parent times the collector from here.
+  process.stdout.write('sending\n');
   const t0 = performance.now();
   let sent = 0;
   const perMs = rate / PER_DATAGRAM / 1000;
@@ -110,7 +121,19 @@ function nfcapdFiles(dir: string): string[] {
 async function startNfcapd(dir: string, port: number): Promise<ChildProcess> {
   const p = spawn(
     'nfcapd',
-    ['-w', dir, '-p', String(port), '-b', '127.0.0.1', '-t', '3600', '-B', '4194304'],
+    // NFCAPD_BUFFER: its -B (socket buffer); 212992 is what Debian's default rmem_max grants.
+    [
+      '-w',
+      dir,
+      '-p',
+      String(port),
+      '-b',
+      '127.0.0.1',
+      '-t',
+      '3600',
+      '-B',
+      process.env.NFCAPD_BUFFER ?? '4194304',
+    ],
     {
       stdio: 'ignore',
     },
@@ -162,7 +185,7 @@ const say = (s: string) => {
 
 try {
   const datagrams = Math.ceil(FLOWS / PER_DATAGRAM);
-  const v9 = [...benchV9Stream(datagrams, PER_DATAGRAM)];
+  const v9 = [...benchV9Stream(datagrams, PER_DATAGRAM, 20, 1700000000, MIX)];
   if (PARTS.includes('a')) {
     // ---- (a) decode alone ----
     const v5flows: V5Flow[] = Array.from({ length: 30 }, (_, r) => ({
@@ -293,7 +316,7 @@ try {
     } else say('    nfcapd/nfdump not installed: peer skipped');
   }
   /** The paced stream sent to a port by a child process; the number of datagrams sent. */
-  const sendTo = async (port: number) => {
+  const sendTo = async (port: number, onStart?: () => void) => {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', process.argv[1], '--send', String(port), String(RATE), String(SECONDS)],
@@ -302,9 +325,15 @@ try {
       },
     );
     let out = '';
-    child.stdout.on('data', (x) => (out += x));
+    child.stdout.on('data', (x) => {
+      out += x;
+      if (onStart && out.startsWith('sending\n')) {
+        onStart();
+        onStart = undefined;
+      }
+    });
     await new Promise((r) => child.once('exit', r));
-    return Number(out.trim());
+    return Number(out.trim().split('\n').pop());
   };
   /** nfcapd given the same paced stream: its CPU per stored flow (µs), printed. */
   const nfcapdPaced = async (): Promise<number> => {
@@ -323,7 +352,7 @@ try {
       `    nfcapd file (as run: no compression): ${(statSync(nfFile).size / Math.max(1, r.flows)).toFixed(1)} bytes per flow`,
     );
     say(
-      `    nfcapd -B 4194304, same paced stream: sent ${fmt(nsent * PER_DATAGRAM)} flows, stored ${fmt(r.flows)}; lost ${fmt(nsent * PER_DATAGRAM - r.flows)}`,
+      `    nfcapd -B ${process.env.NFCAPD_BUFFER ?? '4194304'}, same paced stream: sent ${fmt(nsent * PER_DATAGRAM)} flows, stored ${fmt(r.flows)}; lost ${fmt(nsent * PER_DATAGRAM - r.flows)}`,
     );
     const us = (nfCpu / Math.max(1, r.flows)) * 1e6;
     say(
@@ -341,8 +370,11 @@ try {
       listen: 'udp://127.0.0.1:0',
       store: liveStore,
       enricher: await loadEnricher({ geo: true }),
-      // As `coinradar collect` does (--store-nice 10); STORE_NICE=off measures without.
-      storeNice: process.env.STORE_NICE === 'off' ? undefined : Number(process.env.STORE_NICE ?? 10),
+      // As `coinradar collect` does (--store-nice off); STORE_NICE=N lowers the storing thread.
+      storeNice:
+        process.env.STORE_NICE === undefined || process.env.STORE_NICE === 'off'
+          ? undefined
+          : Number(process.env.STORE_NICE),
       // MAX_BACKLOG / BACKLOG_MS: the backlog bounds (collect --max-backlog / --max-backlog-ms).
       ...(process.env.MAX_BACKLOG ? { maxBacklogBatches: Number(process.env.MAX_BACKLOG) } : {}),
       ...(process.env.BACKLOG_MS ? { backlogMs: Number(process.env.BACKLOG_MS) } : {}),
@@ -378,89 +410,146 @@ try {
     }
   }
 
+  /**
+   * One run of a built CLI's `collect` (its own process) given the paced stream; its CPU per
+   * committed flow (µs) from when it listens, and with its start-up.
+   */
+  const collectRun = async (
+    root: string,
+    label: string,
+  ): Promise<{ us: number; usAll: number; usSteady: number } | null> => {
+    const main = join(root, 'dist/cli/main.js');
+    if (!existsSync(main)) {
+      say(`(d) ${label} skipped: ${main} missing (run npm run build first)`);
+      return null;
+    }
+    const flags = (process.env.COLLECT_FLAGS ?? '').split(' ').filter(Boolean);
+    const port = 41000 + Math.floor(Math.random() * 1000);
+    const db = join(dir, `d-${Math.random().toString(36).slice(2)}.duckdb`);
+    const cli = spawn(
+      process.execPath,
+      [
+        // CPU_PROF=DIR: a V8 CPU profile of the collector into DIR.
+        ...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []),
+        // NODE_ARGS: node options for the collector's process (experiments: --v8-pool-size=N, …).
+        ...(process.env.NODE_ARGS ?? '').split(' ').filter(Boolean),
+        main,
+        'collect',
+        '--db',
+        db,
+        '--listen',
+        `udp://127.0.0.1:${port}`,
+        '--metrics',
+        '127.0.0.1:0',
+        ...flags,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let err = '';
+    cli.stderr!.on('data', (d) => (err += d));
+    for (let k = 0; k < 600 && !/metrics on http/.test(err) && cli.exitCode === null; k++) await sleep(25);
+    const metrics = /metrics on (http:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1];
+    if (!metrics) throw new Error(`collect did not start: ${err}`);
+    const health = async () =>
+      (await (await fetch(`${metrics}/healthz`, { signal: AbortSignal.timeout(2000) })).json()) as {
+        flowsCommitted: number;
+        flowsStored: number;
+        counts: Record<string, number>;
+      };
+    const committed = async () => (await health()).flowsCommitted;
+    // Start-up (module loading, the store opened, geo and detection loaded) is what the
+    // process used before it listens: reported apart, and included in a second ratio.
+    const cpu0 = procCpu(cli.pid!).cpu;
+    const threads0 = threadCpu(cli.pid!);
+    // BUSY=1: another process keeps one core busy while the stream is sent (the issue's case).
+    const busy =
+      process.env.BUSY === '1'
+        ? spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 600000);'], {
+            stdio: 'ignore',
+          })
+        : null;
+    // Steady state: CPU per flow stored between a third of the way into the stream (the JIT has
+    // compiled the hot paths by then; a long-running collector pays that once) and its end.
+    let warm: { cpu: number; stored: number } | null = null;
+    let warmTimer: NodeJS.Timeout | undefined;
+    const startWarm = () => {
+      warmTimer = setTimeout(
+        () =>
+          void health()
+            .then((h) => (warm = { cpu: procCpu(cli.pid!).cpu, stored: h.flowsStored }))
+            .catch(() => undefined),
+        (SECONDS * 1000) / 3,
+      );
+    };
+    const sent = (await sendTo(port, startWarm)) * PER_DATAGRAM;
+    clearTimeout(warmTimer);
+    const endOfStream = { cpu: procCpu(cli.pid!).cpu, stored: (await health()).flowsStored };
+    busy?.kill('SIGKILL');
+    // Until everything sent is committed, or nothing more comes for 3 s (what is missing is lost).
+    let last = -1;
+    let still = 0;
+    for (let k = 0; k < 600; k++) {
+      const c = await committed().catch(() => last);
+      if (c >= sent) {
+        last = c;
+        break;
+      }
+      still = c === last ? still + 1 : 0;
+      last = c;
+      if (still >= 30) break;
+      await sleep(100);
+    }
+    const { cpu, hwmMb } = procCpu(cli.pid!);
+    // Where what is missing went: dropped while the store was behind, or by the kernel (buffer full).
+    const counts = (await health().catch(() => ({ counts: {} as Record<string, number> }))).counts;
+    const drops = `${fmt(counts['datagrams.dropped-backlog'] ?? 0)} datagrams dropped with the store behind, ${fmt(counts['datagrams.kernel-drops'] ?? 0)} by the kernel`;
+    const split = threadSplit(threads0, threadCpu(cli.pid!), cli.pid!);
+    const t0 = performance.now();
+    cli.kill('SIGINT');
+    await new Promise((r) => (cli.exitCode !== null ? r(null) : cli.once('exit', r)));
+    const exitS = (performance.now() - t0) / 1000;
+    const used = cpu - cpu0;
+    const us = (used / Math.max(1, last)) * 1e6;
+    // On disk: the database file, its WAL and the segment files.
+    const segDir = `${db}.segments`;
+    const onDisk = [db, `${db}.wal`]
+      .filter((f) => existsSync(f))
+      .concat(existsSync(segDir) ? readdirSync(segDir).map((f) => join(segDir, f)) : [])
+      .reduce((n, f) => n + statSync(f).size, 0);
+    say(
+      `(d) ${label}: coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}${busy ? ', one core kept busy by another process' : ''}; ${MIX_WORDS}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)} (${drops}); CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT; ${(onDisk / Math.max(1, last)).toFixed(1)} bytes per flow on disk`,
+    );
+    say(`    by thread: ${split}`);
+    const usAll = (cpu / Math.max(1, last)) * 1e6;
+    say(
+      `    start-up before listening ${cpu0.toFixed(2)} CPU-s; with it ${cpu.toFixed(2)} s = ${usAll.toFixed(2)} µs per stored flow`,
+    );
+    const w = warm as { cpu: number; stored: number } | null;
+    const usSteady =
+      w && endOfStream.stored > w.stored
+        ? ((endOfStream.cpu - w.cpu) / (endOfStream.stored - w.stored)) * 1e6
+        : NaN;
+    if (w)
+      say(
+        `    steady state (from ${(SECONDS / 3).toFixed(1)} s into the stream to its end): ${(endOfStream.cpu - w.cpu).toFixed(2)} CPU-s for ${fmt(endOfStream.stored - w.stored)} flows = ${usSteady.toFixed(2)} µs per flow`,
+      );
+    return { us, usAll, usSteady };
+  };
+
   if (PARTS.includes('d')) {
     // ---- (d) the built CLI, `coinradar collect`, as users run it: a process of its own ----
-    const main = join(process.cwd(), 'dist/cli/main.js');
-    if (!existsSync(main)) say('(d) skipped: dist/cli/main.js missing (run npm run build first)');
-    else {
-      const flags = (process.env.COLLECT_FLAGS ?? '').split(' ').filter(Boolean);
-      const port = 41000 + Math.floor(Math.random() * 1000);
-      const db = join(dir, 'd.duckdb');
-      const cli = spawn(
-        process.execPath,
-        [
-          // CPU_PROF=DIR: a V8 CPU profile of the collector into DIR.
-          ...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []),
-          main,
-          'collect',
-          '--db',
-          db,
-          '--listen',
-          `udp://127.0.0.1:${port}`,
-          '--metrics',
-          '127.0.0.1:0',
-          ...flags,
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      let err = '';
-      cli.stderr!.on('data', (d) => (err += d));
-      for (let k = 0; k < 600 && !/metrics on http/.test(err) && cli.exitCode === null; k++) await sleep(25);
-      const metrics = /metrics on (http:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1];
-      if (!metrics) throw new Error(`collect did not start: ${err}`);
-      const committed = async () =>
-        (
-          (await (await fetch(`${metrics}/healthz`, { signal: AbortSignal.timeout(2000) })).json()) as {
-            flowsCommitted: number;
-          }
-        ).flowsCommitted;
-      const cpu0 = procCpu(cli.pid!).cpu;
-      const threads0 = threadCpu(cli.pid!);
-      // BUSY=1: another process keeps one core busy while the stream is sent (the issue's case).
-      const busy =
-        process.env.BUSY === '1'
-          ? spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 600000);'], {
-              stdio: 'ignore',
-            })
-          : null;
-      const sent = (await sendTo(port)) * PER_DATAGRAM;
-      busy?.kill('SIGKILL');
-      // Until everything sent is committed, or nothing more comes for 3 s (what is missing is lost).
-      let last = -1;
-      let still = 0;
-      for (let k = 0; k < 600; k++) {
-        const c = await committed().catch(() => last);
-        if (c >= sent) {
-          last = c;
-          break;
-        }
-        still = c === last ? still + 1 : 0;
-        last = c;
-        if (still >= 30) break;
-        await sleep(100);
-      }
-      const { cpu, hwmMb } = procCpu(cli.pid!);
-      const split = threadSplit(threads0, threadCpu(cli.pid!), cli.pid!);
-      const t0 = performance.now();
-      cli.kill('SIGINT');
-      await new Promise((r) => (cli.exitCode !== null ? r(null) : cli.once('exit', r)));
-      const exitS = (performance.now() - t0) / 1000;
-      const used = cpu - cpu0;
-      const us = (used / Math.max(1, last)) * 1e6;
-      // On disk: the database file, its WAL and the segment files.
-      const segDir = `${db}.segments`;
-      const onDisk = [db, `${db}.wal`]
-        .filter((f) => existsSync(f))
-        .concat(existsSync(segDir) ? readdirSync(segDir).map((f) => join(segDir, f)) : [])
-        .reduce((n, f) => n + statSync(f).size, 0);
-      say(
-        `(d) coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}${busy ? ', one core kept busy by another process' : ''}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)}; CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT; ${(onDisk / Math.max(1, last)).toFixed(1)} bytes per flow on disk`,
-      );
-      say(`    by thread: ${split}`);
-      if (haveNf) {
-        const nfUs = await nfcapdPaced();
-        say(`    ratio of CPU per stored flow coinradar collect/nfcapd ${(us / nfUs).toFixed(1)}x`);
-      }
+    // BEFORE=DIR: another checkout's build (its dist/) measured in the same run, for before/after.
+    const builds: [string, string][] = [[process.cwd(), 'this checkout']];
+    if (process.env.BEFORE) builds.push([process.env.BEFORE, `before (${process.env.BEFORE})`]);
+    const runs: [string, { us: number; usAll: number; usSteady: number } | null][] = [];
+    for (const [root, label] of builds) runs.push([label, await collectRun(root, label)]);
+    if (haveNf) {
+      const nfUs = await nfcapdPaced();
+      for (const [label, r] of runs)
+        if (r)
+          say(
+            `    ${label}: ratio of CPU per stored flow coinradar collect/nfcapd ${(r.us / nfUs).toFixed(1)}x (${(r.usAll / nfUs).toFixed(1)}x with start-up, ${(r.usSteady / nfUs).toFixed(1)}x in the steady state)`,
+          );
     }
   }
 } finally {

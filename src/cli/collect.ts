@@ -50,10 +50,13 @@ export function register(program: Command): void {
     .option('--duration <seconds>', 'stop after this many seconds')
     .option('--max-datagrams <n>', 'stop after this many datagrams')
     .option('--recv-buffer <bytes>', 'socket receive buffer to ask the kernel for', String(32 * 1024 * 1024))
+    // Off by default since stores write segments: at nice 10 the (now cheap) storing thread lost the
+    // CPU to every other process, and a busy core cost 5–10 % of a 300 k flows/s stream where
+    // "off" lost none (docs/benchmarks.md).
     .option(
       '--store-nice <n>',
-      'nice value for the storing thread, so that under CPU pressure receiving wins over storing ("off": unchanged)',
-      '10',
+      'nice value (0–19) for the storing thread, so that under CPU pressure receiving wins over storing ("off": unchanged)',
+      'off',
     )
     .option('--exporters <cidrs>', 'decode only datagrams from these CIDR blocks, IPv4/IPv6 (CIDR[,CIDR…])')
     .option('--max-exporters <n>', 'exporter addresses with decoder state at once (decoder default)')

@@ -216,15 +216,60 @@ export const BENCH_V9_FIELDS: TemplateField[] = [
 ];
 
 /**
+ * What the generated stream looks like. `crypto`: the bench's first stream — every flow from
+ * 10.0.0.0/8 to 192.168.0.0/16 port 8333. `mix`: a national network's export — 2,000 hosts in
+ * three public /16s talking to addresses spread over the public IPv4 space, `cryptoPercent` % of
+ * flows to crypto ports (Bitcoin/Litecoin/Monero P2P, Stratum), the rest to web, DNS, NTP, mail
+ * and SSH, packet counts heavy-tailed.
+ */
+export type BenchMix = { kind: 'crypto' } | { kind: 'mix'; cryptoPercent: number };
+
+const MIX_HOME = [(175 << 8) | 45, (41 << 8) | 77, (85 << 8) | 132];
+const MIX_CRYPTO = [8333, 8333, 3333, 4444, 18080, 9333, 14444, 8333];
+const MIX_SERVICES = [443, 443, 443, 443, 80, 80, 53, 123, 25, 993, 22, 443];
+
+/** A 32-bit integer hash (Wang/Jenkins style): the mix's stand-in for randomness, deterministic. */
+function mixHash(j: number): number {
+  let h = Math.imul(j ^ (j >>> 16), 0x45d9f3b);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** One record of the `mix` stream at byte p of body (flow j of datagram k). */
+function mixRecord(body: Buffer, p: number, j: number, k: number, cryptoPercent: number): void {
+  const h = mixHash(j);
+  const g = mixHash(h);
+  const host = h % 2000;
+  body.writeUInt32BE(((MIX_HOME[host % 3] << 16) | (host & 0xfff)) >>> 0, p);
+  // Remote ends over the public space: first octet 1–223 without 10 and 127.
+  let o1 = 1 + (g % 223);
+  if (o1 === 10 || o1 === 127) o1++;
+  body.writeUInt32BE(((o1 << 24) | ((g >>> 8) & 0xffffff)) >>> 0, p + 4);
+  body.writeUInt32BE(100000 + k, p + 8);
+  body.writeUInt32BE(90000 + k - (h % 60), p + 12);
+  const pk = h % 7 === 0 ? 1 + (g % 5000) : 1 + (g % 20);
+  body.writeUInt32BE(pk * (40 + (h % 1400)), p + 16);
+  body.writeUInt32BE(pk, p + 20);
+  body.writeUInt16BE(32768 + (g % 28232), p + 28);
+  const crypto = h % 10000 < cryptoPercent * 100;
+  const port = crypto ? MIX_CRYPTO[g % MIX_CRYPTO.length] : MIX_SERVICES[g % MIX_SERVICES.length];
+  body.writeUInt16BE(port, p + 30);
+  body[p + 32] = port === 53 || port === 123 ? 17 : 6;
+  body[p + 33] = port === 53 || port === 123 ? 0 : 0x1b;
+  body[p + 34] = 4;
+}
+
+/**
  * A deterministic NetFlow v9 stream: datagram k carries flows k*perDatagram .. +perDatagram-1,
- * with the template repeated every `templateEvery` datagrams. Flow j has packets = 1 + j % 100,
- * bytes = 64 * packets, distinct 5-tuples.
+ * with the template repeated every `templateEvery` datagrams. The default (`crypto`) stream: flow j
+ * has packets = 1 + j % 100, bytes = 64 * packets, distinct 5-tuples, all to port 8333.
  */
 export function* benchV9Stream(
   datagrams: number,
   perDatagram = 30,
   templateEvery = 20,
   startSecs = 1700000000,
+  mix: BenchMix = { kind: 'crypto' },
 ): Generator<Buffer> {
   const tmpl = templateSet(true, [{ id: 256, fields: BENCH_V9_FIELDS }]);
   const recLen = 36;
@@ -233,6 +278,10 @@ export function* benchV9Stream(
     for (let r = 0; r < perDatagram; r++) {
       const j = k * perDatagram + r;
       const p = r * recLen;
+      if (mix.kind === 'mix') {
+        mixRecord(body, p, j, k, mix.cryptoPercent);
+        continue;
+      }
       body.writeUInt32BE((10 << 24) | (j & 0xffffff), p);
       body.writeUInt32BE(((192 << 24) | (168 << 16) | ((j >>> 8) & 0xffff)) >>> 0, p + 4);
       body.writeUInt32BE(100000 + k, p + 8);

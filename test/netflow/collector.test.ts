@@ -7,6 +7,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { emptyEnrichment } from '../../src/flow/enrichment.js';
 import { NetflowCollector, parseListen } from '../../src/netflow/collector.js';
 import {
   dataSet,
@@ -238,6 +239,66 @@ test('coinradar collect: SIGINT stops it cleanly and what arrived is committed',
       await store.close();
     }
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('live collector: each AS organisation goes to the store once per name, and a renamed one again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-collect-orgs-'));
+  const store = await openFlowStore(join(dir, 'orgs.duckdb'));
+  // An enricher that names AS 64500 in every batch (as the geo enricher does), renamed from the
+  // fourth batch on, and AS 64501 in every batch.
+  let batches = 0;
+  const enricher = {
+    enrich(b: import('../../src/flow/record.js').FlowBatch) {
+      const e = emptyEnrichment(b.length);
+      e.srcAsn.fill(64500);
+      e.dstAsn.fill(64501);
+      e.asOrgs.set(64500, ++batches >= 4 ? 'Renamed Org' : 'First Org');
+      e.asOrgs.set(64501, 'Other Org');
+      return e;
+    },
+  };
+  const handed: number[] = [];
+  const writer = store.beginSource.bind(store);
+  store.beginSource = async (info, opts) => {
+    const w = await writer(info, opts);
+    const append = w.append.bind(w);
+    w.append = (b, e) => {
+      handed.push(e.asOrgs.size);
+      return append(b, e);
+    };
+    return w;
+  };
+  try {
+    const c = await NetflowCollector.start({ listen: 'udp://127.0.0.1:0', store, enricher, flushMs: 20 });
+    const sock = createSocket('udp4');
+    for (let k = 1; k <= 6; k++) {
+      await send(sock, c.port, '127.0.0.1', [goodIpfix(k)]);
+      // One batch per datagram: the receiver hands partial batches over every 20 ms.
+      for (let t = 0; t < 100 && c.flows < k; t++) await sleep(10);
+    }
+    sock.close();
+    const r = await c.stop();
+    assert.equal(r.flows, 6);
+    assert.ok(batches >= 4, `${batches} batches`);
+    // Both names with the first batch, the renamed one once more; nothing for the other batches.
+    assert.equal(
+      handed.reduce((a, b) => a + b, 0),
+      3,
+      `organisations handed over per batch: ${handed.join(',')}`,
+    );
+    const db = (store as unknown as { db: { all<T>(sql: string): Promise<T[]> } }).db;
+    const orgs = await db.all<{ asn: number; org: string }>('SELECT asn, org FROM as_orgs ORDER BY asn');
+    assert.deepEqual(
+      orgs.map((o) => [Number(o.asn), o.org]),
+      [
+        [64500, 'Renamed Org'],
+        [64501, 'Other Org'],
+      ],
+    );
+  } finally {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -77,9 +77,12 @@ export class BehaviourTracker {
       log.keepLast(this.limits.maxRecordsPerGroup);
       this.records -= before - log.length;
     }
-    // Least recently seen groups go first, until both bounds hold.
+    // Least recently seen groups go first, until both bounds hold. One iterator for all of them: a
+    // fresh keys() per eviction walks every entry deleted before it again (V8 keeps the holes
+    // until the table is rebuilt), which made a full tracker quadratic in the groups it evicts.
+    const oldestFirst = this.groups.keys();
     while (this.groups.size > this.limits.maxGroups || this.records > this.limits.maxRecords) {
-      const oldest = this.groups.keys().next().value!;
+      const oldest = oldestFirst.next().value!;
       this.records -= this.groups.get(oldest)!.length;
       this.groups.delete(oldest);
       touched.delete(oldest);

@@ -1,10 +1,13 @@
 /**
  * A small Parquet writer for the collector's segments: one row group, one page per column, no
  * compression, REQUIRED columns only. Fixed-width columns are written PLAIN straight from their
- * little-endian bytes (a copy, nothing per row); strings as a dictionary page plus RLE-coded
- * indices (country codes, exporters and watchlist names repeat). INT64 columns carry min/max
- * statistics so a time filter skips whole files. Made to be read by DuckDB's `read_parquet`
- * (and any Parquet reader); the format: https://github.com/apache/parquet-format.
+ * little-endian bytes (a copy, nothing per row), or dictionary-coded when they hold few distinct
+ * values (a constant column costs a few bytes); strings as a dictionary page plus RLE-coded
+ * indices (country codes, exporters and watchlist names repeat); ids and times, which move in
+ * small steps, DELTA_BINARY_PACKED. Fewer bytes is less CPU here: the kernel's copy of a file
+ * into the page cache cost more per byte than encoding it (docs/benchmarks.md). INT64 columns
+ * carry min/max statistics so a time filter skips whole files. Made to be read by DuckDB's
+ * `read_parquet` (and any Parquet reader); the format: https://github.com/apache/parquet-format.
  */
 import { closeSync, fdatasyncSync, openSync, writevSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -30,6 +33,7 @@ export const enum Converted {
 const enum Encoding {
   PLAIN = 0,
   RLE = 3,
+  DELTA_BINARY_PACKED = 5,
   RLE_DICTIONARY = 8,
 }
 
@@ -42,8 +46,22 @@ export type ParquetColumn =
       data: Uint8Array;
       /** min and max for the statistics (int64 columns). */
       stats?: { min: bigint; max: bigint };
-      /** Try a dictionary (few distinct values: flags, protocols, exporters' ids, ASNs). */
-      dict?: boolean;
+      /**
+       * Try a dictionary (few distinct values: flags, protocols, exporters' ids, ASNs, counters);
+       * a number: the most distinct values to allow (default MAX_DICT).
+       */
+      dict?: boolean | number;
+    }
+  | {
+      /**
+       * INT64 values given as integral doubles (|v| < 2^53; rounded), DELTA_BINARY_PACKED: ids and
+       * times, where neighbours differ by little. PLAIN when neighbours differ by 2^32 or more.
+       */
+      name: string;
+      kind: 'int64-delta';
+      converted?: Converted;
+      values: Float64Array;
+      stats?: { min: bigint; max: bigint };
     }
   | {
       name: string;
@@ -85,8 +103,11 @@ function plainStrings(values: string[]): Uint8Array {
 
 /** A growable byte buffer for the encoders. */
 class Bytes {
-  buf = new Uint8Array(1024);
+  buf: Uint8Array;
   len = 0;
+  constructor(size = 1024) {
+    this.buf = new Uint8Array(size);
+  }
   room(n: number): void {
     if (this.len + n <= this.buf.length) return;
     const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
@@ -101,6 +122,10 @@ class Bytes {
     }
     this.buf[this.len++] = v;
   }
+  /** A signed integer (|v| < 2^52) as a zigzag varint. */
+  zigzag(v: number): void {
+    this.varint(v >= 0 ? 2 * v : -2 * v - 1);
+  }
 }
 
 /** Runs at least this long are RLE-coded; shorter stretches are bit-packed. */
@@ -114,10 +139,10 @@ const MIN_RUN = 16;
 export function hybridIndices(indices: Uint32Array, dictSize: number): Uint8Array {
   const width = 32 - Math.clz32(Math.max(1, dictSize - 1));
   const vb = (width + 7) >> 3;
-  const out = new Bytes();
-  out.room(1);
-  out.buf[out.len++] = width;
   const n = indices.length;
+  // Room for every value bit-packed and some runs: one allocation in the common case.
+  const out = new Bytes(((n * width) >> 3) + 1024);
+  out.buf[out.len++] = width;
   const packed = (from: number, to: number) => {
     // [from, to) as groups of 8, the last one padded with zeros (readers stop at num_values).
     const groups = Math.ceil((to - from) / 8);
@@ -170,28 +195,48 @@ const MAX_DICT = 4096;
 /** Index of each value below 2^16 seen so far (-1: not yet), reused across columns. */
 const small = new Int32Array(65536).fill(-1);
 
+/** Dictionary indices of the column being written, reused: they live until its page is encoded. */
+let scratch = new Uint32Array(0);
+
 /**
- * Dictionary-codes a numeric column given as little-endian bytes (4 or 8 per value) when it has
- * few distinct values: returns the dictionary (PLAIN values) and one index per row, or null.
+ * Dictionary-codes a numeric column given as little-endian bytes (4 or 8 per value; `float`:
+ * doubles) when it has at most `max` distinct values: returns the dictionary (PLAIN values) and
+ * one index per row (valid until the next call), or null.
  */
 function numericDict(
   data: Uint8Array,
   width: 4 | 8,
   rows: number,
+  float: boolean,
+  max: number,
 ): { dict: Uint8Array; indices: Uint32Array } | null {
   const u32 = new Uint32Array(data.buffer, data.byteOffset, (rows * width) / 4);
+  const per = width / 4;
+  // A constant column (a source id, IPv4's upper address half, reverse counters of one-way
+  // NetFlow): one value, one run, no map.
+  const a = u32[0];
+  const b = per === 2 ? u32[1] : 0;
+  let r = 1;
+  if (per === 1) while (r < rows && u32[r] === a) r++;
+  else while (r < rows && u32[2 * r] === a && u32[2 * r + 1] === b) r++;
+  if (scratch.length < rows) scratch = new Uint32Array(Math.max(rows, 2 * scratch.length));
+  const indices = scratch.subarray(0, rows);
+  if (r === rows) {
+    indices.fill(0);
+    return { dict: data.slice(0, width), indices };
+  }
+  const f64 = float ? new Float64Array(data.buffer, data.byteOffset, rows) : null;
   const ids = new Map<number, number>();
   const order: number[] = [];
-  const indices = new Uint32Array(rows);
   const smallSeen: number[] = [];
   let prev = NaN;
   let prevId = 0;
-  const per = width / 4;
   let ok = true;
   for (let r = 0; r < rows; r++) {
-    // The key: the value itself (4 bytes) or hi * 2^32 + lo when that is exact (8 bytes).
+    // The key: the value itself (4 bytes; a double), or hi * 2^32 + lo when that is exact (8 bytes).
     let key: number;
-    if (per === 1) key = u32[r];
+    if (f64) key = f64[r];
+    else if (per === 1) key = u32[r];
     else {
       const hi = u32[2 * r + 1];
       if (hi >= 0x200000) {
@@ -201,18 +246,22 @@ function numericDict(
       key = hi * 4294967296 + u32[2 * r];
     }
     if (key !== prev) {
+      // Small whole numbers through the table; the rest (and -0, NaN, fractions) through the map.
+      const tiny = key >= 0 && key < 65536 && (key | 0) === key && !Object.is(key, -0);
       let id: number | undefined;
-      if (key < 65536) {
+      if (tiny) {
         id = small[key];
         if (id < 0) id = undefined;
       } else id = ids.get(key);
       if (id === undefined) {
-        if (order.length >= MAX_DICT) {
+        // Give up early on a column that is not going to fit: half the allowance used up in the
+        // first 8,192 rows means a spread of values (addresses, byte counts), not a few.
+        if (order.length >= max || (r < 8192 && order.length >= max >> 1 && rows > 16384)) {
           ok = false;
           break;
         }
         id = order.length;
-        if (key < 65536) {
+        if (tiny) {
           small[key] = id;
           smallSeen.push(key);
         } else ids.set(key, id);
@@ -229,6 +278,104 @@ function numericDict(
   for (let k = 0; k < order.length; k++)
     dict.set(data.subarray(order[k] * width, order[k] * width + width), k * width);
   return { dict, indices };
+}
+
+/** Values per DELTA_BINARY_PACKED block, and miniblocks per block (32 values each). */
+const DELTA_BLOCK = 128;
+const DELTA_MINI = 4;
+/**
+ * Largest |value| delta-coded (2^50 ms is 35,000 years): values, their deltas and zigzag forms then
+ * stay exact in doubles. A hostile time near the ±8.64e15 the decoders allow, or NaN, goes PLAIN.
+ */
+const DELTA_MAX = 2 ** 50;
+/** One block's deltas (scratch). */
+const deltas = new Float64Array(DELTA_BLOCK);
+
+/**
+ * DELTA_BINARY_PACKED (parquet-format Encodings.md) of integral doubles, rounded: a header (block
+ * size, miniblocks, count, first value), then per block of 128 deltas its smallest delta and four
+ * miniblocks of 32 (delta − smallest) bit-packed at the miniblock's width. Null when a miniblock
+ * would need 32 bits or more (values far apart) or a value is beyond ±2^50: the caller writes PLAIN.
+ */
+export function deltaBinaryPacked(values: Float64Array, n: number): Uint8Array | null {
+  const out = new Bytes(n + 64);
+  out.varint(DELTA_BLOCK);
+  out.varint(DELTA_MINI);
+  out.varint(n);
+  if (n === 0) {
+    out.zigzag(0);
+    return out.buf.subarray(0, out.len);
+  }
+  let prev = Math.round(values[0]);
+  if (!(Math.abs(prev) <= DELTA_MAX)) return null;
+  out.zigzag(prev);
+  const d = deltas;
+  for (let at = 1; at < n; at += DELTA_BLOCK) {
+    const count = Math.min(DELTA_BLOCK, n - at);
+    let min = Infinity;
+    for (let k = 0; k < count; k++) {
+      const v = Math.round(values[at + k]);
+      if (!(Math.abs(v) <= DELTA_MAX)) return null;
+      const x = v - prev;
+      prev = v;
+      d[k] = x;
+      if (x < min) min = x;
+    }
+    out.zigzag(min);
+    const widths = [0, 0, 0, 0];
+    for (let m = 0; m * 32 < count; m++) {
+      let hi = 0;
+      for (let k = m * 32; k < Math.min(count, m * 32 + 32); k++) {
+        const x = d[k] - min;
+        if (x > hi) hi = x;
+      }
+      if (hi >= 4294967296) return null;
+      widths[m] = 32 - Math.clz32(hi);
+    }
+    out.room(4 + count * 4 + 128);
+    for (let m = 0; m < DELTA_MINI; m++) out.buf[out.len++] = widths[m];
+    for (let m = 0; m * 32 < count; m++) {
+      const w = widths[m];
+      if (w === 0) continue;
+      // LSB first, 32 values (padded with zeros); a value wider than 24 bits goes in two parts
+      // so the accumulator never holds more than 31 bits.
+      let acc = 0;
+      let bits = 0;
+      for (let k = m * 32; k < m * 32 + 32; k++) {
+        const x = k < count ? d[k] - min : 0;
+        const lo = w > 24 ? x % 16777216 : x;
+        acc |= lo << bits;
+        bits += w > 24 ? 24 : w;
+        while (bits >= 8) {
+          out.buf[out.len++] = acc & 0xff;
+          acc >>>= 8;
+          bits -= 8;
+        }
+        if (w > 24) {
+          acc |= Math.floor(x / 16777216) << bits;
+          bits += w - 24;
+          while (bits >= 8) {
+            out.buf[out.len++] = acc & 0xff;
+            acc >>>= 8;
+            bits -= 8;
+          }
+        }
+      }
+    }
+  }
+  return out.buf.subarray(0, out.len);
+}
+
+/** Integral doubles as INT64 little-endian bytes (PLAIN), rounded. */
+function int64Bytes(values: Float64Array, n: number): Uint8Array {
+  const out = new Int32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    const v = Math.round(values[i]);
+    // ToInt32 of an integral double below 2^53 is its low 32 bits; the rest is exact division.
+    out[2 * i] = v | 0;
+    out[2 * i + 1] = Math.floor((v - (v >>> 0)) / 4294967296);
+  }
+  return new Uint8Array(out.buffer);
 }
 
 /** Where one column chunk of a row group lies, and what the footer says of it. */
@@ -260,7 +407,7 @@ export interface ParquetLayout {
 
 function physical(c: ParquetColumn): PType {
   if (c.kind === 'string') return PType.BYTE_ARRAY;
-  return c.kind === 'int32' ? PType.INT32 : c.kind === 'int64' ? PType.INT64 : PType.DOUBLE;
+  return c.kind === 'int32' ? PType.INT32 : c.kind === 'double' ? PType.DOUBLE : PType.INT64;
 }
 
 /** The footer (FileMetaData) for these row groups, with the closing length and magic. */
@@ -360,11 +507,28 @@ export function writeParquet(
         dataOffset,
         dictOffset: start,
       });
+    } else if (c.kind === 'int64-delta') {
+      if (c.values.length < rows)
+        throw new Error(`parquet: column ${c.name} has ${c.values.length} values, not ${rows}`);
+      const packed = deltaBinaryPacked(c.values, rows);
+      const body = packed ?? int64Bytes(c.values, rows);
+      const encoding = packed ? Encoding.DELTA_BINARY_PACKED : Encoding.PLAIN;
+      push(pageHeader(0, body.length, rows, encoding));
+      push(body);
+      metas.push({
+        name: c.name,
+        type: PType.INT64,
+        encodings: [encoding, Encoding.RLE],
+        size: offset - start,
+        dataOffset: start,
+        stats: statsOf(c),
+      });
     } else {
       const width = c.kind === 'int32' ? 4 : 8;
       if (c.data.length !== rows * width)
         throw new Error(`parquet: column ${c.name} has ${c.data.length} bytes, not ${rows} × ${width}`);
-      const d = c.dict && rows > 0 ? numericDict(c.data, width, rows) : null;
+      const max = c.dict === true ? MAX_DICT : c.dict || 0;
+      const d = max > 0 && rows > 0 ? numericDict(c.data, width, rows, c.kind === 'double', max) : null;
       if (d) {
         push(pageHeader(2, d.dict.length, d.dict.length / width, Encoding.PLAIN));
         push(d.dict);
