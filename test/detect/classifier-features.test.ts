@@ -16,7 +16,13 @@ import { createDetector } from '../../src/detect/registry.js';
 import { createDetectionHook } from '../../src/detect/hook.js';
 import { behaviourPass } from '../../src/detect/behaviour-pass.js';
 import { redetectStore } from '../../src/detect/rerun.js';
-import { FEATURE_COUNT, FEATURE_NAMES } from '../../src/detect/classifier/features.js';
+import {
+  FEATURE_COUNT,
+  FEATURE_NAMES,
+  RecordLog,
+  featuresOf,
+  gateSummary,
+} from '../../src/detect/classifier/features.js';
 import { GroupCollector, windowSamples } from '../../src/detect/classifier/groups.js';
 import { BehaviourTracker } from '../../src/detect/classifier/tracker.js';
 import { shippedModel } from '../../src/detect/classifier/model.js';
@@ -167,5 +173,32 @@ test('ingest hook and store pass: a real miner capture without payload → minin
     await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the gate summary equals featuresOf’s span and packets to the bit (the tracker gates on it first)', () => {
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const x = new Float64Array(FEATURE_COUNT);
+  for (let k = 0; k < 500; k++) {
+    const log = new RecordLog();
+    const n = Math.floor(rnd() * 40);
+    for (let r = 0; r < n; r++) {
+      const t0 = T0 + Math.floor(rnd() * 3_600_000) + rnd();
+      log.add(
+        t0,
+        t0 + rnd() * 600_000,
+        rnd() * 1e6,
+        rnd() * 1e9,
+        rnd() * 1e6,
+        rnd() * 1e9,
+        24,
+        40000 + (r % 7),
+      );
+    }
+    const want = featuresOf(log, -Infinity, Infinity, x);
+    const got = gateSummary(log);
+    assert.equal(got.spanMs, want.spanMs);
+    assert.equal(got.packets, want.packets);
   }
 });

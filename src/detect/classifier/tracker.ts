@@ -5,7 +5,7 @@
  * bounded: records per group, and groups (least recently seen dropped first, counted).
  */
 import type { FlowBatch } from '../../flow/record.js';
-import { FEATURE_COUNT, featuresOf, orient, RecordLog } from './features.js';
+import { FEATURE_COUNT, featuresOf, gateSummary, orient, RecordLog } from './features.js';
 import { gated, judge, shippedModel, type BehaviourModel, type Verdict } from './model.js';
 
 export interface TrackerLimits {
@@ -90,6 +90,9 @@ export class BehaviourTracker {
     }
     for (const [key, rows] of touched) {
       const log = this.groups.get(key)!;
+      // The gate first, on two sums: most groups touched are one short record, which it refuses.
+      const g = gateSummary(log);
+      if (!gated(this.model, g.spanMs, g.packets)) continue;
       // Every record left ended inside the window (a Zeek row may have started hours before).
       const s = featuresOf(log, -Infinity, Infinity, this.x);
       if (!gated(this.model, s.spanMs, s.packets)) continue;
