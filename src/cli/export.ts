@@ -1,3 +1,4 @@
+import { redact } from '../store/clickhouse/connection.js';
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { exportFindings, type ExportFindings } from '../export/findings.js';
@@ -44,7 +45,7 @@ async function findings(o: ExportOpts): Promise<ExportFindings> {
     return await exportFindings(series, {
       scope,
       scopeText: o.scope.join(' AND ') || 'all flows',
-      scopeArgs: `--db ${o.db} ${o.scope.map((s) => `--scope ${s}`).join(' ')}`.trim(),
+      scopeArgs: `--db ${redact(o.db)} ${o.scope.map((s) => `--scope ${s}`).join(' ')}`.trim(),
       fromMs,
       toMs,
     });

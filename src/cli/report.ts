@@ -1,3 +1,4 @@
+import { redact } from '../store/clickhouse/connection.js';
 import { FILTER_HELP } from './filter-option.js';
 import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
@@ -70,7 +71,7 @@ export function register(program: Command): void {
               [...o.scope, o.filter !== undefined ? `filter ${o.filter}` : '']
                 .filter(Boolean)
                 .join(' AND ') || 'all flows',
-            scopeArgs: `--db ${o.db} ${scopeArgs}`.trim(),
+            scopeArgs: `--db ${redact(o.db)} ${scopeArgs}`.trim(),
             title: o.title,
             fromMs: parseDay(windowOption(o.since, o.from, '--since/--from'), '--since'),
             toMs: parseDay(windowOption(o.until, o.to, '--until/--to'), '--until'),

@@ -1,3 +1,4 @@
+import { redact } from '../store/clickhouse/connection.js';
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { parseUdpUrl, replay } from '../scenario/replay.js';
@@ -88,10 +89,10 @@ export function register(program: Command): void {
       if (o.db) {
         const store = await openFlowStore(o.db);
         try {
-          const progress = new Progress(`scenario → ${o.db}`);
+          const progress = new Progress(`scenario → ${redact(o.db)}`);
           const n = await loadWorldIntoStore(world, store, (k) => progress.update(k, `${k} flows`));
           progress.done();
-          process.stdout.write(`${o.db}: ${n} flows stored (source scenario:seed=${config.seed})\n`);
+          process.stdout.write(`${redact(o.db)}: ${n} flows stored (source scenario:seed=${config.seed})\n`);
         } finally {
           await store.close();
         }

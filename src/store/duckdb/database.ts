@@ -1,3 +1,4 @@
+import { isClickHouseUrl, redact } from '../clickhouse/connection.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DuckDBInstance, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
@@ -21,6 +22,12 @@ export class DuckDbDatabase {
   ) {}
 
   static async open(path: string): Promise<DuckDbDatabase> {
+    // A ClickHouse URL given to a command that has only the DuckDB engine: said so, and never
+    // echoed with its password (DuckDB would name it as a file it cannot open).
+    if (isClickHouseUrl(path))
+      throw new Error(
+        `${redact(path)}: this command works on a DuckDB store only, not on ClickHouse yet (docs/clickhouse.md)`,
+      );
     let instance: DuckDBInstance;
     try {
       instance = await DuckDBInstance.create(path);
