@@ -39,6 +39,30 @@ export function lossWords(d: CollectResult['diagnostics']): string[] {
   return words.filter(([k]) => d.get(k) > 0).map(([k, w]) => `${d.get(k)} ${w}`);
 }
 
+/**
+ * What a collector received, stored and lost — every loss counted and named — with a line per
+ * exporter: printed when `collect` (or `serve --collect`) stops.
+ */
+export function collectSummary(r: CollectResult, detections?: string): string {
+  const d = r.diagnostics;
+  const loss = lossWords(d);
+  let out =
+    `${r.source}: ${r.datagrams} datagrams, ${r.flows} flows stored` +
+    `${d.get('problems') ? `, ${d.get('problems')} problems` : ''}` +
+    `${loss.length ? `, ${loss.join(', ')}` : ''} (${d.summary()})\n`;
+  if (detections !== undefined) out += `detections: ${detections}\n`;
+  for (const [exp, rate] of Object.entries(r.samplingByExporter)) {
+    if (rate > 1) out += `  exporter ${exp}: sampling 1:${rate}\n`;
+  }
+  for (const e of r.exporters) {
+    out +=
+      `  exporter ${e.exporter}:${e.port} v${e.version} domain ${e.domain}: ${e.datagrams} datagrams, ` +
+      `${e.records} records, ${e.missingDatagrams} datagrams and ${e.missingRecords} records missing by sequence number, ` +
+      `${e.resets} restarts, ${e.late} late, ${e.templates} templates (${e.templatesEvicted} evicted)\n`;
+  }
+  return out;
+}
+
 export function register(program: Command): void {
   program
     .command('collect')
@@ -173,24 +197,7 @@ export function register(program: Command): void {
         const timer = durationS ? setTimeout(stop, durationS * 1000) : null;
         try {
           const r = await collector.done;
-          const d = r.diagnostics;
-          const loss = lossWords(d);
-          process.stdout.write(
-            `${r.source}: ${r.datagrams} datagrams, ${r.flows} flows stored` +
-              `${d.get('problems') ? `, ${d.get('problems')} problems` : ''}` +
-              `${loss.length ? `, ${loss.join(', ')}` : ''} (${d.summary()})\n`,
-          );
-          if (detection) process.stdout.write(`detections: ${detection.summary()}\n`);
-          for (const [exp, rate] of Object.entries(r.samplingByExporter)) {
-            if (rate > 1) process.stdout.write(`  exporter ${exp}: sampling 1:${rate}\n`);
-          }
-          for (const e of r.exporters) {
-            process.stdout.write(
-              `  exporter ${e.exporter}:${e.port} v${e.version} domain ${e.domain}: ${e.datagrams} datagrams, ` +
-                `${e.records} records, ${e.missingDatagrams} datagrams and ${e.missingRecords} records missing by sequence number, ` +
-                `${e.resets} restarts, ${e.late} late, ${e.templates} templates (${e.templatesEvicted} evicted)\n`,
-            );
-          }
+          process.stdout.write(collectSummary(r, detection?.summary()));
         } finally {
           if (timer) clearTimeout(timer);
           if (metrics) {

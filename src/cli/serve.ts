@@ -320,6 +320,11 @@ export function register(program: Command): void {
       );
       const stop = async () => {
         await server.close();
+        // As `collect` does when it stops: what was received, stored and lost, every loss named.
+        if (server.collector) {
+          const { collectSummary } = await import('./collect.js');
+          process.stdout.write(collectSummary(await server.collector.done));
+        }
         process.exit(0);
       };
       // SIGHUP: re-read the current list versions (after `coinradar sanctions load`); on failure

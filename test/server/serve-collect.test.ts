@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -187,6 +188,59 @@ test(
         await again.close();
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'the built `serve --collect` says on SIGINT what it received, stored and lost, as `collect` does',
+  { timeout: 120000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cr-serve-collect-cli-'));
+    const child = spawn(
+      process.execPath,
+      [
+        'dist/cli/main.js',
+        'serve',
+        '--db',
+        join(dir, 's.duckdb'),
+        '--collect',
+        'udp://127.0.0.1:0',
+        '--port',
+        '0',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += String(c)));
+    child.stderr.on('data', (c) => (err += String(c)));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const sock = createSocket('udp4');
+    try {
+      const t0 = Date.now();
+      let port = 0;
+      while (!port && Date.now() - t0 < 60_000) {
+        port = Number(/collecting on udp:\/\/127\.0\.0\.1:(\d+)/.exec(err)?.[1] ?? 0);
+        if (!port) await sleep(100);
+      }
+      assert.ok(port > 0, `serve said where it collects: ${err}`);
+      for (let k = 0; k < 3; k++) {
+        const pkt = pool3333(k, k * 30);
+        await new Promise<void>((res, rej) => sock.send(pkt, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+      }
+      await sleep(1500);
+      child.kill('SIGINT');
+      assert.equal(await exited, 0);
+      assert.match(out, new RegExp(`udp://127\\.0\\.0\\.1:${port}: 3 datagrams, 90 flows stored`));
+      assert.match(
+        out,
+        /exporter 127\.0\.0\.1:\d+ v5 domain 0: 3 datagrams, 90 records, 0 datagrams and 0 records missing/,
+      );
+    } finally {
+      sock.close();
+      child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   },
