@@ -212,6 +212,12 @@ test(
             .getByText('KP')
             .first()
             .waitFor();
+          // The country's name beside its code (the browser's region names).
+          await page
+            .getByRole('table', { name: /By country/ })
+            .getByText('North Korea')
+            .first()
+            .waitFor({ timeout: 5000 });
           await page.screenshot({ path: join(OUT, 'overview.png'), fullPage: true });
           step('overview');
 

@@ -18,9 +18,21 @@ const BREAKDOWN_TOP = '300';
 // 2.5 s after the last answer: with the collector's commit (about a second) new flows show within 5 s.
 export const REFRESH_MS = 2500;
 
+/** A country's name from its ISO code, by the browser's own data (no table shipped); '??' unknown. */
+const REGIONS = new Intl.DisplayNames(['en'], { type: 'region' });
+export function countryName(code: string): string {
+  if (!/^[A-Z]{2}$/.test(code)) return 'unknown';
+  try {
+    return REGIONS.of(code) ?? code;
+  } catch {
+    return code;
+  }
+}
+
 const summaryColumns = (name: string): Column<SummaryRow>[] => [
   { key: 'key', title: name, value: (r) => r.key },
-  { key: 'label', title: 'name', value: (r) => r.label },
+  // The store gives a country's code as its label too: the name is the browser's.
+  { key: 'label', title: 'name', value: (r) => (name === 'country' ? countryName(r.key) : r.label) },
   { key: 'flows', title: 'flows', value: (r) => r.flows, numeric: true },
   { key: 'bytes', title: 'bytes', value: (r) => r.bytes, numeric: true },
 ];
