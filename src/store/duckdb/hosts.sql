@@ -2,7 +2,8 @@
 -- Markers (comments in capitals) replaced by hosts.ts: BY_PORT (see below); SIDE is true when the flow's source end is
 -- the internal host (the end the scope names; the source when the scope names no end); SCOPE the
 -- scope's AND-list; DETECTIONS and ARTIFACTS the detection tables (or typed empty stand-ins when
--- the store has none); LABELS an AND-condition on the detection label.
+-- the store has none); LABELS an AND-condition on the detection label; STRONG and BY_DETECTION the
+-- flow's detections (hosts.ts: constant conditions when the store has no detections).
 -- Parameters: $1 server ports (int_list), $2 endpoint addresses (ip_list), $3 session gap in ms,
 -- $4/$5 first_ms range, $6 row limit, $7 the least confidence rank a detection needs, $8 a host
 -- list (ip_list, '' for all). A flow is
@@ -12,12 +13,12 @@
 WITH m AS (
   -- The crypto flows of the scope, each with its side worked out once.
   SELECT f.*, (/*SIDE*/) AS side,
-         f.id IN (SELECT flow_id FROM /*DETECTIONS*/ d WHERE d.confidence_rank >= 2) AS strong
+         /*STRONG*/ AS strong
   FROM /*FLOWS*/ f
   WHERE f.first_ms >= $4 AND f.first_ms < $5
     AND ((/*BY_PORT*/ AND (list_contains(int_list($1), f.dst_port) OR list_contains(int_list($1), f.src_port)
-                         OR list_contains(ip_list($2), f.dst_ip) OR list_contains(ip_list($2), f.src_ip)))
-         OR f.id IN (SELECT flow_id FROM /*DETECTIONS*/ d WHERE d.confidence_rank >= $7 /*LABELS*/)) /*SCOPE*/
+                         OR ($2 <> '' AND (list_contains(ip_list($2), f.dst_ip) OR list_contains(ip_list($2), f.src_ip)))))
+         OR /*BY_DETECTION*/) /*SCOPE*/
 ),
 c AS (
   SELECT id, ip_version, first_ms, last_ms, strong,

@@ -47,7 +47,20 @@ export async function hostProfiles(db: DuckDbDatabase, q: HostProfileQuery): Pro
     (q.labels && q.labels.length ? ` AND d.label IN (${q.labels.map((l) => p(l)).join(', ')})` : '');
   // Port-level activity leaves out attempts without data: a scanned host is not a miner.
   const byPort = (q.minConfidence ?? 'port') === 'port' ? `NOT ${SCAN_ATTEMPT_SQL}` : 'FALSE';
-  const sql = SQL.replace('/*SIDE*/', side)
+  // A store without detections: the two per-flow lookups in them are constant (the rank parameter
+  // stays named in a per-row test that is false, so the numbering holds).
+  const lookups = haveDetections || q.labels?.length;
+  const sql = SQL.replace(
+    '/*STRONG*/',
+    lookups ? 'f.id IN (SELECT flow_id FROM /*DETECTIONS*/ d WHERE d.confidence_rank >= 2)' : 'FALSE',
+  )
+    .replace(
+      '/*BY_DETECTION*/',
+      lookups
+        ? 'f.id IN (SELECT flow_id FROM /*DETECTIONS*/ d WHERE d.confidence_rank >= $7 /*LABELS*/)'
+        : '($7 IS NULL AND f.id < 0)',
+    )
+    .replace('/*SIDE*/', side)
     .replace('/*FLOWS*/', flowTable(q.scope))
     .replace('/*BY_PORT*/', byPort)
     .replace('/*SCOPE*/', scope.sql)
