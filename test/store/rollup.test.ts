@@ -133,6 +133,12 @@ async function rollupRows(path: string): Promise<number> {
     );
     const [c] = await store.db.all<{ n: number }>('SELECT count(*)::INTEGER AS n FROM flow_rows');
     assert.equal(r.f, c.n, 'the rollup counts every flow once');
+    // One row per key: a live source's commits (every few batches here) are merged, not stacked.
+    const [k] = await store.db.all<{ n: number }>(
+      `SELECT count(*)::INTEGER AS n FROM (SELECT DISTINCT source_id, hour_ms, label, kind, src_country, dst_country,
+              src_asn, dst_asn, src_watch, dst_watch FROM flow_rollup)`,
+    );
+    assert.equal(r.n, k.n, 'no key has two rows');
     return r.n;
   } finally {
     await store.close();

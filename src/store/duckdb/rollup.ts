@@ -65,6 +65,29 @@ async function detectionCount(db: DuckDbDatabase): Promise<number> {
   return Number(r.n);
 }
 
+/**
+ * The rows of the hours (per source) that this commit's flows fell in, merged into one row per key:
+ * a live source commits every second, and without this each commit would add its own rows for the
+ * same hour — a rollup thousands of times its size, read by every overview.
+ */
+async function compact(db: DuckDbDatabase, rel: string, cond: string): Promise<void> {
+  const touched = `EXISTS (SELECT 1 FROM rollup_touched t WHERE t.source_id = flow_rollup.source_id AND t.hour_ms = flow_rollup.hour_ms)`;
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE rollup_touched AS
+       SELECT DISTINCT source_id, (first_ms // ${HOUR_MS}) * ${HOUR_MS} AS hour_ms FROM ${rel} WHERE ${cond}`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE rollup_merged AS
+       SELECT source_id, hour_ms, label, kind, ${KEYS}, sum(flows)::BIGINT, sum(flows_est)::HUGEINT,
+              sum(packets), sum(packets_est), sum(bytes), sum(bytes_est), min(min_first_ms), max(max_first_ms)
+       FROM flow_rollup WHERE ${touched} GROUP BY ALL`,
+  );
+  await db.run(`DELETE FROM flow_rollup WHERE ${touched}`);
+  await db.run('INSERT INTO flow_rollup SELECT * FROM rollup_merged');
+  await db.run('DROP TABLE rollup_merged');
+  await db.run('DROP TABLE rollup_touched');
+}
+
 async function hasTable(db: DuckDbDatabase, name: string): Promise<boolean> {
   const [r] = await db.all<{ n: number }>(
     'SELECT count(*)::INTEGER AS n FROM information_schema.tables WHERE table_name = $1',
@@ -133,6 +156,7 @@ export const Rollup = {
     await db.run(flowRows(rel, cond));
     if (await hasTable(db, 'detections'))
       await db.run(labelRows(rel, cond, cond.replaceAll('id', 'flow_id')));
+    await compact(db, rel, cond);
     await db.run('UPDATE rollup_state SET max_id = $1, detections = $2', [maxId, await detectionCount(db)]);
   },
 
