@@ -90,6 +90,26 @@ function mix(h: number): number {
   return h ^ (h >>> 16);
 }
 
+/**
+ * Per process: the packets are chosen by whoever sends the traffic, and `mix` is an invertible
+ * public function, so without a secret an attacker could aim many flows at one hash chain and
+ * make every packet walk all of them.
+ */
+const HASH_SEED = (Math.random() * 0x100000000) | 0;
+
+/**
+ * One hash for both directions of a flow: the two endpoints' hashes in a fixed order. Not their
+ * xor, which is 0 for every flow whose two endpoints are equal (a packet from A:p to A:p), so
+ * such flows of any address would all share one chain whatever the seed.
+ */
+function flowHash(d: DecodedPacket): number {
+  const hs = mix(HASH_SEED ^ d.s0 ^ mix(d.s1 ^ mix(d.s2 ^ mix(d.s3 ^ d.srcPort))));
+  const hd = mix(HASH_SEED ^ d.d0 ^ mix(d.d1 ^ mix(d.d2 ^ mix(d.d3 ^ d.dstPort))));
+  const lo = hs < hd ? hs : hd;
+  const hi = hs < hd ? hd : hs;
+  return mix(mix(lo + d.proto) ^ hi);
+}
+
 export class FlowTable {
   readonly idleTimeoutMs: number;
   readonly activeTimeoutMs: number;
@@ -209,6 +229,17 @@ export class FlowTable {
     };
   }
 
+  /** The longest hash chain of open flows (for tests: crafted packets must not pile up). */
+  get longestChain(): number {
+    let longest = 0;
+    for (let b = 0; b < this.buckets.length; b++) {
+      let n = 0;
+      for (let f = this.buckets[b]; f !== NIL; f = this.next[f]) n++;
+      if (n > longest) longest = n;
+    }
+    return longest;
+  }
+
   /** Flows currently open. */
   get openFlows(): number {
     return this.count;
@@ -283,9 +314,7 @@ export class FlowTable {
       this.nowMs = tsMs;
       this.expireIdle();
     }
-    const hs = mix(d.s0 ^ mix(d.s1 ^ mix(d.s2 ^ mix(d.s3 ^ d.srcPort))));
-    const hd = mix(d.d0 ^ mix(d.d1 ^ mix(d.d2 ^ mix(d.d3 ^ d.dstPort))));
-    const hash = mix((hs ^ hd) + d.proto);
+    const hash = flowHash(d);
     let f = this.lookup(d, hash);
     let forward = this.lookupForward;
     const flags = d.tcpFlags;

@@ -8,7 +8,7 @@ import { Diagnostics } from '../../src/flow/diagnostics.js';
 import type { FlowRecord } from '../../src/flow/record.js';
 import { PayloadClock, unpackPayloadTimes } from '../../src/flow/payload-times.js';
 import { ether, ipv4, ipv6, type L4 } from './synth.js';
-import { assemble } from './assemble.js';
+import { assemble, type Frame } from './assemble.js';
 
 const T0 = 1_494_979_200_000; // 17 May 2017
 
@@ -382,4 +382,28 @@ test('maxFlows bounds the table: the least recently seen flow is ended first and
     ['10.0.0.2 1', '10.0.0.3 1', '10.0.0.1 2', '10.0.0.4 1', '10.0.0.2 1'],
   );
   assert.equal(diag.get('flows.ended-table-full'), 2);
+});
+
+test('crafted packets do not pile up in one hash chain: 4,000 flows from an endpoint to itself, and 4,000 whose endpoints XOR to one value', () => {
+  // A packet from A:p to A:p has equal endpoint hashes; an unseeded symmetric XOR of the two would
+  // give every such flow, of any address, one hash. The second set keeps source XOR destination
+  // constant, which an XOR of the raw fields would also put in one chain.
+  const ip = (x: number) => [x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255].join('.');
+  const udp = { proto: 17, sport: 40000, dport: 40000, payload: 'x' };
+  for (const other of [(a: number) => a, (a: number) => (a ^ 0x5a5a5a5a) >>> 0]) {
+    const frames: Frame[] = [];
+    for (let k = 0; k < 4000; k++) {
+      const a = 0x0a000000 + k;
+      frames.push([1_494_979_200_000 + k, ether(ipv4(ip(a), ip(other(a)), udp))]);
+    }
+    let longest = 0;
+    let open = 0;
+    const flows = assemble(frames, { batchSize: 4096 }, new Diagnostics(), (t) => {
+      open = t.openFlows;
+      if ((open & 511) === 0) longest = Math.max(longest, t.longestChain);
+    });
+    assert.equal(open, 4000);
+    assert.equal(flows.length, 4000);
+    assert.ok(longest <= 12, `longest chain ${longest}`);
+  }
 });
