@@ -17,7 +17,7 @@ import { trace } from '../chain/trace.js';
 import type { ChainStore } from '../store/chain.js';
 import { sendError } from './errors.js';
 // The network routes' queue: with a chain index, serve reads flows through the same connection.
-import { oneAtATime } from './network.js';
+import { serialQueue } from './network.js';
 
 export interface MoneyApi {
   store: ChainStore;
@@ -58,6 +58,8 @@ class ConsoleTags extends TagSet {
 
 export function registerMoneyRoutes(app: FastifyInstance, api: MoneyApi): void {
   const { store } = api;
+  // The chain index's own connection, one answer at a time (a trace of several hops is heavy).
+  const oneAtATime = serialQueue();
   // Pool attribution reads every coinbase: once, when first asked (the index does not change
   // while serve holds it).
   let pools: Promise<Map<number, string>> | null = null;

@@ -66,15 +66,22 @@ function dayParam(v: string | undefined, name: string): number | undefined {
   }
 }
 
-// One statement at a time on the store's connection (as the reader socket does): the console asks
-// for several answers at once, and a DuckDB connection is one session. The money routes share it
-// (serve reads the flows through the chain index's connection when it has one).
-let queue: Promise<unknown> = Promise.resolve();
-export function oneAtATime<T>(f: () => Promise<T>): Promise<T> {
-  const p = queue.then(f, f);
-  queue = p.catch(() => undefined);
-  return p;
+/** A queue that runs the functions given to it one after another, each after the last settled. */
+export function serialQueue(): <T>(f: () => Promise<T>) => Promise<T> {
+  let queue: Promise<unknown> = Promise.resolve();
+  return <T>(f: () => Promise<T>): Promise<T> => {
+    const p = queue.then(f, f);
+    queue = p.catch(() => undefined);
+    return p;
+  };
 }
+
+// One answer at a time on the store's connection (as the reader socket does): the console asks
+// for several answers at once, and a DuckDB connection is one session; one at a time also keeps
+// a burst of heavy scans from sharing two cores many ways. The money routes read the chain index
+// on a connection of their own (cli/serve.ts) and queue on their own (money-routes.ts), so a
+// slow network answer does not hold up a wallet page.
+export const oneAtATime = serialQueue();
 
 /** Sessions shown on a host page at most (a long-lived miner has a few hundred). */
 export const MAX_HOST_SESSIONS = 1000;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openScreeningServer } from '../../src/cli/serve.js';
 import { ApiKeyFile, keysPathFor } from '../../src/server/keys.js';
+import { oneAtATime } from '../../src/server/network.js';
 import { litecoindMissing } from '../chain/regtest-node.js';
 import { regtestChainStore } from './regtest-chain.js';
 import { runCli } from '../cli-run.js';
@@ -103,6 +104,21 @@ test('litecoind regtest: /v1/chain/address, /v1/chain/trace (one hop) and /v1/ch
 
       // Exposure: the command's, with the list's address tagged sanctioned.
       assert.deepEqual(await get(`/v1/chain/exposure/${truth.b[0]}?hops=2`), exposed);
+
+      // The money routes do not wait for the network routes: with the network routes' queue held
+      // (a slow flow query), a wallet page still answers.
+      let release = () => {};
+      const held = oneAtATime(() => new Promise<void>((r) => (release = r)));
+      try {
+        const answered = await Promise.race([
+          get(`/v1/chain/address/${truth.a[1]}`).then(() => true),
+          new Promise<false>((r) => setTimeout(() => r(false), 20_000).unref()),
+        ]);
+        assert.ok(answered, 'a money route answered while the network queue was held');
+      } finally {
+        release();
+        await held;
+      }
 
       // Unknown, malformed, unauthenticated.
       await get('/v1/chain/address/rltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kyq3l2s', 404);
