@@ -11,6 +11,7 @@
  */
 import { Decoded, DecodedPacket, decodePacket } from '../capture/decode.js';
 import { captureChunks, pcapMagic, type PacketView } from '../capture/reader.js';
+import { Reassembler } from '../capture/reassembly.js';
 import { registerFormat } from '../flow/formats.js';
 import { ipText, type FlowBatch } from '../flow/record.js';
 import type { FlowSource, FlowSourceOptions } from '../flow/source.js';
@@ -98,13 +99,22 @@ export function sniffExportCapture(
   let udp = 0;
   let exports = 0;
   let other = 0;
+  let seen = 0;
   headPackets(head, 64, (off, caplen, origLen, linkType) => {
     packets++;
-    if (decodePacket(head, off, caplen, origLen, linkType, d) !== Decoded.Ok || d.proto !== 17 || d.fragment)
-      return;
+    if (decodePacket(head, off, caplen, origLen, linkType, d) !== Decoded.Ok || d.proto !== 17) return;
     udp++;
-    if (udp > 8) return;
-    if (looks(head, d.payloadOffset, d.payloadLength)) exports++;
+    let at = d.payloadOffset;
+    let len = d.payloadLength;
+    if (d.fragment) {
+      // A datagram larger than the path's MTU: its first fragment holds the UDP header, whose
+      // length field gives the whole payload's; the export header lies in this fragment's bytes.
+      if (d.fragOffset !== 0 || d.fragCapEnd - d.fragData < 8 + 40) return;
+      at = d.fragData + 8;
+      len = ((head[d.fragData + 4] << 8) | head[d.fragData + 5]) - 8;
+    }
+    if (++seen > 8) return;
+    if (looks(head, at, len)) exports++;
     else other++;
   });
   return exports > 0 && exports >= 2 * other && udp * 2 >= packets;
@@ -114,10 +124,16 @@ export function sniffNetflowCapture(head: Buffer): boolean {
   return sniffExportCapture(head, looksLikeExport);
 }
 
+/** Where a UDP payload was found: the packet's (or reassembled datagram's) bytes, file offset, time. */
+export type DatagramAt = Pick<PacketView, 'buf' | 'fileOffset' | 'tsMs'>;
+
 /** What a capture reader's decoder does with each UDP payload, and at the end of the capture. */
 export interface DatagramSink {
-  /** False for a payload that is not this reader's kind. `payload` is valid during the call only. */
-  datagram(payload: Buffer, p: PacketView, d: DecodedPacket): boolean;
+  /**
+   * False for a payload that is not this reader's kind. `payload` and `at.buf` are valid during
+   * the call only; `d`'s offsets are into `at.buf`.
+   */
+  datagram(payload: Buffer, at: DatagramAt, d: DecodedPacket): boolean;
   finish(): void;
 }
 
@@ -130,8 +146,10 @@ export type DecoderInput = Pick<
 /**
  * The UDP payloads of a capture through the sink `start` makes (its decoder hands batches to
  * `input.onBatch`), yielding those batches as the walk goes. Payloads the sink refuses are counted as
- * `notKind`; fragments are counted and skipped (their payload is not whole). Shared by the NetFlow
- * and sFlow capture readers.
+ * `notKind`. Fragmented datagrams are reassembled first (capture/reassembly.ts, with its bounds: an
+ * exporter's datagram larger than the path's MTU arrives in fragments); the fragments of one given
+ * up are counted as `udp.fragments-skipped` and the reason as the reassembler counts it. Shared by
+ * the NetFlow and sFlow capture readers.
  */
 export async function* exportDatagramBatches(
   path: string,
@@ -151,39 +169,71 @@ export async function* exportDatagramBatches(
   const d = new DecodedPacket();
   let other = 0;
   let fragments = 0;
+  const udp = (d: DecodedPacket, at: DatagramAt) => {
+    const off = d.payloadOffset;
+    if (!sink.datagram(at.buf.subarray(off, off + d.payloadLength), at, d)) other++;
+  };
+  const whole: DatagramAt = { buf: Buffer.alloc(0), fileOffset: 0, tsMs: 0 };
+  const reasm = new Reassembler(
+    {},
+    {
+      datagram(d, tsMs, fileOffset, buf) {
+        // A fragment inside the datagram (a fragmented packet in a tunnel) is reassembled too.
+        if (d.fragment !== 0) return reasm.add(d, tsMs, fileOffset, buf);
+        if (d.proto !== 17) return;
+        whole.buf = buf;
+        whole.fileOffset = fileOffset;
+        whole.tsMs = tsMs;
+        udp(d, whole);
+      },
+      fragment(d) {
+        if (d.proto === 17) fragments++;
+      },
+    },
+  );
   const chunks = captureChunks(
     path,
     diagnostics,
     (p) => {
-      if (decodePacket(p.buf, p.offset, p.caplen, p.origLen, p.linkType, d) !== Decoded.Ok || d.proto !== 17)
-        return;
-      if (d.fragment) {
-        fragments++;
-        return;
-      }
-      const off = d.payloadOffset;
-      if (!sink.datagram(p.buf.subarray(off, off + d.payloadLength), p, d)) other++;
+      if (decodePacket(p.buf, p.offset, p.caplen, p.origLen, p.linkType, d) !== Decoded.Ok) return;
+      if (p.tsMs > reasm.deadline) reasm.expire(p.tsMs);
+      if (d.fragment !== 0) reasm.add(d, p.tsMs, p.fileOffset, p.buf);
+      else if (d.proto === 17) udp(d, p);
     },
     { onProgress: opts.onProgress },
   );
   for await (const _ of chunks) {
     while (ready.length) yield ready.shift()!;
   }
+  reasm.flush();
   sink.finish();
   while (ready.length) yield ready.shift()!;
   if (other) diagnostics.add(notKind, other);
   if (fragments) diagnostics.add('udp.fragments-skipped', fragments);
+  reasm.report(
+    (k, v) => {
+      if (v) diagnostics.add(k, v);
+    },
+    (kind, offset, message) =>
+      diagnostics.problem({
+        source: path,
+        offset,
+        unit: 'byte',
+        kind,
+        message: message.replace('are counted without ports', 'are skipped (udp.fragments-skipped)'),
+      }),
+  );
 }
 
 function readNetflowCapture(path: string, opts: FlowSourceOptions): FlowSource {
   return exportDatagramBatches(path, opts, 'udp.not-netflow', (input) => {
     const decoder = new NetflowDecoder(input);
     return {
-      datagram(payload, p, d) {
+      datagram(payload, at, d) {
         const v = payload.length >= 2 ? (payload[0] << 8) | payload[1] : 0;
         if (v !== 5 && v !== 9 && v !== 10) return false;
         // The payload is a view into the reader's chunk; the decoder copies what it keeps.
-        decoder.decode(payload, ipText(p.buf, d.srcOffset, d.ipVersion), d.srcPort, p.fileOffset);
+        decoder.decode(payload, ipText(at.buf, d.srcOffset, d.ipVersion), d.srcPort, at.fileOffset);
         return true;
       },
       finish: () => decoder.finish(),

@@ -22,7 +22,7 @@ function readSflowCapture(path: string, opts: FlowSourceOptions): FlowSource {
   return exportDatagramBatches(path, opts, 'udp.not-sflow', (input) => {
     const decoder = new SflowDecoder(input);
     return {
-      datagram(payload, p) {
+      datagram(payload, at) {
         if (
           payload.length < 4 ||
           payload[0] !== 0 ||
@@ -32,7 +32,7 @@ function readSflowCapture(path: string, opts: FlowSourceOptions): FlowSource {
         )
           return false;
         // The payload is a view into the reader's chunk; the decoder copies what it keeps.
-        decoder.decode(payload, p.fileOffset, p.tsMs);
+        decoder.decode(payload, at.fileOffset, at.tsMs);
         return true;
       },
       finish: () => decoder.finish(),

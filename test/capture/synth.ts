@@ -288,3 +288,20 @@ export function cut(datagram: Buffer, at: number[]): [number, Buffer, boolean][]
   const ends = [...at, datagram.length];
   return ends.slice(0, -1).map((o, k) => [o, datagram.subarray(o, ends[k + 1]), k + 2 < ends.length]);
 }
+
+/**
+ * A UDP datagram from `src` to `dst` as the IPv4 fragments a 1,500-byte MTU gives (`dataPerFragment`
+ * bytes of the UDP datagram each, a multiple of 8), in order.
+ */
+export function udpFragments4(
+  src: string,
+  dst: string,
+  l4: { sport: number; dport: number; payload: Buffer },
+  id: number,
+  dataPerFragment = 1480,
+): Buffer[] {
+  const udp = transport({ proto: 17, ...l4 });
+  const at: number[] = [];
+  for (let o = 0; o < udp.length; o += dataPerFragment) at.push(o);
+  return cut(udp, at).map(([offset, data, more]) => ipv4Fragment(src, dst, { proto: 17, id, offset, more, data }));
+}

@@ -12,6 +12,8 @@ import '../../src/flow/all-formats.js';
 import { detectFormat } from '../../src/flow/formats.js';
 import { ingestFile, readHead } from '../../src/flow/ingest.js';
 import { sniffNetflowCapture } from '../../src/netflow/pcap-reader.js';
+import { benchV9Stream } from '../../src/netflow/encode.js';
+import { ether, ipv4, pcapFile, udpFragments4 } from '../capture/synth.js';
 import { openFlowStore } from '../../src/store/open.js';
 import {
   byFiveTuple,
@@ -242,6 +244,48 @@ test('ingest of a netflow-pcap survives a cut last packet', async () => {
     assert.equal(r.kind, 'netflow-pcap');
     assert.ok(rows.length > 800, `${rows.length} flows kept`);
     assert.ok(r.diagnostics.get('problems') >= 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('export datagrams larger than the MTU, captured as IP fragments: reassembled, sniffed, the same flows as whole; one never completed is counted', async () => {
+  // 12 v9 datagrams of 120 records (~4.3 KB each: three fragments at a 1,500-byte MTU). Every
+  // third datagram's fragments arrive last first; datagram 7 loses its last fragment.
+  const datagrams = [...benchV9Stream(12, 120, 4)];
+  const l4 = (payload: Buffer) => ({ sport: 40000, dport: 2055, payload });
+  const EXPORTER = '198.51.100.7';
+  const COLLECTOR = '198.51.100.9';
+  const whole = datagrams.map((d, k) => ({
+    tsMs: 1_700_000_000_000 + k * 10,
+    data: ether(ipv4(EXPORTER, COLLECTOR, { proto: 17, ...l4(d) })),
+  }));
+  const fragmented = datagrams.flatMap((d, k) => {
+    let frags = udpFragments4(EXPORTER, COLLECTOR, l4(d), 100 + k);
+    assert.ok(frags.length >= 3);
+    if (k % 3 === 0) frags = frags.reverse();
+    if (k === 7) frags = frags.slice(0, -1);
+    return frags.map((f) => ({ tsMs: 1_700_000_000_000 + k * 10, data: ether(f) }));
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'cr-nf-frag-'));
+  try {
+    const flowsOf = async (name: string, packets: { tsMs: number; data: Buffer }[]) => {
+      const path = join(dir, name);
+      writeFileSync(path, pcapFile(packets));
+      assert.equal(detectFormat(readHead(path))?.kind, 'netflow-pcap', name);
+      const { r, rows } = await ingestFlows(path);
+      return { r, rows: rows.map((f) => `${f.src}:${f.sport}>${f.dst}:${f.dport} ${f.packets}/${f.bytes}`) };
+    };
+    const a = await flowsOf('whole.pcap', whole);
+    const b = await flowsOf('fragmented.pcap', fragmented);
+    assert.equal(a.rows.length, 12 * 120);
+    // Every flow of the 11 completed datagrams, and none of datagram 7's.
+    const lost = new Set(a.rows.slice(7 * 120, 8 * 120));
+    assert.deepEqual(b.rows.sort(), a.rows.filter((x) => !lost.has(x)).sort());
+    const diag = b.r.diagnostics;
+    assert.equal(diag.get('ipv4.datagrams-reassembled'), 11, diag.summary());
+    assert.equal(diag.get('ip.reassembly-unfinished-at-end'), 1);
+    assert.equal(diag.get('udp.fragments-skipped'), 2, 'the two fragments of datagram 7');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

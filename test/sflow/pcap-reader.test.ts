@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import '../../src/flow/all-formats.js';
 import { detectFormat } from '../../src/flow/formats.js';
 import { ingestFile, readHead } from '../../src/flow/ingest.js';
-import { flowSample, rawHeaderRecord, sflowDatagram } from '../../src/sflow/encode.js';
+import { benchSflowStream, flowSample, rawHeaderRecord, sflowDatagram } from '../../src/sflow/encode.js';
 import { sniffSflowCapture } from '../../src/sflow/pcap-reader.js';
 import { openFlowStore } from '../../src/store/open.js';
-import { ether, ipv4, pcapFile } from '../capture/synth.js';
+import { ether, ipv4, pcapFile, udpFragments4 } from '../capture/synth.js';
 import { captureFixtures } from '../netflow/peers.js';
 
 test('sniffing: no ordinary capture fixture and no capture of NetFlow export is sflow-pcap', () => {
@@ -61,6 +61,48 @@ test('a capture of sFlow datagrams: flows at capture time, a bad datagram locate
     assert.equal(p.unit, 'byte');
   } finally {
     await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sFlow datagrams larger than the MTU, captured as IP fragments: reassembled and read as whole ones', async () => {
+  // 8 datagrams of 20 samples (~4 KB: three fragments each), the odd ones' fragments last first.
+  const datagrams = benchSflowStream(8, 20);
+  const l4 = (payload: Buffer) => ({ sport: 40000, dport: 6343, payload });
+  const at = (k: number) => 1_600_000_000_000 + k * 1000;
+  const whole = datagrams.map((d, k) => ({
+    tsMs: at(k),
+    data: ether(ipv4('198.51.100.1', '198.51.100.2', { proto: 17, ...l4(d) })),
+  }));
+  const fragmented = datagrams.flatMap((d, k) => {
+    const frags = udpFragments4('198.51.100.1', '198.51.100.2', l4(d), 500 + k);
+    assert.ok(frags.length >= 3, `${frags.length} fragments`);
+    return (k % 2 ? frags.reverse() : frags).map((f) => ({ tsMs: at(k), data: ether(f) }));
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'cr-sflow-frag-'));
+  try {
+    const rowsOf = async (name: string, packets: { tsMs: number; data: Buffer }[]) => {
+      const path = join(dir, name);
+      writeFileSync(path, pcapFile(packets));
+      assert.equal(detectFormat(readHead(path))?.kind, 'sflow-pcap', name);
+      const store = await openFlowStore(':memory:');
+      try {
+        const r = await ingestFile(path, { store });
+        const rows = (await store.flows({})).map((f) =>
+          [f.src, f.dst, f.sport, f.dport, f.packets, f.bytes, new Date(f.first).getTime()].join(' '),
+        );
+        return { r, rows };
+      } finally {
+        await store.close();
+      }
+    };
+    const a = await rowsOf('whole.pcap', whole);
+    const b = await rowsOf('fragmented.pcap', fragmented);
+    assert.ok(a.rows.length > 0);
+    assert.deepEqual(b.rows.sort(), a.rows.sort());
+    assert.equal(b.r.diagnostics.get('ipv4.datagrams-reassembled'), 8, b.r.diagnostics.summary());
+    assert.equal(b.r.diagnostics.get('udp.fragments-skipped'), 0);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
