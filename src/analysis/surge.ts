@@ -445,15 +445,22 @@ function fitScale(
   return { a, ll: ll / phi };
 }
 
-function fitShape(y: Float64Array, base: Float64Array, t: Float64Array, Rs: number[], phi: number): ShapeFit {
+function fitShape(
+  y: Float64Array,
+  base: Float64Array,
+  t: Float64Array,
+  Rs: number[],
+  phi: number,
+  logn = Math.log(Math.max(y.length, 2)),
+  minRamp = 2,
+): ShapeFit {
   const n = y.length;
-  const logn = Math.log(Math.max(n, 2));
   const h = new Float64Array(n);
   const step = fitScale(y, base, h.fill(1), phi);
   let best: ShapeFit = { shape: 'step', a: step.a, q: 0, R: 0, bic: -2 * step.ll + logn };
   const span = Math.max(1, t[n - 1]);
   for (const R of Rs) {
-    if (R < 2) continue;
+    if (R < minRamp) continue;
     // Linear: h = 1 + q·min(t, R); q such that the plateau is 1.5× .. 200× the start.
     for (let g = 0; g < 24; g++) {
       const q = (Math.exp(Math.log(0.5) + (g * Math.log(400)) / 23) - 0) / R;
@@ -523,7 +530,7 @@ export function detectSurges(series: CountSeries, opts: SurgeOptions = {}): Surg
     let j = k;
     // An episode: consecutive changes in the same direction.
     while (j + 1 < kept.length && means[j + 2] > means[j + 1] === up) j++;
-    const start = kb[k + 1];
+    let start = kb[k + 1];
     const end = kb[j + 2];
     const before = means[k];
     const after = means[j + 1];
@@ -531,6 +538,7 @@ export function detectSurges(series: CountSeries, opts: SurgeOptions = {}): Surg
     let rate = 0;
     let ramp = 0;
     let doubling: number | undefined;
+    let onsetShift = 0;
     if (up) {
       // Additive model: the baseline keeps its weekly rhythm; the new activity has none.
       const m = end - start;
@@ -552,7 +560,30 @@ export function detectSurges(series: CountSeries, opts: SurgeOptions = {}): Surg
       const phi = Math.max(1, pear / Math.max(1, m - (j - k + 1)));
       const Rs = kept.slice(k + 1, j + 1).map((x) => p.idx[x.at] - p.idx[start]);
       Rs.push(t[m - 1]);
-      const sf = fitShape(y, base, t, [...new Set(Rs)], phi);
+      let sf = fitShape(y, base, t, [...new Set(Rs)], phi);
+      if (j > k && before < 1e-3) {
+        // Activity from nothing (a label, a pool, a port no host used before): the episode's first
+        // change point can sit up to `minSegment − 1` buckets before the first flow, because the
+        // segment it opens must be that long, so quiet buckets then the first flows (0, 0, 6, then
+        // hundreds) make one segment that starts with the quiet ones. Where there was nothing
+        // before, the onset is not before the first flow. (With a baseline, a ramp's first buckets
+        // hide in its noise and PELT's start is the better estimate: test/analysis/surge-onset.)
+        const last = Math.min(start + minSeg, kb[k + 2]) - 1;
+        while (onsetShift < last - start && y[onsetShift] === 0) onsetShift++;
+        if (onsetShift > 0) {
+          const t0 = t[onsetShift];
+          sf = fitShape(
+            y.subarray(onsetShift),
+            base.subarray(onsetShift),
+            t.subarray(onsetShift).map((v) => v - t0),
+            [...new Set(Rs.map((R) => R - t0).filter((R) => R >= 1))],
+            phi,
+            undefined,
+            1,
+          );
+          start += onsetShift;
+        }
+      }
       shape = sf.shape;
       ramp = sf.shape === 'step' ? 0 : sf.R;
       if (sf.shape === 'linear') rate = sf.a * sf.q;
@@ -566,7 +597,7 @@ export function detectSurges(series: CountSeries, opts: SurgeOptions = {}): Surg
       kind: up ? 'increase' : 'decrease',
       onset: iso(start),
       onsetMs: series.timesMs[p.idx[start]],
-      onsetInterval: [iso(kept[k].lo), iso(kept[k].hi)],
+      onsetInterval: [iso(Math.max(kept[k].lo, start)), iso(Math.max(kept[k].hi, start))],
       before,
       after,
       shape,
