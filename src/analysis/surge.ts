@@ -597,7 +597,11 @@ export function detectSurges(series: CountSeries, opts: SurgeOptions = {}): Surg
       kind: up ? 'increase' : 'decrease',
       onset: iso(start),
       onsetMs: series.timesMs[p.idx[start]],
-      onsetInterval: [iso(Math.max(kept[k].lo, start)), iso(Math.max(kept[k].hi, start))],
+      // Moved to the first flow: nothing came before it, so the interval does not start earlier.
+      onsetInterval:
+        onsetShift > 0
+          ? [iso(Math.max(kept[k].lo, start)), iso(Math.max(kept[k].hi, start))]
+          : [iso(kept[k].lo), iso(kept[k].hi)],
       before,
       after,
       shape,
