@@ -94,7 +94,7 @@ test('target: real miner sessions with ≥ 5 min of shares found from flows alon
 test(
   'target: ordinary flows (real captures as pcap flows) called mining ≤ 0.5 %',
   {
-    todo: 'not met: 13 of 2,556 = 0.51 % in CV (8 of them one Bitcoin P2P window; Gnutella, an Alexa push channel, one HTTP connection); every variant tried gave 13-23 (docs/detection-rules.md)',
+    todo: 'not met: 13 of 2,565 = 0.51 % in CV (8 of them one Bitcoin P2P window; Gnutella, an Alexa push channel, one HTTP connection); every variant tried gave 13-23 (docs/detection-rules.md)',
   },
   () => {
     assert.ok(cv.fprFlowsPcap.rate <= 0.005, `${cv.fprFlowsPcap.hits}/${cv.fprFlowsPcap.of}`);
