@@ -37,3 +37,9 @@ CREATE TABLE IF NOT EXISTS rollup_state (
   max_id BIGINT NOT NULL,
   detections BIGINT NOT NULL
 );
+
+-- The catalogued pool servers' addresses, as of the rollup's version (kind bit 2): filled by the
+-- writer when it rebuilds the rollup, read by each commit's roll-up as a hash lookup.
+CREATE TABLE IF NOT EXISTS rollup_pools (
+  ip UHUGEINT NOT NULL
+);
