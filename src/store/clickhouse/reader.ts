@@ -67,8 +67,9 @@ export class ClickHouseNetworkReader implements NetworkReader {
   }
 
   async labels(): Promise<string[]> {
+    // GROUP BY, not DISTINCT: on a cluster a DISTINCT may be left per shard (see artifactHosts).
     const rows = await this.conn.rows<{ label: string }>(
-      'SELECT DISTINCT label FROM detections ORDER BY label',
+      'SELECT label FROM detections GROUP BY label ORDER BY label',
     );
     return rows.map((r) => String(r.label));
   }
@@ -88,10 +89,12 @@ export class ClickHouseNetworkReader implements NetworkReader {
 
   async artifactHosts(value: string, limit: number): Promise<{ kind: string; host: string }[]> {
     const rows = await this.conn.rows<{ kind: string; host: string }>(
-      `SELECT DISTINCT kind, src AS host
+      // GROUP BY, not DISTINCT: on a two-shard cluster 18.16 left the DISTINCT of this join per
+      // shard, and a wallet's host came back twice (clickhouse-serve.test.ts).
+      `SELECT kind, src AS host
        FROM (SELECT flow_id AS id, kind FROM artifacts WHERE value = ${str(value)}) AS a
          ALL INNER JOIN (SELECT id, src FROM ${FLOWS_VIEW}) AS fl USING id
-       ORDER BY host, kind LIMIT ${lit(Math.trunc(limit))}`,
+       GROUP BY kind, host ORDER BY host, kind LIMIT ${lit(Math.trunc(limit))}`,
     );
     return rows.map((r) => ({ kind: String(r.kind), host: String(r.host) }));
   }
