@@ -54,6 +54,47 @@ export interface PayloadSample {
   revTimes: Buffer | null;
 }
 
+/**
+ * The report's rows from an engine's result rows, whose columns both engines name alike (as
+ * duckdb/series.sql does): host/dst, dst_port, flows, hosts, packets_est, bytes_est, active_s,
+ * first_ms, last_ms, ports.
+ */
+export function topHostOfRow(r: Record<string, unknown>): TopHost {
+  return {
+    host: String(r.host),
+    flows: Number(r.flows),
+    packetsEst: Number(r.packets_est),
+    bytesEst: Number(r.bytes_est),
+    firstMs: Number(r.first_ms),
+    lastMs: Number(r.last_ms),
+    ports: (r.ports as unknown[]).map(Number),
+  };
+}
+
+export function endpointOfRow(r: Record<string, unknown>): Endpoint {
+  return {
+    dst: String(r.dst),
+    dstPort: Number(r.dst_port),
+    hosts: Number(r.hosts),
+    flows: Number(r.flows),
+    firstMs: Number(r.first_ms),
+    lastMs: Number(r.last_ms),
+  };
+}
+
+export function connectionOfRow(r: Record<string, unknown>): HostConnection {
+  return {
+    dst: String(r.dst),
+    dstPort: Number(r.dst_port),
+    packetsEst: Number(r.packets_est),
+    bytesEst: Number(r.bytes_est),
+    activeSeconds: Number(r.active_s),
+    firstMs: Number(r.first_ms),
+    lastMs: Number(r.last_ms),
+    flows: Number(r.flows),
+  };
+}
+
 /** One crypto session of a host: its flows to one remote end and service port, merged by gap. */
 export interface HostSession {
   peer: string;

@@ -7,14 +7,17 @@
  */
 import type { StoredDetection } from '../detections.js';
 import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery, SeriesScope } from '../queries.js';
-import type {
-  Endpoint,
-  HostConnection,
-  HostSession,
-  HostSessionQuery,
-  NetworkReader,
-  PayloadSample,
-  TopHost,
+import {
+  connectionOfRow,
+  endpointOfRow,
+  topHostOfRow,
+  type Endpoint,
+  type HostConnection,
+  type HostSession,
+  type HostSessionQuery,
+  type NetworkReader,
+  type PayloadSample,
+  type TopHost,
 } from '../reader.js';
 import type { KeyedSummaryQuery, StoredPayload, SummaryKey, SummaryRow } from '../store.js';
 import { lit, str } from './connection.js';
@@ -110,7 +113,9 @@ export class ClickHouseNetworkReader implements NetworkReader {
     // As `coinradar hosts` counts port activity: attempts without data are not (detect/scan.ts).
     const s: SeriesScope = { ...scope, dstPorts: undefined, noScans: true };
     const rows = await this.conn.rows<Record<string, unknown>>(
-      `SELECT ${ipText('host_ip', 'ipv')} AS host, t_flows, t_packets_est, t_bytes_est, t_first_ms, t_last_ms, t_ports FROM (
+      // Inner aliases are not column names (18.16); the outer SELECT gives DuckDB's (topHostOfRow).
+      `SELECT ${ipText('host_ip', 'ipv')} AS host, t_flows AS flows, t_packets_est AS packets_est, t_bytes_est AS bytes_est,
+              t_first_ms AS first_ms, t_last_ms AS last_ms, t_ports AS ports FROM (
          SELECT host_ip, ipv, count() AS t_flows, sum(p_est) AS t_packets_est, sum(b_est) AS t_bytes_est,
                 min(first_ms) AS t_first_ms, max(last_ms) AS t_last_ms, arraySort(groupUniqArray(service_port)) AS t_ports
          FROM (SELECT if(side, src_ip, dst_ip) AS host_ip, ip_version AS ipv, first_ms, last_ms,
@@ -120,57 +125,38 @@ export class ClickHouseNetworkReader implements NetworkReader {
                      WHERE (${inList('dst_port', p)} OR ${inList('src_port', p)} OR ${inList('dst_ip', a)} OR ${inList('src_ip', a)})
                        ${scopeSql(s)}))
          GROUP BY host_ip, ipv)
-       ORDER BY t_flows DESC, host LIMIT ${lit(Math.trunc(limit))}`,
+       ORDER BY flows DESC, host LIMIT ${lit(Math.trunc(limit))}`,
     );
-    return rows.map((r) => ({
-      host: String(r.host),
-      flows: Number(r.t_flows),
-      packetsEst: Number(r.t_packets_est),
-      bytesEst: Number(r.t_bytes_est),
-      firstMs: Number(r.t_first_ms),
-      lastMs: Number(r.t_last_ms),
-      ports: (r.t_ports as unknown[]).map(Number),
-    }));
+    return rows.map(topHostOfRow);
   }
 
   async endpoints(scope: SeriesScope, addresses: string[]): Promise<Endpoint[]> {
     const rows = await this.conn.rows<Record<string, unknown>>(
-      `SELECT ${ipText('dst_ip', 'ip_version')} AS e_dst, dst_port AS e_port, uniqExact(src_ip) AS e_hosts,
-              count() AS e_flows, min(first_ms) AS e_first, max(last_ms) AS e_last
-       FROM ${flowsOf(scope)}
-       WHERE ${inList('dst_ip', addresses.map(ipLiteral))} AND (${sideSql(scope)}) ${scopeSql({ ...scope, dstPorts: undefined })}
-       GROUP BY dst_ip, ip_version, dst_port ORDER BY e_flows DESC, e_dst, e_port`,
+      `SELECT e_dst AS dst, e_port AS dst_port, e_hosts AS hosts, e_flows AS flows, e_first AS first_ms, e_last AS last_ms
+       FROM (SELECT ${ipText('dst_ip', 'ip_version')} AS e_dst, dst_port AS e_port, uniqExact(src_ip) AS e_hosts,
+                    count() AS e_flows, min(first_ms) AS e_first, max(last_ms) AS e_last
+             FROM ${flowsOf(scope)}
+             WHERE ${inList('dst_ip', addresses.map(ipLiteral))} AND (${sideSql(scope)}) ${scopeSql({ ...scope, dstPorts: undefined })}
+             GROUP BY dst_ip, ip_version, dst_port)
+       ORDER BY flows DESC, dst, dst_port`,
     );
-    return rows.map((r) => ({
-      dst: String(r.e_dst),
-      dstPort: Number(r.e_port),
-      hosts: Number(r.e_hosts),
-      flows: Number(r.e_flows),
-      firstMs: Number(r.e_first),
-      lastMs: Number(r.e_last),
-    }));
+    return rows.map(endpointOfRow);
   }
 
   async hostConnections(host: string, addresses: string[]): Promise<HostConnection[]> {
     const rows = await this.conn.rows<Record<string, unknown>>(
-      `SELECT ${ipText('dst_ip', 'ip_version')} AS c_dst, dst_port AS c_port,
-              sum(packets * sampling_rate) AS c_packets_est, sum(bytes * sampling_rate) AS c_bytes_est,
-              sum(last_ms - first_ms) / 1000.0 AS c_active_s, min(first_ms) AS c_first, max(last_ms) AS c_last,
-              count() AS c_flows
-       FROM ${FLOW_ROWS}
-       WHERE src_ip = ${ipLiteral(host)} AND ${inList('dst_ip', addresses.map(ipLiteral))}
-       GROUP BY dst_ip, ip_version, dst_port ORDER BY c_flows DESC, c_dst, c_port`,
+      `SELECT c_dst AS dst, c_port AS dst_port, c_packets_est AS packets_est, c_bytes_est AS bytes_est,
+              c_active_s AS active_s, c_first AS first_ms, c_last AS last_ms, c_flows AS flows
+       FROM (SELECT ${ipText('dst_ip', 'ip_version')} AS c_dst, dst_port AS c_port,
+                    sum(packets * sampling_rate) AS c_packets_est, sum(bytes * sampling_rate) AS c_bytes_est,
+                    sum(last_ms - first_ms) / 1000.0 AS c_active_s, min(first_ms) AS c_first, max(last_ms) AS c_last,
+                    count() AS c_flows
+             FROM ${FLOW_ROWS}
+             WHERE src_ip = ${ipLiteral(host)} AND ${inList('dst_ip', addresses.map(ipLiteral))}
+             GROUP BY dst_ip, ip_version, dst_port)
+       ORDER BY flows DESC, dst, dst_port`,
     );
-    return rows.map((r) => ({
-      dst: String(r.c_dst),
-      dstPort: Number(r.c_port),
-      packetsEst: Number(r.c_packets_est),
-      bytesEst: Number(r.c_bytes_est),
-      activeSeconds: Number(r.c_active_s),
-      firstMs: Number(r.c_first),
-      lastMs: Number(r.c_last),
-      flows: Number(r.c_flows),
-    }));
+    return rows.map(connectionOfRow);
   }
 
   async stratumPayloads(scope: SeriesScope, limit = 500): Promise<PayloadSample[]> {

@@ -16,7 +16,15 @@ export type { SeriesScope, SeriesQuery, SeriesBucket, SeriesData } from '../quer
 import { seriesOfRows, type SeriesScope, type SeriesQuery, type SeriesData } from '../queries.js';
 // The report's row shapes are engine-neutral (../reader.ts); DuckDbSeries is a ReportReader's core.
 export type { TopHost, Endpoint, HostConnection, PayloadSample } from '../reader.js';
-import type { TopHost, Endpoint, HostConnection, PayloadSample } from '../reader.js';
+import {
+  connectionOfRow,
+  endpointOfRow,
+  topHostOfRow,
+  type TopHost,
+  type Endpoint,
+  type HostConnection,
+  type PayloadSample,
+} from '../reader.js';
 
 const FILE = readFileSync(new URL('./series.sql', import.meta.url), 'utf8');
 /** The statements of series.sql: the first is the series; the rest are named by `-- name:` lines. */
@@ -263,15 +271,7 @@ export class DuckDbSeries {
       sideStatement('top_hosts', { ...scope, noScans: true }, params),
       params,
     );
-    return rows.map((r) => ({
-      host: String(r.host),
-      flows: Number(r.flows),
-      packetsEst: Number(r.packets_est),
-      bytesEst: Number(r.bytes_est),
-      firstMs: Number(r.first_ms),
-      lastMs: Number(r.last_ms),
-      ports: (r.ports as unknown[]).map(Number),
-    }));
+    return rows.map(topHostOfRow);
   }
 
   /** Server endpoints among the given addresses that hosts of the scope (internalSide, as clients) reached. */
@@ -281,14 +281,7 @@ export class DuckDbSeries {
       sideStatement('endpoints', scope, params),
       params,
     );
-    return rows.map((r) => ({
-      dst: String(r.dst),
-      dstPort: Number(r.dst_port),
-      hosts: Number(r.hosts),
-      flows: Number(r.flows),
-      firstMs: Number(r.first_ms),
-      lastMs: Number(r.last_ms),
-    }));
+    return rows.map(endpointOfRow);
   }
 
   async hostConnections(host: string, addresses: string[]): Promise<HostConnection[]> {
@@ -296,16 +289,7 @@ export class DuckDbSeries {
       ipValue(host).toString(),
       addressList(addresses),
     ]);
-    return rows.map((r) => ({
-      dst: String(r.dst),
-      dstPort: Number(r.dst_port),
-      packetsEst: Number(r.packets_est),
-      bytesEst: Number(r.bytes_est),
-      activeSeconds: Number(r.active_s),
-      firstMs: Number(r.first_ms),
-      lastMs: Number(r.last_ms),
-      flows: Number(r.flows),
-    }));
+    return rows.map(connectionOfRow);
   }
 
   async stratumPayloads(scope: SeriesScope, limit = 500): Promise<PayloadSample[]> {
