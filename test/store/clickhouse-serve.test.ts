@@ -200,6 +200,8 @@ let want: Promise<{
   model: InvestigationReport;
   paths: string[];
   answers: string[];
+  /** How long the routes took on DuckDB. */
+  ms: number;
 }> | null = null;
 function duckdbAnswers() {
   want ??= (async () => {
@@ -209,7 +211,9 @@ function duckdbAnswers() {
     const s = await serve(e);
     try {
       const paths = await routes(s);
-      return { report, model, paths, answers: await answers(s, paths) };
+      const t0 = performance.now();
+      const a = await answers(s, paths);
+      return { report, model, paths, answers: a, ms: performance.now() - t0 };
     } finally {
       await s.server.close();
     }
@@ -217,7 +221,8 @@ function duckdbAnswers() {
   return want;
 }
 
-async function compare(e: Engine, name: string): Promise<void> {
+/** Compare the engine at `e` with DuckDB; resolves to a line of how long the routes took on each. */
+async function compare(e: Engine, name: string): Promise<string> {
   const w = await duckdbAnswers();
   assert.equal(e.flows, (await duckdb()).flows);
   // Not vacuous: the report found the onset, hosts, pools and wallets; the routes answered.
@@ -244,7 +249,7 @@ async function compare(e: Engine, name: string): Promise<void> {
     assert.match(w.answers[i], new RegExp(`\n${status} `), w.answers[i].slice(0, 300));
   });
 
-  const got = await reportFiles(e, name);
+  const got = await reportFiles(e, name.replace(/\W+/g, '-'));
   assert.equal(got.out, w.report.out);
   assert.equal(got.json, w.report.json);
   assert.equal(got.md, w.report.md);
@@ -253,12 +258,15 @@ async function compare(e: Engine, name: string): Promise<void> {
 
   const s = await serve(e);
   try {
+    const t0 = performance.now();
     const mine = await answers(s, w.paths);
+    const ms = performance.now() - t0;
     // Every route that differs named at once, then the first difference in full.
     const differ = w.paths.filter((_, i) => mine[i] !== w.answers[i]);
     const first = w.paths.findIndex((_, i) => mine[i] !== w.answers[i]);
     if (first >= 0) assert.equal(mine[first], w.answers[first], `differ: ${differ.join(', ')}`);
     await keyCheck(s, e);
+    return `${w.paths.length} requests, one at a time: DuckDB ${Math.round(w.ms)} ms, ${name} ${Math.round(ms)} ms`;
   } finally {
     await s.server.close();
   }
@@ -294,16 +302,16 @@ test(
     skip: !haveServer() && 'clickhouse-server not installed (scripts/install-test-deps.sh)',
     timeout: 900_000,
   },
-  async () => {
+  async (t) => {
     server = await startServer();
-    await compare(await clickhouse(server.url, 'server'), 'server');
+    t.diagnostic(await compare(await clickhouse(server.url, 'server'), 'clickhouse-server 18.16'));
   },
 );
 
 test('report and serve on chDB (current ClickHouse) give the same', { timeout: 900_000 }, async (t) => {
   const missing = await haveChdb();
   if (missing) return t.skip(`chdb cannot load here: ${missing}`);
-  await compare(await clickhouse(`chdb:${join(dir, 'chdb')}`, 'chdb'), 'chdb');
+  t.diagnostic(await compare(await clickhouse(`chdb:${join(dir, 'chdb')}`, 'chdb'), 'chDB'));
 });
 
 test(
@@ -312,8 +320,8 @@ test(
     skip: !haveServer() && 'clickhouse-server not installed (scripts/install-test-deps.sh)',
     timeout: 900_000,
   },
-  async () => {
+  async (t) => {
     cluster = await startCluster('two');
-    await compare(await clickhouse(cluster.url, 'cluster', 'two'), 'cluster');
+    t.diagnostic(await compare(await clickhouse(cluster.url, 'cluster', 'two'), 'two-shard cluster'));
   },
 );
