@@ -1,8 +1,7 @@
 // `--cluster NAME` on every command that opens the flow store: folded into the --db value as
 // `?cluster=NAME` before the command runs, so that each command passes one value to
 // openFlowStore as before (src/store/clickhouse/connection.ts withCluster). The commands that
-// open DuckDB directly (serve, report, estimate, screen, …) are not listed: they are not on
-// ClickHouse yet.
+// open DuckDB directly (estimate, screen, export, …) are not listed: they are not on ClickHouse yet.
 import type { Command } from 'commander';
 import { withCluster } from '../store/clickhouse/connection.js';
 
@@ -18,6 +17,8 @@ const STORE_COMMANDS = new Set([
   'surge',
   'hosts',
   'scenario',
+  'report',
+  'serve',
 ]);
 
 export function addClusterOption(program: Command): void {

@@ -1,16 +1,18 @@
-import { redact } from '../store/clickhouse/connection.js';
+import { isClickHouseUrl, redact } from '../store/clickhouse/connection.js';
 import { FILTER_HELP } from './filter-option.js';
 import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { buildReport, REPORT_STAGES } from '../report/build.js';
 import { screenReportWallets } from '../report/screen-wallets.js';
 import { renderHtml, renderMarkdown } from '../report/render.js';
-import { DuckDbSeries } from '../store/duckdb/series.js';
+import { openFlowStore } from '../store/open.js';
+import { openNetworkReader } from '../store/reader.js';
 import { defaultDbPath } from '../store/store.js';
 import { collect, existingStore } from './output.js';
 import { parseDay, parseScope, windowOption } from './series.js';
 import { Progress } from './progress.js';
+import { DEFAULT_STATE_DB, stateDbFor } from './serve.js';
 
 function chromium(): string | null {
   for (const c of ['chromium', 'chromium-browser', 'google-chrome'])
@@ -22,7 +24,16 @@ export function register(program: Command): void {
   program
     .command('report')
     .description('write the investigation report: one self-contained HTML file (and Markdown, PDF)')
-    .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
+    .option(
+      '--db <file>',
+      'DuckDB file or clickhouse://USER:PASSWORD@HOST:PORT/DATABASE store (or COINRADAR_DB)',
+      defaultDbPath(),
+    )
+    .option(
+      '--state-db <file>',
+      'with a ClickHouse store: the local DuckDB file whose sanctions lists screen the wallets (as serve uses)',
+      DEFAULT_STATE_DB,
+    )
     .option('--scope <key:value>', 'country:KP, asn:, watch:, host:, label: (repeatable, ANDed)', collect, [])
     .option('--filter <nfdump>', FILTER_HELP)
     .option('--where <sql>', 'extra SQL condition over flow columns')
@@ -39,6 +50,7 @@ export function register(program: Command): void {
     .action(
       async (o: {
         db: string;
+        stateDb: string;
         scope: string[];
         filter?: string;
         where?: string;
@@ -54,7 +66,8 @@ export function register(program: Command): void {
         labels?: string;
       }) => {
         const scope = parseScope(o.scope, undefined, o.where, o.filter);
-        const { series, close } = await DuckDbSeries.open(existingStore(o.db));
+        const store = await openFlowStore(existingStore(o.db));
+        const close = () => store.close();
         let report;
         const progress = new Progress('report', REPORT_STAGES.length);
         try {
@@ -65,7 +78,7 @@ export function register(program: Command): void {
           ]
             .filter(Boolean)
             .join(' ');
-          report = await buildReport(series, {
+          report = await buildReport(await openNetworkReader(store), {
             scope,
             scopeText:
               [...o.scope, o.filter !== undefined ? `filter ${o.filter}` : '']
@@ -82,8 +95,11 @@ export function register(program: Command): void {
         } finally {
           await close();
         }
-        // Wallets seen on the network are screened against whatever lists this database holds.
-        const screening = await screenReportWallets(o.db, report);
+        // Wallets seen on the network are screened against whatever lists this database holds (on
+        // ClickHouse: the state file's, when there is one; it is not created here).
+        const lists = stateDbFor(o.db, o.stateDb);
+        const screening =
+          isClickHouseUrl(o.db) && !existsSync(lists) ? null : await screenReportWallets(lists, report);
         {
           writeFileSync(o.out, renderHtml(report));
           process.stdout.write(

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { formatProblem, type InputProblem } from '../flow/diagnostics.js';
 import type { NetflowCollector } from '../netflow/collector.js';
 import type { FastifyInstance } from 'fastify';
 import { buildScreeningIndex, loadScreeningIndex } from '../sanctions/index-loader.js';
-import type { ScreeningIndex } from '../sanctions/screen.js';
+import { ScreeningIndex } from '../sanctions/screen.js';
 import {
   buildServer,
   DEFAULT_BODY_LIMIT,
@@ -15,10 +16,13 @@ import { AuditLog, auditPathFor } from '../server/audit.js';
 import { DEFAULT_CONSOLE_DIR } from '../server/console-files.js';
 import type { NetworkApi } from '../server/network.js';
 import type { SessionLimits } from '../server/session.js';
+import { isClickHouseUrl, redact } from '../store/clickhouse/connection.js';
 import { DuckDbFlowStore } from '../store/duckdb/flows.js';
+import { openFlowStore } from '../store/open.js';
+import { openNetworkReader } from '../store/reader.js';
 import { DuckDbSanctionsStore } from '../store/duckdb/sanctions.js';
 import { ApiKeyFile, keysPathFor } from '../server/keys.js';
-import { defaultDbPath } from '../store/store.js';
+import { defaultDbPath, type FlowStore } from '../store/store.js';
 import { addChainOptions, openChainIndex, parseChainHops, type ChainIndex } from './chain-screening.js';
 import { parseWholeNumber } from './output.js';
 
@@ -26,8 +30,24 @@ import { parseWholeNumber } from './output.js';
  * (3 hops, timed by hand on the regtest test index under load; no benchmark), so about 10 s at worst. */
 export const DEFAULT_MAX_CHAIN_BATCH = 250;
 
+/**
+ * Where a server on ClickHouse keeps what ClickHouse does not hold — API keys (`<file>.keys.json`),
+ * the audit log (`<file>.audit.jsonl`), the sanctions lists and a chain index (in the DuckDB file
+ * itself, written by `coinradar sanctions load` / `chain ingest --db <file>`): a small local DuckDB
+ * file, in the working directory unless `--state-db` says otherwise. On DuckDB all of it lives in
+ * and beside the store's own file, as before.
+ */
+export const DEFAULT_STATE_DB = 'coinradar-state.duckdb';
+
+/** The file that holds keys, audit, lists and chain index for the store `db`. */
+export function stateDbFor(db: string, stateDb?: string): string {
+  return isClickHouseUrl(db) ? stateDb || DEFAULT_STATE_DB : db;
+}
+
 export interface ServeOptions {
   db: string;
+  /** With a ClickHouse store: the local DuckDB file for keys, audit, lists and chain index (stateDbFor). */
+  stateDb?: string;
   allowAnonymous?: boolean;
   bodyLimit?: number;
   maxBatch?: number;
@@ -94,14 +114,27 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
   const hops = o.chainHops ?? 3;
   if (o.collect && o.network === false)
     throw new Error('--collect needs the store held open: drop --no-network');
+  const clickhouse = isClickHouseUrl(o.db);
+  const state = stateDbFor(o.db, o.stateDb);
   let chain: ChainIndex | null = null;
   let flows: DuckDbFlowStore | null = null;
   let reading: DuckDbFlowStore | null = null;
+  /** The ClickHouse store: its HTTP client takes the collector's inserts and the API's reads at once. */
+  let remote: FlowStore | null = null;
   let collector: NetflowCollector | null = null;
   try {
     let network: NetworkApi | null = null;
     let readers: string | null = null;
-    if (o.network !== false) {
+    if (clickhouse) {
+      if (o.network !== false) {
+        const store = (remote = await openFlowStore(o.db));
+        const reader = await openNetworkReader(store);
+        network = { reader, payloads: (ids) => reader.payloads(ids) };
+      }
+      // The lists and the chain index are the state file's; a missing file is no list and no index
+      // (it is not created here: `sanctions load --db FILE` makes it).
+      if (o.chain !== false && existsSync(state)) chain = await openChainIndex(state, hops);
+    } else if (o.network !== false) {
       const store = (flows = await DuckDbFlowStore.open(o.db));
       readers = await store.serveReaders();
       // DuckDB opens a file once per process: the chain index (money routes, cluster and indirect
@@ -117,6 +150,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
     // With the file open in this process, the lists are read through its connection.
     const readLists = async () => {
       if (chain) return chain.screeningIndex();
+      if (clickhouse) return existsSync(state) ? loadScreeningIndex(state) : new ScreeningIndex();
       if (!flows) return loadScreeningIndex(o.db);
       const lists = await DuckDbSanctionsStore.attach(flows.db);
       try {
@@ -126,9 +160,10 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
       }
     };
     const index = await readLists();
-    const keys = new ApiKeyFile(keysPathFor(o.db));
+    // Keys and audit beside the state file (on DuckDB: the store's own file, as before).
+    const keys = new ApiKeyFile(keysPathFor(state));
     keys.watch();
-    const audit = new AuditLog(o.audit || auditPathFor(o.db));
+    const audit = new AuditLog(o.audit || auditPathFor(state));
     const app = buildServer({
       index,
       keys,
@@ -157,17 +192,18 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
       consoleDir: o.consoleDir === undefined ? DEFAULT_CONSOLE_DIR : o.consoleDir,
       sessions: o.sessions,
     });
-    if (o.collect && flows) {
+    const collectInto: FlowStore | null = flows ?? remote;
+    if (o.collect && collectInto) {
       // Loaded only for --collect: a plain serve starts without the collector's modules.
       const [{ detectionHookFor }, { NetflowCollector }, { loadEnricher }] = await Promise.all([
         import('../detect/pipeline.js'),
         import('../netflow/collector.js'),
         import('./enricher.js'),
       ]);
-      const detection = await detectionHookFor(flows, {});
+      const detection = await detectionHookFor(collectInto, {});
       collector = await NetflowCollector.start({
         listen: o.collect,
-        store: flows,
+        store: collectInto,
         enricher: await loadEnricher({ geo: true, db: o.db }),
         hooks: [detection.hook],
         ...o.collectBacklog,
@@ -188,8 +224,10 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
           ? `${chain.note} (the database stays open while serving)`
           : `exact matches only (${o.chain === false ? '--no-chain' : 'no chain index'})`) +
         (network
-          ? `; network API and console on the store${readers ? ` (other commands read it through ${readers})` : ''}`
-          : '') +
+          ? `; network API and console on the store${clickhouse ? ` ${redact(o.db)} (keys, audit and lists in ${state})` : ''}${readers ? ` (other commands read it through ${readers})` : ''}`
+          : clickhouse
+            ? `; keys, audit and lists in ${state}`
+            : '') +
         (collector ? `; collecting on ${collector.source}` : ''),
       collector,
       async reload() {
@@ -206,6 +244,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
         await chain?.close();
         await reading?.close();
         await flows?.close();
+        await remote?.close();
       },
     };
   } catch (e) {
@@ -213,6 +252,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
     await chain?.close();
     await reading?.close();
     await flows?.close();
+    await remote?.close();
     throw e;
   }
 }
@@ -223,7 +263,16 @@ export function register(program: Command): void {
     .description(
       'the analyst console at / and the HTTP API: screening (POST /v1/screen, GET /v1/screen/:address, GET /v1/lists) and the network read API (/v1/series, /v1/summary, /v1/hosts, /v1/search) over the store, /openapi.json; with a chain index in the database, cluster and indirect matches as in `coinradar screen`',
     )
-    .option('--db <file>', 'DuckDB file with the sanctions lists (or COINRADAR_DB)', defaultDbPath())
+    .option(
+      '--db <file>',
+      'DuckDB file with the sanctions lists, or a clickhouse://USER:PASSWORD@HOST:PORT/DATABASE store (or COINRADAR_DB)',
+      defaultDbPath(),
+    )
+    .option(
+      '--state-db <file>',
+      'with a ClickHouse store: the local DuckDB file for API keys, audit log, sanctions lists and chain index',
+      DEFAULT_STATE_DB,
+    )
     .option('--host <addr>', 'address to bind', '127.0.0.1')
     .option('--port <n>', 'port', '8787')
     .option('--allow-anonymous', 'serve /v1 without an API key (off unless given)')
@@ -264,6 +313,7 @@ export function register(program: Command): void {
   addChainOptions(cmd).action(
     async (o: {
       db: string;
+      stateDb: string;
       host: string;
       port: string;
       allowAnonymous?: boolean;
@@ -290,6 +340,7 @@ export function register(program: Command): void {
       let shownProblems = 0;
       const server = await openScreeningServer({
         db: o.db,
+        stateDb: o.stateDb,
         allowAnonymous: !!o.allowAnonymous,
         bodyLimit: parseWholeNumber('--body-limit', o.bodyLimit, 1),
         maxBatch: parseWholeNumber('--max-batch', o.maxBatch, 1),
@@ -309,9 +360,13 @@ export function register(program: Command): void {
       });
       const { app, index, keys, audit } = server;
       if (index.versions.length === 0)
-        process.stderr.write(`warning: no sanctions list in ${o.db}; every address will screen clean\n`);
+        process.stderr.write(
+          `warning: no sanctions list in ${redact(stateDbFor(o.db, o.stateDb))}; every address will screen clean\n`,
+        );
       if (!o.allowAnonymous && keys.list().filter((k) => !k.revokedAt).length === 0) {
-        process.stderr.write('warning: no API keys yet: create one with `coinradar apikey create <name>`\n');
+        process.stderr.write(
+          `warning: no API keys yet: create one with \`coinradar apikey create <name>${isClickHouseUrl(o.db) ? ` --db ${stateDbFor(o.db, o.stateDb)}` : ''}\`\n`,
+        );
       }
       const addr = await app.listen({ host: o.host, port });
       process.stderr.write(

@@ -1,17 +1,19 @@
 /**
- * Builds an InvestigationReport from the flow store: crypto-port and pool-endpoint timelines with
+ * Builds an InvestigationReport from a flow store: crypto-port and pool-endpoint timelines with
  * their surges, top hosts, pools, wallets from Stratum payload samples, and per-miner estimates
  * (hash-rate bounds from flow counters, revenue over the active period, power). Detections by
- * label join in through the series scope's label hook once the detections table exists.
+ * label join in through the series scope's label hook once the detections table exists. It asks
+ * a ReportReader (store/reader.ts): DuckDbSeries on DuckDB, the ClickHouse reader on ClickHouse —
+ * the same questions of either engine, so the same report.
  */
 import { hashrateBoundsFromFlows, power, revenue, type MinedCoin, type Range } from '../analysis/estimate.js';
 import { shareTimeEstimates } from '../analysis/share-times.js';
 import { surgeOfBuckets } from '../analysis/series.js';
 import { stratumEvidence, type StratumLine } from '../analysis/stratum-evidence.js';
 import { CRYPTO_PORTS, ipv4Text, poolAddresses, poolCatalogue } from '../scenario/world.js';
-import { hostProfiles } from '../store/duckdb/hosts.js';
 import { fmtHashrate } from './render.js';
-import type { DuckDbSeries, SeriesScope } from '../store/duckdb/series.js';
+import type { SeriesScope } from '../store/queries.js';
+import type { ReportReader } from '../store/reader.js';
 import type {
   Claim,
   EstimateRow,
@@ -92,7 +94,7 @@ function lines(buf: Buffer | null, fromClient: boolean, timeMs: number): Stratum
     .map((line) => ({ timeMs, fromClient, line }));
 }
 
-export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promise<InvestigationReport> {
+export async function buildReport(series: ReportReader, o: BuildOptions): Promise<InvestigationReport> {
   const pools = poolCatalogue();
   const poolByAddr = new Map<string, (typeof pools)[number]>();
   for (const p of pools) poolByAddr.set(`${ipv4Text(p.ip)}:${p.port}`, p);
@@ -153,7 +155,7 @@ export async function buildReport(series: DuckDbSeries, o: BuildOptions): Promis
   // Profiles of the same hosts (coinradar hosts): sessions, duty cycle, coins by evidence grade.
   const profiles = new Map(
     (
-      await hostProfiles(series.db, {
+      await series.hostProfiles({
         scope: o.scope,
         ports: [...CRYPTO_PORTS],
         addresses: poolIps,

@@ -262,7 +262,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
   if (opts.consoleDir) registerConsoleFiles(app, opts.consoleDir);
   if (opts.network) registerNetworkRoutes(app, opts.network);
-  if (opts.network) registerExportRoutes(app, { db: opts.network.db, index: () => current.index });
+  if (opts.network) registerExportRoutes(app, { ...opts.network, index: () => current.index });
   if (opts.money)
     registerMoneyRoutes(app, {
       store: opts.money.store,

@@ -15,19 +15,17 @@ import { buildReport } from '../report/build.js';
 import { renderHtml } from '../report/render.js';
 import { screenWalletsWith } from '../report/screen-wallets.js';
 import type { ScreeningIndex } from '../sanctions/screen.js';
-import type { DuckDbDatabase } from '../store/duckdb/database.js';
-import { DuckDbSeries } from '../store/duckdb/series.js';
 import { parseDay } from '../cli/series.js';
 import { sendError } from './errors.js';
-import { oneAtATime } from './network.js';
+import { networkReader, oneAtATime, type NetworkApi } from './network.js';
 import { parseApiScope, ScopeError } from './scope.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 /** How long one PDF may take before the browser is killed. */
 export const PDF_TIMEOUT_MS = 60_000;
 
-export interface ExportApi {
-  db: DuckDbDatabase;
+/** The store as the network routes read it (a reader, or a DuckDB database). */
+export interface ExportApi extends NetworkApi {
   /** The lists the server screens against now. */
   index: () => ScreeningIndex;
   /** The browser that prints PDFs (default /usr/bin/chromium; none: PDF answers 501). */
@@ -72,7 +70,7 @@ function printPdf(chromium: string, html: string): Promise<Buffer> {
 }
 
 export function registerExportRoutes(app: FastifyInstance, api: ExportApi): void {
-  const series = new DuckDbSeries(api.db);
+  const reader = networkReader(api);
   const chromium = api.chromium === undefined ? (existsSync(CHROMIUM) ? CHROMIUM : null) : api.chromium;
   let printing = false;
 
@@ -106,8 +104,8 @@ export function registerExportRoutes(app: FastifyInstance, api: ExportApi): void
       let html: string;
       try {
         html = await oneAtATime(async () => {
-          const scope = parseApiScope(req.query.scope ?? []);
-          const report = await buildReport(series, {
+          const scope = parseApiScope(req.query.scope ?? [], (lo, hi) => reader.addressRange(lo, hi));
+          const report = await buildReport(reader, {
             scope: scope.series,
             scopeText: scope.text || 'all flows',
             scopeArgs: (req.query.scope ?? []).map((s) => `--scope ${s}`).join(' '),

@@ -9,26 +9,37 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { surgeOfBuckets } from '../analysis/series.js';
 import { parseDay } from '../cli/series.js';
-import { SCAN_ATTEMPT_SQL } from '../detect/scan.js';
 import { CONFIDENCE_RANK, parseConfidence } from '../detect/types.js';
 import { compileNfdumpFilter } from '../flow/nfdump-filter.js';
 import { CRYPTO_PORTS } from '../scenario/world.js';
 import type { DuckDbDatabase } from '../store/duckdb/database.js';
-import { DuckDbDetectionStore } from '../store/duckdb/detections.js';
-import { ipValue } from '../store/duckdb/flows.js';
-import { hostProfiles, type HostProfile } from '../store/duckdb/hosts.js';
-import { DuckDbSeries, type SeriesScope } from '../store/duckdb/series.js';
-import { keyedSummary } from '../store/duckdb/summary.js';
+import { DuckDbNetworkReader } from '../store/duckdb/reader.js';
+import type { HostProfile, SeriesScope } from '../store/queries.js';
+import type { HostSession, NetworkReader } from '../store/reader.js';
 import { SUMMARY_KEYS, type StoredPayload, type SummaryKey } from '../store/store.js';
 import { toCsv, type CsvColumn } from './csv.js';
 import { sendError } from './errors.js';
 import { parseApiScope, ScopeError, type ApiScope } from './scope.js';
 import { searchStore } from './search.js';
 
-/** What the routes read: the store's database and, where the flow store is open, payload samples. */
+export type { HostSession } from '../store/reader.js';
+
+/**
+ * What the routes read: an engine's network reader (store/reader.ts), or — as the DuckDB store
+ * was given before there was a second engine — its database, wrapped in the DuckDB reader; and,
+ * where the flow store is open, payload samples.
+ */
 export interface NetworkApi {
-  db: DuckDbDatabase;
+  reader?: NetworkReader;
+  db?: DuckDbDatabase;
   payloads?: (flowIds: number[]) => Promise<Map<number, StoredPayload>>;
+}
+
+/** The reader the routes of `api` ask (one per server). */
+export function networkReader(api: NetworkApi): NetworkReader {
+  if (api.reader) return api.reader;
+  if (!api.db) throw new Error('the network API needs a store: a reader or a DuckDB database');
+  return new DuckDbNetworkReader(api.db, api.payloads);
 }
 
 const DAY = 86_400_000;
@@ -50,9 +61,17 @@ class BadRequest extends Error {}
 /** nfdump's filter language (`filter=`): hostile text, compiled to SQL from numbers only. */
 const filterParam = { type: 'string', maxLength: 4096 } as const;
 
-function scopeOf(items: string[] | undefined, filter?: string): ApiScope & { filter?: string } {
-  const scope = parseApiScope(items ?? []);
+function scopeOf(
+  reader: NetworkReader,
+  items: string[] | undefined,
+  filter?: string,
+): ApiScope & { filter?: string } {
+  const scope = parseApiScope(items ?? [], (lo, hi) => reader.addressRange(lo, hi));
   if (filter === undefined) return scope;
+  // nfdump filters compile to DuckDB's SQL; an engine that cannot run it says so rather than
+  // answer for every flow.
+  if (!reader.takesFilter)
+    throw new BadRequest(`filter: nfdump filters are not supported on a ${reader.engine} store yet`);
   const c = compileNfdumpFilter(filter);
   if (!c.ok) throw new BadRequest(`filter: ${c.error.message}`);
   return { ...scope, series: { ...scope.series, filter: c.sql }, filter: c.sql };
@@ -123,90 +142,16 @@ function sendCsv(reply: FastifyReply, name: string, text: string): FastifyReply 
     .send(text);
 }
 
-export interface HostSession {
-  peer: string;
-  port: number;
-  firstMs: number;
-  lastMs: number;
-  flows: number;
-  bytesEst: number;
-  /** Labels of the detections on the session's flows. */
-  labels: string[];
-}
-
 /**
  * A host's crypto sessions, as `coinradar hosts` counts them: its flows on a crypto port or with a
  * detection, per remote end and service port, merged while each starts within the gap after the
  * latest end so far. Oldest first, at most MAX_HOST_SESSIONS.
  */
-export async function hostSessions(db: DuckDbDatabase, ip: string): Promise<HostSession[]> {
-  const withDetections = await haveTable(db, 'detections');
-  // The rules of hosts.sql: a `scan` detection and a port match without data (a scan attempt) are
-  // no activity, so a scanned host has no session.
-  const detected = withDetections ? " OR f.id IN (SELECT flow_id FROM detections WHERE label <> 'scan')" : '';
-  const rows = await db.all<{
-    peer: string;
-    port: number;
-    first_ms: number;
-    last_ms: number;
-    flows: number;
-    bytes_est: number;
-    ids: number[];
-  }>(
-    `WITH c AS (
-       SELECT f.id, f.ip_version, f.first_ms, f.last_ms,
-              CASE WHEN f.src_ip = $1::UHUGEINT THEN f.dst_ip ELSE f.src_ip END AS peer,
-              CASE WHEN list_contains(int_list($2), f.dst_port) THEN f.dst_port
-                   WHEN list_contains(int_list($2), f.src_port) THEN f.src_port
-                   WHEN f.src_ip = $1::UHUGEINT THEN f.dst_port ELSE f.src_port END AS port,
-              (f.bytes + f.rev_bytes) * f.sampling_rate AS bytes_est
-       FROM flow_rows f
-       WHERE (f.src_ip = $1::UHUGEINT OR f.dst_ip = $1::UHUGEINT)
-         AND (((list_contains(int_list($2), f.dst_port) OR list_contains(int_list($2), f.src_port))
-               AND NOT ${SCAN_ATTEMPT_SQL})${detected})
-     ),
-     s AS (
-       SELECT *, max(last_ms) OVER (PARTITION BY peer, port ORDER BY first_ms, id
-                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
-       FROM c
-     ),
-     g AS (
-       SELECT *, sum(CASE WHEN prev_end IS NULL OR first_ms - prev_end > $3 THEN 1 ELSE 0 END)
-                   OVER (PARTITION BY peer, port ORDER BY first_ms, id) AS n
-       FROM s
-     )
-     SELECT ip_text(peer, any_value(ip_version)) AS peer, any_value(port)::INTEGER AS port,
-            min(first_ms)::DOUBLE AS first_ms, max(last_ms)::DOUBLE AS last_ms,
-            count(*)::INTEGER AS flows, sum(bytes_est)::DOUBLE AS bytes_est, list(id) AS ids
-     FROM g GROUP BY peer, port, n ORDER BY min(first_ms), peer, port LIMIT $4`,
-    [ipValue(ip).toString(), CRYPTO_PORTS.join(','), SESSION_GAP_MS, MAX_HOST_SESSIONS],
-  );
-  const byFlow = new Map<number, string[]>();
-  if (withDetections && rows.length > 0) {
-    const d = await db.all<{ flow_id: number; label: string }>(
-      `SELECT DISTINCT d.flow_id::DOUBLE AS flow_id, d.label FROM detections d
-       JOIN flow_rows f ON f.id = d.flow_id
-       WHERE (f.src_ip = $1::UHUGEINT OR f.dst_ip = $1::UHUGEINT) AND d.label <> 'scan'`,
-      [ipValue(ip).toString()],
-    );
-    for (const r of d) {
-      const l = byFlow.get(Number(r.flow_id));
-      if (l) l.push(r.label);
-      else byFlow.set(Number(r.flow_id), [r.label]);
-    }
-  }
-  return rows.map((r) => {
-    const labels = new Set<string>();
-    for (const id of r.ids) for (const l of byFlow.get(Number(id)) ?? []) labels.add(l);
-    return {
-      peer: r.peer,
-      port: Number(r.port),
-      firstMs: Number(r.first_ms),
-      lastMs: Number(r.last_ms),
-      flows: Number(r.flows),
-      bytesEst: Number(r.bytes_est),
-      labels: [...labels].sort(),
-    };
+export function hostSessions(reader: NetworkReader, ip: string): Promise<HostSession[]> {
+  return reader.hostSessions(ip, {
+    ports: [...CRYPTO_PORTS],
+    gapMs: SESSION_GAP_MS,
+    limit: MAX_HOST_SESSIONS,
   });
 }
 
@@ -233,24 +178,8 @@ export function payloadExcerpt(b: Buffer | null): { text: string; bytes: number 
   return { text, bytes: b.length };
 }
 
-async function haveTable(db: DuckDbDatabase, name: string): Promise<boolean> {
-  const [r] = await db.all<{ n: number }>(
-    'SELECT count(*) AS n FROM information_schema.tables WHERE table_name = $1',
-    [name],
-  );
-  return r.n > 0;
-}
-
-/** The labels detections carry in this store (none without a detections table). */
-async function storeLabels(db: DuckDbDatabase): Promise<string[]> {
-  if (!(await haveTable(db, 'detections'))) return [];
-  const rows = await db.all<{ label: string }>('SELECT DISTINCT label FROM detections ORDER BY label');
-  return rows.map((r) => r.label);
-}
-
 export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): void {
-  const { db } = api;
-  const series = new DuckDbSeries(db);
+  const reader = networkReader(api);
 
   app.get<{
     Querystring: {
@@ -273,7 +202,7 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
     },
     (req, reply) =>
       answer(reply, async () => {
-        const scope = scopeOf(req.query.scope, req.query.filter);
+        const scope = scopeOf(reader, req.query.scope, req.query.filter);
         const bucket = req.query.bucket ?? 'day';
         const width = bucket === 'hour' ? 3_600_000 : DAY;
         let fromMs = dayParam(req.query.since, 'since');
@@ -295,7 +224,7 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
             scope: { ...scope.series, pools: true },
           },
         ];
-        for (const label of await storeLabels(db))
+        for (const label of await reader.labels())
           kinds.push({
             label: `label ${label}`,
             evidence: label === 'crypto-port' ? 'port' : 'stronger',
@@ -304,7 +233,7 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
         const out = [];
         for (const k of kinds) {
           // The first kind sets the period (the store's, unless since/until say otherwise).
-          const d = await series.series({ bucket, fromMs, toMs, scope: k.scope });
+          const d = await reader.series({ bucket, fromMs, toMs, scope: k.scope });
           fromMs = d.fromMs;
           toMs = d.toMs;
           if (d.buckets.length > MAX_BUCKETS)
@@ -338,10 +267,10 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
     },
     (req, reply) =>
       answer(reply, async () => {
-        const scope = scopeOf(req.query.scope, req.query.filter);
+        const scope = scopeOf(reader, req.query.scope, req.query.filter);
         const by = (req.query.by?.length ? req.query.by : ['country', 'asn']) as SummaryKey[];
         // The structured scope (its filter included), so the store may answer from its rollup.
-        const tables = await keyedSummary(db, {
+        const tables = await reader.summarize({
           by,
           top: req.query.top ?? 10,
           order: (req.query.order ?? 'flows') as 'flows' | 'packets' | 'bytes',
@@ -376,9 +305,9 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
     },
     (req, reply) =>
       answer(reply, async () => {
-        const scope = scopeOf(req.query.scope, req.query.filter);
+        const scope = scopeOf(reader, req.query.scope, req.query.filter);
         // The defaults of `coinradar hosts`: crypto ports count, detections of every grade.
-        const hosts = await hostProfiles(db, {
+        const hosts = await reader.hostProfiles({
           scope: scope.series,
           ports: [...CRYPTO_PORTS],
           minConfidence: parseConfidence(req.query.minConfidence ?? 'port'),
@@ -394,13 +323,13 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
   app.get<{ Params: { ip: string } }>('/v1/hosts/:ip', (req, reply) =>
     answer(reply, async () => {
       const ip = req.params.ip;
-      const scope = scopeOf([`host:${ip}`]);
-      const [profile] = await hostProfiles(db, {
+      const scope = scopeOf(reader, [`host:${ip}`]);
+      const [profile] = await reader.hostProfiles({
         scope: scope.series,
         ports: [...CRYPTO_PORTS],
         minConfidence: 'port',
       });
-      const d = await series.series({ bucket: 'day', scope: scope.series });
+      const d = await reader.series({ bucket: 'day', scope: scope.series });
       // The host's own period: buckets before its first flow and after its last left out.
       let lo = 0;
       let hi = d.buckets.length;
@@ -408,10 +337,8 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
       while (hi > lo && d.buckets[hi - 1].flows === 0) hi--;
       const points = d.buckets.slice(lo, hi).map((b) => [b.bucketMs, b.flows, b.observed ? 1 : 0]);
       let detections: Record<string, unknown>[] = [];
-      if (await haveTable(db, 'detections')) {
-        const v = `'${ipValue(ip)}'::UHUGEINT`;
-        const det = await DuckDbDetectionStore.open(db);
-        const rows = await det.detections({ where: `(f.src_ip = ${v} OR f.dst_ip = ${v})`, limit: 500 });
+      if (await reader.hasDetections()) {
+        const rows = await reader.hostDetections(ip, 500);
         const samples = api.payloads ? await api.payloads([...new Set(rows.map((r) => r.id))]) : null;
         detections = rows.map((r) => {
           const p = samples?.get(r.id);
@@ -444,7 +371,7 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
         host: ip,
         profile: profile ?? null,
         activity: { bucketMs: d.bucketMs, points },
-        sessions: await hostSessions(db, ip),
+        sessions: await hostSessions(reader, ip),
         detections,
         artifacts: profile
           ? {
@@ -464,6 +391,6 @@ export function registerNetworkRoutes(app: FastifyInstance, api: NetworkApi): vo
       schema: queryOf({ q: { type: 'string', minLength: 1, maxLength: 128 } }, ['q']),
     },
     (req, reply) =>
-      answer(reply, async () => ({ q: req.query.q, results: await searchStore(db, req.query.q) })),
+      answer(reply, async () => ({ q: req.query.q, results: await searchStore(reader, req.query.q) })),
   );
 }

@@ -2,12 +2,14 @@
  * A scope as the API takes it: the CLI's `--scope key:value` items (country:KP, src-country:,
  * dst-country:, asn:131279, watch:NAME, host:IP, label:NAME) plus cidr:A.B.C.D/N, ANDed. Unlike
  * the CLI, which trusts its analyst with --where, the API takes no SQL: every value is checked
- * against what it may be, and the only SQL made here (a CIDR's address range, and the literal
- * form keyedSummary needs) is built from numbers and checked values, never from request text.
+ * against what it may be, and the only SQL made here (a CIDR's address range, in the store's
+ * dialect, and the literal form keyedSummary needs) is built from numbers and checked values,
+ * never from request text.
  */
 import { parseCidr } from '../geo/watchlist.js';
 import { ipValue } from '../store/duckdb/flows.js';
-import type { SeriesScope } from '../store/duckdb/series.js';
+import { addressRangeSql } from '../store/duckdb/reader.js';
+import type { SeriesScope } from '../store/queries.js';
 import { parseScope } from '../cli/series.js';
 
 export interface ApiScope {
@@ -44,7 +46,11 @@ function cidrRange(text: string): [bigint, bigint] {
  * Parse `scope` items (each "key:value"). Throws ScopeError, which the routes answer with 400.
  * Empty: every flow.
  */
-export function parseApiScope(items: string[]): ApiScope {
+export function parseApiScope(
+  items: string[],
+  /** A CIDR's condition in the store's SQL (the network reader's addressRange; DuckDB's by default). */
+  addressRange: (lo: bigint, hi: bigint) => string = addressRangeSql,
+): ApiScope {
   if (items.length > MAX_ITEMS) throw new ScopeError(`at most ${MAX_ITEMS} scope items`);
   const plain: string[] = [];
   const ranges: [bigint, bigint][] = [];
@@ -80,13 +86,7 @@ export function parseApiScope(items: string[]): ApiScope {
   } catch (e) {
     throw new ScopeError((e as Error).message);
   }
-  const rangeSql = ranges
-    .map(([lo, hi]) => {
-      // As text cast to UHUGEINT: a bare literal above 2^127 would be parsed as a double.
-      const r = `BETWEEN '${lo}'::UHUGEINT AND '${hi}'::UHUGEINT`;
-      return `(src_ip ${r} OR dst_ip ${r})`;
-    })
-    .join(' AND ');
+  const rangeSql = ranges.map(([lo, hi]) => addressRange(lo, hi)).join(' AND ');
   if (rangeSql) series.where = rangeSql;
   return { series, where: literalWhere(series), text: plain.join(' ') };
 }

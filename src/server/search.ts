@@ -7,7 +7,7 @@
 import { parseCidr } from '../geo/watchlist.js';
 import { checkAddress } from '../sanctions/address.js';
 import { ipv4Text, poolCatalogue } from '../scenario/world.js';
-import type { DuckDbDatabase } from '../store/duckdb/database.js';
+import type { NetworkReader } from '../store/reader.js';
 import { validIp } from './scope.js';
 
 export interface SearchResult {
@@ -25,7 +25,7 @@ const MAX_POOLS = 20;
 
 const overview = (scope: string) => `#/overview?scope=${encodeURIComponent(scope)}`;
 
-export async function searchStore(db: DuckDbDatabase, raw: string): Promise<SearchResult[]> {
+export async function searchStore(reader: NetworkReader, raw: string): Promise<SearchResult[]> {
   const q = raw.trim();
   const out: SearchResult[] = [];
   if (!q) return out;
@@ -70,7 +70,7 @@ export async function searchStore(db: DuckDbDatabase, raw: string): Promise<Sear
       break;
     }
   }
-  if (out.some((r) => r.kind === 'address') || q.length >= 20) await addWalletHosts(db, q, out);
+  if (out.some((r) => r.kind === 'address') || q.length >= 20) await addWalletHosts(reader, q, out);
   if (q.length >= 3) {
     const needle = q.toLowerCase();
     const seen = new Set<string>();
@@ -92,16 +92,8 @@ export async function searchStore(db: DuckDbDatabase, raw: string): Promise<Sear
 }
 
 /** Hosts whose detections named `q` as a wallet (or any artifact), each a link to its page. */
-async function addWalletHosts(db: DuckDbDatabase, q: string, out: SearchResult[]): Promise<void> {
-  const [t] = await db.all<{ n: number }>(
-    "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'artifacts'",
-  );
-  if (t.n === 0) return;
-  const rows = await db.all<{ kind: string; host: string }>(
-    `SELECT DISTINCT a.kind, f.src AS host FROM artifacts a JOIN flows f ON f.id = a.flow_id
-     WHERE a.value = $1 ORDER BY host LIMIT 50`,
-    [q],
-  );
+async function addWalletHosts(reader: NetworkReader, q: string, out: SearchResult[]): Promise<void> {
+  const rows = await reader.artifactHosts(q, 50);
   for (const r of rows)
     out.push({
       kind: 'wallet',

@@ -1,7 +1,8 @@
-// A ClickHouse URL carries a password. Commands that have only the DuckDB engine (export, report,
-// estimate, screen, serve, indicators, …) refuse it with a message that names the URL redacted —
-// DuckDB itself would name it as a file it cannot open, password and all — and the command hints
-// that export and report write into their output name it redacted too.
+// A ClickHouse URL carries a password. Commands that have only the DuckDB engine (export, estimate,
+// screen, indicators, …) refuse it with a message that names the URL redacted — DuckDB itself
+// would name it as a file it cannot open, password and all — and the command hints that export
+// writes into its output name it redacted too. `report` and `serve` run on ClickHouse: given a
+// server that is not there, they try it, and say so with the URL redacted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from '../cli-run.js';
@@ -11,7 +12,6 @@ const URL = 'clickhouse://analyst:s3cret-pw@127.0.0.1:9/flows';
 test('DuckDB-only commands given a ClickHouse URL say so, with the password redacted', async () => {
   const commands = [
     ['export', 'stix', '--output', '/dev/null'],
-    ['report', '--out', '/dev/null'],
     ['screen', '1Hn9ErTCPRP6j5UDBeuXPGuq5RtRjFJxJQ'],
     ['indicators', 'list'],
   ];
@@ -24,6 +24,24 @@ test('DuckDB-only commands given a ClickHouse URL say so, with the password reda
           e.message,
           /clickhouse:\/\/analyst:\*\*\*@127\.0\.0\.1:9\/flows: this command works on a DuckDB store only/,
         );
+        return true;
+      },
+      c.join(' '),
+    );
+  }
+});
+
+test('report and serve take a ClickHouse URL: an unreachable server is named, redacted', async () => {
+  for (const c of [
+    ['report', '--out', '/dev/null'],
+    ['serve', '--port', '0', '--state-db', '/nonexistent/state.duckdb'],
+  ]) {
+    await assert.rejects(
+      runCli([...c, '--db', URL]),
+      (e: Error) => {
+        assert.doesNotMatch(e.message, /s3cret-pw/, c.join(' '));
+        assert.doesNotMatch(e.message, /DuckDB store only/, c.join(' '));
+        assert.match(e.message, /^clickhouse:\/\/analyst:\*\*\*@127\.0\.0\.1:9\/flows: /);
         return true;
       },
       c.join(' '),

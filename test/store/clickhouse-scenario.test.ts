@@ -13,6 +13,7 @@ import { loadEnricher } from '../../src/cli/enricher.js';
 import { detectionHookFor } from '../../src/detect/pipeline.js';
 import '../../src/flow/all-formats.js';
 import { ingestFile } from '../../src/flow/ingest.js';
+import { ingestDemo } from './clickhouse-demo.js';
 import { writeDemoFiles } from '../helpers/demo-files.js';
 import type { ClickHouseFlowStore } from '../../src/store/clickhouse/flows.js';
 import { openFlowStore } from '../../src/store/open.js';
@@ -87,22 +88,7 @@ before(() => {
   files = writeDemoFiles(dir, 1);
 });
 
-async function ingestScenario(db: string, cluster?: string): Promise<number> {
-  const store = await openFlowStore(db, { cluster });
-  let flows = 0;
-  try {
-    const detection = await detectionHookFor(store);
-    const enricher = await loadEnricher({ geo: true });
-    for (const f of files) {
-      const r = await ingestFile(f, { store, enricher, hooks: [detection.hook] });
-      assert.equal(r.error, undefined);
-      flows += r.flows;
-    }
-  } finally {
-    await store.close();
-  }
-  return flows;
-}
+const ingestScenario = (db: string, cluster?: string) => ingestDemo(db, files, cluster);
 
 async function outputs(db: string, extra: string[] = []): Promise<string[]> {
   const out: string[] = [];

@@ -160,11 +160,24 @@ export class ClickHouseFlowStore implements FlowStore {
     this.ready = ready;
     this.ids = new IdClaims(raw);
     // Reads through a guard: a database without the schema answers with what to do, not with
-    // "table doesn't exist" (and read commands never create it).
+    // "table doesn't exist" (and read commands never create it). A long-lived reader (serve) looks
+    // again, so that it answers once a writer elsewhere has made the store.
+    const guard = async () => {
+      if (this.ready) return;
+      const tables = await raw.tables();
+      if (tables.has('flow_table') && tables.has('sources')) this.ready = true;
+      else throw this.noSchema();
+    };
     this.conn = {
       ...raw,
-      rows: (sql) => (this.ready ? raw.rows(sql) : Promise.reject(this.noSchema())),
-      command: (sql) => (this.ready ? raw.command(sql) : Promise.reject(this.noSchema())),
+      rows: async (sql) => {
+        await guard();
+        return raw.rows(sql);
+      },
+      command: async (sql) => {
+        await guard();
+        return raw.command(sql);
+      },
     };
   }
 
@@ -503,8 +516,9 @@ export class ClickHouseFlowStore implements FlowStore {
     if (!['flows', 'packets', 'bytes'].includes(order))
       throw new Error(`order must be flows, packets or bytes, not ${order}`);
     refuseFilter(q.filter);
-    // A structured scope (scopeSql gives " AND a AND b") joins the analyst's where.
-    const scoped = q.scope ? `TRUE${scopeSql(q.scope)}` : '';
+    // A structured scope (scopeSql gives " AND a AND b") joins the analyst's where (1, not TRUE:
+    // 18.16 has no boolean literals).
+    const scoped = q.scope ? `1${scopeSql(q.scope)}` : '';
     const from = flowScan(
       [q.where, scoped]
         .filter(Boolean)

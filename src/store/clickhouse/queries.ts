@@ -34,11 +34,12 @@ export function ipLiteral(text: string): string {
 }
 
 /** `col IN (…)`, or false for an empty list (ClickHouse has no empty IN list). */
-function inList(col: string, items: string[]): string {
+export function inList(col: string, items: string[]): string {
   return items.length ? `${col} IN (${items.join(', ')})` : '0';
 }
 
-const ports = (list: number[]) =>
+/** Port numbers as literals (anything but a port is refused). */
+export const ports = (list: number[]) =>
   list.map((n) => {
     if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`not a port: ${n}`);
     return String(n);
@@ -77,7 +78,7 @@ export function sideSql(scope: SeriesScope): string {
 }
 
 /** The rows a scope reads: the stored flows, or the text view when its --where may name src/dst. */
-const flowsOf = (scope: SeriesScope) => (scope.where ? FLOWS_VIEW : FLOW_ROWS);
+export const flowsOf = (scope: SeriesScope) => (scope.where ? FLOWS_VIEW : FLOW_ROWS);
 
 export async function series(conn: ChConnection, q: SeriesQuery): Promise<SeriesData> {
   const width = q.bucket === 'hour' ? 3600000 : 86400000;

@@ -10,8 +10,21 @@ import { EARLIEST_PLAUSIBLE_MS, latestPlausibleMs } from '../../flow/plausible-t
 import { DuckDbDatabase } from './database.js';
 import { DuckDbFlowStore, ipValue } from './flows.js';
 import { HOUR_MS, poolCondition, rollupCurrent, rollupScope } from './rollup.js';
+import { hostProfiles } from './hosts.js';
+import type { HostProfile, HostProfileQuery } from '../queries.js';
 export type { SeriesScope, SeriesQuery, SeriesBucket, SeriesData } from '../queries.js';
 import { seriesOfRows, type SeriesScope, type SeriesQuery, type SeriesData } from '../queries.js';
+// The report's row shapes are engine-neutral (../reader.ts); DuckDbSeries is a ReportReader's core.
+export type { TopHost, Endpoint, HostConnection, PayloadSample } from '../reader.js';
+import {
+  connectionOfRow,
+  endpointOfRow,
+  topHostOfRow,
+  type TopHost,
+  type Endpoint,
+  type HostConnection,
+  type PayloadSample,
+} from '../reader.js';
 
 const FILE = readFileSync(new URL('./series.sql', import.meta.url), 'utf8');
 /** The statements of series.sql: the first is the series; the rest are named by `-- name:` lines. */
@@ -242,6 +255,11 @@ export class DuckDbSeries {
     return seriesOfRows(rows, q, width, from, to);
   }
 
+  /** Host profiles (hosts.ts), so that DuckDbSeries answers everything the report reads. */
+  hostProfiles(q: HostProfileQuery): Promise<HostProfile[]> {
+    return hostProfiles(this.db, q);
+  }
+
   /**
    * Hosts of the scope (internalSide) whose flows use the given ports (either end) or reach the
    * given addresses, busiest first: the same hosts and flows as `coinradar hosts` counts by port.
@@ -253,15 +271,7 @@ export class DuckDbSeries {
       sideStatement('top_hosts', { ...scope, noScans: true }, params),
       params,
     );
-    return rows.map((r) => ({
-      host: String(r.host),
-      flows: Number(r.flows),
-      packetsEst: Number(r.packets_est),
-      bytesEst: Number(r.bytes_est),
-      firstMs: Number(r.first_ms),
-      lastMs: Number(r.last_ms),
-      ports: (r.ports as unknown[]).map(Number),
-    }));
+    return rows.map(topHostOfRow);
   }
 
   /** Server endpoints among the given addresses that hosts of the scope (internalSide, as clients) reached. */
@@ -271,14 +281,7 @@ export class DuckDbSeries {
       sideStatement('endpoints', scope, params),
       params,
     );
-    return rows.map((r) => ({
-      dst: String(r.dst),
-      dstPort: Number(r.dst_port),
-      hosts: Number(r.hosts),
-      flows: Number(r.flows),
-      firstMs: Number(r.first_ms),
-      lastMs: Number(r.last_ms),
-    }));
+    return rows.map(endpointOfRow);
   }
 
   async hostConnections(host: string, addresses: string[]): Promise<HostConnection[]> {
@@ -286,16 +289,7 @@ export class DuckDbSeries {
       ipValue(host).toString(),
       addressList(addresses),
     ]);
-    return rows.map((r) => ({
-      dst: String(r.dst),
-      dstPort: Number(r.dst_port),
-      packetsEst: Number(r.packets_est),
-      bytesEst: Number(r.bytes_est),
-      activeSeconds: Number(r.active_s),
-      firstMs: Number(r.first_ms),
-      lastMs: Number(r.last_ms),
-      flows: Number(r.flows),
-    }));
+    return rows.map(connectionOfRow);
   }
 
   async stratumPayloads(scope: SeriesScope, limit = 500): Promise<PayloadSample[]> {
@@ -324,49 +318,4 @@ export class DuckDbSeries {
       revTimes: (r.rev_times as Buffer | null) ?? null,
     }));
   }
-}
-
-export interface TopHost {
-  host: string;
-  flows: number;
-  packetsEst: number;
-  bytesEst: number;
-  firstMs: number;
-  lastMs: number;
-  ports: number[];
-}
-
-export interface Endpoint {
-  dst: string;
-  dstPort: number;
-  hosts: number;
-  flows: number;
-  firstMs: number;
-  lastMs: number;
-}
-
-export interface HostConnection {
-  dst: string;
-  dstPort: number;
-  packetsEst: number;
-  bytesEst: number;
-  activeSeconds: number;
-  firstMs: number;
-  lastMs: number;
-  flows: number;
-}
-
-export interface PayloadSample {
-  flowId: number;
-  src: string;
-  srcPort: number;
-  dst: string;
-  dstPort: number;
-  firstMs: number;
-  lastMs: number;
-  fwd: Buffer | null;
-  rev: Buffer | null;
-  /** Segment times of the samples (src/flow/payload-times.ts); null when not recorded. */
-  fwdTimes: Buffer | null;
-  revTimes: Buffer | null;
 }
