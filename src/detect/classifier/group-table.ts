@@ -25,16 +25,19 @@ export class GroupTable {
   added = false;
   private keys = new Int32Array(KW * 64);
   private hashes = new Uint32Array(64);
-  private prev = new Int32Array(64);
-  private next = new Int32Array(64);
+  /** Least recently seen first: [previous, next] group per id, side by side (one cache line). */
+  private lru = new Int32Array(2 * 64);
   /** Ids free for reuse (a stack) and the first id never used. */
   private freeIds = new Int32Array(64);
   private freeCount = 0;
   private highId = 0;
   private head = NONE;
   private tail = NONE;
-  /** Open addressing: group id per slot, NONE when empty; at most half full. */
-  private slots = new Int32Array(128).fill(NONE);
+  /**
+   * Open addressing: [group id, its hash] per slot (id NONE when empty), at most half full. The
+   * hash beside the id lets a probe pass other groups without reading their keys.
+   */
+  private slots = new Int32Array(2 * 128).fill(NONE);
   private readonly k0: number;
   private readonly k1: number;
   /** The key of the row being looked up (also what a new group copies). */
@@ -76,11 +79,13 @@ export class GroupTable {
     }
     // IPv4 keys hash as three words (version/port, client, server), IPv6 keys as nine.
     const h = halfSipHash(this.k0, this.k1, p, 0, n);
-    const mask = this.slots.length - 1;
+    const slots = this.slots;
+    const mask = (slots.length >> 1) - 1;
+    const hs = h | 0;
     for (let at = h & mask; ; at = (at + 1) & mask) {
-      const g = this.slots[at];
+      const g = slots[2 * at];
       if (g === NONE) break;
-      if (this.hashes[g] === h && this.same(g)) {
+      if (slots[2 * at + 1] === hs && this.same(g)) {
         this.added = false;
         this.toTail(g);
         return g;
@@ -99,7 +104,7 @@ export class GroupTable {
   }
 
   private add(h: number): number {
-    if ((this.size + 1) * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    if ((this.size + 1) * 4 > this.slots.length) this.rehash(this.slots.length);
     let g: number;
     if (this.freeCount > 0) g = this.freeIds[--this.freeCount];
     else {
@@ -108,14 +113,11 @@ export class GroupTable {
     }
     this.keys.set(this.probe, g * KW);
     this.hashes[g] = h;
-    const mask = this.slots.length - 1;
-    let at = h & mask;
-    while (this.slots[at] !== NONE) at = (at + 1) & mask;
-    this.slots[at] = g;
+    this.place(this.slots, g, h);
     this.size++;
-    this.prev[g] = this.tail;
-    this.next[g] = NONE;
-    if (this.tail !== NONE) this.next[this.tail] = g;
+    this.lru[2 * g] = this.tail;
+    this.lru[2 * g + 1] = NONE;
+    if (this.tail !== NONE) this.lru[2 * this.tail + 1] = g;
     else this.head = g;
     this.tail = g;
     return g;
@@ -125,33 +127,38 @@ export class GroupTable {
     const n = this.hashes.length * 2;
     this.keys = grown(this.keys, n * KW);
     this.hashes = grown(this.hashes, n);
-    this.prev = grown(this.prev, n);
-    this.next = grown(this.next, n);
+    this.lru = grown(this.lru, 2 * n);
     this.freeIds = grown(this.freeIds, n);
   }
 
+  /** Put group `g` with hash `h` in the first free slot from its home. */
+  private place(slots: Int32Array, g: number, h: number): void {
+    const mask = (slots.length >> 1) - 1;
+    let at = h & mask;
+    while (slots[2 * at] !== NONE) at = (at + 1) & mask;
+    slots[2 * at] = g;
+    slots[2 * at + 1] = h;
+  }
+
+  /** Twice the slots (`size` slots as they are now, in array entries: two per slot). */
   private rehash(size: number): void {
-    const slots = new Int32Array(size).fill(NONE);
-    const mask = size - 1;
-    for (let g = this.head; g !== NONE; g = this.next[g]) {
-      let at = this.hashes[g] & mask;
-      while (slots[at] !== NONE) at = (at + 1) & mask;
-      slots[at] = g;
-    }
+    const slots = new Int32Array(2 * size).fill(NONE);
+    for (let g = this.head; g !== NONE; g = this.lru[2 * g + 1]) this.place(slots, g, this.hashes[g]);
     this.slots = slots;
   }
 
   /** Make `g` the most recently seen. */
   private toTail(g: number): void {
     if (this.tail === g) return;
-    const p = this.prev[g];
-    const n = this.next[g];
-    if (p !== NONE) this.next[p] = n;
+    const lru = this.lru;
+    const p = lru[2 * g];
+    const n = lru[2 * g + 1];
+    if (p !== NONE) lru[2 * p + 1] = n;
     else this.head = n;
-    this.prev[n] = p; // n exists: g is not the tail
-    this.prev[g] = this.tail;
-    this.next[g] = NONE;
-    this.next[this.tail] = g;
+    lru[2 * n] = p; // n exists: g is not the tail
+    lru[2 * g] = this.tail;
+    lru[2 * g + 1] = NONE;
+    lru[2 * this.tail + 1] = g;
     this.tail = g;
   }
 
@@ -162,26 +169,29 @@ export class GroupTable {
 
   /** Forget group `g`; its id may be handed out again. */
   delete(g: number): void {
-    const mask = this.slots.length - 1;
+    const slots = this.slots;
+    const mask = (slots.length >> 1) - 1;
     let at = this.hashes[g] & mask;
-    while (this.slots[at] !== g) at = (at + 1) & mask;
+    while (slots[2 * at] !== g) at = (at + 1) & mask;
     // Backward-shift deletion: entries after the hole that may live there move up, so no probe
     // ever stops early at it (no tombstones to collect).
     for (let j = (at + 1) & mask; ; j = (j + 1) & mask) {
-      const e = this.slots[j];
+      const e = slots[2 * j];
       if (e === NONE) break;
-      const home = this.hashes[e] & mask;
+      const home = slots[2 * j + 1] & mask;
       if (((j - home) & mask) >= ((j - at) & mask)) {
-        this.slots[at] = e;
+        slots[2 * at] = e;
+        slots[2 * at + 1] = slots[2 * j + 1];
         at = j;
       }
     }
-    this.slots[at] = NONE;
-    const p = this.prev[g];
-    const n = this.next[g];
-    if (p !== NONE) this.next[p] = n;
+    slots[2 * at] = NONE;
+    const lru = this.lru;
+    const p = lru[2 * g];
+    const n = lru[2 * g + 1];
+    if (p !== NONE) lru[2 * p + 1] = n;
     else this.head = n;
-    if (n !== NONE) this.prev[n] = p;
+    if (n !== NONE) lru[2 * n] = p;
     else this.tail = p;
     this.freeIds[this.freeCount++] = g;
     this.size--;
