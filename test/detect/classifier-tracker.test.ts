@@ -28,6 +28,12 @@ import {
   type TrackerLimits,
 } from '../../src/detect/classifier/tracker.js';
 import { buildWorld, defaultConfig } from '../../src/scenario/world.js';
+import { createDetectionHook } from '../../src/detect/hook.js';
+import { createDetector } from '../../src/detect/registry.js';
+import { openFlowStore } from '../../src/store/open.js';
+import { openDetectionStore } from '../../src/store/detections.js';
+import { ingestFile } from '../../src/flow/ingest.js';
+import '../../src/flow/all-formats.js';
 import { flowBatches } from '../../src/scenario/generate.js';
 
 /** The tracker as it was before (main at 2f59bf6), kept as the reference for the new one. */
@@ -481,4 +487,39 @@ test('the group table against a Map: adds, finds, evicts oldest first and reuses
     assert.equal(t.idOf(r, 0, true, 3333), id, k);
     assert.equal(t.added, false);
   }
+});
+
+test('the detection hook told to hold its writes writes nothing until beforeCommit, then the same rows as one that writes every batch', async () => {
+  const rowsOf = async (hold: boolean) => {
+    const store = await openFlowStore(':memory:');
+    try {
+      const det = await openDetectionStore(store);
+      const h = createDetectionHook(det, createDetector(null));
+      if (hold) h.hook.holdUntilCommit();
+      const r = await ingestFile('test/fixtures/pcap/ndpi/mining.pcapng', {
+        store,
+        hooks: [h.hook],
+        payloadCap: 0,
+      });
+      assert.equal(r.error, undefined);
+      const before = (await det.detections({})).length;
+      await h.hook.beforeCommit();
+      const rows = await det.detections({});
+      return {
+        before,
+        rows: rows.map((x) => `${x.id} ${x.label} ${x.confidence} ${JSON.stringify(x.evidence)}`),
+      };
+    } finally {
+      await store.close();
+    }
+  };
+  const every = await rowsOf(false);
+  const held = await rowsOf(true);
+  assert.ok(
+    every.rows.some((r) => r.includes('mining-behaviour')),
+    'the behaviour model found the miner',
+  );
+  assert.equal(every.before, every.rows.length, 'written batch by batch');
+  assert.equal(held.before, 0, 'held until the commit');
+  assert.deepEqual(held.rows.sort(), every.rows.sort());
 });
