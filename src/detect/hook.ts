@@ -88,9 +88,15 @@ export function createDetectionHook(store: DetectionStore, detector: Detector): 
     }
     nextId = firstFlowId + batch.length;
     const rows = detectBatchRows(detector, batch, firstFlowId, { behaviour, connections });
-    for (const r of rows) {
-      const k = `${r.label}/${r.confidence}`;
-      counts.set(k, (counts.get(k) ?? 0) + 1);
+    // Counted in runs of one label and confidence (a batch's rows mostly share them): no key
+    // string per row when every flow gets a detection.
+    for (let i = 0; i < rows.length;) {
+      const { label, confidence } = rows[i];
+      let j = i + 1;
+      while (j < rows.length && rows[j].label === label && rows[j].confidence === confidence) j++;
+      const k = `${label}/${confidence}`;
+      counts.set(k, (counts.get(k) ?? 0) + j - i);
+      i = j;
     }
     if (!hold) return store.add(rows);
     for (const r of rows) held.push(r);
