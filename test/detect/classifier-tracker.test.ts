@@ -523,3 +523,16 @@ test('the detection hook told to hold its writes writes nothing until beforeComm
   assert.equal(held.before, 0, 'held until the commit');
   assert.deepEqual(held.rows.sort(), every.rows.sort());
 });
+
+test('the record pool stops doubling at its bound (a full tracker holds its records, not up to twice as many)', () => {
+  const chains = new RecordChains();
+  chains.growUntil = 100_000;
+  chains.ensureGroups(1);
+  chains.reset(0);
+  const b = new FlowBatch(1, 'x');
+  b.pushRecord(recordsOf(stratumLike('10.0.0.1', '192.0.2.1', 50000, 1), 'zeek')[0]);
+  for (let k = 0; k < 100_500; k++) chains.addRow(0, b, 0, true, 50000);
+  assert.equal(chains.count[0], 100_500);
+  // Doubling would have given 131,072; past the bound it grows a batch's worth (4,096) at a time.
+  assert.equal(chains.capacity, 104_096);
+});

@@ -34,9 +34,19 @@ export class RecordChains {
   private next = new Int32Array(256);
   private free = NONE;
   private high = 0;
+  /**
+   * Records the pool grows to by doubling; past it, one batch's worth at a time. The tracker sets
+   * its bound plus a batch, so a full tracker holds that many records, not up to twice as many.
+   */
+  growUntil = Infinity;
   /** What `gate` found: the span and packets featuresOf would report over the whole chain. */
   spanMs = 0;
   packets = 0;
+
+  /** Records the pool has room for (held and free). */
+  get capacity(): number {
+    return this.next.length;
+  }
 
   /** Make room for group ids below `n` (a new group starts empty). */
   ensureGroups(n: number): void {
@@ -64,7 +74,8 @@ export class RecordChains {
       return r;
     }
     if (this.high === this.next.length) {
-      const n = this.next.length * 2;
+      const m = this.next.length;
+      const n = m * 2 <= this.growUntil ? m * 2 : Math.max(this.growUntil, m + 4096);
       this.data = grown(this.data, n * STRIDE);
       this.next = grown(this.next, n);
     }

@@ -19,7 +19,10 @@ import { grown, RecordChains } from './record-chains.js';
 export interface TrackerLimits {
   maxGroups: number;
   maxRecordsPerGroup: number;
-  /** Records over all groups (72 bytes each in the pool): 2 M ≈ 144 MB whatever the mix of groups. */
+  /**
+   * Records over all groups (72 bytes each in the pool, which stops doubling near this bound):
+   * 2 M ≈ 145 MB whatever the mix of groups.
+   */
   maxRecords: number;
 }
 
@@ -84,6 +87,7 @@ export class BehaviourTracker {
     opts: TrackerOptions = {},
   ) {
     this.table = new GroupTable(opts.hashKey);
+    this.chains.growUntil = limits.maxRecords + 4096;
     this.judgeEveryMs = opts.judgeEveryMs ?? DEFAULT_JUDGE_EVERY_MS;
   }
 
