@@ -145,7 +145,7 @@ function stratumLike(client: string, server: string, port: number, minutes: numb
 
 /**
  * Hostile and odd rows: IPv6 (mapped and not), equal ports both ways, one-way records, sampling,
- * out-of-order and NaN-free time jumps, many groups per batch — seeded, deterministic.
+ * out-of-order time jumps, a few NaN and infinite times, many groups per batch — seeded.
  */
 function oddBatches(n: number, seed: number): FlowBatch[] {
   let s = seed;
@@ -162,9 +162,11 @@ function oddBatches(n: number, seed: number): FlowBatch[] {
     const p2 = equal ? 3333 : [3333, 443, 50000, 50001][Math.floor(rnd() * 4)];
     const t = T0 + Math.floor(rnd() * 7_200_000) - (rnd() < 0.1 ? 5_000_000 : 0);
     const pk = 1 + Math.floor(rnd() * 200);
+    // A few times no decoder should let through (NaN, an end at infinity, an end before the start).
+    const odd = rnd();
     recs.push({
-      firstMs: t,
-      lastMs: t + Math.floor(rnd() * 600_000),
+      firstMs: odd < 0.003 ? NaN : t,
+      lastMs: odd > 0.997 ? Infinity : odd > 0.99 ? t - 1000 : t + Math.floor(rnd() * 600_000),
       ipVersion: six ? 6 : 4,
       src: a,
       dst: z,
