@@ -13,36 +13,20 @@ import { join } from 'node:path';
 import { loadEnricher } from '../src/cli/enricher.js';
 import { detectionHookFor } from '../src/detect/pipeline.js';
 import { Diagnostics } from '../src/flow/diagnostics.js';
-import { FlowBatch } from '../src/flow/record.js';
-import { NetflowDecoder } from '../src/netflow/decoder.js';
-import { benchV9Stream, type BenchMix } from '../src/netflow/encode.js';
+import { benchMix, decodedBenchStream, mixWords } from './collector-stream.js';
 import { openFlowStore } from '../src/store/open.js';
 
 const FLOWS = Number(process.argv[2] ?? 1_000_000);
 const MIXARG = process.argv[3] ?? '2';
 const PER_COMMIT = Number(process.argv[4] ?? 49);
-const MIX: BenchMix =
-  MIXARG === 'crypto' ? { kind: 'crypto' } : { kind: 'mix', cryptoPercent: Number(MIXARG) };
+const MIX = benchMix(MIXARG);
 
-const batches: FlowBatch[] = [];
-const dec = new NetflowDecoder({
-  source: 'udp://bench',
-  unit: 'datagram',
-  diagnostics: new Diagnostics(),
-  batchSize: 4096,
-  onBatch: (b) => batches.push(b),
-});
-let k = 0;
-for (const d of benchV9Stream(Math.ceil(FLOWS / 30), 30, 20, 1700000000, MIX))
-  dec.decode(d, '127.0.0.1', 9995, ++k);
-dec.flush();
+const batches = decodedBenchStream(FLOWS, MIX);
 const flows = batches.reduce((n, b) => n + b.length, 0);
 const enricher = (await loadEnricher({ geo: true }))!;
 const dir = mkdtempSync(join(tmpdir(), 'cr-collector-split-'));
 process.stdout.write(
-  `${flows} flows (${MIX.kind === 'mix' ? `mix ${MIX.cryptoPercent} %` : 'all 8333'}), a commit every ${PER_COMMIT} batches; load ${(
-    await import('node:os')
-  )
+  `${flows} flows (${mixWords(MIX)}), a commit every ${PER_COMMIT} batches; load ${(await import('node:os'))
     .loadavg()
     .map((x) => x.toFixed(2))
     .join(' ')}\n`,

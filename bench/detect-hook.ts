@@ -15,34 +15,15 @@
  * --cpu-prof profiles the whole run.
  */
 import { join, resolve } from 'node:path';
-import { Diagnostics } from '../src/flow/diagnostics.js';
-import { FlowBatch } from '../src/flow/record.js';
-import { NetflowDecoder } from '../src/netflow/decoder.js';
-import { benchV9Stream, type BenchMix } from '../src/netflow/encode.js';
+import type { FlowBatch } from '../src/flow/record.js';
+import { benchMix, decodedBenchStream, mixWords } from './collector-stream.js';
 import { openFlowStore } from '../src/store/open.js';
 import { openDetectionStore } from '../src/store/detections.js';
 
 const FLOWS = Number(process.argv[2] ?? 1_000_000);
 const MIXARG = process.argv[3] ?? '2';
 const ROUNDS = Number(process.argv[4] ?? 3);
-const MIX: BenchMix =
-  MIXARG === 'crypto' ? { kind: 'crypto' } : { kind: 'mix', cryptoPercent: Number(MIXARG) };
-
-function batchesOf(): FlowBatch[] {
-  const out: FlowBatch[] = [];
-  const dec = new NetflowDecoder({
-    source: 'udp://bench',
-    unit: 'datagram',
-    diagnostics: new Diagnostics(),
-    batchSize: 4096,
-    onBatch: (b) => out.push(b),
-  });
-  let k = 0;
-  for (const d of benchV9Stream(Math.ceil(FLOWS / 30), 30, 20, 1700000000, MIX))
-    dec.decode(d, '127.0.0.1', 9995, ++k);
-  dec.flush();
-  return out;
-}
+const MIX = benchMix(MIXARG);
 
 interface Side {
   label: string;
@@ -93,15 +74,13 @@ const cpu = () => {
 };
 const heapMb = () => process.memoryUsage().heapUsed / 2 ** 20;
 
-const batches = batchesOf();
+const batches = decodedBenchStream(FLOWS, MIX);
 const flows = batches.reduce((n, b) => n + b.length, 0);
 const tcp = batches.reduce((n, b) => {
   for (let i = 0; i < b.length; i++) if (b.proto[i] === 6) n++;
   return n;
 }, 0);
-process.stdout.write(
-  `stream: ${flows} flows (${tcp} TCP) in ${batches.length} batches, ${MIX.kind === 'mix' ? `mix ${MIX.cryptoPercent} %` : 'all 8333'}\n`,
-);
+process.stdout.write(`stream: ${flows} flows (${tcp} TCP) in ${batches.length} batches, ${mixWords(MIX)}\n`);
 const sides = [await side(resolve('.'), 'this checkout')];
 if (process.env.BEFORE) sides.push(await side(resolve(process.env.BEFORE), `before (${process.env.BEFORE})`));
 const best = new Map<string, number>();
