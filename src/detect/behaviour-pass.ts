@@ -8,7 +8,7 @@ import type { DetectionInput, DetectionStore } from '../store/detections.js';
 import { behaviourDetection } from './behaviour.js';
 import { GroupCollector, windowSamples } from './classifier/groups.js';
 import { gated, judge, shippedModel, type BehaviourModel } from './classifier/model.js';
-import { BehaviourTracker } from './classifier/tracker.js';
+import { BehaviourTracker, type TrackedVerdict } from './classifier/tracker.js';
 import type { Detection } from './types.js';
 import { detectionRow } from './rows.js';
 
@@ -75,6 +75,12 @@ export async function behaviourPass(
 }
 
 /**
+ * The detection of a verdict: one object per judgment, shared by the rows of every batch that
+ * verdict covers (the tracker hands the same verdict out until it judges the group again).
+ */
+const detectionOf = new WeakMap<TrackedVerdict, Detection>();
+
+/**
  * The model over one more batch of a stream: rows whose group (with its earlier records, kept by
  * `tracker`) is called mining and that carry no stronger detection (`skip`).
  */
@@ -84,15 +90,13 @@ export function behaviourOnBatch(
   tracker: BehaviourTracker = new BehaviourTracker(),
 ): [number, Detection][] {
   const out: [number, Detection][] = [];
-  let last: unknown = null;
-  let d: Detection | null = null;
   for (const [i, v] of tracker.batch(b, skip)) {
-    // One detection object per group and batch, shared by its rows.
-    if (v !== last) {
-      last = v;
+    let d = detectionOf.get(v);
+    if (!d) {
       d = behaviourDetection(tracker.model, { ...v, windowKind: 'sliding' });
+      detectionOf.set(v, d);
     }
-    out.push([i, d!]);
+    out.push([i, d]);
   }
   return out;
 }

@@ -40,14 +40,32 @@ export function detectBatchRows(
 }
 
 export interface DetectionHook {
-  hook: BatchHook;
+  /**
+   * The hook; it also answers `holdUntilCommit()` (keep the rows until `beforeCommit()` or until
+   * HELD_ROWS_MAX are held, instead of writing them batch by batch) and `beforeCommit()` (write
+   * what it holds): the live collector calls both (netflow/collector.ts).
+   */
+  hook: BatchHook & HeldWrites;
   /** Detections written so far, by label. */
   counts: Map<string, number>;
 }
 
+export interface HeldWrites {
+  holdUntilCommit(): void;
+  beforeCommit(): Promise<void>;
+}
+
+/**
+ * Rows held at most before they are written anyway: a detection per flow (every flow on a crypto
+ * port) at 200 k flows/s would otherwise hold a second of them, tens of MB.
+ */
+export const HELD_ROWS_MAX = 16_384;
+
 /**
  * A hook that stores detections of every batch. Before the first batch of each source it drops
  * stale detections (of flows a re-ingest replaced), so re-ingesting a file never doubles them.
+ * Each write opens the store's appenders (two, ~2 ms to open and close, bench/detect-hook.ts), so
+ * a collector asks it to hold rows and write them once per commit.
  */
 export function createDetectionHook(store: DetectionStore, detector: Detector): DetectionHook {
   const counts = new Map<string, number>();
@@ -55,13 +73,38 @@ export function createDetectionHook(store: DetectionStore, detector: Detector): 
   let nextId = -1;
   const connections = new ConnectionMemory();
   const behaviour = new BehaviourTracker();
-  const hook: BatchHook = async (batch, _enrichment, firstFlowId) => {
-    if (firstFlowId !== nextId) await store.dropStale(firstFlowId);
-    nextId = firstFlowId + batch.length;
-    const rows = detectBatchRows(detector, batch, firstFlowId, { behaviour, connections });
-    for (const r of rows)
-      counts.set(`${r.label}/${r.confidence}`, (counts.get(`${r.label}/${r.confidence}`) ?? 0) + 1);
+  let hold = false;
+  let held: DetectionInput[] = [];
+  const beforeCommit = async () => {
+    if (held.length === 0) return;
+    const rows = held;
+    held = [];
     await store.add(rows);
   };
+  const run = async (batch: FlowBatch, firstFlowId: number) => {
+    if (firstFlowId !== nextId) {
+      await beforeCommit();
+      await store.dropStale(firstFlowId);
+    }
+    nextId = firstFlowId + batch.length;
+    const rows = detectBatchRows(detector, batch, firstFlowId, { behaviour, connections });
+    // Counted in runs of one label and confidence (a batch's rows mostly share them): no key
+    // string per row when every flow gets a detection.
+    for (let i = 0; i < rows.length;) {
+      const { label, confidence } = rows[i];
+      let j = i + 1;
+      while (j < rows.length && rows[j].label === label && rows[j].confidence === confidence) j++;
+      const k = `${label}/${confidence}`;
+      counts.set(k, (counts.get(k) ?? 0) + j - i);
+      i = j;
+    }
+    if (!hold) return store.add(rows);
+    for (const r of rows) held.push(r);
+    if (held.length >= HELD_ROWS_MAX) await beforeCommit();
+  };
+  const hook: BatchHook & HeldWrites = Object.assign(
+    (batch: FlowBatch, _enrichment: unknown, firstFlowId: number) => run(batch, firstFlowId),
+    { holdUntilCommit: () => void (hold = true), beforeCommit },
+  );
   return { hook, counts };
 }

@@ -7,12 +7,13 @@ import { addImportedInfrastructure } from '../indicators/apply.js';
 import { DuckDbFlowStore } from '../store/duckdb/flows.js';
 import { openDetectionStore } from '../store/detections.js';
 import type { FlowStore } from '../store/store.js';
-import { createDetectionHook } from './hook.js';
+import { createDetectionHook, type HeldWrites } from './hook.js';
 import { loadInfrastructure } from './infrastructure.js';
 import { createDetector } from './registry.js';
 
 export interface PipelineDetection {
-  hook: BatchHook;
+  /** The hook (with hook.ts's holdUntilCommit/beforeCommit, which the live collector calls). */
+  hook: BatchHook & HeldWrites;
   /** "stratum 4, bitcoin-p2p 6, ..." for the end-of-run line. */
   summary(): string;
 }
