@@ -303,5 +303,7 @@ export function udpFragments4(
   const udp = transport({ proto: 17, ...l4 });
   const at: number[] = [];
   for (let o = 0; o < udp.length; o += dataPerFragment) at.push(o);
-  return cut(udp, at).map(([offset, data, more]) => ipv4Fragment(src, dst, { proto: 17, id, offset, more, data }));
+  return cut(udp, at).map(([offset, data, more]) =>
+    ipv4Fragment(src, dst, { proto: 17, id, offset, more, data }),
+  );
 }
