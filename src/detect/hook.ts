@@ -51,7 +51,13 @@ export interface DetectionHook {
 }
 
 export interface HeldWrites {
-  holdUntilCommit(): void;
+  /**
+   * `true`: hold rows until `beforeCommit()`. `false` (the collector, once it has committed for the
+   * last time): write batch by batch again, and forget rows still held (they name flows no commit
+   * stored). A hook held and never released would keep the rows of whatever runs it next: the demo
+   * ingests its payload sample with the collector's hook, and lost every detection of it.
+   */
+  holdUntilCommit(on?: boolean): void;
   beforeCommit(): Promise<void>;
 }
 
@@ -104,7 +110,13 @@ export function createDetectionHook(store: DetectionStore, detector: Detector): 
   };
   const hook: BatchHook & HeldWrites = Object.assign(
     (batch: FlowBatch, _enrichment: unknown, firstFlowId: number) => run(batch, firstFlowId),
-    { holdUntilCommit: () => void (hold = true), beforeCommit },
+    {
+      holdUntilCommit: (on = true) => {
+        hold = on;
+        if (!on) held = [];
+      },
+      beforeCommit,
+    },
   );
   return { hook, counts };
 }

@@ -44,7 +44,7 @@ export const DEFAULT_BACKLOG_MS = 750;
 
 /** A hook that can hold its writes until the collector commits (detect/hook.ts's detection hook). */
 interface HoldingHook {
-  holdUntilCommit(): void;
+  holdUntilCommit(on?: boolean): void;
   beforeCommit(): Promise<void>;
 }
 
@@ -480,6 +480,16 @@ export class NetflowCollector {
   }
 
   private async finish(): Promise<void> {
+    try {
+      await this.storeAndCommit();
+    } finally {
+      // Whatever happened, the hooks write batch by batch again: the next user of the same hook
+      // (an ingest after the collector, as the demo does) commits its own way.
+      for (const h of this.o.hooks ?? []) if (isHolding(h)) h.holdUntilCommit(false);
+    }
+  }
+
+  private async storeAndCommit(): Promise<void> {
     try {
       if (this.writeError) throw this.writeError;
       this.diagnostics.counts.set('flows.stored', this.flows);

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { detectionHookFor } from '../../src/detect/pipeline.js';
+import '../../src/flow/all-formats.js';
+import { ingestFile } from '../../src/flow/ingest.js';
 import { NetflowCollector } from '../../src/netflow/collector.js';
 import { dataSet, encodeRecord, field, ipfixMessage, templateSet } from '../../src/netflow/encode.js';
 import { IE } from '../../src/netflow/plan.js';
@@ -53,6 +55,16 @@ test('live collector runs detection on what it stores: a flow to a catalogued po
     assert.equal(rows[0].confidence, 'infrastructure');
     assert.equal(rows[0].coin, 'ZEC');
     assert.equal(rows[0].dst, '94.23.199.191');
+
+    // The same hook, after the collector, on a file ingest (as the demo ingests its payload
+    // sample): it writes as ingest goes again — a hook left holding lost every detection here.
+    const f = await ingestFile('test/fixtures/pcap/ndpi/mining.pcapng', { store, hooks: [detection.hook] });
+    assert.equal(f.error, undefined);
+    const after = await det.detections({});
+    assert.ok(
+      after.some((x) => x.label === 'stratum' && x.confidence === 'payload'),
+      `the capture's Stratum sessions are in the store (${after.length} detections)`,
+    );
   } finally {
     await store.close();
   }
