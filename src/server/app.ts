@@ -383,6 +383,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         err.statusCode === 408 ? 'request_timeout' : 'bad_request',
         err.message,
       );
+    // Nothing to read yet (serve on a ClickHouse database before any writer made the store): the
+    // server is fine and will answer once one has; say so rather than "internal error".
+    if ((err as Error).name === 'StoreNotReady') return sendError(reply, 503, 'store_not_ready', err.message);
     req.log.error(err);
     return sendError(reply, 500, 'internal', 'internal error');
   });

@@ -145,3 +145,11 @@ export const DEFAULT_DB = 'coinradar.duckdb';
 export function defaultDbPath(): string {
   return process.env.COINRADAR_DB || DEFAULT_DB;
 }
+
+/**
+ * The store has no data to read yet (a ClickHouse database no writer has made the schema in): the
+ * API answers 503 with this message, a command exits 2 with it.
+ */
+export class StoreNotReady extends Error {
+  override name = 'StoreNotReady';
+}

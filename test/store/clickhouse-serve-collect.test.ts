@@ -79,6 +79,19 @@ test(
     server = await startServer('collected');
     const state = join(dir, 'state.duckdb');
     const { key } = new ApiKeyFile(keysPathFor(state)).create('analyst');
+    // serve alone, before any writer made the store: the routes say so (503), not "internal error".
+    const early = await openScreeningServer({ db: server.url, stateDb: state, consoleDir: null, rate: 0 });
+    try {
+      const r = await early.app.inject({ method: 'GET', url: '/v1/series', headers: { 'x-api-key': key } });
+      assert.equal(r.statusCode, 503, r.body);
+      assert.equal(r.json().error.code, 'store_not_ready');
+      assert.match(
+        r.json().error.message,
+        /no coinradar store in database collected .*ingest or collect into it first/,
+      );
+    } finally {
+      await early.close();
+    }
     const s = await openScreeningServer({
       db: server.url,
       stateDb: state,

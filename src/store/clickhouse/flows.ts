@@ -21,6 +21,7 @@ import type {
   SummaryKey,
   SummaryRow,
 } from '../store.js';
+import { StoreNotReady } from '../store.js';
 import { connect, lit, str, withCluster, type ChConnection, type ClickHouseTarget } from './connection.js';
 import { BLOCK, IdClaims } from './ids.js';
 import { clusterOfTables, clusterStatements, schemaStatements } from './schema.js';
@@ -224,7 +225,7 @@ export class ClickHouseFlowStore implements FlowStore {
   }
 
   private noSchema(): Error {
-    return new Error(
+    return new StoreNotReady(
       `${this.display}: no coinradar store in database ${this.raw.database} (read commands never create one; ingest or collect into it first)`,
     );
   }
