@@ -340,6 +340,66 @@ async function main(): Promise<void> {
     put(t, 'healthz.txt', '/healthz');
     put(t, 'screen-query.txt', `/v1/screen/${listed}?format=json`);
   }
+
+  // Behaviour tracker rows (fuzz/targets/tracker.ts layout): a miner-like session (a record a minute,
+  // 12 packets of ~200 B each way: the model calls it mining) among other groups, and the same with odd times mixed in.
+  const row = (o: {
+    flags?: number;
+    c: number;
+    s: number;
+    sport: number;
+    dport: number;
+    step: number;
+    dur: number;
+    pk: number;
+    bpp: number;
+  }) => {
+    const r = Buffer.alloc(24);
+    r[0] = o.flags ?? 0;
+    r[1] = o.c;
+    r[2] = o.s;
+    r.writeUInt16BE(o.sport, 3);
+    r.writeUInt16BE(o.dport, 5);
+    r[7] = 0x18;
+    r.writeInt32BE(o.step, 8);
+    r.writeUInt32BE(o.dur, 12);
+    r.writeUInt16BE(o.pk, 16);
+    r.writeUInt16BE(o.pk, 18);
+    r.writeUInt16BE(o.bpp, 20);
+    r.writeUInt16BE(o.bpp + 20, 22);
+    return r;
+  };
+  const miner: Buffer[] = [];
+  for (let k = 0; k < 400; k++) {
+    miner.push(row({ c: 7, s: 9, sport: 43000, dport: 3333, step: 60_000, dur: 59_000, pk: 12, bpp: 200 }));
+    if (k % 5 === 0)
+      miner.push(
+        row({
+          c: k & 255,
+          s: (k * 7) & 255,
+          sport: 50000 + k,
+          dport: 443,
+          step: 0,
+          dur: 2_000,
+          pk: 3,
+          bpp: 600,
+        }),
+      );
+  }
+  put('behaviour-tracker', 'miner-among-others.bin', Buffer.concat(miner));
+  put(
+    'behaviour-tracker',
+    'odd-times.bin',
+    Buffer.concat(
+      miner.slice(0, 200).map((r, k) => {
+        const x = Buffer.from(r);
+        if (k % 7 === 0) x[0] |= ((k % 5) + 1) << 1;
+        if (k % 11 === 0) x.writeInt32BE(-3_600_000, 8);
+        if (k % 13 === 0) x[0] |= 1;
+        return x;
+      }),
+    ),
+  );
 }
 
 await main();

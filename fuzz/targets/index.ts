@@ -7,6 +7,7 @@ import { sanctionsTargets } from './sanctions.js';
 import { refdataTargets } from './refdata.js';
 import { serverTargets } from './server.js';
 import { sflowTargets } from './sflow.js';
+import { trackerTargets } from './tracker.js';
 
 export const targets: FuzzTarget[] = [
   ...flowFileTargets,
@@ -16,6 +17,7 @@ export const targets: FuzzTarget[] = [
   ...sanctionsTargets,
   ...refdataTargets,
   ...serverTargets,
+  ...trackerTargets,
 ];
 
 export function targetByName(name: string): FuzzTarget | undefined {
