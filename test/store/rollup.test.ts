@@ -19,8 +19,9 @@ import { DuckDbDetectionStore } from '../../src/store/duckdb/detections.js';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
 import { emptyEnrichment } from '../../src/flow/enrichment.js';
 import { FlowBatch } from '../../src/flow/record.js';
+import type { DuckDbDatabase } from '../../src/store/duckdb/database.js';
 import { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
-import { MERGE_GROWTH, MERGE_MIN_ROWS } from '../../src/store/duckdb/rollup.js';
+import { MERGE_GROWTH, MERGE_MIN_ROWS, ROLLUP_LAG } from '../../src/store/duckdb/rollup.js';
 import { DuckDbSeries } from '../../src/store/duckdb/series.js';
 import { keyedSummary } from '../../src/store/duckdb/summary.js';
 import type { SeriesQuery, SeriesScope } from '../../src/store/queries.js';
@@ -110,29 +111,33 @@ function queries(): SeriesQuery[] {
 /** Every query both ways; each must have been answered by the rollup and equal the flows' answer. */
 async function compare(path: string, expectRollup = true): Promise<{ nonEmpty: number }> {
   const store = await DuckDbFlowStore.open(path);
-  let nonEmpty = 0;
   try {
-    const flows = new DuckDbSeries(store.db, false);
-    const rolled = new DuckDbSeries(store.db);
-    for (const q of queries()) {
-      const want = await flows.series(q);
-      const got = await rolled.series(q);
-      assert.equal(rolled.lastRead, expectRollup ? 'rollup' : 'flows', JSON.stringify(q));
-      assert.deepEqual(got, want, JSON.stringify(q));
-      if (want.buckets.some((b) => b.flows > 0)) nonEmpty++;
-    }
-    for (const scope of [{}, { country: 'KP' }, { watch: 'kp' }, { label: 'stratum' }, { pools: true }])
-      for (const order of ['flows', 'packets', 'bytes'] as const) {
-        const q = { by: ['country', 'asn'] as ('country' | 'asn')[], top: 300, order, scope };
-        assert.deepEqual(
-          await keyedSummary(store.db, q),
-          await keyedSummary(store.db, q, { rollup: false }),
-          JSON.stringify(q),
-        );
-      }
+    return await compareOn(store.db, expectRollup);
   } finally {
     await store.close();
   }
+}
+
+async function compareOn(db: DuckDbDatabase, expectRollup = true): Promise<{ nonEmpty: number }> {
+  let nonEmpty = 0;
+  const flows = new DuckDbSeries(db, false);
+  const rolled = new DuckDbSeries(db);
+  for (const q of queries()) {
+    const want = await flows.series(q);
+    const got = await rolled.series(q);
+    assert.equal(rolled.lastRead, expectRollup ? 'rollup' : 'flows', JSON.stringify(q));
+    assert.deepEqual(got, want, JSON.stringify(q));
+    if (want.buckets.some((b) => b.flows > 0)) nonEmpty++;
+  }
+  for (const scope of [{}, { country: 'KP' }, { watch: 'kp' }, { label: 'stratum' }, { pools: true }])
+    for (const order of ['flows', 'packets', 'bytes'] as const) {
+      const q = { by: ['country', 'asn'] as ('country' | 'asn')[], top: 300, order, scope };
+      assert.deepEqual(
+        await keyedSummary(db, q),
+        await keyedSummary(db, q, { rollup: false }),
+        JSON.stringify(q),
+      );
+    }
   return { nonEmpty };
 }
 
@@ -222,18 +227,28 @@ test(
       } finally {
         await other.close();
       }
+      // Flows written past the rollup by a writer that does not roll up them (as a live writer's
+      // commits between its roll-ups, or an older coinradar), with detections of their own: the
+      // readers group them and add them to the rollup's rows — every answer still the flows' own.
       const again = await DuckDbFlowStore.open(db);
-      await again.db.run('UPDATE rollup_state SET max_id = max_id - 10');
-      await again.close();
-      // Written behind its back (max_id short of the flows): the flows answer, right as ever.
-      const s = await DuckDbFlowStore.open(db);
       try {
-        const series = new DuckDbSeries(s.db);
-        await series.series({ bucket: 'day', scope: { watch: 'kp' } });
-        assert.equal(series.lastRead, 'flows');
+        await again.db.run('DELETE FROM detections WHERE rowid = (SELECT max(rowid) FROM detections)');
+        const [{ m }] = await again.db.all<{ m: number }>('SELECT max(id)::BIGINT AS m FROM flow_table');
+        await again.db.run(
+          `INSERT INTO flow_table SELECT * REPLACE (id + ${m} AS id, first_ms + 86400000 AS first_ms) FROM flow_table WHERE id % 7 = 0`,
+        );
+        await again.db.run(
+          `INSERT INTO detections SELECT * REPLACE (flow_id + ${m} AS flow_id) FROM detections WHERE flow_id % 7 = 0`,
+        );
+        const [st] = await again.db.all<{ behind: number; tail: number }>(
+          `SELECT (SELECT max_id FROM rollup_state) < ${m} + 1 AS behind,
+                  (SELECT count(*)::INTEGER FROM detections WHERE flow_id > ${m}) AS tail`,
+        );
+        assert.ok(st.behind && st.tail > 0, 'flows and detections past the rollup');
       } finally {
-        await s.close();
+        await again.close();
       }
+      await compare(db);
     }
   },
 );
@@ -243,7 +258,9 @@ test(
   { timeout: 300_000 },
   async () => {
     const db = join(dir, 'live.duckdb');
-    const flows = await ingestScenario(db, true);
+    const lag = { ...ROLLUP_LAG };
+    ROLLUP_LAG.flows = 0;
+    const flows = await ingestScenario(db, true).finally(() => Object.assign(ROLLUP_LAG, lag));
     assert.ok(flows > 10_000);
     const store = await DuckDbFlowStore.open(db);
     const [s] = await store.db.all<{ n: number }>('SELECT count(*)::INTEGER AS n FROM flow_segments');
@@ -257,7 +274,10 @@ test(
 
 test('rollup: a live source committing many times an hour — each hour merged as its rows double, the same answers', async () => {
   // 60 commits of 100 flows, all in one hour, two keys (a crypto port and not): unmerged, the hour
-  // would hold two rows per commit.
+  // would hold two rows per commit. Rolled up at every commit.
+  const lag = { ...ROLLUP_LAG };
+  ROLLUP_LAG.flows = 0;
+  after(() => Object.assign(ROLLUP_LAG, lag));
   const db = join(dir, 'many-commits.duckdb');
   let store = await DuckDbFlowStore.open(db);
   const w = await store.beginSource({ name: 'live', kind: 'netflow' }, { live: true });
@@ -310,3 +330,56 @@ test('rollup: a live source committing many times an hour — each hour merged a
   assert.equal(await rows(), n);
   await store.close();
 });
+
+test(
+  'rollup: a live source between its roll-ups — readers add the flows and detections committed past the rollup',
+  { timeout: 300_000 },
+  async () => {
+    // The rollup lags as on a live collector (ROLLUP_LAG); a second connection reads while the
+    // writer is in the middle of a source, after some commits, and must see every committed flow.
+    const path = join(dir, 'lagging.duckdb');
+    const store = await DuckDbFlowStore.open(path);
+    const lag = { ...ROLLUP_LAG };
+    Object.assign(ROLLUP_LAG, { flows: 1 << 30, ms: 1e9 });
+    let checked = 0;
+    try {
+      const detection = await detectionHookFor(store);
+      const enricher = await loadEnricher({ geo: true });
+      const l = liveStore(store, 2);
+      let batches = 0;
+      const probe: BatchHook = async () => {
+        if (++batches % 10 !== 0 || checked >= 3) return;
+        // After a commit (liveStore commits every second batch): read beside the writer.
+        const reader = await store.reader();
+        const [st] = await reader.db.all<{ covered: number; flows: number; dets: number }>(
+          `SELECT (SELECT max_id FROM rollup_state)::BIGINT AS covered, (SELECT max(id) FROM flow_rows)::BIGINT AS flows,
+                  (SELECT count(*) FROM detections WHERE flow_id > (SELECT max_id FROM rollup_state))::BIGINT AS dets`,
+        );
+        if (Number(st.flows) <= Number(st.covered) || Number(st.dets) === 0) return;
+        const t = performance.now();
+        await compareOn(reader.db);
+        console.log(
+          `read beside the writer: ${Number(st.flows) - Number(st.covered)} flows and ${st.dets} detections past the rollup, ${Math.round(performance.now() - t)} ms`,
+        );
+        checked++;
+      };
+      for (const f of files.slice(0, 2)) {
+        const r = await ingestFile(f, {
+          store: l.store,
+          enricher,
+          batchSize: 1024,
+          hooks: [detection.hook, l.afterHook, probe],
+        });
+        assert.equal(r.error, undefined);
+      }
+    } finally {
+      Object.assign(ROLLUP_LAG, lag);
+      await store.close();
+    }
+    assert.ok(
+      checked >= 2,
+      `read beside the writer with flows and detections past the rollup (${checked} times)`,
+    );
+    await compare(path);
+  },
+);

@@ -34,7 +34,7 @@ import { SEGMENT_MAX_ROWS, SegmentBuilder, Segments } from './segments.js';
 import { flowSource, keyedSummary } from './summary.js';
 import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery } from '../queries.js';
 import { DuckDbSeries } from './series.js';
-import { Rollup } from './rollup.js';
+import { ROLLUP_LAG, Rollup } from './rollup.js';
 import { hostProfiles } from './hosts.js';
 
 // The inner view has every raw column (src_port, dst_port, first_ms, ...) plus `source`, so that
@@ -179,6 +179,11 @@ export function ipValue(text: string): bigint {
 
 export class DuckDbFlowStore implements FlowStore {
   private nextFlowId = 1;
+  /** AS names this connection's writers wrote (writeOrgs): not written again. */
+  readonly writtenOrgs = new Map<number, string>();
+  /** The last flow id the writer rolled up, and when (rollUp). */
+  private rolledTo = 0;
+  private rolledAt = 0;
   private writing = false;
 
   private constructor(
@@ -231,6 +236,8 @@ export class DuckDbFlowStore implements FlowStore {
     // they checkpointed. Either way the next id follows the largest stored one.
     const [row] = await db.all<{ m: number }>('SELECT coalesce(max(id), 0) AS m FROM flow_rows');
     store.nextFlowId = row.m + 1;
+    store.rolledTo = row.m;
+    store.rolledAt = performance.now();
     // A store without the hourly rollup (or with one of another version) is rolled up whole, once.
     await Rollup.ensure(db, row.m);
     return store;
@@ -294,11 +301,22 @@ export class DuckDbFlowStore implements FlowStore {
    * @internal Rolls up the flows appended since the last commit (rollup.ts), inside the writer's
    * open transaction: the rollup commits with them.
    */
-  async rollUp(): Promise<void> {
+  async rollUp(final: boolean): Promise<void> {
     const last = this.nextFlowId - 1;
+    // A live source's commits every second are rolled up every few seconds (ROLLUP_LAG): readers
+    // group the flows past the rollup themselves (rollupRelation), and the writer groups and merges
+    // several commits' flows at once — half the rollup's cost on a spread stream (docs/benchmarks.md).
+    if (
+      !final &&
+      last - this.rolledTo < ROLLUP_LAG.flows &&
+      performance.now() - this.rolledAt < ROLLUP_LAG.ms
+    )
+      return;
     await Rollup.advance(this.db, last, (covered) =>
       this.segments ? this.segments.relationAfter(covered) : Promise.resolve('flow_table_rows'),
     );
+    this.rolledTo = last;
+    this.rolledAt = performance.now();
   }
 
   /** @internal */
@@ -446,7 +464,7 @@ class DuckDbSourceWriter implements SourceWriter {
       // A segment's columns are held in memory until written: bounded in rows, not only in time.
       if (this.segment.rows >= SEGMENT_MAX_ROWS) await this.writeSegment();
       this.appendPayloads(b, firstId, await this.payloadAppenderOnly());
-      for (const [asn, org] of e.asOrgs) this.orgs.set(asn, org);
+      this.noteOrgs(e);
       this.flows += b.length;
       return firstId;
     }
@@ -524,7 +542,7 @@ class DuckDbSourceWriter implements SourceWriter {
       ch.append(a, n);
     }
     this.appendPayloads(b, firstId, pa);
-    for (const [asn, org] of e.asOrgs) this.orgs.set(asn, org);
+    this.noteOrgs(e);
     this.flows += b.length;
     return firstId;
   }
@@ -582,11 +600,21 @@ class DuckDbSourceWriter implements SourceWriter {
       ]);
     else await this.store.db.run('UPDATE sources SET flows = $1 WHERE id = $2', [this.flows, this.sourceId]);
     if (this.live) {
-      await this.store.rollUp();
+      await this.store.rollUp(false);
       await this.store.db.run('COMMIT');
       this.store.segments?.committed();
       await this.store.db.run('BEGIN TRANSACTION');
     }
+  }
+
+  /**
+   * The batch's AS names not yet written by this store connection: a live source met the same few
+   * thousand ASes in every commit, and writing them all again each second (an upsert through
+   * lists of values) cost ~0.2 µs per flow (docs/benchmarks.md).
+   */
+  private noteOrgs(e: EnrichedColumns): void {
+    const written = this.store.writtenOrgs;
+    for (const [asn, org] of e.asOrgs) if (written.get(asn) !== org) this.orgs.set(asn, org);
   }
 
   private async writeOrgs(): Promise<void> {
@@ -598,6 +626,8 @@ class DuckDbSourceWriter implements SourceWriter {
        ON CONFLICT (asn) DO UPDATE SET org = excluded.org`,
       [listValue([...this.orgs.keys()]), listValue([...this.orgs.values()])],
     );
+    // Bounded by the AS numbers there are (the enricher's table), not by what senders send.
+    for (const [asn, org] of this.orgs) this.store.writtenOrgs.set(asn, org);
     this.orgs.clear();
   }
 
@@ -620,7 +650,7 @@ class DuckDbSourceWriter implements SourceWriter {
         'UPDATE sources SET flows = $1, complete = true, diagnostics = $2 WHERE id = $3',
         [this.flows, JSON.stringify(diagnostics.stored()), this.sourceId],
       );
-      await this.store.rollUp();
+      await this.store.rollUp(true);
       await this.store.db.run('COMMIT');
       this.store.segments?.committed();
     } finally {
@@ -638,6 +668,8 @@ class DuckDbSourceWriter implements SourceWriter {
         // the rollback below discards whatever the appenders held
       }
       await this.store.db.run('ROLLBACK');
+      // What this source wrote is gone: write the AS names again when next met.
+      this.store.writtenOrgs.clear();
       await this.store.segments?.resync();
     } finally {
       this.store.finished();

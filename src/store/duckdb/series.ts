@@ -9,7 +9,7 @@ import { SCAN_ATTEMPT_SQL } from '../../detect/scan.js';
 import { EARLIEST_PLAUSIBLE_MS, latestPlausibleMs } from '../../flow/plausible-time.js';
 import { DuckDbDatabase } from './database.js';
 import { DuckDbFlowStore, ipValue } from './flows.js';
-import { HOUR_MS, poolCondition, rollupCurrent, rollupScope } from './rollup.js';
+import { HOUR_MS, poolCondition, rollupRelation, rollupScope } from './rollup.js';
 import { hostProfiles } from './hosts.js';
 import type { HostProfile, HostProfileQuery } from '../queries.js';
 export type { SeriesScope, SeriesQuery, SeriesBucket, SeriesData } from '../queries.js';
@@ -216,7 +216,8 @@ export class DuckDbSeries {
     if (!this.useRollup || q.sources) return null;
     if ((q.fromMs ?? 0) % HOUR_MS !== 0 || (q.toMs ?? 0) % HOUR_MS !== 0) return null;
     if (!rollupScope(q.scope, [])) return null;
-    if (!(await rollupCurrent(this.db, Boolean(q.scope.label)))) return null;
+    const rollup = await rollupRelation(this.db, Boolean(q.scope.label));
+    if (!rollup) return null;
     let from = q.fromMs;
     let to = q.toMs;
     if (from === undefined || to === undefined) {
@@ -226,7 +227,7 @@ export class DuckDbSeries {
         `SELECT min(min_first_ms) FILTER (WHERE inside) AS lo, max(max_first_ms) FILTER (WHERE inside) AS hi,
                 count(*) FILTER (WHERE NOT inside AND min_first_ms <= $2 AND max_first_ms >= $1)::INTEGER AS straddle
          FROM (SELECT min_first_ms, max_first_ms, min_first_ms >= $1 AND max_first_ms <= $2 AS inside
-               FROM flow_rollup WHERE label = '')`,
+               FROM ${rollup} WHERE label = '')`,
         [EARLIEST_PLAUSIBLE_MS, latestPlausibleMs()],
       );
       if (r.straddle > 0) return null;
@@ -247,7 +248,7 @@ export class DuckDbSeries {
               NULL AS sources
        FROM (SELECT hour_ms, flows, flows_est, packets, packets_est, bytes_est,
                     label = ${l} AND (${scope.cond}) AS m
-             FROM flow_rollup
+             FROM ${rollup}
              WHERE (label = '' OR label = ${l}) AND hour_ms >= $2 AND hour_ms < $3)
        GROUP BY 1 ORDER BY 1`,
       params,

@@ -7,7 +7,7 @@ import type { KeyedSummaryQuery, SummaryKey, SummaryRow } from '../store.js';
 import { keyedRow } from '../summary-rows.js';
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { DuckDbDatabase } from './database.js';
-import { rollupCurrent, rollupScope } from './rollup.js';
+import { rollupRelation, rollupScope } from './rollup.js';
 import { scopeConditions } from './series.js';
 
 export { protoName } from '../summary-rows.js';
@@ -71,9 +71,10 @@ async function rollupSource(
 ): Promise<string | null> {
   if (q.where || q.filter || !q.by.every((k) => k === 'country' || k === 'asn')) return null;
   const scope = rollupScope(q.scope ?? {}, params);
-  if (!scope || !(await rollupCurrent(db, Boolean(q.scope?.label)))) return null;
+  const rollup = scope && (await rollupRelation(db, Boolean(q.scope?.label)));
+  if (!scope || !rollup) return null;
   params.push(scope.label);
-  return `(SELECT src_country, dst_country, src_asn, dst_asn, flows, packets, bytes FROM flow_rollup
+  return `(SELECT src_country, dst_country, src_asn, dst_asn, flows, packets, bytes FROM ${rollup}
            WHERE label = $${params.length} AND (${scope.cond}))`;
 }
 
