@@ -317,6 +317,9 @@ test('rollup: a live source committing many times an hour — each hour merged a
     (await store.db.all<{ n: number }>('SELECT count(*)::INTEGER AS n FROM flow_rollup'))[0].n;
   const n = await rows();
   assert.ok(n < MERGE_MIN_ROWS, `${n} rollup rows for one hour of two keys after 60 commits`);
+  // Merged beside the writer (RollupMerger, its own connection and transactions), none failed.
+  assert.ok(store.merger, 'a live source merges on its own connection');
+  assert.equal(store.merger.failed, 0);
   const all = new DuckDbSeries(store.db);
   const flows = new DuckDbSeries(store.db, false);
   for (const scope of [{}, { dstPorts: CRYPTO_PORTS }]) {

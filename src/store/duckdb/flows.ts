@@ -34,7 +34,7 @@ import { SEGMENT_MAX_ROWS, SegmentBuilder, Segments } from './segments.js';
 import { flowSource, keyedSummary } from './summary.js';
 import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery } from '../queries.js';
 import { DuckDbSeries } from './series.js';
-import { ROLLUP_LAG, Rollup } from './rollup.js';
+import { ROLLUP_LAG, Rollup, RollupMerger } from './rollup.js';
 import { hostProfiles } from './hosts.js';
 
 // The inner view has every raw column (src_port, dst_port, first_ms, ...) plus `source`, so that
@@ -179,6 +179,8 @@ export function ipValue(text: string): bigint {
 
 export class DuckDbFlowStore implements FlowStore {
   private nextFlowId = 1;
+  /** @internal A live source's rollup merges (rollup.ts), once one has rolled up. */
+  merger: RollupMerger | null = null;
   /** AS names this connection's writers wrote (writeOrgs): not written again. */
   readonly writtenOrgs = new Map<number, string>();
   /** The last flow id the writer rolled up, and when (rollUp). */
@@ -301,7 +303,7 @@ export class DuckDbFlowStore implements FlowStore {
    * @internal Rolls up the flows appended since the last commit (rollup.ts), inside the writer's
    * open transaction: the rollup commits with them.
    */
-  async rollUp(final: boolean): Promise<void> {
+  async rollUp(final: boolean, live: boolean): Promise<void> {
     const last = this.nextFlowId - 1;
     // A live source's commits every second are rolled up every few seconds (ROLLUP_LAG): readers
     // group the flows past the rollup themselves (rollupRelation), and the writer groups and merges
@@ -312,8 +314,14 @@ export class DuckDbFlowStore implements FlowStore {
       performance.now() - this.rolledAt < ROLLUP_LAG.ms
     )
       return;
-    await Rollup.advance(this.db, last, (covered) =>
-      this.segments ? this.segments.relationAfter(covered) : Promise.resolve('flow_table_rows'),
+    // A live source's merges run beside it (RollupMerger); a file's in its own transaction.
+    if (live) this.merger ??= new RollupMerger(this.db);
+    await Rollup.advance(
+      this.db,
+      last,
+      (covered) =>
+        this.segments ? this.segments.relationAfter(covered) : Promise.resolve('flow_table_rows'),
+      live ? (this.merger ?? undefined) : undefined,
     );
     this.rolledTo = last;
     this.rolledAt = performance.now();
@@ -421,6 +429,7 @@ export class DuckDbFlowStore implements FlowStore {
   }
 
   async close(): Promise<void> {
+    await this.merger?.idle();
     await this.db.close();
   }
 }
@@ -600,8 +609,9 @@ class DuckDbSourceWriter implements SourceWriter {
       ]);
     else await this.store.db.run('UPDATE sources SET flows = $1 WHERE id = $2', [this.flows, this.sourceId]);
     if (this.live) {
-      await this.store.rollUp(false);
+      await this.store.rollUp(false, true);
       await this.store.db.run('COMMIT');
+      this.store.merger?.start();
       this.store.segments?.committed();
       await this.store.db.run('BEGIN TRANSACTION');
     }
@@ -650,8 +660,11 @@ class DuckDbSourceWriter implements SourceWriter {
         'UPDATE sources SET flows = $1, complete = true, diagnostics = $2 WHERE id = $3',
         [this.flows, JSON.stringify(diagnostics.stored()), this.sourceId],
       );
-      await this.store.rollUp(true);
+      await this.store.rollUp(true, this.live);
       await this.store.db.run('COMMIT');
+      this.store.merger?.start();
+      // A source's end leaves its rollup merged (a reopened store reads what it left).
+      await this.store.merger?.idle();
       this.store.segments?.committed();
     } finally {
       this.store.finished();
@@ -668,6 +681,7 @@ class DuckDbSourceWriter implements SourceWriter {
         // the rollback below discards whatever the appenders held
       }
       await this.store.db.run('ROLLBACK');
+      this.store.merger?.discard();
       // What this source wrote is gone: write the AS names again when next met.
       this.store.writtenOrgs.clear();
       await this.store.segments?.resync();

@@ -115,21 +115,33 @@ export const MERGE_MIN_ROWS = 16;
  * costs each row a merge a constant number of times on average, and leaves at most twice the
  * merged rows for readers to add up (they sum rows anyway).
  */
-async function compact(db: DuckDbDatabase, rel: string, cond: string): Promise<void> {
-  let sizes = merged.get(db);
-  if (!sizes) merged.set(db, (sizes = new Map()));
-  const touched = await db.all<{ source_id: number; hour_ms: number; n: number }>(
-    `SELECT r.source_id, r.hour_ms, count(*)::BIGINT AS n FROM flow_rollup r
-       JOIN (SELECT DISTINCT source_id, (first_ms // ${HOUR_MS}) * ${HOUR_MS} AS hour_ms FROM ${rel} WHERE ${cond}) t
-         ON t.source_id = r.source_id AND t.hour_ms = r.hour_ms
-     GROUP BY ALL`,
+type HourKey = { source_id: number; hour_ms: number };
+
+/** The (source, hour) pairs of the flows of `rel` that `cond` admits. */
+function touchedHours(db: DuckDbDatabase, rel: string, cond: string): Promise<HourKey[]> {
+  return db.all<HourKey>(
+    `SELECT DISTINCT source_id, (first_ms // ${HOUR_MS}) * ${HOUR_MS} AS hour_ms FROM ${rel} WHERE ${cond}`,
+  );
+}
+
+/**
+ * Merges those of `hours` whose rows have doubled since their last merge (`sizes`, per writer)
+ * into one row per key, on `db` (inside the caller's transaction: the writer's for a file, the
+ * merger's own for a live source).
+ */
+async function compact(db: DuckDbDatabase, hours: HourKey[], sizes: Map<string, number>): Promise<void> {
+  if (hours.length === 0) return;
+  const list = (hs: HourKey[]) =>
+    `(source_id, hour_ms) IN (${hs.map((t) => `(${int(Number(t.source_id))}, ${int(Number(t.hour_ms))})`).join(', ')})`;
+  const touched = await db.all<HourKey & { n: number }>(
+    `SELECT source_id, hour_ms, count(*)::BIGINT AS n FROM flow_rollup WHERE ${list(hours)} GROUP BY ALL`,
   );
   const due = touched.filter((t) => {
     const n = Number(t.n);
     return n >= MERGE_MIN_ROWS && n >= MERGE_GROWTH * (sizes.get(`${t.source_id}:${t.hour_ms}`) ?? 0);
   });
   if (due.length === 0) return;
-  const inDue = `(source_id, hour_ms) IN (${due.map((t) => `(${int(Number(t.source_id))}, ${int(Number(t.hour_ms))})`).join(', ')})`;
+  const inDue = list(due);
   await db.run(
     `CREATE OR REPLACE TEMP TABLE rollup_merged AS
        SELECT source_id, hour_ms, label, kind, ${KEYS}, sum(flows)::BIGINT, sum(flows_est)::HUGEINT,
@@ -138,11 +150,78 @@ async function compact(db: DuckDbDatabase, rel: string, cond: string): Promise<v
   );
   await db.run(`DELETE FROM flow_rollup WHERE ${inDue}`);
   await db.run('INSERT INTO flow_rollup SELECT * FROM rollup_merged');
-  const after = await db.all<{ source_id: number; hour_ms: number; n: number }>(
+  const after = await db.all<HourKey & { n: number }>(
     'SELECT source_id, hour_ms, count(*)::BIGINT AS n FROM rollup_merged GROUP BY ALL',
   );
   for (const t of after) sizes.set(`${t.source_id}:${t.hour_ms}`, Number(t.n));
   await db.run('DROP TABLE rollup_merged');
+}
+
+function sizesOf(db: DuckDbDatabase): Map<string, number> {
+  let sizes = merged.get(db);
+  if (!sizes) merged.set(db, (sizes = new Map()));
+  return sizes;
+}
+
+/**
+ * A live writer's merges, off its storing path. Merging an hour reads all of that hour's rows. On
+ * traffic spread over the public space an hour holds hundreds of thousands of keys, so each merge
+ * grows with the hour, and a merge inside the writer's commit held up storing until the collector's
+ * backlog overflowed (docs/benchmarks.md). Here the hours a roll-up touched are merged on a second
+ * connection, each merge in its own transaction, after the writer's commit made the rows visible.
+ * DuckDB's MVCC keeps it exact: the merge deletes and re-inserts only rows it sees, never rows the
+ * writer is adding meanwhile. A reader sees the hour before or after a merge, with the same sums
+ * either way. One merge runs at a time; hours touched meanwhile wait for the next. A merge that
+ * fails leaves the rows unmerged (they still add up) and is counted.
+ */
+export class RollupMerger {
+  /** Merges that failed (their hours stay unmerged until touched again). */
+  failed = 0;
+  private conn: DuckDbDatabase | null = null;
+  private waiting = new Map<string, HourKey>();
+  private ready = new Map<string, HourKey>();
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly writer: DuckDbDatabase) {}
+
+  /** Hours a roll-up touched, merged once the writer's transaction has committed (`start`). */
+  add(hours: HourKey[]): void {
+    for (const h of hours) this.waiting.set(`${h.source_id}:${h.hour_ms}`, h);
+  }
+
+  /** The writer's transaction was rolled back: what it touched is not there. */
+  discard(): void {
+    this.waiting.clear();
+  }
+
+  /** The writer committed: what it touched may be merged now. */
+  start(): void {
+    for (const [k, h] of this.waiting) this.ready.set(k, h);
+    this.waiting.clear();
+    if (!this.running && this.ready.size > 0) this.running = this.run().finally(() => (this.running = null));
+  }
+
+  private async run(): Promise<void> {
+    while (this.ready.size > 0) {
+      const hours = [...this.ready.values()];
+      this.ready.clear();
+      this.conn ??= await this.writer.reader();
+      const db = this.conn;
+      try {
+        await db.run('BEGIN TRANSACTION');
+        await compact(db, hours, sizesOf(this.writer));
+        await db.run('COMMIT');
+      } catch {
+        this.failed++;
+        await db.run('ROLLBACK').catch(() => {});
+      }
+    }
+  }
+
+  /** Waits for the merges started so far (and any queued behind them). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
 }
 
 async function hasTable(db: DuckDbDatabase, name: string): Promise<boolean> {
@@ -206,6 +285,7 @@ export const Rollup = {
     db: DuckDbDatabase,
     maxId: number,
     relation: (covered: number) => Promise<string>,
+    merger?: RollupMerger,
   ): Promise<void> {
     if (db.remote) return;
     const [st] = await db.all<{ max_id: number }>('SELECT max_id FROM rollup_state');
@@ -215,7 +295,9 @@ export const Rollup = {
     await db.run(flowRows(rel, cond));
     if (await hasTable(db, 'detections'))
       await db.run(labelRows(rel, cond, cond.replaceAll('id', 'flow_id')));
-    await compact(db, rel, cond);
+    const hours = await touchedHours(db, rel, cond);
+    if (merger) merger.add(hours);
+    else await compact(db, hours, sizesOf(db));
     await db.run('UPDATE rollup_state SET max_id = $1, detections = $2', [
       maxId,
       await detectionCount(db, maxId),
