@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadEnricher } from '../src/cli/enricher.js';
+import { detectionHookFor } from '../src/detect/pipeline.js';
 import { Diagnostics } from '../src/flow/diagnostics.js';
 import { CRYPTO_PORTS } from '../src/scenario/world.js';
 import { ROLLUP_LAG } from '../src/store/duckdb/rollup.js';
@@ -30,13 +31,21 @@ const lag = { ...ROLLUP_LAG };
 try {
   Object.assign(ROLLUP_LAG, { flows: Number.MAX_SAFE_INTEGER, ms: Number.MAX_SAFE_INTEGER });
   const store = await DuckDbFlowStore.open(join(dir, 'tail.duckdb'));
+  const detection = await detectionHookFor(store);
   const w = await store.beginSource({ name: 'udp://bench', kind: 'netflow-live' }, { live: true });
+  // As the collector stores: enrich, append, detect; the held detections written before each commit.
+  detection.hook.holdUntilCommit();
+  const commit = async () => {
+    await detection.hook.beforeCommit();
+    await w.checkpoint();
+  };
   let n = 0;
   for (const b of batches) {
-    await w.append(b, enricher.enrich(b));
-    if (++n % 49 === 0) await w.checkpoint();
+    const e = enricher.enrich(b);
+    await detection.hook(b, e, await w.append(b, e));
+    if (++n % 49 === 0) await commit();
   }
-  await w.checkpoint();
+  await commit();
   const flows = batches.reduce((s, b) => s + b.length, 0);
   process.stdout.write(
     `${flows} flows (${mixWords(MIX)}) committed by a live source; load ${loadavg()
@@ -79,8 +88,9 @@ try {
   };
   await time(`every flow past the rollup`);
   ROLLUP_LAG.flows = 0;
-  await w.checkpoint();
+  await commit();
   await time('after the writer rolled up');
+  detection.hook.holdUntilCommit(false);
   await w.commit(new Diagnostics());
   await store.close();
 } finally {
