@@ -71,6 +71,30 @@ export function topHostOfRow(r: Record<string, unknown>): TopHost {
   };
 }
 
+/**
+ * A payload sample from an engine's result row (id, src, src_port, dst, dst_port, first_ms,
+ * last_ms); the four byte columns come through `bytes`, as each engine returns them
+ * (`fwd`, `rev`, `fwd_times`, `rev_times`).
+ */
+export function payloadSampleOfRow(
+  r: Record<string, unknown>,
+  bytes: (column: 'fwd' | 'rev' | 'fwd_times' | 'rev_times') => Buffer | null,
+): PayloadSample {
+  return {
+    flowId: Number(r.id),
+    src: String(r.src),
+    srcPort: Number(r.src_port),
+    dst: String(r.dst),
+    dstPort: Number(r.dst_port),
+    firstMs: Number(r.first_ms),
+    lastMs: Number(r.last_ms),
+    fwd: bytes('fwd'),
+    rev: bytes('rev'),
+    fwdTimes: bytes('fwd_times'),
+    revTimes: bytes('rev_times'),
+  };
+}
+
 export function endpointOfRow(r: Record<string, unknown>): Endpoint {
   return {
     dst: String(r.dst),

@@ -15,6 +15,7 @@ import { ingestFile } from '../../src/flow/ingest.js';
 import type { BatchHook } from '../../src/flow/ingest.js';
 import { CRYPTO_PORTS } from '../../src/scenario/world.js';
 import { writeDemoFiles } from '../helpers/demo-files.js';
+import { flowRecord } from '../detect/flow-record.js';
 import { DuckDbDetectionStore } from '../../src/store/duckdb/detections.js';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
 import { emptyEnrichment } from '../../src/flow/enrichment.js';
@@ -286,28 +287,23 @@ test('rollup: a live source committing many times an hour — each hour merged a
     const b = new FlowBatch(100);
     for (let i = 0; i < 100; i++) {
       const n = k * 100 + i;
-      b.pushRecord({
-        firstMs: t0 + n * 500,
-        lastMs: t0 + n * 500 + 1000,
-        ipVersion: 4,
-        src: `175.45.176.${n % 250}`,
-        dst: '203.0.113.9',
-        srcPort: 40000 + (n % 20000),
-        dstPort: n % 2 ? 3333 : 443,
-        proto: 6,
-        packets: 10,
-        bytes: 1000,
-        revPackets: 5,
-        revBytes: 500,
-        tcpFlags: 0x1b,
-        samplingRate: 1,
-        exporter: '',
-        observationDomain: 0,
-        source: 'live',
-        position: n,
-        payloadFwd: null,
-        payloadRev: null,
-      });
+      b.pushRecord(
+        flowRecord({
+          firstMs: t0 + n * 500,
+          lastMs: t0 + n * 500 + 1000,
+          src: `175.45.176.${n % 250}`,
+          dst: '203.0.113.9',
+          srcPort: 40000 + (n % 20000),
+          dstPort: n % 2 ? 3333 : 443,
+          packets: 10,
+          bytes: 1000,
+          revPackets: 5,
+          revBytes: 500,
+          tcpFlags: 0x1b,
+          source: 'live',
+          position: n,
+        }),
+      );
     }
     await w.append(b, emptyEnrichment(100));
     await w.checkpoint(new Diagnostics());
@@ -319,7 +315,7 @@ test('rollup: a live source committing many times an hour — each hour merged a
   assert.ok(n < MERGE_MIN_ROWS, `${n} rollup rows for one hour of two keys after 60 commits`);
   // Merged beside the writer (RollupMerger, its own connection and transactions), none failed.
   assert.ok(store.merger, 'a live source merges on its own connection');
-  assert.equal(store.merger.failed, 0);
+  assert.equal(store.merger.failed, 0, store.merger.lastError ?? '');
   const all = new DuckDbSeries(store.db);
   const flows = new DuckDbSeries(store.db, false);
   for (const scope of [{}, { dstPorts: CRYPTO_PORTS }]) {

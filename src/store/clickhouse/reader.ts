@@ -10,6 +10,7 @@ import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery, SeriesScop
 import {
   connectionOfRow,
   endpointOfRow,
+  payloadSampleOfRow,
   topHostOfRow,
   type Endpoint,
   type HostConnection,
@@ -170,19 +171,7 @@ export class ClickHouseNetworkReader implements NetworkReader {
                          WHERE ${looks.join(' OR ')}) AS p USING id
        ORDER BY first_ms, id LIMIT ${lit(Math.trunc(limit))}`,
     );
-    return rows.map((r) => ({
-      flowId: Number(r.id),
-      src: String(r.src),
-      srcPort: Number(r.src_port),
-      dst: String(r.dst),
-      dstPort: Number(r.dst_port),
-      firstMs: Number(r.first_ms),
-      lastMs: Number(r.last_ms),
-      fwd: bytesOf(r.x_fwd),
-      rev: bytesOf(r.x_rev),
-      fwdTimes: bytesOf(r.x_fwd_times),
-      revTimes: bytesOf(r.x_rev_times),
-    }));
+    return rows.map((r) => payloadSampleOfRow(r, (c) => bytesOf(r[`x_${c}`])));
   }
 
   async hostSessions(ip: string, q: HostSessionQuery): Promise<HostSession[]> {

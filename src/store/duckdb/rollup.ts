@@ -78,13 +78,19 @@ const flowRows = (rel: string, cond: string) => `INSERT INTO flow_rollup ${flowR
 const labelRows = (rel: string, cond: string, detCond: string) =>
   `INSERT INTO flow_rollup ${labelRowsSelect(rel, cond, detCond)}`;
 
-/** Rows of `detections` of the flows up to `maxId` (0 when the store has no such table yet). */
+/**
+ * Rows of `detections` of the flows up to `maxId` (0 when the store has no such table yet): all of
+ * them less those of later flows. Both counts are cheap where a filtered count of the older ones
+ * is not: a bare count(*) is kept by the table, and the later flows' detections lie in the last
+ * row groups (appended in flow order), which DuckDB finds by their min/max without reading the rest.
+ */
 async function detectionCount(db: DuckDbDatabase, maxId: number): Promise<number> {
   if (!(await hasTable(db, 'detections'))) return 0;
-  const [r] = await db.all<{ n: number }>(
-    `SELECT count(*)::BIGINT AS n FROM detections WHERE flow_id <= ${int(maxId)}`,
+  const [r] = await db.all<{ total: number; later: number }>(
+    `SELECT (SELECT count(*) FROM detections)::BIGINT AS total,
+            (SELECT count(*) FROM detections WHERE flow_id > ${int(maxId)})::BIGINT AS later`,
   );
-  return Number(r.n);
+  return Number(r.total) - Number(r.later);
 }
 
 /**
@@ -175,8 +181,9 @@ function sizesOf(db: DuckDbDatabase): Map<string, number> {
  * fails leaves the rows unmerged (they still add up) and is counted.
  */
 export class RollupMerger {
-  /** Merges that failed (their hours stay unmerged until touched again). */
+  /** Merges that failed (their hours stay unmerged until touched again), and the last error. */
   failed = 0;
+  lastError: string | null = null;
   private conn: DuckDbDatabase | null = null;
   private waiting = new Map<string, HourKey>();
   private ready = new Map<string, HourKey>();
@@ -205,15 +212,18 @@ export class RollupMerger {
     while (this.ready.size > 0) {
       const hours = [...this.ready.values()];
       this.ready.clear();
-      this.conn ??= await this.writer.reader();
-      const db = this.conn;
+      // Nobody awaits a merge as it runs: nothing here may reject (an unhandled rejection would
+      // stop the collector), so every failure, the connection's included, is caught and counted.
+      let db: DuckDbDatabase | null = null;
       try {
+        db = this.conn ??= await this.writer.reader();
         await db.run('BEGIN TRANSACTION');
         await compact(db, hours, sizesOf(this.writer));
         await db.run('COMMIT');
-      } catch {
+      } catch (e) {
         this.failed++;
-        await db.run('ROLLBACK').catch(() => {});
+        this.lastError = (e as Error).message;
+        await db?.run('ROLLBACK').catch(() => {});
       }
     }
   }
@@ -366,10 +376,7 @@ export async function rollupRelation(db: DuckDbDatabase, labels = false): Promis
   const covered = int(Number(st.max_id));
   if (labels) {
     // Detections of flows past the rollup belong to the tail; the others must be the rollup's.
-    const [d] = await db.all<{ total: number; tail: number }>(
-      `SELECT count(*)::BIGINT AS total, (count(*) FILTER (WHERE flow_id > ${covered}))::BIGINT AS tail FROM detections`,
-    );
-    if (Number(d.total) - Number(d.tail) !== Number(st.detections)) return null;
+    if ((await detectionCount(db, Number(st.max_id))) !== Number(st.detections)) return null;
   }
   const [r] = await db.all<{ n: number }>(
     `SELECT greatest((SELECT coalesce(max(id), 0) FROM flow_table),

@@ -19,6 +19,7 @@ export type { TopHost, Endpoint, HostConnection, PayloadSample } from '../reader
 import {
   connectionOfRow,
   endpointOfRow,
+  payloadSampleOfRow,
   topHostOfRow,
   type TopHost,
   type Endpoint,
@@ -305,18 +306,6 @@ export class DuckDbSeries {
       ),
       [limit, ...params],
     );
-    return rows.map((r) => ({
-      flowId: Number(r.id),
-      src: String(r.src),
-      srcPort: Number(r.src_port),
-      dst: String(r.dst),
-      dstPort: Number(r.dst_port),
-      firstMs: Number(r.first_ms),
-      lastMs: Number(r.last_ms),
-      fwd: (r.fwd as Buffer | null) ?? null,
-      rev: (r.rev as Buffer | null) ?? null,
-      fwdTimes: (r.fwd_times as Buffer | null) ?? null,
-      revTimes: (r.rev_times as Buffer | null) ?? null,
-    }));
+    return rows.map((r) => payloadSampleOfRow(r, (c) => (r[c] as Buffer | null) ?? null));
   }
 }
