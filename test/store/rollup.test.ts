@@ -22,7 +22,7 @@ import { emptyEnrichment } from '../../src/flow/enrichment.js';
 import { FlowBatch } from '../../src/flow/record.js';
 import type { DuckDbDatabase } from '../../src/store/duckdb/database.js';
 import { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
-import { MERGE_GROWTH, MERGE_MIN_ROWS, ROLLUP_LAG } from '../../src/store/duckdb/rollup.js';
+import { MAX_MERGE_HOURS, MERGE_GROWTH, MERGE_MIN_ROWS, ROLLUP_LAG } from '../../src/store/duckdb/rollup.js';
 import { DuckDbSeries } from '../../src/store/duckdb/series.js';
 import { keyedSummary } from '../../src/store/duckdb/summary.js';
 import type { SeriesQuery, SeriesScope } from '../../src/store/queries.js';
@@ -382,3 +382,49 @@ test(
     await compare(path);
   },
 );
+
+test('rollup: flows a sender spreads over thousands of hours — at most MAX_MERGE_HOURS merged a roll-up, the sums exact', async () => {
+  // Whoever sends the flows chooses their times: 3,000 hours of 16 keys each, twice, rolled up at
+  // each commit. The merge must not name 3,000 hours in one statement or queue them all; the rest
+  // stay unmerged and still add up.
+  const lag = { ...ROLLUP_LAG };
+  ROLLUP_LAG.flows = 0;
+  const db = join(dir, 'spread-hours.duckdb');
+  const store = await DuckDbFlowStore.open(db);
+  try {
+    const w = await store.beginSource({ name: 'live', kind: 'netflow' }, { live: true });
+    const HOURS = 3000;
+    const t0 = Date.UTC(2017, 0, 1);
+    for (let pass = 0; pass < 2; pass++) {
+      const n = HOURS * 16;
+      const b = new FlowBatch(n);
+      const e = emptyEnrichment(n);
+      for (let i = 0; i < n; i++) {
+        b.pushRecord(flowRecord({ firstMs: t0 + Math.floor(i / 16) * 3_600_000 + pass, position: i }));
+        e.srcAsn[i] = 64512 + (i % 16);
+      }
+      await w.append(b, e);
+      await w.checkpoint(new Diagnostics());
+    }
+    await w.commit(new Diagnostics());
+    assert.ok(store.merger, 'a live source merges on its own connection');
+    assert.equal(store.merger.failed, 0, store.merger.lastError ?? '');
+    const [r] = await store.db.all<{ hours: number; merged: number; flows: number }>(
+      `SELECT count(DISTINCT hour_ms)::INTEGER AS hours,
+              count(DISTINCT hour_ms) FILTER (WHERE n = 16)::INTEGER AS merged, sum(f)::INTEGER AS flows
+       FROM (SELECT hour_ms, count(*) AS n, sum(flows) AS f FROM flow_rollup WHERE label = '' GROUP BY hour_ms)`,
+    );
+    assert.equal(r.hours, HOURS);
+    assert.equal(r.flows, 2 * HOURS * 16, 'every flow counted once');
+    // Merged: one row per key (16); the hours past the bound keep both passes' rows (32).
+    assert.ok(r.merged > 0 && r.merged <= MAX_MERGE_HOURS, `${r.merged} hours merged`);
+    assert.ok(r.hours - r.merged >= HOURS - MAX_MERGE_HOURS, `${r.hours - r.merged} hours left unmerged`);
+    const q: SeriesQuery = { bucket: 'day', scope: {} };
+    const rolled = new DuckDbSeries(store.db);
+    assert.deepEqual(await rolled.series(q), await new DuckDbSeries(store.db, false).series(q));
+    assert.equal(rolled.lastRead, 'rollup');
+  } finally {
+    Object.assign(ROLLUP_LAG, lag);
+    await store.close();
+  }
+});

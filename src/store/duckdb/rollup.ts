@@ -123,10 +123,25 @@ export const MERGE_MIN_ROWS = 16;
  */
 type HourKey = { source_id: number; hour_ms: number };
 
-/** The (source, hour) pairs of the flows of `rel` that `cond` admits. */
+/**
+ * The hours a roll-up hands to the merge at most. Whoever sends the flows chooses their times, so
+ * one roll-up's flows can fall in a million hours; the merge names its hours in its SQL. The
+ * fullest go first; the others stay unmerged (their rows still add up, readers sum a few more)
+ * until a later roll-up touches them.
+ */
+export const MAX_MERGE_HOURS = 1024;
+
+/**
+ * The (source, hour) pairs of the flows of `rel` that `cond` admits, where the rollup holds enough
+ * rows to be worth merging: at most MAX_MERGE_HOURS, fullest first.
+ */
 function touchedHours(db: DuckDbDatabase, rel: string, cond: string): Promise<HourKey[]> {
   return db.all<HourKey>(
-    `SELECT DISTINCT source_id, (first_ms // ${HOUR_MS}) * ${HOUR_MS} AS hour_ms FROM ${rel} WHERE ${cond}`,
+    `SELECT r.source_id, r.hour_ms FROM flow_rollup r
+       JOIN (SELECT DISTINCT source_id, (first_ms // ${HOUR_MS}) * ${HOUR_MS} AS hour_ms FROM ${rel} WHERE ${cond}) t
+         ON t.source_id = r.source_id AND t.hour_ms = r.hour_ms
+     GROUP BY ALL HAVING count(*) >= ${MERGE_MIN_ROWS}
+     ORDER BY count(*) DESC, r.source_id, r.hour_ms LIMIT ${MAX_MERGE_HOURS}`,
   );
 }
 
@@ -184,6 +199,8 @@ export class RollupMerger {
   /** Merges that failed (their hours stay unmerged until touched again), and the last error. */
   failed = 0;
   lastError: string | null = null;
+  /** Hours left unmerged because MAX_MERGE_HOURS were already queued. */
+  skipped = 0;
   private conn: DuckDbDatabase | null = null;
   private waiting = new Map<string, HourKey>();
   private ready = new Map<string, HourKey>();
@@ -191,9 +208,18 @@ export class RollupMerger {
 
   constructor(private readonly writer: DuckDbDatabase) {}
 
-  /** Hours a roll-up touched, merged once the writer's transaction has committed (`start`). */
+  /**
+   * Hours a roll-up touched, merged once the writer's transaction has committed (`start`). At
+   * most MAX_MERGE_HOURS wait or are ready at a time; past that an hour is left unmerged (counted
+   * in `skipped`) until a later roll-up touches it again.
+   */
   add(hours: HourKey[]): void {
-    for (const h of hours) this.waiting.set(`${h.source_id}:${h.hour_ms}`, h);
+    for (const h of hours) {
+      const k = `${h.source_id}:${h.hour_ms}`;
+      if (this.waiting.has(k) || this.waiting.size + this.ready.size < MAX_MERGE_HOURS)
+        this.waiting.set(k, h);
+      else this.skipped++;
+    }
   }
 
   /** The writer's transaction was rolled back: what it touched is not there. */
