@@ -51,6 +51,11 @@ export function collectSummary(r: CollectResult, detections?: string): string {
     `${d.get('problems') ? `, ${d.get('problems')} problems` : ''}` +
     `${loss.length ? `, ${loss.join(', ')}` : ''} (${d.summary()})\n`;
   if (detections !== undefined) out += `detections: ${detections}\n`;
+  if (d.get('rollup.merges-failed') || d.get('rollup.hours-skipped'))
+    out +=
+      `store: ${d.get('rollup.merges-failed')} rollup merges failed, ${d.get('rollup.hours-skipped')} hours left unmerged ` +
+      `(every flow is still counted; readers add up more rows)` +
+      `${d.details.storeError ? `; last error: ${String(d.details.storeError)}` : ''}\n`;
   for (const [exp, rate] of Object.entries(r.samplingByExporter)) {
     if (rate > 1) out += `  exporter ${exp}: sampling 1:${rate}\n`;
   }

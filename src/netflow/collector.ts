@@ -116,7 +116,10 @@ export interface CollectorMetrics {
   lastCommitMs: number;
   /** Batches received and not yet stored. */
   backlogBatches: number;
+  /** The receiver's and decoder's counters, and the store's own (`rollup.merges-failed`, …). */
   counts: Record<string, number>;
+  /** The last error of the store's background work (a failed rollup merge), if any. */
+  storeError?: string | null;
   exporters: ExporterStat[];
 }
 
@@ -367,6 +370,7 @@ export class NetflowCollector {
 
   /** A snapshot for the metrics endpoint. */
   metrics(): CollectorMetrics {
+    const store = this.writer?.storeCounts?.();
     return {
       source: this.source,
       startedMs: this.startedMs,
@@ -374,7 +378,8 @@ export class NetflowCollector {
       flowsCommitted: this.flowsCommitted,
       lastCommitMs: this.flowsCommitted > 0 || this.lastCheckpoint > 0 ? this.lastCheckpoint : 0,
       backlogBatches: this.backlog,
-      counts: Object.fromEntries(this.diagnostics.counts),
+      counts: { ...Object.fromEntries(this.diagnostics.counts), ...store?.counts },
+      storeError: store?.lastError ?? null,
       exporters: this.exporterStats,
     };
   }
@@ -504,6 +509,10 @@ export class NetflowCollector {
       await this.hooksBeforeCommit();
       await this.writer.checkpoint();
       await this.writer.commit(this.diagnostics);
+      // The store's background work, now finished (its last merges are awaited by the commit).
+      const store = this.writer.storeCounts?.();
+      for (const [k, v] of Object.entries(store?.counts ?? {})) if (v > 0) this.diagnostics.counts.set(k, v);
+      if (store?.lastError) this.diagnostics.details.storeError = store.lastError;
       this.flowsCommitted = this.flows;
       this.lastCheckpoint = Date.now();
       this.resolveDone({

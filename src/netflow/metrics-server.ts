@@ -55,6 +55,8 @@ export function prometheusText(m: CollectorMetrics): string {
   gauge('coinradar_collector_backlog_batches', 'batches received and not yet stored', m.backlogBatches);
   for (const k of Object.keys(m.counts).sort()) {
     const name = metricName(k);
+    // `flows.stored` is the gauge above: one name, one sample (Prometheus refuses a scrape that repeats one).
+    if (name === 'coinradar_collector_flows_stored') continue;
     out.push(`# TYPE ${name} counter`, `${name} ${m.counts[k]}`);
   }
   for (const [field, help] of PER_EXPORTER) {
@@ -81,6 +83,7 @@ export function healthJson(m: CollectorMetrics, nowMs = Date.now()): Record<stri
     datagramsMissing: m.counts['datagrams.missing'] ?? 0,
     recordsMissing: m.counts['records.missing'] ?? 0,
     counts: m.counts,
+    storeError: m.storeError ?? null,
     exporters: m.exporters,
   };
 }

@@ -30,6 +30,11 @@ export interface SourceWriter {
   checkpoint(diagnostics?: Diagnostics): Promise<void>;
   commit(diagnostics: Diagnostics): Promise<void>;
   abort(): Promise<void>;
+  /**
+   * Counters of the store's own background work for this source, for a live collector's metrics
+   * (e.g. `rollup.merges-failed`); absent where the store does none.
+   */
+  storeCounts?(): { counts: Record<string, number>; lastError: string | null };
 }
 
 /** A stored flow as read back (the JSON-lines shape of `coinradar flows`). */

@@ -8,7 +8,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
-import { lossWords } from '../../src/cli/collect.js';
+import { collectSummary, lossWords } from '../../src/cli/collect.js';
+import { emptyEnrichment, type FlowEnricher } from '../../src/flow/enrichment.js';
 import { Diagnostics } from '../../src/flow/diagnostics.js';
 import { NetflowCollector, type CollectOptions } from '../../src/netflow/collector.js';
 import { ExporterFilter, parseExporterList } from '../../src/netflow/exporter-filter.js';
@@ -23,6 +24,7 @@ import type { ExporterStat } from '../../src/netflow/udp-receiver.js';
 import { openFlowStore } from '../../src/store/open.js';
 import type { FlowStore } from '../../src/store/store.js';
 import type { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
+import { ROLLUP_LAG } from '../../src/store/duckdb/rollup.js';
 import { v9Datagram } from './live-sender.js';
 import { exited, sleep } from './peers.js';
 
@@ -269,6 +271,12 @@ test('metrics endpoint: loopback only unless asked, /healthz and /metrics show t
       assert.match(text, /^coinradar_collector_flows_committed 8$/m);
       assert.match(text, /^coinradar_collector_datagrams 2$/m);
       assert.match(text, /^coinradar_collector_datagrams_refused_exporter 1$/m);
+      const names = text
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map((l) => l.split(/[ {]/)[0]);
+      const once = names.filter((n) => !n.startsWith('coinradar_exporter_'));
+      assert.deepEqual(once, [...new Set(once)], 'every collector metric once');
       assert.equal((await fetch(`http://127.0.0.1:${port}/other`)).status, 404);
       assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'POST' })).status, 405);
     } finally {
@@ -450,4 +458,52 @@ test('per-exporter statistics reach the summary, the result and the stored sourc
     assert.equal(stored['datagrams.missing'], 2);
     assert.equal(stored.exporters[0].missingDatagrams, 2);
   });
+});
+
+test("the store's background merges: a failed one is counted in /metrics, /healthz and the summary, and no flow is lost", async () => {
+  // Rolled up at every commit, 32 keys a commit (an AS per row): the first roll-up hands its hour
+  // to the merge, which runs on a second connection — refused here.
+  const lag = { ...ROLLUP_LAG };
+  ROLLUP_LAG.flows = 0;
+  const enricher: FlowEnricher = {
+    enrich(b) {
+      const e = emptyEnrichment(b.length);
+      for (let i = 0; i < b.length; i++) e.srcAsn[i] = 64512 + (i % 32);
+      return e;
+    },
+  };
+  try {
+    await withCollector({ flushMs: 50, enricher }, async (c, store) => {
+      const db = (store as DuckDbFlowStore).db;
+      db.reader = () => Promise.reject(new Error('test: no second connection'));
+      const { server, port } = await startMetricsServer({ host: '127.0.0.1', port: 0 }, () => c.metrics());
+      try {
+        await sendFrom(null, 'udp4', c.port, '127.0.0.1', [v9Datagram(0, 0, 64, 0)]);
+        await until(() => (c.metrics().counts['rollup.merges-failed'] ?? 0) > 0, 5000);
+        assert.equal(c.metrics().flowsCommitted, 64);
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        assert.match(text, /^coinradar_collector_rollup_merges_failed [1-9]\d*$/m);
+        assert.match(text, /^coinradar_collector_rollup_hours_skipped 0$/m);
+        const h = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as Record<string, unknown>;
+        assert.equal(h.storeError, 'test: no second connection');
+      } finally {
+        server.closeAllConnections();
+        await new Promise((res) => server.close(res));
+      }
+      const r = await c.stop();
+      assert.ok(r.diagnostics.get('rollup.merges-failed') > 0);
+      assert.match(
+        collectSummary(r),
+        /\nstore: [1-9]\d* rollup merges failed, 0 hours left unmerged \(every flow is still counted; readers add up more rows\); last error: test: no second connection\n/,
+      );
+      // Unmerged, the rollup still counts every flow once.
+      const [row] = await db.all<{ flows: number; rolled: number }>(
+        `SELECT (SELECT count(*) FROM flow_rows)::INTEGER AS flows,
+                (SELECT sum(flows) FROM flow_rollup WHERE label = '')::INTEGER AS rolled`,
+      );
+      assert.deepEqual(row, { flows: 64, rolled: 64 });
+    });
+  } finally {
+    Object.assign(ROLLUP_LAG, lag);
+  }
 });

@@ -671,6 +671,19 @@ class DuckDbSourceWriter implements SourceWriter {
     }
   }
 
+  /**
+   * A live source's background merges (RollupMerger): those that failed and the hours left
+   * unmerged past the bound. Neither loses a flow — unmerged rows still add up — but an operator
+   * should see them (the collector's /metrics and /healthz).
+   */
+  storeCounts(): { counts: Record<string, number>; lastError: string | null } {
+    const m = this.store.merger;
+    return {
+      counts: { 'rollup.merges-failed': m?.failed ?? 0, 'rollup.hours-skipped': m?.skipped ?? 0 },
+      lastError: m?.lastError ?? null,
+    };
+  }
+
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
