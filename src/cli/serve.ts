@@ -209,6 +209,13 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
         ...o.collectBacklog,
         onProblem: o.onCollectProblem,
       });
+      // A store that fails stops the collector (it would otherwise receive and store nothing);
+      // the API goes on answering from what was committed.
+      collector.done.catch((e: unknown) =>
+        process.stderr.write(
+          `coinradar serve: collecting stopped: ${(e as Error).message}; the API still answers from what was committed\n`,
+        ),
+      );
     }
     const lists =
       index.versions.map((v) => `${v.list} v${v.versionId} (${v.published ?? 'unknown'})`).join(', ') ||
@@ -236,8 +243,9 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
         return next;
       },
       async close() {
-        // The collector first: what it received is committed before the file closes.
-        if (collector) await collector.stop();
+        // The collector first: what it received is committed before the file closes. A collector
+        // that failed has said so (and `done` says it again to whoever asks): the rest still closes.
+        if (collector) await collector.stop().catch(() => undefined);
         await app.close();
         await audit.close();
         keys.stop();
@@ -248,7 +256,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
       },
     };
   } catch (e) {
-    if (collector) await collector.stop();
+    if (collector) await collector.stop().catch(() => undefined);
     await chain?.close();
     await reading?.close();
     await flows?.close();
@@ -378,7 +386,13 @@ export function register(program: Command): void {
         // As `collect` does when it stops: what was received, stored and lost, every loss named.
         if (server.collector) {
           const { collectSummary } = await import('./collect.js');
-          process.stdout.write(collectSummary(await server.collector.done));
+          try {
+            process.stdout.write(collectSummary(await server.collector.done));
+          } catch (e) {
+            // Said when it happened (below); the exit status says it again.
+            process.stderr.write(`coinradar serve: collecting had failed: ${(e as Error).message}\n`);
+            process.exit(2);
+          }
         }
         process.exit(0);
       };

@@ -120,6 +120,8 @@ export interface CollectorMetrics {
   counts: Record<string, number>;
   /** The last error of the store's background work (a failed rollup merge), if any. */
   storeError?: string | null;
+  /** The error that stopped storing (the collector then stops), if any. */
+  failed?: string | null;
   exporters: ExporterStat[];
 }
 
@@ -206,6 +208,8 @@ export class NetflowCollector {
   private resolveDone!: (r: CollectResult) => void;
   private rejectDone!: (e: unknown) => void;
   private writeError: unknown = null;
+  /** Flows of batches that failed to store or came after a failure (none of them kept). */
+  private unstored = 0;
   private finishing = false;
 
   private constructor(
@@ -217,6 +221,10 @@ export class NetflowCollector {
       this.resolveDone = res;
       this.rejectDone = rej;
     });
+    // A failure ends `done` whether or not anyone waits on it yet (`serve --collect` waits only
+    // when it stops): handled here so that it never becomes an unhandled rejection, which would
+    // end the whole process. Whoever awaits `done` still gets the error.
+    this.done.catch(() => undefined);
   }
 
   /** Bind the socket, open the live source in the store, and start collecting. */
@@ -380,6 +388,7 @@ export class NetflowCollector {
       backlogBatches: this.backlog,
       counts: { ...Object.fromEntries(this.diagnostics.counts), ...store?.counts },
       storeError: store?.lastError ?? null,
+      failed: this.writeError ? String((this.writeError as Error).message ?? this.writeError) : null,
       exporters: this.exporterStats,
     };
   }
@@ -419,7 +428,10 @@ export class NetflowCollector {
 
   private async store(batch: FlowBatch): Promise<void> {
     try {
-      if (this.writeError) return;
+      if (this.writeError) {
+        this.unstored += batch.length;
+        return;
+      }
       const t0 = performance.now();
       const enrichment = this.o.enricher ? this.o.enricher.enrich(batch) : emptyEnrichment(batch.length);
       this.onlyNewOrgs(enrichment.asOrgs);
@@ -431,7 +443,10 @@ export class NetflowCollector {
       this.measure(batch.length, performance.now() - t0);
       if (Date.now() - this.lastCheckpoint >= (this.o.commitMs ?? DEFAULT_COMMIT_MS)) await this.checkpoint();
     } catch (e) {
-      this.writeError = e;
+      // The store cannot take flows: stop receiving (what arrives now could only be dropped),
+      // roll back and end `done` with the error, rather than go on receiving and store nothing.
+      this.unstored += batch.length;
+      this.fail(e);
     } finally {
       // Stored (or failed): either way it no longer holds memory, so the receiver may send more.
       // Its columns go back to the receiver for the next batch: the store copied them and hooks
@@ -526,7 +541,16 @@ export class NetflowCollector {
       });
     } catch (e) {
       await this.writer.abort().catch(() => undefined);
-      this.rejectDone(e);
+      // What is kept and what is not, beside the store's own words.
+      const lost = this.flows - this.flowsCommitted + this.unstored;
+      this.rejectDone(
+        new Error(
+          // The first line: DuckDB's messages go on with the SQL around the failure.
+          `storing failed, collection stopped: ${String((e as Error).message ?? e).split('\n')[0]} ` +
+            `(${this.flowsCommitted} flows committed before it; ${lost} received since were not kept)`,
+          { cause: e },
+        ),
+      );
     }
   }
 
@@ -540,8 +564,11 @@ export class NetflowCollector {
     this.command({ t: 'stop' });
   }
 
-  /** Stop receiving, store what was received, commit. */
-  async stop(): Promise<CollectResult> {
+  /**
+   * Stop receiving, store what was received, commit. The same promise as `done`: a caller that
+   * does not wait (a signal handler) leaves no rejection unhandled.
+   */
+  stop(): Promise<CollectResult> {
     this.command({ t: 'stop' });
     return this.done;
   }

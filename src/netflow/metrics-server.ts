@@ -73,7 +73,8 @@ export function prometheusText(m: CollectorMetrics): string {
 
 export function healthJson(m: CollectorMetrics, nowMs = Date.now()): Record<string, unknown> {
   return {
-    status: 'ok',
+    status: m.failed ? 'failed' : 'ok',
+    ...(m.failed ? { error: m.failed } : {}),
     source: m.source,
     uptimeSeconds: Math.round((nowMs - m.startedMs) / 1000),
     flowsStored: m.flowsStored,

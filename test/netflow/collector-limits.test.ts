@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { collectSummary, lossWords } from '../../src/cli/collect.js';
 import { emptyEnrichment, type FlowEnricher } from '../../src/flow/enrichment.js';
@@ -505,5 +507,84 @@ test("the store's background merges: a failed one is counted in /metrics, /healt
     });
   } finally {
     Object.assign(ROLLUP_LAG, lag);
+  }
+});
+
+test('coinradar collect: a store that fails stops the collector at once — exit 2, what was committed and what was rolled back said, no crash', async (t) => {
+  // The segment folder removed under a running collector: its next commit cannot write. Before,
+  // the collector went on receiving and stored nothing, /healthz said "ok", and SIGINT ended in an
+  // unhandled rejection.
+  const dir = mkdtempSync(join(tmpdir(), 'cr-collect-fail-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = join(dir, 'live.duckdb');
+  const cli = spawn(
+    process.execPath,
+    [...COLLECT.slice(0, -2), '--db', db, '--no-geo', '--no-detect', '--metrics', '127.0.0.1:0'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.after(() => {
+    if (cli.exitCode === null) cli.kill('SIGKILL');
+  });
+  let err = '';
+  cli.stderr.on('data', (d) => (err += d));
+  await until(() => /metrics on http:\/\/127\.0\.0\.1:\d+/.test(err) || cli.exitCode !== null, 20000);
+  const port = Number(/collecting on udp:\/\/127\.0\.0\.1:(\d+)/.exec(err)?.[1]);
+  const mport = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)/.exec(err)?.[1]);
+  assert.ok(port > 0 && mport > 0, err);
+  const health = async () =>
+    (await (await fetch(`http://127.0.0.1:${mport}/healthz`)).json()) as Record<string, unknown>;
+  await sendFrom(null, 'udp4', port, '127.0.0.1', [v9Datagram(0, 0, 4, 0)]);
+  for (let k = 0; k < 100 && (await health()).flowsCommitted !== 4; k++) await sleep(50);
+  assert.equal((await health()).status, 'ok');
+  rmSync(`${db}.segments`, { recursive: true, force: true });
+  await sendFrom(null, 'udp4', port, '127.0.0.1', [v9Datagram(0, 1, 4, 1)]);
+  const t0 = Date.now();
+  const code = await exited(cli);
+  assert.ok(Date.now() - t0 < 10_000, 'stopped by itself, soon after the failed commit');
+  assert.equal(code, 2, err);
+  assert.match(
+    err,
+    /coinradar: storing failed, collection stopped: .*s1-1\.parquet[\s\S]*\(4 flows committed before it; 4 received since were not kept\)/,
+  );
+  assert.doesNotMatch(err, /Node\.js v\d|Unhandled|at async/, 'no crash, no stack');
+});
+
+test('a batch the store refuses stops the collector: done rejects with the counts, no later batch is taken', async () => {
+  const store = await openFlowStore(':memory:');
+  const begin = store.beginSource.bind(store);
+  store.beginSource = async (...a) => {
+    const w = await begin(...a);
+    const append = w.append.bind(w);
+    let n = 0;
+    w.append = (b, e) => (++n >= 2 ? Promise.reject(new Error('test: the disk is full')) : append(b, e));
+    return w;
+  };
+  try {
+    const c = await NetflowCollector.start({ listen: 'udp://127.0.0.1:0', flushMs: 50, store });
+    await sendFrom(null, 'udp4', c.port, '127.0.0.1', [v9Datagram(0, 0, 4, 0)]);
+    await until(() => c.metrics().flowsCommitted === 4, 3000);
+    assert.equal(c.metrics().flowsCommitted, 4);
+    await sendFrom(null, 'udp4', c.port, '127.0.0.1', [v9Datagram(0, 1, 4, 1)]);
+    // Ends by itself: nobody calls stop().
+    let timer: NodeJS.Timeout | undefined;
+    const within = new Promise<never>((_, rej) => {
+      timer = setTimeout(() => rej(new Error('the collector did not stop by itself within 10 s')), 10_000);
+    });
+    try {
+      await assert.rejects(
+        Promise.race([c.done, within]),
+        /^Error: storing failed, collection stopped: test: the disk is full \(4 flows committed before it; 4 received since were not kept\)$/,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.equal(c.metrics().failed, 'test: the disk is full');
+    assert.equal(healthJson(c.metrics()).status, 'failed');
+    const rows = await (store as DuckDbFlowStore).db.all<{ n: number }>(
+      'SELECT count(*)::INTEGER AS n FROM flow_rows',
+    );
+    assert.equal(rows[0].n, 4, 'the committed flows stay');
+  } finally {
+    await store.close();
   }
 });

@@ -245,3 +245,53 @@ test(
     }
   },
 );
+
+test(
+  'the built `serve --collect`: a store that fails stops collecting, says so at once, the API goes on answering, exit 2',
+  { timeout: 120000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cr-serve-collect-fail-'));
+    const db = join(dir, 's.duckdb');
+    const child = spawn(
+      process.execPath,
+      ['dist/cli/main.js', 'serve', '--db', db, '--collect', 'udp://127.0.0.1:0', '--port', '0'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let err = '';
+    child.stderr.on('data', (c) => (err += String(c)));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const sock = createSocket('udp4');
+    const send = (k: number) =>
+      new Promise<void>((res, rej) =>
+        sock.send(pool3333(k, k * 30), port, '127.0.0.1', (e) => (e ? rej(e) : res())),
+      );
+    let port = 0;
+    try {
+      const t0 = Date.now();
+      while (!(port && /coinradar serve: http/.test(err)) && Date.now() - t0 < 60_000) {
+        port = Number(/collecting on udp:\/\/127\.0\.0\.1:(\d+)/.exec(err)?.[1] ?? 0);
+        await sleep(100);
+      }
+      const api = /coinradar serve: (http:\/\/[^,\s]+)/.exec(err)?.[1];
+      assert.ok(port > 0 && api, `serve said where it listens and collects: ${err}`);
+      await send(0);
+      await sleep(1500);
+      rmSync(`${db}.segments`, { recursive: true, force: true });
+      await send(1);
+      for (let k = 0; k < 100 && !/collecting stopped/.test(err); k++) await sleep(100);
+      assert.match(
+        err,
+        /coinradar serve: collecting stopped: storing failed, collection stopped: .*\(30 flows committed before it; 30 received since were not kept\); the API still answers from what was committed/,
+      );
+      assert.equal((await fetch(`${api}/healthz`)).status, 200, 'the API still answers');
+      child.kill('SIGINT');
+      assert.equal(await exited, 2);
+      assert.match(err, /coinradar serve: collecting had failed: storing failed/);
+      assert.doesNotMatch(err, /Node\.js v\d|Unhandled/);
+    } finally {
+      sock.close();
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -362,3 +362,31 @@ test('a store older still (flows as a table with text addresses) is refused with
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+for (const live of [false, true])
+  test(`AS numbers past 2^31 - 1 (AS4294967294 in the packaged geo data, 103.138.210.0) after small ones: stored with their names (${live ? 'live source' : 'file source'})`, async () => {
+    // A list of numbers bound to DuckDB takes its type from its first item; this one stopped a live
+    // collector after 27 M flows of a stream spread over the public space.
+    const { loadEnricher } = await import('../../src/cli/enricher.js');
+    const enricher = await loadEnricher({ geo: true });
+    const store = await openFlowStore(':memory:');
+    try {
+      const w = await store.beginSource({ name: 'big-asn', kind: 'netflow' }, { live });
+      const b = new FlowBatch(2);
+      b.pushRecord(flow(0, { dst: '8.8.8.8' }));
+      b.pushRecord(flow(1, { dst: '103.138.210.1' }));
+      const e = enricher.enrich(b);
+      assert.deepEqual([...e.dstAsn], [15169, 4294967294], 'the packaged data has both');
+      const asns = [...e.asOrgs.keys()];
+      assert.ok(asns[0] < 2 ** 31 && asns.indexOf(4294967294) > 0, `a small AS first: ${asns.join(', ')}`);
+      await w.append(b, e);
+      if (live) await w.checkpoint(new Diagnostics());
+      await w.commit(new Diagnostics());
+      const s = await store.summary();
+      assert.equal(s.byAsn.find((r) => r.key === 'AS4294967294')?.label, 'AS4294967294');
+      assert.ok(s.byAsn.find((r) => r.key === 'AS15169')?.label);
+      assert.equal((await store.flows({ where: 'dst_asn = 4294967294' })).length, 1);
+    } finally {
+      await store.close();
+    }
+  });

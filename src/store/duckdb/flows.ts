@@ -634,7 +634,11 @@ class DuckDbSourceWriter implements SourceWriter {
     await this.store.db.run(
       `INSERT INTO as_orgs SELECT unnest($1::UINTEGER[]), unnest($2::VARCHAR[])
        ON CONFLICT (asn) DO UPDATE SET org = excluded.org`,
-      [listValue([...this.orgs.keys()]), listValue([...this.orgs.values()])],
+      // The AS numbers as BigInts: a list of numbers takes its type from its first item, so a
+      // list that starts with a small AS number is INTEGER[], and a 32-bit AS number past
+      // 2^31 - 1 later in it (AS4294967294 is in the packaged data) fails to bind — it stopped a
+      // live collector after 27 M flows of a spread stream.
+      [listValue([...this.orgs.keys()].map(BigInt)), listValue([...this.orgs.values()])],
     );
     // Bounded by the AS numbers there are (the enricher's table), not by what senders send.
     for (const [asn, org] of this.orgs) this.store.writtenOrgs.set(asn, org);
