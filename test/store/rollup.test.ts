@@ -5,7 +5,7 @@
 // re-ingest, detections replaced, a rollup of another version, and flows written behind its back.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadEnricher } from '../../src/cli/enricher.js';
@@ -22,7 +22,13 @@ import { emptyEnrichment } from '../../src/flow/enrichment.js';
 import { FlowBatch } from '../../src/flow/record.js';
 import type { DuckDbDatabase } from '../../src/store/duckdb/database.js';
 import { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
-import { MAX_MERGE_HOURS, MERGE_GROWTH, MERGE_MIN_ROWS, ROLLUP_LAG } from '../../src/store/duckdb/rollup.js';
+import {
+  CHECKPOINT,
+  MAX_MERGE_HOURS,
+  MERGE_GROWTH,
+  MERGE_MIN_ROWS,
+  ROLLUP_LAG,
+} from '../../src/store/duckdb/rollup.js';
 import { DuckDbSeries } from '../../src/store/duckdb/series.js';
 import { keyedSummary } from '../../src/store/duckdb/summary.js';
 import type { SeriesQuery, SeriesScope } from '../../src/store/queries.js';
@@ -425,6 +431,49 @@ test('rollup: flows a sender spreads over thousands of hours — at most MAX_MER
     assert.equal(rolled.lastRead, 'rollup');
   } finally {
     Object.assign(ROLLUP_LAG, lag);
+    await store.close();
+  }
+});
+
+test('a live writer checkpoints beside itself once the log passes CHECKPOINT.walBytes: the log emptied, nothing lost, none failed', async () => {
+  // Lowered so that every commit's log is past it; the checkpoint runs on the merger's connection
+  // after the writer's commit, not inside it (DuckDB's own would run in the commit).
+  const was = CHECKPOINT.walBytes;
+  CHECKPOINT.walBytes = 1;
+  const db = join(dir, 'checkpoints.duckdb');
+  const store = await DuckDbFlowStore.open(db);
+  try {
+    const w = await store.beginSource({ name: 'live', kind: 'netflow' }, { live: true });
+    const t0 = Date.UTC(2017, 4, 17, 3);
+    const walSizes: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      const b = new FlowBatch(1000);
+      const e = emptyEnrichment(1000);
+      for (let i = 0; i < 1000; i++) {
+        b.pushRecord(flowRecord({ firstMs: t0 + (k * 1000 + i) * 100, position: k * 1000 + i }));
+        e.srcAsn[i] = 64512 + (i % 100);
+      }
+      await w.append(b, e);
+      await w.checkpoint(new Diagnostics());
+      await store.merger?.idle();
+      walSizes.push(existsSync(`${db}.wal`) ? statSync(`${db}.wal`).size : 0);
+    }
+    await w.commit(new Diagnostics());
+    assert.ok(store.merger, 'a live source has a merger');
+    const counts = w.storeCounts?.().counts ?? {};
+    assert.equal(counts['store.checkpoints-failed'], 0, store.merger.lastError ?? '');
+    assert.ok(counts['store.checkpoints'] >= 5, `checkpoints: ${counts['store.checkpoints']}`);
+    // Each commit's log is checkpointed away before the next one writes.
+    for (const n of walSizes) assert.ok(n < 4096, `log after a checkpoint: ${walSizes.join(', ')} bytes`);
+    const [r] = await store.db.all<{ n: number }>('SELECT count(*)::INTEGER AS n FROM flow_rows');
+    assert.equal(r.n, 5000);
+    const q: SeriesQuery = { bucket: 'hour', scope: {} };
+    assert.deepEqual(
+      await new DuckDbSeries(store.db).series(q),
+      await new DuckDbSeries(store.db, false).series(q),
+    );
+  } finally {
+    CHECKPOINT.walBytes = was;
     await store.close();
   }
 });

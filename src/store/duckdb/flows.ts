@@ -256,6 +256,8 @@ export class DuckDbFlowStore implements FlowStore {
     const db = this.db;
     const live = opts.live ?? false;
     if (!live) await db.run('BEGIN TRANSACTION');
+    // A live source's merges and checkpoints run beside it from its first commit (RollupMerger).
+    else this.merger ??= new RollupMerger(this.db);
     try {
       if (info.fingerprint) {
         // Idempotent re-ingest: the same bytes replace what they produced before.
@@ -314,8 +316,8 @@ export class DuckDbFlowStore implements FlowStore {
       performance.now() - this.rolledAt < ROLLUP_LAG.ms
     )
       return;
-    // A live source's merges run beside it (RollupMerger); a file's in its own transaction.
-    if (live) this.merger ??= new RollupMerger(this.db);
+    // A live source's merges run beside it (RollupMerger, made by beginSource); a file's in its
+    // own transaction.
     await Rollup.advance(
       this.db,
       last,
@@ -683,7 +685,12 @@ class DuckDbSourceWriter implements SourceWriter {
   storeCounts(): { counts: Record<string, number>; lastError: string | null } {
     const m = this.store.merger;
     return {
-      counts: { 'rollup.merges-failed': m?.failed ?? 0, 'rollup.hours-skipped': m?.skipped ?? 0 },
+      counts: {
+        'rollup.merges-failed': m?.failed ?? 0,
+        'rollup.hours-skipped': m?.skipped ?? 0,
+        'store.checkpoints': m?.checkpoints ?? 0,
+        'store.checkpoints-failed': m?.checkpointsFailed ?? 0,
+      },
       lastError: m?.lastError ?? null,
     };
   }
