@@ -118,7 +118,7 @@ export interface CollectorMetrics {
   backlogBatches: number;
   /** The receiver's and decoder's counters, and the store's own (`rollup.merges-failed`, …). */
   counts: Record<string, number>;
-  /** The last error of the store's background work (a failed rollup merge), if any. */
+  /** The last error of the store's background work (a rollup merge or checkpoint), if any. */
   storeError?: string | null;
   /** The error that stopped storing (the collector then stops), if any. */
   failed?: string | null;

@@ -678,9 +678,10 @@ class DuckDbSourceWriter implements SourceWriter {
   }
 
   /**
-   * A live source's background merges (RollupMerger): those that failed and the hours left
-   * unmerged past the bound. Neither loses a flow — unmerged rows still add up — but an operator
-   * should see them (the collector's /metrics and /healthz).
+   * A live source's background work (RollupMerger): merges that failed, hours left unmerged past
+   * the bound, checkpoints made and failed. None loses a flow — unmerged rows still add up, a
+   * failed checkpoint is tried again — but an operator should see them (the collector's /metrics
+   * and /healthz).
    */
   storeCounts(): { counts: Record<string, number>; lastError: string | null } {
     const m = this.store.merger;

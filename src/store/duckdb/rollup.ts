@@ -194,7 +194,8 @@ function sizesOf(db: DuckDbDatabase): Map<string, number> {
  * DuckDB's MVCC keeps it exact: the merge deletes and re-inserts only rows it sees, never rows the
  * writer is adding meanwhile. A reader sees the hour before or after a merge, with the same sums
  * either way. One merge runs at a time; hours touched meanwhile wait for the next. A merge that
- * fails leaves the rows unmerged (they still add up) and is counted.
+ * fails leaves the rows unmerged (they still add up) and is counted. The same connection makes the
+ * live store's checkpoints (checkpoint()).
  */
 export class RollupMerger {
   /** Merges that failed (their hours stay unmerged until touched again), and the last error. */
