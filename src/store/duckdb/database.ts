@@ -42,6 +42,12 @@ export class DuckDbDatabase {
     // Fewer automatic checkpoints: a live collector commits every second, and each checkpoint
     // past DuckDB's 16 MB default rewrites table metadata (measured: 4x slower live ingest).
     await conn.run("SET checkpoint_threshold = '1GB'");
+    // DuckDB's allocator keeps freed memory for reuse: a live collector's merges and roll-ups free
+    // hundreds of MB at a time, which stayed resident. Handing it back sooner, from a background
+    // thread, took ~100 MB off a collector's peak over minutes at no measured CPU cost
+    // (docs/benchmarks.md, "Minutes of collection").
+    await conn.run("SET allocator_flush_threshold = '16MB'");
+    await conn.run('SET allocator_background_threads = true');
     return new DuckDbDatabase(path, instance, conn);
   }
 
