@@ -1,0 +1,101 @@
+/**
+ * A live collector's memory over minutes: `coinradar collect` (the built CLI, detection and geo on)
+ * takes the mixed stream of bench/netflow.ts at RATE flows/s for SECONDS, and every EVERY seconds
+ * this prints its resident memory (now and peak, from /proc), the write-ahead log's size, what
+ * /healthz says was committed and dropped, and what DuckDB accounts for (`duckdb_memory()`, read
+ * through the collector's reader socket). The totals against nfcapd (CPU, loss, peak RSS) come from
+ * `bench/netflow.ts FLOWS RATE SECONDS d` over the same duration; this shows the curve between.
+ *
+ *   npm run build && node --import tsx bench/collector-memory.ts [SECONDS=240] [RATE=200000] [EVERY=10]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { QueryClient } from '../src/store/duckdb/query-socket.js';
+
+const SECONDS = Number(process.argv[2] ?? 240);
+const RATE = Number(process.argv[3] ?? 200_000);
+const EVERY = Number(process.argv[4] ?? 10);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dir = mkdtempSync(join(tmpdir(), 'coinradar-collector-memory-'));
+const db = join(dir, 'live.duckdb');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mb = (n: number) => Math.round(n / 1048576);
+
+const cli = spawn(
+  process.execPath,
+  [
+    join(root, 'dist/cli/main.js'),
+    'collect',
+    '--db',
+    db,
+    '--listen',
+    'udp://127.0.0.1:0',
+    '--metrics',
+    '127.0.0.1:0',
+  ],
+  { stdio: ['ignore', 'pipe', 'pipe'] },
+);
+let err = '';
+let out = '';
+cli.stderr.on('data', (d) => (err += d));
+cli.stdout.on('data', (d) => (out += d));
+for (let k = 0; k < 1200 && !/metrics on http/.test(err) && cli.exitCode === null; k++) await sleep(50);
+const port = /collecting on udp:\/\/127\.0\.0\.1:(\d+)/.exec(err)?.[1];
+const metrics = /metrics on (http:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1];
+if (!port || !metrics) throw new Error(`collect did not start: ${err}`);
+const reader = await QueryClient.connect(db);
+if (!reader) throw new Error('no reader socket beside the collector');
+
+console.log(
+  `machine: load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}; ${RATE} flows/s for ${SECONDS} s`,
+);
+const sender = spawn(
+  process.execPath,
+  ['--import', 'tsx', join(root, 'bench/netflow.ts'), '--send', port, String(RATE), String(SECONDS)],
+  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MIX: process.env.MIX ?? '2' } },
+);
+let sent = '';
+sender.stdout.on('data', (d) => (sent += d));
+const senderDone = new Promise((r) => sender.once('exit', r));
+
+const t0 = Date.now();
+const sample = async () => {
+  const status = readFileSync(`/proc/${cli.pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+  let wal = 0;
+  try {
+    wal = statSync(`${db}.wal`).size;
+  } catch {
+    // no log yet
+  }
+  const h = (await (await fetch(`${metrics}/healthz`)).json()) as {
+    flowsCommitted: number;
+    counts: Record<string, number>;
+  };
+  const mem = await reader.all<{ tag: string; memory_usage_bytes: bigint }>(
+    'SELECT tag, memory_usage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0',
+  );
+  const duck = mem.map((m) => `${m.tag} ${mb(Number(m.memory_usage_bytes))}`).join(', ');
+  console.log(
+    `${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s: committed ${h.flowsCommitted}, resident ${mb(kb('VmRSS'))} MB (peak ${mb(kb('VmHWM'))}), log ${mb(wal)} MB, ` +
+      `dropped ${h.counts['datagrams.dropped-backlog'] ?? 0} + ${h.counts['datagrams.kernel-drops'] ?? 0} (kernel) datagrams, ` +
+      `checkpoints ${h.counts['store.checkpoints'] ?? 0}; DuckDB MB: ${duck}`,
+  );
+};
+let running = true;
+void senderDone.then(() => (running = false));
+while (running) {
+  await Promise.race([sleep(EVERY * 1000), senderDone]);
+  await sample().catch((e: unknown) => console.log(`sample failed: ${(e as Error).message}`));
+}
+await sleep(3000);
+await sample();
+cli.kill('SIGINT');
+await new Promise((r) => (cli.exitCode !== null ? r(null) : cli.once('exit', r)));
+console.log(`sent ${Number(sent.trim().split('\n').pop()) * 30} flows; collect: ${out.split('\n')[0]}`);
+rmSync(dir, { recursive: true, force: true });
