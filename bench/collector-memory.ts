@@ -76,13 +76,14 @@ const sample = async () => {
   const h = (await (await fetch(`${metrics}/healthz`)).json()) as {
     flowsCommitted: number;
     counts: Record<string, number>;
+    memoryMB: { heapUsed: number; heapTotal: number; external: number };
   };
   const mem = await reader.all<{ tag: string; memory_usage_bytes: bigint }>(
     'SELECT tag, memory_usage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0',
   );
   const duck = mem.map((m) => `${m.tag} ${mb(Number(m.memory_usage_bytes))}`).join(', ');
   console.log(
-    `${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s: committed ${h.flowsCommitted}, resident ${mb(kb('VmRSS'))} MB (peak ${mb(kb('VmHWM'))}), log ${mb(wal)} MB, ` +
+    `${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s: committed ${h.flowsCommitted}, resident ${mb(kb('VmRSS'))} MB (peak ${mb(kb('VmHWM'))}; main thread's heap ${h.memoryMB.heapUsed} of ${h.memoryMB.heapTotal}, external ${h.memoryMB.external}), log ${mb(wal)} MB, ` +
       `dropped ${h.counts['datagrams.dropped-backlog'] ?? 0} + ${h.counts['datagrams.kernel-drops'] ?? 0} (kernel) datagrams, ` +
       `checkpoints ${h.counts['store.checkpoints'] ?? 0}; DuckDB MB: ${duck}`,
   );

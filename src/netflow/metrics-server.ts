@@ -32,6 +32,8 @@ function metricName(counter: string): string {
   return `coinradar_collector_${counter.replace(/[^a-zA-Z0-9_]/g, '_')}`;
 }
 
+const mb = (bytes: number) => Math.round(bytes / 1048576);
+
 const label = (v: string | number) => JSON.stringify(String(v)); // quotes, backslashes, newlines escaped
 
 const PER_EXPORTER = [
@@ -45,10 +47,34 @@ const PER_EXPORTER = [
   ['templatesEvicted', 'templates evicted'],
 ] as const;
 
-export function prometheusText(m: CollectorMetrics): string {
+/** The process's memory at a scrape (`process.memoryUsage()`: rss covers every thread; the rest is the main thread's V8 isolate). */
+export interface ProcessMemory {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+export function prometheusText(m: CollectorMetrics, mem?: ProcessMemory): string {
   const out: string[] = [];
   const gauge = (name: string, help: string, value: number) =>
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`);
+  if (mem) {
+    // The standard name that Prometheus's own process collectors use, so dashboards find it.
+    gauge('process_resident_memory_bytes', 'resident memory of the whole process, every thread', mem.rss);
+    gauge('coinradar_collector_heap_used_bytes', "the main thread's JavaScript heap in use", mem.heapUsed);
+    gauge(
+      'coinradar_collector_heap_total_bytes',
+      "the main thread's JavaScript heap reserved",
+      mem.heapTotal,
+    );
+    gauge(
+      'coinradar_collector_external_bytes',
+      "memory outside the main thread's heap that it holds (buffers)",
+      mem.external,
+    );
+  }
   gauge('coinradar_collector_flows_stored', 'flows appended to the store', m.flowsStored);
   gauge('coinradar_collector_flows_committed', 'flows committed (durable)', m.flowsCommitted);
   gauge('coinradar_collector_last_commit_seconds', 'unix time of the last commit', m.lastCommitMs / 1000);
@@ -71,7 +97,11 @@ export function prometheusText(m: CollectorMetrics): string {
   return `${out.join('\n')}\n`;
 }
 
-export function healthJson(m: CollectorMetrics, nowMs = Date.now()): Record<string, unknown> {
+export function healthJson(
+  m: CollectorMetrics,
+  nowMs = Date.now(),
+  mem?: ProcessMemory,
+): Record<string, unknown> {
   return {
     status: m.failed ? 'failed' : 'ok',
     ...(m.failed ? { error: m.failed } : {}),
@@ -85,6 +115,17 @@ export function healthJson(m: CollectorMetrics, nowMs = Date.now()): Record<stri
     recordsMissing: m.counts['records.missing'] ?? 0,
     counts: m.counts,
     storeError: m.storeError ?? null,
+    ...(mem
+      ? {
+          memoryMB: {
+            resident: mb(mem.rss),
+            heapUsed: mb(mem.heapUsed),
+            heapTotal: mb(mem.heapTotal),
+            external: mb(mem.external),
+            arrayBuffers: mb(mem.arrayBuffers),
+          },
+        }
+      : {}),
     exporters: m.exporters,
   };
 }
@@ -103,8 +144,14 @@ export async function startMetricsServer(
     };
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return send(405, 'application/json', JSON.stringify({ error: 'method-not-allowed' }));
-    if (path === '/healthz') return send(200, 'application/json', JSON.stringify(healthJson(snapshot())));
-    if (path === '/metrics') return send(200, 'text/plain; version=0.0.4', prometheusText(snapshot()));
+    if (path === '/healthz')
+      return send(
+        200,
+        'application/json',
+        JSON.stringify(healthJson(snapshot(), Date.now(), process.memoryUsage())),
+      );
+    if (path === '/metrics')
+      return send(200, 'text/plain; version=0.0.4', prometheusText(snapshot(), process.memoryUsage()));
     send(404, 'application/json', JSON.stringify({ error: 'not-found' }));
   });
   // A scraper that trickles its request gets no more than a few seconds of a socket.

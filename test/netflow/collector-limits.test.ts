@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -266,6 +266,14 @@ test('metrics endpoint: loopback only unless asked, /healthz and /metrics show t
       assert.equal(h.flowsCommitted, 8);
       assert.match(String(h.lastCommit), /^\d{4}-\d\d-\d\dT/);
       assert.equal((h.counts as Record<string, number>)['datagrams.refused-exporter'], 1);
+      // The process's memory at the scrape, in MB (a collector's resident memory is what bounds it).
+      const mem = h.memoryMB as Record<string, number>;
+      const rss = Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;
+      assert.ok(Math.abs(mem.resident - rss) < 0.25 * rss, `resident ${mem.resident} MB, /proc says ${rss}`);
+      assert.ok(
+        mem.heapUsed > 0 && mem.heapUsed <= mem.heapTotal && mem.heapTotal < mem.resident,
+        JSON.stringify(mem),
+      );
       const res = await fetch(`http://127.0.0.1:${port}/metrics`);
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
       const text = await res.text();
@@ -273,6 +281,9 @@ test('metrics endpoint: loopback only unless asked, /healthz and /metrics show t
       assert.match(text, /^coinradar_collector_flows_committed 8$/m);
       assert.match(text, /^coinradar_collector_datagrams 2$/m);
       assert.match(text, /^coinradar_collector_datagrams_refused_exporter 1$/m);
+      const resident = Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1]);
+      assert.ok(Math.abs(resident / 1048576 - rss) < 0.25 * rss, `process_resident_memory_bytes ${resident}`);
+      assert.match(text, /^coinradar_collector_heap_used_bytes \d+$/m);
       const names = text
         .split('\n')
         .filter((l) => l && !l.startsWith('#'))
