@@ -44,12 +44,29 @@ function maskV6Hex(b: Uint8Array, off: number, bits: number): string {
   return s;
 }
 
+/** The answer when nothing is listed for an address (shared: callers only read it). */
+const NONE: readonly InfraEntry[] = Object.freeze([]);
+
+/** Set the bits of every first-16-bit value a network of `bits` starting at `top` covers. */
+function markTop(bitmap: Uint8Array, top: number, bits: number): void {
+  const span = bits >= 16 ? 1 : 2 ** (16 - bits);
+  const from = bits >= 16 ? top : top & ~(span - 1) & 0xffff;
+  for (let t = from; t < from + span; t++) bitmap[t >>> 3] |= 1 << (t & 7);
+}
+
 export class InfrastructureList {
   /** IPv4 networks by prefix length → masked address → entries (/32 holds single hosts). */
   private v4 = new Map<number, Map<number, InfraEntry[]>>();
   private v6 = new Map<number, Map<string, InfraEntry[]>>();
   private v4Lengths: number[] = [];
   private v6Lengths: number[] = [];
+  /**
+   * One bit per value of an address's first 16 bits (IPv4 and IPv6 apart): set where some listed
+   * network starts with it. Most flows' addresses are in no listed network; they are answered by
+   * this bit, without a map probe per prefix length (two lookups a flow on a collector's path).
+   */
+  private readonly top4 = new Uint8Array(8192);
+  private readonly top6 = new Uint8Array(8192);
   private domains = new Map<string, InfraEntry[]>();
   /** Every list merged in, as name@version. */
   readonly versions: string[] = [];
@@ -78,6 +95,7 @@ export class InfrastructureList {
     const max = version === 4 ? 32 : 128;
     const bits = slash >= 0 ? Number(v.slice(slash + 1)) : max;
     if (!Number.isInteger(bits) || bits < 0 || bits > max) throw new Error(`bad prefix length in ${e.value}`);
+    markTop(version === 4 ? this.top4 : this.top6, (buf[0] << 8) | buf[1], bits);
     if (version === 4) {
       let m = this.v4.get(bits);
       if (!m) {
@@ -98,8 +116,10 @@ export class InfrastructureList {
   }
 
   /** Entries for an address held in 16 bytes at `off` (flow batch layout) and a port; most specific first. */
-  lookupIp(b: Uint8Array, off: number, version: number, port: number): InfraEntry[] {
+  lookupIp(b: Uint8Array, off: number, version: number, port: number): readonly InfraEntry[] {
     let out: InfraEntry[] | null = null;
+    const top = (b[off] << 8) | b[off + 1];
+    if (((version === 4 ? this.top4 : this.top6)[top >>> 3] & (1 << (top & 7))) === 0) return NONE;
     if (version === 4) {
       if (this.v4Lengths.length === 0) return [];
       const ip = ipv4Key(b, off);
@@ -113,10 +133,10 @@ export class InfrastructureList {
         if (hit) for (const e of hit) if (e.port === 0 || e.port === port) (out ??= []).push(e);
       }
     }
-    return out ?? [];
+    return out ?? NONE;
   }
 
-  lookupIpText(ip: string, port: number): InfraEntry[] {
+  lookupIpText(ip: string, port: number): readonly InfraEntry[] {
     const b = new Uint8Array(16);
     const v = writeIp(b, 0, ip);
     return this.lookupIp(b, 0, v, port);

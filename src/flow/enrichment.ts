@@ -16,6 +16,11 @@ export interface EnrichedColumns {
 /** Turns a batch into its enrichment columns. */
 export interface FlowEnricher {
   enrich(batch: import('./record.js').FlowBatch): EnrichedColumns;
+  /**
+   * The same enrichment for one long-running writer (a live collector) whose store keeps every
+   * organisation it is given: `asOrgs` then names each AS only in the first batch that has it.
+   */
+  forOneWriter?(): FlowEnricher;
 }
 
 /** Enrichment that knows nothing (every column empty) — for tests and `--no-geo`. */

@@ -18,8 +18,16 @@ export class GeoEnricher implements FlowEnricher {
     /** Absent: country/ASN stay empty ('' / 0), only the watchlists apply. */
     readonly geo: GeoDatabase | undefined,
     readonly watch: WatchTable | undefined,
+    /** Name each organisation in `asOrgs` once for the enricher's life, not once per batch (forOneWriter). */
+    private readonly orgsOnce = false,
   ) {
     this.orgStamp = new Uint32Array(geo ? geo.orgCount : 0);
+  }
+
+  /** On a spread of addresses a batch reaches thousands of ASes: a collector named each of them
+   * again in every batch, a map entry per AS per batch that its store then found it already had. */
+  forOneWriter(): GeoEnricher {
+    return new GeoEnricher(this.geo, this.watch, true);
   }
 
   enrich(batch: FlowBatch): EnrichedColumns {
@@ -33,7 +41,7 @@ export class GeoEnricher implements FlowEnricher {
       dstWatch: new Array<string>(n),
       asOrgs: new Map(),
     };
-    this.stamp = (this.stamp + 1) >>> 0 || 1;
+    if (!this.orgsOnce || this.stamp === 0) this.stamp = (this.stamp + 1) >>> 0 || 1;
     this.side(batch, batch.src, out.srcCountry, out.srcAsn, out.srcWatch, out.asOrgs);
     this.side(batch, batch.dst, out.dstCountry, out.dstAsn, out.dstWatch, out.asOrgs);
     return out;

@@ -202,6 +202,8 @@ export class NetflowCollector {
   private receiverTid: number | undefined;
   private readonly reniced = new Set<number>();
   private samplingByExporter: Record<string, number> = {};
+  /** The enricher, in the form that names each AS organisation once (FlowEnricher.forOneWriter). */
+  private readonly enricher: FlowEnricher | undefined;
   /** AS organisations handed to the store (onlyNewOrgs). */
   private readonly orgsStored = new Map<number, string>();
   private sflowAgents: SflowAgentStat[] = [];
@@ -217,6 +219,7 @@ export class NetflowCollector {
     private readonly worker: Worker,
   ) {
     this.diagnostics = new Diagnostics(100, o.onProblem);
+    this.enricher = o.enricher?.forOneWriter?.() ?? o.enricher;
     this.done = new Promise((res, rej) => {
       this.resolveDone = res;
       this.rejectDone = rej;
@@ -433,7 +436,7 @@ export class NetflowCollector {
         return;
       }
       const t0 = performance.now();
-      const enrichment = this.o.enricher ? this.o.enricher.enrich(batch) : emptyEnrichment(batch.length);
+      const enrichment = this.enricher ? this.enricher.enrich(batch) : emptyEnrichment(batch.length);
       this.onlyNewOrgs(enrichment.asOrgs);
       const firstId = await this.writer.append(batch, enrichment);
       for (const hook of this.o.hooks ?? []) await hook(batch, enrichment, firstId);

@@ -296,6 +296,21 @@ test('GeoEnricher fills both ends of a batch (v4, v6, mapped) and the AS organis
       [131279, 'Star Joint Venture Co. Ltd.'],
     ],
   );
+  // Every batch names its organisations again; the form for one writer names each once, with
+  // the same columns.
+  const plain = new GeoEnricher(cached, loadWatchTable());
+  assert.equal(plain.enrich(b).asOrgs.size, 4);
+  assert.equal(plain.enrich(b).asOrgs.size, 4);
+  const once = plain.forOneWriter();
+  const first = once.enrich(b);
+  assert.deepEqual(
+    [...first.asOrgs].sort((x, y) => x[0] - y[0]),
+    [...e.asOrgs].sort((x, y) => x[0] - y[0]),
+  );
+  const again = once.enrich(b);
+  assert.equal(again.asOrgs.size, 0);
+  assert.deepEqual({ ...again, asOrgs: null }, { ...e, asOrgs: null });
+  assert.equal(plain.enrich(b).asOrgs.size, 4, 'the enricher it came from is unchanged');
   // Without geo data only the watchlists apply.
   const w = new GeoEnricher(undefined, loadWatchTable()).enrich(b);
   assert.deepEqual(w.srcCountry, ['', '', '']);

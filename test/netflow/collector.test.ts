@@ -249,7 +249,13 @@ test('live collector: each AS organisation goes to the store once per name, and 
   // An enricher that names AS 64500 in every batch (as the geo enricher does), renamed from the
   // fourth batch on, and AS 64501 in every batch.
   let batches = 0;
+  let oneWriter = 0;
   const enricher = {
+    // The collector asks for the form that names each organisation once (the geo enricher's).
+    forOneWriter() {
+      oneWriter++;
+      return enricher;
+    },
     enrich(b: import('../../src/flow/record.js').FlowBatch) {
       const e = emptyEnrichment(b.length);
       e.srcAsn.fill(64500);
@@ -281,6 +287,7 @@ test('live collector: each AS organisation goes to the store once per name, and 
     sock.close();
     const r = await c.stop();
     assert.equal(r.flows, 6);
+    assert.equal(oneWriter, 1);
     assert.ok(batches >= 4, `${batches} batches`);
     // Both names with the first batch, the renamed one once more; nothing for the other batches.
     assert.equal(
