@@ -9,7 +9,8 @@
  *      first): CPU per committed flow and peak RSS from /proc against nfcapd's, exit time after
  *      SIGINT (env COLLECT_FLAGS: extra collect options, e.g. "--no-detect"; BUSY=1: another
  *      process keeps one core busy meanwhile); CPU is counted from when the collector listens, and
- *      also with its start-up included.
+ *      also with its start-up included; when datagrams were dropped with the store behind, the
+ *      seconds into the stream at which /healthz (read every 0.5 s) first counted them.
  * env MIX=P: instead of the default stream (every flow to port 8333 between private addresses),
  * a realistic mix: public addresses, P % of flows on crypto ports (encode.ts BenchMix).
  * Usage: node --import tsx bench/netflow.ts [flows=1500000] [rate=300000] [seconds=5] [parts=abc]
@@ -481,8 +482,25 @@ try {
         (SECONDS * 1000) / 3,
       );
     };
+    // When the store fell behind: datagrams dropped at the socket, per second of the stream.
+    const dropsAt: string[] = [];
+    let dropped = 0;
+    const t0Stream = performance.now();
+    const dropWatch = setInterval(
+      () =>
+        void health()
+          .then((h) => {
+            const d = h.counts['datagrams.dropped-backlog'] ?? 0;
+            if (d > dropped)
+              dropsAt.push(`${((performance.now() - t0Stream) / 1000).toFixed(1)} s: ${fmt(d - dropped)}`);
+            dropped = d;
+          })
+          .catch(() => undefined),
+      500,
+    );
     const sent = (await sendTo(port, startWarm)) * PER_DATAGRAM;
     clearTimeout(warmTimer);
+    clearInterval(dropWatch);
     const endOfStream = { cpu: procCpu(cli.pid!).cpu, stored: (await health()).flowsStored };
     busy?.kill('SIGKILL');
     // Until everything sent is committed, or nothing more comes for 3 s (what is missing is lost).
@@ -520,6 +538,8 @@ try {
       `(d) ${label}: coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}${busy ? ', one core kept busy by another process' : ''}; ${MIX_WORDS}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)} (${drops}); CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT; ${(onDisk / Math.max(1, last)).toFixed(1)} bytes per flow on disk`,
     );
     say(`    by thread: ${split}`);
+    if (dropsAt.length > 0)
+      say(`    datagrams dropped with the store behind, by when it was seen: ${dropsAt.join(', ')}`);
     const usAll = (cpu / Math.max(1, last)) * 1e6;
     say(
       `    start-up before listening ${cpu0.toFixed(2)} CPU-s; with it ${cpu.toFixed(2)} s = ${usAll.toFixed(2)} µs per stored flow`,
