@@ -2,9 +2,10 @@
  * A live collector's memory over minutes: `coinradar collect` (the built CLI, detection and geo on)
  * takes the mixed stream of bench/netflow.ts at RATE flows/s for SECONDS, and every EVERY seconds
  * this prints its resident memory (now and peak, from /proc), the write-ahead log's size, what
- * /healthz says was committed and dropped, and what DuckDB accounts for (`duckdb_memory()`, read
- * through the collector's reader socket). The totals against nfcapd (CPU, loss, peak RSS) come from
- * `bench/netflow.ts FLOWS RATE SECONDS d` over the same duration; this shows the curve between.
+ * /healthz says was committed and dropped, how far the rollup is behind the committed flows, and
+ * what DuckDB accounts for (`duckdb_memory()`, read through the collector's reader socket). The
+ * totals against nfcapd (CPU, loss, peak RSS) come from `bench/netflow.ts FLOWS RATE SECONDS d`
+ * over the same duration; this shows the curve between.
  *
  *   npm run build && node --import tsx bench/collector-memory.ts [SECONDS=240] [RATE=200000] [EVERY=10]
  */
@@ -82,10 +83,12 @@ const sample = async () => {
     'SELECT tag, memory_usage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0',
   );
   const duck = mem.map((m) => `${m.tag} ${mb(Number(m.memory_usage_bytes))}`).join(', ');
+  // How far the rollup (made beside the writer) is behind the committed flows: readers group that many themselves.
+  const [st] = await reader.all<{ m: bigint }>('SELECT max_id AS m FROM rollup_state').catch(() => []);
   console.log(
     `${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s: committed ${h.flowsCommitted}, resident ${mb(kb('VmRSS'))} MB (peak ${mb(kb('VmHWM'))}; main thread's heap ${h.memoryMB.heapUsed} of ${h.memoryMB.heapTotal}, external ${h.memoryMB.external}), log ${mb(wal)} MB, ` +
       `dropped ${h.counts['datagrams.dropped-backlog'] ?? 0} + ${h.counts['datagrams.kernel-drops'] ?? 0} (kernel) datagrams, ` +
-      `checkpoints ${h.counts['store.checkpoints'] ?? 0}; DuckDB MB: ${duck}`,
+      `checkpoints ${h.counts['store.checkpoints'] ?? 0}, rollup ${st ? h.flowsCommitted - Number(st.m) : '?'} flows behind; DuckDB MB: ${duck}`,
   );
 };
 let running = true;

@@ -41,6 +41,9 @@ export const DEFAULT_COMMIT_MS = 1000;
 export const DEFAULT_MAX_BACKLOG_BATCHES = 64;
 /** The backlog may hold what the store writes in this long at its measured rate (at least 1 batch). */
 export const DEFAULT_BACKLOG_MS = 750;
+/** Full batches of a collector's start (~130 k flows) whose time bound is WARM_TIME_FACTOR times longer (measure()). */
+export const WARM_BATCHES = 32;
+const WARM_TIME_FACTOR = 4;
 
 /** A hook that can hold its writes until the collector commits (detect/hook.ts's detection hook). */
 interface HoldingHook {
@@ -77,6 +80,8 @@ export interface CollectOptions {
   maxBacklogBatches?: number;
   /** …and no more than the store writes in this long (ms) at its measured rate (Infinity: no time bound). */
   backlogMs?: number;
+  /** Full batches at the start whose time bound is longer, while the store warms up (default WARM_BATCHES). */
+  warmBatches?: number;
   /** Exporter allow-list (CIDR blocks, IPv4/IPv6); empty or absent: every source. */
   exporters?: string[];
   /** Decoder caps passed through: maxExporters, maxDomainsPerExporter, maxTemplatesPerSession, … */
@@ -362,7 +367,14 @@ export class NetflowCollector {
     this.flowsPerMs = this.flowsPerMs === 0 ? rate : 0.8 * this.flowsPerMs + 0.2 * rate;
     const batchSize = this.o.batchSize ?? 4096;
     const max = this.o.maxBacklogBatches ?? DEFAULT_MAX_BACKLOG_BATCHES;
-    const fit = Math.floor((this.flowsPerMs * (this.o.backlogMs ?? DEFAULT_BACKLOG_MS)) / batchSize);
+    // The next ones are still slow (60–70 ms for a batch that later takes 10: the JIT, the first
+    // segment): their speed set the limit to a fifth of its bound just as a stream at full rate
+    // started, and 300 k flows/s lost 5–30 k flows in its first second — what a collector
+    // restarted under load meets every time. So the first WARM_BATCHES may hold WARM_TIME_FACTOR
+    // times the time bound (3 s by default: a crash in them loses up to that much more).
+    const warming = this.warm <= (this.o.warmBatches ?? WARM_BATCHES);
+    const boundMs = (this.o.backlogMs ?? DEFAULT_BACKLOG_MS) * (warming ? WARM_TIME_FACTOR : 1);
+    const fit = Math.floor((this.flowsPerMs * boundMs) / batchSize);
     const limit = Math.max(1, Math.min(max, fit));
     if (limit !== this.backlogLimit) {
       this.backlogLimit = limit;

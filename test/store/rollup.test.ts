@@ -477,3 +477,59 @@ test('a live writer checkpoints beside itself once the log passes CHECKPOINT.wal
     await store.close();
   }
 });
+
+test("a live writer's commit does not wait for its roll-up: the merger's connection makes it after, and readers count every flow meanwhile", async () => {
+  // Rolled up at every commit. The merger's connection is held back until the writer has
+  // committed twice: the commits must return meanwhile (a roll-up of a million flows inside the
+  // writer's commit stalled storing for 0.6–0.9 s), with the rollup where it was and readers still
+  // counting every flow (the flows past the rollup grouped in their query).
+  const lag = { ...ROLLUP_LAG };
+  ROLLUP_LAG.flows = 0;
+  const db = join(dir, 'off-path.duckdb');
+  const store = await DuckDbFlowStore.open(db);
+  try {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const reader = store.db.reader.bind(store.db);
+    // Reads on a connection of their own, as another process's would be (the writer's sees its
+    // open transaction's snapshot).
+    const look = await reader();
+    store.db.reader = async () => {
+      await held;
+      return reader();
+    };
+    const w = await store.beginSource({ name: 'live', kind: 'netflow' }, { live: true });
+    const t0 = Date.UTC(2017, 4, 17, 3);
+    const maxId = async () =>
+      Number((await look.all<{ m: number }>('SELECT max_id AS m FROM rollup_state'))[0]?.m ?? 0);
+    const before = await maxId();
+    const q: SeriesQuery = { bucket: 'hour', scope: {} };
+    for (let k = 0; k < 2; k++) {
+      const b = new FlowBatch(500);
+      for (let i = 0; i < 500; i++)
+        b.pushRecord(
+          flowRecord({ firstMs: t0 + (k * 500 + i) * 1000, dstPort: i % 2 ? 3333 : 443, position: i }),
+        );
+      await w.append(b, emptyEnrichment(500));
+      await w.checkpoint(new Diagnostics());
+      assert.equal(await maxId(), before, 'the commit returned before any roll-up was made');
+      assert.deepEqual(await new DuckDbSeries(look).series(q), await new DuckDbSeries(look, false).series(q));
+    }
+    release();
+    await store.merger?.idle();
+    assert.equal(await maxId(), 1000, 'rolled up by the merger once its connection was there');
+    assert.equal(store.merger?.failed, 0, store.merger?.lastError ?? '');
+    const [r] = await look.all<{ n: number }>(
+      "SELECT sum(flows)::INTEGER AS n FROM flow_rollup WHERE label = ''",
+    );
+    assert.equal(r.n, 1000);
+    await look.close();
+    await w.commit(new Diagnostics());
+    const series = new DuckDbSeries(store.db);
+    assert.deepEqual(await series.series(q), await new DuckDbSeries(store.db, false).series(q));
+    assert.equal(series.lastRead, 'rollup');
+  } finally {
+    Object.assign(ROLLUP_LAG, lag);
+    await store.close();
+  }
+});

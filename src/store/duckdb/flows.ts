@@ -302,29 +302,28 @@ export class DuckDbFlowStore implements FlowStore {
   }
 
   /**
-   * @internal Rolls up the flows appended since the last commit (rollup.ts), inside the writer's
-   * open transaction: the rollup commits with them.
+   * @internal Rolls up the flows appended so far (rollup.ts). A file's: inside the writer's open
+   * transaction, so the rollup commits with them. A live source's: after a commit, handed to its
+   * merger (RollupMerger.rollUpTo), which makes it on its own connection — grouping a million flows
+   * in the writer's commit stalled storing for 0.6–0.9 s, long enough to drop flows at 300 k
+   * flows/s (docs/benchmarks.md).
    */
   async rollUp(final: boolean, live: boolean): Promise<void> {
     const last = this.nextFlowId - 1;
     // A live source's commits every second are rolled up every few seconds (ROLLUP_LAG): readers
-    // group the flows past the rollup themselves (rollupRelation), and the writer groups and merges
-    // several commits' flows at once — half the rollup's cost on a spread stream (docs/benchmarks.md).
+    // group the flows past the rollup themselves (rollupRelation), and a roll-up groups several
+    // commits' flows at once — half the rollup's cost on a spread stream (docs/benchmarks.md).
     if (
       !final &&
       last - this.rolledTo < ROLLUP_LAG.flows &&
       performance.now() - this.rolledAt < ROLLUP_LAG.ms
     )
       return;
-    // A live source's merges run beside it (RollupMerger, made by beginSource); a file's in its
-    // own transaction.
-    await Rollup.advance(
-      this.db,
-      last,
-      (covered) =>
-        this.segments ? this.segments.relationAfter(covered) : Promise.resolve('flow_table_rows'),
-      live ? (this.merger ?? undefined) : undefined,
-    );
+    const segments = this.segments;
+    const relation = (covered: number, db?: DuckDbDatabase) =>
+      segments ? segments.relationAfter(covered, db) : Promise.resolve('flow_table_rows');
+    if (live && this.merger) this.merger.rollUpTo(last, relation);
+    else await Rollup.advance(this.db, last, relation);
     this.rolledTo = last;
     this.rolledAt = performance.now();
   }
@@ -611,10 +610,11 @@ class DuckDbSourceWriter implements SourceWriter {
       ]);
     else await this.store.db.run('UPDATE sources SET flows = $1 WHERE id = $2', [this.flows, this.sourceId]);
     if (this.live) {
-      await this.store.rollUp(false, true);
       await this.store.db.run('COMMIT');
+      // After the commit: the merger's connection sees these flows once it is made.
+      await this.store.rollUp(false, true);
       this.store.merger?.start();
-      this.store.segments?.committed();
+      this.filesReplaced();
       await this.store.db.run('BEGIN TRANSACTION');
     }
   }
@@ -647,6 +647,18 @@ class DuckDbSourceWriter implements SourceWriter {
     this.orgs.clear();
   }
 
+  /**
+   * After a commit: delete the segment files that a concatenation it registered replaced. A live
+   * source's merger may be reading them in a roll-up that began before the commit, so they go once
+   * that roll-up is over (one that begins later reads the concatenation instead).
+   */
+  private filesReplaced(): void {
+    const rm = this.store.segments?.takeReplaced();
+    if (!rm) return;
+    if (this.store.merger) this.store.merger.afterCurrentRun(rm);
+    else rm();
+  }
+
   private closeAppenders(): void {
     this.appender?.closeSync();
     this.payloadAppender?.closeSync();
@@ -666,12 +678,14 @@ class DuckDbSourceWriter implements SourceWriter {
         'UPDATE sources SET flows = $1, complete = true, diagnostics = $2 WHERE id = $3',
         [this.flows, JSON.stringify(diagnostics.stored()), this.sourceId],
       );
-      await this.store.rollUp(true, this.live);
+      // A file's roll-up commits with its flows; a live source's follows its last commit.
+      if (!this.live) await this.store.rollUp(true, false);
       await this.store.db.run('COMMIT');
+      if (this.live) await this.store.rollUp(true, true);
       this.store.merger?.start();
-      // A source's end leaves its rollup merged (a reopened store reads what it left).
+      // A source's end leaves its rollup made and merged (a reopened store reads what it left).
       await this.store.merger?.idle();
-      this.store.segments?.committed();
+      this.filesReplaced();
     } finally {
       this.store.finished();
     }

@@ -1,9 +1,11 @@
 /**
  * The hourly rollup (rollup.sql): per source, hour, kind, label and both ends' country, AS and
- * watchlist, the counters of the flows. It is written by the store's writer in the transaction that
- * commits the flows it covers (a file's ingest, each commit interval of a live source), so a reader
- * never sees flows without their rollup; the console's overview and the plain `series`/`summary`
- * scopes read it — a few thousand rows where the flows are millions (docs/benchmarks.md, console).
+ * watchlist, the counters of the flows. A file's is written by the store's writer in the
+ * transaction that commits its flows; a live source's every few seconds on a second connection
+ * after the writer's commits (RollupMerger.rollUpTo), and readers group the flows past it
+ * themselves (rollupRelation), so a reader never misses a committed flow; the console's overview
+ * and the plain `series`/`summary` scopes read it — a few thousand rows where the flows are
+ * millions (docs/benchmarks.md, console).
  *
  * What it can answer exactly: scopes made of country, source/destination country, AS, watchlist,
  * label, the crypto ports and the catalogued pools, over whole hours. Anything else (an address, a
@@ -186,11 +188,12 @@ function sizesOf(db: DuckDbDatabase): Map<string, number> {
 }
 
 /**
- * A live writer's merges, off its storing path. Merging an hour reads all of that hour's rows. On
- * traffic spread over the public space an hour holds hundreds of thousands of keys, so each merge
- * grows with the hour, and a merge inside the writer's commit held up storing until the collector's
- * backlog overflowed (docs/benchmarks.md). Here the hours a roll-up touched are merged on a second
- * connection, each merge in its own transaction, after the writer's commit made the rows visible.
+ * A live writer's roll-ups, merges and checkpoints, off its storing path. A roll-up of a million
+ * flows, and a merge (which reads all of an hour's rows: on traffic spread over the public space
+ * hundreds of thousands of keys), inside the writer's commit held up storing until the collector's
+ * backlog overflowed (docs/benchmarks.md). Here both run on a second connection, each in its own
+ * transaction, after the writer's commit made the flows visible (rollUpTo, then the hours the
+ * roll-up touched).
  * DuckDB's MVCC keeps it exact: the merge deletes and re-inserts only rows it sees, never rows the
  * writer is adding meanwhile. A reader sees the hour before or after a merge, with the same sums
  * either way. One merge runs at a time; hours touched meanwhile wait for the next. A merge that
@@ -210,8 +213,33 @@ export class RollupMerger {
   private waiting = new Map<string, HourKey>();
   private ready = new Map<string, HourKey>();
   private running: Promise<void> | null = null;
+  /** The largest flow id the writer has committed and asked to have rolled up, and how to read past the rollup. */
+  private target = 0;
+  private relation: ((covered: number, db: DuckDbDatabase) => Promise<string>) | null = null;
+  /** The target of the last roll-up made here. */
+  private rolled = 0;
 
   constructor(private readonly writer: DuckDbDatabase) {}
+
+  /**
+   * Roll up the committed flows up to `maxId` (rows of `relation(covered)`, read on this
+   * connection) at the next `start`, in a transaction of this connection's own: readers see the
+   * rollup and its `max_id` move together, and group the flows past it themselves meanwhile
+   * (rollupRelation). The writer never writes the rollup of a live source, so the two never
+   * conflict.
+   */
+  rollUpTo(maxId: number, relation: (covered: number, db: DuckDbDatabase) => Promise<string>): void {
+    if (maxId <= this.target) return;
+    this.target = maxId;
+    this.relation = relation;
+  }
+
+  /** Runs `fn` when the work running now (if any) is over; work that starts later is not waited for. */
+  afterCurrentRun(fn: () => void): void {
+    const r = this.running;
+    if (r) void r.then(fn, fn);
+    else fn();
+  }
 
   /**
    * Hours a roll-up touched, merged once the writer's transaction has committed (`start`). At
@@ -236,7 +264,7 @@ export class RollupMerger {
   start(): void {
     for (const [k, h] of this.waiting) this.ready.set(k, h);
     this.waiting.clear();
-    if (!this.running && (this.ready.size > 0 || this.walDue()))
+    if (!this.running && (this.ready.size > 0 || this.target > this.rolled || this.walDue()))
       this.running = this.run().finally(() => (this.running = null));
   }
 
@@ -245,8 +273,39 @@ export class RollupMerger {
   }
 
   private async run(): Promise<void> {
+    await this.rollUp();
     await this.merge();
     await this.checkpoint();
+  }
+
+  private async rollUp(): Promise<void> {
+    while (this.target > this.rolled && this.relation) {
+      const target = this.target;
+      const relation = this.relation;
+      const touched: HourKey[] = [];
+      let db: DuckDbDatabase | null = null;
+      try {
+        db = this.conn ??= await this.writer.reader();
+        const conn = db;
+        await db.run('BEGIN TRANSACTION');
+        await Rollup.advance(db, target, (covered) => relation(covered, conn), {
+          add: (hours) => touched.push(...hours),
+        });
+        await db.run('COMMIT');
+        this.rolled = target;
+      } catch (e) {
+        // Nothing is lost: the rollup stays where it was, readers group the flows past it, and the
+        // next roll-up covers these flows too.
+        this.failed++;
+        this.lastError = (e as Error).message;
+        await db?.run('ROLLBACK').catch(() => {});
+        return;
+      }
+      // Committed: the hours it touched may be merged now.
+      this.add(touched);
+      for (const [k, h] of this.waiting) this.ready.set(k, h);
+      this.waiting.clear();
+    }
   }
 
   private async merge(): Promise<void> {
@@ -372,7 +431,8 @@ export const Rollup = {
     db: DuckDbDatabase,
     maxId: number,
     relation: (covered: number) => Promise<string>,
-    merger?: RollupMerger,
+    /** Where the touched hours go to be merged later (else they are merged here, in this transaction). */
+    merger?: { add(hours: HourKey[]): void },
   ): Promise<void> {
     if (db.remote) return;
     const [st] = await db.all<{ max_id: number }>('SELECT max_id FROM rollup_state');

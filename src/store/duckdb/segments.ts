@@ -395,8 +395,8 @@ export class Segments {
    * The rows that may hold flows with ids above `id`, shaped as flow_rows: the table, and only the
    * registered files with such ids (what the rollup reads at each commit, not every file).
    */
-  async relationAfter(id: number): Promise<string> {
-    const rows = await this.db.all<{ file: string }>(
+  async relationAfter(id: number, db: DuckDbDatabase = this.db): Promise<string> {
+    const rows = await db.all<{ file: string }>(
       'SELECT file FROM flow_segments WHERE max_id > $1 ORDER BY min_id',
       [id],
     );
@@ -545,10 +545,17 @@ export class Segments {
     }
   }
 
-  /** After the caller's commit: delete the files a concatenation replaced. */
-  committed(): void {
-    for (const f of this.obsolete) rmSync(join(this.dir, f), { force: true });
+  /**
+   * After the caller's commit: the files a concatenation replaced, handed over for deletion (the
+   * returned function deletes them; null when there are none).
+   */
+  takeReplaced(): (() => void) | null {
+    if (this.obsolete.length === 0) return null;
+    const files = this.obsolete;
     this.obsolete = [];
+    return () => {
+      for (const f of files) rmSync(join(this.dir, f), { force: true });
+    };
   }
 
   /** Deletes every segment of these sources (re-ingest of a source, inside the caller's transaction). */
