@@ -53,8 +53,8 @@ export function collectSummary(r: CollectResult, detections?: string): string {
   if (detections !== undefined) out += `detections: ${detections}\n`;
   if (d.get('rollup.merges-failed') || d.get('rollup.hours-skipped'))
     out +=
-      `store: ${d.get('rollup.merges-failed')} rollup merges failed, ${d.get('rollup.hours-skipped')} hours left unmerged ` +
-      `(every flow is still counted; readers add up more rows)` +
+      `store: ${d.get('rollup.merges-failed')} roll-ups or merges of the rollup failed, ${d.get('rollup.hours-skipped')} hours left unmerged ` +
+      `(every flow is still counted; readers add up more)` +
       `${d.details.storeError ? `; last error: ${String(d.details.storeError)}` : ''}\n`;
   for (const [exp, rate] of Object.entries(r.samplingByExporter)) {
     if (rate > 1) out += `  exporter ${exp}: sampling 1:${rate}\n`;

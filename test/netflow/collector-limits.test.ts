@@ -545,7 +545,7 @@ test("the store's background merges: a failed one is counted in /metrics, /healt
       assert.ok(r.diagnostics.get('rollup.merges-failed') > 0);
       assert.match(
         collectSummary(r),
-        /\nstore: [1-9]\d* rollup merges failed, 0 hours left unmerged \(every flow is still counted; readers add up more rows\); last error: test: no second connection\n/,
+        /\nstore: [1-9]\d* roll-ups or merges of the rollup failed, 0 hours left unmerged \(every flow is still counted; readers add up more\); last error: test: no second connection\n/,
       );
       // Not rolled up, what readers read of the rollup (its rows and the flows past it) still
       // counts every flow once.
