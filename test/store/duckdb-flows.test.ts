@@ -9,8 +9,15 @@ import { emptyEnrichment } from '../../src/flow/enrichment.js';
 import { packPayloadTimes } from '../../src/flow/payload-times.js';
 import { FlowBatch, ipText, type FlowRecord } from '../../src/flow/record.js';
 import { DuckDbFlowStore, ipValue } from '../../src/store/duckdb/flows.js';
-import { CONCAT_COUNT, segmentFiles } from '../../src/store/duckdb/segments.js';
+import {
+  CONCAT_COUNT,
+  SEGMENT_MAX_ROWS,
+  segmentFiles,
+  type SegmentBuilder,
+} from '../../src/store/duckdb/segments.js';
 import { openFlowStore } from '../../src/store/open.js';
+import type { SourceWriter } from '../../src/store/store.js';
+import { QueryClient } from '../../src/store/duckdb/query-socket.js';
 
 function flow(i: number, over: Partial<FlowRecord> = {}): FlowRecord {
   return {
@@ -42,6 +49,25 @@ function batchOf(n: number, start = 0): FlowBatch {
   const b = new FlowBatch(n);
   for (let i = 0; i < n; i++) b.pushRecord(flow(start + i));
   return b;
+}
+
+/** A store's file in a temporary folder, removed after `fn`. */
+async function inStoreDir(fn: (path: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
+  try {
+    await fn(join(dir, 'db.duckdb'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Commit interval k of a live source: 100 flows a second apart from the others, then a commit. */
+async function liveInterval(w: SourceWriter, k: number): Promise<void> {
+  const b = new FlowBatch(100);
+  for (let i = 0; i < 100; i++)
+    b.pushRecord(flow(k * 100 + i, { firstMs: Date.UTC(2017, 4, 17) + k * 1000 + i }));
+  await w.append(b, emptyEnrichment(100));
+  await w.checkpoint(new Diagnostics());
 }
 
 test('flows stored, read back, summarised; re-ingest with the same fingerprint does not double count', async () => {
@@ -266,19 +292,11 @@ test('payload segment times are stored with their payload; a store written befor
 });
 
 test('a live source: segments are concatenated into one once enough pile up, every flow kept once; reopening keeps them', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cr-store-'));
-  try {
-    const path = join(dir, 'db.duckdb');
+  await inStoreDir(async (path) => {
     let store = await openFlowStore(path);
     const w = await store.beginSource({ name: 'quiet', kind: 'test' }, { live: true });
     const intervals = CONCAT_COUNT + 8;
-    for (let k = 0; k < intervals; k++) {
-      const b = new FlowBatch(100);
-      for (let i = 0; i < 100; i++)
-        b.pushRecord(flow(k * 100 + i, { firstMs: Date.UTC(2017, 4, 17) + k * 1000 + i }));
-      await w.append(b, emptyEnrichment(100));
-      await w.checkpoint(new Diagnostics());
-    }
+    for (let k = 0; k < intervals; k++) await liveInterval(w, k);
     // The copy runs beside storing; the next commit swaps it in.
     await (store as DuckDbFlowStore).segments!.idle();
     await w.checkpoint(new Diagnostics());
@@ -298,9 +316,85 @@ test('a live source: segments are concatenated into one once enough pile up, eve
     store = await openFlowStore(path);
     await check();
     await store.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
+});
+
+test('a live source: the files a concatenation replaced stay on disk while reads that began before its commit run (in-process readers, the reader socket), and go when they end', async () => {
+  await inStoreDir(async (path) => {
+    const store = (await openFlowStore(path)) as DuckDbFlowStore;
+    const db = store.db;
+    // Every statement on a reader connection and on the reader socket is counted while it runs.
+    const tracked: string[] = [];
+    const track = db.reads.track.bind(db.reads);
+    db.reads.track = <T>(p: Promise<T>) => (tracked.push('read'), track(p));
+    await db.serveReaders();
+    const reader = await store.reader();
+    const w = await store.beginSource({ name: 'quiet', kind: 'test' }, { live: true });
+    for (let k = 0; k < CONCAT_COUNT; k++) await liveInterval(w, k);
+    await store.segments!.idle();
+    const before = segmentFiles(path);
+    assert.equal(before.length, CONCAT_COUNT);
+    tracked.length = 0;
+    assert.equal(
+      Number((await reader.db.all<{ n: number }>('SELECT count(*) AS n FROM flow_rows'))[0].n),
+      CONCAT_COUNT * 100,
+    );
+    const client = (await QueryClient.connect(path))!;
+    assert.equal(
+      Number((await client.all<{ n: number }>('SELECT count(*) AS n FROM flow_rows'))[0].n),
+      CONCAT_COUNT * 100,
+    );
+    assert.deepEqual(tracked, ['read', 'read'], 'the in-process reader and the socket each counted');
+    // A read that began before the commit (held open here) keeps the replaced files.
+    let release!: () => void;
+    const held = db.reads.track(new Promise<void>((r) => (release = r)));
+    await liveInterval(w, CONCAT_COUNT);
+    const after = segmentFiles(path);
+    assert.equal(
+      after.length,
+      CONCAT_COUNT + 2,
+      'the inputs stay beside the concatenation and the new interval',
+    );
+    for (const f of before) assert.ok(after.includes(f), f);
+    release();
+    await held;
+    await store.merger?.idle();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(segmentFiles(path).length, 2, 'the concatenation and the last interval');
+    // What begins after the commit reads the concatenation.
+    assert.equal(
+      Number((await client.all<{ n: number }>('SELECT count(*) AS n FROM flow_rows'))[0].n),
+      (CONCAT_COUNT + 1) * 100,
+    );
+    client.close();
+    await w.commit(new Diagnostics());
+    await reader.close();
+    await store.close();
+  });
+});
+
+test('a live source at a high rate: a segment is written before a batch would take it past SEGMENT_MAX_ROWS, so its columns never grow past them; every flow kept', async () => {
+  await inStoreDir(async (path) => {
+    const store = await openFlowStore(path);
+    const w = await store.beginSource({ name: 'fast', kind: 'test' }, { live: true });
+    // 4,000-row batches (a collector's are 4,096): the bound falls inside a batch, as it does live.
+    const b = batchOf(4000);
+    const batches = Math.ceil(SEGMENT_MAX_ROWS / 4000) + 3;
+    for (let k = 0; k < batches; k++) await w.append(b, emptyEnrichment(4000));
+    const builder = (w as unknown as { segment: SegmentBuilder }).segment;
+    assert.ok(
+      builder.capacityRows <= SEGMENT_MAX_ROWS,
+      `columns hold room for ${builder.capacityRows} rows (bound ${SEGMENT_MAX_ROWS})`,
+    );
+    // The first segment was written at the last whole batch under the bound, within the interval.
+    assert.equal(segmentFiles(path).length, 1);
+    await w.commit(new Diagnostics());
+    const [{ n }] = await (store as DuckDbFlowStore).db.all<{ n: bigint }>(
+      'SELECT count(*) AS n FROM flow_rows',
+    );
+    assert.equal(Number(n), batches * 4000);
+    await store.close();
+  });
 });
 
 test('a store written before segments (flows in the table flow_rows) is migrated in place on open: its flows read back, new live and file sources join them', async () => {

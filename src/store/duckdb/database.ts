@@ -19,6 +19,8 @@ export class DuckDbDatabase {
     private readonly connection: DuckDBConnection | null,
     /** Set when the file is another process's: statements go to it. */
     readonly remote: QueryClient | null = null,
+    /** Statements running on this file's connections in this process (shared by its readers). */
+    readonly reads: ReadsInFlight = new ReadsInFlight(),
   ) {}
 
   static async open(path: string): Promise<DuckDbDatabase> {
@@ -72,7 +74,7 @@ export class DuckDbDatabase {
       return new DuckDbDatabase(this.path, null, null, client);
     }
     if (!this.instance) throw new Error(`${this.path}: closed`);
-    return new DuckDbDatabase(this.path, null, await this.instance.connect());
+    return new DuckDbDatabase(this.path, null, await this.instance.connect(), null, this.reads);
   }
 
   /**
@@ -82,7 +84,12 @@ export class DuckDbDatabase {
   async serveReaders(): Promise<QueryServer | null> {
     if (!this.instance || this.path === ':memory:' || this.readers) return this.readers;
     const conn = await this.instance.connect();
-    this.readers = await serveQueries(this.path, conn, allRows, (items) => listValue(items));
+    this.readers = await serveQueries(
+      this.path,
+      conn,
+      (c, sql, params) => this.reads.track(allRows(c, sql, params)),
+      (items) => listValue(items),
+    );
     return this.readers;
   }
 
@@ -121,7 +128,7 @@ export class DuckDbDatabase {
   /** Rows as plain objects; BIGINT/HUGEINT become numbers (all counters here fit 2^53), lists arrays. */
   async all<T = Record<string, unknown>>(sql: string, params?: DuckDBValue[]): Promise<T[]> {
     if (this.remote) return this.remote.all<T>(sql, params);
-    return (await allRows(this.conn, sql, params)) as T[];
+    return (await this.reads.track(allRows(this.conn, sql, params))) as T[];
   }
 
   /**
@@ -144,6 +151,37 @@ export class DuckDbDatabase {
       return Promise.resolve();
     }
     return readers.close().then(finish);
+  }
+}
+
+/**
+ * The statements running on one file's connections in this process: its readers' (`all`, the
+ * reader socket's). A live writer replaces segment files (a concatenation) while readers run;
+ * a statement that began before the commit that replaced them reads the view as it was, and
+ * opens those files as it goes, so they are deleted only once such statements are over.
+ */
+export class ReadsInFlight {
+  private next = 0;
+  private readonly running = new Map<number, Promise<unknown>>();
+
+  /** Statements running now. */
+  get size(): number {
+    return this.running.size;
+  }
+
+  /** Counts `p` as running until it settles; returns it. */
+  track<T>(p: Promise<T>): Promise<T> {
+    const id = this.next++;
+    this.running.set(id, p);
+    const done = () => void this.running.delete(id);
+    p.then(done, done);
+    return p;
+  }
+
+  /** Runs `fn` once the statements running now are over (at once when none are). */
+  afterCurrent(fn: () => void): void {
+    if (this.running.size === 0) return fn();
+    void Promise.allSettled([...this.running.values()]).then(fn);
   }
 }
 

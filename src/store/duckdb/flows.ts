@@ -469,10 +469,13 @@ class DuckDbSourceWriter implements SourceWriter {
     if (b.length === 0) return 0;
     if (this.segment) {
       // A live source: flows go to the interval's segment; payload samples (rare live) to the table.
-      const firstId = this.store.takeFlowIds(b.length);
-      this.segment.add(b, e, firstId, this.sourceId);
       // A segment's columns are held in memory until written: bounded in rows, not only in time.
-      if (this.segment.rows >= SEGMENT_MAX_ROWS) await this.writeSegment();
+      // Written before a batch would take it past the bound, so its columns never grow past it.
+      const seg = this.segment;
+      if (seg.rows > 0 && seg.rows + b.length > SEGMENT_MAX_ROWS) await this.writeSegment();
+      const firstId = this.store.takeFlowIds(b.length);
+      seg.add(b, e, firstId, this.sourceId);
+      if (seg.rows >= SEGMENT_MAX_ROWS) await this.writeSegment();
       this.appendPayloads(b, firstId, await this.payloadAppenderOnly());
       this.noteOrgs(e);
       this.flows += b.length;
@@ -649,14 +652,15 @@ class DuckDbSourceWriter implements SourceWriter {
 
   /**
    * After a commit: delete the segment files that a concatenation it registered replaced. A live
-   * source's merger may be reading them in a roll-up that began before the commit, so they go once
-   * that roll-up is over (one that begins later reads the concatenation instead).
+   * source's merger may be reading them in a roll-up that began before the commit, and readers
+   * (the reader socket, `serve --collect`) in statements that began before it, so they go once
+   * those are over (what begins later reads the concatenation instead).
    */
   private filesReplaced(): void {
     const rm = this.store.segments?.takeReplaced();
     if (!rm) return;
-    if (this.store.merger) this.store.merger.afterCurrentRun(rm);
-    else rm();
+    const merger = this.store.merger;
+    this.store.db.reads.afterCurrent(() => (merger ? merger.afterCurrentRun(rm) : rm()));
   }
 
   private closeAppenders(): void {
