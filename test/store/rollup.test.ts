@@ -478,6 +478,75 @@ test('a live writer checkpoints beside itself once the log passes CHECKPOINT.wal
   }
 });
 
+test("a live writer's checkpoint waits for a reader statement that holds a snapshot older than the writer's last commit, and readers wait for it (DuckDB refuses it meanwhile)", async () => {
+  const was = { ...CHECKPOINT };
+  CHECKPOINT.walBytes = 1;
+  const db = join(dir, 'checkpoint-readers.duckdb');
+  const store = await DuckDbFlowStore.open(db);
+  try {
+    const w = await store.beginSource({ name: 'live', kind: 'netflow' }, { live: true });
+    const t0 = Date.UTC(2017, 4, 17, 3);
+    const interval = async (k: number) => {
+      const b = new FlowBatch(1000);
+      for (let i = 0; i < 1000; i++)
+        b.pushRecord(flowRecord({ firstMs: t0 + (k * 1000 + i) * 100, position: k * 1000 + i }));
+      await w.append(b, emptyEnrichment(1000));
+      await w.checkpoint(new Diagnostics());
+    };
+    await interval(0);
+    await store.merger!.idle();
+    const reader = await store.reader();
+    // A reader statement in flight, its snapshot taken before the writer's next commit: held open
+    // here as a transaction, counted as running until released (as a long query would be).
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const statement = reader.db.reads.track(
+      (async () => {
+        await reader.db.run('BEGIN TRANSACTION');
+        await reader.db.all('SELECT count(*) FROM flow_rows');
+        await released;
+        await reader.db.run('COMMIT');
+      })(),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const checkpointsBefore = store.merger!.checkpoints;
+    await interval(1);
+    // The merger's checkpoint is due; it waits for the statement instead of failing.
+    const merged = store.merger!.idle();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(store.merger!.checkpointsFailed, 0, store.merger!.lastError ?? '');
+    // Meanwhile a new reader statement waits for the checkpoint (it starts once that is over).
+    release();
+    const [{ n }] = await reader.db.all<{ n: number }>('SELECT count(*)::INTEGER AS n FROM flow_rows');
+    assert.equal(n, 2000);
+    assert.equal(
+      store.merger!.checkpoints,
+      checkpointsBefore + 1,
+      'the statement started after the checkpoint',
+    );
+    await statement;
+    await merged;
+    const counts = w.storeCounts?.().counts ?? {};
+    assert.equal(counts['store.checkpoints-failed'], 0, store.merger!.lastError ?? '');
+    assert.equal(counts['store.checkpoints-deferred'], 0);
+    // A statement still running past CHECKPOINT.maxReaderWaitMs: the checkpoint is left for the next turn.
+    CHECKPOINT.maxReaderWaitMs = 100;
+    let release2!: () => void;
+    const long = reader.db.reads.track(new Promise<void>((r) => (release2 = r)));
+    await interval(2);
+    await store.merger!.idle();
+    assert.equal(w.storeCounts?.().counts['store.checkpoints-deferred'], 1);
+    release2();
+    await long;
+    await reader.close();
+    await w.commit(new Diagnostics());
+    assert.equal(w.storeCounts?.().counts['store.checkpoints-failed'], 0, store.merger!.lastError ?? '');
+  } finally {
+    Object.assign(CHECKPOINT, was);
+    await store.close();
+  }
+});
+
 test("a live writer's commit does not wait for its roll-up: the merger's connection makes it after, and readers count every flow meanwhile", async () => {
   // Rolled up at every commit. The merger's connection is held back until the writer has
   // committed twice: the commits must return meanwhile (a roll-up of a million flows inside the

@@ -87,7 +87,7 @@ export class DuckDbDatabase {
     this.readers = await serveQueries(
       this.path,
       conn,
-      (c, sql, params) => this.reads.track(allRows(c, sql, params)),
+      (c, sql, params) => this.reads.run(() => allRows(c, sql, params)),
       (items) => listValue(items),
     );
     return this.readers;
@@ -128,7 +128,10 @@ export class DuckDbDatabase {
   /** Rows as plain objects; BIGINT/HUGEINT become numbers (all counters here fit 2^53), lists arrays. */
   async all<T = Record<string, unknown>>(sql: string, params?: DuckDBValue[]): Promise<T[]> {
     if (this.remote) return this.remote.all<T>(sql, params);
-    return (await this.reads.track(allRows(this.conn, sql, params))) as T[];
+    // A reader connection's statements are counted (and wait while a checkpoint runs); the
+    // writer's own never wait.
+    if (this.instance) return (await allRows(this.conn, sql, params)) as T[];
+    return (await this.reads.run(() => allRows(this.conn, sql, params))) as T[];
   }
 
   /**
@@ -155,14 +158,20 @@ export class DuckDbDatabase {
 }
 
 /**
- * The statements running on one file's connections in this process: its readers' (`all`, the
- * reader socket's). A live writer replaces segment files (a concatenation) while readers run;
- * a statement that began before the commit that replaced them reads the view as it was, and
- * opens those files as it goes, so they are deleted only once such statements are over.
+ * The statements running on one file's reader connections in this process (`reader()`'s, the
+ * reader socket's), for two things a live writer does while readers run:
+ * - it replaces segment files (a concatenation); a statement that began before the commit that
+ *   replaced them reads the view as it was, and opens those files as it goes, so they are deleted
+ *   only once such statements are over (`afterCurrent`);
+ * - its merger checkpoints; DuckDB refuses a checkpoint ("other write transactions active")
+ *   while a reader holds a snapshot older than the writer's last commit, and readers polling
+ *   without a pause made 11 of 15 checkpoints fail, the log and memory growing meanwhile. A
+ *   checkpoint runs `exclusive`ly: new statements wait for it, and it waits for those running.
  */
 export class ReadsInFlight {
   private next = 0;
   private readonly running = new Map<number, Promise<unknown>>();
+  private gate: Promise<void> | null = null;
 
   /** Statements running now. */
   get size(): number {
@@ -176,6 +185,36 @@ export class ReadsInFlight {
     const done = () => void this.running.delete(id);
     p.then(done, done);
     return p;
+  }
+
+  /** Starts a statement (once no `exclusive` work runs) and counts it while it runs. */
+  async run<T>(start: () => Promise<T>): Promise<T> {
+    while (this.gate) await this.gate;
+    return this.track(start());
+  }
+
+  /**
+   * Runs `fn` with no statement running: statements that start meanwhile wait for it. When those
+   * running now are not over within `maxWaitMs`, `fn` is not run (false).
+   */
+  async exclusive(fn: () => Promise<void>, maxWaitMs: number): Promise<boolean> {
+    while (this.gate) await this.gate;
+    let open!: () => void;
+    this.gate = new Promise((r) => (open = r));
+    try {
+      if (this.running.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), maxWaitMs)));
+        const over = await Promise.race([Promise.allSettled([...this.running.values()]), late]);
+        clearTimeout(timer);
+        if (over === false) return false;
+      }
+      await fn();
+      return true;
+    } finally {
+      this.gate = null;
+      open();
+    }
   }
 
   /** Runs `fn` once the statements running now are over (at once when none are). */

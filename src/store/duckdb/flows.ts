@@ -709,6 +709,7 @@ class DuckDbSourceWriter implements SourceWriter {
         'rollup.hours-skipped': m?.skipped ?? 0,
         'store.checkpoints': m?.checkpoints ?? 0,
         'store.checkpoints-failed': m?.checkpointsFailed ?? 0,
+        'store.checkpoints-deferred': m?.checkpointsDeferred ?? 0,
       },
       lastError: m?.lastError ?? null,
     };

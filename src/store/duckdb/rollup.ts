@@ -206,9 +206,11 @@ export class RollupMerger {
   lastError: string | null = null;
   /** Hours left unmerged because MAX_MERGE_HOURS were already queued. */
   skipped = 0;
-  /** Checkpoints made beside the writer (see checkpoint()), and those that failed. */
+  /** Checkpoints made beside the writer (see checkpoint()), those that failed, and those left for
+   * the next turn because reader statements ran on past CHECKPOINT.maxReaderWaitMs. */
   checkpoints = 0;
   checkpointsFailed = 0;
+  checkpointsDeferred = 0;
   private conn: DuckDbDatabase | null = null;
   private waiting = new Map<string, HourKey>();
   private ready = new Map<string, HourKey>();
@@ -340,8 +342,11 @@ export class RollupMerger {
     if (!this.walDue()) return;
     try {
       const db = (this.conn ??= await this.writer.reader());
-      await db.run('CHECKPOINT');
-      this.checkpoints++;
+      // With no reader statement running (they wait meanwhile): DuckDB refuses a checkpoint while
+      // a reader holds a snapshot older than the writer's last commit (database.ts ReadsInFlight).
+      const ran = await this.writer.reads.exclusive(() => db.run('CHECKPOINT'), CHECKPOINT.maxReaderWaitMs);
+      if (ran) this.checkpoints++;
+      else this.checkpointsDeferred++;
     } catch (e) {
       // Nothing is lost: the log keeps it all, and DuckDB's own checkpoint still comes at
       // `checkpoint_threshold`; the next merge tries again.
@@ -360,7 +365,11 @@ export class RollupMerger {
  * The write-ahead log's size past which a live writer's merger checkpoints (RollupMerger); tests
  * lower it.
  */
-export const CHECKPOINT = { walBytes: 32 * 1024 * 1024 };
+export const CHECKPOINT = {
+  walBytes: 32 * 1024 * 1024,
+  /** How long a checkpoint waits for reader statements to end before it is left for the next turn. */
+  maxReaderWaitMs: 2000,
+};
 
 function walBytes(path: string): number {
   try {
