@@ -5,7 +5,9 @@
  * /healthz says was committed and dropped, how far the rollup is behind the committed flows, and
  * what DuckDB accounts for (`duckdb_memory()`, read through the collector's reader socket). The
  * totals against nfcapd (CPU, loss, peak RSS) come from `bench/netflow.ts FLOWS RATE SECONDS d`
- * over the same duration; this shows the curve between.
+ * over the same duration; this shows the curve between. READERS=1: meanwhile another process reads
+ * the store without a pause (`coinradar summary --by dst`, one after another, as a polling console
+ * would), and the end says how many answered and how many failed.
  *
  *   npm run build && node --import tsx bench/collector-memory.ts [SECONDS=240] [RATE=200000] [EVERY=10]
  */
@@ -63,6 +65,33 @@ const sender = spawn(
 let sent = '';
 sender.stdout.on('data', (d) => (sent += d));
 const senderDone = new Promise((r) => sender.once('exit', r));
+// READERS=1: summaries from another process, back to back, while the stream lasts.
+const summaries = { ok: 0, failed: 0, lastError: '' };
+const readersDone =
+  process.env.READERS === '1'
+    ? (async () => {
+        let streaming = true;
+        void senderDone.then(() => (streaming = false));
+        while (streaming) {
+          const r = spawn(
+            process.execPath,
+            [join(root, 'dist/cli/main.js'), 'summary', '--db', db, '--by', 'dst'],
+            {
+              stdio: ['ignore', 'ignore', 'pipe'],
+            },
+          );
+          let e = '';
+          r.stderr.on('data', (d) => (e += d));
+          const code = await new Promise((res) => r.once('exit', res));
+          if (code === 0) summaries.ok++;
+          else
+            [summaries.failed, summaries.lastError] = [
+              summaries.failed + 1,
+              e.trim().split('\n').pop() ?? '',
+            ];
+        }
+      })()
+    : Promise.resolve();
 
 const t0 = Date.now();
 const sample = async () => {
@@ -88,7 +117,7 @@ const sample = async () => {
   console.log(
     `${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s: committed ${h.flowsCommitted}, resident ${mb(kb('VmRSS'))} MB (peak ${mb(kb('VmHWM'))}; main thread's heap ${h.memoryMB.heapUsed} of ${h.memoryMB.heapTotal}, external ${h.memoryMB.external}), log ${mb(wal)} MB, ` +
       `dropped ${h.counts['datagrams.dropped-backlog'] ?? 0} + ${h.counts['datagrams.kernel-drops'] ?? 0} (kernel) datagrams, ` +
-      `checkpoints ${h.counts['store.checkpoints'] ?? 0}, rollup ${st ? h.flowsCommitted - Number(st.m) : '?'} flows behind; DuckDB MB: ${duck}`,
+      `checkpoints ${h.counts['store.checkpoints'] ?? 0} (failed ${h.counts['store.checkpoints-failed'] ?? 0}, deferred ${h.counts['store.checkpoints-deferred'] ?? 0}), rollup ${st ? h.flowsCommitted - Number(st.m) : '?'} flows behind; DuckDB MB: ${duck}`,
   );
 };
 let running = true;
@@ -97,6 +126,11 @@ while (running) {
   await Promise.race([sleep(EVERY * 1000), senderDone]);
   await sample().catch((e: unknown) => console.log(`sample failed: ${(e as Error).message}`));
 }
+await readersDone;
+if (process.env.READERS === '1')
+  console.log(
+    `summaries from another process meanwhile: ${summaries.ok} answered, ${summaries.failed} failed${summaries.lastError ? ` (last: ${summaries.lastError})` : ''}`,
+  );
 await sleep(3000);
 await sample();
 cli.kill('SIGINT');
