@@ -103,6 +103,9 @@ const sample = async () => {
   } catch {
     // no log yet
   }
+  // How far the rollup (made beside the writer) is behind the committed flows: readers group that many themselves.
+  // Read before /healthz: the rollup may move on between the two reads, never past the commits.
+  const [st] = await reader.all<{ m: bigint }>('SELECT max_id AS m FROM rollup_state').catch(() => []);
   const h = (await (await fetch(`${metrics}/healthz`)).json()) as {
     flowsCommitted: number;
     counts: Record<string, number>;
@@ -112,8 +115,6 @@ const sample = async () => {
     'SELECT tag, memory_usage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0',
   );
   const duck = mem.map((m) => `${m.tag} ${mb(Number(m.memory_usage_bytes))}`).join(', ');
-  // How far the rollup (made beside the writer) is behind the committed flows: readers group that many themselves.
-  const [st] = await reader.all<{ m: bigint }>('SELECT max_id AS m FROM rollup_state').catch(() => []);
   console.log(
     `${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s: committed ${h.flowsCommitted}, resident ${mb(kb('VmRSS'))} MB (peak ${mb(kb('VmHWM'))}; main thread's heap ${h.memoryMB.heapUsed} of ${h.memoryMB.heapTotal}, external ${h.memoryMB.external}), log ${mb(wal)} MB, ` +
       `dropped ${h.counts['datagrams.dropped-backlog'] ?? 0} + ${h.counts['datagrams.kernel-drops'] ?? 0} (kernel) datagrams, ` +
