@@ -164,9 +164,10 @@ export class DuckDbDatabase {
  *   replaced them reads the view as it was, and opens those files as it goes, so they are deleted
  *   only once such statements are over (`afterCurrent`);
  * - its merger checkpoints; DuckDB refuses a checkpoint ("other write transactions active")
- *   while a reader holds a snapshot older than the writer's last commit, and readers polling
- *   without a pause made 11 of 15 checkpoints fail, the log and memory growing meanwhile. A
- *   checkpoint runs `exclusive`ly: new statements wait for it, and it waits for those running.
+ *   while a reader holds a snapshot older than the writer's last commit, and a reader polling
+ *   without a pause had 24–39 checkpoints refused in 90 s at 200 k flows/s (docs/benchmarks.md),
+ *   the log and memory growing meanwhile. A checkpoint runs `exclusive`ly: new statements wait
+ *   for it, and it waits for those running.
  */
 export class ReadsInFlight {
   private next = 0;
