@@ -150,12 +150,14 @@ async function stopNfcapd(p: ChildProcess): Promise<void> {
   if (p.exitCode === null) await new Promise((r) => p.once('exit', r));
 }
 
-/** A process's CPU seconds so far (all threads, 10 ms ticks) and peak RSS (MB), from /proc. */
-function procCpu(pid: number): { cpu: number; hwmMb: number } {
+/** A process's CPU seconds so far (all threads, 10 ms ticks), peak RSS and the part of its RSS now
+ * that is mapped files (its binary and libraries: node and libduckdb for us), in MB, from /proc. */
+function procCpu(pid: number): { cpu: number; hwmMb: number; fileMb: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return { cpu: (Number(f[11]) + Number(f[12])) / 100, hwmMb: Number(hwm ?? 0) / 1024 };
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+  return { cpu: (Number(f[11]) + Number(f[12])) / 100, hwmMb: kb('VmHWM'), fileMb: kb('RssFile') };
 }
 
 function nfdumpCount(file: string): { flows: number; seconds: number } {
@@ -345,7 +347,7 @@ try {
     const nsent = await sendTo(port);
     await sleep(500);
     // nfcapd's own CPU (utime + stime, 10 ms ticks) and peak RSS, read before it exits.
-    const { cpu: nfCpu, hwmMb } = procCpu(nf.pid!);
+    const { cpu: nfCpu, hwmMb, fileMb: nfFileMb } = procCpu(nf.pid!);
     await stopNfcapd(nf);
     const nfFile = nfcapdFiles(nfDir)[0];
     const r = nfdumpCount(nfFile);
@@ -357,7 +359,7 @@ try {
     );
     const us = (nfCpu / Math.max(1, r.flows)) * 1e6;
     say(
-      `    nfcapd CPU ${nfCpu.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB`,
+      `    nfcapd CPU ${nfCpu.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB (${nfFileMb.toFixed(0)} MB of it mapped files)`,
     );
     return us;
   };
@@ -517,7 +519,7 @@ try {
       if (still >= 30) break;
       await sleep(100);
     }
-    const { cpu, hwmMb } = procCpu(cli.pid!);
+    const { cpu, hwmMb, fileMb } = procCpu(cli.pid!);
     // Where what is missing went: dropped while the store was behind, or by the kernel (buffer full).
     const counts = (await health().catch(() => ({ counts: {} as Record<string, number> }))).counts;
     const drops = `${fmt(counts['datagrams.dropped-backlog'] ?? 0)} datagrams dropped with the store behind, ${fmt(counts['datagrams.kernel-drops'] ?? 0)} by the kernel`;
@@ -535,7 +537,7 @@ try {
       .concat(existsSync(segDir) ? readdirSync(segDir).map((f) => join(segDir, f)) : [])
       .reduce((n, f) => n + statSync(f).size, 0);
     say(
-      `(d) ${label}: coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}${busy ? ', one core kept busy by another process' : ''}; ${MIX_WORDS}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)} (${drops}); CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB; exit ${exitS.toFixed(2)} s after SIGINT; ${(onDisk / Math.max(1, last)).toFixed(1)} bytes per flow on disk`,
+      `(d) ${label}: coinradar collect (built CLI${flags.length ? ' ' + flags.join(' ') : ''}${busy ? ', one core kept busy by another process' : ''}; ${MIX_WORDS}), ${fmt(RATE)} flows/s for ${SECONDS} s: sent ${fmt(sent)}, committed ${fmt(last)}, lost ${fmt(sent - last)} (${drops}); CPU ${used.toFixed(2)} s = ${us.toFixed(2)} µs per stored flow; peak RSS ${hwmMb.toFixed(0)} MB (${fileMb.toFixed(0)} MB of it mapped files: node and libduckdb); exit ${exitS.toFixed(2)} s after SIGINT; ${(onDisk / Math.max(1, last)).toFixed(1)} bytes per flow on disk`,
     );
     say(`    by thread: ${split}`);
     if (dropsAt.length > 0)
