@@ -526,21 +526,45 @@ test("a live writer's checkpoint waits for a reader statement that holds a snaps
     );
     await statement;
     await merged;
-    const counts = w.storeCounts?.().counts ?? {};
-    assert.equal(counts['store.checkpoints-failed'], 0, store.merger!.lastError ?? '');
-    assert.equal(counts['store.checkpoints-deferred'], 0);
-    // A statement still running past CHECKPOINT.maxReaderWaitMs: the checkpoint is left for the next turn.
+    const counts = () => w.storeCounts?.().counts ?? {};
+    assert.equal(counts()['store.checkpoints-failed'], 0, store.merger!.lastError ?? '');
+    assert.equal(counts()['store.checkpoints-deferred'], 0);
+    // A statement still running past CHECKPOINT.maxReaderWaitMs: the checkpoint is left for the next turn…
     CHECKPOINT.maxReaderWaitMs = 100;
-    let release2!: () => void;
-    const long = reader.db.reads.track(new Promise<void>((r) => (release2 = r)));
+    CHECKPOINT.maxDeferrals = 1;
+    const hold = () => {
+      let release!: () => void;
+      const held = reader.db.reads.track(new Promise<void>((r) => (release = r)));
+      return { held, release };
+    };
+    const long = hold();
     await interval(2);
     await store.merger!.idle();
-    assert.equal(w.storeCounts?.().counts['store.checkpoints-deferred'], 1);
-    release2();
-    await long;
-    await reader.close();
+    assert.equal(counts()['store.checkpoints-deferred'], 1);
+    // …but after CHECKPOINT.maxDeferrals in a row, the next one waits for it however long it runs.
+    const made = store.merger!.checkpoints;
+    await interval(3);
+    const patient = store.merger!.idle();
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(store.merger!.checkpoints, made, 'still waiting for the statement');
+    long.release();
+    await long.held;
+    await patient;
+    assert.equal(store.merger!.checkpoints, made + 1);
+    assert.equal(counts()['store.checkpoints-deferred'], 1);
+    // A source's end does not wait: its last checkpoint gives up at once on a statement still
+    // running (the exit promise), even after deferrals.
+    const last = hold();
+    await interval(4);
+    await store.merger!.idle();
+    assert.equal(counts()['store.checkpoints-deferred'], 2);
+    const began = performance.now();
     await w.commit(new Diagnostics());
-    assert.equal(w.storeCounts?.().counts['store.checkpoints-failed'], 0, store.merger!.lastError ?? '');
+    assert.ok(performance.now() - began < 1500, `the commit took ${performance.now() - began} ms`);
+    last.release();
+    await last.held;
+    await reader.close();
+    assert.equal(counts()['store.checkpoints-failed'], 0, store.merger!.lastError ?? '');
   } finally {
     Object.assign(CHECKPOINT, was);
     await store.close();

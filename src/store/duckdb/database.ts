@@ -196,19 +196,22 @@ export class ReadsInFlight {
 
   /**
    * Runs `fn` with no statement running: statements that start meanwhile wait for it. When those
-   * running now are not over within `maxWaitMs`, `fn` is not run (false).
+   * running now are not over within `maxWaitMs` (Infinity: however long they run), or `giveUp()`
+   * turns true while it waits (checked every 100 ms), `fn` is not run (false).
    */
-  async exclusive(fn: () => Promise<void>, maxWaitMs: number): Promise<boolean> {
+  async exclusive(fn: () => Promise<void>, maxWaitMs: number, giveUp = () => false): Promise<boolean> {
     while (this.gate) await this.gate;
     let open!: () => void;
     this.gate = new Promise((r) => (open = r));
     try {
-      if (this.running.size > 0) {
+      const until = performance.now() + maxWaitMs;
+      while (this.running.size > 0) {
+        const left = until - performance.now();
+        if (left <= 0 || giveUp()) return false;
         let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), maxWaitMs)));
-        const over = await Promise.race([Promise.allSettled([...this.running.values()]), late]);
+        const tick = new Promise<void>((r) => (timer = setTimeout(r, Math.min(100, left))));
+        await Promise.race([Promise.allSettled([...this.running.values()]), tick]);
         clearTimeout(timer);
-        if (over === false) return false;
       }
       await fn();
       return true;

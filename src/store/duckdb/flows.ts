@@ -257,7 +257,10 @@ export class DuckDbFlowStore implements FlowStore {
     const live = opts.live ?? false;
     if (!live) await db.run('BEGIN TRANSACTION');
     // A live source's merges and checkpoints run beside it from its first commit (RollupMerger).
-    else this.merger ??= new RollupMerger(this.db);
+    else {
+      this.merger ??= new RollupMerger(this.db);
+      this.merger.ending = false;
+    }
     try {
       if (info.fingerprint) {
         // Idempotent re-ingest: the same bytes replace what they produced before.
@@ -686,6 +689,7 @@ class DuckDbSourceWriter implements SourceWriter {
       if (!this.live) await this.store.rollUp(true, false);
       await this.store.db.run('COMMIT');
       if (this.live) await this.store.rollUp(true, true);
+      if (this.live && this.store.merger) this.store.merger.ending = true;
       this.store.merger?.start();
       // A source's end leaves its rollup made and merged (a reopened store reads what it left).
       await this.store.merger?.idle();

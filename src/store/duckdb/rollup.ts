@@ -211,6 +211,10 @@ export class RollupMerger {
   checkpoints = 0;
   checkpointsFailed = 0;
   checkpointsDeferred = 0;
+  /** Checkpoints deferred since the last one made (see checkpoint()). */
+  private deferredInARow = 0;
+  /** The live source is ending: a checkpoint waits no longer than its bound (the exit promise). */
+  ending = false;
   private conn: DuckDbDatabase | null = null;
   private waiting = new Map<string, HourKey>();
   private ready = new Map<string, HourKey>();
@@ -344,9 +348,22 @@ export class RollupMerger {
       const db = (this.conn ??= await this.writer.reader());
       // With no reader statement running (they wait meanwhile): DuckDB refuses a checkpoint while
       // a reader holds a snapshot older than the writer's last commit (database.ts ReadsInFlight).
-      const ran = await this.writer.reads.exclusive(() => db.run('CHECKPOINT'), CHECKPOINT.maxReaderWaitMs);
-      if (ran) this.checkpoints++;
-      else this.checkpointsDeferred++;
+      // After CHECKPOINT.maxDeferrals in a row it waits for them however long they run: readers
+      // whose statements always outlast the bound must not keep the log (and memory) growing.
+      const patient = this.deferredInARow >= CHECKPOINT.maxDeferrals && !this.ending;
+      const wait = patient ? Infinity : CHECKPOINT.maxReaderWaitMs;
+      const ran = await this.writer.reads.exclusive(
+        () => db.run('CHECKPOINT'),
+        wait,
+        () => this.ending,
+      );
+      if (ran) {
+        this.checkpoints++;
+        this.deferredInARow = 0;
+      } else {
+        this.checkpointsDeferred++;
+        this.deferredInARow++;
+      }
     } catch (e) {
       // Nothing is lost: the log keeps it all, and DuckDB's own checkpoint still comes at
       // `checkpoint_threshold`; the next merge tries again.
@@ -367,8 +384,10 @@ export class RollupMerger {
  */
 export const CHECKPOINT = {
   walBytes: 32 * 1024 * 1024,
-  /** How long a checkpoint waits for reader statements to end before it is left for the next turn. */
+  /** How long a checkpoint waits for reader statements to end before it is left for the next turn… */
   maxReaderWaitMs: 2000,
+  /** …unless this many in a row were left: then it waits for them to end (not when a source ends). */
+  maxDeferrals: 3,
 };
 
 function walBytes(path: string): number {
