@@ -435,6 +435,20 @@ test('rollup: flows a sender spreads over thousands of hours — at most MAX_MER
   }
 });
 
+/** Commit interval k of a live source: 1,000 flows 100 ms apart from 03:00 on 17 May 2017 (sources
+ * in AS64512–AS64611), then the writer's commit. */
+async function liveCommit(w: SourceWriter, k: number): Promise<void> {
+  const t0 = Date.UTC(2017, 4, 17, 3);
+  const b = new FlowBatch(1000);
+  const e = emptyEnrichment(1000);
+  for (let i = 0; i < 1000; i++) {
+    b.pushRecord(flowRecord({ firstMs: t0 + (k * 1000 + i) * 100, position: k * 1000 + i }));
+    e.srcAsn[i] = 64512 + (i % 100);
+  }
+  await w.append(b, e);
+  await w.checkpoint(new Diagnostics());
+}
+
 test('a live writer checkpoints beside itself once the log passes CHECKPOINT.walBytes: the log emptied, nothing lost, none failed', async () => {
   // Lowered so that every commit's log is past it; the checkpoint runs on the merger's connection
   // after the writer's commit, not inside it (DuckDB's own would run in the commit).
@@ -444,17 +458,9 @@ test('a live writer checkpoints beside itself once the log passes CHECKPOINT.wal
   const store = await DuckDbFlowStore.open(db);
   try {
     const w = await store.beginSource({ name: 'live', kind: 'netflow' }, { live: true });
-    const t0 = Date.UTC(2017, 4, 17, 3);
     const walSizes: number[] = [];
     for (let k = 0; k < 5; k++) {
-      const b = new FlowBatch(1000);
-      const e = emptyEnrichment(1000);
-      for (let i = 0; i < 1000; i++) {
-        b.pushRecord(flowRecord({ firstMs: t0 + (k * 1000 + i) * 100, position: k * 1000 + i }));
-        e.srcAsn[i] = 64512 + (i % 100);
-      }
-      await w.append(b, e);
-      await w.checkpoint(new Diagnostics());
+      await liveCommit(w, k);
       await store.merger?.idle();
       walSizes.push(existsSync(`${db}.wal`) ? statSync(`${db}.wal`).size : 0);
     }
@@ -485,14 +491,7 @@ test("a live writer's checkpoint waits for a reader statement that holds a snaps
   const store = await DuckDbFlowStore.open(db);
   try {
     const w = await store.beginSource({ name: 'live', kind: 'netflow' }, { live: true });
-    const t0 = Date.UTC(2017, 4, 17, 3);
-    const interval = async (k: number) => {
-      const b = new FlowBatch(1000);
-      for (let i = 0; i < 1000; i++)
-        b.pushRecord(flowRecord({ firstMs: t0 + (k * 1000 + i) * 100, position: k * 1000 + i }));
-      await w.append(b, emptyEnrichment(1000));
-      await w.checkpoint(new Diagnostics());
-    };
+    const interval = (k: number) => liveCommit(w, k);
     await interval(0);
     await store.merger!.idle();
     const reader = await store.reader();
