@@ -174,11 +174,6 @@ export class ReadsInFlight {
   private readonly running = new Map<number, Promise<unknown>>();
   private gate: Promise<void> | null = null;
 
-  /** Statements running now. */
-  get size(): number {
-    return this.running.size;
-  }
-
   /** Counts `p` as running until it settles; returns it. */
   track<T>(p: Promise<T>): Promise<T> {
     const id = this.next++;

@@ -268,8 +268,7 @@ export class RollupMerger {
 
   /** The writer committed: what it touched may be merged now. */
   start(): void {
-    for (const [k, h] of this.waiting) this.ready.set(k, h);
-    this.waiting.clear();
+    this.readyWaiting();
     if (!this.running && (this.ready.size > 0 || this.target > this.rolled || this.walDue()))
       this.running = this.run().finally(() => (this.running = null));
   }
@@ -309,9 +308,14 @@ export class RollupMerger {
       }
       // Committed: the hours it touched may be merged now.
       this.add(touched);
-      for (const [k, h] of this.waiting) this.ready.set(k, h);
-      this.waiting.clear();
+      this.readyWaiting();
     }
+  }
+
+  /** The hours waiting for a commit become ready to merge (it has been made). */
+  private readyWaiting(): void {
+    for (const [k, h] of this.waiting) this.ready.set(k, h);
+    this.waiting.clear();
   }
 
   private async merge(): Promise<void> {
@@ -350,8 +354,8 @@ export class RollupMerger {
       // a reader holds a snapshot older than the writer's last commit (database.ts ReadsInFlight).
       // After CHECKPOINT.maxDeferrals in a row it waits for them however long they run: readers
       // whose statements always outlast the bound must not keep the log (and memory) growing.
-      const patient = this.deferredInARow >= CHECKPOINT.maxDeferrals && !this.ending;
-      const wait = patient ? Infinity : CHECKPOINT.maxReaderWaitMs;
+      // A source's end gives up at once instead (`ending`: the exit promise).
+      const wait = this.deferredInARow >= CHECKPOINT.maxDeferrals ? Infinity : CHECKPOINT.maxReaderWaitMs;
       const ran = await this.writer.reads.exclusive(
         () => db.run('CHECKPOINT'),
         wait,
