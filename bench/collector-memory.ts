@@ -7,7 +7,10 @@
  * totals against nfcapd (CPU, loss, peak RSS) come from `bench/netflow.ts FLOWS RATE SECONDS d`
  * over the same duration; this shows the curve between. READERS=1: meanwhile another process reads
  * the store without a pause (`coinradar summary --by dst`, one after another, as a polling console
- * would), and the end says how many answered and how many failed.
+ * would), and the end says how many answered and how many failed, and how long they took.
+ * STORE_MEMORY=SIZE: `collect --store-memory SIZE` (default: the collector's own, a quarter of RAM
+ * up to 1 GiB); the samples and the end say how many commit intervals the store failed and how
+ * many flows went with them (a collector that stops is said, with its last words).
  *
  *   npm run build && node --import tsx bench/collector-memory.ts [SECONDS=240] [RATE=200000] [EVERY=10]
  */
@@ -38,6 +41,7 @@ const cli = spawn(
     'udp://127.0.0.1:0',
     '--metrics',
     '127.0.0.1:0',
+    ...(process.env.STORE_MEMORY ? ['--store-memory', process.env.STORE_MEMORY] : []),
   ],
   { stdio: ['ignore', 'pipe', 'pipe'] },
 );
@@ -45,6 +49,10 @@ let err = '';
 let out = '';
 cli.stderr.on('data', (d) => (err += d));
 cli.stdout.on('data', (d) => (out += d));
+let stopping = false;
+cli.once('exit', (code) => {
+  if (!stopping) console.log(`collect stopped by itself (exit ${code}): ${err.trim().split('\n').pop()}`);
+});
 for (let k = 0; k < 1200 && !/metrics on http/.test(err) && cli.exitCode === null; k++) await sleep(50);
 const port = /collecting on udp:\/\/127\.0\.0\.1:(\d+)/.exec(err)?.[1];
 const metrics = /metrics on (http:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1];
@@ -66,7 +74,7 @@ let sent = '';
 sender.stdout.on('data', (d) => (sent += d));
 const senderDone = new Promise((r) => sender.once('exit', r));
 // READERS=1: summaries from another process, back to back, while the stream lasts.
-const summaries = { ok: 0, failed: 0, lastError: '' };
+const summaries = { ok: 0, failed: 0, lastError: '', ms: [] as number[] };
 const readersDone =
   process.env.READERS === '1'
     ? (async () => {
@@ -81,8 +89,10 @@ const readersDone =
             },
           );
           let e = '';
+          const began = performance.now();
           r.stderr.on('data', (d) => (e += d));
           const code = await new Promise((res) => r.once('exit', res));
+          summaries.ms.push(performance.now() - began);
           if (code === 0) summaries.ok++;
           else
             [summaries.failed, summaries.lastError] = [
@@ -95,6 +105,7 @@ const readersDone =
 
 const t0 = Date.now();
 const sample = async () => {
+  if (cli.exitCode !== null) return;
   const status = readFileSync(`/proc/${cli.pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
   let wal = 0;
@@ -118,6 +129,7 @@ const sample = async () => {
   console.log(
     `${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s: committed ${h.flowsCommitted}, resident ${mb(kb('VmRSS'))} MB (peak ${mb(kb('VmHWM'))}; main thread's heap ${h.memoryMB.heapUsed} of ${h.memoryMB.heapTotal}, external ${h.memoryMB.external}), log ${mb(wal)} MB, ` +
       `dropped ${h.counts['datagrams.dropped-backlog'] ?? 0} + ${h.counts['datagrams.kernel-drops'] ?? 0} (kernel) datagrams, ` +
+      `store intervals failed ${h.counts['store.intervals-failed'] ?? 0} (flows lost ${h.counts['flows.lost-store'] ?? 0}), ` +
       `checkpoints ${h.counts['store.checkpoints'] ?? 0} (failed ${h.counts['store.checkpoints-failed'] ?? 0}, deferred ${h.counts['store.checkpoints-deferred'] ?? 0}), rollup ${st ? h.flowsCommitted - Number(st.m) : '?'} flows behind; DuckDB MB: ${duck}`,
   );
 };
@@ -128,12 +140,18 @@ while (running) {
   await sample().catch((e: unknown) => console.log(`sample failed: ${(e as Error).message}`));
 }
 await readersDone;
-if (process.env.READERS === '1')
+if (process.env.READERS === '1') {
+  const ms = summaries.ms.sort((a, b) => a - b);
+  const at = (q: number) =>
+    ms.length ? (ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] / 1000).toFixed(1) : '-';
   console.log(
-    `summaries from another process meanwhile: ${summaries.ok} answered, ${summaries.failed} failed${summaries.lastError ? ` (last: ${summaries.lastError})` : ''}`,
+    `summaries from another process meanwhile: ${summaries.ok} answered, ${summaries.failed} failed${summaries.lastError ? ` (last: ${summaries.lastError})` : ''}; ` +
+      `wall s each: median ${at(0.5)}, p95 ${at(0.95)}, max ${at(1)}`,
   );
+}
 await sleep(3000);
 await sample();
+stopping = true;
 cli.kill('SIGINT');
 await new Promise((r) => (cli.exitCode !== null ? r(null) : cli.once('exit', r)));
 console.log(`sent ${Number(sent.trim().split('\n').pop()) * 30} flows; collect: ${out.split('\n')[0]}`);

@@ -11,6 +11,7 @@ import { parseExporterList } from '../netflow/exporter-filter.js';
 import { parseMetricsAddress, startMetricsServer } from '../netflow/metrics-server.js';
 import { redact } from '../store/clickhouse/connection.js';
 import { openFlowStore } from '../store/open.js';
+import { parseMemoryLimit, serviceMemoryLimit } from '../store/duckdb/database.js';
 import { defaultDbPath } from '../store/store.js';
 import { loadEnricher } from './enricher.js';
 import { parseNumberOption, parseWholeNumber } from './output.js';
@@ -35,6 +36,10 @@ export function lossWords(d: CollectResult['diagnostics']): string[] {
     ['datagrams.kernel-drops', 'datagrams dropped by the kernel (receive buffer full)'],
     ['datagrams.dropped-backlog', 'datagrams dropped because the store was behind'],
     ['datagrams.refused-exporter', 'datagrams from exporters outside --exporters refused'],
+    [
+      'flows.lost-store',
+      'flows lost with commit intervals the store failed (rolled back, collecting went on)',
+    ],
   ];
   return words.filter(([k]) => d.get(k) > 0).map(([k, w]) => `${d.get(k)} ${w}`);
 }
@@ -101,6 +106,10 @@ export function register(program: Command): void {
       '…and no more than the store writes in this long at its measured rate; above 500 the 2 s crash-loss promise no longer holds',
       String(DEFAULT_BACKLOG_MS),
     )
+    .option(
+      '--store-memory <size>',
+      "DuckDB's memory limit in this process, reads through it included, e.g. 512M (default: a quarter of RAM, 128M to 1G); past it a query spills to FILE.tmp or fails",
+    )
     .option('--metrics <host:port>', 'serve GET /healthz and /metrics (Prometheus) on this loopback address')
     .option('--metrics-public', 'allow --metrics on a non-loopback address (it has no authentication)')
     .option('--no-geo', 'skip country/AS enrichment')
@@ -121,6 +130,7 @@ export function register(program: Command): void {
         maxTemplates?: string;
         maxBacklog: string;
         maxBacklogMs: string;
+        storeMemory?: string;
         metrics?: string;
         metricsPublic?: boolean;
         geo: boolean;
@@ -143,7 +153,8 @@ export function register(program: Command): void {
         const storeNice =
           o.storeNice === 'off' ? undefined : parseWholeNumber('--store-nice', o.storeNice, 0, 19);
         const durationS = o.duration ? parseNumberOption('--duration', o.duration, 0) : 0;
-        const store = await openFlowStore(o.db);
+        const memoryLimit = o.storeMemory ? parseMemoryLimit(o.storeMemory) : serviceMemoryLimit();
+        const store = await openFlowStore(o.db, { memoryLimit });
         // Other commands (summary, series, report, screen, …) read the store through this process while it collects.
         await store.serveReaders();
         const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist, db: o.db });

@@ -3,6 +3,7 @@ import { formatProblem } from '../flow/diagnostics.js';
 import { ingestFile } from '../flow/ingest.js';
 import '../flow/all-formats.js';
 import { openFlowStore } from '../store/open.js';
+import { parseMemoryLimit } from '../store/duckdb/database.js';
 import { defaultDbPath } from '../store/store.js';
 import { loadEnricher } from './enricher.js';
 import { detectionHookFor } from '../detect/pipeline.js';
@@ -45,6 +46,10 @@ export function register(program: Command): void {
     .option('--no-detect', 'store flows only; run `coinradar detect` later')
     .option('--list <file...>', 'extra infrastructure list(s) for detection: CSV value,label,coin,port,name')
     .option(
+      '--store-memory <size>',
+      "DuckDB's memory limit in this process, reads through it included, e.g. 512M (default: DuckDB's, 80% of RAM)",
+    )
+    .option(
       '--spool-limit <size>',
       'largest decompressed (or piped) input written to the temporary directory, e.g. 10G (default: 64G or 90% of the free space there)',
     )
@@ -59,6 +64,7 @@ export function register(program: Command): void {
           detect: boolean;
           list?: string[];
           spoolLimit?: string;
+          storeMemory?: string;
         },
       ) => {
         const spoolLimit = o.spoolLimit === undefined ? defaultSpoolLimit() : parseSize(o.spoolLimit);
@@ -73,7 +79,8 @@ export function register(program: Command): void {
         // Before the store is opened: a bad --watchlist must not leave a store (and its reader
         // socket) open behind the error, which kept the process alive.
         const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist, db: o.db });
-        const store = await openFlowStore(o.db);
+        const memoryLimit = o.storeMemory ? parseMemoryLimit(o.storeMemory) : undefined;
+        const store = await openFlowStore(o.db, { memoryLimit });
         // Other commands read the files already committed while a long ingest goes on.
         await store.serveReaders();
         const detection = o.detect

@@ -18,6 +18,7 @@ import type { NetworkApi } from '../server/network.js';
 import type { SessionLimits } from '../server/session.js';
 import { isClickHouseUrl, redact } from '../store/clickhouse/connection.js';
 import { DuckDbFlowStore } from '../store/duckdb/flows.js';
+import { parseMemoryLimit, serviceMemoryLimit } from '../store/duckdb/database.js';
 import { openFlowStore } from '../store/open.js';
 import { openNetworkReader } from '../store/reader.js';
 import { DuckDbSanctionsStore } from '../store/duckdb/sanctions.js';
@@ -83,6 +84,11 @@ export interface ServeOptions {
    * itself by `collector.datagramsRead()` instead. Not a command-line option.
    */
   collectBacklog?: { maxBacklogBatches: number; backlogMs: number };
+  /**
+   * DuckDB's memory limit for the held store, in bytes (default serviceMemoryLimit(): the API's
+   * reads and other processes' reads through this one run under it).
+   */
+  memoryLimit?: number;
   /** Called with each collector problem (the CLI prints the first ones). */
   onCollectProblem?: (p: InputProblem) => void;
   /** The console's built files (default: the package's dist/console; null: no console). */
@@ -135,7 +141,9 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
       // (it is not created here: `sanctions load --db FILE` makes it).
       if (o.chain !== false && existsSync(state)) chain = await openChainIndex(state, hops);
     } else if (o.network !== false) {
-      const store = (flows = await DuckDbFlowStore.open(o.db));
+      const store = (flows = await DuckDbFlowStore.open(o.db, {
+        memoryLimit: o.memoryLimit ?? serviceMemoryLimit(),
+      }));
       readers = await store.serveReaders();
       // DuckDB opens a file once per process: the chain index (money routes, cluster and indirect
       // screening) reads the same database instance on a connection of its own, so it never reads
@@ -316,6 +324,10 @@ export function register(program: Command): void {
       '--no-network',
       'screening only: no network API or console data, the store not held open (sanctions load can write it while serving)',
     )
+    .option(
+      '--store-memory <size>',
+      "DuckDB's memory limit for the held store, the API's reads and other processes' through it included, e.g. 512M (default: a quarter of RAM, 128M to 1G)",
+    )
     .option('--audit <file>', 'audit log (JSON lines)', '')
     .option('--log', 'fastify request logging to stderr');
   addChainOptions(cmd).action(
@@ -339,6 +351,7 @@ export function register(program: Command): void {
       headersTimeout: string;
       requestTimeout: string;
       keepAliveTimeout: string;
+      storeMemory?: string;
     }) => {
       const port = parseWholeNumber('--port', o.port, 0, 65535);
       const rate = Number(o.rate);
@@ -360,6 +373,7 @@ export function register(program: Command): void {
         chain: o.chain,
         network: o.network,
         collect: o.collect,
+        memoryLimit: o.storeMemory ? parseMemoryLimit(o.storeMemory) : undefined,
         onCollectProblem: (p) => {
           if (shownProblems++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
         },

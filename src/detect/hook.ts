@@ -59,6 +59,12 @@ export interface HeldWrites {
    */
   holdUntilCommit(on?: boolean): void;
   beforeCommit(): Promise<void>;
+  /**
+   * The store rolled the open interval back (SourceWriter.recover): forget the rows held, which
+   * name its flows, and take the next batch's ids as going on from there (the rollback took the
+   * interval's detections with it: nothing stale to drop).
+   */
+  discardHeld(): void;
 }
 
 /**
@@ -81,6 +87,7 @@ export function createDetectionHook(store: DetectionStore, detector: Detector): 
   const behaviour = new BehaviourTracker();
   let hold = false;
   let held: DetectionInput[] = [];
+  let goingOn = false;
   const beforeCommit = async () => {
     if (held.length === 0) return;
     const rows = held;
@@ -88,10 +95,11 @@ export function createDetectionHook(store: DetectionStore, detector: Detector): 
     await store.add(rows);
   };
   const run = async (batch: FlowBatch, firstFlowId: number) => {
-    if (firstFlowId !== nextId) {
+    if (firstFlowId !== nextId && !goingOn) {
       await beforeCommit();
       await store.dropStale(firstFlowId);
     }
+    goingOn = false;
     nextId = firstFlowId + batch.length;
     const rows = detectBatchRows(detector, batch, firstFlowId, { behaviour, connections });
     // Counted in runs of one label and confidence (a batch's rows mostly share them): no key
@@ -116,6 +124,10 @@ export function createDetectionHook(store: DetectionStore, detector: Detector): 
         if (!on) held = [];
       },
       beforeCommit,
+      discardHeld: () => {
+        held = [];
+        goingOn = true;
+      },
     },
   );
   return { hook, counts };

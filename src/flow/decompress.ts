@@ -26,6 +26,7 @@ import { Decompress as ZstdDecompress } from 'fzstd';
 import xzDecompress from 'xz-decompress';
 import Bunzip from 'seek-bzip';
 import type { InputProblem } from './diagnostics.js';
+export { parseSize } from './size.js';
 
 export type Compression = 'gzip' | 'zstd' | 'bzip2' | 'xz';
 
@@ -69,14 +70,6 @@ export function defaultSpoolLimit(dir = tmpdir()): number {
   } catch {
     return DEFAULT_SPOOL_LIMIT;
   }
-}
-
-/** "64G", "512M", "10k", "1000": bytes (K/M/G/T are powers of 1024); NaN when not a size. */
-export function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(s.trim());
-  if (!m) return NaN;
-  const mult = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2].toLowerCase()] ?? NaN;
-  return Math.floor(Number(m[1]) * mult);
 }
 
 export interface OpenInputOptions {

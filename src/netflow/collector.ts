@@ -49,7 +49,16 @@ const WARM_TIME_FACTOR = 4;
 interface HoldingHook {
   holdUntilCommit(on?: boolean): void;
   beforeCommit(): Promise<void>;
+  discardHeld?(): void;
 }
+
+/**
+ * A store failure that can pass (SourceWriter.recover: DuckDB out of memory while readers' queries
+ * hold it) costs the open commit interval, counted, and collecting goes on. Failing for `maxMs`
+ * with no commit between stops the collector as any other store failure does (a store that fails
+ * for a minute is not coming back by itself).
+ */
+export const STORE_RECOVERY = { maxMs: 60_000 };
 
 function isHolding(h: BatchHook): h is BatchHook & HoldingHook {
   const x = h as Partial<HoldingHook>;
@@ -127,6 +136,11 @@ export interface CollectorMetrics {
   storeError?: string | null;
   /** The error that stopped storing (the collector then stops), if any. */
   failed?: string | null;
+  /**
+   * The last store failure recovered from (its interval rolled back, collecting going on), while
+   * no commit has succeeded since: /healthz says "degraded".
+   */
+  storeFailing?: string | null;
   exporters: ExporterStat[];
 }
 
@@ -217,6 +231,18 @@ export class NetflowCollector {
   private writeError: unknown = null;
   /** Flows of batches that failed to store or came after a failure (none of them kept). */
   private unstored = 0;
+  /**
+   * Store failures recovered from (recoverStore): intervals rolled back and flows lost with them;
+   * since when it has been failing (no commit since), its last words, and the failure not yet
+   * recovered from (nothing is appended meanwhile).
+   */
+  private recovered = {
+    intervals: 0,
+    flows: 0,
+    since: 0,
+    failing: null as string | null,
+    pending: null as unknown,
+  };
   private finishing = false;
 
   private constructor(
@@ -330,9 +356,13 @@ export class NetflowCollector {
       this.commitQueued = false;
       if (this.writeError || this.finishing) return;
       try {
+        // A failure not yet recovered from: no interval is open to commit into until it is.
+        const pending = this.recovered.pending;
+        if (pending && !(await this.recoverStore(pending, 0))) return this.fail(pending);
+        if (this.recovered.pending) return;
         await this.checkpoint();
       } catch (e) {
-        this.fail(e);
+        if (!(await this.recoverStore(e, 0))) this.fail(e);
       }
     });
   }
@@ -341,7 +371,7 @@ export class NetflowCollector {
     const flows = this.flows;
     // The counters so far go with every commit (so a kill -9 keeps them with the flows), and a
     // commit happens when flows or counters changed.
-    this.diagnostics.counts.set('flows.stored', flows);
+    this.ownCounts();
     if (this.exporterStats.length > 0) this.diagnostics.details.exporters = this.exporterStats;
     if (this.sflowAgents.length > 0) this.diagnostics.details.sflowAgents = this.sflowAgents;
     const counters = JSON.stringify(this.diagnostics.stored());
@@ -351,6 +381,8 @@ export class NetflowCollector {
       this.countersCommitted = counters;
     }
     this.flowsCommitted = flows;
+    this.recovered.since = 0;
+    this.recovered.failing = null;
     this.lastCheckpoint = Date.now();
     this.renice();
   }
@@ -404,6 +436,7 @@ export class NetflowCollector {
       counts: { ...Object.fromEntries(this.diagnostics.counts), ...store?.counts },
       storeError: store?.lastError ?? null,
       failed: this.writeError ? String((this.writeError as Error).message ?? this.writeError) : null,
+      storeFailing: this.recovered.failing,
       exporters: this.exporterStats,
     };
   }
@@ -427,7 +460,7 @@ export class NetflowCollector {
         for (const [k, v] of Object.entries(m.counts)) this.diagnostics.counts.set(k, v);
         // Ours, not the receiver's: a commit may be writing these counters right now (it awaits
         // the segment write), and must not lose it.
-        this.diagnostics.counts.set('flows.stored', this.flows);
+        this.ownCounts();
         this.samplingByExporter = m.samplingByExporter;
         if (m.exporters) this.exporterStats = m.exporters;
         if (m.sflowAgents) this.sflowAgents = m.sflowAgents;
@@ -442,15 +475,29 @@ export class NetflowCollector {
   }
 
   private async store(batch: FlowBatch): Promise<void> {
+    let appended = false;
     try {
       if (this.writeError) {
         this.unstored += batch.length;
+        return;
+      }
+      // A store failure not yet recovered from: recovered first, or this batch is lost (counted).
+      const r = this.recovered;
+      if (r.pending && !(await this.recoverStore(r.pending, 0))) {
+        this.unstored += batch.length;
+        this.fail(r.pending);
+        return;
+      }
+      if (r.pending) {
+        r.flows += batch.length;
+        this.ownCounts();
         return;
       }
       const t0 = performance.now();
       const enrichment = this.enricher ? this.enricher.enrich(batch) : emptyEnrichment(batch.length);
       this.onlyNewOrgs(enrichment.asOrgs);
       const firstId = await this.writer.append(batch, enrichment);
+      appended = true;
       for (const hook of this.o.hooks ?? []) await hook(batch, enrichment, firstId);
       this.flows += batch.length;
       this.checkTimes(batch);
@@ -458,6 +505,8 @@ export class NetflowCollector {
       this.measure(batch.length, performance.now() - t0);
       if (Date.now() - this.lastCheckpoint >= (this.o.commitMs ?? DEFAULT_COMMIT_MS)) await this.checkpoint();
     } catch (e) {
+      // A failure that can pass costs the open interval (this batch with it), counted.
+      if (await this.recoverStore(e, appended ? 0 : batch.length)) return;
       // The store cannot take flows: stop receiving (what arrives now could only be dropped),
       // roll back and end `done` with the error, rather than go on receiving and store nothing.
       this.unstored += batch.length;
@@ -527,7 +576,11 @@ export class NetflowCollector {
   private async storeAndCommit(): Promise<void> {
     try {
       if (this.writeError) throw this.writeError;
-      this.diagnostics.counts.set('flows.stored', this.flows);
+      // A failure not yet recovered from: the store has no interval open to commit into.
+      const pending = this.recovered.pending;
+      if (pending && !(await this.recoverStore(pending, 0))) throw pending;
+      if (this.recovered.pending) throw pending;
+      this.ownCounts();
       if (this.times.implausible) {
         // The receiver's final counts are in; the one problem named when they were first seen joins them.
         this.diagnostics.counts.set('flows.implausible-time', this.times.implausible);
@@ -558,11 +611,13 @@ export class NetflowCollector {
       await this.writer.abort().catch(() => undefined);
       // What is kept and what is not, beside the store's own words.
       const lost = this.flows - this.flowsCommitted + this.unstored;
+      const earlier = this.recovered.flows;
       this.rejectDone(
         new Error(
           // The first line: DuckDB's messages go on with the SQL around the failure.
           `storing failed, collection stopped: ${String((e as Error).message ?? e).split('\n')[0]} ` +
-            `(${this.flowsCommitted} flows committed before it; ${lost} received since were not kept)`,
+            `(${this.flowsCommitted} flows committed before it; ${lost} received since were not kept` +
+            `${earlier ? `; ${earlier} lost earlier with ${this.recovered.intervals} failed commit intervals` : ''})`,
           { cause: e },
         ),
       );
@@ -572,6 +627,55 @@ export class NetflowCollector {
   /** What hooks hold goes to the store with the commit (detections beside the flows they name). */
   private async hooksBeforeCommit(): Promise<void> {
     for (const h of this.o.hooks ?? []) if (isHolding(h)) await h.beforeCommit();
+  }
+
+  /**
+   * After a failed append or commit (or at the next batch or commit tick while one is not yet
+   * recovered from): when the store can recover from it (SourceWriter.recover), the open interval
+   * is rolled back — its flows, `lost` more that never reached the store, and the detections held
+   * for them are lost and counted — and collecting goes on. While recovering fails on the way, what
+   * arrives is counted as lost, up to STORE_RECOVERY.maxMs of failing. True: the collector goes on
+   * (`lost` counted, the recovery done or still pending); false: the caller stops it (fail()),
+   * counting `lost` as not kept.
+   */
+  private async recoverStore(e: unknown, lost: number): Promise<boolean> {
+    const r = this.recovered;
+    const first = r.pending !== e;
+    if (!this.writer.recover || this.writeError || (first && this.finishing)) return false;
+    let back: { discarded: number; committed: number } | null = null;
+    try {
+      back = await this.writer.recover(e);
+    } catch (x) {
+      // Not a failure that passes: the caller stops with it.
+      if (x === e && first) return false;
+    }
+    r.since ||= Date.now();
+    // Failing too long: the caller stops (counting what it holds as not kept).
+    if (!back && Date.now() - r.since >= STORE_RECOVERY.maxMs) return false;
+    if (first) {
+      r.intervals++;
+      r.failing = String((e as Error).message ?? e).split('\n')[0];
+    }
+    r.flows += lost;
+    if (back) {
+      r.pending = null;
+      r.flows += back.discarded;
+      this.flows = back.committed;
+      this.flowsCommitted = back.committed;
+      for (const h of this.o.hooks ?? []) if (isHolding(h)) h.discardHeld?.();
+    } else r.pending = e;
+    this.ownCounts();
+    return true;
+  }
+
+  /** The counters the store side keeps (the receiver's replace the rest on each report). */
+  private ownCounts(): void {
+    const c = this.diagnostics.counts;
+    c.set('flows.stored', this.flows);
+    if (this.recovered.intervals > 0) {
+      c.set('store.intervals-failed', this.recovered.intervals);
+      c.set('flows.lost-store', this.recovered.flows);
+    }
   }
 
   private fail(e: unknown): void {

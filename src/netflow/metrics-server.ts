@@ -79,6 +79,11 @@ export function prometheusText(m: CollectorMetrics, mem?: ProcessMemory): string
   gauge('coinradar_collector_flows_committed', 'flows committed (durable)', m.flowsCommitted);
   gauge('coinradar_collector_last_commit_seconds', 'unix time of the last commit', m.lastCommitMs / 1000);
   gauge('coinradar_collector_backlog_batches', 'batches received and not yet stored', m.backlogBatches);
+  gauge(
+    'coinradar_collector_store_failing',
+    'the store failed and the open interval was rolled back (flows_lost_store); 0 again at the next commit',
+    m.storeFailing ? 1 : 0,
+  );
   for (const k of Object.keys(m.counts).sort()) {
     const name = metricName(k);
     // `flows.stored` is the gauge above: one name, one sample (Prometheus refuses a scrape that repeats one).
@@ -103,8 +108,10 @@ export function healthJson(
   mem?: ProcessMemory,
 ): Record<string, unknown> {
   return {
-    status: m.failed ? 'failed' : 'ok',
-    ...(m.failed ? { error: m.failed } : {}),
+    // degraded: the store failed and the collector rolled the interval back and went on (its
+    // flows counted in flows.lost-store); ok again at the next commit that succeeds.
+    status: m.failed ? 'failed' : m.storeFailing ? 'degraded' : 'ok',
+    ...(m.failed ? { error: m.failed } : m.storeFailing ? { error: m.storeFailing } : {}),
     source: m.source,
     uptimeSeconds: Math.round((nowMs - m.startedMs) / 1000),
     flowsStored: m.flowsStored,

@@ -20,7 +20,7 @@ import {
 } from '../../src/netflow/encode.js';
 import { IE } from '../../src/netflow/plan.js';
 import { openFlowStore } from '../../src/store/open.js';
-import { exited, freeUdpPort, sleep } from './peers.js';
+import { collectArgs, exited, freeUdpPort, sleep } from './peers.js';
 
 const FIELDS = [
   field(IE.sourceIPv4Address, 4),
@@ -193,17 +193,7 @@ test('coinradar collect: SIGINT stops it cleanly and what arrived is committed',
     const cli = spawn(
       process.execPath,
       // --no-geo: this test is about the collector; loading the geo tables is not what it times.
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        'collect',
-        '--listen',
-        `udp://127.0.0.1:${port}`,
-        '--db',
-        db,
-        '--no-geo',
-      ],
+      collectArgs(db, `udp://127.0.0.1:${port}`, '--no-geo'),
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },

@@ -25,6 +25,19 @@ export function exited(p: ChildProcess): Promise<number | null> {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Node's arguments for `coinradar collect` from the sources, listening on `listen`, into `db`. */
+export const collectArgs = (db: string, listen: string, ...extra: string[]) => [
+  '--import',
+  'tsx',
+  'src/cli/main.ts',
+  'collect',
+  '--listen',
+  listen,
+  '--db',
+  db,
+  ...extra,
+];
+
 /** nfcapd writing into `dir` on 127.0.0.1:port; resolves once it has opened its current file. */
 export async function startNfcapd(dir: string, port: number, extra: string[] = []): Promise<ChildProcess> {
   const p = spawn('nfcapd', ['-w', dir, '-p', String(port), '-b', '127.0.0.1', '-t', '3600', ...extra], {

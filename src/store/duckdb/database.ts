@@ -1,6 +1,8 @@
 import { isClickHouseUrl, redact } from '../clickhouse/connection.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { parseSize } from '../../flow/size.js';
 import { DuckDBInstance, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { QueryClient, serveQueries, type QueryServer } from './query-socket.js';
 
@@ -10,6 +12,41 @@ import { QueryClient, serveQueries, type QueryServer } from './query-socket.js';
  * that process instead (query-socket.ts): reads work and see what it has committed; writes are
  * refused with a message that says why.
  */
+export interface DatabaseOptions {
+  /**
+   * DuckDB's memory limit for this process's instance, in bytes (rounded down to MiB; DuckDB's
+   * default, 80 % of RAM, when absent). It bounds what statements hold — the writer's and every
+   * reader's through this process (`serveReaders`): past it, an aggregate spills to `FILE.tmp`
+   * or, when it cannot, the statement fails with DuckDB's out-of-memory error. Not applied when
+   * the file is another process's (its statements run there, under its limit).
+   */
+  memoryLimit?: number;
+}
+
+/** The smallest memory limit taken: a live collector's writer alone failed at 32 MiB (docs/benchmarks.md). */
+export const MIN_MEMORY_LIMIT = 64 * 2 ** 20;
+
+/**
+ * The memory limit of a long-running process that owns a store (collect, serve): a quarter of
+ * RAM, between 128 MiB and 1 GiB. Other processes' reads of the store run in it (the reader
+ * socket, the API): under DuckDB's default, back-to-back `summary --by dst` over 18 M flows took a
+ * collector to 2.0–2.3 GB; under 300 MiB to 742 MB, every summary answered (docs/benchmarks.md).
+ */
+export function serviceMemoryLimit(total = totalmem()): number {
+  const mib = 2 ** 20;
+  return Math.floor(Math.min(1024 * mib, Math.max(128 * mib, total / 4)) / mib) * mib;
+}
+
+/** `--store-memory SIZE` (500M, 1G, …) in bytes; an error that names the option when it is not a size. */
+export function parseMemoryLimit(text: string): number {
+  const n = parseSize(text);
+  if (!(n >= MIN_MEMORY_LIMIT))
+    throw new Error(
+      `--store-memory: '${text}' is not a size of at least ${MIN_MEMORY_LIMIT / 2 ** 20} MiB (e.g. 512M, 1G)`,
+    );
+  return n;
+}
+
 export class DuckDbDatabase {
   private readers: QueryServer | null = null;
 
@@ -23,7 +60,12 @@ export class DuckDbDatabase {
     readonly reads: ReadsInFlight = new ReadsInFlight(),
   ) {}
 
-  static async open(path: string): Promise<DuckDbDatabase> {
+  static async open(path: string, opts: DatabaseOptions = {}): Promise<DuckDbDatabase> {
+    const limit = opts.memoryLimit;
+    if (limit !== undefined && !(limit >= MIN_MEMORY_LIMIT))
+      throw new Error(
+        `memory limit ${limit} bytes: at least ${MIN_MEMORY_LIMIT / 2 ** 20} MiB (a live collector's writer needs more than 32)`,
+      );
     // A ClickHouse URL given to a command that has only the DuckDB engine: said so, and never
     // echoed with its password (DuckDB would name it as a file it cannot open).
     if (isClickHouseUrl(path))
@@ -50,6 +92,7 @@ export class DuckDbDatabase {
     // (docs/benchmarks.md, "Minutes of collection").
     await conn.run("SET allocator_flush_threshold = '16MB'");
     await conn.run('SET allocator_background_threads = true');
+    if (limit !== undefined) await conn.run(`SET memory_limit = '${Math.floor(limit / 2 ** 20)}MiB'`);
     return new DuckDbDatabase(path, instance, conn);
   }
 

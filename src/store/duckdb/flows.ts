@@ -29,7 +29,7 @@ import type {
   SummaryKey,
 } from '../store.js';
 import { CHUNK_ROWS, StagedChunk, setInt64, type ColumnKind } from './chunk.js';
-import { DuckDbDatabase } from './database.js';
+import { DuckDbDatabase, type DatabaseOptions } from './database.js';
 import { SEGMENT_MAX_ROWS, SegmentBuilder, Segments } from './segments.js';
 import { flowSource, keyedSummary } from './summary.js';
 import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery } from '../queries.js';
@@ -194,8 +194,8 @@ export class DuckDbFlowStore implements FlowStore {
     readonly segments: Segments | null,
   ) {}
 
-  static async open(path: string): Promise<DuckDbFlowStore> {
-    const db = await DuckDbDatabase.open(path);
+  static async open(path: string, opts: DatabaseOptions = {}): Promise<DuckDbFlowStore> {
+    const db = await DuckDbDatabase.open(path, opts);
     const tables = async (name: string) =>
       (
         await db.all<{ n: number }>(
@@ -438,10 +438,31 @@ export class DuckDbFlowStore implements FlowStore {
   }
 }
 
+/**
+ * DuckDB's error when its memory limit is reached (a statement's own, or readers' queries holding
+ * it): the statement failed, and a later one may pass once memory is freed.
+ */
+export function isOutOfMemory(e: unknown): boolean {
+  return /Out of Memory Error|failed to pin block|could not allocate/i.test(
+    String((e as Error)?.message ?? e),
+  );
+}
+
+/** ROLLBACK, when a transaction is open: a failed COMMIT has already ended it. */
+async function rollBackOpen(db: DuckDbDatabase): Promise<void> {
+  try {
+    await db.run('ROLLBACK');
+  } catch (e) {
+    if (!/no transaction is active/i.test(String((e as Error).message))) throw e;
+  }
+}
+
 class DuckDbSourceWriter implements SourceWriter {
   private appender: DuckDBAppender | null = null;
   private payloadAppender: DuckDBAppender | null = null;
   private flows = 0;
+  /** A live source's flows as of its last commit (what a rolled-back interval goes back to). */
+  private committedFlows = 0;
   private orgs = new Map<number, string>();
   private done = false;
   private chunk: StagedChunk | null = null;
@@ -617,6 +638,7 @@ class DuckDbSourceWriter implements SourceWriter {
     else await this.store.db.run('UPDATE sources SET flows = $1 WHERE id = $2', [this.flows, this.sourceId]);
     if (this.live) {
       await this.store.db.run('COMMIT');
+      this.committedFlows = this.flows;
       // After the commit: the merger's connection sees these flows once it is made.
       await this.store.rollUp(false, true);
       this.store.merger?.start();
@@ -667,10 +689,11 @@ class DuckDbSourceWriter implements SourceWriter {
   }
 
   private closeAppenders(): void {
-    this.appender?.closeSync();
-    this.payloadAppender?.closeSync();
+    const [a, pa] = [this.appender, this.payloadAppender];
     this.appender = null;
     this.payloadAppender = null;
+    a?.closeSync();
+    pa?.closeSync();
   }
 
   async commit(diagnostics: Diagnostics): Promise<void> {
@@ -719,6 +742,33 @@ class DuckDbSourceWriter implements SourceWriter {
     };
   }
 
+  /** Flows of a failed interval rolled back by a recover() whose new interval is not begun yet. */
+  private discarding = -1;
+
+  async recover(cause: unknown): Promise<{ discarded: number; committed: number }> {
+    if (!this.live || this.done || !isOutOfMemory(cause)) throw cause;
+    if (this.discarding < 0) {
+      // The interval's state here goes at once; the store's when the rollback below has run (an
+      // attempt that fails on the way is made again by the next call: each step can be repeated).
+      try {
+        this.closeAppenders();
+      } catch {
+        // the rollback below discards whatever the appenders held
+      }
+      this.discarding = this.flows - this.committedFlows;
+      this.flows = this.committedFlows;
+      this.segment?.clear();
+      // The AS names written in the interval go with it.
+      this.store.writtenOrgs.clear();
+    }
+    await rollBackOpen(this.store.db);
+    await this.store.segments?.rolledBack();
+    await this.store.db.run('BEGIN TRANSACTION');
+    const discarded = this.discarding;
+    this.discarding = -1;
+    return { discarded, committed: this.committedFlows };
+  }
+
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
@@ -728,11 +778,11 @@ class DuckDbSourceWriter implements SourceWriter {
       } catch {
         // the rollback below discards whatever the appenders held
       }
-      await this.store.db.run('ROLLBACK');
+      await rollBackOpen(this.store.db);
       this.store.merger?.discard();
       // What this source wrote is gone: write the AS names again when next met.
       this.store.writtenOrgs.clear();
-      await this.store.segments?.resync();
+      await this.store.segments?.rolledBack();
     } finally {
       this.store.finished();
     }

@@ -324,6 +324,12 @@ export class SegmentBuilder {
       { sync: true },
     );
     info.bytes = info.layout.bytes;
+    this.clear();
+    return info;
+  }
+
+  /** Empty, for the next file or after a rolled-back interval; the columns' arrays are kept. */
+  clear(): void {
     this.rows = 0;
     this.minFirst = Infinity;
     this.maxFirst = -Infinity;
@@ -334,7 +340,6 @@ export class SegmentBuilder {
     this.dstCountry.reset();
     this.srcWatch.reset();
     this.dstWatch.reset();
-    return info;
   }
 }
 
@@ -405,10 +410,21 @@ export class Segments {
     return rows.map((r) => r.file);
   }
 
-  /** After a rollback: the list as the store holds it, and the view over it. */
-  async resync(): Promise<void> {
+  /**
+   * After the writer's transaction was rolled back: the list and the view as the store holds them.
+   * Files replaced by a concatenation it had applied are registered again, so they are not deleted
+   * (they were waiting for the commit); files it had written or applied are no longer registered,
+   * so they go (nobody else read them: only the writer's transaction listed them). A concatenation
+   * still copying (a .tmp) stays, and is applied by a later write.
+   */
+  async rolledBack(): Promise<void> {
+    this.obsolete = [];
     this.list = await this.files();
     await this.refreshView();
+    if (!existsSync(this.dir)) return;
+    const known = new Set(this.list);
+    for (const f of readdirSync(this.dir))
+      if (f.endsWith('.parquet') && !known.has(f)) rmSync(join(this.dir, f), { force: true });
   }
 
   /**

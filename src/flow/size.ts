@@ -1,0 +1,7 @@
+/** "64G", "512M", "10k", "1000": bytes (K/M/G/T are powers of 1024); NaN when not a size. */
+export function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(s.trim());
+  if (!m) return NaN;
+  const mult = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2].toLowerCase()] ?? NaN;
+  return Math.floor(Number(m[1]) * mult);
+}

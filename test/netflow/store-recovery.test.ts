@@ -1,0 +1,313 @@
+// A live collector whose store runs out of memory: DuckDB's memory limit is reached (in the field:
+// readers' queries through the collector's process holding it; here: the limit set low through a
+// reader connection, so the failure is DuckDB's own and comes when the test says). The open
+// interval is rolled back and counted, collecting goes on, /healthz says "degraded" until a commit
+// succeeds; a store that stays out of memory stops the collector as before. Loopback only.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { collectSummary } from '../../src/cli/collect.js';
+import { openScreeningServer } from '../../src/cli/serve.js';
+import { detectionHookFor } from '../../src/detect/pipeline.js';
+import { NetflowCollector, STORE_RECOVERY } from '../../src/netflow/collector.js';
+import { healthJson, prometheusText } from '../../src/netflow/metrics-server.js';
+import {
+  parseMemoryLimit,
+  serviceMemoryLimit,
+  MIN_MEMORY_LIMIT,
+  DuckDbDatabase,
+} from '../../src/store/duckdb/database.js';
+import type { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
+import { QueryClient } from '../../src/store/duckdb/query-socket.js';
+import { rollupRelation } from '../../src/store/duckdb/rollup.js';
+import { openFlowStore } from '../../src/store/open.js';
+import { flowNumber, v9Datagram } from './live-sender.js';
+import { collectArgs, exited, sleep } from './peers.js';
+
+const PER = 30;
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms: ${what}`);
+    await sleep(20);
+  }
+}
+
+/** A collector on a store file of its own (Parquet segments and all), with detection on. */
+async function liveStore(t: { after: (fn: () => unknown) => void }, detect = true) {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-store-oom-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'live.duckdb');
+  const store = (await openFlowStore(path)) as DuckDbFlowStore;
+  const detection = detect ? await detectionHookFor(store) : null;
+  const c = await NetflowCollector.start({
+    listen: 'udp://127.0.0.1:0',
+    store,
+    hooks: detection ? [detection.hook] : [],
+    flushMs: 50,
+    commitMs: 200,
+  });
+  const sock = createSocket('udp4');
+  t.after(() => sock.close());
+  let seq = 0;
+  /** Datagrams k = from … to-1 of the stream (PER flows each, flow j from 10.0.0.0 + j). */
+  const send = async (from: number, to: number) => {
+    for (let k = from; k < to; k++)
+      await new Promise<void>((res, rej) =>
+        sock.send(v9Datagram(0, k, PER, seq++), c.port, '127.0.0.1', (e) => (e ? rej(e) : res())),
+      );
+  };
+  // DuckDB's limit is the instance's: set through a reader connection, it binds the writer too.
+  const reader = await store.reader();
+  const setLimit = (v: string) => reader.db.all(`SET memory_limit = '${v}'`);
+  return { dir, path, store, c, send, setLimit, reader };
+}
+
+// With detection the first statement to fail is the detections' append; without, the segment's
+// registration, its file already written (and deleted with the rollback).
+for (const detect of [true, false])
+  test(`a store out of memory costs the open interval, counted, and collecting goes on: /healthz 'degraded' until the next commit, the store whole (${detect ? 'detection on' : 'flows only'})`, async (t) => {
+    const { dir, store, c, send, setLimit, reader } = await liveStore(t, detect);
+    try {
+      await send(0, 10);
+      await until(() => c.metrics().flowsCommitted === 300, 5000, '300 flows committed');
+      assert.equal(healthJson(c.metrics()).status, 'ok');
+
+      // Out of memory: the next commit fails (DuckDB: "failed to pin block …"), and so does every
+      // attempt to begin again, until memory is back.
+      await setLimit('1MB');
+      await send(10, 20);
+      await until(
+        () =>
+          c.metrics().storeFailing != null &&
+          c.metrics().counts.datagrams === 20 &&
+          c.metrics().backlogBatches === 0,
+        5000,
+        'the failure seen and every datagram taken',
+      );
+      const h = healthJson(c.metrics());
+      assert.equal(h.status, 'degraded');
+      assert.match(String(h.error), /Out of Memory Error|could not allocate|failed to pin/);
+      assert.equal(c.metrics().failed, null, 'not stopped');
+      assert.match(prometheusText(c.metrics()), /^coinradar_collector_store_failing 1$/m);
+      assert.equal(c.metrics().flowsCommitted, 300);
+
+      await setLimit('1GB');
+      await send(20, 30);
+      await until(
+        () => c.metrics().flowsCommitted === 600,
+        5000,
+        '300 more flows committed after memory came back',
+      );
+      const after = healthJson(c.metrics());
+      assert.equal(after.status, 'ok');
+      assert.equal((after.counts as Record<string, number>)['flows.lost-store'], 300);
+      assert.equal((after.counts as Record<string, number>)['store.intervals-failed'], 1);
+      assert.match(prometheusText(c.metrics()), /^coinradar_collector_store_failing 0$/m);
+      assert.match(prometheusText(c.metrics()), /^coinradar_collector_flows_lost_store 300$/m);
+
+      const r = await c.stop();
+      assert.equal(r.flows, 600);
+      assert.equal(r.diagnostics.get('flows.lost-store'), 300);
+      assert.match(
+        collectSummary(r),
+        /600 flows stored, 300 flows lost with commit intervals the store failed \(rolled back, collecting went on\)/,
+      );
+
+      // What is stored: the flows before the failure and after it, each once; none of the interval
+      // that failed; every detection names a stored flow; the rollup adds up to the flows.
+      const db = store.db;
+      const rows = await db.all<{ src: string }>('SELECT src FROM flows ORDER BY id');
+      const got = rows.map((x) => flowNumber(x.src));
+      const want = [...Array(300).keys(), ...Array.from({ length: 300 }, (_, i) => 600 + i)];
+      assert.deepEqual(got, want);
+      if (detect) {
+        const [d] = await db.all<{ n: number; orphans: number }>(
+          `SELECT count(*)::INTEGER AS n,
+                count(*) FILTER (WHERE flow_id NOT IN (SELECT id FROM flow_rows))::INTEGER AS orphans
+         FROM detections`,
+        );
+        assert.deepEqual(d, { n: 600, orphans: 0 });
+      }
+      const rel = await rollupRelation(db);
+      assert.ok(rel);
+      const [roll] = await db.all<{ n: number }>(
+        `SELECT sum(flows)::INTEGER AS n FROM ${rel} WHERE label = ''`,
+      );
+      assert.equal(roll.n, 600);
+      // On disk: the registered segment files, and no file of the interval that was rolled back.
+      const registered = (await db.all<{ file: string }>('SELECT file FROM flow_segments ORDER BY file')).map(
+        (x) => x.file,
+      );
+      assert.deepEqual(readdirSync(join(dir, 'live.duckdb.segments')).sort(), registered.sort());
+    } finally {
+      await reader.close();
+      await store.close();
+    }
+  });
+
+test('a store that stays out of memory stops the collector after STORE_RECOVERY.maxMs, every flow counted: committed, lost with failed intervals, not kept', async (t) => {
+  const keep = STORE_RECOVERY.maxMs;
+  STORE_RECOVERY.maxMs = 600;
+  t.after(() => (STORE_RECOVERY.maxMs = keep));
+  const { store, c, send, setLimit, reader } = await liveStore(t);
+  try {
+    await send(0, 4);
+    await until(() => c.metrics().flowsCommitted === 120, 5000, '120 flows committed');
+    await setLimit('1MB');
+    await send(4, 8);
+    let timer: NodeJS.Timeout | undefined;
+    const within = new Promise<never>((_, rej) => {
+      timer = setTimeout(() => rej(new Error('the collector did not stop by itself within 10 s')), 10_000);
+    });
+    // More keeps arriving while it fails: the collector stops by itself, nobody calls stop().
+    const more = (async () => {
+      for (let k = 8; k < 40 && c.metrics().failed == null; k++) {
+        await send(k, k + 1);
+        await sleep(50);
+      }
+    })();
+    try {
+      await assert.rejects(
+        Promise.race([c.done, within]),
+        /^Error: storing failed, collection stopped: [^\n]*(Out of Memory Error|could not allocate|failed to pin)[^\n]* \(120 flows committed before it; \d+ received since were not kept; \d+ lost earlier with 1 failed commit intervals\)$/,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    await more;
+    assert.equal(healthJson(c.metrics()).status, 'failed');
+    await setLimit('1GB');
+    const [n] = await store.db.all<{ n: number }>('SELECT count(*)::INTEGER AS n FROM flow_rows');
+    assert.equal(n.n, 120, 'what was committed stays');
+  } finally {
+    await reader.close();
+    await store.close();
+  }
+});
+
+test('a failure that is not one of memory still stops the collector at once (no recovery tried)', async () => {
+  const store = await openFlowStore(':memory:');
+  const begin = store.beginSource.bind(store);
+  let recoveries = 0;
+  store.beginSource = async (...a) => {
+    const w = await begin(...a);
+    const append = w.append.bind(w);
+    const recover = w.recover!.bind(w);
+    let n = 0;
+    w.append = (b, e) => (++n >= 2 ? Promise.reject(new Error('test: the disk is full')) : append(b, e));
+    w.recover = (cause) => {
+      recoveries++;
+      return recover(cause);
+    };
+    return w;
+  };
+  try {
+    const c = await NetflowCollector.start({ listen: 'udp://127.0.0.1:0', flushMs: 50, store });
+    const sock = createSocket('udp4');
+    const send = (k: number) =>
+      new Promise<void>((res) => sock.send(v9Datagram(0, k, 4, k), c.port, '127.0.0.1', () => res()));
+    await send(0);
+    await until(() => c.metrics().flowsCommitted === 4, 3000, '4 flows committed');
+    await send(1);
+    await assert.rejects(
+      c.done,
+      /^Error: storing failed, collection stopped: test: the disk is full \(4 flows committed before it; 4 received since were not kept\)$/,
+    );
+    sock.close();
+    assert.equal(recoveries, 1, 'asked once, refused: not a failure that passes');
+    assert.equal(c.metrics().storeFailing, null);
+  } finally {
+    await store.close();
+  }
+});
+
+test('--store-memory: sizes parsed and bounded; the default for long-running processes; the limit applied to the instance', async () => {
+  assert.equal(parseMemoryLimit('512M'), 512 * 2 ** 20);
+  assert.equal(parseMemoryLimit('1G'), 2 ** 30);
+  assert.throws(() => parseMemoryLimit('32M'), /--store-memory: '32M' is not a size of at least 64 MiB/);
+  assert.throws(() => parseMemoryLimit('lots'), /--store-memory: 'lots' is not a size/);
+  const mib = 2 ** 20;
+  assert.equal(serviceMemoryLimit(24 * 1024 * mib), 1024 * mib, 'a quarter of RAM, at most 1 GiB');
+  assert.equal(serviceMemoryLimit(2 * 1024 * mib), 512 * mib);
+  assert.equal(serviceMemoryLimit(256 * mib), 128 * mib, 'at least 128 MiB');
+  await assert.rejects(
+    DuckDbDatabase.open(':memory:', { memoryLimit: MIN_MEMORY_LIMIT - 1 }),
+    /at least 64 MiB/,
+  );
+  const db = await DuckDbDatabase.open(':memory:', { memoryLimit: 200 * mib });
+  try {
+    const [row] = await db.all<{ m: string }>("SELECT current_setting('memory_limit') AS m");
+    assert.equal(row.m, '200.0 MiB');
+  } finally {
+    await db.close();
+  }
+});
+
+/** A size as DuckDB's current_setting shows it. */
+const duckdbSize = (bytes: number) =>
+  bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+test('coinradar collect --store-memory: the limit holds for reads through its socket too', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-store-memory-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = join(dir, 'live.duckdb');
+  const run = (extra: string[]) =>
+    spawn(process.execPath, collectArgs(db, 'udp://127.0.0.1:0', '--no-geo', '--no-detect', ...extra), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  for (const [extra, want] of [
+    [['--store-memory', '300M'], '300.0 MiB'],
+    [[], duckdbSize(serviceMemoryLimit())],
+  ] as const) {
+    const cli = run([...extra]);
+    t.after(() => {
+      if (cli.exitCode === null) cli.kill('SIGKILL');
+    });
+    let err = '';
+    cli.stderr.on('data', (d) => (err += d));
+    await until(
+      () => /collecting on udp/.test(err) || cli.exitCode !== null,
+      20_000,
+      `collect started: ${err}`,
+    );
+    const client = await QueryClient.connect(db);
+    assert.ok(client, 'the reader socket');
+    const [row] = await client.all<{ m: string }>("SELECT current_setting('memory_limit') AS m");
+    assert.equal(row.m, want);
+    client.close();
+    cli.kill('SIGINT');
+    assert.equal(await exited(cli), 0, err);
+  }
+  const bad = run(['--store-memory', '10M']);
+  let err = '';
+  bad.stderr.on('data', (d) => (err += d));
+  assert.equal(await exited(bad), 2);
+  assert.match(err, /--store-memory: '10M' is not a size of at least 64 MiB/);
+});
+
+test('serve holds the store under --store-memory (default: the long-running one), for the API and the reader socket alike', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-serve-memory-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = join(dir, 'store.duckdb');
+  for (const [memoryLimit, want] of [
+    [200 * 2 ** 20, '200.0 MiB'],
+    [undefined, duckdbSize(serviceMemoryLimit())],
+  ] as const) {
+    const server = await openScreeningServer({ db, audit: join(dir, 'audit.jsonl'), memoryLimit });
+    try {
+      const client = await QueryClient.connect(db);
+      assert.ok(client, 'the reader socket');
+      const [row] = await client.all<{ m: string }>("SELECT current_setting('memory_limit') AS m");
+      client.close();
+      assert.equal(row.m, want);
+    } finally {
+      await server.close();
+    }
+  }
+});
