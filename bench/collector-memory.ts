@@ -10,7 +10,8 @@
  * would), and the end says how many answered and how many failed, and how long they took.
  * STORE_MEMORY=SIZE: `collect --store-memory SIZE` (default: the collector's own, a quarter of RAM
  * up to 1 GiB); the samples and the end say how many commit intervals the store failed and how
- * many flows went with them (a collector that stops is said, with its last words).
+ * many flows went with them (a collector that stops is said, with its last words). KEEP=1 keeps
+ * the store and prints its path.
  *
  *   npm run build && node --import tsx bench/collector-memory.ts [SECONDS=240] [RATE=200000] [EVERY=10]
  */
@@ -155,4 +156,6 @@ stopping = true;
 cli.kill('SIGINT');
 await new Promise((r) => (cli.exitCode !== null ? r(null) : cli.once('exit', r)));
 console.log(`sent ${Number(sent.trim().split('\n').pop()) * 30} flows; collect: ${out.split('\n')[0]}`);
-rmSync(dir, { recursive: true, force: true });
+// KEEP=1: the store stays, for a look afterwards (e.g. how many flows a stopped collector left).
+if (process.env.KEEP === '1') console.log(`store kept: ${db}`);
+else rmSync(dir, { recursive: true, force: true });

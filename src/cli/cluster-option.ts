@@ -1,7 +1,7 @@
 // `--cluster NAME` on every command that opens the flow store: folded into the --db value as
 // `?cluster=NAME` before the command runs, so that each command passes one value to
 // openFlowStore as before (src/store/clickhouse/connection.ts withCluster). The commands that
-// open DuckDB directly (estimate, screen, export, …) are not listed: they are not on ClickHouse yet.
+// open DuckDB directly (screen, indicators, chain, …) are not listed: they are not on ClickHouse.
 import type { Command } from 'commander';
 import { withCluster } from '../store/clickhouse/connection.js';
 
@@ -19,11 +19,17 @@ const STORE_COMMANDS = new Set([
   'scenario',
   'report',
   'serve',
+  'export',
+  'estimate',
 ]);
 
 export function addClusterOption(program: Command): void {
-  for (const c of program.commands) {
-    if (!STORE_COMMANDS.has(c.name()) || !c.options.some((o) => o.long === '--db')) continue;
+  // A command's subcommands too (export stix | misp | zeek-intel).
+  const commands = program.commands
+    .filter((c) => STORE_COMMANDS.has(c.name()))
+    .flatMap((c) => [c, ...c.commands]);
+  for (const c of commands) {
+    if (!c.options.some((o) => o.long === '--db')) continue;
     c.option(
       '--cluster <name>',
       'ClickHouse cluster (remote_servers): local tables on every shard, Distributed tables over them',

@@ -108,7 +108,7 @@ export function register(program: Command): void {
     )
     .option(
       '--store-memory <size>',
-      "DuckDB's memory limit in this process, reads through it included, e.g. 512M (default: a quarter of RAM, 128M to 1G); past it a query spills to FILE.tmp or fails",
+      "DuckDB's memory limit in this process, reads through it included, e.g. 512M (default: a quarter of RAM, 256M to 1G); past it a query spills to FILE.tmp or fails",
     )
     .option('--metrics <host:port>', 'serve GET /healthz and /metrics (Prometheus) on this loopback address')
     .option('--metrics-public', 'allow --metrics on a non-loopback address (it has no authentication)')

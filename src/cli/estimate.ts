@@ -13,7 +13,8 @@ import { shareTimeEstimates } from '../analysis/share-times.js';
 import { stratumEvidence, type StratumLine } from '../analysis/stratum-evidence.js';
 import { fmtHashrate, fmtRange } from '../report/render.js';
 import { ipv4Text, poolCatalogue } from '../scenario/world.js';
-import { DuckDbSeries } from '../store/duckdb/series.js';
+import { openFlowStore } from '../store/open.js';
+import { openNetworkReader } from '../store/reader.js';
 import { defaultDbPath } from '../store/store.js';
 import { existingStore, parseFormat, parseNumberOption, render, renderTable } from './output.js';
 
@@ -162,7 +163,11 @@ export function register(program: Command): void {
       'hash rate from Stratum lines (JSON lines of {timeMs, fromClient, line}), or for a host of a store: bounds from its flows to catalogued pools and, where its payload samples carry share times, an estimate from those',
     )
     .option('--stratum <file>', 'Stratum conversation as JSON lines')
-    .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
+    .option(
+      '--db <file>',
+      'DuckDB file or clickhouse://USER:PASSWORD@HOST:PORT/DATABASE store (or COINRADAR_DB)',
+      defaultDbPath(),
+    )
     .option('--host <ip>', 'host whose flows to catalogued pools to use')
     .option('--difficulty <d>', 'share difficulty when known (flows only)')
     .option('--format <f>', 'table | csv | json | jsonl', 'table')
@@ -203,8 +208,9 @@ export function register(program: Command): void {
         }
         if (!o.host) throw new Error('give --stratum FILE or --host IP');
         const pools = poolCatalogue();
-        const { series, close } = await DuckDbSeries.open(existingStore(o.db));
+        const store = await openFlowStore(existingStore(o.db));
         try {
+          const series = await openNetworkReader(store);
           const conns = await series.hostConnections(o.host, [...new Set(pools.map((p) => ipv4Text(p.ip)))]);
           const rows = conns.map((c) => {
             const pool =
@@ -259,7 +265,7 @@ export function register(program: Command): void {
                 : `${o.host}: no flows to catalogued pools\n`,
             );
         } finally {
-          await close();
+          await store.close();
         }
       },
     );

@@ -5,7 +5,9 @@ import { exportFindings, type ExportFindings } from '../export/findings.js';
 import { buildMispEvent } from '../export/misp.js';
 import { buildStixBundle, TLP_MARKINGS, type Tlp } from '../export/stix.js';
 import { buildZeekIntel } from '../export/zeek-intel.js';
-import { DuckDbSeries } from '../store/duckdb/series.js';
+import { existingDetections } from '../store/detections.js';
+import { openFlowStore } from '../store/open.js';
+import { openNetworkReader } from '../store/reader.js';
 import { defaultDbPath } from '../store/store.js';
 import { collect, existingStore } from './output.js';
 import { parseDay, parseScope, windowOption } from './series.js';
@@ -24,7 +26,11 @@ interface ExportOpts {
 
 function common(cmd: Command): Command {
   return cmd
-    .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
+    .option(
+      '--db <file>',
+      'DuckDB file or clickhouse://USER:PASSWORD@HOST:PORT/DATABASE store (or COINRADAR_DB)',
+      defaultDbPath(),
+    )
     .option('--scope <key:value>', 'country:KP, asn:, watch:, host:, label: (repeatable, ANDed)', collect, [])
     .option('--where <sql>', 'extra SQL condition over flow columns')
     .option('--since <date>', 'first day (UTC); default: the first flow with a plausible time')
@@ -40,9 +46,9 @@ async function findings(o: ExportOpts): Promise<ExportFindings> {
   const scope = parseScope(o.scope, undefined, o.where);
   const fromMs = parseDay(windowOption(o.since, undefined, '--since'), '--since');
   const toMs = parseDay(windowOption(o.until, undefined, '--until'), '--until');
-  const { series, close } = await DuckDbSeries.open(existingStore(o.db));
+  const store = await openFlowStore(existingStore(o.db));
   try {
-    return await exportFindings(series, {
+    return await exportFindings(await openNetworkReader(store), await existingDetections(store), {
       scope,
       scopeText: o.scope.join(' AND ') || 'all flows',
       scopeArgs: `--db ${redact(o.db)} ${o.scope.map((s) => `--scope ${s}`).join(' ')}`.trim(),
@@ -50,7 +56,7 @@ async function findings(o: ExportOpts): Promise<ExportFindings> {
       toMs,
     });
   } finally {
-    await close();
+    await store.close();
   }
 }
 

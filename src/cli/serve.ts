@@ -326,7 +326,7 @@ export function register(program: Command): void {
     )
     .option(
       '--store-memory <size>',
-      "DuckDB's memory limit for the held store, the API's reads and other processes' through it included, e.g. 512M (default: a quarter of RAM, 128M to 1G)",
+      "DuckDB's memory limit for the held store, the API's reads and other processes' through it included, e.g. 512M (default: a quarter of RAM, 256M to 1G)",
     )
     .option('--audit <file>', 'audit log (JSON lines)', '')
     .option('--log', 'fastify request logging to stderr');

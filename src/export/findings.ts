@@ -7,8 +7,8 @@
 import { buildReport, type BuildOptions } from '../report/build.js';
 import type { InvestigationReport, PoolRow } from '../report/model.js';
 import { ipv4Text, poolCatalogue } from '../scenario/world.js';
-import { DuckDbDetectionStore } from '../store/duckdb/detections.js';
-import type { DuckDbSeries } from '../store/duckdb/series.js';
+import type { DetectionStore } from '../store/detections.js';
+import type { ReportReader } from '../store/reader.js';
 
 export interface PoolEndpoint {
   ip: string;
@@ -70,23 +70,24 @@ function isoTime(s: string): string {
   return Number.isFinite(t) ? new Date(t).toISOString() : s;
 }
 
+/**
+ * The findings of a scope, from either engine's reader (store/reader.ts openNetworkReader) and its
+ * detections (null: the store has none).
+ */
 export async function exportFindings(
-  series: DuckDbSeries,
+  reader: ReportReader,
+  detections: DetectionStore | null,
   o: Omit<BuildOptions, 'onStage' | 'title'>,
 ): Promise<ExportFindings> {
-  const report = await buildReport(series, o);
+  const report = await buildReport(reader, o);
   const wallets = new Map<string, WalletFinding>();
   for (const w of report.wallets)
     wallets.set(w.wallet, { address: w.wallet, coin: w.coin, hosts: [...w.hosts], evidence: w.evidence });
-  // Wallets the detectors stored as artifacts (any confidence), where the detections table exists.
-  const hasDetections = await series.db.all<{ n: number }>(
-    `SELECT count(*)::INTEGER AS n FROM information_schema.tables WHERE table_name = 'artifacts'`,
-  );
-  if (hasDetections[0]?.n) {
-    const det = await DuckDbDetectionStore.open(series.db);
+  // Wallets the detectors stored as artifacts (any confidence).
+  if (detections) {
     // The artifacts table is not scoped: a wallet joins when one of its hosts is a host of the scope.
     const inScope = new Set(report.hosts.map((h) => h.host));
-    for (const a of await det.artifacts({ kind: 'wallet', limit: 100_000 })) {
+    for (const a of await detections.artifacts({ kind: 'wallet', limit: 100_000 })) {
       const hosts = a.hosts ? a.hosts.split(/,\s*/).filter(Boolean) : [];
       const w = wallets.get(a.value);
       const seen = { flows: Number(a.flows), firstSeen: isoTime(a.first), lastSeen: isoTime(a.last) };
@@ -96,7 +97,7 @@ export async function exportFindings(
       } else if (hosts.some((h) => inScope.has(h)))
         wallets.set(a.value, {
           address: a.value,
-          coin: a.coins.split(/,\s*/)[0] || '?',
+          coin: (a.coins ?? '').split(/,\s*/)[0] || '?',
           hosts,
           evidence: `detections ${a.labels} in ${seen.flows} flow(s)`,
           ...seen,

@@ -105,6 +105,20 @@ export interface DetectionStore {
   rollback(): Promise<void>;
 }
 
+/**
+ * The detections beside a flow store for a command that only reads them: null when the store has
+ * none (a DuckDB file never given detections is not given their tables by a read).
+ */
+export async function existingDetections(flows: FlowStore): Promise<DetectionStore | null> {
+  if (flows instanceof DuckDbFlowStore) {
+    const [r] = await flows.db.all<{ n: number }>(
+      "SELECT count(*)::INTEGER AS n FROM information_schema.tables WHERE table_name = 'artifacts'",
+    );
+    if (!r?.n) return null;
+  }
+  return openDetectionStore(flows);
+}
+
 /** The detection store beside a flow store (same database, same connection). */
 export async function openDetectionStore(flows: FlowStore): Promise<DetectionStore> {
   if (flows instanceof DuckDbFlowStore) return DuckDbDetectionStore.open(flows.db);

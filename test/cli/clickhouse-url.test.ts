@@ -1,8 +1,8 @@
-// A ClickHouse URL carries a password. Commands that have only the DuckDB engine (export, estimate,
-// screen, indicators, …) refuse it with a message that names the URL redacted — DuckDB itself
-// would name it as a file it cannot open, password and all — and the command hints that export
-// writes into its output name it redacted too. `report` and `serve` run on ClickHouse: given a
-// server that is not there, they try it, and say so with the URL redacted.
+// A ClickHouse URL carries a password. Commands that have only the DuckDB engine (screen,
+// indicators, …) refuse it with a message that names the URL redacted — DuckDB itself would name
+// it as a file it cannot open, password and all. `report`, `serve`, `export` and `estimate` run on
+// ClickHouse: given a server that is not there, they try it, and say so with the URL redacted (the
+// command hints that export writes into its output name it redacted too).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from '../cli-run.js';
@@ -11,7 +11,6 @@ const URL = 'clickhouse://analyst:s3cret-pw@127.0.0.1:9/flows';
 
 test('DuckDB-only commands given a ClickHouse URL say so, with the password redacted', async () => {
   const commands = [
-    ['export', 'stix', '--output', '/dev/null'],
     ['screen', '1Hn9ErTCPRP6j5UDBeuXPGuq5RtRjFJxJQ'],
     ['indicators', 'list'],
   ];
@@ -31,9 +30,11 @@ test('DuckDB-only commands given a ClickHouse URL say so, with the password reda
   }
 });
 
-test('report and serve take a ClickHouse URL: an unreachable server is named, redacted', async () => {
+test('report, serve, export and estimate take a ClickHouse URL: an unreachable server is named, redacted', async () => {
   for (const c of [
     ['report', '--out', '/dev/null'],
+    ['export', 'stix', '--output', '/dev/null'],
+    ['estimate', 'hashrate', '--host', '175.45.176.1'],
     ['serve', '--port', '0', '--state-db', '/nonexistent/state.duckdb'],
   ]) {
     await assert.rejects(

@@ -9,6 +9,8 @@ import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { join } from 'node:path';
 import { collectSummary } from '../../src/cli/collect.js';
 import { openScreeningServer } from '../../src/cli/serve.js';
@@ -21,6 +23,7 @@ import {
   MIN_MEMORY_LIMIT,
   DuckDbDatabase,
 } from '../../src/store/duckdb/database.js';
+import { DuckDbDetectionStore } from '../../src/store/duckdb/detections.js';
 import type { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
 import { QueryClient } from '../../src/store/duckdb/query-socket.js';
 import { rollupRelation } from '../../src/store/duckdb/rollup.js';
@@ -92,7 +95,7 @@ for (const detect of [true, false])
       );
       const h = healthJson(c.metrics());
       assert.equal(h.status, 'degraded');
-      assert.match(String(h.error), /Out of Memory Error|could not allocate|failed to pin/);
+      assert.match(String(h.error), /Out of Memory Error|(could not|failed to) allocate|failed to pin/);
       assert.equal(c.metrics().failed, null, 'not stopped');
       assert.match(prometheusText(c.metrics()), /^coinradar_collector_store_failing 1$/m);
       assert.equal(c.metrics().flowsCommitted, 300);
@@ -175,7 +178,7 @@ test('a store that stays out of memory stops the collector after STORE_RECOVERY.
     try {
       await assert.rejects(
         Promise.race([c.done, within]),
-        /^Error: storing failed, collection stopped: [^\n]*(Out of Memory Error|could not allocate|failed to pin)[^\n]* \(120 flows committed before it; \d+ received since were not kept; \d+ lost earlier with 1 failed commit intervals\)$/,
+        /^Error: storing failed, collection stopped: [^\n]*(Out of Memory Error|(could not|failed to) allocate|failed to pin)[^\n]* \(120 flows committed before it; \d+ received since were not kept; \d+ lost earlier with 1 failed commit intervals\)$/,
       );
     } finally {
       clearTimeout(timer);
@@ -235,7 +238,7 @@ test('--store-memory: sizes parsed and bounded; the default for long-running pro
   const mib = 2 ** 20;
   assert.equal(serviceMemoryLimit(24 * 1024 * mib), 1024 * mib, 'a quarter of RAM, at most 1 GiB');
   assert.equal(serviceMemoryLimit(2 * 1024 * mib), 512 * mib);
-  assert.equal(serviceMemoryLimit(256 * mib), 128 * mib, 'at least 128 MiB');
+  assert.equal(serviceMemoryLimit(512 * mib), 256 * mib, 'at least 256 MiB');
   await assert.rejects(
     DuckDbDatabase.open(':memory:', { memoryLimit: MIN_MEMORY_LIMIT - 1 }),
     /at least 64 MiB/,
@@ -309,5 +312,48 @@ test('serve holds the store under --store-memory (default: the long-running one)
     } finally {
       await server.close();
     }
+  }
+});
+
+test('an appender whose flush failed for memory is emptied: what it held never reaches a later transaction', async (t) => {
+  // A DuckDB appender flushes what it holds when it is destroyed (garbage-collected): left open
+  // after a failed flush, its rows went into whatever transaction was open then.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const dir = mkdtempSync(join(tmpdir(), 'cr-appender-oom-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = (await openFlowStore(join(dir, 's.duckdb'))) as DuckDbFlowStore;
+  try {
+    const det = await DuckDbDetectionStore.open(store.db);
+    const reader = await store.reader();
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({
+      flowId: i + 1,
+      label: 'crypto-port',
+      coin: 'BTC',
+      confidence: 'port',
+      confidenceRank: 1,
+      evidence: { rule: 'port.well-known', port: 8333, note: 'x'.repeat(40) },
+      artifacts: [{ kind: 'wallet', value: `1${'A'.repeat(30)}${i}` }],
+      listVersion: 'test',
+      detectorVersion: 'test',
+    }));
+    await store.db.run('BEGIN TRANSACTION');
+    await reader.db.all("SET memory_limit = '1MB'");
+    await assert.rejects(det.add(rows), /Out of Memory|(could not|failed to) allocate|failed to pin/);
+    await reader.db.all("SET memory_limit = '1GB'");
+    await store.db.run('ROLLBACK');
+    await store.db.run('BEGIN TRANSACTION');
+    for (let k = 0; k < 5; k++) {
+      gc();
+      await sleep(20);
+    }
+    await store.db.run('COMMIT');
+    const [n] = await store.db.all<{ d: number; a: number }>(
+      'SELECT (SELECT count(*) FROM detections)::INTEGER AS d, (SELECT count(*) FROM artifacts)::INTEGER AS a',
+    );
+    assert.deepEqual(n, { d: 0, a: 0 });
+    await reader.close();
+  } finally {
+    await store.close();
   }
 });

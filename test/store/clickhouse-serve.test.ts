@@ -3,7 +3,8 @@
 // in-process) gives the same report — the model `report --json` writes, its Markdown and its HTML
 // with the inline SVG charts — and the same answers from `serve`'s network routes over HTTP with an
 // API key (/v1/series, /v1/summary, /v1/hosts, /v1/hosts/:ip with its sessions and detections,
-// /v1/search, /v1/report). On ClickHouse the keys, audit log and sanctions lists live in the local
+// /v1/search, /v1/report) — and the same shared findings (`export stix|misp|zeek-intel`) and
+// `estimate hashrate --host` for a miner of the scope. On ClickHouse the keys, audit log and sanctions lists live in the local
 // state file (--state-db), and the key check holds as on DuckDB: no key or a wrong one is refused
 // and audited there.
 import { test, after, before } from 'node:test';
@@ -108,6 +109,25 @@ async function reportFiles(
   return { out: r.out.replaceAll(base, '<out>'), json: read('json'), md: read('md'), html: read('html') };
 }
 
+/**
+ * The shared findings as `coinradar export` writes them (STIX 2.1, MISP, Zeek Intel) and
+ * `coinradar estimate --host` for a miner of the scope, the store's name masked.
+ */
+async function exportsOf(e: Engine, name: string, host: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const format of ['stix', 'misp', 'zeek-intel']) {
+    const file = join(dir, `export-${name}.${format}`);
+    const r = await runCli(['export', format, '--db', e.db, '--scope', 'watch:kp', '-o', file]);
+    assert.equal(r.exitCode, 0, r.err);
+    out[format] = withoutNow(readFileSync(file, 'utf8')).replaceAll(redact(e.db), '<db>');
+    out[`${format} line`] = r.err.replaceAll(file, '<out>');
+  }
+  const est = await runCli(['estimate', 'hashrate', '--db', e.db, '--host', host, '--format', 'json']);
+  assert.equal(est.exitCode, 0, est.err);
+  out.estimate = est.out;
+  return out;
+}
+
 /** buildReport's model straight from the engine's reader (another scope than the CLI's). */
 async function reportModel(db: string): Promise<InvestigationReport> {
   const store = await openFlowStore(db);
@@ -198,6 +218,8 @@ async function answers(s: Served, paths: string[]): Promise<string[]> {
 let want: Promise<{
   report: Awaited<ReturnType<typeof reportFiles>>;
   model: InvestigationReport;
+  exports: Record<string, string>;
+  miner: string;
   paths: string[];
   answers: string[];
   /** How long the routes took on DuckDB. */
@@ -208,12 +230,15 @@ function duckdbAnswers() {
     const e = await duckdb();
     const report = await reportFiles(e, 'duckdb');
     const model = await reportModel(e.db);
+    // A host of the scope with a Stratum login: its estimate from the flow counters.
+    const miner = (JSON.parse(report.json) as InvestigationReport).wallets[0]?.hosts[0] ?? '';
+    const exports = await exportsOf(e, 'duckdb', miner);
     const s = await serve(e);
     try {
       const paths = await routes(s);
       const t0 = performance.now();
       const a = await answers(s, paths);
-      return { report, model, paths, answers: a, ms: performance.now() - t0 };
+      return { report, model, exports, miner, paths, answers: a, ms: performance.now() - t0 };
     } finally {
       await s.server.close();
     }
@@ -255,6 +280,19 @@ async function compare(e: Engine, name: string): Promise<string> {
   assert.equal(got.md, w.report.md);
   assert.equal(got.html, w.report.html);
   assert.deepEqual(await reportModel(e.db), w.model);
+  // Not vacuous: indicators, sightings and wallets shared; the miner's hash rate estimated.
+  assert.match(
+    w.exports['stix line'],
+    /[1-9]\d* indicators, [1-9]\d* infrastructure, [1-9]\d* sightings, .* [1-9]\d* wallets/,
+  );
+  assert.match(w.exports['misp line'], /[1-9]\d* attributes \(.*btc/);
+  assert.match(
+    w.exports.estimate,
+    /"flows": [1-9]\d*,[^]*"hashrate": "[^"]*\d[^"]*H\/s"/,
+    `${w.miner}: ${w.exports.estimate}`,
+  );
+  const exports = await exportsOf(e, name.replace(/\W+/g, '-'), w.miner);
+  for (const k of Object.keys(w.exports)) assert.equal(exports[k], w.exports[k], `export ${k}`);
 
   const s = await serve(e);
   try {

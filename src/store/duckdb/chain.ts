@@ -13,7 +13,15 @@ import type {
 } from '../chain.js';
 import { TXF_COINJOIN } from '../chain.js';
 import { NumberColumn, TextColumn } from '../columns.js';
-import { CHUNK_ROWS, readColumns, StagedChunk, setInt64, type ColumnKind } from './chunk.js';
+import {
+  CHUNK_ROWS,
+  closeAppender,
+  discardAppender,
+  readColumns,
+  StagedChunk,
+  setInt64,
+  type ColumnKind,
+} from './chunk.js';
 import { DuckDbDatabase } from './database.js';
 
 const SCRIPT_TYPES = [
@@ -177,9 +185,11 @@ export class DuckDbChainStore implements ChainStore {
         for (let c = 0; c < spec.length; c++) stageColumn(ch, c, spec[c], cols[c], from, rows);
         ch.append(appender, rows);
       }
-    } finally {
-      appender.closeSync();
+    } catch (e) {
+      discardAppender(appender);
+      throw e;
     }
+    closeAppender(appender);
   }
 
   async append(r: ChainRows): Promise<void> {

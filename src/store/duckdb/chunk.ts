@@ -10,7 +10,38 @@
  * heap). NULLs: a column's validity mask, one bit per row (set = valid) in 64-bit words.
  */
 import duckdb, { type DataChunk, type Vector } from '@duckdb/node-bindings';
-import { DuckDBDataChunk, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import {
+  DuckDBDataChunk,
+  type DuckDBAppender,
+  type DuckDBConnection,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+
+/**
+ * Close an appender (flushing its rows). When that fails (DuckDB out of memory), the rows it still
+ * holds are dropped and the error thrown: an appender left open flushes them when it is destroyed,
+ * into whatever transaction is open then — 2,048 detections of a commit interval that had been
+ * rolled back were committed with a later one that way (docs/benchmarks.md).
+ */
+export function closeAppender(a: DuckDBAppender): void {
+  try {
+    a.closeSync();
+  } catch (e) {
+    discardAppender(a);
+    throw e;
+  }
+}
+
+/** Drop what an appender holds and close it; it cannot fail (a rollback discards the rest). */
+export function discardAppender(a: DuckDBAppender): void {
+  try {
+    a.clear();
+    a.closeSync();
+  } catch {
+    // already closed, or its connection gone: nothing left to flush
+  }
+}
 
 /** DuckDB's vector size: a data chunk holds at most this many rows. */
 export const CHUNK_ROWS = 2048;

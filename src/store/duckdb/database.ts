@@ -28,13 +28,14 @@ export const MIN_MEMORY_LIMIT = 64 * 2 ** 20;
 
 /**
  * The memory limit of a long-running process that owns a store (collect, serve): a quarter of
- * RAM, between 128 MiB and 1 GiB. Other processes' reads of the store run in it (the reader
- * socket, the API): under DuckDB's default, back-to-back `summary --by dst` over 18 M flows took a
- * collector to 2.0–2.3 GB; under 300 MiB to 742 MB, every summary answered (docs/benchmarks.md).
+ * RAM, between 256 MiB and 1 GiB. Other processes' reads of the store run in it (the reader
+ * socket, the API): under DuckDB's default (80 % of RAM), back-to-back `summary --by dst` over
+ * 12–18 M flows took a collector to 1.5–2.3 GB; under 256 MiB to 690 MB, every summary answered and
+ * every flow stored; under 64 MiB the writer's commits failed for memory (docs/benchmarks.md).
  */
 export function serviceMemoryLimit(total = totalmem()): number {
   const mib = 2 ** 20;
-  return Math.floor(Math.min(1024 * mib, Math.max(128 * mib, total / 4)) / mib) * mib;
+  return Math.floor(Math.min(1024 * mib, Math.max(256 * mib, total / 4)) / mib) * mib;
 }
 
 /** `--store-memory SIZE` (500M, 1G, …) in bytes; an error that names the option when it is not a size. */

@@ -8,7 +8,7 @@ import type {
   StoredDetection,
 } from '../detections.js';
 import { BIGINT, UTINYINT, VARCHAR } from '@duckdb/node-api';
-import { CHUNK_ROWS, StagedChunk, setInt64 } from './chunk.js';
+import { CHUNK_ROWS, StagedChunk, closeAppender, discardAppender, setInt64 } from './chunk.js';
 import type { DuckDbDatabase } from './database.js';
 import { Rollup } from './rollup.js';
 
@@ -92,10 +92,18 @@ export class DuckDbDetectionStore implements DetectionStore {
       }
       if (n > 0) det.append(a, n);
       flushArt();
-    } finally {
-      a.closeSync();
-      aa.closeSync();
+    } catch (e) {
+      discardAppender(a);
+      discardAppender(aa);
+      throw e;
     }
+    try {
+      closeAppender(a);
+    } catch (e) {
+      discardAppender(aa);
+      throw e;
+    }
+    closeAppender(aa);
   }
 
   async clear(confidences?: string[]): Promise<void> {

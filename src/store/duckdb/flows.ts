@@ -28,7 +28,14 @@ import type {
   KeyedSummaryQuery,
   SummaryKey,
 } from '../store.js';
-import { CHUNK_ROWS, StagedChunk, setInt64, type ColumnKind } from './chunk.js';
+import {
+  CHUNK_ROWS,
+  StagedChunk,
+  closeAppender,
+  discardAppender,
+  setInt64,
+  type ColumnKind,
+} from './chunk.js';
 import { DuckDbDatabase, type DatabaseOptions } from './database.js';
 import { SEGMENT_MAX_ROWS, SegmentBuilder, Segments } from './segments.js';
 import { flowSource, keyedSummary } from './summary.js';
@@ -443,7 +450,7 @@ export class DuckDbFlowStore implements FlowStore {
  * it): the statement failed, and a later one may pass once memory is freed.
  */
 export function isOutOfMemory(e: unknown): boolean {
-  return /Out of Memory Error|failed to pin block|could not allocate/i.test(
+  return /Out of Memory Error|failed to pin block|(could not|failed to) allocate/i.test(
     String((e as Error)?.message ?? e),
   );
 }
@@ -688,12 +695,23 @@ class DuckDbSourceWriter implements SourceWriter {
     this.store.db.reads.afterCurrent(() => (merger ? merger.afterCurrentRun(rm) : rm()));
   }
 
-  private closeAppenders(): void {
+  /** Flush and close the appenders; `discard`: drop what they hold instead (before a rollback). */
+  private closeAppenders(discard = false): void {
     const [a, pa] = [this.appender, this.payloadAppender];
     this.appender = null;
     this.payloadAppender = null;
-    a?.closeSync();
-    pa?.closeSync();
+    if (discard) {
+      if (a) discardAppender(a);
+      if (pa) discardAppender(pa);
+      return;
+    }
+    try {
+      if (a) closeAppender(a);
+    } catch (e) {
+      if (pa) discardAppender(pa);
+      throw e;
+    }
+    if (pa) closeAppender(pa);
   }
 
   async commit(diagnostics: Diagnostics): Promise<void> {
@@ -750,11 +768,7 @@ class DuckDbSourceWriter implements SourceWriter {
     if (this.discarding < 0) {
       // The interval's state here goes at once; the store's when the rollback below has run (an
       // attempt that fails on the way is made again by the next call: each step can be repeated).
-      try {
-        this.closeAppenders();
-      } catch {
-        // the rollback below discards whatever the appenders held
-      }
+      this.closeAppenders(true);
       this.discarding = this.flows - this.committedFlows;
       this.flows = this.committedFlows;
       this.segment?.clear();
@@ -773,11 +787,7 @@ class DuckDbSourceWriter implements SourceWriter {
     if (this.done) return;
     this.done = true;
     try {
-      try {
-        this.closeAppenders();
-      } catch {
-        // the rollback below discards whatever the appenders held
-      }
+      this.closeAppenders(true);
       await rollBackOpen(this.store.db);
       this.store.merger?.discard();
       // What this source wrote is gone: write the AS names again when next met.

@@ -4,6 +4,8 @@
  * detection uses the latest set of each source.
  */
 import type { ImportedInfra, ParsedIndicators, SkippedIndicator } from '../../indicators/model.js';
+import type { DuckDBAppender } from '@duckdb/node-api';
+import { closeAppender, discardAppender } from './chunk.js';
 import type { DuckDbDatabase } from './database.js';
 
 export interface IndicatorSet {
@@ -41,6 +43,8 @@ export class DuckDbIndicatorStore {
     const [old] = await this.sets(p.source, p.checksum);
     if (old) return { set: old, existed: true };
     await this.db.run('BEGIN TRANSACTION');
+    // An appender left open after a failure would flush its rows into a later transaction.
+    let open: DuckDBAppender | null = null;
     try {
       const [{ id }] = await this.db.all<{ id: number }>(
         "SELECT nextval('indicator_set_seq')::INTEGER AS id",
@@ -59,7 +63,7 @@ export class DuckDbIndicatorStore {
           JSON.stringify({ count: p.skippedCount, first: p.skipped }),
         ],
       );
-      const a = await this.db.conn.createAppender('indicator_infrastructure');
+      const a = (open = await this.db.conn.createAppender('indicator_infrastructure'));
       for (const e of p.infrastructure) {
         a.appendInteger(id);
         a.appendVarchar(e.value);
@@ -69,11 +73,13 @@ export class DuckDbIndicatorStore {
         a.appendVarchar(e.name);
         a.endRow();
       }
-      a.closeSync();
+      open = null;
+      closeAppender(a);
       await this.db.run('COMMIT');
       const [set] = await this.sets(p.source, p.checksum);
       return { set, existed: false };
     } catch (e) {
+      if (open) discardAppender(open);
       await this.db.run('ROLLBACK');
       throw e;
     }

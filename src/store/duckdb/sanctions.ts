@@ -1,5 +1,7 @@
 import type { ListedAddress, ParsedList, SanctionedEntity, SkippedRow } from '../../sanctions/model.js';
 import type { SanctionsStore, SanctionsVersion } from '../sanctions.js';
+import type { DuckDBAppender } from '@duckdb/node-api';
+import { closeAppender, discardAppender } from './chunk.js';
 import { DuckDbDatabase } from './database.js';
 
 interface VersionRow {
@@ -67,6 +69,8 @@ export class DuckDbSanctionsStore implements SanctionsStore {
     );
     if (old) return { version: toVersion(old), existed: true };
     await db.run('BEGIN TRANSACTION');
+    // An appender left open after a failure would flush its rows into a later transaction.
+    const open = new Set<DuckDBAppender>();
     try {
       const [{ id }] = await db.all<{ id: number }>("SELECT nextval('sanctions_version_seq')::INTEGER AS id");
       const invalid = list.addresses.filter((a) => !a.valid).length;
@@ -89,6 +93,7 @@ export class DuckDbSanctionsStore implements SanctionsStore {
         ],
       );
       const ea = await db.conn.createAppender('sanctions_entities');
+      open.add(ea);
       for (const e of list.entities) {
         ea.appendInteger(id);
         ea.appendVarchar(e.id);
@@ -99,8 +104,10 @@ export class DuckDbSanctionsStore implements SanctionsStore {
         ea.appendVarchar(JSON.stringify(e.addresses));
         ea.endRow();
       }
-      ea.closeSync();
+      open.delete(ea);
+      closeAppender(ea);
       const aa = await db.conn.createAppender('sanctions_addresses');
+      open.add(aa);
       const opt = (v: string | undefined | null) => (v == null ? aa.appendNull() : aa.appendVarchar(v));
       for (const a of list.addresses) {
         aa.appendInteger(id);
@@ -117,10 +124,12 @@ export class DuckDbSanctionsStore implements SanctionsStore {
         opt(a.aliases ? JSON.stringify(a.aliases) : null);
         aa.endRow();
       }
-      aa.closeSync();
+      open.delete(aa);
+      closeAppender(aa);
       await db.run('COMMIT');
       return { version: (await this.version(id))!, existed: false };
     } catch (e) {
+      for (const a of open) discardAppender(a);
       await db.run('ROLLBACK');
       throw e;
     }
