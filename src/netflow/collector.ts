@@ -642,12 +642,13 @@ export class NetflowCollector {
     const r = this.recovered;
     const first = r.pending !== e;
     if (!this.writer.recover || this.writeError || (first && this.finishing)) return false;
-    let back: { discarded: number; committed: number } | null = null;
+    let back: { discarded: number; committed: number } | null;
     try {
       back = await this.writer.recover(e);
     } catch (x) {
-      // Not a failure that passes: the caller stops with it.
-      if (x === e && first) return false;
+      // Not a failure that passes (the caller stops with it), or the store cannot go on: its words.
+      if (x !== e) this.fail(x);
+      return false;
     }
     r.since ||= Date.now();
     // Failing too long: the caller stops (counting what it holds as not kept).

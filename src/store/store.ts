@@ -39,11 +39,12 @@ export interface SourceWriter {
    * A live source after an append or checkpoint failed with an error that can pass (DuckDB out of
    * memory, while readers' queries hold it): the open interval is rolled back and a new one begun,
    * so collecting goes on. Resolves with the flows the rollback discarded and those committed so
-   * far. Rejects with `cause` itself when it is not such an error (the caller stops), and with
-   * another error when this attempt failed on the way (memory still short): nothing may be
-   * appended until a later call resolves. Absent where the store never recovers (ClickHouse).
+   * far; with null when this attempt failed on the way for memory again (nothing may be appended
+   * until a later call resolves). Rejects with `cause` itself when it is not such an error, and
+   * with the error of a step that failed otherwise: the caller stops. Absent where the store never
+   * recovers (ClickHouse).
    */
-  recover?(cause: unknown): Promise<{ discarded: number; committed: number }>;
+  recover?(cause: unknown): Promise<{ discarded: number; committed: number } | null>;
 }
 
 /** A stored flow as read back (the JSON-lines shape of `coinradar flows`). */

@@ -194,40 +194,71 @@ test('a store that stays out of memory stops the collector after STORE_RECOVERY.
   }
 });
 
-test('a failure that is not one of memory still stops the collector at once (no recovery tried)', async () => {
+/**
+ * A collector on a throwaway store whose second append fails with `error`, and whose recover()
+ * is counted (and replaced by `recover` when given).
+ */
+async function failingAt2(
+  error: Error,
+  body: (c: NetflowCollector, send: (k: number) => Promise<void>, recoveries: () => number) => Promise<void>,
+  recover?: (cause: unknown) => Promise<{ discarded: number; committed: number } | null>,
+) {
   const store = await openFlowStore(':memory:');
   const begin = store.beginSource.bind(store);
   let recoveries = 0;
   store.beginSource = async (...a) => {
     const w = await begin(...a);
     const append = w.append.bind(w);
-    const recover = w.recover!.bind(w);
+    const own = w.recover!.bind(w);
     let n = 0;
-    w.append = (b, e) => (++n >= 2 ? Promise.reject(new Error('test: the disk is full')) : append(b, e));
+    w.append = (b, e) => (++n >= 2 ? Promise.reject(error) : append(b, e));
     w.recover = (cause) => {
       recoveries++;
-      return recover(cause);
+      return (recover ?? own)(cause);
     };
     return w;
   };
+  const sock = createSocket('udp4');
   try {
     const c = await NetflowCollector.start({ listen: 'udp://127.0.0.1:0', flushMs: 50, store });
-    const sock = createSocket('udp4');
     const send = (k: number) =>
       new Promise<void>((res) => sock.send(v9Datagram(0, k, 4, k), c.port, '127.0.0.1', () => res()));
     await send(0);
     await until(() => c.metrics().flowsCommitted === 4, 3000, '4 flows committed');
+    await body(c, send, () => recoveries);
+  } finally {
+    sock.close();
+    await store.close();
+  }
+}
+
+test('a failure that is not one of memory still stops the collector at once (no recovery tried)', async () => {
+  await failingAt2(new Error('test: the disk is full'), async (c, send, recoveries) => {
     await send(1);
     await assert.rejects(
       c.done,
       /^Error: storing failed, collection stopped: test: the disk is full \(4 flows committed before it; 4 received since were not kept\)$/,
     );
-    sock.close();
-    assert.equal(recoveries, 1, 'asked once, refused: not a failure that passes');
+    assert.equal(recoveries(), 1, 'asked once, refused: not a failure that passes');
     assert.equal(c.metrics().storeFailing, null);
-  } finally {
-    await store.close();
-  }
+  });
+});
+
+test('a recovery that fails otherwise (DuckDB invalidated) stops the collector at once, with its words', async () => {
+  const invalidated = new Error('test: database has been invalidated because of a previous fatal error');
+  await failingAt2(
+    new Error('Out of Memory Error: test'),
+    async (c, send, recoveries) => {
+      await send(1);
+      await assert.rejects(
+        c.done,
+        /^Error: storing failed, collection stopped: test: database has been invalidated because of a previous fatal error \(4 flows committed before it; 4 received since were not kept\)$/,
+      );
+      assert.equal(recoveries(), 1);
+      assert.equal(healthJson(c.metrics()).status, 'failed');
+    },
+    () => Promise.reject(invalidated),
+  );
 });
 
 test('--store-memory: sizes parsed and bounded; the default for long-running processes; the limit applied to the instance', async () => {

@@ -763,7 +763,7 @@ class DuckDbSourceWriter implements SourceWriter {
   /** Flows of a failed interval rolled back by a recover() whose new interval is not begun yet. */
   private discarding = -1;
 
-  async recover(cause: unknown): Promise<{ discarded: number; committed: number }> {
+  async recover(cause: unknown): Promise<{ discarded: number; committed: number } | null> {
     if (!this.live || this.done || !isOutOfMemory(cause)) throw cause;
     if (this.discarding < 0) {
       // The interval's state here goes at once; the store's when the rollback below has run (an
@@ -775,9 +775,16 @@ class DuckDbSourceWriter implements SourceWriter {
       // The AS names written in the interval go with it.
       this.store.writtenOrgs.clear();
     }
-    await rollBackOpen(this.store.db);
-    await this.store.segments?.rolledBack();
-    await this.store.db.run('BEGIN TRANSACTION');
+    try {
+      await rollBackOpen(this.store.db);
+      await this.store.segments?.rolledBack();
+      await this.store.db.run('BEGIN TRANSACTION');
+    } catch (e) {
+      // Memory still short: the next call tries again. Anything else (DuckDB "database has been
+      // invalidated") ends the source.
+      if (isOutOfMemory(e)) return null;
+      throw e;
+    }
     const discarded = this.discarding;
     this.discarding = -1;
     return { discarded, committed: this.committedFlows };
