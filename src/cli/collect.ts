@@ -160,6 +160,7 @@ export function register(program: Command): void {
         const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist, db: o.db });
         const detection = o.detect ? await detectionHookFor(store, { lists: o.list }) : undefined;
         let shown = 0;
+        let storeFailures = 0;
         let collector: NetflowCollector;
         try {
           collector = await NetflowCollector.start({
@@ -176,6 +177,9 @@ export function register(program: Command): void {
             backlogMs,
             onProblem: (p) => {
               if (shown++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
+            },
+            onStoreFailure: (m) => {
+              if (storeFailures++ < 20) process.stderr.write(`warning: ${m}\n`);
             },
           });
         } catch (e) {

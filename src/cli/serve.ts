@@ -209,6 +209,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
         import('./enricher.js'),
       ]);
       const detection = await detectionHookFor(collectInto, {});
+      let storeFailures = 0;
       collector = await NetflowCollector.start({
         listen: o.collect,
         store: collectInto,
@@ -216,6 +217,10 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
         hooks: [detection.hook],
         ...o.collectBacklog,
         onProblem: o.onCollectProblem,
+        // The first 20 said; all counted in /metrics and in the summary when it stops.
+        onStoreFailure: (m) => {
+          if (storeFailures++ < 20) process.stderr.write(`coinradar serve: collecting: ${m}\n`);
+        },
       });
       // A store that fails stops the collector (it would otherwise receive and store nothing);
       // the API goes on answering from what was committed.

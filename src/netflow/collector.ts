@@ -98,6 +98,8 @@ export interface CollectOptions {
   /** Data sets waiting for their template are dropped (and counted) after this long (ms). */
   pendingMs?: number;
   onProblem?: (p: InputProblem) => void;
+  /** Called with a line when the store fails and the collector rolls the interval back and goes on. */
+  onStoreFailure?: (message: string) => void;
   /**
    * Nice value for every thread of the process but the receiver's (the storing main thread,
    * DuckDB's and libuv's threads) once the receiver runs, so that under CPU pressure the scheduler
@@ -656,6 +658,9 @@ export class NetflowCollector {
     if (first) {
       r.intervals++;
       r.failing = String((e as Error).message ?? e).split('\n')[0];
+      this.o.onStoreFailure?.(
+        `the store failed: ${r.failing}; the open commit interval is rolled back, its flows counted as lost (flows.lost-store), and collecting goes on`,
+      );
     }
     r.flows += lost;
     if (back) {

@@ -48,7 +48,9 @@ async function liveStore(t: { after: (fn: () => unknown) => void }, detect = tru
   const path = join(dir, 'live.duckdb');
   const store = (await openFlowStore(path)) as DuckDbFlowStore;
   const detection = detect ? await detectionHookFor(store) : null;
+  const said: string[] = [];
   const c = await NetflowCollector.start({
+    onStoreFailure: (m) => said.push(m),
     listen: 'udp://127.0.0.1:0',
     store,
     hooks: detection ? [detection.hook] : [],
@@ -68,14 +70,14 @@ async function liveStore(t: { after: (fn: () => unknown) => void }, detect = tru
   // DuckDB's limit is the instance's: set through a reader connection, it binds the writer too.
   const reader = await store.reader();
   const setLimit = (v: string) => reader.db.all(`SET memory_limit = '${v}'`);
-  return { dir, path, store, c, send, setLimit, reader };
+  return { dir, path, store, c, send, setLimit, reader, said };
 }
 
 // With detection the first statement to fail is the detections' append; without, the segment's
 // registration, its file already written (and deleted with the rollback).
 for (const detect of [true, false])
   test(`a store out of memory costs the open interval, counted, and collecting goes on: /healthz 'degraded' until the next commit, the store whole (${detect ? 'detection on' : 'flows only'})`, async (t) => {
-    const { dir, store, c, send, setLimit, reader } = await liveStore(t, detect);
+    const { dir, store, c, send, setLimit, reader, said } = await liveStore(t, detect);
     try {
       await send(0, 10);
       await until(() => c.metrics().flowsCommitted === 300, 5000, '300 flows committed');
@@ -99,6 +101,12 @@ for (const detect of [true, false])
       assert.equal(c.metrics().failed, null, 'not stopped');
       assert.match(prometheusText(c.metrics()), /^coinradar_collector_store_failing 1$/m);
       assert.equal(c.metrics().flowsCommitted, 300);
+      // Said once (collect and serve print it), not at every attempt to begin again.
+      assert.equal(said.length, 1, said.join('\n'));
+      assert.match(
+        said[0],
+        /^the store failed: .*(Out of Memory|allocate|pin).*; the open commit interval is rolled back, its flows counted as lost \(flows\.lost-store\), and collecting goes on$/,
+      );
 
       await setLimit('1GB');
       await send(20, 30);
