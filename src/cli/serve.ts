@@ -85,8 +85,9 @@ export interface ServeOptions {
    */
   collectBacklog?: { maxBacklogBatches: number; backlogMs: number };
   /**
-   * DuckDB's memory limit for the held store, in bytes (default serviceMemoryLimit(): the API's
-   * reads and other processes' reads through this one run under it).
+   * DuckDB's memory limit for the held store, in bytes. Default with `collect`:
+   * serviceMemoryLimit() (the API's reads and other processes' run under it, beside the
+   * collector's writer); without: DuckDB's own (80 % of RAM).
    */
   memoryLimit?: number;
   /** Called with each collector problem (the CLI prints the first ones). */
@@ -142,7 +143,9 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
       if (o.chain !== false && existsSync(state)) chain = await openChainIndex(state, hops);
     } else if (o.network !== false) {
       const store = (flows = await DuckDbFlowStore.open(o.db, {
-        memoryLimit: o.memoryLimit ?? serviceMemoryLimit(),
+        // With --collect the limit protects the collector's writer from the API's reads (and
+        // other processes'); a serve that only reads keeps DuckDB's own unless told.
+        memoryLimit: o.memoryLimit ?? (o.collect ? serviceMemoryLimit() : undefined),
       }));
       readers = await store.serveReaders();
       // DuckDB opens a file once per process: the chain index (money routes, cluster and indirect
@@ -331,7 +334,7 @@ export function register(program: Command): void {
     )
     .option(
       '--store-memory <size>',
-      "DuckDB's memory limit for the held store, the API's reads and other processes' through it included, e.g. 512M (default: a quarter of RAM, 256M to 1G)",
+      "DuckDB's memory limit for the held store, the API's reads and other processes' through it included, e.g. 512M (default with --collect: a quarter of RAM, 256M to 1G; without: DuckDB's, 80% of RAM)",
     )
     .option('--audit <file>', 'audit log (JSON lines)', '')
     .option('--log', 'fastify request logging to stderr');

@@ -333,15 +333,21 @@ test('coinradar collect --store-memory: the limit holds for reads through its so
   assert.match(err, /--store-memory: '10M' is not a size of at least 64 MiB/);
 });
 
-test('serve holds the store under --store-memory (default: the long-running one), for the API and the reader socket alike', async (t) => {
+test("serve holds the store under --store-memory (default with --collect: the collector's; without: DuckDB's), for the API and the reader socket alike", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cr-serve-memory-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const db = join(dir, 'store.duckdb');
-  for (const [memoryLimit, want] of [
-    [200 * 2 ** 20, '200.0 MiB'],
-    [undefined, duckdbSize(serviceMemoryLimit())],
+  const plain = await DuckDbDatabase.open(':memory:');
+  const [{ m: duckdbDefault }] = await plain.all<{ m: string }>(
+    "SELECT current_setting('memory_limit') AS m",
+  );
+  await plain.close();
+  for (const [memoryLimit, collect, want] of [
+    [200 * 2 ** 20, undefined, '200.0 MiB'],
+    [undefined, 'udp://127.0.0.1:0', duckdbSize(serviceMemoryLimit())],
+    [undefined, undefined, duckdbDefault],
   ] as const) {
-    const server = await openScreeningServer({ db, audit: join(dir, 'audit.jsonl'), memoryLimit });
+    const server = await openScreeningServer({ db, audit: join(dir, 'audit.jsonl'), memoryLimit, collect });
     try {
       const client = await QueryClient.connect(db);
       assert.ok(client, 'the reader socket');

@@ -27,7 +27,7 @@ export interface DatabaseOptions {
 export const MIN_MEMORY_LIMIT = 64 * 2 ** 20;
 
 /**
- * The memory limit of a long-running process that owns a store (collect, serve): a quarter of
+ * The memory limit of a long-running process that owns a store (collect, serve --collect): a quarter of
  * RAM, between 256 MiB and 1 GiB. Other processes' reads of the store run in it (the reader
  * socket, the API): under DuckDB's default (80 % of RAM), back-to-back `summary --by dst` over
  * 12–18 M flows took a collector to 1.5–2.3 GB; under 256 MiB to 690 MB, every summary answered and
