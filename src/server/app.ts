@@ -17,6 +17,7 @@ import type { ApiKeyFile } from './keys.js';
 import { installAccessControl } from './access.js';
 import { auditTime, type AuditLog } from './audit.js';
 import { clientErrorHandler, sendError } from './errors.js';
+import { isOutOfMemory } from '../store/out-of-memory.js';
 import { JSON_TYPE, screenBatchJson, screenResultJson } from './json.js';
 import { RateLimiter } from './rate-limit.js';
 import { registerConsoleFiles } from './console-files.js';
@@ -386,6 +387,17 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     // Nothing to read yet (serve on a ClickHouse database before any writer made the store): the
     // server is fine and will answer once one has; say so rather than "internal error".
     if ((err as Error).name === 'StoreNotReady') return sendError(reply, 503, 'store_not_ready', err.message);
+    // The store's memory limit reached (its own, or shared with a collector and other readers):
+    // a request that may pass in a moment, not a fault of the server.
+    if (isOutOfMemory(err)) {
+      reply.header('retry-after', '5');
+      return sendError(
+        reply,
+        503,
+        'store_busy',
+        "the store ran out of memory for this request (its memory limit, shared with other reads and a collector's writer): try again, or narrow the scope",
+      );
+    }
     req.log.error(err);
     return sendError(reply, 500, 'internal', 'internal error');
   });

@@ -14,11 +14,13 @@ import { loadInfrastructure } from '../../src/detect/infrastructure.js';
 import { createDetector } from '../../src/detect/registry.js';
 import { redetectStore } from '../../src/detect/rerun.js';
 import { ScreeningIndex } from '../../src/sanctions/screen.js';
-import { CRYPTO_PORTS, poolCatalogue } from '../../src/scenario/world.js';
+import { loadWorldIntoStore } from '../../src/scenario/store.js';
+import { buildWorld, CRYPTO_PORTS, defaultConfig, poolCatalogue } from '../../src/scenario/world.js';
 import { buildServer } from '../../src/server/app.js';
 import { AuditLog } from '../../src/server/audit.js';
 import { ApiKeyFile } from '../../src/server/keys.js';
 import { openDetectionStore } from '../../src/store/detections.js';
+import { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
 import { hostProfiles } from '../../src/store/duckdb/hosts.js';
 import { keyedSummary } from '../../src/store/duckdb/summary.js';
 import { dotted, withWorldStore } from '../helpers/world-store.js';
@@ -202,6 +204,50 @@ test('series, summary, hosts, host page and search answer what the CLI functions
       },
     );
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a request the store has no memory for is a 503 'store_busy' with Retry-After, not an internal error, and passes once memory is back", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-network-oom-'));
+  const index = new ScreeningIndex();
+  const keys = new ApiKeyFile(join(dir, 'db.keys.json'));
+  const { key } = listAndKey(index, keys);
+  const audit = new AuditLog(join(dir, 'audit.jsonl'));
+  try {
+    // A store file (an in-memory one cannot go under the memory its data holds).
+    const world = buildWorld(
+      defaultConfig({ seed: 5, hosts: 12, days: 10, miners: 2, btcNodes: 0, growth: 'step' }),
+    );
+    const store = await DuckDbFlowStore.open(join(dir, 'world.duckdb'));
+    await loadWorldIntoStore(world, store);
+    await store.db.run('CHECKPOINT');
+    {
+      const app = buildServer({ index, keys, audit, rate: 0, network: { db: store.db } });
+      const get = () =>
+        app.inject({ method: 'GET', url: '/v1/summary?by=src&by=dst', headers: { 'x-api-key': key } });
+      try {
+        // DuckDB's own failure: its limit set below what the query needs (in the field: a
+        // collector's writer and other readers holding the process's --store-memory).
+        await store.db.run("SET memory_limit = '1MB'");
+        const r = await get();
+        assert.equal(r.statusCode, 503, r.body);
+        assert.equal(r.headers['retry-after'], '5');
+        assert.equal(r.json().error.code, 'store_busy');
+        assert.doesNotMatch(
+          r.body,
+          /Possible solutions|SET memory_limit/,
+          'DuckDB’s advice is not the client’s',
+        );
+        await store.db.run("SET memory_limit = '1GB'");
+        assert.equal((await get()).statusCode, 200);
+      } finally {
+        await app.close();
+        await store.close();
+      }
+    }
+  } finally {
+    await audit.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -37,6 +37,7 @@ import {
   type ColumnKind,
 } from './chunk.js';
 import { DuckDbDatabase, type DatabaseOptions } from './database.js';
+import { isOutOfMemory } from '../out-of-memory.js';
 import { SEGMENT_MAX_ROWS, SegmentBuilder, Segments } from './segments.js';
 import { flowSource, keyedSummary } from './summary.js';
 import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery } from '../queries.js';
@@ -443,16 +444,6 @@ export class DuckDbFlowStore implements FlowStore {
     await this.merger?.idle();
     await this.db.close();
   }
-}
-
-/**
- * DuckDB's error when its memory limit is reached (a statement's own, or readers' queries holding
- * it): the statement failed, and a later one may pass once memory is freed.
- */
-export function isOutOfMemory(e: unknown): boolean {
-  return /Out of Memory Error|failed to pin block|(could not|failed to) allocate/i.test(
-    String((e as Error)?.message ?? e),
-  );
 }
 
 /** ROLLBACK, when a transaction is open: a failed COMMIT has already ended it. */
