@@ -21,6 +21,11 @@ export interface FlowEnricher {
    * organisation it is given: `asOrgs` then names each AS only in the first batch that has it.
    */
   forOneWriter?(): FlowEnricher;
+  /**
+   * (The form for one writer.) Name every organisation again from the next batch on: the store
+   * lost what it was given (a commit interval rolled back).
+   */
+  forgetOrgs?(): void;
 }
 
 /** Enrichment that knows nothing (every column empty) — for tests and `--no-geo`. */

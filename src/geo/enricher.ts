@@ -30,6 +30,11 @@ export class GeoEnricher implements FlowEnricher {
     return new GeoEnricher(this.geo, this.watch, true);
   }
 
+  forgetOrgs(): void {
+    // A new stamp: no organisation was reported in it yet.
+    this.stamp = (this.stamp + 1) >>> 0 || 1;
+  }
+
   enrich(batch: FlowBatch): EnrichedColumns {
     const n = batch.length;
     const out: EnrichedColumns = {

@@ -485,9 +485,10 @@ export class NetflowCollector {
       }
       // A store failure not yet recovered from: recovered first, or this batch is lost (counted).
       const r = this.recovered;
-      if (r.pending && !(await this.recoverStore(r.pending, 0))) {
+      const pending = r.pending;
+      if (pending && !(await this.recoverStore(pending, 0))) {
         this.unstored += batch.length;
-        this.fail(r.pending);
+        this.fail(pending);
         return;
       }
       if (r.pending) {
@@ -653,23 +654,30 @@ export class NetflowCollector {
       return false;
     }
     r.since ||= Date.now();
-    // Failing too long: the caller stops (counting what it holds as not kept).
-    if (!back && Date.now() - r.since >= STORE_RECOVERY.maxMs) return false;
+    // Failing too long with no commit between (recovered or not): the caller stops, counting
+    // `lost` as not kept.
+    const giveUp = Date.now() - r.since >= STORE_RECOVERY.maxMs;
     if (first) {
       r.intervals++;
       r.failing = String((e as Error).message ?? e).split('\n')[0];
-      this.o.onStoreFailure?.(
-        `the store failed: ${r.failing}; the open commit interval is rolled back, its flows counted as lost (flows.lost-store), and collecting goes on`,
-      );
+      if (!giveUp)
+        this.o.onStoreFailure?.(
+          `the store failed: ${r.failing}; the open commit interval is rolled back, its flows counted as lost (flows.lost-store), and collecting goes on`,
+        );
     }
-    r.flows += lost;
     if (back) {
       r.pending = null;
       r.flows += back.discarded;
       this.flows = back.committed;
       this.flowsCommitted = back.committed;
       for (const h of this.o.hooks ?? []) if (isHolding(h)) h.discardHeld?.();
+      // The AS names the interval wrote went with it: named again from the next batch on.
+      this.orgsStored.clear();
+      this.enricher?.forgetOrgs?.();
     } else r.pending = e;
+    this.ownCounts();
+    if (giveUp) return false;
+    r.flows += lost;
     this.ownCounts();
     return true;
   }

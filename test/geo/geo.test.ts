@@ -309,6 +309,10 @@ test('GeoEnricher fills both ends of a batch (v4, v6, mapped) and the AS organis
   );
   const again = once.enrich(b);
   assert.equal(again.asOrgs.size, 0);
+  // The store lost what it was given (a rolled-back commit interval): every name once more.
+  once.forgetOrgs();
+  assert.equal(once.enrich(b).asOrgs.size, 4);
+  assert.equal(once.enrich(b).asOrgs.size, 0);
   assert.deepEqual({ ...again, asOrgs: null }, { ...e, asOrgs: null });
   assert.equal(plain.enrich(b).asOrgs.size, 4, 'the enricher it came from is unchanged');
   // Without geo data only the watchlists apply.
