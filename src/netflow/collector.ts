@@ -675,11 +675,9 @@ export class NetflowCollector {
       this.orgsStored.clear();
       this.enricher?.forgetOrgs?.();
     } else r.pending = e;
+    if (!giveUp) r.flows += lost;
     this.ownCounts();
-    if (giveUp) return false;
-    r.flows += lost;
-    this.ownCounts();
-    return true;
+    return !giveUp;
   }
 
   /** The counters the store side keeps (the receiver's replace the rest on each report). */

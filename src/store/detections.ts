@@ -110,12 +110,7 @@ export interface DetectionStore {
  * none (a DuckDB file never given detections is not given their tables by a read).
  */
 export async function existingDetections(flows: FlowStore): Promise<DetectionStore | null> {
-  if (flows instanceof DuckDbFlowStore) {
-    const [r] = await flows.db.all<{ n: number }>(
-      "SELECT count(*)::INTEGER AS n FROM information_schema.tables WHERE table_name = 'artifacts'",
-    );
-    if (!r?.n) return null;
-  }
+  if (flows instanceof DuckDbFlowStore && !(await flows.db.hasTable('artifacts'))) return null;
   return openDetectionStore(flows);
 }
 

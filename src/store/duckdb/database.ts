@@ -161,6 +161,15 @@ export class DuckDbDatabase {
     await this.conn.run('INSERT OR REPLACE INTO coinradar_schema VALUES ($1, $2)', [file, sha]);
   }
 
+  /** Whether a table or view of this name exists (read through the other process when it holds the file). */
+  async hasTable(name: string): Promise<boolean> {
+    const [r] = await this.all<{ n: number }>(
+      'SELECT count(*)::INTEGER AS n FROM information_schema.tables WHERE table_name = $1',
+      [name],
+    );
+    return r.n > 0;
+  }
+
   async run(sql: string, params?: DuckDBValue[]): Promise<void> {
     if (this.remote)
       throw new Error(

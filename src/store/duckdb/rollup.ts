@@ -88,7 +88,7 @@ const labelRows = (rel: string, cond: string, detCond: string) =>
  * row groups (appended in flow order), which DuckDB finds by their min/max without reading the rest.
  */
 async function detectionCount(db: DuckDbDatabase, maxId: number): Promise<number> {
-  if (!(await hasTable(db, 'detections'))) return 0;
+  if (!(await db.hasTable('detections'))) return 0;
   const [r] = await db.all<{ total: number; later: number }>(
     `SELECT (SELECT count(*) FROM detections)::BIGINT AS total,
             (SELECT count(*) FROM detections WHERE flow_id > ${int(maxId)})::BIGINT AS later`,
@@ -402,14 +402,6 @@ function walBytes(path: string): number {
   }
 }
 
-async function hasTable(db: DuckDbDatabase, name: string): Promise<boolean> {
-  const [r] = await db.all<{ n: number }>(
-    'SELECT count(*)::INTEGER AS n FROM information_schema.tables WHERE table_name = $1',
-    [name],
-  );
-  return r.n > 0;
-}
-
 const int = (n: number) => {
   if (!Number.isSafeInteger(n)) throw new Error(`not an id: ${n}`);
   return String(n);
@@ -440,7 +432,7 @@ export const Rollup = {
       merged.delete(db);
       await fillPools(db);
       await db.run(flowRows('flow_rows', `id <= ${int(maxId)}`));
-      if (await hasTable(db, 'detections'))
+      if (await db.hasTable('detections'))
         await db.run(labelRows('flow_rows', `id <= ${int(maxId)}`, 'TRUE'));
       await db.run('INSERT INTO rollup_state VALUES ($1, $2, $3)', [
         version,
@@ -472,8 +464,7 @@ export const Rollup = {
     const rel = await relation(Number(st.max_id));
     const cond = `id > ${int(Number(st.max_id))} AND id <= ${int(maxId)}`;
     await db.run(flowRows(rel, cond));
-    if (await hasTable(db, 'detections'))
-      await db.run(labelRows(rel, cond, cond.replaceAll('id', 'flow_id')));
+    if (await db.hasTable('detections')) await db.run(labelRows(rel, cond, cond.replaceAll('id', 'flow_id')));
     const hours = await touchedHours(db, rel, cond);
     if (merger) merger.add(hours);
     else await compact(db, hours, sizesOf(db));
@@ -484,12 +475,12 @@ export const Rollup = {
   },
 
   async dropSource(db: DuckDbDatabase, sourceId: number): Promise<void> {
-    if (await hasTable(db, 'flow_rollup'))
+    if (await db.hasTable('flow_rollup'))
       await db.run('DELETE FROM flow_rollup WHERE source_id = $1', [sourceId]);
   },
 
   async rebuildLabels(db: DuckDbDatabase): Promise<void> {
-    if (!(await hasTable(db, 'rollup_state'))) return;
+    if (!(await db.hasTable('rollup_state'))) return;
     const [st] = await db.all<{ max_id: number }>('SELECT max_id FROM rollup_state');
     if (!st) return;
     await db.run("DELETE FROM flow_rollup WHERE label <> ''");
@@ -537,7 +528,7 @@ export function rollupScope(
  * the rollup's rows. So a reader sees every committed flow, as it does in the flows.
  */
 export async function rollupRelation(db: DuckDbDatabase, labels = false): Promise<string | null> {
-  if (!(await hasTable(db, 'rollup_state'))) return null;
+  if (!(await db.hasTable('rollup_state'))) return null;
   const [st] = await db.all<{ version: string; max_id: number; detections: number }>(
     'SELECT version, max_id, detections FROM rollup_state',
   );

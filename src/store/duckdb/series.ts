@@ -160,12 +160,8 @@ export class DuckDbSeries {
     return { series: new DuckDbSeries(store.db), close: () => store.close() };
   }
 
-  async hasTable(name: string): Promise<boolean> {
-    const [r] = await this.db.all<{ n: number }>(
-      'SELECT count(*) AS n FROM information_schema.tables WHERE table_name = $1',
-      [name],
-    );
-    return r.n > 0;
+  hasTable(name: string): Promise<boolean> {
+    return this.db.hasTable(name);
   }
 
   async series(q: SeriesQuery): Promise<SeriesData> {
