@@ -20,6 +20,7 @@ import { emptyEnrichment, type FlowEnricher } from '../flow/enrichment.js';
 import { PlausibleTimeCheck } from '../flow/plausible-time.js';
 import { FlowBatch } from '../flow/record.js';
 import type { FlowStore, SourceWriter } from '../store/store.js';
+import { isDiskFull } from '../store/out-of-memory.js';
 import type { SflowAgentStat } from '../sflow/decoder.js';
 import {
   BATCH_COLUMNS,
@@ -54,11 +55,13 @@ interface HoldingHook {
 
 /**
  * A store failure that can pass (SourceWriter.recover: DuckDB out of memory while readers' queries
- * hold it) costs the open commit interval, counted, and collecting goes on. Failing for `maxMs`
- * with no commit between stops the collector as any other store failure does (a store that fails
- * for a minute is not coming back by itself).
+ * hold it; the disk full) costs the open commit interval, counted, and collecting goes on. Out of
+ * memory for `maxMs` with no commit between stops the collector as any other store failure does
+ * (memory that stays short for a minute is not coming back by itself; a restart gives it back). A
+ * full disk waits for `diskMaxMs` (default: as long as it takes): space comes back when someone
+ * frees it, and a collector that stopped would not see it; /healthz says "degraded" meanwhile.
  */
-export const STORE_RECOVERY = { maxMs: 60_000 };
+export const STORE_RECOVERY = { maxMs: 60_000, diskMaxMs: Infinity };
 
 function isHolding(h: BatchHook): h is BatchHook & HoldingHook {
   const x = h as Partial<HoldingHook>;
@@ -98,7 +101,10 @@ export interface CollectOptions {
   /** Data sets waiting for their template are dropped (and counted) after this long (ms). */
   pendingMs?: number;
   onProblem?: (p: InputProblem) => void;
-  /** Called with a line when the store fails and the collector rolls the interval back and goes on. */
+  /**
+   * Called with a line when the store fails and the collector rolls the interval back and goes on,
+   * and with one when a commit succeeds again after such failures.
+   */
   onStoreFailure?: (message: string) => void;
   /**
    * Nice value for every thread of the process but the receiver's (the storing main thread,
@@ -383,8 +389,13 @@ export class NetflowCollector {
       this.countersCommitted = counters;
     }
     this.flowsCommitted = flows;
-    this.recovered.since = 0;
-    this.recovered.failing = null;
+    const r = this.recovered;
+    if (r.failing !== null)
+      this.o.onStoreFailure?.(
+        `the store is writing again after ${((Date.now() - r.since) / 1000).toFixed(1)} s of failing (${r.failing}); ${r.flows} flows lost with ${r.intervals} failed commit interval(s) so far (flows.lost-store)`,
+      );
+    r.since = 0;
+    r.failing = null;
     this.lastCheckpoint = Date.now();
     this.renice();
   }
@@ -656,7 +667,7 @@ export class NetflowCollector {
     r.since ||= Date.now();
     // Failing too long with no commit between (recovered or not): the caller stops, counting
     // `lost` as not kept.
-    const giveUp = Date.now() - r.since >= STORE_RECOVERY.maxMs;
+    const giveUp = Date.now() - r.since >= (isDiskFull(e) ? STORE_RECOVERY.diskMaxMs : STORE_RECOVERY.maxMs);
     if (first) {
       r.intervals++;
       r.failing = String((e as Error).message ?? e).split('\n')[0];

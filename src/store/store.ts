@@ -37,9 +37,10 @@ export interface SourceWriter {
   storeCounts?(): { counts: Record<string, number>; lastError: string | null };
   /**
    * A live source after an append or checkpoint failed with an error that can pass (DuckDB out of
-   * memory, while readers' queries hold it): the open interval is rolled back and a new one begun,
-   * so collecting goes on. Resolves with the flows the rollback discarded and those committed so
-   * far; with null when this attempt failed on the way for memory again (nothing may be appended
+   * memory, while readers' queries hold it; the disk full: isPassingFailure): the open interval is
+   * rolled back and a new one begun, so collecting goes on. Resolves with the flows the rollback
+   * discarded and those committed so far; with null when this attempt failed on the way for memory
+   * or space again (nothing may be appended
    * until a later call resolves). Rejects with `cause` itself when it is not such an error, and
    * with the error of a step that failed otherwise: the caller stops. Absent where the store never
    * recovers (ClickHouse).

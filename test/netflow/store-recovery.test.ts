@@ -5,9 +5,9 @@
 // succeeds; a store that stays out of memory stops the collector as before. Loopback only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -67,10 +67,10 @@ async function setMemoryLimit(db: DuckDbDatabase, v: string): Promise<unknown> {
   }
 }
 
-/** A collector on a store file of its own (Parquet segments and all), with detection on. */
-async function liveStore(t: { after: (fn: () => unknown) => void }, detect = true) {
-  const dir = mkdtempSync(join(tmpdir(), 'cr-store-oom-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+/** A collector on a store file of its own (Parquet segments and all, in `inDir` when given), with detection on. */
+async function liveStore(t: { after: (fn: () => unknown) => void }, detect = true, inDir?: string) {
+  const dir = inDir ?? mkdtempSync(join(tmpdir(), 'cr-store-oom-'));
+  if (!inDir) t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'live.duckdb');
   const store = (await openFlowStore(path)) as DuckDbFlowStore;
   const detection = detect ? await detectionHookFor(store) : null;
@@ -209,6 +209,127 @@ for (const detect of [true, false])
       await store.close();
     }
   });
+
+/**
+ * A file system of `mb` MiB of its own (tmpfs), so the test can fill it: null, with the reason,
+ * where it cannot be mounted (not root, or a container without the right to mount).
+ */
+function smallDisk(
+  mb: number,
+): { dir: string; fill: () => string; free: (f: string) => void; unmount: () => void } | string {
+  if (process.getuid?.() !== 0) return 'not root: mounting a small tmpfs needs root';
+  const dir = mkdtempSync(join(tmpdir(), 'cr-disk-full-'));
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', dir], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    return `mount -t tmpfs failed here (${(r.stderr || r.error?.message || '').trim()}): no small disk to fill`;
+  }
+  return {
+    dir,
+    // Zeros until the file system says ENOSPC: big writes, then small ones, so nothing is left.
+    fill: () => {
+      const f = join(dir, 'filler');
+      const fd = openSync(f, 'w');
+      try {
+        for (const size of [1 << 20, 4096, 512]) {
+          const buf = Buffer.alloc(size);
+          for (;;)
+            try {
+              writeSync(fd, buf);
+            } catch (e) {
+              if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+              break;
+            }
+        }
+      } finally {
+        closeSync(fd);
+      }
+      return f;
+    },
+    free: (f) => rmSync(f, { force: true }),
+    unmount: () => {
+      spawnSync('umount', ['-l', dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('a full disk costs the intervals it lasts, counted; the collector waits for space as long as it takes (not STORE_RECOVERY.maxMs), says when it writes again, and the store is whole: no partial file left', async (t) => {
+  const disk = smallDisk(48);
+  if (typeof disk === 'string') {
+    t.skip(disk);
+    return;
+  }
+  t.after(() => disk.unmount());
+  // Memory failures give up after maxMs; a full disk must not.
+  const keep = STORE_RECOVERY.maxMs;
+  STORE_RECOVERY.maxMs = 300;
+  t.after(() => (STORE_RECOVERY.maxMs = keep));
+  const { dir, store, c, send, reader, said } = await liveStore(t, true, disk.dir);
+  try {
+    await send(0, 10);
+    await until(() => c.metrics().flowsCommitted === 300, 5000, '300 flows committed');
+
+    const filler = disk.fill();
+    await send(10, 20);
+    await until(
+      () =>
+        c.metrics().storeFailing != null &&
+        c.metrics().counts.datagrams === 20 &&
+        c.metrics().backlogBatches === 0,
+      5000,
+      'the failure seen and every datagram taken',
+    );
+    assert.equal(healthJson(c.metrics()).status, 'degraded');
+    assert.match(String(healthJson(c.metrics()).error), /no space left on device/i);
+    // Full for longer than a memory failure may last: still collecting, still counting.
+    for (let k = 20; k < 30; k++) {
+      await send(k, k + 1);
+      await sleep(100);
+    }
+    await until(() => c.metrics().counts.datagrams === 30, 5000, 'every datagram taken');
+    assert.equal(c.metrics().failed, null, 'not stopped by a full disk');
+    assert.equal(c.metrics().flowsCommitted, 300);
+    assert.match(said[0], /^the store failed: .*no space left on device.*collecting goes on$/i);
+
+    disk.free(filler);
+    await until(() => healthJson(c.metrics()).status === 'ok', 5000, 'writing again once space is back');
+    assert.match(
+      said.at(-1)!,
+      /^the store is writing again after \d+\.\d s of failing \(.*no space left on device.*\); 600 flows lost with [1-9]\d* failed commit interval\(s\) so far \(flows\.lost-store\)$/i,
+    );
+    await send(30, 40);
+    await until(() => c.metrics().flowsCommitted === 600, 5000, '300 more flows committed');
+    const r = await c.stop();
+    assert.equal(r.flows, 600);
+    assert.equal(r.diagnostics.get('flows.lost-store'), 600);
+
+    const db = store.db;
+    const got = (await db.all<{ src: string }>('SELECT src FROM flows ORDER BY id')).map((x) =>
+      flowNumber(x.src),
+    );
+    assert.deepEqual(got, [...Array(300).keys(), ...Array.from({ length: 300 }, (_, i) => 900 + i)]);
+    const [d] = await db.all<{ n: number; orphans: number }>(
+      `SELECT count(*)::INTEGER AS n,
+              count(*) FILTER (WHERE flow_id NOT IN (SELECT id FROM flow_rows))::INTEGER AS orphans
+       FROM detections`,
+    );
+    assert.deepEqual(d, { n: 600, orphans: 0 });
+    // On disk: the registered segment files and nothing else (no file cut short by the full disk).
+    const registered = (await db.all<{ file: string }>('SELECT file FROM flow_segments')).map((x) => x.file);
+    assert.deepEqual(readdirSync(join(dir, 'live.duckdb.segments')).sort(), registered.sort());
+  } finally {
+    await reader.close();
+    await store.close();
+  }
+  // And the database opens again with what was committed.
+  const again = await openFlowStore(join(dir, 'live.duckdb'));
+  try {
+    assert.equal((await again.flows({ limit: 10_000 })).length, 600);
+  } finally {
+    await again.close();
+  }
+});
 
 /**
  * A collector on a throwaway store whose second append fails with `error`, and whose recover()

@@ -37,7 +37,7 @@ import {
   type ColumnKind,
 } from './chunk.js';
 import { DuckDbDatabase, type DatabaseOptions } from './database.js';
-import { isOutOfMemory } from '../out-of-memory.js';
+import { isPassingFailure } from '../out-of-memory.js';
 import { SEGMENT_MAX_ROWS, SegmentBuilder, Segments } from './segments.js';
 import { flowSource, keyedSummary } from './summary.js';
 import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery } from '../queries.js';
@@ -755,7 +755,7 @@ class DuckDbSourceWriter implements SourceWriter {
   private discarding = -1;
 
   async recover(cause: unknown): Promise<{ discarded: number; committed: number } | null> {
-    if (!this.live || this.done || !isOutOfMemory(cause)) throw cause;
+    if (!this.live || this.done || !isPassingFailure(cause)) throw cause;
     if (this.discarding < 0) {
       // The interval's state here goes at once; the store's when the rollback below has run (an
       // attempt that fails on the way is made again by the next call: each step can be repeated).
@@ -771,9 +771,9 @@ class DuckDbSourceWriter implements SourceWriter {
       await this.store.segments?.rolledBack();
       await this.store.db.run('BEGIN TRANSACTION');
     } catch (e) {
-      // Memory still short: the next call tries again. Anything else (DuckDB "database has been
-      // invalidated") ends the source.
-      if (isOutOfMemory(e)) return null;
+      // Memory or disk space still short: the next call tries again. Anything else (DuckDB
+      // "database has been invalidated") ends the source.
+      if (isPassingFailure(e)) return null;
       throw e;
     }
     const discarded = this.discarding;

@@ -461,7 +461,14 @@ export class Segments {
     mkdirSync(this.dir, { recursive: true });
     const file = `s${sourceId}-${++this.seq}.parquet`;
     const tmp = join(this.dir, `${file}.tmp`);
-    const info = b.write(tmp);
+    let info: SegmentInfo;
+    try {
+      info = b.write(tmp);
+    } catch (e) {
+      // A file cut short (the disk full) is worth nothing, and holds the space it took.
+      rmSync(tmp, { force: true });
+      throw e;
+    }
     renameSync(tmp, join(this.dir, file));
     await this.register(file, sourceId, info);
     this.list.push(file);
