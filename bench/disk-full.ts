@@ -15,6 +15,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DuckDbFlowStore } from '../src/store/duckdb/flows.js';
 import { openFlowStore } from '../src/store/open.js';
 import { flowNumber, v9Datagram } from '../test/netflow/live-sender.js';
 
@@ -181,7 +182,7 @@ try {
   say(`  sent ${fmt(sent)} flows to each`);
 
   // Ours: the store as it is on disk after the stop.
-  const store = await openFlowStore(join(ours, 'live.duckdb'));
+  const store = (await openFlowStore(join(ours, 'live.duckdb'))) as DuckDbFlowStore;
   let kept: number[];
   try {
     const rows = await store.db.all<{ src: string }>('SELECT src FROM flows');
