@@ -219,8 +219,10 @@ try {
       `    running while full: ${aliveFull.nfcapd}; at the end: ${aliveEnd.nfcapd}; ${nfHung ? 'did not end within 5 s of SIGTERM (killed)' : `exit code ${nfcapd.exitCode}`}; files ${files.join(', ')}${errors.length ? `; nfdump: ${errors.join('; ')}` : ''}`,
     );
     const words = nfErr.trim().split('\n').filter(Boolean);
-    if (words.length)
-      say(`    nfcapd said (${words.length} lines): ${words.slice(0, 3).join(' / ').slice(0, 300)}`);
+    const errs = words.filter((w) => /error|fail|space|write/i.test(w));
+    say(
+      `    nfcapd said ${words.length} lines; errors: ${errs.slice(0, 3).join(' / ').slice(0, 400) || 'none'}`,
+    );
   } else say('  nfcapd/nfdump not installed: peer skipped');
   say(`  load ${load()}`);
 } finally {
