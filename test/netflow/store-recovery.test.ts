@@ -315,6 +315,12 @@ test('a full disk costs the intervals it lasts, counted; the collector waits for
        FROM detections`,
     );
     assert.deepEqual(d, { n: 600, orphans: 0 });
+    const rel = await rollupRelation(db);
+    assert.ok(rel);
+    const [roll] = await db.all<{ n: number }>(
+      `SELECT sum(flows)::INTEGER AS n FROM ${rel} WHERE label = ''`,
+    );
+    assert.equal(roll.n, 600, 'the rollup counts the stored flows, once');
     // On disk: the registered segment files and nothing else (no file cut short by the full disk).
     const registered = (await db.all<{ file: string }>('SELECT file FROM flow_segments')).map((x) => x.file);
     assert.deepEqual(readdirSync(join(dir, 'live.duckdb.segments')).sort(), registered.sort());
