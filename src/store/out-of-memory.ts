@@ -18,7 +18,7 @@ export function isOutOfMemory(e: unknown): boolean {
 /**
  * The file system the store writes to is full (or the user's quota is): Node's ENOSPC/EDQUOT from
  * a segment file, DuckDB's IO error for its WAL, database or spill file, ClickHouse's
- * NOT_ENOUGH_SPACE.
+ * NOT_ENOUGH_SPACE (a ClickHouse writer does not recover, so there it still stops the collector).
  */
 export function isDiskFull(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException)?.code;
