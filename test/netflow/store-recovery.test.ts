@@ -28,6 +28,7 @@ import { DuckDbDetectionStore } from '../../src/store/duckdb/detections.js';
 import type { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
 import { QueryClient } from '../../src/store/duckdb/query-socket.js';
 import { rollupRelation } from '../../src/store/duckdb/rollup.js';
+import { isDiskFull, isOutOfMemory, isPassingFailure } from '../../src/store/out-of-memory.js';
 import { openFlowStore } from '../../src/store/open.js';
 import { flowNumber, v9Datagram } from './live-sender.js';
 import { collectArgs, exited, sleep } from './peers.js';
@@ -444,6 +445,34 @@ test('a recovery that fails otherwise (DuckDB invalidated) stops the collector a
     },
     () => Promise.reject(invalidated),
   );
+});
+
+test('failures that pass: out of memory and a full disk, in the words of Node, DuckDB and ClickHouse; other failures do not', () => {
+  const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  const edquot = Object.assign(new Error('write failed'), { code: 'EDQUOT' });
+  for (const e of [
+    enospc,
+    edquot,
+    new Error('IO Error: Could not write file "/x/live.duckdb.wal": No space left on device'),
+    new Error('Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space. (NOT_ENOUGH_SPACE)'),
+  ]) {
+    assert.ok(isDiskFull(e), String(e));
+    assert.ok(isPassingFailure(e), String(e));
+    assert.ok(!isOutOfMemory(e), String(e));
+  }
+  for (const e of [
+    new Error('Out of Memory Error: failed to pin block of size 256.0 KiB'),
+    new Error('Code: 241. DB::Exception: Memory limit (total) exceeded (MEMORY_LIMIT_EXCEEDED)'),
+  ]) {
+    assert.ok(isPassingFailure(e), String(e));
+    assert.ok(!isDiskFull(e), String(e));
+  }
+  for (const e of [
+    new Error('FATAL Error: database has been invalidated because of a previous fatal error'),
+    Object.assign(new Error('ENOENT: no such file or directory, open s1-4.parquet'), { code: 'ENOENT' }),
+    new Error('IO Error: Cannot open file "s1-68.parquet": No such file or directory'),
+  ])
+    assert.ok(!isPassingFailure(e), String(e));
 });
 
 test('--store-memory: sizes parsed and bounded; the default for long-running processes; the limit applied to the instance', async () => {
