@@ -20,7 +20,7 @@ import { emptyEnrichment, type FlowEnricher } from '../flow/enrichment.js';
 import { PlausibleTimeCheck } from '../flow/plausible-time.js';
 import { FlowBatch } from '../flow/record.js';
 import type { FlowStore, SourceWriter } from '../store/store.js';
-import { isDiskFull } from '../store/out-of-memory.js';
+import { isDiskFull, isUnreachable } from '../store/passing-failures.js';
 import type { SflowAgentStat } from '../sflow/decoder.js';
 import {
   BATCH_COLUMNS,
@@ -55,13 +55,15 @@ interface HoldingHook {
 
 /**
  * A store failure that can pass (SourceWriter.recover: DuckDB out of memory while readers' queries
- * hold it; the disk full) costs the open commit interval, counted, and collecting goes on. Out of
- * memory for `maxMs` with no commit between stops the collector as any other store failure does
- * (memory that stays short for a minute is not coming back by itself; a restart gives it back). A
- * full disk waits for `diskMaxMs` (default: as long as it takes): space comes back when someone
- * frees it, and a collector that stopped would not see it; /healthz says "degraded" meanwhile.
+ * hold it; the disk full; a ClickHouse server down or restarting) costs the open commit interval,
+ * counted, and collecting goes on. Out of memory for `maxMs` with no commit between stops the
+ * collector as any other store failure does (memory that stays short for a minute is not coming
+ * back by itself; a restart gives it back). A full disk or a server out of reach is waited out for
+ * `waitMaxMs` (default: as long as it takes): space comes back when someone frees it, a server when
+ * it has restarted, and a collector that had stopped would not see it; /healthz says "degraded"
+ * meanwhile.
  */
-export const STORE_RECOVERY = { maxMs: 60_000, diskMaxMs: Infinity };
+export const STORE_RECOVERY = { maxMs: 60_000, waitMaxMs: Infinity };
 
 function isHolding(h: BatchHook): h is BatchHook & HoldingHook {
   const x = h as Partial<HoldingHook>;
@@ -667,7 +669,8 @@ export class NetflowCollector {
     r.since ||= Date.now();
     // Failing too long with no commit between (recovered or not): the caller stops, counting
     // `lost` as not kept.
-    const giveUp = Date.now() - r.since >= (isDiskFull(e) ? STORE_RECOVERY.diskMaxMs : STORE_RECOVERY.maxMs);
+    const waits = isDiskFull(e) || isUnreachable(e);
+    const giveUp = Date.now() - r.since >= (waits ? STORE_RECOVERY.waitMaxMs : STORE_RECOVERY.maxMs);
     if (first) {
       r.intervals++;
       r.failing = String((e as Error).message ?? e).split('\n')[0];

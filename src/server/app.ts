@@ -17,7 +17,7 @@ import type { ApiKeyFile } from './keys.js';
 import { installAccessControl } from './access.js';
 import { auditTime, type AuditLog } from './audit.js';
 import { clientErrorHandler, sendError } from './errors.js';
-import { isOutOfMemory } from '../store/out-of-memory.js';
+import { isOutOfMemory } from '../store/passing-failures.js';
 import { JSON_TYPE, screenBatchJson, screenResultJson } from './json.js';
 import { RateLimiter } from './rate-limit.js';
 import { registerConsoleFiles } from './console-files.js';

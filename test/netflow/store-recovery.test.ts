@@ -28,7 +28,7 @@ import { DuckDbDetectionStore } from '../../src/store/duckdb/detections.js';
 import type { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
 import { QueryClient } from '../../src/store/duckdb/query-socket.js';
 import { rollupRelation } from '../../src/store/duckdb/rollup.js';
-import { isDiskFull, isOutOfMemory, isPassingFailure } from '../../src/store/out-of-memory.js';
+import { isDiskFull, isOutOfMemory, isPassingFailure } from '../../src/store/passing-failures.js';
 import { openFlowStore } from '../../src/store/open.js';
 import { flowNumber, v9Datagram } from './live-sender.js';
 import { collectArgs, exited, sleep } from './peers.js';

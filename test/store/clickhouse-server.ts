@@ -63,9 +63,14 @@ export interface RunningServer {
   url: string;
   httpPort: number;
   dir: string;
-  /** The server's process id (the bench reads its CPU time). */
+  /** The server's process id (the bench reads its CPU time; a new one after `restart`). */
   pid: number;
   stop(): Promise<void>;
+  /**
+   * The server goes away (SIGKILL: a crash, or SIGTERM) and, after `downMs`, starts again on the
+   * same ports and data; resolves once it answers again.
+   */
+  restart(downMs: number, signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
 }
 
 /** Start a server; resolves once it answers `SELECT 1` (at most 30 s). */
@@ -108,9 +113,11 @@ export async function startServer(database = 'coinradar', o: ServerOptions = {})
 </yandex>
 `,
   );
-  const proc: ChildProcess = spawn(SERVER_BIN, [`--config-file=${join(dir, 'config.xml')}`], {
-    stdio: 'ignore',
-  });
+  const spawnServer = () =>
+    spawn(SERVER_BIN, [`--config-file=${join(dir, 'config.xml')}`], {
+      stdio: 'ignore',
+    });
+  let proc: ChildProcess = spawnServer();
   // A test process that dies (or is ended by --test-force-exit) takes its server with it.
   const orphan = () => proc.kill('SIGKILL');
   process.once('exit', orphan);
@@ -132,21 +139,43 @@ export async function startServer(database = 'coinradar', o: ServerOptions = {})
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  const until = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const r = await fetch(`http://${host}:${httpPort}/?query=SELECT%201`);
-      if (r.ok) break;
-    } catch {
-      // not listening yet
+  const answering = async () => {
+    const until = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const r = await fetch(`http://${host}:${httpPort}/?query=SELECT%201`);
+        if (r.ok) break;
+      } catch {
+        // not listening yet
+      }
+      if (proc.exitCode !== null || Date.now() > until) {
+        await stop();
+        throw new Error(`clickhouse-server did not start (exit ${proc.exitCode}); see its log in ${dir}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
-    if (proc.exitCode !== null || Date.now() > until) {
-      await stop();
-      throw new Error(`clickhouse-server did not start (exit ${proc.exitCode}); see its log in ${dir}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { url, httpPort, dir, pid: proc.pid!, stop };
+  };
+  await answering();
+  const running: RunningServer = {
+    url,
+    httpPort,
+    dir,
+    pid: proc.pid!,
+    stop,
+    restart: async (downMs, signal = 'SIGKILL') => {
+      const old = proc;
+      if (old.exitCode === null && old.signalCode === null) {
+        const gone = new Promise<void>((r) => old.once('exit', () => r()));
+        old.kill(signal);
+        await gone;
+      }
+      await new Promise((r) => setTimeout(r, downMs));
+      proc = spawnServer();
+      running.pid = proc.pid!;
+      await answering();
+    },
+  };
+  return running;
 }
 
 const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');

@@ -22,6 +22,7 @@ import type {
   SummaryRow,
 } from '../store.js';
 import { StoreNotReady } from '../store.js';
+import { isPassingFailure } from '../passing-failures.js';
 import { connect, lit, str, withCluster, type ChConnection, type ClickHouseTarget } from './connection.js';
 import { BLOCK, IdClaims } from './ids.js';
 import { clusterOfTables, clusterStatements, schemaStatements } from './schema.js';
@@ -635,6 +636,12 @@ export function storedFlow(r: Record<string, unknown>): StoredFlow {
 
 class ClickHouseSourceWriter implements SourceWriter {
   private flows = 0;
+  /** Flows as of the last checkpoint the server acknowledged. */
+  private committedFlows = 0;
+  /** Flow ids given out since then: [first, end) runs, within this writer's own id blocks. */
+  private intervalIds: number[] = [];
+  /** Flows of a failed interval whose recover() has not finished yet; -1 when none. */
+  private discarding = -1;
   private done = false;
   private readonly rows = new TsvBuilder();
   /** Flow rows as RowBinary where the engine takes it (a server), else as TSV (`rows`). */
@@ -673,6 +680,9 @@ class ClickHouseSourceWriter implements SourceWriter {
   async append(b: FlowBatch, e: EnrichedColumns): Promise<number> {
     if (b.length === 0) return 0;
     const firstId = await this.store.takeFlowIds(b.length, this.sourceId);
+    const ids = this.intervalIds;
+    if (ids.length > 0 && ids[ids.length - 1] === firstId) ids[ids.length - 1] = firstId + b.length;
+    else ids.push(firstId, firstId + b.length);
     if (this.binary) this.appendBinary(this.binary, b, e, firstId);
     else this.appendTsv(this.rows, b, e, firstId);
     for (let i = 0; i < b.length; i++) {
@@ -767,6 +777,50 @@ class ClickHouseSourceWriter implements SourceWriter {
     await this.flush();
     if (diagnostics) this.diagnostics = JSON.stringify(diagnostics.stored());
     if (this.live) await this.put(false);
+    this.committedFlows = this.flows;
+    this.intervalIds = [];
+  }
+
+  /**
+   * After an insert or the source row's update failed with a failure that passes (the server down
+   * or restarting, out of memory or disk space): what was staged goes, and once the server answers
+   * again the rows of the interval that did arrive — flows, payloads, detections and artifacts with
+   * the interval's flow ids, all in this writer's own id blocks — are deleted, so the store holds
+   * what the source's row counts and nothing else. Null while the server still cannot be reached
+   * (called again later); any other failure is thrown (the collector stops).
+   */
+  async recover(cause: unknown): Promise<{ discarded: number; committed: number } | null> {
+    if (!this.live || this.done || !isPassingFailure(cause)) throw cause;
+    if (this.discarding < 0) {
+      this.discarding = this.flows - this.committedFlows;
+      this.flows = this.committedFlows;
+      this.rows.take();
+      this.binary?.take();
+      this.payloadRows.take();
+      this.orgs.clear();
+    }
+    const ids = this.intervalIds;
+    const runs = (col: string) => {
+      const parts: string[] = [];
+      for (let k = 0; k < ids.length; k += 2)
+        parts.push(`(${col} >= ${lit(ids[k])} AND ${col} < ${lit(ids[k + 1])})`);
+      return parts.join(' OR ');
+    };
+    try {
+      if (ids.length > 0) {
+        await this.store.deleteWhere('artifacts', runs('flow_id'));
+        await this.store.deleteWhere('detections', runs('flow_id'));
+        await this.store.deleteWhere('flow_payloads', runs('flow_id'));
+        await this.store.deleteWhere('flow_table', `source_id = ${lit(this.sourceId)} AND (${runs('id')})`);
+      }
+    } catch (e) {
+      if (isPassingFailure(e)) return null;
+      throw e;
+    }
+    this.intervalIds = [];
+    const discarded = this.discarding;
+    this.discarding = -1;
+    return { discarded, committed: this.committedFlows };
   }
 
   async commit(diagnostics: Diagnostics): Promise<void> {

@@ -37,7 +37,7 @@ import {
   type ColumnKind,
 } from './chunk.js';
 import { DuckDbDatabase, type DatabaseOptions } from './database.js';
-import { isPassingFailure } from '../out-of-memory.js';
+import { isPassingFailure } from '../passing-failures.js';
 import { SEGMENT_MAX_ROWS, SegmentBuilder, Segments } from './segments.js';
 import { flowSource, keyedSummary } from './summary.js';
 import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery } from '../queries.js';

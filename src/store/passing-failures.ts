@@ -1,7 +1,7 @@
 /**
  * Store failures that can pass: the statement or write failed, and the same one may succeed once
- * memory or disk space is freed. The collector rolls its open interval back and goes on
- * (SourceWriter.recover); the API answers 503 with Retry-After.
+ * memory or disk space is freed, or the server is back. The collector rolls its open interval back
+ * and goes on (SourceWriter.recover); the API answers 503 with Retry-After when out of memory.
  */
 
 /**
@@ -18,7 +18,7 @@ export function isOutOfMemory(e: unknown): boolean {
 /**
  * The file system the store writes to is full (or the user's quota is): Node's ENOSPC/EDQUOT from
  * a segment file, DuckDB's IO error for its WAL, database or spill file, ClickHouse's
- * NOT_ENOUGH_SPACE (a ClickHouse writer does not recover, so there it still stops the collector).
+ * NOT_ENOUGH_SPACE.
  */
 export function isDiskFull(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException)?.code;
@@ -26,9 +26,23 @@ export function isDiskFull(e: unknown): boolean {
   return /No space left on device|Disk quota exceeded|ENOSPC|EDQUOT|NOT_ENOUGH_SPACE/i.test(messageOf(e));
 }
 
-/** Out of memory or out of disk space: a failure that passes once memory or space is freed. */
+/**
+ * The store's server is out of reach or refusing work for a while: a ClickHouse server down or
+ * restarting (connection refused or reset, a socket cut), a timeout, too many parts to merge.
+ * What the server acknowledged is kept; what it did not may or may not have arrived.
+ */
+export function isUnreachable(e: unknown): boolean {
+  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up|other side closed|fetch failed|Timeout error|SOCKET_TIMEOUT|NETWORK_ERROR|TOO_MANY_PARTS|TIMEOUT_EXCEEDED/i.test(
+    messageOf(e),
+  );
+}
+
+/**
+ * Out of memory, out of disk space or a server out of reach: a failure that passes once memory or
+ * space is freed or the server is back.
+ */
 export function isPassingFailure(e: unknown): boolean {
-  return isOutOfMemory(e) || isDiskFull(e);
+  return isOutOfMemory(e) || isDiskFull(e) || isUnreachable(e);
 }
 
 function messageOf(e: unknown): string {
