@@ -43,7 +43,7 @@ export interface SourceWriter {
    * or space again (nothing may be appended
    * until a later call resolves). Rejects with `cause` itself when it is not such an error, and
    * with the error of a step that failed otherwise: the caller stops. Absent where the store never
-   * recovers (ClickHouse).
+   * recovers (writers that are not live).
    */
   recover?(cause: unknown): Promise<{ discarded: number; committed: number } | null>;
 }
