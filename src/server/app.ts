@@ -17,7 +17,7 @@ import type { ApiKeyFile } from './keys.js';
 import { installAccessControl } from './access.js';
 import { auditTime, type AuditLog } from './audit.js';
 import { clientErrorHandler, sendError } from './errors.js';
-import { isOutOfMemory } from '../store/passing-failures.js';
+import { isOutOfMemory, isUnreachable } from '../store/passing-failures.js';
 import { JSON_TYPE, screenBatchJson, screenResultJson } from './json.js';
 import { RateLimiter } from './rate-limit.js';
 import { registerConsoleFiles } from './console-files.js';
@@ -396,6 +396,17 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         503,
         'store_busy',
         "the store ran out of memory for this request (its memory limit, shared with other reads and a collector's writer): try again, or narrow the scope",
+      );
+    }
+    // The store's server out of reach (ClickHouse down or restarting): the request may pass once it
+    // is back; the server and everything else it serves go on.
+    if (isUnreachable(err)) {
+      reply.header('retry-after', '5');
+      return sendError(
+        reply,
+        503,
+        'store_unavailable',
+        "the store's server could not be reached for this request (down or restarting): try again shortly",
       );
     }
     req.log.error(err);

@@ -2,11 +2,14 @@
 // again on the same data (a crash, an upgrade), the collector does not stop — the intervals the
 // server missed are rolled back and counted, /healthz says "degraded" meanwhile, and once the
 // server answers it writes again; an interval the server got part of is deleted from the store, so
-// the store holds what the source's row counts. Loopback only; skipped (saying why) without the
-// server.
+// the store holds what the source's row counts; the API over it answers 503 while the server is
+// away. Loopback only; skipped (saying why) without the server.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { detectionHookFor } from '../../src/detect/pipeline.js';
 import { emptyEnrichment } from '../../src/flow/enrichment.js';
 import type { FlowBatch } from '../../src/flow/record.js';
@@ -14,6 +17,12 @@ import { NetflowCollector } from '../../src/netflow/collector.js';
 import { healthJson } from '../../src/netflow/metrics-server.js';
 import type { ClickHouseFlowStore } from '../../src/store/clickhouse/flows.js';
 import { openFlowStore } from '../../src/store/open.js';
+import { openNetworkReader } from '../../src/store/reader.js';
+import { ScreeningIndex } from '../../src/sanctions/screen.js';
+import { buildServer } from '../../src/server/app.js';
+import { AuditLog } from '../../src/server/audit.js';
+import { ApiKeyFile } from '../../src/server/keys.js';
+import { listAndKey } from '../server/fixture.js';
 import { flowNumber, v9Datagram } from '../netflow/live-sender.js';
 import { sleep } from '../netflow/peers.js';
 import { haveServer, startServer, type RunningServer } from './clickhouse-server.js';
@@ -168,6 +177,49 @@ test(
       assert.equal(src.flows, 600);
     } finally {
       await close();
+    }
+  },
+);
+
+test(
+  "the API over a ClickHouse store whose server is down answers 503 'store_unavailable' with Retry-After, and answers again once the server is back",
+  { skip, timeout: 120_000 },
+  async () => {
+    const { store, c, send, close } = await collectorOn('restart3');
+    const dir = mkdtempSync(join(tmpdir(), 'cr-ch-api-'));
+    const index = new ScreeningIndex();
+    const keys = new ApiKeyFile(join(dir, 'db.keys.json'));
+    const { key } = listAndKey(index, keys);
+    const audit = new AuditLog(join(dir, 'audit.jsonl'));
+    const app = buildServer({
+      index,
+      keys,
+      audit,
+      rate: 0,
+      network: { reader: await openNetworkReader(store) },
+    });
+    const get = () => app.inject({ method: 'GET', url: '/v1/summary?by=src', headers: { 'x-api-key': key } });
+    try {
+      await send(0, 10);
+      await until(() => c.metrics().flowsCommitted === 300, 10_000, '300 flows committed');
+      await c.stop();
+      assert.equal((await get()).statusCode, 200);
+      const pid = server!.pid;
+      const back = server!.restart(3000);
+      await until(() => !processAlive(pid), 10_000, 'the server gone');
+      const r = await get();
+      assert.equal(r.statusCode, 503, r.body);
+      assert.equal(r.headers['retry-after'], '5');
+      assert.equal(r.json().error.code, 'store_unavailable');
+      assert.doesNotMatch(r.body, /pa55|coin:/, 'neither the password nor the URL');
+      await back;
+      const again = await get();
+      assert.equal(again.statusCode, 200, again.body);
+    } finally {
+      await app.close();
+      await audit.close();
+      await close();
+      rmSync(dir, { recursive: true, force: true });
     }
   },
 );
