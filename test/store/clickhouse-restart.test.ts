@@ -103,9 +103,9 @@ test(
       await send(0, 10);
       await until(() => c.metrics().flowsCommitted === 300, 10_000, '300 flows committed');
 
-      // Down for 3 s (SIGKILL, as a crash), flows arriving meanwhile.
+      // Down for 5 s (SIGKILL, as a crash), flows arriving meanwhile.
       const pid = server!.pid;
-      const back = server!.restart(3000);
+      const back = server!.restart(5000);
       await until(() => !processAlive(pid), 10_000, 'the server gone');
       await send(10, 20);
       await until(
@@ -205,7 +205,7 @@ test(
       await c.stop();
       assert.equal((await get()).statusCode, 200);
       const pid = server!.pid;
-      const back = server!.restart(3000);
+      const back = server!.restart(5000);
       await until(() => !processAlive(pid), 10_000, 'the server gone');
       const r = await get();
       assert.equal(r.statusCode, 503, r.body);
