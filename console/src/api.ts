@@ -131,3 +131,13 @@ export interface SearchResult {
 
 export const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 export const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+
+/** GET /v1/collector (serve --collect): the live collector's health. */
+export interface CollectorHealth {
+  collecting: boolean;
+  status: 'ok' | 'degraded' | 'failed' | 'starting';
+  error?: string;
+  source: string;
+  flowsCommitted: number;
+  counts: Record<string, number>;
+}

@@ -129,6 +129,8 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
   /** The ClickHouse store: its HTTP client takes the collector's inserts and the API's reads at once. */
   let remote: FlowStore | null = null;
   let collector: NetflowCollector | null = null;
+  /** healthJson, loaded with the collector's modules (GET /v1/collector). */
+  let health: ((m: ReturnType<NetflowCollector['metrics']>) => Record<string, unknown>) | null = null;
   try {
     let network: NetworkApi | null = null;
     let readers: string | null = null;
@@ -202,15 +204,19 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
       money: chain ? { store: chain.store } : null,
       consoleDir: o.consoleDir === undefined ? DEFAULT_CONSOLE_DIR : o.consoleDir,
       sessions: o.sessions,
+      collector: o.collect ? () => (collector && health ? health(collector.metrics()) : null) : undefined,
     });
     const collectInto: FlowStore | null = flows ?? remote;
     if (o.collect && collectInto) {
       // Loaded only for --collect: a plain serve starts without the collector's modules.
-      const [{ detectionHookFor }, { NetflowCollector }, { loadEnricher }] = await Promise.all([
-        import('../detect/pipeline.js'),
-        import('../netflow/collector.js'),
-        import('./enricher.js'),
-      ]);
+      const [{ detectionHookFor }, { NetflowCollector }, { loadEnricher }, { healthJson }] =
+        await Promise.all([
+          import('../detect/pipeline.js'),
+          import('../netflow/collector.js'),
+          import('./enricher.js'),
+          import('../netflow/metrics-server.js'),
+        ]);
+      health = healthJson;
       const detection = await detectionHookFor(collectInto, {});
       let storeFailures = 0;
       collector = await NetflowCollector.start({

@@ -75,6 +75,13 @@ export interface ServerOptions {
   network?: NetworkApi | null;
   /** The money API (/v1/chain/…) over a chain index; listed addresses come from the current lists. */
   money?: { store: ChainStore } | null;
+  /**
+   * With `serve --collect`: the collector's health as its own /healthz gives it (status ok,
+   * degraded or failed, the error, what was stored and lost), or null before it runs. Served at
+   * GET /v1/collector (with a key; `{collecting: false}` without a collector) and as `collector`
+   * (the status word only) in /healthz.
+   */
+  collector?: () => Record<string, unknown> | null;
 }
 
 /** How long node:http waits for a client; all in milliseconds. */
@@ -276,8 +283,18 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     addresses: current.index.size,
     lists: current.lists,
     ...(chainInfo ? { chain: chainInfo } : {}),
+    // The status word only: the collector's error words (paths, hosts) are for callers with a key.
+    ...(opts.collector ? { collector: opts.collector()?.status ?? 'starting' } : {}),
     refusalsNotLogged,
   }));
+
+  // Served by every server, so the console can ask without knowing: `collecting` says whether
+  // this one collects (serve --collect).
+  const collectorHealth = opts.collector;
+  app.get('/v1/collector', async () => {
+    if (!collectorHealth) return { collecting: false };
+    return { collecting: true, ...(collectorHealth() ?? { status: 'starting' }) };
+  });
 
   app.get<{ Params: { address: string } }>(
     '/v1/screen/:address',

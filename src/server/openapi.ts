@@ -286,6 +286,19 @@ export function openApiDocument(opts: {
       },
       ...(opts.network ? networkPaths(errors(common)) : {}),
       ...(opts.money ? moneyPaths(errors(common)) : {}),
+      '/v1/collector': {
+        get: {
+          summary:
+            "The live collector's health: {collecting: false} without one; with serve --collect, status ok, degraded (the store failing, collecting going on) or failed, and what was stored and lost",
+          responses: {
+            '200': {
+              description:
+                '{collecting, status?, error?, source, uptimeSeconds, flowsStored, flowsCommitted, lastCommit, backlogBatches, datagramsMissing, recordsMissing, counts: {flows.lost-store, store.intervals-failed, …}, storeError, exporters} (as `collect --metrics` /healthz)',
+            },
+            ...errors(common),
+          },
+        },
+      },
     },
   };
 }

@@ -14,6 +14,7 @@ import { openScreeningServer } from '../../src/cli/serve.js';
 import { DEFAULT_CONSOLE_DIR } from '../../src/server/console-files.js';
 import { ApiKeyFile, keysPathFor } from '../../src/server/keys.js';
 import { poolFlowsV5 } from '../helpers/v5-pool-flows.js';
+import { smallDisk } from '../helpers/small-disk.js';
 import { exitAfterTests, signIn, skipWithoutChromium, withChromium } from './chromium.js';
 
 const OUT = process.env.COINRADAR_TEST_OUT ?? join(tmpdir(), 'coinradar-console-e2e');
@@ -21,7 +22,8 @@ const OUT = process.env.COINRADAR_TEST_OUT ?? join(tmpdir(), 'coinradar-console-
 const LIVE_MS = 5000;
 
 let passed = false;
-exitAfterTests('live', () => passed);
+let diskPassed = false;
+exitAfterTests('live', () => passed && diskPassed);
 
 test(
   'serve --collect: NetFlow sent to the collector is on the open overview (counts and map) within 5 s',
@@ -81,5 +83,81 @@ test(
       rmSync(dir, { recursive: true, force: true });
     }
     passed = true;
+  },
+);
+
+test(
+  "serve --collect on a disk that fills: the overview says the collector's store is failing while it is full, and how many flows were lost once it writes again",
+  { skip: skipWithoutChromium, timeout: 120_000 },
+  async (t) => {
+    assert.ok(existsSync(join(DEFAULT_CONSOLE_DIR, 'index.html')), 'run npm run build first');
+    const disk = smallDisk(48);
+    if (typeof disk === 'string') {
+      diskPassed = true;
+      t.skip(disk);
+      return;
+    }
+    mkdirSync(OUT, { recursive: true });
+    const db = join(disk.dir, 'live.duckdb');
+    const { key } = new ApiKeyFile(keysPathFor(db)).create('live');
+    const server = await openScreeningServer({
+      db,
+      rate: 0,
+      audit: join(disk.dir, 'audit.jsonl'),
+      collect: 'udp://127.0.0.1:0',
+    });
+    const sock = createSocket('udp4');
+    try {
+      await withChromium(
+        async () => {
+          sock.close();
+          await server.close();
+        },
+        async (browser) => {
+          const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
+          const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+          const problems = await signIn(page, base, key);
+          let seq = 0;
+          const send = async (n: number) => {
+            const pkt = poolFlowsV5(n, seq, '52.31.186.94', seq);
+            seq += n;
+            await new Promise<void>((res, rej) =>
+              sock.send(pkt, server.collector!.port, '127.0.0.1', (e) => (e ? rej(e) : res())),
+            );
+          };
+          await send(10);
+          await page
+            .locator('ul.surges > li', { hasText: 'all flows in scope (10 flows)' })
+            .waitFor({ timeout: 30_000 });
+          assert.equal(await page.locator('[data-collector]').count(), 0, 'nothing said while all is well');
+
+          const filler = disk.fill();
+          await send(20);
+          const alert = page.locator('[data-collector="degraded"]');
+          await alert.waitFor({ timeout: LIVE_MS + 5000 });
+          assert.match(
+            (await alert.textContent()) ?? '',
+            /The collector's store is failing \(.*no space left on device.*\)\. Collecting goes on; .* 20 flows so far\./i,
+          );
+          await page.screenshot({ path: join(OUT, 'live-disk-full.png'), fullPage: true });
+
+          disk.free(filler);
+          const note = page.locator('[data-collector="ok"]');
+          await note.waitFor({ timeout: LIVE_MS + 5000 });
+          assert.match(
+            (await note.textContent()) ?? '',
+            /^20 flows were lost while the collector's store was failing/,
+          );
+          await send(5);
+          await page
+            .locator('ul.surges > li', { hasText: 'all flows in scope (15 flows)' })
+            .waitFor({ timeout: LIVE_MS + 5000 });
+          assert.deepEqual(problems, []);
+        },
+      );
+    } finally {
+      disk.unmount();
+    }
+    diskPassed = true;
   },
 );

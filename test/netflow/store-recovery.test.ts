@@ -5,9 +5,9 @@
 // succeeds; a store that stays out of memory stops the collector as before. Loopback only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -31,6 +31,7 @@ import { rollupRelation } from '../../src/store/duckdb/rollup.js';
 import { isDiskFull, isOutOfMemory, isPassingFailure } from '../../src/store/passing-failures.js';
 import { openFlowStore } from '../../src/store/open.js';
 import { flowNumber, v9Datagram } from './live-sender.js';
+import { smallDisk } from '../helpers/small-disk.js';
 import { collectArgs, exited, sleep } from './peers.js';
 
 const PER = 30;
@@ -210,50 +211,6 @@ for (const detect of [true, false])
       await store.close();
     }
   });
-
-/**
- * A file system of `mb` MiB of its own (tmpfs), so the test can fill it: null, with the reason,
- * where it cannot be mounted (not root, or a container without the right to mount).
- */
-function smallDisk(
-  mb: number,
-): { dir: string; fill: () => string; free: (f: string) => void; unmount: () => void } | string {
-  if (process.getuid?.() !== 0) return 'not root: mounting a small tmpfs needs root';
-  const dir = mkdtempSync(join(tmpdir(), 'cr-disk-full-'));
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', dir], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    rmSync(dir, { recursive: true, force: true });
-    return `mount -t tmpfs failed here (${(r.stderr || r.error?.message || '').trim()}): no small disk to fill`;
-  }
-  return {
-    dir,
-    // Zeros until the file system says ENOSPC: big writes, then small ones, so nothing is left.
-    fill: () => {
-      const f = join(dir, 'filler');
-      const fd = openSync(f, 'w');
-      try {
-        for (const size of [1 << 20, 4096, 512]) {
-          const buf = Buffer.alloc(size);
-          for (;;)
-            try {
-              writeSync(fd, buf);
-            } catch (e) {
-              if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-              break;
-            }
-        }
-      } finally {
-        closeSync(fd);
-      }
-      return f;
-    },
-    free: (f) => rmSync(f, { force: true }),
-    unmount: () => {
-      spawnSync('umount', ['-l', dir]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 test('a full disk costs the intervals it lasts, counted; the collector waits for space as long as it takes (not STORE_RECOVERY.maxMs), says when it writes again, and the store is whole: no partial file left', async (t) => {
   const disk = smallDisk(48);

@@ -75,6 +75,24 @@ test(
         await sleep(200);
       }
       assert.equal(seen, sent, `the API showed ${seen} of ${sent} flows within 5 s of the last send`);
+      // The collector's health: with a key in full, in /healthz the status word only.
+      const health = await fetch(`${addr}/v1/collector`, { headers: { 'x-api-key': key } });
+      assert.equal(health.status, 200);
+      const h = (await health.json()) as {
+        collecting: boolean;
+        status: string;
+        source: string;
+        flowsCommitted: number;
+      };
+      assert.equal(h.collecting, true);
+      assert.equal(h.status, 'ok');
+      assert.equal(h.source, collector.source);
+      assert.equal(h.flowsCommitted, sent);
+      assert.equal((await fetch(`${addr}/v1/collector`)).status, 401, 'not without a key');
+      const hz = (await (await fetch(`${addr}/healthz`)).json()) as Record<string, unknown>;
+      assert.equal(hz.collector, 'ok');
+      const doc = (await (await fetch(`${addr}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+      assert.ok(doc.paths['/v1/collector'], 'the OpenAPI document names /v1/collector');
       // The network API kept reading on its own connection while the collector wrote.
       const host = await fetch(`${addr}/v1/hosts/175.45.176.1`, {
         headers: { 'x-api-key': key },
@@ -99,6 +117,26 @@ test(
     }
   },
 );
+
+test('serve without --collect: /v1/collector says it does not collect, and /healthz has no collector', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-serve-nocollect-'));
+  const db = join(dir, 'plain.duckdb');
+  const { key } = new ApiKeyFile(keysPathFor(db)).create('analyst');
+  const server = await openScreeningServer({ db, rate: 0, audit: join(dir, 'audit.jsonl') });
+  try {
+    const r = await server.app.inject({ method: 'GET', url: '/v1/collector', headers: { 'x-api-key': key } });
+    assert.equal(r.statusCode, 200);
+    assert.deepEqual(r.json(), { collecting: false });
+    const hz = (await server.app.inject({ method: 'GET', url: '/healthz' })).json() as Record<
+      string,
+      unknown
+    >;
+    assert.equal('collector' in hz, false);
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('serve --collect refuses --no-network (the store must be held open)', async () => {
   await assert.rejects(

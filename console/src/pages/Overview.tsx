@@ -6,7 +6,7 @@
  */
 import { ErrorNote } from '../error-note';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { call, query, scopeItems, type SeriesAnswer, type SummaryRow } from '../api';
+import { call, query, scopeItems, type CollectorHealth, type SeriesAnswer, type SummaryRow } from '../api';
 import { COLORS, TimeChart, surgeText } from '../chart';
 import { DataTable, type Column } from '../table';
 import { go, type Route } from '../router';
@@ -47,6 +47,7 @@ export function Overview({ route }: { route: Route }) {
   const [summary, setSummary] = useState<Record<string, SummaryRow[]> | null>(null);
   const [error, setError] = useState('');
   const [updated, setUpdated] = useState('');
+  const [collector, setCollector] = useState<CollectorHealth | null>(null);
 
   useEffect(() => {
     let live = true;
@@ -54,14 +55,17 @@ export function Overview({ route }: { route: Route }) {
     const load = async () => {
       try {
         const q = { scope: scopeItems(scope), since, until };
-        const [s, m] = await Promise.all([
+        const [s, m, c] = await Promise.all([
           call<SeriesAnswer>('GET', `/v1/series${query(q)}`),
           call<{ tables: Record<string, SummaryRow[]> }>(
             'GET',
             `/v1/summary${query({ scope: q.scope, by: ['country', 'asn'], top: BREAKDOWN_TOP })}`,
           ),
+          // {collecting: false} unless the server collects (serve --collect).
+          call<CollectorHealth>('GET', '/v1/collector').catch(() => null),
         ]);
         if (!live) return;
+        setCollector(c);
         setData(s);
         setSummary(m.tables);
         setError('');
@@ -125,6 +129,7 @@ export function Overview({ route }: { route: Route }) {
         <button type="submit">Show</button>
       </form>
       <ErrorNote error={error} />
+      <CollectorNote health={collector} />
       {data && (
         <section aria-labelledby="activity">
           <h2 id="activity">
@@ -180,4 +185,35 @@ export function Overview({ route }: { route: Route }) {
       </p>
     </main>
   );
+}
+
+/**
+ * What the live collector's health means for the figures shown: nothing while it is well; an
+ * alert while its store fails (collecting goes on, each interval it cannot store is lost) or once
+ * it stopped; a note of what was lost earlier.
+ */
+function CollectorNote({ health }: { health: CollectorHealth | null }) {
+  if (!health?.collecting) return null;
+  const lost = health.counts?.['flows.lost-store'] ?? 0;
+  if (health.status === 'failed')
+    return (
+      <p class="error" role="alert" data-collector="failed">
+        Collecting stopped: {health.error}. The figures are what was committed before.
+      </p>
+    );
+  if (health.status === 'degraded')
+    return (
+      <p class="error" role="alert" data-collector="degraded">
+        The collector's store is failing ({health.error}). Collecting goes on; each commit interval the store
+        cannot take is lost and counted: {lost.toLocaleString('en-US')} flows so far.
+      </p>
+    );
+  if (lost > 0)
+    return (
+      <p class="note" data-collector="ok">
+        {lost.toLocaleString('en-US')} flows were lost while the collector's store was failing
+        (flows.lost-store).
+      </p>
+    );
+  return null;
 }
