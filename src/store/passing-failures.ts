@@ -1,7 +1,8 @@
 /**
  * Store failures that can pass: the statement or write failed, and the same one may succeed once
  * memory or disk space is freed, or the server is back. The collector rolls its open interval back
- * and goes on (SourceWriter.recover); the API answers 503 with Retry-After when out of memory.
+ * and goes on (SourceWriter.recover); the API answers 503 with Retry-After when out of memory
+ * (`store_busy`) or when the server is out of reach (`store_unavailable`).
  */
 
 /**
