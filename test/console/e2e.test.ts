@@ -333,7 +333,16 @@ test(
           await page.getByLabel(/Addresses/).fill(`${chain.a[0]}\n${chain.a[1]}\n${FRESH}`);
           await page.getByRole('button', { name: 'Screen' }).click();
           const rows = page.locator('section[aria-label="screening result"] tbody tr');
-          await rows.nth(2).waitFor();
+          // A CI run under load once waited 30 s here for nothing: say what the page said instead.
+          await rows
+            .nth(2)
+            .waitFor()
+            .catch(async (e: Error) => {
+              const said = await page.locator('.error').allTextContents();
+              throw new Error(
+                `${e.message}\nthe page said: ${said.join(' | ') || '(no error shown)'}\nthe browser: ${problems.join(' | ') || '(nothing)'}`,
+              );
+            });
           const cli = JSON.parse((await cliScreen).stdout) as ScreenResult[];
           assert.deepEqual(
             cli.map((r) => [r.address, r.matches.map((m) => m.kind)]),
