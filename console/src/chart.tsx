@@ -3,6 +3,7 @@
  * the onset's 95 % interval shaded and the onset a vertical line. The same surges are listed as
  * text under the chart by the pages, so they can be read without the canvas.
  */
+import { xScale } from './x-range';
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
@@ -65,7 +66,7 @@ export function TimeChart({ series, changes = [], bucketMs, height = 280, title,
       {
         width: Math.max(320, el.clientWidth),
         height,
-        scales: { x: { time: true } },
+        scales: { x: xScale(xs, bucketMs) },
         series: [
           {},
           ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5 })),
