@@ -11,13 +11,14 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { readdirSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DuckDbFlowStore } from '../src/store/duckdb/flows.js';
 import { openFlowStore } from '../src/store/open.js';
 import { flowNumber, v9Datagram } from '../test/netflow/live-sender.js';
+import { smallDisk } from '../test/helpers/small-disk.js';
 
 const RATE = Number(process.argv[2] ?? 20_000);
 const PHASE_S = Number(process.argv[3] ?? 10);
@@ -38,41 +39,24 @@ if (process.getuid?.() !== 0) {
 }
 const haveNf = spawnSync('sh', ['-c', 'command -v nfcapd && command -v nfdump']).status === 0;
 
-function mountSmall(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'cr-bench-disk-'));
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${SIZE_MB}m`, 'tmpfs', dir], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`mount -t tmpfs ${dir}: ${r.stderr}`);
-  return dir;
-}
-
-/** Zeros into `dir` until ENOSPC (big writes, then small ones): nothing left. */
-function fill(dir: string): string {
-  const f = join(dir, 'filler');
-  const fd = openSync(f, 'w');
-  try {
-    for (const size of [1 << 20, 4096, 512]) {
-      const buf = Buffer.alloc(size);
-      for (;;)
-        try {
-          writeSync(fd, buf);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-          break;
-        }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return f;
-}
-
 const exited = (p: ChildProcess) =>
   p.exitCode !== null || p.signalCode !== null
     ? Promise.resolve()
     : new Promise<void>((r) => p.once('exit', () => r()));
 
-const ours = mountSmall();
-const theirs = haveNf ? mountSmall() : null;
+/** A tmpfs of SIZE_MB (test/helpers/small-disk.ts, as the disk-full tests use). */
+function mountSmall() {
+  const d = smallDisk(SIZE_MB);
+  if (typeof d === 'string') {
+    say(`disk-full bench: ${d}`);
+    process.exit(0);
+  }
+  return d;
+}
+const oursDisk = mountSmall();
+const theirsDisk = haveNf ? mountSmall() : null;
+const ours = oursDisk.dir;
+const theirs = theirsDisk?.dir ?? null;
 const port = 40000 + Math.floor(Math.random() * 1000);
 const nfPort = port + 1000;
 let out = '';
@@ -133,7 +117,7 @@ try {
     }
   };
   await send(PHASE_S);
-  const fillers = [fill(ours), ...(theirs ? [fill(theirs)] : [])];
+  const fillers = [oursDisk.fill(), ...(theirsDisk ? [theirsDisk.fill()] : [])];
   say(`  disks filled (${fillers.length}); sending on`);
   await send(PHASE_S);
   const during = await health();
@@ -228,9 +212,6 @@ try {
 } finally {
   if (cli.exitCode === null) cli.kill('SIGKILL');
   if (nfcapd && nfcapd.exitCode === null) nfcapd.kill('SIGKILL');
-  for (const d of [ours, theirs]) {
-    if (!d) continue;
-    spawnSync('umount', ['-l', d]);
-    rmSync(d, { recursive: true, force: true });
-  }
+  oursDisk.unmount();
+  theirsDisk?.unmount();
 }
