@@ -85,7 +85,7 @@ try {
   const r = await c.stop();
   const lost = r.diagnostics.get('flows.lost-store');
   say(
-    `  sent ${fmt(sent)}; stored ${fmt(r.flows)}; counted lost with failed intervals ${fmt(lost)} (${r.diagnostics.get('store.intervals-failed')} interval(s)); sent − stored − lost = ${fmt(sent - r.flows - lost)}`,
+    `  sent ${fmt(sent)}; stored ${fmt(r.flows)} (of them held in memory while the server was away: ${fmt(r.diagnostics.get('flows.held-stored'))}); counted lost with failed intervals ${fmt(lost)} (${r.diagnostics.get('store.intervals-failed')} interval(s)); sent − stored − lost = ${fmt(sent - r.flows - lost)}`,
   );
   say(`  /healthz "degraded" for ~${(degradedMs / 1000).toFixed(1)} s; stopped: ${failed ?? 'no'}`);
   const rows = await store.conn.rows<{ n: number; u: number }>(

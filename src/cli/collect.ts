@@ -14,6 +14,7 @@ import { openFlowStore } from '../store/open.js';
 import { parseMemoryLimit, serviceMemoryLimit } from '../store/duckdb/database.js';
 import { defaultDbPath } from '../store/store.js';
 import { loadEnricher } from './enricher.js';
+import { parseStoreBuffer } from '../flow/size.js';
 import { parseNumberOption, parseWholeNumber } from './output.js';
 
 /** The decoder caps the CLI sets, by flag (the decoder documents their defaults). */
@@ -40,6 +41,7 @@ export function lossWords(d: CollectResult['diagnostics']): string[] {
       'flows.lost-store',
       'flows lost with commit intervals the store failed (rolled back, collecting went on)',
     ],
+    ['flows.held-stored', 'flows held in memory while the store failed and stored once it wrote again'],
   ];
   return words.filter(([k]) => d.get(k) > 0).map(([k, w]) => `${d.get(k)} ${w}`);
 }
@@ -110,6 +112,11 @@ export function register(program: Command): void {
       '--store-memory <size>',
       "DuckDB's memory limit in this process, reads through it included, e.g. 512M (default: a quarter of RAM, 256M to 1G); past it a query spills to FILE.tmp or fails",
     )
+    .option(
+      '--store-buffer <size>',
+      'flows that arrive while the store fails (disk full, ClickHouse away) are held in memory up to this size and stored once it writes again; past it they are lost and counted (0: hold nothing)',
+      '256M',
+    )
     .option('--metrics <host:port>', 'serve GET /healthz and /metrics (Prometheus) on this loopback address')
     .option('--metrics-public', 'allow --metrics on a non-loopback address (it has no authentication)')
     .option('--no-geo', 'skip country/AS enrichment')
@@ -131,6 +138,7 @@ export function register(program: Command): void {
         maxBacklog: string;
         maxBacklogMs: string;
         storeMemory?: string;
+        storeBuffer: string;
         metrics?: string;
         metricsPublic?: boolean;
         geo: boolean;
@@ -154,6 +162,7 @@ export function register(program: Command): void {
           o.storeNice === 'off' ? undefined : parseWholeNumber('--store-nice', o.storeNice, 0, 19);
         const durationS = o.duration ? parseNumberOption('--duration', o.duration, 0) : 0;
         const memoryLimit = o.storeMemory ? parseMemoryLimit(o.storeMemory) : serviceMemoryLimit();
+        const storeBufferBytes = parseStoreBuffer(o.storeBuffer);
         const store = await openFlowStore(o.db, { memoryLimit });
         // Other commands (summary, series, report, screen, …) read the store through this process while it collects.
         await store.serveReaders();
@@ -175,6 +184,7 @@ export function register(program: Command): void {
             decoderLimits,
             maxBacklogBatches,
             backlogMs,
+            storeBufferBytes,
             onProblem: (p) => {
               if (shown++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
             },

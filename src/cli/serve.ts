@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { formatProblem, type InputProblem } from '../flow/diagnostics.js';
 import type { NetflowCollector } from '../netflow/collector.js';
+import { parseStoreBuffer } from '../flow/size.js';
 import type { FastifyInstance } from 'fastify';
 import { buildScreeningIndex, loadScreeningIndex } from '../sanctions/index-loader.js';
 import { ScreeningIndex } from '../sanctions/screen.js';
@@ -84,6 +85,8 @@ export interface ServeOptions {
    * itself by `collector.datagramsRead()` instead. Not a command-line option.
    */
   collectBacklog?: { maxBacklogBatches: number; backlogMs: number };
+  /** With `collect`: what it holds in memory while its store fails (CollectOptions.storeBufferBytes). */
+  storeBufferBytes?: number;
   /**
    * DuckDB's memory limit for the held store, in bytes. Default with `collect`:
    * serviceMemoryLimit() (the API's reads and other processes' run under it, beside the
@@ -225,6 +228,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
         enricher: await loadEnricher({ geo: true, db: o.db }),
         hooks: [detection.hook],
         ...o.collectBacklog,
+        storeBufferBytes: o.storeBufferBytes,
         onProblem: o.onCollectProblem,
         // The first 20 said; all counted in /metrics and in the summary when it stops.
         onStoreFailure: (m) => {
@@ -342,6 +346,11 @@ export function register(program: Command): void {
       '--store-memory <size>',
       "DuckDB's memory limit for the held store, the API's reads and other processes' through it included, e.g. 512M (default with --collect: a quarter of RAM, 256M to 1G; without: DuckDB's, 80% of RAM)",
     )
+    .option(
+      '--store-buffer <size>',
+      'with --collect: flows that arrive while the store fails (disk full, ClickHouse away) are held in memory up to this size and stored once it writes again; past it they are lost and counted (0: hold nothing)',
+      '256M',
+    )
     .option('--audit <file>', 'audit log (JSON lines)', '')
     .option('--log', 'fastify request logging to stderr');
   addChainOptions(cmd).action(
@@ -366,6 +375,7 @@ export function register(program: Command): void {
       requestTimeout: string;
       keepAliveTimeout: string;
       storeMemory?: string;
+      storeBuffer: string;
     }) => {
       const port = parseWholeNumber('--port', o.port, 0, 65535);
       const rate = Number(o.rate);
@@ -388,6 +398,7 @@ export function register(program: Command): void {
         network: o.network,
         collect: o.collect,
         memoryLimit: o.storeMemory ? parseMemoryLimit(o.storeMemory) : undefined,
+        storeBufferBytes: parseStoreBuffer(o.storeBuffer),
         onCollectProblem: (p) => {
           if (shownProblems++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
         },

@@ -5,3 +5,11 @@ export function parseSize(s: string): number {
   const mult = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2].toLowerCase()] ?? NaN;
   return Math.floor(Number(m[1]) * mult);
 }
+
+/** `--store-buffer` (collect, serve --collect): a size (256M, 1G; 0 holds nothing), at most 1 TiB. */
+export function parseStoreBuffer(text: string): number {
+  const n = parseSize(text);
+  if (!(n >= 0 && n <= 2 ** 40))
+    throw new Error(`--store-buffer: '${text}' is not a size (e.g. 256M, 1G; 0 holds nothing)`);
+  return n;
+}

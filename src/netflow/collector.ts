@@ -65,6 +65,14 @@ interface HoldingHook {
  */
 export const STORE_RECOVERY = { maxMs: 60_000, waitMaxMs: Infinity };
 
+/**
+ * Batches that arrive while a store failure is not yet recovered from (a full disk, a ClickHouse
+ * server away) are held in memory up to this many bytes of columns and stored, in order, once the
+ * store writes again; past it they are lost (counted in flows.lost-store). A NetFlow flow takes 101
+ * bytes of columns, so 256 MiB holds ~2.6 M flows: ~130 s at 20 k flows/s.
+ */
+export const DEFAULT_STORE_BUFFER_BYTES = 256 * 2 ** 20;
+
 function isHolding(h: BatchHook): h is BatchHook & HoldingHook {
   const x = h as Partial<HoldingHook>;
   return typeof x.holdUntilCommit === 'function' && typeof x.beforeCommit === 'function';
@@ -96,6 +104,11 @@ export interface CollectOptions {
   backlogMs?: number;
   /** Full batches at the start whose time bound is longer, while the store warms up (default WARM_BATCHES). */
   warmBatches?: number;
+  /**
+   * Bytes of flow columns held in memory while a store failure is not yet recovered from, stored
+   * once it is (default DEFAULT_STORE_BUFFER_BYTES; 0: what arrives meanwhile is lost, counted).
+   */
+  storeBufferBytes?: number;
   /** Exporter allow-list (CIDR blocks, IPv4/IPv6); empty or absent: every source. */
   exporters?: string[];
   /** Decoder caps passed through: maxExporters, maxDomainsPerExporter, maxTemplatesPerSession, … */
@@ -252,7 +265,20 @@ export class NetflowCollector {
     since: 0,
     failing: null as string | null,
     pending: null as unknown,
+    /** Flows held while it failed and stored once it wrote again, since the failure began. */
+    replayed: 0,
+    /** The open interval's flows, counted lost while the store has not yet said how many it dropped. */
+    provisional: 0,
   };
+  /**
+   * Batches that arrived while `recovered.pending` (hold()): stored in order once the store
+   * recovers (replayHeld()), bounded by storeBufferBytes.
+   */
+  private held: FlowBatch[] = [];
+  private heldBytes = 0;
+  private heldFlows = 0;
+  /** Flows held and then stored, since the start (`flows.held-stored`). */
+  private heldStored = 0;
   private finishing = false;
 
   private constructor(
@@ -369,7 +395,7 @@ export class NetflowCollector {
         // A failure not yet recovered from: no interval is open to commit into until it is.
         const pending = this.recovered.pending;
         if (pending && !(await this.recoverStore(pending, 0))) return this.fail(pending);
-        if (this.recovered.pending) return;
+        if (!(await this.replayHeld())) return;
         await this.checkpoint();
       } catch (e) {
         if (!(await this.recoverStore(e, 0))) this.fail(e);
@@ -394,10 +420,13 @@ export class NetflowCollector {
     const r = this.recovered;
     if (r.failing !== null)
       this.o.onStoreFailure?.(
-        `the store is writing again after ${((Date.now() - r.since) / 1000).toFixed(1)} s of failing (${r.failing}); ${r.flows} flows lost with ${r.intervals} failed commit interval(s) so far (flows.lost-store)`,
+        `the store is writing again after ${((Date.now() - r.since) / 1000).toFixed(1)} s of failing (${r.failing}); ` +
+          `${r.replayed} flows that arrived meanwhile were held in memory and are stored now; ` +
+          `${r.flows} flows lost with ${r.intervals} failed commit interval(s) so far (flows.lost-store)`,
       );
     r.since = 0;
     r.failing = null;
+    r.replayed = 0;
     this.lastCheckpoint = Date.now();
     this.renice();
   }
@@ -496,7 +525,8 @@ export class NetflowCollector {
         this.unstored += batch.length;
         return;
       }
-      // A store failure not yet recovered from: recovered first, or this batch is lost (counted).
+      // A store failure not yet recovered from: recovered first (and what was held stored), or
+      // this batch is held until it is (lost, counted, when the buffer is full).
       const r = this.recovered;
       const pending = r.pending;
       if (pending && !(await this.recoverStore(pending, 0))) {
@@ -504,19 +534,17 @@ export class NetflowCollector {
         this.fail(pending);
         return;
       }
-      if (r.pending) {
-        r.flows += batch.length;
+      if (!(await this.replayHeld()) && !this.writeError) {
+        if (!this.hold(batch)) r.flows += batch.length;
         this.ownCounts();
         return;
       }
+      if (this.writeError) {
+        this.unstored += batch.length;
+        return;
+      }
       const t0 = performance.now();
-      const enrichment = this.enricher ? this.enricher.enrich(batch) : emptyEnrichment(batch.length);
-      this.onlyNewOrgs(enrichment.asOrgs);
-      const firstId = await this.writer.append(batch, enrichment);
-      appended = true;
-      for (const hook of this.o.hooks ?? []) await hook(batch, enrichment, firstId);
-      this.flows += batch.length;
-      this.checkTimes(batch);
+      await this.append(batch, () => (appended = true));
       // Commits are on their own clock: their cost is not the store's per-flow speed.
       this.measure(batch.length, performance.now() - t0);
       if (Date.now() - this.lastCheckpoint >= (this.o.commitMs ?? DEFAULT_COMMIT_MS)) await this.checkpoint();
@@ -528,9 +556,9 @@ export class NetflowCollector {
       this.unstored += batch.length;
       this.fail(e);
     } finally {
-      // Stored (or failed): either way it no longer holds memory, so the receiver may send more.
-      // Its columns go back to the receiver for the next batch: the store copied them and hooks
-      // must not keep a batch past their return (BatchHook).
+      // Stored, held (a copy) or failed: either way it no longer holds memory, so the receiver may
+      // send more. Its columns go back to the receiver for the next batch: the store copied them
+      // and hooks must not keep a batch past their return (BatchHook).
       this.backlog--;
       const cols: Record<string, ArrayBufferView> = {};
       const transfer: ArrayBuffer[] = [];
@@ -540,6 +568,81 @@ export class NetflowCollector {
       }
       this.command({ t: 'stored', batches: 1, cols }, transfer);
     }
+  }
+
+  /** One batch into the open interval: enriched, appended, and through the hooks. */
+  private async append(batch: FlowBatch, onAppended: () => void): Promise<void> {
+    const enrichment = this.enricher ? this.enricher.enrich(batch) : emptyEnrichment(batch.length);
+    this.onlyNewOrgs(enrichment.asOrgs);
+    const firstId = await this.writer.append(batch, enrichment);
+    onAppended();
+    for (const hook of this.o.hooks ?? []) await hook(batch, enrichment, firstId);
+    this.flows += batch.length;
+    this.checkTimes(batch);
+  }
+
+  /**
+   * Hold a copy of a batch that arrived while the store fails, its columns cut to its flows (a
+   * batch flushed by the clock holds a few flows in columns for 4096); false (not held) when the
+   * buffer is full.
+   */
+  private hold(batch: FlowBatch): boolean {
+    const room = this.o.storeBufferBytes ?? DEFAULT_STORE_BUFFER_BYTES;
+    const cols: Record<string, ArrayBufferView> = {};
+    let bytes = 0;
+    for (const c of BATCH_COLUMNS) {
+      const a = batch[c];
+      const per = a.length / batch.firstMs.length;
+      bytes += batch.length * per * a.BYTES_PER_ELEMENT;
+    }
+    if (this.heldBytes + bytes > room) return false;
+    for (const c of BATCH_COLUMNS) {
+      const a = batch[c];
+      cols[c] = a.slice(0, batch.length * (a.length / batch.firstMs.length));
+    }
+    this.held.push(batchFrom({ length: batch.length, exporters: batch.exporters, cols }, batch.source));
+    this.heldBytes += bytes;
+    this.heldFlows += batch.length;
+    return true;
+  }
+
+  /**
+   * Once the store has recovered, what was held while it failed goes into the open interval, in
+   * the order it came, and is committed. True: nothing is held (any more) and no failure is
+   * pending; false: the store failed again on the way (what is left stays held) or stopped.
+   */
+  private async replayHeld(): Promise<boolean> {
+    const r = this.recovered;
+    if (r.pending || this.writeError) return false;
+    if (this.held.length === 0) return true;
+    while (this.held.length > 0) {
+      const batch = this.held[0];
+      let appended = false;
+      try {
+        await this.append(batch, () => {
+          appended = true;
+          this.held.shift();
+          for (const c of BATCH_COLUMNS) this.heldBytes -= batch[c].byteLength;
+          this.heldFlows -= batch.length;
+        });
+      } catch (e) {
+        // The interval rolled back takes the held flows appended so far with it (counted lost);
+        // a batch not appended stays held for the next try.
+        if (!(await this.recoverStore(e, 0))) this.fail(e);
+        return false;
+      }
+      if (appended) {
+        r.replayed += batch.length;
+        this.heldStored += batch.length;
+      }
+    }
+    try {
+      await this.checkpoint();
+    } catch (e) {
+      if (!(await this.recoverStore(e, 0))) this.fail(e);
+      return false;
+    }
+    return !r.pending && !this.writeError;
   }
 
   /**
@@ -595,7 +698,7 @@ export class NetflowCollector {
       // A failure not yet recovered from: the store has no interval open to commit into.
       const pending = this.recovered.pending;
       if (pending && !(await this.recoverStore(pending, 0))) throw pending;
-      if (this.recovered.pending) throw pending;
+      if (!(await this.replayHeld())) throw this.writeError ?? this.recovered.pending;
       this.ownCounts();
       if (this.times.implausible) {
         // The receiver's final counts are in; the one problem named when they were first seen joins them.
@@ -626,7 +729,9 @@ export class NetflowCollector {
     } catch (e) {
       await this.writer.abort().catch(() => undefined);
       // What is kept and what is not, beside the store's own words.
-      const lost = this.flows - this.flowsCommitted + this.unstored;
+      // (The open interval's flows, when already counted lost earlier, once.)
+      const lost =
+        this.flows - this.flowsCommitted - this.recovered.provisional + this.unstored + this.heldFlows;
       const earlier = this.recovered.flows;
       this.rejectDone(
         new Error(
@@ -681,14 +786,24 @@ export class NetflowCollector {
     }
     if (back) {
       r.pending = null;
-      r.flows += back.discarded;
+      // Counted when the store first said "not yet": now the store's own figure.
+      r.flows += back.discarded - r.provisional;
+      r.provisional = 0;
       this.flows = back.committed;
       this.flowsCommitted = back.committed;
       for (const h of this.o.hooks ?? []) if (isHolding(h)) h.discardHeld?.();
       // The AS names the interval wrote went with it: named again from the next batch on.
       this.orgsStored.clear();
       this.enricher?.forgetOrgs?.();
-    } else r.pending = e;
+    } else {
+      // Not recovered yet (the disk still full, the server still away): the open interval's flows
+      // are lost all the same, and counted now, not when the store answers.
+      if (!r.pending) {
+        r.provisional = this.flows - this.flowsCommitted;
+        r.flows += r.provisional;
+      }
+      r.pending = e;
+    }
     if (!giveUp) r.flows += lost;
     this.ownCounts();
     return !giveUp;
@@ -701,6 +816,8 @@ export class NetflowCollector {
     if (this.recovered.intervals > 0) {
       c.set('store.intervals-failed', this.recovered.intervals);
       c.set('flows.lost-store', this.recovered.flows);
+      c.set('flows.held-store', this.heldFlows);
+      c.set('flows.held-stored', this.heldStored);
     }
   }
 

@@ -5,6 +5,31 @@
  * (`store_busy`) or when the server is out of reach (`store_unavailable`).
  */
 
+import { statfsSync } from 'node:fs';
+
+/**
+ * After a full disk, a store waits (its recover() says "not yet") until the file systems it
+ * writes to have this much free again: writing earlier fails again at once, and what the collector
+ * held meanwhile would be lost with that interval. Free for whoever runs it: root may use the
+ * blocks a file system reserves for it, others may not.
+ */
+export const DISK_RECOVERY = { freeBytes: 16 * 2 ** 20 };
+
+/** Bytes free to this process on the file system of `path`; null when it cannot be asked. */
+export function freeBytes(path: string): number | null {
+  try {
+    const s = statfsSync(path);
+    return (process.getuid?.() === 0 ? s.bfree : s.bavail) * s.bsize;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether every one of `paths` (directories) has DISK_RECOVERY.freeBytes free, or cannot be asked. */
+export function spaceIsBack(paths: string[]): boolean {
+  return paths.every((p) => (freeBytes(p) ?? Infinity) >= DISK_RECOVERY.freeBytes);
+}
+
 /**
  * An engine's error for a statement that ran out of memory — DuckDB's when its memory limit is
  * reached (its own statement, or others' holding it: readers beside a collector), ClickHouse's

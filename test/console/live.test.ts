@@ -87,7 +87,7 @@ test(
 );
 
 test(
-  "serve --collect on a disk that fills: the overview says the collector's store is failing while it is full, and how many flows were lost once it writes again",
+  "serve --collect on a disk that fills: the overview says the collector's store is failing while it is full and how many flows it holds, and how many were lost once it writes again; the held ones are stored",
   { skip: skipWithoutChromium, timeout: 120_000 },
   async (t) => {
     assert.ok(existsSync(join(DEFAULT_CONSOLE_DIR, 'index.html')), 'run npm run build first');
@@ -137,8 +137,13 @@ test(
           await alert.waitFor({ timeout: LIVE_MS + 5000 });
           assert.match(
             (await alert.textContent()) ?? '',
-            /The collector's store is failing \(.*no space left on device.*\)\. Collecting goes on; .* 20 flows so far\./i,
+            /The collector's store is failing \(.*no space left on device.*\)\. Collecting goes on: \d+ flows held in memory, to be stored once it writes again; .* 20 flows so far\./i,
           );
+          // What arrives while it is full is held in memory, and the alert says so.
+          await send(7);
+          await page
+            .locator('[data-collector="degraded"]', { hasText: ': 7 flows held in memory' })
+            .waitFor({ timeout: LIVE_MS + 5000 });
           await page.screenshot({ path: join(OUT, 'live-disk-full.png'), fullPage: true });
 
           disk.free(filler);
@@ -150,7 +155,7 @@ test(
           );
           await send(5);
           await page
-            .locator('ul.surges > li', { hasText: 'all flows in scope (15 flows)' })
+            .locator('ul.surges > li', { hasText: 'all flows in scope (22 flows)' })
             .waitFor({ timeout: LIVE_MS + 5000 });
           assert.deepEqual(problems, []);
         },

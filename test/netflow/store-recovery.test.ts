@@ -31,6 +31,7 @@ import { rollupRelation } from '../../src/store/duckdb/rollup.js';
 import { isDiskFull, isOutOfMemory, isPassingFailure } from '../../src/store/passing-failures.js';
 import { openFlowStore } from '../../src/store/open.js';
 import { flowNumber, v9Datagram } from './live-sender.js';
+import { parseStoreBuffer } from '../../src/flow/size.js';
 import { smallDisk } from '../helpers/small-disk.js';
 import { collectArgs, exited, sleep } from './peers.js';
 
@@ -43,6 +44,17 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
     await sleep(20);
   }
 }
+
+/** Until the collector has seen the store fail and taken every one of `datagrams`. */
+const failureSeen = (c: NetflowCollector, datagrams: number) =>
+  until(
+    () =>
+      c.metrics().storeFailing != null &&
+      c.metrics().counts.datagrams === datagrams &&
+      c.metrics().backlogBatches === 0,
+    5000,
+    'the failure seen and every datagram taken',
+  );
 
 /**
  * Sets DuckDB's memory limit (the instance's: set through a reader connection, it binds the writer
@@ -70,7 +82,12 @@ async function setMemoryLimit(db: DuckDbDatabase, v: string): Promise<unknown> {
 }
 
 /** A collector on a store file of its own (Parquet segments and all, in `inDir` when given), with detection on. */
-async function liveStore(t: { after: (fn: () => unknown) => void }, detect = true, inDir?: string) {
+async function liveStore(
+  t: { after: (fn: () => unknown) => void },
+  detect = true,
+  inDir?: string,
+  storeBufferBytes?: number,
+) {
   const dir = inDir ?? mkdtempSync(join(tmpdir(), 'cr-store-oom-'));
   if (!inDir) t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'live.duckdb');
@@ -95,6 +112,7 @@ async function liveStore(t: { after: (fn: () => unknown) => void }, detect = tru
     hooks: detection ? [detection.hook] : [],
     flushMs: 50,
     commitMs: 200,
+    storeBufferBytes,
   });
   const sock = createSocket('udp4');
   t.after(() => sock.close());
@@ -128,14 +146,7 @@ for (const detect of [true, false])
       // An AS first met in the interval that fails: its name must still be stored afterwards.
       Object.assign(as, { asn: 64501, org: 'During Org' });
       await send(10, 20);
-      await until(
-        () =>
-          c.metrics().storeFailing != null &&
-          c.metrics().counts.datagrams === 20 &&
-          c.metrics().backlogBatches === 0,
-        5000,
-        'the failure seen and every datagram taken',
-      );
+      await failureSeen(c, 20);
       const h = healthJson(c.metrics());
       assert.equal(h.status, 'degraded');
       assert.match(String(h.error), /Out of Memory Error|(could not|failed to) allocate|failed to pin/);
@@ -212,88 +223,113 @@ for (const detect of [true, false])
     }
   });
 
-test('a full disk costs the intervals it lasts, counted; the collector waits for space as long as it takes (not STORE_RECOVERY.maxMs), says when it writes again, and the store is whole: no partial file left', async (t) => {
-  const disk = smallDisk(48);
-  if (typeof disk === 'string') {
-    t.skip(disk);
-    return;
-  }
-  t.after(() => disk.unmount());
-  // Memory failures give up after maxMs; a full disk must not.
-  const keep = STORE_RECOVERY.maxMs;
-  STORE_RECOVERY.maxMs = 300;
-  t.after(() => (STORE_RECOVERY.maxMs = keep));
-  const { dir, store, c, send, reader, said } = await liveStore(t, true, disk.dir);
-  try {
-    await send(0, 10);
-    await until(() => c.metrics().flowsCommitted === 300, 5000, '300 flows committed');
+/** Bytes a held batch of `flows` NetFlow flows takes: its columns cut to its flows (collector.ts hold()). */
+const HELD_BYTES_PER_FLOW = 8 + 8 + 1 + 16 + 16 + 2 + 2 + 1 + 4 * 8 + 1 + 4 + 4 + 8 + 2;
 
-    const filler = disk.fill();
-    await send(10, 20);
-    await until(
-      () =>
-        c.metrics().storeFailing != null &&
-        c.metrics().counts.datagrams === 20 &&
-        c.metrics().backlogBatches === 0,
-      5000,
-      'the failure seen and every datagram taken',
-    );
-    assert.equal(healthJson(c.metrics()).status, 'degraded');
-    assert.match(String(healthJson(c.metrics()).error), /no space left on device/i);
-    // Full for longer than a memory failure may last: still collecting, still counting.
-    for (let k = 20; k < 30; k++) {
-      await send(k, k + 1);
-      await sleep(100);
+for (const buffer of ['default', 'small'] as const)
+  test(`a full disk costs the interval open when it filled, counted; what arrives while it is full is held in memory (${buffer === 'default' ? 'all of it' : 'a buffer of 2 datagrams: the rest counted lost'}) and stored once space is back; the collector waits as long as it takes (not STORE_RECOVERY.maxMs), says when it writes again, and the store is whole: no partial file left`, async (t) => {
+    const disk = smallDisk(48);
+    if (typeof disk === 'string') {
+      t.skip(disk);
+      return;
     }
-    await until(() => c.metrics().counts.datagrams === 30, 5000, 'every datagram taken');
-    assert.equal(c.metrics().failed, null, 'not stopped by a full disk');
-    assert.equal(c.metrics().flowsCommitted, 300);
-    assert.match(said[0], /^the store failed: .*no space left on device.*collecting goes on$/i);
+    t.after(() => disk.unmount());
+    // Memory failures give up after maxMs; a full disk must not.
+    const keep = STORE_RECOVERY.maxMs;
+    STORE_RECOVERY.maxMs = 300;
+    t.after(() => (STORE_RECOVERY.maxMs = keep));
+    const room = buffer === 'small' ? 2 * PER * HELD_BYTES_PER_FLOW : undefined;
+    const { dir, store, c, send, reader, said } = await liveStore(t, true, disk.dir, room);
+    try {
+      await send(0, 10);
+      await until(() => c.metrics().flowsCommitted === 300, 5000, '300 flows committed');
 
-    disk.free(filler);
-    await until(() => healthJson(c.metrics()).status === 'ok', 5000, 'writing again once space is back');
-    assert.match(
-      said.at(-1)!,
-      /^the store is writing again after \d+\.\d s of failing \(.*no space left on device.*\); 600 flows lost with [1-9]\d* failed commit interval\(s\) so far \(flows\.lost-store\)$/i,
-    );
-    await send(30, 40);
-    await until(() => c.metrics().flowsCommitted === 600, 5000, '300 more flows committed');
-    const r = await c.stop();
-    assert.equal(r.flows, 600);
-    assert.equal(r.diagnostics.get('flows.lost-store'), 600);
+      const filler = disk.fill();
+      await send(10, 20);
+      await failureSeen(c, 20);
+      assert.equal(healthJson(c.metrics()).status, 'degraded');
+      assert.match(String(healthJson(c.metrics()).error), /no space left on device/i);
+      // Full for longer than a memory failure may last: still collecting, holding what comes.
+      for (let k = 20; k < 30; k++) {
+        await send(k, k + 1);
+        await sleep(100);
+      }
+      await until(() => c.metrics().counts.datagrams === 30, 5000, 'every datagram taken');
+      assert.equal(c.metrics().failed, null, 'not stopped by a full disk');
+      assert.equal(c.metrics().flowsCommitted, 300);
+      const whileFull = c.metrics().counts;
+      if (buffer === 'small') assert.equal(whileFull['flows.held-store'], 2 * PER, 'the buffer full');
+      else
+        assert.ok(
+          whileFull['flows.held-store'] >= 10 * PER,
+          `held while full: ${whileFull['flows.held-store']}`,
+        );
+      assert.match(said[0], /^the store failed: .*no space left on device.*collecting goes on$/i);
 
-    const db = store.db;
-    const got = (await db.all<{ src: string }>('SELECT src FROM flows ORDER BY id')).map((x) =>
-      flowNumber(x.src),
-    );
-    assert.deepEqual(got, [...Array(300).keys(), ...Array.from({ length: 300 }, (_, i) => 900 + i)]);
-    const [d] = await db.all<{ n: number; orphans: number }>(
-      `SELECT count(*)::INTEGER AS n,
-              count(*) FILTER (WHERE flow_id NOT IN (SELECT id FROM flow_rows))::INTEGER AS orphans
-       FROM detections`,
-    );
-    assert.deepEqual(d, { n: 600, orphans: 0 });
-    const rel = await rollupRelation(db);
-    assert.ok(rel);
-    const [roll] = await db.all<{ n: number }>(
-      `SELECT sum(flows)::INTEGER AS n FROM ${rel} WHERE label = ''`,
-    );
-    assert.equal(roll.n, 600, 'the rollup counts the stored flows, once');
-    // On disk: the registered segment files and nothing else (no file cut short by the full disk).
-    const registered = (await db.all<{ file: string }>('SELECT file FROM flow_segments')).map((x) => x.file);
-    assert.deepEqual(readdirSync(join(dir, 'live.duckdb.segments')).sort(), registered.sort());
-  } finally {
-    await reader.close();
-    await store.close();
-  }
-  // And the database opens again with what was committed.
-  const again = await openFlowStore(join(dir, 'live.duckdb'));
-  try {
-    assert.equal((await again.flows({ limit: 10_000 })).length, 600);
-  } finally {
-    await again.close();
-  }
-});
+      disk.free(filler);
+      await until(() => healthJson(c.metrics()).status === 'ok', 5000, 'writing again once space is back');
+      const m =
+        /^the store is writing again after \d+\.\d s of failing \(.*no space left on device.*\); (\d+) flows that arrived meanwhile were held in memory and are stored now; (\d+) flows lost with ([1-9]\d*) failed commit interval\(s\) so far \(flows\.lost-store\)$/i.exec(
+          said.at(-1)!,
+        );
+      assert.ok(m, said.at(-1));
+      const [held, lost] = m.slice(1, 3).map(Number);
+      assert.equal(held + lost, 600, 'every flow of the full disk held or counted lost');
+      if (buffer === 'small') assert.equal(held, 2 * PER);
+      else assert.ok(held >= 10 * PER, `held: ${held}`);
+      assert.equal(c.metrics().flowsCommitted, 300 + held, 'what was held is committed');
+      await send(30, 40);
+      await until(() => c.metrics().flowsCommitted === 600 + held, 5000, '300 more flows committed');
+      const r = await c.stop();
+      assert.equal(r.flows, 600 + held);
+      assert.equal(r.diagnostics.get('flows.lost-store'), lost);
+      assert.equal(r.diagnostics.get('flows.held-stored'), held);
+      assert.equal(r.diagnostics.get('flows.held-store'), 0);
+
+      const db = store.db;
+      const got = (await db.all<{ src: string }>('SELECT src FROM flows ORDER BY id')).map((x) =>
+        flowNumber(x.src),
+      );
+      // Stored once each, in the order they came: the ones before, the held ones (those that came
+      // first while it was full: the buffer keeps what it has), and the ones after.
+      const heldFrom = buffer === 'small' ? got[300] : 900 - held;
+      assert.ok(heldFrom >= 300, `held from flow ${heldFrom}`);
+      assert.deepEqual(got, [
+        ...Array(300).keys(),
+        ...Array.from({ length: held }, (_, i) => heldFrom + i),
+        ...Array.from({ length: 300 }, (_, i) => 900 + i),
+      ]);
+      const [d] = await db.all<{ n: number; orphans: number }>(
+        `SELECT count(*)::INTEGER AS n,
+                count(*) FILTER (WHERE flow_id NOT IN (SELECT id FROM flow_rows))::INTEGER AS orphans
+         FROM detections`,
+      );
+      assert.deepEqual(d, { n: 600 + held, orphans: 0 });
+      const rel = await rollupRelation(db);
+      assert.ok(rel);
+      const [roll] = await db.all<{ n: number }>(
+        `SELECT sum(flows)::INTEGER AS n FROM ${rel} WHERE label = ''`,
+      );
+      assert.equal(roll.n, 600 + held, 'the rollup counts the stored flows, once');
+      // On disk: the registered segment files and nothing else (no file cut short by the full disk).
+      const registered = (await db.all<{ file: string }>('SELECT file FROM flow_segments')).map(
+        (x) => x.file,
+      );
+      assert.deepEqual(readdirSync(join(dir, 'live.duckdb.segments')).sort(), registered.sort());
+      // And the database opens again with what was committed.
+      await reader.close();
+      await store.close();
+      const again = await openFlowStore(join(dir, 'live.duckdb'));
+      try {
+        assert.equal((await again.flows({ limit: 10_000 })).length, 600 + held);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await reader.close().catch(() => undefined);
+      await store.close().catch(() => undefined);
+    }
+  });
 
 /**
  * A collector on a throwaway store whose second append fails with `error`, and whose recover()
@@ -451,6 +487,30 @@ test('--store-memory: sizes parsed and bounded; the default for long-running pro
     assert.equal(row.m, '200.0 MiB');
   } finally {
     await db.close();
+  }
+});
+
+test('--store-buffer: sizes parsed and bounded (0 holds nothing); a bad one stops collect before it binds a socket', async () => {
+  assert.equal(parseStoreBuffer('256M'), 256 * 2 ** 20);
+  assert.equal(parseStoreBuffer('0'), 0);
+  assert.equal(parseStoreBuffer('1.5G'), 1.5 * 2 ** 30);
+  assert.throws(() => parseStoreBuffer('lots'), /--store-buffer: 'lots' is not a size/);
+  assert.throws(() => parseStoreBuffer('2T'), /--store-buffer: '2T' is not a size/);
+  const dir = mkdtempSync(join(tmpdir(), 'cr-store-buffer-'));
+  try {
+    const cli = spawn(
+      process.execPath,
+      collectArgs(join(dir, 'x.duckdb'), 'udp://127.0.0.1:0', '--store-buffer', 'lots'),
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let err = '';
+    cli.stderr.on('data', (d) => (err += d));
+    const code = await exited(cli);
+    assert.equal(code, 2, err);
+    assert.match(err, /--store-buffer: 'lots' is not a size/);
+    assert.ok(!readdirSync(dir).includes('x.duckdb'), 'no store opened');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

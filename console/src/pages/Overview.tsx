@@ -189,12 +189,13 @@ export function Overview({ route }: { route: Route }) {
 
 /**
  * What the live collector's health means for the figures shown: nothing while it is well; an
- * alert while its store fails (collecting goes on, each interval it cannot store is lost) or once
- * it stopped; a note of what was lost earlier.
+ * alert while its store fails (collecting goes on: what arrives is held in memory up to a bound,
+ * the interval the store broke is lost) or once it stopped; a note of what was lost earlier.
  */
 function CollectorNote({ health }: { health: CollectorHealth | null }) {
   if (!health?.collecting) return null;
   const lost = health.counts?.['flows.lost-store'] ?? 0;
+  const held = health.counts?.['flows.held-store'] ?? 0;
   if (health.status === 'failed')
     return (
       <p class="error" role="alert" data-collector="failed">
@@ -204,8 +205,9 @@ function CollectorNote({ health }: { health: CollectorHealth | null }) {
   if (health.status === 'degraded')
     return (
       <p class="error" role="alert" data-collector="degraded">
-        The collector's store is failing ({health.error}). Collecting goes on; each commit interval the store
-        cannot take is lost and counted: {lost.toLocaleString('en-US')} flows so far.
+        The collector's store is failing ({health.error}). Collecting goes on: {held.toLocaleString('en-US')}{' '}
+        flows held in memory, to be stored once it writes again; what it broke off or the memory bound cannot
+        hold is lost and counted: {lost.toLocaleString('en-US')} flows so far.
       </p>
     );
   if (lost > 0)

@@ -12,6 +12,7 @@ import {
   type DuckDBAppender,
   type DuckDBType,
 } from '@duckdb/node-api';
+import { dirname, resolve } from 'node:path';
 import type { Diagnostics } from '../../flow/diagnostics.js';
 import type { EnrichedColumns } from '../../flow/enrichment.js';
 import { TUNNEL_KINDS, writeIp, type FlowBatch } from '../../flow/record.js';
@@ -37,7 +38,7 @@ import {
   type ColumnKind,
 } from './chunk.js';
 import { DuckDbDatabase, type DatabaseOptions } from './database.js';
-import { isPassingFailure } from '../passing-failures.js';
+import { isDiskFull, isPassingFailure, spaceIsBack } from '../passing-failures.js';
 import { SEGMENT_MAX_ROWS, SegmentBuilder, Segments } from './segments.js';
 import { flowSource, keyedSummary } from './summary.js';
 import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery } from '../queries.js';
@@ -201,6 +202,13 @@ export class DuckDbFlowStore implements FlowStore {
     /** Live sources' Parquet segments (null: an in-memory store, or a reader through the writer). */
     readonly segments: Segments | null,
   ) {}
+
+  /** The directories the store writes to: the database file's and its segments'. */
+  directories(): string[] {
+    const p = this.db.path;
+    if (p === ':memory:' || this.db.remote) return [];
+    return [dirname(resolve(p)), ...(this.segments ? [this.segments.dir] : [])];
+  }
 
   static async open(path: string, opts: DatabaseOptions = {}): Promise<DuckDbFlowStore> {
     const db = await DuckDbDatabase.open(path, opts);
@@ -769,6 +777,8 @@ class DuckDbSourceWriter implements SourceWriter {
     try {
       await rollBackOpen(this.store.db);
       await this.store.segments?.rolledBack();
+      // A full disk: not before there is room again (the collector holds what arrives meanwhile).
+      if (isDiskFull(cause) && !spaceIsBack(this.store.directories())) return null;
       await this.store.db.run('BEGIN TRANSACTION');
     } catch (e) {
       // Memory or disk space still short: the next call tries again. Anything else (DuckDB
