@@ -7,7 +7,7 @@ import { FlowBatch } from '../flow/record.js';
 import type { DetectionInput, DetectionStore } from '../store/detections.js';
 import { behaviourDetection } from './behaviour.js';
 import { GroupCollector, windowSamples } from './classifier/groups.js';
-import { gated, judge, shippedModel, type BehaviourModel } from './classifier/model.js';
+import { judgeWindow, shippedModel, type BehaviourModel } from './classifier/model.js';
 import { BehaviourTracker, type TrackedVerdict } from './classifier/tracker.js';
 import type { Detection } from './types.js';
 import { detectionRow } from './rows.js';
@@ -58,9 +58,8 @@ export async function behaviourPass(
   const out: DetectionInput[] = [];
   for (const g of collector.groups.values()) {
     for (const w of windowSamples(g, windowMs)) {
-      if (!gated(model, w.spanMs, w.packets)) continue;
-      const v = judge(model, w.features);
-      if (!v.mining) continue;
+      const v = judgeWindow(model, w);
+      if (!v?.mining) continue;
       const d = behaviourDetection(model, {
         ...w,
         score: v.score,

@@ -14,8 +14,10 @@ import { shippedModel } from '../../src/detect/classifier/model.js';
 
 const model = shippedModel();
 const held = heldOutKeepalive(model);
-const line = (f: string) =>
-  `${f}: ${held[f as keyof typeof held].hits}/${held[f as keyof typeof held].of} ${JSON.stringify(held[f as keyof typeof held].byForm)}`;
+const line = (f: string) => {
+  const c = held[f as keyof typeof held];
+  return `${f}: ${c.hits}/${c.of} ${JSON.stringify(c.byForm)} (the trees alone, every port: ${c.modelAlone}/${c.of})`;
+};
 
 test('held-out seeds are not training seeds, and every family is judged in every form', () => {
   for (const s of HELD_OUT_SEEDS) assert.ok(!KEEPALIVE_SEEDS.includes(s), `seed ${s}`);
@@ -73,7 +75,7 @@ function nearest(x: number[], pool: Sample[], sd: number[]): [Sample, number] {
 test(
   'held-out seeds and families: OpenVPN over TCP windows not called mining',
   {
-    todo: 'not met: flow counters of a 5–15 s ping with tunnel traffic match a fast miner; docs/detection-rules.md',
+    todo: 'not met: OpenVPN-TCP on 443 with 5–15 s pings and tunnel traffic, 23 of 394 held-out windows (its flow counters match a fast miner; on 1194, a port not judged, none); docs/detection-rules.md',
   },
   () => {
     // Why: in the dataset every OpenVPN-TCP window past the gate has a miner window nearer than
@@ -109,12 +111,10 @@ test(
   },
 );
 
-test(
-  'held-out family: SSH with background output (a `tail -f`) not called mining',
-  {
-    todo: 'not met: every window, every form (small bursts down a few times a minute look like Stratum jobs)',
-  },
-  () => {
-    assert.equal(held['ssh-busy'].hits, 0, line('ssh-busy'));
-  },
-);
+test('held-out family: SSH with background output (a `tail -f`) on port 22 not called mining: by the ports not judged, not by the trees', () => {
+  // The trees alone call nearly every window of it mining (printed): small bursts down a few times
+  // a minute look like Stratum jobs. Port 22 is one the model does not judge (service-ports.ts), so
+  // the detector does not; on another port it would (docs/detection-rules.md).
+  console.log(line('ssh-busy'));
+  assert.equal(held['ssh-busy'].hits, 0, line('ssh-busy'));
+});

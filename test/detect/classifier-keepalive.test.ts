@@ -5,14 +5,17 @@
 // (src/detect/classifier/keepalive.ts), so the model has not seen these exact series.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TCP_FIN } from '../../src/flow/record.js';
 import { ZEEK_CONN_FIELDS, ZEEK_CONN_TYPES } from '../../src/netflow/zeek.js';
 import { readBatches } from '../../src/detect/classifier/dataset.js';
 import { BehaviourTracker } from '../../src/detect/classifier/tracker.js';
-import { shippedModel, gated, judge } from '../../src/detect/classifier/model.js';
+import { shippedModel, gated, judge, judgeWindow } from '../../src/detect/classifier/model.js';
+import { SERVICE_PORTS_NOT_JUDGED } from '../../src/detect/classifier/service-ports.js';
+import { serverPortOf } from '../../src/detect/classifier/features.js';
+import type { Dataset } from '../../src/detect/classifier/train.js';
 import { collectGroups, windowSamples } from '../../src/detect/classifier/groups.js';
 import {
   batchesOf,
@@ -26,8 +29,9 @@ const T0 = Date.UTC(2025, 2, 3, 8);
 const MIN = 60_000;
 
 /** MQTT 3.1.1 over TLS: keepalive 60 s (PINGREQ/PINGRESP, 2 B each + TLS record = ~83 B IP), a
- * sensor publish every 5 min, one connection for 4 hours then a reconnect. */
-function mqtt(): SynthConnection[] {
+ * sensor publish every 5 min, one connection for 4 hours then a reconnect (to `serverPort`: 8883, or
+ * 443 for MQTT over WebSockets, a port the model judges). */
+function mqtt(serverPort = 8883): SynthConnection[] {
   const out: SynthConnection[] = [];
   let t = T0;
   for (let c = 0; c < 2; c++) {
@@ -40,7 +44,7 @@ function mqtt(): SynthConnection[] {
     ex.sort((a, b) => a.t - b.t);
     out.push(
       session(
-        { client: '10.1.2.3', server: '203.0.113.40', clientPort: 51000 + c, serverPort: 8883 },
+        { client: '10.1.2.3', server: '203.0.113.40', clientPort: 51000 + c, serverPort },
         t,
         end,
         ex,
@@ -73,8 +77,8 @@ function push(): SynthConnection[] {
 }
 
 /** Stratum (Bitcoin-style): a job (mining.notify, ~700 B) every 30 s, a share (~190 B) every ~20 s,
- * results (~80 B) back; one connection for 3 hours. */
-function stratum(): SynthConnection[] {
+ * results (~80 B) back; one connection for 3 hours (to `serverPort`, 3333 by default). */
+function stratum(serverPort = 3333): SynthConnection[] {
   const end = T0 + 3 * 60 * MIN;
   const ex: { t: number; up: boolean; bytes: number }[] = [];
   for (let p = T0 + 1000; p < end; p += 30_000) ex.push({ t: p, up: false, bytes: 650 + ((p / 1000) % 100) });
@@ -83,13 +87,7 @@ function stratum(): SynthConnection[] {
   }
   ex.sort((a, b) => a.t - b.t);
   return [
-    session(
-      { client: '10.1.2.5', server: '192.0.2.33', clientPort: 50500, serverPort: 3333 },
-      T0,
-      end,
-      ex,
-      false,
-    ),
+    session({ client: '10.1.2.5', server: '192.0.2.33', clientPort: 50500, serverPort }, T0, end, ex, false),
   ];
 }
 
@@ -111,22 +109,24 @@ function verdicts(conns: SynthConnection[], format: (typeof SYNTH_FORMATS)[numbe
   for (const g of c.groups.values()) {
     for (const w of windowSamples(g, model.windowMs)) {
       windows++;
-      if (!gated(model, w.spanMs, w.packets)) continue;
+      const v = judgeWindow(model, w);
+      if (!v) continue;
       judged++;
-      if (judge(model, w.features).mining) pass += w.ids.length;
+      if (v.mining) pass += w.ids.length;
     }
   }
   return { rows, hook, pass, windows, judged };
 }
 
-for (const [name, make] of [
-  ['MQTT over TLS keep-alive on 8883', mqtt],
-  ['push channel on 443', push],
+for (const [name, make, judged] of [
+  ['MQTT over TLS keep-alive on 8883 (a port not judged)', () => mqtt(8883), false],
+  ['the same MQTT keep-alive on 443 (judged by the trees)', () => mqtt(443), true],
+  ['push channel on 443', push, true],
 ] as const) {
   test(`${name} is not called mining (every format, hook and store pass)`, () => {
     for (const f of SYNTH_FORMATS) {
       const v = verdicts(make(), f);
-      assert.ok(v.rows > 0 && v.judged > 0, `${f}: windows were judged (${JSON.stringify(v)})`);
+      assert.ok(v.rows > 0 && v.judged > 0 === judged, `${f}: windows judged (${JSON.stringify(v)})`);
       assert.equal(v.hook, 0, `${f}: hook rows called mining ${JSON.stringify(v)}`);
       assert.equal(v.pass, 0, `${f}: store-pass rows called mining ${JSON.stringify(v)}`);
     }
@@ -138,6 +138,43 @@ test('a hand-made Stratum session is called mining in every format (the test can
     const v = verdicts(stratum(), f);
     assert.ok(v.hook > 0, `${f}: hook found it ${JSON.stringify(v)}`);
     assert.equal(v.pass, v.rows, `${f}: the store pass calls every record of it ${JSON.stringify(v)}`);
+  }
+});
+
+test('the same Stratum session to a port the model does not judge (22, 1194, 8333) is not called mining; to 2222 it is (hook and store pass)', () => {
+  for (const f of SYNTH_FORMATS) {
+    for (const port of [22, 1194, 8333]) {
+      const v = verdicts(stratum(port), f);
+      assert.ok(v.rows > 0, `${f} ${port}`);
+      assert.equal(v.hook, 0, `${f} port ${port}: hook ${JSON.stringify(v)}`);
+      assert.equal(v.pass, 0, `${f} port ${port}: store pass ${JSON.stringify(v)}`);
+      assert.equal(v.judged, 0, `${f} port ${port}: no window judged`);
+    }
+    const v = verdicts(stratum(2222), f);
+    assert.ok(v.hook > 0 && v.pass === v.rows, `${f} port 2222: ${JSON.stringify(v)}`);
+  }
+});
+
+test('the ports not judged: none is a port of the 2018 pool catalogue or of a labelled miner in the training data; the shipped model carries them', () => {
+  const ports = SERVICE_PORTS_NOT_JUDGED.map(([p]) => p);
+  assert.deepEqual(shippedModel().gate.serverPortsNotJudged, ports);
+  const catalogue = readFileSync(
+    new URL('../../src/detect/data/mining-servers-2018-05.csv', import.meta.url),
+    'utf8',
+  )
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => Number(l.split(',')[4]));
+  assert.ok(catalogue.length > 1000 && catalogue.every((p) => p > 0), 'the catalogue read');
+  const dataset = JSON.parse(
+    readFileSync(new URL('../../src/detect/data/behaviour-dataset.json', import.meta.url), 'utf8'),
+  ) as Dataset;
+  const minerPorts = dataset.samples.filter((s) => s.label === 1).map((s) => serverPortOf(s.key));
+  assert.ok(minerPorts.includes(3333) && minerPorts.includes(443), 'miner ports read');
+  for (const p of ports) {
+    assert.ok(!catalogue.includes(p), `port ${p} is in the pool catalogue`);
+    assert.ok(!minerPorts.includes(p), `port ${p} has a labelled miner`);
   }
 });
 
@@ -172,7 +209,7 @@ test('the same patterns as a real Zeek conn.log, read by the Zeek reader: same v
   try {
     const model = shippedModel();
     for (const [name, make, mining] of [
-      ['mqtt', mqtt, false],
+      ['mqtt', () => mqtt(443), false],
       ['push', push, false],
       ['stratum', stratum, true],
     ] as const) {

@@ -11,10 +11,17 @@ import {
   featuresOf,
   gateSummary,
   orient,
+  serverPortOf,
   RecordLog,
 } from '../../src/detect/classifier/features.js';
 import { collectGroups } from '../../src/detect/classifier/groups.js';
-import { gated, judge, shippedModel, type BehaviourModel } from '../../src/detect/classifier/model.js';
+import {
+  gated,
+  judge,
+  judgesPort,
+  shippedModel,
+  type BehaviourModel,
+} from '../../src/detect/classifier/model.js';
 import { readBatches } from '../../src/detect/classifier/dataset.js';
 import { minerBatches, minerConnections } from '../../src/detect/classifier/miners.js';
 import { recordsOf, session } from '../../src/detect/classifier/synth.js';
@@ -36,7 +43,10 @@ import { ingestFile } from '../../src/flow/ingest.js';
 import '../../src/flow/all-formats.js';
 import { flowBatches } from '../../src/scenario/generate.js';
 
-/** The tracker as it was before (main at 2f59bf6), kept as the reference for the new one. */
+/**
+ * The tracker as it was before (main at 2f59bf6), kept as the reference for the new one; since
+ * 2026-12-07 it leaves out the server ports the model does not judge, as the tracker does.
+ */
 class ReferenceTracker {
   private readonly groups = new Map<string, RecordLog>();
   evicted = 0;
@@ -54,6 +64,7 @@ class ReferenceTracker {
     for (let i = 0; i < b.length; i++) {
       if (b.proto[i] !== 6) continue;
       const o = orient(b, i);
+      if (!judgesPort(this.model, serverPortOf(o.key))) continue;
       let log = this.groups.get(o.key);
       if (log) this.groups.delete(o.key);
       else log = new RecordLog();

@@ -60,6 +60,11 @@ export function orient(b: FlowBatch, i: number): Orientation {
   return { key: `${client} -> ${server}:${up ? dp : sp}`, up, clientPort: up ? sp : dp };
 }
 
+/** The server port of a group key (`client -> server:port`, as orient() writes it). */
+export function serverPortOf(key: string): number {
+  return Number(key.slice(key.lastIndexOf(':') + 1));
+}
+
 /** Numbers per record in a `RecordLog` row. */
 const STRIDE = 8;
 const T0 = 0;

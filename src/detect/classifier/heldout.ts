@@ -11,7 +11,8 @@ import {
   keepaliveBatches,
   type KeepaliveFamily,
 } from './keepalive.js';
-import { gated, judge, type BehaviourModel } from './model.js';
+import { gated, judge, judgesPort, type BehaviourModel } from './model.js';
+import { serverPortOf } from './features.js';
 import { KEEPALIVE_SEEDS } from './train.js';
 
 /** Seeds never used for the dataset (KEEPALIVE_SEEDS are 1–3); fixed, not chosen by outcome. */
@@ -21,6 +22,8 @@ export interface HeldOutCount {
   /** Windows past the gate called mining / windows past the gate. */
   hits: number;
   of: number;
+  /** Windows the trees alone call mining, ports not judged included (what the port rule takes away). */
+  modelAlone: number;
   /** The same per telemetry form (`synthetic-pcap`, …): "hits/of". */
   byForm: Record<string, string>;
 }
@@ -31,7 +34,7 @@ export function heldOutKeepalive(model: BehaviourModel): Record<KeepaliveFamily,
     if (KEEPALIVE_SEEDS.includes(s)) throw new Error(`held-out seed ${s} is a training seed`);
   const out = {} as Record<KeepaliveFamily, HeldOutCount>;
   for (const fam of [...KEEPALIVE_FAMILIES, ...HELD_OUT_FAMILIES]) {
-    const c: HeldOutCount = { hits: 0, of: 0, byForm: {} };
+    const c: HeldOutCount = { hits: 0, of: 0, modelAlone: 0, byForm: {} };
     const forms = new Map<string, [number, number]>();
     for (const seed of HELD_OUT_SEEDS) {
       for (const [variant, batches] of keepaliveBatches(fam, seed)) {
@@ -41,9 +44,12 @@ export function heldOutKeepalive(model: BehaviourModel): Record<KeepaliveFamily,
           { unit: `held-out/${fam}-${seed}`, family: 'keepalive', variant },
           () => 0,
         )) {
-          // Judged as the detector judges: the model's own gate and threshold.
+          // Judged as the detector judges: the model's own gate, ports and threshold; counted over
+          // the windows past the gate (a port not judged: never called mining).
           if (!gated(model, s.spanMs, s.packets)) continue;
-          const hit = judge(model, s.features).mining;
+          const mining = judge(model, s.features).mining;
+          if (mining) c.modelAlone++;
+          const hit = mining && judgesPort(model, serverPortOf(s.key));
           c.of++;
           f[1]++;
           if (hit) {

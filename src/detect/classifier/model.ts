@@ -5,14 +5,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { contributions, margin, sigmoid, type Ensemble } from './boost.js';
-import { FEATURE_COUNT, FEATURE_NAMES } from './features.js';
+import { FEATURE_COUNT, FEATURE_NAMES, serverPortOf } from './features.js';
+import { notJudgedTable } from './service-ports.js';
 
 export interface BehaviourModel {
   format: 'coinradar-behaviour-model/1';
   version: string;
   features: string[];
-  /** A window is judged only with at least this span and these packets (scaled). */
-  gate: { minSpanMs: number; minPackets: number };
+  /**
+   * A window is judged only with at least this span and these packets (scaled), and only when its
+   * server port is not one of `serverPortsNotJudged` (service-ports.ts).
+   */
+  gate: { minSpanMs: number; minPackets: number; serverPortsNotJudged?: number[] };
   threshold: number;
   windowMs: number;
   ensemble: Ensemble;
@@ -49,6 +53,32 @@ export interface Verdict {
 /** Whether a window holds enough to judge (shorter bursts are never called mining). */
 export function gated(m: BehaviourModel, spanMs: number, packets: number): boolean {
   return spanMs >= m.gate.minSpanMs && packets >= m.gate.minPackets;
+}
+
+const notJudged = new WeakMap<BehaviourModel, Uint8Array>();
+
+/** The model's lookup of server ports it does not judge (1: not judged), by port. */
+export function portsNotJudged(m: BehaviourModel): Uint8Array {
+  let t = notJudged.get(m);
+  if (!t) notJudged.set(m, (t = notJudgedTable(m.gate.serverPortsNotJudged)));
+  return t;
+}
+
+/** Whether the model judges groups of this server port. */
+export function judgesPort(m: BehaviourModel, serverPort: number): boolean {
+  return portsNotJudged(m)[serverPort] === 0;
+}
+
+/**
+ * A window as the detector judges it: null when it is not judged (below the gate, or a server port
+ * the model does not judge), else the trees' verdict.
+ */
+export function judgeWindow(
+  m: BehaviourModel,
+  w: { spanMs: number; packets: number; key: string; features: ArrayLike<number> },
+): Verdict | null {
+  if (!gated(m, w.spanMs, w.packets) || !judgesPort(m, serverPortOf(w.key))) return null;
+  return judge(m, w.features);
 }
 
 export function judge(m: BehaviourModel, x: ArrayLike<number>): Verdict {

@@ -13,7 +13,7 @@
 import type { FlowBatch } from '../../flow/record.js';
 import { FEATURE_COUNT, featuresOf, RecordLog } from './features.js';
 import { GroupTable } from './group-table.js';
-import { gated, judge, shippedModel, type BehaviourModel, type Verdict } from './model.js';
+import { gated, judge, portsNotJudged, shippedModel, type BehaviourModel, type Verdict } from './model.js';
 import { grown, RecordChains } from './record-chains.js';
 
 export interface TrackerLimits {
@@ -68,6 +68,8 @@ export class BehaviourTracker {
   private readonly x = new Float64Array(FEATURE_COUNT);
   private readonly log = new RecordLog();
   private readonly judgeEveryMs: number;
+  /** Server ports the model does not judge (1), by port. */
+  private readonly notJudged: Uint8Array;
   // Per group id: the batch that last touched it, that batch's first and last of its rows, and
   // the last judgment (where its window ended, how many records it held, the verdict if mining).
   private stamp = new Int32Array(64);
@@ -89,6 +91,7 @@ export class BehaviourTracker {
     this.table = new GroupTable(opts.hashKey);
     this.chains.growUntil = limits.maxRecords + 4096;
     this.judgeEveryMs = opts.judgeEveryMs ?? DEFAULT_JUDGE_EVERY_MS;
+    this.notJudged = portsNotJudged(model);
   }
 
   get size(): number {
@@ -134,6 +137,8 @@ export class BehaviourTracker {
       if (sp !== dp) up = sp > dp;
       else if (b.revPackets[i] > 0) up = true;
       else up = b.srcText(i) <= b.dstText(i);
+      // A server port the model does not judge (SSH, a VPN, a coin's P2P port, …): not tracked.
+      if (this.notJudged[up ? dp : sp] === 1) continue;
       const g = table.idOf(b, i, up, up ? dp : sp);
       if (table.added) {
         this.ensureGroup(g);

@@ -17,13 +17,19 @@ import {
   type CaptureSpec,
   type Sample,
 } from './dataset.js';
-import { FEATURE_NAMES } from './features.js';
+import { FEATURE_NAMES, serverPortOf } from './features.js';
+import { SERVICE_PORTS_NOT_JUDGED } from './service-ports.js';
 import { DEFAULT_WINDOW_MS } from './groups.js';
 import type { BehaviourModel } from './model.js';
 
 export const DATASET_FORMAT = 'coinradar-behaviour-dataset/1';
-export const MODEL_VERSION = 'behaviour-gbt/1';
-export const GATE = { minSpanMs: 120_000, minPackets: 10 };
+export const MODEL_VERSION = 'behaviour-gbt/2';
+export const GATE = {
+  minSpanMs: 120_000,
+  minPackets: 10,
+  serverPortsNotJudged: SERVICE_PORTS_NOT_JUDGED.map(([p]) => p),
+};
+const NOT_JUDGED = new Set(GATE.serverPortsNotJudged);
 export const THRESHOLD = 0.5;
 export const FOLDS = 5;
 export const KEEPALIVE_SEEDS = [1, 2, 3];
@@ -116,8 +122,17 @@ export async function buildDataset(
   };
 }
 
+/** Past the gate's span and packets: what the model is trained on (every server port). */
 export function eligible(s: Sample): boolean {
   return s.spanMs >= GATE.minSpanMs && s.packets >= GATE.minPackets;
+}
+
+/**
+ * What the detector judges: past the gate, and a server port it judges. Windows of the ports not
+ * judged still train the model (an SSH session teaches it what a shell looks like on any port).
+ */
+export function judged(s: Sample): boolean {
+  return eligible(s) && !NOT_JUDGED.has(serverPortOf(s.key));
 }
 
 /**
@@ -290,6 +305,11 @@ export interface CvReport {
   f1RealGated: number;
   byVariant: Record<string, { tpr: string; fprRecords: string }>;
   byFamily: Record<string, { tpr: string; fprRecords: string }>;
+  /**
+   * The trees alone, without the ports not judged (service-ports.ts): what the port rule takes
+   * away from the two figures it moves.
+   */
+  modelAlone: { fprFlowsPcap: Rate; keepaliveByFamily: Record<string, string> };
 }
 
 /** Out-of-fold scores: every sample scored by a model that never saw its CV unit. */
@@ -323,12 +343,25 @@ export function crossValidate(
   params: BoostParams = DEFAULT_BOOST,
   keepaliveWeight = 1,
 ): CvReport {
+  const score = outOfFold(d.samples, k, params, keepaliveWeight);
+  const alone = figures(d, k, (i) => score[i] >= THRESHOLD);
+  return {
+    ...figures(d, k, (i) => score[i] >= THRESHOLD && judged(d.samples[i])),
+    modelAlone: { fprFlowsPcap: alone.fprFlowsPcap, keepaliveByFamily: alone.keepaliveByFamily },
+  };
+}
+
+/** The CV figures of out-of-fold verdicts (`hit(i)`: sample i called mining). */
+function figures(
+  d: Pick<Dataset, 'samples' | 'ungated'>,
+  k: number,
+  hit: (i: number) => boolean,
+): Omit<CvReport, 'modelAlone'> {
   const samples = d.samples;
-  const score = outOfFold(samples, k, params, keepaliveWeight);
   type Row = { unit: string; hit: boolean; count: number; s: Sample | null; u: UngatedCount | null };
   const rows: Row[] = samples.map((s, i) => ({
     unit: s.unit,
-    hit: score[i] >= THRESHOLD,
+    hit: hit(i),
     count: 1,
     s,
     u: null,
