@@ -56,6 +56,9 @@ export interface ProcessMemory {
   arrayBuffers: number;
 }
 
+/** Counts that go down as well as up (the rest only grow). */
+const GAUGE_COUNTS = new Set(['flows.held-store']);
+
 export function prometheusText(m: CollectorMetrics, mem?: ProcessMemory): string {
   const out: string[] = [];
   const gauge = (name: string, help: string, value: number) =>
@@ -88,7 +91,7 @@ export function prometheusText(m: CollectorMetrics, mem?: ProcessMemory): string
     const name = metricName(k);
     // `flows.stored` is the gauge above: one name, one sample (Prometheus refuses a scrape that repeats one).
     if (name === 'coinradar_collector_flows_stored') continue;
-    out.push(`# TYPE ${name} counter`, `${name} ${m.counts[k]}`);
+    out.push(`# TYPE ${name} ${GAUGE_COUNTS.has(k) ? 'gauge' : 'counter'}`, `${name} ${m.counts[k]}`);
   }
   for (const [field, help] of PER_EXPORTER) {
     const name = `coinradar_exporter_${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;

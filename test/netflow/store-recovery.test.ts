@@ -258,6 +258,10 @@ for (const buffer of ['default', 'small'] as const)
       assert.equal(c.metrics().failed, null, 'not stopped by a full disk');
       assert.equal(c.metrics().flowsCommitted, 300);
       const whileFull = c.metrics().counts;
+      assert.match(
+        prometheusText(c.metrics()),
+        /# TYPE coinradar_collector_flows_held_store gauge\ncoinradar_collector_flows_held_store [1-9]\d*\n/,
+      );
       if (buffer === 'small') assert.equal(whileFull['flows.held-store'], 2 * PER, 'the buffer full');
       else
         assert.ok(
