@@ -151,7 +151,7 @@ test(
           await note.waitFor({ timeout: LIVE_MS + 5000 });
           assert.match(
             (await note.textContent()) ?? '',
-            /^20 flows were lost while the collector's store was failing/,
+            /^20 flows were lost while the collector's store was failing \(flows\.lost-store\); 7 that arrived meanwhile were held in memory and stored\.$/,
           );
           await send(5);
           await page

@@ -210,11 +210,13 @@ function CollectorNote({ health }: { health: CollectorHealth | null }) {
         hold is lost and counted: {lost.toLocaleString('en-US')} flows so far.
       </p>
     );
-  if (lost > 0)
+  const heldStored = health.counts?.['flows.held-stored'] ?? 0;
+  if (lost > 0 || heldStored > 0)
     return (
       <p class="note" data-collector="ok">
         {lost.toLocaleString('en-US')} flows were lost while the collector's store was failing
-        (flows.lost-store).
+        (flows.lost-store); {heldStored.toLocaleString('en-US')} that arrived meanwhile were held in memory
+        and stored.
       </p>
     );
   return null;
