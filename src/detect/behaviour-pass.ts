@@ -87,9 +87,11 @@ export function behaviourOnBatch(
   b: FlowBatch,
   skip: (row: number) => boolean,
   tracker: BehaviourTracker = new BehaviourTracker(),
+  /** The tracker has seen these rows before (BehaviourTracker.seenBefore): not added again. */
+  seen = false,
 ): [number, Detection][] {
   const out: [number, Detection][] = [];
-  for (const [i, v] of tracker.batch(b, skip)) {
+  for (const [i, v] of seen ? tracker.seenBefore(b, skip) : tracker.batch(b, skip)) {
     let d = detectionOf.get(v);
     if (!d) {
       d = behaviourDetection(tracker.model, { ...v, windowKind: 'sliding' });

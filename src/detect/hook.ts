@@ -17,8 +17,11 @@ export function detectBatchRows(
   detector: Detector,
   batch: FlowBatch,
   firstFlowId: number,
-  /** `behaviour`: a tracker keeps groups across calls; `true` judges this batch alone. */
-  opts: { behaviour?: boolean | BehaviourTracker; connections?: ConnectionMemory } = {},
+  /**
+   * `behaviour`: a tracker keeps groups across calls; `true` judges this batch alone. `seen`: the
+   * tracker has seen these rows before (given its verdicts, not added again).
+   */
+  opts: { behaviour?: boolean | BehaviourTracker; connections?: ConnectionMemory; seen?: boolean } = {},
 ): DetectionInput[] {
   const rows: DetectionInput[] = [];
   const known = new Set<number>();
@@ -33,7 +36,7 @@ export function detectBatchRows(
   );
   if (opts.behaviour) {
     const tracker = opts.behaviour instanceof BehaviourTracker ? opts.behaviour : undefined;
-    for (const [i, d] of behaviourOnBatch(batch, (row) => known.has(row), tracker))
+    for (const [i, d] of behaviourOnBatch(batch, (row) => known.has(row), tracker, opts.seen))
       rows.push(detectionRow(firstFlowId + i, d, detector.version));
   }
   return rows;
@@ -65,6 +68,12 @@ export interface HeldWrites {
    * interval's detections with it: nothing stale to drop).
    */
   discardHeld(): void;
+  /**
+   * `true`: the batches that follow were run through this hook before, in an interval the store
+   * rolled back, and are stored again: detected again, but the behaviour tracker, which already
+   * holds their records, gives its verdicts without adding them twice. `false`: new batches again.
+   */
+  seenBefore(on: boolean): void;
 }
 
 /**
@@ -88,6 +97,7 @@ export function createDetectionHook(store: DetectionStore, detector: Detector): 
   let hold = false;
   let held: DetectionInput[] = [];
   let goingOn = false;
+  let seen = false;
   const beforeCommit = async () => {
     if (held.length === 0) return;
     const rows = held;
@@ -101,7 +111,7 @@ export function createDetectionHook(store: DetectionStore, detector: Detector): 
     }
     goingOn = false;
     nextId = firstFlowId + batch.length;
-    const rows = detectBatchRows(detector, batch, firstFlowId, { behaviour, connections });
+    const rows = detectBatchRows(detector, batch, firstFlowId, { behaviour, connections, seen });
     // Counted in runs of one label and confidence (a batch's rows mostly share them): no key
     // string per row when every flow gets a detection.
     for (let i = 0; i < rows.length;) {
@@ -127,6 +137,9 @@ export function createDetectionHook(store: DetectionStore, detector: Detector): 
       discardHeld: () => {
         held = [];
         goingOn = true;
+      },
+      seenBefore: (on: boolean) => {
+        seen = on;
       },
     },
   );

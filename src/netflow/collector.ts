@@ -19,8 +19,9 @@ import { Diagnostics, type InputProblem } from '../flow/diagnostics.js';
 import { emptyEnrichment, type FlowEnricher } from '../flow/enrichment.js';
 import { PlausibleTimeCheck } from '../flow/plausible-time.js';
 import { FlowBatch } from '../flow/record.js';
+import { batchFrom, compactBytes, compactCopy, HeldQueue } from './held-batches.js';
 import type { FlowStore, SourceWriter } from '../store/store.js';
-import { isDiskFull, isUnreachable } from '../store/passing-failures.js';
+import { isDiskFull, isPassingFailure, isUnreachable } from '../store/passing-failures.js';
 import type { SflowAgentStat } from '../sflow/decoder.js';
 import {
   BATCH_COLUMNS,
@@ -28,7 +29,6 @@ import {
   type ReceiverCommand,
   type ReceiverConfig,
   type ReceiverMessage,
-  type TransferredBatch,
 } from './udp-receiver.js';
 
 /** Defaults, documented in docs/netflow.md ("Durability and bounded memory"). */
@@ -51,6 +51,7 @@ interface HoldingHook {
   holdUntilCommit(on?: boolean): void;
   beforeCommit(): Promise<void>;
   discardHeld?(): void;
+  seenBefore?(on: boolean): void;
 }
 
 /**
@@ -192,30 +193,6 @@ function startReceiver(cfg: ReceiverConfig): Worker {
   return new Worker(boot, { eval: true, workerData });
 }
 
-/**
- * NetFlow and sFlow carry no payload, so no segment times either: every batch shares one set of
- * empty columns (nobody on this side writes them; decoders fill only their own batches), sized
- * to the largest batch so far. New ones per batch were ~130 KB of garbage per 4096 flows.
- */
-let blank: {
-  payload: null[];
-  times: Uint32Array;
-} = { payload: [], times: new Uint32Array(0) };
-
-function batchFrom(t: TransferredBatch, source: string): FlowBatch {
-  if (blank.payload.length < t.length)
-    blank = { payload: new Array<null>(t.length).fill(null), times: new Uint32Array(t.length) };
-  const b = new FlowBatch(0, source);
-  Object.assign(b, t.cols, { capacity: t.length, length: t.length, exporters: t.exporters });
-  b.payloadFwd = blank.payload;
-  b.payloadRev = blank.payload;
-  b.timesFwdLen = blank.times;
-  b.timesRevLen = blank.times;
-  b.timesFwdAt = blank.times;
-  b.timesRevAt = blank.times;
-  return b;
-}
-
 export class NetflowCollector {
   readonly diagnostics: Diagnostics;
   /** Resolves when the collector has stopped and everything received is committed. */
@@ -271,14 +248,16 @@ export class NetflowCollector {
     provisional: 0,
   };
   /**
-   * Batches that arrived while `recovered.pending` (hold()): stored in order once the store
-   * recovers (replayHeld()), bounded by storeBufferBytes.
+   * Copies of the open interval's batches (stored again if the store rolls it back), and batches
+   * that arrived while `recovered.pending` or before what was held could be stored (hold()): stored
+   * in order once the store recovers (replayHeld()). Both together within storeBufferBytes.
    */
-  private held: FlowBatch[] = [];
-  private heldBytes = 0;
-  private heldFlows = 0;
+  private interval = new HeldQueue();
+  private held = new HeldQueue();
   /** Flows held and then stored, since the start (`flows.held-stored`). */
   private heldStored = 0;
+  /** When storing what was held last failed (ms): tried again a commit interval later. */
+  private replayFailedAt = 0;
   private finishing = false;
 
   private constructor(
@@ -417,6 +396,7 @@ export class NetflowCollector {
       this.countersCommitted = counters;
     }
     this.flowsCommitted = flows;
+    this.interval.clear();
     const r = this.recovered;
     if (r.failing !== null)
       this.o.onStoreFailure?.(
@@ -544,16 +524,23 @@ export class NetflowCollector {
         return;
       }
       const t0 = performance.now();
-      await this.append(batch, () => (appended = true));
+      await this.append(batch, () => {
+        appended = true;
+        this.keepForInterval(batch);
+      });
       // Commits are on their own clock: their cost is not the store's per-flow speed.
       this.measure(batch.length, performance.now() - t0);
       if (Date.now() - this.lastCheckpoint >= (this.o.commitMs ?? DEFAULT_COMMIT_MS)) await this.checkpoint();
     } catch (e) {
-      // A failure that can pass costs the open interval (this batch with it), counted.
-      if (await this.recoverStore(e, appended ? 0 : batch.length)) return;
+      // A failure that can pass rolls the open interval back: its batches kept as copies, and this
+      // one if it did not reach the store, are stored again once it recovers; the rest is counted lost.
+      const kept =
+        !appended && !this.writeError && !!this.writer.recover && isPassingFailure(e) && this.hold(batch);
+      if (await this.recoverStore(e, appended || kept ? 0 : batch.length)) return;
       // The store cannot take flows: stop receiving (what arrives now could only be dropped),
       // roll back and end `done` with the error, rather than go on receiving and store nothing.
-      this.unstored += batch.length;
+      // (A batch held is counted among the held ones.)
+      if (!kept) this.unstored += batch.length;
       this.fail(e);
     } finally {
       // Stored, held (a copy) or failed: either way it no longer holds memory, so the receiver may
@@ -581,64 +568,62 @@ export class NetflowCollector {
     this.checkTimes(batch);
   }
 
+  private room(bytes: number): boolean {
+    return (
+      this.held.bytes + this.interval.bytes + bytes <= (this.o.storeBufferBytes ?? DEFAULT_STORE_BUFFER_BYTES)
+    );
+  }
+
   /**
-   * Hold a copy of a batch that arrived while the store fails, its columns cut to its flows (a
-   * batch flushed by the clock holds a few flows in columns for 4096); false (not held) when the
-   * buffer is full.
+   * A copy of a batch just appended, kept until its interval commits, so that a rollback costs no
+   * flow; not kept when the buffer is full (its flows are then lost if the interval is rolled back).
    */
+  private keepForInterval(batch: FlowBatch): void {
+    const bytes = compactBytes(batch);
+    if (this.room(bytes)) this.interval.push({ batch: compactCopy(batch), bytes, seen: false });
+  }
+
+  /** Hold a copy of a batch that arrived while the store fails; false (not held) when the buffer is full. */
   private hold(batch: FlowBatch): boolean {
-    const room = this.o.storeBufferBytes ?? DEFAULT_STORE_BUFFER_BYTES;
-    const cols: Record<string, ArrayBufferView> = {};
-    let bytes = 0;
-    for (const c of BATCH_COLUMNS) {
-      const a = batch[c];
-      const per = a.length / batch.firstMs.length;
-      bytes += batch.length * per * a.BYTES_PER_ELEMENT;
-    }
-    if (this.heldBytes + bytes > room) return false;
-    for (const c of BATCH_COLUMNS) {
-      const a = batch[c];
-      cols[c] = a.slice(0, batch.length * (a.length / batch.firstMs.length));
-    }
-    this.held.push(batchFrom({ length: batch.length, exporters: batch.exporters, cols }, batch.source));
-    this.heldBytes += bytes;
-    this.heldFlows += batch.length;
+    const bytes = compactBytes(batch);
+    if (!this.room(bytes)) return false;
+    this.held.push({ batch: compactCopy(batch), bytes, seen: false });
     return true;
   }
 
   /**
-   * Once the store has recovered, what was held while it failed goes into the open interval, in
-   * the order it came, and is committed. True: nothing is held (any more) and no failure is
-   * pending; false: the store failed again on the way (what is left stays held) or stopped.
+   * Once the store has recovered, what was held goes into the open interval, in the order it came,
+   * and is committed (batches of a rolled-back interval tell the hooks they saw them before). True:
+   * nothing is held (any more) and no failure is pending; false: the store failed again on the way
+   * (what is left stays held; tried again a commit interval later) or stopped.
    */
   private async replayHeld(): Promise<boolean> {
     const r = this.recovered;
     if (r.pending || this.writeError) return false;
-    if (this.held.length === 0) return true;
-    while (this.held.length > 0) {
-      const batch = this.held[0];
-      let appended = false;
-      try {
-        await this.append(batch, () => {
-          appended = true;
-          this.held.shift();
-          for (const c of BATCH_COLUMNS) this.heldBytes -= batch[c].byteLength;
-          this.heldFlows -= batch.length;
-        });
-      } catch (e) {
-        // The interval rolled back takes the held flows appended so far with it (counted lost);
-        // a batch not appended stays held for the next try.
-        if (!(await this.recoverStore(e, 0))) this.fail(e);
-        return false;
-      }
-      if (appended) {
-        r.replayed += batch.length;
-        this.heldStored += batch.length;
-      }
-    }
+    if (this.held.items.length === 0) return true;
+    if (!this.finishing && Date.now() - this.replayFailedAt < (this.o.commitMs ?? DEFAULT_COMMIT_MS))
+      return false;
+    const hooks = this.o.hooks ?? [];
+    const seenBefore = (on: boolean) => {
+      for (const h of hooks) if (isHolding(h)) h.seenBefore?.(on);
+    };
     try {
+      while (this.held.items.length > 0) {
+        const h = this.held.items[0];
+        seenBefore(h.seen);
+        await this.append(h.batch, () => {
+          // In the open interval now: stored again (as seen) if it is rolled back.
+          this.held.shift();
+          this.interval.push(h);
+        });
+        seenBefore(false);
+        r.replayed += h.batch.length;
+        this.heldStored += h.batch.length;
+      }
       await this.checkpoint();
     } catch (e) {
+      seenBefore(false);
+      this.replayFailedAt = Date.now();
       if (!(await this.recoverStore(e, 0))) this.fail(e);
       return false;
     }
@@ -731,7 +716,7 @@ export class NetflowCollector {
       // What is kept and what is not, beside the store's own words.
       // (The open interval's flows, when already counted lost earlier, once.)
       const lost =
-        this.flows - this.flowsCommitted - this.recovered.provisional + this.unstored + this.heldFlows;
+        this.flows - this.flowsCommitted - this.recovered.provisional + this.unstored + this.held.flows;
       const earlier = this.recovered.flows;
       this.rejectDone(
         new Error(
@@ -778,17 +763,21 @@ export class NetflowCollector {
     const giveUp = Date.now() - r.since >= (waits ? STORE_RECOVERY.waitMaxMs : STORE_RECOVERY.maxMs);
     if (first) {
       r.intervals++;
+      // Said once a failing spell (collect and serve print it), not at every try to store again.
+      const said = r.failing !== null;
       r.failing = String((e as Error).message ?? e).split('\n')[0];
-      if (!giveUp)
+      if (!giveUp && !said)
         this.o.onStoreFailure?.(
-          `the store failed: ${r.failing}; the open commit interval is rolled back, its flows counted as lost (flows.lost-store), and collecting goes on`,
+          `the store failed: ${r.failing}; the open commit interval is rolled back and its flows held in memory with what arrives (--store-buffer; what does not fit is counted in flows.lost-store), and collecting goes on`,
         );
     }
     if (back) {
       r.pending = null;
-      // Counted when the store first said "not yet": now the store's own figure.
-      r.flows += back.discarded - r.provisional;
+      // The interval's flows kept as copies are stored again, before what was held since; the rest
+      // are lost (counted when the store first said "not yet": now the store's own figure).
+      r.flows += Math.max(0, back.discarded - this.interval.flows) - r.provisional;
       r.provisional = 0;
+      this.held.takeFront(this.interval);
       this.flows = back.committed;
       this.flowsCommitted = back.committed;
       for (const h of this.o.hooks ?? []) if (isHolding(h)) h.discardHeld?.();
@@ -799,7 +788,7 @@ export class NetflowCollector {
       // Not recovered yet (the disk still full, the server still away): the open interval's flows
       // are lost all the same, and counted now, not when the store answers.
       if (!r.pending) {
-        r.provisional = this.flows - this.flowsCommitted;
+        r.provisional = Math.max(0, this.flows - this.flowsCommitted - this.interval.flows);
         r.flows += r.provisional;
       }
       r.pending = e;
@@ -816,7 +805,8 @@ export class NetflowCollector {
     if (this.recovered.intervals > 0) {
       c.set('store.intervals-failed', this.recovered.intervals);
       c.set('flows.lost-store', this.recovered.flows);
-      c.set('flows.held-store', this.heldFlows);
+      // While it fails, the copies of the interval it broke off are held too.
+      c.set('flows.held-store', this.held.flows + (this.recovered.pending ? this.interval.flows : 0));
       c.set('flows.held-stored', this.heldStored);
     }
   }

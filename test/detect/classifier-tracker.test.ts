@@ -549,3 +549,29 @@ test('the record pool stops doubling at its bound (a full tracker holds its reco
   // Doubling would have given 131,072; past the bound it grows a batch's worth (4,096) at a time.
   assert.equal(chains.capacity, 104_096);
 });
+
+test("rows seen before (an interval the collector stores again after a rollback) get their group's last verdict and are not added twice", async () => {
+  const mining = rebatch(await readBatches('test/fixtures/pcap/ndpi/mining.pcapng', 0), 64);
+  const t = new BehaviourTracker(shippedModel(), DEFAULT_TRACKER_LIMITS, { judgeEveryMs: 0 });
+  let last: [number, TrackedVerdict][] = [];
+  for (const b of mining) last = t.batch(b);
+  assert.ok(last.length > 0, 'the last batch has rows called mining (the test can fail)');
+  const state = { records: t.records, size: t.size, judged: t.judged };
+  // The last batch again, as the collector stores a rolled-back interval again.
+  const again = t.seenBefore(mining.at(-1)!);
+  assert.deepEqual(
+    { records: t.records, size: t.size, judged: t.judged },
+    state,
+    'nothing added, nothing judged',
+  );
+  // The same rows with the same verdict objects (in row order; batch() gives them group by group).
+  const byRow = (rows: [number, TrackedVerdict][]) => [...rows].sort((a, b) => a[0] - b[0]);
+  assert.deepEqual(
+    byRow(again).map(([i]) => i),
+    byRow(last).map(([i]) => i),
+  );
+  byRow(again).forEach(([, v], k) => assert.equal(v, byRow(last)[k][1], 'the same verdict'));
+  // Fed again through batch() instead, the same records would count twice.
+  t.batch(mining.at(-1)!);
+  assert.ok(t.records > state.records);
+});

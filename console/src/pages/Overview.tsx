@@ -189,8 +189,8 @@ export function Overview({ route }: { route: Route }) {
 
 /**
  * What the live collector's health means for the figures shown: nothing while it is well; an
- * alert while its store fails (collecting goes on: what arrives is held in memory up to a bound,
- * the interval the store broke is lost) or once it stopped; a note of what was lost earlier.
+ * alert while its store fails (collecting goes on: the interval it broke off and what arrives are
+ * held in memory up to a bound) or once it stopped; a note of what was lost and held earlier.
  */
 function CollectorNote({ health }: { health: CollectorHealth | null }) {
   if (!health?.collecting) return null;
@@ -206,8 +206,8 @@ function CollectorNote({ health }: { health: CollectorHealth | null }) {
     return (
       <p class="error" role="alert" data-collector="degraded">
         The collector's store is failing ({health.error}). Collecting goes on: {held.toLocaleString('en-US')}{' '}
-        flows held in memory, to be stored once it writes again; what it broke off or the memory bound cannot
-        hold is lost and counted: {lost.toLocaleString('en-US')} flows so far.
+        flows held in memory, to be stored once it writes again; what does not fit in memory is lost and
+        counted: {lost.toLocaleString('en-US')} flows so far.
       </p>
     );
   const heldStored = health.counts?.['flows.held-stored'] ?? 0;
@@ -215,8 +215,7 @@ function CollectorNote({ health }: { health: CollectorHealth | null }) {
     return (
       <p class="note" data-collector="ok">
         {lost.toLocaleString('en-US')} flows were lost while the collector's store was failing
-        (flows.lost-store); {heldStored.toLocaleString('en-US')} that arrived meanwhile were held in memory
-        and stored.
+        (flows.lost-store); {heldStored.toLocaleString('en-US')} were held in memory meanwhile and stored.
       </p>
     );
   return null;

@@ -51,13 +51,19 @@ export interface Orientation {
 export function orient(b: FlowBatch, i: number): Orientation {
   const sp = b.srcPort[i];
   const dp = b.dstPort[i];
-  let up: boolean;
-  if (sp !== dp) up = sp > dp;
-  else if (b.revPackets[i] > 0) up = true;
-  else up = b.srcText(i) <= b.dstText(i);
+  const up = clientIsSource(b, i);
   const client = up ? b.srcText(i) : b.dstText(i);
   const server = up ? b.dstText(i) : b.srcText(i);
   return { key: `${client} -> ${server}:${up ? dp : sp}`, up, clientPort: up ? sp : dp };
+}
+
+/** Whether row `i`'s client (as orient() decides it) is its source. */
+export function clientIsSource(b: FlowBatch, i: number): boolean {
+  const sp = b.srcPort[i];
+  const dp = b.dstPort[i];
+  if (sp !== dp) return sp > dp;
+  if (b.revPackets[i] > 0) return true;
+  return b.srcText(i) <= b.dstText(i);
 }
 
 /** The server port of a group key (`client -> server:port`, as orient() writes it). */

@@ -54,6 +54,15 @@ export class GroupTable {
    * (`added`). Either way the group becomes the most recently seen.
    */
   idOf(b: FlowBatch, i: number, up: boolean, serverPort: number): number {
+    return this.lookup(b, i, up, serverPort, true);
+  }
+
+  /** The id of row `i`'s group if there is one (-1 if not); nothing added, nothing moved. */
+  find(b: FlowBatch, i: number, up: boolean, serverPort: number): number {
+    return this.lookup(b, i, up, serverPort, false);
+  }
+
+  private lookup(b: FlowBatch, i: number, up: boolean, serverPort: number, insert: boolean): number {
     const p = this.probe;
     const v6 = b.ipVersion[i] === 6;
     const c = up ? b.src : b.dst;
@@ -86,11 +95,13 @@ export class GroupTable {
       const g = slots[2 * at];
       if (g === NONE) break;
       if (slots[2 * at + 1] === hs && this.same(g)) {
+        if (!insert) return g;
         this.added = false;
         this.toTail(g);
         return g;
       }
     }
+    if (!insert) return -1;
     this.added = true;
     return this.add(h);
   }

@@ -11,7 +11,7 @@
  * its rows get that judgment's verdict (docs/detection-rules.md, the behaviour section).
  */
 import type { FlowBatch } from '../../flow/record.js';
-import { FEATURE_COUNT, featuresOf, RecordLog } from './features.js';
+import { clientIsSource, FEATURE_COUNT, featuresOf, RecordLog } from './features.js';
 import { GroupTable } from './group-table.js';
 import { gated, judge, portsNotJudged, shippedModel, type BehaviourModel, type Verdict } from './model.js';
 import { grown, RecordChains } from './record-chains.js';
@@ -78,6 +78,8 @@ export class BehaviourTracker {
   private judgedAt = new Float64Array(64);
   private judgedCount = new Int32Array(64);
   private verdicts: (TrackedVerdict | null)[] = [];
+  /** What the group's rows were last given (its verdict, or null): what seenBefore() gives again. */
+  private given: (TrackedVerdict | null)[] = [];
   private epoch = 0;
   /** This batch's groups in first-seen order, and each row's next row of the same group. */
   private touched = new Int32Array(4096);
@@ -133,10 +135,7 @@ export class BehaviourTracker {
       // Oriented as features.ts's orient(): the client is the end with the higher port.
       const sp = b.srcPort[i];
       const dp = b.dstPort[i];
-      let up: boolean;
-      if (sp !== dp) up = sp > dp;
-      else if (b.revPackets[i] > 0) up = true;
-      else up = b.srcText(i) <= b.dstText(i);
+      const up = clientIsSource(b, i);
       // A server port the model does not judge (SSH, a VPN, a coin's P2P port, …): not tracked.
       if (this.notJudged[up ? dp : sp] === 1) continue;
       const g = table.idOf(b, i, up, up ? dp : sp);
@@ -146,6 +145,7 @@ export class BehaviourTracker {
         this.stamp[g] = 0;
         this.judgedAt[g] = NEVER;
         this.verdicts[g] = null;
+        this.given[g] = null;
       }
       chains.addRow(g, b, i, up, up ? sp : dp);
       this.records++;
@@ -171,6 +171,7 @@ export class BehaviourTracker {
       table.delete(g);
       this.stamp[g] = 0;
       this.verdicts[g] = null;
+      this.given[g] = null;
       this.evicted++;
     }
     const out: [number, TrackedVerdict][] = [];
@@ -178,8 +179,28 @@ export class BehaviourTracker {
       const g = this.touched[k];
       if (this.stamp[g] !== epoch) continue; // evicted
       const v = this.verdictOf(g);
+      this.given[g] = v;
       if (!v) continue;
       for (let i = this.firstRow[g]; i !== -1; i = this.rowNext[i]) if (!skip(i)) out.push([i, v]);
+    }
+    return out;
+  }
+
+  /**
+   * The rows of a batch this tracker has seen before (the live collector stores again an interval
+   * the store rolled back), with their group's last verdict when it was mining: the records are not
+   * added again (a group's window would count them twice), nothing is judged, nothing moves.
+   */
+  seenBefore(b: FlowBatch, skip: (row: number) => boolean = () => false): [number, TrackedVerdict][] {
+    const out: [number, TrackedVerdict][] = [];
+    for (let i = 0; i < b.length; i++) {
+      if (b.proto[i] !== 6 || skip(i)) continue;
+      const up = clientIsSource(b, i);
+      const port = up ? b.dstPort[i] : b.srcPort[i];
+      if (this.notJudged[port] === 1) continue;
+      const g = this.table.find(b, i, up, port);
+      const v = g < 0 ? null : this.given[g];
+      if (v) out.push([i, v]);
     }
     return out;
   }
