@@ -19,7 +19,7 @@ import { Diagnostics, type InputProblem } from '../flow/diagnostics.js';
 import { emptyEnrichment, type FlowEnricher } from '../flow/enrichment.js';
 import { PlausibleTimeCheck } from '../flow/plausible-time.js';
 import { FlowBatch } from '../flow/record.js';
-import { batchFrom, compactBytes, compactCopy, HeldQueue } from './held-batches.js';
+import { batchFrom, compactBytes, compactCopy, CopyPool, HeldQueue } from './held-batches.js';
 import type { FlowStore, SourceWriter } from '../store/store.js';
 import { isDiskFull, isPassingFailure, isUnreachable } from '../store/passing-failures.js';
 import type { SflowAgentStat } from '../sflow/decoder.js';
@@ -253,6 +253,7 @@ export class NetflowCollector {
    * in order once the store recovers (replayHeld()). Both together within storeBufferBytes.
    */
   private interval = new HeldQueue();
+  private readonly copies = new CopyPool();
   private held = new HeldQueue();
   /** Flows held and then stored, since the start (`flows.held-stored`). */
   private heldStored = 0;
@@ -396,6 +397,8 @@ export class NetflowCollector {
       this.countersCommitted = counters;
     }
     this.flowsCommitted = flows;
+    // Committed: the interval's copies are not needed any more; their columns serve the next ones.
+    for (const h of this.interval.items) this.copies.release(h.batch);
     this.interval.clear();
     const r = this.recovered;
     if (r.failing !== null)
@@ -579,8 +582,8 @@ export class NetflowCollector {
    * flow; not kept when the buffer is full (its flows are then lost if the interval is rolled back).
    */
   private keepForInterval(batch: FlowBatch): void {
-    const bytes = compactBytes(batch);
-    if (this.room(bytes)) this.interval.push({ batch: compactCopy(batch), bytes, seen: false });
+    const bytes = batch.firstMs.length * (compactBytes(batch) / Math.max(1, batch.length));
+    if (this.room(bytes)) this.interval.push({ ...this.copies.copy(batch), seen: false });
   }
 
   /** Hold a copy of a batch that arrived while the store fails; false (not held) when the buffer is full. */

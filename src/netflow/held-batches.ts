@@ -61,6 +61,50 @@ export function compactCopy(batch: FlowBatch): FlowBatch {
   return batchFrom({ length: batch.length, exporters: batch.exporters, cols }, batch.source);
 }
 
+/**
+ * Copies of whole batches in column sets that are used again: the open interval's copies go back
+ * here when it commits, so a collector at 300 k flows/s copies ~75 batches a second without
+ * allocating (new buffers for each were ~0.5 µs a flow, in V8's collection of external memory).
+ */
+export class CopyPool {
+  private free: Record<string, ArrayBufferView>[] = [];
+
+  constructor(private readonly max = 128) {}
+
+  /** A copy of `batch` in columns as long as its own (its capacity), and their bytes. */
+  copy(batch: FlowBatch): { batch: FlowBatch; bytes: number } {
+    const cap = batch.firstMs.length;
+    let set = this.free.pop();
+    if (set && (set.firstMs as Float64Array).length !== cap) set = undefined;
+    if (!set) {
+      set = {};
+      for (const c of BATCH_COLUMNS) {
+        const a = batch[c];
+        set[c] = new (a.constructor as new (n: number) => ArrayBufferView)(a.length);
+      }
+    }
+    let bytes = 0;
+    for (const c of BATCH_COLUMNS) {
+      const a = batch[c];
+      const n = batch.length * (a.length / cap);
+      (set[c] as Uint8Array).set((a as Uint8Array).subarray(0, n));
+      bytes += set[c].byteLength;
+    }
+    return {
+      batch: batchFrom({ length: batch.length, exporters: batch.exporters, cols: set }, batch.source),
+      bytes,
+    };
+  }
+
+  /** A copy no longer needed: its columns for the next one (copies of other sizes are dropped). */
+  release(b: FlowBatch): void {
+    if (this.free.length >= this.max) return;
+    const set: Record<string, ArrayBufferView> = {};
+    for (const c of BATCH_COLUMNS) set[c] = b[c];
+    this.free.push(set);
+  }
+}
+
 /** A queue of held batches with their bytes and flows. */
 export class HeldQueue {
   items: HeldBatch[] = [];
