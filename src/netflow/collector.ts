@@ -404,7 +404,7 @@ export class NetflowCollector {
     if (r.failing !== null)
       this.o.onStoreFailure?.(
         `the store is writing again after ${((Date.now() - r.since) / 1000).toFixed(1)} s of failing (${r.failing}); ` +
-          `${r.replayed} flows that arrived meanwhile were held in memory and are stored now; ` +
+          `${r.replayed} flows held in memory while it failed (the interval it rolled back and what arrived since) are stored now; ` +
           `${r.flows} flows lost with ${r.intervals} failed commit interval(s) so far (flows.lost-store)`,
       );
     r.since = 0;

@@ -290,7 +290,7 @@ for (const buffer of ['default', 'small'] as const)
       disk.free(filler);
       await until(() => healthJson(c.metrics()).status === 'ok', 5000, 'writing again once space is back');
       const m =
-        /^the store is writing again after \d+\.\d s of failing \(.*no space left on device.*\); (\d+) flows that arrived meanwhile were held in memory and are stored now; (\d+) flows lost with ([1-9]\d*) failed commit interval\(s\) so far \(flows\.lost-store\)$/i.exec(
+        /^the store is writing again after \d+\.\d s of failing \(.*no space left on device.*\); (\d+) flows held in memory while it failed \(the interval it rolled back and what arrived since\) are stored now; (\d+) flows lost with ([1-9]\d*) failed commit interval\(s\) so far \(flows\.lost-store\)$/i.exec(
           said.at(-1)!,
         );
       assert.ok(m, said.at(-1));

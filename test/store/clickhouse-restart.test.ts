@@ -133,7 +133,7 @@ test(
       );
       assert.match(said[0], /^the store failed: clickhouse:\/\/coin:\*\*\*@.*collecting goes on$/);
       const m =
-        /^the store is writing again after \d+\.\d s of failing \(.*\); (\d+) flows that arrived meanwhile were held in memory and are stored now; (\d+) flows lost/.exec(
+        /^the store is writing again after \d+\.\d s of failing \(.*\); (\d+) flows held in memory while it failed \(the interval it rolled back and what arrived since\) are stored now; (\d+) flows lost/.exec(
           said.at(-1)!,
         );
       assert.ok(m, said.at(-1));
