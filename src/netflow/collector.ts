@@ -610,6 +610,8 @@ export class NetflowCollector {
     const seenBefore = (on: boolean) => {
       for (const h of hooks) if (isHolding(h)) h.seenBefore?.(on);
     };
+    // Flows stored from what was held in this attempt (taken back if it fails: they are held again).
+    let attempt = 0;
     try {
       while (this.held.items.length > 0) {
         const h = this.held.items[0];
@@ -620,12 +622,15 @@ export class NetflowCollector {
           this.interval.push(h);
         });
         seenBefore(false);
+        attempt += h.batch.length;
         r.replayed += h.batch.length;
         this.heldStored += h.batch.length;
       }
       await this.checkpoint();
     } catch (e) {
       seenBefore(false);
+      r.replayed = Math.max(0, r.replayed - attempt);
+      this.heldStored -= attempt;
       this.replayFailedAt = Date.now();
       if (!(await this.recoverStore(e, 0))) this.fail(e);
       return false;
@@ -789,7 +794,7 @@ export class NetflowCollector {
       this.enricher?.forgetOrgs?.();
     } else {
       // Not recovered yet (the disk still full, the server still away): the open interval's flows
-      // are lost all the same, and counted now, not when the store answers.
+      // not kept as copies are lost all the same, and counted now, not when the store answers.
       if (!r.pending) {
         r.provisional = Math.max(0, this.flows - this.flowsCommitted - this.interval.flows);
         r.flows += r.provisional;

@@ -360,6 +360,8 @@ async function failingAt2(
   error: Error,
   body: (c: NetflowCollector, send: (k: number) => Promise<void>, recoveries: () => number) => Promise<void>,
   recover?: (cause: unknown) => Promise<{ discarded: number; committed: number } | null>,
+  /** Which appends fail (the n-th, from 1): by default every one from the second on. */
+  fails: (n: number) => boolean = (n) => n >= 2,
 ) {
   const store = await openFlowStore(':memory:');
   const begin = store.beginSource.bind(store);
@@ -369,7 +371,7 @@ async function failingAt2(
     const append = w.append.bind(w);
     const own = w.recover!.bind(w);
     let n = 0;
-    w.append = (b, e) => (++n >= 2 ? Promise.reject(error) : append(b, e));
+    w.append = (b, e) => (fails(++n) ? Promise.reject(error) : append(b, e));
     w.recover = (cause) => {
       recoveries++;
       return (recover ?? own)(cause);
@@ -389,6 +391,31 @@ async function failingAt2(
     await store.close();
   }
 }
+
+test('an interval rolled back is stored again from memory, also when storing it again fails twice: every flow once, none lost, none counted twice', async () => {
+  // Appends 3, 4 and 5 fail for memory: the third (the interval's second batch), then the first
+  // two tries to store the interval again. The store's rollback is its own and succeeds.
+  await failingAt2(
+    new Error('Out of Memory Error: failed to pin block of size 256.0 KiB (test)'),
+    async (c, send, recoveries) => {
+      for (const k of [1, 2, 3]) {
+        await send(k);
+        await sleep(100);
+      }
+      await until(() => c.metrics().flowsCommitted === 16, 10_000, 'every flow committed');
+      assert.ok(recoveries() >= 3, `${recoveries()} recoveries`);
+      const r = await c.stop();
+      assert.equal(r.flows, 16);
+      assert.equal(r.diagnostics.get('flows.lost-store'), 0);
+      assert.ok(r.diagnostics.get('store.intervals-failed') >= 3);
+      // Held and stored: what the failures rolled back and what came meanwhile, each counted once.
+      const held = r.diagnostics.get('flows.held-stored');
+      assert.ok(held >= 8 && held <= 12, `held and stored: ${held}`);
+    },
+    undefined,
+    (n) => n >= 3 && n <= 5,
+  );
+});
 
 test('a store that stays out of memory stops the collector after STORE_RECOVERY.maxMs, every flow counted: committed, lost with failed intervals, not kept', async (t) => {
   // Every append from the second on fails for memory (DuckDB's words; the rollback and the new
