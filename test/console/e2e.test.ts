@@ -330,19 +330,31 @@ test(
 
           // Screening: pasted addresses give what `coinradar screen` gives (the other process's run).
           await page.getByRole('link', { name: 'Screening' }).click();
-          await page.getByLabel(/Addresses/).fill(`${chain.a[0]}\n${chain.a[1]}\n${FRESH}`);
+          const addresses = page.getByLabel(/Addresses/);
+          await addresses.fill(`${chain.a[0]}\n${chain.a[1]}\n${FRESH}`);
+          // Two CI runs under load waited 30 s here for nothing: say what the page said and when
+          // the POST went and came back.
+          const screenCalls: string[] = [];
+          const sentAt = Date.now();
+          page.on('request', (r) => {
+            if (r.url().endsWith('/v1/screen')) screenCalls.push(`sent at +${Date.now() - sentAt} ms`);
+          });
+          page.on('requestfinished', (r) => {
+            if (r.url().endsWith('/v1/screen')) screenCalls.push(`answered at +${Date.now() - sentAt} ms`);
+          });
           await page.getByRole('button', { name: 'Screen' }).click();
           const rows = page.locator('section[aria-label="screening result"] tbody tr');
-          // A CI run under load once waited 30 s here for nothing: say what the page said instead.
           await rows
             .nth(2)
             .waitFor()
             .catch(async (e: Error) => {
               const said = await page.locator('.error').allTextContents();
               throw new Error(
-                `${e.message}\nthe page said: ${said.join(' | ') || '(no error shown)'}\nthe browser: ${problems.join(' | ') || '(nothing)'}`,
+                `${e.message}\nthe page said: ${said.join(' | ') || '(no error shown)'}\nthe browser: ${problems.join(' | ') || '(nothing)'}` +
+                  `\nPOST /v1/screen: ${screenCalls.join(', ') || 'never sent'}; the addresses field: ${JSON.stringify(await addresses.inputValue())}`,
               );
             });
+          step(`screening answered (${screenCalls.join(', ')})`);
           const cli = JSON.parse((await cliScreen).stdout) as ScreenResult[];
           assert.deepEqual(
             cli.map((r) => [r.address, r.matches.map((m) => m.kind)]),
