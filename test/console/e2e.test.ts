@@ -118,6 +118,24 @@ test(
         async (browser) => {
           assert.match(server.summary, /chain index litecoin-regtest to height \d+/);
           const collector = server.collector!;
+          // Every request's time on the server, and those still open, for a wait that fails.
+          const served: { what: string; ms: number }[] = [];
+          const open = new Map<object, { what: string; at: number }>();
+          server.app.addHook('onRequest', async (req) => {
+            open.set(req, { what: `${req.method} ${req.url.split('?')[0]}`, at: Date.now() });
+          });
+          server.app.addHook('onResponse', async (req) => {
+            const o = open.get(req);
+            open.delete(req);
+            if (o) served.push({ what: o.what, ms: Date.now() - o.at });
+          });
+          const serverSays = () =>
+            `open on the server: ${[...open.values()].map((o) => `${o.what} for ${Date.now() - o.at} ms`).join(', ') || 'none'}; ` +
+            `slowest served: ${[...served]
+              .sort((a, b) => b.ms - a.ms)
+              .slice(0, 5)
+              .map((s) => `${s.what} ${s.ms} ms`)
+              .join(', ')}`;
           const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
           const storedBefore = collector.flows;
           // The flows of the capture ingested before: what the overview counts before the replay.
@@ -351,10 +369,11 @@ test(
               const said = await page.locator('.error').allTextContents();
               throw new Error(
                 `${e.message}\nthe page said: ${said.join(' | ') || '(no error shown)'}\nthe browser: ${problems.join(' | ') || '(nothing)'}` +
-                  `\nPOST /v1/screen: ${screenCalls.join(', ') || 'never sent'}; the addresses field: ${JSON.stringify(await addresses.inputValue())}`,
+                  `\nPOST /v1/screen: ${screenCalls.join(', ') || 'never sent'}; the addresses field: ${JSON.stringify(await addresses.inputValue())}` +
+                  `\n${serverSays()}`,
               );
             });
-          step(`screening answered (${screenCalls.join(', ')})`);
+          step(`screening answered (${screenCalls.join(', ')}); ${serverSays()}`);
           const cli = JSON.parse((await cliScreen).stdout) as ScreenResult[];
           assert.deepEqual(
             cli.map((r) => [r.address, r.matches.map((m) => m.kind)]),
