@@ -14,7 +14,7 @@ import { openFlowStore } from '../store/open.js';
 import { parseMemoryLimit, serviceMemoryLimit } from '../store/duckdb/database.js';
 import { defaultDbPath } from '../store/store.js';
 import { loadEnricher } from './enricher.js';
-import { parseStoreBuffer } from '../flow/size.js';
+import { parseSpoolSize, parseStoreBuffer } from '../flow/size.js';
 import { parseNumberOption, parseWholeNumber } from './output.js';
 
 /** The decoder caps the CLI sets, by flag (the decoder documents their defaults). */
@@ -41,7 +41,8 @@ export function lossWords(d: CollectResult['diagnostics']): string[] {
       'flows.lost-store',
       'flows lost with commit intervals the store failed (rolled back, collecting went on)',
     ],
-    ['flows.held-stored', 'flows held in memory while the store failed and stored once it wrote again'],
+    ['flows.held-stored', 'flows held while the store failed and stored once it wrote again'],
+    ['flows.spool-stored', 'flows a collector before this one left in the spool, stored'],
   ];
   return words.filter(([k]) => d.get(k) > 0).map(([k, w]) => `${d.get(k)} ${w}`);
 }
@@ -117,6 +118,15 @@ export function register(program: Command): void {
       'flows that arrive while the store fails (disk full, ClickHouse away) are held in memory up to this size and stored once it writes again; past it they are lost and counted (0: hold nothing)',
       '256M',
     )
+    .option(
+      '--spool <dir>',
+      'also write what is held while the store fails to DIR/held.spool: a collector stopped or killed meanwhile loses none of it (the next one on DIR stores it first), and an outage longer than --store-buffer is kept on disk',
+    )
+    .option(
+      '--spool-size <size>',
+      'most bytes the spool file may take (past it, what arrives is held in memory or lost, counted)',
+      '4G',
+    )
     .option('--metrics <host:port>', 'serve GET /healthz and /metrics (Prometheus) on this loopback address')
     .option('--metrics-public', 'allow --metrics on a non-loopback address (it has no authentication)')
     .option('--no-geo', 'skip country/AS enrichment')
@@ -139,6 +149,8 @@ export function register(program: Command): void {
         maxBacklogMs: string;
         storeMemory?: string;
         storeBuffer: string;
+        spool?: string;
+        spoolSize: string;
         metrics?: string;
         metricsPublic?: boolean;
         geo: boolean;
@@ -163,6 +175,7 @@ export function register(program: Command): void {
         const durationS = o.duration ? parseNumberOption('--duration', o.duration, 0) : 0;
         const memoryLimit = o.storeMemory ? parseMemoryLimit(o.storeMemory) : serviceMemoryLimit();
         const storeBufferBytes = parseStoreBuffer(o.storeBuffer);
+        const spoolBytes = parseSpoolSize(o.spoolSize);
         const store = await openFlowStore(o.db, { memoryLimit });
         // Other commands (summary, series, report, screen, …) read the store through this process while it collects.
         await store.serveReaders();
@@ -185,6 +198,8 @@ export function register(program: Command): void {
             maxBacklogBatches,
             backlogMs,
             storeBufferBytes,
+            spoolDir: o.spool,
+            spoolBytes,
             onProblem: (p) => {
               if (shown++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
             },

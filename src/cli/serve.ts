@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { formatProblem, type InputProblem } from '../flow/diagnostics.js';
 import type { NetflowCollector } from '../netflow/collector.js';
-import { parseStoreBuffer } from '../flow/size.js';
+import { parseSpoolSize, parseStoreBuffer } from '../flow/size.js';
 import type { FastifyInstance } from 'fastify';
 import { buildScreeningIndex, loadScreeningIndex } from '../sanctions/index-loader.js';
 import { ScreeningIndex } from '../sanctions/screen.js';
@@ -87,6 +87,9 @@ export interface ServeOptions {
   collectBacklog?: { maxBacklogBatches: number; backlogMs: number };
   /** With `collect`: what it holds in memory while its store fails (CollectOptions.storeBufferBytes). */
   storeBufferBytes?: number;
+  /** With `collect`: what it holds is also written to this directory (CollectOptions.spoolDir). */
+  spoolDir?: string;
+  spoolBytes?: number;
   /**
    * DuckDB's memory limit for the held store, in bytes. Default with `collect`:
    * serviceMemoryLimit() (the API's reads and other processes' run under it, beside the
@@ -229,6 +232,8 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
         hooks: [detection.hook],
         ...o.collectBacklog,
         storeBufferBytes: o.storeBufferBytes,
+        spoolDir: o.spoolDir,
+        spoolBytes: o.spoolBytes,
         onProblem: o.onCollectProblem,
         // The first 20 said; all counted in /metrics and in the summary when it stops.
         onStoreFailure: (m) => {
@@ -351,6 +356,11 @@ export function register(program: Command): void {
       'with --collect: flows that arrive while the store fails (disk full, ClickHouse away) are held in memory up to this size and stored once it writes again; past it they are lost and counted (0: hold nothing)',
       '256M',
     )
+    .option(
+      '--spool <dir>',
+      'with --collect: also write what is held while the store fails to DIR/held.spool, so that a stop or a kill meanwhile loses none of it (the next collector on DIR stores it first) and an outage longer than --store-buffer is kept on disk',
+    )
+    .option('--spool-size <size>', 'with --spool: most bytes the spool file may take', '4G')
     .option('--audit <file>', 'audit log (JSON lines)', '')
     .option('--log', 'fastify request logging to stderr');
   addChainOptions(cmd).action(
@@ -376,7 +386,11 @@ export function register(program: Command): void {
       keepAliveTimeout: string;
       storeMemory?: string;
       storeBuffer: string;
+      spool?: string;
+      spoolSize: string;
     }) => {
+      if (o.spool && !o.collect)
+        throw new Error('--spool: only with --collect (it keeps what the collector holds)');
       const port = parseWholeNumber('--port', o.port, 0, 65535);
       const rate = Number(o.rate);
       if (!(rate >= 0) || o.rate.trim() === '')
@@ -399,6 +413,8 @@ export function register(program: Command): void {
         collect: o.collect,
         memoryLimit: o.storeMemory ? parseMemoryLimit(o.storeMemory) : undefined,
         storeBufferBytes: parseStoreBuffer(o.storeBuffer),
+        spoolDir: o.spool,
+        spoolBytes: parseSpoolSize(o.spoolSize),
         onCollectProblem: (p) => {
           if (shownProblems++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
         },

@@ -13,3 +13,11 @@ export function parseStoreBuffer(text: string): number {
     throw new Error(`--store-buffer: '${text}' is not a size (e.g. 256M, 1G; 0 holds nothing)`);
   return n;
 }
+
+/** `--spool-size` (collect, serve --collect): a size of at least 1 MiB (4G, 500M), at most 16 TiB. */
+export function parseSpoolSize(text: string): number {
+  const n = parseSize(text);
+  if (!(n >= 2 ** 20 && n <= 2 ** 44))
+    throw new Error(`--spool-size: '${text}' is not a size of at least 1M (e.g. 4G, 500M)`);
+  return n;
+}

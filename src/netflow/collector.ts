@@ -19,7 +19,8 @@ import { Diagnostics, type InputProblem } from '../flow/diagnostics.js';
 import { emptyEnrichment, type FlowEnricher } from '../flow/enrichment.js';
 import { PlausibleTimeCheck } from '../flow/plausible-time.js';
 import { FlowBatch } from '../flow/record.js';
-import { batchFrom, compactBytes, compactCopy, CopyPool, HeldQueue } from './held-batches.js';
+import { batchFrom, compactBytes, compactCopy, CopyPool, HeldQueue, type HeldBatch } from './held-batches.js';
+import { Spool } from './spool.js';
 import type { FlowStore, SourceWriter } from '../store/store.js';
 import { isDiskFull, isPassingFailure, isUnreachable } from '../store/passing-failures.js';
 import type { SflowAgentStat } from '../sflow/decoder.js';
@@ -74,6 +75,13 @@ export const STORE_RECOVERY = { maxMs: 60_000, waitMaxMs: Infinity };
  */
 export const DEFAULT_STORE_BUFFER_BYTES = 256 * 2 ** 20;
 
+/**
+ * What was held is stored and committed in slices of this many bytes of columns when there is a
+ * spool: its records can outgrow memory, and a collector killed while storing them stores again
+ * only the slice it was in.
+ */
+export const REPLAY_SLICE = { bytes: 64 * 2 ** 20 };
+
 function isHolding(h: BatchHook): h is BatchHook & HoldingHook {
   const x = h as Partial<HoldingHook>;
   return typeof x.holdUntilCommit === 'function' && typeof x.beforeCommit === 'function';
@@ -110,6 +118,14 @@ export interface CollectOptions {
    * once it is (default DEFAULT_STORE_BUFFER_BYTES; 0: what arrives meanwhile is lost, counted).
    */
   storeBufferBytes?: number;
+  /**
+   * A directory where what is held while the store fails is also written (spool.ts), so that a
+   * collector stopped or killed meanwhile loses none of it, and an outage longer than the memory
+   * bound is still kept on disk; the next collector on it stores what is left first.
+   */
+  spoolDir?: string;
+  /** Bound of the spool file in bytes (default DEFAULT_SPOOL_BYTES). */
+  spoolBytes?: number;
   /** Exporter allow-list (CIDR blocks, IPv4/IPv6); empty or absent: every source. */
   exporters?: string[];
   /** Decoder caps passed through: maxExporters, maxDomainsPerExporter, maxTemplatesPerSession, … */
@@ -259,6 +275,11 @@ export class NetflowCollector {
   private heldStored = 0;
   /** When storing what was held last failed (ms): tried again a commit interval later. */
   private replayFailedAt = 0;
+  /** What is held, on disk too (spoolDir). */
+  private spool: Spool | null = null;
+  /** Flows a collector before this one left in the spool, and how many of them are stored. */
+  private fromSpool = { left: 0, stored: 0, said: false };
+  private readonly fromBefore = new WeakSet<HeldBatch>();
   private finishing = false;
 
   private constructor(
@@ -280,6 +301,8 @@ export class NetflowCollector {
   /** Bind the socket, open the live source in the store, and start collecting. */
   static async start(o: CollectOptions): Promise<NetflowCollector> {
     const addr = parseListen(o.listen);
+    // The spool first: a directory another collector uses is refused before anything starts.
+    const spooled = o.spoolDir ? Spool.open(o.spoolDir, o.spoolBytes) : null;
     const cfg: ReceiverConfig = {
       host: addr.host,
       port: addr.port,
@@ -295,9 +318,40 @@ export class NetflowCollector {
       maxBacklogBatches: o.maxBacklogBatches ?? DEFAULT_MAX_BACKLOG_BATCHES,
       readCounter: new SharedArrayBuffer(4),
     };
-    const worker = startReceiver(cfg);
+    let worker: Worker;
+    try {
+      worker = startReceiver(cfg);
+    } catch (e) {
+      spooled?.spool.close();
+      throw e;
+    }
     const c = new NetflowCollector(o, worker);
-    c.readCounter = new Uint32Array(cfg.readCounter!);
+    if (spooled) {
+      c.spool = spooled.spool;
+      for (const p of spooled.problems) c.onSpoolProblem(p);
+      // What a collector before this one held and did not store: stored first, in order.
+      for (const ref of spooled.left) {
+        const h: HeldBatch = { batch: null, flows: ref.flows, bytes: 0, seen: false, ref };
+        c.fromBefore.add(h);
+        c.held.push(h);
+      }
+      c.fromSpool.left = c.held.flows;
+    }
+    try {
+      return await c.begin(cfg, addr, o);
+    } catch (e) {
+      c.spool?.close();
+      throw e;
+    }
+  }
+
+  private async begin(
+    cfg: ReceiverConfig,
+    addr: ReturnType<typeof parseListen>,
+    o: CollectOptions,
+  ): Promise<NetflowCollector> {
+    const worker = this.worker;
+    this.readCounter = new Uint32Array(cfg.readCounter!);
     const ready = await new Promise<{ port: number; recvBuffer: number; tid?: number }>((res, rej) => {
       const onMsg = (m: ReceiverMessage) => {
         if (m.t === 'ready') {
@@ -311,24 +365,24 @@ export class NetflowCollector {
       worker.on('message', onMsg);
       worker.once('error', rej);
     });
-    c.receiverTid = ready.tid;
-    c.renice();
-    c.port = ready.port;
-    c.recvBuffer = ready.recvBuffer;
-    c.source = `udp://${addr.ipv6 ? `[${addr.host}]` : addr.host}:${ready.port}`;
-    c.times = new PlausibleTimeCheck(c.source, 'datagram');
-    c.writer = await o.store.beginSource({ name: c.source, kind: 'netflow-live' }, { live: true });
+    this.receiverTid = ready.tid;
+    this.renice();
+    this.port = ready.port;
+    this.recvBuffer = ready.recvBuffer;
+    this.source = `udp://${addr.ipv6 ? `[${addr.host}]` : addr.host}:${ready.port}`;
+    this.times = new PlausibleTimeCheck(this.source, 'datagram');
+    this.writer = await o.store.beginSource({ name: this.source, kind: 'netflow-live' }, { live: true });
     for (const h of o.hooks ?? []) if (isHolding(h)) h.holdUntilCommit();
-    c.lastCheckpoint = Date.now();
+    this.lastCheckpoint = Date.now();
     // Commit on a clock, not only when a batch arrives: flows received before a quiet period
     // would otherwise stay uncommitted until traffic resumes (and be lost to a crash meanwhile).
     const commitMs = o.commitMs ?? DEFAULT_COMMIT_MS;
-    c.commitTimer = setInterval(() => c.queueCommit(commitMs), Math.max(10, Math.floor(commitMs / 2)));
-    worker.on('message', (m: ReceiverMessage) => c.onMessage(m));
-    worker.on('error', (e) => c.fail(e));
+    this.commitTimer = setInterval(() => this.queueCommit(commitMs), Math.max(10, Math.floor(commitMs / 2)));
+    worker.on('message', (m: ReceiverMessage) => this.onMessage(m));
+    worker.on('error', (e) => this.fail(e));
     // A receiver that dies without saying 'done' still gets what arrived committed.
-    worker.on('exit', () => c.finishOnce());
-    return c;
+    worker.on('exit', () => this.finishOnce());
+    return this;
   }
 
   /**
@@ -383,7 +437,8 @@ export class NetflowCollector {
     });
   }
 
-  private async checkpoint(): Promise<void> {
+  /** Commits the open interval; `say`: tell onStoreFailure when the store writes again after failing. */
+  private async checkpoint(say = true): Promise<void> {
     const flows = this.flows;
     // The counters so far go with every commit (so a kill -9 keeps them with the flows), and a
     // commit happens when flows or counters changed.
@@ -398,20 +453,32 @@ export class NetflowCollector {
     }
     this.flowsCommitted = flows;
     // Committed: the interval's copies are not needed any more; their columns serve the next ones.
-    for (const h of this.interval.items) this.copies.release(h.batch);
+    for (const h of this.interval.items) if (h.pooled && h.batch) this.copies.release(h.batch);
     this.interval.clear();
+    this.lastCheckpoint = Date.now();
+    this.renice();
+    // A slice of what was held (replayHeld): the spell of failing is over once all of it is stored.
+    if (!say) return;
     const r = this.recovered;
     if (r.failing !== null)
       this.o.onStoreFailure?.(
         `the store is writing again after ${((Date.now() - r.since) / 1000).toFixed(1)} s of failing (${r.failing}); ` +
-          `${r.replayed} flows held in memory while it failed (the interval it rolled back and what arrived since) are stored now; ` +
+          `${r.replayed} flows held ${this.spool ? `in memory and in ${this.spool.path}` : 'in memory'} while it failed (the interval it rolled back and what arrived since) are stored now; ` +
           `${r.flows} flows lost with ${r.intervals} failed commit interval(s) so far (flows.lost-store)`,
       );
     r.since = 0;
     r.failing = null;
     r.replayed = 0;
-    this.lastCheckpoint = Date.now();
-    this.renice();
+  }
+
+  /** Once what a collector before this one left in the spool is stored: said once. */
+  private sayFromSpool(): void {
+    const f = this.fromSpool;
+    if (f.said || f.left === 0 || f.stored < f.left) return;
+    f.said = true;
+    this.o.onStoreFailure?.(
+      `${f.stored} flows a collector before this one held in ${this.spool?.path} (the store was failing when it stopped) are stored now`,
+    );
   }
 
   /**
@@ -583,15 +650,63 @@ export class NetflowCollector {
    */
   private keepForInterval(batch: FlowBatch): void {
     const bytes = batch.firstMs.length * (compactBytes(batch) / Math.max(1, batch.length));
-    if (this.room(bytes)) this.interval.push({ ...this.copies.copy(batch), seen: false });
+    if (this.room(bytes)) this.interval.push({ ...this.copies.copy(batch), seen: false, pooled: true });
   }
 
-  /** Hold a copy of a batch that arrived while the store fails; false (not held) when the buffer is full. */
+  /**
+   * Hold a copy of a batch that arrived while the store fails: in the spool when there is one, and
+   * in memory while the buffer has room; false (not held) when neither could take it.
+   */
   private hold(batch: FlowBatch): boolean {
     const bytes = compactBytes(batch);
-    if (!this.room(bytes)) return false;
-    this.held.push({ batch: compactCopy(batch), bytes, seen: false });
+    // The interval it broke off comes first, in the spool as in memory.
+    this.spoolInterval();
+    const ref = this.spool?.append(batch) ?? undefined;
+    const inMemory = this.room(bytes);
+    if (!ref && !inMemory) return false;
+    this.held.push({
+      batch: inMemory ? compactCopy(batch) : null,
+      flows: batch.length,
+      bytes: inMemory ? bytes : 0,
+      seen: false,
+      ref,
+    });
     return true;
+  }
+
+  /** The open interval's copies into the spool as well, once the store fails (they are held now). */
+  private spoolInterval(): void {
+    if (!this.spool) return;
+    for (const h of this.interval.items)
+      if (!h.ref && h.batch) h.ref = this.spool.append(h.batch) ?? undefined;
+  }
+
+  /**
+   * A held batch's columns back from the spool; null when its record no longer reads (the file
+   * changed under the collector): named with its offset, its flows counted lost, and dropped.
+   */
+  private readSpooled(h: HeldBatch): FlowBatch | null {
+    try {
+      return this.spool!.read(h.ref!);
+    } catch (e) {
+      this.onSpoolProblem({
+        source: this.spool!.path,
+        offset: h.ref!.offset,
+        unit: 'byte',
+        kind: 'spool-record',
+        message: `${(e as Error).message.replace(/^.*?: byte \d+: /, '')}; its ${h.flows} flows are lost (flows.lost-store)`,
+      });
+      this.held.shift();
+      this.recovered.flows += h.flows;
+      return null;
+    }
+  }
+
+  /** A problem with the spool (a record cut short), counted and said as the receiver's are. */
+  private onSpoolProblem(p: InputProblem): void {
+    this.diagnostics.add('problem.spool-record');
+    this.o.onProblem?.(p);
+    if (this.diagnostics.problems.length < this.diagnostics.keep) this.diagnostics.problems.push(p);
   }
 
   /**
@@ -612,23 +727,49 @@ export class NetflowCollector {
     };
     // Flows stored from what was held in this attempt (taken back if it fails: they are held again).
     let attempt = 0;
+    const beforeThisTry: HeldBatch[] = [];
     try {
       while (this.held.items.length > 0) {
         const h = this.held.items[0];
+        const batch = h.batch ?? this.readSpooled(h);
+        if (!batch) continue;
         seenBefore(h.seen);
-        await this.append(h.batch, () => {
+        await this.append(batch, () => {
           // In the open interval now: stored again (as seen) if it is rolled back.
           this.held.shift();
+          if (!h.batch) {
+            h.batch = batch;
+            h.bytes = compactBytes(batch);
+          }
           this.interval.push(h);
         });
         seenBefore(false);
-        attempt += h.batch.length;
-        r.replayed += h.batch.length;
-        this.heldStored += h.batch.length;
+        attempt += h.flows;
+        r.replayed += h.flows;
+        this.heldStored += h.flows;
+        if (this.fromBefore.delete(h)) {
+          this.fromSpool.stored += h.flows;
+          beforeThisTry.push(h);
+        }
+        // From the spool, committed a slice at a time (memory stays bounded), the spool told
+        // after each: a collector killed on the way stores again only the slice it was in.
+        if (this.spool && this.interval.bytes >= REPLAY_SLICE.bytes && this.held.items.length > 0) {
+          await this.checkpoint(false);
+          attempt = 0;
+          beforeThisTry.length = 0;
+          this.spool.storedUpTo(this.held.items.find((x) => x.ref)?.ref ?? null);
+        }
       }
       await this.checkpoint();
+      this.spool?.clear();
+      this.sayFromSpool();
     } catch (e) {
       seenBefore(false);
+      // Taken back too: those of a collector before this one count when stored.
+      for (const h of beforeThisTry) {
+        this.fromBefore.add(h);
+        this.fromSpool.stored -= h.flows;
+      }
       r.replayed = Math.max(0, r.replayed - attempt);
       this.heldStored -= attempt;
       this.replayFailedAt = Date.now();
@@ -682,6 +823,8 @@ export class NetflowCollector {
       // Whatever happened, the hooks write batch by batch again: the next user of the same hook
       // (an ingest after the collector, as the demo does) commits its own way.
       for (const h of this.o.hooks ?? []) if (isHolding(h)) h.holdUntilCommit(false);
+      // What it still holds stays in the file for the next collector on it.
+      this.spool?.close();
     }
   }
 
@@ -723,14 +866,24 @@ export class NetflowCollector {
       await this.writer.abort().catch(() => undefined);
       // What is kept and what is not, beside the store's own words.
       // (The open interval's flows, when already counted lost earlier, once.)
+      // What is in the spool is not lost: the next collector on it stores it.
+      let spooled = 0;
+      for (const h of this.held.items) if (h.ref) spooled += h.flows;
+      if (this.recovered.pending) for (const h of this.interval.items) if (h.ref) spooled += h.flows;
       const lost =
-        this.flows - this.flowsCommitted - this.recovered.provisional + this.unstored + this.held.flows;
+        this.flows -
+        this.flowsCommitted -
+        this.recovered.provisional +
+        this.unstored +
+        this.held.flows -
+        spooled;
       const earlier = this.recovered.flows;
       this.rejectDone(
         new Error(
           // The first line: DuckDB's messages go on with the SQL around the failure.
           `storing failed, collection stopped: ${String((e as Error).message ?? e).split('\n')[0]} ` +
             `(${this.flowsCommitted} flows committed before it; ${lost} received since were not kept` +
+            `${spooled ? `; ${spooled} are kept in ${this.spool?.path}, stored by the next collector on --spool ${this.o.spoolDir}` : ''}` +
             `${earlier ? `; ${earlier} lost earlier with ${this.recovered.intervals} failed commit intervals` : ''})`,
           { cause: e },
         ),
@@ -771,6 +924,8 @@ export class NetflowCollector {
     const giveUp = Date.now() - r.since >= (waits ? STORE_RECOVERY.waitMaxMs : STORE_RECOVERY.maxMs);
     if (first) {
       r.intervals++;
+      // The open interval's copies are held from now on: on disk too, when there is a spool.
+      this.spoolInterval();
       // Said once a failing spell (collect and serve print it), not at every try to store again.
       const said = r.failing !== null;
       r.failing = String((e as Error).message ?? e).split('\n')[0];
@@ -810,13 +965,18 @@ export class NetflowCollector {
   private ownCounts(): void {
     const c = this.diagnostics.counts;
     c.set('flows.stored', this.flows);
-    if (this.recovered.intervals > 0) {
+    if (this.recovered.intervals > 0 || this.recovered.flows > 0) {
       c.set('store.intervals-failed', this.recovered.intervals);
       c.set('flows.lost-store', this.recovered.flows);
       // While it fails, the copies of the interval it broke off are held too.
       c.set('flows.held-store', this.held.flows + (this.recovered.pending ? this.interval.flows : 0));
       c.set('flows.held-stored', this.heldStored);
     }
+    if (this.spool) {
+      c.set('spool.bytes', this.spool.held);
+      if (this.spool.lastError) this.diagnostics.details.spoolError = this.spool.lastError;
+    }
+    if (this.fromSpool.left > 0) c.set('flows.spool-stored', this.fromSpool.stored);
   }
 
   private fail(e: unknown): void {

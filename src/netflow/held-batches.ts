@@ -4,14 +4,21 @@
  * back) and the batches that arrive while the store fails (stored once it writes again).
  */
 import { FlowBatch } from '../flow/record.js';
+import type { SpoolRef } from './spool.js';
 import { BATCH_COLUMNS, type TransferredBatch } from './udp-receiver.js';
 
 export interface HeldBatch {
-  batch: FlowBatch;
-  /** Bytes of its columns. */
+  /** Its columns in memory; null when they are only in the spool (`ref`). */
+  batch: FlowBatch | null;
+  flows: number;
+  /** Bytes of its columns in memory (0 when only in the spool). */
   bytes: number;
+  /** Where it is in the spool (spool.ts), when it was written there. */
+  ref?: SpoolRef;
   /** Run through the hooks before (an interval rolled back): detection must not count it twice. */
   seen: boolean;
+  /** Its columns are a CopyPool set (given back once its interval commits). */
+  pooled?: boolean;
 }
 
 /**
@@ -72,7 +79,7 @@ export class CopyPool {
   constructor(private readonly max = 128) {}
 
   /** A copy of `batch` in columns as long as its own (its capacity), and their bytes. */
-  copy(batch: FlowBatch): { batch: FlowBatch; bytes: number } {
+  copy(batch: FlowBatch): { batch: FlowBatch; flows: number; bytes: number } {
     const cap = batch.firstMs.length;
     let set = this.free.pop();
     if (set && (set.firstMs as Float64Array).length !== cap) set = undefined;
@@ -92,6 +99,7 @@ export class CopyPool {
     }
     return {
       batch: batchFrom({ length: batch.length, exporters: batch.exporters, cols: set }, batch.source),
+      flows: batch.length,
       bytes,
     };
   }
@@ -114,14 +122,14 @@ export class HeldQueue {
   push(h: HeldBatch): void {
     this.items.push(h);
     this.bytes += h.bytes;
-    this.flows += h.batch.length;
+    this.flows += h.flows;
   }
 
   shift(): HeldBatch | undefined {
     const h = this.items.shift();
     if (h) {
       this.bytes -= h.bytes;
-      this.flows -= h.batch.length;
+      this.flows -= h.flows;
     }
     return h;
   }
