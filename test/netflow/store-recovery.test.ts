@@ -192,7 +192,7 @@ for (const [detect, hold] of [
       assert.match(
         collectSummary(r),
         hold
-          ? /900 flows stored, 300 flows held in memory while the store failed and stored once it wrote again/
+          ? /900 flows stored, 300 flows held while the store failed and stored once it wrote again/
           : /600 flows stored, 300 flows lost with commit intervals the store failed \(rolled back, collecting went on\)/,
       );
 
