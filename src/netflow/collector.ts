@@ -21,7 +21,7 @@ import { PlausibleTimeCheck } from '../flow/plausible-time.js';
 import { FlowBatch } from '../flow/record.js';
 import { batchFrom, compactBytes, compactCopy, CopyPool, HeldQueue, type HeldBatch } from './held-batches.js';
 import { Spool } from './spool.js';
-import type { FlowStore, SourceWriter } from '../store/store.js';
+import type { FlowStore, SourceWriter, Uncommitted } from '../store/store.js';
 import { isDiskFull, isPassingFailure, isUnreachable } from '../store/passing-failures.js';
 import type { SflowAgentStat } from '../sflow/decoder.js';
 import {
@@ -280,6 +280,10 @@ export class NetflowCollector {
   /** Flows a collector before this one left in the spool, and how many of them are stored. */
   private fromSpool = { left: 0, stored: 0, said: false };
   private readonly fromBefore = new WeakSet<HeldBatch>();
+  /** What a collector before this one said the store may hold uncommitted: deleted before replaying. */
+  private undoBefore: Uncommitted[] = [];
+  /** The undo list last written to the spool's state. */
+  private undoSaid = '[]';
   private finishing = false;
 
   private constructor(
@@ -336,6 +340,8 @@ export class NetflowCollector {
         c.held.push(h);
       }
       c.fromSpool.left = c.held.flows;
+      c.undoBefore = [...spooled.undo];
+      c.undoSaid = JSON.stringify(c.undoBefore);
     }
     try {
       return await c.begin(cfg, addr, o);
@@ -679,6 +685,22 @@ export class NetflowCollector {
     if (!this.spool) return;
     for (const h of this.interval.items)
       if (!h.ref && h.batch) h.ref = this.spool.append(h.batch) ?? undefined;
+    this.noteUncommitted();
+  }
+
+  /**
+   * Tells the spool which rows of the open interval the store may already hold (ClickHouse inserts
+   * as it goes): a collector killed now leaves them, and the next one deletes them before it stores
+   * the spool's copies. (With those a collector before this one left, until they are deleted.)
+   */
+  private noteUncommitted(): void {
+    if (!this.spool) return;
+    const u = this.writer.uncommitted?.();
+    const list = u ? [...this.undoBefore, u] : this.undoBefore;
+    const text = JSON.stringify(list);
+    if (text === this.undoSaid) return;
+    this.spool.setUndo(list);
+    this.undoSaid = text;
   }
 
   /**
@@ -729,6 +751,12 @@ export class NetflowCollector {
     let attempt = 0;
     const beforeThisTry: HeldBatch[] = [];
     try {
+      // What a collector before this one may have left uncommitted goes first (ClickHouse).
+      if (this.undoBefore.length > 0) {
+        for (const u of this.undoBefore) await this.o.store.discardUncommitted?.(u);
+        this.undoBefore = [];
+        this.noteUncommitted();
+      }
       while (this.held.items.length > 0) {
         const h = this.held.items[0];
         const batch = h.batch ?? this.readSpooled(h);
@@ -744,6 +772,7 @@ export class NetflowCollector {
           this.interval.push(h);
         });
         seenBefore(false);
+        this.noteUncommitted();
         attempt += h.flows;
         r.replayed += h.flows;
         this.heldStored += h.flows;
@@ -758,10 +787,12 @@ export class NetflowCollector {
           attempt = 0;
           beforeThisTry.length = 0;
           this.spool.storedUpTo(this.held.items.find((x) => x.ref)?.ref ?? null);
+          this.undoSaid = '[]';
         }
       }
       await this.checkpoint();
       this.spool?.clear();
+      this.undoSaid = '[]';
       this.sayFromSpool();
     } catch (e) {
       seenBefore(false);

@@ -4,12 +4,17 @@
  * memory allows is still kept (`collect --spool DIR`). The next collector on the same directory
  * stores what is left before anything new.
  *
- * One file, `DIR/held.spool`:
- * - a 16-byte header: "CRSPOOL1" and, as a little-endian u64, the offset of the first record not
- *   yet stored (records before it were stored and committed);
+ * `DIR/held.spool`:
+ * - a 16-byte header: "CRSPOOL1" and 8 bytes kept for later;
  * - records, one a batch: u32 magic "CRSB", u32 record length, u32 flows, u32 JSON length, the JSON
  *   ({source, exporters}), each of BATCH_COLUMNS cut to the flows (in that order, as the batch's
  *   own typed arrays), and a CRC-32 of everything before it in the record.
+ *
+ * `DIR/held.spool.state` (JSON, replaced whole by a rename, so a kill leaves the old or the new):
+ * - `consumed`: the offset of the first record not yet stored (those before are committed);
+ * - `undo`: flow ids a store without transactions (ClickHouse) may hold from an interval that was
+ *   not committed (SourceWriter.uncommitted): the next collector deletes them before it stores
+ *   what the spool holds, so nothing is stored twice.
  *
  * Writes go to the page cache (a killed process loses nothing written; a machine that loses power
  * may). A record cut short (killed while writing it) or one whose CRC does not check is named with
@@ -18,6 +23,7 @@
  */
 import {
   closeSync,
+  renameSync,
   existsSync,
   fstatSync,
   ftruncateSync,
@@ -33,6 +39,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { InputProblem } from '../flow/diagnostics.js';
 import { FlowBatch } from '../flow/record.js';
+import type { Uncommitted } from '../store/store.js';
 import { batchFrom } from './held-batches.js';
 import { BATCH_COLUMNS } from './udp-receiver.js';
 
@@ -68,6 +75,8 @@ export class Spool {
   private end = HEADER;
   /** The first record not yet stored. */
   private consumed = HEADER;
+  /** What a store may hold of an interval not committed (see the file's comment). */
+  private undoList: Uncommitted[] = [];
   /** The last write that failed (the disk full, …): what did not fit stays in memory or is lost. */
   lastError: string | null = null;
   private closed = false;
@@ -79,6 +88,10 @@ export class Spool {
     readonly maxBytes: number,
   ) {}
 
+  private get statePath(): string {
+    return `${this.path}.state`;
+  }
+
   /**
    * Opens (creates) DIR/held.spool. `left`: the records a previous collector held and did not
    * store, in order; `problems`: a record cut short or corrupt (the file is cut there).
@@ -86,7 +99,7 @@ export class Spool {
   static open(
     dir: string,
     maxBytes = DEFAULT_SPOOL_BYTES,
-  ): { spool: Spool; left: SpoolRef[]; problems: InputProblem[] } {
+  ): { spool: Spool; left: SpoolRef[]; undo: Uncommitted[]; problems: InputProblem[] } {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, 'held.spool');
     const lockPath = `${path}.lock`;
@@ -101,7 +114,7 @@ export class Spool {
     const spool = new Spool(path, fd, lockPath, maxBytes);
     try {
       const { left, problems } = spool.scan();
-      return { spool, left, problems };
+      return { spool, left, undo: spool.undoList, problems };
     } catch (e) {
       spool.close();
       throw e;
@@ -165,21 +178,30 @@ export class Spool {
     return parseRecord(buf);
   }
 
-  private consume(offset: number): void {
-    this.consumed = offset;
-    this.writeHeader();
-  }
-
   /** Everything stored: the file back to its header. */
   clear(): void {
     this.end = this.consumed = HEADER;
+    this.undoList = [];
     ftruncateSync(this.fd, HEADER);
-    this.writeHeader();
+    this.saveState();
+  }
+
+  /** What the store may hold uncommitted of the records not yet stored (replaces what was said before). */
+  setUndo(undo: Uncommitted[]): void {
+    this.undoList = undo;
+    this.saveState();
+  }
+
+  get undo(): Uncommitted[] {
+    return this.undoList;
   }
 
   /** Records from `ref` on are not yet stored (null: none are): kept in the header for the next collector. */
   storedUpTo(ref: SpoolRef | null): void {
-    this.consume(ref ? ref.offset : this.end);
+    this.consumed = ref ? ref.offset : this.end;
+    // Committed: nothing of it is uncommitted any more.
+    this.undoList = [];
+    this.saveState();
   }
 
   /** Closes the file (removed when it holds nothing) and gives the directory up. */
@@ -187,15 +209,48 @@ export class Spool {
     if (this.closed) return;
     this.closed = true;
     closeSync(this.fd);
-    if (this.held === 0) rmSync(this.path, { force: true });
+    if (this.held === 0 && this.undoList.length === 0) {
+      rmSync(this.path, { force: true });
+      rmSync(this.statePath, { force: true });
+    }
     rmSync(this.lockPath, { force: true });
   }
 
   private writeHeader(): void {
     const h = Buffer.alloc(HEADER);
     h.write(FILE_MAGIC, 0, 'latin1');
-    h.writeBigUInt64LE(BigInt(this.consumed), 8);
     writeSync(this.fd, h, 0, HEADER, 0);
+  }
+
+  /** consumed and undo, replaced whole (a rename): a kill leaves the old state or the new. */
+  private saveState(): void {
+    const tmp = `${this.statePath}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ consumed: this.consumed, undo: this.undoList }), { mode: 0o600 });
+    renameSync(tmp, this.statePath);
+  }
+
+  private readState(size: number): void {
+    if (!existsSync(this.statePath)) return;
+    const text = readFileSync(this.statePath, 'utf8');
+    let st: { consumed?: unknown; undo?: unknown };
+    try {
+      st = JSON.parse(text) as typeof st;
+    } catch (e) {
+      throw new Error(`${this.statePath}: not JSON (${(e as Error).message}); move the spool away`, {
+        cause: e,
+      });
+    }
+    const consumed = Number(st.consumed);
+    if (!Number.isInteger(consumed) || consumed < HEADER || consumed > size)
+      throw new Error(
+        `${this.statePath}: consumed ${String(st.consumed)} is outside ${this.path} (${size} bytes)`,
+      );
+    const undo = Array.isArray(st.undo) ? (st.undo as Uncommitted[]) : [];
+    for (const u of undo)
+      if (!Number.isInteger(u?.sourceId) || !Array.isArray(u.ids) || !u.ids.every(Number.isInteger))
+        throw new Error(`${this.statePath}: an undo entry that is not {sourceId, ids}: ${JSON.stringify(u)}`);
+    this.consumed = consumed;
+    this.undoList = undo;
   }
 
   /** Reads the header and every record after the consumed offset; cuts the file at the first bad one. */
@@ -203,6 +258,7 @@ export class Spool {
     const size = fstatSync(this.fd).size;
     if (size === 0) {
       this.writeHeader();
+      rmSync(this.statePath, { force: true });
       return { left: [], problems: [] };
     }
     const h = Buffer.alloc(HEADER);
@@ -210,11 +266,8 @@ export class Spool {
       throw new Error(
         `${this.path}: byte 0: not a coinradar spool (no "${FILE_MAGIC}" header); move it away`,
       );
-    const consumed = Number(h.readBigUInt64LE(8));
-    if (consumed < HEADER || consumed > size)
-      throw new Error(
-        `${this.path}: byte 8: the stored offset ${consumed} is outside the file (${size} bytes)`,
-      );
+    this.readState(size);
+    const consumed = this.consumed;
     const left: SpoolRef[] = [];
     const problems: InputProblem[] = [];
     const head = Buffer.alloc(RECORD_HEAD);
@@ -247,7 +300,6 @@ export class Spool {
       left.push({ offset: at, bytes, flows: head.readUInt32LE(8) });
       at += bytes;
     }
-    this.consumed = consumed;
     this.end = at;
     return { left, problems };
   }

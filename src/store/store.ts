@@ -46,6 +46,14 @@ export interface SourceWriter {
    * recovers (writers that are not live).
    */
   recover?(cause: unknown): Promise<{ discarded: number; committed: number } | null>;
+  /**
+   * Rows of the open interval that may already be in the store although it is not committed (a
+   * store without transactions: ClickHouse inserts as it goes), by flow id runs [from, to), or
+   * null when there are none or the store keeps nothing uncommitted (DuckDB). A collector killed
+   * before it rolled the interval back leaves them; the next one deletes them
+   * (FlowStore.discardUncommitted) before it stores that interval again from its spool.
+   */
+  uncommitted?(): Uncommitted | null;
 }
 
 /** A stored flow as read back (the JSON-lines shape of `coinradar flows`). */
@@ -153,7 +161,15 @@ export interface FlowStore extends FlowQueries {
    * read commands see what is committed. Returns where they connect, or null where not needed.
    */
   serveReaders(): Promise<string | null>;
+  /** Deletes what a writer that is gone said it had not committed (SourceWriter.uncommitted). */
+  discardUncommitted?(u: Uncommitted): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A live source's flow ids not committed: runs [from, to) in `ids`, flat. */
+export interface Uncommitted {
+  sourceId: number;
+  ids: number[];
 }
 
 export const DEFAULT_DB = 'coinradar.duckdb';

@@ -43,7 +43,7 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 }
 
 /** A collector with detection into a fresh database of the running server. */
-async function collectorOn(database: string) {
+async function collectorOn(database: string, spoolDir?: string) {
   server ??= await startServer();
   const store = (await openFlowStore(
     server.url.replace(/\/coinradar$/, `/${database}`),
@@ -58,6 +58,7 @@ async function collectorOn(database: string) {
     onStoreFailure: (m) => said.push(m),
     flushMs: 50,
     commitMs: 200,
+    spoolDir,
   });
   const sock = createSocket('udp4');
   let seq = 0;
@@ -193,6 +194,82 @@ test(
       assert.equal(s.orphans, 0);
       const [src] = await store.sources();
       assert.equal(src.flows, 900);
+    } finally {
+      await close();
+    }
+  },
+);
+
+test(
+  'a collector stopped before the server answered again, with --spool: the next collector on it deletes what the server got of the interval broken off, then stores what the spool holds: every flow once',
+  { skip, timeout: 120_000 },
+  async (t) => {
+    const spoolDir = mkdtempSync(join(tmpdir(), 'cr-ch-spool-'));
+    t.after(() => rmSync(spoolDir, { recursive: true, force: true }));
+    const one = await collectorOn('restart4', spoolDir);
+    try {
+      await one.send(0, 10);
+      await until(() => one.c.metrics().flowsCommitted === 300, 10_000, '300 flows committed');
+      // From here the server takes the interval's rows but not the source row's update, and
+      // nothing can be deleted (as a server that went away between the two): the interval stays
+      // half stored, the collector holds it and what follows (its spool too).
+      const hangUp = () => Promise.reject(new Error('test: socket hang up'));
+      one.store.putSource = hangUp;
+      one.store.deleteWhere = hangUp;
+      await one.send(10, 20);
+      await until(
+        () => one.c.metrics().counts['store.intervals-failed'] === 1,
+        10_000,
+        'one interval failed',
+      );
+      await one.send(20, 25);
+      await until(() => one.c.metrics().counts['flows.held-store'] === 450, 10_000, '450 flows held');
+      await assert.rejects(one.c.stop(), /450 are kept in .*held\.spool/);
+    } finally {
+      await one.close();
+    }
+    const two = await collectorOn('restart4', spoolDir);
+    try {
+      const [before] = await two.store.conn.rows<{ n: number }>('SELECT count() AS n FROM flow_table');
+      assert.ok(Number(before.n) > 300, `the server got part of the broken interval: ${before.n} rows`);
+      await until(() => two.c.metrics().flowsCommitted === 450, 20_000, 'the spool stored');
+      assert.match(two.said.join('\n'), /450 flows a collector before this one held in .* are stored now/);
+      await two.send(25, 30);
+      await until(() => two.c.metrics().flowsCommitted === 600, 10_000, '150 more');
+      await two.c.stop();
+      const s = await stored(two.store);
+      assert.deepEqual(s.flows, range(0, 900), 'every flow once, in order');
+      assert.equal(s.orphans, 0);
+      const counts = (await two.store.sources()).map((x) => x.flows).sort((a, b) => a - b);
+      assert.deepEqual(counts, [300, 600], "each source's row counts what it stored");
+    } finally {
+      await two.close();
+    }
+  },
+);
+
+test(
+  'a live collector stopped by a failure that does not pass keeps what it committed, as on DuckDB: the interval broken off is deleted, the source row counts the rest',
+  { skip, timeout: 120_000 },
+  async () => {
+    const { store, c, send, close } = await collectorOn('restart5');
+    try {
+      await send(0, 10);
+      await until(() => c.metrics().flowsCommitted === 300, 10_000, '300 flows committed');
+      const put = store.putSource.bind(store);
+      let failures = 0;
+      store.putSource = (x) =>
+        failures++ === 0 ? Promise.reject(new Error('test: not a passing failure')) : put(x);
+      await send(10, 20);
+      await assert.rejects(
+        c.done,
+        /storing failed, collection stopped: test: not a passing failure \(300 flows committed before it/,
+      );
+      const s = await stored(store);
+      assert.deepEqual(s.flows, range(0, 300), 'what was committed stays; the broken interval is gone');
+      assert.equal(s.orphans, 0);
+      const [src] = await store.sources();
+      assert.equal(src.flows, 300);
     } finally {
       await close();
     }

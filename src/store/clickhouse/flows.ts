@@ -20,6 +20,7 @@ import type {
   StoredSource,
   SummaryKey,
   SummaryRow,
+  Uncommitted,
 } from '../store.js';
 import { StoreNotReady } from '../store.js';
 import { isPassingFailure } from '../passing-failures.js';
@@ -292,6 +293,24 @@ export class ClickHouseFlowStore implements FlowStore {
    * Run an ALTER … DELETE and wait for it (18.16 has no mutations_sync): bounded, 10 minutes. On
    * a cluster the mutation runs on each shard's local table (a Distributed table has none).
    */
+  /**
+   * Deletes the flows of `u` and what names them (artifacts, detections, payloads): flow ids are
+   * the writer's own blocks, so nothing else matches; deleting them again finds nothing.
+   */
+  async discardUncommitted(u: Uncommitted): Promise<void> {
+    const runs = (col: string) => {
+      const parts: string[] = [];
+      for (let k = 0; k < u.ids.length; k += 2)
+        parts.push(`(${col} >= ${lit(u.ids[k])} AND ${col} < ${lit(u.ids[k + 1])})`);
+      return parts.join(' OR ');
+    };
+    if (u.ids.length === 0) return;
+    await this.deleteWhere('artifacts', runs('flow_id'));
+    await this.deleteWhere('detections', runs('flow_id'));
+    await this.deleteWhere('flow_payloads', runs('flow_id'));
+    await this.deleteWhere('flow_table', `source_id = ${lit(u.sourceId)} AND (${runs('id')})`);
+  }
+
   async deleteWhere(table: string, where: string): Promise<void> {
     const [n] = await this.conn.rows<{ n: number }>(`SELECT count() AS n FROM ${table} WHERE ${where}`);
     if (Number(n.n) === 0) return;
@@ -799,20 +818,9 @@ class ClickHouseSourceWriter implements SourceWriter {
       this.payloadRows.take();
       this.orgs.clear();
     }
-    const ids = this.intervalIds;
-    const runs = (col: string) => {
-      const parts: string[] = [];
-      for (let k = 0; k < ids.length; k += 2)
-        parts.push(`(${col} >= ${lit(ids[k])} AND ${col} < ${lit(ids[k + 1])})`);
-      return parts.join(' OR ');
-    };
     try {
-      if (ids.length > 0) {
-        await this.store.deleteWhere('artifacts', runs('flow_id'));
-        await this.store.deleteWhere('detections', runs('flow_id'));
-        await this.store.deleteWhere('flow_payloads', runs('flow_id'));
-        await this.store.deleteWhere('flow_table', `source_id = ${lit(this.sourceId)} AND (${runs('id')})`);
-      }
+      const u = this.uncommitted();
+      if (u) await this.store.discardUncommitted(u);
     } catch (e) {
       if (isPassingFailure(e)) return null;
       throw e;
@@ -858,10 +866,23 @@ class ClickHouseSourceWriter implements SourceWriter {
     }
   }
 
+  uncommitted(): Uncommitted | null {
+    return this.intervalIds.length > 0 ? { sourceId: this.sourceId, ids: [...this.intervalIds] } : null;
+  }
+
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
     try {
+      if (this.live) {
+        // As on DuckDB: what a live source committed stays; the open interval's rows go.
+        const u = this.uncommitted();
+        if (u) await this.store.discardUncommitted(u);
+        this.intervalIds = [];
+        this.flows = this.committedFlows;
+        await this.put(false);
+        return;
+      }
       await this.put(false, true);
       await this.store.dropSources([this.sourceId]);
     } finally {
