@@ -116,7 +116,10 @@ export class Spool {
       const { left, problems } = spool.scan();
       return { spool, left, undo: spool.undoList, problems };
     } catch (e) {
-      spool.close();
+      // Given up as found: nothing of it removed.
+      spool.closed = true;
+      closeSync(spool.fd);
+      rmSync(lockPath, { force: true });
       throw e;
     }
   }

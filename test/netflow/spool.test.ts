@@ -105,7 +105,19 @@ test('the spool file: batches read back column for column; what is stored is mar
   b.spool.close();
   const c = Spool.open(dir);
   assert.deepEqual(c.left, refs.slice(1));
+  // What the store may hold uncommitted (ClickHouse) is kept for the next collector, and goes
+  // once the records are stored.
+  c.spool.setUndo([{ sourceId: 7, ids: [100, 130] }]);
   c.spool.close();
+  const c2 = Spool.open(dir);
+  assert.deepEqual(c2.undo, [{ sourceId: 7, ids: [100, 130] }]);
+  assert.deepEqual(c2.left, refs.slice(1));
+  c2.spool.close();
+  const state = join(dir, 'held.spool.state');
+  const kept = readFileSync(state, 'utf8');
+  writeFileSync(state, '{"consumed":');
+  assert.throws(() => Spool.open(dir), /held\.spool\.state: not JSON .*move the spool away/);
+  writeFileSync(state, kept);
 
   // Killed while writing the last record: it is cut short; the ones before are recovered.
   const file = join(dir, 'held.spool');
