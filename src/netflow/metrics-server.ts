@@ -57,7 +57,7 @@ export interface ProcessMemory {
 }
 
 /** Counts that go down as well as up (the rest only grow). */
-const GAUGE_COUNTS = new Set(['flows.held-store']);
+const GAUGE_COUNTS = new Set(['flows.held-store', 'spool.bytes']);
 
 export function prometheusText(m: CollectorMetrics, mem?: ProcessMemory): string {
   const out: string[] = [];

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { FlowBatch } from '../../src/flow/record.js';
 import { parseSpoolSize } from '../../src/flow/size.js';
 import { NetflowCollector, REPLAY_SLICE } from '../../src/netflow/collector.js';
+import { prometheusText } from '../../src/netflow/metrics-server.js';
 import { Spool } from '../../src/netflow/spool.js';
 import { BATCH_COLUMNS } from '../../src/netflow/udp-receiver.js';
 import type { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
@@ -226,6 +227,10 @@ test('a collector stopped while its store is away keeps what it held in the spoo
     await one.send(5, 15);
     await until(() => one.c.metrics().counts['flows.held-store'] === 10 * PER, 5000, '300 flows held');
     assert.ok(one.c.metrics().counts['spool.bytes'] > 10 * PER * 100, 'on disk too');
+    assert.match(
+      prometheusText(one.c.metrics()),
+      /# TYPE coinradar_collector_spool_bytes gauge\ncoinradar_collector_spool_bytes [1-9]\d*\n/,
+    );
     // Stopped while it fails: nothing of what it held is lost; the spool keeps it.
     await assert.rejects(one.c.stop(), (e: Error) =>
       /storing failed, collection stopped: connect ECONNREFUSED .*\(150 flows committed before it; 0 received since were not kept; 300 are kept in .*held\.spool, stored by the next collector on --spool /.test(
