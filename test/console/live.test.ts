@@ -137,7 +137,7 @@ test(
           await alert.waitFor({ timeout: LIVE_MS + 5000 });
           assert.match(
             (await alert.textContent()) ?? '',
-            /The collector's store is failing \(.*no space left on device.*\)\. Collecting goes on: 20 flows held in memory, to be stored once it writes again; what does not fit in memory is lost and counted: 0 flows so far\./i,
+            /The collector's store is failing \(.*no space left on device.*\)\. Collecting goes on: 20 flows held in memory, to be stored once it writes again; what does not fit is lost and counted: 0 flows so far\./i,
           );
           // What arrives while it is full is held in memory too, and the alert says so.
           await send(7);

@@ -196,6 +196,9 @@ function CollectorNote({ health }: { health: CollectorHealth | null }) {
   if (!health?.collecting) return null;
   const lost = health.counts?.['flows.lost-store'] ?? 0;
   const held = health.counts?.['flows.held-store'] ?? 0;
+  // With --spool what is held is on disk too (its gauge is there only then).
+  const where =
+    health.counts?.['spool.bytes'] !== undefined ? 'in memory and in the spool on disk' : 'in memory';
   if (health.status === 'failed')
     return (
       <p class="error" role="alert" data-collector="failed">
@@ -206,8 +209,8 @@ function CollectorNote({ health }: { health: CollectorHealth | null }) {
     return (
       <p class="error" role="alert" data-collector="degraded">
         The collector's store is failing ({health.error}). Collecting goes on: {held.toLocaleString('en-US')}{' '}
-        flows held in memory, to be stored once it writes again; what does not fit in memory is lost and
-        counted: {lost.toLocaleString('en-US')} flows so far.
+        flows held {where}, to be stored once it writes again; what does not fit is lost and counted:{' '}
+        {lost.toLocaleString('en-US')} flows so far.
       </p>
     );
   const heldStored = health.counts?.['flows.held-stored'] ?? 0;
@@ -215,7 +218,7 @@ function CollectorNote({ health }: { health: CollectorHealth | null }) {
     return (
       <p class="note" data-collector="ok">
         {lost.toLocaleString('en-US')} flows were lost while the collector's store was failing
-        (flows.lost-store); {heldStored.toLocaleString('en-US')} were held in memory meanwhile and stored.
+        (flows.lost-store); {heldStored.toLocaleString('en-US')} were held {where} meanwhile and stored.
       </p>
     );
   return null;
