@@ -8,7 +8,8 @@
  * Run twice in the same run: holding in memory only (the default), and with `--spool DIR`. Said:
  * what was sent, what the store holds (each flow its own source address, so duplicates show), and
  * what the collectors said. The peer: none runs here, as for bench/clickhouse-restart.ts — nfcapd
- * writes files, not ClickHouse; Akvorado puts Kafka between its inlet and ClickHouse.
+ * writes files, not ClickHouse; Akvorado puts Kafka between its inlet and ClickHouse. First, what
+ * the spool costs a flow, written and read back.
  *
  *   node --import tsx bench/spool.ts [RATE=20000] [WARM=5] [DOWN=10] [AFTER=5]
  */
@@ -18,6 +19,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseFlowStore } from '../src/store/clickhouse/flows.js';
+import { FlowBatch } from '../src/flow/record.js';
+import { Spool, type SpoolRef } from '../src/netflow/spool.js';
 import { openFlowStore } from '../src/store/open.js';
 import { haveServer, startServer } from '../test/store/clickhouse-server.js';
 import { v9Datagram } from '../test/netflow/live-sender.js';
@@ -169,8 +172,54 @@ async function run(spool: boolean): Promise<void> {
   }
 }
 
+/**
+ * What the spool costs a flow: 500 batches of 4096 written to a spool and read back (the file in
+ * the system's temporary directory; the page cache, as the collector writes it).
+ */
+function spoolCost(): void {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-spool-cost-'));
+  const { spool } = Spool.open(dir, 2 ** 40);
+  try {
+    const b = new FlowBatch(4096, 'udp://127.0.0.1:2055');
+    b.length = 4096;
+    b.exporters = ['', '192.0.2.1'];
+    for (let i = 0; i < 4096; i++) {
+      b.firstMs[i] = 1.5e12 + i;
+      b.ipVersion[i] = 4;
+      b.src[i * 16] = 10;
+      b.packets[i] = i;
+    }
+    const n = 500;
+    const flows = n * 4096;
+    const time = (f: () => void) => {
+      const c0 = process.cpuUsage();
+      const w0 = performance.now();
+      f();
+      const c = process.cpuUsage(c0);
+      return { cpu: (c.user + c.system) / flows, wall: ((performance.now() - w0) * 1000) / flows };
+    };
+    const refs: SpoolRef[] = [];
+    const w = time(() => {
+      for (let k = 0; k < n; k++) refs.push(spool.append(b)!);
+    });
+    const bytes = spool.held / flows;
+    const r = time(() => {
+      for (const ref of refs) spool.read(ref);
+    });
+    say(
+      `  the spool's cost (${fmt(flows)} flows): written ${w.cpu.toFixed(3)} µs CPU a flow (${w.wall.toFixed(3)} µs wall), ` +
+        `read back ${r.cpu.toFixed(3)} µs CPU (${r.wall.toFixed(3)} µs wall); ${bytes.toFixed(1)} bytes a flow on disk`,
+    );
+    spool.clear();
+  } finally {
+    spool.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 say(
   `spool bench: ${fmt(RATE)} flows/s; ${WARM} s, server away ${DOWN} s with the collector killed (-9) and started again halfway, ${AFTER} s after; load ${load()}`,
 );
+spoolCost();
 await run(false);
 await run(true);
