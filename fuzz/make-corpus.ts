@@ -6,7 +6,16 @@
  *   node --import tsx fuzz/make-corpus.ts
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ParsedBlock } from '../src/chain/block.js';
 import { buildBlock, coinbaseTx, serializeTx } from '../src/chain/synthetic.js';
@@ -19,6 +28,8 @@ import { generateSdnAdvancedXml } from '../src/sanctions/sdn-advanced-generate.j
 import { TUNNEL_CASES, tunnelPcap } from '../test/capture/tunnel-synth.js';
 import { FRAGMENT_CASES, fragmentPcap } from '../test/capture/fragment-synth.js';
 import { frame } from './frames.js';
+import { FlowBatch } from '../src/flow/record.js';
+import { Spool } from '../src/netflow/spool.js';
 import { sflowSeedDatagrams } from '../src/sflow/encode.js';
 import { corpusDir } from './target.js';
 
@@ -400,6 +411,39 @@ async function main(): Promise<void> {
       }),
     ),
   );
+  spoolSeeds();
+}
+
+/** The spool target's seeds: a spool of three batches as a collector writes it, and one cut short. */
+function spoolSeeds(): void {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-spool-seed-'));
+  try {
+    const { spool } = Spool.open(dir);
+    for (const [first, n] of [
+      [0, 3],
+      [3, 1],
+      [4, 5],
+    ]) {
+      const b = new FlowBatch(8, 'udp://127.0.0.1:2055');
+      for (let i = 0; i < n; i++) {
+        b.firstMs[i] = 1.5e12 + first + i;
+        b.ipVersion[i] = 4;
+        b.src.set([10, 0, 0, first + i], i * 16);
+        b.packets[i] = first + i + 1;
+        b.exporterIdx[i] = 1;
+      }
+      b.length = n;
+      b.exporters = ['', '192.0.2.1'];
+      spool.append(b);
+    }
+    const whole = readFileSync(join(dir, 'held.spool'));
+    spool.clear();
+    spool.close();
+    put('spool', 'three-batches.bin', whole);
+    put('spool', 'cut-short.bin', whole.subarray(0, whole.length - 7));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 await main();

@@ -7,6 +7,7 @@ import { sanctionsTargets } from './sanctions.js';
 import { refdataTargets } from './refdata.js';
 import { serverTargets } from './server.js';
 import { sflowTargets } from './sflow.js';
+import { spoolTargets } from './spool.js';
 import { trackerTargets } from './tracker.js';
 
 export const targets: FuzzTarget[] = [
@@ -18,6 +19,7 @@ export const targets: FuzzTarget[] = [
   ...refdataTargets,
   ...serverTargets,
   ...trackerTargets,
+  ...spoolTargets,
 ];
 
 export function targetByName(name: string): FuzzTarget | undefined {
