@@ -396,3 +396,76 @@ test(
     assert.deepEqual(await storedInOrder(db), [...Array(40 * PER).keys()]);
   },
 );
+
+test('--spool and --spool-size: a bad size stops collect before it opens the store; serve takes --spool only with --collect; a second collect on a spool in use is refused, naming the process', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-spool-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const run = async (args: string[]) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    p.stderr!.on('data', (d) => (err += d));
+    return { code: await exited(p), err };
+  };
+  const bad = await run(
+    collectArgs(
+      join(dir, 'x.duckdb'),
+      'udp://127.0.0.1:0',
+      '--spool',
+      join(dir, 's'),
+      '--spool-size',
+      '10',
+    ).slice(3),
+  );
+  assert.equal(bad.code, 2, bad.err);
+  assert.match(bad.err, /--spool-size: '10' is not a size of at least 1M/);
+  assert.equal(existsSync(join(dir, 'x.duckdb')), false, 'no store opened');
+  const serve = await run(['serve', '--db', join(dir, 'y.duckdb'), '--port', '0', '--spool', join(dir, 's')]);
+  assert.equal(serve.code, 2, serve.err);
+  assert.match(serve.err, /--spool: only with --collect/);
+
+  // One collector holds the spool; a second on it is refused and says which process holds it.
+  const port = await freeUdpPort();
+  const first = spawn(
+    process.execPath,
+    collectArgs(
+      join(dir, 'a.duckdb'),
+      `udp://127.0.0.1:${port}`,
+      '--no-geo',
+      '--no-detect',
+      '--spool',
+      join(dir, 's'),
+    ),
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  t.after(() => first.kill('SIGKILL'));
+  let err = '';
+  first.stderr!.on('data', (d) => (err += d));
+  await until(
+    () => err.includes('collecting on') || first.exitCode !== null,
+    60_000,
+    'the first collect started',
+  );
+  const second = await run(
+    collectArgs(
+      join(dir, 'b.duckdb'),
+      'udp://127.0.0.1:0',
+      '--no-geo',
+      '--no-detect',
+      '--spool',
+      join(dir, 's'),
+    ).slice(3),
+  );
+  assert.equal(second.code, 2, second.err);
+  assert.match(
+    second.err,
+    new RegExp(
+      `held\\.spool\\.lock: the spool is in use by process ${first.pid}; give each collector its own --spool`,
+    ),
+  );
+  first.kill('SIGINT');
+  assert.equal(await exited(first), 0, err);
+  assert.equal(existsSync(join(dir, 's', 'held.spool.lock')), false, 'the lock given up');
+  assert.equal(existsSync(join(dir, 's', 'held.spool')), false, 'nothing held: no file');
+});
