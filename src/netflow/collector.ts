@@ -578,7 +578,7 @@ export class NetflowCollector {
     let appended = false;
     try {
       if (this.writeError) {
-        this.unstored += batch.length;
+        this.notStored(batch);
         return;
       }
       // A store failure not yet recovered from: recovered first (and what was held stored), or
@@ -586,8 +586,8 @@ export class NetflowCollector {
       const r = this.recovered;
       const pending = r.pending;
       if (pending && !(await this.recoverStore(pending, 0))) {
-        this.unstored += batch.length;
         this.fail(pending);
+        this.notStored(batch);
         return;
       }
       if (!(await this.replayHeld()) && !this.writeError) {
@@ -596,7 +596,7 @@ export class NetflowCollector {
         return;
       }
       if (this.writeError) {
-        this.unstored += batch.length;
+        this.notStored(batch);
         return;
       }
       const t0 = performance.now();
@@ -616,8 +616,9 @@ export class NetflowCollector {
       // The store cannot take flows: stop receiving (what arrives now could only be dropped),
       // roll back and end `done` with the error, rather than go on receiving and store nothing.
       // (A batch held is counted among the held ones.)
-      if (!kept) this.unstored += batch.length;
       this.fail(e);
+      if (!kept && !appended) this.notStored(batch);
+      else if (!kept) this.unstored += batch.length;
     } finally {
       // Stored, held (a copy) or failed: either way it no longer holds memory, so the receiver may
       // send more. Its columns go back to the receiver for the next batch: the store copied them
@@ -897,10 +898,12 @@ export class NetflowCollector {
       await this.writer.abort().catch(() => undefined);
       // What is kept and what is not, beside the store's own words.
       // (The open interval's flows, when already counted lost earlier, once.)
-      // What is in the spool is not lost: the next collector on it stores it.
+      // What is in the spool is not lost: the next collector on it stores it (the open interval's
+      // copies too, whatever stopped it: the store keeps none of the interval).
+      this.spoolInterval();
       let spooled = 0;
       for (const h of this.held.items) if (h.ref) spooled += h.flows;
-      if (this.recovered.pending) for (const h of this.interval.items) if (h.ref) spooled += h.flows;
+      for (const h of this.interval.items) if (h.ref) spooled += h.flows;
       const lost =
         this.flows -
         this.flowsCommitted -
@@ -1013,6 +1016,16 @@ export class NetflowCollector {
   private fail(e: unknown): void {
     this.writeError ??= e;
     this.command({ t: 'stop' });
+  }
+
+  /**
+   * A batch the store will not take (the collector is stopping for a failure): into the spool when
+   * there is one, for the next collector on it (with the open interval's copies before it);
+   * otherwise counted as not kept.
+   */
+  private notStored(batch: FlowBatch): void {
+    if (this.spool && this.hold(batch)) return;
+    this.unstored += batch.length;
   }
 
   /**

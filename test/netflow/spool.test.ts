@@ -166,13 +166,25 @@ test('the spool file: batches read back column for column; what is stored is mar
 async function collectorOn(path: string, spoolDir: string, o: { storeBufferBytes?: number } = {}) {
   const store = (await openFlowStore(path)) as DuckDbFlowStore;
   const away = { on: false };
+  // A batch with a flow numbered `from` or later waits for `at`, then fails as nothing passes.
+  const breaks = { from: Infinity, at: Promise.resolve() };
   const begin = store.beginSource.bind(store);
   store.beginSource = async (...a) => {
     const w = await begin(...a);
     const append = w.append.bind(w);
     const recover = w.recover!.bind(w);
-    w.append = (b, e) =>
-      away.on ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:8123 (test)')) : append(b, e);
+    const numbers = (b: FlowBatch) =>
+      Array.from(
+        { length: b.length },
+        (_, i) => (b.src[i * 16 + 1] << 16) | (b.src[i * 16 + 2] << 8) | b.src[i * 16 + 3],
+      );
+    w.append = async (b, e) => {
+      if (numbers(b).some((j) => j >= breaks.from)) {
+        await breaks.at;
+        throw new Error('test: the database file was removed');
+      }
+      return away.on ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:8123 (test)')) : append(b, e);
+    };
     w.recover = async (cause) => (away.on ? null : recover(cause));
     return w;
   };
@@ -200,7 +212,7 @@ async function collectorOn(path: string, spoolDir: string, o: { storeBufferBytes
     sock.close();
     await store.close();
   };
-  return { store, c, away, said, send, close };
+  return { store, c, away, breaks, said, send, close };
 }
 
 async function storedInOrder(path: string): Promise<number[]> {
@@ -294,6 +306,40 @@ test('an outage longer than the memory buffer: with a spool, what does not fit i
     await c.close();
   }
   assert.deepEqual(await storedInOrder(db), [...Array(30 * PER).keys()]);
+});
+
+test('a failure that stops the collector (one that does not pass): with a spool, the open interval and what it received after are kept for the next collector, every flow once, in order', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-spool-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = join(dir, 'live.duckdb');
+  const spoolDir = join(dir, 'spool');
+  const one = await collectorOn(db, spoolDir);
+  try {
+    await one.send(0, 5);
+    await until(() => one.c.metrics().flowsCommitted === 5 * PER, 5000, '150 flows committed');
+    let release!: () => void;
+    one.breaks.at = new Promise((r) => (release = r));
+    one.breaks.from = 8 * PER;
+    await one.send(5, 12);
+    await until(() => one.c.metrics().counts.datagrams === 12, 5000, 'every datagram received');
+    release();
+    await assert.rejects(
+      one.c.done,
+      /storing failed, collection stopped: test: the database file was removed \(\d+ flows committed before it; 0 received since were not kept; \d+ are kept in .*held\.spool/,
+    );
+  } finally {
+    await one.close();
+  }
+  const two = await collectorOn(db, spoolDir);
+  try {
+    await until(() => two.c.metrics().counts['flows.spool-stored'] > 0, 5000, 'the spool stored');
+    await two.send(12, 15);
+    await until(() => two.c.metrics().counts.datagrams === 3, 5000, '3 more datagrams');
+    await two.c.stop();
+  } finally {
+    await two.close();
+  }
+  assert.deepEqual(await storedInOrder(db), [...Array(15 * PER).keys()]);
 });
 
 test(
