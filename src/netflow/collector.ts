@@ -76,11 +76,13 @@ export const STORE_RECOVERY = { maxMs: 60_000, waitMaxMs: Infinity };
 export const DEFAULT_STORE_BUFFER_BYTES = 256 * 2 ** 20;
 
 /**
- * What was held is stored and committed in slices of this many bytes of columns when there is a
- * spool: its records can outgrow memory, and a collector killed while storing them stores again
- * only the slice it was in.
+ * What was held is stored and committed in slices: of `bytes` of columns when there is a spool (its
+ * records can outgrow memory, and a collector killed while storing them stores again only the
+ * slice it was in), and of `ms` of storing (null: the commit interval or half the backlog's time
+ * bound, the shorter), after which what arrives is held behind the rest instead of waiting for all
+ * of it (replayHeld).
  */
-export const REPLAY_SLICE = { bytes: 64 * 2 ** 20 };
+export const REPLAY_SLICE: { bytes: number; ms: number | null } = { bytes: 64 * 2 ** 20, ms: null };
 
 function isHolding(h: BatchHook): h is BatchHook & HoldingHook {
   const x = h as Partial<HoldingHook>;
@@ -750,6 +752,11 @@ export class NetflowCollector {
     };
     // Flows stored from what was held in this attempt (taken back if it fails: they are held again).
     let attempt = 0;
+    const t0 = performance.now();
+    // (Shorter than the backlog's time bound, so what waits behind a slice is not dropped.)
+    const sliceMs =
+      REPLAY_SLICE.ms ??
+      Math.min(this.o.commitMs ?? DEFAULT_COMMIT_MS, (this.o.backlogMs ?? DEFAULT_BACKLOG_MS) / 2);
     const beforeThisTry: HeldBatch[] = [];
     try {
       // What a collector before this one may have left uncommitted goes first (ClickHouse).
@@ -781,14 +788,25 @@ export class NetflowCollector {
           this.fromSpool.stored += h.flows;
           beforeThisTry.push(h);
         }
-        // From the spool, committed a slice at a time (memory stays bounded), the spool told
-        // after each: a collector killed on the way stores again only the slice it was in.
-        if (this.spool && this.interval.bytes >= REPLAY_SLICE.bytes && this.held.items.length > 0) {
+        // Committed a slice at a time: from the spool, every REPLAY_SLICE.bytes (memory stays
+        // bounded; the spool is told after each, so a collector killed on the way stores again
+        // only the slice it was in), and every REPLAY_SLICE.ms (a commit interval) whatever it
+        // came from — then what arrives meanwhile is held behind the rest, rather than waiting
+        // in the receiver's backlog (bounded to 750 ms: it would drop it) until all is stored.
+        const full = !!this.spool && this.interval.bytes >= REPLAY_SLICE.bytes;
+        const late = !this.finishing && performance.now() - t0 >= sliceMs;
+        if ((full || late) && this.held.items.length > 0) {
           await this.checkpoint(false);
           attempt = 0;
           beforeThisTry.length = 0;
-          this.spool.storedUpTo(this.held.items.find((x) => x.ref)?.ref ?? null);
-          this.undoSaid = '[]';
+          if (this.spool) {
+            this.spool.storedUpTo(this.held.items.find((x) => x.ref)?.ref ?? null);
+            this.undoSaid = '[]';
+          }
+          if (late) {
+            this.ownCounts();
+            return false;
+          }
         }
       }
       await this.checkpoint();

@@ -278,10 +278,12 @@ test('a collector stopped while its store is away keeps what it held in the spoo
 test('an outage longer than the memory buffer: with a spool, what does not fit in memory is kept on disk and stored in slices once the store is back; none lost', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cr-spool-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const slice = REPLAY_SLICE.bytes;
-  // Slices of ~3 datagrams' flows (101 bytes each), so storing what was held takes several commits.
+  const slice = { ...REPLAY_SLICE };
+  // Slices of ~3 datagrams' flows (101 bytes each), so storing what was held takes several commits,
+  // and of 5 ms of storing, so what arrives meanwhile is held behind the rest.
   REPLAY_SLICE.bytes = 3 * PER * 101;
-  t.after(() => (REPLAY_SLICE.bytes = slice));
+  REPLAY_SLICE.ms = 5;
+  t.after(() => Object.assign(REPLAY_SLICE, slice));
   const db = join(dir, 'live.duckdb');
   // Memory for two datagrams' flows: the rest of the outage is on disk only.
   const c = await collectorOn(db, join(dir, 'spool'), { storeBufferBytes: 2 * PER * 101 });
@@ -292,16 +294,20 @@ test('an outage longer than the memory buffer: with a spool, what does not fit i
     await c.send(5, 25);
     await until(() => c.c.metrics().counts['flows.held-store'] === 20 * PER, 5000, '600 flows held');
     c.away.on = false;
-    await until(() => c.c.metrics().flowsCommitted === 25 * PER, 10_000, 'every flow held committed');
+    // Sent while what was held is being stored: held behind it, in order.
+    await c.send(25, 30);
+    await until(() => c.c.metrics().flowsCommitted === 30 * PER, 10_000, 'every flow committed');
     assert.match(
       c.said.at(-1)!,
-      /600 flows held in memory and in .*held\.spool while it failed .* are stored now; 0 flows lost/,
+      /(6[0-9]{2}|7[0-4][0-9]|750) flows held in memory and in .*held\.spool while it failed .* are stored now; 0 flows lost/,
     );
-    await c.send(25, 30);
-    await until(() => c.c.metrics().flowsCommitted === 30 * PER, 5000, '150 more');
     const r = await c.c.stop();
     assert.equal(r.diagnostics.get('flows.lost-store'), 0);
-    assert.equal(r.diagnostics.get('flows.held-stored'), 600);
+    const held = r.diagnostics.get('flows.held-stored');
+    assert.ok(
+      held >= 600 && held <= 750,
+      `${held} held and stored: the outage's 600 and what came while they were stored`,
+    );
   } finally {
     await c.close();
   }
