@@ -108,7 +108,7 @@ export class Spool {
     try {
       fd = openSync(path, existsSync(path) ? 'r+' : 'w+', 0o600);
     } catch (e) {
-      rmSync(lockPath, { force: true });
+      giveLockUp(lockPath);
       throw e;
     }
     const spool = new Spool(path, fd, lockPath, maxBytes);
@@ -119,7 +119,7 @@ export class Spool {
       // Given up as found: nothing of it removed.
       spool.closed = true;
       closeSync(spool.fd);
-      rmSync(lockPath, { force: true });
+      giveLockUp(lockPath);
       throw e;
     }
   }
@@ -216,7 +216,7 @@ export class Spool {
       rmSync(this.path, { force: true });
       rmSync(this.statePath, { force: true });
     }
-    rmSync(this.lockPath, { force: true });
+    giveLockUp(this.lockPath);
   }
 
   private writeHeader(): void {
@@ -339,8 +339,13 @@ function parseRecord(buf: Buffer): FlowBatch {
   return batchFrom({ length: flows, exporters: meta.exporters, cols }, meta.source);
 }
 
-/** DIR/held.spool.lock with this pid; refused while a live process holds it. */
+/** Spools open in this process (by lock path): the pid in the lock file cannot tell them apart. */
+const openHere = new Set<string>();
+
+/** DIR/held.spool.lock with this pid; refused while a live process (this one too) holds it. */
 function takeLock(lockPath: string): void {
+  if (openHere.has(lockPath))
+    throw new Error(`${lockPath}: the spool is in use by this process; give each collector its own --spool`);
   if (existsSync(lockPath)) {
     const pid = Number(readFileSync(lockPath, 'utf8').trim());
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
@@ -349,6 +354,12 @@ function takeLock(lockPath: string): void {
       );
   }
   writeFileSync(lockPath, `${process.pid}\n`, { mode: 0o600 });
+  openHere.add(lockPath);
+}
+
+function giveLockUp(lockPath: string): void {
+  openHere.delete(lockPath);
+  rmSync(lockPath, { force: true });
 }
 
 function alive(pid: number): boolean {

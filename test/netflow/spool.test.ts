@@ -20,6 +20,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openScreeningServer } from '../../src/cli/serve.js';
 import { FlowBatch } from '../../src/flow/record.js';
 import { parseSpoolSize } from '../../src/flow/size.js';
 import { NetflowCollector, REPLAY_SLICE } from '../../src/netflow/collector.js';
@@ -520,4 +521,25 @@ test('--spool and --spool-size: a bad size stops collect before it opens the sto
   assert.equal(await exited(first), 0, err);
   assert.equal(existsSync(join(dir, 's', 'held.spool.lock')), false, 'the lock given up');
   assert.equal(existsSync(join(dir, 's', 'held.spool')), false, 'nothing held: no file');
+});
+
+test('serve --collect --spool: the collector beside the API holds the spool while it runs and gives it up when serve stops', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-spool-serve-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const spoolDir = join(dir, 'spool');
+  const server = await openScreeningServer({
+    db: join(dir, 'live.duckdb'),
+    rate: 0,
+    audit: join(dir, 'audit.jsonl'),
+    collect: 'udp://127.0.0.1:0',
+    spoolDir,
+    spoolBytes: 2 ** 20,
+  });
+  try {
+    assert.equal(readFileSync(join(spoolDir, 'held.spool.lock'), 'utf8').trim(), String(process.pid));
+    assert.throws(() => Spool.open(spoolDir), /in use by this process/, 'a second collector is refused');
+  } finally {
+    await server.close();
+  }
+  assert.equal(existsSync(join(spoolDir, 'held.spool.lock')), false);
 });
