@@ -87,6 +87,9 @@ try {
   say(
     `  sent ${fmt(sent)}; stored ${fmt(r.flows)} (of them held in memory while the server was away: ${fmt(r.diagnostics.get('flows.held-stored'))}); counted lost with failed intervals ${fmt(lost)} (${r.diagnostics.get('store.intervals-failed')} interval(s)); sent − stored − lost = ${fmt(sent - r.flows - lost)}`,
   );
+  say(
+    `  datagrams dropped at the receiver (counted): ${fmt(r.diagnostics.get('datagrams.dropped-backlog'))} with the store behind (backlog), ${fmt(r.diagnostics.get('datagrams.kernel-drops'))} by the kernel (${PER} flows each)`,
+  );
   say(`  /healthz "degraded" for ~${(degradedMs / 1000).toFixed(1)} s; stopped: ${failed ?? 'no'}`);
   const rows = await store.conn.rows<{ n: number; u: number }>(
     'SELECT count() AS n, uniqExact(id) AS u FROM flow_table',

@@ -746,6 +746,10 @@ export class NetflowCollector {
     if (this.held.items.length === 0) return true;
     if (!this.finishing && Date.now() - this.replayFailedAt < (this.o.commitMs ?? DEFAULT_COMMIT_MS))
       return false;
+    // Batches wait behind this one: they are held first (a copy each, quick), so the backlog
+    // empties before the next slice; a slice with batches waiting would let them pile up past the
+    // backlog's bound, which drops.
+    if (!this.finishing && this.backlog > 1) return false;
     const hooks = this.o.hooks ?? [];
     const seenBefore = (on: boolean) => {
       for (const h of hooks) if (isHolding(h)) h.seenBefore?.(on);
