@@ -794,9 +794,9 @@ export class NetflowCollector {
         }
         // Committed a slice at a time: from the spool, every REPLAY_SLICE.bytes (memory stays
         // bounded; the spool is told after each, so a collector killed on the way stores again
-        // only the slice it was in), and every REPLAY_SLICE.ms (a commit interval) whatever it
-        // came from — then what arrives meanwhile is held behind the rest, rather than waiting
-        // in the receiver's backlog (bounded to 750 ms: it would drop it) until all is stored.
+        // only the slice it was in), and every `sliceMs` (375 ms by default) whatever it came
+        // from — then what arrives meanwhile is held behind the rest, rather than waiting in the
+        // receiver's backlog (bounded to 750 ms: it would drop it) until all is stored.
         const full = !!this.spool && this.interval.bytes >= REPLAY_SLICE.bytes;
         const late = !this.finishing && performance.now() - t0 >= sliceMs;
         if ((full || late) && this.held.items.length > 0) {

@@ -250,7 +250,12 @@ export class Spool {
       );
     const undo = Array.isArray(st.undo) ? (st.undo as Uncommitted[]) : [];
     for (const u of undo)
-      if (!Number.isInteger(u?.sourceId) || !Array.isArray(u.ids) || !u.ids.every(Number.isInteger))
+      if (
+        !Number.isInteger(u?.sourceId) ||
+        !Array.isArray(u.ids) ||
+        u.ids.length % 2 !== 0 ||
+        !u.ids.every((x) => Number.isSafeInteger(x) && x >= 0)
+      )
         throw new Error(`${this.statePath}: an undo entry that is not {sourceId, ids}: ${JSON.stringify(u)}`);
     this.consumed = consumed;
     this.undoList = undo;

@@ -119,6 +119,9 @@ test('the spool file: batches read back column for column; what is stored is mar
   const kept = readFileSync(state, 'utf8');
   writeFileSync(state, '{"consumed":');
   assert.throws(() => Spool.open(dir), /held\.spool\.state: not JSON .*move the spool away/);
+  // Ids that are not runs [from, to) are refused, not sent to the store's DELETE.
+  writeFileSync(state, JSON.stringify({ ...JSON.parse(kept), undo: [{ sourceId: 7, ids: [100] }] }));
+  assert.throws(() => Spool.open(dir), /an undo entry that is not \{sourceId, ids\}/);
   writeFileSync(state, kept);
 
   // Killed while writing the last record: it is cut short; the ones before are recovered.

@@ -290,10 +290,6 @@ export class ClickHouseFlowStore implements FlowStore {
   private schemaDone = false;
 
   /**
-   * Run an ALTER … DELETE and wait for it (18.16 has no mutations_sync): bounded, 10 minutes. On
-   * a cluster the mutation runs on each shard's local table (a Distributed table has none).
-   */
-  /**
    * Deletes the flows of `u` and what names them (artifacts, detections, payloads): flow ids are
    * the writer's own blocks, so nothing else matches; deleting them again finds nothing.
    */
@@ -311,6 +307,10 @@ export class ClickHouseFlowStore implements FlowStore {
     await this.deleteWhere('flow_table', `source_id = ${lit(u.sourceId)} AND (${runs('id')})`);
   }
 
+  /**
+   * Run an ALTER … DELETE and wait for it (18.16 has no mutations_sync): bounded, 10 minutes. On
+   * a cluster the mutation runs on each shard's local table (a Distributed table has none).
+   */
   async deleteWhere(table: string, where: string): Promise<void> {
     const [n] = await this.conn.rows<{ n: number }>(`SELECT count() AS n FROM ${table} WHERE ${where}`);
     if (Number(n.n) === 0) return;
