@@ -11,7 +11,6 @@
  *   node --import tsx bench/clickhouse-restart.ts [RATE=20000] [WARM=5] [DOWN=5] [AFTER=5]
  */
 import { createSocket } from 'node:dgram';
-import { loadavg } from 'node:os';
 import { detectionHookFor } from '../src/detect/pipeline.js';
 import { emptyEnrichment } from '../src/flow/enrichment.js';
 import type { FlowBatch } from '../src/flow/record.js';
@@ -21,19 +20,13 @@ import type { ClickHouseFlowStore } from '../src/store/clickhouse/flows.js';
 import { openFlowStore } from '../src/store/open.js';
 import { haveServer, startServer } from '../test/store/clickhouse-server.js';
 import { flowNumber, v9Datagram } from '../test/netflow/live-sender.js';
+import { fmt, load, say, sleep } from './report.js';
 
 const RATE = Number(process.argv[2] ?? 20_000);
 const WARM = Number(process.argv[3] ?? 5);
 const DOWN = Number(process.argv[4] ?? 5);
 const AFTER = Number(process.argv[5] ?? 5);
 const PER = 30;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const say = (s: string) => process.stdout.write(`${s}\n`);
-const load = () =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
 
 if (!haveServer()) {
   say('clickhouse-restart bench: clickhouse-server not installed (scripts/install-test-deps.sh)');

@@ -12,26 +12,19 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { readdirSync, rmSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DuckDbFlowStore } from '../src/store/duckdb/flows.js';
 import { openFlowStore } from '../src/store/open.js';
 import { flowNumber, v9Datagram } from '../test/netflow/live-sender.js';
 import { smallDisk } from '../test/helpers/small-disk.js';
+import { fmt, load, say, sleep } from './report.js';
 
 const RATE = Number(process.argv[2] ?? 20_000);
 const PHASE_S = Number(process.argv[3] ?? 10);
 const SIZE_MB = Number(process.argv[4] ?? 64);
 const PER = 30;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const say = (s: string) => process.stdout.write(`${s}\n`);
-const load = () =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
 
 if (process.getuid?.() !== 0) {
   say('disk-full bench: needs root (it mounts two small tmpfs)');

@@ -16,7 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseFlowStore } from '../src/store/clickhouse/flows.js';
 import { FlowBatch } from '../src/flow/record.js';
@@ -25,19 +25,13 @@ import { openFlowStore } from '../src/store/open.js';
 import { haveServer, startServer } from '../test/store/clickhouse-server.js';
 import { v9Datagram } from '../test/netflow/live-sender.js';
 import { collectArgs, exited, freeUdpPort } from '../test/netflow/peers.js';
+import { fmt, load, say, sleep } from './report.js';
 
 const RATE = Number(process.argv[2] ?? 20_000);
 const WARM = Number(process.argv[3] ?? 5);
 const DOWN = Number(process.argv[4] ?? 10);
 const AFTER = Number(process.argv[5] ?? 5);
 const PER = 30;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const say = (s: string) => process.stdout.write(`${s}\n`);
-const load = () =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
 
 if (!haveServer()) {
   say('spool bench: clickhouse-server not installed (scripts/install-test-deps.sh)');
