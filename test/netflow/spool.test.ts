@@ -219,6 +219,13 @@ async function collectorOn(path: string, spoolDir: string, o: { storeBufferBytes
   return { store, c, away, breaks, said, send, close };
 }
 
+/** A database and a spool directory in a folder of their own, removed when the test ends. */
+function tempStore(t: { after(fn: () => void): void }): { dir: string; db: string; spoolDir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-spool-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return { dir, db: join(dir, 'live.duckdb'), spoolDir: join(dir, 'spool') };
+}
+
 async function storedInOrder(path: string): Promise<number[]> {
   const store = (await openFlowStore(path)) as DuckDbFlowStore;
   try {
@@ -231,10 +238,7 @@ async function storedInOrder(path: string): Promise<number[]> {
 }
 
 test('a collector stopped while its store is away keeps what it held in the spool; the next one on the spool stores it first: every flow once, in order', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'cr-spool-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const db = join(dir, 'live.duckdb');
-  const spoolDir = join(dir, 'spool');
+  const { db, spoolDir } = tempStore(t);
   const one = await collectorOn(db, spoolDir);
   try {
     await one.send(0, 5);
@@ -280,17 +284,15 @@ test('a collector stopped while its store is away keeps what it held in the spoo
 });
 
 test('an outage longer than the memory buffer: with a spool, what does not fit in memory is kept on disk and stored in slices once the store is back; none lost', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'cr-spool-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { db, spoolDir } = tempStore(t);
   const slice = { ...REPLAY_SLICE };
   // Slices of ~3 datagrams' flows (101 bytes each), so storing what was held takes several commits,
   // and of 5 ms of storing, so what arrives meanwhile is held behind the rest.
   REPLAY_SLICE.bytes = 3 * PER * 101;
   REPLAY_SLICE.ms = 5;
   t.after(() => Object.assign(REPLAY_SLICE, slice));
-  const db = join(dir, 'live.duckdb');
   // Memory for two datagrams' flows: the rest of the outage is on disk only.
-  const c = await collectorOn(db, join(dir, 'spool'), { storeBufferBytes: 2 * PER * 101 });
+  const c = await collectorOn(db, spoolDir, { storeBufferBytes: 2 * PER * 101 });
   try {
     await c.send(0, 5);
     await until(() => c.c.metrics().flowsCommitted === 5 * PER, 5000, '150 flows committed');
@@ -319,10 +321,7 @@ test('an outage longer than the memory buffer: with a spool, what does not fit i
 });
 
 test('a failure that stops the collector (one that does not pass): with a spool, the open interval and what it received after are kept for the next collector, every flow once, in order', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'cr-spool-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const db = join(dir, 'live.duckdb');
-  const spoolDir = join(dir, 'spool');
+  const { db, spoolDir } = tempStore(t);
   const one = await collectorOn(db, spoolDir);
   try {
     await one.send(0, 5);
