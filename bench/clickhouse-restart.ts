@@ -8,7 +8,11 @@
  * Kafka between its inlet and ClickHouse, so an outage shorter than Kafka's retention costs it
  * nothing (docs/benchmarks.md says so beside the figures).
  *
- *   node --import tsx bench/clickhouse-restart.ts [RATE=20000] [WARM=5] [DOWN=5] [AFTER=5]
+ * MODE `cut`: the server stays up and the network to it goes dead for DOWN seconds instead (a
+ * loopback proxy that forwards nothing and answers no new connection, test/store/blackhole-proxy.ts);
+ * TIMEOUT is the collector's --store-timeout in seconds (0: none, as before 2026-12-07).
+ *
+ *   node --import tsx bench/clickhouse-restart.ts [RATE=20000] [WARM=5] [DOWN=5] [AFTER=5] [MODE=restart|cut] [TIMEOUT=10]
  */
 import { createSocket } from 'node:dgram';
 import { detectionHookFor } from '../src/detect/pipeline.js';
@@ -18,6 +22,7 @@ import { NetflowCollector } from '../src/netflow/collector.js';
 import { healthJson } from '../src/netflow/metrics-server.js';
 import type { ClickHouseFlowStore } from '../src/store/clickhouse/flows.js';
 import { openFlowStore } from '../src/store/open.js';
+import { BlackHoleProxy } from '../test/store/blackhole-proxy.js';
 import { haveServer, startServer } from '../test/store/clickhouse-server.js';
 import { flowNumber, v9Datagram } from '../test/netflow/live-sender.js';
 import { fmt, load, say, sleep } from './report.js';
@@ -26,14 +31,20 @@ const RATE = Number(process.argv[2] ?? 20_000);
 const WARM = Number(process.argv[3] ?? 5);
 const DOWN = Number(process.argv[4] ?? 5);
 const AFTER = Number(process.argv[5] ?? 5);
+const MODE = process.argv[6] ?? 'restart';
+const TIMEOUT = Number(process.argv[7] ?? 10);
 const PER = 30;
+if (MODE !== 'restart' && MODE !== 'cut') throw new Error(`MODE must be restart or cut, not ${MODE}`);
 
 if (!haveServer()) {
   say('clickhouse-restart bench: clickhouse-server not installed (scripts/install-test-deps.sh)');
   process.exit(0);
 }
 const server = await startServer();
-const store = (await openFlowStore(server.url)) as ClickHouseFlowStore;
+const proxy = MODE === 'cut' ? await BlackHoleProxy.start(server.httpPort) : null;
+const store = (await openFlowStore(
+  proxy ? server.url.replace(`:${server.httpPort}/`, `:${proxy.port}/`) : server.url,
+)) as ClickHouseFlowStore;
 const detection = await detectionHookFor(store);
 const said: string[] = [];
 const c = await NetflowCollector.start({
@@ -42,9 +53,10 @@ const c = await NetflowCollector.start({
   enricher: { enrich: (b: FlowBatch) => emptyEnrichment(b.length) },
   hooks: [detection.hook],
   onStoreFailure: (m) => said.push(m),
+  storeTimeoutMs: TIMEOUT * 1000,
 });
 say(
-  `clickhouse-restart bench: ${fmt(RATE)} flows/s; ${WARM} s, server away ${DOWN} s, ${AFTER} s after; load ${load()}`,
+  `clickhouse-restart bench: ${fmt(RATE)} flows/s; ${WARM} s, ${MODE === 'cut' ? `the network to the server cut ${DOWN} s (--store-timeout ${TIMEOUT})` : `server away ${DOWN} s`}, ${AFTER} s after; load ${load()}`,
 );
 const sock = createSocket('udp4');
 let k = 0;
@@ -67,15 +79,38 @@ const watch = setInterval(() => {
 try {
   await sleep(WARM * 1000);
   const t0 = Date.now();
-  await server.restart(DOWN * 1000);
-  say(`  the server answered again ${((Date.now() - t0) / 1000).toFixed(1)} s after it was killed`);
+  if (proxy) {
+    proxy.cut();
+    let seen = -1;
+    while (Date.now() - t0 < DOWN * 1000) {
+      if (seen < 0 && c.metrics().storeFailing != null) seen = Date.now() - t0;
+      await sleep(20);
+    }
+    proxy.restore();
+    say(
+      `  the failure seen ${seen < 0 ? 'not within the cut' : `${(seen / 1000).toFixed(1)} s after the cut`}`,
+    );
+  } else {
+    await server.restart(DOWN * 1000);
+    say(`  the server answered again ${((Date.now() - t0) / 1000).toFixed(1)} s after it was killed`);
+  }
   await sleep(AFTER * 1000);
   sending = false;
   await sender;
   await sleep(1000);
   clearInterval(watch);
   const sent = k * PER;
-  const r = await c.stop();
+  const m = c.metrics();
+  say(
+    `  when sending ended: ${fmt(m.flowsCommitted)} flows committed, ${fmt(m.counts['flows.held-store'] ?? 0)} held, ${fmt(m.counts['datagrams.dropped-backlog'] ?? 0)} datagrams dropped at the receiver; store failing: ${m.storeFailing ?? 'no'}`,
+  );
+  // With no bound a request to a server cut off waits the client's 10 minutes: not waited for.
+  const stopped = await Promise.race([c.stop(), sleep(60_000).then(() => null)]);
+  if (!stopped) {
+    say('  the collector did not stop within 60 s (its store request still waits); ended here');
+    process.exit(1);
+  }
+  const r = stopped;
   const lost = r.diagnostics.get('flows.lost-store');
   say(
     `  sent ${fmt(sent)}; stored ${fmt(r.flows)} (of them held in memory while the server was away: ${fmt(r.diagnostics.get('flows.held-stored'))}); counted lost with failed intervals ${fmt(lost)} (${r.diagnostics.get('store.intervals-failed')} interval(s)); sent − stored − lost = ${fmt(sent - r.flows - lost)}`,
@@ -100,5 +135,6 @@ try {
   sending = false;
   sock.close();
   await store.close().catch(() => undefined);
+  await proxy?.stop();
   await server.stop();
 }

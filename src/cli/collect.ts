@@ -119,6 +119,11 @@ export function register(program: Command): void {
       '256M',
     )
     .option(
+      '--store-timeout <seconds>',
+      "each request to the store's server (ClickHouse) is given up on after this many seconds and the server counted out of reach: a server the network cut off is noticed, not waited on for the client's 10 minutes (0: never)",
+      '10',
+    )
+    .option(
       '--spool <dir>',
       'also write what is held while the store fails to DIR/held.spool: a collector stopped or killed meanwhile loses none of it (the next one on DIR stores it first), and an outage longer than --store-buffer is kept on disk',
     )
@@ -149,6 +154,7 @@ export function register(program: Command): void {
         maxBacklogMs: string;
         storeMemory?: string;
         storeBuffer: string;
+        storeTimeout: string;
         spool?: string;
         spoolSize: string;
         metrics?: string;
@@ -176,6 +182,7 @@ export function register(program: Command): void {
         const memoryLimit = o.storeMemory ? parseMemoryLimit(o.storeMemory) : serviceMemoryLimit();
         const storeBufferBytes = parseStoreBuffer(o.storeBuffer);
         const spoolBytes = parseSpoolSize(o.spoolSize);
+        const storeTimeoutMs = parseNumberOption('--store-timeout', o.storeTimeout, 0) * 1000;
         const store = await openFlowStore(o.db, { memoryLimit });
         // Other commands (summary, series, report, screen, …) read the store through this process while it collects.
         await store.serveReaders();
@@ -198,6 +205,7 @@ export function register(program: Command): void {
             maxBacklogBatches,
             backlogMs,
             storeBufferBytes,
+            storeTimeoutMs,
             spoolDir: o.spool,
             spoolBytes,
             onProblem: (p) => {

@@ -26,7 +26,7 @@ import { DuckDbSanctionsStore } from '../store/duckdb/sanctions.js';
 import { ApiKeyFile, keysPathFor } from '../server/keys.js';
 import { defaultDbPath, type FlowStore } from '../store/store.js';
 import { addChainOptions, openChainIndex, parseChainHops, type ChainIndex } from './chain-screening.js';
-import { parseWholeNumber } from './output.js';
+import { parseNumberOption, parseWholeNumber } from './output.js';
 
 /** Default most addresses per POST on the chain path: ~37 ms each for addresses the chain knows
  * (3 hops, timed by hand on the regtest test index under load; no benchmark), so about 10 s at worst. */
@@ -87,6 +87,8 @@ export interface ServeOptions {
   collectBacklog?: { maxBacklogBatches: number; backlogMs: number };
   /** With `collect`: what it holds in memory while its store fails (CollectOptions.storeBufferBytes). */
   storeBufferBytes?: number;
+  /** With `collect`: each store request's bound (CollectOptions.storeTimeoutMs). */
+  storeTimeoutMs?: number;
   /** With `collect`: what it holds is also written to this directory (CollectOptions.spoolDir). */
   spoolDir?: string;
   spoolBytes?: number;
@@ -232,6 +234,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
         hooks: [detection.hook],
         ...o.collectBacklog,
         storeBufferBytes: o.storeBufferBytes,
+        storeTimeoutMs: o.storeTimeoutMs,
         spoolDir: o.spoolDir,
         spoolBytes: o.spoolBytes,
         onProblem: o.onCollectProblem,
@@ -357,6 +360,11 @@ export function register(program: Command): void {
       '256M',
     )
     .option(
+      '--store-timeout <seconds>',
+      "with --collect: each request to the store's server (ClickHouse) is given up on after this many seconds and the server counted out of reach: a server the network cut off is noticed, not waited on for the client's 10 minutes (0: never)",
+      '10',
+    )
+    .option(
       '--spool <dir>',
       'with --collect: also write what is held while the store fails to DIR/held.spool, so that a stop or a kill meanwhile loses none of it (the next collector on DIR stores it first) and an outage longer than --store-buffer is kept on disk',
     )
@@ -386,6 +394,7 @@ export function register(program: Command): void {
       keepAliveTimeout: string;
       storeMemory?: string;
       storeBuffer: string;
+      storeTimeout: string;
       spool?: string;
       spoolSize: string;
     }) => {
@@ -413,6 +422,7 @@ export function register(program: Command): void {
         collect: o.collect,
         memoryLimit: o.storeMemory ? parseMemoryLimit(o.storeMemory) : undefined,
         storeBufferBytes: parseStoreBuffer(o.storeBuffer),
+        storeTimeoutMs: parseNumberOption('--store-timeout', o.storeTimeout, 0) * 1000,
         spoolDir: o.spool,
         spoolBytes: parseSpoolSize(o.spoolSize),
         onCollectProblem: (p) => {

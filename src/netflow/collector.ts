@@ -23,6 +23,7 @@ import { batchFrom, compactBytes, compactCopy, CopyPool, HeldQueue, type HeldBat
 import { Spool } from './spool.js';
 import type { FlowStore, SourceWriter, Uncommitted } from '../store/store.js';
 import { isDiskFull, isPassingFailure, isUnreachable } from '../store/passing-failures.js';
+import { withStoreTimeout } from '../store/request-timeout.js';
 import type { SflowAgentStat } from '../sflow/decoder.js';
 import {
   BATCH_COLUMNS,
@@ -84,6 +85,32 @@ export const DEFAULT_STORE_BUFFER_BYTES = 256 * 2 ** 20;
  */
 export const REPLAY_SLICE: { bytes: number; ms: number | null } = { bytes: 64 * 2 ** 20, ms: null };
 
+/**
+ * Each request the collector's store sends to a server (ClickHouse) is given up on after this long
+ * (request-timeout.ts), and counts as the server out of reach: a server the network cut off, whose
+ * packets are dropped rather than refused, would otherwise hold the collector for the client's ten
+ * minutes, its receiver dropping what arrives. A healthy insert of a batch takes milliseconds.
+ */
+export const DEFAULT_STORE_TIMEOUT_MS = 10_000;
+
+/**
+ * Trying to recover from a store failure (SourceWriter.recover) is awaited this long; a try that
+ * takes longer (a server that does not answer) goes on in the background while what arrives is
+ * held, and is looked at again with the next batch or commit tick.
+ */
+export const RECOVER_WAIT_MS = 100;
+
+type Recovered = { discarded: number; committed: number };
+
+/** A try to recover (tryRecover) and, once it has ended, its outcome. */
+interface Probe {
+  done: Promise<void>;
+  settled: boolean;
+  value: Recovered | null;
+  failed: boolean;
+  error: unknown;
+}
+
 function isHolding(h: BatchHook): h is BatchHook & HoldingHook {
   const x = h as Partial<HoldingHook>;
   return typeof x.holdUntilCommit === 'function' && typeof x.beforeCommit === 'function';
@@ -120,6 +147,8 @@ export interface CollectOptions {
    * once it is (default DEFAULT_STORE_BUFFER_BYTES; 0: what arrives meanwhile is lost, counted).
    */
   storeBufferBytes?: number;
+  /** Each store request is given up on after this long (ms; 0: never). DEFAULT_STORE_TIMEOUT_MS. */
+  storeTimeoutMs?: number;
   /**
    * A directory where what is held while the store fails is also written (spool.ts), so that a
    * collector stopped or killed meanwhile loses none of it, and an outage longer than the memory
@@ -287,6 +316,8 @@ export class NetflowCollector {
   /** The undo list last written to the spool's state. */
   private undoSaid = '[]';
   private finishing = false;
+  /** A try to recover from a store failure still running (tryRecover). */
+  private probe: Probe | null = null;
 
   private constructor(
     private readonly o: CollectOptions,
@@ -379,7 +410,9 @@ export class NetflowCollector {
     this.recvBuffer = ready.recvBuffer;
     this.source = `udp://${addr.ipv6 ? `[${addr.host}]` : addr.host}:${ready.port}`;
     this.times = new PlausibleTimeCheck(this.source, 'datagram');
-    this.writer = await o.store.beginSource({ name: this.source, kind: 'netflow-live' }, { live: true });
+    this.writer = await withStoreTimeout(this.storeTimeout, () =>
+      o.store.beginSource({ name: this.source, kind: 'netflow-live' }, { live: true }),
+    );
     for (const h of o.hooks ?? []) if (isHolding(h)) h.holdUntilCommit();
     this.lastCheckpoint = Date.now();
     // Commit on a clock, not only when a batch arrives: flows received before a quiet period
@@ -422,6 +455,15 @@ export class NetflowCollector {
     }
   }
 
+  private get storeTimeout(): number {
+    return this.o.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+  }
+
+  /** Work on the store, in turn, each request it sends bounded by the store timeout. */
+  private queue(work: () => Promise<void>): void {
+    this.chain = this.chain.then(() => withStoreTimeout(this.storeTimeout, work));
+  }
+
   private command(m: ReceiverCommand, transfer: ArrayBuffer[] = []): void {
     this.worker.postMessage(m, transfer);
   }
@@ -430,7 +472,7 @@ export class NetflowCollector {
   private queueCommit(commitMs: number): void {
     if (this.commitQueued || this.finishing || Date.now() - this.lastCheckpoint < commitMs) return;
     this.commitQueued = true;
-    this.chain = this.chain.then(async () => {
+    this.queue(async () => {
       this.commitQueued = false;
       if (this.writeError || this.finishing) return;
       try {
@@ -548,7 +590,7 @@ export class NetflowCollector {
       case 'batch': {
         const batch = batchFrom(m.batch, this.source);
         this.backlog++;
-        this.chain = this.chain.then(() => this.store(batch));
+        this.queue(() => this.store(batch));
         break;
       }
       case 'problem':
@@ -867,7 +909,7 @@ export class NetflowCollector {
     if (this.finishing) return;
     this.finishing = true;
     if (this.commitTimer) clearInterval(this.commitTimer);
-    this.chain = this.chain.then(() => this.finish());
+    this.queue(() => this.finish());
   }
 
   private async finish(): Promise<void> {
@@ -917,6 +959,7 @@ export class NetflowCollector {
         sflowAgents: this.sflowAgents,
       });
     } catch (e) {
+      await this.probe?.done;
       await this.writer.abort().catch(() => undefined);
       // What is kept and what is not, beside the store's own words.
       // (The open interval's flows, when already counted lost earlier, once.)
@@ -965,9 +1008,9 @@ export class NetflowCollector {
     const r = this.recovered;
     const first = r.pending !== e;
     if (!this.writer.recover || this.writeError || (first && this.finishing)) return false;
-    let back: { discarded: number; committed: number } | null;
+    let back: Recovered | null;
     try {
-      back = await this.writer.recover(e);
+      back = await this.tryRecover(e);
     } catch (x) {
       // Not a failure that passes (the caller stops with it), or the store cannot go on: its words.
       if (x !== e) this.fail(x);
@@ -1015,6 +1058,49 @@ export class NetflowCollector {
     if (!giveUp) r.flows += lost;
     this.ownCounts();
     return !giveUp;
+  }
+
+  /**
+   * One try to recover (SourceWriter.recover), awaited up to RECOVER_WAIT_MS when it begins (to
+   * its end while finishing): a try still running then goes on in the background and this says
+   * "not yet" (null) at once until it has ended; its outcome is taken at the next call. So a
+   * server that does not answer holds the store's turn for a tenth of a second a try, not for the
+   * store timeout, and what arrives meanwhile is held rather than dropped by the receiver's backlog.
+   */
+  private async tryRecover(e: unknown): Promise<Recovered | null> {
+    let pr = this.probe;
+    const begun = !pr;
+    if (!pr) {
+      const probe: Probe = {
+        settled: false,
+        value: null,
+        failed: false,
+        error: undefined,
+        done: Promise.resolve(),
+      };
+      probe.done = this.writer.recover!(e).then(
+        (v) => {
+          probe.value = v;
+          probe.settled = true;
+        },
+        (x: unknown) => {
+          probe.failed = true;
+          probe.error = x;
+          probe.settled = true;
+        },
+      );
+      pr = this.probe = probe;
+    }
+    if (this.finishing) await pr.done;
+    else if (begun) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([pr.done, new Promise((r) => (timer = setTimeout(r, RECOVER_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
+    if (!pr.settled) return null;
+    this.probe = null;
+    if (pr.failed) throw pr.error;
+    return pr.value;
   }
 
   /** The counters the store side keeps (the receiver's replace the rest on each report). */

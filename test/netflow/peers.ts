@@ -25,6 +25,15 @@ export function exited(p: ChildProcess): Promise<number | null> {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Wait until `cond` holds, looking every 20 ms; past `ms` an error names `what`. */
+export async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+    await sleep(20);
+  }
+}
+
 /** Node's arguments for `coinradar collect` from the sources, listening on `listen`, into `db`. */
 export const collectArgs = (db: string, listen: string, ...extra: string[]) => [
   '--import',

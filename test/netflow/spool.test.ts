@@ -31,17 +31,9 @@ import type { DuckDbFlowStore } from '../../src/store/duckdb/flows.js';
 import { openFlowStore } from '../../src/store/open.js';
 import { smallDisk } from '../helpers/small-disk.js';
 import { flowNumber, v9Datagram } from './live-sender.js';
-import { collectArgs, exited, freeUdpPort, sleep } from './peers.js';
+import { collectArgs, exited, freeUdpPort, sleep, until } from './peers.js';
 
 const PER = 30;
-
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await sleep(20);
-  }
-}
 
 /** A batch of `n` flows numbered from `first`, every column filled from the number. */
 function batchOf(first: number, n: number, cap = 64): FlowBatch {

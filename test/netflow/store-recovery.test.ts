@@ -33,17 +33,9 @@ import { openFlowStore } from '../../src/store/open.js';
 import { flowNumber, v9Datagram } from './live-sender.js';
 import { parseStoreBuffer } from '../../src/flow/size.js';
 import { smallDisk } from '../helpers/small-disk.js';
-import { collectArgs, exited, sleep } from './peers.js';
+import { collectArgs, exited, sleep, until } from './peers.js';
 
 const PER = 30;
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms: ${what}`);
-    await sleep(20);
-  }
-}
 
 /** Until the collector has seen the store fail and taken every one of `datagrams`. */
 const failureSeen = (c: NetflowCollector, datagrams: number) =>

@@ -24,7 +24,7 @@ import { AuditLog } from '../../src/server/audit.js';
 import { ApiKeyFile } from '../../src/server/keys.js';
 import { listAndKey } from '../server/fixture.js';
 import { flowNumber, v9Datagram } from '../netflow/live-sender.js';
-import { sleep } from '../netflow/peers.js';
+import { sleep, until } from '../netflow/peers.js';
 import { haveServer, startServer, type RunningServer } from './clickhouse-server.js';
 
 const PER = 30;
@@ -33,14 +33,6 @@ let server: RunningServer | null = null;
 after(async () => {
   await server?.stop();
 });
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms: ${what}`);
-    await sleep(20);
-  }
-}
 
 /** A collector with detection into a fresh database of the running server. */
 async function collectorOn(database: string, spoolDir?: string) {

@@ -5,7 +5,9 @@
  * Statements carry their values as SQL literals (lit/str below), not as query parameters: the
  * 18.16 servers Debian ships have no `{name:Type}` parameters.
  */
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { noAnswerMessage, storeTimeoutMs } from '../request-timeout.js';
 
 export interface ChConnection {
   /** The server's version, e.g. '18.16.1' or '26.7.2.1'. */
@@ -31,8 +33,16 @@ export interface ChConnection {
   insertTsv(table: string, columns: readonly string[], body: Buffer): Promise<void>;
   /** Insert a RowBinary body (rowbinary.ts); absent where the engine cannot take it (chDB). */
   insertRowBinary?(table: string, columns: readonly string[], body: Buffer): Promise<void>;
+  /**
+   * The query ids of inserts given up on since the last call (request-timeout.ts: no answer in
+   * time), which the server may still be running; the list is emptied. Absent on chDB.
+   */
+  takeTimedOut?(): string[];
   close(): Promise<void>;
 }
+
+/** Inserts given up on that a connection remembers (the oldest forgotten first). */
+const MAX_TIMED_OUT = 1000;
 
 /** Is this `--db` value a ClickHouse engine URL (rather than a DuckDB file)? */
 export function isClickHouseUrl(db: string): boolean {
@@ -145,16 +155,32 @@ async function httpConnection(t: ClickHouseTarget, host?: string): Promise<ChCon
     const m = e instanceof Error ? e.message : String(e);
     return new Error(`${display}: ${m.split(base.password || '\u0000').join('***')}`);
   };
+  // Inside withStoreTimeout each request is aborted after its bound and carries its own query id,
+  // so that an insert given up on can be found on the server (takeTimedOut).
+  const timedOut: string[] = [];
+  const bounded = (insert = false) => {
+    const ms = storeTimeoutMs();
+    if (!ms) return { params: {}, fail: clean };
+    const query_id = randomUUID();
+    const abort_signal = AbortSignal.timeout(ms);
+    const fail = (e: unknown) => {
+      if (!abort_signal.aborted) return clean(e);
+      if (insert && timedOut.push(query_id) > MAX_TIMED_OUT) timedOut.shift();
+      return new Error(`${display}: ${noAnswerMessage(ms, query_id)}`, { cause: e });
+    };
+    return { params: { query_id, abort_signal }, fail };
+  };
   // The database may not exist yet (a read says so; a write creates it): what needs no database
   // goes through a client without one.
   const admin = createClient(base);
   const client = createClient({ ...base, database: t.database });
   const query = async <T>(c: typeof client, sql: string): Promise<T[]> => {
+    const b = bounded();
     try {
-      const r = await c.query({ query: sql, format: 'JSONEachRow' });
+      const r = await c.query({ query: sql, format: 'JSONEachRow', ...b.params });
       return (await r.json()) as T[];
     } catch (e) {
-      throw clean(e);
+      throw b.fail(e);
     }
   };
   const rows = <T>(sql: string) => query<T>(client, sql);
@@ -176,44 +202,51 @@ async function httpConnection(t: ClickHouseTarget, host?: string): Promise<ChCon
     },
     systemRows: (sql) => query(admin, sql),
     async createDatabase() {
+      const b = bounded();
       try {
-        await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${t.database}` });
+        await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${t.database}`, ...b.params });
       } catch (e) {
-        throw clean(e);
+        throw b.fail(e);
       }
     },
     onHost: (h: string) => httpConnection(t, h),
     async command(sql) {
+      const b = bounded();
       try {
-        await client.command({ query: sql });
+        await client.command({ query: sql, ...b.params });
       } catch (e) {
-        throw clean(e);
+        throw b.fail(e);
       }
     },
     async insertTsv(table, columns, body) {
+      const b = bounded(true);
       try {
         await client.insert({
           table,
           columns: columns as [string, ...string[]],
           values: Readable.from([body], { objectMode: false }),
           format: 'TabSeparated',
+          ...b.params,
         });
       } catch (e) {
-        throw clean(e);
+        throw b.fail(e);
       }
     },
     async insertRowBinary(table, columns, body) {
+      const b = bounded(true);
       try {
         const r = await client.exec({
           query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT RowBinary`,
           values: Readable.from([body], { objectMode: false }),
+          ...b.params,
         });
         // The answer comes when the insert is done; its body is empty.
         for await (const chunk of r.stream) void chunk;
       } catch (e) {
-        throw clean(e);
+        throw b.fail(e);
       }
     },
+    takeTimedOut: () => timedOut.splice(0),
     close: async () => {
       await Promise.all([admin.close(), client.close()]);
     },

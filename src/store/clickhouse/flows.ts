@@ -24,6 +24,7 @@ import type {
 } from '../store.js';
 import { StoreNotReady } from '../store.js';
 import { isPassingFailure } from '../passing-failures.js';
+import { storeTimeoutMs } from '../request-timeout.js';
 import { connect, lit, str, withCluster, type ChConnection, type ClickHouseTarget } from './connection.js';
 import { BLOCK, IdClaims } from './ids.js';
 import { clusterOfTables, clusterStatements, schemaStatements } from './schema.js';
@@ -34,6 +35,8 @@ import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery } from '../
 
 /** Flush a writer's rows once this many bytes of TSV are staged (ClickHouse wants big inserts). */
 const INSERT_BYTES = 16 << 20;
+/** How long recovery waits for inserts given up on to end, outside withStoreTimeout (settleGivenUp). */
+const DEFAULT_SETTLE_MS = 10_000;
 
 /** The sources whose flows are visible (schema.sql). */
 export const VISIBLE_SOURCES =
@@ -288,6 +291,36 @@ export class ClickHouseFlowStore implements FlowStore {
   }
   /** ensureSchema ran on this connection (tables added to schema.sql since are created too). */
   private schemaDone = false;
+
+  /** Inserts given up on (no answer in time) not yet known to have ended on the server. */
+  private givenUp: string[] = [];
+
+  /**
+   * Inserts this store gave up on (request-timeout.ts: no answer in time) may still run on the
+   * server: a slow one that had the whole body commits it after the client left. They are told to
+   * stop (KILL QUERY) and waited for on every shard, up to `waitMs`, so that the rows of an
+   * interval deleted next are all there to delete. One stuck reading a body the network cut off
+   * (the server waits for the rest until its own receive timeout) cannot write a row: an insert
+   * writes its block when the body ends (INSERT_BYTES holds far fewer than the 1,048,576 rows of one), so it is not waited
+   * for past `waitMs`. Throws (the ids kept for the next try) when the server cannot be asked.
+   */
+  async settleGivenUp(waitMs: number): Promise<void> {
+    this.givenUp.push(...(this.raw.takeTimedOut?.() ?? []));
+    if (this.givenUp.length === 0) return;
+    const ids = this.givenUp.map(str).join(', ');
+    const shards = await this.shards();
+    for (const c of shards) await c.command(`KILL QUERY WHERE initial_query_id IN (${ids}) ASYNC`);
+    const until = Date.now() + waitMs;
+    for (const c of shards)
+      for (;;) {
+        const [m] = await c.systemRows<{ n: number }>(
+          `SELECT count() AS n FROM system.processes WHERE initial_query_id IN (${ids})`,
+        );
+        if (Number(m.n) === 0 || Date.now() > until) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    this.givenUp = [];
+  }
 
   /**
    * Deletes the flows of `u` and what names them (artifacts, detections, payloads): flow ids are
@@ -820,7 +853,10 @@ class ClickHouseSourceWriter implements SourceWriter {
     }
     try {
       const u = this.uncommitted();
-      if (u) await this.store.discardUncommitted(u);
+      if (u) {
+        await this.store.settleGivenUp(storeTimeoutMs() ?? DEFAULT_SETTLE_MS);
+        await this.store.discardUncommitted(u);
+      }
     } catch (e) {
       if (isPassingFailure(e)) return null;
       throw e;
@@ -877,7 +913,10 @@ class ClickHouseSourceWriter implements SourceWriter {
       if (this.live) {
         // As on DuckDB: what a live source committed stays; the open interval's rows go.
         const u = this.uncommitted();
-        if (u) await this.store.discardUncommitted(u);
+        if (u) {
+          await this.store.settleGivenUp(storeTimeoutMs() ?? DEFAULT_SETTLE_MS);
+          await this.store.discardUncommitted(u);
+        }
         this.intervalIds = [];
         this.flows = this.committedFlows;
         await this.put(false);

@@ -1,0 +1,26 @@
+/**
+ * A bound on each request a store sends to its server, for the code that runs inside
+ * `withStoreTimeout` (and what it starts): the live collector's writes, commits and recovery.
+ * Without it a ClickHouse server cut off by the network (packets dropped, not refused) holds each
+ * request for the client's own timeout, ten minutes — the collector would wait that long before it
+ * starts holding what arrives. Reads for people (serve's API, reports) run outside and keep the
+ * long timeout they need. DuckDB sends no requests and ignores it.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+const bound = new AsyncLocalStorage<number>();
+
+/** Run `fn` with every store request it makes aborted after `ms` (0 or undefined: unbounded). */
+export function withStoreTimeout<T>(ms: number | undefined, fn: () => Promise<T>): Promise<T> {
+  return ms && ms > 0 ? bound.run(ms, fn) : fn();
+}
+
+/** The bound on a request made now, in ms; undefined outside withStoreTimeout. */
+export function storeTimeoutMs(): number | undefined {
+  return bound.getStore();
+}
+
+/** The words a request that was not answered in time fails with (isUnreachable knows them). */
+export function noAnswerMessage(ms: number, queryId: string): string {
+  return `no answer in ${ms / 1000} s (--store-timeout; query_id ${queryId} may still run on the server)`;
+}

@@ -1,0 +1,143 @@
+// A live collector writing to clickhouse-server 18.16 through a link that goes dead (packets
+// dropped, not refused: a broken link, a firewall): each store request is given up on after the
+// store timeout, the collector holds what arrives from then on, its tries to recover run beside
+// it rather than in its way, and once the link is back every flow is stored once, in order.
+// Without the bound the first insert waited for the client's ten minutes. Loopback only; skipped
+// (saying why) without the server.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { emptyEnrichment } from '../../src/flow/enrichment.js';
+import type { FlowBatch } from '../../src/flow/record.js';
+import { NetflowCollector } from '../../src/netflow/collector.js';
+import { healthJson } from '../../src/netflow/metrics-server.js';
+import type { ClickHouseFlowStore } from '../../src/store/clickhouse/flows.js';
+import { openFlowStore } from '../../src/store/open.js';
+import { flowNumber, v9Datagram } from '../netflow/live-sender.js';
+import { collectArgs, exited, sleep, until } from '../netflow/peers.js';
+import { isUnreachable } from '../../src/store/passing-failures.js';
+import { noAnswerMessage } from '../../src/store/request-timeout.js';
+import { BlackHoleProxy } from './blackhole-proxy.js';
+import { haveServer, startServer, type RunningServer } from './clickhouse-server.js';
+
+const PER = 30;
+const skip = !haveServer() && 'clickhouse-server not installed (scripts/install-test-deps.sh)';
+let server: RunningServer | null = null;
+after(async () => {
+  await server?.stop();
+});
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+test(
+  'the link to the ClickHouse server goes dead under a live collector: the failure is seen within the store timeout, what arrives is held without a datagram dropped, and once the link is back every flow is stored once, in order',
+  { skip, timeout: 120_000 },
+  async () => {
+    server ??= await startServer();
+    const proxy = await BlackHoleProxy.start(server.httpPort);
+    const url = server.url.replace(`:${server.httpPort}/coinradar`, `:${proxy.port}/blackhole1`);
+    const store = (await openFlowStore(url)) as ClickHouseFlowStore;
+    const said: string[] = [];
+    const c = await NetflowCollector.start({
+      listen: 'udp://127.0.0.1:0',
+      store,
+      enricher: { enrich: (b: FlowBatch) => emptyEnrichment(b.length) },
+      onStoreFailure: (m) => said.push(m),
+      flushMs: 50,
+      commitMs: 200,
+      storeTimeoutMs: 1000,
+    });
+    const sock = createSocket('udp4');
+    let seq = 0;
+    const send = async (k: number) =>
+      new Promise<void>((res, rej) =>
+        sock.send(v9Datagram(0, k, PER, seq++), c.port, '127.0.0.1', (e) => (e ? rej(e) : res())),
+      );
+    try {
+      for (let k = 0; k < 10; k++) await send(k);
+      await until(() => c.metrics().flowsCommitted === 10 * PER, 10_000, '300 flows committed');
+
+      proxy.cut();
+      const cutAt = Date.now();
+      // 20 datagrams a second for 6 s: the store's requests go nowhere.
+      let k = 10;
+      let seenAfter = -1;
+      for (; k < 130; k++) {
+        await send(k);
+        await sleep(50);
+        if (seenAfter < 0 && c.metrics().storeFailing != null) seenAfter = Date.now() - cutAt;
+      }
+      assert.ok(seenAfter >= 0, 'the failure seen while the link is dead');
+      // The first request in flight waits out its bound (1 s), and one more may have begun.
+      assert.ok(seenAfter < 3000, `seen ${seenAfter} ms after the cut`);
+      await until(() => c.metrics().counts.datagrams === k, 10_000, 'every datagram taken').catch((e) => {
+        console.log(seenAfter, JSON.stringify(c.metrics().counts), c.metrics().storeFailing);
+        throw e;
+      });
+      const m = c.metrics();
+      assert.equal(healthJson(m).status, 'degraded');
+      assert.match(String(m.storeFailing), /no answer in 1 s \(--store-timeout; query_id \S+ may still run/);
+      assert.equal(m.failed, null, 'not stopped');
+      assert.equal(
+        m.counts['datagrams.dropped-backlog'] ?? 0,
+        0,
+        'no datagram dropped while recovery is tried',
+      );
+      assert.equal(m.counts['flows.lost-store'] ?? 0, 0);
+      assert.ok(m.counts['flows.held-store'] >= 100 * PER, `held: ${m.counts['flows.held-store']}`);
+
+      proxy.restore();
+      await until(
+        () => healthJson(c.metrics()).status === 'ok',
+        20_000,
+        'writing again once the link is back',
+      );
+      for (; k < 140; k++) await send(k);
+      await until(() => c.metrics().flowsCommitted === k * PER, 20_000, 'every flow committed');
+      const r = await c.stop();
+      assert.equal(r.flows, k * PER);
+      assert.equal(r.diagnostics.get('flows.lost-store'), 0);
+      assert.equal(r.diagnostics.get('datagrams.dropped-backlog') ?? 0, 0);
+      assert.match(said[0], /^the store failed: .*no answer in 1 s/);
+      assert.match(said.at(-1)!, /^the store is writing again after/);
+
+      // Every flow once, in order: what the server got of the interval broken off was deleted.
+      const rows = await store.flows({ limit: 100_000, orderBy: 'f.id' });
+      assert.deepEqual(
+        rows.map((x) => flowNumber(x.src)),
+        range(0, k * PER),
+      );
+      const [src] = await store.sources();
+      assert.equal(src.flows, k * PER, "the source's row counts what the store holds");
+    } finally {
+      sock.close();
+      await store.close();
+      await proxy.stop();
+    }
+  },
+);
+
+test('a request given up on counts as the server out of reach; --store-timeout is checked before a store is opened', async () => {
+  assert.ok(isUnreachable(new Error(`clickhouse://x: ${noAnswerMessage(1500, 'q1')}`)));
+  const dir = mkdtempSync(join(tmpdir(), 'cr-store-timeout-'));
+  try {
+    for (const bad of ['soon', '-1']) {
+      const cli = spawn(
+        process.execPath,
+        collectArgs(join(dir, 'x.duckdb'), 'udp://127.0.0.1:0', '--store-timeout', bad),
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let err = '';
+      cli.stderr.on('data', (d) => (err += d));
+      assert.equal(await exited(cli), 2, err);
+      assert.match(err, new RegExp(`--store-timeout must be a number of at least 0, not '${bad}'`));
+    }
+    assert.ok(!readdirSync(dir).includes('x.duckdb'), 'no store opened');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
