@@ -5,11 +5,12 @@
 # test/sflow/pmacct.test.ts, bench/sflow.ts); jq (the usage pages pipe JSON through it; test/docs); zstd, bzip2 and
 # xz-utils (compress the fixtures for test/flow/compressed-input.test.ts); chromium (the console's
 # browser tests, driven by playwright-core without a browser download); clickhouse-server (18.16:
-# the ClickHouse engine's tests start it as the current user on loopback ports). Installs only what is
+# the ClickHouse engine's tests start it as the current user on loopback ports); strace (shows the
+# spool's flushes to disk: test/netflow/spool.test.ts). Installs only what is
 # missing.
 set -euo pipefail
 need=()
-for pkg in softflowd nfdump pmacct tshark litecoind monero libndpi-bin jq zstd bzip2 xz-utils chromium clickhouse-server; do
+for pkg in softflowd nfdump pmacct tshark litecoind monero libndpi-bin jq zstd bzip2 xz-utils chromium clickhouse-server strace; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

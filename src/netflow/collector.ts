@@ -418,7 +418,14 @@ export class NetflowCollector {
     // Commit on a clock, not only when a batch arrives: flows received before a quiet period
     // would otherwise stay uncommitted until traffic resumes (and be lost to a crash meanwhile).
     const commitMs = o.commitMs ?? DEFAULT_COMMIT_MS;
-    this.commitTimer = setInterval(() => this.queueCommit(commitMs), Math.max(10, Math.floor(commitMs / 2)));
+    // The spool's records go to the disk on the same clock (a power loss costs at most that much).
+    this.commitTimer = setInterval(
+      () => {
+        this.spool?.sync();
+        this.queueCommit(commitMs);
+      },
+      Math.max(10, Math.floor(commitMs / 2)),
+    );
     worker.on('message', (m: ReceiverMessage) => this.onMessage(m));
     worker.on('error', (e) => this.fail(e));
     // A receiver that dies without saying 'done' still gets what arrived committed.

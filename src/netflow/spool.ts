@@ -16,13 +16,18 @@
  *   not committed (SourceWriter.uncommitted): the next collector deletes them before it stores
  *   what the spool holds, so nothing is stored twice.
  *
- * Writes go to the page cache (a killed process loses nothing written; a machine that loses power
- * may). A record cut short (killed while writing it) or one whose CRC does not check is named with
+ * Writes go to the page cache (a killed process loses nothing written) and to the disk at each
+ * `sync()` (the collector's commit tick, every half commit interval while records were written),
+ * so a machine that loses power loses at most what was spooled since the last one. The state file
+ * is flushed before its rename, so it is never found empty or half written. A record cut short
+ * (killed while writing it, or lost with the power) or one whose CRC does not check is named with
  * its byte offset, and the file is cut there: the records before it are stored.
  * `DIR/held.spool.lock` holds the pid of the collector using the directory; a second one is refused.
  */
 import {
   closeSync,
+  fdatasyncSync,
+  fsyncSync,
   renameSync,
   existsSync,
   fstatSync,
@@ -35,7 +40,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { InputProblem } from '../flow/diagnostics.js';
 import { FlowBatch } from '../flow/record.js';
@@ -80,6 +85,8 @@ export class Spool {
   /** The last write that failed (the disk full, …): what did not fit stays in memory or is lost. */
   lastError: string | null = null;
   private closed = false;
+  /** Written (records, or the state's rename) since the last sync(). */
+  private unsynced = false;
 
   private constructor(
     readonly path: string,
@@ -163,6 +170,7 @@ export class Spool {
     }
     const ref = { offset: this.end, bytes, flows: batch.length };
     this.end += bytes;
+    this.unsynced = true;
     this.lastError = null;
     return ref;
   }
@@ -207,9 +215,31 @@ export class Spool {
     this.saveState();
   }
 
-  /** Closes the file (removed when it holds nothing) and gives the directory up. */
+  /**
+   * What was written since the last call, to the disk: the records (fdatasync) and the directory
+   * (the state's rename). A failure is kept in `lastError`, not thrown: the records are still in
+   * the page cache, and the next call tries again.
+   */
+  sync(): void {
+    if (!this.unsynced || this.closed) return;
+    try {
+      fdatasyncSync(this.fd);
+      const dir = openSync(dirname(this.path), 'r');
+      try {
+        fsyncSync(dir);
+      } finally {
+        closeSync(dir);
+      }
+      this.unsynced = false;
+    } catch (e) {
+      this.lastError = `flushing ${this.path} to disk: ${(e as Error).message}`;
+    }
+  }
+
+  /** Closes the file (removed when it holds nothing; flushed to disk when it does) and gives the directory up. */
   close(): void {
     if (this.closed) return;
+    if (this.held > 0) this.sync();
     this.closed = true;
     closeSync(this.fd);
     if (this.held === 0 && this.undoList.length === 0) {
@@ -228,8 +258,15 @@ export class Spool {
   /** consumed and undo, replaced whole (a rename): a kill leaves the old state or the new. */
   private saveState(): void {
     const tmp = `${this.statePath}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ consumed: this.consumed, undo: this.undoList }), { mode: 0o600 });
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify({ consumed: this.consumed, undo: this.undoList }));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, this.statePath);
+    this.unsynced = true;
   }
 
   private readState(size: number): void {

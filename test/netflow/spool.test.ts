@@ -7,7 +7,7 @@
 // address (live-sender.ts): the store is checked flow by flow, in order. Loopback only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import {
   existsSync,
@@ -273,6 +273,94 @@ test('a collector stopped while its store is away keeps what it held in the spoo
   }
   assert.equal(existsSync(join(spoolDir, 'held.spool')), false, 'all of it stored: the file is gone');
   assert.deepEqual(await storedInOrder(db), [...Array(20 * PER).keys()]);
+});
+
+test('what the spool writes goes to the disk at sync() (fdatasync of held.spool, fsync of its directory), once per write, and the state is flushed before its rename: seen by strace', (t) => {
+  if (spawnSync('sh', ['-c', 'command -v strace']).status !== 0) {
+    t.skip('strace not installed (scripts/install-test-deps.sh installs it)');
+    return;
+  }
+  const probe = spawnSync('strace', ['-o', '/dev/null', 'true'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    t.skip(`strace cannot trace here (a container without ptrace?): ${probe.stderr.trim()}`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'cr-spool-sync-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const src = (p: string) => new URL(`../../src/${p}`, import.meta.url).href;
+  // A mark before each step: an access() of a path that does not exist, which strace shows in order.
+  writeFileSync(
+    join(dir, 'child.ts'),
+    `import { existsSync } from 'node:fs';
+import { FlowBatch } from '${src('flow/record.js')}';
+import { Spool } from '${src('netflow/spool.js')}';
+const mark = (m: string) => existsSync('/nonexistent-cr-mark-' + m);
+const { spool } = Spool.open(process.argv[2]);
+const b = new FlowBatch(8, 'udp://127.0.0.1:1');
+b.length = 8;
+mark('append');
+spool.append(b);
+mark('sync');
+spool.sync();
+mark('sync-again');
+spool.sync();
+mark('state');
+spool.storedUpTo(null);
+mark('end');
+spool.close();
+`,
+  );
+  const out = join(dir, 'strace.out');
+  const r = spawnSync(
+    'strace',
+    [
+      '-f',
+      '-y',
+      '-o',
+      out,
+      '-e',
+      'trace=fdatasync,fsync,rename,renameat,renameat2,access,faccessat,faccessat2',
+      process.execPath,
+      '--import',
+      'tsx',
+      join(dir, 'child.ts'),
+      join(dir, 'spool'),
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const steps: Record<string, string[]> = {};
+  let step = '';
+  for (const line of readFileSync(out, 'utf8').split('\n')) {
+    const m = /cr-mark-([a-z-]+)/.exec(line);
+    if (m) {
+      step = m[1];
+      steps[step] = [];
+    } else if (step && /\b(fdatasync|fsync|rename\w*)\(/.test(line))
+      steps[step].push(
+        line
+          .replace(/^\d+ +/, '')
+          .replace(/\) += 0$/, ')')
+          .replaceAll(dir, 'DIR'),
+      );
+  }
+  const spoolDir = 'DIR/spool';
+  assert.deepEqual(
+    Object.keys(steps),
+    ['append', 'sync', 'sync-again', 'state', 'end'],
+    JSON.stringify(steps),
+  );
+  assert.deepEqual(steps.append, [], 'an append is not flushed by itself');
+  assert.equal(steps.sync.length, 2, steps.sync.join('\n'));
+  assert.match(steps.sync[0], new RegExp(`^fdatasync\\(\\d+<${spoolDir}/held\\.spool>\\)$`));
+  assert.match(steps.sync[1], new RegExp(`^fsync\\(\\d+<${spoolDir}>\\)$`));
+  assert.deepEqual(steps['sync-again'], [], 'nothing new: nothing flushed');
+  assert.equal(steps.state.length, 2, steps.state.join('\n'));
+  assert.match(steps.state[0], new RegExp(`^fsync\\(\\d+<${spoolDir}/held\\.spool\\.state\\.tmp>\\)$`));
+  assert.match(
+    steps.state[1],
+    /^rename\("DIR\/spool\/held\.spool\.state\.tmp", "DIR\/spool\/held\.spool\.state"\)$/,
+  );
 });
 
 test('an outage longer than the memory buffer: with a spool, what does not fit in memory is kept on disk and stored in slices once the store is back; none lost', async (t) => {
