@@ -522,7 +522,7 @@ try {
     const { cpu, hwmMb, fileMb } = procCpu(cli.pid!);
     // Where what is missing went: dropped while the store was behind, or by the kernel (buffer full).
     const counts = (await health().catch(() => ({ counts: {} as Record<string, number> }))).counts;
-    const drops = `${fmt(counts['datagrams.dropped-backlog'] ?? 0)} datagrams dropped with the store behind, ${fmt(counts['datagrams.kernel-drops'] ?? 0)} by the kernel`;
+    const drops = `${fmt(counts['datagrams.dropped-backlog'] ?? 0)} datagrams dropped with the store behind, ${fmt(counts['datagrams.kernel-drops'] ?? 0)} by the kernel${counts['store.stalls'] ? `; ${counts['store.stalls']} store turn(s) stalled past the backlog's bound` : ''}`;
     const split = threadSplit(threads0, threadCpu(cli.pid!), cli.pid!);
     const t0 = performance.now();
     cli.kill('SIGINT');

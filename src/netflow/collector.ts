@@ -19,7 +19,15 @@ import { Diagnostics, type InputProblem } from '../flow/diagnostics.js';
 import { emptyEnrichment, type FlowEnricher } from '../flow/enrichment.js';
 import { PlausibleTimeCheck } from '../flow/plausible-time.js';
 import { FlowBatch } from '../flow/record.js';
-import { batchFrom, compactBytes, compactCopy, CopyPool, HeldQueue, type HeldBatch } from './held-batches.js';
+import {
+  batchFrom,
+  compactBytes,
+  compactCopy,
+  CopyPool,
+  FLOW_COLUMN_BYTES,
+  HeldQueue,
+  type HeldBatch,
+} from './held-batches.js';
 import { Spool } from './spool.js';
 import type { FlowStore, SourceWriter, Uncommitted } from '../store/store.js';
 import { isDiskFull, isPassingFailure, isUnreachable } from '../store/passing-failures.js';
@@ -99,6 +107,16 @@ export const DEFAULT_STORE_TIMEOUT_MS = 10_000;
  * held, and is looked at again with the next batch or commit tick.
  */
 export const RECOVER_WAIT_MS = 100;
+
+/**
+ * A store turn (a batch, a commit) that runs longer than the backlog's time bound (`backlogMs`) is
+ * a stall, not slowness: a request waiting on a server that does not answer (until --store-timeout
+ * gives up on it), a commit held up. While it lasts, the receiver may queue batches past its bound,
+ * in the memory of --store-buffer (half of what it has free: a batch queued now may be copied into
+ * it if the turn fails), rather than drop them; once the turn ends, the bound is back and what was
+ * queued drains (held at once when the turn failed). Looked at every STALL_CHECK_MS.
+ */
+export const STALL_CHECK_MS = 50;
 
 type Recovered = { discarded: number; committed: number };
 
@@ -318,6 +336,13 @@ export class NetflowCollector {
   private finishing = false;
   /** A try to recover from a store failure still running (tryRecover). */
   private probe: Probe | null = null;
+  /** When the running store turn began (performance.now()); 0 between turns. */
+  private turnStart = 0;
+  /** The receiver's bound while a turn stalls (0: not stalling); see STALL_CHECK_MS. */
+  private stallLimit = 0;
+  private stallTimer: NodeJS.Timeout | null = null;
+  /** Turns that stalled (`store.stalls`). */
+  private stalls = 0;
 
   private constructor(
     private readonly o: CollectOptions,
@@ -426,6 +451,7 @@ export class NetflowCollector {
       },
       Math.max(10, Math.floor(commitMs / 2)),
     );
+    this.stallTimer = setInterval(() => this.checkStall(), STALL_CHECK_MS);
     worker.on('message', (m: ReceiverMessage) => this.onMessage(m));
     worker.on('error', (e) => this.fail(e));
     // A receiver that dies without saying 'done' still gets what arrived committed.
@@ -468,7 +494,37 @@ export class NetflowCollector {
 
   /** Work on the store, in turn, each request it sends bounded by the store timeout. */
   private queue(work: () => Promise<void>): void {
-    this.chain = this.chain.then(() => withStoreTimeout(this.storeTimeout, work));
+    this.chain = this.chain.then(async () => {
+      this.turnStart = performance.now();
+      try {
+        await withStoreTimeout(this.storeTimeout, work);
+      } finally {
+        this.turnStart = 0;
+        this.endStall();
+      }
+    });
+  }
+
+  /** A turn running past the backlog's time bound lets the receiver queue more (STALL_CHECK_MS). */
+  private checkStall(): void {
+    if (this.stallLimit || !this.turnStart || this.finishing) return;
+    if (performance.now() - this.turnStart < (this.o.backlogMs ?? DEFAULT_BACKLOG_MS)) return;
+    const free =
+      (this.o.storeBufferBytes ?? DEFAULT_STORE_BUFFER_BYTES) - this.held.bytes - this.interval.bytes;
+    const batches = Math.floor(free / 2 / ((this.o.batchSize ?? 4096) * FLOW_COLUMN_BYTES));
+    if (batches <= (this.backlogLimit || (this.o.maxBacklogBatches ?? DEFAULT_MAX_BACKLOG_BATCHES))) return;
+    this.stallLimit = batches;
+    this.stalls++;
+    this.command({ t: 'backlog-limit', batches, stall: true });
+  }
+
+  private endStall(): void {
+    if (!this.stallLimit) return;
+    this.stallLimit = 0;
+    this.command({
+      t: 'backlog-limit',
+      batches: this.backlogLimit || (this.o.maxBacklogBatches ?? DEFAULT_MAX_BACKLOG_BATCHES),
+    });
   }
 
   private command(m: ReceiverCommand, transfer: ArrayBuffer[] = []): void {
@@ -916,6 +972,7 @@ export class NetflowCollector {
     if (this.finishing) return;
     this.finishing = true;
     if (this.commitTimer) clearInterval(this.commitTimer);
+    if (this.stallTimer) clearInterval(this.stallTimer);
     this.queue(() => this.finish());
   }
 
@@ -1126,6 +1183,7 @@ export class NetflowCollector {
       if (this.spool.lastError) this.diagnostics.details.spoolError = this.spool.lastError;
     }
     if (this.fromSpool.left > 0) c.set('flows.spool-stored', this.fromSpool.stored);
+    if (this.stalls > 0) c.set('store.stalls', this.stalls);
   }
 
   private fail(e: unknown): void {

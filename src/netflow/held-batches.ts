@@ -55,6 +55,13 @@ export function compactBytes(batch: FlowBatch): number {
   return bytes;
 }
 
+/** Bytes of columns one flow takes in a batch (a batch of capacity n takes n times this). */
+export const FLOW_COLUMN_BYTES = (() => {
+  const one = new FlowBatch(1);
+  one.length = 1;
+  return compactBytes(one);
+})();
+
 /**
  * A copy of `batch` with its columns cut to its flows (a batch flushed by the clock holds a few
  * flows in columns for 4096); payload columns are not copied (NetFlow and sFlow carry none).

@@ -49,8 +49,11 @@ export type ReceiverCommand =
   | { t: 'stop' }
   /** Batches stored; `cols`: a stored batch's columns handed back for reuse (transferred). */
   | { t: 'stored'; batches: number; cols?: Record<string, ArrayBufferView> }
-  /** The main thread's current bound (at most maxBacklogBatches), from the store's measured rate. */
-  | { t: 'backlog-limit'; batches: number };
+  /**
+   * The main thread's current bound (at most maxBacklogBatches), from the store's measured rate;
+   * `stall`: past maxBacklogBatches while one store turn stalls (the collector's store buffer pays).
+   */
+  | { t: 'backlog-limit'; batches: number; stall?: boolean };
 
 export type { ExporterStat } from './templates.js';
 
@@ -232,7 +235,7 @@ function run(cfg: ReceiverConfig): void {
         ready.push(b);
       }
     } else if (m.t === 'backlog-limit')
-      backlogLimit = Math.max(1, Math.min(cfg.maxBacklogBatches, m.batches));
+      backlogLimit = Math.max(1, m.stall ? m.batches : Math.min(cfg.maxBacklogBatches, m.batches));
   });
   sock.bind(cfg.port, cfg.host, () => {
     boundPort = sock.address().port;

@@ -1,7 +1,8 @@
 // A live collector writing to clickhouse-server 18.16 through a link that goes dead (packets
 // dropped, not refused: a broken link, a firewall): each store request is given up on after the
-// store timeout, the collector holds what arrives from then on, its tries to recover run beside
-// it rather than in its way, and once the link is back every flow is stored once, in order.
+// store timeout, the receiver queues past its bound while that request stalls, the collector holds
+// what arrives from then on, its tries to recover run beside it rather than in its way, and once
+// the link is back every flow is stored once, in order.
 // Without the bound the first insert waited for the client's ten minutes. Loopback only; skipped
 // (saying why) without the server.
 import { test, after } from 'node:test';
@@ -50,6 +51,10 @@ test(
       flushMs: 50,
       commitMs: 200,
       storeTimeoutMs: 1000,
+      // A backlog of 4 batches and 100 ms: the first request's wait (1 s) would overflow it (20
+      // batches a second arrive) but for the stall (STALL_CHECK_MS), which lets it queue more.
+      maxBacklogBatches: 4,
+      backlogMs: 100,
     });
     const sock = createSocket('udp4');
     let seq = 0;
@@ -88,6 +93,7 @@ test(
         'no datagram dropped while recovery is tried',
       );
       assert.equal(m.counts['flows.lost-store'] ?? 0, 0);
+      assert.ok(m.counts['store.stalls'] >= 1, `stalls: ${m.counts['store.stalls']}`);
       assert.ok(m.counts['flows.held-store'] >= 100 * PER, `held: ${m.counts['flows.held-store']}`);
 
       proxy.restore();
