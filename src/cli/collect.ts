@@ -1,21 +1,118 @@
 import type { Command } from 'commander';
 import { detectionHookFor } from '../detect/pipeline.js';
-import { formatProblem } from '../flow/diagnostics.js';
+import { formatProblem, type InputProblem } from '../flow/diagnostics.js';
 import {
   DEFAULT_BACKLOG_MS,
   DEFAULT_MAX_BACKLOG_BATCHES,
   NetflowCollector,
+  type CollectOptions,
   type CollectResult,
 } from '../netflow/collector.js';
+import { unopenedStore } from '../netflow/unopened-store.js';
+import { isUnreachable } from '../store/passing-failures.js';
+import { withStoreTimeout } from '../store/request-timeout.js';
+import type { FlowEnricher } from '../flow/enrichment.js';
+import { join } from 'node:path';
 import { parseExporterList } from '../netflow/exporter-filter.js';
 import { parseMetricsAddress, startMetricsServer } from '../netflow/metrics-server.js';
 import { redact } from '../store/clickhouse/connection.js';
 import { openFlowStore } from '../store/open.js';
 import { parseMemoryLimit, serviceMemoryLimit } from '../store/duckdb/database.js';
-import { defaultDbPath } from '../store/store.js';
+import { defaultDbPath, type FlowStore } from '../store/store.js';
 import { loadEnricher } from './enricher.js';
 import { parseSpoolSize, parseStoreBuffer } from '../flow/size.js';
 import { parseNumberOption, parseWholeNumber } from './output.js';
+
+/** How often `collect --spool` tries again to open a store it could not reach at start (ms). */
+export const STORE_OPEN_RETRY_MS = 5000;
+
+/**
+ * `collect --spool` whose store cannot be reached at start (a ClickHouse server down, restarting
+ * or cut off): a collector on the same socket holds what arrives in the spool (unopened-store.ts)
+ * while the store is tried again every STORE_OPEN_RETRY_MS; once it opens, that collector is
+ * stopped (it reads what the kernel holds for its socket first) and the store and the socket's
+ * address are returned, for a collector on the store and the same spool, which stores what is
+ * there before anything new. A stop (SIGINT, SIGTERM) meanwhile ends it with the number of flows
+ * left in the spool for the next one. Datagrams sent in the milliseconds between the two sockets
+ * reach no one.
+ */
+async function collectUntilStoreOpens(
+  cause: unknown,
+  openStore: () => Promise<FlowStore>,
+  listen: string,
+  receiving: Omit<CollectOptions, 'listen' | 'store'>,
+  started: (c: NetflowCollector) => Promise<void>,
+): Promise<{ store: FlowStore; listen: string }> {
+  const t0 = Date.now();
+  // What is held goes to the spool only: this collector never stores it, the next one reads it there.
+  const interim = await NetflowCollector.start({
+    ...receiving,
+    listen,
+    store: unopenedStore(cause),
+    storeBufferBytes: 0,
+  });
+  try {
+    await started(interim);
+  } catch (e) {
+    await interim.stop().catch(() => undefined);
+    throw e;
+  }
+  const spool = join(receiving.spoolDir!, 'held.spool');
+  process.stderr.write(
+    `warning: the store cannot be reached (${String((cause as Error).message ?? cause).split('\n')[0]}); collecting on ${interim.source} into ${spool} until it can (tried again every ${STORE_OPEN_RETRY_MS / 1000} s)\n`,
+  );
+  let stopped = false;
+  let wake = () => {};
+  const stop = () => {
+    stopped = true;
+    wake();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let store: FlowStore | null = null;
+  let failure: unknown = null;
+  try {
+    while (!stopped && !store) {
+      await new Promise<void>((res) => {
+        const t = setTimeout(res, STORE_OPEN_RETRY_MS);
+        wake = () => {
+          clearTimeout(t);
+          res();
+        };
+      });
+      if (stopped) break;
+      try {
+        store = await openStore();
+      } catch (e) {
+        if (!isUnreachable(e)) failure = e;
+        if (failure) break;
+      }
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  const m = interim.metrics();
+  // It ends with "storing failed …, N are kept in …": what it held is in the spool, as meant.
+  const ended = await interim.stop().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!store) {
+    if (failure) throw failure;
+    const said = String((ended as Error | null)?.message ?? '').replace(
+      /^storing failed, collection stopped: /,
+      '',
+    );
+    throw new Error(`stopped before the store answered: ${said}`, { cause: ended });
+  }
+  const held = m.counts['flows.held-store'] ?? 0;
+  const lost = m.counts['flows.lost-store'] ?? 0;
+  process.stderr.write(
+    `the store answers after ${((Date.now() - t0) / 1000).toFixed(1)} s: collecting into it; the flows held in ${spool} (${held} so far${lost ? `; ${lost} did not fit in it (--spool-size) and are lost` : ''}) are stored first\n`,
+  );
+  return { store, listen: interim.source };
+}
 
 /** The decoder caps the CLI sets, by flag (the decoder documents their defaults). */
 const CAP_FLAGS = [
@@ -183,51 +280,90 @@ export function register(program: Command): void {
         const storeBufferBytes = parseStoreBuffer(o.storeBuffer);
         const spoolBytes = parseSpoolSize(o.spoolSize);
         const storeTimeoutMs = parseNumberOption('--store-timeout', o.storeTimeout, 0) * 1000;
-        const store = await openFlowStore(o.db, { memoryLimit });
-        // Other commands (summary, series, report, screen, …) read the store through this process while it collects.
-        await store.serveReaders();
-        const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist, db: o.db });
-        const detection = o.detect ? await detectionHookFor(store, { lists: o.list }) : undefined;
         let shown = 0;
         let storeFailures = 0;
-        let collector: NetflowCollector;
+        // What the collector on the store and one waiting for it (below) share.
+        const receiving = {
+          recvBufferBytes,
+          storeNice,
+          exporters,
+          decoderLimits,
+          maxBacklogBatches,
+          backlogMs,
+          storeTimeoutMs,
+          spoolDir: o.spool,
+          spoolBytes,
+          onProblem: (p: InputProblem) => {
+            if (shown++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
+          },
+        };
+        // /metrics and /healthz answer for the collector running now.
+        let collector: NetflowCollector | undefined;
+        let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+        const startMetrics = async () => {
+          if (!metricsAddr || metrics) return;
+          try {
+            metrics = await startMetricsServer(metricsAddr, () => collector!.metrics());
+          } catch (e) {
+            throw new Error(`--metrics ${o.metrics}: ${(e as Error).message}`, { cause: e });
+          }
+        };
+        const closeMetrics = async () => {
+          if (!metrics) return;
+          metrics.server.closeAllConnections();
+          await new Promise((res) => metrics!.server.close(res));
+        };
+        const openStore = () => withStoreTimeout(storeTimeoutMs, () => openFlowStore(o.db, { memoryLimit }));
+        let store: FlowStore;
+        let listen = o.listen;
         try {
+          store = await openStore();
+        } catch (e) {
+          if (!isUnreachable(e)) throw e;
+          if (!o.spool)
+            throw new Error(
+              `${(e as Error).message} (with --spool DIR, collect starts anyway and keeps what arrives on disk until the store answers)`,
+              { cause: e },
+            );
+          const waited = await collectUntilStoreOpens(e, openStore, o.listen, receiving, async (c) => {
+            collector = c;
+            await startMetrics();
+          }).catch(async (x: unknown) => {
+            await closeMetrics();
+            throw x;
+          });
+          ({ store, listen } = waited);
+        }
+        let enricher: FlowEnricher | undefined;
+        let detection: Awaited<ReturnType<typeof detectionHookFor>> | undefined;
+        try {
+          // Other commands (summary, series, report, screen, …) read the store through this process while it collects.
+          await store.serveReaders();
+          enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist, db: o.db });
+          detection = o.detect ? await detectionHookFor(store, { lists: o.list }) : undefined;
           collector = await NetflowCollector.start({
-            listen: o.listen,
+            ...receiving,
+            listen,
             store,
             enricher,
             hooks: detection ? [detection.hook] : [],
             maxDatagrams,
-            recvBufferBytes,
-            storeNice,
-            exporters,
-            decoderLimits,
-            maxBacklogBatches,
-            backlogMs,
             storeBufferBytes,
-            storeTimeoutMs,
-            spoolDir: o.spool,
-            spoolBytes,
-            onProblem: (p) => {
-              if (shown++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
-            },
             onStoreFailure: (m) => {
               if (storeFailures++ < 20) process.stderr.write(`warning: ${m}\n`);
             },
           });
         } catch (e) {
+          await closeMetrics();
           await store.close();
           throw e;
         }
-        let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
-        if (metricsAddr) {
-          try {
-            metrics = await startMetricsServer(metricsAddr, () => collector.metrics());
-          } catch (e) {
-            await collector.stop();
-            await store.close();
-            throw new Error(`--metrics ${o.metrics}: ${(e as Error).message}`, { cause: e });
-          }
+        try {
+          await startMetrics();
+        } catch (e) {
+          await collector.stop();
+          await store.close();
+          throw e;
         }
         const asked = recvBufferBytes;
         // Linux reports twice the usable size it granted.
@@ -244,19 +380,17 @@ export function register(program: Command): void {
           const h = metricsAddr.host.includes(':') ? `[${metricsAddr.host}]` : metricsAddr.host;
           process.stderr.write(`metrics on http://${h}:${metrics.port}/metrics and /healthz\n`);
         }
-        const stop = () => void collector.stop();
+        const running = collector;
+        const stop = () => void running.stop();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         const timer = durationS ? setTimeout(stop, durationS * 1000) : null;
         try {
-          const r = await collector.done;
+          const r = await running.done;
           process.stdout.write(collectSummary(r, detection?.summary()));
         } finally {
           if (timer) clearTimeout(timer);
-          if (metrics) {
-            metrics.server.closeAllConnections();
-            await new Promise((res) => metrics.server.close(res));
-          }
+          await closeMetrics();
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
           await store.close();

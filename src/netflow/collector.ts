@@ -137,7 +137,8 @@ function isHolding(h: BatchHook): h is BatchHook & HoldingHook {
 export interface CollectOptions {
   /** udp://127.0.0.1:2055 or udp://[::1]:2055 (port 0: any free port). */
   listen: string;
-  store: FlowStore;
+  /** Where flows go (the collector begins a live source in it; discardUncommitted: the spool's undo). */
+  store: Pick<FlowStore, 'beginSource' | 'discardUncommitted'>;
   enricher?: FlowEnricher;
   /**
    * Called with every stored batch (detection plugs in here), as in file ingest. A hook that has

@@ -19,7 +19,7 @@ import { healthJson } from '../../src/netflow/metrics-server.js';
 import type { ClickHouseFlowStore } from '../../src/store/clickhouse/flows.js';
 import { openFlowStore } from '../../src/store/open.js';
 import { flowNumber, v9Datagram } from '../netflow/live-sender.js';
-import { collectArgs, exited, sleep, until } from '../netflow/peers.js';
+import { collectArgs, exited, freeUdpPort, sleep, until } from '../netflow/peers.js';
 import { isUnreachable } from '../../src/store/passing-failures.js';
 import { noAnswerMessage } from '../../src/store/request-timeout.js';
 import { BlackHoleProxy } from './blackhole-proxy.js';
@@ -180,6 +180,105 @@ test(
     } finally {
       sock.close();
       await store.close();
+    }
+  },
+);
+
+test(
+  'coinradar collect --spool started while its ClickHouse server cannot be reached: it collects into the spool, opens the store once the server answers, and stores what the spool held first; every flow once, in order',
+  { skip, timeout: 120_000 },
+  async (t) => {
+    server ??= await startServer();
+    const proxy = await BlackHoleProxy.start(server.httpPort);
+    const dir = mkdtempSync(join(tmpdir(), 'cr-late-store-'));
+    t.after(async () => {
+      await proxy.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const url = server.url.replace(`:${server.httpPort}/coinradar`, `:${proxy.port}/blackhole3`);
+    proxy.cut();
+    const port = await freeUdpPort();
+    // Without a spool it stops at once, saying what --spool would do.
+    const bare = spawn(
+      process.execPath,
+      collectArgs(url, `udp://127.0.0.1:${port}`, '--store-timeout', '1'),
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let bareErr = '';
+    bare.stderr.on('data', (d) => (bareErr += d));
+    assert.equal(await exited(bare), 2, bareErr);
+    assert.match(
+      bareErr,
+      /no answer in 1 s \(--store-timeout.*\(with --spool DIR, collect starts anyway and keeps what arrives on disk until the store answers\)/,
+    );
+    const cli = spawn(
+      process.execPath,
+      collectArgs(
+        url,
+        `udp://127.0.0.1:${port}`,
+        '--spool',
+        join(dir, 'spool'),
+        '--store-timeout',
+        '1',
+        '--no-geo',
+        '--no-detect',
+      ),
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let err = '';
+    let out = '';
+    cli.stderr.on('data', (d) => (err += d));
+    cli.stdout.on('data', (d) => (out += d));
+    const sock = createSocket('udp4');
+    let seq = 0;
+    const send = async (from: number, to: number) => {
+      for (let k = from; k < to; k++)
+        await new Promise<void>((res, rej) =>
+          sock.send(v9Datagram(0, k, PER, seq++), port, '127.0.0.1', (e) => (e ? rej(e) : res())),
+        );
+    };
+    try {
+      await until(
+        () => /collecting on udp:\/\/127\.0\.0\.1:\d+ into .*held\.spool until it can/.test(err),
+        30_000,
+        `waiting for the store: ${err}`,
+      );
+      assert.match(err, /^warning: the store cannot be reached \(.*no answer in 1 s \(--store-timeout/m);
+      await send(0, 20);
+      await sleep(500);
+      proxy.restore();
+      await until(
+        () => /flows a collector before this one held in .* are stored now/.test(err),
+        30_000,
+        `the spool stored: ${err}`,
+      );
+      assert.match(
+        err,
+        /the store answers after \d+\.\d s: collecting into it; the flows held in .*held\.spool \(600 so far\) are stored first/,
+      );
+      assert.match(err, /warning: 600 flows a collector before this one held in .* are stored now/);
+      await send(20, 30);
+      await sleep(1500);
+      cli.kill('SIGINT');
+      assert.equal(await exited(cli), 0, err);
+      assert.match(out, /900 flows stored/);
+      const store = (await openFlowStore(
+        server.url.replace(/\/coinradar$/, '/blackhole3'),
+      )) as ClickHouseFlowStore;
+      try {
+        const rows = await store.flows({ limit: 100_000, orderBy: 'f.id' });
+        assert.deepEqual(
+          rows.map((x) => flowNumber(x.src)),
+          range(0, 900),
+        );
+      } finally {
+        await store.close();
+      }
+    } finally {
+      sock.close();
+      if (cli.exitCode === null) cli.kill('SIGKILL');
     }
   },
 );
