@@ -3,8 +3,9 @@
  * loopback, `coinradar collect` (the CLI, detection on, no geo) writing to it at RATE flows/s of
  * NetFlow v9. After WARM seconds the server is killed (SIGKILL) for DOWN seconds; halfway through,
  * the collector is killed too (SIGKILL: an OOM kill, a crash, a host restart) and started again on
- * the same port every 500 ms until it starts (it cannot while the server is away: it opens the
- * store first); the sender waits while no collector listens, so both runs are sent the same.
+ * the same port every 500 ms until it starts (without a spool it cannot while the server is away:
+ * it opens the store first; with one it starts at once and holds what arrives in the spool until
+ * the server answers); the sender waits while no collector listens.
  * Run twice in the same run: holding in memory only (the default), and with `--spool DIR`. Said:
  * what was sent, what the store holds (each flow its own source address, so duplicates show), and
  * what the collectors said. The peer: none runs here, as for bench/clickhouse-restart.ts — nfcapd
@@ -95,8 +96,8 @@ async function run(spool: boolean): Promise<void> {
         .split('\n')
         .filter((l) => /warning/.test(l)),
     );
-    // A collector cannot start while its server is away (it opens the store first): started
-    // again every 500 ms, as a supervisor would, until it does.
+    // Without a spool a collector cannot start while its server is away (it opens the store
+    // first): started again every 500 ms, as a supervisor would, until it does.
     let tries = 0;
     for (;;) {
       tries++;
