@@ -559,6 +559,18 @@ test('--spool and --spool-size: a bad size stops collect before it opens the sto
   const serve = await run(['serve', '--db', join(dir, 'y.duckdb'), '--port', '0', '--spool', join(dir, 's')]);
   assert.equal(serve.code, 2, serve.err);
   assert.match(serve.err, /--spool: only with --collect/);
+  const timeout = await run([
+    'serve',
+    '--db',
+    join(dir, 'y.duckdb'),
+    '--port',
+    '0',
+    '--store-timeout',
+    'soon',
+  ]);
+  assert.equal(timeout.code, 2, timeout.err);
+  assert.match(timeout.err, /--store-timeout must be a number of at least 0, not 'soon'/);
+  assert.equal(existsSync(join(dir, 'y.duckdb')), false, 'no store opened');
 
   // One collector holds the spool; a second on it is refused and says which process holds it.
   const port = await freeUdpPort();
