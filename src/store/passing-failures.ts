@@ -55,11 +55,12 @@ export function isDiskFull(e: unknown): boolean {
 /**
  * The store's server is out of reach or refusing work for a while: a ClickHouse server down or
  * restarting (connection refused or reset, a socket cut), a timeout (the client's, the server's, or
- * request-timeout.ts's bound: a server cut off by the network), too many parts to merge.
+ * request-timeout.ts's bound: a server cut off by the network), too many parts to merge, a delete
+ * still running (a mutation rewriting a large table: DeleteStillRunning).
  * What the server acknowledged is kept; what it did not may or may not have arrived.
  */
 export function isUnreachable(e: unknown): boolean {
-  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up|other side closed|fetch failed|Timeout error|SOCKET_TIMEOUT|NETWORK_ERROR|TOO_MANY_PARTS|TIMEOUT_EXCEEDED|no answer in [0-9.]+ s \(--store-timeout/i.test(
+  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up|other side closed|fetch failed|Timeout error|SOCKET_TIMEOUT|NETWORK_ERROR|TOO_MANY_PARTS|TIMEOUT_EXCEEDED|no answer in [0-9.]+ s \(--store-timeout|DELETE still running/i.test(
     messageOf(e),
   );
 }

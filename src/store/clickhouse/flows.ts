@@ -35,6 +35,17 @@ import type { HostProfile, HostProfileQuery, SeriesData, SeriesQuery } from '../
 
 /** Flush a writer's rows once this many bytes of TSV are staged (ClickHouse wants big inserts). */
 const INSERT_BYTES = 16 << 20;
+/** How long a delete is waited for before DeleteStillRunning (deleteWhere), outside withStoreTimeout. */
+const DELETE_WAIT_MS = 600_000;
+
+/**
+ * A delete (an ALTER … DELETE mutation) still running when its wait ended: left to finish on the
+ * server; a failure that passes (its words match isUnreachable's "server busy" case).
+ */
+export class DeleteStillRunning extends Error {
+  override name = 'DeleteStillRunning';
+}
+
 /** How long recovery waits for inserts given up on to end, outside withStoreTimeout (settleGivenUp). */
 const DEFAULT_SETTLE_MS = 10_000;
 
@@ -333,34 +344,48 @@ export class ClickHouseFlowStore implements FlowStore {
     // with the id), which on a large store takes longer than any bound meant for an insert, and a
     // bound would then fail every try. (A link cut after the question holds this try for the
     // client's own timeout; the collector holds what arrives meanwhile.)
-    if (storeTimeoutMs()) await this.raw.systemRows('SELECT 1');
-    await unbounded(() => this.discardRuns(u));
+    const bound = storeTimeoutMs();
+    if (bound) await this.raw.systemRows('SELECT 1');
+    // Each delete is waited for up to the bound (or DELETE_WAIT_MS), then left running on the
+    // server: the next try waits for it rather than begin another (deleteWhere).
+    await unbounded(() => this.discardRuns(u, bound ?? DELETE_WAIT_MS));
   }
 
-  private async discardRuns(u: Uncommitted): Promise<void> {
+  private async discardRuns(u: Uncommitted, waitMs: number): Promise<void> {
     const runs = (col: string) => {
       const parts: string[] = [];
       for (let k = 0; k < u.ids.length; k += 2)
         parts.push(`(${col} >= ${lit(u.ids[k])} AND ${col} < ${lit(u.ids[k + 1])})`);
       return parts.join(' OR ');
     };
-    await this.deleteWhere('artifacts', runs('flow_id'));
-    await this.deleteWhere('detections', runs('flow_id'));
-    await this.deleteWhere('flow_payloads', runs('flow_id'));
-    await this.deleteWhere('flow_table', `source_id = ${lit(u.sourceId)} AND (${runs('id')})`);
+    await this.deleteWhere('artifacts', runs('flow_id'), waitMs);
+    await this.deleteWhere('detections', runs('flow_id'), waitMs);
+    await this.deleteWhere('flow_payloads', runs('flow_id'), waitMs);
+    await this.deleteWhere('flow_table', `source_id = ${lit(u.sourceId)} AND (${runs('id')})`, waitMs);
   }
 
   /**
-   * Run an ALTER … DELETE and wait for it (18.16 has no mutations_sync): bounded, 10 minutes. On
-   * a cluster the mutation runs on each shard's local table (a Distributed table has none).
+   * Run an ALTER … DELETE and wait for it (18.16 has no mutations_sync), up to `waitMs` (default
+   * 10 minutes); past it a DeleteStillRunning error (a failure that passes: the server is busy) is
+   * thrown and the mutation left to finish on the server. A mutation of the table still running (an
+   * earlier call's) is waited for first, and the rows counted after it: on 18.16 a delete rewrites
+   * every part of the table, whether it holds matching rows or not, so one is never begun twice for
+   * the same rows. On a cluster the mutation runs on each shard's local table (a Distributed table
+   * has none).
    */
-  async deleteWhere(table: string, where: string): Promise<void> {
-    const [n] = await this.conn.rows<{ n: number }>(`SELECT count() AS n FROM ${table} WHERE ${where}`);
-    if (Number(n.n) === 0) return;
+  async deleteWhere(table: string, where: string, waitMs = DELETE_WAIT_MS): Promise<void> {
     const local = this.cluster ? `${table}_local` : table;
     const shards = await this.shards();
+    const until = Date.now() + waitMs;
+    await this.mutationsDone(shards, local, until);
+    const [n] = await this.conn.rows<{ n: number }>(`SELECT count() AS n FROM ${table} WHERE ${where}`);
+    if (Number(n.n) === 0) return;
     for (const c of shards) await c.command(`ALTER TABLE ${local} DELETE WHERE ${where}`);
-    const until = Date.now() + 600_000;
+    await this.mutationsDone(shards, local, until);
+  }
+
+  /** Waits until no mutation of `local` runs on any shard, or throws DeleteStillRunning at `until`. */
+  private async mutationsDone(shards: ChConnection[], local: string, until: number): Promise<void> {
     for (const c of shards)
       for (;;) {
         const [m] = await c.rows<{ n: number }>(
@@ -368,7 +393,7 @@ export class ClickHouseFlowStore implements FlowStore {
         );
         if (Number(m.n) === 0) break;
         if (Date.now() > until)
-          throw new Error(`${c.display}: ALTER TABLE ${local} DELETE did not finish in 10 minutes`);
+          throw new DeleteStillRunning(`${c.display}: ALTER TABLE ${local} DELETE still running`);
         await new Promise((r) => setTimeout(r, 50));
       }
   }
