@@ -4,7 +4,7 @@
  * NetFlow v9. After WARM seconds the server is killed (SIGKILL) for DOWN seconds; halfway through,
  * the collector is killed too (SIGKILL: an OOM kill, a crash, a host restart) and started again on
  * the same port every 500 ms until it starts (without a spool it cannot while the server is away:
- * it opens the store first; with one it starts at once and holds what arrives in the spool until
+ * it opens the store first; with one it starts at once and holds what arrives in the spool and memory until
  * the server answers); the sender waits while no collector listens.
  * Run twice in the same run: holding in memory only (the default), and with `--spool DIR`. Said:
  * what was sent, what the store holds (each flow its own source address, so duplicates show), and

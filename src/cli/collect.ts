@@ -1,17 +1,15 @@
 import type { Command } from 'commander';
 import { detectionHookFor } from '../detect/pipeline.js';
-import { formatProblem, type InputProblem } from '../flow/diagnostics.js';
+import { formatProblem } from '../flow/diagnostics.js';
 import {
   DEFAULT_BACKLOG_MS,
   DEFAULT_MAX_BACKLOG_BATCHES,
   NetflowCollector,
-  type CollectOptions,
   type CollectResult,
 } from '../netflow/collector.js';
-import { unopenedStore } from '../netflow/unopened-store.js';
+import { lateHook, lateStore, type LateStore } from '../netflow/late-store.js';
 import { isUnreachable } from '../store/passing-failures.js';
 import { withStoreTimeout } from '../store/request-timeout.js';
-import type { FlowEnricher } from '../flow/enrichment.js';
 import { join } from 'node:path';
 import { parseExporterList } from '../netflow/exporter-filter.js';
 import { parseMetricsAddress, startMetricsServer } from '../netflow/metrics-server.js';
@@ -22,97 +20,6 @@ import { defaultDbPath, type FlowStore } from '../store/store.js';
 import { loadEnricher } from './enricher.js';
 import { parseSpoolSize, parseStoreBuffer } from '../flow/size.js';
 import { parseNumberOption, parseWholeNumber } from './output.js';
-
-/** How often `collect --spool` tries again to open a store it could not reach at start (ms). */
-export const STORE_OPEN_RETRY_MS = 5000;
-
-/**
- * `collect --spool` whose store cannot be reached at start (a ClickHouse server down, restarting
- * or cut off): a collector on the same socket holds what arrives in the spool (unopened-store.ts)
- * while the store is tried again every STORE_OPEN_RETRY_MS; once it opens, that collector is
- * stopped (it reads what the kernel holds for its socket first) and the store and the socket's
- * address are returned, for a collector on the store and the same spool, which stores what is
- * there before anything new. A stop (SIGINT, SIGTERM) meanwhile ends it with the number of flows
- * left in the spool for the next one. Datagrams sent in the milliseconds between the two sockets
- * reach no one.
- */
-async function collectUntilStoreOpens(
-  cause: unknown,
-  openStore: () => Promise<FlowStore>,
-  listen: string,
-  receiving: Omit<CollectOptions, 'listen' | 'store'>,
-  started: (c: NetflowCollector) => Promise<void>,
-): Promise<{ store: FlowStore; listen: string }> {
-  const t0 = Date.now();
-  // What is held goes to the spool only: this collector never stores it, the next one reads it there.
-  const interim = await NetflowCollector.start({
-    ...receiving,
-    listen,
-    store: unopenedStore(cause),
-    storeBufferBytes: 0,
-  });
-  try {
-    await started(interim);
-  } catch (e) {
-    await interim.stop().catch(() => undefined);
-    throw e;
-  }
-  const spool = join(receiving.spoolDir!, 'held.spool');
-  process.stderr.write(
-    `warning: the store cannot be reached (${String((cause as Error).message ?? cause).split('\n')[0]}); collecting on ${interim.source} into ${spool} until it can (tried again every ${STORE_OPEN_RETRY_MS / 1000} s)\n`,
-  );
-  let stopped = false;
-  let wake = () => {};
-  const stop = () => {
-    stopped = true;
-    wake();
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  let store: FlowStore | null = null;
-  let failure: unknown = null;
-  try {
-    while (!stopped && !store) {
-      await new Promise<void>((res) => {
-        const t = setTimeout(res, STORE_OPEN_RETRY_MS);
-        wake = () => {
-          clearTimeout(t);
-          res();
-        };
-      });
-      if (stopped) break;
-      try {
-        store = await openStore();
-      } catch (e) {
-        if (!isUnreachable(e)) failure = e;
-        if (failure) break;
-      }
-    }
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
-  const m = interim.metrics();
-  // It ends with "storing failed …, N are kept in …": what it held is in the spool, as meant.
-  const ended = await interim.stop().then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!store) {
-    if (failure) throw failure;
-    const said = String((ended as Error | null)?.message ?? '').replace(
-      /^storing failed, collection stopped: /,
-      '',
-    );
-    throw new Error(`stopped before the store answered: ${said}`, { cause: ended });
-  }
-  const held = m.counts['flows.held-store'] ?? 0;
-  const lost = m.counts['flows.lost-store'] ?? 0;
-  process.stderr.write(
-    `the store answers after ${((Date.now() - t0) / 1000).toFixed(1)} s: collecting into it; the flows held in ${spool} (${held} so far${lost ? `; ${lost} did not fit in it (--spool-size) and are lost` : ''}) are stored first\n`,
-  );
-  return { store, listen: interim.source };
-}
 
 /** The decoder caps the CLI sets, by flag (the decoder documents their defaults). */
 const CAP_FLAGS = [
@@ -282,40 +189,18 @@ export function register(program: Command): void {
         const storeTimeoutMs = parseNumberOption('--store-timeout', o.storeTimeout, 0) * 1000;
         let shown = 0;
         let storeFailures = 0;
-        // What the collector on the store and one waiting for it (below) share.
-        const receiving = {
-          recvBufferBytes,
-          storeNice,
-          exporters,
-          decoderLimits,
-          maxBacklogBatches,
-          backlogMs,
-          storeTimeoutMs,
-          spoolDir: o.spool,
-          spoolBytes,
-          onProblem: (p: InputProblem) => {
-            if (shown++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
-          },
-        };
-        // /metrics and /healthz answer for the collector running now.
-        let collector: NetflowCollector | undefined;
-        let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
-        const startMetrics = async () => {
-          if (!metricsAddr || metrics) return;
-          try {
-            metrics = await startMetricsServer(metricsAddr, () => collector!.metrics());
-          } catch (e) {
-            throw new Error(`--metrics ${o.metrics}: ${(e as Error).message}`, { cause: e });
-          }
-        };
-        const closeMetrics = async () => {
-          if (!metrics) return;
-          metrics.server.closeAllConnections();
-          await new Promise((res) => metrics!.server.close(res));
-        };
         const openStore = () => withStoreTimeout(storeTimeoutMs, () => openFlowStore(o.db, { memoryLimit }));
-        let store: FlowStore;
-        let listen = o.listen;
+        let store: FlowStore | null = null;
+        let detection: Awaited<ReturnType<typeof detectionHookFor>> | undefined;
+        // Other commands (summary, series, report, screen, …) read the store through this process
+        // while it collects; detection writes into it.
+        const ready = async (s: FlowStore) => {
+          await s.serveReaders();
+          detection = o.detect ? await detectionHookFor(s, { lists: o.list }) : undefined;
+        };
+        // A store that cannot be reached at start: with a spool, collect anyway (late-store.ts).
+        let late: LateStore | null = null;
+        const lateDetection = lateHook();
         try {
           store = await openStore();
         } catch (e) {
@@ -325,45 +210,60 @@ export function register(program: Command): void {
               `${(e as Error).message} (with --spool DIR, collect starts anyway and keeps what arrives on disk until the store answers)`,
               { cause: e },
             );
-          const waited = await collectUntilStoreOpens(e, openStore, o.listen, receiving, async (c) => {
-            collector = c;
-            await startMetrics();
-          }).catch(async (x: unknown) => {
-            await closeMetrics();
-            throw x;
+          let opened: FlowStore | null = null;
+          late = lateStore(e, async () => {
+            opened ??= await openStore();
+            await ready(opened);
+            if (detection) lateDetection.set(detection.hook);
+            return opened;
           });
-          ({ store, listen } = waited);
+          process.stderr.write(
+            `warning: the store cannot be reached (${String((e as Error).message).split('\n')[0]}); collecting anyway, what arrives held in ${join(o.spool, 'held.spool')} (and memory) and stored once it answers (tried again with each batch and commit)\n`,
+          );
         }
-        let enricher: FlowEnricher | undefined;
-        let detection: Awaited<ReturnType<typeof detectionHookFor>> | undefined;
+        let collector: NetflowCollector;
         try {
-          // Other commands (summary, series, report, screen, …) read the store through this process while it collects.
-          await store.serveReaders();
-          enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist, db: o.db });
-          detection = o.detect ? await detectionHookFor(store, { lists: o.list }) : undefined;
+          if (store) await ready(store);
+          const enricher = await loadEnricher({ geo: o.geo, watchlist: o.watchlist, db: o.db });
           collector = await NetflowCollector.start({
-            ...receiving,
-            listen,
-            store,
+            listen: o.listen,
+            store: late ? late.store : store!,
             enricher,
-            hooks: detection ? [detection.hook] : [],
+            hooks: late ? (o.detect ? [lateDetection.hook] : []) : detection ? [detection.hook] : [],
             maxDatagrams,
+            recvBufferBytes,
+            storeNice,
+            exporters,
+            decoderLimits,
+            maxBacklogBatches,
+            backlogMs,
             storeBufferBytes,
+            storeTimeoutMs,
+            spoolDir: o.spool,
+            spoolBytes,
+            onProblem: (p) => {
+              if (shown++ < 20) process.stderr.write(`warning: ${formatProblem(p)}\n`);
+            },
             onStoreFailure: (m) => {
               if (storeFailures++ < 20) process.stderr.write(`warning: ${m}\n`);
             },
           });
         } catch (e) {
-          await closeMetrics();
-          await store.close();
+          await (store ?? late?.opened())?.close();
           throw e;
         }
-        try {
-          await startMetrics();
-        } catch (e) {
-          await collector.stop();
-          await store.close();
-          throw e;
+        const closeStore = async () => {
+          await (store ?? late?.opened())?.close();
+        };
+        let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+        if (metricsAddr) {
+          try {
+            metrics = await startMetricsServer(metricsAddr, () => collector.metrics());
+          } catch (e) {
+            await collector.stop().catch(() => undefined);
+            await closeStore();
+            throw new Error(`--metrics ${o.metrics}: ${(e as Error).message}`, { cause: e });
+          }
         }
         const asked = recvBufferBytes;
         // Linux reports twice the usable size it granted.
@@ -380,20 +280,22 @@ export function register(program: Command): void {
           const h = metricsAddr.host.includes(':') ? `[${metricsAddr.host}]` : metricsAddr.host;
           process.stderr.write(`metrics on http://${h}:${metrics.port}/metrics and /healthz\n`);
         }
-        const running = collector;
-        const stop = () => void running.stop();
+        const stop = () => void collector.stop();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         const timer = durationS ? setTimeout(stop, durationS * 1000) : null;
         try {
-          const r = await running.done;
+          const r = await collector.done;
           process.stdout.write(collectSummary(r, detection?.summary()));
         } finally {
           if (timer) clearTimeout(timer);
-          await closeMetrics();
+          if (metrics) {
+            metrics.server.closeAllConnections();
+            await new Promise((res) => metrics.server.close(res));
+          }
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          await store.close();
+          await closeStore();
         }
       },
     );
