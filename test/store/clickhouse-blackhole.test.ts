@@ -12,9 +12,6 @@ import { createSocket } from 'node:dgram';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { emptyEnrichment } from '../../src/flow/enrichment.js';
-import type { FlowBatch } from '../../src/flow/record.js';
-import { NetflowCollector } from '../../src/netflow/collector.js';
 import { healthJson } from '../../src/netflow/metrics-server.js';
 import { DeleteStillRunning, type ClickHouseFlowStore } from '../../src/store/clickhouse/flows.js';
 import { openFlowStore } from '../../src/store/open.js';
@@ -23,9 +20,9 @@ import { collectArgs, exited, freeUdpPort, sleep, until } from '../netflow/peers
 import { isPassingFailure, isUnreachable } from '../../src/store/passing-failures.js';
 import { noAnswerMessage } from '../../src/store/request-timeout.js';
 import { BlackHoleProxy } from './blackhole-proxy.js';
+import { failSourceRowOnce, liveCollector, PER } from './live-collector.js';
 import { haveServer, startServer, type RunningServer } from './clickhouse-server.js';
 
-const PER = 30;
 const skip = !haveServer() && 'clickhouse-server not installed (scripts/install-test-deps.sh)';
 let server: RunningServer | null = null;
 after(async () => {
@@ -41,27 +38,13 @@ test(
     server ??= await startServer();
     const proxy = await BlackHoleProxy.start(server.httpPort);
     const url = server.url.replace(`:${server.httpPort}/coinradar`, `:${proxy.port}/blackhole1`);
-    const store = (await openFlowStore(url)) as ClickHouseFlowStore;
-    const said: string[] = [];
-    const c = await NetflowCollector.start({
-      listen: 'udp://127.0.0.1:0',
-      store,
-      enricher: { enrich: (b: FlowBatch) => emptyEnrichment(b.length) },
-      onStoreFailure: (m) => said.push(m),
-      flushMs: 50,
-      commitMs: 200,
+    const { store, c, send, said, close } = await liveCollector(url, {
       storeTimeoutMs: 1000,
       // A backlog of 4 batches and 100 ms: the first request's wait (1 s) would overflow it (20
       // batches a second arrive) but for the stall (STALL_CHECK_MS), which lets it queue more.
       maxBacklogBatches: 4,
       backlogMs: 100,
     });
-    const sock = createSocket('udp4');
-    let seq = 0;
-    const send = async (k: number) =>
-      new Promise<void>((res, rej) =>
-        sock.send(v9Datagram(0, k, PER, seq++), c.port, '127.0.0.1', (e) => (e ? rej(e) : res())),
-      );
     try {
       for (let k = 0; k < 10; k++) await send(k);
       await until(() => c.metrics().flowsCommitted === 10 * PER, 10_000, '300 flows committed');
@@ -120,8 +103,7 @@ test(
       const [src] = await store.sources();
       assert.equal(src.flows, k * PER, "the source's row counts what the store holds");
     } finally {
-      sock.close();
-      await store.close();
+      await close();
       await proxy.stop();
     }
   },
@@ -132,34 +114,15 @@ test(
   { skip, timeout: 120_000 },
   async () => {
     server ??= await startServer();
-    const store = (await openFlowStore(
-      server.url.replace(/\/coinradar$/, '/blackhole2'),
-    )) as ClickHouseFlowStore;
-    const c = await NetflowCollector.start({
-      listen: 'udp://127.0.0.1:0',
-      store,
-      enricher: { enrich: (b: FlowBatch) => emptyEnrichment(b.length) },
-      flushMs: 50,
-      commitMs: 200,
+    const { store, c, send, close } = await liveCollector(server.url.replace(/\/coinradar$/, '/blackhole2'), {
       storeTimeoutMs: 1000,
     });
-    const sock = createSocket('udp4');
-    let seq = 0;
-    const send = async (from: number, to: number) => {
-      for (let k = from; k < to; k++)
-        await new Promise<void>((res, rej) =>
-          sock.send(v9Datagram(0, k, PER, seq++), c.port, '127.0.0.1', (e) => (e ? rej(e) : res())),
-        );
-    };
     try {
       await send(0, 10);
       await until(() => c.metrics().flowsCommitted === 300, 10_000, '300 flows committed');
       // The next update of the source's row fails as a connection cut would, and every count
       // before a delete takes 1.5 s, longer than the bound.
-      const put = store.putSource.bind(store);
-      let failures = 0;
-      store.putSource = (x) =>
-        failures++ === 0 ? Promise.reject(new Error('test: socket hang up')) : put(x);
+      failSourceRowOnce(store);
       const del = store.deleteWhere.bind(store);
       store.deleteWhere = async (table, where) => {
         await store.conn.rows('SELECT sleep(1.5) AS s');
@@ -178,8 +141,7 @@ test(
         range(0, 900),
       );
     } finally {
-      sock.close();
-      await store.close();
+      await close();
     }
   },
 );

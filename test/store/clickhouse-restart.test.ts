@@ -6,28 +6,22 @@
 // away. Loopback only; skipped (saying why) without the server.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { detectionHookFor } from '../../src/detect/pipeline.js';
-import { emptyEnrichment } from '../../src/flow/enrichment.js';
-import type { FlowBatch } from '../../src/flow/record.js';
-import { NetflowCollector } from '../../src/netflow/collector.js';
 import { healthJson } from '../../src/netflow/metrics-server.js';
 import type { ClickHouseFlowStore } from '../../src/store/clickhouse/flows.js';
-import { openFlowStore } from '../../src/store/open.js';
 import { openNetworkReader } from '../../src/store/reader.js';
 import { ScreeningIndex } from '../../src/sanctions/screen.js';
 import { buildServer } from '../../src/server/app.js';
 import { AuditLog } from '../../src/server/audit.js';
 import { ApiKeyFile } from '../../src/server/keys.js';
 import { listAndKey } from '../server/fixture.js';
-import { flowNumber, v9Datagram } from '../netflow/live-sender.js';
+import { flowNumber } from '../netflow/live-sender.js';
+import { failSourceRowOnce, liveCollector, PER } from './live-collector.js';
 import { sleep, until } from '../netflow/peers.js';
 import { haveServer, startServer, type RunningServer } from './clickhouse-server.js';
 
-const PER = 30;
 const skip = !haveServer() && 'clickhouse-server not installed (scripts/install-test-deps.sh)';
 let server: RunningServer | null = null;
 after(async () => {
@@ -37,34 +31,7 @@ after(async () => {
 /** A collector with detection into a fresh database of the running server. */
 async function collectorOn(database: string, spoolDir?: string) {
   server ??= await startServer();
-  const store = (await openFlowStore(
-    server.url.replace(/\/coinradar$/, `/${database}`),
-  )) as ClickHouseFlowStore;
-  const detection = await detectionHookFor(store);
-  const said: string[] = [];
-  const c = await NetflowCollector.start({
-    listen: 'udp://127.0.0.1:0',
-    store,
-    enricher: { enrich: (b: FlowBatch) => emptyEnrichment(b.length) },
-    hooks: [detection.hook],
-    onStoreFailure: (m) => said.push(m),
-    flushMs: 50,
-    commitMs: 200,
-    spoolDir,
-  });
-  const sock = createSocket('udp4');
-  let seq = 0;
-  const send = async (from: number, to: number) => {
-    for (let k = from; k < to; k++)
-      await new Promise<void>((res, rej) =>
-        sock.send(v9Datagram(0, k, PER, seq++), c.port, '127.0.0.1', (e) => (e ? rej(e) : res())),
-      );
-  };
-  const close = async () => {
-    sock.close();
-    await store.close();
-  };
-  return { store, c, send, said, close };
+  return liveCollector(server.url.replace(/\/coinradar$/, `/${database}`), { spoolDir }, true);
 }
 
 /** Flow numbers stored, in order, and detections that name no stored flow. */
@@ -165,10 +132,7 @@ test(
       await until(() => c.metrics().flowsCommitted === 300, 10_000, '300 flows committed');
       // The next update of the source's row fails as a connection cut would, after the interval's
       // flows, payloads and detections went in.
-      const put = store.putSource.bind(store);
-      let failures = 0;
-      store.putSource = (s) =>
-        failures++ === 0 ? Promise.reject(new Error('test: socket hang up')) : put(s);
+      failSourceRowOnce(store);
       await send(10, 20);
       await until(() => c.metrics().counts['store.intervals-failed'] === 1, 10_000, 'one interval failed');
       await until(() => healthJson(c.metrics()).status === 'ok', 10_000, 'writing again');
@@ -248,10 +212,7 @@ test(
     try {
       await send(0, 10);
       await until(() => c.metrics().flowsCommitted === 300, 10_000, '300 flows committed');
-      const put = store.putSource.bind(store);
-      let failures = 0;
-      store.putSource = (x) =>
-        failures++ === 0 ? Promise.reject(new Error('test: not a passing failure')) : put(x);
+      failSourceRowOnce(store, 'test: not a passing failure');
       await send(10, 20);
       await assert.rejects(
         c.done,
