@@ -205,6 +205,65 @@ test('the backlog bound follows the store: no more than ~500 ms of its measured 
   );
 });
 
+test('on a quiet network the bound counts the partial batches that come, not full ones: a store turn of 400 ms drops nothing', async () => {
+  // 100 flows every 50 ms, handed over every 50 ms (flushMs): partial batches of a 4096-flow size.
+  // Each takes 20 ms (a request's time, as on ClickHouse): 5 flows/ms, so 750 ms of the store's work
+  // is ~37 batches of 100 — but 0.9 of a full batch, which made the bound 1 batch, and a turn of 400
+  // ms (below the stall's 750 ms) dropped what came in it.
+  let k = 0;
+  await withCollector(
+    {
+      flushMs: 50,
+      warmBatches: 0,
+      hooks: [
+        async () => {
+          await sleep(++k === 8 ? 400 : 20);
+        },
+      ],
+    },
+    async (c) => {
+      for (let d = 0; d < 30; d++) {
+        await sendFrom(null, 'udp4', c.port, '127.0.0.1', [v9Datagram(d * 100, d, 100, d)]);
+        await sleep(50);
+      }
+      const r = await c.stop();
+      assert.ok(k >= 8, `the slow turn came (${k} batches)`);
+      assert.equal(r.diagnostics.get('datagrams.dropped-backlog'), 0, 'nothing dropped');
+      assert.equal(r.flows, 3000);
+    },
+  );
+});
+
+test('after a stalled turn, what arrives while its queue drains is taken, not dropped', async () => {
+  // One batch a datagram (flushMs), 20 a second; each stored in 30 ms (300 ms of the store's work:
+  // a bound of 10 batches), one in 1.5 s: a stall (past backlogMs), during which ~30 batches queue
+  // past that bound. Put back to 10 as the turn ended, the bound dropped every datagram until the
+  // queue had drained to it.
+  let k = 0;
+  await withCollector(
+    {
+      flushMs: 50,
+      warmBatches: 0,
+      backlogMs: 300,
+      hooks: [
+        async () => {
+          await sleep(++k === 5 ? 1500 : 30);
+        },
+      ],
+    },
+    async (c) => {
+      for (let d = 0; d < 60; d++) {
+        await sendFrom(null, 'udp4', c.port, '127.0.0.1', [v9Datagram(d * 100, d, 100, d)]);
+        await sleep(50);
+      }
+      const r = await c.stop();
+      assert.ok(r.diagnostics.get('store.stalls') >= 1, 'the turn stalled');
+      assert.equal(r.diagnostics.get('datagrams.dropped-backlog'), 0, 'nothing dropped');
+      assert.equal(r.flows, 6000);
+    },
+  );
+});
+
 for (const warmBatches of [undefined, 0])
   test(`a stream at full rate from the start is not cut by the store's cold first batches (${warmBatches === undefined ? 'default warm-up: nothing dropped' : 'no warm-up: dropped'})`, async () => {
     // The first three batches take 100 ms each (a cold JIT, the first segment), the rest nothing.
