@@ -368,9 +368,9 @@ export class ClickHouseFlowStore implements FlowStore {
    * Run an ALTER … DELETE and wait for it (18.16 has no mutations_sync), up to `waitMs` (default
    * 10 minutes); past it a DeleteStillRunning error (a failure that passes: the server is busy) is
    * thrown and the mutation left to finish on the server. A mutation of the table still running (an
-   * earlier call's) is waited for first, and the rows counted after it: on 18.16 a delete rewrites
-   * every part of the table, whether it holds matching rows or not, so one is never begun twice for
-   * the same rows. On a cluster the mutation runs on each shard's local table (a Distributed table
+   * earlier call's) is waited for first, and the rows counted after it, so one is never begun twice
+   * for the same rows. (A delete rewrites only the parts holding a matching row, the others are
+   * hard-linked: docs/clickhouse.md, "What the delete costs".) On a cluster the mutation runs on each shard's local table (a Distributed table
    * has none).
    */
   async deleteWhere(table: string, where: string, waitMs = DELETE_WAIT_MS): Promise<void> {
