@@ -12,24 +12,38 @@ import { fuzz, replay, type FuzzReport } from './engine.js';
 import { loadCorpus } from './target.js';
 import { targetByName, targets } from './targets/index.js';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    seconds: { type: 'string', default: '60' },
-    seed: { type: 'string' },
-    list: { type: 'boolean', default: false },
-    all: { type: 'boolean', default: false },
-    replay: { type: 'string' },
-    json: { type: 'boolean', default: false },
-    'keep-going': { type: 'boolean', default: false },
-  },
-});
+const USAGE =
+  'usage: npm run fuzz -- TARGET... [--seconds N] [--seed S] [--json] [--keep-going] | --list | --all\n';
 
 function usage(message: string): never {
-  process.stderr.write(
-    `fuzz: ${message}\nusage: npm run fuzz -- TARGET... [--seconds N] [--seed S] | --list | --all\n`,
-  );
+  process.stderr.write(`fuzz: ${message}\n${USAGE}`);
   process.exit(2);
+}
+
+function args() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        seconds: { type: 'string', default: '60' },
+        seed: { type: 'string' },
+        list: { type: 'boolean', default: false },
+        all: { type: 'boolean', default: false },
+        replay: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        'keep-going': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    return usage((e as Error).message.split('. ')[0]);
+  }
+}
+
+const { values, positionals } = args();
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
 }
 
 if (values.list) {
