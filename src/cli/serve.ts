@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { formatProblem, type InputProblem } from '../flow/diagnostics.js';
-import type { NetflowCollector } from '../netflow/collector.js';
+import type { CollectOptions, NetflowCollector } from '../netflow/collector.js';
+import type { DetectionHook } from '../detect/hook.js';
+import { lateHook, lateStore } from '../netflow/late-store.js';
 import { parseSpoolSize, parseStoreBuffer } from '../flow/size.js';
 import type { FastifyInstance } from 'fastify';
 import { buildScreeningIndex, loadScreeningIndex } from '../sanctions/index-loader.js';
@@ -21,6 +24,9 @@ import { isClickHouseUrl, redact } from '../store/clickhouse/connection.js';
 import { DuckDbFlowStore } from '../store/duckdb/flows.js';
 import { parseMemoryLimit, serviceMemoryLimit } from '../store/duckdb/database.js';
 import { openFlowStore } from '../store/open.js';
+import { LateOpen } from '../store/late-open.js';
+import { isUnreachable } from '../store/passing-failures.js';
+import { DEFAULT_STORE_TIMEOUT_MS, withStoreTimeout } from '../store/request-timeout.js';
 import { openNetworkReader } from '../store/reader.js';
 import { DuckDbSanctionsStore } from '../store/duckdb/sanctions.js';
 import { ApiKeyFile, keysPathFor } from '../server/keys.js';
@@ -87,7 +93,10 @@ export interface ServeOptions {
   collectBacklog?: { maxBacklogBatches: number; backlogMs: number };
   /** With `collect`: what it holds in memory while its store fails (CollectOptions.storeBufferBytes). */
   storeBufferBytes?: number;
-  /** With `collect`: each store request's bound (CollectOptions.storeTimeoutMs). */
+  /**
+   * Opening a ClickHouse store at start, and with `collect` each of its store requests, is bounded
+   * by this (CollectOptions.storeTimeoutMs; default DEFAULT_STORE_TIMEOUT_MS).
+   */
   storeTimeoutMs?: number;
   /** With `collect`: what it holds is also written to this directory (CollectOptions.spoolDir). */
   spoolDir?: string;
@@ -136,6 +145,8 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
   let reading: DuckDbFlowStore | null = null;
   /** The ClickHouse store: its HTTP client takes the collector's inserts and the API's reads at once. */
   let remote: FlowStore | null = null;
+  /** The ClickHouse store when it could not be reached at start: opened by later tries. */
+  let late: LateOpen | null = null;
   let collector: NetflowCollector | null = null;
   /** healthJson, loaded with the collector's modules (GET /v1/collector). */
   let health: ((m: ReturnType<NetflowCollector['metrics']>) => Record<string, unknown>) | null = null;
@@ -144,9 +155,29 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
     let readers: string | null = null;
     if (clickhouse) {
       if (o.network !== false) {
-        const store = (remote = await openFlowStore(o.db));
-        const reader = await openNetworkReader(store);
-        network = { reader, payloads: (ids) => reader.payloads(ids) };
+        // Opened within --store-timeout: a server the network cut off is not waited on for the
+        // client's 10 minutes. Reads for the API keep the long timeout.
+        const open = () =>
+          withStoreTimeout(o.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS, () => openFlowStore(o.db));
+        try {
+          const store = (remote = await open());
+          const reader = await openNetworkReader(store);
+          network = { reader, payloads: (ids) => reader.payloads(ids) };
+        } catch (e) {
+          if (!isUnreachable(e)) throw e;
+          if (o.collect && !o.spoolDir)
+            throw new Error(
+              `${(e as Error).message} (with --spool DIR, serve --collect starts anyway: the collector keeps what arrives on disk until the store answers)`,
+              { cause: e },
+            );
+          // The screening API needs no flow store: serve anyway (late-open.ts).
+          late = new LateOpen(e, open);
+          const reader = late.reader();
+          network = { reader, payloads: (ids) => reader.payloads(ids) };
+          process.stderr.write(
+            `warning: the store cannot be reached (${String((e as Error).message).split('\n')[0]}); serving anyway: the network routes answer 503 until it does (tried again with each of their requests${o.collect ? `, and by the collector, which holds what arrives in ${join(o.spoolDir!, 'held.spool')}` : ''})\n`,
+          );
+        }
       }
       // The lists and the chain index are the state file's; a missing file is no list and no index
       // (it is not created here: `sanctions load --db FILE` makes it).
@@ -215,7 +246,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
       collector: o.collect ? () => (collector && health ? health(collector.metrics()) : null) : undefined,
     });
     const collectInto: FlowStore | null = flows ?? remote;
-    if (o.collect && collectInto) {
+    if (o.collect && (collectInto || late)) {
       // Loaded only for --collect: a plain serve starts without the collector's modules.
       const [{ detectionHookFor }, { NetflowCollector }, { loadEnricher }, { healthJson }] =
         await Promise.all([
@@ -225,13 +256,29 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
           import('../netflow/metrics-server.js'),
         ]);
       health = healthJson;
-      const detection = await detectionHookFor(collectInto, {});
+      let hook: DetectionHook['hook'];
+      let into: CollectOptions['store'];
+      if (collectInto) {
+        hook = (await detectionHookFor(collectInto, {})).hook;
+        into = collectInto;
+      } else {
+        // The store opened by the collector's tries (or the API's, whichever first), then
+        // detection readied on it before anything is stored (netflow/late-store.ts).
+        const lateDetection = lateHook();
+        const opening = late!;
+        hook = lateDetection.hook;
+        into = lateStore(opening.why(), async () => {
+          const s = await opening.try();
+          lateDetection.set((await detectionHookFor(s, {})).hook);
+          return s;
+        }).store;
+      }
       let storeFailures = 0;
       collector = await NetflowCollector.start({
         listen: o.collect,
-        store: collectInto,
+        store: into,
         enricher: await loadEnricher({ geo: true, db: o.db }),
-        hooks: [detection.hook],
+        hooks: [hook],
         ...o.collectBacklog,
         storeBufferBytes: o.storeBufferBytes,
         storeTimeoutMs: o.storeTimeoutMs,
@@ -265,7 +312,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
           ? `${chain.note} (the database stays open while serving)`
           : `exact matches only (${o.chain === false ? '--no-chain' : 'no chain index'})`) +
         (network
-          ? `; network API and console on the store${clickhouse ? ` ${redact(o.db)} (keys, audit and lists in ${state})` : ''}${readers ? ` (other commands read it through ${readers})` : ''}`
+          ? `; network API and console on the store${clickhouse ? ` ${redact(o.db)} (keys, audit and lists in ${state})` : ''}${late ? ', not reachable yet' : ''}${readers ? ` (other commands read it through ${readers})` : ''}`
           : clickhouse
             ? `; keys, audit and lists in ${state}`
             : '') +
@@ -287,6 +334,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
         await reading?.close();
         await flows?.close();
         await remote?.close();
+        await late?.close();
       },
     };
   } catch (e) {
@@ -295,6 +343,7 @@ export async function openScreeningServer(o: ServeOptions): Promise<ScreeningSer
     await reading?.close();
     await flows?.close();
     await remote?.close();
+    await late?.close();
     throw e;
   }
 }
@@ -361,7 +410,7 @@ export function register(program: Command): void {
     )
     .option(
       '--store-timeout <seconds>',
-      "with --collect: each request to the store's server (ClickHouse) is given up on after this many seconds and the server counted out of reach: a server the network cut off is noticed, not waited on for the client's 10 minutes (0: never)",
+      "opening a ClickHouse store at start, and with --collect each request the collector sends to its server, is given up on after this many seconds and the server counted out of reach: a server the network cut off is noticed, not waited on for the client's 10 minutes (0: never). A store not reached at start is served anyway: the network routes answer 503 until it answers (with --collect only with --spool)",
       '10',
     )
     .option(

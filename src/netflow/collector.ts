@@ -31,7 +31,7 @@ import {
 import { Spool } from './spool.js';
 import type { FlowStore, SourceWriter, Uncommitted } from '../store/store.js';
 import { isDiskFull, isPassingFailure, isUnreachable } from '../store/passing-failures.js';
-import { withStoreTimeout } from '../store/request-timeout.js';
+import { DEFAULT_STORE_TIMEOUT_MS, withStoreTimeout } from '../store/request-timeout.js';
 import type { SflowAgentStat } from '../sflow/decoder.js';
 import {
   BATCH_COLUMNS,
@@ -93,13 +93,7 @@ export const DEFAULT_STORE_BUFFER_BYTES = 256 * 2 ** 20;
  */
 export const REPLAY_SLICE: { bytes: number; ms: number | null } = { bytes: 64 * 2 ** 20, ms: null };
 
-/**
- * Each request the collector's store sends to a server (ClickHouse) is given up on after this long
- * (request-timeout.ts), and counts as the server out of reach: a server the network cut off, whose
- * packets are dropped rather than refused, would otherwise hold the collector for the client's ten
- * minutes, its receiver dropping what arrives. A healthy insert of a batch takes milliseconds.
- */
-export const DEFAULT_STORE_TIMEOUT_MS = 10_000;
+export { DEFAULT_STORE_TIMEOUT_MS };
 
 /**
  * Trying to recover from a store failure (SourceWriter.recover) is awaited this long; a try that

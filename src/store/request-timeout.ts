@@ -10,6 +10,15 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 
 const bound = new AsyncLocalStorage<number>();
 
+/**
+ * Each request the collector's store sends to a server (ClickHouse) is given up on after this long,
+ * and counts as the server out of reach: a server the network cut off, whose packets are dropped
+ * rather than refused, would otherwise hold the collector for the client's ten minutes, its
+ * receiver dropping what arrives. A healthy insert of a batch takes milliseconds. `serve` bounds
+ * its opening of the store by it too.
+ */
+export const DEFAULT_STORE_TIMEOUT_MS = 10_000;
+
 /** Run `fn` with every store request it makes aborted after `ms` (0 or undefined: unbounded). */
 export function withStoreTimeout<T>(ms: number | undefined, fn: () => Promise<T>): Promise<T> {
   return bound.run(ms && ms > 0 ? ms : 0, fn);

@@ -15,6 +15,26 @@ export function flowNumber(src: string): number {
   return (a << 16) | (b << 8) | c;
 }
 
+/**
+ * Datagrams k = from … to-1 of one stream (`per` flows each, v9Datagram from flow 0) to a loopback
+ * port, each sent once the previous one is, sequence numbers in sending order; `gapMs` between them.
+ */
+export function v9Stream(port: number, per: number, gapMs = 0) {
+  const sock = createSocket('udp4');
+  let seq = 0;
+  return {
+    async send(from: number, to = from + 1): Promise<void> {
+      for (let k = from; k < to; k++) {
+        await new Promise<void>((res, rej) =>
+          sock.send(v9Datagram(0, k, per, seq++), port, '127.0.0.1', (e) => (e ? rej(e) : res())),
+        );
+        if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
+      }
+    },
+    close: () => sock.close(),
+  };
+}
+
 /** Datagram k of a stream starting at flow `first`: flows first + k*per … +per-1, template included. */
 export function v9Datagram(first: number, k: number, per: number, seq: number): Buffer {
   const recs: Buffer[] = [];

@@ -30,7 +30,7 @@ import { QueryClient } from '../../src/store/duckdb/query-socket.js';
 import { rollupRelation } from '../../src/store/duckdb/rollup.js';
 import { isDiskFull, isOutOfMemory, isPassingFailure } from '../../src/store/passing-failures.js';
 import { openFlowStore } from '../../src/store/open.js';
-import { flowNumber, v9Datagram } from './live-sender.js';
+import { flowNumber, v9Datagram, v9Stream } from './live-sender.js';
 import { parseStoreBuffer } from '../../src/flow/size.js';
 import { smallDisk } from '../helpers/small-disk.js';
 import { collectArgs, exited, sleep, until } from './peers.js';
@@ -106,16 +106,9 @@ async function liveStore(
     commitMs: 200,
     storeBufferBytes,
   });
-  const sock = createSocket('udp4');
-  t.after(() => sock.close());
-  let seq = 0;
   /** Datagrams k = from … to-1 of the stream (PER flows each, flow j from 10.0.0.0 + j). */
-  const send = async (from: number, to: number) => {
-    for (let k = from; k < to; k++)
-      await new Promise<void>((res, rej) =>
-        sock.send(v9Datagram(0, k, PER, seq++), c.port, '127.0.0.1', (e) => (e ? rej(e) : res())),
-      );
-  };
+  const { send, close } = v9Stream(c.port, PER);
+  t.after(close);
   // DuckDB's limit is the instance's: set through a reader connection, it binds the writer too.
   const reader = await store.reader();
   const setLimit = (v: string) => setMemoryLimit(reader.db, v);

@@ -8,14 +8,15 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openScreeningServer } from '../../src/cli/serve.js';
 import { healthJson } from '../../src/netflow/metrics-server.js';
+import { ApiKeyFile, keysPathFor } from '../../src/server/keys.js';
 import { DeleteStillRunning, type ClickHouseFlowStore } from '../../src/store/clickhouse/flows.js';
 import { openFlowStore } from '../../src/store/open.js';
-import { flowNumber, v9Datagram } from '../netflow/live-sender.js';
+import { flowNumber, v9Stream } from '../netflow/live-sender.js';
 import { collectArgs, exited, freeUdpPort, sleep, until } from '../netflow/peers.js';
 import { isPassingFailure, isUnreachable } from '../../src/store/passing-failures.js';
 import { noAnswerMessage } from '../../src/store/request-timeout.js';
@@ -192,14 +193,7 @@ test(
     let out = '';
     cli.stderr.on('data', (d) => (err += d));
     cli.stdout.on('data', (d) => (out += d));
-    const sock = createSocket('udp4');
-    let seq = 0;
-    const send = async (from: number, to: number) => {
-      for (let k = from; k < to; k++)
-        await new Promise<void>((res, rej) =>
-          sock.send(v9Datagram(0, k, PER, seq++), port, '127.0.0.1', (e) => (e ? rej(e) : res())),
-        );
-    };
+    const { send, close: closeSender } = v9Stream(port, PER);
     try {
       await until(
         () => /collecting on udp:\/\/127\.0\.0\.1:\d+ into clickhouse:/.test(err),
@@ -242,8 +236,97 @@ test(
         await store.close();
       }
     } finally {
-      sock.close();
+      closeSender();
       if (cli.exitCode === null) cli.kill('SIGKILL');
+    }
+  },
+);
+
+test(
+  'serve on a ClickHouse server it cannot reach at start: it serves anyway (screening answers, the network routes 503 until the store answers); with --collect --spool the collector holds what arrives and stores it once the store opens',
+  { skip, timeout: 120_000 },
+  async (t) => {
+    server ??= await startServer();
+    const proxy = await BlackHoleProxy.start(server.httpPort);
+    const dir = mkdtempSync(join(tmpdir(), 'cr-late-serve-'));
+    t.after(async () => {
+      await proxy.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const url = server.url.replace(`:${server.httpPort}/coinradar`, `:${proxy.port}/blackhole6`);
+    const state = join(dir, 'state.duckdb');
+    const { key } = new ApiKeyFile(keysPathFor(state)).create('analyst');
+    const base = { db: url, stateDb: state, consoleDir: null, rate: 0, storeTimeoutMs: 1000 };
+    proxy.cut();
+    // --collect without --spool stops at once, saying what --spool would do.
+    await assert.rejects(openScreeningServer({ ...base, collect: 'udp://127.0.0.1:0' }), (e: Error) => {
+      assert.match(
+        e.message,
+        /no answer in 1 s \(--store-timeout.*\(with --spool DIR, serve --collect starts anyway/,
+      );
+      return true;
+    });
+    const started = Date.now();
+    const s = await openScreeningServer({
+      ...base,
+      collect: 'udp://127.0.0.1:0',
+      spoolDir: join(dir, 'spool'),
+    });
+    try {
+      assert.ok(Date.now() - started < 5000, `started within the bound (${Date.now() - started} ms)`);
+      assert.match(s.summary, /network API and console on the store .*, not reachable yet/);
+      const get = (url: string) => s.app.inject({ method: 'GET', url, headers: { 'x-api-key': key } });
+      const down = await get('/v1/summary?by=dport');
+      assert.equal(down.statusCode, 503, down.body);
+      assert.equal(down.json().error.code, 'store_unavailable');
+      assert.equal(down.headers['retry-after'], '5');
+      // Screening needs no flow store.
+      const screened = await s.app.inject({
+        method: 'GET',
+        url: '/v1/screen/1BoatSLRHtKNngkdXEeobR76b53LETtpyT',
+        headers: { 'x-api-key': key },
+      });
+      assert.equal(screened.statusCode, 200, screened.body);
+      const collector = s.collector!;
+      const { send, close } = v9Stream(collector.port, PER);
+      t.after(close);
+      await send(0, 20);
+      await until(
+        () => collector.metrics().counts['flows.held-store'] >= 20 * PER,
+        10_000,
+        'held while away',
+      );
+      proxy.restore();
+      await until(() => collector.metrics().flowsCommitted === 20 * PER, 30_000, 'the held flows stored');
+      await send(20, 30);
+      await until(() => collector.metrics().flowsCommitted === 30 * PER, 10_000, 'then the new ones');
+      const m = collector.metrics();
+      assert.equal(m.counts['datagrams.dropped-backlog'] ?? 0, 0);
+      assert.equal(m.counts['flows.lost-store'] ?? 0, 0);
+      const up = await get('/v1/summary?by=dport');
+      assert.equal(up.statusCode, 200, up.body);
+      assert.equal(up.json().tables.dport[0].flows, 30 * PER, up.body);
+    } finally {
+      await s.close();
+    }
+    // Plain serve (no collector) on the cut link starts too, and opens the store on a request once
+    // it answers.
+    proxy.cut();
+    const plain = await openScreeningServer(base);
+    try {
+      const get = () =>
+        plain.app.inject({ method: 'GET', url: '/v1/summary?by=dport', headers: { 'x-api-key': key } });
+      assert.equal((await get()).statusCode, 503);
+      proxy.restore();
+      let r = await get();
+      await until(
+        async () => (r = await get()).statusCode === 200,
+        15_000,
+        'the routes answer once the store does',
+      );
+      assert.equal(r.json().tables.dport[0].flows, 30 * PER, r.body);
+    } finally {
+      await plain.close();
     }
   },
 );

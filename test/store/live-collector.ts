@@ -1,14 +1,13 @@
 // A live collector on a ClickHouse store for the store tests (clickhouse-restart, -blackhole): on
 // loopback, no geo, small flush and commit intervals, with a sender of numbered NetFlow v9 flows
 // (30 a datagram; each flow's number in its source address, flowNumber) and what it said.
-import { createSocket } from 'node:dgram';
 import { detectionHookFor } from '../../src/detect/pipeline.js';
 import { emptyEnrichment } from '../../src/flow/enrichment.js';
 import type { FlowBatch } from '../../src/flow/record.js';
 import { NetflowCollector, type CollectOptions } from '../../src/netflow/collector.js';
 import type { ClickHouseFlowStore } from '../../src/store/clickhouse/flows.js';
 import { openFlowStore } from '../../src/store/open.js';
-import { v9Datagram } from '../netflow/live-sender.js';
+import { v9Stream } from '../netflow/live-sender.js';
 
 export const PER = 30;
 
@@ -26,17 +25,11 @@ export async function liveCollector(url: string, o: Partial<CollectOptions> = {}
     commitMs: 200,
     ...o,
   });
-  const sock = createSocket('udp4');
-  let seq = 0;
   /** Datagrams from..to-1 (flows from*30 … to*30-1), each sent once the previous one is. */
-  const send = async (from: number, to = from + 1) => {
-    for (let k = from; k < to; k++)
-      await new Promise<void>((res, rej) =>
-        sock.send(v9Datagram(0, k, PER, seq++), c.port, '127.0.0.1', (e) => (e ? rej(e) : res())),
-      );
-  };
+  const stream = v9Stream(c.port, PER);
+  const send = stream.send;
   const close = async () => {
-    sock.close();
+    stream.close();
     await store.close();
   };
   return { store, c, send, said, close };

@@ -87,8 +87,7 @@ export class ClickHouseNetworkReader implements NetworkReader {
   }
 
   addressRange(lo: bigint, hi: bigint): string {
-    const r = `BETWEEN ${ipValueLiteral(lo)} AND ${ipValueLiteral(hi)}`;
-    return `(src_ip ${r} OR dst_ip ${r})`;
+    return clickHouseAddressRange(lo, hi);
   }
 
   async artifactHosts(value: string, limit: number): Promise<{ kind: string; host: string }[]> {
@@ -246,4 +245,10 @@ export class ClickHouseNetworkReader implements NetworkReader {
       return { ...s, labels: [...labels].sort() };
     });
   }
+}
+
+/** An address range on either end of a flow, in ClickHouse's SQL (NetworkReader.addressRange). */
+export function clickHouseAddressRange(lo: bigint, hi: bigint): string {
+  const r = `BETWEEN ${ipValueLiteral(lo)} AND ${ipValueLiteral(hi)}`;
+  return `(src_ip ${r} OR dst_ip ${r})`;
 }
