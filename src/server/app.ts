@@ -19,6 +19,7 @@ import { auditTime, type AuditLog } from './audit.js';
 import { clientErrorHandler, sendError } from './errors.js';
 import { isOutOfMemory, isUnreachable } from '../store/passing-failures.js';
 import { JSON_TYPE, screenBatchJson, screenResultJson } from './json.js';
+import { strictBodyCompiler } from './json-body.js';
 import { RateLimiter } from './rate-limit.js';
 import { registerConsoleFiles } from './console-files.js';
 import { installSecurityHeaders } from './headers.js';
@@ -325,6 +326,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         body: screenBodySchema(maxBatch),
         response: { 200: batchResponseSchema },
       },
+      validatorCompiler: strictBodyCompiler,
     },
     (req, reply) => {
       const addresses = req.body.addresses;

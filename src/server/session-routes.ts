@@ -6,6 +6,7 @@
  * that nobody is); `DELETE /v1/session` signs out — both pass the access check like every other
  * /v1 route.
  */
+import { strictBodyCompiler } from './json-body.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sameOriginRequest } from './access.js';
 import { auditTime, type AuditLog } from './audit.js';
@@ -61,7 +62,11 @@ export function registerSessionRoutes(app: FastifyInstance, o: SessionRouteOptio
 
   app.post<{ Body: { key: string } }>(
     '/v1/session',
-    { config: { public: true }, schema: { body: signInBody, response: { 200: sessionSchema } } },
+    {
+      config: { public: true },
+      schema: { body: signInBody, response: { 200: sessionSchema } },
+      validatorCompiler: strictBodyCompiler,
+    },
     (req, reply) => {
       if (!sameOriginRequest(req)) {
         record(req, 403, { key: 'none' });

@@ -156,6 +156,12 @@ test('batch screening and limits: 413, 400 too many, 400 bad JSON with a message
   assert.deepEqual([r.statusCode, r.json().error.code], [404, 'not_found']);
   r = await app.inject({ method: 'POST', url: '/v1/screen', headers: auth(), payload: { addrs: [] } });
   assert.deepEqual([r.statusCode, r.json().error.code], [400, 'bad_request']);
+  // Addresses that are not an array of strings are refused, not coerced (fastify's validator made
+  // 1 into ["1"] and screened it: fuzz/regressions/api-body-8d09e46afbf9).
+  for (const addresses of [1, TIAN, [TIAN, 2], [true], [null], { 0: TIAN }]) {
+    r = await app.inject({ method: 'POST', url: '/v1/screen', headers: auth(), payload: { addresses } });
+    assert.deepEqual([r.statusCode, r.json().error.code], [400, 'bad_request'], JSON.stringify(addresses));
+  }
   r = await app.inject({
     method: 'POST',
     url: '/v1/screen',
