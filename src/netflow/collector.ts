@@ -527,9 +527,9 @@ export class NetflowCollector {
   /**
    * At the end of each turn after a stall: the bound comes down to what is still queued plus the
    * usual bound, and never goes up again, until it is the usual bound (the stall is over). Put
-   * back at once, it dropped what arrived while the stall's queue drained (3 datagrams in one of
-   * three runs of the black-hole test on a loaded machine); held until the queue had drained, a
-   * store slower than the stream would have kept the stall's bound for good.
+   * back at once, it dropped what arrived while the stall's queue drained (collector-limits.test.ts,
+   * "after a stalled turn …"); held until the queue had drained, a store slower than the stream
+   * would have kept the stall's bound for good.
    */
   private endStall(): void {
     if (!this.stallLimit) return;
@@ -621,7 +621,7 @@ export class NetflowCollector {
     // The limit counts batches of the size that arrive: on a network quiet enough that partial
     // batches come (every flushMs), a batch's time is mostly the request's, and counting full
     // batches at that speed set the limit to 1 — a turn of two datagrams' time then dropped the
-    // second (the black-hole test, 30 flows a datagram at 20 a second: 3 datagrams in 1 of 4 runs).
+    // second (collector-limits.test.ts, "on a quiet network …"; seen in the black-hole test).
     const batchSize = Math.min(this.o.batchSize ?? 4096, Math.max(64, this.batchFlows));
     const max = this.o.maxBacklogBatches ?? DEFAULT_MAX_BACKLOG_BATCHES;
     // The next ones are still slow (60–70 ms for a batch that later takes 10: the JIT, the first
