@@ -205,33 +205,47 @@ test('the backlog bound follows the store: no more than ~500 ms of its measured 
   );
 });
 
+/**
+ * `datagrams` of 100 flows, one every 50 ms and each its own batch (flushMs 50), into a collector
+ * whose store takes `fastMs` a batch and `slowMs` for batch number `slowAt`; its result once stopped.
+ */
+async function oneSlowTurn(
+  o: Partial<CollectOptions>,
+  t: { slowAt: number; slowMs: number; fastMs: number; datagrams: number },
+) {
+  let batches = 0;
+  let r!: Awaited<ReturnType<NetflowCollector['stop']>>;
+  await withCollector(
+    {
+      flushMs: 50,
+      warmBatches: 0,
+      ...o,
+      hooks: [
+        async () => {
+          await sleep(++batches === t.slowAt ? t.slowMs : t.fastMs);
+        },
+      ],
+    },
+    async (c) => {
+      for (let d = 0; d < t.datagrams; d++) {
+        await sendFrom(null, 'udp4', c.port, '127.0.0.1', [v9Datagram(d * 100, d, 100, d)]);
+        await sleep(50);
+      }
+      r = await c.stop();
+    },
+  );
+  return { r, batches };
+}
+
 test('on a quiet network the bound counts the partial batches that come, not full ones: a store turn of 400 ms drops nothing', async () => {
   // 100 flows every 50 ms, handed over every 50 ms (flushMs): partial batches of a 4096-flow size.
   // Each takes 20 ms (a request's time, as on ClickHouse): 5 flows/ms, so 750 ms of the store's work
   // is ~37 batches of 100 — but 0.9 of a full batch, which made the bound 1 batch, and a turn of 400
   // ms (below the stall's 750 ms) dropped what came in it.
-  let k = 0;
-  await withCollector(
-    {
-      flushMs: 50,
-      warmBatches: 0,
-      hooks: [
-        async () => {
-          await sleep(++k === 8 ? 400 : 20);
-        },
-      ],
-    },
-    async (c) => {
-      for (let d = 0; d < 30; d++) {
-        await sendFrom(null, 'udp4', c.port, '127.0.0.1', [v9Datagram(d * 100, d, 100, d)]);
-        await sleep(50);
-      }
-      const r = await c.stop();
-      assert.ok(k >= 8, `the slow turn came (${k} batches)`);
-      assert.equal(r.diagnostics.get('datagrams.dropped-backlog'), 0, 'nothing dropped');
-      assert.equal(r.flows, 3000);
-    },
-  );
+  const { r, batches } = await oneSlowTurn({}, { slowAt: 8, slowMs: 400, fastMs: 20, datagrams: 30 });
+  assert.ok(batches >= 8, `the slow turn came (${batches} batches)`);
+  assert.equal(r.diagnostics.get('datagrams.dropped-backlog'), 0, 'nothing dropped');
+  assert.equal(r.flows, 3000);
 });
 
 test('after a stalled turn, what arrives while its queue drains is taken, not dropped', async () => {
@@ -239,29 +253,10 @@ test('after a stalled turn, what arrives while its queue drains is taken, not dr
   // a bound of 10 batches), one in 1.5 s: a stall (past backlogMs), during which ~30 batches queue
   // past that bound. Put back to 10 as the turn ended, the bound dropped every datagram until the
   // queue had drained to it.
-  let k = 0;
-  await withCollector(
-    {
-      flushMs: 50,
-      warmBatches: 0,
-      backlogMs: 300,
-      hooks: [
-        async () => {
-          await sleep(++k === 5 ? 1500 : 30);
-        },
-      ],
-    },
-    async (c) => {
-      for (let d = 0; d < 60; d++) {
-        await sendFrom(null, 'udp4', c.port, '127.0.0.1', [v9Datagram(d * 100, d, 100, d)]);
-        await sleep(50);
-      }
-      const r = await c.stop();
-      assert.ok(r.diagnostics.get('store.stalls') >= 1, 'the turn stalled');
-      assert.equal(r.diagnostics.get('datagrams.dropped-backlog'), 0, 'nothing dropped');
-      assert.equal(r.flows, 6000);
-    },
-  );
+  const { r } = await oneSlowTurn({ backlogMs: 300 }, { slowAt: 5, slowMs: 1500, fastMs: 30, datagrams: 60 });
+  assert.ok(r.diagnostics.get('store.stalls') >= 1, 'the turn stalled');
+  assert.equal(r.diagnostics.get('datagrams.dropped-backlog'), 0, 'nothing dropped');
+  assert.equal(r.flows, 6000);
 });
 
 for (const warmBatches of [undefined, 0])

@@ -32,6 +32,18 @@ after(async () => {
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
+/** A store in database `name` of the test's server (started on first use), schema made, closed after `body`. */
+async function withStore(name: string, body: (store: ClickHouseFlowStore) => Promise<void>): Promise<void> {
+  server ??= await startServer();
+  const store = (await openFlowStore(server.url.replace(/\/coinradar$/, `/${name}`))) as ClickHouseFlowStore;
+  try {
+    await store.ensureSchema();
+    await body(store);
+  } finally {
+    await store.close();
+  }
+}
+
 test(
   'the link to the ClickHouse server goes dead under a live collector: the failure is seen within the store timeout, what arrives is held without a datagram dropped, and once the link is back every flow is stored once, in order',
   { skip, timeout: 120_000 },
@@ -334,13 +346,8 @@ test(
 test(
   'a delete that outlasts its wait is left running on the server and waited for by the next try, never begun twice',
   { skip, timeout: 120_000 },
-  async () => {
-    server ??= await startServer();
-    const store = (await openFlowStore(
-      server.url.replace(/\/coinradar$/, '/blackhole4'),
-    )) as ClickHouseFlowStore;
-    try {
-      await store.ensureSchema();
+  () =>
+    withStore('blackhole4', async (store) => {
       await store.conn.command('CREATE TABLE big (id Int64, x String) ENGINE = MergeTree ORDER BY x');
       for (let p = 0; p < 8; p++)
         await store.conn.command(
@@ -370,22 +377,14 @@ test(
       assert.equal(await mutations(), 1, 'one delete, not two');
       const [left] = await store.conn.rows<{ n: number }>(`SELECT count() AS n FROM big WHERE ${where}`);
       assert.equal(Number(left.n), 0);
-    } finally {
-      await store.close();
-    }
-  },
+    }),
 );
 
 test(
   "a recovery's delete rewrites only the part that holds the interval's rows; the others keep their files (hard links)",
   { skip, timeout: 60_000 },
-  async () => {
-    server ??= await startServer();
-    const store = (await openFlowStore(
-      server.url.replace(/\/coinradar$/, '/blackhole5'),
-    )) as ClickHouseFlowStore;
-    try {
-      await store.ensureSchema();
+  () =>
+    withStore('blackhole5', async (store) => {
       await store.conn.command(
         'CREATE TABLE parts (d Date, source_id UInt32, id UInt64, x String) ENGINE = MergeTree PARTITION BY d ORDER BY (x, id)',
       );
@@ -419,10 +418,7 @@ test(
       assert.equal(kept, 5, 'five parts hard-linked, one rewritten');
       const [n] = await store.conn.rows<{ n: number }>('SELECT count() AS n FROM parts');
       assert.equal(Number(n.n), 600_000 - 15);
-    } finally {
-      await store.close();
-    }
-  },
+    }),
 );
 
 test('a request given up on counts as the server out of reach; --store-timeout is checked before a store is opened', async () => {
