@@ -27,6 +27,7 @@ import { GroupCollector, windowSamples } from '../../src/detect/classifier/group
 import { BehaviourTracker } from '../../src/detect/classifier/tracker.js';
 import { shippedModel } from '../../src/detect/classifier/model.js';
 import { batchesOf, recordsOf, session, SYNTH_FORMATS } from '../../src/detect/classifier/synth.js';
+import { Rng } from '../../src/scenario/rng.js';
 
 const T0 = Date.UTC(2025, 5, 2, 10);
 
@@ -52,6 +53,8 @@ function features(batches: FlowBatch[]) {
   return w[0];
 }
 
+const DISPERSION = FEATURE_NAMES.indexOf('recordCountDispersion');
+
 test('a session gives the same features as pcap flows, NetFlow v5, IPFIX biflow and Zeek', () => {
   const c = conn(50000, 40);
   const counts = SYNTH_FORMATS.map((f) => recordsOf(c, f).length);
@@ -62,10 +65,45 @@ test('a session gives the same features as pcap flows, NetFlow v5, IPFIX biflow 
   for (const f of SYNTH_FORMATS) {
     const x = features(batchesOf([c], f));
     for (let k = 0; k < FEATURE_COUNT; k++)
-      assert.ok(
-        Math.abs(x.features[k] - base.features[k]) < 1e-9,
-        `${f} ${FEATURE_NAMES[k]}: ${x.features[k]} vs ${base.features[k]}`,
-      );
+      if (k !== DISPERSION)
+        assert.ok(
+          Math.abs(x.features[k] - base.features[k]) < 1e-9,
+          `${f} ${FEATURE_NAMES[k]}: ${x.features[k]} vs ${base.features[k]}`,
+        );
+  }
+  // The one feature that needs records cut short (the count of packets in each of them): only the
+  // forms that cut a 40-minute session into enough records have it, and there it says "on a clock".
+  const dispersion = Object.fromEntries(
+    SYNTH_FORMATS.map((f) => [f, features(batchesOf([c], f)).features[DISPERSION]]),
+  );
+  assert.equal(dispersion.pcap, -1);
+  assert.equal(dispersion.zeek, -1);
+  assert.ok(dispersion['netflow-v5'] >= 0 && dispersion['netflow-v5'] < 0.2, JSON.stringify(dispersion));
+  assert.ok(dispersion['ipfix-biflow'] >= 0 && dispersion['ipfix-biflow'] < 0.2, JSON.stringify(dispersion));
+});
+
+test('record dispersion: near 0 for a clock, near 1 for shares found at random', () => {
+  // The same mean rate (a share every 10 s, its result and the ACKs), on a clock and at random.
+  const rng = new Rng(7);
+  const clock = [];
+  const random = [];
+  for (let t = T0 + 5000; t < T0 + 60 * 60_000; t += 10_000) clock.push({ t, up: true, bytes: 200 });
+  for (let t = T0 + 5000; t < T0 + 60 * 60_000; t += rng.exponential(1 / 10_000))
+    random.push({ t, up: true, bytes: 200 });
+  const at = (ex: { t: number; up: boolean; bytes: number }[], port: number) =>
+    session(
+      { client: '10.9.8.7', server: '192.0.2.1', clientPort: port, serverPort: 3333 },
+      T0,
+      T0 + 3_599_000,
+      ex,
+      false,
+    );
+  for (const f of ['netflow-v5', 'ipfix-biflow'] as const) {
+    const onClock = features(batchesOf([at(clock, 50010)], f)).features[DISPERSION];
+    const atRandom = features(batchesOf([at(random, 50011)], f)).features[DISPERSION];
+    assert.ok(onClock >= 0 && onClock < 0.2, `${f} clock ${onClock}`);
+    // Shares up and their ACKs down are each a Poisson count: index 1 (± about 0.2 over an hour).
+    assert.ok(atRandom > 0.5 && atRandom < 2, `${f} random ${atRandom}`);
   }
 });
 
@@ -93,7 +131,10 @@ test('sampled counters are scaled by the sampling rate', () => {
   const a = features([b]);
   const z = features([s]);
   for (let k = 0; k < FEATURE_COUNT; k++)
-    assert.ok(Math.abs(a.features[k] - z.features[k]) < 1e-9, FEATURE_NAMES[k]);
+    if (k !== DISPERSION) assert.ok(Math.abs(a.features[k] - z.features[k]) < 1e-9, FEATURE_NAMES[k]);
+  // Thinning pulls every index of dispersion towards 1: sampled records do not give it.
+  assert.ok(a.features[DISPERSION] >= 0, `unsampled: ${a.features[DISPERSION]}`);
+  assert.equal(z.features[DISPERSION], -1);
 });
 
 test('the tracker keeps groups across batches, within its bounds', () => {

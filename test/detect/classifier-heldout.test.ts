@@ -53,7 +53,7 @@ test('held-out seeds: MQTT, push, IMAP-IDLE and SSH-idle keep-alive windows not 
 test(
   'held-out seeds: WebSocket keep-alive windows not called mining',
   {
-    todo: 'not met: 5 of 409 held-out windows (CV over the training seeds: 0 of 241); docs/detection-rules.md',
+    todo: 'not met: 1 of 409 held-out windows, as pcap flows (CV over the training seeds: 2 of 647, as pcap flows and Zeek: the forms without record timing); docs/detection-rules.md',
   },
   () => {
     assert.equal(held.websocket.hits, 0, line('websocket'));
@@ -75,11 +75,13 @@ function nearest(x: number[], pool: Sample[], sd: number[]): [Sample, number] {
 test(
   'held-out seeds and families: OpenVPN over TCP windows not called mining',
   {
-    todo: 'not met: OpenVPN-TCP on 443 with 5–15 s pings and tunnel traffic, 23 of 394 held-out windows (its flow counters match a fast miner; on 1194, a port not judged, none); docs/detection-rules.md',
+    todo: 'not met: OpenVPN-TCP on 443 with 5–15 s pings and tunnel traffic, 3 of 394 held-out windows, as pcap flows and Zeek (their totals match a fast miner and they carry no record timing; as NetFlow v5 and IPFIX none; on 1194, a port not judged, none); docs/detection-rules.md',
   },
   () => {
-    // Why: in the dataset every OpenVPN-TCP window past the gate has a miner window nearer than
-    // any ordinary window of another family (standardised feature distance). Printed, not held.
+    // Why: in the dataset nearly every OpenVPN-TCP window has a miner window nearer than any
+    // ordinary window of another family (standardised feature distance over all features). With
+    // record timing (NetFlow v5, IPFIX) that holds too, by this distance, where the record timing is
+    // one feature of 19; the trees split on it and call none of those mining. Printed, not held.
     const dataset = JSON.parse(
       readFileSync(new URL('../../src/detect/data/behaviour-dataset.json', import.meta.url), 'utf8'),
     ) as Dataset;
@@ -91,11 +93,15 @@ test(
     const vpn = rows.filter((s) => s.unit.startsWith('keepalive/vpn-tcp-'));
     const miners = rows.filter((s) => s.label === 1);
     const others = rows.filter((s) => s.label === 0 && !s.unit.startsWith('keepalive/vpn-tcp-'));
-    let minerNearer = 0;
+    const timed = FEATURE_NAMES.indexOf('recordCountDispersion');
+    const minerNearer = { timed: 0, untimed: 0 };
+    const windows = { timed: 0, untimed: 0 };
     vpn.forEach((v, i) => {
       const [m, dm] = nearest(v.features, miners, sd);
       const [, dn] = nearest(v.features, others, sd);
-      if (dm < dn) minerNearer++;
+      const kind = v.features[timed] === -1 ? 'untimed' : 'timed';
+      windows[kind]++;
+      if (dm < dn) minerNearer[kind]++;
       if (i < 3) {
         const show = (s: Sample) =>
           FEATURE_NAMES.map((f, k) => `${f}=${Number(s.features[k].toPrecision(3))}`).join(' ');
@@ -104,7 +110,7 @@ test(
       }
     });
     console.log(
-      `OpenVPN-TCP windows with a miner nearer than any other ordinary window: ${minerNearer}/${vpn.length}`,
+      `OpenVPN-TCP windows with a miner nearer than any other ordinary window: ${minerNearer.untimed}/${windows.untimed} without record timing, ${minerNearer.timed}/${windows.timed} with it`,
     );
     assert.equal(held['vpn-tcp'].hits, 0, line('vpn-tcp'));
     assert.equal(held['vpn-tcp-idle'].hits, 0, line('vpn-tcp-idle'));

@@ -28,6 +28,7 @@ export const FEATURE_NAMES = [
   'ackPushShare',
   'upBytesPerMinuteLog',
   'downBytesPerMinuteLog',
+  'recordCountDispersion',
 ] as const;
 
 export type FeatureName = (typeof FEATURE_NAMES)[number];
@@ -72,7 +73,7 @@ export function serverPortOf(key: string): number {
 }
 
 /** Numbers per record in a `RecordLog` row. */
-const STRIDE = 8;
+export const STRIDE = 9;
 const T0 = 0;
 const T1 = 1;
 const UP_PK = 2;
@@ -81,6 +82,7 @@ const DN_PK = 4;
 const DN_BY = 5;
 const FLAGS = 6;
 const CPORT = 7;
+const SAMP = 8;
 
 /**
  * The records of one group, oriented and scaled, in one growable Float64Array (no object per
@@ -106,6 +108,7 @@ export class RecordLog {
       up ? rb : fb,
       b.tcpFlags[i],
       clientPort,
+      s,
     );
   }
 
@@ -118,6 +121,7 @@ export class RecordLog {
     dnBy: number,
     flags: number,
     cport: number,
+    sampling = 1,
   ): void {
     if ((this.length + 1) * STRIDE > this.data.length) {
       const d = new Float64Array(this.data.length * 2);
@@ -134,6 +138,7 @@ export class RecordLog {
     d[o + DN_BY] = dnBy;
     d[o + FLAGS] = flags;
     d[o + CPORT] = cport;
+    d[o + SAMP] = sampling;
     this.length++;
   }
 
@@ -182,6 +187,7 @@ let connStart = new Float64Array(64);
 let connEnd = new Float64Array(64);
 let connFlags = new Uint8Array(64);
 let connPort = new Float64Array(64);
+let connLongest = new Float64Array(64);
 let order = new Int32Array(64);
 const portIndex = new Map<number, number>();
 
@@ -192,6 +198,7 @@ function ensure(n: number): void {
   connEnd = new Float64Array(m);
   connFlags = new Uint8Array(m);
   connPort = new Float64Array(m);
+  connLongest = new Float64Array(m);
   order = new Int32Array(m);
 }
 
@@ -261,7 +268,9 @@ export function featuresOf(log: RecordLog, fromMs: number, toMs: number, out: Fl
       connStart[c] = t0;
       connEnd[c] = t1;
       connFlags[c] = d[o + FLAGS];
+      connLongest[c] = t1 - t0;
     } else {
+      if (t1 - t0 > connLongest[c]) connLongest[c] = t1 - t0;
       if (t0 < connStart[c]) connStart[c] = t0;
       if (t1 > connEnd[c]) connEnd[c] = t1;
       connFlags[c] |= d[o + FLAGS];
@@ -337,5 +346,63 @@ export function featuresOf(log: RecordLog, fromMs: number, toMs: number, out: Fl
   out[15] = ap / conns;
   out[16] = lg(1 + upBy / rateMin);
   out[17] = lg(1 + dnBy / rateMin);
+  out[18] = recordDispersion(log, fromMs, toMs, conns);
   return { records: n, connections: conns, spanMs, packets: pk };
+}
+
+/** Records a connection needs, each way, to count its dispersion (and packets a record, on average). */
+const DISPERSION_MIN_RECORDS = 4;
+const DISPERSION_MIN_MEAN = 2;
+let dispN = new Float64Array(128);
+let dispSum = new Float64Array(128);
+let dispSq = new Float64Array(128);
+
+/**
+ * How packet counts vary between the equal-length records an exporter's active timeout cuts a
+ * long connection into: the variance over the mean of each direction's counts (the index of
+ * dispersion), pooled over the window's connections and both directions. Shares are found at
+ * random (a Poisson process: index ≈ 1), while a keep-alive clock puts the same number of pings
+ * in every record (index near 0); bursts of traffic give more than 1. Only records at least 0.6
+ * of the connection's longest count (the cut ones; a connection's last, shorter record is not a
+ * like sample), each direction counted where it has packets (one-way NetFlow gives a record per
+ * direction). Sampled records are left out: thinning by 1:N pulls every index towards 1, so a
+ * sampled keep-alive would look like shares; the model then has the totals only, as for a
+ * capture's flow table (30 min) and Zeek (one row), which cut an hour into too few records: −1.
+ */
+function recordDispersion(log: RecordLog, fromMs: number, toMs: number, conns: number): number {
+  const d = log.data;
+  // Per connection and direction (2c up, 2c + 1 down): records, sum and sum of squares.
+  if (dispN.length < 2 * conns) {
+    dispN = new Float64Array(4 * conns);
+    dispSum = new Float64Array(4 * conns);
+    dispSq = new Float64Array(4 * conns);
+  }
+  dispN.fill(0, 0, 2 * conns);
+  dispSum.fill(0, 0, 2 * conns);
+  dispSq.fill(0, 0, 2 * conns);
+  for (let r = 0; r < log.length; r++) {
+    const o = r * STRIDE;
+    const t0 = d[o + T0];
+    if (t0 < fromMs || t0 >= toMs) continue;
+    const c = portIndex.get(d[o + CPORT])!;
+    if (d[o + T1] - t0 < 0.6 * connLongest[c] || d[o + SAMP] > 1) continue;
+    for (let dir = 0; dir < 2; dir++) {
+      const k = d[o + (dir === 0 ? UP_PK : DN_PK)];
+      if (k <= 0) continue;
+      dispN[2 * c + dir]++;
+      dispSum[2 * c + dir] += k;
+      dispSq[2 * c + dir] += k * k;
+    }
+  }
+  let pooled = 0;
+  let dof = 0;
+  for (let j = 0; j < 2 * conns; j++) {
+    const n = dispN[j];
+    const mean = n > 0 ? dispSum[j] / n : 0;
+    if (n < DISPERSION_MIN_RECORDS || mean < DISPERSION_MIN_MEAN) continue;
+    const variance = (dispSq[j] - n * mean * mean) / (n - 1);
+    pooled += (Math.max(0, variance) / mean) * (n - 1);
+    dof += n - 1;
+  }
+  return dof > 0 ? pooled / dof : -1;
 }

@@ -4,7 +4,7 @@
  * hook keeps its own bounded state (tracker.ts) but the same RecordLog and featuresOf.
  */
 import type { FlowBatch } from '../../flow/record.js';
-import { FEATURE_COUNT, featuresOf, orient, RecordLog, type WindowSummary } from './features.js';
+import { FEATURE_COUNT, featuresOf, orient, RecordLog, STRIDE, type WindowSummary } from './features.js';
 
 export const DEFAULT_WINDOW_MS = 3_600_000;
 
@@ -60,7 +60,7 @@ export function windowSamples(g: GroupLog, windowMs = DEFAULT_WINDOW_MS): Window
   const d = g.log.data;
   const n = g.log.length;
   const starts: number[] = [];
-  for (let r = 0; r < n; r++) starts.push(d[r * 8]);
+  for (let r = 0; r < n; r++) starts.push(d[r * STRIDE]);
   const first = g.log.firstMs;
   const byWindow = new Map<number, number[]>();
   for (let r = 0; r < n; r++) {

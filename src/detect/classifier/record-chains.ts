@@ -1,6 +1,6 @@
 /**
  * The behaviour tracker's records: every group's records as a chain in one shared pool of typed
- * arrays (the RecordLog row layout of features.ts, eight numbers per record), in arrival order, so
+ * arrays (the RecordLog row layout of features.ts, nine numbers per record), in arrival order, so
  * that a new group costs no allocation and a dropped one leaves no garbage. A group's chain copied
  * into a RecordLog is, number for number and in the same order, the log the old per-group RecordLog
  * held: features.ts's gateSummary and featuresOf then give the same bits (the test checks it).
@@ -9,7 +9,7 @@ import type { FlowBatch } from '../../flow/record.js';
 import { RecordLog } from './features.js';
 
 /** RecordLog's row layout (features.ts; the file is hashed by the model's manifest, not shared). */
-const STRIDE = 8;
+const STRIDE = 9;
 const T0 = 0;
 const T1 = 1;
 const UP_PK = 2;
@@ -29,7 +29,7 @@ export class RecordChains {
   tail = new Int32Array(64);
   count = new Int32Array(64);
   lastEnd = new Float64Array(64);
-  /** Per record: eight numbers (RecordLog's layout) and the next record of its group. */
+  /** Per record: nine numbers (RecordLog's layout) and the next record of its group. */
   private data = new Float64Array(STRIDE * 256);
   private next = new Int32Array(256);
   private free = NONE;
@@ -102,6 +102,7 @@ export class RecordChains {
     d[o + 5] = up ? rb : fb;
     d[o + 6] = b.tcpFlags[i];
     d[o + 7] = clientPort;
+    d[o + 8] = s;
     this.next[r] = NONE;
     if (this.tail[g] === NONE) this.head[g] = r;
     else this.next[this.tail[g]] = r;

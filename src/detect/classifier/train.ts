@@ -23,7 +23,7 @@ import { DEFAULT_WINDOW_MS } from './groups.js';
 import type { BehaviourModel } from './model.js';
 
 export const DATASET_FORMAT = 'coinradar-behaviour-dataset/1';
-export const MODEL_VERSION = 'behaviour-gbt/2';
+export const MODEL_VERSION = 'behaviour-gbt/3';
 export const GATE = {
   minSpanMs: 120_000,
   minPackets: 10,
@@ -32,7 +32,12 @@ export const GATE = {
 const NOT_JUDGED = new Set(GATE.serverPortsNotJudged);
 export const THRESHOLD = 0.5;
 export const FOLDS = 5;
-export const KEEPALIVE_SEEDS = [1, 2, 3];
+export const KEEPALIVE_SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
+/**
+ * How much more a synthetic keep-alive row weighs than the per-unit balance gives it: chosen by
+ * cross-validation (variants.ts; docs/detection-rules.md), never by the held-out seeds.
+ */
+export const KEEPALIVE_WEIGHT = 10;
 export const MINER_SEEDS = [1, 2, 3];
 export const TRAIN_COMMAND = 'npm run train:classifier';
 
@@ -138,9 +143,9 @@ export function judged(s: Sample): boolean {
 /**
  * Sample weights: the two classes weigh the same in total, and inside a class every CV unit
  * weighs the same (a two-day scenario must not drown five real miner captures). `keepaliveWeight`
- * scales the synthetic keep-alive rows (1 in the shipped model; variants.ts tries others).
+ * scales the synthetic keep-alive rows (KEEPALIVE_WEIGHT in the shipped model; variants.ts tries others).
  */
-function weights(rows: Sample[], keepaliveWeight = 1): Float64Array {
+function weights(rows: Sample[], keepaliveWeight = KEEPALIVE_WEIGHT): Float64Array {
   const perUnit = new Map<string, number>();
   for (const s of rows) perUnit.set(`${s.label}|${s.unit}`, (perUnit.get(`${s.label}|${s.unit}`) ?? 0) + 1);
   const units = [0, 0];
@@ -153,7 +158,11 @@ function weights(rows: Sample[], keepaliveWeight = 1): Float64Array {
   return w;
 }
 
-export function fitSamples(rows: Sample[], params: BoostParams = DEFAULT_BOOST, keepaliveWeight = 1) {
+export function fitSamples(
+  rows: Sample[],
+  params: BoostParams = DEFAULT_BOOST,
+  keepaliveWeight = KEEPALIVE_WEIGHT,
+) {
   const train = rows.filter(eligible);
   return fit(
     train.map((s) => Float64Array.from(s.features)),
@@ -317,7 +326,7 @@ export function outOfFold(
   samples: Sample[],
   k = FOLDS,
   params: BoostParams = DEFAULT_BOOST,
-  keepaliveWeight = 1,
+  keepaliveWeight = KEEPALIVE_WEIGHT,
 ): Float64Array {
   const folds = foldsOf(samples, k);
   const score = new Float64Array(samples.length);
@@ -341,7 +350,7 @@ export function crossValidate(
   d: Pick<Dataset, 'samples' | 'ungated'>,
   k = FOLDS,
   params: BoostParams = DEFAULT_BOOST,
-  keepaliveWeight = 1,
+  keepaliveWeight = KEEPALIVE_WEIGHT,
 ): CvReport {
   const score = outOfFold(d.samples, k, params, keepaliveWeight);
   const alone = figures(d, k, (i) => score[i] >= THRESHOLD);
@@ -479,6 +488,7 @@ export function trainModel(
       generated: {
         scenario: SCENARIO_RUNS,
         keepaliveSeeds: KEEPALIVE_SEEDS,
+        keepaliveWeight: KEEPALIVE_WEIGHT,
         minerSeeds: MINER_SEEDS,
       },
       samples: {

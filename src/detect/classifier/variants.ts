@@ -14,7 +14,8 @@ import {
   keepaliveBatches,
   type KeepaliveFamily,
 } from './keepalive.js';
-import { compact, crossValidate, type CvReport, type Dataset } from './train.js';
+import { FEATURE_NAMES, type FeatureName } from './features.js';
+import { compact, crossValidate, KEEPALIVE_WEIGHT, type CvReport, type Dataset } from './train.js';
 
 const UP_BPP = 4;
 const DOWN_BPP = 5;
@@ -26,7 +27,9 @@ export function symmetry(f: number[]): number {
 
 export interface Variant {
   name: string;
-  extra?: 'symmetry' | 'symmetry+abs';
+  extra?: 'symmetry';
+  /** A feature left out (its column removed before training). */
+  drop?: FeatureName;
   /** Keep-alive seeds per family (default: the shipped KEEPALIVE_SEEDS for the trained families). */
   keepalive?: Partial<Record<KeepaliveFamily, number[]>>;
   keepaliveWeight?: number;
@@ -35,37 +38,24 @@ export interface Variant {
 
 const seeds = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 const trained = (n: number) => Object.fromEntries(KEEPALIVE_FAMILIES.map((f) => [f, seeds(n)]));
-const vpnSsh = (n: number) => ({ ...trained(3), 'vpn-tcp': seeds(n), 'ssh-idle': seeds(n) });
 
 export const VARIANTS: Variant[] = [
-  { name: 'shipped (keep-alive seeds 1–3)' },
-  { name: '+ symmetry feature', extra: 'symmetry' },
-  { name: '+ symmetry and its absolute value', extra: 'symmetry+abs' },
-  { name: 'keep-alive seeds 1–8', keepalive: trained(8) },
+  { name: 'shipped (keep-alive seeds 1–8, weight ×10, record dispersion)' },
+  { name: 'without the record dispersion feature', drop: 'recordCountDispersion' },
+  {
+    name: 'without it, keep-alive seeds 1–3, weight ×1 (behaviour-gbt/2)',
+    drop: 'recordCountDispersion',
+    keepalive: trained(3),
+    keepaliveWeight: 1,
+  },
+  { name: 'keep-alive seeds 1–3', keepalive: trained(3) },
+  { name: 'keep-alive weight ×1', keepaliveWeight: 1 },
+  { name: 'keep-alive weight ×30', keepaliveWeight: 30 },
   { name: 'keep-alive seeds 1–12', keepalive: trained(12) },
-  { name: 'seeds 1–8 + symmetry', keepalive: trained(8), extra: 'symmetry' },
+  { name: '+ symmetry feature', extra: 'symmetry' },
   {
-    name: 'seeds 1–8 + symmetry, keep-alive weight ×3',
-    keepalive: trained(8),
-    extra: 'symmetry',
-    keepaliveWeight: 3,
-  },
-  {
-    name: 'seeds 1–8 + symmetry, keep-alive weight ×10',
-    keepalive: trained(8),
-    extra: 'symmetry',
-    keepaliveWeight: 10,
-  },
-  {
-    name: 'OpenVPN and SSH seeds 1–8 (others 1–3) + symmetry, keep-alive weight ×100',
-    keepalive: vpnSsh(8),
-    extra: 'symmetry',
-    keepaliveWeight: 100,
-  },
-  { name: 'OpenVPN and SSH seeds 1–20 (others 1–3) + symmetry', keepalive: vpnSsh(20), extra: 'symmetry' },
-  {
-    name: 'the two never-trained families trained on (seeds 1–3)',
-    keepalive: { ...trained(3), ...Object.fromEntries(HELD_OUT_FAMILIES.map((f) => [f, seeds(3)])) },
+    name: 'the two never-trained families trained on (seeds 1–8)',
+    keepalive: { ...trained(8), ...Object.fromEntries(HELD_OUT_FAMILIES.map((f) => [f, seeds(8)])) },
   },
   { name: 'learner: 360 trees, rate 0.05', params: { trees: 360, learningRate: 0.05 } },
   { name: 'learner: least leaf weight 10', params: { minLeafWeight: 10 } },
@@ -100,18 +90,18 @@ export function runVariant(d: Dataset, v: Variant): CvReport {
     samples = [...samples.filter((s) => s.family !== 'keepalive'), ...ka.samples];
     ungated = [...ungated.filter((u) => u.family !== 'keepalive'), ...ka.ungated];
   }
+  if (v.drop) {
+    const k = FEATURE_NAMES.indexOf(v.drop);
+    samples = samples.map((s) => ({ ...s, features: s.features.filter((_, j) => j !== k) }));
+  }
   if (v.extra) {
-    const abs = v.extra === 'symmetry+abs';
-    samples = samples.map((s) => {
-      const y = symmetry(s.features);
-      return { ...s, features: abs ? [...s.features, y, Math.abs(y)] : [...s.features, y] };
-    });
+    samples = samples.map((s) => ({ ...s, features: [...s.features, symmetry(s.features)] }));
   }
   return crossValidate(
     { samples, ungated },
     undefined,
     { ...DEFAULT_BOOST, ...v.params },
-    v.keepaliveWeight ?? 1,
+    v.keepaliveWeight ?? KEEPALIVE_WEIGHT,
   );
 }
 
