@@ -59,6 +59,11 @@ export class DuckDbDatabase {
     readonly remote: QueryClient | null = null,
     /** Statements running on this file's connections in this process (shared by its readers). */
     readonly reads: ReadsInFlight = new ReadsInFlight(),
+    /**
+     * The connections `reader()` made on the file's instance and not yet closed (shared with those
+     * readers): closing the file closes them too, or the file would stay open behind them.
+     */
+    private readonly open: Set<DuckDBConnection> = new Set(),
   ) {}
 
   static async open(path: string, opts: DatabaseOptions = {}): Promise<DuckDbDatabase> {
@@ -118,7 +123,9 @@ export class DuckDbDatabase {
       return new DuckDbDatabase(this.path, null, null, client);
     }
     if (!this.instance) throw new Error(`${this.path}: closed`);
-    return new DuckDbDatabase(this.path, null, await this.instance.connect(), null, this.reads);
+    const conn = await this.instance.connect();
+    this.open.add(conn);
+    return new DuckDbDatabase(this.path, null, conn, null, this.reads, this.open);
   }
 
   /**
@@ -199,8 +206,17 @@ export class DuckDbDatabase {
     const readers = this.readers;
     this.readers = null;
     const finish = () => {
-      this.connection?.closeSync();
-      this.instance?.closeSync();
+      // A reader's connection is closed once: by its own close(), or here by the file's.
+      if (this.connection && (this.instance || this.open.delete(this.connection)))
+        this.connection.closeSync();
+      if (!this.instance) return;
+      // DuckDB keeps the file open while any connection to it is: a reader left open (a roll-up
+      // merger's, one a command forgot) would keep it open past close(), and a later open of the
+      // same file in this process would be a second database writing it (this corrupted the demo's
+      // store; test/store/duckdb-close.test.ts).
+      for (const c of this.open) c.closeSync();
+      this.open.clear();
+      this.instance.closeSync();
     };
     if (!readers) {
       finish();
