@@ -7,7 +7,8 @@
  *   flow; fragments of a datagram that cannot be reassembled count without ports, as every
  *   fragment did before reassembly;
  * - a flow ends when idle for `idleTimeoutMs` (60 s), when it has lasted `activeTimeoutMs`
- *   (30 min: the next packet starts a new flow, so long connections are split), or when TCP
+ *   (300 s, nfpcapd's default: the next packet starts a new flow, so long connections are split
+ *   into 5-minute records, as an exporter's active timeout cuts them), or when TCP
  *   closes it (RST, or FIN in both directions) — a closed flow still takes the packets that
  *   trail the close (final ACKs) for `closeLingerMs`, unless a new SYN reuses the 5-tuple;
  * - orientation: the sender of a SYN (without ACK) is the source; a SYN+ACK's receiver is;
@@ -54,7 +55,12 @@ export interface FlowTableOptions {
 }
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
-export const DEFAULT_ACTIVE_TIMEOUT_MS = 1_800_000;
+/**
+ * 300 s, as nfpcapd (nfdump's capture reader) cuts: a long connection's records then carry its
+ * timing (how many packets in each 5 minutes), which the behaviour model reads as it does
+ * NetFlow's (docs/detection-rules.md, "Record timing"); it was 30 min (Cisco's NetFlow default).
+ */
+export const DEFAULT_ACTIVE_TIMEOUT_MS = 300_000;
 export const DEFAULT_CLOSE_LINGER_MS = 5_000;
 /** About 200 MB of flow columns, plus payload samples and their segment times. */
 export const DEFAULT_MAX_FLOWS = 1_000_000;

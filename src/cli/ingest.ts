@@ -41,6 +41,11 @@ export function register(program: Command): void {
     )
     .option('--db <file>', 'DuckDB file (or COINRADAR_DB)', defaultDbPath())
     .option('--payload-bytes <n>', 'payload bytes kept per direction for detection', '2048')
+    .option(
+      '--active-timeout <seconds>',
+      "captures: a flow lasting this long ends and goes on as a new one, as an exporter's active timeout cuts it (nfpcapd's 300 s; Cisco's NetFlow default is 1800)",
+      '300',
+    )
     .option('--no-geo', 'skip country/AS enrichment')
     .option('--watchlist <file>', 'extra CIDR watchlist file (name,cidr per line)')
     .option('--no-detect', 'store flows only; run `coinradar detect` later')
@@ -59,6 +64,7 @@ export function register(program: Command): void {
         o: {
           db: string;
           payloadBytes: string;
+          activeTimeout: string;
           geo: boolean;
           watchlist?: string;
           detect: boolean;
@@ -67,6 +73,9 @@ export function register(program: Command): void {
           storeMemory?: string;
         },
       ) => {
+        const activeTimeoutS = Number(o.activeTimeout);
+        if (!(Number.isFinite(activeTimeoutS) && activeTimeoutS >= 1))
+          throw new Error(`--active-timeout: '${o.activeTimeout}' is not a number of seconds (at least 1)`);
         const spoolLimit = o.spoolLimit === undefined ? defaultSpoolLimit() : parseSize(o.spoolLimit);
         if (!(spoolLimit > 0))
           throw new Error(`--spool-limit: '${o.spoolLimit}' is not a size (e.g. 500M, 10G)`);
@@ -100,6 +109,7 @@ export function register(program: Command): void {
               enricher,
               hooks: detection ? [detection.hook] : [],
               payloadCap: Number(o.payloadBytes),
+              activeTimeoutMs: activeTimeoutS * 1000,
               spoolLimit,
               // A pipe has no size: bytes read and the rate, no percentage.
               onSpoolProgress: (f, n, size) => {

@@ -30,6 +30,8 @@ export interface IngestOptions {
   store: FlowStore;
   enricher?: FlowEnricher;
   payloadCap?: number;
+  /** Captures only: the flow table's active timeout (default DEFAULT_ACTIVE_TIMEOUT_MS, 5 min). */
+  activeTimeoutMs?: number;
   batchSize?: number;
   hooks?: BatchHook[];
   onProgress?: (file: string, bytesRead: number, size: number) => void;
@@ -150,6 +152,7 @@ async function ingestOpened(input: OpenedInput, opts: IngestOptions): Promise<Fi
     const source = reader.read(path, {
       diagnostics,
       payloadCap: opts.payloadCap,
+      activeTimeoutMs: opts.activeTimeoutMs,
       batchSize: opts.batchSize,
       onProgress: (n) => opts.onProgress?.(name, n, size),
     });

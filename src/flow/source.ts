@@ -7,6 +7,8 @@ export interface FlowSourceOptions {
   batchSize?: number;
   /** Bytes of payload kept per direction (pcap sources). */
   payloadCap?: number;
+  /** A capture's flows end after this long and go on as a new one (pcap sources; default 5 min). */
+  activeTimeoutMs?: number;
   diagnostics: Diagnostics;
   /** Called with bytes consumed so far, for progress display. */
   onProgress?: (bytesRead: number) => void;

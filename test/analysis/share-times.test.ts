@@ -140,14 +140,19 @@ test(
     assert.equal(miners.length, 24);
     const dir = mkdtempSync(join(tmpdir(), 'cr-share-times-'));
     try {
-      // Every miner's session for 1.5 hours, as packets; read back with room for whole 30-minute
-      // flow pieces in the sample (64 KiB), and with the default 2 KiB.
+      // Every miner's session for 1.5 hours, as packets; read back in 30-minute flow pieces (the
+      // capture reader's default is 5 minutes) with room for whole pieces in the sample (64 KiB),
+      // and with the default 2 KiB: the few shares of a 2 KiB sample per half hour.
       writeScenario(world, dir, { format: 'pcap', captureHours: 1.5, captureHosts: 0 });
       const results: Record<string, { within: number; covered: number; hosts: number; shares: number }> = {};
       for (const cap of [65536, 2048]) {
         const db = join(dir, `cap${cap}.duckdb`);
         const store = await openFlowStore(db);
-        const r = await ingestFile(join(dir, 'capture.pcap'), { store, payloadCap: cap });
+        const r = await ingestFile(join(dir, 'capture.pcap'), {
+          store,
+          payloadCap: cap,
+          activeTimeoutMs: 1_800_000,
+        });
         assert.equal(r.error, undefined);
         await store.close();
         const { series, close: done } = await DuckDbSeries.open(db);

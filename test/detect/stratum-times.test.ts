@@ -126,7 +126,9 @@ test('Stratum share and job times are the capture times of the segments their li
     writeFileSync(pcap, pcapFile(session()));
     const store = await openFlowStore(join(dir, 'db.duckdb'));
     const det = await detectionHookFor(store, { lists: [] });
-    const r = await ingestFile(pcap, { store, hooks: [det.hook] });
+    // One flow for the whole session: a 30-minute active timeout keeps the share 25 minutes in
+    // in the same flow as the first (the default, 5 minutes, would start a new piece before it).
+    const r = await ingestFile(pcap, { store, hooks: [det.hook], activeTimeoutMs: 1_800_000 });
     assert.equal(r.error, undefined);
     const dets = await openDetectionStore(store);
     const [d] = await dets.detections({ label: 'stratum' });

@@ -366,8 +366,9 @@ let dispSq = new Float64Array(128);
  * of the connection's longest count (the cut ones; a connection's last, shorter record is not a
  * like sample), each direction counted where it has packets (one-way NetFlow gives a record per
  * direction). Sampled records are left out: thinning by 1:N pulls every index towards 1, so a
- * sampled keep-alive would look like shares; the model then has the totals only, as for a
- * capture's flow table (30 min) and Zeek (one row), which cut an hour into too few records: −1.
+ * sampled keep-alive would look like shares; the model then has the totals only, as for Zeek
+ * (one row per connection) and a capture read with a long active timeout, which cut an hour into
+ * too few records: −1. (The capture reader cuts every 5 min by default, as nfpcapd does.)
  */
 function recordDispersion(log: RecordLog, fromMs: number, toMs: number, conns: number): number {
   const d = log.data;

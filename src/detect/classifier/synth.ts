@@ -1,12 +1,13 @@
 /**
  * Packets of a made-up connection → flow records as each telemetry source would cut them: a
- * capture's flow table (idle 60 s, active 30 min, biflow), NetFlow v5 (one-way, active timeout),
+ * capture's flow table (idle 60 s, active 5 min, biflow), NetFlow v5 (one-way, active timeout),
  * bidirectional IPFIX (active timeout), Zeek conn.log (one row per connection). Training uses it
  * for long-lived keep-alive channels the real captures are too short to show; tests use it for
  * patterns written by hand.
  */
 import { FlowBatch, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type FlowRecord } from '../../flow/record.js';
 import type { Rng } from '../../scenario/rng.js';
+import { DEFAULT_ACTIVE_TIMEOUT_MS } from '../../capture/flow-table.js';
 
 export interface SynthConnection {
   client: string;
@@ -80,7 +81,7 @@ export function recordsOf(c: SynthConnection, format: SynthFormat): FlowRecord[]
   const idle = format === 'pcap' ? 60_000 : format === 'zeek' ? Infinity : 15_000_000;
   const active =
     format === 'pcap'
-      ? 1_800_000
+      ? DEFAULT_ACTIVE_TIMEOUT_MS
       : format === 'netflow-v5'
         ? 300_000
         : format === 'ipfix-biflow'
