@@ -255,7 +255,27 @@ function rate(rows: { unit: string; hit: boolean; count: number }[], seed = 7): 
     u[1] += r.count;
     byUnit.set(r.unit, u);
   }
-  const units = [...byUnit.values()];
+  const r4 = (x: number) => Math.round(x * 10000) / 10000;
+  return {
+    hits,
+    of,
+    rate: of ? r4(hits / of) : 0,
+    wilson: wilson(hits, of).map(r4) as [number, number],
+    bootstrap: unitBootstrap([...byUnit.values()], 2, ([h, n]) => (n ? h / n : 0), seed),
+  };
+}
+
+/**
+ * Percentile 95 % interval of `stat` over 1,000 resamples (seeded) of CV units: each unit is a
+ * vector of `width` sums, and a resample's sums are added up before `stat` reads them.
+ */
+function unitBootstrap(
+  units: number[][],
+  width: number,
+  stat: (sums: number[]) => number,
+  seed = 7,
+): [number, number] {
+  if (units.length === 0) return [0, 1];
   let s = seed >>> 0;
   const rand = () => {
     // xorshift32: enough for resampling indices.
@@ -267,26 +287,21 @@ function rate(rows: { unit: string; hit: boolean; count: number }[], seed = 7): 
     return s / 4294967296;
   };
   const boots: number[] = [];
-  for (let b = 0; b < 1000 && units.length; b++) {
-    let h = 0;
-    let n = 0;
+  for (let b = 0; b < 1000; b++) {
+    const sums = new Array<number>(width).fill(0);
     for (let k = 0; k < units.length; k++) {
       const u = units[Math.floor(rand() * units.length)];
-      h += u[0];
-      n += u[1];
+      for (let j = 0; j < width; j++) sums[j] += u[j];
     }
-    boots.push(n ? h / n : 0);
+    boots.push(stat(sums));
   }
   boots.sort((a, b) => a - b);
   const r4 = (x: number) => Math.round(x * 10000) / 10000;
-  return {
-    hits,
-    of,
-    rate: of ? r4(hits / of) : 0,
-    wilson: wilson(hits, of).map(r4) as [number, number],
-    bootstrap: boots.length ? [r4(boots[24]), r4(boots[974])] : [0, 1],
-  };
+  return [r4(boots[24]), r4(boots[974])];
 }
+
+/** F1 of true positives, false positives and false negatives (0 when there are none). */
+const f1Of = ([tp, fp, fn]: number[]) => (2 * tp) / (2 * tp + fp + fn || 1);
 
 export interface CvReport {
   folds: number;
@@ -312,6 +327,8 @@ export interface CvReport {
   keepaliveByFamily: Record<string, string>;
   /** F1 over real capture windows: gated miner windows vs every ordinary window, every variant. */
   f1RealGated: number;
+  /** Percentile 95 % interval of F1 over a bootstrap of the real captures. */
+  f1RealGatedBootstrap: [number, number];
   byVariant: Record<string, { tpr: string; fprRecords: string }>;
   byFamily: Record<string, { tpr: string; fprRecords: string }>;
   /**
@@ -391,6 +408,14 @@ function figures(
   const tp = gatedPos.filter((r) => r.hit).length;
   const fn = gatedPos.length - tp;
   const fp = realNeg.filter((r) => r.hit).length;
+  // Its interval: a bootstrap over the real captures (as rate()'s), each with its (tp, fp, fn);
+  // a capture with neither counts as zeros (it is drawn, and weighs, like the others).
+  const f1Units = new Map<string, number[]>();
+  const f1Unit = (unit: string) => f1Units.get(unit) ?? f1Units.set(unit, [0, 0, 0]).get(unit)!;
+  for (const r of gatedPos) f1Unit(r.unit)[r.hit ? 0 : 2]++;
+  for (const r of realNeg)
+    if (r.hit) f1Unit(r.unit)[1]++;
+    else f1Unit(r.unit);
   const split = (key: (r: Row) => string) => {
     const out: Record<string, { tpr: string; fprRecords: string }> = {};
     for (const v of [...new Set([...pos, ...neg].map(key))].sort()) {
@@ -429,7 +454,8 @@ function figures(
         ];
       }),
     ),
-    f1RealGated: Math.round((2 * tp * 10000) / (2 * tp + fp + fn || 1)) / 10000,
+    f1RealGated: Math.round(f1Of([tp, fp, fn]) * 10000) / 10000,
+    f1RealGatedBootstrap: unitBootstrap([...f1Units.values()], 3, f1Of),
     byVariant: split(variant),
     byFamily: split(fam),
   };
