@@ -80,15 +80,26 @@ test('cross-validated figures, computed here from the data, are the ones in the 
 // The issue's targets. Those the cross-validation does not reach yet are marked todo (the runner
 // prints them and their figures without failing the suite); docs/detection-rules.md says why.
 test('target: scenario-generator miners with ≥ 5 min in a window found ≥ 90 %', () => {
-  assert.ok(cv.tprScenario5min.rate >= 0.9, `${cv.tprScenario5min.hits}/${cv.tprScenario5min.of}`);
+  assert.ok(
+    cv.tprScenario5min.hits >= 0.9 * cv.tprScenario5min.of,
+    `${cv.tprScenario5min.hits}/${cv.tprScenario5min.of}`,
+  );
 });
 
-test('target: ordinary records called mining ≤ 0.5 % (real captures, every variant)', () => {
-  assert.ok(cv.fprRecordsReal.rate <= 0.005, `${cv.fprRecordsReal.hits}/${cv.fprRecordsReal.of}`);
-});
+test(
+  'target: ordinary records called mining ≤ 0.5 % (real captures, every variant)',
+  {
+    todo: 'not met since behaviour-gbt/4 (52/10,336 records, 0.503 %): the same four ordinary connections are called mining in every variant (pcap 8/2,583 flows); read with a 60-s cut (the pcap-60s variant, new in /4) each is 6–9 records; docs/detection-rules.md',
+  },
+  () => {
+    // Exact, not the manifest's rounded rate.
+    const { hits, of } = cv.fprRecordsReal;
+    assert.ok(hits <= 0.005 * of, `${hits}/${of}`);
+  },
+);
 
 test('target: real miner sessions with ≥ 5 min of shares found from flows alone ≥ 90 %', () => {
-  assert.ok(cv.tprReal5min.rate >= 0.9, `${cv.tprReal5min.hits}/${cv.tprReal5min.of}`);
+  assert.ok(cv.tprReal5min.hits >= 0.9 * cv.tprReal5min.of, `${cv.tprReal5min.hits}/${cv.tprReal5min.of}`);
 });
 
 test('target: ordinary flows (real captures as pcap flows) called mining ≤ 0.5 %', () => {
@@ -97,7 +108,10 @@ test('target: ordinary flows (real captures as pcap flows) called mining ≤ 0.5
   console.log(
     `pcap flows: ${cv.fprFlowsPcap.hits}/${cv.fprFlowsPcap.of}; the trees alone: ${cv.modelAlone.fprFlowsPcap.hits}/${cv.modelAlone.fprFlowsPcap.of}`,
   );
-  assert.ok(cv.fprFlowsPcap.rate <= 0.005, `${cv.fprFlowsPcap.hits}/${cv.fprFlowsPcap.of}`);
+  assert.ok(
+    cv.fprFlowsPcap.hits <= 0.005 * cv.fprFlowsPcap.of,
+    `${cv.fprFlowsPcap.hits}/${cv.fprFlowsPcap.of}`,
+  );
 });
 
 function noKeepaliveHits(f: string): void {
@@ -113,7 +127,7 @@ test('target: MQTT, push and IMAP-IDLE keep-alive windows not called mining (CV,
 test(
   'target: WebSocket keep-alive windows not called mining (CV, held-out seeds)',
   {
-    todo: 'not met in CV: WebSocket 3/647 (two as pcap flows, one as NetFlow v5); the held-out seeds give 0/409 (classifier-heldout.test.ts); docs/detection-rules.md',
+    todo: 'not met in CV: WebSocket 2/647 (one window, as pcap flows and as NetFlow v5); the held-out seeds give 0/409 (classifier-heldout.test.ts); docs/detection-rules.md',
   },
   () => noKeepaliveHits('websocket'),
 );
@@ -130,7 +144,7 @@ test('target: SSH keep-alive windows not called mining (CV, held-out seeds)', ()
 test(
   'target: OpenVPN-over-TCP keep-alive windows not called mining (CV, held-out seeds)',
   {
-    todo: 'not met in CV: OpenVPN-TCP 5/632, all on port 443 (two as pcap flows, two as NetFlow v5, one as Zeek; the trees alone 28/632; 1194 is not judged); the held-out seeds give 0/394 (classifier-heldout.test.ts); docs/detection-rules.md',
+    todo: 'not met in CV: OpenVPN-TCP 2/632, both on port 443 and as Zeek rows (no record timing); the trees alone 9/632 (1194 is not judged); the held-out seeds give 1/394, also a Zeek row (classifier-heldout.test.ts); docs/detection-rules.md',
   },
   () => {
     assert.equal(
@@ -156,8 +170,11 @@ test('dataset inputs are the reference captures; windows derive again from the p
     const mine = (await captureSamples({ path, family, labelByPayload: true }, false)).filter(
       (s) => s.label === 1 || eligible(s),
     );
-    const shippedRows = dataset.samples.filter((s) => s.unit === `${family}/${name}` && s.variant === 'pcap');
-    assert.deepEqual(mine, shippedRows, `${name}: pcap windows`);
+    const ofUnit = (variant: string) =>
+      dataset.samples.filter((s) => s.unit === `${family}/${name}` && s.variant === variant);
+    // The capture read twice: cut every 5 min (the reader's default) and every 60 s.
+    assert.deepEqual(mine, [...ofUnit('pcap'), ...ofUnit('pcap-60s')], `${name}: pcap windows`);
+    const shippedRows = ofUnit('pcap');
     // The same capture with payload stripped (ingest --payload-bytes 0) gives the same windows:
     // the features never read payload (labels still come from the payload read).
     const miners = minerKeys(await readBatches(path, 2048));

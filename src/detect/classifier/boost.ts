@@ -19,6 +19,12 @@ export interface BoostParams {
   colsample: number;
   bins: number;
   seed: number;
+  /**
+   * Members of the bag: ensembles fitted with seeds `seed`, `seed + 1`, …, averaged (their trees
+   * concatenated, values divided by `bag`). Column subsampling makes one fit depend on its seed;
+   * the average does much less (docs/detection-rules.md, "Seed variance").
+   */
+  bag?: number;
 }
 
 export const DEFAULT_BOOST: BoostParams = {
@@ -30,6 +36,7 @@ export const DEFAULT_BOOST: BoostParams = {
   colsample: 0.8,
   bins: 32,
   seed: 16,
+  bag: 5,
 };
 
 /**
@@ -128,6 +135,25 @@ export function contributions(e: Ensemble, x: ArrayLike<number>, nFeat: number):
     }
   }
   return c;
+}
+
+/**
+ * Fit `params.bag` ensembles (default 1) with consecutive seeds and average them into one: the
+ * mean margin is the margin of the concatenated trees with every value divided by the bag size.
+ */
+export function fitBag(
+  x: Float64Array[],
+  y: Uint8Array,
+  w: Float64Array,
+  params: BoostParams = DEFAULT_BOOST,
+): Ensemble {
+  const k = params.bag ?? 1;
+  if (k <= 1) return fit(x, y, w, params);
+  const members = Array.from({ length: k }, (_, j) => fit(x, y, w, { ...params, seed: params.seed + j }));
+  return {
+    base: r6(members.reduce((a, e) => a + e.base, 0) / k),
+    trees: members.flatMap((e) => e.trees.map((t) => ({ ...t, value: t.value.map((v) => r6(v / k)) }))),
+  };
 }
 
 /** Fit on rows `x` (each of length nFeat), labels 0/1 and sample weights. */

@@ -40,14 +40,28 @@ export interface Sample {
 
 const r6 = (x: number) => Number(x.toPrecision(6));
 
-export async function readBatches(path: string, payloadCap: number): Promise<FlowBatch[]> {
+/** A file's flow batches; a capture's flow table cuts flows after `activeTimeoutMs` (default 5 min). */
+export async function readBatches(
+  path: string,
+  payloadCap: number,
+  activeTimeoutMs?: number,
+): Promise<FlowBatch[]> {
   const reader = detectFormat(readHead(path));
   if (!reader) throw new Error(`${path}: not a format coinradar reads`);
   const out: FlowBatch[] = [];
   const diagnostics = new Diagnostics(0);
-  for await (const b of reader.read(path, { diagnostics, payloadCap })) out.push(b);
+  for await (const b of reader.read(path, { diagnostics, payloadCap, activeTimeoutMs })) out.push(b);
   return out;
 }
+
+/**
+ * The capture's flows cut every minute, as an IPFIX exporter with a 60 s active timeout sends them
+ * (a common setting, and what flow collectors such as Akvorado ask for). softflowd reading a file
+ * does not apply its `maxlife`, so the NetFlow variants below keep a session whole; this variant is
+ * how the real miner sessions (17–19 min) get records enough for their timing
+ * (`recordCountDispersion`).
+ */
+export const CUT_60S_VARIANT = { name: 'pcap-60s', activeTimeoutMs: 60_000 };
 
 const MINING_LABELS = new Set(['stratum', 'getblocktemplate']);
 
@@ -204,6 +218,8 @@ export async function captureSamples(
   const miners = spec.labelByPayload ? minerKeys(pcap) : new Set<string>();
   const label = (k: string): 0 | 1 => (miners.has(k) ? 1 : 0);
   const out = samplesOf(pcap, { unit, family: spec.family, variant: 'pcap' }, label);
+  const cut = await readBatches(spec.path, 0, CUT_60S_VARIANT.activeTimeoutMs);
+  out.push(...samplesOf(cut, { unit, family: spec.family, variant: CUT_60S_VARIANT.name }, label));
   if (netflow) {
     for (const v of NETFLOW_VARIANTS) {
       let batches: FlowBatch[];

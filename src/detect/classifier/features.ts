@@ -353,56 +353,70 @@ export function featuresOf(log: RecordLog, fromMs: number, toMs: number, out: Fl
 /** Records a connection needs, each way, to count its dispersion (and packets a record, on average). */
 const DISPERSION_MIN_RECORDS = 4;
 const DISPERSION_MIN_MEAN = 2;
+/** Shortest record that counts, as a share of the connection's longest. */
+const DISPERSION_MIN_LENGTH = 0.5;
 let dispN = new Float64Array(128);
-let dispSum = new Float64Array(128);
-let dispSq = new Float64Array(128);
+let dispK = new Float64Array(128);
+let dispL = new Float64Array(128);
+let dispQ = new Float64Array(128);
 
 /**
- * How packet counts vary between the equal-length records an exporter's active timeout cuts a
- * long connection into: the variance over the mean of each direction's counts (the index of
- * dispersion), pooled over the window's connections and both directions. Shares are found at
- * random (a Poisson process: index ≈ 1), while a keep-alive clock puts the same number of pings
- * in every record (index near 0); bursts of traffic give more than 1. Only records at least 0.6
- * of the connection's longest count (the cut ones; a connection's last, shorter record is not a
- * like sample), each direction counted where it has packets (one-way NetFlow gives a record per
- * direction). Sampled records are left out: thinning by 1:N pulls every index towards 1, so a
- * sampled keep-alive would look like shares; the model then has the totals only, as for Zeek
- * (one row per connection) and a capture read with a long active timeout, which cut an hour into
- * too few records: −1. (The capture reader cuts every 5 min by default, as nfpcapd does.)
+ * How packet counts vary between the records an exporter or a flow table cuts a long connection
+ * into, against what their lengths predict: the Poisson dispersion statistic with exposures,
+ * Σ (kᵢ − λLᵢ)² / (λLᵢ) over n − 1 degrees of freedom, where kᵢ is a record's packets one way, Lᵢ
+ * its length and λ = Σk / ΣL the connection's rate that way. Pooled over the window's connections
+ * and both directions. Shares are found at random (a Poisson process: ≈ 1, whatever the records'
+ * lengths), while a keep-alive clock puts packets in proportion to a record's length (near 0);
+ * bursts of traffic give more than 1. Records cut by an active timeout are of equal length, but a
+ * connection's last record, and those a flow table's idle timeout cuts, are not: weighing each by
+ * its length keeps a short record from looking like a burst (behaviour-gbt/3 used the plain
+ * variance over the mean and so took a clock's short last record for one). Records shorter than
+ * half the connection's longest are left out (a record of a few packets says little, and its
+ * first and last packets weigh too much in it); each direction counts where it has packets
+ * (one-way NetFlow gives a record per direction). Sampled records are left out: thinning by 1:N
+ * pulls every index towards 1, so a sampled keep-alive would look like shares; the model then has
+ * the totals only, as for Zeek (one row per connection) and a capture read with a long active
+ * timeout, which cut an hour into too few records: −1. (The capture reader cuts every 5 min by
+ * default, as nfpcapd does.)
  */
 function recordDispersion(log: RecordLog, fromMs: number, toMs: number, conns: number): number {
   const d = log.data;
-  // Per connection and direction (2c up, 2c + 1 down): records, sum and sum of squares.
+  // Per connection and direction (2c up, 2c + 1 down): records, Σk, ΣL and Σk²/L.
   if (dispN.length < 2 * conns) {
     dispN = new Float64Array(4 * conns);
-    dispSum = new Float64Array(4 * conns);
-    dispSq = new Float64Array(4 * conns);
+    dispK = new Float64Array(4 * conns);
+    dispL = new Float64Array(4 * conns);
+    dispQ = new Float64Array(4 * conns);
   }
   dispN.fill(0, 0, 2 * conns);
-  dispSum.fill(0, 0, 2 * conns);
-  dispSq.fill(0, 0, 2 * conns);
+  dispK.fill(0, 0, 2 * conns);
+  dispL.fill(0, 0, 2 * conns);
+  dispQ.fill(0, 0, 2 * conns);
   for (let r = 0; r < log.length; r++) {
     const o = r * STRIDE;
     const t0 = d[o + T0];
     if (t0 < fromMs || t0 >= toMs) continue;
     const c = portIndex.get(d[o + CPORT])!;
-    if (d[o + T1] - t0 < 0.6 * connLongest[c] || d[o + SAMP] > 1) continue;
+    const len = d[o + T1] - t0;
+    if (len <= 0 || len < DISPERSION_MIN_LENGTH * connLongest[c] || d[o + SAMP] > 1) continue;
     for (let dir = 0; dir < 2; dir++) {
       const k = d[o + (dir === 0 ? UP_PK : DN_PK)];
       if (k <= 0) continue;
-      dispN[2 * c + dir]++;
-      dispSum[2 * c + dir] += k;
-      dispSq[2 * c + dir] += k * k;
+      const j = 2 * c + dir;
+      dispN[j]++;
+      dispK[j] += k;
+      dispL[j] += len;
+      dispQ[j] += (k * k) / len;
     }
   }
   let pooled = 0;
   let dof = 0;
   for (let j = 0; j < 2 * conns; j++) {
     const n = dispN[j];
-    const mean = n > 0 ? dispSum[j] / n : 0;
-    if (n < DISPERSION_MIN_RECORDS || mean < DISPERSION_MIN_MEAN) continue;
-    const variance = (dispSq[j] - n * mean * mean) / (n - 1);
-    pooled += (Math.max(0, variance) / mean) * (n - 1);
+    if (n < DISPERSION_MIN_RECORDS || dispK[j] / n < DISPERSION_MIN_MEAN) continue;
+    // Σ (k − λL)² / (λL) = Σ(k²/L) / λ − Σk, with λ = Σk / ΣL.
+    const lambda = dispK[j] / dispL[j];
+    pooled += Math.max(0, dispQ[j] / lambda - dispK[j]);
     dof += n - 1;
   }
   return dof > 0 ? pooled / dof : -1;

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fit, margin, sigmoid, DEFAULT_BOOST, type BoostParams } from './boost.js';
+import { fitBag, margin, sigmoid, DEFAULT_BOOST, type BoostParams } from './boost.js';
 import {
   captureSamples,
   keepaliveSamples,
@@ -23,7 +23,7 @@ import { DEFAULT_WINDOW_MS } from './groups.js';
 import type { BehaviourModel } from './model.js';
 
 export const DATASET_FORMAT = 'coinradar-behaviour-dataset/1';
-export const MODEL_VERSION = 'behaviour-gbt/3';
+export const MODEL_VERSION = 'behaviour-gbt/4';
 export const GATE = {
   minSpanMs: 120_000,
   minPackets: 10,
@@ -164,7 +164,7 @@ export function fitSamples(
   keepaliveWeight = KEEPALIVE_WEIGHT,
 ) {
   const train = rows.filter(eligible);
-  return fit(
+  return fitBag(
     train.map((s) => Float64Array.from(s.features)),
     Uint8Array.from(train, (s) => s.label),
     weights(train, keepaliveWeight),
