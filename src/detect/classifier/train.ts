@@ -411,11 +411,12 @@ function figures(
   // Its interval: a bootstrap over the real captures (as rate()'s), each with its (tp, fp, fn);
   // a capture with neither counts as zeros (it is drawn, and weighs, like the others).
   const f1Units = new Map<string, number[]>();
-  const f1Unit = (unit: string) => f1Units.get(unit) ?? f1Units.set(unit, [0, 0, 0]).get(unit)!;
-  for (const r of gatedPos) f1Unit(r.unit)[r.hit ? 0 : 2]++;
-  for (const r of realNeg)
-    if (r.hit) f1Unit(r.unit)[1]++;
-    else f1Unit(r.unit);
+  for (const r of [...gatedPos, ...realNeg]) {
+    const u = f1Units.get(r.unit) ?? [0, 0, 0];
+    f1Units.set(r.unit, u);
+    if (r.s?.label === 1) u[r.hit ? 0 : 2]++;
+    else if (r.hit) u[1]++;
+  }
   const split = (key: (r: Row) => string) => {
     const out: Record<string, { tpr: string; fprRecords: string }> = {};
     for (const v of [...new Set([...pos, ...neg].map(key))].sort()) {
