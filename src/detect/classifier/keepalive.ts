@@ -14,8 +14,12 @@ export const KEEPALIVE_FAMILIES = ['mqtt', 'push', 'vpn-tcp', 'websocket', 'ssh-
  * Families never trained on, only scored (heldout.ts): they test the model on shapes it has not
  * seen. Listed after the trained ones because a family's index seeds its generator.
  */
-export const HELD_OUT_FAMILIES = ['vpn-tcp-idle', 'ssh-busy'] as const;
+export const HELD_OUT_FAMILIES = ['vpn-tcp-idle', 'ssh-busy', 'chat'] as const;
 export type KeepaliveFamily = (typeof KEEPALIVE_FAMILIES)[number] | (typeof HELD_OUT_FAMILIES)[number];
+/**
+ * A family's index seeds its generator and numbers its addresses: families added later go last,
+ * so the others' connections stay the same.
+ */
 const ALL_FAMILIES: readonly KeepaliveFamily[] = [...KEEPALIVE_FAMILIES, ...HELD_OUT_FAMILIES];
 
 const HOUR = 3_600_000;
@@ -39,6 +43,11 @@ interface Shape {
    * answering the other.
    */
   bothPing?: boolean;
+  /**
+   * Conversations instead of (besides) the Poisson extras: `perHour` bursts (Poisson), each of
+   * `messages` messages with exponential gaps of mean `gapS` seconds (drawn per burst).
+   */
+  bursts?: { perHour: number; messages: [number, number]; gapS: [number, number] };
 }
 
 const SHAPES: Record<KeepaliveFamily, Shape> = {
@@ -134,6 +143,20 @@ const SHAPES: Record<KeepaliveFamily, Shape> = {
     life: [0.5, 8],
     clientPings: true,
   },
+  // Messaging over a long-lived TLS connection (XMPP 5222/5223, WhatsApp-style 443): a ping every
+  // 1–5 min, and conversations — bursts of short messages seconds apart, then silence. Record
+  // counts then vary far more than shares' (a record with a conversation, one without).
+  chat: {
+    ports: [443, 5222, 5223],
+    period: [60, 280],
+    beat: [60, 110],
+    extraPerHour: 2,
+    extra: [150, 900],
+    extraUp: 0.5,
+    life: [1, 12],
+    clientPings: true,
+    bursts: { perHour: 3, messages: [3, 40], gapS: [3, 30] },
+  },
 };
 
 /** Connections of a family: a few clients, each a run of connections over `hours`. */
@@ -162,6 +185,18 @@ export function keepaliveConnections(family: KeepaliveFamily, seed: number, hour
       if (s.bothPing)
         for (let b = t + period * rng.uniform(0, 1); b < end; b += period * rng.uniform(0.97, 1.03))
           ex.push({ t: b, up: !s.clientPings, bytes: Math.round(rng.uniform(s.beat[0], s.beat[1])) });
+      if (s.bursts) {
+        const b = s.bursts;
+        const n = rng.poisson((b.perHour * (end - t)) / HOUR);
+        for (let k = 0; k < n; k++) {
+          const gap = rng.uniform(b.gapS[0], b.gapS[1]) * 1000;
+          let m = rng.uniform(t, end);
+          for (let j = rng.int(b.messages[0], b.messages[1]); j > 0 && m < end; j--) {
+            ex.push({ t: m, up: rng.next() < 0.5, bytes: Math.round(rng.uniform(s.extra[0], s.extra[1])) });
+            m += rng.exponential(1 / gap);
+          }
+        }
+      }
       const extras = rng.poisson((s.extraPerHour * (end - t)) / HOUR);
       for (let k = 0; k < extras; k++)
         ex.push({

@@ -61,6 +61,12 @@ export const VARIANTS: Variant[] = [
     keepalive: { ...trained(8), ...Object.fromEntries(HELD_OUT_FAMILIES.map((f) => [f, seeds(8)])) },
   },
   { name: 'learner: least leaf weight 10', params: { minLeafWeight: 10 } },
+  { name: 'the chat family trained on (seeds 1–8)', keepalive: { ...trained(8), chat: seeds(8) } },
+  {
+    name: 'the chat family trained on (seeds 1–8), keep-alive weight ×1',
+    keepalive: { ...trained(8), chat: seeds(8) },
+    keepaliveWeight: 1,
+  },
 ];
 
 export function keepaliveRows(
