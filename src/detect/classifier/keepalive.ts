@@ -145,7 +145,8 @@ const SHAPES: Record<KeepaliveFamily, Shape> = {
   },
   // Messaging over a long-lived TLS connection (XMPP 5222/5223, WhatsApp-style 443): a ping every
   // 1–5 min, and conversations — bursts of short messages seconds apart, then silence. Record
-  // counts then vary far more than shares' (a record with a conversation, one without).
+  // counts vary as shares' do or more (a record with a conversation, one without): held out, it
+  // is a family the model confuses with slow miners (docs/detection-rules.md).
   chat: {
     ports: [443, 5222, 5223],
     period: [60, 280],
