@@ -71,7 +71,7 @@ function nearest(x: number[], pool: Sample[], sd: number[]): [Sample, number] {
 test(
   'held-out seeds and families: OpenVPN over TCP windows not called mining',
   {
-    todo: 'not met since behaviour-gbt/4: 1/394, a Zeek row (one row per connection: no record timing, the totals only); every bag of five tried gives 1/394; docs/detection-rules.md',
+    todo: 'not met since behaviour-gbt/4: 1/394, a Zeek row (one row per connection: no record timing, the totals only); docs/detection-rules.md',
   },
   () => {
     // Met by behaviour-gbt/3 once the capture's flow table cut every 5 minutes (23 of 394 with the

@@ -55,8 +55,8 @@ export async function readBatches(
 }
 
 /**
- * The capture's flows cut every minute, as an IPFIX exporter with a 60 s active timeout sends them
- * (a common setting, and what flow collectors such as Akvorado ask for). softflowd reading a file
+ * The capture's flows cut every minute, as an exporter with a 60 s active timeout sends them
+ * (Juniper's default for services flow monitoring; most exporters allow it). softflowd reading a file
  * does not apply its `maxlife`, so the NetFlow variants below keep a session whole; this variant is
  * how the real miner sessions (17–19 min) get records enough for their timing
  * (`recordCountDispersion`).

@@ -44,11 +44,17 @@ export const VARIANTS: Variant[] = [
   { name: 'bag of 5 fits, seeds 1–5', params: { seed: 1 } },
   { name: 'bag of 5 fits, seeds 6–10', params: { seed: 6 } },
   { name: 'bag of 5 fits, seeds 11–15', params: { seed: 11 } },
+  { name: 'bag of 5 fits, seeds 21–25', params: { seed: 21 } },
   { name: 'without the captures cut every 60 s (pcap-60s)', dropVariant: 'pcap-60s' },
   { name: 'without the record dispersion feature', drop: 'recordCountDispersion' },
   { name: 'keep-alive seeds 1–3', keepalive: trained(3) },
   { name: 'keep-alive weight ×1', keepaliveWeight: 1 },
   { name: 'keep-alive weight ×30', keepaliveWeight: 30 },
+  ...[1, 6, 11, 21].map((seed) => ({
+    name: `keep-alive weight ×30, bag of seeds ${seed}–${seed + 4}`,
+    keepaliveWeight: 30,
+    params: { seed },
+  })),
   { name: 'keep-alive seeds 1–12', keepalive: trained(12) },
   { name: '+ symmetry feature', extra: 'symmetry' },
   {
@@ -56,6 +62,10 @@ export const VARIANTS: Variant[] = [
     keepalive: { ...trained(8), 'vpn-tcp-idle': seeds(8), 'ssh-busy': seeds(8) },
   },
   { name: 'learner: least leaf weight 10', params: { minLeafWeight: 10 } },
+  ...[1, 6, 11].map((seed) => ({
+    name: `learner: least leaf weight 10, bag of seeds ${seed}–${seed + 4}`,
+    params: { minLeafWeight: 10, seed },
+  })),
   { name: 'the chat family trained on (seeds 1–8)', keepalive: { ...trained(8), chat: seeds(8) } },
   {
     name: 'the chat family trained on (seeds 1–8), keep-alive weight ×1',
