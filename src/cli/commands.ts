@@ -15,6 +15,7 @@ export const COMMAND_MODULES: Record<string, () => Promise<CommandModule>> = {
   summary: () => import('./summary.js'),
   geo: () => import('./geo.js'),
   detect: () => import('./detect.js'),
+  evaluate: () => import('./evaluate.js'),
   detections: () => import('./detections.js'),
   artifacts: () => import('./artifacts.js'),
   sanctions: () => import('./sanctions.js'),

@@ -9,6 +9,8 @@ export interface FlowSourceOptions {
   payloadCap?: number;
   /** A capture's flows end after this long and go on as a new one (pcap sources; default 5 min). */
   activeTimeoutMs?: number;
+  /** A capture's flows end after this long without a packet (pcap sources; default 60 s). */
+  idleTimeoutMs?: number;
   diagnostics: Diagnostics;
   /** Called with bytes consumed so far, for progress display. */
   onProgress?: (bytesRead: number) => void;

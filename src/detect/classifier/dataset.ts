@@ -40,17 +40,22 @@ export interface Sample {
 
 const r6 = (x: number) => Number(x.toPrecision(6));
 
-/** A file's flow batches; a capture's flow table cuts flows after `activeTimeoutMs` (default 5 min). */
+/**
+ * A file's flow batches; a capture's flow table cuts flows after `activeTimeoutMs` (default 5 min)
+ * and ends them after `idleTimeoutMs` without a packet (default 60 s).
+ */
 export async function readBatches(
   path: string,
   payloadCap: number,
   activeTimeoutMs?: number,
+  idleTimeoutMs?: number,
 ): Promise<FlowBatch[]> {
   const reader = detectFormat(readHead(path));
   if (!reader) throw new Error(`${path}: not a format coinradar reads`);
   const out: FlowBatch[] = [];
   const diagnostics = new Diagnostics(0);
-  for await (const b of reader.read(path, { diagnostics, payloadCap, activeTimeoutMs })) out.push(b);
+  for await (const b of reader.read(path, { diagnostics, payloadCap, activeTimeoutMs, idleTimeoutMs }))
+    out.push(b);
   return out;
 }
 

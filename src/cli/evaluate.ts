@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { EVALUATION_FORMS, evaluate, evaluationText } from '../detect/classifier/evaluate.js';
+import { Progress } from './progress.js';
+
+export function register(program: Command): void {
+  program
+    .command('evaluate')
+    .description(
+      "score the flow-behaviour model on your own captures: each read as pcap flows, cut every 60 s, Zeek rows, NetFlow v5, IPFIX and sampled NetFlow, windows labelled by the payload rules; prints the issue's figures per form and every window it got wrong",
+    )
+    .argument(
+      '<path...>',
+      'captures (pcap, pcapng) or folders of them; other flow files with --label ordinary',
+    )
+    .option('--forms <list>', `comma-separated forms (${EVALUATION_FORMS.map((f) => f.name).join(', ')})`)
+    .option(
+      '--label <how>',
+      'payload: Stratum/getwork at payload confidence is a miner; ordinary: every window is ordinary (flow files without payload, such as a Zeek conn.log)',
+      'payload',
+    )
+    .option('--format <fmt>', 'text or json', 'text')
+    .option('--out <file>', 'write the result here instead of stdout')
+    .action(async (paths: string[], o: { forms?: string; label: string; format: string; out?: string }) => {
+      if (o.label !== 'payload' && o.label !== 'ordinary')
+        throw new Error(`--label must be payload or ordinary, not ${o.label}`);
+      if (o.format !== 'text' && o.format !== 'json')
+        throw new Error(`--format must be text or json, not ${o.format}`);
+      let progress: Progress | undefined;
+      const ev = await evaluate(paths, {
+        forms: o.forms?.split(',').map((s) => s.trim()),
+        label: o.label,
+        onFile: (done, total) =>
+          (progress ??= new Progress('evaluate', total)).update(done, ` ${done}/${total} files`),
+      });
+      progress?.done();
+      const text = o.format === 'json' ? `${JSON.stringify(ev, null, 1)}\n` : evaluationText(ev);
+      if (o.out) writeFileSync(o.out, text);
+      else process.stdout.write(text);
+    });
+}
