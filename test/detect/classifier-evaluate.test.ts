@@ -109,7 +109,7 @@ test(
       ]);
       assert.equal(r.exitCode, 0, r.err);
       const ev = JSON.parse(r.out) as Evaluation;
-      assert.equal(ev.model, 'behaviour-gbt/4');
+      assert.equal(ev.model, 'behaviour-gbt/5');
       assert.deepEqual(Object.keys(ev.figures), forms);
       // Every nesfit capture and mining.pcapng hold Stratum (the payload rules); gnutella none.
       for (const f of ev.files) assert.equal(f.minerGroups > 0, !f.path.endsWith('gnutella.pcap'), f.path);

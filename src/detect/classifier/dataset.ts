@@ -1,6 +1,7 @@
 /**
- * Labelled windows for training and cross-validation, from real captures (as pcap flows, and as
- * the NetFlow an exporter would send: softflowd → nfcapd → nfdump CSV), the scenario generator's
+ * Labelled windows for training and cross-validation, from real captures (as pcap flows cut every
+ * 5 min and every 60 s, as Zeek rows, as the NetFlow an exporter would send: softflowd → nfcapd →
+ * nfdump CSV, and sampled 1:10 as the collector decodes it), the scenario generator's
  * miners and background, and synthetic long-lived keep-alive channels. A capture's windows are
  * labelled by what the payload rules saw in it (Stratum / getwork at payload confidence = miner);
  * the features never read payload.
@@ -16,6 +17,7 @@ import { detectFormat } from '../../flow/formats.js';
 import { readHead } from '../../flow/ingest.js';
 import type { FlowBatch } from '../../flow/record.js';
 import '../../flow/all-formats.js';
+import { NetflowDecoder } from '../../netflow/decoder.js';
 import { createDetector, detectBatch } from '../registry.js';
 import { buildWorld, defaultConfig, ipv4Text } from '../../scenario/world.js';
 import { flowBatches } from '../../scenario/generate.js';
@@ -67,6 +69,17 @@ export async function readBatches(
  * (`recordCountDispersion`).
  */
 export const CUT_60S_VARIANT = { name: 'pcap-60s', activeTimeoutMs: 60_000 };
+
+/**
+ * The capture as Zeek's conn.log has it: one row per connection (no active timeout), a TCP
+ * connection idle for Zeek's `tcp_inactivity_timeout` (5 min) ends its row. The behaviour model
+ * reads TCP only, so Zeek's 1-min UDP timeout does not matter here.
+ */
+export const ZEEK_VARIANT = {
+  name: 'zeek',
+  activeTimeoutMs: Number.POSITIVE_INFINITY,
+  idleTimeoutMs: 300_000,
+};
 
 const MINING_LABELS = new Set(['stratum', 'getblocktemplate']);
 
@@ -139,6 +152,17 @@ export const NETFLOW_VARIANTS: { name: string; args: string[] }[] = [
   { name: 'ipfix-biflow', args: ['-v', '10', '-A', 'milli', '-b', '-t', 'maxlife=60'] },
 ];
 
+/**
+ * Sampled NetFlow as `coinradar collect` receives it: softflowd samples 1 packet in N and says so
+ * in the v5 header, the collector's decoder keeps the rate with each record (exportedDirect). Read
+ * through nfcapd and `nfdump -o csv` instead, the rate is lost (nfcapd scales the counts and the CSV
+ * has no sampling column). 1:100 is not trained on: the captures' sessions of minutes leave 0–3
+ * packets a record there, records without a shape (docs/detection-rules.md, variants).
+ */
+export const SAMPLED_VARIANTS: { name: string; args: string[] }[] = [
+  { name: 'netflow-v5-1:10', args: [...NETFLOW_VARIANTS[0].args, '-s', '10'] },
+];
+
 export function haveNetflowTools(): string[] {
   return ['softflowd', 'nfcapd', 'nfdump'].filter(
     (c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0,
@@ -192,6 +216,45 @@ export async function netflowOf(capture: string, args: string[]): Promise<FlowBa
   }
 }
 
+/**
+ * A capture replayed by softflowd to a UDP socket here, its datagrams decoded by the collector's
+ * NetflowDecoder: what `coinradar collect` stores. Datagrams lost on loopback show as sequence
+ * gaps: an error, so no figure rests on a short read.
+ */
+export async function exportedDirect(capture: string, args: string[]): Promise<FlowBatch[]> {
+  const sock = createSocket('udp4');
+  const datagrams: Buffer[] = [];
+  sock.on('message', (m) => datagrams.push(m));
+  await new Promise<void>((res, rej) => {
+    sock.once('error', rej);
+    sock.bind(0, '127.0.0.1', () => res());
+  });
+  try {
+    const port = sock.address().port;
+    const sfd = spawn('softflowd', ['-r', capture, '-n', `127.0.0.1:${port}`, '-a', ...args], {
+      stdio: 'ignore',
+    });
+    const code = await exited(sfd);
+    if (code !== 0) throw new Error(`softflowd ${args.join(' ')} on ${capture} exited with ${code}`);
+    await sleep(100);
+  } finally {
+    sock.close();
+  }
+  const out: FlowBatch[] = [];
+  const diagnostics = new Diagnostics(0);
+  const decoder = new NetflowDecoder({
+    source: capture,
+    unit: 'datagram',
+    diagnostics,
+    onBatch: (b) => out.push(b),
+  });
+  datagrams.forEach((d, i) => decoder.decode(d, '127.0.0.1', 0, i));
+  decoder.finish();
+  const lost = [...diagnostics.counts].filter(([k, v]) => /missing/.test(k) && v > 0);
+  if (lost.length) throw new Error(`export read short: ${lost.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  return out;
+}
+
 export function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
@@ -204,7 +267,8 @@ export interface CaptureSpec {
 }
 
 /**
- * The samples of one capture in every variant (pcap flows, then each NetFlow export). A variant
+ * The samples of one capture in every variant (the capture's flows three ways, then each NetFlow
+ * export). A variant
  * that cannot be made (softflowd refuses some fuzzed captures) is skipped and named in `problems`.
  */
 export async function captureSamples(
@@ -225,11 +289,17 @@ export async function captureSamples(
   const out = samplesOf(pcap, { unit, family: spec.family, variant: 'pcap' }, label);
   const cut = await readBatches(spec.path, 0, CUT_60S_VARIANT.activeTimeoutMs);
   out.push(...samplesOf(cut, { unit, family: spec.family, variant: CUT_60S_VARIANT.name }, label));
+  const zeek = await readBatches(spec.path, 0, ZEEK_VARIANT.activeTimeoutMs, ZEEK_VARIANT.idleTimeoutMs);
+  out.push(...samplesOf(zeek, { unit, family: spec.family, variant: ZEEK_VARIANT.name }, label));
   if (netflow) {
-    for (const v of NETFLOW_VARIANTS) {
+    const exports = [
+      ...NETFLOW_VARIANTS.map((v) => ({ ...v, read: () => netflowOf(spec.path, v.args) })),
+      ...SAMPLED_VARIANTS.map((v) => ({ ...v, read: () => exportedDirect(spec.path, v.args) })),
+    ];
+    for (const v of exports) {
       let batches: FlowBatch[];
       try {
-        batches = await netflowOf(spec.path, v.args);
+        batches = await v.read();
       } catch (e) {
         problems.push(`${unit} ${v.name}: ${(e as Error).message.replace(/\/[^ ]*\//g, '')}`);
         continue;

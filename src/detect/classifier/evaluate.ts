@@ -7,23 +7,21 @@
  * a miner; the features never read payload. The figures are the issue's targets, counted as
  * cross-validation counts them (train.ts), so a held-out set scores the way the docs' figures read.
  */
-import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Diagnostics } from '../../flow/diagnostics.js';
-import { NetflowDecoder } from '../../netflow/decoder.js';
 import { detectFormat } from '../../flow/formats.js';
 import { readHead } from '../../flow/ingest.js';
 import type { FlowBatch } from '../../flow/record.js';
 import {
   CUT_60S_VARIANT,
+  exportedDirect,
   haveNetflowTools,
   minerKeys,
   netflowOf,
   NETFLOW_VARIANTS,
   readBatches,
   samplesOf,
+  ZEEK_VARIANT,
 } from './dataset.js';
 import { gated, judge, judgesPort, shippedModel, type BehaviourModel } from './model.js';
 import { serverPortOf } from './features.js';
@@ -45,49 +43,6 @@ const sampled = (n: number): EvaluationForm => ({
   read: (p) => exportedDirect(p, [...V5.args, '-s', String(n)]),
 });
 
-/**
- * A capture replayed by softflowd to a UDP socket here, its datagrams decoded by the collector's
- * NetflowDecoder: what `coinradar collect` stores. (Through nfcapd and `nfdump -o csv` a sampled
- * export loses its rate: nfcapd scales the counts and the CSV has no sampling column.) Datagrams
- * lost on loopback show as sequence gaps: an error, so a figure never rests on a short read.
- */
-export async function exportedDirect(capture: string, args: string[]): Promise<FlowBatch[]> {
-  const sock = createSocket('udp4');
-  const datagrams: Buffer[] = [];
-  sock.on('message', (m) => datagrams.push(m));
-  await new Promise<void>((res, rej) => {
-    sock.once('error', rej);
-    sock.bind(0, '127.0.0.1', () => res());
-  });
-  try {
-    const port = sock.address().port;
-    const sfd = spawn('softflowd', ['-r', capture, '-n', `127.0.0.1:${port}`, '-a', ...args], {
-      stdio: 'ignore',
-    });
-    const code = await new Promise<number | null>((r) => sfd.once('exit', r));
-    if (code !== 0) throw new Error(`softflowd ${args.join(' ')} exited with ${code}`);
-    await new Promise((r) => setTimeout(r, 100));
-  } finally {
-    sock.close();
-  }
-  const out: FlowBatch[] = [];
-  const diagnostics = new Diagnostics(0);
-  const decoder = new NetflowDecoder({
-    source: capture,
-    unit: 'datagram',
-    diagnostics,
-    onBatch: (b) => out.push(b),
-  });
-  datagrams.forEach((d, i) => decoder.decode(d, '127.0.0.1', 0, i));
-  decoder.finish();
-  const lost = [...diagnostics.counts].filter(([k, v]) => /missing/.test(k) && v > 0);
-  if (lost.length) throw new Error(`export read short: ${lost.map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  return out;
-}
-
-/** Zeek's tcp_inactivity_timeout (a connection idle this long ends its conn.log row). */
-export const ZEEK_TCP_INACTIVITY_MS = 300_000;
-
 export const EVALUATION_FORMS: EvaluationForm[] = [
   {
     name: 'pcap',
@@ -102,10 +57,10 @@ export const EVALUATION_FORMS: EvaluationForm[] = [
     read: (p) => readBatches(p, 0, CUT_60S_VARIANT.activeTimeoutMs),
   },
   {
-    name: 'zeek',
+    name: ZEEK_VARIANT.name,
     describe: 'one row per connection, as Zeek conn.log: no active timeout, a TCP connection idle 5 min ends',
     netflow: false,
-    read: (p) => readBatches(p, 0, Number.POSITIVE_INFINITY, ZEEK_TCP_INACTIVITY_MS),
+    read: (p) => readBatches(p, 0, ZEEK_VARIANT.activeTimeoutMs, ZEEK_VARIANT.idleTimeoutMs),
   },
   ...NETFLOW_VARIANTS.map((v): EvaluationForm => ({
     name: v.name,

@@ -23,7 +23,7 @@ import { DEFAULT_WINDOW_MS } from './groups.js';
 import type { BehaviourModel } from './model.js';
 
 export const DATASET_FORMAT = 'coinradar-behaviour-dataset/1';
-export const MODEL_VERSION = 'behaviour-gbt/4';
+export const MODEL_VERSION = 'behaviour-gbt/5';
 export const GATE = {
   minSpanMs: 120_000,
   minPackets: 10,

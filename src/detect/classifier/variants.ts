@@ -25,8 +25,8 @@ export interface Variant {
   extra?: 'symmetry';
   /** A feature left out (its column removed before training). */
   drop?: FeatureName;
-  /** The windows of a dataset variant left out (e.g. `pcap-60s`), from training and figures. */
-  dropVariant?: string;
+  /** The windows of dataset variants left out (e.g. `pcap-60s`), from training and figures. */
+  dropVariant?: string | string[];
   /** Keep-alive seeds per family (default: the shipped KEEPALIVE_SEEDS for the trained families). */
   keepalive?: Partial<Record<KeepaliveFamily, number[]>>;
   keepaliveWeight?: number;
@@ -72,6 +72,12 @@ export const VARIANTS: Variant[] = [
     keepalive: { ...trained(8), chat: seeds(8) },
     keepaliveWeight: 1,
   },
+  {
+    name: "without the captures' Zeek and sampled forms (behaviour-gbt/4's data)",
+    dropVariant: ['zeek', 'netflow-v5-1:10'],
+  },
+  { name: "without the captures' Zeek form", dropVariant: 'zeek' },
+  { name: "without the captures' sampled form (NetFlow v5 1:10)", dropVariant: 'netflow-v5-1:10' },
 ];
 
 export function keepaliveRows(
@@ -104,8 +110,9 @@ export function runVariant(d: Dataset, v: Variant): CvReport {
     ungated = [...ungated.filter((u) => u.family !== 'keepalive'), ...ka.ungated];
   }
   if (v.dropVariant) {
-    samples = samples.filter((s) => s.variant !== v.dropVariant);
-    ungated = ungated.filter((u) => u.variant !== v.dropVariant);
+    const drop = new Set([v.dropVariant].flat());
+    samples = samples.filter((s) => !drop.has(s.variant));
+    ungated = ungated.filter((u) => !drop.has(u.variant));
   }
   if (v.drop) {
     const k = FEATURE_NAMES.indexOf(v.drop);
