@@ -18,6 +18,7 @@ import { readHead } from '../../flow/ingest.js';
 import type { FlowBatch } from '../../flow/record.js';
 import '../../flow/all-formats.js';
 import { NetflowDecoder } from '../../netflow/decoder.js';
+import { udpSocketDrops, udpSocketInode } from '../../netflow/socket-drops.js';
 import { createDetector, detectBatch } from '../registry.js';
 import { buildWorld, defaultConfig, ipv4Text } from '../../scenario/world.js';
 import { flowBatches } from '../../scenario/generate.js';
@@ -218,8 +219,9 @@ export async function netflowOf(capture: string, args: string[]): Promise<FlowBa
 
 /**
  * A capture replayed by softflowd to a UDP socket here, its datagrams decoded by the collector's
- * NetflowDecoder: what `coinradar collect` stores. Datagrams lost on loopback show as sequence
- * gaps: an error, so no figure rests on a short read.
+ * NetflowDecoder: what `coinradar collect` stores. Datagrams lost on loopback are an error, so no
+ * figure rests on a short read: the kernel's drop counter for the socket (Linux) covers the last
+ * datagrams, which sequence gaps cannot show.
  */
 export async function exportedDirect(capture: string, args: string[]): Promise<FlowBatch[]> {
   const sock = createSocket('udp4');
@@ -231,12 +233,15 @@ export async function exportedDirect(capture: string, args: string[]): Promise<F
   });
   try {
     const port = sock.address().port;
+    const inode = udpSocketInode(port);
     const sfd = spawn('softflowd', ['-r', capture, '-n', `127.0.0.1:${port}`, '-a', ...args], {
       stdio: 'ignore',
     });
     const code = await exited(sfd);
     if (code !== 0) throw new Error(`softflowd ${args.join(' ')} on ${capture} exited with ${code}`);
     await sleep(100);
+    const dropped = inode ? udpSocketDrops(inode) : null;
+    if (dropped) throw new Error(`export read short: the kernel dropped ${dropped} datagrams`);
   } finally {
     sock.close();
   }

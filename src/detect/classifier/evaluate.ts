@@ -180,6 +180,14 @@ export async function evaluate(
   });
   const { files, ignored } = inputFiles(paths);
   if (files.length === 0) throw new Error(`no capture or flow file in ${paths.join(', ')}`);
+  const kinds = files.map((p) => detectFormat(readHead(p))!.kind);
+  // Said before any work: a flow file without payload cannot be labelled by the payload rules.
+  const bare = files.findIndex((_, i) => kinds[i] !== 'pcap' && kinds[i] !== 'pcapng');
+  if (bare >= 0 && label === 'payload')
+    throw new Error(
+      `${files[bare]}: a ${kinds[bare]} file carries no payload, so the payload rules cannot label its windows; ` +
+        'give --label ordinary if it holds no mining',
+    );
   const ev: Evaluation = {
     model: model.version,
     label,
@@ -193,13 +201,8 @@ export async function evaluate(
   };
   for (const [n, path] of files.entries()) {
     opts.onFile?.(n, files.length, path);
-    const kind = detectFormat(readHead(path))!.kind;
+    const kind = kinds[n];
     const capture = kind === 'pcap' || kind === 'pcapng';
-    if (!capture && label === 'payload')
-      throw new Error(
-        `${path}: a ${kind} file carries no payload, so the payload rules cannot label its windows; ` +
-          'give --label ordinary if it holds no mining',
-      );
     let miners = new Set<string>();
     // Each miner session's span in the capture's own flows (its windows' spans added up).
     const spans = new Map<string, number>();
