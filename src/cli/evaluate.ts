@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { writeFileSync } from 'node:fs';
-import { EVALUATION_FORMS, evaluate, evaluationText } from '../detect/classifier/evaluate.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { EVALUATION_FORMS, evaluate, evaluationText, parseMinerList } from '../detect/classifier/evaluate.js';
 import { Progress } from './progress.js';
 
 export function register(program: Command): void {
@@ -19,23 +19,33 @@ export function register(program: Command): void {
       'payload: Stratum/getwork at payload confidence is a miner; ordinary: every window is ordinary (flow files without payload, such as a Zeek conn.log)',
       'payload',
     )
+    .option(
+      '--miners <file>',
+      'miners you know of, one per line: "client -> server:port", "server:port" or "server"; their groups are miners in any file (NetFlow and Zeek logs too)',
+    )
     .option('--format <fmt>', 'text or json', 'text')
     .option('--out <file>', 'write the result here instead of stdout')
-    .action(async (paths: string[], o: { forms?: string; label: string; format: string; out?: string }) => {
-      if (o.label !== 'payload' && o.label !== 'ordinary')
-        throw new Error(`--label must be payload or ordinary, not ${o.label}`);
-      if (o.format !== 'text' && o.format !== 'json')
-        throw new Error(`--format must be text or json, not ${o.format}`);
-      let progress: Progress | undefined;
-      const ev = await evaluate(paths, {
-        forms: o.forms?.split(',').map((s) => s.trim()),
-        label: o.label,
-        onFile: (done, total) =>
-          (progress ??= new Progress('evaluate', total)).update(done, ` ${done}/${total} files`),
-      });
-      progress?.done();
-      const text = o.format === 'json' ? `${JSON.stringify(ev, null, 1)}\n` : evaluationText(ev);
-      if (o.out) writeFileSync(o.out, text);
-      else process.stdout.write(text);
-    });
+    .action(
+      async (
+        paths: string[],
+        o: { forms?: string; label: string; miners?: string; format: string; out?: string },
+      ) => {
+        if (o.label !== 'payload' && o.label !== 'ordinary')
+          throw new Error(`--label must be payload or ordinary, not ${o.label}`);
+        if (o.format !== 'text' && o.format !== 'json')
+          throw new Error(`--format must be text or json, not ${o.format}`);
+        let progress: Progress | undefined;
+        const ev = await evaluate(paths, {
+          forms: o.forms?.split(',').map((s) => s.trim()),
+          label: o.label,
+          miners: o.miners ? parseMinerList(readFileSync(o.miners, 'utf8'), o.miners) : undefined,
+          onFile: (done, total) =>
+            (progress ??= new Progress('evaluate', total)).update(done, ` ${done}/${total} files`),
+        });
+        progress?.done();
+        const text = o.format === 'json' ? `${JSON.stringify(ev, null, 1)}\n` : evaluationText(ev);
+        if (o.out) writeFileSync(o.out, text);
+        else process.stdout.write(text);
+      },
+    );
 }

@@ -7,8 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EVALUATION_FORMS, type Evaluation } from '../../src/detect/classifier/evaluate.js';
-import { haveNetflowTools } from '../../src/detect/classifier/dataset.js';
+import {
+  EVALUATION_FORMS,
+  listed,
+  parseMinerList,
+  type Evaluation,
+} from '../../src/detect/classifier/evaluate.js';
+import { haveNetflowTools, minerKeys, readBatches } from '../../src/detect/classifier/dataset.js';
 import { openFlowStore } from '../../src/store/open.js';
 import { openDetectionStore } from '../../src/store/detections.js';
 import { runCli } from '../cli-run.js';
@@ -188,6 +193,18 @@ test(
         runCli(['evaluate', zeek]),
         /conn\.log: a zeek-\w+ file carries no payload.*--label ordinary/,
       );
+      // The same log with its miner named (--miners): the row is a miner session of 10 min.
+      const list = join(dir, 'miners.txt');
+      writeFileSync(list, '# a pool endpoint\n10.0.0.2:443\n');
+      const named = JSON.parse(
+        (await runCli(['evaluate', zeek, '--miners', list, '--format', 'json'])).out,
+      ) as Evaluation;
+      assert.deepEqual(named.figures['as-read'].miners5min, {
+        hits: named.figures['as-read'].miners5min.hits,
+        of: 1,
+      });
+      assert.equal(named.figures['as-read'].minersGated.of, 1);
+      assert.equal(named.figures['as-read'].ordinaryRecords.of, 0);
       const ok = await runCli(['evaluate', zeek, '--label', 'ordinary', '--format', 'json']);
       assert.equal(ok.exitCode, 0, ok.err);
       const okEv = JSON.parse(ok.out) as Evaluation;
@@ -206,3 +223,39 @@ test(
     }
   },
 );
+
+test('--miners: the groups the payload rules find, listed by hand, give the same figures; bad lines are named', async (t) => {
+  const missing = haveNetflowTools();
+  const forms = ['pcap', 'zeek', ...(missing.length ? [] : ['netflow-v5'])].join(',');
+  const dir = mkdtempSync(join(tmpdir(), 'cr-eval-'));
+  try {
+    const keys = [...minerKeys(await readBatches(MINING, 2048))];
+    assert.ok(keys.length >= 4, `${keys.length} miner groups`);
+    const list = join(dir, 'miners.txt');
+    writeFileSync(list, keys.map((k) => `${k}   # from the payload rules`).join('\n') + '\n');
+    const run = async (args: string[]) =>
+      JSON.parse(
+        (await runCli(['evaluate', MINING, GNUTELLA, '--forms', forms, '--format', 'json', ...args])).out,
+      ) as Evaluation;
+    const byPayload = await run([]);
+    const byList = await run(['--label', 'ordinary', '--miners', list]);
+    assert.deepEqual(byList.figures, byPayload.figures);
+    assert.deepEqual(byList.errors, byPayload.errors);
+    assert.equal(byList.miners, list);
+    // Endpoints and servers match every client; IPv6 is matched in its canonical form.
+    const m = parseMinerList('185.71.66.39:9999\n94.23.199.191\n[2001:DB8:0::1]:3333\n', 'l');
+    assert.ok(listed(m, '147.229.13.222 -> 185.71.66.39:9999'));
+    assert.ok(listed(m, '192.168.2.148 -> 94.23.199.191:3333'));
+    assert.ok(!listed(m, '192.168.2.148 -> 94.23.199.192:3333'));
+    assert.ok(listed(m, '2001:db8::2 -> 2001:db8::1:3333'));
+    assert.throws(
+      () => parseMinerList('10.0.0.1:3333\nnot a miner\n', 'm.txt'),
+      /^Error: m\.txt:2: not "client -> server:port"/,
+    );
+    assert.throws(() => parseMinerList('10.0.0.1:70000\n', 'm.txt'), /m\.txt:1:/);
+    assert.throws(() => parseMinerList('# nothing\n', 'm.txt'), /m\.txt: no miner in the list/);
+    if (missing.length) t.diagnostic(`NetFlow form left out: ${missing.join(', ')} not installed`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

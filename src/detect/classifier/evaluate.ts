@@ -8,6 +8,7 @@
  * cross-validation counts them (train.ts), so a held-out set scores the way the docs' figures read.
  */
 import { readdirSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { basename, join } from 'node:path';
 import { detectFormat } from '../../flow/formats.js';
 import { readHead } from '../../flow/ingest.js';
@@ -118,6 +119,8 @@ export interface WindowVerdict {
 export interface Evaluation {
   model: string;
   label: 'payload' | 'ordinary';
+  /** The --miners list, when one was given. */
+  miners?: string;
   files: { path: string; kind: string; minerGroups: number }[];
   /** Files in the folders given that are not a format coinradar reads. */
   ignored: string[];
@@ -156,11 +159,77 @@ export function inputFiles(paths: string[]): { files: string[]; ignored: string[
   return { files, ignored };
 }
 
+/** Miners a user names: whole group keys, server endpoints, or servers (any port). */
+export interface MinerList {
+  source: string;
+  keys: Set<string>;
+  endpoints: Set<string>;
+  servers: Set<string>;
+}
+
+/** An address as group keys write it (IPv6 compressed, lower case), or null. */
+function canonicalIp(text: string): string | null {
+  const t = text.replace(/^\[|\]$/g, '');
+  const v = isIP(t);
+  if (v === 4) return t;
+  if (v === 6) return new URL(`http://[${t}]/`).hostname.slice(1, -1);
+  return null;
+}
+
+/** `server`, `server:port` or `[v6]:port`, canonical; null when it is not one. */
+function endpointOf(text: string): { server: string; port: number | null } | null {
+  const ip = canonicalIp(text);
+  if (ip) return { server: ip, port: null };
+  const m = /^(.*):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[2]) > 65535) return null;
+  const server = canonicalIp(m[1]);
+  return server ? { server, port: Number(m[2]) } : null;
+}
+
+/**
+ * `--miners FILE`: one miner per line, `client -> server:port` (a group, as `coinradar evaluate`
+ * prints it), `server:port` (every client of a pool endpoint) or `server` (any port). `#` starts a
+ * comment. A line that is none of them is an error naming its line.
+ */
+export function parseMinerList(text: string, source: string): MinerList {
+  const list: MinerList = { source, keys: new Set(), endpoints: new Set(), servers: new Set() };
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) return;
+    const arrow = line.split(/\s*->\s*/);
+    const bad = () =>
+      new Error(`${source}:${i + 1}: not "client -> server:port", "server:port" or "server": ${line}`);
+    if (arrow.length === 2) {
+      const client = canonicalIp(arrow[0]);
+      const ep = endpointOf(arrow[1]);
+      if (!client || !ep || ep.port === null) throw bad();
+      list.keys.add(`${client} -> ${ep.server}:${ep.port}`);
+    } else if (arrow.length === 1) {
+      const ep = endpointOf(line);
+      if (!ep) throw bad();
+      if (ep.port === null) list.servers.add(ep.server);
+      else list.endpoints.add(`${ep.server}:${ep.port}`);
+    } else throw bad();
+  });
+  if (list.keys.size + list.endpoints.size + list.servers.size === 0)
+    throw new Error(`${source}: no miner in the list`);
+  return list;
+}
+
+/** Whether the group `key` (`client -> server:port`) is one the list names. */
+export function listed(list: MinerList, key: string): boolean {
+  if (list.keys.has(key)) return true;
+  const endpoint = key.slice(key.indexOf(' -> ') + 4);
+  return list.endpoints.has(endpoint) || list.servers.has(endpoint.slice(0, endpoint.lastIndexOf(':')));
+}
+
 export async function evaluate(
   paths: string[],
   opts: {
     forms?: string[];
     label?: 'payload' | 'ordinary';
+    /** Miners named by the user (parseMinerList): their groups are miners, whatever the payload. */
+    miners?: MinerList;
     model?: BehaviourModel;
     onFile?: (done: number, total: number, file: string) => void;
   } = {},
@@ -183,14 +252,15 @@ export async function evaluate(
   const kinds = files.map((p) => detectFormat(readHead(p))!.kind);
   // Said before any work: a flow file without payload cannot be labelled by the payload rules.
   const bare = files.findIndex((_, i) => kinds[i] !== 'pcap' && kinds[i] !== 'pcapng');
-  if (bare >= 0 && label === 'payload')
+  if (bare >= 0 && label === 'payload' && !opts.miners)
     throw new Error(
       `${files[bare]}: a ${kinds[bare]} file carries no payload, so the payload rules cannot label its windows; ` +
-        'give --label ordinary if it holds no mining',
+        'give --label ordinary if it holds no mining, or --miners with its miners',
     );
   const ev: Evaluation = {
     model: model.version,
     label,
+    ...(opts.miners ? { miners: opts.miners.source } : {}),
     files: [],
     ignored,
     forms: forms.map(({ name, describe }) => ({ name, describe })),
@@ -203,14 +273,14 @@ export async function evaluate(
     opts.onFile?.(n, files.length, path);
     const kind = kinds[n];
     const capture = kind === 'pcap' || kind === 'pcapng';
-    let miners = new Set<string>();
-    // Each miner session's span in the capture's own flows (its windows' spans added up).
+    // The file's own flows (a capture's with payload when the payload rules label it): its miner
+    // groups, and each miner session's span there (its windows' spans added up).
+    const own = await readBatches(path, capture && label === 'payload' ? 2048 : 0);
+    const miners = capture && label === 'payload' ? minerKeys(own) : new Set<string>();
     const spans = new Map<string, number>();
-    if (label === 'payload') {
-      const own = await readBatches(path, 2048);
-      miners = minerKeys(own);
-      for (const w of samplesOf(own, { unit: path, family: 'evaluate', variant: 'label' }, () => 0))
-        if (miners.has(w.key)) spans.set(w.key, (spans.get(w.key) ?? 0) + w.spanMs);
+    for (const w of samplesOf(own, { unit: path, family: 'evaluate', variant: 'label' }, () => 0)) {
+      if (opts.miners && listed(opts.miners, w.key)) miners.add(w.key);
+      if (miners.has(w.key)) spans.set(w.key, (spans.get(w.key) ?? 0) + w.spanMs);
     }
     const sessions5min = [...spans].filter(([, ms]) => ms >= 300_000).map(([k]) => k);
     ev.files.push({ path, kind, minerGroups: miners.size });
@@ -227,8 +297,9 @@ export async function evaluate(
       }
       const fig = (ev.figures[form] ??= zero());
       const found = new Set<string>();
+      const isMiner = (k: string) => miners.has(k) || (opts.miners !== undefined && listed(opts.miners, k));
       for (const s of samplesOf(batches, { unit: path, family: 'evaluate', variant: form }, (k) =>
-        miners.has(k) ? 1 : 0,
+        isMiner(k) ? 1 : 0,
       )) {
         const inGate = gated(model, s.spanMs, s.packets);
         const portJudged = judgesPort(model, serverPortOf(s.key));
@@ -285,7 +356,7 @@ export function evaluationText(ev: Evaluation): string {
       ev.label === 'payload'
         ? 'Stratum/getwork at payload confidence = miner'
         : 'every window ordinary (--label ordinary)'
-    }`,
+    }${ev.miners ? `, and the miners listed in ${ev.miners}` : ''}`,
     '',
     'form              miner sessions ≥ 5 min  miner windows past the gate  ordinary records called mining (Wilson 95 %)  ordinary windows past the gate',
   ];
