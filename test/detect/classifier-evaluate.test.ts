@@ -13,7 +13,17 @@ import {
   parseMinerList,
   type Evaluation,
 } from '../../src/detect/classifier/evaluate.js';
-import { haveNetflowTools, minerKeys, readBatches } from '../../src/detect/classifier/dataset.js';
+import {
+  haveNetflowTools,
+  minerKeys,
+  readBatches,
+  samplesOf,
+  scenarioWorld,
+  SCENARIO_RUNS,
+} from '../../src/detect/classifier/dataset.js';
+import { FEATURE_NAMES } from '../../src/detect/classifier/features.js';
+import { judgeWindow, shippedModel } from '../../src/detect/classifier/model.js';
+import { flowBatches } from '../../src/scenario/generate.js';
 import { openFlowStore } from '../../src/store/open.js';
 import { openDetectionStore } from '../../src/store/detections.js';
 import { runCli } from '../cli-run.js';
@@ -257,5 +267,58 @@ test('--miners: the groups the payload rules find, listed by hand, give the same
     if (missing.length) t.diagnostic(`NetFlow form left out: ${missing.join(', ')} not installed`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sampled records whose rate is lost (nfdump scales the counts, its CSV has no rate) are judged as with the rate: a scenario seed never trained on', () => {
+  // The scenario generator's miners and background over one day, sampled as a router would, with
+  // the rate known (what `collect` stores) and hidden (counts scaled, rate 1: what nfdump gives).
+  const model = shippedModel();
+  for (const [sampling, activeTimeoutS] of [
+    [10, 60],
+    [10, 300],
+    [100, 300],
+  ]) {
+    assert.ok(!SCENARIO_RUNS.some((r) => r.seed === 201), 'seed 201 is not a training seed');
+    const { world, miners } = scenarioWorld({ seed: 201, sampling, activeTimeoutS }, 1);
+    const figures = (hide: boolean) => {
+      const batches = [...flowBatches(world)];
+      if (hide)
+        for (const b of batches)
+          for (let i = 0; i < b.length; i++) {
+            const s = b.samplingRate[i];
+            b.packets[i] *= s;
+            b.bytes[i] *= s;
+            b.revPackets[i] *= s;
+            b.revBytes[i] *= s;
+            b.samplingRate[i] = 1;
+          }
+      const f = { found: 0, miners: 0, fp: 0, records: 0, timed: 0 };
+      for (const s of samplesOf(batches, { unit: '', family: '', variant: '' }, (k) =>
+        miners.has(k) ? 1 : 0,
+      )) {
+        const mining = judgeWindow(model, s)?.mining ?? false;
+        if (s.label === 1 && s.spanMs >= 300_000) {
+          f.miners++;
+          if (mining) f.found++;
+          if (s.features[FEATURE_NAMES.indexOf('recordCountDispersion')] >= 0) f.timed++;
+        } else if (s.label === 0) {
+          f.records += s.records;
+          if (mining) f.fp += s.records;
+        }
+      }
+      return f;
+    };
+    const known = figures(false);
+    const hidden = figures(true);
+    const at = `1:${sampling}, active ${activeTimeoutS} s`;
+    console.log(`${at}: rate known ${JSON.stringify(known)}; rate hidden ${JSON.stringify(hidden)}`);
+    // With the rate known, sampled records carry no record timing; hidden, they do (and read as bursts).
+    assert.equal(known.timed, 0, at);
+    assert.ok(hidden.timed > 0, at);
+    for (const f of [known, hidden]) {
+      assert.ok(f.miners > 100 && f.found >= 0.9 * f.miners, `${at}: ${f.found}/${f.miners}`);
+      assert.ok(f.fp <= 0.005 * f.records, `${at}: ${f.fp}/${f.records}`);
+    }
   }
 });

@@ -20,7 +20,7 @@ import '../../flow/all-formats.js';
 import { NetflowDecoder } from '../../netflow/decoder.js';
 import { udpSocketDrops, udpSocketInode } from '../../netflow/socket-drops.js';
 import { createDetector, detectBatch } from '../registry.js';
-import { buildWorld, defaultConfig, ipv4Text } from '../../scenario/world.js';
+import { buildWorld, defaultConfig, ipv4Text, type World } from '../../scenario/world.js';
 import { flowBatches } from '../../scenario/generate.js';
 import { collectGroups, GroupCollector, windowSamples, DEFAULT_WINDOW_MS } from './groups.js';
 import { keepaliveBatches, KEEPALIVE_FAMILIES } from './keepalive.js';
@@ -324,13 +324,20 @@ export const SCENARIO_RUNS: { seed: number; sampling: number; activeTimeoutS: nu
   { seed: 105, sampling: 1, activeTimeoutS: 120 },
 ];
 
-export function scenarioSamples(run: (typeof SCENARIO_RUNS)[number]): Sample[] {
+/**
+ * A scenario world as training builds it (a few miners among ordinary hosts, from 17 May 2017) and
+ * its miners' groups (`client -> pool:port`).
+ */
+export function scenarioWorld(
+  run: { seed: number; sampling: number; activeTimeoutS: number },
+  days = 2,
+): { world: World; miners: Set<string> } {
   const start = Date.UTC(2017, 4, 17);
   const world = buildWorld(
     defaultConfig({
       seed: run.seed,
       startMs: start,
-      days: 2,
+      days,
       onsetMs: start,
       growth: 'step',
       hosts: 24,
@@ -346,6 +353,11 @@ export function scenarioSamples(run: (typeof SCENARIO_RUNS)[number]): Sample[] {
   for (const c of world.cryptoByHost.values())
     if (c.kind === 'miner' && c.pool)
       miners.add(`${ipv4Text(c.ip)} -> ${ipv4Text(c.pool.ip)}:${c.pool.port}`);
+  return { world, miners };
+}
+
+export function scenarioSamples(run: (typeof SCENARIO_RUNS)[number]): Sample[] {
+  const { world, miners } = scenarioWorld(run);
   const unit = `scenario/seed-${run.seed}`;
   const variant = `scenario-1:${run.sampling}-active-${run.activeTimeoutS}s`;
   return samplesOf(flowBatches(world), { unit, family: 'scenario', variant }, (k) => (miners.has(k) ? 1 : 0));
