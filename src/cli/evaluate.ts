@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { EVALUATION_FORMS, evaluate, evaluationText, parseMinerList } from '../detect/classifier/evaluate.js';
+import { parseModel } from '../detect/classifier/model.js';
 import { Progress } from './progress.js';
 
 export function register(program: Command): void {
@@ -23,12 +24,23 @@ export function register(program: Command): void {
       '--miners <file>',
       'miners you know of, one per line: "client -> server:port", "server:port" or "server"; their groups are miners in any file (NetFlow and Zeek logs too)',
     )
+    .option(
+      '--model <file>',
+      'a behaviour model file to score instead of the shipped one (e.g. an earlier version from git)',
+    )
     .option('--format <fmt>', 'text or json', 'text')
     .option('--out <file>', 'write the result here instead of stdout')
     .action(
       async (
         paths: string[],
-        o: { forms?: string; label: string; miners?: string; format: string; out?: string },
+        o: {
+          forms?: string;
+          label: string;
+          miners?: string;
+          model?: string;
+          format: string;
+          out?: string;
+        },
       ) => {
         if (o.label !== 'payload' && o.label !== 'ordinary')
           throw new Error(`--label must be payload or ordinary, not ${o.label}`);
@@ -39,6 +51,7 @@ export function register(program: Command): void {
           forms: o.forms?.split(',').map((s) => s.trim()),
           label: o.label,
           miners: o.miners ? parseMinerList(readFileSync(o.miners, 'utf8'), o.miners) : undefined,
+          model: o.model ? parseModel(readFileSync(o.model, 'utf8'), o.model) : undefined,
           onFile: (done, total) =>
             (progress ??= new Progress('evaluate', total)).update(done, ` ${done}/${total} files`),
         });

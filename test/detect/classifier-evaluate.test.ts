@@ -234,7 +234,7 @@ test(
   },
 );
 
-test('--miners: the groups the payload rules find, listed by hand, give the same figures; bad lines are named', async (t) => {
+test('--miners: the groups the payload rules find, listed by hand, give the same figures; bad lines are named; --model scores another model file', async (t) => {
   const missing = haveNetflowTools();
   const forms = ['pcap', 'zeek', ...(missing.length ? [] : ['netflow-v5'])].join(',');
   const dir = mkdtempSync(join(tmpdir(), 'cr-eval-'));
@@ -252,6 +252,13 @@ test('--miners: the groups the payload rules find, listed by hand, give the same
     assert.deepEqual(byList.figures, byPayload.figures);
     assert.deepEqual(byList.errors, byPayload.errors);
     assert.equal(byList.miners, list);
+    // --model scores another model file: one whose threshold no score reaches calls nothing mining.
+    const strict = join(dir, 'strict-model.json');
+    writeFileSync(strict, JSON.stringify({ ...shippedModel(), threshold: 1.01 }));
+    const none = await run(['--model', strict]);
+    assert.equal(none.total.minersGated.of, byPayload.total.minersGated.of);
+    assert.equal(none.total.minersGated.hits + none.total.ordinaryGated.hits, 0);
+    assert.ok(byPayload.total.minersGated.hits > 0);
     // Endpoints and servers match every client; IPv6 is matched in its canonical form.
     const m = parseMinerList('185.71.66.39:9999\n94.23.199.191\n[2001:DB8:0::1]:3333\n', 'l');
     assert.ok(listed(m, '147.229.13.222 -> 185.71.66.39:9999'));
