@@ -6,6 +6,7 @@
  * directory under os.tmpdir(), bounded in size, and that path goes to format detection and the
  * readers. A plain regular file is read in place, as before.
  */
+import { onEarlyExit } from '../util/cleanup.js';
 import {
   createReadStream,
   mkdtempSync,
@@ -138,35 +139,6 @@ function readStart(path: string, n: number): Buffer {
   }
 }
 
-/**
- * Spools not yet removed. Ctrl-C (SIGINT) or SIGTERM would end the process without running the
- * `finally` that removes them, so while any exists a handler removes them and then lets the signal
- * do what it would have done.
- */
-const liveSpools = new Set<Spool>();
-
-function removeLiveSpools(): void {
-  for (const s of [...liveSpools]) s.remove();
-}
-
-function onSignal(sig: NodeJS.Signals): void {
-  removeLiveSpools();
-  untrapSignals();
-  process.kill(process.pid, sig);
-}
-
-function trapSignals(): void {
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', removeLiveSpools);
-}
-
-function untrapSignals(): void {
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  process.off('exit', removeLiveSpools);
-}
-
 /** A private directory (mode 0700) with the spool file; removing it removes the spool. */
 class Spool {
   readonly dir: string;
@@ -174,14 +146,15 @@ class Spool {
   readonly fd: number;
   bytes = 0;
   private closed = false;
+  private readonly release: () => void;
 
   constructor(
     tmp: string,
     readonly limit: number,
   ) {
     this.dir = mkdtempSync(join(tmp, 'coinradar-spool-'));
-    if (liveSpools.size === 0) trapSignals();
-    liveSpools.add(this);
+    // Ctrl-C or SIGTERM would end the process without the `finally` that removes the spool.
+    this.release = onEarlyExit(() => this.remove());
     this.file = join(this.dir, 'input');
     this.fd = openSync(this.file, 'wx', 0o600);
   }
@@ -202,7 +175,7 @@ class Spool {
   remove(): void {
     this.finish();
     rmSync(this.dir, { recursive: true, force: true });
-    if (liveSpools.delete(this) && liveSpools.size === 0) untrapSignals();
+    this.release();
   }
 }
 
