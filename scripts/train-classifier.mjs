@@ -6,6 +6,8 @@
 //   npm run train:classifier -- --variants [0,3,…]  cross-validate the setups of variants.ts on the
 //                                             shipped dataset (all, or those indices) and print a
 //                                             markdown table; writes nothing
+//   npm run train:classifier -- --variants … --held-out  also fit each variant on all its rows and
+//                                             score it on the held-out seeds and families (heldout.ts)
 //   options: --data DIR (default ../shared/data, or $COINRADAR_SHARED_DATA), --no-netflow
 // Deterministic: the same inputs give the same bytes.
 import { register } from 'tsx/esm/api';
@@ -26,12 +28,19 @@ if (args.includes('--variants')) {
   const pick = opt('--variants');
   const which = pick && /^[\d,]+$/.test(pick) ? pick.split(',').map(Number) : v.VARIANTS.map((_, i) => i);
   const dataset = JSON.parse(readFileSync(datasetPath, 'utf8'));
+  const heldOut = [];
+  const shipped = args.includes('--held-out')
+    ? (await import('../src/detect/classifier/model.ts')).shippedModel()
+    : null;
   console.log(v.VARIANT_HEADER);
   for (const i of which) {
     const variant = v.VARIANTS[i];
     if (!variant) throw new Error(`--variants: no variant ${i} (0..${v.VARIANTS.length - 1})`);
     console.log(v.variantRow(`${i}: ${variant.name}`, v.runVariant(dataset, variant)));
+    if (shipped)
+      heldOut.push(`${i}: ${v.variantHeldOut(dataset, variant, shipped) ?? 'other features: not scored'}`);
   }
+  for (const line of heldOut) console.log(line);
   process.exit(0);
 }
 let text;

@@ -6,7 +6,7 @@
  * directory under os.tmpdir(), bounded in size, and that path goes to format detection and the
  * readers. A plain regular file is read in place, as before.
  */
-import { onEarlyExit } from '../util/cleanup.js';
+import { onEarlyExit } from '../process/early-exit.js';
 import {
   createReadStream,
   mkdtempSync,

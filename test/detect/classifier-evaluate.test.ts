@@ -3,8 +3,8 @@
 // path (`ingest --payload-bytes 0`, whose mining-behaviour detections name the same groups).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -328,4 +328,45 @@ test('sampled records whose rate is lost (nfdump scales the counts, its CSV has 
       assert.ok(f.fp <= 0.005 * f.records, `${at}: ${f.fp}/${f.records}`);
     }
   }
+});
+
+test('evaluate ended by SIGTERM to node alone leaves no nfcapd running and no spool directory', async (t) => {
+  if (!existsSync('dist/cli/main.js')) return t.skip('dist/cli/main.js missing: run `npm run build` first');
+  const missing = haveNetflowTools();
+  if (missing.length) return t.skip(`${missing.join(', ')} not installed (Debian nfdump, softflowd)`);
+  // Every capture in NetFlow v5, one nfcapd after another: long enough to catch one running.
+  const node = spawn(
+    process.execPath,
+    ['dist/cli/main.js', 'evaluate', '--forms', 'netflow-v5', NESFIT, 'test/fixtures/pcap/ndpi'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const children = () =>
+    spawnSync('pgrep', ['-P', String(node.pid), 'nfcapd'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map(Number);
+  let nfcapd = 0;
+  for (let k = 0; k < 600 && !nfcapd && node.exitCode === null; k++) {
+    nfcapd = children()[0] ?? 0;
+    if (!nfcapd) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(nfcapd, 'an nfcapd started by evaluate was seen');
+  // Its spool directory: the argument after -w.
+  const argv = readFileSync(`/proc/${nfcapd}/cmdline`, 'utf8').split('\0');
+  const dir = argv[argv.indexOf('-w') + 1];
+  assert.ok(dir && existsSync(dir), `nfcapd -w ${dir}`);
+  const exit = new Promise<NodeJS.Signals | number | null>((r) => node.once('exit', (c, s) => r(s ?? c)));
+  node.kill('SIGTERM');
+  assert.equal(await exit, 'SIGTERM', 'the process ends as SIGTERM ends it');
+  // nfcapd was killed (reaped by init once its parent is gone) and its directory removed.
+  let alive = true;
+  for (let k = 0; k < 100 && alive; k++) {
+    const st = existsSync(`/proc/${nfcapd}/stat`) ? readFileSync(`/proc/${nfcapd}/stat`, 'utf8') : '';
+    alive = st !== '' && !/^\d+ \([^)]*\) Z/.test(st) && st.includes('(nfcapd)');
+    if (alive) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(alive, false, `nfcapd ${nfcapd} still running after evaluate was ended`);
+  assert.equal(existsSync(dir), false, `${dir} left behind`);
 });

@@ -6,9 +6,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { heldOutKeepalive, HELD_OUT_SEEDS } from '../../src/detect/classifier/heldout.js';
-import { compact, eligible, KEEPALIVE_SEEDS, type Dataset } from '../../src/detect/classifier/train.js';
-import { keepaliveSamples, type Sample } from '../../src/detect/classifier/dataset.js';
+import { heldOutKeepalive, heldOutMiners, HELD_OUT_SEEDS } from '../../src/detect/classifier/heldout.js';
+import {
+  compact,
+  eligible,
+  KEEPALIVE_SEEDS,
+  MINER_SEEDS,
+  type Dataset,
+} from '../../src/detect/classifier/train.js';
+import {
+  keepaliveSamples,
+  samplesOf,
+  synthMinerSamples,
+  type Sample,
+} from '../../src/detect/classifier/dataset.js';
+import { FAST_RIGS, MINER_COINS, minerBatches } from '../../src/detect/classifier/miners.js';
 import { FEATURE_NAMES } from '../../src/detect/classifier/features.js';
 import { shippedModel } from '../../src/detect/classifier/model.js';
 
@@ -134,5 +146,91 @@ test(
     // totals and record timing are a slow miner's (record dispersion 0.5 / 1.4 / 7.4).
     console.log(line('chat'));
     assert.equal(held.chat.hits, 0, line('chat'));
+  },
+);
+
+// Miners on seeds never trained on. The issue's target: windows of ≥ 5 min found ≥ 90 %, in every
+// telemetry form.
+const miners = heldOutMiners(model);
+const minerLine = (k: 'trained' | 'fast') =>
+  `${k} rigs: ${miners[k].hits}/${miners[k].of} ${JSON.stringify(miners[k].byForm)}`;
+const atLeast90 = (x: string) => {
+  const [h, n] = x.split('/').map(Number);
+  return n > 0 && h >= 0.9 * n;
+};
+
+test('held-out seeds: synthetic miners of the kind trained on found in every form (≥ 90 % of windows ≥ 5 min)', () => {
+  for (const s of HELD_OUT_SEEDS) assert.ok(!MINER_SEEDS.includes(s), `seed ${s}`);
+  console.log(minerLine('trained'));
+  assert.deepEqual(Object.keys(miners.trained.byForm).sort(), [
+    'synthetic-ipfix-biflow',
+    'synthetic-netflow-v5',
+    'synthetic-pcap',
+    'synthetic-zeek',
+  ]);
+  for (const [form, x] of Object.entries(miners.trained.byForm)) assert.ok(atLeast90(x), `${form}: ${x}`);
+});
+
+/** Client → server packets a minute of a window (packets a minute × the client's share). */
+const upPerMinute = (s: Sample) =>
+  10 ** s.features[FEATURE_NAMES.indexOf('packetsPerMinuteLog')] *
+  s.features[FEATURE_NAMES.indexOf('upPacketShare')];
+const quantile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))];
+
+test("the fast rigs send as fast as the study's confirmed miners, and faster than every miner trained on", () => {
+  // The study's 273 miners (NetFlow of a national network; column 4: packets a minute, mostly
+  // client → server flows: column 5, request flows, is 100 % for most).
+  const study = readFileSync(
+    new URL('../fixtures/pcap/nesfit/flow-features-miners.csv', import.meta.url),
+    'utf8',
+  )
+    .trim()
+    .split('\n')
+    .map((l) => Number(l.split(',')[3]));
+  assert.equal(study.length, 273);
+  const dataset = JSON.parse(
+    readFileSync(new URL('../../src/detect/data/behaviour-dataset.json', import.meta.url), 'utf8'),
+  ) as Dataset;
+  const trainedMax = Math.max(
+    ...dataset.samples.filter((s) => s.label === 1 && eligible(s)).map(upPerMinute),
+  );
+  const fast = Object.keys(MINER_COINS).flatMap((coin) =>
+    HELD_OUT_SEEDS.flatMap((seed) =>
+      minerBatches(coin, seed, FAST_RIGS)
+        .filter(([v]) => v === 'synthetic-pcap')
+        .flatMap(([v, b]) => samplesOf(b, { unit: coin, family: 'stratum-synth', variant: v }, () => 1)),
+    ),
+  );
+  const fastRates = fast.filter(eligible).map(upPerMinute);
+  const above = study.filter((x) => x > trainedMax).length;
+  console.log(
+    `client → server packets a minute: the study's miners median ${quantile(study, 0.5)}, 90th percentile ${quantile(study, 0.9)}; ${above} of 273 above ${trainedMax.toFixed(1)}, the most of any miner window trained on; the fast rigs ${quantile(fastRates, 0.1).toFixed(0)}–${quantile(fastRates, 0.9).toFixed(0)} (10th–90th percentile)`,
+  );
+  assert.ok(quantile(fastRates, 0.1) > trainedMax, 'the fast rigs are faster than any miner trained on');
+  assert.ok(
+    quantile(fastRates, 0.1) <= quantile(study, 0.5) && quantile(study, 0.5) <= quantile(fastRates, 0.9),
+  );
+  // The dataset's synthetic miners are the training rigs alone (FAST_RIGS are never in it).
+  const made = compact(MINER_SEEDS.flatMap((s) => synthMinerSamples(s)));
+  assert.deepEqual(
+    made.samples,
+    dataset.samples.filter((s) => s.family === 'stratum-synth'),
+  );
+});
+
+test('held-out: miners faster than any trained on found where the form has record timing (pcap flows, NetFlow v5, IPFIX)', () => {
+  console.log(minerLine('fast'));
+  for (const form of ['synthetic-pcap', 'synthetic-netflow-v5', 'synthetic-ipfix-biflow'])
+    assert.ok(atLeast90(miners.fast.byForm[form]), `${form}: ${miners.fast.byForm[form]}`);
+});
+
+test(
+  'held-out: miners faster than any trained on found as Zeek rows',
+  {
+    todo: 'not met: behaviour-gbt/5 finds 16 of 60 Zeek rows of the fast rigs (one row per connection: the totals only); trained on, 60/60, but ordinary records called mining rise to 0.55 % in CV (variants 29, 30); docs/detection-rules.md',
+  },
+  () => {
+    console.log(minerLine('fast'));
+    assert.ok(atLeast90(miners.fast.byForm['synthetic-zeek']), miners.fast.byForm['synthetic-zeek']);
   },
 );

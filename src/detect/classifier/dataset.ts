@@ -6,6 +6,7 @@
  * labelled by what the payload rules saw in it (Stratum / getwork at payload confidence = miner);
  * the features never read payload.
  */
+import { onEarlyExit } from '../../process/early-exit.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createHash } from 'node:crypto';
@@ -24,7 +25,7 @@ import { buildWorld, defaultConfig, ipv4Text, type World } from '../../scenario/
 import { flowBatches } from '../../scenario/generate.js';
 import { collectGroups, GroupCollector, windowSamples, DEFAULT_WINDOW_MS } from './groups.js';
 import { keepaliveBatches, KEEPALIVE_FAMILIES } from './keepalive.js';
-import { minerBatches, MINER_COINS } from './miners.js';
+import { minerBatches, MINER_COINS, RIGS } from './miners.js';
 
 export interface Sample {
   /** Cross-validation unit: every window of one capture (in every variant) shares it. */
@@ -177,6 +178,13 @@ export function haveNetflowTools(): string[] {
 export async function netflowOf(capture: string, args: string[]): Promise<FlowBatch[]> {
   const dir = mkdtempSync(join(tmpdir(), 'cr-train-'));
   let nfcapd: ChildProcess | null = null;
+  let sfd: ChildProcess | null = null;
+  // Ended by a signal (SIGTERM to node alone too), the children must not outlive this process.
+  const release = onEarlyExit(() => {
+    nfcapd?.kill('SIGKILL');
+    sfd?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
   try {
     const port = await freeUdpPort();
     nfcapd = spawn('nfcapd', ['-w', dir, '-p', String(port), '-b', '127.0.0.1', '-t', '3600'], {
@@ -187,10 +195,11 @@ export async function netflowOf(capture: string, args: string[]): Promise<FlowBa
       await sleep(20);
     }
     await sleep(50);
-    const sfd = spawn('softflowd', ['-r', capture, '-n', `127.0.0.1:${port}`, '-a', ...args], {
+    sfd = spawn('softflowd', ['-r', capture, '-n', `127.0.0.1:${port}`, '-a', ...args], {
       stdio: 'ignore',
     });
     const code = await exited(sfd);
+    sfd = null;
     if (code !== 0) throw new Error(`softflowd ${args.join(' ')} on ${capture} exited with ${code}`);
     await sleep(150);
     nfcapd.kill('SIGTERM');
@@ -214,6 +223,7 @@ export async function netflowOf(capture: string, args: string[]): Promise<FlowBa
       await exited(nfcapd);
     }
     rmSync(dir, { recursive: true, force: true });
+    release();
   }
 }
 
@@ -231,18 +241,21 @@ export async function exportedDirect(capture: string, args: string[]): Promise<F
     sock.once('error', rej);
     sock.bind(0, '127.0.0.1', () => res());
   });
+  let release = () => {};
   try {
     const port = sock.address().port;
     const inode = udpSocketInode(port);
     const sfd = spawn('softflowd', ['-r', capture, '-n', `127.0.0.1:${port}`, '-a', ...args], {
       stdio: 'ignore',
     });
+    release = onEarlyExit(() => sfd.kill('SIGKILL'));
     const code = await exited(sfd);
     if (code !== 0) throw new Error(`softflowd ${args.join(' ')} on ${capture} exited with ${code}`);
     await sleep(100);
     const dropped = inode ? udpSocketDrops(inode) : null;
     if (dropped) throw new Error(`export read short: the kernel dropped ${dropped} datagrams`);
   } finally {
+    release();
     sock.close();
   }
   const out: FlowBatch[] = [];
@@ -375,10 +388,10 @@ export function keepaliveSamples(seed: number): Sample[] {
   return out;
 }
 
-export function synthMinerSamples(seed: number): Sample[] {
+export function synthMinerSamples(seed: number, rigs = RIGS): Sample[] {
   const out: Sample[] = [];
   for (const coin of Object.keys(MINER_COINS)) {
-    for (const [variant, batches] of minerBatches(coin, seed)) {
+    for (const [variant, batches] of minerBatches(coin, seed, rigs)) {
       out.push(
         ...samplesOf(
           batches,

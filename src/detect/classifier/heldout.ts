@@ -13,7 +13,8 @@ import {
 } from './keepalive.js';
 import { gated, judge, judgesPort, type BehaviourModel } from './model.js';
 import { serverPortOf } from './features.js';
-import { KEEPALIVE_SEEDS } from './train.js';
+import { KEEPALIVE_SEEDS, MINER_SEEDS } from './train.js';
+import { FAST_RIGS, MINER_COINS, minerBatches, RIGS } from './miners.js';
 
 /** Seeds never used for the dataset (KEEPALIVE_SEEDS are 1–3); fixed, not chosen by outcome. */
 export const HELD_OUT_SEEDS = [1001, 1002, 1003, 1004, 1005];
@@ -26,6 +27,48 @@ export interface HeldOutCount {
   modelAlone: number;
   /** The same per telemetry form (`synthetic-pcap`, …): "hits/of". */
   byForm: Record<string, string>;
+}
+
+/** Windows of ≥ 5 min of synthetic miners on HELD_OUT_SEEDS found (hits) / judged (of), per form. */
+export interface HeldOutMinerCount {
+  hits: number;
+  of: number;
+  byForm: Record<string, string>;
+}
+
+/**
+ * The synthetic miners of every coin on HELD_OUT_SEEDS: the training rigs' kind (`trained`) and
+ * rigs faster than any miner trained on (`fast`, miners.ts FAST_SHARE_EVERY), in every form.
+ * Counted as the issue's target counts: windows of ≥ 5 min past the gate, on ports judged.
+ */
+export function heldOutMiners(model: BehaviourModel): Record<'trained' | 'fast', HeldOutMinerCount> {
+  for (const s of HELD_OUT_SEEDS)
+    if (MINER_SEEDS.includes(s)) throw new Error(`held-out seed ${s} is a training seed`);
+  const count = (rigs: number[]): HeldOutMinerCount => {
+    const c: HeldOutMinerCount = { hits: 0, of: 0, byForm: {} };
+    const forms = new Map<string, [number, number]>();
+    for (const coin of Object.keys(MINER_COINS))
+      for (const seed of HELD_OUT_SEEDS)
+        for (const [variant, batches] of minerBatches(coin, seed, rigs)) {
+          const f = forms.get(variant) ?? [0, 0];
+          forms.set(variant, f);
+          const meta = { unit: `held-out/${coin}-${seed}`, family: 'stratum-synth', variant };
+          for (const s of samplesOf(batches, meta, () => 1)) {
+            if (s.spanMs < 300_000 || !gated(model, s.spanMs, s.packets)) continue;
+            if (!judgesPort(model, serverPortOf(s.key))) continue;
+            const hit = judge(model, s.features).mining;
+            c.of++;
+            f[1]++;
+            if (hit) {
+              c.hits++;
+              f[0]++;
+            }
+          }
+        }
+    for (const [v, [h, n]] of forms) c.byForm[v] = `${h}/${n}`;
+    return c;
+  };
+  return { trained: count(RIGS), fast: count(FAST_RIGS) };
 }
 
 /** Every keep-alive family (trained and held out) over HELD_OUT_SEEDS, in every form. */

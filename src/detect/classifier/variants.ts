@@ -7,10 +7,21 @@
  * parameters.
  */
 import { DEFAULT_BOOST, type BoostParams } from './boost.js';
-import { samplesOf, type Sample } from './dataset.js';
+import { samplesOf, synthMinerSamples, type Sample } from './dataset.js';
+import { FAST_RIGS, RIGS } from './miners.js';
 import { KEEPALIVE_FAMILIES, keepaliveBatches, type KeepaliveFamily } from './keepalive.js';
 import { FEATURE_NAMES, type FeatureName } from './features.js';
-import { compact, crossValidate, KEEPALIVE_WEIGHT, type CvReport, type Dataset } from './train.js';
+import { heldOutKeepalive, heldOutMiners, type HeldOutMinerCount } from './heldout.js';
+import type { BehaviourModel } from './model.js';
+import {
+  compact,
+  crossValidate,
+  fitSamples,
+  KEEPALIVE_WEIGHT,
+  MINER_SEEDS,
+  type CvReport,
+  type Dataset,
+} from './train.js';
 
 const UP_BPP = 4;
 const DOWN_BPP = 5;
@@ -30,6 +41,8 @@ export interface Variant {
   /** Keep-alive seeds per family (default: the shipped KEEPALIVE_SEEDS for the trained families). */
   keepalive?: Partial<Record<KeepaliveFamily, number[]>>;
   keepaliveWeight?: number;
+  /** The synthetic miners' rigs (default: miners.ts RIGS), regenerated on the dataset's seeds. */
+  minerRigs?: number[];
   params?: Partial<BoostParams>;
 }
 
@@ -78,6 +91,12 @@ export const VARIANTS: Variant[] = [
   },
   { name: "without the captures' Zeek form", dropVariant: 'zeek' },
   { name: "without the captures' sampled form (NetFlow v5 1:10)", dropVariant: 'netflow-v5-1:10' },
+  { name: 'fast rigs trained on (two a coin, a share every 0.15–4 s)', minerRigs: [...RIGS, ...FAST_RIGS] },
+  {
+    name: 'fast rigs trained on, bag of seeds 1–5',
+    minerRigs: [...RIGS, ...FAST_RIGS],
+    params: { seed: 1 },
+  },
 ];
 
 export function keepaliveRows(
@@ -100,14 +119,20 @@ export function keepaliveRows(
   return compact(rows);
 }
 
-/** The variant's cross-validation on the shipped dataset `d` (not modified). */
-export function runVariant(d: Dataset, v: Variant): CvReport {
+/** The variant's rows: the shipped dataset `d` (not modified) with the variant's changes. */
+function variantData(d: Dataset, v: Variant): Pick<Dataset, 'samples' | 'ungated'> {
   let samples = d.samples;
   let ungated = d.ungated;
   if (v.keepalive) {
     const ka = keepaliveRows(v.keepalive);
     samples = [...samples.filter((s) => s.family !== 'keepalive'), ...ka.samples];
     ungated = [...ungated.filter((u) => u.family !== 'keepalive'), ...ka.ungated];
+  }
+  if (v.minerRigs) {
+    const rigs = v.minerRigs;
+    const m = compact(MINER_SEEDS.flatMap((seed) => synthMinerSamples(seed, rigs)));
+    samples = [...samples.filter((s) => s.family !== 'stratum-synth'), ...m.samples];
+    ungated = [...ungated.filter((u) => u.family !== 'stratum-synth'), ...m.ungated];
   }
   if (v.dropVariant) {
     const drop = new Set([v.dropVariant].flat());
@@ -121,12 +146,40 @@ export function runVariant(d: Dataset, v: Variant): CvReport {
   if (v.extra) {
     samples = samples.map((s) => ({ ...s, features: [...s.features, symmetry(s.features)] }));
   }
+  return { samples, ungated };
+}
+
+/** The variant's cross-validation on the shipped dataset `d` (not modified). */
+export function runVariant(d: Dataset, v: Variant): CvReport {
   return crossValidate(
-    { samples, ungated },
+    variantData(d, v),
     undefined,
     { ...DEFAULT_BOOST, ...v.params },
     v.keepaliveWeight ?? KEEPALIVE_WEIGHT,
   );
+}
+
+/**
+ * The variant's model fitted on all its rows (as the shipped model is), scored on the held-out
+ * seeds and families (heldout.ts): one line. Null for a variant whose features are not the
+ * shipped ones (the held-out windows carry those).
+ */
+export function variantHeldOut(d: Dataset, v: Variant, shipped: BehaviourModel): string | null {
+  if (v.drop || v.extra) return null;
+  const rows = variantData(d, v);
+  const ensemble = fitSamples(
+    rows.samples,
+    { ...DEFAULT_BOOST, ...v.params },
+    v.keepaliveWeight ?? KEEPALIVE_WEIGHT,
+  );
+  const model: BehaviourModel = { ...shipped, ensemble };
+  const ka = Object.entries(heldOutKeepalive(model)).map(([f, c]) => `${f} ${c.hits}/${c.of}`);
+  const m = heldOutMiners(model);
+  const forms = (c: HeldOutMinerCount) =>
+    Object.entries(c.byForm)
+      .map(([f, x]) => `${f.replace('synthetic-', '')} ${x}`)
+      .join(', ');
+  return `held-out keep-alives: ${ka.join(', ')}; miners ≥ 5 min, training rigs ${m.trained.hits}/${m.trained.of} (${forms(m.trained)}), fast rigs ${m.fast.hits}/${m.fast.of} (${forms(m.fast)})`;
 }
 
 /** One markdown row: the figures of the CV table, keep-alive families by name. */
