@@ -21,6 +21,7 @@ import {
   type Sample,
 } from '../../src/detect/classifier/dataset.js';
 import { FAST_RIGS, MINER_COINS, minerBatches } from '../../src/detect/classifier/miners.js';
+import { keepaliveBatches } from '../../src/detect/classifier/keepalive.js';
 import { FEATURE_NAMES } from '../../src/detect/classifier/features.js';
 import { shippedModel } from '../../src/detect/classifier/model.js';
 
@@ -30,6 +31,27 @@ const line = (f: string) => {
   const c = held[f as keyof typeof held];
   return `${f}: ${c.hits}/${c.of} ${JSON.stringify(c.byForm)} (the trees alone, every port: ${c.modelAlone}/${c.of})`;
 };
+
+/**
+ * A held-out family's windows past the gate, 10th / 50th / 90th percentile: packets a minute,
+ * IP bytes a packet each way, and record timing (recordCountDispersion, windows that have it).
+ */
+function shapeOf(family: 'chat' | 'ssh-busy'): string {
+  const rows = HELD_OUT_SEEDS.flatMap((seed) =>
+    keepaliveBatches(family, seed).flatMap(([variant, b]) =>
+      samplesOf(b, { unit: family, family: 'keepalive', variant }, () => 0),
+    ),
+  ).filter(eligible);
+  const col = (name: (typeof FEATURE_NAMES)[number]) =>
+    rows.map((s) => s.features[FEATURE_NAMES.indexOf(name)]);
+  const pct = (xs: number[], digits: number) =>
+    [0.1, 0.5, 0.9].map((p) => quantile(xs, p).toFixed(digits)).join(' / ');
+  const timed = col('recordCountDispersion').filter((x) => x >= 0);
+  return `${family}, ${rows.length} windows past the gate (10th / 50th / 90th percentile): packets a minute ${pct(
+    col('packetsPerMinuteLog').map((x) => 10 ** x),
+    1,
+  )}; bytes a packet up ${pct(col('upBytesPerPacket'), 0)}, down ${pct(col('downBytesPerPacket'), 0)}; record timing ${pct(timed, 2)} (${timed.length} windows with it)`;
+}
 
 test('held-out seeds are not training seeds, and every family is judged in every form', () => {
   for (const s of HELD_OUT_SEEDS) assert.ok(!KEEPALIVE_SEEDS.includes(s), `seed ${s}`);
@@ -132,6 +154,7 @@ test('held-out family: SSH with background output (a `tail -f`) on port 22 not c
   // a minute look like Stratum jobs. Port 22 is one the model does not judge (service-ports.ts), so
   // the detector does not; on another port it would (docs/detection-rules.md).
   console.log(line('ssh-busy'));
+  console.log(shapeOf('ssh-busy'));
   assert.equal(held['ssh-busy'].hits, 0, line('ssh-busy'));
 });
 
@@ -143,8 +166,9 @@ test(
   () => {
     // Added 2026-12-07 after the model was built, as a family it never saw. A conversation-less
     // hour is a keep-alive; a conversation is a burst of small packets both ways: together their
-    // totals and record timing are a slow miner's (record dispersion 0.5 / 1.4 / 7.4).
+    // totals and record timing are a slow miner's (printed).
     console.log(line('chat'));
+    console.log(shapeOf('chat'));
     assert.equal(held.chat.hits, 0, line('chat'));
   },
 );
