@@ -4,6 +4,7 @@
  * Cross-validation holds out one seed of a family while the model still sees the family's other
  * seeds; this is the stricter check the issue's "not called mining" targets ask for.
  */
+import type { FlowBatch } from '../../flow/record.js';
 import { samplesOf } from './dataset.js';
 import {
   HELD_OUT_FAMILIES,
@@ -14,7 +15,7 @@ import {
 import { gated, judge, judgesPort, type BehaviourModel } from './model.js';
 import { serverPortOf } from './features.js';
 import { KEEPALIVE_SEEDS, MINER_SEEDS } from './train.js';
-import { FAST_RIGS, MINER_COINS, minerBatches, RIGS } from './miners.js';
+import { farmBatches, FAST_RIGS, MINER_COINS, minerBatches, RIGS } from './miners.js';
 
 /** Seeds never used for the dataset (KEEPALIVE_SEEDS are 1–3); fixed, not chosen by outcome. */
 export const HELD_OUT_SEEDS = [1001, 1002, 1003, 1004, 1005];
@@ -36,20 +37,23 @@ export interface HeldOutMinerCount {
   byForm: Record<string, string>;
 }
 
+export type HeldOutMinerKind = 'trained' | 'fast' | 'farm';
+
 /**
- * The synthetic miners of every coin on HELD_OUT_SEEDS: the training rigs' kind (`trained`) and
- * rigs faster than any miner trained on (`fast`, miners.ts FAST_SHARE_EVERY), in every form.
- * Counted as the issue's target counts: windows of ≥ 5 min past the gate, on ports judged.
+ * The synthetic miners of every coin on HELD_OUT_SEEDS, in every form: the training rigs' kind
+ * (`trained`), rigs faster than any miner trained on (`fast`, miners.ts FAST_SHARE_EVERY), and a
+ * farm of rigs behind one address (`farm`, miners.ts farmConnections). Counted as the issue's
+ * target counts: windows of ≥ 5 min past the gate, on ports judged.
  */
-export function heldOutMiners(model: BehaviourModel): Record<'trained' | 'fast', HeldOutMinerCount> {
+export function heldOutMiners(model: BehaviourModel): Record<HeldOutMinerKind, HeldOutMinerCount> {
   for (const s of HELD_OUT_SEEDS)
     if (MINER_SEEDS.includes(s)) throw new Error(`held-out seed ${s} is a training seed`);
-  const count = (rigs: number[]): HeldOutMinerCount => {
+  const count = (make: (coin: string, seed: number) => [string, FlowBatch[]][]): HeldOutMinerCount => {
     const c: HeldOutMinerCount = { hits: 0, of: 0, byForm: {} };
     const forms = new Map<string, [number, number]>();
     for (const coin of Object.keys(MINER_COINS))
       for (const seed of HELD_OUT_SEEDS)
-        for (const [variant, batches] of minerBatches(coin, seed, rigs)) {
+        for (const [variant, batches] of make(coin, seed)) {
           const f = forms.get(variant) ?? [0, 0];
           forms.set(variant, f);
           const meta = { unit: `held-out/${coin}-${seed}`, family: 'stratum-synth', variant };
@@ -68,7 +72,11 @@ export function heldOutMiners(model: BehaviourModel): Record<'trained' | 'fast',
     for (const [v, [h, n]] of forms) c.byForm[v] = `${h}/${n}`;
     return c;
   };
-  return { trained: count(RIGS), fast: count(FAST_RIGS) };
+  return {
+    trained: count((coin, seed) => minerBatches(coin, seed, RIGS)),
+    fast: count((coin, seed) => minerBatches(coin, seed, FAST_RIGS)),
+    farm: count(farmBatches),
+  };
 }
 
 /** Every keep-alive family (trained and held out) over HELD_OUT_SEEDS, in every form. */

@@ -68,7 +68,7 @@ export const FAST_RIGS = [4, 5];
  * Seconds between a fast rig's shares (mean). The study's 273 confirmed miners
  * (pcap/nesfit/flow-features-miners.csv, NetFlow of a national network) send a median 154 packets
  * a minute client → server (90th percentile 448, the most 716); no miner window the model is
- * trained on sends more than 34 (docs/detection-rules.md, "Miners faster than any trained on").
+ * trained on sends more than 34 (docs/detection-rules.md, "Miners unlike those trained on").
  */
 export const FAST_SHARE_EVERY: [number, number] = [0.15, 4];
 
@@ -122,7 +122,30 @@ export function minerConnections(coin: string, seed: number, hours = 3, rigs = R
   return out;
 }
 
+/** Rigs of a farm (FARM_SIZE of them, at the coin's own rates: rig numbers outside RIGS and FAST_RIGS). */
+export const FARM_SIZE = 8;
+const FARM_RIG0 = 100;
+
+/**
+ * A farm behind one address (NAT): FARM_SIZE rigs of the coin's own rates, each its own connection,
+ * all from one client address to one pool address and port, so a (client, server, port) window
+ * holds all their traffic. Not trained on; scored by heldout.ts.
+ */
+export function farmConnections(coin: string, seed: number, hours = 3): SynthConnection[] {
+  const ci = Object.keys(MINER_COINS).indexOf(coin);
+  const rigs = Array.from({ length: FARM_SIZE }, (_, i) => FARM_RIG0 + i);
+  const conns = minerConnections(coin, seed, hours, rigs);
+  const client = `10.${100 + ci}.${seed % 250}.250`;
+  const server = `203.0.113.${10 + ci * 10 + 9}`;
+  return conns.map((c) => ({ ...c, client, server, serverPort: conns[0].serverPort }));
+}
+
 /** The coin's rigs in every telemetry format. */
 export function minerBatches(coin: string, seed: number, rigs = RIGS): [string, FlowBatch[]][] {
   return inEveryFormat(minerConnections(coin, seed, 3, rigs));
+}
+
+/** The coin's farm (farmConnections) in every telemetry format. */
+export function farmBatches(coin: string, seed: number): [string, FlowBatch[]][] {
+  return inEveryFormat(farmConnections(coin, seed));
 }

@@ -8,7 +8,7 @@
  */
 import { DEFAULT_BOOST, type BoostParams } from './boost.js';
 import { samplesOf, synthMinerSamples, type Sample } from './dataset.js';
-import { FAST_RIGS, RIGS } from './miners.js';
+import { farmBatches, FAST_RIGS, MINER_COINS, RIGS } from './miners.js';
 import { KEEPALIVE_FAMILIES, keepaliveBatches, type KeepaliveFamily } from './keepalive.js';
 import { FEATURE_NAMES, type FeatureName } from './features.js';
 import { heldOutKeepalive, heldOutMiners, type HeldOutMinerCount } from './heldout.js';
@@ -43,6 +43,8 @@ export interface Variant {
   keepaliveWeight?: number;
   /** The synthetic miners' rigs (default: miners.ts RIGS), regenerated on the dataset's seeds. */
   minerRigs?: number[];
+  /** Add a farm behind one address (miners.ts farmConnections) per coin and miner seed. */
+  farms?: boolean;
   params?: Partial<BoostParams>;
 }
 
@@ -97,6 +99,8 @@ export const VARIANTS: Variant[] = [
     minerRigs: [...RIGS, ...FAST_RIGS],
     params: { seed: 1 },
   },
+  { name: 'farms trained on (8 rigs behind one address, a farm a coin and seed)', farms: true },
+  { name: 'farms trained on, bag of seeds 1–5', farms: true, params: { seed: 1 } },
 ];
 
 export function keepaliveRows(
@@ -133,6 +137,22 @@ function variantData(d: Dataset, v: Variant): Pick<Dataset, 'samples' | 'ungated
     const m = compact(MINER_SEEDS.flatMap((seed) => synthMinerSamples(seed, rigs)));
     samples = [...samples.filter((s) => s.family !== 'stratum-synth'), ...m.samples];
     ungated = [...ungated.filter((u) => u.family !== 'stratum-synth'), ...m.ungated];
+  }
+  if (v.farms) {
+    const rows: Sample[] = [];
+    for (const seed of MINER_SEEDS)
+      for (const coin of Object.keys(MINER_COINS))
+        for (const [variant, batches] of farmBatches(coin, seed))
+          rows.push(
+            ...samplesOf(
+              batches,
+              { unit: `stratum-synth/${coin}-${seed}`, family: 'stratum-synth', variant },
+              () => 1,
+            ),
+          );
+    const f = compact(rows);
+    samples = [...samples, ...f.samples];
+    ungated = [...ungated, ...f.ungated];
   }
   if (v.dropVariant) {
     const drop = new Set([v.dropVariant].flat());
@@ -179,7 +199,8 @@ export function variantHeldOut(d: Dataset, v: Variant, shipped: BehaviourModel):
     Object.entries(c.byForm)
       .map(([f, x]) => `${f.replace('synthetic-', '')} ${x}`)
       .join(', ');
-  return `held-out keep-alives: ${ka.join(', ')}; miners ≥ 5 min, training rigs ${m.trained.hits}/${m.trained.of} (${forms(m.trained)}), fast rigs ${m.fast.hits}/${m.fast.of} (${forms(m.fast)})`;
+  const kinds = Object.entries(m).map(([k, c]) => `${k} ${c.hits}/${c.of} (${forms(c)})`);
+  return `held-out keep-alives: ${ka.join(', ')}; miners ≥ 5 min: ${kinds.join('; ')}`;
 }
 
 /** One markdown row: the figures of the CV table, keep-alive families by name. */
