@@ -2,7 +2,8 @@
  * Work to undo if the process is ended early: temporary files, child processes (nfcapd, softflowd).
  * Ctrl-C (SIGINT), SIGTERM or SIGHUP would end the process without running `finally` blocks, and a
  * child started by `spawn` outlives its parent. While any cleanup is registered, a handler runs
- * them all and then lets the signal do what it would have done; they also run at exit.
+ * them all and then lets the signal do what it would have done (end the process), unless the
+ * program listens for that signal itself; they also run at exit.
  */
 const live = new Set<() => void>();
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -19,6 +20,10 @@ function runAll(): void {
 }
 
 function onSignal(sig: NodeJS.Signals): void {
+  // Another listener means the program handles this signal itself (serve reloads its lists on
+  // SIGHUP, collect and serve stop gracefully on SIGINT and SIGTERM): the work in progress goes on
+  // or ends its own way, and what is left at exit is undone then.
+  if (process.listenerCount(sig) > 1) return;
   runAll();
   untrap();
   process.kill(process.pid, sig);
