@@ -8,6 +8,8 @@
 //                                             markdown table; writes nothing
 //   npm run train:classifier -- --variants … --held-out  also fit each variant on all its rows and
 //                                             score it on the held-out seeds and families (heldout.ts)
+//   npm run train:classifier -- --variants … --list  also list the ordinary windows of real captures
+//                                             each variant's CV calls mining (one a line)
 //   options: --data DIR (default ../shared/data, or $COINRADAR_SHARED_DATA), --no-netflow
 // Deterministic: the same inputs give the same bytes.
 import { register } from 'tsx/esm/api';
@@ -37,6 +39,8 @@ if (args.includes('--variants')) {
     const variant = v.VARIANTS[i];
     if (!variant) throw new Error(`--variants: no variant ${i} (0..${v.VARIANTS.length - 1})`);
     console.log(v.variantRow(`${i}: ${variant.name}`, v.runVariant(dataset, variant)));
+    if (args.includes('--list'))
+      for (const w of v.variantCalledMining(dataset, variant)) heldOut.push(`${i}: called mining: ${w}`);
     if (shipped)
       heldOut.push(`${i}: ${v.variantHeldOut(dataset, variant, shipped) ?? 'other features: not scored'}`);
   }

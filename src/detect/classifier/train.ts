@@ -361,7 +361,7 @@ export function outOfFold(
 }
 
 const SYNTHETIC = new Set(['scenario', 'keepalive', 'stratum-synth']);
-const isReal = (family: string) => !SYNTHETIC.has(family);
+export const isReal = (family: string) => !SYNTHETIC.has(family);
 
 export function crossValidate(
   d: Pick<Dataset, 'samples' | 'ungated'>,

@@ -17,7 +17,11 @@ import {
   compact,
   crossValidate,
   fitSamples,
+  isReal,
+  judged,
   KEEPALIVE_WEIGHT,
+  outOfFold,
+  THRESHOLD,
   MINER_SEEDS,
   type CvReport,
   type Dataset,
@@ -201,6 +205,25 @@ export function variantHeldOut(d: Dataset, v: Variant, shipped: BehaviourModel):
       .join(', ');
   const kinds = Object.entries(m).map(([k, c]) => `${k} ${c.hits}/${c.of} (${forms(c)})`);
   return `held-out keep-alives: ${ka.join(', ')}; miners ≥ 5 min: ${kinds.join('; ')}`;
+}
+
+/**
+ * The ordinary windows of real captures that the variant's cross-validation calls mining (out of
+ * fold, judged as the detector judges): `unit form key (records)`, one a line, sorted. Diffing two
+ * variants' lists shows which ordinary traffic a change adds or takes away.
+ */
+export function variantCalledMining(d: Dataset, v: Variant): string[] {
+  const rows = variantData(d, v);
+  const score = outOfFold(
+    rows.samples,
+    undefined,
+    { ...DEFAULT_BOOST, ...v.params },
+    v.keepaliveWeight ?? KEEPALIVE_WEIGHT,
+  );
+  return rows.samples
+    .filter((s, i) => s.label === 0 && isReal(s.family) && score[i] >= THRESHOLD && judged(s))
+    .map((s) => `${s.unit} ${s.variant} ${s.key} (${s.records} records)`)
+    .sort();
 }
 
 /** One markdown row: the figures of the CV table, keep-alive families by name. */
