@@ -17,7 +17,7 @@ import { serverPortOf } from './features.js';
 import { KEEPALIVE_SEEDS, MINER_SEEDS } from './train.js';
 import { farmBatches, FAST_RIGS, MINER_COINS, minerBatches, RIGS } from './miners.js';
 
-/** Seeds never used for the dataset (KEEPALIVE_SEEDS are 1–3); fixed, not chosen by outcome. */
+/** Seeds never used for the dataset (KEEPALIVE_SEEDS are 1–8, MINER_SEEDS 1–3); fixed, not chosen by outcome. */
 export const HELD_OUT_SEEDS = [1001, 1002, 1003, 1004, 1005];
 
 export interface HeldOutCount {
