@@ -25,7 +25,13 @@ import {
   synthMinerSamples,
   type Sample,
 } from '../../src/detect/classifier/dataset.js';
-import { farmBatches, FAST_RIGS, MINER_COINS, minerBatches } from '../../src/detect/classifier/miners.js';
+import {
+  farmConnections,
+  FAST_RIGS,
+  MINER_COINS,
+  minerConnections,
+} from '../../src/detect/classifier/miners.js';
+import { batchesOf, type SynthConnection } from '../../src/detect/classifier/synth.js';
 import { keepaliveBatches } from '../../src/detect/classifier/keepalive.js';
 import { FEATURE_NAMES } from '../../src/detect/classifier/features.js';
 import { shippedModel } from '../../src/detect/classifier/model.js';
@@ -224,24 +230,22 @@ test("the fast rigs send as fast per (client address, pool, port) as the study's
   const trainedMax = Math.max(
     ...dataset.samples.filter((s) => s.label === 1 && eligible(s)).map(upPerMinute),
   );
-  const fast = Object.keys(MINER_COINS).flatMap((coin) =>
-    HELD_OUT_SEEDS.flatMap((seed) =>
-      minerBatches(coin, seed, FAST_RIGS)
-        .filter(([v]) => v === 'synthetic-pcap')
-        .flatMap(([v, b]) => samplesOf(b, { unit: coin, family: 'stratum-synth', variant: v }, () => 1)),
-    ),
-  );
-  const fastRates = fast.filter(eligible).map(upPerMinute);
-  const farmRates = Object.keys(MINER_COINS)
-    .flatMap((coin) =>
-      HELD_OUT_SEEDS.flatMap((seed) =>
-        farmBatches(coin, seed)
-          .filter(([v]) => v === 'synthetic-pcap')
-          .flatMap(([v, b]) => samplesOf(b, { unit: coin, family: 'stratum-synth', variant: v }, () => 1)),
-      ),
-    )
-    .filter(eligible)
-    .map(upPerMinute);
+  // Client → server rates of held-out windows, as pcap flows (one form: the rates are the same in each).
+  const ratesOf = (make: (coin: string, seed: number) => SynthConnection[]) =>
+    Object.keys(MINER_COINS)
+      .flatMap((coin) =>
+        HELD_OUT_SEEDS.flatMap((seed) =>
+          samplesOf(
+            batchesOf(make(coin, seed), 'pcap'),
+            { unit: coin, family: 'stratum-synth', variant: 'pcap' },
+            () => 1,
+          ),
+        ),
+      )
+      .filter(eligible)
+      .map(upPerMinute);
+  const fastRates = ratesOf((coin, seed) => minerConnections(coin, seed, 3, FAST_RIGS));
+  const farmRates = ratesOf(farmConnections);
   const above = study.filter((x) => x > trainedMax).length;
   console.log(
     `client → server packets a minute: the study's miners median ${quantile(study, 0.5)}, 90th percentile ${quantile(study, 0.9)}; ${above} of 273 above ${trainedMax.toFixed(1)}, the most of any miner window trained on; the fast rigs ${quantile(fastRates, 0.1).toFixed(0)}–${quantile(fastRates, 0.9).toFixed(0)}, the farms ${quantile(farmRates, 0.1).toFixed(0)}–${quantile(farmRates, 0.9).toFixed(0)} (10th–90th percentile)`,
